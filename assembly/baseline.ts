@@ -1,0 +1,85 @@
+// Baseline collector (SPEC R4): the latest result per check within the window; only
+// `fail` and `error` are sent; disabled groups and checks are not kept.
+
+import * as P from "./profile";
+import { Table, tableAt } from "./table";
+import { ev, checkId, group, errorText, description, remediation, Text, RESULT_PASS, RESULT_FAIL } from "./event";
+import { storeText, storedLen, storedTruncated, hashBytes } from "./text";
+import { Writer } from "./writer";
+import { groupDisabled, checkDisabled } from "./config";
+
+const O_ID = 2;
+const F = (O_ID + P.CHECK_ID_CAP + 7) & ~7;
+const O_HASH = F, O_RESULT = F + 4, O_SEV = F + 5, O_TRUNC = F + 6;
+const O_GROUPLEN = F + 8, O_ERRLEN = F + 10, O_DESCLEN = F + 12, O_REMLEN = F + 14;
+const O_GROUP = F + 16, O_ERR = O_GROUP + P.GROUP_CAP, O_DESC = O_ERR + P.ERROR_TEXT_CAP;
+const O_REM = O_DESC + P.DESCRIPTION_CAP;
+const SLOT = (O_REM + P.REMEDIATION_CAP + 7) & ~7;
+const INDEX_ENTRIES = P.BASELINE_CAP * 2;
+
+const probe = memory.data(O_ID + P.CHECK_ID_CAP + 8, 8);
+const groupProbe = memory.data(P.GROUP_CAP + 8, 8);
+export const table: Table = tableAt(
+  memory.data(offsetof<Table>(), 8), memory.data(P.BASELINE_CAP * SLOT, 8), SLOT, O_HASH, P.BASELINE_CAP,
+  memory.data(INDEX_ENTRIES * 2, 8), INDEX_ENTRIES);
+
+/** Checks not kept because the table was full, this window (reported as a warning). */
+export let overflow: u64 = 0;
+
+export function reset(): void { table.clear(); overflow = 0; }
+
+function put(s: usize, lenAt: i32, at: i32, cap: i32, t: Text): bool {
+  const len = t.len > 0 ? t.len : 0;
+  storeText(s + at, cap, t.ptr, len);
+  store<u16>(s + lenAt, <u16>storedLen);
+  return storedTruncated;
+}
+
+export function add(seed: u32, enabled: bool): void {
+  if (!enabled) return;
+  storeText(probe + O_ID, P.CHECK_ID_CAP, checkId.ptr, checkId.len);
+  const idTruncated = storedTruncated;
+  const idLen = storedLen;
+  store<u16>(probe, <u16>idLen);
+  if (checkDisabled(probe + O_ID, idLen)) return;
+  storeText(groupProbe, P.GROUP_CAP, group.ptr, group.len);
+  if (groupDisabled(groupProbe, storedLen)) return;
+  const hash = hashBytes(seed, probe + 2, idLen);
+  let s = table.find(probe, hash);
+  if (s == 0) {
+    if (table.full) { overflow++; return; }
+    s = table.append();
+    memory.copy(s, probe, 2 + idLen);
+    store<u32>(s + O_HASH, hash);
+    table.link(s);
+  }
+  // The latest result of a check replaces the earlier one, all fields together.
+  store<u8>(s + O_RESULT, <u8>ev.result);
+  store<u8>(s + O_SEV, <u8>ev.severity);
+  let truncated = idTruncated;
+  truncated = put(s, O_GROUPLEN, O_GROUP, P.GROUP_CAP, group) || truncated;
+  truncated = put(s, O_ERRLEN, O_ERR, P.ERROR_TEXT_CAP, errorText) || truncated;
+  truncated = put(s, O_DESCLEN, O_DESC, P.DESCRIPTION_CAP, description) || truncated;
+  truncated = put(s, O_REMLEN, O_REM, P.REMEDIATION_CAP, remediation) || truncated;
+  store<u8>(s + O_TRUNC, truncated ? 1 : 0);
+}
+
+export function sendable(k: i32): bool { return load<u8>(table.at(k) + O_RESULT) != RESULT_PASS; }
+
+export function write(w: Writer, k: i32): void {
+  const s = table.at(k);
+  w.byte(0x7b);
+  w.key("CheckId"); w.jsonString(s + O_ID, load<u16>(s));
+  w.byte(0x2c); w.key("Group"); w.jsonString(s + O_GROUP, load<u16>(s + O_GROUPLEN));
+  w.byte(0x2c); w.key("Result"); w.lit(load<u8>(s + O_RESULT) == RESULT_FAIL ? "\"Fail\"" : "\"Error\"");
+  w.byte(0x2c); w.key("Error"); w.jsonString(s + O_ERR, load<u16>(s + O_ERRLEN));
+  w.byte(0x2c); w.key("Description"); w.jsonString(s + O_DESC, load<u16>(s + O_DESCLEN));
+  w.byte(0x2c); w.key("Remediation"); w.jsonString(s + O_REM, load<u16>(s + O_REMLEN));
+  const sev = load<u8>(s + O_SEV);
+  w.byte(0x2c); w.key("Severity");
+  w.lit(sev == 0 ? "\"Critical\"" : sev == 1 ? "\"Important\"" : sev == 2 ? "\"Warning\"" : "\"Informational\"");
+  if (load<u8>(s + O_TRUNC) != 0) { w.byte(0x2c); w.key("Truncated"); w.lit("true"); }
+  w.byte(0x7d);
+}
+
+export const MAX_RECORD: i32 = 200 + P.CHECK_ID_CAP + P.GROUP_CAP + P.ERROR_TEXT_CAP + P.DESCRIPTION_CAP + P.REMEDIATION_CAP;

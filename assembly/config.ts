@@ -1,0 +1,252 @@
+// The configuration (SPEC R6): defaults per profile, and updates that are validated whole
+// against a staged copy, so a rejected update changes nothing.
+
+import * as P from "./profile";
+import * as J from "./json";
+import { Writer } from "./writer";
+import { storeText, storedLen, bytesEqual } from "./text";
+import { MIN_MESSAGE_BYTES } from "./limits";
+
+export const PRIO_HIGH = 0, PRIO_MEDIUM = 1, PRIO_LOW = 2;
+export const MAX_INTERVAL_S: i64 = 2678400;
+export const MAX_MESSAGE_LIMIT = 262144;
+export const MAX_UTC_OFFSET_MIN = 1080;
+
+const GROUP_ENTRY = P.GROUP_CAP + 2;
+const CHECK_ENTRY = P.CHECK_ID_CAP + 2;
+
+@unmanaged export class Config {
+  procEnabled: bool;
+  procAggregation: bool;
+  procPriority: i32;
+  procCacheSize: i32;
+  netEnabled: bool;
+  netAggregation: bool;
+  netPriority: i32;
+  netCacheSize: i32;
+  sysEnabled: bool;
+  sysInterval: i32;
+  baseEnabled: bool;
+  baseInterval: i32;
+  highS: i64;
+  mediumS: i64;
+  lowS: i64;
+  maxMessageBytes: i32;
+  sendEmptyWindows: bool;
+  utcOffsetMin: i32;
+  groupCount: i32;
+  checkCount: i32;
+}
+
+const HEAD: i32 = <i32>offsetof<Config>();
+const GROUPS_AT = (HEAD + 7) & ~7;
+const CHECKS_AT = GROUPS_AT + P.DISABLED_GROUPS_CAP * GROUP_ENTRY;
+const CONFIG_BYTES = CHECKS_AT + P.DISABLED_CHECKS_CAP * CHECK_ENTRY;
+
+export const current = changetype<Config>(memory.data(CONFIG_BYTES, 8));
+const staged = changetype<Config>(memory.data(CONFIG_BYTES, 8));
+
+export function setDefaults(c: Config): void {
+  memory.fill(changetype<usize>(c), 0, CONFIG_BYTES);
+  c.procEnabled = true; c.procAggregation = true; c.procPriority = PRIO_MEDIUM; c.procCacheSize = 256;
+  c.netEnabled = true; c.netAggregation = true; c.netPriority = PRIO_MEDIUM; c.netCacheSize = 256;
+  c.sysEnabled = true; c.sysInterval = PRIO_LOW;
+  c.baseEnabled = true; c.baseInterval = PRIO_LOW;
+  c.highS = P.DEFAULT_HIGH_S; c.mediumS = P.DEFAULT_MEDIUM_S; c.lowS = P.DEFAULT_LOW_S;
+  c.maxMessageBytes = P.DEFAULT_MAX_MESSAGE;
+  c.sendEmptyWindows = false;
+  c.utcOffsetMin = 0;
+}
+
+/** Window length in ms for a priority of configuration c. */
+export function intervalMs(c: Config, prio: i32): i64 {
+  const s = prio == PRIO_HIGH ? c.highS : prio == PRIO_MEDIUM ? c.mediumS : c.lowS;
+  return s * 1000;
+}
+
+export function minMessageBytes(): i32 { return MIN_MESSAGE_BYTES > 1024 ? MIN_MESSAGE_BYTES : 1024; }
+
+// ---- disabled groups / checks --------------------------------------------------------
+
+function groupEntry(c: Config, i: i32): usize { return changetype<usize>(c) + GROUPS_AT + <usize>i * GROUP_ENTRY; }
+function checkEntry(c: Config, i: i32): usize { return changetype<usize>(c) + CHECKS_AT + <usize>i * CHECK_ENTRY; }
+
+/** Whether a (stored, sanitised) group name is disabled. */
+export function groupDisabled(p: usize, len: i32): bool {
+  for (let i = 0; i < current.groupCount; i++) {
+    const e = groupEntry(current, i);
+    if (<i32>load<u16>(e) == len && bytesEqual(e + 2, p, len)) return true;
+  }
+  return false;
+}
+
+export function checkDisabled(p: usize, len: i32): bool {
+  for (let i = 0; i < current.checkCount; i++) {
+    const e = checkEntry(current, i);
+    if (<i32>load<u16>(e) == len && bytesEqual(e + 2, p, len)) return true;
+  }
+  return false;
+}
+
+// ---- updates -------------------------------------------------------------------------
+
+let err: Writer = changetype<Writer>(0);
+let bad = false;
+
+/** Starts `config.<path>.<key>: ` in the error area; false when a reason is already there. */
+function rejectAt(path: string, key: i32): bool {
+  if (bad) return false;
+  bad = true;
+  err.pos = 0;
+  err.lit("config");
+  if (path.length > 0) { err.byte(0x2e); err.lit(path); }
+  if (key >= 0) {
+    err.byte(0x2e);
+    const n = J.memberKeyLen(key);
+    const p = J.memberKeyPtr(key);
+    // Key names are echoed safely: printable ASCII only, at most 64 bytes.
+    for (let i = 0; i < n && i < 64; i++) {
+      const c = <u32>load<u8>(p + i);
+      err.byte(c >= 0x20 && c < 0x7f ? c : 0x3f);
+    }
+  }
+  err.lit(": ");
+  return true;
+}
+
+function reject(path: string, key: i32, what: string): void {
+  if (rejectAt(path, key)) err.lit(what);
+}
+
+function isKey(i: i32, name: string): bool {
+  const n = J.memberKeyLen(i);
+  if (n != name.length) return false;
+  const p = J.memberKeyPtr(i);
+  for (let k = 0; k < n; k++) if (<u32>load<u8>(p + k) != <u32>name.charCodeAt(k)) return false;
+  return true;
+}
+
+function bool_(path: string, i: i32): bool {
+  const t = J.memberType(i);
+  if (t != J.T_TRUE && t != J.T_FALSE) reject(path, i, "expected true or false");
+  return t == J.T_TRUE;
+}
+
+function int_(path: string, i: i32, min: i64, max: i64): i64 {
+  if (J.memberType(i) == J.T_NUMBER) {
+    J.numberOf(i);
+    if (J.numKind == J.N_INT && J.numValue >= min && J.numValue <= max) return J.numValue;
+  }
+  if (rejectAt(path, i)) {
+    err.lit("expected an integer from "); err.i64(min); err.lit(" to "); err.i64(max);
+  }
+  return min;
+}
+
+function priority_(path: string, i: i32): i32 {
+  if (J.memberType(i) == J.T_STRING) {
+    J.stringOf(i);
+    if (eq("high")) return PRIO_HIGH;
+    if (eq("medium")) return PRIO_MEDIUM;
+    if (eq("low")) return PRIO_LOW;
+  }
+  reject(path, i, "expected \"high\", \"medium\" or \"low\"");
+  return PRIO_MEDIUM;
+}
+
+function eq(s: string): bool {
+  if (J.strLen != s.length) return false;
+  for (let k = 0; k < J.strLen; k++) if (<u32>load<u8>(J.strPtr + k) != <u32>s.charCodeAt(k)) return false;
+  return true;
+}
+
+function tooMany(path: string, i: i32, cap: i32): void {
+  if (rejectAt(path, i)) { err.lit("expected an array of at most "); err.i64(cap); err.lit(" strings"); }
+}
+
+/** Replaces a list of names; rejects anything but an array of at most `cap` strings. */
+function names_(path: string, i: i32, c: Config, checks: bool): void {
+  const cap = checks ? P.DISABLED_CHECKS_CAP : P.DISABLED_GROUPS_CAP;
+  if (J.memberType(i) != J.T_ARRAY) { tooMany(path, i, cap); return; }
+  J.arrayBegin(i);
+  let n = 0;
+  while (true) {
+    const t = J.arrayNext();
+    if (t == J.T_NONE) break;
+    if (t != J.T_STRING || n >= cap) { tooMany(path, i, cap); return; }
+    const e = checks ? checkEntry(c, n) : groupEntry(c, n);
+    storeText(e + 2, checks ? P.CHECK_ID_CAP : P.GROUP_CAP, J.strPtr, J.strLen);
+    store<u16>(e, <u16>storedLen);
+    n++;
+  }
+  if (checks) c.checkCount = n; else c.groupCount = n;
+}
+
+function collector(path: string, key: i32, c: Config, which: i32): void {
+  if (J.memberType(key) != J.T_OBJECT) { reject("", key, "expected an object"); return; }
+  J.objectOf(key);
+  const first = J.firstMember, count = J.memberCount;
+  for (let i = first; i < first + count && !bad; i++) {
+    if (isKey(i, "enabled")) {
+      const v = bool_(path, i);
+      if (which == 0) c.procEnabled = v; else if (which == 1) c.netEnabled = v; else if (which == 2) c.sysEnabled = v; else c.baseEnabled = v;
+    } else if (which <= 1 && isKey(i, "priority")) {
+      const v = priority_(path, i);
+      if (which == 0) c.procPriority = v; else c.netPriority = v;
+    } else if (which <= 1 && isKey(i, "aggregation")) {
+      const v = bool_(path, i);
+      if (which == 0) c.procAggregation = v; else c.netAggregation = v;
+    } else if (which <= 1 && isKey(i, "cacheSize")) {
+      if (which == 0) c.procCacheSize = <i32>int_(path, i, 1, P.PROC_CONFIG_CAP);
+      else c.netCacheSize = <i32>int_(path, i, 1, P.NET_CAP);
+    } else if (which >= 2 && isKey(i, "interval")) {
+      const v = priority_(path, i);
+      if (which == 2) c.sysInterval = v; else c.baseInterval = v;
+    } else if (which == 3 && isKey(i, "disabledGroups")) {
+      names_(path, i, c, false);
+    } else if (which == 3 && isKey(i, "disabledChecks")) {
+      names_(path, i, c, true);
+    } else reject(path, i, "unknown key");
+  }
+}
+
+/**
+ * Validates the update object at member range of the current JSON scan into the staged copy.
+ * Returns false (reason written to `errors`) and leaves `current` untouched on any problem.
+ */
+export function stage(first: i32, count: i32, errors: Writer): bool {
+  err = errors;
+  bad = false;
+  memory.copy(changetype<usize>(staged), changetype<usize>(current), CONFIG_BYTES);
+  const c = staged;
+  for (let i = first; i < first + count && !bad; i++) {
+    if (isKey(i, "process")) collector("process", i, c, 0);
+    else if (isKey(i, "network")) collector("network", i, c, 1);
+    else if (isKey(i, "systemInformation")) collector("systemInformation", i, c, 2);
+    else if (isKey(i, "baseline")) collector("baseline", i, c, 3);
+    else if (isKey(i, "priorityIntervals")) {
+      if (J.memberType(i) != J.T_OBJECT) { reject("", i, "expected an object"); break; }
+      J.objectOf(i);
+      const f = J.firstMember, n = J.memberCount;
+      for (let k = f; k < f + n && !bad; k++) {
+        if (isKey(k, "high")) c.highS = int_("priorityIntervals", k, 1, MAX_INTERVAL_S);
+        else if (isKey(k, "medium")) c.mediumS = int_("priorityIntervals", k, 1, MAX_INTERVAL_S);
+        else if (isKey(k, "low")) c.lowS = int_("priorityIntervals", k, 1, MAX_INTERVAL_S);
+        else reject("priorityIntervals", k, "unknown key");
+      }
+    } else if (isKey(i, "maxMessageBytes")) {
+      c.maxMessageBytes = <i32>int_("", i, minMessageBytes(), MAX_MESSAGE_LIMIT);
+    } else if (isKey(i, "sendEmptyWindows")) c.sendEmptyWindows = bool_("", i);
+    else if (isKey(i, "utcOffsetMinutes")) {
+      c.utcOffsetMin = <i32>int_("", i, -MAX_UTC_OFFSET_MIN, MAX_UTC_OFFSET_MIN);
+    } else reject("", i, "unknown key");
+  }
+  return !bad;
+}
+
+/** Makes the staged configuration current. */
+export function commit(): void {
+  memory.copy(changetype<usize>(current), changetype<usize>(staged), CONFIG_BYTES);
+}
+
+export function staged_(): Config { return staged; }

@@ -1,0 +1,73 @@
+// The one input being processed: filled by the trace parser or by a typed ingest call,
+// checked, then applied to the collectors (after any window it closes has been sent).
+
+export const K_NONE = 0, K_PROCESS = 1, K_CONNECTION = 2, K_BASELINE = 3, K_SYSINFO = 4, K_CONFIG = 5, K_TICK = 6;
+
+export const PROTO_TCP = 0, PROTO_UDP = 1, PROTO_ICMP = 2;
+export const DIR_IN = 0, DIR_OUT = 1;
+export const TYPE_FORK = 0, TYPE_EXEC = 1;
+export const RESULT_PASS = 0, RESULT_FAIL = 1, RESULT_ERROR = 2;
+export const SEV_CRITICAL = 0, SEV_IMPORTANT = 1, SEV_WARNING = 2, SEV_INFORMATIONAL = 3;
+
+/** Latest time a trace may carry: 9999-12-31T23:59:59.999Z, so every time prints as ISO 8601. */
+export const MAX_TIME: i64 = 253402300799999;
+export const MAX_SAFE: i64 = 9007199254740991;
+
+/** A string of the pending input: bytes somewhere stable until the input is applied; len < 0 when absent. */
+@unmanaged export class Text {
+  ptr: usize;
+  len: i32;
+}
+
+@unmanaged export class Event {
+  kind: i32;
+  t: i64;
+  // connection
+  proto: i32;
+  dir: i32;
+  localV6: bool;
+  remoteV6: bool;
+  lport: i32;
+  rport: i32;
+  bytesIn: u64;
+  bytesOut: u64;
+  // process
+  pid: u32;
+  ppid: u32;
+  uid: u32;
+  ptype: i32;
+  // baseline
+  result: i32;
+  severity: i32;
+  // sysinfo
+  memTotal: u64;
+}
+
+export const ev = changetype<Event>(memory.data(offsetof<Event>(), 8));
+export const local = memory.data(16, 8);
+export const remote = memory.data(16, 8);
+
+// Connection strings
+export const app = changetype<Text>(memory.data(16, 8));
+export const host = changetype<Text>(memory.data(16, 8));
+// Process strings
+export const cmd = changetype<Text>(memory.data(16, 8));
+export const exe = changetype<Text>(memory.data(16, 8));
+export const user = changetype<Text>(memory.data(16, 8));
+// Baseline strings
+export const checkId = changetype<Text>(memory.data(16, 8));
+export const group = changetype<Text>(memory.data(16, 8));
+export const errorText = changetype<Text>(memory.data(16, 8));
+export const description = changetype<Text>(memory.data(16, 8));
+export const remediation = changetype<Text>(memory.data(16, 8));
+// System information strings
+export const os = changetype<Text>(memory.data(16, 8));
+export const osVersion = changetype<Text>(memory.data(16, 8));
+export const kernel = changetype<Text>(memory.data(16, 8));
+export const hw = changetype<Text>(memory.data(16, 8));
+
+export function clearTexts(): void {
+  app.len = -1; host.len = -1; cmd.len = -1; exe.len = -1; user.len = -1;
+  checkId.len = -1; group.len = -1; errorText.len = -1; description.len = -1; remediation.len = -1;
+  os.len = -1; osVersion.len = -1; kernel.len = -1; hw.len = -1;
+}

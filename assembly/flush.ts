@@ -1,0 +1,327 @@
+// Windows and sending (SPEC R5, R8). When an input reaches the end of one or more windows
+// (or is a configuration change, or the end of input), the due windows are turned into
+// messages lazily: each `nextChunk` writes whole records into the output area until it is
+// full or a message reaches maxMessageBytes, so a message may be larger than the area.
+
+import * as P from "./profile";
+import * as S from "./stats";
+import * as N from "./network";
+import * as Pr from "./process";
+import * as B from "./baseline";
+import * as Si from "./sysinfo";
+import { Writer } from "./writer";
+import { current } from "./config";
+import { splitmix64 } from "./text";
+import { ENVELOPE_MAX, EVENT_HEADER_MAX, CLOSING, MAX_RECORD } from "./limits";
+
+export const COLLECTORS = 4;
+/** Window start and length (ms) per collector: process, network, baseline, sysinfo. */
+const starts = memory.data(8 * COLLECTORS, 8);
+const lengths = memory.data(8 * COLLECTORS, 8);
+
+export function windowStart(c: i32): i64 { return load<i64>(starts + (<usize>c << 3)); }
+export function windowLength(c: i32): i64 { return load<i64>(lengths + (<usize>c << 3)); }
+export function setWindow(c: i32, start: i64, length: i64): void {
+  store<i64>(starts + (<usize>c << 3), start);
+  store<i64>(lengths + (<usize>c << 3), length);
+}
+
+// Agent identity for the envelope and event ids.
+export let agentHi: u64 = 0;
+export let agentLo: u64 = 0;
+let eventSeq: u64 = 0;
+
+// Run totals for mt_stats.
+export let messages: u64 = 0;
+export let events: u64 = 0;
+export let bytes: u64 = 0;
+
+// ---- flush state -----------------------------------------------------------------------
+
+const PHASE_IDLE = 0, PHASE_DUE = 1, PHASE_FORCED = 2, PHASE_DONE = 3;
+let phase = PHASE_IDLE;
+let until: i64 = 0;       // the input's time: windows ending at or before it are due
+let forced = false;       // then send everything at `until`
+let groupActive = false;
+let groupTs: i64 = 0;
+let members = 0;          // bit per collector
+let natural = false;      // a window's own end (not a forced send)
+let unit = 0;             // 0 process, 1 network, 2 baseline, 3 sysinfo, 4 stats
+let k = 0;
+let msgOpen = false;
+let evOpen = false;
+let msgBytes = 0;
+let endsMessage = false;
+
+export function busy(): bool { return phase != PHASE_IDLE; }
+export function lastChunkEndsMessage(): bool { return endsMessage; }
+
+export function resetAll(): void {
+  phase = PHASE_IDLE;
+  groupActive = false;
+  msgOpen = false;
+  evOpen = false;
+  eventSeq = 0;
+  messages = 0; events = 0; bytes = 0;
+  endsMessage = false;
+}
+
+/** Whether any window ends at or before t. */
+function anyDue(t: i64): bool {
+  for (let c = 0; c < COLLECTORS; c++) if (windowStart(c) + windowLength(c) <= t) return true;
+  return false;
+}
+
+/** Prepares the sends an input at time t needs first; false when there are none. */
+export function begin(t: i64, force: bool): bool {
+  if (!force && !anyDue(t)) return false;
+  until = t;
+  forced = force;
+  phase = PHASE_DUE;
+  groupActive = false;
+  return true;
+}
+
+function enabled(c: i32): bool {
+  if (c == S.C_PROCESS) return current.procEnabled && P.PROC_CAP > 0;
+  if (c == S.C_NETWORK) return current.netEnabled;
+  if (c == S.C_BASELINE) return current.baseEnabled;
+  return current.sysEnabled;
+}
+
+function nextGroup(): bool {
+  if (phase == PHASE_DUE) {
+    let min = i64.MAX_VALUE;
+    for (let c = 0; c < COLLECTORS; c++) {
+      const end = windowStart(c) + windowLength(c);
+      if (end <= until && end < min) min = end;
+    }
+    if (min != i64.MAX_VALUE) {
+      groupTs = min;
+      members = 0;
+      for (let c = 0; c < COLLECTORS; c++) if (windowStart(c) + windowLength(c) == min) members |= 1 << c;
+      natural = true;
+      return true;
+    }
+    phase = forced ? PHASE_FORCED : PHASE_DONE;
+  }
+  if (phase == PHASE_FORCED) {
+    phase = PHASE_DONE;
+    groupTs = until;
+    members = (1 << COLLECTORS) - 1;
+    natural = false;
+    return true;
+  }
+  return false;
+}
+
+function clearCollector(c: i32): void {
+  if (c == S.C_PROCESS) Pr.table.clear();
+  else if (c == S.C_NETWORK) N.table.clear();
+  else if (c == S.C_BASELINE) B.reset();
+  else Si.reset();
+  if (c < S.EVENT_COLLECTORS) S.clearWindow(c);
+}
+
+function endGroup(): void {
+  for (let c = 0; c < COLLECTORS; c++) {
+    if ((members & (1 << c)) == 0) continue;
+    clearCollector(c);
+    if (!natural) continue;
+    const len = windowLength(c);
+    let start = windowStart(c) + len;
+    // Elapsed windows with nothing in them are skipped, unless empty windows are reported.
+    if (!(current.sendEmptyWindows && enabled(c)) && start + len <= until) start += ((until - start) / len) * len;
+    store<i64>(starts + (<usize>c << 3), start);
+  }
+}
+
+// ---- records ---------------------------------------------------------------------------
+
+function unitCount(u: i32): i32 {
+  if (u == 0) return Pr.table.count;
+  if (u == 1) return N.table.count;
+  if (u == 2) return B.table.count;
+  if (u == 3) return Si.count();
+  return S.EVENT_COLLECTORS;
+}
+
+/** Whether record k of unit u goes out (baseline passes and zero stats do not). */
+function sendable(u: i32, i: i32): bool {
+  if (u == 2) return B.sendable(i);
+  if (u == 4) return (members & (1 << i)) != 0 && S.any(S.win(i));
+  return true;
+}
+
+function unitHasRecords(u: i32): bool {
+  const n = unitCount(u);
+  for (let i = 0; i < n; i++) if (sendable(u, i)) return true;
+  return false;
+}
+
+/** An empty window that is reported as such (IsEmpty), when configured. */
+function wantsEmpty(u: i32): bool {
+  return u < 4 && natural && current.sendEmptyWindows && enabled(u) && !unitHasRecords(u);
+}
+
+/** Moves k to the next record of the current unit to send; false when the unit is done. */
+function seekRecord(): bool {
+  if ((unit < 4 && (members & (1 << unit)) == 0)) return false;
+  if (wantsEmpty(unit)) return k == 0;
+  const n = unitCount(unit);
+  while (k < n && !sendable(unit, k)) k++;
+  return k < n;
+}
+
+function writeRecord(w: Writer): void {
+  if (unit == 0) Pr.write(w, k);
+  else if (unit == 1) N.write(w, k);
+  else if (unit == 2) B.write(w, k);
+  else if (unit == 3) Si.write(w);
+  else writeStats(w, k);
+}
+
+function commitRecord(): void {
+  if (unit == 0) S.sent(S.C_PROCESS, Pr.hits(k));
+  else if (unit == 1) S.sent(S.C_NETWORK, N.hits(k));
+}
+
+function writeStats(w: Writer, c: i32): void {
+  const s = S.win(c);
+  w.byte(0x7b);
+  w.key("Collector"); w.lit(c == S.C_PROCESS ? "\"process\"" : "\"network\"");
+  w.byte(0x2c); w.key("Received"); w.u64(s.received);
+  w.byte(0x2c); w.key("Discarded"); w.u64(s.discarded);
+  w.byte(0x2c); w.key("Dropped"); w.u64(s.dropped);
+  w.byte(0x2c); w.key("Ignored"); w.u64(s.ignored);
+  w.byte(0x2c); w.key("Warnings"); w.byte(0x5b);
+  let first = true;
+  const limit = c == S.C_PROCESS ? Pr.table.limit : N.table.limit;
+  if (s.dropped > 0) {
+    w.lit("\"network cache full ("); w.u64(<u64>limit); w.lit(" entries): ");
+    w.u64(s.dropped); w.lit(" new connections dropped; increase network.cacheSize\"");
+    first = false;
+  }
+  if (s.evicted > 0) {
+    if (!first) w.byte(0x2c);
+    w.lit(c == S.C_PROCESS ? "\"process cache full (" : "\"network cache full (");
+    w.u64(<u64>limit); w.lit(" entries): "); w.u64(s.evicted);
+    w.lit(" oldest replaced, "); w.u64(s.discarded);
+    w.lit(c == S.C_PROCESS ? " hits discarded; increase process.cacheSize\"" : " hits discarded; increase network.cacheSize\"");
+    first = false;
+  }
+  if (s.ignored > 0) {
+    if (!first) w.byte(0x2c);
+    w.byte(0x22); w.u64(s.ignored);
+    if (c == S.C_PROCESS && P.PROC_CAP == 0) w.lit(" process events ignored: not supported by the rtos profile\"");
+    else w.lit(c == S.C_PROCESS ? " process events ignored: collector disabled\"" : " connection events ignored: collector disabled\"");
+  }
+  w.byte(0x5d);
+  w.byte(0x7d);
+}
+
+// ---- message framing -------------------------------------------------------------------
+
+function writeEnvelope(w: Writer): void {
+  w.byte(0x7b);
+  w.key("AgentVersion"); w.byte(0x22); w.lit(P.AGENT_VERSION); w.byte(0x22);
+  w.byte(0x2c); w.key("AgentId"); w.byte(0x22); w.uuid(agentHi, agentLo); w.byte(0x22);
+  w.byte(0x2c); w.key("MessageSchemaVersion"); w.lit("\"1.0\"");
+  w.byte(0x2c); w.key("Events"); w.byte(0x5b);
+}
+
+function writeEventHeader(w: Writer, empty: bool): void {
+  w.byte(0x7b);
+  w.key("EventType"); w.lit(unit == 4 ? "\"Diagnostic\"" : "\"Security\"");
+  w.byte(0x2c); w.key("Category"); w.lit(unit <= 1 ? "\"Triggered\"" : "\"Periodic\"");
+  w.byte(0x2c); w.key("Name");
+  w.lit(unit == 0 ? "\"ProcessCreate\"" : unit == 1 ? "\"ConnectionCreate\"" : unit == 2 ? "\"Baseline\""
+    : unit == 3 ? "\"SystemInformation\"" : "\"CollectorStats\"");
+  w.byte(0x2c); w.key("IsEmpty"); w.lit(empty ? "true" : "false");
+  w.byte(0x2c); w.key("PayloadSchemaVersion"); w.lit("\"1.0\"");
+  // Ids are derived from the agent id and a running event number (SPEC R9: no randomness).
+  let hi = splitmix64(agentHi ^ (eventSeq * 0x9e3779b97f4a7c15));
+  let lo = splitmix64(agentLo + eventSeq);
+  hi = (hi & ~(<u64>0xf000)) | 0x8000;
+  lo = (lo & 0x3fffffffffffffff) | 0x8000000000000000;
+  w.byte(0x2c); w.key("Id"); w.byte(0x22); w.uuid(hi, lo); w.byte(0x22);
+  w.byte(0x2c); w.key("TimestampLocal"); w.byte(0x22); w.isoTime(groupTs, current.utcOffsetMin); w.byte(0x22);
+  w.byte(0x2c); w.key("TimestampUTC"); w.byte(0x22); w.isoTime(groupTs, 0); w.byte(0x22);
+  w.byte(0x2c); w.key("Payload"); w.byte(0x5b);
+}
+
+function closeMessage(w: Writer): void {
+  let n = 2;
+  if (evOpen) { w.byte(0x5d); w.byte(0x7d); n += 2; }
+  w.byte(0x5d); w.byte(0x7d);
+  msgBytes += n;
+  messages++;
+  bytes += <u64>msgBytes;
+  msgOpen = false;
+  evOpen = false;
+  endsMessage = true;
+}
+
+/**
+ * Writes the next chunk into w (whose physical room exceeds `chunkCap` by the largest
+ * single-record message, so an attempt can be rolled back). Returns false when the flush
+ * is over and the pending input may be applied.
+ */
+export function nextChunk(w: Writer, chunkCap: i32): bool {
+  endsMessage = false;
+  w.pos = 0;
+  if (phase == PHASE_IDLE) return false;
+  const maxMsg = current.maxMessageBytes;
+  while (true) {
+    if (!groupActive) {
+      if (!nextGroup()) {
+        if (msgOpen) { closeMessage(w); return true; }
+        phase = PHASE_IDLE;
+        return false;
+      }
+      groupActive = true;
+      unit = 0;
+      k = 0;
+    }
+    if (!seekRecord()) {
+      if (evOpen) { w.byte(0x5d); w.byte(0x7d); msgBytes += 2; evOpen = false; }
+      unit++;
+      k = 0;
+      if (unit > 4) { endGroup(); groupActive = false; }
+      continue;
+    }
+    const empty = wantsEmpty(unit);
+    const mark = w.pos;
+    const wasOpen = msgOpen;
+    const wasEvOpen = evOpen;
+    if (!msgOpen) writeEnvelope(w);
+    if (!evOpen) {
+      if (wasOpen) w.byte(0x2c);
+      writeEventHeader(w, empty);
+      if (empty) { w.byte(0x5d); w.byte(0x7d); }
+    } else w.byte(0x2c);
+    if (!empty) writeRecord(w);
+    const need = w.pos - mark;
+    // A message that already holds a record closes when the next one would not fit; a new
+    // message always fits one record (maxMessageBytes >= MIN_MESSAGE_BYTES, see limits.ts).
+    if (wasOpen && msgBytes + need + CLOSING > maxMsg) {
+      // The record opens the next message; this one is full.
+      w.pos = mark;
+      closeMessage(w);
+      return true;
+    }
+    if (w.pos + CLOSING > chunkCap) {
+      w.pos = mark;
+      return true;
+    }
+    if (!wasOpen) { msgOpen = true; msgBytes = 0; }
+    msgBytes += need;
+    if (!wasEvOpen) { eventSeq++; events++; }
+    evOpen = !empty;
+    commitRecord();
+    k++;
+  }
+}
+
+/** Physical room the output area needs beyond the chunk size. */
+export const OUTPUT_SLACK: i32 = ENVELOPE_MAX + EVENT_HEADER_MAX + MAX_RECORD + CLOSING;

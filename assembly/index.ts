@@ -1,0 +1,358 @@
+// The blob's exports: the numeric ABI of docs/ABI.md. Everything the core needs is reserved
+// statically (memory.data); nothing here allocates, and memory never grows (SPEC R7).
+
+import * as P from "./profile";
+import * as E from "./event";
+import { ev } from "./event";
+import * as S from "./stats";
+import * as C from "./config";
+import * as N from "./network";
+import * as Pr from "./process";
+import * as B from "./baseline";
+import * as Si from "./sysinfo";
+import * as F from "./flush";
+import * as T from "./trace";
+import * as J from "./json";
+import { Writer, writerAt } from "./writer";
+import { splitmix64 } from "./text";
+
+const input = memory.data(P.INPUT_CAP + 8, 8);
+const output = memory.data(P.OUTPUT_CAP + F.OUTPUT_SLACK + 8, 8);
+const errorArea = memory.data(P.ERROR_CAP + 64, 8);
+const err: Writer = writerAt(memory.data(offsetof<Writer>(), 8), errorArea, P.ERROR_CAP);
+const out: Writer = writerAt(memory.data(offsetof<Writer>(), 8), output, P.OUTPUT_CAP);
+// Typed records are copied into the JSON arena (unused by typed ingest), so the host may
+// reuse the input area while messages drain.
+const typedCopy = J.arena;
+
+export const MT_OK = 0, MT_SKIPPED = 1, MT_BLANK = 2, MT_BUSY = 3;
+
+const HASH_SEED: u32 = 0x6d74616c;
+const DEFAULT_AGENT: u64 = 0x6d6963726f74616c;
+
+let started = false;
+let lastT: i64 = 0;
+let pendingKind = E.K_NONE;
+let pendingT: i64 = 0;
+let lines: u64 = 0;
+let accepted: u64 = 0;
+let skipped: u64 = 0;
+let blank: u64 = 0;
+
+export function mt_abi_version(): i32 { return 1; }
+export function mt_input_ptr(): usize { return input; }
+export function mt_input_capacity(): i32 { return P.INPUT_CAP; }
+export function mt_output_ptr(): usize { return output; }
+export function mt_output_capacity(): i32 { return P.OUTPUT_CAP; }
+export function mt_error_ptr(): usize { return errorArea; }
+export function mt_error_length(): i32 { return err.pos; }
+
+function applyWindows(): void {
+  const c = C.current;
+  F.setWindow(S.C_PROCESS, F.windowStart(S.C_PROCESS), C.intervalMs(c, c.procPriority));
+  F.setWindow(S.C_NETWORK, F.windowStart(S.C_NETWORK), C.intervalMs(c, c.netPriority));
+  F.setWindow(S.C_BASELINE, F.windowStart(S.C_BASELINE), C.intervalMs(c, c.baseInterval));
+  F.setWindow(S.C_SYSINFO, F.windowStart(S.C_SYSINFO), C.intervalMs(c, c.sysInterval));
+}
+
+function restartWindows(t: i64): void {
+  for (let c = 0; c < F.COLLECTORS; c++) F.setWindow(c, t, F.windowLength(c));
+}
+
+function applyTables(): void {
+  const c = C.current;
+  Pr.reset(c.procCacheSize, c.procAggregation);
+  N.reset(c.netCacheSize, c.netAggregation);
+  B.reset();
+  Si.reset();
+}
+
+export function mt_init(): i32 {
+  C.setDefaults(C.current);
+  S.clearAll();
+  F.resetAll();
+  F.agentHi = splitmix64(DEFAULT_AGENT);
+  F.agentLo = splitmix64(F.agentHi);
+  applyTables();
+  // Windows wait for the first input time; until then nothing is due.
+  for (let c = 0; c < F.COLLECTORS; c++) F.setWindow(c, i64.MAX_VALUE / 2, 0);
+  applyWindows();
+  started = false;
+  lastT = 0;
+  pendingKind = E.K_NONE;
+  lines = 0; accepted = 0; skipped = 0; blank = 0;
+  err.pos = 0;
+  return 0;
+}
+
+function hexDigit(c: u32): i32 {
+  if (c >= 0x30 && c <= 0x39) return <i32>(c - 0x30);
+  if (c >= 0x61 && c <= 0x66) return <i32>(c - 0x57);
+  if (c >= 0x41 && c <= 0x46) return <i32>(c - 0x37);
+  return -1;
+}
+
+export function mt_set_agent_id(len: i32): i32 {
+  err.pos = 0;
+  if (started) { err.lit("the agent id must be set before the first input"); return MT_SKIPPED; }
+  let hi: u64 = 0, lo: u64 = 0, n = 0;
+  let ok = len == 36;
+  for (let i = 0; ok && i < 36; i++) {
+    const c = <u32>load<u8>(input + i);
+    if (i == 8 || i == 13 || i == 18 || i == 23) { ok = c == 0x2d; continue; }
+    const d = hexDigit(c);
+    if (d < 0) { ok = false; break; }
+    if (n < 16) hi = (hi << 4) | <u64>d; else lo = (lo << 4) | <u64>d;
+    n++;
+  }
+  if (!ok) { err.lit("agent id must be a UUID (8-4-4-4-12 hexadecimal digits)"); return MT_SKIPPED; }
+  F.agentHi = hi;
+  F.agentLo = lo;
+  return MT_OK;
+}
+
+function reject(): i32 { skipped++; return MT_SKIPPED; }
+
+/** Time checks and flush set-up shared by every input; applies at once when nothing is due. */
+function accept(kind: i32, t: i64): i32 {
+  if (started && t < lastT) {
+    err.pos = 0;
+    err.lit("time "); err.i64(t); err.lit(" is earlier than the previous input's time "); err.i64(lastT);
+    return reject();
+  }
+  if (kind == E.K_CONFIG && !C.stage(T.configFirst, T.configCount, err)) return reject();
+  if (!started) {
+    started = true;
+    restartWindows(t);
+  }
+  lastT = t;
+  accepted++;
+  pendingKind = kind;
+  pendingT = t;
+  if (!F.begin(t, kind == E.K_CONFIG)) apply();
+  return MT_OK;
+}
+
+/** Applies the pending input once the windows it closed have been sent. */
+function apply(): void {
+  const c = C.current;
+  const kind = pendingKind;
+  pendingKind = E.K_NONE;
+  if (kind == E.K_CONNECTION) N.add(HASH_SEED, c.netEnabled, P.NET_REPLACE_OLDEST);
+  else if (kind == E.K_PROCESS) Pr.add(HASH_SEED, c.procEnabled);
+  else if (kind == E.K_BASELINE) B.add(HASH_SEED, c.baseEnabled);
+  else if (kind == E.K_SYSINFO) Si.add(c.sysEnabled);
+  else if (kind == E.K_CONFIG) {
+    C.commit();
+    applyTables();
+    applyWindows();
+    restartWindows(pendingT);
+  }
+}
+
+export function mt_ingest_line(len: i32): i32 {
+  if (F.busy()) return MT_BUSY;
+  lines++;
+  err.pos = 0;
+  if (len < 0 || len > P.INPUT_CAP) { err.lit("line longer than the input area"); return reject(); }
+  const r = T.parseLine(input, len, err);
+  if (r == 2) { blank++; return MT_BLANK; }
+  if (r == 1) return reject();
+  return accept(ev.kind, ev.t);
+}
+
+export function mt_oversized_line(len: i32): i32 {
+  if (F.busy()) return MT_BUSY;
+  lines++;
+  err.pos = 0;
+  err.lit("line too long ("); err.i64(len); err.lit(" bytes; the limit is "); err.i64(P.INPUT_CAP); err.lit(")");
+  return reject();
+}
+
+export function mt_configure(t: i64, len: i32): i32 {
+  if (F.busy()) return MT_BUSY;
+  err.pos = 0;
+  if (len < 0 || len > P.INPUT_CAP) { err.lit("configuration longer than the input area"); return reject(); }
+  if (!timeOk(t)) return reject();
+  if (!T.parseConfigObject(input, len, err)) return reject();
+  return accept(E.K_CONFIG, t);
+}
+
+function timeOk(t: i64): bool {
+  if (t >= 0 && t <= E.MAX_TIME) return true;
+  err.pos = 0;
+  err.lit("time must be an integer from 0 to "); err.i64(E.MAX_TIME);
+  return false;
+}
+
+export function mt_tick(t: i64): i32 {
+  if (F.busy()) return MT_BUSY;
+  err.pos = 0;
+  if (!timeOk(t)) return reject();
+  return accept(E.K_TICK, t);
+}
+
+export function mt_finish(): i32 {
+  if (F.busy()) return MT_BUSY;
+  if (!started) return MT_OK;
+  pendingKind = E.K_NONE;
+  if (!F.begin(lastT, true)) apply();
+  return MT_OK;
+}
+
+export function mt_next_chunk(): i32 {
+  if (F.nextChunk(out, P.OUTPUT_CAP)) return out.pos;
+  if (pendingKind != E.K_NONE) apply();
+  return 0;
+}
+
+export function mt_chunk_ends_message(): i32 { return F.lastChunkEndsMessage() ? 1 : 0; }
+
+// ---- typed ingest ----------------------------------------------------------------------
+
+/** Points t at `len` bytes of the copied record at offset `at`; returns the next offset. */
+function typedText(t: E.Text, at: i32, len: i32): i32 {
+  t.ptr = typedCopy + at;
+  t.len = len;
+  return at + len;
+}
+
+function typedBegin(header: i32, lens: i32, count: i32): i32 {
+  if (F.busy()) return -MT_BUSY;
+  err.pos = 0;
+  let total = header;
+  for (let i = 0; i < count; i++) total += <i32>load<u16>(input + lens + (i << 1));
+  if (total > P.INPUT_CAP) { err.lit("typed record longer than the input area"); return -1; }
+  memory.copy(typedCopy, input, total);
+  E.clearTexts();
+  ev.t = load<i64>(typedCopy);
+  if (!timeOk(ev.t)) return -1;
+  return header;
+}
+
+function typedEnd(at: i32, kind: i32): i32 {
+  if (at == -MT_BUSY) return MT_BUSY;
+  if (at < 0) return reject();
+  return accept(kind, ev.t);
+}
+
+function badField(name: string): i32 {
+  err.pos = 0;
+  err.lit("field \""); err.lit(name); err.lit("\": out of range");
+  return -1;
+}
+
+export function mt_ingest_connection(): i32 {
+  let at = typedBegin(68, 64, 2);
+  if (at > 0) {
+    ev.bytesIn = load<u64>(typedCopy + 8);
+    ev.bytesOut = load<u64>(typedCopy + 16);
+    const family = load<u8>(typedCopy + 62);
+    ev.proto = load<u8>(typedCopy + 60);
+    ev.dir = load<u8>(typedCopy + 61);
+    if (ev.bytesIn > <u64>E.MAX_SAFE) at = badField("bytesIn");
+    else if (ev.bytesOut > <u64>E.MAX_SAFE) at = badField("bytesOut");
+    else if (ev.proto > 2) at = badField("proto");
+    else if (ev.dir > 1) at = badField("dir");
+    else if (family != 4 && family != 6) at = badField("family");
+    else {
+      const v6 = family == 6;
+      ev.localV6 = v6;
+      ev.remoteV6 = v6;
+      memory.fill(E.local, 0, 16);
+      memory.fill(E.remote, 0, 16);
+      memory.copy(E.local, typedCopy + 24, v6 ? 16 : 4);
+      memory.copy(E.remote, typedCopy + 40, v6 ? 16 : 4);
+      ev.lport = load<u16>(typedCopy + 56);
+      ev.rport = load<u16>(typedCopy + 58);
+      at = typedText(E.app, at, load<u16>(typedCopy + 64));
+      at = typedText(E.host, at, load<u16>(typedCopy + 66));
+    }
+  }
+  return typedEnd(at, E.K_CONNECTION);
+}
+
+export function mt_ingest_process(): i32 {
+  let at = typedBegin(28, 22, 3);
+  if (at > 0) {
+    ev.pid = load<u32>(typedCopy + 8);
+    ev.ppid = load<u32>(typedCopy + 12);
+    ev.uid = load<u32>(typedCopy + 16);
+    ev.ptype = load<u8>(typedCopy + 20);
+    if (ev.ptype > 1) at = badField("type");
+    else {
+      at = typedText(E.cmd, at, load<u16>(typedCopy + 22));
+      at = typedText(E.exe, at, load<u16>(typedCopy + 24));
+      at = typedText(E.user, at, load<u16>(typedCopy + 26));
+    }
+  }
+  return typedEnd(at, E.K_PROCESS);
+}
+
+export function mt_ingest_baseline(): i32 {
+  let at = typedBegin(20, 10, 5);
+  if (at > 0) {
+    ev.result = load<u8>(typedCopy + 8);
+    ev.severity = load<u8>(typedCopy + 9);
+    if (ev.result > 2) at = badField("result");
+    else if (ev.severity > 3) at = badField("severity");
+    else {
+      at = typedText(E.checkId, at, load<u16>(typedCopy + 10));
+      at = typedText(E.group, at, load<u16>(typedCopy + 12));
+      at = typedText(E.errorText, at, load<u16>(typedCopy + 14));
+      at = typedText(E.description, at, load<u16>(typedCopy + 16));
+      at = typedText(E.remediation, at, load<u16>(typedCopy + 18));
+    }
+  }
+  return typedEnd(at, E.K_BASELINE);
+}
+
+export function mt_ingest_sysinfo(): i32 {
+  let at = typedBegin(24, 16, 4);
+  if (at > 0) {
+    ev.memTotal = load<u64>(typedCopy + 8);
+    if (ev.memTotal > <u64>E.MAX_SAFE) at = badField("memTotal");
+    else {
+      at = typedText(E.os, at, load<u16>(typedCopy + 16));
+      at = typedText(E.osVersion, at, load<u16>(typedCopy + 18));
+      at = typedText(E.kernel, at, load<u16>(typedCopy + 20));
+      at = typedText(E.hw, at, load<u16>(typedCopy + 22));
+    }
+  }
+  return typedEnd(at, E.K_SYSINFO);
+}
+
+// ---- run summary -----------------------------------------------------------------------
+
+function counters(w: Writer, name: string, c: i32): void {
+  const s = S.total(c);
+  w.byte(0x2c); w.key(name); w.byte(0x7b);
+  w.key("received"); w.u64(s.received);
+  w.byte(0x2c); w.key("sent"); w.u64(s.sent);
+  w.byte(0x2c); w.key("discarded"); w.u64(s.discarded);
+  w.byte(0x2c); w.key("dropped"); w.u64(s.dropped);
+  w.byte(0x2c); w.key("ignored"); w.u64(s.ignored);
+  w.byte(0x7d);
+}
+
+export function mt_stats(): i32 {
+  const w = out;
+  w.pos = 0;
+  w.byte(0x7b);
+  w.key("lines"); w.u64(lines);
+  w.byte(0x2c); w.key("accepted"); w.u64(accepted);
+  w.byte(0x2c); w.key("skipped"); w.u64(skipped);
+  w.byte(0x2c); w.key("blank"); w.u64(blank);
+  w.byte(0x2c); w.key("messages"); w.u64(F.messages);
+  w.byte(0x2c); w.key("events"); w.u64(F.events);
+  w.byte(0x2c); w.key("bytes"); w.u64(F.bytes);
+  counters(w, "process", S.C_PROCESS);
+  counters(w, "network", S.C_NETWORK);
+  w.byte(0x7d);
+  return w.pos;
+}
+
+/** Replaces AssemblyScript's abort import: a failed check traps, and the host sees the trap. */
+function onAbort(message: usize, file: usize, line: u32, column: u32): void {
+  unreachable();
+}

@@ -1,0 +1,100 @@
+// Process collector (SPEC R1, linux profile): identical = same command line and user id;
+// the first occurrence's pid, ppid and type are kept; a full cache cycles (oldest out).
+
+import * as P from "./profile";
+import { Table, tableAt } from "./table";
+import { ev, cmd, exe, user, Text, TYPE_FORK } from "./event";
+import { storeText, storedLen, storedTruncated, hashBytes } from "./text";
+import { Writer } from "./writer";
+import * as S from "./stats";
+
+// Slot: [u16 keyLen][u32 uid][cmd bytes] then the fields.
+const O_UID = 2, O_CMD = 6;
+const F = (O_CMD + P.CMD_CAP + 7) & ~7;
+const O_HASH = F, O_PID = F + 4, O_PPID = F + 8, O_TYPE = F + 12, O_TRUNC = F + 13;
+const O_EXELEN = F + 14, O_USERLEN = F + 16, O_HITS = F + 24, O_FIRST = F + 32, O_LAST = F + 40;
+const O_EXE = F + 48, O_USER = O_EXE + P.EXE_CAP;
+const SLOT = (O_USER + P.USER_CAP + 7) & ~7;
+const ABSENT: u16 = 0xffff;
+// rtos builds no process table at all; one dummy slot keeps the code uniform.
+const CAP = P.PROC_CAP > 0 ? P.PROC_CAP : 1;
+const INDEX_ENTRIES = CAP * 2;
+
+const probe = memory.data(O_CMD + P.CMD_CAP + 8, 8);
+export const table: Table = tableAt(
+  memory.data(offsetof<Table>(), 8), memory.data(CAP * SLOT, 8), SLOT, O_HASH, CAP,
+  memory.data(INDEX_ENTRIES * 2, 8), INDEX_ENTRIES);
+
+export function reset(limit: i32, aggregation: bool): void {
+  table.limit = limit < CAP ? limit : CAP;
+  table.indexed = aggregation;
+  table.clear();
+}
+
+function fillOptional(s: usize, lenAt: i32, at: i32, cap: i32, t: Text): void {
+  if (t.len <= 0 || load<u16>(s + lenAt) != ABSENT) return;
+  storeText(s + at, cap, t.ptr, t.len);
+  store<u16>(s + lenAt, <u16>storedLen);
+  if (storedTruncated) store<u8>(s + O_TRUNC, 1);
+}
+
+export function add(seed: u32, enabled: bool): void {
+  S.received(S.C_PROCESS);
+  // The rtos profile has no process collector: its events are ignored, and counted.
+  if (!enabled || P.PROC_CAP == 0) { S.ignored(S.C_PROCESS); return; }
+  store<u32>(probe + O_UID, ev.uid);
+  storeText(probe + O_CMD, P.CMD_CAP, cmd.ptr, cmd.len);
+  const cmdTruncated = storedTruncated;
+  const keyLen = 4 + storedLen;
+  store<u16>(probe, <u16>keyLen);
+  const hash = hashBytes(seed, probe + 2, keyLen);
+  let s = table.find(probe, hash);
+  if (s != 0) {
+    store<u64>(s + O_HITS, load<u64>(s + O_HITS) + 1);
+    store<i64>(s + O_LAST, ev.t);
+    fillOptional(s, O_EXELEN, O_EXE, P.EXE_CAP, exe);
+    fillOptional(s, O_USERLEN, O_USER, P.USER_CAP, user);
+    return;
+  }
+  if (table.full) {
+    s = table.replaceOldest();
+    S.discarded(S.C_PROCESS, load<u64>(s + O_HITS));
+  } else s = table.append();
+  memory.copy(s, probe, 2 + keyLen);
+  store<u32>(s + O_HASH, hash);
+  store<u32>(s + O_PID, ev.pid);
+  store<u32>(s + O_PPID, ev.ppid);
+  store<u8>(s + O_TYPE, <u8>ev.ptype);
+  store<u8>(s + O_TRUNC, cmdTruncated ? 1 : 0);
+  store<u16>(s + O_EXELEN, ABSENT);
+  store<u16>(s + O_USERLEN, ABSENT);
+  store<u64>(s + O_HITS, 1);
+  store<i64>(s + O_FIRST, ev.t);
+  store<i64>(s + O_LAST, ev.t);
+  fillOptional(s, O_EXELEN, O_EXE, P.EXE_CAP, exe);
+  fillOptional(s, O_USERLEN, O_USER, P.USER_CAP, user);
+  table.link(s);
+}
+
+export function hits(k: i32): u64 { return load<u64>(table.at(k) + O_HITS); }
+
+export function write(w: Writer, k: i32): void {
+  const s = table.at(k);
+  w.byte(0x7b);
+  w.key("ProcessId"); w.u64(load<u32>(s + O_PID));
+  w.byte(0x2c); w.key("ParentProcessId"); w.u64(load<u32>(s + O_PPID));
+  w.byte(0x2c); w.key("UserId"); w.u64(load<u32>(s + O_UID));
+  w.byte(0x2c); w.key("CommandLine"); w.jsonString(s + O_CMD, <i32>load<u16>(s) - 4);
+  w.byte(0x2c); w.key("Type"); w.lit(load<u8>(s + O_TYPE) == TYPE_FORK ? "\"fork\"" : "\"exec\"");
+  w.byte(0x2c); w.key("HitCount"); w.u64(load<u64>(s + O_HITS));
+  w.byte(0x2c); w.key("FirstSeenUTC"); w.byte(0x22); w.isoTime(load<i64>(s + O_FIRST), 0); w.byte(0x22);
+  w.byte(0x2c); w.key("LastSeenUTC"); w.byte(0x22); w.isoTime(load<i64>(s + O_LAST), 0); w.byte(0x22);
+  const exeLen = load<u16>(s + O_EXELEN);
+  if (exeLen != ABSENT) { w.byte(0x2c); w.key("Executable"); w.jsonString(s + O_EXE, exeLen); }
+  const userLen = load<u16>(s + O_USERLEN);
+  if (userLen != ABSENT) { w.byte(0x2c); w.key("UserName"); w.jsonString(s + O_USER, userLen); }
+  if (load<u8>(s + O_TRUNC) != 0) { w.byte(0x2c); w.key("Truncated"); w.lit("true"); }
+  w.byte(0x7d);
+}
+
+export const MAX_RECORD: i32 = 320 + P.CMD_CAP + P.EXE_CAP + P.USER_CAP;

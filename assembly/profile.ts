@@ -1,0 +1,48 @@
+// Build-time sizes of the two profiles (SPEC R7). `MT_LINUX` is set by asconfig.json
+// (`--use MT_LINUX=0|1`), so every capacity below is a compile-time constant and all
+// storage can be reserved statically with memory.data.
+
+export const LINUX: bool = MT_LINUX != 0;
+
+/** Input area: one trace line, one config object or one typed record. */
+export const INPUT_CAP: i32 = LINUX ? 65536 : 4096;
+/** Output area: one chunk of a message; must hold the largest single-record message. */
+export const OUTPUT_CAP: i32 = LINUX ? 16384 : 1536;
+export const ERROR_CAP: i32 = 512;
+/** Members recorded per input line (all objects of the line together). */
+export const JSON_MEMBERS: i32 = LINUX ? 512 : 64;
+
+export const NET_CAP: i32 = LINUX ? 1024 : 256;
+/** rtos has no process table; its settings are validated as for 256 (SPEC R7). */
+export const PROC_CAP: i32 = LINUX ? 1024 : 0;
+export const PROC_CONFIG_CAP: i32 = LINUX ? 1024 : 256;
+export const BASELINE_CAP: i32 = LINUX ? 256 : 16;
+export const DISABLED_GROUPS_CAP: i32 = LINUX ? 32 : 8;
+export const DISABLED_CHECKS_CAP: i32 = LINUX ? 128 : 16;
+
+// String bounds, in bytes of the JSON-escaped text (so a record's size is bounded no
+// matter which characters arrive). Longer input is truncated and marked `Truncated`.
+export const APP_CAP: i32 = LINUX ? 64 : 8;
+export const HOST_CAP: i32 = LINUX ? 512 : 32;
+export const CMD_CAP: i32 = LINUX ? 1024 : 8;
+export const EXE_CAP: i32 = LINUX ? 256 : 8;
+export const USER_CAP: i32 = LINUX ? 64 : 8;
+export const CHECK_ID_CAP: i32 = LINUX ? 128 : 48;
+export const GROUP_CAP: i32 = LINUX ? 64 : 32;
+export const ERROR_TEXT_CAP: i32 = LINUX ? 256 : 64;
+export const DESCRIPTION_CAP: i32 = LINUX ? 512 : 128;
+export const REMEDIATION_CAP: i32 = LINUX ? 512 : 128;
+export const OS_CAP: i32 = LINUX ? 64 : 32;
+export const OS_VERSION_CAP: i32 = LINUX ? 64 : 32;
+export const KERNEL_CAP: i32 = LINUX ? 128 : 64;
+export const HW_CAP: i32 = LINUX ? 128 : 64;
+
+// Profile defaults (SPEC R6).
+export const DEFAULT_HIGH_S: i64 = LINUX ? 1800 : 10;
+export const DEFAULT_MEDIUM_S: i64 = LINUX ? 7200 : 30;
+export const DEFAULT_LOW_S: i64 = LINUX ? 86400 : 60;
+export const DEFAULT_MAX_MESSAGE: i32 = LINUX ? 65536 : 4096;
+/** Network overflow policy: rtos drops new connections, linux replaces the oldest (SPEC R2). */
+export const NET_REPLACE_OLDEST: bool = LINUX;
+
+export const AGENT_VERSION = "0.1.0";

@@ -1,0 +1,37 @@
+// Loss accounting (SPEC R5): per event collector, per window and over the run,
+// received = sent hits + discarded by eviction + dropped when full + ignored.
+
+export const C_PROCESS = 0, C_NETWORK = 1, C_BASELINE = 2, C_SYSINFO = 3;
+export const EVENT_COLLECTORS = 2;
+
+@unmanaged export class Counters {
+  received: u64;
+  sent: u64;        // hits handed to messages
+  discarded: u64;   // hits of evicted records
+  dropped: u64;     // events not cached because the cache was full
+  ignored: u64;     // events of a disabled or unsupported collector
+  evicted: u64;     // records replaced (for the warning)
+}
+
+const SIZE: i32 = <i32>offsetof<Counters>();
+const windows = memory.data(SIZE * 2, 8);
+const totals = memory.data(SIZE * 2, 8);
+
+export function win(c: i32): Counters { return changetype<Counters>(windows + <usize>c * SIZE); }
+export function total(c: i32): Counters { return changetype<Counters>(totals + <usize>c * SIZE); }
+
+export function any(c: Counters): bool {
+  return c.received != 0 || c.discarded != 0 || c.dropped != 0 || c.ignored != 0;
+}
+
+export function clearWindow(c: i32): void { memory.fill(windows + <usize>c * SIZE, 0, SIZE); }
+export function clearAll(): void { memory.fill(windows, 0, SIZE * 2); memory.fill(totals, 0, SIZE * 2); }
+
+export function received(c: i32): void { win(c).received++; total(c).received++; }
+export function ignored(c: i32): void { win(c).ignored++; total(c).ignored++; }
+export function dropped(c: i32): void { win(c).dropped++; total(c).dropped++; }
+export function discarded(c: i32, hits: u64): void {
+  win(c).discarded += hits; total(c).discarded += hits;
+  win(c).evicted++; total(c).evicted++;
+}
+export function sent(c: i32, hits: u64): void { win(c).sent += hits; total(c).sent += hits; }

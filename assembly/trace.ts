@@ -1,0 +1,195 @@
+// The trace line parser (SPEC R10), shared by every engine: one JSON object per line,
+// checked field by field into the pending event. A bad line is rejected with a reason.
+
+import * as J from "./json";
+import * as E from "./event";
+import { ev, Text } from "./event";
+import { Writer } from "./writer";
+import { parseIPv4, parseIPv6 } from "./ip";
+
+let err: Writer = changetype<Writer>(0);
+let bad = false;
+let first = 0;
+let count = 0;
+
+function fieldError(name: string): Writer {
+  bad = true;
+  err.pos = 0;
+  err.lit("field \"");
+  err.lit(name);
+  err.lit("\": ");
+  return err;
+}
+
+function missing(name: string): void {
+  bad = true;
+  err.pos = 0;
+  err.lit("missing field \"");
+  err.lit(name);
+  err.byte(0x22);
+}
+
+function member(name: string, required: bool): i32 {
+  if (bad) return -1;
+  const i = J.find(first, count, name);
+  if (i < 0 && required) missing(name);
+  return i;
+}
+
+function int(name: string, min: i64, max: i64): i64 {
+  const i = member(name, true);
+  if (i < 0) return 0;
+  if (J.memberType(i) == J.T_NUMBER) {
+    J.numberOf(i);
+    if (J.numKind == J.N_INT && J.numValue >= min && J.numValue <= max) return J.numValue;
+  }
+  const w = fieldError(name);
+  w.lit("expected an integer from "); w.i64(min); w.lit(" to "); w.i64(max);
+  return 0;
+}
+
+/** A string field into t (absent: len -1); false if present with another type. */
+function str(name: string, required: bool, t: Text): void {
+  t.len = -1;
+  const i = member(name, required);
+  if (i < 0) return;
+  if (J.memberType(i) != J.T_STRING) { fieldError(name).lit("expected a string"); return; }
+  J.stringOf(i);
+  t.ptr = J.strPtr;
+  t.len = J.strLen;
+}
+
+function is(s: string): bool {
+  if (J.strLen != s.length) return false;
+  for (let k = 0; k < J.strLen; k++) if (<u32>load<u8>(J.strPtr + k) != <u32>s.charCodeAt(k)) return false;
+  return true;
+}
+
+/** A string field that must be one of the listed words; returns its index. */
+function choice(name: string, a: string, b: string, c: string, d: string): i32 {
+  const i = member(name, true);
+  if (i < 0) return 0;
+  if (J.memberType(i) == J.T_STRING) {
+    J.stringOf(i);
+    if (is(a)) return 0;
+    if (is(b)) return 1;
+    if (c.length > 0 && is(c)) return 2;
+    if (d.length > 0 && is(d)) return 3;
+  }
+  const w = fieldError(name);
+  w.lit("expected \""); w.lit(a); w.lit("\"");
+  if (c.length > 0) { w.lit(", \""); w.lit(b); w.lit("\""); } else { w.lit(" or \""); w.lit(b); w.lit("\""); }
+  if (c.length > 0) { w.lit(d.length > 0 ? ", \"" : " or \""); w.lit(c); w.lit("\""); }
+  if (d.length > 0) { w.lit(" or \""); w.lit(d); w.lit("\""); }
+  return 0;
+}
+
+/** An address field into dst; returns whether it is IPv6. */
+function address(name: string, dst: usize): bool {
+  const i = member(name, true);
+  if (i < 0) return false;
+  if (J.memberType(i) == J.T_STRING) {
+    J.stringOf(i);
+    memory.fill(dst, 0, 16);
+    if (parseIPv4(J.strPtr, J.strLen, dst)) return false;
+    if (parseIPv6(J.strPtr, J.strLen, dst)) return true;
+  }
+  fieldError(name).lit("expected an IPv4 or IPv6 address");
+  return false;
+}
+
+/**
+ * Parses one trace line (without newline) into the pending event.
+ * Returns 0 when valid, 1 when rejected (reason in `errors`), 2 when blank.
+ */
+export function parseLine(p: usize, len: i32, errors: Writer): i32 {
+  err = errors;
+  bad = false;
+  if (len > 0 && load<u8>(p + len - 1) == 0x0d) len--;
+  let blank = true;
+  for (let k = 0; k < len; k++) {
+    const c = load<u8>(p + k);
+    if (c != 0x20 && c != 0x09) { blank = false; break; }
+  }
+  if (blank) return 2;
+  J.begin(p, len, errors);
+  if (!J.object(0)) return 1;
+  J.trailing();
+  if (J.failed) return 1;
+  first = J.firstMember;
+  count = J.memberCount;
+  E.clearTexts();
+  ev.kind = E.K_NONE;
+  const ki = member("kind", true);
+  if (ki < 0) return 1;
+  if (J.memberType(ki) != J.T_STRING) { fieldError("kind").lit("expected a string"); return 1; }
+  J.stringOf(ki);
+  let kind = E.K_NONE;
+  if (is("connection")) kind = E.K_CONNECTION;
+  else if (is("process")) kind = E.K_PROCESS;
+  else if (is("baseline")) kind = E.K_BASELINE;
+  else if (is("sysinfo")) kind = E.K_SYSINFO;
+  else if (is("config")) kind = E.K_CONFIG;
+  else if (is("tick")) kind = E.K_TICK;
+  else {
+    fieldError("kind").lit("expected one of connection, process, baseline, sysinfo, config, tick");
+    return 1;
+  }
+  ev.t = int("t", 0, E.MAX_TIME);
+  if (kind == E.K_CONNECTION) {
+    ev.proto = choice("proto", "tcp", "udp", "icmp", "");
+    ev.dir = choice("dir", "in", "out", "", "");
+    ev.localV6 = address("local", E.local);
+    ev.lport = <i32>int("lport", 0, 65535);
+    ev.remoteV6 = address("remote", E.remote);
+    ev.rport = <i32>int("rport", 0, 65535);
+    ev.bytesIn = <u64>int("bytesIn", 0, E.MAX_SAFE);
+    ev.bytesOut = <u64>int("bytesOut", 0, E.MAX_SAFE);
+    str("app", false, E.app);
+    str("host", false, E.host);
+  } else if (kind == E.K_PROCESS) {
+    ev.pid = <u32>int("pid", 0, 4294967295);
+    ev.ppid = <u32>int("ppid", 0, 4294967295);
+    ev.uid = <u32>int("uid", 0, 4294967295);
+    ev.ptype = choice("type", "fork", "exec", "", "");
+    str("cmd", true, E.cmd);
+    str("exe", false, E.exe);
+    str("user", false, E.user);
+  } else if (kind == E.K_BASELINE) {
+    str("id", true, E.checkId);
+    str("group", true, E.group);
+    ev.result = choice("result", "pass", "fail", "error", "");
+    ev.severity = choice("severity", "critical", "important", "warning", "informational");
+    str("description", true, E.description);
+    str("remediation", true, E.remediation);
+    str("error", false, E.errorText);
+  } else if (kind == E.K_SYSINFO) {
+    str("os", true, E.os);
+    str("osVersion", true, E.osVersion);
+    str("kernel", true, E.kernel);
+    str("hw", true, E.hw);
+    ev.memTotal = <u64>int("memTotal", 0, E.MAX_SAFE);
+  } else if (kind == E.K_CONFIG) {
+    const ci = member("config", true);
+    if (ci >= 0 && J.memberType(ci) != J.T_OBJECT) fieldError("config").lit("expected an object");
+    else if (ci >= 0) { J.objectOf(ci); configFirst = J.firstMember; configCount = J.memberCount; }
+  }
+  if (bad) return 1;
+  ev.kind = kind;
+  return 0;
+}
+
+/** Members of a config line's `config` object (for config.stage). */
+export let configFirst = 0;
+export let configCount = 0;
+
+/** Parses a bare configuration object (mt_configure). */
+export function parseConfigObject(p: usize, len: i32, errors: Writer): bool {
+  J.begin(p, len, errors);
+  if (!J.object(0)) return false;
+  J.trailing();
+  if (J.failed) return false;
+  configFirst = J.firstMember;
+  configCount = J.memberCount;
+  return true;
+}

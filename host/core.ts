@@ -1,0 +1,262 @@
+// The core blob on V8: a thin, typed wrapper over the numeric ABI in docs/ABI.md.
+// Live collectors, the replay driver and the tests all go through this class.
+
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import type { Profile } from './engine.js';
+
+export const enum Status { Ok = 0, Skipped = 1, Blank = 2, Busy = 3 }
+
+export interface ConnectionRecord {
+  t: number;
+  proto: 'tcp' | 'udp' | 'icmp';
+  dir: 'in' | 'out';
+  /** 4 or 16 bytes. */
+  local: Uint8Array;
+  remote: Uint8Array;
+  lport: number;
+  rport: number;
+  bytesIn: number;
+  bytesOut: number;
+  app?: string;
+  host?: string;
+}
+
+export interface ProcessRecord {
+  t: number;
+  pid: number;
+  ppid: number;
+  uid: number;
+  type: 'fork' | 'exec';
+  cmd: string;
+  exe?: string;
+  user?: string;
+}
+
+export interface BaselineRecord {
+  t: number;
+  id: string;
+  group: string;
+  result: 'pass' | 'fail' | 'error';
+  severity: 'critical' | 'important' | 'warning' | 'informational';
+  description: string;
+  remediation: string;
+  error?: string;
+}
+
+export interface SysinfoRecord {
+  t: number;
+  os: string;
+  osVersion: string;
+  kernel: string;
+  hw: string;
+  memTotal: number;
+}
+
+/** What one call produced: its status, the reason when skipped, and the messages it completed. */
+export interface CallResult {
+  status: Status;
+  reason?: string;
+  messages: string[];
+}
+
+interface Exports {
+  memory: WebAssembly.Memory;
+  mt_init(): number;
+  mt_input_ptr(): number;
+  mt_input_capacity(): number;
+  mt_output_ptr(): number;
+  mt_output_capacity(): number;
+  mt_error_ptr(): number;
+  mt_error_length(): number;
+  mt_set_agent_id(len: number): number;
+  mt_ingest_line(len: number): number;
+  mt_oversized_line(len: number): number;
+  mt_ingest_connection(): number;
+  mt_ingest_process(): number;
+  mt_ingest_baseline(): number;
+  mt_ingest_sysinfo(): number;
+  mt_configure(t: bigint, len: number): number;
+  mt_tick(t: bigint): number;
+  mt_finish(): number;
+  mt_next_chunk(): number;
+  mt_chunk_ends_message(): number;
+  mt_stats(): number;
+}
+
+export function blobPath(profile: Profile): string {
+  return fileURLToPath(new URL(`../build/microtally-${profile}.wasm`, import.meta.url).href.replace('/dist/build/', '/build/'));
+}
+
+const modules = new Map<string, WebAssembly.Module>();
+
+function compiled(path: string): WebAssembly.Module {
+  let mod = modules.get(path);
+  if (!mod) {
+    mod = new WebAssembly.Module(readFileSync(path));
+    modules.set(path, mod);
+  }
+  return mod;
+}
+
+const PROTO = { tcp: 0, udp: 1, icmp: 2 } as const;
+const DIR = { in: 0, out: 1 } as const;
+const PTYPE = { fork: 0, exec: 1 } as const;
+const RESULT = { pass: 0, fail: 1, error: 2 } as const;
+const SEVERITY = { critical: 0, important: 1, warning: 2, informational: 3 } as const;
+
+export class Core {
+  private readonly x: Exports;
+  private readonly enc = new TextEncoder();
+  private readonly dec = new TextDecoder();
+  private readonly inPtr: number;
+  readonly inputCapacity: number;
+  private readonly outPtr: number;
+  private pending: Uint8Array[] = [];
+
+  constructor(readonly profile: Profile, wasmPath = blobPath(profile)) {
+    const instance = new WebAssembly.Instance(compiled(wasmPath), {});
+    this.x = instance.exports as unknown as Exports;
+    this.x.mt_init();
+    this.inPtr = this.x.mt_input_ptr();
+    this.inputCapacity = this.x.mt_input_capacity();
+    this.outPtr = this.x.mt_output_ptr();
+  }
+
+  /** Bytes of linear memory; constant for the life of the instance (SPEC R7). */
+  get memoryBytes(): number { return this.x.memory.buffer.byteLength; }
+
+  /** A view of the whole linear memory, for tests that prove nothing moves after init. */
+  memorySnapshot(): Uint8Array { return new Uint8Array(this.x.memory.buffer).slice(); }
+
+  reset(): void { this.pending = []; this.x.mt_init(); }
+
+  setAgentId(id: string): string | undefined {
+    const n = this.put(this.enc.encode(id));
+    if (n < 0 || this.x.mt_set_agent_id(n) !== 0) return n < 0 ? 'agent id too long' : this.error();
+    return undefined;
+  }
+
+  /** One trace line, without its newline (bytes as read, so invalid UTF-8 reaches the core as is). */
+  ingestLine(line: Uint8Array | string): CallResult {
+    const bytes = typeof line === 'string' ? this.enc.encode(line) : line;
+    if (bytes.length > this.inputCapacity) return this.result(this.x.mt_oversized_line(bytes.length));
+    this.mem().set(bytes, this.inPtr);
+    return this.result(this.x.mt_ingest_line(bytes.length));
+  }
+
+  configure(t: number, json: string): CallResult {
+    const n = this.put(this.enc.encode(json));
+    if (n < 0) return this.result(this.x.mt_oversized_line(this.enc.encode(json).length));
+    return this.result(this.x.mt_configure(BigInt(t), n));
+  }
+
+  tick(t: number): CallResult { return this.result(this.x.mt_tick(BigInt(t))); }
+
+  finish(): CallResult { return this.result(this.x.mt_finish()); }
+
+  ingestConnection(c: ConnectionRecord): CallResult {
+    const strs = [c.app ?? '', c.host ?? ''].map((s) => this.enc.encode(s));
+    const v = this.header(68, strs);
+    if (!v) return this.tooLarge();
+    v.setBigInt64(0, BigInt(c.t), true);
+    v.setBigUint64(8, BigInt(c.bytesIn), true);
+    v.setBigUint64(16, BigInt(c.bytesOut), true);
+    const mem = this.mem();
+    mem.set(c.local.subarray(0, 16), this.inPtr + 24);
+    mem.set(c.remote.subarray(0, 16), this.inPtr + 40);
+    v.setUint16(56, c.lport, true);
+    v.setUint16(58, c.rport, true);
+    v.setUint8(60, PROTO[c.proto]);
+    v.setUint8(61, DIR[c.dir]);
+    v.setUint8(62, c.local.length === 16 ? 6 : 4);
+    v.setUint16(64, strs[0].length, true);
+    v.setUint16(66, strs[1].length, true);
+    return this.result(this.x.mt_ingest_connection());
+  }
+
+  ingestProcess(p: ProcessRecord): CallResult {
+    const strs = [p.cmd, p.exe ?? '', p.user ?? ''].map((s) => this.enc.encode(s));
+    const v = this.header(28, strs);
+    if (!v) return this.tooLarge();
+    v.setBigInt64(0, BigInt(p.t), true);
+    v.setUint32(8, p.pid >>> 0, true);
+    v.setUint32(12, p.ppid >>> 0, true);
+    v.setUint32(16, p.uid >>> 0, true);
+    v.setUint8(20, PTYPE[p.type]);
+    strs.forEach((s, i) => v.setUint16(22 + 2 * i, s.length, true));
+    return this.result(this.x.mt_ingest_process());
+  }
+
+  ingestBaseline(b: BaselineRecord): CallResult {
+    const strs = [b.id, b.group, b.error ?? '', b.description, b.remediation].map((s) => this.enc.encode(s));
+    const v = this.header(20, strs);
+    if (!v) return this.tooLarge();
+    v.setBigInt64(0, BigInt(b.t), true);
+    v.setUint8(8, RESULT[b.result]);
+    v.setUint8(9, SEVERITY[b.severity]);
+    strs.forEach((s, i) => v.setUint16(10 + 2 * i, s.length, true));
+    return this.result(this.x.mt_ingest_baseline());
+  }
+
+  ingestSysinfo(s: SysinfoRecord): CallResult {
+    const strs = [s.os, s.osVersion, s.kernel, s.hw].map((x) => this.enc.encode(x));
+    const v = this.header(24, strs);
+    if (!v) return this.tooLarge();
+    v.setBigInt64(0, BigInt(s.t), true);
+    v.setBigUint64(8, BigInt(s.memTotal), true);
+    strs.forEach((x, i) => v.setUint16(16 + 2 * i, x.length, true));
+    return this.result(this.x.mt_ingest_sysinfo());
+  }
+
+  /** The core's one-line JSON summary of the run. */
+  stats(): string {
+    const n = this.x.mt_stats();
+    return this.dec.decode(this.mem().subarray(this.outPtr, this.outPtr + n));
+  }
+
+  private mem(): Uint8Array { return new Uint8Array(this.x.memory.buffer); }
+
+  private put(bytes: Uint8Array): number {
+    if (bytes.length > this.inputCapacity) return -1;
+    this.mem().set(bytes, this.inPtr);
+    return bytes.length;
+  }
+
+  /** Lays the strings after a header of `size` bytes; undefined when they do not fit. */
+  private header(size: number, strs: Uint8Array[]): DataView | undefined {
+    const total = strs.reduce((n, s) => n + s.length, size);
+    if (total > this.inputCapacity || strs.some((s) => s.length > 0xffff)) return undefined;
+    const mem = this.mem();
+    mem.fill(0, this.inPtr, this.inPtr + size);
+    let at = this.inPtr + size;
+    for (const s of strs) { mem.set(s, at); at += s.length; }
+    return new DataView(this.x.memory.buffer, this.inPtr, size);
+  }
+
+  private tooLarge(): CallResult {
+    return { status: Status.Skipped, reason: `record larger than the input area (${this.inputCapacity} bytes)`, messages: [] };
+  }
+
+  private error(): string {
+    const p = this.x.mt_error_ptr();
+    return this.dec.decode(this.mem().subarray(p, p + this.x.mt_error_length()));
+  }
+
+  private result(status: number): CallResult {
+    const res: CallResult = { status, messages: [] };
+    if (status === Status.Skipped) res.reason = this.error();
+    this.drain(res.messages);
+    return res;
+  }
+
+  private drain(out: string[]): void {
+    for (let n = this.x.mt_next_chunk(); n > 0; n = this.x.mt_next_chunk()) {
+      this.pending.push(this.mem().slice(this.outPtr, this.outPtr + n));
+      if (this.x.mt_chunk_ends_message()) {
+        out.push(Buffer.concat(this.pending).toString('utf8'));
+        this.pending = [];
+      }
+    }
+  }
+}
