@@ -1,0 +1,271 @@
+// New TCP/UDP sockets, by polling /proc/net/{tcp,tcp6,udp,udp6}; byte counts from the kernel's
+// TCP info as `ss -tinHeO` prints it (sock_diag). A connection is reported once: when it closes,
+// with the bytes last sampled, or after `reportAfterMs` for long-lived ones, so its bytes count.
+
+import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { endianness } from 'node:os';
+import { join } from 'node:path';
+import type { ConnectionRecord } from '../../core.js';
+import { type Logger, silentLogger } from '../log.js';
+
+export const TCP_ESTABLISHED = 0x01;
+export const TCP_SYN_SENT = 0x02;
+export const TCP_LISTEN = 0x0a;
+
+export interface ProcSocket {
+  proto: 'tcp' | 'udp';
+  local: Uint8Array;
+  lport: number;
+  remote: Uint8Array;
+  rport: number;
+  state: number;
+  uid: number;
+  inode: number;
+}
+
+/** One address as /proc/net prints it: 32-bit words in host byte order, as hex. */
+export function parseHexAddress(hex: string, littleEndian = endianness() === 'LE'): Uint8Array {
+  const out = new Uint8Array(hex.length / 2);
+  for (let w = 0; w < hex.length / 8; w++) {
+    for (let b = 0; b < 4; b++) {
+      const src = littleEndian ? 3 - b : b;
+      out[w * 4 + b] = parseInt(hex.substr(w * 8 + src * 2, 2), 16);
+    }
+  }
+  return out;
+}
+
+/** The socket lines of one /proc/net/{tcp,tcp6,udp,udp6} file (header skipped, bad lines ignored). */
+export function parseProcNet(text: string, proto: 'tcp' | 'udp', littleEndian?: boolean): ProcSocket[] {
+  const out: ProcSocket[] = [];
+  for (const line of text.split('\n').slice(1)) {
+    const f = line.trim().split(/\s+/);
+    if (f.length < 10) continue;
+    const [la, lp] = f[1].split(':');
+    const [ra, rp] = f[2].split(':');
+    if (!lp || !rp || (la.length !== 8 && la.length !== 32) || ra.length !== la.length) continue;
+    out.push({
+      proto,
+      local: parseHexAddress(la, littleEndian),
+      lport: parseInt(lp, 16),
+      remote: parseHexAddress(ra, littleEndian),
+      rport: parseInt(rp, 16),
+      state: parseInt(f[3], 16),
+      uid: Number(f[7]),
+      inode: Number(f[9]),
+    });
+  }
+  return out;
+}
+
+export interface ByteCounts { bytesIn: number; bytesOut: number }
+
+/** inode → bytes, from `ss -tinHeO` (one socket per line; payload sent less retransmissions). */
+export function parseSsInfo(text: string): Map<number, ByteCounts> {
+  const out = new Map<number, ByteCounts>();
+  for (const line of text.split('\n')) {
+    const ino = /\bino:(\d+)/.exec(line);
+    if (!ino) continue;
+    const num = (key: string): number => Number(new RegExp(`\\b${key}:(\\d+)`).exec(line)?.[1] ?? 0);
+    out.set(Number(ino[1]), {
+      bytesIn: num('bytes_received'),
+      bytesOut: Math.max(0, num('bytes_sent') - num('bytes_retrans')),
+    });
+  }
+  return out;
+}
+
+export function parsePortRange(text: string): [number, number] {
+  const [lo, hi] = text.trim().split(/\s+/).map(Number);
+  return Number.isInteger(lo) && Number.isInteger(hi) ? [lo, hi] : [32768, 60999];
+}
+
+const isUnspecified = (a: Uint8Array): boolean => a.every((b) => b === 0);
+const addrKey = (a: Uint8Array): string => Buffer.from(a).toString('hex');
+
+/** Listening TCP endpoints, to tell accepted connections (`in`) from ones this host opened (`out`). */
+export class Listeners {
+  private readonly exact = new Set<string>();
+  private readonly wildcardPorts = new Set<number>();
+
+  constructor(sockets: ProcSocket[]) {
+    for (const s of sockets) {
+      if (s.proto !== 'tcp' || s.state !== TCP_LISTEN) continue;
+      if (isUnspecified(s.local)) this.wildcardPorts.add(s.lport);
+      else this.exact.add(`${addrKey(s.local)}|${s.lport}`);
+    }
+  }
+
+  has(local: Uint8Array, port: number): boolean {
+    if (this.wildcardPorts.has(port) || this.exact.has(`${addrKey(local)}|${port}`)) return true;
+    // An IPv4 connection accepted on a dual-stack listener shows as ::ffff:a.b.c.d.
+    if (local.length === 16 && local.subarray(0, 12).every((b, i) => b === (i < 10 ? 0 : 0xff))) {
+      return this.exact.has(`${addrKey(local.subarray(12))}|${port}`);
+    }
+    return false;
+  }
+}
+
+export function direction(s: ProcSocket, listeners: Listeners, ephemeral: [number, number]): 'in' | 'out' {
+  const inEphemeral = s.lport >= ephemeral[0] && s.lport <= ephemeral[1];
+  if (s.proto === 'tcp') {
+    if (s.state === TCP_SYN_SENT) return 'out';
+    if (listeners.has(s.local, s.lport)) return 'in';
+    return inEphemeral ? 'out' : 'in';
+  }
+  if (s.rport !== 0) return 'out'; // a connected UDP socket
+  return inEphemeral ? 'out' : 'in';
+}
+
+interface Tracked {
+  sock: ProcSocket;
+  dir: 'in' | 'out';
+  firstSeen: number;
+  bytes: ByteCounts;
+  /** Present before the agent started, or already reported: never reported (again). */
+  done: boolean;
+}
+
+export interface ConnectionCollectorOptions {
+  emit: (r: ConnectionRecord) => void;
+  now: () => number;
+  procRoot?: string;
+  pollMs?: number;
+  /** How often TCP byte counts are sampled while unreported connections are open. */
+  bytesPeriodMs?: number;
+  /** A connection still open after this long is reported with the bytes it has so far. */
+  reportAfterMs?: number;
+  /** Runs `ss`; replaceable for tests. Resolves to its stdout, or rejects. */
+  sampleBytes?: () => Promise<string>;
+  log?: Logger;
+}
+
+const FILES: Array<[string, 'tcp' | 'udp']> = [['tcp', 'tcp'], ['tcp6', 'tcp'], ['udp', 'udp'], ['udp6', 'udp']];
+
+export class ConnectionCollector {
+  private readonly tracked = new Map<string, Tracked>();
+  private readonly procRoot: string;
+  private readonly log: Logger;
+  private ephemeral: [number, number] = [32768, 60999];
+  private timer?: NodeJS.Timeout;
+  private lastSample = 0;
+  private sampling = false;
+  private ssFailed = false;
+  private ssWarned = false;
+
+  constructor(private readonly opts: ConnectionCollectorOptions) {
+    this.procRoot = opts.procRoot ?? '/proc';
+    this.log = opts.log ?? silentLogger;
+  }
+
+  start(): void {
+    try {
+      this.ephemeral = parsePortRange(readFileSync(join(this.procRoot, 'sys/net/ipv4/ip_local_port_range'), 'utf8'));
+    } catch { /* keep the kernel's default range */ }
+    this.scan(false);
+    this.timer = setInterval(() => this.poll(), this.opts.pollMs ?? 100);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+  }
+
+  poll(): void {
+    try {
+      this.scan(true);
+    } catch (e) {
+      this.log.warn(`connection scan failed: ${(e as Error).message}`);
+    }
+  }
+
+  /** Reports every connection seen but not yet reported (at agent stop). */
+  flush(): void {
+    for (const t of this.tracked.values()) this.report(t);
+  }
+
+  /** Takes one byte sample now; resolves when it has been applied. */
+  async sample(): Promise<void> {
+    if (this.sampling) return;
+    this.sampling = true;
+    this.lastSample = this.opts.now();
+    try {
+      const counts = parseSsInfo(await (this.opts.sampleBytes ?? runSs)());
+      for (const t of this.tracked.values()) {
+        const c = counts.get(t.sock.inode);
+        if (c && t.sock.proto === 'tcp') t.bytes = c;
+      }
+    } catch (e) {
+      // Without ss at all, stop trying; a slow or failed run is retried at the next period.
+      const missing = (e as NodeJS.ErrnoException).code === 'ENOENT';
+      if (!this.ssWarned) this.log.warn(`TCP byte counts unavailable (ss): ${(e as Error).message}`);
+      this.ssWarned = true;
+      if (missing) this.ssFailed = true;
+    } finally {
+      this.sampling = false;
+    }
+  }
+
+  private readAll(): ProcSocket[] {
+    const all: ProcSocket[] = [];
+    for (const [file, proto] of FILES) {
+      try {
+        all.push(...parseProcNet(readFileSync(join(this.procRoot, 'net', file), 'utf8'), proto));
+      } catch { /* that family is not configured in this kernel */ }
+    }
+    return all;
+  }
+
+  private scan(report: boolean): void {
+    const all = this.readAll();
+    const listeners = new Listeners(all);
+    const now = this.opts.now();
+    const seen = new Set<string>();
+    let openTcp = false;
+    for (const s of all) {
+      if (s.inode === 0 || (s.proto === 'tcp' && s.state === TCP_LISTEN)) continue;
+      const key = `${s.proto}|${s.inode}`;
+      seen.add(key);
+      let t = this.tracked.get(key);
+      if (!t) {
+        t = { sock: s, dir: direction(s, listeners, this.ephemeral), firstSeen: now, bytes: { bytesIn: 0, bytesOut: 0 }, done: !report };
+        this.tracked.set(key, t);
+      } else if (s.proto === 'udp' && t.sock.rport === 0 && s.rport !== 0) {
+        t.sock = s; // a UDP socket connected after it was first seen: keep its peer
+      }
+      if (!t.done && now - t.firstSeen >= (this.opts.reportAfterMs ?? 60_000)) this.report(t);
+      if (!t.done && s.proto === 'tcp') openTcp = true;
+    }
+    for (const [key, t] of this.tracked) {
+      if (seen.has(key)) continue;
+      this.report(t);
+      this.tracked.delete(key);
+    }
+    if (openTcp && !this.ssFailed && now - this.lastSample >= (this.opts.bytesPeriodMs ?? 500)) void this.sample();
+  }
+
+  private report(t: Tracked): void {
+    if (t.done) return;
+    t.done = true;
+    const s = t.sock;
+    this.opts.emit({
+      t: this.opts.now(),
+      proto: s.proto,
+      dir: t.dir,
+      local: s.local,
+      remote: s.remote,
+      lport: s.lport,
+      rport: s.rport,
+      bytesIn: t.bytes.bytesIn,
+      bytesOut: t.bytes.bytesOut,
+    });
+  }
+}
+
+function runSs(): Promise<string> {
+  return new Promise((resolve, reject) => {
+    execFile('ss', ['-tinHeO'], { timeout: 2000, maxBuffer: 16 << 20 }, (err, stdout) => (err ? reject(err) : resolve(stdout)));
+  });
+}

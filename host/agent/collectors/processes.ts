@@ -1,0 +1,169 @@
+// New processes, by polling /proc: a pid that was not there at the last scan is a new process.
+// Polling every 50 ms catches anything that lives at least that long; the kernel's process
+// connector would catch everything but needs a native addon, which this host avoids.
+
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { join } from 'node:path';
+import type { ProcessRecord } from '../../core.js';
+import { type Logger, silentLogger } from '../log.js';
+import { UserNames } from './users.js';
+
+/** PF_KTHREAD in /proc/<pid>/stat `flags`: kernel threads are not processes a user started. */
+const PF_KTHREAD = 0x00200000;
+/** How many scans a forked child is re-read to see whether it execs. */
+const FORK_WATCH_SCANS = 20;
+const FORK_WATCH_MAX = 256;
+
+export interface ProcStat { pid: number; comm: string; state: string; ppid: number; flags: number; startTime: number }
+
+/** Parses /proc/<pid>/stat; `comm` may hold spaces and parentheses, so split at the last `)`. */
+export function parseStat(text: string): ProcStat | undefined {
+  const open = text.indexOf('(');
+  const close = text.lastIndexOf(')');
+  if (open < 0 || close < open) return undefined;
+  const rest = text.slice(close + 2).trim().split(/\s+/);
+  if (rest.length < 20) return undefined;
+  return {
+    pid: Number(text.slice(0, open).trim()),
+    comm: text.slice(open + 1, close),
+    state: rest[0],
+    ppid: Number(rest[1]),
+    flags: Number(rest[6]),
+    startTime: Number(rest[19]),
+  };
+}
+
+/** The real uid from /proc/<pid>/status (`Uid:` real, effective, saved, fs). */
+export function parseStatusUid(text: string): number | undefined {
+  const m = /^Uid:\s+(\d+)/m.exec(text);
+  return m ? Number(m[1]) : undefined;
+}
+
+/** /proc/<pid>/cmdline: arguments separated (and ended) by NUL. */
+export function parseCmdline(raw: Buffer | string): string {
+  const s = typeof raw === 'string' ? raw : raw.toString('utf8');
+  return s.replace(/\0+$/, '').split('\0').join(' ');
+}
+
+interface Known { startTime: number; cmd: string; exe: string }
+
+export interface ProcessCollectorOptions {
+  emit: (r: ProcessRecord) => void;
+  now: () => number;
+  procRoot?: string;
+  passwdPath?: string;
+  pollMs?: number;
+  /** Children of this pid are not reported (the agent's own helper processes, such as `ss`). */
+  ignoreChildrenOf?: number;
+  log?: Logger;
+}
+
+export class ProcessCollector {
+  private readonly known = new Map<number, Known>();
+  /** Children seen as forks, re-read for a few scans in case they exec. */
+  private readonly forkWatch = new Map<number, number>();
+  private readonly users: UserNames;
+  private readonly procRoot: string;
+  private timer?: NodeJS.Timeout;
+  private readonly log: Logger;
+
+  constructor(private readonly opts: ProcessCollectorOptions) {
+    this.procRoot = opts.procRoot ?? '/proc';
+    this.users = new UserNames(opts.passwdPath);
+    this.log = opts.log ?? silentLogger;
+  }
+
+  /** Learns what runs now (not reported: only new processes are events), then polls. */
+  start(): void {
+    this.scan(false);
+    this.timer = setInterval(() => this.poll(), this.opts.pollMs ?? 50);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+  }
+
+  poll(): void {
+    try {
+      this.scan(true);
+    } catch (e) {
+      this.log.warn(`process scan failed: ${(e as Error).message}`);
+    }
+  }
+
+  private scan(report: boolean): void {
+    const pids = readdirSync(this.procRoot).filter((n) => /^\d+$/.test(n)).map(Number).sort((a, b) => a - b);
+    const alive = new Set(pids);
+    for (const pid of this.known.keys()) if (!alive.has(pid)) { this.known.delete(pid); this.forkWatch.delete(pid); }
+    for (const [pid, left] of this.forkWatch) this.recheckFork(pid, left, report);
+    for (const pid of pids) if (!this.known.has(pid)) this.discover(pid, report);
+  }
+
+  private discover(pid: number, report: boolean): void {
+    const dir = join(this.procRoot, String(pid));
+    let stat: ProcStat | undefined;
+    let uid: number | undefined;
+    let cmd: string;
+    try {
+      stat = parseStat(readFileSync(join(dir, 'stat'), 'utf8'));
+      uid = parseStatusUid(readFileSync(join(dir, 'status'), 'utf8'));
+      cmd = parseCmdline(readFileSync(join(dir, 'cmdline')));
+    } catch {
+      return; // exited between the listing and the read
+    }
+    if (!stat || uid === undefined) return;
+    const exe = readExe(dir);
+    this.known.set(pid, { startTime: stat.startTime, cmd, exe });
+    if (stat.flags & PF_KTHREAD || !report || stat.ppid === this.opts.ignoreChildrenOf) return;
+    if (cmd === '') cmd = `[${stat.comm}]`;
+    const parent = this.known.get(stat.ppid);
+    const forked = parent !== undefined && parent.cmd === cmd && parent.exe === exe;
+    if (forked && this.forkWatch.size < FORK_WATCH_MAX) this.forkWatch.set(pid, FORK_WATCH_SCANS);
+    this.report(pid, stat.ppid, uid, forked ? 'fork' : 'exec', cmd, exe);
+  }
+
+  private recheckFork(pid: number, left: number, report: boolean): void {
+    const k = this.known.get(pid);
+    const dir = join(this.procRoot, String(pid));
+    let cmd: string;
+    let stat: ProcStat | undefined;
+    let uid: number | undefined;
+    try {
+      cmd = parseCmdline(readFileSync(join(dir, 'cmdline')));
+      stat = parseStat(readFileSync(join(dir, 'stat'), 'utf8'));
+      uid = parseStatusUid(readFileSync(join(dir, 'status'), 'utf8'));
+    } catch {
+      this.forkWatch.delete(pid);
+      return;
+    }
+    if (!k || !stat || uid === undefined || stat.startTime !== k.startTime) { this.forkWatch.delete(pid); return; }
+    const exe = readExe(dir);
+    if (cmd !== k.cmd || exe !== k.exe) {
+      this.forkWatch.delete(pid);
+      this.known.set(pid, { startTime: k.startTime, cmd, exe });
+      if (report) this.report(pid, stat.ppid, uid, 'exec', cmd || `[${stat.comm}]`, exe);
+    } else if (left <= 1) {
+      this.forkWatch.delete(pid);
+    } else {
+      this.forkWatch.set(pid, left - 1);
+    }
+  }
+
+  private report(pid: number, ppid: number, uid: number, type: 'fork' | 'exec', cmd: string, exe: string): void {
+    const rec: ProcessRecord = { t: this.opts.now(), pid, ppid, uid, type, cmd };
+    if (exe) rec.exe = exe;
+    const user = this.users.lookup(uid);
+    if (user) rec.user = user;
+    this.opts.emit(rec);
+  }
+}
+
+function readExe(dir: string): string {
+  try {
+    return readlinkSync(join(dir, 'exe'));
+  } catch {
+    return ''; // kernel thread, zombie, or not ours to read
+  }
+}
