@@ -1,0 +1,76 @@
+// Messages waiting for the transport. Bounded in bytes and in count: when full, the oldest
+// message not currently in flight is dropped and counted, so loss is never silent.
+
+export interface OutboxEntry {
+  readonly id: number;
+  readonly text: string;
+  readonly bytes: number;
+  inFlight: boolean;
+}
+
+export interface OutboxLimits { maxBytes: number; maxMessages: number }
+
+export const DEFAULT_OUTBOX: OutboxLimits = { maxBytes: 4 << 20, maxMessages: 10_000 };
+
+export class Outbox {
+  private entries: OutboxEntry[] = [];
+  private nextId = 1;
+  private queuedBytes = 0;
+  /** Messages (and their bytes) dropped because the outbox was full, over the whole run. */
+  dropped = 0;
+  droppedBytes = 0;
+
+  constructor(readonly limits: OutboxLimits = DEFAULT_OUTBOX) {}
+
+  get length(): number { return this.entries.length; }
+  get bytes(): number { return this.queuedBytes; }
+
+  /** Queues a message; returns how many messages were dropped to make room (or this one, when it alone is too big). */
+  push(text: string): number {
+    const bytes = Buffer.byteLength(text);
+    if (bytes > this.limits.maxBytes) {
+      this.count(bytes);
+      return 1;
+    }
+    let evicted = 0;
+    while (this.entries.length > 0 && (this.queuedBytes + bytes > this.limits.maxBytes || this.entries.length + 1 > this.limits.maxMessages)) {
+      const i = this.entries.findIndex((e) => !e.inFlight);
+      // Only messages in flight are left: they may still be acknowledged, so the new one is refused.
+      if (i < 0) { this.count(bytes); return evicted + 1; }
+      const [old] = this.entries.splice(i, 1);
+      this.queuedBytes -= old.bytes;
+      this.count(old.bytes);
+      evicted++;
+    }
+    this.entries.push({ id: this.nextId++, text, bytes, inFlight: false });
+    this.queuedBytes += bytes;
+    return evicted;
+  }
+
+  /** The oldest message not yet handed to the transport. */
+  nextUnsent(): OutboxEntry | undefined {
+    return this.entries.find((e) => !e.inFlight);
+  }
+
+  inFlightCount(): number {
+    return this.entries.reduce((n, e) => n + (e.inFlight ? 1 : 0), 0);
+  }
+
+  /** The transport confirmed delivery: forget the message. */
+  ack(id: number): void {
+    const i = this.entries.findIndex((e) => e.id === id);
+    if (i < 0) return;
+    this.queuedBytes -= this.entries[i].bytes;
+    this.entries.splice(i, 1);
+  }
+
+  /** The connection dropped: whatever was in flight must be sent again. */
+  requeueInFlight(): void {
+    for (const e of this.entries) e.inFlight = false;
+  }
+
+  private count(bytes: number): void {
+    this.dropped++;
+    this.droppedBytes += bytes;
+  }
+}

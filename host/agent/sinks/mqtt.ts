@@ -1,0 +1,216 @@
+// MQTT sink speaking IoT Hub's device protocol (works with any MQTT 3.1.1 broker too).
+// Each connection attempt gets a fresh mqtt.js client with its own reconnection turned off, so
+// this class alone decides when to reconnect (with backoff) and what to resend: messages stay in
+// the bounded outbox until the broker acknowledges them (QoS 1), and go out again after a reconnect.
+
+import { connect, type IClientOptions, type MqttClient } from 'mqtt';
+import type { Logger } from '../log.js';
+import { Outbox, type OutboxLimits } from '../outbox.js';
+import type { Sink } from './sink.js';
+
+/** The message properties IoT Hub reads from the topic: interface id, content type, encoding. */
+export const SECURITY_MESSAGE_PROPERTIES: Array<[string, string]> = [
+  ['$.ifid', 'urn:azureiot:Security:SecurityAgent:1'],
+  ['$.ct', 'application/json'],
+  ['$.ce', 'utf-8'],
+];
+
+export function telemetryTopic(deviceId: string): string {
+  const props = SECURITY_MESSAGE_PROPERTIES.map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(v)}`).join('&');
+  return `devices/${encodeURIComponent(deviceId)}/messages/events/${props}`;
+}
+
+/** What other agent parts (the twin) may do on the live connection. */
+export interface MqttSession {
+  subscribe(topics: string[]): Promise<void>;
+  publish(topic: string, payload: string): Promise<void>;
+}
+
+export interface MqttSinkOptions {
+  /** mqtt://host:port or mqtts://host:port */
+  url: string;
+  deviceId: string;
+  log: Logger;
+  username?: string;
+  /** Called at each connection attempt, so a renewed SAS token is used. */
+  password?: () => string;
+  /** When to reconnect with a fresh password (ms since the epoch), asked after each connect. */
+  renewAt?: () => number;
+  tls?: Pick<IClientOptions, 'ca' | 'rejectUnauthorized' | 'servername'>;
+  outbox?: OutboxLimits;
+  backoff?: { initialMs: number; maxMs: number };
+  maxInFlight?: number;
+}
+
+export class MqttSink implements Sink {
+  readonly topic: string;
+  readonly outbox: Outbox;
+  /** Connections established so far. */
+  connects = 0;
+  private client?: MqttClient;
+  private generation = 0;
+  private isConnected = false;
+  private attempt = 0;
+  private reconnectTimer?: NodeJS.Timeout;
+  private renewTimer?: NodeJS.Timeout;
+  private renewing = false;
+  private closed = false;
+  private reportedDropped = 0;
+  private readonly connectHandlers: Array<(s: MqttSession) => void> = [];
+  private readonly messageHandlers: Array<(topic: string, payload: Buffer) => void> = [];
+  private readonly drainWaiters: Array<() => void> = [];
+  private readonly log: Logger;
+
+  constructor(private readonly opts: MqttSinkOptions) {
+    this.topic = telemetryTopic(opts.deviceId);
+    this.outbox = new Outbox(opts.outbox);
+    this.log = opts.log;
+    this.connect();
+  }
+
+  get connected(): boolean { return this.isConnected; }
+
+  onConnect(handler: (s: MqttSession) => void): void { this.connectHandlers.push(handler); }
+  onMessage(handler: (topic: string, payload: Buffer) => void): void { this.messageHandlers.push(handler); }
+
+  send(message: string): void {
+    const dropped = this.outbox.push(message);
+    if (dropped > 0) this.warnDropped();
+    this.pump();
+  }
+
+  async close(timeoutMs: number): Promise<number> {
+    this.closed = true;
+    if (!this.isConnected && this.reconnectTimer && this.outbox.length > 0) {
+      clearTimeout(this.reconnectTimer); // try at once rather than after the current backoff
+      this.reconnectTimer = undefined;
+      this.connect();
+    }
+    if (this.outbox.length > 0) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, timeoutMs);
+        this.drainWaiters.push(() => { clearTimeout(timer); resolve(); });
+      });
+    }
+    clearTimeout(this.reconnectTimer);
+    clearTimeout(this.renewTimer);
+    const client = this.client;
+    this.generation++;
+    this.isConnected = false;
+    if (client) await new Promise<void>((resolve) => client.end(this.outbox.length > 0, {}, () => resolve()));
+    const left = this.outbox.length;
+    if (left > 0) this.log.error(`${left} message(s) not delivered to ${this.opts.url} before exit`);
+    return left + this.outbox.dropped;
+  }
+
+  private connect(): void {
+    const gen = ++this.generation;
+    const client = connect(this.opts.url, {
+      clientId: this.opts.deviceId,
+      username: this.opts.username,
+      password: this.opts.password?.(),
+      protocolVersion: 4,
+      clean: true,
+      keepalive: 60,
+      reconnectPeriod: 0,
+      connectTimeout: 10_000,
+      ...this.opts.tls,
+    });
+    this.client = client;
+    let errorLogged = false;
+    client.on('connect', () => {
+      if (gen !== this.generation) return;
+      this.isConnected = true;
+      this.attempt = 0;
+      this.connects++;
+      this.log.info(`connected to ${this.opts.url} as ${this.opts.deviceId}`);
+      this.scheduleRenewal(gen);
+      const session = this.session(client, gen);
+      for (const h of this.connectHandlers) h(session);
+      this.pump();
+    });
+    client.on('message', (topic, payload) => {
+      if (gen !== this.generation) return;
+      for (const h of this.messageHandlers) h(topic, payload);
+    });
+    client.on('error', (e) => {
+      if (gen !== this.generation || errorLogged) return;
+      errorLogged = true;
+      this.log.warn(`MQTT ${this.opts.url}: ${e.message}`);
+    });
+    client.on('close', () => {
+      if (gen !== this.generation) return;
+      this.generation++;
+      const wasConnected = this.isConnected;
+      this.isConnected = false;
+      clearTimeout(this.renewTimer);
+      this.outbox.requeueInFlight();
+      client.end(true);
+      if (wasConnected && !this.renewing) this.log.warn(`disconnected from ${this.opts.url}; ${this.outbox.length} message(s) queued`);
+      const delay = this.renewing ? 0 : this.backoffDelay();
+      this.renewing = false;
+      this.reconnectTimer = setTimeout(() => { this.reconnectTimer = undefined; this.connect(); }, delay);
+    });
+  }
+
+  private backoffDelay(): number {
+    const { initialMs, maxMs } = this.opts.backoff ?? { initialMs: 1000, maxMs: 60_000 };
+    const base = Math.min(maxMs, initialMs * 2 ** Math.min(this.attempt++, 20));
+    return Math.round(base * (0.8 + 0.4 * Math.random())); // jitter, so a fleet does not reconnect in step
+  }
+
+  /** Reconnects with a fresh password shortly before the current one expires. */
+  private scheduleRenewal(gen: number): void {
+    const at = this.opts.renewAt?.();
+    if (at === undefined) return;
+    this.renewTimer = setTimeout(() => {
+      if (gen !== this.generation || !this.client) return;
+      this.log.info('renewing the SAS token: reconnecting');
+      this.renewing = true;
+      this.client.end(false); // waits for messages in flight, then the close handler reconnects at once
+    }, Math.max(1000, at - Date.now()));
+  }
+
+  private session(client: MqttClient, gen: number): MqttSession {
+    return {
+      subscribe: (topics) => new Promise((resolve, reject) => {
+        if (gen !== this.generation) { reject(new Error('connection closed')); return; }
+        client.subscribe(topics, { qos: 0 }, (err) => (err ? reject(err) : resolve()));
+      }),
+      publish: (topic, payload) => new Promise((resolve, reject) => {
+        if (gen !== this.generation) { reject(new Error('connection closed')); return; }
+        client.publish(topic, payload, { qos: 0 }, (err) => (err ? reject(err) : resolve()));
+      }),
+    };
+  }
+
+  private pump(): void {
+    const client = this.client;
+    if (!client || !this.isConnected) return;
+    const gen = this.generation;
+    const max = this.opts.maxInFlight ?? 16;
+    for (let n = this.outbox.inFlightCount(); n < max; n++) {
+      const e = this.outbox.nextUnsent();
+      if (!e) break;
+      e.inFlight = true;
+      client.publish(this.topic, e.text, { qos: 1 }, (err) => {
+        if (gen !== this.generation) return;
+        if (err) return; // the connection is going down; the close handler requeues it
+        this.outbox.ack(e.id);
+        if (this.outbox.length === 0) this.drainWaiters.splice(0).forEach((w) => w());
+        this.pump();
+      });
+    }
+    if (this.outbox.dropped > this.reportedDropped) this.warnDropped();
+  }
+
+  private warnDropped(): void {
+    const d = this.outbox.dropped;
+    // Once per overflow episode, then every 100 more, so a long outage does not flood the log.
+    if (this.reportedDropped === 0 || d - this.reportedDropped >= 100 || this.isConnected) {
+      if (d === this.reportedDropped) return;
+      this.log.warn(`outbox full (${this.outbox.limits.maxBytes} bytes, ${this.outbox.limits.maxMessages} messages): ${d} message(s), ${this.outbox.droppedBytes} bytes dropped so far`);
+      this.reportedDropped = d;
+    }
+  }
+}
