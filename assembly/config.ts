@@ -185,8 +185,9 @@ function names_(path: string, i: i32, c: Config, checks: bool): void {
 function collector(path: string, key: i32, c: Config, which: i32): void {
   if (J.memberType(key) != J.T_OBJECT) { reject("", key, "expected an object"); return; }
   J.objectOf(key);
-  const first = J.firstMember, count = J.memberCount;
+  const first = J.firstMember, count = J.memberCount, id = J.objectId;
   for (let i = first; i < first + count && !bad; i++) {
+    if (!J.isMemberOf(i, id)) continue;
     if (isKey(i, "enabled")) {
       const v = bool_(path, i);
       if (which == 0) c.procEnabled = v; else if (which == 1) c.netEnabled = v; else if (which == 2) c.sysEnabled = v; else c.baseEnabled = v;
@@ -214,12 +215,13 @@ function collector(path: string, key: i32, c: Config, which: i32): void {
  * Validates the update object at member range of the current JSON scan into the staged copy.
  * Returns false (reason written to `errors`) and leaves `current` untouched on any problem.
  */
-export function stage(first: i32, count: i32, errors: Writer): bool {
+export function stage(first: i32, count: i32, id: i32, errors: Writer): bool {
   err = errors;
   bad = false;
   memory.copy(changetype<usize>(staged), changetype<usize>(current), CONFIG_BYTES);
   const c = staged;
   for (let i = first; i < first + count && !bad; i++) {
+    if (!J.isMemberOf(i, id)) continue;
     if (isKey(i, "process")) collector("process", i, c, 0);
     else if (isKey(i, "network")) collector("network", i, c, 1);
     else if (isKey(i, "systemInformation")) collector("systemInformation", i, c, 2);
@@ -227,8 +229,9 @@ export function stage(first: i32, count: i32, errors: Writer): bool {
     else if (isKey(i, "priorityIntervals")) {
       if (J.memberType(i) != J.T_OBJECT) { reject("", i, "expected an object"); break; }
       J.objectOf(i);
-      const f = J.firstMember, n = J.memberCount;
+      const f = J.firstMember, n = J.memberCount, pid = J.objectId;
       for (let k = f; k < f + n && !bad; k++) {
+        if (!J.isMemberOf(k, pid)) continue;
         if (isKey(k, "high")) c.highS = int_("priorityIntervals", k, 1, MAX_INTERVAL_S);
         else if (isKey(k, "medium")) c.mediumS = int_("priorityIntervals", k, 1, MAX_INTERVAL_S);
         else if (isKey(k, "low")) c.lowS = int_("priorityIntervals", k, 1, MAX_INTERVAL_S);

@@ -120,7 +120,7 @@ function accept(kind: i32, t: i64): i32 {
     err.lit("time "); err.i64(t); err.lit(" is earlier than the previous input's time "); err.i64(lastT);
     return reject();
   }
-  if (kind == E.K_CONFIG && !C.stage(T.configFirst, T.configCount, err)) return reject();
+  if (kind == E.K_CONFIG && !C.stage(T.configFirst, T.configCount, T.configId, err)) return reject();
   if (!started) {
     started = true;
     restartWindows(t);

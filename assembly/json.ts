@@ -9,9 +9,10 @@ export const T_NONE = 0, T_OBJECT = 1, T_ARRAY = 2, T_STRING = 3, T_NUMBER = 4, 
 
 const MAX_DEPTH = 16;
 const MAX_MEMBERS = JSON_MEMBERS;
-const MEMBER_SIZE = 28;
+const MEMBER_SIZE = 36;
 // Members of the objects being scanned: keyPtr, keyLen, valueStart, valueEnd, type, and
-// (strings) the decoded text or (objects) the range of their own members.
+// (strings) the decoded text or (objects) the range of their own members, and the id of the
+// object they belong to (nested members are recorded within their parent's range).
 const members = memory.data(MAX_MEMBERS * MEMBER_SIZE);
 let memberTop = 0;
 
@@ -35,6 +36,7 @@ export function begin(p: usize, len: i32, errors: Writer): void {
   failed = false;
   memberTop = 0;
   arenaTop = 0;
+  nextObjectId = 0;
   err = errors;
 }
 
@@ -65,6 +67,9 @@ export function trailing(): void { if (!atEnd()) fail("unexpected characters aft
 /** First member index and count of the object scanned by the last `object()` call. */
 export let firstMember = 0;
 export let memberCount = 0;
+/** Id of that object: its own members carry it as their parent. */
+export let objectId = 0;
+let nextObjectId = 0;
 
 /** Scans an object at the cursor; its members become firstMember..+memberCount. */
 export function object(depth: i32): bool {
@@ -77,8 +82,9 @@ function scanObject(depth: i32): bool {
   if (depth > MAX_DEPTH) { fail("nesting too deep"); return false; }
   at++; // '{'
   const first = memberTop;
+  const id = ++nextObjectId;
   ws();
-  if (at < end && load<u8>(at) == 0x7d) { at++; firstMember = first; memberCount = 0; return true; }
+  if (at < end && load<u8>(at) == 0x7d) { at++; firstMember = first; memberCount = 0; objectId = id; return true; }
   while (true) {
     ws();
     if (at >= end || load<u8>(at) != 0x22) { fail("expected a member name"); return false; }
@@ -89,7 +95,7 @@ function scanObject(depth: i32): bool {
     at++;
     ws();
     const vstart = at;
-    aux1 = 0; aux2 = 0;
+    aux1 = 0; aux2 = 0; aux3 = 0;
     const type = value(depth + 1);
     if (type == T_NONE) return false;
     if (memberTop >= MAX_MEMBERS) { fail("too many members"); return false; }
@@ -101,6 +107,8 @@ function scanObject(depth: i32): bool {
     store<u32>(m, <u32>type, 16);
     store<u32>(m, <u32>aux1, 20);
     store<u32>(m, <u32>aux2, 24);
+    store<u32>(m, <u32>id, 28);
+    store<u32>(m, <u32>aux3, 32);
     memberTop++;
     ws();
     if (at < end && load<u8>(at) == 0x2c) { at++; continue; }
@@ -110,11 +118,13 @@ function scanObject(depth: i32): bool {
   }
   firstMember = first;
   memberCount = memberTop - first;
+  objectId = id;
   return true;
 }
 
 let aux1 = 0;
 let aux2 = 0;
+let aux3 = 0;
 
 /** Validates one value at the cursor and moves past it; returns its type (T_NONE on error). */
 function value(depth: i32): i32 {
@@ -124,6 +134,7 @@ function value(depth: i32): i32 {
     // Nested members are recorded too; only the caller's own level is looked up by name.
     const ok = scanObject(depth);
     aux1 = firstMember; aux2 = memberCount;
+    aux3 = objectId;
     return ok ? T_OBJECT : T_NONE;
   }
   if (c == 0x5b) {
@@ -164,14 +175,17 @@ function word(w: string): bool {
 
 // ---- member lookup -------------------------------------------------------------------
 
-/** Index of the last member named `name` among first..first+count, or -1 (last one wins, as in JSON.parse). */
-export function find(first: i32, count: i32, name: string): i32 {
+/** Index of the last member named `name` of object `id` (its members lie in first..+count), or -1; the last one wins, as in JSON.parse. */
+export function find(first: i32, count: i32, id: i32, name: string): i32 {
   for (let i = first + count - 1; i >= first; i--) {
     const m = members + <usize>i * MEMBER_SIZE;
-    if (keyIs(m, name)) return i;
+    if (<i32>load<u32>(m, 28) == id && keyIs(m, name)) return i;
   }
   return -1;
 }
+
+/** Whether member i belongs to object `id` itself (not to an object nested in it). */
+export function isMemberOf(i: i32, id: i32): bool { return <i32>load<u32>(members + <usize>i * MEMBER_SIZE, 28) == id; }
 
 function keyIs(m: usize, name: string): bool {
   const p = <usize>load<u32>(m);
@@ -193,6 +207,7 @@ export function objectOf(i: i32): void {
   const m = members + <usize>i * MEMBER_SIZE;
   firstMember = <i32>load<u32>(m, 20);
   memberCount = <i32>load<u32>(m, 24);
+  objectId = <i32>load<u32>(m, 32);
 }
 
 /** Member i's decoded string value, in strPtr/strLen. */

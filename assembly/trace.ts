@@ -11,6 +11,7 @@ let err: Writer = changetype<Writer>(0);
 let bad = false;
 let first = 0;
 let count = 0;
+let objId = 0;
 
 function fieldError(name: string): Writer {
   bad = true;
@@ -31,7 +32,7 @@ function missing(name: string): void {
 
 function member(name: string, required: bool): i32 {
   if (bad) return -1;
-  const i = J.find(first, count, name);
+  const i = J.find(first, count, objId, name);
   if (i < 0 && required) missing(name);
   return i;
 }
@@ -118,6 +119,7 @@ export function parseLine(p: usize, len: i32, errors: Writer): i32 {
   if (J.failed) return 1;
   first = J.firstMember;
   count = J.memberCount;
+  objId = J.objectId;
   E.clearTexts();
   ev.kind = E.K_NONE;
   const ki = member("kind", true);
@@ -172,7 +174,7 @@ export function parseLine(p: usize, len: i32, errors: Writer): i32 {
   } else if (kind == E.K_CONFIG) {
     const ci = member("config", true);
     if (ci >= 0 && J.memberType(ci) != J.T_OBJECT) fieldError("config").lit("expected an object");
-    else if (ci >= 0) { J.objectOf(ci); configFirst = J.firstMember; configCount = J.memberCount; }
+    else if (ci >= 0) { J.objectOf(ci); configFirst = J.firstMember; configCount = J.memberCount; configId = J.objectId; }
   }
   if (bad) return 1;
   ev.kind = kind;
@@ -182,6 +184,7 @@ export function parseLine(p: usize, len: i32, errors: Writer): i32 {
 /** Members of a config line's `config` object (for config.stage). */
 export let configFirst = 0;
 export let configCount = 0;
+export let configId = 0;
 
 /** Parses a bare configuration object (mt_configure). */
 export function parseConfigObject(p: usize, len: i32, errors: Writer): bool {
@@ -191,5 +194,6 @@ export function parseConfigObject(p: usize, len: i32, errors: Writer): bool {
   if (J.failed) return false;
   configFirst = J.firstMember;
   configCount = J.memberCount;
+  configId = J.objectId;
   return true;
 }

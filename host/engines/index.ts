@@ -8,7 +8,7 @@ export const ENGINE_NAMES: EngineName[] = ['v8', 'wasm3', 'qemu'];
 export async function engineByName(name: EngineName): Promise<Engine> {
   if (name === 'v8') return new V8Engine();
   // wasm3.ts and qemu.ts each export one class implementing Engine.
-  const mod: Record<string, unknown> = await import(`./${name}.js`);
+  const mod: Record<string, unknown> = await import(/* @vite-ignore */ `./${name}.js`);
   for (const value of Object.values(mod)) {
     if (typeof value === 'function' && typeof value.prototype?.replay === 'function') {
       return new (value as new () => Engine)();
