@@ -1,0 +1,62 @@
+import { describe, expect, it } from 'vitest';
+import { Outbox } from '../../host/agent/outbox.js';
+
+describe('Outbox', () => {
+  it('keeps everything within the bound, in order', () => {
+    const o = new Outbox({ maxBytes: 100, maxMessages: 10 });
+    for (let i = 0; i < 10; i++) expect(o.push(`m${i}`)).toBe(0);
+    expect(o.length).toBe(10);
+    expect(o.dropped).toBe(0);
+    const got: string[] = [];
+    for (let e = o.nextUnsent(); e; e = o.nextUnsent()) { got.push(e.text); e.inFlight = true; o.ack(e.id); }
+    expect(got).toEqual(Array.from({ length: 10 }, (_, i) => `m${i}`));
+    expect(o.length).toBe(0);
+    expect(o.bytes).toBe(0);
+  });
+
+  it('drops the oldest message when the count bound is hit, and counts it', () => {
+    const o = new Outbox({ maxBytes: 1000, maxMessages: 3 });
+    ['a', 'b', 'c'].forEach((m) => o.push(m));
+    expect(o.push('d')).toBe(1);
+    expect(o.dropped).toBe(1);
+    expect(o.droppedBytes).toBe(1);
+    expect(o.nextUnsent()!.text).toBe('b');
+  });
+
+  it('drops as many old messages as the byte bound needs', () => {
+    const o = new Outbox({ maxBytes: 10, maxMessages: 100 });
+    o.push('aaaa');
+    o.push('bbbb');
+    expect(o.push('cccccc')).toBe(1); // 4 + 4 + 6 > 10: only "aaaa" must go
+    expect(o.bytes).toBe(10);
+    expect(o.push('x'.repeat(11))).toBe(1); // larger than the whole outbox: refused, counted
+    expect(o.dropped).toBe(2);
+    expect(o.droppedBytes).toBe(4 + 11);
+    expect(o.length).toBe(2);
+  });
+
+  it('never drops a message in flight; refuses the new one instead', () => {
+    const o = new Outbox({ maxBytes: 1000, maxMessages: 2 });
+    o.push('a');
+    o.push('b');
+    o.nextUnsent()!.inFlight = true;
+    o.nextUnsent()!.inFlight = true;
+    expect(o.push('c')).toBe(1);
+    expect(o.length).toBe(2);
+    expect(o.inFlightCount()).toBe(2);
+  });
+
+  it('sends in-flight messages again after a disconnect', () => {
+    const o = new Outbox();
+    o.push('a');
+    o.push('b');
+    const a = o.nextUnsent()!;
+    a.inFlight = true;
+    expect(o.nextUnsent()!.text).toBe('b');
+    o.requeueInFlight();
+    expect(o.nextUnsent()).toBe(a);
+    o.ack(a.id);
+    o.ack(a.id); // a late second acknowledgement changes nothing
+    expect(o.length).toBe(1);
+  });
+});
