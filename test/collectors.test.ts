@@ -1,0 +1,84 @@
+// SPEC R1, R3, R4: process aggregation (linux), baseline results, system information.
+import { describe, expect, it } from 'vitest';
+import { T0, base, config, events, proc, records, replayAll, sys, tick, trace, iso } from './helpers.js';
+
+describe('process collector (R1, linux)', () => {
+  it('aggregates by command line and user id, keeping the first pid, ppid and type', async () => {
+    const r = await replayAll(trace(
+      proc(T0, { pid: 10, ppid: 1, type: 'fork' }),
+      proc(T0 + 1, { pid: 11, ppid: 2, type: 'exec', exe: '/usr/bin/true', user: 'root' }),
+      proc(T0 + 2, { uid: 1000 }),
+      proc(T0 + 3, { cmd: '/usr/bin/true -v' }),
+    ), { profile: 'linux' });
+    const recs = records(r, 'ProcessCreate');
+    expect(recs).toEqual([
+      { ProcessId: 10, ParentProcessId: 1, UserId: 0, CommandLine: '/usr/bin/true', Type: 'fork', HitCount: 2,
+        FirstSeenUTC: iso(T0), LastSeenUTC: iso(T0 + 1), Executable: '/usr/bin/true', UserName: 'root' },
+      expect.objectContaining({ UserId: 1000, HitCount: 1 }),
+      expect.objectContaining({ CommandLine: '/usr/bin/true -v', HitCount: 1 }),
+    ]);
+  });
+
+  it('cycles a full cache, oldest out, with a warning and discarded hits', async () => {
+    const lines = [config(T0, { process: { cacheSize: 2 } })];
+    lines.push(proc(T0, { cmd: 'a' }), proc(T0, { cmd: 'a' }), proc(T0, { cmd: 'b' }), proc(T0, { cmd: 'c' }), proc(T0, { cmd: 'd' }));
+    const r = await replayAll(trace(...lines), { profile: 'linux' });
+    expect(records(r, 'ProcessCreate').map((p) => p.CommandLine)).toEqual(['c', 'd']);
+    const [s] = records(r, 'CollectorStats');
+    expect(s).toMatchObject({ Collector: 'process', Received: 5, Discarded: 3, Dropped: 0 });
+    expect(s.Warnings).toEqual(['process cache full (2 entries): 2 oldest replaced, 3 hits discarded; increase process.cacheSize']);
+  });
+
+  it('truncates a long command line and aggregates on the truncated form', async () => {
+    const cmd = 'x'.repeat(3000);
+    const r = await replayAll(trace(proc(T0, { cmd }), proc(T0, { cmd: cmd + 'y' })), { profile: 'linux' });
+    const [p] = records(r, 'ProcessCreate');
+    expect(p.CommandLine).toBe('x'.repeat(1024));
+    expect(p).toMatchObject({ Truncated: true, HitCount: 2 });
+  });
+});
+
+describe('baseline collector (R4)', () => {
+  it('sends only the latest fail/error result per check, with mapped values', async () => {
+    const r = await replayAll(trace(
+      base(T0, { id: 'c1', result: 'fail', severity: 'critical' }),
+      base(T0 + 1, { id: 'c2', result: 'pass' }),
+      base(T0 + 2, { id: 'c3', result: 'error', error: 'cannot read /etc/fstab', severity: 'informational' }),
+      base(T0 + 3, { id: 'c4', result: 'fail' }),
+      base(T0 + 4, { id: 'c4', result: 'pass' }),   // the latest result wins: c4 is not sent
+      base(T0 + 5, { id: 'c1', result: 'fail', severity: 'warning', description: 'newer' }),
+    ));
+    expect(records(r, 'Baseline')).toEqual([
+      { CheckId: 'c1', Group: 'filesystem', Result: 'Fail', Error: '', Description: 'newer', Remediation: 'r', Severity: 'Warning' },
+      { CheckId: 'c3', Group: 'filesystem', Result: 'Error', Error: 'cannot read /etc/fstab', Description: 'd', Remediation: 'r', Severity: 'Informational' },
+    ]);
+    const [e] = events(r, 'Baseline');
+    expect(e).toMatchObject({ EventType: 'Security', Category: 'Periodic' });
+  });
+
+  it('keeps nothing from disabled groups and checks', async () => {
+    const r = await replayAll(trace(
+      config(T0, { baseline: { disabledGroups: ['ssh'], disabledChecks: ['c2'] } }),
+      base(T0, { id: 'c1', group: 'ssh' }), base(T0, { id: 'c2' }), base(T0, { id: 'c3' })));
+    expect(records(r, 'Baseline').map((b) => b.CheckId)).toEqual(['c3']);
+  });
+
+  it('is sent once per interval (low = 60 s on rtos)', async () => {
+    const r = await replayAll(trace(base(T0), tick(T0 + 59_999), base(T0 + 60_000, { id: 'c9' }), tick(T0 + 120_000)));
+    expect(events(r, 'Baseline').map((e) => [e.TimestampUTC, e.Payload[0].CheckId])).toEqual([
+      [iso(T0 + 60_000), 'CIS-debian-12-1.1.1'], [iso(T0 + 120_000), 'c9']]);
+  });
+});
+
+describe('system information (R3)', () => {
+  it('sends the latest report of the interval', async () => {
+    const r = await replayAll(trace(sys(T0), sys(T0 + 5, { osVersion: '12.5', memTotal: 2048 }), tick(T0 + 60_000)));
+    expect(records(r, 'SystemInformation')).toEqual([
+      { OSName: 'Debian', OSVersion: '12.5', KernelVersion: '6.1.0', Hardware: 'x86_64', TotalMemory: 2048, AgentVersion: '0.1.0' }]);
+  });
+
+  it('sends nothing while disabled', async () => {
+    const r = await replayAll(trace(config(T0, { systemInformation: { enabled: false } }), sys(T0), tick(T0 + 60_000)));
+    expect(events(r, 'SystemInformation')).toHaveLength(0);
+  });
+});
