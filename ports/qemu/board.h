@@ -1,0 +1,16 @@
+/* What the board support (startup.c) offers the replay driver. */
+#ifndef MT_QEMU_BOARD_H
+#define MT_QEMU_BOARD_H
+
+#include <stddef.h>
+
+/* Exit statuses beyond the replay's own 0/1/2 (SPEC R10). */
+#define BOARD_EXIT_FAULT 70 /* CPU fault */
+#define BOARD_EXIT_ENGINE 71 /* wasm3 could not load or run the blob */
+#define BOARD_EXIT_IO 74 /* semihosting I/O failed */
+
+/* Bytes of the main stack ever used (high-water mark of the painted region). */
+size_t board_stack_used(void);
+size_t board_stack_size(void);
+
+#endif

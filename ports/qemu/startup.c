@@ -1,0 +1,63 @@
+/* Reset and exception vectors for the mps2-an385 image: copy .data, zero .bss, paint the
+ * stack (so the footprint report can measure its high-water mark), run main, exit with its
+ * status through semihosting. Built with -ffreestanding so the loops stay loops. */
+#include <stdint.h>
+
+#include "board.h"
+#include "semihost.h"
+
+extern uint32_t __data_load[], __data_start[], __data_end[];
+extern uint32_t __bss_start[], __bss_end[];
+extern uint32_t __stack_limit[], __stack_top[];
+
+int main(void);
+void Reset_Handler(void);
+static void Fault_Handler(void);
+
+#define STACK_PAINT 0x5AFEC0DEu
+
+/* Cortex-M3: initial SP, 15 system exceptions; the board's interrupts are not used. */
+__attribute__((section(".vectors"), used)) static void (*const vectors[16])(void) = {
+    (void (*)(void))(uintptr_t)__stack_top,
+    Reset_Handler,
+    Fault_Handler, /* NMI */
+    Fault_Handler, /* HardFault */
+    Fault_Handler, /* MemManage */
+    Fault_Handler, /* BusFault */
+    Fault_Handler, /* UsageFault */
+    0, 0, 0, 0,
+    Fault_Handler, /* SVCall */
+    Fault_Handler, /* DebugMonitor */
+    0,
+    Fault_Handler, /* PendSV */
+    Fault_Handler, /* SysTick */
+};
+
+void Reset_Handler(void) {
+  uint32_t *src = __data_load;
+  for (uint32_t *dst = __data_start; dst < __data_end;) *dst++ = *src++;
+  for (uint32_t *dst = __bss_start; dst < __bss_end;) *dst++ = 0;
+  /* Paint below the current frame; the few words Reset_Handler uses stay unpainted. */
+  uint32_t *sp;
+  __asm__ volatile("mov %0, sp" : "=r"(sp));
+  for (uint32_t *p = __stack_limit; p < sp - 16;) *p++ = STACK_PAINT;
+  sh_exit(main());
+}
+
+size_t board_stack_used(void) {
+  const uint32_t *p = __stack_limit;
+  while (p < __stack_top && *p == STACK_PAINT) p++;
+  return (size_t)((const uint8_t *)__stack_top - (const uint8_t *)p);
+}
+
+size_t board_stack_size(void) {
+  return (size_t)((const uint8_t *)__stack_top - (const uint8_t *)__stack_limit);
+}
+
+/* A fault is a firmware bug: say so on stderr and exit with a status no replay uses. */
+static void Fault_Handler(void) {
+  static const char msg[] = "microtally-qemu: CPU fault\n";
+  int err = sh_open_console(1);
+  if (err >= 0) (void)sh_write(err, msg, sizeof msg - 1);
+  sh_exit(BOARD_EXIT_FAULT);
+}

@@ -1,0 +1,64 @@
+/*
+ * mt_packet: turns the IP header of one packet into a connection event.
+ *
+ * Pure C over a byte buffer: no ThreadX, no NetX Duo, no allocation, so it is tested on the
+ * host with crafted packets (ports/threadx/test/) and shared by every capture hook.
+ *
+ * Every read is bounds-checked against `avail`, the bytes the caller could see; a packet
+ * whose headers do not fit is reported, never read past.
+ */
+#ifndef MT_PACKET_H
+#define MT_PACKET_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Values of the typed connection record (docs/ABI.md). */
+#define MT_PACKET_TCP 0u
+#define MT_PACKET_UDP 1u
+#define MT_PACKET_ICMP 2u
+#define MT_PACKET_IN 0u
+#define MT_PACKET_OUT 1u
+#define MT_PACKET_APP_NONE 0u
+#define MT_PACKET_APP_DNS 1u
+
+/* One observed packet as a connection event; 44 bytes, plain data (queue-safe). */
+typedef struct mt_packet_conn {
+  uint8_t local[16];    /* IPv4: first 4 bytes, rest zero */
+  uint8_t remote[16];
+  uint16_t local_port;  /* 0 for ICMP */
+  uint16_t remote_port;
+  uint32_t bytes;       /* the IP datagram's length (header + payload) per its header */
+  uint8_t protocol;     /* MT_PACKET_TCP, _UDP, _ICMP (ICMPv6 counts as ICMP) */
+  uint8_t direction;    /* MT_PACKET_IN, _OUT */
+  uint8_t family;       /* 4 or 6 */
+  uint8_t app;          /* MT_PACKET_APP_NONE, _DNS (TCP or UDP port 53 on either side) */
+} mt_packet_conn;
+
+typedef enum mt_packet_result {
+  MT_PACKET_OK = 0,        /* *out holds the event */
+  MT_PACKET_TRUNCATED,     /* a header (or the datagram) ends before its stated length */
+  MT_PACKET_MALFORMED,     /* a header field is impossible (version, lengths, offsets) */
+  MT_PACKET_FRAGMENT,      /* a non-first fragment: no transport header to read */
+  MT_PACKET_UNSUPPORTED    /* IP, but not TCP/UDP/ICMP (or ESP, no-next-header, jumbogram) */
+} mt_packet_result;
+
+/*
+ * Parses the packet at `ip` (first byte = IP version nibble).
+ *   avail     bytes readable at `ip` (headers are read only from these)
+ *   length    the packet's full length as the stack knows it (>= avail normally)
+ *   outbound  0 for a received packet, nonzero for a sent one (decides local vs remote)
+ * Returns MT_PACKET_OK and fills *out, or a reason and leaves *out unspecified.
+ */
+mt_packet_result mt_packet_parse(const uint8_t *ip, size_t avail, size_t length, int outbound,
+                                 mt_packet_conn *out);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
