@@ -1,0 +1,172 @@
+// The MQTT sink and the twin against a real mosquitto on loopback.
+
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { MqttClient } from 'mqtt';
+import { StderrLogger } from '../../host/agent/log.js';
+import { MqttSink, telemetryTopic } from '../../host/agent/sinks/mqtt.js';
+import { Twin, type ApplyOutcome } from '../../host/agent/twin.js';
+import { Mosquitto, subscriber, until } from './helpers/mosquitto.js';
+
+let broker: Mosquitto;
+beforeAll(async () => { broker = await Mosquitto.start(); });
+afterAll(async () => { await broker?.stop(); });
+
+const open: Array<{ close(t: number): Promise<unknown> } | MqttClient> = [];
+afterAll(async () => {
+  for (const o of open) await ('endAsync' in o ? o.endAsync(true) : o.close(0));
+});
+
+function logger(): { log: StderrLogger; lines: string[] } {
+  const lines: string[] = [];
+  return { log: new StderrLogger((l) => lines.push(l)), lines };
+}
+
+let devices = 0;
+function sink(extra: Partial<ConstructorParameters<typeof MqttSink>[0]> = {}) {
+  const { log, lines } = logger();
+  const deviceId = `dev-${process.pid}-${++devices}`;
+  const s = new MqttSink({ url: broker.url, deviceId, log, backoff: { initialMs: 100, maxMs: 400 }, ...extra });
+  open.push(s);
+  return { s, lines, deviceId };
+}
+
+const msg = (i: number) => JSON.stringify({ AgentVersion: 'test', Events: [], n: i });
+
+describe('MqttSink', () => {
+  it('publishes each message on the IoT Hub telemetry topic with the security message properties', async () => {
+    const { s, deviceId } = sink();
+    const sub = await subscriber(broker.url, `devices/${deviceId}/messages/events/#`);
+    open.push(sub.client);
+    [0, 1, 2].forEach((i) => s.send(msg(i)));
+    await until('3 messages', () => sub.got.length >= 3);
+    expect(sub.got.map((m) => m.text)).toEqual([msg(0), msg(1), msg(2)]);
+    for (const m of sub.got) {
+      expect(m.topic).toBe(telemetryTopic(deviceId));
+      const bag = m.topic.slice(`devices/${deviceId}/messages/events/`.length);
+      expect(Object.fromEntries(new URLSearchParams(bag))).toEqual({
+        '$.ifid': 'urn:azureiot:Security:SecurityAgent:1', '$.ct': 'application/json', '$.ce': 'utf-8',
+      });
+    }
+    await until('acknowledged', () => s.outbox.length === 0);
+  });
+
+  it('keeps messages while the broker is down and delivers every one after it restarts', async () => {
+    const { s, lines, deviceId } = sink();
+    const sub = await subscriber(broker.url, `devices/${deviceId}/messages/events/#`);
+    open.push(sub.client);
+    for (let i = 0; i < 5; i++) s.send(msg(i));
+    await until('first 5', () => sub.got.length >= 5 && s.outbox.length === 0);
+    await broker.pause('SIGTERM');
+    await until('disconnect noticed', () => !s.connected);
+    for (let i = 5; i < 25; i++) s.send(msg(i));
+    expect(s.outbox.length).toBe(20);
+    await broker.resume();
+    await until('all 25 delivered', () => new Set(sub.got.map((m) => m.text)).size === 25 && s.outbox.length === 0, 20_000);
+    expect(new Set(sub.got.map((m) => m.text))).toEqual(new Set(Array.from({ length: 25 }, (_, i) => msg(i))));
+    expect(s.outbox.dropped).toBe(0);
+    expect(s.connects).toBe(2);
+    expect(lines.some((l) => /disconnected from .*; 20 message\(s\) queued|disconnected from /.test(l))).toBe(true);
+  });
+
+  it('loses nothing when the broker crashes mid-stream: all acknowledged after restart', async () => {
+    const { s } = sink();
+    await until('connected', () => s.connected);
+    let i = 0;
+    const timer = setInterval(() => s.send(msg(i++)), 5);
+    await until('some sent', () => i >= 40);
+    await broker.pause('SIGKILL');
+    await until('disconnect noticed', () => !s.connected);
+    await new Promise((r) => setTimeout(r, 200));
+    clearInterval(timer);
+    const sent = i;
+    expect(s.outbox.length).toBeGreaterThan(0);
+    await broker.resume();
+    await until('outbox empty', () => s.outbox.length === 0, 20_000);
+    expect(sent).toBeGreaterThan(40);
+    expect(s.outbox.dropped).toBe(0);
+  });
+
+  it('counts and reports overflow of the bounded outbox; keeps the newest within the bound', async () => {
+    const { s, lines, deviceId } = sink({ outbox: { maxBytes: 1 << 20, maxMessages: 5 } });
+    const sub = await subscriber(broker.url, `devices/${deviceId}/messages/events/#`);
+    open.push(sub.client);
+    await until('connected', () => s.connected);
+    await broker.pause('SIGTERM');
+    await until('disconnect noticed', () => !s.connected);
+    for (let i = 0; i < 8; i++) s.send(msg(i));
+    expect(s.outbox.dropped).toBe(3);
+    expect(lines.some((l) => l.includes('outbox full') && l.includes('3 message(s)'))).toBe(true);
+    await broker.resume();
+    await until('5 delivered', () => sub.got.length >= 5 && s.outbox.length === 0, 20_000);
+    expect(sub.got.map((m) => m.text)).toEqual([3, 4, 5, 6, 7].map(msg));
+  });
+
+  it('close() waits for delivery, and counts what could not be delivered', async () => {
+    const { s, lines } = sink();
+    await until('connected', () => s.connected);
+    await broker.pause('SIGTERM');
+    await until('disconnect noticed', () => !s.connected);
+    s.send(msg(1));
+    s.send(msg(2));
+    const t0 = Date.now();
+    expect(await s.close(300)).toBe(2);
+    expect(Date.now() - t0).toBeLessThan(2000);
+    expect(lines.some((l) => l.includes('2 message(s) not delivered'))).toBe(true);
+    await broker.resume();
+  });
+
+  it('reconnects with a fresh password before the token expires', async () => {
+    let tokens = 0;
+    const { s, deviceId, lines } = sink({ password: () => `token-${++tokens}`, renewAt: () => Date.now() + 1000 });
+    const sub = await subscriber(broker.url, `devices/${deviceId}/messages/events/#`);
+    open.push(sub.client);
+    await until('renewed twice', () => s.connects >= 3, 10_000);
+    expect(tokens).toBeGreaterThanOrEqual(3);
+    expect(lines.filter((l) => l.includes('renewing the SAS token')).length).toBeGreaterThanOrEqual(2);
+    expect(lines.some((l) => l.includes('disconnected'))).toBe(false); // a planned reconnect, not an outage
+    s.send(msg(9));
+    await until('delivered after renewal', () => sub.got.some((m) => m.text === msg(9)));
+  });
+});
+
+describe('Twin over MQTT', () => {
+  it('applies the desired microtally section (full twin, then patches) and reports the outcome', async () => {
+    const applied: Array<Record<string, unknown>> = [];
+    let outcome: ApplyOutcome = { ok: true };
+    const { s, lines, deviceId } = sink();
+    const { log } = { log: new StderrLogger((l) => lines.push(l)) };
+    const twin = new Twin({ log, apply: (sec) => { applied.push(sec); return outcome; }, status: () => ({ outboxDropped: 0 }) });
+    s.onConnect((session) => void twin.connected(session));
+    s.onMessage((t, p) => twin.message(t, p));
+
+    // Play IoT Hub: answer the twin GET, and watch the reported properties.
+    const hub = await subscriber(broker.url, '$iothub/twin/#');
+    open.push(hub.client);
+    hub.client.on('message', (topic) => {
+      const rid = /^\$iothub\/twin\/GET\/\?\$rid=(\d+)/.exec(topic)?.[1];
+      if (rid) hub.client.publish(`$iothub/twin/res/200/?$rid=${rid}`, JSON.stringify({ desired: { microtally: { sendEmptyWindows: true }, $version: 1 }, reported: {} }));
+    });
+    await until('full twin applied', () => applied.length === 1);
+    expect(applied[0]).toEqual({ sendEmptyWindows: true });
+    void deviceId;
+
+    const patch = (body: unknown, version: number) => hub.client.publishAsync(`$iothub/twin/PATCH/properties/desired/?$version=${version}`, JSON.stringify(body));
+    await patch({ microtally: { process: { enabled: false }, network: null }, $version: 2 }, 2);
+    await until('patch applied', () => applied.length === 2);
+    expect(applied[1]).toEqual({ process: { enabled: false } }); // null deletes: nothing to change
+
+    const reports = () => hub.got.filter((m) => m.topic.startsWith('$iothub/twin/PATCH/properties/reported/')).map((m) => JSON.parse(m.text).microtally);
+    await until('reported', () => reports().length >= 2);
+    expect(reports()[1]).toEqual({ configVersion: 2, configStatus: 'applied', configError: null, outboxDropped: 0 });
+
+    await patch({ other: 1, $version: 3 }, 3); // not ours
+    await patch({ microtally: { process: { enabled: true } }, $version: 2 }, 2); // stale
+    outcome = { ok: false, reason: 'config.bogus: unknown key' };
+    await patch({ microtally: { bogus: 1 }, $version: 4 }, 4);
+    await until('rejection reported', () => reports().length >= 3);
+    expect(applied).toHaveLength(3);
+    expect(applied[2]).toEqual({ bogus: 1 });
+    expect(reports()[2]).toMatchObject({ configVersion: 4, configStatus: 'rejected', configError: 'config.bogus: unknown key' });
+    expect(lines.some((l) => l.includes('rejected: config.bogus: unknown key'))).toBe(true);
+  });
+});
