@@ -1,0 +1,77 @@
+/*
+ * TEST DOUBLE — NOT ThreadX. Declares the few ThreadX services ports/threadx uses, with the
+ * names and signatures of the documented ThreadX API, for host tests and cross-compile checks.
+ * See ports/threadx/shim/README.md.
+ */
+#ifndef TX_API_H
+#define TX_API_H
+
+#include "tx_port.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define TX_NULL ((void *)0)
+
+#define TX_NO_WAIT ((ULONG)0)
+#define TX_WAIT_FOREVER ((ULONG)0xFFFFFFFFUL)
+#define TX_AUTO_START ((UINT)1)
+#define TX_DONT_START ((UINT)0)
+#define TX_NO_TIME_SLICE ((ULONG)0)
+
+#define TX_1_ULONG ((UINT)1)
+#define TX_16_ULONG ((UINT)16)
+
+#define TX_SUCCESS ((UINT)0x00)
+#define TX_PTR_ERROR ((UINT)0x03)
+#define TX_SIZE_ERROR ((UINT)0x05)
+#define TX_QUEUE_EMPTY ((UINT)0x0A)
+#define TX_QUEUE_FULL ((UINT)0x0B)
+#define TX_THREAD_ERROR ((UINT)0x0E)
+
+#ifndef TX_TIMER_TICKS_PER_SECOND
+#define TX_TIMER_TICKS_PER_SECOND ((ULONG)100)
+#endif
+
+/* Control blocks: the double's own members; the port never looks inside. */
+typedef struct TX_QUEUE_STRUCT {
+  ULONG tx_queue_id;
+  CHAR *tx_queue_name;
+  UINT tx_queue_message_size; /* in ULONGs */
+  ULONG tx_queue_capacity;    /* messages */
+  ULONG tx_queue_enqueued;
+  ULONG tx_queue_read;
+  ULONG *tx_queue_start;
+} TX_QUEUE;
+
+typedef struct TX_THREAD_STRUCT {
+  ULONG tx_thread_id;
+  CHAR *tx_thread_name;
+  VOID (*tx_thread_entry)(ULONG);
+  ULONG tx_thread_entry_parameter;
+  VOID *tx_thread_stack_start;
+  ULONG tx_thread_stack_size;
+  UINT tx_thread_priority;
+} TX_THREAD;
+
+UINT tx_queue_create(TX_QUEUE *queue_ptr, CHAR *name_ptr, UINT message_size, VOID *queue_start,
+                     ULONG queue_size);
+UINT tx_queue_send(TX_QUEUE *queue_ptr, VOID *source_ptr, ULONG wait_option);
+UINT tx_queue_receive(TX_QUEUE *queue_ptr, VOID *destination_ptr, ULONG wait_option);
+UINT tx_thread_create(TX_THREAD *thread_ptr, CHAR *name_ptr, VOID (*entry_function)(ULONG entry_input),
+                      ULONG entry_input, VOID *stack_start, ULONG stack_size, UINT priority,
+                      UINT preempt_threshold, ULONG time_slice, UINT auto_start);
+ULONG tx_time_get(VOID);
+UINT tx_interrupt_control(UINT new_posture);
+
+/* Test controls of the double (not ThreadX API). */
+void shim_time_set(ULONG ticks);
+void shim_time_advance(ULONG ticks);
+UINT shim_interrupt_posture(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,95 @@
+/*
+ * TEST DOUBLE — NOT ThreadX. Single-threaded host implementation of the services declared in
+ * common/inc/tx_api.h, for ports/threadx tests. See ports/threadx/shim/README.md.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tx_api.h"
+
+#define QUEUE_ID 0x51554555UL /* marks a created queue */
+#define THREAD_ID 0x54485244UL
+
+static ULONG now_ticks;
+static UINT posture = TX_INT_ENABLE;
+
+void shim_time_set(ULONG ticks) { now_ticks = ticks; }
+void shim_time_advance(ULONG ticks) { now_ticks += ticks; }
+UINT shim_interrupt_posture(void) { return posture; }
+
+ULONG tx_time_get(VOID) { return now_ticks; }
+
+UINT tx_interrupt_control(UINT new_posture) {
+  UINT old = posture;
+  posture = new_posture;
+  return old;
+}
+
+UINT tx_queue_create(TX_QUEUE *q, CHAR *name, UINT message_size, VOID *start, ULONG size) {
+  if (q == TX_NULL || start == TX_NULL) return TX_PTR_ERROR;
+  if (message_size < TX_1_ULONG || message_size > TX_16_ULONG) return TX_SIZE_ERROR;
+  ULONG capacity = size / (message_size * (ULONG)sizeof(ULONG));
+  if (capacity == 0) return TX_SIZE_ERROR;
+  q->tx_queue_id = QUEUE_ID;
+  q->tx_queue_name = name;
+  q->tx_queue_message_size = message_size;
+  q->tx_queue_capacity = capacity;
+  q->tx_queue_enqueued = 0;
+  q->tx_queue_read = 0;
+  q->tx_queue_start = start;
+  return TX_SUCCESS;
+}
+
+static ULONG *slot(TX_QUEUE *q, ULONG n) {
+  return q->tx_queue_start + (n % q->tx_queue_capacity) * q->tx_queue_message_size;
+}
+
+UINT tx_queue_send(TX_QUEUE *q, VOID *src, ULONG wait_option) {
+  if (q == TX_NULL || q->tx_queue_id != QUEUE_ID || src == TX_NULL) return TX_PTR_ERROR;
+  if (q->tx_queue_enqueued - q->tx_queue_read == q->tx_queue_capacity) {
+    /* No other thread could ever make room in a single-threaded test. */
+    if (wait_option != TX_NO_WAIT) {
+      fprintf(stderr, "tx_shim: blocking send on a full queue would deadlock\n");
+      abort();
+    }
+    return TX_QUEUE_FULL;
+  }
+  memcpy(slot(q, q->tx_queue_enqueued), src, q->tx_queue_message_size * sizeof(ULONG));
+  q->tx_queue_enqueued++;
+  return TX_SUCCESS;
+}
+
+UINT tx_queue_receive(TX_QUEUE *q, VOID *dst, ULONG wait_option) {
+  if (q == TX_NULL || q->tx_queue_id != QUEUE_ID || dst == TX_NULL) return TX_PTR_ERROR;
+  if (q->tx_queue_enqueued == q->tx_queue_read) {
+    if (wait_option == TX_WAIT_FOREVER) {
+      fprintf(stderr, "tx_shim: waiting forever on an empty queue would deadlock\n");
+      abort();
+    }
+    now_ticks += wait_option; /* the wait times out: time passes */
+    return TX_QUEUE_EMPTY;
+  }
+  memcpy(dst, slot(q, q->tx_queue_read), q->tx_queue_message_size * sizeof(ULONG));
+  q->tx_queue_read++;
+  return TX_SUCCESS;
+}
+
+UINT tx_thread_create(TX_THREAD *t, CHAR *name, VOID (*entry)(ULONG), ULONG input, VOID *stack,
+                      ULONG stack_size, UINT priority, UINT preempt_threshold, ULONG time_slice,
+                      UINT auto_start) {
+  (void)preempt_threshold;
+  (void)time_slice;
+  (void)auto_start;
+  if (t == TX_NULL || entry == TX_NULL || stack == TX_NULL) return TX_PTR_ERROR;
+  if (stack_size < 256) return TX_SIZE_ERROR;
+  if (t->tx_thread_id == THREAD_ID) return TX_THREAD_ERROR;
+  t->tx_thread_id = THREAD_ID;
+  t->tx_thread_name = name;
+  t->tx_thread_entry = entry;
+  t->tx_thread_entry_parameter = input;
+  t->tx_thread_stack_start = stack;
+  t->tx_thread_stack_size = stack_size;
+  t->tx_thread_priority = priority;
+  return TX_SUCCESS;
+}
