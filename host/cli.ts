@@ -24,7 +24,10 @@ function writeAll(fd: number, s: string): void {
   let off = 0;
   while (off < buf.length) {
     try { off += writeSync(fd, buf, off); } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EAGAIN') throw e;
+      const code = (e as NodeJS.ErrnoException).code;
+      // A reader that went away (`| head`) ends the run quietly, as with any Unix filter.
+      if (code === 'EPIPE') process.exit(0);
+      if (code !== 'EAGAIN') throw e;
     }
   }
 }

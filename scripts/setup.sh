@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Installs what microtally needs on a fresh Debian machine (as root, or with sudo), then the
+# npm dependencies; `npm ci` also builds the blobs and the host (the `prepare` script).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# Debian packages: a real MQTT broker for the transport tests, the Arm cross compiler and
+# newlib for the firmware, QEMU for the emulated board.
+PACKAGES=(mosquitto gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm)
+missing=()
+for p in "${PACKAGES[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+if [ ${#missing[@]} -gt 0 ]; then
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  echo "setup: installing ${missing[*]}"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  # The tests start their own broker on a free port; the system one is not needed.
+  $SUDO service mosquitto stop >/dev/null 2>&1 || true
+fi
+
+if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  npm ci --no-audit --no-fund
+else
+  npm run --silent build
+fi

@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Every test of microtally on every engine that builds here. Prints one closing line
+# `N passed, M failed` summed over all suites and exits non-zero if anything failed.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh || { echo "setup failed"; echo "0 passed, 1 failed"; exit 1; }
+
+mkdir -p build/test-logs
+passed=0; failed=0; broken=()
+
+# Runs one suite, keeps its log, and adds its `N passed, M failed` line to the totals.
+stage() {
+  local name=$1; shift
+  local log="build/test-logs/$name.log"
+  echo "== $name"
+  "$@" 2>&1 | tee "$log"
+  local rc=${PIPESTATUS[0]}
+  local line
+  line=$(grep -aE '^[[:alnum:]:]* ?[0-9]+ passed, [0-9]+ failed' "$log" | tail -1 | grep -oE '[0-9]+ passed, [0-9]+ failed')
+  if [ -n "$line" ]; then
+    passed=$((passed + ${line%% passed*}))
+    local f=${line#*passed, }; failed=$((failed + ${f%% failed}))
+  fi
+  if [ "$rc" -ne 0 ]; then
+    broken+=("$name")
+    [ -z "$line" ] && failed=$((failed + 1))
+  fi
+  return "$rc"
+}
+
+engines=v8
+if [ -x scripts/build-wasm3.sh ] || [ -f scripts/build-wasm3.sh ]; then
+  stage build-wasm3 bash scripts/build-wasm3.sh && engines="$engines,wasm3"
+fi
+if [ -f scripts/build-firmware.sh ]; then
+  stage build-firmware bash scripts/build-firmware.sh && engines="$engines,qemu"
+fi
+
+stage unit-assemblyscript node scripts/aspect-summary.mjs
+stage vitest env MICROTALLY_ENGINES="$engines" node scripts/vitest-summary.mjs
+[ -f scripts/test-c.sh ] && stage c-bindings bash scripts/test-c.sh
+[ -f scripts/test-threadx.sh ] && stage threadx-port bash scripts/test-threadx.sh
+
+echo
+echo "engines tested: $engines"
+[ ${#broken[@]} -gt 0 ] && echo "failing stages: ${broken[*]}"
+echo "$passed passed, $failed failed"
+[ ${#broken[@]} -eq 0 ] && [ "$failed" -eq 0 ]
