@@ -6,13 +6,13 @@
 #include <stdint.h>
 #include <string.h>
 
-static void put16(uint8_t *p, unsigned v) {
+static inline void put16(uint8_t *p, unsigned v) {
   p[0] = (uint8_t)(v >> 8);
   p[1] = (uint8_t)v;
 }
 
 /* IPv4 header of `ihl` words (options zero) carrying `payload` bytes; returns the header size. */
-static size_t ipv4_header(uint8_t *p, unsigned proto, const uint8_t src[4], const uint8_t dst[4],
+static inline size_t ipv4_header(uint8_t *p, unsigned proto, const uint8_t src[4], const uint8_t dst[4],
                           size_t payload, unsigned ihl, unsigned frag_field) {
   memset(p, 0, ihl * 4u);
   p[0] = (uint8_t)(0x40u | ihl);
@@ -26,7 +26,7 @@ static size_t ipv4_header(uint8_t *p, unsigned proto, const uint8_t src[4], cons
   return ihl * 4u;
 }
 
-static size_t ipv6_header(uint8_t *p, unsigned next, const uint8_t src[16], const uint8_t dst[16],
+static inline size_t ipv6_header(uint8_t *p, unsigned next, const uint8_t src[16], const uint8_t dst[16],
                           size_t payload) {
   memset(p, 0, 40);
   p[0] = 0x60;
@@ -39,7 +39,7 @@ static size_t ipv6_header(uint8_t *p, unsigned next, const uint8_t src[16], cons
 }
 
 /* TCP header with `words` 32-bit words (>= 5 valid), followed by nothing. */
-static size_t tcp_header(uint8_t *p, unsigned sport, unsigned dport, unsigned words) {
+static inline size_t tcp_header(uint8_t *p, unsigned sport, unsigned dport, unsigned words) {
   memset(p, 0, 20);
   put16(p, sport);
   put16(p + 2, dport);
@@ -48,7 +48,7 @@ static size_t tcp_header(uint8_t *p, unsigned sport, unsigned dport, unsigned wo
   return 20;
 }
 
-static size_t udp_header(uint8_t *p, unsigned sport, unsigned dport, size_t udp_length) {
+static inline size_t udp_header(uint8_t *p, unsigned sport, unsigned dport, size_t udp_length) {
   memset(p, 0, 8);
   put16(p, sport);
   put16(p + 2, dport);
@@ -56,21 +56,21 @@ static size_t udp_header(uint8_t *p, unsigned sport, unsigned dport, size_t udp_
   return 8;
 }
 
-static size_t icmp_echo(uint8_t *p) {
+static inline size_t icmp_echo(uint8_t *p) {
   memset(p, 0, 8);
   p[0] = 8; /* echo request (ICMPv6 would be 128; the parser does not care) */
   return 8;
 }
 
 /* IPv6 extension header of `octets` 8-byte units (hop-by-hop, routing, destination options). */
-static size_t ipv6_ext(uint8_t *p, unsigned next, unsigned octets) {
+static inline size_t ipv6_ext(uint8_t *p, unsigned next, unsigned octets) {
   memset(p, 0, octets * 8u);
   p[0] = (uint8_t)next;
   p[1] = (uint8_t)(octets - 1u);
   return octets * 8u;
 }
 
-static size_t ipv6_fragment(uint8_t *p, unsigned next, unsigned offset_units, int more) {
+static inline size_t ipv6_fragment(uint8_t *p, unsigned next, unsigned offset_units, int more) {
   memset(p, 0, 8);
   p[0] = (uint8_t)next;
   put16(p + 2, (offset_units << 3) | (more ? 1u : 0u));

@@ -1,0 +1,108 @@
+/*
+ * microtally on Eclipse ThreadX (Azure RTOS): one agent thread runs the core (wasm3 + the rtos
+ * blob, through bindings/microtally.h); capture hooks, NetX Duo callbacks and ISRs post events
+ * to it through a ThreadX queue without ever blocking.
+ *
+ *   static UCHAR agent_stack[MT_TX_MIN_STACK_BYTES];
+ *   static ULONG agent_queue[64 * MT_TX_EVENT_ULONGS];
+ *   MT_TX_CONFIG cfg = { agent_stack, sizeof agent_stack, 16,
+ *                        agent_queue, sizeof agent_queue,
+ *                        1700000000000ull, NX_NULL, my_send, NX_NULL, NX_NULL, NX_NULL };
+ *   mt_tx_start(&cfg);          // from tx_application_define() or any thread
+ *   mt_netx_attach(&ip_0);      // microtally_netx.h: connection events from NetX Duo
+ *
+ * Windows: the agent waits at most MT_TX_WINDOW_CHECK_TICKS for an event; when none comes it
+ * lets time pass in the core, which sends every window that has ended (SPEC R5).
+ */
+#ifndef MICROTALLY_THREADX_H
+#define MICROTALLY_THREADX_H
+
+#include <stdint.h>
+
+#include "tx_api.h"
+
+#include "microtally_threadx_config_defaults.h"
+#include "mt_packet.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* One queued event, in ULONGs (a ThreadX queue message is 1 to 16 ULONGs). */
+#define MT_TX_EVENT_ULONGS ((UINT)((sizeof(mt_packet_conn) + sizeof(ULONG) - 1) / sizeof(ULONG)))
+#define MT_TX_EVENT_BYTES (MT_TX_EVENT_ULONGS * sizeof(ULONG))
+
+/* Agent thread stack that covers wasm3's interpreter on the rtos blob (measured on the QEMU
+ * board, see README) plus the ThreadX frame. */
+#ifndef MT_TX_MIN_STACK_BYTES
+#define MT_TX_MIN_STACK_BYTES 6144u
+#endif
+
+/* Return codes of mt_tx_start beyond ThreadX's own (which it passes through). */
+#define MT_TX_ALREADY_STARTED 0x100u
+#define MT_TX_BAD_CONFIG 0x101u
+#define MT_TX_ENGINE_ERROR 0x102u /* wasm3 could not load or initialise the core */
+#define MT_TX_REJECTED 0x103u     /* the core rejected the agent id or the configuration */
+
+typedef struct MT_TX_CONFIG_STRUCT {
+  /* The agent thread: stack (>= MT_TX_MIN_STACK_BYTES) and ThreadX priority. TX_NULL stack:
+   * no thread is created; the application calls mt_tx_agent_step itself. */
+  VOID *stack;
+  ULONG stack_size;
+  UINT priority;
+  /* Event queue storage: queue_size bytes, room for queue_size / MT_TX_EVENT_BYTES events. */
+  VOID *queue_storage;
+  ULONG queue_size;
+  /* Wall-clock time (ms since the Unix epoch) at the moment mt_tx_start is called; the agent
+   * adds the ThreadX ticks elapsed since. Ignored when clock_ms is set. */
+  uint64_t epoch_ms_at_start;
+  /* Optional: the current wall-clock time in ms (e.g. from SNTP). Must never go backwards. */
+  uint64_t (*clock_ms)(VOID);
+  /* Receives every message, from the agent thread, a chunk at a time: `last` is nonzero on a
+   * message's final chunk. A message is one JSON object (SPEC R8), without a newline. */
+  VOID (*send)(VOID *context, const UCHAR *bytes, ULONG length, UINT last);
+  VOID *send_context;
+  /* Optional: agent id (UUID text) and a JSON configuration update (SPEC R6) applied at start. */
+  const CHAR *agent_id;
+  const CHAR *configuration;
+} MT_TX_CONFIG;
+
+typedef struct MT_TX_STATS_STRUCT {
+  ULONG posted;    /* events accepted into the queue */
+  ULONG dropped;   /* events refused because the queue was full (never blocks) */
+  ULONG ingested;  /* events the core accepted */
+  ULONG rejected;  /* events the core refused (see the core's diagnostics) */
+  ULONG messages;  /* messages handed to `send` */
+} MT_TX_STATS;
+
+/*
+ * Starts the agent: loads the core, applies agent_id and configuration, creates the queue and
+ * the agent thread (auto-started). Call once, from tx_application_define() or a thread.
+ * Returns TX_SUCCESS, a ThreadX error from tx_queue_create/tx_thread_create, or MT_TX_*.
+ */
+UINT mt_tx_start(const MT_TX_CONFIG *config);
+
+/*
+ * Queues one connection event for the agent. Never blocks: callable from ISRs, timers, NetX
+ * Duo callbacks and the IP thread. Returns TX_SUCCESS, or TX_QUEUE_FULL when the queue is full
+ * (the event is dropped and counted in MT_TX_STATS.dropped), or TX_PTR_ERROR.
+ */
+UINT mt_tx_post_connection(const mt_packet_conn *connection);
+
+/* Copies the agent's counters. */
+VOID mt_tx_stats_get(MT_TX_STATS *stats);
+
+/*
+ * One turn of the agent thread's loop: waits up to wait_ticks for an event and gives it to the
+ * core, or, when none came, lets time pass; then sends what the core has ready. Returns
+ * TX_SUCCESS (an event was handled) or TX_QUEUE_EMPTY (time passed). The agent thread calls it
+ * forever. With `stack` set to TX_NULL, mt_tx_start creates no thread and the application
+ * calls this from a thread of its own instead; tests call it directly.
+ */
+UINT mt_tx_agent_step(ULONG wait_ticks);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

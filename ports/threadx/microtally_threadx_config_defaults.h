@@ -1,0 +1,44 @@
+/*
+ * Tunables of the ThreadX / NetX Duo port. Each has a default here; override any of them by
+ * defining it before this header is included (compiler flag, or a `microtally_threadx_config.h`
+ * found on the include path when MT_TX_CONFIG_FILE is defined).
+ */
+#ifndef MICROTALLY_THREADX_CONFIG_DEFAULTS_H
+#define MICROTALLY_THREADX_CONFIG_DEFAULTS_H
+
+#ifdef MT_TX_CONFIG_FILE
+#include "microtally_threadx_config.h"
+#endif
+
+/* ThreadX ticks per second, to turn tx_time_get() into milliseconds. */
+#ifndef MT_TX_TICKS_PER_SECOND
+#ifdef TX_TIMER_TICKS_PER_SECOND
+#define MT_TX_TICKS_PER_SECOND ((ULONG)TX_TIMER_TICKS_PER_SECOND)
+#else
+#define MT_TX_TICKS_PER_SECOND ((ULONG)100)
+#endif
+#endif
+
+/* How long the agent thread waits for an event before it lets time pass in the core (closing
+ * any window that has ended). Windows are whole seconds, so one second is precise enough. */
+#ifndef MT_TX_WINDOW_CHECK_TICKS
+#define MT_TX_WINDOW_CHECK_TICKS MT_TX_TICKS_PER_SECOND
+#endif
+
+/* NX_IP instances the NetX Duo hook can be attached to at once. */
+#ifndef MT_NETX_MAX_IP
+#define MT_NETX_MAX_IP 2
+#endif
+
+/* Leading bytes of a packet the hook looks at: the IP header, IPv6 extension headers and the
+ * transport header must fit (a packet whose headers do not is counted as truncated). */
+#ifndef MT_NETX_HEADER_BYTES
+#define MT_NETX_HEADER_BYTES 128
+#endif
+
+/* Buffers of a packet chain the hook follows to gather MT_NETX_HEADER_BYTES. */
+#ifndef MT_NETX_MAX_CHAIN
+#define MT_NETX_MAX_CHAIN 4
+#endif
+
+#endif
