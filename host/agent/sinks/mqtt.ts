@@ -56,6 +56,7 @@ export class MqttSink implements Sink {
   private renewing = false;
   private closed = false;
   private reportedDropped = 0;
+  private overflowing = false;
   private readonly connectHandlers: Array<(s: MqttSession) => void> = [];
   private readonly messageHandlers: Array<(topic: string, payload: Buffer) => void> = [];
   private readonly drainWaiters: Array<() => void> = [];
@@ -98,6 +99,7 @@ export class MqttSink implements Sink {
     this.generation++;
     this.isConnected = false;
     if (client) await new Promise<void>((resolve) => client.end(this.outbox.length > 0, {}, () => resolve()));
+    this.reportDropped();
     const left = this.outbox.length;
     if (left > 0) this.log.error(`${left} message(s) not delivered to ${this.opts.url} before exit`);
     return left + this.outbox.dropped;
@@ -125,6 +127,7 @@ export class MqttSink implements Sink {
       this.connects++;
       this.log.info(`connected to ${this.opts.url} as ${this.opts.deviceId}`);
       this.scheduleRenewal(gen);
+      this.reportDropped();
       const session = this.session(client, gen);
       for (const h of this.connectHandlers) h(session);
       this.pump();
@@ -147,6 +150,8 @@ export class MqttSink implements Sink {
       this.outbox.requeueInFlight();
       client.end(true);
       if (wasConnected && !this.renewing) this.log.warn(`disconnected from ${this.opts.url}; ${this.outbox.length} message(s) queued`);
+      // The first failed attempt of an outage is worth a line even when the broker said nothing (e.g. refused credentials).
+      if (!wasConnected && !errorLogged && this.attempt === 0) this.log.warn(`connection to ${this.opts.url} closed before it was accepted`);
       const delay = this.renewing ? 0 : this.backoffDelay();
       this.renewing = false;
       this.reconnectTimer = setTimeout(() => { this.reconnectTimer = undefined; this.connect(); }, delay);
@@ -197,20 +202,28 @@ export class MqttSink implements Sink {
         if (gen !== this.generation) return;
         if (err) return; // the connection is going down; the close handler requeues it
         this.outbox.ack(e.id);
-        if (this.outbox.length === 0) this.drainWaiters.splice(0).forEach((w) => w());
+        if (this.outbox.length === 0) {
+          this.reportDropped();
+          this.drainWaiters.splice(0).forEach((w) => w());
+        }
         this.pump();
       });
     }
-    if (this.outbox.dropped > this.reportedDropped) this.warnDropped();
   }
 
+  /** Warns at the first loss of an overflow episode; the total is logged once delivery resumes. */
   private warnDropped(): void {
+    if (this.overflowing) return;
+    this.overflowing = true;
+    const l = this.outbox.limits;
+    this.log.warn(`outbox full (${l.maxBytes} bytes or ${l.maxMessages} messages): dropping the oldest messages`);
+  }
+
+  private reportDropped(): void {
     const d = this.outbox.dropped;
-    // Once per overflow episode, then every 100 more, so a long outage does not flood the log.
-    if (this.reportedDropped === 0 || d - this.reportedDropped >= 100 || this.isConnected) {
-      if (d === this.reportedDropped) return;
-      this.log.warn(`outbox full (${this.outbox.limits.maxBytes} bytes, ${this.outbox.limits.maxMessages} messages): ${d} message(s), ${this.outbox.droppedBytes} bytes dropped so far`);
-      this.reportedDropped = d;
-    }
+    if (d === this.reportedDropped) return;
+    this.log.warn(`outbox overflow: ${d - this.reportedDropped} message(s) dropped; ${d} message(s), ${this.outbox.droppedBytes} bytes in all since start`);
+    this.reportedDropped = d;
+    this.overflowing = false;
   }
 }

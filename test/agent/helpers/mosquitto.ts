@@ -1,7 +1,7 @@
 // A real mosquitto broker on loopback for the tests: own port, own temp config and persistence directory.
 
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { connect, createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -33,6 +33,7 @@ export class Mosquitto {
   private readonly dir = mkdtempSync(join(tmpdir(), 'mt-mosq-'));
 
   private constructor(readonly port: number) {
+    chmodSync(this.dir, 0o777); // run as root, mosquitto drops to its own user before saving sessions
     // Persistence keeps a subscriber's session (and its queued messages) across a graceful restart.
     writeFileSync(join(this.dir, 'mosquitto.conf'), [
       `listener ${port} 127.0.0.1`, 'allow_anonymous true', 'persistence true', `persistence_location ${this.dir}/`, 'log_dest none', '',
