@@ -85,8 +85,10 @@ function iotHub(req: SinkRequest, spec: string | undefined): SinkSetup {
   if (req.deviceId !== undefined && req.deviceId !== creds.deviceId) {
     throw new UsageError(`--device-id ${req.deviceId} differs from the connection string's DeviceId ${creds.deviceId}`);
   }
+  if (spec !== undefined && !spec.startsWith('mqtts://')) {
+    throw new UsageError('--connection-string sends to IoT Hub over TLS: leave --sink out, or give an mqtts:// gateway');
+  }
   const url = spec === undefined ? new URL(`mqtts://${creds.hostName}:8883`) : brokerUrl(spec);
-  if (url.protocol !== 'mqtts:') throw new UsageError('--connection-string needs TLS: leave --sink out, or give an mqtts:// gateway');
   if (!url.port) url.port = '8883';
   const tokens = new SasTokenSource(creds, req.mqtt?.tokenTtlMs, req.mqtt?.renewBeforeMs);
   const mqtt = new MqttSink({
