@@ -42,6 +42,25 @@ describe('message size (R8)', () => {
     expect(records(r, 'ConnectionCreate')[0]).toMatchObject({ HitCount: 3000, Truncated: true });
   });
 
+  it('fits the largest possible linux records into the smallest linux message', async () => {
+    const max = 2076;
+    const esc = (n: number) => '\u0001'.repeat(n);
+    const lines = [config(T0, { maxMessageBytes: max, utcOffsetMinutes: 600, process: { cacheSize: 4 } })];
+    for (let i = 0; i < 4; i++) {
+      lines.push(proc(T0, { pid: 4294967295, ppid: 4294967295, uid: 4294967295 - i, cmd: esc(400), exe: esc(100), user: esc(20), type: 'fork' }));
+    }
+    lines.push(JSON.stringify({ kind: 'baseline', t: T0, id: esc(50), group: esc(20), result: 'error', error: esc(60),
+      severity: 'informational', description: esc(200), remediation: esc(200) }));
+    lines.push(JSON.stringify({ kind: 'sysinfo', t: T0, os: esc(20), osVersion: esc(20), kernel: esc(30), hw: esc(30), memTotal: Number.MAX_SAFE_INTEGER }));
+    const r = await replayAll(trace(...lines), { profile: 'linux', maxMessageBytes: max });
+    expect(records(r, 'ProcessCreate')).toHaveLength(4);
+    expect(records(r, 'ProcessCreate').every((p) => p.Truncated === true)).toBe(true);
+    expect(records(r, 'Baseline')).toHaveLength(1);
+    expect(records(r, 'SystemInformation')).toHaveLength(1);
+    // Nearly full messages: each holds one largest record.
+    expect(r.messages.length).toBeGreaterThanOrEqual(6);
+  });
+
   it('splits a large linux process window at 64 KiB', async () => {
     const lines = [config(T0, { process: { cacheSize: 1024 } })];
     for (let i = 0; i < 1024; i++) lines.push(proc(T0, { cmd: `/usr/bin/job --id ${i} ${'a'.repeat(200)}`, exe: '/usr/bin/job' }));
