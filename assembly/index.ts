@@ -40,6 +40,8 @@ let skipped: u64 = 0;
 let blank: u64 = 0;
 
 export function mt_abi_version(): i32 { return 1; }
+/** First byte the core never touches: an engine may limit linear memory to this (wasm3 memoryLimit). */
+export function mt_memory_end(): usize { return (__heap_base + 15) & ~15; }
 export function mt_input_ptr(): usize { return input; }
 export function mt_input_capacity(): i32 { return P.INPUT_CAP; }
 export function mt_output_ptr(): usize { return output; }

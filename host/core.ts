@@ -63,6 +63,7 @@ export interface CallResult {
 interface Exports {
   memory: WebAssembly.Memory;
   mt_init(): number;
+  mt_memory_end(): number;
   mt_input_ptr(): number;
   mt_input_capacity(): number;
   mt_output_ptr(): number;
@@ -125,6 +126,9 @@ export class Core {
 
   /** Bytes of linear memory; constant for the life of the instance (SPEC R7). */
   get memoryBytes(): number { return this.x.memory.buffer.byteLength; }
+
+  /** End of the core's static data: nothing above it is ever touched. */
+  get memoryEnd(): number { return this.x.mt_memory_end(); }
 
   /** A view of the whole linear memory, for tests that prove nothing moves after init. */
   memorySnapshot(): Uint8Array { return new Uint8Array(this.x.memory.buffer).slice(); }

@@ -54,6 +54,8 @@ for (const profile of ['rtos', 'linux'] as const) {
       const core = new Core(profile);
       const before = core.memoryBytes;
       const heapEnd = staticEnd(bytes);
+      expect(core.memoryEnd).toBeGreaterThanOrEqual(heapEnd);
+      expect(core.memoryEnd - heapEnd).toBeLessThan(16 + 64);
       const snapshot = core.memorySnapshot();
       const T0 = Date.UTC(2026, 0, 1);
       let messages = 0;
