@@ -41,6 +41,8 @@ let blank: u64 = 0;
 
 export function mt_abi_version(): i32 { return 1; }
 /** First byte the core never touches: an engine may limit linear memory to this (wasm3 memoryLimit). */
+/** Bytes one cached connection takes: its slot plus its share of the hash index. */
+export function mt_network_bytes_per_entry(): i32 { return N.SLOT + 4; }
 export function mt_memory_end(): usize { return (__heap_base + 15) & ~15; }
 export function mt_input_ptr(): usize { return input; }
 export function mt_input_capacity(): i32 { return P.INPUT_CAP; }
@@ -219,13 +221,13 @@ function typedText(t: E.Text, at: i32, len: i32): i32 {
   return at + len;
 }
 
-function typedBegin(header: i32, lens: i32, count: i32): i32 {
+function typedBegin(off: i32, header: i32, lens: i32, count: i32): i32 {
   if (F.busy()) return -MT_BUSY;
   err.pos = 0;
   let total = header;
-  for (let i = 0; i < count; i++) total += <i32>load<u16>(input + lens + (i << 1));
-  if (total > P.INPUT_CAP) { err.lit("typed record longer than the input area"); return -1; }
-  memory.copy(typedCopy, input, total);
+  for (let i = 0; i < count; i++) total += <i32>load<u16>(input + off + lens + (i << 1));
+  if (off + total > P.INPUT_CAP) { err.lit("typed record longer than the input area"); return -1; }
+  memory.copy(typedCopy, input + off, total);
   E.clearTexts();
   ev.t = load<i64>(typedCopy);
   if (!timeOk(ev.t)) return -1;
@@ -244,8 +246,11 @@ function badField(name: string): i32 {
   return -1;
 }
 
-export function mt_ingest_connection(): i32 {
-  let at = typedBegin(68, 64, 2);
+export function mt_ingest_connection(): i32 { return ingestConnectionAt(0); }
+
+/** Ingests the typed connection record at `off` in the input area. */
+function ingestConnectionAt(off: i32): i32 {
+  let at = typedBegin(off, 68, 64, 2);
   if (at > 0) {
     ev.bytesIn = load<u64>(typedCopy + 8);
     ev.bytesOut = load<u64>(typedCopy + 16);
@@ -274,8 +279,35 @@ export function mt_ingest_connection(): i32 {
   return typedEnd(at, E.K_CONNECTION);
 }
 
+let batchSkipped = 0;
+
+/**
+ * Ingests up to `count` typed connection records laid back to back from offset `off` of the
+ * input area (one call for many events: what live collectors and the benchmark use). Returns
+ * how many records it consumed; it stops early after a record that left messages pending, so
+ * the host drains and calls again with the rest. Rejected records are counted in
+ * `mt_batch_skipped` (and the last reason stays in the error area).
+ */
+export function mt_ingest_batch(off: i32, count: i32): i32 {
+  batchSkipped = 0;
+  if (F.busy()) return 0;
+  let n = 0;
+  while (n < count) {
+    if (off < 0 || off + 68 > P.INPUT_CAP) break;
+    const size = 68 + <i32>load<u16>(input + off + 64) + <i32>load<u16>(input + off + 66);
+    const r = ingestConnectionAt(off);
+    n++;
+    off += size;
+    if (r == MT_SKIPPED) batchSkipped++;
+    if (F.busy()) break;
+  }
+  return n;
+}
+
+export function mt_batch_skipped(): i32 { return batchSkipped; }
+
 export function mt_ingest_process(): i32 {
-  let at = typedBegin(28, 22, 3);
+  let at = typedBegin(0, 28, 22, 3);
   if (at > 0) {
     ev.pid = load<u32>(typedCopy + 8);
     ev.ppid = load<u32>(typedCopy + 12);
@@ -292,7 +324,7 @@ export function mt_ingest_process(): i32 {
 }
 
 export function mt_ingest_baseline(): i32 {
-  let at = typedBegin(20, 10, 5);
+  let at = typedBegin(0, 20, 10, 5);
   if (at > 0) {
     ev.result = load<u8>(typedCopy + 8);
     ev.severity = load<u8>(typedCopy + 9);
@@ -310,7 +342,7 @@ export function mt_ingest_baseline(): i32 {
 }
 
 export function mt_ingest_sysinfo(): i32 {
-  let at = typedBegin(24, 16, 4);
+  let at = typedBegin(0, 24, 16, 4);
   if (at > 0) {
     ev.memTotal = load<u64>(typedCopy + 8);
     if (ev.memTotal > <u64>E.MAX_SAFE) at = badField("memTotal");

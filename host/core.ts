@@ -74,6 +74,9 @@ interface Exports {
   mt_ingest_line(len: number): number;
   mt_oversized_line(len: number): number;
   mt_ingest_connection(): number;
+  mt_ingest_batch(off: number, count: number): number;
+  mt_batch_skipped(): number;
+  mt_network_bytes_per_entry(): number;
   mt_ingest_process(): number;
   mt_ingest_baseline(): number;
   mt_ingest_sysinfo(): number;
@@ -105,6 +108,30 @@ const DIR = { in: 0, out: 1 } as const;
 const PTYPE = { fork: 0, exec: 1 } as const;
 const RESULT = { pass: 0, fail: 1, error: 2 } as const;
 const SEVERITY = { critical: 0, important: 1, warning: 2, informational: 3 } as const;
+
+/** The typed connection record of docs/ABI.md, as bytes. */
+export function encodeConnection(c: ConnectionRecord): Uint8Array {
+  const enc = new TextEncoder();
+  const app = enc.encode(c.app ?? '');
+  const host = enc.encode(c.host ?? '');
+  const rec = new Uint8Array(68 + app.length + host.length);
+  const v = new DataView(rec.buffer);
+  v.setBigInt64(0, BigInt(c.t), true);
+  v.setBigUint64(8, BigInt(c.bytesIn), true);
+  v.setBigUint64(16, BigInt(c.bytesOut), true);
+  rec.set(c.local.subarray(0, 16), 24);
+  rec.set(c.remote.subarray(0, 16), 40);
+  v.setUint16(56, c.lport, true);
+  v.setUint16(58, c.rport, true);
+  v.setUint8(60, PROTO[c.proto]);
+  v.setUint8(61, DIR[c.dir]);
+  v.setUint8(62, c.local.length === 16 ? 6 : 4);
+  v.setUint16(64, app.length, true);
+  v.setUint16(66, host.length, true);
+  rec.set(app, 68);
+  rec.set(host, 68 + app.length);
+  return rec;
+}
 
 export class Core {
   private readonly x: Exports;
@@ -160,24 +187,49 @@ export class Core {
   finish(): CallResult { return this.result(this.x.mt_finish()); }
 
   ingestConnection(c: ConnectionRecord): CallResult {
-    const strs = [c.app ?? '', c.host ?? ''].map((s) => this.enc.encode(s));
-    const v = this.header(68, strs);
-    if (!v) return this.tooLarge();
-    v.setBigInt64(0, BigInt(c.t), true);
-    v.setBigUint64(8, BigInt(c.bytesIn), true);
-    v.setBigUint64(16, BigInt(c.bytesOut), true);
-    const mem = this.mem();
-    mem.set(c.local.subarray(0, 16), this.inPtr + 24);
-    mem.set(c.remote.subarray(0, 16), this.inPtr + 40);
-    v.setUint16(56, c.lport, true);
-    v.setUint16(58, c.rport, true);
-    v.setUint8(60, PROTO[c.proto]);
-    v.setUint8(61, DIR[c.dir]);
-    v.setUint8(62, c.local.length === 16 ? 6 : 4);
-    v.setUint16(64, strs[0].length, true);
-    v.setUint16(66, strs[1].length, true);
+    const rec = encodeConnection(c);
+    if (rec.length > this.inputCapacity) return this.tooLarge();
+    this.mem().set(rec, this.inPtr);
     return this.result(this.x.mt_ingest_connection());
   }
+
+  /**
+   * Many typed connection records (see encodeConnection) in as few calls as the input area
+   * allows. Returns the completed messages and how many records were rejected.
+   */
+  ingestConnectionBatch(records: Uint8Array, count: number): { messages: string[]; skipped: number } {
+    const messages: string[] = [];
+    let skipped = 0;
+    let at = 0;
+    let left = count;
+    while (left > 0) {
+      // Copy as many whole records as fit, then let the core take them.
+      let end = at, n = 0;
+      while (n < left) {
+        const size = 68 + (records[end + 64] | (records[end + 65] << 8)) + (records[end + 66] | (records[end + 67] << 8));
+        if (end + size - at > this.inputCapacity) break;
+        end += size; n++;
+      }
+      if (n === 0) throw new Error('a typed record is larger than the input area');
+      this.mem().set(records.subarray(at, end), this.inPtr);
+      let off = 0;
+      while (n > 0) {
+        const used = this.x.mt_ingest_batch(off, n);
+        skipped += this.x.mt_batch_skipped();
+        for (let k = 0; k < used; k++) {
+          const p = at + off;
+          const size = 68 + (records[p + 64] | (records[p + 65] << 8)) + (records[p + 66] | (records[p + 67] << 8));
+          off += size;
+        }
+        n -= used; left -= used;
+        this.drain(messages);
+      }
+      at = end;
+    }
+    return { messages, skipped };
+  }
+
+  get networkBytesPerEntry(): number { return this.x.mt_network_bytes_per_entry(); }
 
   ingestProcess(p: ProcessRecord): CallResult {
     const strs = [p.cmd, p.exe ?? '', p.user ?? ''].map((s) => this.enc.encode(s));

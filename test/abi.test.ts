@@ -2,7 +2,7 @@
 // pending messages make ingest calls BUSY, and rejected calls change nothing.
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { Core, Status } from '../host/core.js';
+import { Core, Status, encodeConnection } from '../host/core.js';
 import { root } from './helpers.js';
 
 const T0 = Date.UTC(2026, 3, 1);
@@ -47,6 +47,33 @@ describe('typed ingest', () => {
     expect(back.reason).toMatch(/is earlier than the previous input's time/);
     const out = core.finish().messages.map((m) => JSON.parse(m));
     expect(out[0].Events[0].Payload[0].HitCount).toBe(1);
+  });
+});
+
+describe('batch ingest', () => {
+  it('gives the same messages as one call per record, across window ends and a full input area', () => {
+    const single = new Core('rtos');
+    const batch = new Core('rtos');
+    const recs = Array.from({ length: 3000 }, (_, i) => ({ t: T0 + i * 50, proto: 'udp' as const, dir: 'out' as const,
+      local: new Uint8Array([10, 0, 0, 1]), remote: new Uint8Array([10, 0, 0, 2 + (i % 3)]), lport: 1000 + (i % 300), rport: 53,
+      bytesIn: i, bytesOut: 1, host: i % 7 ? undefined : 'dns.example' }));
+    const one = recs.flatMap((r) => single.ingestConnection(r).messages);
+    one.push(...single.finish().messages);
+    const bytes = Buffer.concat(recs.map(encodeConnection));
+    const many = batch.ingestConnectionBatch(bytes, recs.length);
+    expect(many.skipped).toBe(0);
+    expect([...many.messages, ...batch.finish().messages]).toEqual(one);
+    expect(one.length).toBeGreaterThan(3);
+  });
+
+  it('counts rejected records and goes on', () => {
+    const core = new Core('rtos');
+    const ok = { t: T0, proto: 'tcp' as const, dir: 'out' as const, local: new Uint8Array(4), remote: new Uint8Array(4), lport: 1, rport: 2, bytesIn: 1, bytesOut: 1 };
+    const bad = encodeConnection(ok);
+    bad[60] = 9;   // no such protocol
+    const r = core.ingestConnectionBatch(Buffer.concat([encodeConnection(ok), bad, encodeConnection(ok)]), 3);
+    expect(r.skipped).toBe(1);
+    expect(JSON.parse(core.finish().messages[0]).Events[0].Payload[0].HitCount).toBe(2);
   });
 });
 
