@@ -24,6 +24,19 @@ export function windowLength(c: i32): i64 { return load<i64>(lengths + (<usize>c
 export function setWindow(c: i32, start: i64, length: i64): void {
   store<i64>(starts + (<usize>c << 3), start);
   store<i64>(lengths + (<usize>c << 3), length);
+  recomputeDue();
+}
+
+/** Earliest window end: inputs before it need no flush (checked once per event). */
+let nextDue: i64 = 0;
+
+function recomputeDue(): void {
+  let min = i64.MAX_VALUE;
+  for (let c = 0; c < COLLECTORS; c++) {
+    const end = windowStart(c) + windowLength(c);
+    if (end < min) min = end;
+  }
+  nextDue = min;
 }
 
 // Agent identity for the envelope and event ids.
@@ -66,15 +79,9 @@ export function resetAll(): void {
   endsMessage = false;
 }
 
-/** Whether any window ends at or before t. */
-function anyDue(t: i64): bool {
-  for (let c = 0; c < COLLECTORS; c++) if (windowStart(c) + windowLength(c) <= t) return true;
-  return false;
-}
-
 /** Prepares the sends an input at time t needs first; false when there are none. */
 export function begin(t: i64, force: bool): bool {
-  if (!force && !anyDue(t)) return false;
+  if (!force && t < nextDue) return false;
   until = t;
   forced = force;
   phase = PHASE_DUE;
@@ -134,6 +141,7 @@ function endGroup(): void {
     if (!(current.sendEmptyWindows && enabled(c)) && start + len <= until) start += ((until - start) / len) * len;
     store<i64>(starts + (<usize>c << 3), start);
   }
+  recomputeDue();
 }
 
 // ---- records ---------------------------------------------------------------------------

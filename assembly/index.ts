@@ -12,7 +12,6 @@ import * as B from "./baseline";
 import * as Si from "./sysinfo";
 import * as F from "./flush";
 import * as T from "./trace";
-import * as J from "./json";
 import { Writer, writerAt } from "./writer";
 import { splitmix64 } from "./text";
 
@@ -21,9 +20,9 @@ const output = memory.data(P.OUTPUT_CAP + F.OUTPUT_SLACK + 8, 8);
 const errorArea = memory.data(P.ERROR_CAP + 64, 8);
 const err: Writer = writerAt(memory.data(offsetof<Writer>(), 8), errorArea, P.ERROR_CAP);
 const out: Writer = writerAt(memory.data(offsetof<Writer>(), 8), output, P.OUTPUT_CAP);
-// Typed records are copied into the JSON arena (unused by typed ingest), so the host may
-// reuse the input area while messages drain.
-const typedCopy = J.arena;
+// The typed record being ingested: read in place (the host does not write the input area
+// while chunks are pending, docs/ABI.md).
+let typedCopy: usize = 0;
 
 export const MT_OK = 0, MT_SKIPPED = 1, MT_BLANK = 2, MT_BUSY = 3;
 
@@ -227,7 +226,7 @@ function typedBegin(off: i32, header: i32, lens: i32, count: i32): i32 {
   let total = header;
   for (let i = 0; i < count; i++) total += <i32>load<u16>(input + off + lens + (i << 1));
   if (off + total > P.INPUT_CAP) { err.lit("typed record longer than the input area"); return -1; }
-  memory.copy(typedCopy, input + off, total);
+  typedCopy = input + off;
   E.clearTexts();
   ev.t = load<i64>(typedCopy);
   if (!timeOk(ev.t)) return -1;
@@ -280,6 +279,7 @@ function ingestConnectionAt(off: i32): i32 {
 }
 
 let batchSkipped = 0;
+let batchEnd = 0;
 
 /**
  * Ingests up to `count` typed connection records laid back to back from offset `off` of the
@@ -290,6 +290,7 @@ let batchSkipped = 0;
  */
 export function mt_ingest_batch(off: i32, count: i32): i32 {
   batchSkipped = 0;
+  batchEnd = off;
   if (F.busy()) return 0;
   let n = 0;
   while (n < count) {
@@ -301,8 +302,12 @@ export function mt_ingest_batch(off: i32, count: i32): i32 {
     if (r == MT_SKIPPED) batchSkipped++;
     if (F.busy()) break;
   }
+  batchEnd = off;
   return n;
 }
+
+/** Offset in the input area just past the last record `mt_ingest_batch` consumed. */
+export function mt_batch_end(): i32 { return batchEnd; }
 
 export function mt_batch_skipped(): i32 { return batchSkipped; }
 

@@ -68,15 +68,23 @@ export function equalsLiteral(p: usize, len: i32, s: string): bool {
   return true;
 }
 
-/** FNV-1a over bytes, seeded so crafted traffic cannot aim at known collisions. */
+/**
+ * A 32-bit hash of bytes (MurmurHash3's x86_32 mixing, four bytes per step), seeded so that
+ * crafted traffic cannot aim at known collisions. The native benchmark reference mirrors it.
+ */
 export function hashBytes(seed: u32, p: usize, len: i32): u32 {
-  let h: u32 = 0x811c9dc5 ^ seed;
-  for (let i = 0; i < len; i++) {
-    h ^= <u32>load<u8>(p + i);
-    h *= 0x01000193;
+  let h: u32 = seed;
+  let i = 0;
+  for (; i + 4 <= len; i += 4) {
+    let k = load<u32>(p + i);
+    k *= 0xcc9e2d51; k = rotl<u32>(k, 15); k *= 0x1b873593;
+    h ^= k; h = rotl<u32>(h, 13); h = h * 5 + 0xe6546b64;
   }
-  // Final avalanche so low bits (the index) depend on every input byte.
-  h ^= h >> 16; h *= 0x7feb352d; h ^= h >> 15; h *= 0x846ca68b; h ^= h >> 16;
+  let k: u32 = 0;
+  for (let j = len - 1; j >= i; j--) k = (k << 8) | <u32>load<u8>(p + j);
+  if (i < len) { k *= 0xcc9e2d51; k = rotl<u32>(k, 15); k *= 0x1b873593; h ^= k; }
+  h ^= <u32>len;
+  h ^= h >> 16; h *= 0x85ebca6b; h ^= h >> 13; h *= 0xc2b2ae35; h ^= h >> 16;
   return h;
 }
 

@@ -82,7 +82,7 @@ export async function main(argv: string[]): Promise<number> {
       return m.runAgent(rest);
     }
     case 'bench': {
-      const m = await import(modulePath('./bench/bench.js'));
+      const m = await import('./bench/bench.js');
       return m.runBench(rest);
     }
     case undefined:

@@ -21,8 +21,26 @@ export interface ReplayResult {
   exitCode: number;
 }
 
+/** What an engine measured over a file of typed connection records (docs/ABI.md layout). */
+export interface BenchResult {
+  events: number;
+  /** Time inside the core's ingest calls (the aggregation step), best of the repeats (host engines). */
+  ns?: number;
+  /** Time inside the calls that build and hand out messages, for the same run. */
+  sendNs?: number;
+  /** Instructions executed by the ingest loop (emulated board, from QEMU's -icount clock). */
+  instructions?: number;
+  /** The core's run summary (mt_stats) after the run, to check every engine did the same work. */
+  stats?: unknown;
+}
+
 export interface Engine {
   readonly name: EngineName;
   /** Replays a whole trace (JSON Lines bytes) as `microtally replay` does. */
   replay(trace: Uint8Array, options: ReplayOptions): Promise<ReplayResult>;
+  /**
+   * Feeds every record of `recordsFile` to the rtos blob through `mt_ingest_batch`, draining
+   * messages as they come (and discarding them), `repeat` times from a fresh `mt_init`.
+   */
+  benchConnections?(recordsFile: string, repeat: number): Promise<BenchResult>;
 }

@@ -1,0 +1,209 @@
+// `microtally bench`: engines against the native C reference, cost as the cache fills,
+// footprint, and IoT Hub quota per scenario. `--json` prints the report as one JSON object.
+
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { Core, encodeConnection, type ConnectionRecord } from '../core.js';
+import type { BenchResult, EngineName } from '../engine.js';
+import { engineByName } from '../engines/index.js';
+import { gatewayFlows, scenarios, traceLine, type Scenario } from './scenarios.js';
+
+const root = fileURLToPath(new URL('../../', import.meta.url)).replace(/dist\/$/, '');
+const out = `${root}build/bench`;
+
+interface Options { json: boolean; events: number; quotaEvents: number; repeat: number }
+
+function parseOptions(argv: string[]): Options | string {
+  const o: Options = { json: false, events: 1_000_000, quotaEvents: 200_000, repeat: 3 };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === '--json') o.json = true;
+    else if (a === '--events') o.events = Number(argv[++i]);
+    else if (a === '--quota-events') o.quotaEvents = Number(argv[++i]);
+    else if (a === '--repeat') o.repeat = Number(argv[++i]);
+    else return `unknown option ${a}`;
+  }
+  if (![o.events, o.quotaEvents, o.repeat].every((n) => Number.isInteger(n) && n > 0)) return 'counts must be positive integers';
+  return o;
+}
+
+const progress = (s: string) => { if (process.stderr.isTTY) process.stderr.write(`\r\x1b[K${s}`); };
+
+/** Writes the gateway scenario as typed records, the input every engine is timed on. */
+function recordsFile(events: number): string {
+  const file = `${out}/gateway-${events}.bin`;
+  if (existsSync(file)) return file;
+  const parts: Uint8Array[] = [];
+  for (const e of gatewayFlows.events(events)) if (e.kind === 'connection') parts.push(encodeConnection(e));
+  writeFileSync(file, Buffer.concat(parts));
+  return file;
+}
+
+function nativeReference(file: string, repeat: number): BenchResult {
+  const exe = `${out}/reference`;
+  const src = `${root}bench/native/reference.c`;
+  if (!existsSync(exe) || statSync(exe).mtimeMs < statSync(src).mtimeMs) {
+    execFileSync('cc', ['-O2', '-Wall', '-Wextra', '-Werror', '-o', exe, src]);
+  }
+  const r = JSON.parse(execFileSync(exe, [file, String(repeat)], { encoding: 'utf8' }));
+  return { events: r.events, ns: r.ns, stats: r };
+}
+
+/** Ingest cost with the cache at p% of its 256 entries, every event hitting a cached flow. */
+function fillCost(percent: number, events: number): number {
+  const entries = Math.max(1, Math.round((256 * percent) / 100));
+  const t = Date.UTC(2027, 0, 1);
+  const flow = (i: number): ConnectionRecord => ({ t, proto: 'tcp', dir: 'out', local: new Uint8Array([10, 0, i >> 8, i & 255]),
+    remote: new Uint8Array([20, 0, 0, 1]), lport: 40000 + i, rport: 443, bytesIn: 1, bytesOut: 1 });
+  const prefill = Buffer.concat(Array.from({ length: entries }, (_, i) => encodeConnection(flow(i))));
+  let seed = 12345;
+  const picks = Buffer.concat(Array.from({ length: events }, () => {
+    seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+    return encodeConnection(flow(seed % entries));
+  }));
+  let best = Infinity;
+  for (let r = 0; r < 3; r++) {
+    const core = new Core('rtos');
+    core.ingestConnectionBatch(prefill, entries);
+    const start = process.hrtime.bigint();
+    core.ingestConnectionBatch(picks, events);
+    best = Math.min(best, Number(process.hrtime.bigint() - start));
+  }
+  return best / events;
+}
+
+interface Quota {
+  scenario: string; profile: string; events: number; unaggregatedBytes: number; aggregatedBytes: number;
+  messages: number; billedBlocks4k: number; unaggregatedBlocks4k: number; reduction: number;
+}
+
+const blocks = (messages: string[], size: number) => messages.reduce((n, m) => n + Math.ceil(Buffer.byteLength(m) / size), 0);
+
+function replayLines(profile: 'rtos' | 'linux', lines: string[]): string[] {
+  const core = new Core(profile);
+  const msgs: string[] = [];
+  for (const l of lines) msgs.push(...core.ingestLine(l).messages);
+  msgs.push(...core.finish().messages);
+  return msgs;
+}
+
+/**
+ * Aggregated: the scenario replayed as is. Unaggregated: the same events with aggregation off
+ * and 1 s windows (so no cache ever fills and every event is its own record), which is what an
+ * agent without aggregation would send.
+ */
+function quota(s: Scenario, events: number): Quota {
+  const lines: string[] = [];
+  for (const e of s.events(events)) lines.push(traceLine(e));
+  const t0 = JSON.parse(lines[0]).t;
+  const aggregated = replayLines(s.profile, lines);
+  const off = { aggregation: false, priority: 'high' };
+  const cfg = JSON.stringify({ kind: 'config', t: t0, config: { network: off, process: off, priorityIntervals: { high: 1 },
+    maxMessageBytes: s.profile === 'linux' ? 65536 : 4096 } });
+  const flat = replayLines(s.profile, [cfg, ...lines]);
+  const stats = flat.flatMap((m) => JSON.parse(m).Events).filter((e: any) => e.Name === 'CollectorStats').flatMap((e: any) => e.Payload);
+  const lost = stats.reduce((n: number, x: any) => n + x.Dropped + x.Discarded, 0);
+  if (lost > 0) throw new Error(`quota baseline for ${s.name} lost ${lost} events`);
+  // Per-window diagnostics are not part of what an agent without aggregation would send.
+  const flatSecurity = flat.map((m) => {
+    const msg = JSON.parse(m);
+    msg.Events = msg.Events.filter((e: any) => e.EventType === 'Security');
+    return msg.Events.length ? JSON.stringify(msg) : '';
+  }).filter(Boolean);
+  const size = (ms: string[]) => ms.reduce((n, m) => n + Buffer.byteLength(m), 0);
+  const unaggregatedBytes = size(flatSecurity);
+  const aggregatedBytes = size(aggregated);
+  return {
+    scenario: s.name, profile: s.profile, events, unaggregatedBytes, aggregatedBytes, messages: aggregated.length,
+    billedBlocks4k: blocks(aggregated, 4096), unaggregatedBlocks4k: blocks(flatSecurity, 4096),
+    reduction: Math.round((unaggregatedBytes / aggregatedBytes) * 10) / 10,
+  };
+}
+
+function firmwareSize(): { flash: number | null; ram: number | null } {
+  const f = `${root}build/firmware/size.json`;
+  if (!existsSync(f)) return { flash: null, ram: null };
+  const j = JSON.parse(readFileSync(f, 'utf8'));
+  return { flash: j.flash ?? null, ram: j.ram ?? null };
+}
+
+async function engineResult(name: EngineName, file: string, repeat: number): Promise<BenchResult | undefined> {
+  try {
+    const e = await engineByName(name);
+    return e.benchConnections ? await e.benchConnections(file, repeat) : undefined;
+  } catch (err) {
+    progress('');
+    process.stderr.write(`bench: ${name} skipped: ${(err as Error).message.split('\n')[0]}\n`);
+    return undefined;
+  }
+}
+
+export async function runBench(argv: string[]): Promise<number> {
+  const o = parseOptions(argv);
+  if (typeof o === 'string') { process.stderr.write(`microtally bench: ${o}\n`); return 2; }
+  mkdirSync(out, { recursive: true });
+  progress('writing the gateway trace…');
+  const file = recordsFile(o.events);
+
+  progress('native reference…');
+  const native = nativeReference(file, o.repeat);
+  const nativeNs = native.ns! / native.events;
+  const engines: Record<string, unknown> = { native: { nsPerEvent: round(nativeNs), ratio: 1 } };
+  for (const name of ['v8', 'wasm3', 'qemu'] as EngineName[]) {
+    progress(`${name}…`);
+    const r = await engineResult(name, file, name === 'qemu' ? 1 : o.repeat);
+    if (!r) continue;
+    const st = r.stats as any;
+    // Every engine must have done the native reference's work: same counts.
+    if (st && (st.network.received !== native.events || st.network.dropped !== (native.stats as any).dropped)) {
+      throw new Error(`${name} counts differ from the native reference: ${JSON.stringify(st.network)}`);
+    }
+    if (r.instructions !== undefined) engines[name] = { instructionsPerEvent: round(r.instructions / r.events), events: r.events };
+    else engines[name] = { nsPerEvent: round(r.ns! / r.events), ratio: round(r.ns! / r.events / nativeNs),
+      ...(r.sendNs !== undefined && { sendNsPerEvent: round(r.sendNs / r.events) }) };
+  }
+
+  const fill = [10, 50, 100].map((percent) => {
+    progress(`cache fill ${percent}%…`);
+    return { percent, nsPerEvent: round(fillCost(percent, Math.min(o.events, 500_000))) };
+  });
+
+  const blobBytes = { rtos: statSync(`${root}build/microtally-rtos.wasm`).size, linux: statSync(`${root}build/microtally-linux.wasm`).size };
+  const footprint = { ...firmwareSize(), blobBytes, bytesPerCachedConnection: new Core('rtos').networkBytesPerEntry };
+
+  const quotas = scenarios.map((s) => { progress(`quota: ${s.name}…`); return quota(s, o.quotaEvents); });
+  progress('');
+
+  const report = {
+    engines, fill, footprint, quota: quotas,
+    machine: { cpu: cpus()[0]?.model ?? 'unknown', cores: cpus().length, node: process.version },
+    trace: { scenario: gatewayFlows.name, events: native.events },
+  };
+  if (o.json) { process.stdout.write(JSON.stringify(report) + '\n'); return 0; }
+  printTable(report);
+  return 0;
+}
+
+function round(n: number): number { return Math.round(n * 100) / 100; }
+
+function printTable(r: any): void {
+  const w = (s: string) => process.stdout.write(s + '\n');
+  w(`engines (${r.trace.events.toLocaleString('en')} events of ${r.trace.scenario}, rtos blob, ${r.machine.cpu})`);
+  for (const [name, v] of Object.entries<any>(r.engines)) {
+    w(v.instructionsPerEvent !== undefined ? `  ${name.padEnd(7)} ${String(v.instructionsPerEvent).padStart(10)} instructions/event`
+      : `  ${name.padEnd(7)} ${String(v.nsPerEvent).padStart(10)} ns/event   ${v.ratio}× native` +
+        (v.sendNsPerEvent !== undefined ? `   (+${v.sendNsPerEvent} ns/event building messages)` : ''));
+  }
+  w('cache fill (v8)');
+  for (const f of r.fill) w(`  ${String(f.percent).padStart(3)} %   ${f.nsPerEvent} ns/event`);
+  w('footprint');
+  w(`  firmware flash ${r.footprint.flash ?? 'not built'} B, RAM ${r.footprint.ram ?? 'not built'} B`);
+  w(`  blobs: rtos ${r.footprint.blobBytes.rtos} B, linux ${r.footprint.blobBytes.linux} B; ${r.footprint.bytesPerCachedConnection} B per cached connection`);
+  w('quota (IoT Hub, 4 KB blocks)');
+  for (const q of r.quota) {
+    w(`  ${q.scenario.padEnd(14)} ${q.events} events: ${q.unaggregatedBytes} B → ${q.aggregatedBytes} B in ${q.messages} messages, ` +
+      `${q.billedBlocks4k} blocks (${q.unaggregatedBlocks4k} without aggregation), ${q.reduction}× smaller`);
+  }
+}
