@@ -1,0 +1,25 @@
+/*
+ * microtally_blobs.h — the blobs, embedded as const arrays by scripts/embed-blob.mjs
+ * (build/blobs/microtally-<profile>.c). Link the file of the profile you use.
+ */
+#ifndef MICROTALLY_BLOBS_H
+#define MICROTALLY_BLOBS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+extern const uint8_t microtally_rtos_wasm[];
+extern const size_t microtally_rtos_wasm_len;
+
+extern const uint8_t microtally_linux_wasm[];
+extern const size_t microtally_linux_wasm_len;
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* MICROTALLY_BLOBS_H */

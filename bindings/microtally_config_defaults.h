@@ -1,0 +1,50 @@
+/*
+ * microtally_config_defaults.h — every compile-time tunable of the bindings, with its
+ * default. Override any of them in ONE header of your own, named by defining
+ * MT_CONFIG_FILE when compiling the bindings AND wasm3, e.g.
+ *     -DMT_CONFIG_FILE='"my_microtally_config.h"'
+ * (ports/posix/microtally_config.h is an example). Values given with -D win as well.
+ */
+#ifndef MICROTALLY_CONFIG_DEFAULTS_H
+#define MICROTALLY_CONFIG_DEFAULTS_H
+
+#ifdef MT_CONFIG_FILE
+#include MT_CONFIG_FILE
+#endif
+
+/** Bytes of wasm3's one static heap (d_m3FixedHeap). It holds, per core: the blob's linear
+ *  memory (see MT_LINEAR_MEMORY_LIMIT), the interpreter stack (MT_WASM3_STACK_BYTES), the
+ *  compiled code pages and wasm3's module tables. mt_heap_used() reports the real need. */
+#ifndef MT_WASM3_HEAP_BYTES
+#define MT_WASM3_HEAP_BYTES (384u * 1024u)
+#endif
+
+/** Bytes of wasm3's value stack for one core (m3_NewRuntime). */
+#ifndef MT_WASM3_STACK_BYTES
+#define MT_WASM3_STACK_BYTES (16u * 1024u)
+#endif
+
+/** Bytes of linear memory actually reserved for the blob. 0: the module's initial size
+ *  (initial == maximum pages, docs/ABI.md). A smaller value must still cover everything the
+ *  blob touches, or its accesses trap. */
+#ifndef MT_LINEAR_MEMORY_LIMIT
+#define MT_LINEAR_MEMORY_LIMIT 0u
+#endif
+
+/** wasm3 code page size (d_m3CodePageAlignSize): smaller pages waste less RAM. */
+#ifndef MT_WASM3_CODE_PAGE_BYTES
+#define MT_WASM3_CODE_PAGE_BYTES 1024u
+#endif
+
+/** wasm3's per-function stack height limit at compile time (d_m3MaxFunctionStackHeight). */
+#ifndef MT_WASM3_MAX_FUNCTION_STACK_HEIGHT
+#define MT_WASM3_MAX_FUNCTION_STACK_HEIGHT 256u
+#endif
+
+/** 1: wasm3 keeps long error texts (bigger flash); 0: short ones. The bindings do not depend
+ *  on the text. */
+#ifndef MT_WASM3_VERBOSE_ERRORS
+#define MT_WASM3_VERBOSE_ERRORS 0
+#endif
+
+#endif /* MICROTALLY_CONFIG_DEFAULTS_H */
