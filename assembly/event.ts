@@ -22,15 +22,6 @@ export const MAX_SAFE: i64 = 9007199254740991;
 @unmanaged export class Event {
   kind: i32;
   t: i64;
-  // connection
-  proto: i32;
-  dir: i32;
-  localV6: bool;
-  remoteV6: bool;
-  lport: i32;
-  rport: i32;
-  bytesIn: u64;
-  bytesOut: u64;
   // process
   pid: u32;
   ppid: u32;
@@ -44,10 +35,8 @@ export const MAX_SAFE: i64 = 9007199254740991;
 }
 
 export const ev = changetype<Event>(memory.data(offsetof<Event>(), 8));
-export const local = memory.data(16, 8);
-export const remote = memory.data(16, 8);
 
-// Connection strings
+// Connection strings, until the line becomes a typed record (trace.ts)
 export const app = changetype<Text>(memory.data(16, 8));
 export const host = changetype<Text>(memory.data(16, 8));
 // Process strings

@@ -141,7 +141,7 @@ function apply(): void {
   const c = C.current;
   const kind = pendingKind;
   pendingKind = E.K_NONE;
-  if (kind == E.K_CONNECTION) N.add(HASH_SEED, c.netEnabled, P.NET_REPLACE_OLDEST);
+  if (kind == E.K_CONNECTION) N.add(pendingRecord, HASH_SEED, c.netEnabled, P.NET_REPLACE_OLDEST);
   else if (kind == E.K_PROCESS) Pr.add(HASH_SEED, c.procEnabled);
   else if (kind == E.K_BASELINE) B.add(HASH_SEED, c.baseEnabled);
   else if (kind == E.K_SYSINFO) Si.add(c.sysEnabled);
@@ -161,6 +161,7 @@ export function mt_ingest_line(len: i32): i32 {
   const r = T.parseLine(input, len, err);
   if (r == 2) { blank++; return MT_BLANK; }
   if (r == 1) return reject();
+  if (ev.kind == E.K_CONNECTION) pendingRecord = T.lineRecord;
   return accept(ev.kind, ev.t);
 }
 
@@ -247,59 +248,57 @@ function badField(name: string): i32 {
 
 export function mt_ingest_connection(): i32 { return ingestConnectionAt(0); }
 
+/** The connection record a pending input refers to (in the input area or the parsed line's). */
+let pendingRecord: usize = 0;
+
 /** Ingests the typed connection record at `off` in the input area. */
 function ingestConnectionAt(off: i32): i32 {
-  let at = typedBegin(off, 68, 64, 2);
-  if (at > 0) {
-    ev.bytesIn = load<u64>(typedCopy + 8);
-    ev.bytesOut = load<u64>(typedCopy + 16);
-    const family = load<u8>(typedCopy + 62);
-    ev.proto = load<u8>(typedCopy + 60);
-    ev.dir = load<u8>(typedCopy + 61);
-    if (ev.bytesIn > <u64>E.MAX_SAFE) at = badField("bytesIn");
-    else if (ev.bytesOut > <u64>E.MAX_SAFE) at = badField("bytesOut");
-    else if (ev.proto > 2) at = badField("proto");
-    else if (ev.dir > 1) at = badField("dir");
-    else if (family != 4 && family != 6) at = badField("family");
-    else {
-      const v6 = family == 6;
-      ev.localV6 = v6;
-      ev.remoteV6 = v6;
-      memory.fill(E.local, 0, 16);
-      memory.fill(E.remote, 0, 16);
-      memory.copy(E.local, typedCopy + 24, v6 ? 16 : 4);
-      memory.copy(E.remote, typedCopy + 40, v6 ? 16 : 4);
-      ev.lport = load<u16>(typedCopy + 56);
-      ev.rport = load<u16>(typedCopy + 58);
-      at = typedText(E.app, at, load<u16>(typedCopy + 64));
-      at = typedText(E.host, at, load<u16>(typedCopy + 66));
-    }
+  if (F.busy()) return MT_BUSY;
+  err.pos = 0;
+  if (off < 0 || off + 68 > P.INPUT_CAP) { err.lit("typed record longer than the input area"); return reject(); }
+  const rec = input + off;
+  if (off + 68 + <i32>load<u16>(rec + 64) + <i32>load<u16>(rec + 66) > P.INPUT_CAP) {
+    err.lit("typed record longer than the input area");
+    return reject();
   }
-  return typedEnd(at, E.K_CONNECTION);
+  const t = load<i64>(rec);
+  const family = load<u8>(rec + 62);
+  const remoteFamily = load<u8>(rec + 63);
+  let bad = "";
+  if (t < 0 || t > E.MAX_TIME) bad = "t";
+  else if (load<u64>(rec + 8) > <u64>E.MAX_SAFE) bad = "bytesIn";
+  else if (load<u64>(rec + 16) > <u64>E.MAX_SAFE) bad = "bytesOut";
+  else if (load<u8>(rec + 60) > 2) bad = "proto";
+  else if (load<u8>(rec + 61) > 1) bad = "dir";
+  else if (family != 4 && family != 6) bad = "family";
+  else if (remoteFamily != 0 && remoteFamily != 4 && remoteFamily != 6) bad = "remoteFamily";
+  if (bad.length > 0) { badField(bad); return reject(); }
+  pendingRecord = rec;
+  return accept(E.K_CONNECTION, t);
 }
 
 let batchSkipped = 0;
 let batchEnd = 0;
 
 /**
- * Ingests up to `count` typed connection records laid back to back from offset `off` of the
- * input area (one call for many events: what live collectors and the benchmark use). Returns
- * how many records it consumed; it stops early after a record that left messages pending, so
- * the host drains and calls again with the rest. Rejected records are counted in
- * `mt_batch_skipped` (and the last reason stays in the error area).
+ * Ingests the typed connection records laid back to back in the input area from `off` up to
+ * `end` (one call for many events: what live collectors and the benchmark use). Returns how
+ * many it consumed. It stops before a record that does not end by `end`, and after a record
+ * that left chunks pending, so the host drains (or refills) and calls again from
+ * `mt_batch_end()`. Rejected records are counted in `mt_batch_skipped` (the last reason stays
+ * in the error area).
  */
-export function mt_ingest_batch(off: i32, count: i32): i32 {
+export function mt_ingest_batch(off: i32, end: i32): i32 {
   batchSkipped = 0;
   batchEnd = off;
-  if (F.busy()) return 0;
+  if (F.busy() || off < 0 || end > P.INPUT_CAP) return 0;
   let n = 0;
-  while (n < count) {
-    if (off < 0 || off + 68 > P.INPUT_CAP) break;
+  while (off + 68 <= end) {
     const size = 68 + <i32>load<u16>(input + off + 64) + <i32>load<u16>(input + off + 66);
-    const r = ingestConnectionAt(off);
+    if (off + size > end) break;
+    if (ingestConnectionAt(off) == MT_SKIPPED) batchSkipped++;
     n++;
     off += size;
-    if (r == MT_SKIPPED) batchSkipped++;
     if (F.busy()) break;
   }
   batchEnd = off;

@@ -3,13 +3,14 @@
 
 import * as P from "./profile";
 import { Table, tableAt } from "./table";
-import { ev, local, remote, app, host, Text, PROTO_TCP, PROTO_UDP, DIR_IN } from "./event";
-import { storeText, storedLen, storedTruncated, hashBytes } from "./text";
+import { PROTO_TCP, PROTO_UDP, DIR_IN } from "./event";
+import { storeText, storedLen, storedTruncated } from "./text";
 import { Writer } from "./writer";
 import { formatIP } from "./ip";
 import * as S from "./stats";
 
-// Slot layout: key first (see table.ts), then the aggregated fields.
+// Slot layout: key first (see table.ts), then the aggregated fields. The key with its length
+// is 40 bytes, five 64-bit words: hashed and compared a word at a time.
 const KEY_BYTES = 38;            // families, proto, lport, rport, local[16], remote[16]
 const O_FAMILIES = 2, O_PROTO = 3, O_LPORT = 4, O_RPORT = 6, O_LOCAL = 8, O_REMOTE = 24;
 const O_HASH = 40, O_DIR = 44, O_TRUNC = 45, O_APPLEN = 46, O_HOSTLEN = 48;
@@ -37,33 +38,60 @@ function satAdd(s: usize, off: i32, v: u64): void {
 }
 
 /** Fills an optional string the first time an occurrence has it (SPEC R5). */
-function fillOptional(s: usize, lenAt: i32, at: i32, cap: i32, t: Text): void {
-  if (t.len <= 0 || load<u16>(s + lenAt) != ABSENT) return;
-  storeText(s + at, cap, t.ptr, t.len);
+function fillOptional(s: usize, lenAt: i32, at: i32, cap: i32, p: usize, len: i32): void {
+  if (len <= 0 || load<u16>(s + lenAt) != ABSENT) return;
+  storeText(s + at, cap, p, len);
   store<u16>(s + lenAt, <u16>storedLen);
   if (storedTruncated) store<u8>(s + O_TRUNC, 1);
 }
 
-/** Adds the pending connection event; `enabled` and `replaceOldest` come from config and profile. */
-export function add(seed: u32, enabled: bool, replaceOldest: bool): void {
+/** The key's hash: a 64-bit multiply-mix over its five words. The native bench reference mirrors it. */
+// @ts-ignore: decorator
+@inline function keyHash(seed: u32, k: usize): u32 {
+  let h: u64 = <u64>seed * 0x9e3779b97f4a7c15;
+  for (let i = 0; i < 40; i += 8) {
+    h = (h ^ load<u64>(k + i)) * 0xbf58476d1ce4e5b9;
+    h ^= h >> 31;
+  }
+  h *= 0x94d049bb133111eb;
+  return <u32>(h >> 32);
+}
+
+// @ts-ignore: decorator
+@inline function copyAddress(dst: usize, src: usize, v6: bool): void {
+  store<u64>(dst, v6 ? load<u64>(src) : <u64>load<u32>(src));
+  store<u64>(dst + 8, v6 ? load<u64>(src + 8) : 0);
+}
+
+/**
+ * Adds one connection given as a typed record (docs/ABI.md layout, already checked);
+ * `enabled` and `replaceOldest` come from the configuration and the profile.
+ */
+export function add(rec: usize, seed: u32, enabled: bool, replaceOldest: bool): void {
   S.received(S.C_NETWORK);
   if (!enabled) { S.ignored(S.C_NETWORK); return; }
-  store<u16>(probe, KEY_BYTES);
-  store<u8>(probe + O_FAMILIES, (ev.localV6 ? 1 : 0) | (ev.remoteV6 ? 2 : 0));
-  store<u8>(probe + O_PROTO, <u8>ev.proto);
-  store<u16>(probe + O_LPORT, <u16>ev.lport);
-  store<u16>(probe + O_RPORT, <u16>ev.rport);
-  memory.copy(probe + O_LOCAL, local, 16);
-  memory.copy(probe + O_REMOTE, remote, 16);
-  const hash = hashBytes(seed, probe + 2, KEY_BYTES);
+  const localV6 = load<u8>(rec + 62) == 6;
+  const remoteFamily = load<u8>(rec + 63);
+  const remoteV6 = remoteFamily == 0 ? localV6 : remoteFamily == 6;
+  // Key: [len][families][proto][lport][rport] as one word, then the two addresses.
+  store<u64>(probe, <u64>KEY_BYTES | (<u64>((localV6 ? 1 : 0) | (remoteV6 ? 2 : 0)) << 16)
+    | (<u64>load<u8>(rec + 60) << 24) | (<u64>load<u32>(rec + 56) << 32));
+  copyAddress(probe + O_LOCAL, rec + 24, localV6);
+  copyAddress(probe + O_REMOTE, rec + 40, remoteV6);
+  const t = load<i64>(rec);
+  const bytesIn = load<u64>(rec + 8);
+  const bytesOut = load<u64>(rec + 16);
+  const appLen = <i32>load<u16>(rec + 64);
+  const hostLen = <i32>load<u16>(rec + 66);
+  const hash = keyHash(seed, probe);
   let s = table.find(probe, hash);
   if (s != 0) {
     store<u64>(s + O_HITS, load<u64>(s + O_HITS) + 1);
-    satAdd(s, O_IN, ev.bytesIn);
-    satAdd(s, O_OUT, ev.bytesOut);
-    store<i64>(s + O_LAST, ev.t);
-    fillOptional(s, O_APPLEN, O_APP, P.APP_CAP, app);
-    fillOptional(s, O_HOSTLEN, O_HOST, P.HOST_CAP, host);
+    satAdd(s, O_IN, bytesIn);
+    satAdd(s, O_OUT, bytesOut);
+    store<i64>(s + O_LAST, t);
+    fillOptional(s, O_APPLEN, O_APP, P.APP_CAP, rec + 68, appLen);
+    fillOptional(s, O_HOSTLEN, O_HOST, P.HOST_CAP, rec + 68 + appLen, hostLen);
     return;
   }
   if (table.full) {
@@ -72,19 +100,19 @@ export function add(seed: u32, enabled: bool, replaceOldest: bool): void {
     s = table.replaceOldest();
     S.discarded(S.C_NETWORK, load<u64>(s + O_HITS));
   } else s = table.append();
-  memory.copy(s, probe, 2 + KEY_BYTES);
+  for (let i = 0; i < 40; i += 8) store<u64>(s + i, load<u64>(probe + i));
   store<u32>(s + O_HASH, hash);
-  store<u8>(s + O_DIR, <u8>ev.dir);
+  store<u8>(s + O_DIR, load<u8>(rec + 61));
   store<u8>(s + O_TRUNC, 0);
   store<u16>(s + O_APPLEN, ABSENT);
   store<u16>(s + O_HOSTLEN, ABSENT);
   store<u64>(s + O_HITS, 1);
-  store<u64>(s + O_IN, ev.bytesIn);
-  store<u64>(s + O_OUT, ev.bytesOut);
-  store<i64>(s + O_FIRST, ev.t);
-  store<i64>(s + O_LAST, ev.t);
-  fillOptional(s, O_APPLEN, O_APP, P.APP_CAP, app);
-  fillOptional(s, O_HOSTLEN, O_HOST, P.HOST_CAP, host);
+  store<u64>(s + O_IN, bytesIn);
+  store<u64>(s + O_OUT, bytesOut);
+  store<i64>(s + O_FIRST, t);
+  store<i64>(s + O_LAST, t);
+  fillOptional(s, O_APPLEN, O_APP, P.APP_CAP, rec + 68, appLen);
+  fillOptional(s, O_HOSTLEN, O_HOST, P.HOST_CAP, rec + 68 + appLen, hostLen);
   table.link(s);
 }
 

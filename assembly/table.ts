@@ -8,6 +8,16 @@ import { bytesEqual } from "./text";
 export const KEY_LEN_OFFSET: i32 = 0;
 /** Each slot keeps its key's hash right after the key area, at an offset the owner chooses. */
 
+/** Key comparison; the network key (40 bytes with its length) is compared in five words. */
+// @ts-ignore: decorator
+@inline function sameKey(a: usize, b: usize, len: i32): bool {
+  if (len == 40) {
+    return load<u64>(a) == load<u64>(b) && load<u64>(a, 8) == load<u64>(b, 8) && load<u64>(a, 16) == load<u64>(b, 16)
+      && load<u64>(a, 24) == load<u64>(b, 24) && load<u64>(a, 32) == load<u64>(b, 32);
+  }
+  return bytesEqual(a, b, len);
+}
+
 @unmanaged export class Table {
   slots: usize;      // capacity * slotSize bytes
   slotSize: i32;
@@ -46,7 +56,7 @@ export const KEY_LEN_OFFSET: i32 = 0;
       const e = <i32>load<u16>(this.index + (<usize>h << 1));
       if (e == 0) return 0;
       const s = this.slot(e - 1);
-      if (load<u32>(s + this.hashOffset) == hash && bytesEqual(s, key, keyBytes)) return s;
+      if (load<u32>(s + this.hashOffset) == hash && sameKey(s, key, keyBytes)) return s;
       h = (h + 1) & this.mask;
     }
   }

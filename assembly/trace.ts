@@ -6,6 +6,14 @@ import * as E from "./event";
 import { ev, Text } from "./event";
 import { Writer } from "./writer";
 import { parseIPv4, parseIPv6 } from "./ip";
+import { APP_CAP, HOST_CAP } from "./profile";
+
+// A connection line becomes a typed record (docs/ABI.md layout), so lines and typed ingest
+// share one path. Optional strings are cut 4 bytes past their bound: storing them bounds
+// them anyway, and the cut still shows they were longer.
+const APP_KEEP = APP_CAP + 4;
+const HOST_KEEP = HOST_CAP + 4;
+export const lineRecord = memory.data(68 + APP_KEEP + HOST_KEEP, 8);
 
 let err: Writer = changetype<Writer>(0);
 let bad = false;
@@ -139,16 +147,24 @@ export function parseLine(p: usize, len: i32, errors: Writer): i32 {
   }
   ev.t = int("t", 0, E.MAX_TIME);
   if (kind == E.K_CONNECTION) {
-    ev.proto = choice("proto", "tcp", "udp", "icmp", "");
-    ev.dir = choice("dir", "in", "out", "", "");
-    ev.localV6 = address("local", E.local);
-    ev.lport = <i32>int("lport", 0, 65535);
-    ev.remoteV6 = address("remote", E.remote);
-    ev.rport = <i32>int("rport", 0, 65535);
-    ev.bytesIn = <u64>int("bytesIn", 0, E.MAX_SAFE);
-    ev.bytesOut = <u64>int("bytesOut", 0, E.MAX_SAFE);
+    const r = lineRecord;
+    store<u8>(r + 60, <u8>choice("proto", "tcp", "udp", "icmp", ""));
+    store<u8>(r + 61, <u8>choice("dir", "in", "out", "", ""));
+    store<u8>(r + 62, address("local", r + 24) ? 6 : 4);
+    store<u16>(r + 56, <u16>int("lport", 0, 65535));
+    store<u8>(r + 63, address("remote", r + 40) ? 6 : 4);
+    store<u16>(r + 58, <u16>int("rport", 0, 65535));
+    store<u64>(r + 8, <u64>int("bytesIn", 0, E.MAX_SAFE));
+    store<u64>(r + 16, <u64>int("bytesOut", 0, E.MAX_SAFE));
     str("app", false, E.app);
     str("host", false, E.host);
+    store<i64>(r, ev.t);
+    const appLen = E.app.len > APP_KEEP ? APP_KEEP : (E.app.len > 0 ? E.app.len : 0);
+    const hostLen = E.host.len > HOST_KEEP ? HOST_KEEP : (E.host.len > 0 ? E.host.len : 0);
+    if (appLen > 0) memory.copy(r + 68, E.app.ptr, appLen);
+    if (hostLen > 0) memory.copy(r + 68 + appLen, E.host.ptr, hostLen);
+    store<u16>(r + 64, <u16>appLen);
+    store<u16>(r + 66, <u16>hostLen);
   } else if (kind == E.K_PROCESS) {
     ev.pid = <u32>int("pid", 0, 4294967295);
     ev.ppid = <u32>int("ppid", 0, 4294967295);

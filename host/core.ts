@@ -77,7 +77,7 @@ interface Exports {
   mt_ingest_line(len: number): number;
   mt_oversized_line(len: number): number;
   mt_ingest_connection(): number;
-  mt_ingest_batch(off: number, count: number): number;
+  mt_ingest_batch(off: number, end: number): number;
   mt_batch_skipped(): number;
   mt_batch_end(): number;
   mt_network_bytes_per_entry(): number;
@@ -130,6 +130,7 @@ export function encodeConnection(c: ConnectionRecord): Uint8Array {
   v.setUint8(60, PROTO[c.proto]);
   v.setUint8(61, DIR[c.dir]);
   v.setUint8(62, c.local.length === 16 ? 6 : 4);
+  v.setUint8(63, c.remote.length === 16 ? 6 : 4);
   v.setUint16(64, app.length, true);
   v.setUint16(66, host.length, true);
   rec.set(app, 68);
@@ -205,32 +206,27 @@ export class Core {
   ingestConnectionBatch(records: Uint8Array, count: number, opts: { discard?: boolean; timing?: BatchTiming } = {}): { messages: string[]; skipped: number } {
     const messages: string[] = [];
     const mem = this.mem();
-    let skipped = 0;
-    let at = 0;
-    let left = count;
     const timing = opts.timing;
-    while (left > 0) {
-      // Copy as many whole records as fit, then let the core take them.
-      let end = at, n = 0;
-      while (n < left) {
-        const size = 68 + (records[end + 64] | (records[end + 65] << 8)) + (records[end + 66] | (records[end + 67] << 8));
-        if (end + size - at > this.inputCapacity) break;
-        end += size; n++;
-      }
-      if (n === 0) throw new Error('a typed record is larger than the input area');
-      mem.set(records.subarray(at, end), this.inPtr);
+    let skipped = 0;
+    let done = 0;
+    let at = 0;
+    while (at < records.length && done < count) {
+      const n = Math.min(this.inputCapacity, records.length - at);
+      mem.set(records.subarray(at, at + n), this.inPtr);
       let off = 0;
-      while (n > 0) {
+      for (;;) {
         const t0 = timing ? process.hrtime.bigint() : 0n;
         const used = this.x.mt_ingest_batch(off, n);
         const t1 = timing ? process.hrtime.bigint() : 0n;
         skipped += this.x.mt_batch_skipped();
         off = this.x.mt_batch_end();
-        n -= used; left -= used;
+        done += used;
         if (opts.discard) this.discard(); else this.drain(messages);
         if (timing) { timing.ingestNs += t1 - t0; timing.sendNs += process.hrtime.bigint() - t1; }
+        if (used === 0) break;   // the rest of the area holds part of a record: refill
       }
-      at = end;
+      if (off === 0) throw new Error('a typed record is larger than the input area');
+      at += off;
     }
     return { messages, skipped };
   }

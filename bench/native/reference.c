@@ -31,24 +31,6 @@ static uint16_t index_[INDEX_ENTRIES];
 static uint32_t head, count;
 static uint64_t received, sent, dropped;
 
-static uint32_t rotl32(uint32_t x, int r) { return (x << r) | (x >> (32 - r)); }
-
-/* The core's hashBytes (text.ts): MurmurHash3 x86_32 mixing, four bytes per step. */
-static uint32_t hash_bytes(uint32_t seed, const uint8_t *p, uint32_t len) {
-    uint32_t h = seed, k, i = 0;
-    for (; i + 4 <= len; i += 4) {
-        memcpy(&k, p + i, 4);
-        k *= 0xcc9e2d51u; k = rotl32(k, 15); k *= 0x1b873593u;
-        h ^= k; h = rotl32(h, 13); h = h * 5u + 0xe6546b64u;
-    }
-    k = 0;
-    for (uint32_t j = len; j > i; j--) k = (k << 8) | p[j - 1];
-    if (i < len) { k *= 0xcc9e2d51u; k = rotl32(k, 15); k *= 0x1b873593u; h ^= k; }
-    h ^= len;
-    h ^= h >> 16; h *= 0x85ebca6bu; h ^= h >> 13; h *= 0xc2b2ae35u; h ^= h >> 16;
-    return h;
-}
-
 static uint8_t *slot_at(uint32_t i) { return slots + (size_t)i * SLOT; }
 static uint32_t load32(const uint8_t *p) { uint32_t v; memcpy(&v, p, 4); return v; }
 static uint64_t load64(const uint8_t *p) { uint64_t v; memcpy(&v, p, 8); return v; }
@@ -68,10 +50,22 @@ static void store_text(uint8_t *s, int len_at, int at, uint32_t cap, const uint8
     memcpy(s + len_at, &n, 2);
 }
 
+/* The core's network key hash (network.ts keyHash): a 64-bit multiply-mix over five words. */
+static uint32_t key_hash(uint32_t seed, const uint8_t *k) {
+    uint64_t h = (uint64_t)seed * 0x9e3779b97f4a7c15ull;
+    for (int i = 0; i < 40; i += 8) {
+        uint64_t w; memcpy(&w, k + i, 8);
+        h = (h ^ w) * 0xbf58476d1ce4e5b9ull;
+        h ^= h >> 31;
+    }
+    h *= 0x94d049bb133111ebull;
+    return (uint32_t)(h >> 32);
+}
+
 static void ingest(const uint8_t *rec) {
     uint8_t probe[2 + KEY_BYTES];
     uint16_t key_len = KEY_BYTES;
-    uint8_t family = rec[62];
+    uint8_t family = rec[62], rfamily = rec[63] ? rec[63] : rec[62];
     uint64_t in = load64(rec + 8), out = load64(rec + 16);
     int64_t t; memcpy(&t, rec, 8);
     uint16_t app_len, host_len;
@@ -81,13 +75,13 @@ static void ingest(const uint8_t *rec) {
     if (rec[60] > 2 || rec[61] > 1 || (family != 4 && family != 6) || in > 9007199254740991ull || out > 9007199254740991ull) return;
     memset(probe, 0, sizeof probe);
     memcpy(probe, &key_len, 2);
-    probe[O_FAMILIES] = family == 6 ? 3 : 0;
+    probe[O_FAMILIES] = (uint8_t)((family == 6 ? 1 : 0) | (rfamily == 6 ? 2 : 0));
     probe[O_PROTO] = rec[60];
     memcpy(probe + O_LPORT, rec + 56, 2);
     memcpy(probe + O_RPORT, rec + 58, 2);
     memcpy(probe + O_LOCAL, rec + 24, family == 6 ? 16 : 4);
-    memcpy(probe + O_REMOTE, rec + 40, family == 6 ? 16 : 4);
-    uint32_t h = hash_bytes(SEED, probe + 2, KEY_BYTES);
+    memcpy(probe + O_REMOTE, rec + 40, rfamily == 6 ? 16 : 4);
+    uint32_t h = key_hash(SEED, probe);
     uint32_t at = h & (INDEX_ENTRIES - 1);
     for (;;) {
         uint16_t e = index_[at];

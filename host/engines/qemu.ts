@@ -1,0 +1,100 @@
+// The QEMU engine: the blob under wasm3 on an emulated Cortex-M3 board (ports/qemu). The
+// firmware reads the trace through semihosting and prints exactly what `replay` prints, so
+// this class only builds the image when needed, runs QEMU and hands back its output.
+
+import { spawn, execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Engine, Profile, ReplayOptions, ReplayResult } from '../engine.js';
+
+const root = fileURLToPath(new URL('../..', import.meta.url)).replace(/\/dist\/$/, '/');
+
+/** The image for a profile, as scripts/build-firmware.sh writes it. */
+export function firmwarePath(profile: Profile): string {
+  return join(root, 'build', 'firmware', `microtally-qemu-${profile}.elf`);
+}
+
+/**
+ * QEMU's deterministic mode: one instruction per virtual ns, no sleeping, no realignment,
+ * so every run of an image on a trace executes the same way (TOOLCHAIN.md).
+ */
+export const QEMU_ARGS = [
+  '-M', 'mps2-an385', '-nographic', '-monitor', 'none', '-serial', 'none',
+  '-icount', 'shift=0,align=off,sleep=off',
+];
+
+/** Exit statuses of the firmware beyond replay's 0/1/2 (ports/qemu/board.h). */
+const FIRMWARE_FAILURES: Record<number, string> = {
+  70: 'CPU fault', 71: 'wasm3 could not load or run the blob', 74: 'semihosting I/O failed',
+};
+
+const builds = new Map<Profile, Promise<void>>();
+
+/** Runs scripts/build-firmware.sh once per process and profile; make skips what is current. */
+function build(profile: Profile): Promise<void> {
+  let b = builds.get(profile);
+  if (!b) {
+    b = new Promise<void>((resolve, reject) => {
+      execFile('bash', [join(root, 'scripts', 'build-firmware.sh'), '--profile', profile],
+        { cwd: root, maxBuffer: 16 << 20 }, (err, _stdout, stderr) => {
+          if (err) reject(new Error(`firmware build failed:\n${stderr}`));
+          else resolve();
+        });
+    });
+    builds.set(profile, b);
+  }
+  return b;
+}
+
+function timeoutMs(): number {
+  const v = Number(process.env.MICROTALLY_QEMU_TIMEOUT_MS);
+  return Number.isFinite(v) && v > 0 ? v : 10 * 60_000;
+}
+
+export class QemuEngine implements Engine {
+  readonly name = 'qemu' as const;
+
+  async replay(trace: Uint8Array, options: ReplayOptions): Promise<ReplayResult> {
+    // MICROTALLY_QEMU_NO_BUILD=1 runs a prebuilt image (e.g. a runner with QEMU but no compiler).
+    if (process.env.MICROTALLY_QEMU_NO_BUILD !== '1') await build(options.profile);
+    if (!existsSync(firmwarePath(options.profile))) throw new Error(`no firmware image at ${firmwarePath(options.profile)}`);
+    const dir = await mkdtemp(join(tmpdir(), 'microtally-qemu-'));
+    try {
+      await writeFile(join(dir, 'trace.jsonl'), trace);
+      // Semihosting arguments: the firmware opens trace.jsonl relative to QEMU's working
+      // directory; the agent id travels as hex so no byte of it can upset QEMU's option parser.
+      const args = ['microtally'];
+      if (options.stats) args.push('--stats');
+      if (options.agentId !== undefined) args.push(`--agent-id-hex=${Buffer.from(options.agentId).toString('hex')}`);
+      args.push('trace.jsonl');
+      const semihosting = ['enable=on', 'target=native', ...args.map((a) => `arg=${a}`)].join(',');
+      return await run([...QEMU_ARGS, '-semihosting-config', semihosting, '-kernel', firmwarePath(options.profile)], dir);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  }
+}
+
+function run(args: string[], cwd: string): Promise<ReplayResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.env.MICROTALLY_QEMU ?? 'qemu-system-arm', args, { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    child.stdout.on('data', (b: Buffer) => out.push(b));
+    child.stderr.on('data', (b: Buffer) => err.push(b));
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs());
+    child.on('error', (e) => { clearTimeout(timer); reject(new Error(`cannot run qemu-system-arm: ${e.message}`)); });
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      const stdout = Buffer.concat(out).toString('utf8');
+      const stderr = Buffer.concat(err).toString('utf8');
+      if (signal !== null) return reject(new Error(`qemu killed by ${signal} (timeout ${timeoutMs()} ms)\n${stderr}`));
+      const exitCode = code ?? 2;
+      if (FIRMWARE_FAILURES[exitCode]) return reject(new Error(`firmware: ${FIRMWARE_FAILURES[exitCode]}\n${stderr}`));
+      resolve({ stdout, stderr, exitCode });
+    });
+  });
+}
