@@ -14,7 +14,8 @@
  * Call sequence:
  *
  *     static mt_core_t core;
- *     mt_config_t cfg = { microtally_rtos_wasm, microtally_rtos_wasm_len };
+ *     mt_config_t cfg = { microtally_rtos_wasm, microtally_rtos_wasm_len,
+ *                         microtally_rtos_memory_end };
  *     mt_init(&core, &cfg);                       // once per core per program run
  *     mt_set_agent_id(&core, id, 36);             // optional, before the first input
  *     rc = mt_ingest_connection(&core, &conn);    // or _line/_process/_baseline/_sysinfo/
@@ -95,7 +96,8 @@ typedef struct mt_connection {
     uint16_t remote_port;
     uint8_t protocol;    /**< MT_PROTO_* */
     uint8_t direction;   /**< MT_DIR_* */
-    uint8_t family;      /**< MT_FAMILY_IPV4 or MT_FAMILY_IPV6 */
+    uint8_t family;      /**< of the local address: MT_FAMILY_IPV4 or MT_FAMILY_IPV6 */
+    uint8_t remote_family; /**< of the remote address; 0: the same as the local one */
     const char *app;     /**< application protocol, e.g. "dns"; optional */
     size_t app_len;
     const char *host;    /**< host name; optional */
@@ -151,6 +153,11 @@ typedef struct mt_config {
      *  unchanged for the life of the core: wasm3 reads it in place, so it can sit in flash. */
     const uint8_t *blob;
     size_t blob_size;
+    /** Bytes of linear memory to reserve in wasm3's heap; 0: the module's full memory.
+     *  Pass the generated microtally_<profile>_memory_end (the blob's mt_memory_end(): nothing
+     *  above it is ever touched) to save RAM. mt_init fails with MT_ERR_ENGINE if the blob
+     *  reports needing more than this. */
+    uint32_t memory_limit;
 } mt_config_t;
 
 /** Loss and fault counters, kept by the bindings across re-initialisations. */
@@ -164,7 +171,7 @@ typedef struct mt_counters {
 } mt_counters_t;
 
 /** Number of blob exports the bindings call (private). */
-#define MT_PRIV_FUNCTION_COUNT 20
+#define MT_PRIV_FUNCTION_COUNT 24
 
 /**
  * One core. Allocate it yourself (static storage is fine); its members are private and may
@@ -180,7 +187,9 @@ typedef struct mt_core {
     uint32_t priv_input_capacity;
     uint32_t priv_output_ptr;
     uint32_t priv_output_capacity;
-    const char *priv_host_error;
+    uintptr_t priv_heap_start;
+    char priv_host_error[64];
+    uint32_t priv_host_error_len;
     uint32_t priv_inputs_at_risk;
     uint8_t priv_agent_id_len;
     char priv_agent_id[36];
@@ -299,10 +308,12 @@ mt_status_t mt_get_counters(const mt_core_t *core, mt_counters_t *counters);
 size_t mt_input_capacity(const mt_core_t *core);
 
 /**
- * Bytes of wasm3's fixed heap used so far by all cores (linear memory, stacks, code), for
- * sizing MT_WASM3_HEAP_BYTES; 0 before the first mt_init.
+ * Bytes of wasm3's fixed heap from where this core's mt_init started to the heap's current top:
+ * the core's linear memory, stack, compiled code and tables (plus anything allocated by cores
+ * initialised after it). For sizing MT_WASM3_HEAP_BYTES; constant after mt_init (nothing is
+ * allocated later). 0 if not initialised or wasm3 was built without d_m3FixedHeap.
  */
-size_t mt_heap_used(void);
+size_t mt_heap_used(const mt_core_t *core);
 
 /** A constant name for a status ("MT_OK", "MT_ERR_TRAP", …); never NULL. */
 const char *mt_status_name(mt_status_t status);
