@@ -12,6 +12,7 @@ import * as B from "./baseline";
 import * as Si from "./sysinfo";
 import * as F from "./flush";
 import * as T from "./trace";
+import * as J from "./json";
 import { Writer, writerAt } from "./writer";
 import { splitmix64 } from "./text";
 
@@ -20,9 +21,9 @@ const output = memory.data(P.OUTPUT_CAP + F.OUTPUT_SLACK + 8, 8);
 const errorArea = memory.data(P.ERROR_CAP + 64, 8);
 const err: Writer = writerAt(memory.data(offsetof<Writer>(), 8), errorArea, P.ERROR_CAP);
 const out: Writer = writerAt(memory.data(offsetof<Writer>(), 8), output, P.OUTPUT_CAP);
-// The typed record being ingested: read in place (the host does not write the input area
-// while chunks are pending, docs/ABI.md).
-let typedCopy: usize = 0;
+// Typed process, baseline and sysinfo records are copied into the JSON arena (unused by
+// typed ingest), so the host may reuse the input area while messages drain.
+const typedCopy = J.arena;
 
 export const MT_OK = 0, MT_SKIPPED = 1, MT_BLANK = 2, MT_BUSY = 3;
 
@@ -227,7 +228,7 @@ function typedBegin(off: i32, header: i32, lens: i32, count: i32): i32 {
   let total = header;
   for (let i = 0; i < count; i++) total += <i32>load<u16>(input + off + lens + (i << 1));
   if (off + total > P.INPUT_CAP) { err.lit("typed record longer than the input area"); return -1; }
-  typedCopy = input + off;
+  memory.copy(typedCopy, input + off, total);
   E.clearTexts();
   ev.t = load<i64>(typedCopy);
   if (!timeOk(ev.t)) return -1;
@@ -274,7 +275,10 @@ function ingestConnectionAt(off: i32): i32 {
   else if (remoteFamily != 0 && remoteFamily != 4 && remoteFamily != 6) bad = "remoteFamily";
   if (bad.length > 0) { badField(bad); return reject(); }
   pendingRecord = rec;
-  return accept(E.K_CONNECTION, t);
+  const r = accept(E.K_CONNECTION, t);
+  // Deferred behind a send: keep a copy, so the host may reuse the input area meanwhile.
+  if (pendingKind == E.K_CONNECTION) pendingRecord = T.keepRecord(rec);
+  return r;
 }
 
 let batchSkipped = 0;

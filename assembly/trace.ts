@@ -15,6 +15,21 @@ const APP_KEEP = APP_CAP + 4;
 const HOST_KEEP = HOST_CAP + 4;
 export const lineRecord = memory.data(68 + APP_KEEP + HOST_KEEP, 8);
 
+/** Copies a typed connection record into lineRecord, strings cut as for a line. */
+export function keepRecord(rec: usize): usize {
+  const r = lineRecord;
+  const appIn = <i32>load<u16>(rec + 64);
+  const hostIn = <i32>load<u16>(rec + 66);
+  const appLen = appIn > APP_KEEP ? APP_KEEP : appIn;
+  const hostLen = hostIn > HOST_KEEP ? HOST_KEEP : hostIn;
+  memory.copy(r, rec, 64);
+  memory.copy(r + 68, rec + 68, appLen);
+  memory.copy(r + 68 + appLen, rec + 68 + appIn, hostLen);
+  store<u16>(r + 64, <u16>appLen);
+  store<u16>(r + 66, <u16>hostLen);
+  return r;
+}
+
 let err: Writer = changetype<Writer>(0);
 let bad = false;
 let first = 0;

@@ -104,6 +104,22 @@ describe('raw exports', () => {
     expect(last.Events[0].Payload.map((p: any) => p.LocalPort)).toEqual([2]);
   });
 
+  it('keeps a deferred typed record even when the host overwrites the input area while draining', () => {
+    x.mt_init();
+    const rec = (t: number, port: number, host: string) => encodeConnection({ t, proto: 'tcp', dir: 'out', local: new Uint8Array([1, 1, 1, 1]),
+      remote: new Uint8Array([2, 2, 2, 2]), lport: port, rport: 1, bytesIn: 0, bytesOut: 0, host });
+    mem().set(rec(T0, 1, 'first'), x.mt_input_ptr());
+    expect(x.mt_ingest_connection()).toBe(0);
+    mem().set(rec(T0 + 60_000, 2, 'second.example'), x.mt_input_ptr());
+    expect(x.mt_ingest_connection()).toBe(0);                         // deferred behind a send
+    mem().fill(0xee, x.mt_input_ptr(), x.mt_input_ptr() + x.mt_input_capacity());
+    while (x.mt_next_chunk() > 0);
+    x.mt_finish();
+    const n = x.mt_next_chunk();
+    const last = JSON.parse(Buffer.from(mem().subarray(x.mt_output_ptr(), x.mt_output_ptr() + n)).toString());
+    expect(last.Events[0].Payload[0]).toMatchObject({ LocalPort: 2, ExtraDetails: { HostName: 'second.example' } });
+  });
+
   it('writes chunks no larger than the output area, ending messages only at their end', () => {
     x.mt_init();
     x.mt_ingest_line(put(JSON.stringify({ kind: 'config', t: T0, config: { maxMessageBytes: 262144 } })));
