@@ -187,10 +187,12 @@ typedef struct mt_core {
     uint32_t priv_input_capacity;
     uint32_t priv_output_ptr;
     uint32_t priv_output_capacity;
+    uint32_t priv_error_ptr;
+    uint32_t priv_prefetched;
     uintptr_t priv_heap_start;
-    char priv_host_error[64];
-    uint32_t priv_host_error_len;
     uint32_t priv_inputs_at_risk;
+    uint32_t priv_host_error_len;
+    char priv_host_error[64];
     uint8_t priv_agent_id_len;
     char priv_agent_id[36];
     mt_counters_t priv_counters;

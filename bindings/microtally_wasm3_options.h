@@ -1,0 +1,19 @@
+/*
+ * microtally_wasm3_options.h — wasm3's compile-time options, derived from the microtally
+ * configuration. Force-include it when compiling wasm3's sources (-include) AND include it
+ * before any wasm3 header in the bindings, so both agree on wasm3's struct layouts.
+ */
+#ifndef MICROTALLY_WASM3_OPTIONS_H
+#define MICROTALLY_WASM3_OPTIONS_H
+
+#include "microtally_config_defaults.h"
+
+/* One static heap, no malloc (SPEC R7 on the C side). */
+#define d_m3FixedHeap MT_WASM3_HEAP_BYTES
+#define d_m3CodePageAlignSize MT_WASM3_CODE_PAGE_BYTES
+#define d_m3MaxFunctionStackHeight MT_WASM3_MAX_FUNCTION_STACK_HEIGHT
+#define d_m3VerboseErrorMessages MT_WASM3_VERBOSE_ERRORS
+/* No backtraces: they allocate on every trap. */
+#define d_m3RecordBacktraces 0
+
+#endif /* MICROTALLY_WASM3_OPTIONS_H */
