@@ -78,7 +78,7 @@ export function write(w: Writer, k: i32): void {
   const sev = load<u8>(s + O_SEV);
   w.byte(0x2c); w.key("Severity");
   w.lit(sev == 0 ? "\"Critical\"" : sev == 1 ? "\"Important\"" : sev == 2 ? "\"Warning\"" : "\"Informational\"");
-  if (load<u8>(s + O_TRUNC) != 0) { w.byte(0x2c); w.key("Truncated"); w.lit("true"); }
+  w.truncated(load<u8>(s + O_TRUNC) != 0);
   w.byte(0x7d);
 }
 

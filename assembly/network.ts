@@ -143,16 +143,14 @@ export function write(w: Writer, k: i32): void {
   w.lit(load<u8>(s + O_DIR) == DIR_IN ? "\"In\"" : "\"Out\"");
   w.byte(0x2c); w.key("BytesIn"); w.u64(load<u64>(s + O_IN));
   w.byte(0x2c); w.key("BytesOut"); w.u64(load<u64>(s + O_OUT));
-  w.byte(0x2c); w.key("HitCount"); w.u64(load<u64>(s + O_HITS));
-  w.byte(0x2c); w.key("FirstSeenUTC"); w.byte(0x22); w.isoTime(load<i64>(s + O_FIRST), 0); w.byte(0x22);
-  w.byte(0x2c); w.key("LastSeenUTC"); w.byte(0x22); w.isoTime(load<i64>(s + O_LAST), 0); w.byte(0x22);
+  w.seen(load<u64>(s + O_HITS), load<i64>(s + O_FIRST), load<i64>(s + O_LAST));
   const appLen = load<u16>(s + O_APPLEN);
   if (appLen != ABSENT) { w.byte(0x2c); w.key("ApplicationProtocol"); w.jsonString(s + O_APP, appLen); }
   const hostLen = load<u16>(s + O_HOSTLEN);
   if (hostLen != ABSENT) {
     w.byte(0x2c); w.key("ExtraDetails"); w.byte(0x7b); w.key("HostName"); w.jsonString(s + O_HOST, hostLen); w.byte(0x7d);
   }
-  if (load<u8>(s + O_TRUNC) != 0) { w.byte(0x2c); w.key("Truncated"); w.lit("true"); }
+  w.truncated(load<u8>(s + O_TRUNC) != 0);
   w.byte(0x7d);
 }
 

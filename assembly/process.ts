@@ -86,14 +86,12 @@ export function write(w: Writer, k: i32): void {
   w.byte(0x2c); w.key("UserId"); w.u64(load<u32>(s + O_UID));
   w.byte(0x2c); w.key("CommandLine"); w.jsonString(s + O_CMD, <i32>load<u16>(s) - 4);
   w.byte(0x2c); w.key("Type"); w.lit(load<u8>(s + O_TYPE) == TYPE_FORK ? "\"fork\"" : "\"exec\"");
-  w.byte(0x2c); w.key("HitCount"); w.u64(load<u64>(s + O_HITS));
-  w.byte(0x2c); w.key("FirstSeenUTC"); w.byte(0x22); w.isoTime(load<i64>(s + O_FIRST), 0); w.byte(0x22);
-  w.byte(0x2c); w.key("LastSeenUTC"); w.byte(0x22); w.isoTime(load<i64>(s + O_LAST), 0); w.byte(0x22);
+  w.seen(load<u64>(s + O_HITS), load<i64>(s + O_FIRST), load<i64>(s + O_LAST));
   const exeLen = load<u16>(s + O_EXELEN);
   if (exeLen != ABSENT) { w.byte(0x2c); w.key("Executable"); w.jsonString(s + O_EXE, exeLen); }
   const userLen = load<u16>(s + O_USERLEN);
   if (userLen != ABSENT) { w.byte(0x2c); w.key("UserName"); w.jsonString(s + O_USER, userLen); }
-  if (load<u8>(s + O_TRUNC) != 0) { w.byte(0x2c); w.key("Truncated"); w.lit("true"); }
+  w.truncated(load<u8>(s + O_TRUNC) != 0);
   w.byte(0x7d);
 }
 

@@ -41,7 +41,7 @@ export function write(w: Writer): void {
   w.byte(0x2c); w.key("Hardware"); w.jsonString(record + O_HW, load<u16>(lens + 6));
   w.byte(0x2c); w.key("TotalMemory"); w.u64(memTotal);
   w.byte(0x2c); w.key("AgentVersion"); w.byte(0x22); w.lit(P.AGENT_VERSION); w.byte(0x22);
-  if (truncated) { w.byte(0x2c); w.key("Truncated"); w.lit("true"); }
+  w.truncated(truncated);
   w.byte(0x7d);
 }
 

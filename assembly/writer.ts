@@ -114,6 +114,16 @@ import { escapedSize } from "./text";
     this.byte(0x22);
   }
 
+  /** `,"HitCount":n,"FirstSeenUTC":"…","LastSeenUTC":"…"`: the aggregation fields of a record. */
+  seen(hits: u64, first: i64, last: i64): void {
+    this.byte(0x2c); this.key("HitCount"); this.u64(hits);
+    this.byte(0x2c); this.key("FirstSeenUTC"); this.byte(0x22); this.isoTime(first, 0); this.byte(0x22);
+    this.byte(0x2c); this.key("LastSeenUTC"); this.byte(0x22); this.isoTime(last, 0); this.byte(0x22);
+  }
+
+  /** `,"Truncated":true` when a string of the record was cut. */
+  truncated(flag: bool): void { if (flag) { this.byte(0x2c); this.key("Truncated"); this.lit("true"); } }
+
   /** `"key":` */
   key(k: string): void { this.byte(0x22); this.lit(k); this.byte(0x22); this.byte(0x3a); }
 }
