@@ -18,7 +18,9 @@ MT_CPPFLAGS = -I$(MT_BINDINGS_DIR) -I$(WASM3_DIR) \
               $(if $(MT_CONFIG_FILE),-DMT_CONFIG_FILE='"$(MT_CONFIG_FILE)"')
 # wasm3 needs the optimiser for its tail calls (never -O0) and is not ours to lint.
 MT_WASM3_CFLAGS ?= -O2
-MT_WASM3_FLAGS = $(MT_WASM3_CFLAGS) -w -include $(MT_BINDINGS_DIR)/microtally_wasm3_options.h
+# -fwrapv: wasm3 computes wasm's wrapping i32/i64 arithmetic with signed C operators; without
+# it an overflow is undefined behaviour the optimiser may exploit (UBSan reports it).
+MT_WASM3_FLAGS = $(MT_WASM3_CFLAGS) -fwrapv -w -include $(MT_BINDINGS_DIR)/microtally_wasm3_options.h
 
 MT_WASM3_OBJS := $(addprefix $(MT_OBJ)/wasm3/,$(addsuffix .o,$(MT_WASM3_FILES)))
 MT_BINDINGS_OBJS := $(MT_OBJ)/microtally.o
@@ -28,7 +30,7 @@ MT_HEADERS := $(wildcard $(MT_BINDINGS_DIR)/*.h) $(MT_CONFIG_DEPS)
 
 $(MT_OBJ)/wasm3/%.o: $(WASM3_DIR)/%.c $(MT_HEADERS)
 	@mkdir -p $(dir $@)
-	$(CC) $(MT_WASM3_FLAGS) $(MT_CPPFLAGS) $(MT_EXTRA_CFLAGS) -c $< -o $@
+	$(CC) $(MT_WASM3_FLAGS) $(MT_CPPFLAGS) $(MT_EXTRA_CFLAGS) $(MT_WASM3_EXTRA_CFLAGS) -c $< -o $@
 
 $(MT_OBJ)/microtally.o: $(MT_BINDINGS_DIR)/microtally.c $(MT_HEADERS)
 	@mkdir -p $(dir $@)
