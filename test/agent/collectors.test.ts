@@ -8,8 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ConnectionRecord, ProcessRecord } from '../../host/core.js';
-import { ConnectionCollector } from '../../host/agent/collectors/connections.js';
-import { ProcessCollector } from '../../host/agent/collectors/processes.js';
+import { ConnectionCollector, readProcFile } from '../../host/agent/collectors/connections.js';
+import { parseLastPid, ProcessCollector } from '../../host/agent/collectors/processes.js';
 import { readSysinfo } from '../../host/agent/collectors/sysinfo.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -74,6 +74,41 @@ describe('ProcessCollector', () => {
     const child = spawn('sleep', ['0.3']);
     await new Promise((r) => child.on('exit', r));
     expect(got.filter((r) => r.pid === child.pid)).toEqual([]);
+  });
+});
+
+describe('ProcessCollector on a fixture /proc', () => {
+  it('lists /proc only when /proc/loadavg shows a new pid (or at the safety period)', () => {
+    const root = mkdtempSync(join(tmpdir(), 'mt-proc-'));
+    stops.push(() => rmSync(root, { recursive: true, force: true }));
+    const proc = (pid: number, ppid: number, cmd: string) => {
+      mkdirSync(join(root, String(pid)));
+      writeFileSync(join(root, String(pid), 'stat'), `${pid} (${cmd.split(' ')[0]}) S ${ppid} 1 1 0 -1 4194560 0 0 0 0 0 0 0 0 20 0 1 0 ${pid * 10} 0 0`);
+      writeFileSync(join(root, String(pid), 'status'), 'Name:\tx\nUid:\t1000\t1000\t1000\t1000\n');
+      writeFileSync(join(root, String(pid), 'cmdline'), cmd.split(' ').join('\0') + '\0');
+    };
+    const loadavg = (last: number) => writeFileSync(join(root, 'loadavg'), `0.00 0.01 0.05 1/99 ${last}\n`);
+    proc(1, 0, 'init');
+    loadavg(1);
+    let now = 0;
+    const got: ProcessRecord[] = [];
+    const c = new ProcessCollector({ emit: (r) => got.push(r), now: () => now, procRoot: root, passwdPath: join(root, 'passwd') });
+    c.start();
+    c.stop();
+    proc(40, 1, 'cron -f'); // written before loadavg moves: not looked for yet
+    now += 50;
+    c.poll();
+    expect(c.listings).toBe(1);
+    loadavg(40);
+    now += 50;
+    c.poll();
+    expect(c.listings).toBe(2);
+    expect(got).toEqual([{ t: 100, pid: 40, ppid: 1, uid: 1000, type: 'exec', cmd: 'cron -f' }]);
+    now += 5000;
+    c.poll();
+    expect(c.listings).toBe(3);
+    expect(parseLastPid('0.00 0.01 0.05 1/99 4567\n')).toBe(4567);
+    expect(parseLastPid('')).toBeUndefined();
   });
 });
 
@@ -147,6 +182,82 @@ describe('ConnectionCollector', () => {
     c.poll(); // 11 already reported; 12 closed (reported before); 13 new
     c.flush();
     expect(got.map((r) => r.lport)).toEqual([0xc001, 0xc002, 0xc003]);
+  });
+});
+
+describe('TCP table reads', () => {
+  it('re-reads the TCP tables only when the TCP counters move (or at the safety period)', () => {
+    const root = mkdtempSync(join(tmpdir(), 'mt-proc-'));
+    stops.push(() => rmSync(root, { recursive: true, force: true }));
+    mkdirSync(join(root, 'net'));
+    const header = '  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n';
+    const line = (lport: string, inode: number) =>
+      `   0: 0100007F:${lport} 0100007F:0050 01 00000000:00000000 00:00000000 00000000     0        0 ${inode} 1 0 20 4 30 10 -1\n`;
+    const snmp = (opens: number) => writeFileSync(join(root, 'net/snmp'),
+      `Tcp: RtoAlgorithm RtoMin RtoMax MaxConn ActiveOpens PassiveOpens AttemptFails EstabResets CurrEstab\nTcp: 1 200 120000 -1 ${opens} 0 0 0 1\n`);
+    let now = 0;
+    const got: ConnectionRecord[] = [];
+    const c = new ConnectionCollector({ emit: (r) => got.push(r), now: () => now, procRoot: root, sampleBytes: async () => '' });
+    writeFileSync(join(root, 'net/tcp'), header);
+    snmp(1);
+    c.start();
+    writeFileSync(join(root, 'net/tcp'), header + line('C001', 21));
+    now += 100;
+    c.poll(); // counters unchanged: the table is not read, nothing is seen yet
+    expect(c.tcpScans).toBe(1);
+    snmp(2);
+    now += 100;
+    c.poll();
+    expect(c.tcpScans).toBe(2);
+    writeFileSync(join(root, 'net/tcp'), header);
+    now += 100;
+    c.poll(); // an unreported connection is open: its close is looked for every 500 ms
+    expect(c.tcpScans).toBe(2);
+    now += 500;
+    c.poll();
+    expect(c.tcpScans).toBe(3);
+    expect(got.map((r) => r.lport)).toEqual([0xc001]);
+    now += 5000;
+    c.poll(); // the safety re-read
+    expect(c.tcpScans).toBe(4);
+    c.stop();
+  });
+
+  it('re-reads the UDP tables when the UDP socket counts move', () => {
+    const root = mkdtempSync(join(tmpdir(), 'mt-proc-'));
+    stops.push(() => rmSync(root, { recursive: true, force: true }));
+    mkdirSync(join(root, 'net'));
+    const header = '  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode ref pointer drops\n';
+    const sockstat = (n: number) => writeFileSync(join(root, 'net/sockstat'), `sockets: used 3\nTCP: inuse 0\nUDP: inuse ${n} mem 0\n`);
+    let now = 0;
+    const got: ConnectionRecord[] = [];
+    const c = new ConnectionCollector({ emit: (r) => got.push(r), now: () => now, procRoot: root });
+    writeFileSync(join(root, 'net/udp'), header);
+    sockstat(0);
+    c.start();
+    writeFileSync(join(root, 'net/udp'), `${header}  1: 0100007F:E0F0 0100007F:0035 01 00000000:00000000 00:00000000 00000000     0        0 77 2 0 0\n`);
+    now += 100;
+    c.poll();
+    expect(c.udpScans).toBe(1);
+    sockstat(1);
+    now += 100;
+    c.poll();
+    expect(c.udpScans).toBe(2);
+    writeFileSync(join(root, 'net/udp'), header);
+    sockstat(0);
+    now += 100;
+    c.poll();
+    expect(got.map((r) => [r.proto, r.dir, r.rport])).toEqual([['udp', 'out', 53]]);
+    c.stop();
+  });
+
+  it('reads a /proc-style file of any size completely', () => {
+    const root = mkdtempSync(join(tmpdir(), 'mt-proc-'));
+    stops.push(() => rmSync(root, { recursive: true, force: true }));
+    const big = 'x'.repeat(700_000) + '\nend\n';
+    writeFileSync(join(root, 'big'), big);
+    expect(readProcFile(join(root, 'big'))).toBe(big);
+    expect(readProcFile('/proc/net/tcp')).toMatch(/^\s*sl\s+local_address/);
   });
 });
 

@@ -134,22 +134,22 @@ describe('Twin over MQTT', () => {
   it('applies the desired microtally section (full twin, then patches) and reports the outcome', async () => {
     const applied: Array<Record<string, unknown>> = [];
     let outcome: ApplyOutcome = { ok: true };
-    const { s, lines, deviceId } = sink();
-    const { log } = { log: new StderrLogger((l) => lines.push(l)) };
-    const twin = new Twin({ log, apply: (sec) => { applied.push(sec); return outcome; }, status: () => ({ outboxDropped: 0 }) });
-    s.onConnect((session) => void twin.connected(session));
-    s.onMessage((t, p) => twin.message(t, p));
-
-    // Play IoT Hub: answer the twin GET, and watch the reported properties.
+    // Play IoT Hub, subscribed before the device connects so its twin GET is seen: answer the
+    // GET, and watch the reported properties.
     const hub = await subscriber(broker.url, '$iothub/twin/#');
     open.push(hub.client);
     hub.client.on('message', (topic) => {
       const rid = /^\$iothub\/twin\/GET\/\?\$rid=(\d+)/.exec(topic)?.[1];
       if (rid) hub.client.publish(`$iothub/twin/res/200/?$rid=${rid}`, JSON.stringify({ desired: { microtally: { sendEmptyWindows: true }, $version: 1 }, reported: {} }));
     });
+    const { log, lines } = logger();
+    const twin = new Twin({ log, apply: (sec) => { applied.push(sec); return outcome; }, status: () => ({ outboxDropped: 0 }) });
+    const { s } = sink({ log });
+    s.onConnect((session) => void twin.connected(session));
+    s.onMessage((t, p) => twin.message(t, p));
+
     await until('full twin applied', () => applied.length === 1);
     expect(applied[0]).toEqual({ sendEmptyWindows: true });
-    void deviceId;
 
     const patch = (body: unknown, version: number) => hub.client.publishAsync(`$iothub/twin/PATCH/properties/desired/?$version=${version}`, JSON.stringify(body));
     await patch({ microtally: { process: { enabled: false }, network: null }, $version: 2 }, 2);

@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { parseCmdline, parseStat, parseStatusUid } from '../../host/agent/collectors/processes.js';
 import {
-  direction, Listeners, parseHexAddress, parsePortRange, parseProcNet, parseSsInfo, TCP_ESTABLISHED, TCP_LISTEN,
+  direction, Listeners, parseHexAddress, parsePortRange, parseProcNet, parseSsInfo, TCP_ESTABLISHED, TCP_LISTEN, tcpActivity,
 } from '../../host/agent/collectors/connections.js';
 import { parseMemTotal, parseOsRelease } from '../../host/agent/collectors/sysinfo.js';
 import { parsePasswd } from '../../host/agent/collectors/users.js';
@@ -100,6 +100,19 @@ describe('/proc/net sockets', () => {
     expect(m.get(8762)).toEqual({ bytesIn: 37, bytesOut: 1000 });
     expect(m.get(11387)).toEqual({ bytesIn: 0, bytesOut: 0 });
     expect(m.size).toBe(2);
+  });
+
+  it('summarises TCP activity from /proc/net/snmp', () => {
+    const snmp = (active: number, estab: number) => [
+      'Ip: Forwarding DefaultTTL', 'Ip: 1 64',
+      'Tcp: RtoAlgorithm RtoMin RtoMax MaxConn ActiveOpens PassiveOpens AttemptFails EstabResets CurrEstab InSegs OutSegs',
+      `Tcp: 1 200 120000 -1 ${active} 588 821 141 ${estab} 26830 18025`,
+      'Udp: InDatagrams NoPorts', 'Udp: 5 6', '',
+    ].join('\n');
+    expect(tcpActivity(snmp(1477, 0))).toBe('1477 588 821 141 0');
+    expect(tcpActivity(snmp(1478, 0))).not.toBe(tcpActivity(snmp(1477, 0)));
+    expect(tcpActivity(snmp(1477, 1))).not.toBe(tcpActivity(snmp(1477, 0)));
+    expect(tcpActivity('Ip: x\nIp: 1\n')).toBeUndefined();
   });
 
   it('reads the ephemeral port range', () => {

@@ -1,9 +1,12 @@
 // New TCP/UDP sockets, by polling /proc/net/{tcp,tcp6,udp,udp6}; byte counts from the kernel's
 // TCP info as `ss -tinHeO` prints it (sock_diag). A connection is reported once: when it closes,
 // with the bytes last sampled, or after `reportAfterMs` for long-lived ones, so its bytes count.
+// Reading /proc/net/tcp walks the kernel's whole connection hash table (about 1 ms on a large
+// host), so each table is re-read only when a cheap counter says something changed: the TCP
+// counters of /proc/net/snmp, the UDP socket counts of /proc/net/sockstat{,6}.
 
 import { execFile } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, readSync } from 'node:fs';
 import { endianness } from 'node:os';
 import { join } from 'node:path';
 import type { ConnectionRecord } from '../../core.js';
@@ -76,6 +79,25 @@ export function parseSsInfo(text: string): Map<number, ByteCounts> {
   return out;
 }
 
+/**
+ * A value that changes whenever a TCP connection opens, is accepted, fails or leaves ESTABLISHED:
+ * the Tcp line of /proc/net/snmp (shared by IPv4 and IPv6). Undefined when it cannot be read.
+ */
+export function tcpActivity(snmp: string): string | undefined {
+  const lines = snmp.split('\n').filter((l) => l.startsWith('Tcp:'));
+  if (lines.length < 2) return undefined;
+  const names = lines[0].split(/\s+/);
+  const values = lines[1].split(/\s+/);
+  const pick = ['ActiveOpens', 'PassiveOpens', 'AttemptFails', 'EstabResets', 'CurrEstab'].map((k) => values[names.indexOf(k)]);
+  return pick.some((v) => v === undefined) ? undefined : pick.join(' ');
+}
+
+/** The UDP lines of /proc/net/sockstat and sockstat6 (sockets in use): change when UDP sockets come and go. */
+export function udpActivity(sockstat: string): string | undefined {
+  const lines = sockstat.split('\n').filter((l) => /^UDP6?:/.test(l));
+  return lines.length ? lines.join(' ') : undefined;
+}
+
 export function parsePortRange(text: string): [number, number] {
   const [lo, hi] = text.trim().split(/\s+/).map(Number);
   return Number.isInteger(lo) && Number.isInteger(hi) ? [lo, hi] : [32768, 60999];
@@ -141,7 +163,53 @@ export interface ConnectionCollectorOptions {
   log?: Logger;
 }
 
-const FILES: Array<[string, 'tcp' | 'udp']> = [['tcp', 'tcp'], ['tcp6', 'tcp'], ['udp', 'udp'], ['udp6', 'udp']];
+/** While unreported sockets are open, how often their table is re-read to see them close. */
+const CLOSE_CHECK_MS = 500;
+/** Re-read every table at least this often, whatever the counters say. */
+const RESCAN_MS = 5000;
+
+/** One protocol's tables, with the counter that says when they are worth reading again. */
+interface GatedTable {
+  proto: 'tcp' | 'udp';
+  files: string[];
+  activity: (read: (f: string) => string) => string | undefined;
+  sockets: ProcSocket[];
+  lastScan: number;
+  lastActivity?: string;
+  /** Unreported sockets are open: look for their close regularly. */
+  open: boolean;
+  scans: number;
+}
+
+/** A kernel without IPv6 has no sockstat6: that part simply counts as empty. */
+function tryRead(read: (f: string) => string, f: string): string {
+  try {
+    return read(f);
+  } catch {
+    return '';
+  }
+}
+
+/** Reads a /proc file into one reused buffer (a poll runs often; no garbage per read). */
+let readBuf = Buffer.alloc(256 << 10);
+export function readProcFile(path: string): string {
+  const fd = openSync(path, 'r');
+  try {
+    let n = 0;
+    // A seq file returns about a page per read(); only a read of 0 bytes means the end.
+    for (let got = 1; got > 0; n += got) {
+      if (n === readBuf.length) {
+        const bigger = Buffer.alloc(readBuf.length * 2);
+        readBuf.copy(bigger);
+        readBuf = bigger;
+      }
+      got = readSync(fd, readBuf, n, readBuf.length - n, null);
+    }
+    return readBuf.toString('utf8', 0, n);
+  } finally {
+    closeSync(fd);
+  }
+}
 
 export class ConnectionCollector {
   private readonly tracked = new Map<string, Tracked>();
@@ -150,6 +218,10 @@ export class ConnectionCollector {
   private ephemeral: [number, number] = [32768, 60999];
   private timer?: NodeJS.Timeout;
   private lastSample = 0;
+  private readonly tables: GatedTable[] = [
+    { proto: 'tcp', files: ['tcp', 'tcp6'], activity: (read) => tcpActivity(read('snmp')), sockets: [], lastScan: 0, open: false, scans: 0 },
+    { proto: 'udp', files: ['udp', 'udp6'], activity: (read) => udpActivity(['sockstat', 'sockstat6'].map((f) => tryRead(read, f)).join('\n')), sockets: [], lastScan: 0, open: false, scans: 0 },
+  ];
   private sampling = false;
   private ssFailed = false;
   private ssWarned = false;
@@ -208,22 +280,43 @@ export class ConnectionCollector {
     }
   }
 
-  private readAll(): ProcSocket[] {
-    const all: ProcSocket[] = [];
-    for (const [file, proto] of FILES) {
+  private read(files: string[], proto: 'tcp' | 'udp'): ProcSocket[] {
+    const out: ProcSocket[] = [];
+    for (const f of files) {
       try {
-        all.push(...parseProcNet(readFileSync(join(this.procRoot, 'net', file), 'utf8'), proto));
+        out.push(...parseProcNet(readProcFile(join(this.procRoot, 'net', f)), proto));
       } catch { /* that family is not configured in this kernel */ }
     }
-    return all;
+    return out;
+  }
+
+  /** Table reads so far (lets tests see the counters gate them). */
+  get tcpScans(): number { return this.tables[0].scans; }
+  get udpScans(): number { return this.tables[1].scans; }
+
+  /** A table's sockets: read again only when something may have changed. */
+  private sockets(t: GatedTable, now: number, force: boolean): ProcSocket[] {
+    let activity: string | undefined;
+    try {
+      activity = t.activity((f) => readProcFile(join(this.procRoot, 'net', f)));
+    } catch { /* no counters: read the tables every time */ }
+    const due = force || activity === undefined || activity !== t.lastActivity
+      || (t.open && now - t.lastScan >= CLOSE_CHECK_MS) || now - t.lastScan >= RESCAN_MS;
+    if (due) {
+      t.sockets = this.read(t.files, t.proto);
+      t.lastScan = now;
+      t.lastActivity = activity;
+      t.scans++;
+    }
+    return t.sockets;
   }
 
   private scan(report: boolean): void {
-    const all = this.readAll();
-    const listeners = new Listeners(all);
     const now = this.opts.now();
+    const all = this.tables.flatMap((t) => this.sockets(t, now, !report));
+    const listeners = new Listeners(all);
     const seen = new Set<string>();
-    let openTcp = false;
+    const open = { tcp: false, udp: false };
     for (const s of all) {
       if (s.inode === 0 || (s.proto === 'tcp' && s.state === TCP_LISTEN)) continue;
       const key = `${s.proto}|${s.inode}`;
@@ -236,14 +329,15 @@ export class ConnectionCollector {
         t.sock = s; // a UDP socket connected after it was first seen: keep its peer
       }
       if (!t.done && now - t.firstSeen >= (this.opts.reportAfterMs ?? 60_000)) this.report(t);
-      if (!t.done && s.proto === 'tcp') openTcp = true;
+      if (!t.done) open[s.proto] = true;
     }
     for (const [key, t] of this.tracked) {
       if (seen.has(key)) continue;
       this.report(t);
       this.tracked.delete(key);
     }
-    if (openTcp && !this.ssFailed && now - this.lastSample >= (this.opts.bytesPeriodMs ?? 500)) void this.sample();
+    for (const t of this.tables) t.open = open[t.proto];
+    if (open.tcp && !this.ssFailed && now - this.lastSample >= (this.opts.bytesPeriodMs ?? 500)) void this.sample();
   }
 
   private report(t: Tracked): void {

@@ -1,6 +1,7 @@
 // New processes, by polling /proc: a pid that was not there at the last scan is a new process.
 // Polling every 50 ms catches anything that lives at least that long; the kernel's process
-// connector would catch everything but needs a native addon, which this host avoids.
+// connector would catch everything but needs a native addon, which this host avoids. /proc is
+// listed only when the last pid handed out (in /proc/loadavg) moved, so an idle poll is one small read.
 
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
@@ -13,6 +14,14 @@ const PF_KTHREAD = 0x00200000;
 /** How many scans a forked child is re-read to see whether it execs. */
 const FORK_WATCH_SCANS = 20;
 const FORK_WATCH_MAX = 256;
+/** List /proc at least this often, whatever /proc/loadavg says (it forgets exited pids too). */
+const RESCAN_MS = 5000;
+
+/** The last pid the kernel handed out: the fifth field of /proc/loadavg. */
+export function parseLastPid(loadavg: string): number | undefined {
+  const m = /\s(\d+)\s*$/.exec(loadavg);
+  return m ? Number(m[1]) : undefined;
+}
 
 export interface ProcStat { pid: number; comm: string; state: string; ppid: number; flags: number; startTime: number }
 
@@ -66,6 +75,10 @@ export class ProcessCollector {
   private readonly procRoot: string;
   private timer?: NodeJS.Timeout;
   private readonly log: Logger;
+  private lastPid: number | undefined;
+  private lastList = 0;
+  /** Listings of /proc so far (lets tests see the gate work). */
+  listings = 0;
 
   constructor(private readonly opts: ProcessCollectorOptions) {
     this.procRoot = opts.procRoot ?? '/proc';
@@ -94,6 +107,18 @@ export class ProcessCollector {
   }
 
   private scan(report: boolean): void {
+    const now = this.opts.now();
+    let lastPid: number | undefined;
+    try {
+      lastPid = parseLastPid(readFileSync(join(this.procRoot, 'loadavg'), 'utf8'));
+    } catch { /* no gate: list every time */ }
+    if (report && lastPid !== undefined && lastPid === this.lastPid && now - this.lastList < RESCAN_MS) {
+      for (const [pid, left] of this.forkWatch) this.recheckFork(pid, left, report); // exec makes no new pid
+      return;
+    }
+    this.lastPid = lastPid;
+    this.lastList = now;
+    this.listings++;
     const pids = readdirSync(this.procRoot).filter((n) => /^\d+$/.test(n)).map(Number).sort((a, b) => a - b);
     const alive = new Set(pids);
     for (const pid of this.known.keys()) if (!alive.has(pid)) { this.known.delete(pid); this.forkWatch.delete(pid); }

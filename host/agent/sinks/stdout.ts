@@ -4,17 +4,24 @@ import type { Writable } from 'node:stream';
 import type { Sink } from './sink.js';
 
 export class StreamSink implements Sink {
-  constructor(private readonly out: Writable = process.stdout) {}
+  private failed = 0;
+  private broken = false;
+
+  constructor(private readonly out: Writable = process.stdout) {
+    // A reader that went away (EPIPE) must not crash the agent; what could not be written is counted.
+    out.on('error', () => { this.broken = true; });
+  }
 
   send(message: string): void {
+    if (this.broken) { this.failed++; return; }
     this.out.write(`${message}\n`);
   }
 
   close(timeoutMs: number): Promise<number> {
-    if (!this.out.writableNeedDrain) return Promise.resolve(0);
+    if (this.broken || !this.out.writableNeedDrain) return Promise.resolve(this.failed);
     return new Promise((resolve) => {
-      const timer = setTimeout(() => resolve(1), timeoutMs);
-      this.out.once('drain', () => { clearTimeout(timer); resolve(0); });
+      const timer = setTimeout(() => resolve(this.failed + 1), timeoutMs);
+      this.out.once('drain', () => { clearTimeout(timer); resolve(this.failed); });
     });
   }
 }
