@@ -9,7 +9,8 @@ import { replayWith } from './engines/v8.js';
 
 const USAGE = `usage:
   microtally replay <trace.jsonl> [--engine v8|wasm3|qemu] [--profile rtos|linux] [--agent-id <uuid>] [--stats]
-  microtally run [--config <file>] [--sink stdout|file:<path>|mqtt://host:port] [--device-id <id>] [--connection-string <cs>]
+  microtally run [--config <file>] [--sink stdout|file:<path>|mqtt://host:port|mqtts://host:port] [--device-id <id>]
+                 [--connection-string <cs>] [--agent-id <uuid>]
   microtally bench [--json]
 `;
 
