@@ -38,6 +38,10 @@ enum {
     FN_CHUNK_ENDS_MESSAGE,
     FN_STATS,
     FN_ERROR_LENGTH,
+    FN_REQUIRED, /* the ones below may be missing (older or stand-in blobs) */
+    FN_INGEST_BATCH = FN_REQUIRED,
+    FN_BATCH_END,
+    FN_BATCH_SKIPPED,
     FN_COUNT
 };
 
@@ -45,7 +49,8 @@ static const char *const fn_names[FN_COUNT] = {
     "mt_init",           "mt_set_agent_id",    "mt_ingest_line",    "mt_oversized_line",
     "mt_ingest_connection", "mt_ingest_process", "mt_ingest_baseline", "mt_ingest_sysinfo",
     "mt_configure",      "mt_tick",            "mt_finish",         "mt_next_chunk",
-    "mt_chunk_ends_message", "mt_stats",       "mt_error_length",
+    "mt_chunk_ends_message", "mt_stats",       "mt_error_length",   "mt_ingest_batch",
+    "mt_batch_end",      "mt_batch_skipped",
 };
 
 /* C89-style static assertion: the private array must hold every kept export. */
@@ -221,19 +226,9 @@ static mt_status_t input_allowed(mt_core_t *core)
 
 /* Finishes an input call: maps the blob's code, and on MT_OK looks whether chunks are now
  * pending by taking the first one early (kept for mt_next_chunk), so MT_BUSY is exact. */
-static mt_status_t input_done(mt_core_t *core, bool ok, int32_t rc)
+static mt_status_t look_for_chunks(mt_core_t *core)
 {
     int32_t n = 0;
-    if (!ok) {
-        return recover(core, true);
-    }
-    if (rc < MT_OK || rc > MT_BUSY) {
-        return recover(core, true); /* not a code of ABI 1: treat as a fault of the core */
-    }
-    if (rc != MT_OK) {
-        return (mt_status_t)rc;
-    }
-    core->priv_inputs_at_risk++;
     if (!call_raw(core, FN_NEXT_CHUNK, &n)) {
         return recover(core, false);
     }
@@ -245,6 +240,21 @@ static mt_status_t input_done(mt_core_t *core, bool ok, int32_t rc)
         core->priv_prefetched = (uint32_t)n;
     }
     return MT_OK;
+}
+
+static mt_status_t input_done(mt_core_t *core, bool ok, int32_t rc)
+{
+    if (!ok) {
+        return recover(core, true);
+    }
+    if (rc < MT_OK || rc > MT_BUSY) {
+        return recover(core, true); /* not a code of ABI 1: treat as a fault of the core */
+    }
+    if (rc != MT_OK) {
+        return (mt_status_t)rc;
+    }
+    core->priv_inputs_at_risk++;
+    return look_for_chunks(core);
 }
 
 /* ---- start-up ------------------------------------------------------------------------ */
@@ -310,7 +320,10 @@ mt_status_t mt_init(mt_core_t *core, const mt_config_t *config)
         IM3Function f = NULL;
         /* The first lookup runs the blob's start function. */
         if (m3_FindFunction(&f, runtime, fn_names[i]) != m3Err_none) {
-            return MT_ERR_ENGINE;
+            if (i < FN_REQUIRED) {
+                return MT_ERR_ENGINE;
+            }
+            f = NULL;
         }
         core->priv_fn[i] = f;
     }
@@ -653,6 +666,74 @@ mt_status_t mt_ingest_sysinfo(mt_core_t *core, const mt_sysinfo_t *e)
     }
     ok = call_raw(core, FN_INGEST_SYSINFO, &rc);
     return input_done(core, ok, rc);
+}
+
+static uint32_t get_u16(const uint8_t *p)
+{
+    return (uint32_t)p[0] | ((uint32_t)p[1] << 8);
+}
+
+mt_status_t mt_ingest_connection_records(mt_core_t *core, const uint8_t *records, size_t len,
+                                         size_t *consumed, size_t *skipped)
+{
+    size_t n = 0;
+    int32_t used = 0, end = 0, rejected = 0;
+    mt_status_t st;
+    if (consumed != NULL) {
+        *consumed = 0;
+    }
+    if (skipped != NULL) {
+        *skipped = 0;
+    }
+    st = input_allowed(core);
+    if (st != MT_OK) {
+        return st;
+    }
+    if (records == NULL || len == 0u || consumed == NULL || skipped == NULL) {
+        return MT_ERR_PARAM;
+    }
+    if (core->priv_fn[FN_INGEST_BATCH] == NULL || core->priv_fn[FN_BATCH_END] == NULL ||
+        core->priv_fn[FN_BATCH_SKIPPED] == NULL) {
+        return MT_ERR_ENGINE;
+    }
+    /* Whole records that fit the input area together. */
+    while (n + CONNECTION_HEADER <= len) {
+        size_t size = CONNECTION_HEADER + get_u16(records + n + 64) + get_u16(records + n + 66);
+        if (n + size > len) {
+            break;
+        }
+        if (size > core->priv_input_capacity) {
+            if (n > 0u) {
+                break; /* ingest those before it first */
+            }
+            host_error(core, "record larger than the input area (", true, core->priv_input_capacity,
+                       " bytes)");
+            *consumed = size;
+            *skipped = 1;
+            return MT_OK;
+        }
+        if (n + size > core->priv_input_capacity) {
+            break;
+        }
+        n += size;
+    }
+    if (n == 0u) {
+        return MT_ERR_PARAM; /* not even one whole record */
+    }
+    memcpy(input_area(core), records, n);
+    if (!call_raw(core, FN_INGEST_BATCH, &used, (int32_t)0, (int32_t)n)) {
+        return recover(core, true);
+    }
+    if (!call_raw(core, FN_BATCH_END, &end) || !call_raw(core, FN_BATCH_SKIPPED, &rejected)) {
+        return recover(core, true);
+    }
+    if (used <= 0 || end <= 0 || (size_t)end > n || rejected < 0 || rejected > used) {
+        return recover(core, true); /* the core broke the ABI's promises */
+    }
+    *consumed = (size_t)end;
+    *skipped = (size_t)rejected;
+    core->priv_inputs_at_risk += (uint32_t)(used - rejected);
+    return look_for_chunks(core);
 }
 
 /* ---- output -------------------------------------------------------------------------- */

@@ -24,7 +24,10 @@
  *
  * Draining: when an input reaches a window's end (or is a configuration change, or
  * mt_finish), the core first has messages to send; the input takes effect once they have
- * all been taken. Until then every ingest call returns MT_BUSY and changes nothing. Take
+ * all been taken. Until then every input call (ingest, configure, tick, finish, agent id)
+ * and mt_stats return MT_BUSY and change nothing; the bindings do not even touch the core's
+ * input area, which the pending input may still occupy. MT_BUSY means exactly "messages are
+ * pending": after an input call returns MT_OK the bindings look at once. Take
  * them either whole (mt_next_message, copied into a caller buffer of at least the configured
  * maxMessageBytes) or as zero-copy chunks (mt_next_chunk, for streaming into a packet
  * chain). Both end with MT_NO_MESSAGE, at which point the pending input has been applied.
@@ -220,7 +223,7 @@ mt_status_t mt_reset(mt_core_t *core);
  * Sets the agent id (UUID text, 8-4-4-4-12 hex digits, 36 bytes) used in messages and event
  * ids. Only before the first input; it survives mt_reset() and trap recovery.
  * @return MT_OK; MT_SKIPPED (malformed id, or input already seen; see mt_last_error);
- *         MT_ERR_PARAM (NULL id); MT_ERR_STATE; MT_ERR_TRAP; MT_ERR_ENGINE.
+ *         MT_BUSY; MT_ERR_PARAM (NULL id); MT_ERR_STATE; MT_ERR_TRAP; MT_ERR_ENGINE.
  */
 mt_status_t mt_set_agent_id(mt_core_t *core, const char *id, size_t len);
 
@@ -243,6 +246,23 @@ mt_status_t mt_ingest_connection(mt_core_t *core, const mt_connection_t *event);
 mt_status_t mt_ingest_process(mt_core_t *core, const mt_process_t *event);
 mt_status_t mt_ingest_baseline(mt_core_t *core, const mt_baseline_t *event);
 mt_status_t mt_ingest_sysinfo(mt_core_t *core, const mt_sysinfo_t *event);
+
+/**
+ * Many connection records at once, already in the typed layout of docs/ABI.md (68-byte header,
+ * then app and host), laid back to back: e.g. what an event queue collected. As many whole
+ * records as fit the input area go to the core in one call (mt_ingest_batch); it stops early
+ * after a record that made messages pending. Drain, then call again with the rest
+ * (records + *consumed) until everything is consumed.
+ * A record larger than the input area is consumed and counted in *skipped (reason from
+ * mt_last_error), as mt_ingest_connection would reject it.
+ * @param consumed bytes of whole records used (> 0 on MT_OK)
+ * @param skipped  records rejected in this call (reason of the last from mt_last_error)
+ * @return MT_OK; MT_BUSY; MT_ERR_PARAM (NULL pointer, len 0, or len not holding one whole
+ *         record); MT_ERR_STATE; MT_ERR_TRAP; MT_ERR_ENGINE (also: the blob lacks the batch
+ *         export).
+ */
+mt_status_t mt_ingest_connection_records(mt_core_t *core, const uint8_t *records, size_t len,
+                                         size_t *consumed, size_t *skipped);
 
 /**
  * A configuration update (SPEC R6, a JSON object merged over the current configuration)
@@ -297,9 +317,9 @@ mt_status_t mt_last_error(mt_core_t *core, const char **text, size_t *len);
 
 /**
  * Writes the core's one-line JSON summary of the run (lines, accepted, skipped, collector
- * counters). *json is valid until the next call on this core. Do not call while a message is
- * half taken with mt_next_chunk (it shares the output area).
- * @return MT_OK; MT_ERR_PARAM; MT_ERR_STATE; MT_ERR_TRAP; MT_ERR_ENGINE.
+ * counters). *json is valid until the next call on this core.
+ * @return MT_OK; MT_BUSY (messages pending: it would overwrite a chunk in the output area);
+ *         MT_ERR_PARAM; MT_ERR_STATE; MT_ERR_TRAP; MT_ERR_ENGINE.
  */
 mt_status_t mt_stats(mt_core_t *core, const char **json, size_t *len);
 

@@ -6,7 +6,7 @@ import { execFile, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Engine, ReplayOptions, ReplayResult } from '../engine.js';
+import type { BenchResult, Engine, ReplayOptions, ReplayResult } from '../engine.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url)).replace(/\/dist\/$/, '/');
 
@@ -44,6 +44,14 @@ export class Wasm3Engine implements Engine {
     if (options.stats) args.push('--stats');
     args.push('-');
     return run(args, trace);
+  }
+
+  /** The rtos blob on the native program's batch path (mt_ingest_connection_records). */
+  async benchConnections(recordsFile: string, repeat: number): Promise<BenchResult> {
+    if (process.env.MICROTALLY_WASM3_NO_BUILD !== '1') await build();
+    const r = await run(['--bench-connections', recordsFile, String(repeat)], new Uint8Array());
+    if (r.exitCode !== 0) throw new Error(`wasm3 bench failed (exit ${r.exitCode}): ${r.stderr}`);
+    return JSON.parse(r.stdout) as BenchResult;
   }
 }
 
