@@ -312,10 +312,12 @@ mt_status_t mt_init(mt_core_t *core, const mt_config_t *config)
     if (m3_LoadModule(runtime, module) != m3Err_none) {
         return MT_ERR_ENGINE;
     }
+#if MT_WASM3_COMPILE_AT_INIT
     /* Compile everything now, so no code page is allocated later, in the middle of a run. */
     if (m3_CompileModule(module) != m3Err_none) {
         return MT_ERR_ENGINE;
     }
+#endif
     for (i = 0; i < FN_COUNT; i++) {
         IM3Function f = NULL;
         /* The first lookup runs the blob's start function. */

@@ -15,8 +15,11 @@
 /** Bytes of wasm3's one static heap (d_m3FixedHeap). It holds, per core: the blob's linear
  *  memory (see MT_LINEAR_MEMORY_LIMIT), the interpreter stack (MT_WASM3_STACK_BYTES), the
  *  compiled code pages and wasm3's module tables. mt_heap_used() reports the real need. */
+/*  Measured (scripts/test-c.sh prints it), x86-64, all code compiled at init: rtos core
+ *  ~390 KiB (16 KiB stack, 29 KiB module tables, 71 KiB linear memory, 271 KiB code), linux
+ *  core ~3 MiB. 32-bit targets need less code space. */
 #ifndef MT_WASM3_HEAP_BYTES
-#define MT_WASM3_HEAP_BYTES (384u * 1024u)
+#define MT_WASM3_HEAP_BYTES (448u * 1024u)
 #endif
 
 /** Bytes of wasm3's value stack for one core (m3_NewRuntime). */
@@ -29,6 +32,13 @@
  *  blob touches, or its accesses trap. */
 #ifndef MT_LINEAR_MEMORY_LIMIT
 #define MT_LINEAR_MEMORY_LIMIT 0u
+#endif
+
+/** 1: compile every function of the blob in mt_init, so the heap use is fixed from then on
+ *  (mt_heap_used() never grows). 0: wasm3 compiles a function on its first call, which saves
+ *  heap for code never run but allocates (from the fixed heap, never malloc) during a run. */
+#ifndef MT_WASM3_COMPILE_AT_INIT
+#define MT_WASM3_COMPILE_AT_INIT 1
 #endif
 
 /** wasm3 code page size (d_m3CodePageAlignSize): smaller pages waste less RAM. */
