@@ -13,6 +13,9 @@
 #define d_m3CodePageAlignSize MT_WASM3_CODE_PAGE_BYTES
 #define d_m3MaxFunctionStackHeight MT_WASM3_MAX_FUNCTION_STACK_HEIGHT
 #define d_m3VerboseErrorMessages MT_WASM3_VERBOSE_ERRORS
+/* binaryen may merge identical exported functions into one with several names; wasm3 keeps
+ * only this many names per function (default 3), so a 4th export would not be found. */
+#define d_m3MaxDuplicateFunctionImpl 8
 /* No backtraces: they allocate on every trap. */
 #define d_m3RecordBacktraces 0
 

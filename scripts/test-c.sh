@@ -43,6 +43,26 @@ else
   cat build/test-logs/c-san-build.log; fail "C API tests (sanitizers): build"
 fi
 
+echo "== replay program under ASan + UBSan"
+if make --no-print-directory -s -C ports/posix -j"$JOBS" MT_OBJ="$ROOT/build/posix-san" \
+     CFLAGS="-O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all" \
+     MT_WASM3_EXTRA_CFLAGS=-fno-sanitize=alignment LDFLAGS="-fsanitize=address,undefined" \
+     >build/test-logs/posix-san-build.log 2>&1; then
+  node test/c/gen-traces.mjs build/c-test/traces
+  for p in rtos linux; do
+    f=build/c-test/traces/load.jsonl
+    build/posix-san/microtally-replay --profile $p --stats "$f" >build/c-test/s.out 2>build/c-test/s.err; s=$?
+    build/posix/microtally-replay --profile $p --stats "$f" >build/c-test/w.out 2>/dev/null
+    if [ $s -eq 0 ] && ! grep -qE 'runtime error|Sanitizer' build/c-test/s.err && cmp -s build/c-test/s.out build/c-test/w.out; then
+      pass "replay of load.jsonl --profile $p under sanitizers"
+    else
+      fail "replay of load.jsonl --profile $p under sanitizers (exit $s)"; head -5 build/c-test/s.err
+    fi
+  done
+else
+  cat build/test-logs/posix-san-build.log; fail "replay program (sanitizers): build"
+fi
+
 echo "== static checks"
 # With d_m3FixedHeap nothing in the bindings or wasm3 may even reference the C allocator.
 refs=$(nm -u build/posix/microtally.o build/posix/wasm3/*.o 2>/dev/null \
