@@ -211,6 +211,9 @@ export function mt_next_chunk(): i32 {
   return 0;
 }
 
+/** 1 while chunks are pending (ingest calls would answer MT_BUSY). */
+export function mt_pending(): i32 { return F.busy() ? 1 : 0; }
+
 export function mt_chunk_ends_message(): i32 { return F.lastChunkEndsMessage() ? 1 : 0; }
 
 // ---- typed ingest ----------------------------------------------------------------------
