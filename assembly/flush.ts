@@ -28,7 +28,7 @@ export function setWindow(c: i32, start: i64, length: i64): void {
 }
 
 /** Earliest window end: inputs before it need no flush (checked once per event). */
-let nextDue: i64 = 0;
+export let nextDue: i64 = 0;
 
 function recomputeDue(): void {
   let min = i64.MAX_VALUE;
