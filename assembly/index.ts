@@ -255,28 +255,46 @@ export function mt_ingest_connection(): i32 { return ingestConnectionAt(0); }
 /** The connection record a pending input refers to (in the input area or the parsed line's). */
 let pendingRecord: usize = 0;
 
-/** Ingests the typed connection record at `off` in the input area. */
-function ingestConnectionAt(off: i32): i32 {
-  if (F.busy()) return MT_BUSY;
-  err.pos = 0;
-  if (off < 0 || off + 68 > P.INPUT_CAP) { err.lit("typed record longer than the input area"); return reject(); }
-  const rec = input + off;
-  if (off + 68 + <i32>load<u16>(rec + 64) + <i32>load<u16>(rec + 66) > P.INPUT_CAP) {
-    err.lit("typed record longer than the input area");
-    return reject();
-  }
+/** Whether a typed connection record's fields are in range (one branch for the usual case). */
+// @ts-ignore: decorator
+@inline function connectionValid(rec: usize): bool {
+  const family = <u32>load<u8>(rec + 62);
+  const remoteFamily = <u32>load<u8>(rec + 63);
+  return (<u64>load<i64>(rec) <= <u64>E.MAX_TIME)
+    & (load<u64>(rec + 8) <= <u64>E.MAX_SAFE) & (load<u64>(rec + 16) <= <u64>E.MAX_SAFE)
+    & (load<u8>(rec + 60) <= 2) & (load<u8>(rec + 61) <= 1)
+    & (family < 8) & (((0x50 >> family) & 1) != 0)         // 4 or 6
+    & (remoteFamily < 8) & (((0x51 >> remoteFamily) & 1) != 0);  // 0, 4 or 6
+}
+
+/** Names the first out-of-range field of a typed connection record. */
+function rejectConnection(rec: usize): i32 {
   const t = load<i64>(rec);
   const family = load<u8>(rec + 62);
   const remoteFamily = load<u8>(rec + 63);
-  let bad = "";
-  if (t < 0 || t > E.MAX_TIME) bad = "t";
-  else if (load<u64>(rec + 8) > <u64>E.MAX_SAFE) bad = "bytesIn";
-  else if (load<u64>(rec + 16) > <u64>E.MAX_SAFE) bad = "bytesOut";
-  else if (load<u8>(rec + 60) > 2) bad = "proto";
-  else if (load<u8>(rec + 61) > 1) bad = "dir";
-  else if (family != 4 && family != 6) bad = "family";
-  else if (remoteFamily != 0 && remoteFamily != 4 && remoteFamily != 6) bad = "remoteFamily";
-  if (bad.length > 0) { badField(bad); return reject(); }
+  if (t < 0 || t > E.MAX_TIME) badField("t");
+  else if (load<u64>(rec + 8) > <u64>E.MAX_SAFE) badField("bytesIn");
+  else if (load<u64>(rec + 16) > <u64>E.MAX_SAFE) badField("bytesOut");
+  else if (load<u8>(rec + 60) > 2) badField("proto");
+  else if (load<u8>(rec + 61) > 1) badField("dir");
+  else if (family != 4 && family != 6) badField("family");
+  else badField("remoteFamily");
+  return reject();
+}
+
+
+/** Ingests the typed connection record at `off` in the input area. */
+// @ts-ignore: decorator
+@inline function ingestConnectionAt(off: i32): i32 {
+  if (F.busy()) return MT_BUSY;
+  const rec = input + off;
+  if (off < 0 || off + 68 > P.INPUT_CAP || off + 68 + <i32>load<u16>(rec + 64) + <i32>load<u16>(rec + 66) > P.INPUT_CAP) {
+    err.pos = 0;
+    err.lit("typed record longer than the input area");
+    return reject();
+  }
+  if (!connectionValid(rec)) return rejectConnection(rec);
+  const t = load<i64>(rec);
   // The common case, kept short for interpreters: in order, inside every window.
   if (started && t >= lastT && t < F.nextDue) {
     lastT = t;
@@ -284,6 +302,7 @@ function ingestConnectionAt(off: i32): i32 {
     N.add(rec, HASH_SEED, C.current.netEnabled, P.NET_REPLACE_OLDEST);
     return MT_OK;
   }
+  err.pos = 0;
   pendingRecord = rec;
   const r = accept(E.K_CONNECTION, t);
   // Deferred behind a send: keep a copy, so the host may reuse the input area meanwhile.

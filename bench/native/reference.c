@@ -14,7 +14,7 @@
 #include <time.h>
 
 #define CAP 256u                 /* rtos network cache */
-#define INDEX_ENTRIES (CAP * 2u)
+#define INDEX_ENTRIES (CAP * 4u)
 #define APP_CAP 8u
 #define HOST_CAP 32u
 #define KEY_BYTES 38u
