@@ -315,28 +315,28 @@ let batchEnd = 0;
 
 /**
  * Ingests the typed connection records laid back to back in the input area from `off` up to
- * `end` (one call for many events: what live collectors and the benchmark use). Returns how
- * many it consumed. It stops before a record that does not end by `end`, and after a record
- * that left chunks pending, so the host drains (or refills) and calls again from
- * `mt_batch_end()`. Rejected records are counted in `mt_batch_skipped` (the last reason stays
- * in the error area).
+ * `end` (one call for many events: what live collectors and the benchmark use). It stops
+ * before a record that does not end by `end`, and after a record that left chunks pending.
+ * Returns, packed into one i32 so an interpreter host needs one call per batch:
+ * bits 0–16 the offset just past the last record consumed, bits 17–27 how many records were
+ * rejected (the last reason stays in the error area), bit 28 whether chunks are pending.
  */
 export function mt_ingest_batch(off: i32, end: i32): i32 {
   batchSkipped = 0;
   batchEnd = off;
-  if (F.busy() || off < 0 || end > P.INPUT_CAP) return 0;
-  let n = 0;
+  if (F.busy() || off < 0 || end > P.INPUT_CAP) return batchResult();
   while (off + 68 <= end) {
     const size = 68 + <i32>load<u16>(input + off + 64) + <i32>load<u16>(input + off + 66);
     if (off + size > end) break;
     if (ingestConnectionAt(off) == MT_SKIPPED) batchSkipped++;
-    n++;
     off += size;
     if (F.busy()) break;
   }
   batchEnd = off;
-  return n;
+  return batchResult();
 }
+
+function batchResult(): i32 { return batchEnd | (batchSkipped << 17) | (F.busy() ? 1 << 28 : 0); }
 
 /** Offset in the input area just past the last record `mt_ingest_batch` consumed. */
 export function mt_batch_end(): i32 { return batchEnd; }
@@ -396,7 +396,7 @@ export function mt_ingest_sysinfo(): i32 {
 // ---- run summary -----------------------------------------------------------------------
 
 function counters(w: Writer, name: string, c: i32): void {
-  const s = S.total(c);
+  const s = S.runTotal(c);
   w.byte(0x2c); w.key(name); w.byte(0x7b);
   w.key("received"); w.u64(s.received);
   w.byte(0x2c); w.key("sent"); w.u64(s.sent);

@@ -50,12 +50,6 @@ function storeOptional(s: usize, lenAt: i32, at: i32, cap: i32, p: usize, len: i
   if (storedTruncated) store<u8>(s + O_TRUNC, 1);
 }
 
-// @ts-ignore: decorator
-@inline function mix(h: u64, w: u64): u64 {
-  h = (h ^ w) * 0xbf58476d1ce4e5b9;
-  return h ^ (h >> 31);
-}
-
 /**
  * Adds one connection given as a typed record (docs/ABI.md layout, already checked);
  * `enabled` and `replaceOldest` come from the configuration and the profile. The key is
@@ -75,9 +69,11 @@ export function add(rec: usize, seed: u32, enabled: bool, replaceOldest: bool): 
   const w2 = localV6 ? load<u64>(rec + 32) : 0;
   const w3 = remoteV6 ? load<u64>(rec + 40) : <u64>load<u32>(rec + 40);
   const w4 = remoteV6 ? load<u64>(rec + 48) : 0;
-  // The key's hash, a 64-bit multiply-mix of the five words; the native bench reference mirrors it.
-  let h = mix(mix(mix(mix(mix(<u64>seed * 0x9e3779b97f4a7c15, w0), w1), w2), w3), w4);
-  const hash = <u32>((h * 0x94d049bb133111eb) >> 32);
+  // The key's hash: the words rotated apart, folded, then mixed so that every bit reaches
+  // the low bits the index uses (the native bench reference mirrors it).
+  let h = (<u64>seed << 32) ^ w0 ^ rotl<u64>(w1, 17) ^ rotl<u64>(w2, 31) ^ rotl<u64>(w3, 41) ^ rotl<u64>(w4, 53);
+  h ^= h >> 33; h *= 0xff51afd7ed558ccd; h ^= h >> 33; h *= 0xc4ceb9fe1a85ec53; h ^= h >> 33;
+  const hash = <u32>h;
   const t = load<i64>(rec);
   const bytesIn = load<u64>(rec + 8);
   const bytesOut = load<u64>(rec + 16);

@@ -18,20 +18,33 @@ const windows = memory.data(SIZE * 2, 8);
 const totals = memory.data(SIZE * 2, 8);
 
 export function win(c: i32): Counters { return changetype<Counters>(windows + <usize>c * SIZE); }
-export function total(c: i32): Counters { return changetype<Counters>(totals + <usize>c * SIZE); }
 
 export function any(c: Counters): bool {
   return c.received != 0 || c.discarded != 0 || c.dropped != 0 || c.ignored != 0;
 }
 
-export function clearWindow(c: i32): void { memory.fill(windows + <usize>c * SIZE, 0, SIZE); }
+const running = memory.data(SIZE, 8);
+
+/** Ends a collector's window: its counters join the run totals and start again at zero. */
+export function clearWindow(c: i32): void {
+  const w = windows + <usize>c * SIZE;
+  const t = totals + <usize>c * SIZE;
+  for (let i = 0; i < SIZE; i += 8) store<u64>(t + i, load<u64>(t + i) + load<u64>(w + i));
+  memory.fill(w, 0, SIZE);
+}
 export function clearAll(): void { memory.fill(windows, 0, SIZE * 2); memory.fill(totals, 0, SIZE * 2); }
 
-export function received(c: i32): void { win(c).received++; total(c).received++; }
-export function ignored(c: i32): void { win(c).ignored++; total(c).ignored++; }
-export function dropped(c: i32): void { win(c).dropped++; total(c).dropped++; }
-export function discarded(c: i32, hits: u64): void {
-  win(c).discarded += hits; total(c).discarded += hits;
-  win(c).evicted++; total(c).evicted++;
+/** Run totals so far: closed windows plus the open one. */
+export function runTotal(c: i32): Counters {
+  const w = windows + <usize>c * SIZE;
+  const t = totals + <usize>c * SIZE;
+  for (let i = 0; i < SIZE; i += 8) store<u64>(running + i, load<u64>(t + i) + load<u64>(w + i));
+  return changetype<Counters>(running);
 }
-export function sent(c: i32, hits: u64): void { win(c).sent += hits; total(c).sent += hits; }
+
+// Per event only the open window's counters move (the run totals follow at its end).
+export function received(c: i32): void { win(c).received++; }
+export function ignored(c: i32): void { win(c).ignored++; }
+export function dropped(c: i32): void { win(c).dropped++; }
+export function discarded(c: i32, hits: u64): void { win(c).discarded += hits; win(c).evicted++; }
+export function sent(c: i32, hits: u64): void { win(c).sent += hits; }

@@ -40,8 +40,7 @@ enum {
     FN_ERROR_LENGTH,
     FN_REQUIRED, /* the ones below may be missing (older or stand-in blobs) */
     FN_INGEST_BATCH = FN_REQUIRED,
-    FN_BATCH_END,
-    FN_BATCH_SKIPPED,
+    FN_PENDING,
     FN_COUNT
 };
 
@@ -50,7 +49,7 @@ static const char *const fn_names[FN_COUNT] = {
     "mt_ingest_connection", "mt_ingest_process", "mt_ingest_baseline", "mt_ingest_sysinfo",
     "mt_configure",      "mt_tick",            "mt_finish",         "mt_next_chunk",
     "mt_chunk_ends_message", "mt_stats",       "mt_error_length",   "mt_ingest_batch",
-    "mt_batch_end",      "mt_batch_skipped",
+    "mt_pending",
 };
 
 /* C89-style static assertion: the private array must hold every kept export. */
@@ -229,6 +228,16 @@ static mt_status_t input_allowed(mt_core_t *core)
 static mt_status_t look_for_chunks(mt_core_t *core)
 {
     int32_t n = 0;
+    if (core->priv_fn[FN_PENDING] != NULL) {
+        /* Blobs that export mt_pending say so directly; no message is built before it is asked for. */
+        if (!call_raw(core, FN_PENDING, &n) || n < 0 || n > 1) {
+            return recover(core, false);
+        }
+        if (n == 1) {
+            core->priv_flags |= FLAG_PENDING;
+        }
+        return MT_OK;
+    }
     if (!call_raw(core, FN_NEXT_CHUNK, &n)) {
         return recover(core, false);
     }
@@ -679,7 +688,7 @@ mt_status_t mt_ingest_connection_records(mt_core_t *core, const uint8_t *records
                                          size_t *consumed, size_t *skipped)
 {
     size_t n = 0;
-    int32_t used = 0, end = 0, rejected = 0;
+    int32_t used = 0, end = 0, rejected = 0, packed = 0;
     mt_status_t st;
     if (consumed != NULL) {
         *consumed = 0;
@@ -694,8 +703,7 @@ mt_status_t mt_ingest_connection_records(mt_core_t *core, const uint8_t *records
     if (records == NULL || len == 0u || consumed == NULL || skipped == NULL) {
         return MT_ERR_PARAM;
     }
-    if (core->priv_fn[FN_INGEST_BATCH] == NULL || core->priv_fn[FN_BATCH_END] == NULL ||
-        core->priv_fn[FN_BATCH_SKIPPED] == NULL) {
+    if (core->priv_fn[FN_INGEST_BATCH] == NULL) {
         return MT_ERR_ENGINE;
     }
     /* Whole records that fit the input area together. */
@@ -723,19 +731,26 @@ mt_status_t mt_ingest_connection_records(mt_core_t *core, const uint8_t *records
         return MT_ERR_PARAM; /* not even one whole record */
     }
     memcpy(input_area(core), records, n);
-    if (!call_raw(core, FN_INGEST_BATCH, &used, (int32_t)0, (int32_t)n)) {
+    /* One call per batch: the blob packs where it stopped, how many it rejected and whether
+     * chunks are pending into its result (docs/ABI.md). */
+    if (!call_raw(core, FN_INGEST_BATCH, &packed, (int32_t)0, (int32_t)n)) {
         return recover(core, true);
     }
-    if (!call_raw(core, FN_BATCH_END, &end) || !call_raw(core, FN_BATCH_SKIPPED, &rejected)) {
-        return recover(core, true);
+    end = packed & 0x1ffff;
+    rejected = (packed >> 17) & 0x7ff;
+    for (size_t at = 0; at < (size_t)end && at + CONNECTION_HEADER <= n; used++) {
+        at += CONNECTION_HEADER + get_u16(records + at + 64) + get_u16(records + at + 66);
     }
-    if (used <= 0 || end <= 0 || (size_t)end > n || rejected < 0 || rejected > used) {
+    if (packed < 0 || used <= 0 || end <= 0 || (size_t)end > n || rejected > used) {
         return recover(core, true); /* the core broke the ABI's promises */
     }
     *consumed = (size_t)end;
     *skipped = (size_t)rejected;
     core->priv_inputs_at_risk += (uint32_t)(used - rejected);
-    return look_for_chunks(core);
+    if ((packed & (1 << 28)) != 0) {
+        core->priv_flags |= FLAG_PENDING;
+    }
+    return MT_OK;
 }
 
 /* ---- output -------------------------------------------------------------------------- */

@@ -78,8 +78,6 @@ interface Exports {
   mt_oversized_line(len: number): number;
   mt_ingest_connection(): number;
   mt_ingest_batch(off: number, end: number): number;
-  mt_batch_skipped(): number;
-  mt_batch_end(): number;
   mt_network_bytes_per_entry(): number;
   mt_ingest_process(): number;
   mt_ingest_baseline(): number;
@@ -203,27 +201,27 @@ export class Core {
    * allows. Returns the completed messages (none kept when `discard`), how many records were
    * rejected, and the time spent ingesting and building messages when `timing` is given.
    */
-  ingestConnectionBatch(records: Uint8Array, count: number, opts: { discard?: boolean; timing?: BatchTiming } = {}): { messages: string[]; skipped: number } {
+  ingestConnectionBatch(records: Uint8Array, opts: { discard?: boolean; timing?: BatchTiming } = {}): { messages: string[]; skipped: number } {
     const messages: string[] = [];
     const mem = this.mem();
     const timing = opts.timing;
     let skipped = 0;
-    let done = 0;
     let at = 0;
-    while (at < records.length && done < count) {
+    while (at < records.length) {
       const n = Math.min(this.inputCapacity, records.length - at);
       mem.set(records.subarray(at, at + n), this.inPtr);
       let off = 0;
       for (;;) {
         const t0 = timing ? process.hrtime.bigint() : 0n;
-        const used = this.x.mt_ingest_batch(off, n);
+        const r = this.x.mt_ingest_batch(off, n);
         const t1 = timing ? process.hrtime.bigint() : 0n;
-        skipped += this.x.mt_batch_skipped();
-        off = this.x.mt_batch_end();
-        done += used;
-        if (opts.discard) this.discard(); else this.drain(messages);
+        const next = r & 0x1ffff;
+        skipped += (r >>> 17) & 0x7ff;
+        const progressed = next > off;
+        off = next;
+        if (r & (1 << 28)) { if (opts.discard) this.discard(); else this.drain(messages); }
         if (timing) { timing.ingestNs += t1 - t0; timing.sendNs += process.hrtime.bigint() - t1; }
-        if (used === 0) break;   // the rest of the area holds part of a record: refill
+        if (!progressed) break;   // the rest of the area holds part of a record: refill
       }
       if (off === 0) throw new Error('a typed record is larger than the input area');
       at += off;

@@ -60,7 +60,7 @@ describe('batch ingest', () => {
     const one = recs.flatMap((r) => single.ingestConnection(r).messages);
     one.push(...single.finish().messages);
     const bytes = Buffer.concat(recs.map(encodeConnection));
-    const many = batch.ingestConnectionBatch(bytes, recs.length);
+    const many = batch.ingestConnectionBatch(bytes);
     expect(many.skipped).toBe(0);
     expect([...many.messages, ...batch.finish().messages]).toEqual(one);
     expect(one.length).toBeGreaterThan(3);
@@ -71,7 +71,7 @@ describe('batch ingest', () => {
     const ok = { t: T0, proto: 'tcp' as const, dir: 'out' as const, local: new Uint8Array(4), remote: new Uint8Array(4), lport: 1, rport: 2, bytesIn: 1, bytesOut: 1 };
     const bad = encodeConnection(ok);
     bad[60] = 9;   // no such protocol
-    const r = core.ingestConnectionBatch(Buffer.concat([encodeConnection(ok), bad, encodeConnection(ok)]), 3);
+    const r = core.ingestConnectionBatch(Buffer.concat([encodeConnection(ok), bad, encodeConnection(ok)]));
     expect(r.skipped).toBe(1);
     expect(JSON.parse(core.finish().messages[0]).Events[0].Payload[0].HitCount).toBe(2);
   });

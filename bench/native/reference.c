@@ -50,16 +50,15 @@ static void store_text(uint8_t *s, int len_at, int at, uint32_t cap, const uint8
     memcpy(s + len_at, &n, 2);
 }
 
-/* The core's network key hash (network.ts keyHash): a 64-bit multiply-mix over five words. */
+static uint64_t rotl64(uint64_t x, int r) { return (x << r) | (x >> (64 - r)); }
+
+/* The core's network key hash (network.ts): the five words rotated apart, folded, then mixed. */
 static uint32_t key_hash(uint32_t seed, const uint8_t *k) {
-    uint64_t h = (uint64_t)seed * 0x9e3779b97f4a7c15ull;
-    for (int i = 0; i < 40; i += 8) {
-        uint64_t w; memcpy(&w, k + i, 8);
-        h = (h ^ w) * 0xbf58476d1ce4e5b9ull;
-        h ^= h >> 31;
-    }
-    h *= 0x94d049bb133111ebull;
-    return (uint32_t)(h >> 32);
+    uint64_t w[5];
+    memcpy(w, k, 40);
+    uint64_t h = ((uint64_t)seed << 32) ^ w[0] ^ rotl64(w[1], 17) ^ rotl64(w[2], 31) ^ rotl64(w[3], 41) ^ rotl64(w[4], 53);
+    h ^= h >> 33; h *= 0xff51afd7ed558ccdull; h ^= h >> 33; h *= 0xc4ceb9fe1a85ec53ull; h ^= h >> 33;
+    return (uint32_t)h;
 }
 
 static void ingest(const uint8_t *rec) {

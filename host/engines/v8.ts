@@ -56,7 +56,7 @@ export class V8Engine implements Engine {
     for (let r = 0; r < repeat; r++) {
       const core = new Core('rtos');
       const timing = { ingestNs: 0n, sendNs: 0n };
-      core.ingestConnectionBatch(records, count, { discard: true, timing });
+      core.ingestConnectionBatch(records, { discard: true, timing });
       core.finish();
       best = Math.min(best, Number(timing.ingestNs));
       bestSend = Math.min(bestSend, Number(timing.sendNs));
