@@ -42,7 +42,7 @@ let blank: u64 = 0;
 export function mt_abi_version(): i32 { return 1; }
 /** First byte the core never touches: an engine may limit linear memory to this (wasm3 memoryLimit). */
 /** Bytes one cached connection takes: its slot plus its share of the hash index. */
-export function mt_network_bytes_per_entry(): i32 { return N.SLOT + 4; }
+export function mt_network_bytes_per_entry(): i32 { return N.SLOT + N.INDEX_ENTRIES * 2 / P.NET_CAP; }
 export function mt_memory_end(): usize { return (__heap_base + 15) & ~15; }
 export function mt_input_ptr(): usize { return input; }
 export function mt_input_capacity(): i32 { return P.INPUT_CAP; }
@@ -255,16 +255,17 @@ export function mt_ingest_connection(): i32 { return ingestConnectionAt(0); }
 /** The connection record a pending input refers to (in the input area or the parsed line's). */
 let pendingRecord: usize = 0;
 
-/** Whether a typed connection record's fields are in range (one branch for the usual case). */
+/** Whether a typed connection record's fields are in range (a few word tests, one branch). */
 // @ts-ignore: decorator
 @inline function connectionValid(rec: usize): bool {
-  const family = <u32>load<u8>(rec + 62);
-  const remoteFamily = <u32>load<u8>(rec + 63);
-  return (<u64>load<i64>(rec) <= <u64>E.MAX_TIME)
-    & (load<u64>(rec + 8) <= <u64>E.MAX_SAFE) & (load<u64>(rec + 16) <= <u64>E.MAX_SAFE)
-    & (load<u8>(rec + 60) <= 2) & (load<u8>(rec + 61) <= 1)
-    & (family < 8) & (((0x50 >> family) & 1) != 0)         // 4 or 6
-    & (remoteFamily < 8) & (((0x51 >> remoteFamily) & 1) != 0);  // 0, 4 or 6
+  // Byte counts: both <= 2^53 - 1, an all-ones mask, so their OR is too.
+  const bytesOk = (load<u64>(rec + 8) | load<u64>(rec + 16)) <= <u64>E.MAX_SAFE;
+  // proto 0..2 and dir 0..1 in one halfword; local family 4|6 and remote 0|4|6 in the next.
+  const pd = <u32>load<u16>(rec + 60);
+  const lf = <u32>load<u8>(rec + 62);
+  const rf = <u32>load<u8>(rec + 63);
+  return (<u64>load<i64>(rec) <= <u64>E.MAX_TIME) & bytesOk & ((pd & 0xfefc) == 0) & ((pd & 0xff) != 3)
+    & ((lf | 2) == 6) & ((rf == 0) | ((rf | 2) == 6));
 }
 
 /** Names the first out-of-range field of a typed connection record. */

@@ -19,7 +19,7 @@ const O_HOST = O_APP + P.APP_CAP;
 export const SLOT = (O_HOST + P.HOST_CAP + 7) & ~7;
 const ABSENT: u16 = 0xffff;
 // A quarter-full index keeps probe chains short (about 1.4 probes for a new flow at a full cache).
-const INDEX_ENTRIES = P.NET_CAP * 4;
+export const INDEX_ENTRIES = P.NET_CAP * 4;
 
 export const table: Table = tableAt(
   memory.data(offsetof<Table>(), 8), memory.data(P.NET_CAP * SLOT, 8), SLOT, O_HASH, P.NET_CAP,
