@@ -90,34 +90,45 @@ function replayLines(profile: 'rtos' | 'linux', lines: string[]): string[] {
 }
 
 /**
- * Aggregated: the scenario replayed as is. Unaggregated: the same events with aggregation off
- * and 1 s windows (so no cache ever fills and every event is its own record), which is what an
- * agent without aggregation would send.
+ * Aggregated: the scenario replayed as is. Unaggregated: every event as its own record (the
+ * core with aggregation off and 1 s windows, so no cache fills), those records then packed
+ * into messages as tightly as the aggregated run's limit allows, so both sides pay the same
+ * envelope and event-header overhead per message.
  */
 function quota(s: Scenario, events: number): Quota {
   const lines: string[] = [];
   for (const e of s.events(events)) lines.push(traceLine(e));
   const t0 = JSON.parse(lines[0]).t;
+  const maxMessageBytes = s.profile === 'linux' ? 65536 : 4096;
   const aggregated = replayLines(s.profile, lines);
   const off = { aggregation: false, priority: 'high' };
-  const cfg = JSON.stringify({ kind: 'config', t: t0, config: { network: off, process: off, priorityIntervals: { high: 1 },
-    maxMessageBytes: s.profile === 'linux' ? 65536 : 4096 } });
-  const flat = replayLines(s.profile, [cfg, ...lines]);
-  const stats = flat.flatMap((m) => JSON.parse(m).Events).filter((e: any) => e.Name === 'CollectorStats').flatMap((e: any) => e.Payload);
+  const cfg = JSON.stringify({ kind: 'config', t: t0, config: { network: off, process: off, priorityIntervals: { high: 1 } } });
+  const flat = replayLines(s.profile, [cfg, ...lines]).map((m) => JSON.parse(m));
+  const stats = flat.flatMap((m) => m.Events).filter((e: any) => e.Name === 'CollectorStats').flatMap((e: any) => e.Payload);
   const lost = stats.reduce((n: number, x: any) => n + x.Dropped + x.Discarded, 0);
   if (lost > 0) throw new Error(`quota baseline for ${s.name} lost ${lost} events`);
-  // Per-window diagnostics are not part of what an agent without aggregation would send.
-  const flatSecurity = flat.map((m) => {
-    const msg = JSON.parse(m);
-    msg.Events = msg.Events.filter((e: any) => e.EventType === 'Security');
-    return msg.Events.length ? JSON.stringify(msg) : '';
-  }).filter(Boolean);
-  const size = (ms: string[]) => ms.reduce((n, m) => n + Buffer.byteLength(m), 0);
-  const unaggregatedBytes = size(flatSecurity);
-  const aggregatedBytes = size(aggregated);
+  const sample = flat[0];
+  const envelope = Buffer.byteLength(JSON.stringify({ ...sample, Events: [] })) - 1;   // up to "Events":[
+  const unaggregated: number[] = [];
+  for (const name of ['ProcessCreate', 'ConnectionCreate']) {
+    const evs = flat.flatMap((m) => m.Events).filter((e: any) => e.Name === name);
+    if (evs.length === 0) continue;
+    const header = Buffer.byteLength(JSON.stringify({ ...evs[0], Payload: [] })) - 2;    // up to "Payload":[
+    let size = 0;
+    for (const rec of evs.flatMap((e: any) => e.Payload)) {
+      const r = Buffer.byteLength(JSON.stringify(rec));
+      if (size > 0 && size + 1 + r + 4 <= maxMessageBytes) { size += 1 + r; continue; }
+      if (size > 0) unaggregated.push(size + 4);
+      size = envelope + header + r;
+    }
+    if (size > 0) unaggregated.push(size + 4);
+  }
+  const sum = (xs: number[]) => xs.reduce((n, x) => n + x, 0);
+  const unaggregatedBytes = sum(unaggregated);
+  const aggregatedBytes = aggregated.reduce((n, m) => n + Buffer.byteLength(m), 0);
   return {
     scenario: s.name, profile: s.profile, events, unaggregatedBytes, aggregatedBytes, messages: aggregated.length,
-    billedBlocks4k: blocks(aggregated, 4096), unaggregatedBlocks4k: blocks(flatSecurity, 4096),
+    billedBlocks4k: blocks(aggregated, 4096), unaggregatedBlocks4k: sum(unaggregated.map((n) => Math.ceil(n / 4096))),
     reduction: Math.round((unaggregatedBytes / aggregatedBytes) * 10) / 10,
   };
 }
