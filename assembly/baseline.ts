@@ -23,10 +23,11 @@ export const table: Table = tableAt(
   memory.data(offsetof<Table>(), 8), memory.data(P.BASELINE_CAP * SLOT, 8), SLOT, O_HASH, P.BASELINE_CAP,
   memory.data(INDEX_ENTRIES * 2, 8), INDEX_ENTRIES);
 
-/** Checks not kept because the table was full, this window (reported as a warning). */
+/** Results of new checks not kept because the table was full, over the run (in mt_stats). */
 export let overflow: u64 = 0;
 
-export function reset(): void { table.clear(); overflow = 0; }
+export function reset(): void { table.clear(); }
+export function resetRun(): void { table.clear(); overflow = 0; }
 
 function put(s: usize, lenAt: i32, at: i32, cap: i32, t: Text): bool {
   const len = t.len > 0 ? t.len : 0;

@@ -72,6 +72,7 @@ function applyTables(): void {
 }
 
 export function mt_init(): i32 {
+  B.resetRun();
   C.setDefaults(C.current);
   S.clearAll();
   F.resetAll();
@@ -420,6 +421,7 @@ export function mt_stats(): i32 {
   w.byte(0x2c); w.key("bytes"); w.u64(F.bytes);
   counters(w, "process", S.C_PROCESS);
   counters(w, "network", S.C_NETWORK);
+  w.byte(0x2c); w.key("baseline"); w.byte(0x7b); w.key("dropped"); w.u64(B.overflow); w.byte(0x7d);
   w.byte(0x7d);
   return w.pos;
 }

@@ -63,6 +63,13 @@ describe('baseline collector (R4)', () => {
     expect(records(r, 'Baseline').map((b) => b.CheckId)).toEqual(['c3']);
   });
 
+  it('counts results of new checks beyond the 16 an rtos window keeps', async () => {
+    const lines = Array.from({ length: 20 }, (_, i) => base(T0, { id: `c${i}` }));
+    const r = await replayAll(trace(...lines), { stats: true });
+    expect(records(r, 'Baseline')).toHaveLength(16);
+    expect(JSON.parse(r.stderr.trim()).baseline).toEqual({ dropped: 4 });
+  });
+
   it('is sent once per interval (low = 60 s on rtos)', async () => {
     const r = await replayAll(trace(base(T0), tick(T0 + 59_999), base(T0 + 60_000, { id: 'c9' }), tick(T0 + 120_000)));
     expect(events(r, 'Baseline').map((e) => [e.TimestampUTC, e.Payload[0].CheckId])).toEqual([
