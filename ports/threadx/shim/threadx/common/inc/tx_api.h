@@ -26,9 +26,15 @@ extern "C" {
 #define TX_SUCCESS ((UINT)0x00)
 #define TX_PTR_ERROR ((UINT)0x03)
 #define TX_SIZE_ERROR ((UINT)0x05)
+#define TX_QUEUE_ERROR ((UINT)0x09)
 #define TX_QUEUE_EMPTY ((UINT)0x0A)
 #define TX_QUEUE_FULL ((UINT)0x0B)
 #define TX_THREAD_ERROR ((UINT)0x0E)
+#define TX_PRIORITY_ERROR ((UINT)0x0F)
+
+#ifndef TX_MAX_PRIORITIES
+#define TX_MAX_PRIORITIES 32
+#endif
 
 #ifndef TX_TIMER_TICKS_PER_SECOND
 #define TX_TIMER_TICKS_PER_SECOND ((ULONG)100)
@@ -53,10 +59,14 @@ typedef struct TX_THREAD_STRUCT {
   VOID *tx_thread_stack_start;
   ULONG tx_thread_stack_size;
   UINT tx_thread_priority;
+  UINT tx_thread_preempt_threshold;
+  ULONG tx_thread_time_slice;
+  UINT tx_thread_auto_start;
 } TX_THREAD;
 
 UINT tx_queue_create(TX_QUEUE *queue_ptr, CHAR *name_ptr, UINT message_size, VOID *queue_start,
                      ULONG queue_size);
+UINT tx_queue_delete(TX_QUEUE *queue_ptr);
 UINT tx_queue_send(TX_QUEUE *queue_ptr, VOID *source_ptr, ULONG wait_option);
 UINT tx_queue_receive(TX_QUEUE *queue_ptr, VOID *destination_ptr, ULONG wait_option);
 UINT tx_thread_create(TX_THREAD *thread_ptr, CHAR *name_ptr, VOID (*entry_function)(ULONG entry_input),
@@ -69,6 +79,7 @@ UINT tx_interrupt_control(UINT new_posture);
 void shim_time_set(ULONG ticks);
 void shim_time_advance(ULONG ticks);
 UINT shim_interrupt_posture(void);
+TX_THREAD *shim_thread_last_created(void);
 
 #ifdef __cplusplus
 }

@@ -12,11 +12,13 @@
 #define THREAD_ID 0x54485244UL
 
 static ULONG now_ticks;
+static TX_THREAD *last_thread;
 static UINT posture = TX_INT_ENABLE;
 
 void shim_time_set(ULONG ticks) { now_ticks = ticks; }
 void shim_time_advance(ULONG ticks) { now_ticks += ticks; }
 UINT shim_interrupt_posture(void) { return posture; }
+TX_THREAD *shim_thread_last_created(void) { return last_thread; }
 
 ULONG tx_time_get(VOID) { return now_ticks; }
 
@@ -27,7 +29,8 @@ UINT tx_interrupt_control(UINT new_posture) {
 }
 
 UINT tx_queue_create(TX_QUEUE *q, CHAR *name, UINT message_size, VOID *start, ULONG size) {
-  if (q == TX_NULL || start == TX_NULL) return TX_PTR_ERROR;
+  if (q == TX_NULL || q->tx_queue_id == QUEUE_ID) return TX_QUEUE_ERROR;
+  if (start == TX_NULL) return TX_PTR_ERROR;
   if (message_size < TX_1_ULONG || message_size > TX_16_ULONG) return TX_SIZE_ERROR;
   ULONG capacity = size / (message_size * (ULONG)sizeof(ULONG));
   if (capacity == 0) return TX_SIZE_ERROR;
@@ -41,12 +44,19 @@ UINT tx_queue_create(TX_QUEUE *q, CHAR *name, UINT message_size, VOID *start, UL
   return TX_SUCCESS;
 }
 
+UINT tx_queue_delete(TX_QUEUE *q) {
+  if (q == TX_NULL || q->tx_queue_id != QUEUE_ID) return TX_QUEUE_ERROR;
+  q->tx_queue_id = 0;
+  return TX_SUCCESS;
+}
+
 static ULONG *slot(TX_QUEUE *q, ULONG n) {
   return q->tx_queue_start + (n % q->tx_queue_capacity) * q->tx_queue_message_size;
 }
 
 UINT tx_queue_send(TX_QUEUE *q, VOID *src, ULONG wait_option) {
-  if (q == TX_NULL || q->tx_queue_id != QUEUE_ID || src == TX_NULL) return TX_PTR_ERROR;
+  if (q == TX_NULL || q->tx_queue_id != QUEUE_ID) return TX_QUEUE_ERROR;
+  if (src == TX_NULL) return TX_PTR_ERROR;
   if (q->tx_queue_enqueued - q->tx_queue_read == q->tx_queue_capacity) {
     /* No other thread could ever make room in a single-threaded test. */
     if (wait_option != TX_NO_WAIT) {
@@ -61,7 +71,8 @@ UINT tx_queue_send(TX_QUEUE *q, VOID *src, ULONG wait_option) {
 }
 
 UINT tx_queue_receive(TX_QUEUE *q, VOID *dst, ULONG wait_option) {
-  if (q == TX_NULL || q->tx_queue_id != QUEUE_ID || dst == TX_NULL) return TX_PTR_ERROR;
+  if (q == TX_NULL || q->tx_queue_id != QUEUE_ID) return TX_QUEUE_ERROR;
+  if (dst == TX_NULL) return TX_PTR_ERROR;
   if (q->tx_queue_enqueued == q->tx_queue_read) {
     if (wait_option == TX_WAIT_FOREVER) {
       fprintf(stderr, "tx_shim: waiting forever on an empty queue would deadlock\n");
@@ -78,12 +89,10 @@ UINT tx_queue_receive(TX_QUEUE *q, VOID *dst, ULONG wait_option) {
 UINT tx_thread_create(TX_THREAD *t, CHAR *name, VOID (*entry)(ULONG), ULONG input, VOID *stack,
                       ULONG stack_size, UINT priority, UINT preempt_threshold, ULONG time_slice,
                       UINT auto_start) {
-  (void)preempt_threshold;
-  (void)time_slice;
-  (void)auto_start;
   if (t == TX_NULL || entry == TX_NULL || stack == TX_NULL) return TX_PTR_ERROR;
   if (stack_size < 256) return TX_SIZE_ERROR;
   if (t->tx_thread_id == THREAD_ID) return TX_THREAD_ERROR;
+  if (priority >= TX_MAX_PRIORITIES) return TX_PRIORITY_ERROR;
   t->tx_thread_id = THREAD_ID;
   t->tx_thread_name = name;
   t->tx_thread_entry = entry;
@@ -91,5 +100,9 @@ UINT tx_thread_create(TX_THREAD *t, CHAR *name, VOID (*entry)(ULONG), ULONG inpu
   t->tx_thread_stack_start = stack;
   t->tx_thread_stack_size = stack_size;
   t->tx_thread_priority = priority;
+  t->tx_thread_preempt_threshold = preempt_threshold;
+  t->tx_thread_time_slice = time_slice;
+  t->tx_thread_auto_start = auto_start;
+  last_thread = t;
   return TX_SUCCESS;
 }
