@@ -28,8 +28,15 @@
 extern "C" {
 #endif
 
+/* One queued event: the connection and the tick it was posted at (the agent stamps it with
+ * that time, not with the time it gets round to it). Exposed only to size the queue. */
+typedef struct MT_TX_EVENT_STRUCT {
+  mt_packet_conn connection;
+  ULONG posted_at; /* tx_time_get() in mt_tx_post_connection */
+} MT_TX_EVENT;
+
 /* One queued event, in ULONGs (a ThreadX queue message is 1 to 16 ULONGs). */
-#define MT_TX_EVENT_ULONGS ((UINT)((sizeof(mt_packet_conn) + sizeof(ULONG) - 1) / sizeof(ULONG)))
+#define MT_TX_EVENT_ULONGS ((UINT)((sizeof(MT_TX_EVENT) + sizeof(ULONG) - 1) / sizeof(ULONG)))
 #define MT_TX_EVENT_BYTES (MT_TX_EVENT_ULONGS * sizeof(ULONG))
 
 /* Agent thread stack that covers wasm3's interpreter on the rtos blob (measured on the QEMU
@@ -43,6 +50,12 @@ extern "C" {
 #define MT_TX_BAD_CONFIG 0x101u
 #define MT_TX_ENGINE_ERROR 0x102u /* wasm3 could not load or initialise the core */
 #define MT_TX_REJECTED 0x103u     /* the core rejected the agent id or the configuration */
+
+/* Values of `last` in MT_TX_CONFIG.send. */
+#define MT_TX_CHUNK_MORE 0u  /* more chunks of this message follow */
+#define MT_TX_CHUNK_LAST 1u  /* this chunk completes the message */
+#define MT_TX_CHUNK_ABORT 2u /* no bytes: the core faulted mid-message; discard the chunks
+                                received since the last MT_TX_CHUNK_LAST (counted in faults) */
 
 typedef struct MT_TX_CONFIG_STRUCT {
   /* The agent thread: stack (>= MT_TX_MIN_STACK_BYTES) and ThreadX priority. TX_NULL stack:
@@ -58,11 +71,16 @@ typedef struct MT_TX_CONFIG_STRUCT {
   uint64_t epoch_ms_at_start;
   /* Optional: the current wall-clock time in ms (e.g. from SNTP). Must never go backwards. */
   uint64_t (*clock_ms)(VOID);
-  /* Receives every message, from the agent thread, a chunk at a time: `last` is nonzero on a
-   * message's final chunk. A message is one JSON object (SPEC R8), without a newline. */
+  /* Receives every message, from the agent thread, a chunk at a time (zero-copy: `bytes` is
+   * valid only during the call): `last` is MT_TX_CHUNK_LAST on a message's final chunk,
+   * MT_TX_CHUNK_MORE before it, MT_TX_CHUNK_ABORT (length 0) if the message was cut short.
+   * A message is one JSON object (SPEC R8), without a newline. May be called from
+   * mt_tx_start as well (a configuration sends what is pending first). */
   VOID (*send)(VOID *context, const UCHAR *bytes, ULONG length, UINT last);
   VOID *send_context;
-  /* Optional: agent id (UUID text) and a JSON configuration update (SPEC R6) applied at start. */
+  /* Optional, NUL-terminated: agent id (UUID text) and a JSON configuration update (SPEC R6)
+   * applied at start. The configuration must stay valid while the agent runs: it is applied
+   * again if the core ever has to be re-initialised after a fault. */
   const CHAR *agent_id;
   const CHAR *configuration;
 } MT_TX_CONFIG;
@@ -73,19 +91,29 @@ typedef struct MT_TX_STATS_STRUCT {
   ULONG ingested;  /* events the core accepted */
   ULONG rejected;  /* events the core refused (see the core's diagnostics) */
   ULONG messages;  /* messages handed to `send` */
+  ULONG faults;    /* core traps (the core was re-initialised, the configuration re-applied) */
 } MT_TX_STATS;
 
 /*
  * Starts the agent: loads the core, applies agent_id and configuration, creates the queue and
- * the agent thread (auto-started). Call once, from tx_application_define() or a thread.
- * Returns TX_SUCCESS, a ThreadX error from tx_queue_create/tx_thread_create, or MT_TX_*.
+ * the agent thread (auto-started, named "microtally agent", no time slice). Call once, from
+ * tx_application_define() or a thread. Returns
+ *   TX_SUCCESS
+ *   MT_TX_ALREADY_STARTED  a previous call succeeded
+ *   MT_TX_BAD_CONFIG       config, send or queue_storage NULL; queue_size < MT_TX_EVENT_BYTES;
+ *                          a stack smaller than MT_TX_MIN_STACK_BYTES
+ *   MT_TX_ENGINE_ERROR     wasm3 could not load the core (MT_WASM3_HEAP_BYTES too small?)
+ *   MT_TX_REJECTED         the core refused agent_id or configuration
+ *   a ThreadX error from tx_queue_create / tx_thread_create (e.g. TX_PRIORITY_ERROR)
+ * After a failure nothing runs and mt_tx_start may be called again.
  */
 UINT mt_tx_start(const MT_TX_CONFIG *config);
 
 /*
- * Queues one connection event for the agent. Never blocks: callable from ISRs, timers, NetX
- * Duo callbacks and the IP thread. Returns TX_SUCCESS, or TX_QUEUE_FULL when the queue is full
- * (the event is dropped and counted in MT_TX_STATS.dropped), or TX_PTR_ERROR.
+ * Queues one connection event for the agent, time-stamped now. Never blocks (TX_NO_WAIT):
+ * callable from ISRs, timers, NetX Duo callbacks and the IP thread. Returns TX_SUCCESS;
+ * TX_QUEUE_FULL when the queue is full, or TX_QUEUE_ERROR before mt_tx_start succeeded (the
+ * event is dropped and counted in MT_TX_STATS.dropped either way); TX_PTR_ERROR for NULL.
  */
 UINT mt_tx_post_connection(const mt_packet_conn *connection);
 
@@ -95,9 +123,11 @@ VOID mt_tx_stats_get(MT_TX_STATS *stats);
 /*
  * One turn of the agent thread's loop: waits up to wait_ticks for an event and gives it to the
  * core, or, when none came, lets time pass; then sends what the core has ready. Returns
- * TX_SUCCESS (an event was handled) or TX_QUEUE_EMPTY (time passed). The agent thread calls it
- * forever. With `stack` set to TX_NULL, mt_tx_start creates no thread and the application
- * calls this from a thread of its own instead; tests call it directly.
+ * TX_SUCCESS (an event was handled), TX_QUEUE_EMPTY (time passed) or TX_QUEUE_ERROR (not
+ * started). The agent thread calls it forever with MT_TX_WINDOW_CHECK_TICKS. With `stack` set
+ * to TX_NULL, mt_tx_start creates no thread and the application calls this from one thread of
+ * its own instead (never from two at once); tests call it directly. wait_ticks must be finite
+ * (not TX_WAIT_FOREVER): without events, time passes in the core only when a wait times out.
  */
 UINT mt_tx_agent_step(ULONG wait_ticks);
 
