@@ -1,0 +1,649 @@
+/* The agent (microtally_threadx.c) with the real core under wasm3, on the ThreadX/NetX Duo test
+ * double: start-up checks, the never-blocking queue and its drop count, events stamped when
+ * posted, windows closed by time passing on the double's clock, packets through the NetX Duo
+ * hook, and every message checked as JSON with the hit counts it must carry.
+ * Built twice: with the tick clock (epoch_ms_at_start) and, with MT_TEST_WALL_CLOCK, with an
+ * application clock (clock_ms). */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "microtally_netx.h"
+#include "microtally_threadx.h"
+#include "packets.h"
+
+#define EPOCH_MS 1700000000000ll /* 2023-11-14T22:13:20.000Z */
+#define MS_PER_TICK (1000 / MT_TX_TICKS_PER_SECOND)
+#define QUEUE_EVENTS 8
+#define WINDOW_TICKS (5 * MT_TX_TICKS_PER_SECOND) /* "high" = 5 s in CONFIGURATION */
+#define AGENT_ID "0123abcd-4567-89ef-0123-456789abcdef"
+#define CONFIGURATION \
+  "{\"network\":{\"priority\":\"high\"},\"priorityIntervals\":{\"high\":5},\"maxMessageBytes\":1024}"
+
+/* ---- what the agent sends ------------------------------------------------------------- */
+
+#define MAX_MESSAGES 64
+#define MAX_MESSAGE_BYTES 1024
+
+static char messages[MAX_MESSAGES][MAX_MESSAGE_BYTES + 1];
+static size_t message_len[MAX_MESSAGES];
+static unsigned message_count;  /* complete messages since the last forget_messages() */
+static char partial[MAX_MESSAGE_BYTES + 1];
+static size_t partial_len;
+static unsigned send_problems;  /* wrong context, oversized message, unknown `last` */
+static unsigned aborts;
+static int send_context;
+
+static VOID on_send(VOID *context, const UCHAR *bytes, ULONG length, UINT last) {
+  if (context != &send_context) send_problems++;
+  if (last == MT_TX_CHUNK_ABORT) {
+    aborts++;
+    partial_len = 0;
+    return;
+  }
+  if (last != MT_TX_CHUNK_MORE && last != MT_TX_CHUNK_LAST) send_problems++;
+  if (length == 0 || partial_len + length > MAX_MESSAGE_BYTES) {
+    send_problems++;
+    return;
+  }
+  memcpy(partial + partial_len, bytes, length);
+  partial_len += length;
+  if (last != MT_TX_CHUNK_LAST) return;
+  if (message_count < MAX_MESSAGES) {
+    memcpy(messages[message_count], partial, partial_len);
+    messages[message_count][partial_len] = '\0';
+    message_len[message_count] = partial_len;
+  } else {
+    send_problems++;
+  }
+  message_count++;
+  partial_len = 0;
+}
+
+static void forget_messages(void) {
+  message_count = 0;
+  partial_len = 0;
+}
+
+/* ---- a strict JSON checker (RFC 8259 grammar) ----------------------------------------- */
+
+typedef struct {
+  const char *p, *end;
+} json_cursor;
+
+static void json_ws(json_cursor *c) {
+  while (c->p < c->end && (*c->p == ' ' || *c->p == '\t' || *c->p == '\n' || *c->p == '\r')) c->p++;
+}
+
+static int json_string(json_cursor *c) {
+  if (c->p >= c->end || *c->p != '"') return 0;
+  for (c->p++; c->p < c->end; c->p++) {
+    unsigned char ch = (unsigned char)*c->p;
+    if (ch == '"') {
+      c->p++;
+      return 1;
+    }
+    if (ch < 0x20) return 0;
+    if (ch == '\\') {
+      if (++c->p >= c->end) return 0;
+      if (*c->p == 'u') {
+        for (int i = 0; i < 4; i++) {
+          if (++c->p >= c->end || !strchr("0123456789abcdefABCDEF", *c->p)) return 0;
+        }
+      } else if (!strchr("\"\\/bfnrt", *c->p)) {
+        return 0;
+      }
+    }
+  }
+  return 0;
+}
+
+static int json_digits(json_cursor *c) {
+  const char *start = c->p;
+  while (c->p < c->end && *c->p >= '0' && *c->p <= '9') c->p++;
+  return c->p > start;
+}
+
+static int json_number(json_cursor *c) {
+  if (c->p < c->end && *c->p == '-') c->p++;
+  if (c->p < c->end && *c->p == '0') {
+    c->p++;
+  } else if (!json_digits(c)) {
+    return 0;
+  }
+  if (c->p < c->end && *c->p == '.') {
+    c->p++;
+    if (!json_digits(c)) return 0;
+  }
+  if (c->p < c->end && (*c->p == 'e' || *c->p == 'E')) {
+    c->p++;
+    if (c->p < c->end && (*c->p == '+' || *c->p == '-')) c->p++;
+    if (!json_digits(c)) return 0;
+  }
+  return 1;
+}
+
+static int json_value(json_cursor *c, int depth);
+
+static int json_members(json_cursor *c, int depth, char close, int keyed) {
+  c->p++;
+  json_ws(c);
+  if (c->p < c->end && *c->p == close) {
+    c->p++;
+    return 1;
+  }
+  for (;;) {
+    if (keyed) {
+      if (!json_string(c)) return 0;
+      json_ws(c);
+      if (c->p >= c->end || *c->p != ':') return 0;
+      c->p++;
+    }
+    if (!json_value(c, depth + 1)) return 0;
+    json_ws(c);
+    if (c->p >= c->end) return 0;
+    if (*c->p == close) {
+      c->p++;
+      return 1;
+    }
+    if (*c->p != ',') return 0;
+    c->p++;
+    json_ws(c);
+  }
+}
+
+static int json_literal(json_cursor *c, const char *word) {
+  size_t n = strlen(word);
+  if ((size_t)(c->end - c->p) < n || memcmp(c->p, word, n) != 0) return 0;
+  c->p += n;
+  return 1;
+}
+
+static int json_value(json_cursor *c, int depth) {
+  if (depth > 32) return 0;
+  json_ws(c);
+  if (c->p >= c->end) return 0;
+  switch (*c->p) {
+    case '{': return json_members(c, depth, '}', 1);
+    case '[': return json_members(c, depth, ']', 0);
+    case '"': return json_string(c);
+    case 't': return json_literal(c, "true");
+    case 'f': return json_literal(c, "false");
+    case 'n': return json_literal(c, "null");
+    default: return json_number(c);
+  }
+}
+
+/* One JSON object and nothing else (SPEC R8: a message is one object, no newline). */
+static int json_object(const char *text, size_t len) {
+  json_cursor c = {text, text + len};
+  if (len == 0 || text[0] != '{') return 0;
+  return json_value(&c, 0) && c.p == c.end;
+}
+
+/* ---- reading the messages -------------------------------------------------------------- */
+
+/* The integer after `key` in the record of `msg` that contains `anchor`; -1 if absent. */
+static long long record_number(const char *msg, const char *anchor, const char *key) {
+  const char *record = strstr(msg, anchor);
+  if (record == NULL) return -1;
+  const char *record_end = strchr(record, '}');
+  const char *at = strstr(record, key);
+  if (at == NULL || (record_end != NULL && at > record_end)) return -1;
+  return strtoll(at + strlen(key), NULL, 10);
+}
+
+/* The string after `key` in the record containing `anchor`, copied to out; 0 if absent. */
+static int record_text(const char *msg, const char *anchor, const char *key, char *out, size_t cap) {
+  const char *record = strstr(msg, anchor);
+  if (record == NULL) return 0;
+  const char *at = strstr(record, key);
+  const char *record_end = strchr(record, '}');
+  if (at == NULL || (record_end != NULL && at > record_end)) return 0;
+  at += strlen(key);
+  const char *close = strchr(at, '"');
+  if (close == NULL || (size_t)(close - at) >= cap) return 0;
+  memcpy(out, at, (size_t)(close - at));
+  out[close - at] = '\0';
+  return 1;
+}
+
+static long long sum_of(const char *msg, const char *key) {
+  long long sum = 0;
+  for (const char *at = strstr(msg, key); at != NULL; at = strstr(at + 1, key)) {
+    sum += strtoll(at + strlen(key), NULL, 10);
+  }
+  return sum;
+}
+
+static unsigned occurrences(const char *msg, const char *needle) {
+  unsigned n = 0;
+  for (const char *at = strstr(msg, needle); at != NULL; at = strstr(at + 1, needle)) n++;
+  return n;
+}
+
+/* The first message holding `needle` (a window may span several messages); "" if none. */
+static const char *message_with(const char *needle) {
+  for (unsigned i = 0; i < message_count && i < MAX_MESSAGES; i++) {
+    if (strstr(messages[i], needle) != NULL) return messages[i];
+  }
+  return "";
+}
+
+/* Sum of the integers after `key` over all messages. */
+static long long total_of(const char *key) {
+  long long sum = 0;
+  for (unsigned i = 0; i < message_count && i < MAX_MESSAGES; i++) sum += sum_of(messages[i], key);
+  return sum;
+}
+
+/* ms since the epoch as the core prints it (ISO 8601, UTC, milliseconds). */
+static void iso8601(int64_t ms, char out[64]) {
+  int64_t days = ms / 86400000, in_day = ms % 86400000;
+  /* Gregorian date from a day count, in 400-year eras starting on 0000-03-01. */
+  int64_t z = days + 719468;
+  int64_t era = z / 146097;
+  int64_t doe = z - era * 146097;
+  int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+  int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+  int64_t mp = (5 * doy + 2) / 153;
+  int64_t day = doy - (153 * mp + 2) / 5 + 1;
+  int64_t month = mp < 10 ? mp + 3 : mp - 9;
+  int64_t year = yoe + era * 400 + (month <= 2);
+  snprintf(out, 64, "%04" PRId64 "-%02" PRId64 "-%02" PRId64 "T%02" PRId64 ":%02" PRId64 ":%02" PRId64 ".%03" PRId64 "Z",
+           year, month, day, in_day / 3600000, in_day / 60000 % 60, in_day / 1000 % 60, in_day % 1000);
+}
+
+/* ---- time, connections, packets -------------------------------------------------------- */
+
+#ifdef MT_TEST_WALL_CLOCK
+static int64_t clock_offset_ms; /* lets the application clock step back */
+static uint64_t wall_clock(VOID) {
+  return (uint64_t)(EPOCH_MS + (int64_t)tx_time_get() * MS_PER_TICK + clock_offset_ms);
+}
+#endif
+
+static int64_t tick_ms(ULONG ticks) { return EPOCH_MS + (int64_t)ticks * MS_PER_TICK; }
+
+static mt_packet_conn connection(const uint8_t local[4], uint16_t lport, const uint8_t remote[4],
+                                 uint16_t rport, uint8_t protocol, uint8_t direction, uint32_t bytes) {
+  mt_packet_conn c;
+  memset(&c, 0, sizeof c);
+  memcpy(c.local, local, 4);
+  memcpy(c.remote, remote, 4);
+  c.local_port = lport;
+  c.remote_port = rport;
+  c.protocol = protocol;
+  c.direction = direction;
+  c.family = 4;
+  c.bytes = bytes;
+  return c;
+}
+
+static MT_TX_STATS stats_now(void) {
+  MT_TX_STATS s;
+  mt_tx_stats_get(&s);
+  return s;
+}
+
+/* Steps the agent on an empty queue (each wait times out and a second passes) until a message
+ * arrives; returns the steps taken, or 0 if none came within `max_steps`. */
+static unsigned step_until_message(unsigned max_steps) {
+  unsigned before = message_count;
+  for (unsigned i = 1; i <= max_steps; i++) {
+    if (mt_tx_agent_step(MT_TX_WINDOW_CHECK_TICKS) != TX_QUEUE_EMPTY) return 0;
+    if (message_count != before) return i;
+  }
+  return 0;
+}
+
+/* Every message so far is one JSON object within maxMessageBytes. */
+static void check_messages_are_json(void) {
+  unsigned n = message_count < MAX_MESSAGES ? message_count : MAX_MESSAGES;
+  for (unsigned i = 0; i < n; i++) {
+    CHECK(json_object(messages[i], message_len[i]));
+    CHECK(message_len[i] <= 1024);
+    CHECK(strstr(messages[i], "\"AgentId\":\"" AGENT_ID "\"") != NULL);
+  }
+}
+
+static UCHAR agent_stack[MT_TX_MIN_STACK_BYTES];
+static ULONG agent_queue[QUEUE_EVENTS * MT_TX_EVENT_ULONGS];
+
+static MT_TX_CONFIG good_config(void) {
+  MT_TX_CONFIG c;
+  memset(&c, 0, sizeof c);
+  c.stack = agent_stack;
+  c.stack_size = sizeof agent_stack;
+  c.priority = 16;
+  c.queue_storage = agent_queue;
+  c.queue_size = sizeof agent_queue;
+  c.epoch_ms_at_start = (uint64_t)EPOCH_MS;
+#ifdef MT_TEST_WALL_CLOCK
+  c.epoch_ms_at_start = 0; /* ignored when clock_ms is set */
+  c.clock_ms = wall_clock;
+#endif
+  c.send = on_send;
+  c.send_context = &send_context;
+  c.agent_id = AGENT_ID;
+  c.configuration = CONFIGURATION;
+  return c;
+}
+
+/* ---- the tests ------------------------------------------------------------------------- */
+
+static void before_start(void) {
+  mt_packet_conn c = connection(V4_DEVICE, 50000, V4_PEER, 443, MT_PACKET_TCP, MT_PACKET_OUT, 40);
+  CHECK(mt_tx_post_connection(NULL) == TX_PTR_ERROR);
+  CHECK(mt_tx_post_connection(&c) == TX_QUEUE_ERROR);
+  MT_TX_STATS s = stats_now();
+  CHECK(s.dropped == 1 && s.posted == 0);
+  CHECK(mt_tx_agent_step(0) == TX_QUEUE_ERROR);
+  mt_tx_stats_get(NULL); /* ignored, no crash */
+}
+
+static void bad_configurations(void) {
+  CHECK(mt_tx_start(NULL) == MT_TX_BAD_CONFIG);
+  MT_TX_CONFIG c = good_config();
+  c.send = NULL;
+  CHECK(mt_tx_start(&c) == MT_TX_BAD_CONFIG);
+  c = good_config();
+  c.queue_storage = NULL;
+  CHECK(mt_tx_start(&c) == MT_TX_BAD_CONFIG);
+  c = good_config();
+  c.queue_size = MT_TX_EVENT_BYTES - 1; /* not even one event */
+  CHECK(mt_tx_start(&c) == MT_TX_BAD_CONFIG);
+  c = good_config();
+  c.stack_size = MT_TX_MIN_STACK_BYTES - 1;
+  CHECK(mt_tx_start(&c) == MT_TX_BAD_CONFIG);
+
+  /* The core refuses: the start fails whole, and a later start may still succeed. */
+  c = good_config();
+  c.agent_id = "not-a-uuid";
+  CHECK(mt_tx_start(&c) == MT_TX_REJECTED);
+  c = good_config();
+  c.configuration = "{\"network\":{\"cacheSize\":0}}";
+  CHECK(mt_tx_start(&c) == MT_TX_REJECTED);
+  c.configuration = "{\"network\":";
+  CHECK(mt_tx_start(&c) == MT_TX_REJECTED);
+  c.configuration = "{\"noSuchKey\":1}";
+  CHECK(mt_tx_start(&c) == MT_TX_REJECTED);
+
+  /* ThreadX refuses the thread: its error comes back and the queue is deleted again (else the
+   * next start's tx_queue_create would fail on a queue already created). */
+  c = good_config();
+  c.priority = TX_MAX_PRIORITIES;
+  CHECK(mt_tx_start(&c) == TX_PRIORITY_ERROR);
+
+  CHECK(shim_thread_last_created() == NULL);
+  CHECK(mt_tx_agent_step(0) == TX_QUEUE_ERROR);
+  mt_packet_conn conn = connection(V4_DEVICE, 1, V4_PEER, 2, MT_PACKET_UDP, MT_PACKET_OUT, 28);
+  CHECK(mt_tx_post_connection(&conn) == TX_QUEUE_ERROR);
+  CHECK(stats_now().dropped == 2 && stats_now().posted == 0);
+  CHECK(message_count == 0 && send_problems == 0);
+}
+
+static void starts_once(void) {
+  MT_TX_CONFIG c = good_config();
+  CHECK(mt_tx_start(&c) == TX_SUCCESS);
+  const TX_THREAD *t = shim_thread_last_created();
+  CHECK(t != NULL);
+  if (t != NULL) {
+    CHECK(t->tx_thread_entry != NULL);
+    CHECK(t->tx_thread_stack_start == agent_stack && t->tx_thread_stack_size == sizeof agent_stack);
+    CHECK(t->tx_thread_priority == 16 && t->tx_thread_preempt_threshold == 16);
+    CHECK(t->tx_thread_time_slice == TX_NO_TIME_SLICE && t->tx_thread_auto_start == TX_AUTO_START);
+  }
+  CHECK(mt_tx_start(&c) == MT_TX_ALREADY_STARTED);
+  CHECK(message_count == 0); /* nothing aggregated yet, nothing to send */
+  /* Empty windows send nothing (sendEmptyWindows is false). */
+  CHECK(mt_tx_agent_step(0) == TX_QUEUE_EMPTY && message_count == 0);
+}
+
+/* A full queue refuses at once (the double aborts on a blocking send to a full queue); events
+ * carry the time they were posted; the window closes when its 5 s have passed. */
+static void full_queue_and_one_window(void) {
+  MT_TX_STATS before = stats_now();
+  mt_packet_conn c = connection(V4_DEVICE, 50000, V4_PEER, 443, MT_PACKET_TCP, MT_PACKET_OUT, 40);
+  ULONG first_tick = tx_time_get();
+  for (int i = 0; i < QUEUE_EVENTS; i++) {
+    CHECK(mt_tx_post_connection(&c) == TX_SUCCESS);
+    shim_time_advance(10); /* 100 ms between events */
+  }
+  ULONG last_tick = tx_time_get() - 10;
+  CHECK(mt_tx_post_connection(&c) == TX_QUEUE_FULL);
+  CHECK(mt_tx_post_connection(&c) == TX_QUEUE_FULL);
+  CHECK(shim_interrupt_posture() == TX_INT_ENABLE);
+  MT_TX_STATS s = stats_now();
+  CHECK(s.posted == before.posted + QUEUE_EVENTS);
+  CHECK(s.dropped == before.dropped + 2);
+
+  /* The agent takes them one per step, and says when the queue is empty. */
+  for (int i = 0; i < QUEUE_EVENTS; i++) CHECK(mt_tx_agent_step(0) == TX_SUCCESS);
+  CHECK(mt_tx_agent_step(0) == TX_QUEUE_EMPTY);
+  s = stats_now();
+  CHECK(s.ingested == before.ingested + QUEUE_EVENTS && s.rejected == before.rejected);
+  CHECK(message_count == 0);
+
+  /* The window began at the start (the configuration's time, tick 0) and lasts 5 s: the
+   * message comes with the first step that reaches tick 500, not one before. */
+  unsigned steps = step_until_message(10);
+  CHECK(steps > 0);
+  CHECK(tx_time_get() >= WINDOW_TICKS && tx_time_get() - MT_TX_WINDOW_CHECK_TICKS < WINDOW_TICKS);
+  CHECK(message_count >= 1);
+  check_messages_are_json();
+  const char *rec = "\"LocalAddress\":\"10.0.0.2\",\"LocalPort\":50000,\"RemoteAddress\":\"93.184.216.34\","
+                    "\"RemotePort\":443,\"Protocol\":\"tcp\",\"Direction\":\"Out\"";
+  const char *m = message_with(rec);
+  CHECK(strstr(m, "\"Name\":\"ConnectionCreate\"") != NULL);
+  CHECK(record_number(m, rec, "\"HitCount\":") == QUEUE_EVENTS);
+  CHECK(record_number(m, rec, "\"BytesOut\":") == QUEUE_EVENTS * 40);
+  CHECK(record_number(m, rec, "\"BytesIn\":") == 0);
+  char got[64], want[64];
+  iso8601(tick_ms(first_tick), want);
+  CHECK(record_text(m, rec, "\"FirstSeenUTC\":\"", got, sizeof got) && strcmp(got, want) == 0);
+  iso8601(tick_ms(last_tick), want); /* posted at 0.7 s, ingested later */
+  CHECK(record_text(m, rec, "\"LastSeenUTC\":\"", got, sizeof got) && strcmp(got, want) == 0);
+  iso8601(tick_ms(WINDOW_TICKS), want);
+  char stamp[96];
+  snprintf(stamp, sizeof stamp, "\"TimestampUTC\":\"%s\"", want);
+  CHECK(strstr(m, stamp) != NULL);
+  /* The core's own count of what it received matches what the agent ingested. */
+  CHECK(total_of("\"HitCount\":") == QUEUE_EVENTS);
+  CHECK(record_number(message_with("\"Collector\":\"network\""), "\"Collector\":\"network\"",
+                      "\"Received\":") == QUEUE_EVENTS);
+  CHECK(stats_now().messages == before.messages + message_count);
+  forget_messages();
+}
+
+/* Packets through the NetX Duo hook end up in the message; the application's filter is still
+ * called for each of them. */
+static unsigned app_filter_calls;
+static UINT app_filter(NX_IP *ip, NX_PACKET *packet, UINT direction) {
+  (void)ip;
+  (void)packet;
+  (void)direction;
+  app_filter_calls++;
+  return NX_SUCCESS;
+}
+
+static UINT deliver(NX_IP *ip, uint8_t *bytes, size_t n, UINT direction) {
+  NX_PACKET p;
+  memset(&p, 0, sizeof p);
+  p.nx_packet_data_start = p.nx_packet_prepend_ptr = bytes;
+  p.nx_packet_data_end = p.nx_packet_append_ptr = bytes + n;
+  p.nx_packet_length = (ULONG)n;
+  return ip->nx_ip_packet_filter_extended(ip, &p, direction);
+}
+
+static void packets_through_netx(void) {
+  NX_IP ip;
+  memset(&ip, 0, sizeof ip);
+  ip.nx_ip_packet_filter_extended = app_filter;
+  CHECK(mt_netx_attach(&ip) == MT_NETX_SUCCESS);
+  uint8_t b[96];
+  size_t n;
+  for (int i = 0; i < 3; i++) { /* DNS answers over IPv6 */
+    n = ipv6_header(b, 17, V6_PEER, V6_DEVICE, 8 + 4);
+    n += udp_header(b + n, 53, 40000, 12) + 4;
+    CHECK(deliver(&ip, b, n, NX_IP_PACKET_IN) == NX_SUCCESS);
+  }
+  n = ipv4_header(b, 1, V4_DEVICE, V4_PEER, 8, 5, 0); /* a ping out */
+  n += icmp_echo(b + n);
+  CHECK(deliver(&ip, b, n, NX_IP_PACKET_OUT) == NX_SUCCESS);
+  CHECK(deliver(&ip, b, 12, NX_IP_PACKET_OUT) == NX_SUCCESS); /* truncated: not an event */
+  CHECK(app_filter_calls == 5);
+  MT_NETX_STATS ns;
+  mt_netx_stats_get(&ns);
+  CHECK(ns.connections == 4 && ns.truncated == 1 && ns.not_queued == 0);
+
+  while (mt_tx_agent_step(0) == TX_SUCCESS) {
+  }
+  CHECK(step_until_message(10) > 0);
+  check_messages_are_json();
+  const char *dns = "\"LocalAddress\":\"fe80::1\",\"LocalPort\":40000,\"RemoteAddress\":\"2001:db8::53\","
+                    "\"RemotePort\":53,\"Protocol\":\"udp\",\"Direction\":\"In\"";
+  const char *m = message_with(dns);
+  CHECK(record_number(m, dns, "\"HitCount\":") == 3);
+  CHECK(record_number(m, dns, "\"BytesIn\":") == 3 * 52);
+  char app[8];
+  CHECK(record_text(m, dns, "\"ApplicationProtocol\":\"", app, sizeof app) && strcmp(app, "dns") == 0);
+  const char *ping = "\"RemoteAddress\":\"93.184.216.34\",\"RemotePort\":0,\"Protocol\":\"icmp\",\"Direction\":\"Out\"";
+  CHECK(record_number(message_with(ping), ping, "\"HitCount\":") == 1);
+  CHECK(total_of("\"HitCount\":") == 4);
+  CHECK(mt_netx_detach(&ip) == MT_NETX_SUCCESS && ip.nx_ip_packet_filter_extended == app_filter);
+  forget_messages();
+}
+
+/* An event the core refuses is counted, and the agent goes on. */
+static void rejected_events(void) {
+  MT_TX_STATS before = stats_now();
+  mt_packet_conn bad = connection(V4_DEVICE, 1, V4_PEER, 2, 9 /* no such protocol */, MT_PACKET_OUT, 28);
+  mt_packet_conn family = connection(V4_DEVICE, 1, V4_PEER, 2, MT_PACKET_UDP, MT_PACKET_OUT, 28);
+  family.family = 5;
+  mt_packet_conn good = connection(V4_DEVICE, 1, V4_PEER, 2, MT_PACKET_UDP, MT_PACKET_OUT, 28);
+  CHECK(mt_tx_post_connection(&bad) == TX_SUCCESS);
+  CHECK(mt_tx_post_connection(&family) == TX_SUCCESS);
+  CHECK(mt_tx_post_connection(&good) == TX_SUCCESS);
+  while (mt_tx_agent_step(0) == TX_SUCCESS) {
+  }
+  MT_TX_STATS s = stats_now();
+  CHECK(s.rejected == before.rejected + 2);
+  CHECK(s.ingested == before.ingested + 1);
+  CHECK(step_until_message(10) > 0);
+  check_messages_are_json();
+  CHECK(total_of("\"HitCount\":") == 1);
+  forget_messages();
+}
+
+/* A window larger than maxMessageBytes (1024) goes out as several messages, each valid on its
+ * own; no record is lost: the hit counts add up to what was posted. */
+static void window_split_across_messages(void) {
+  unsigned posted = 0;
+  for (unsigned i = 0; i < 40; i++) {
+    mt_packet_conn c = connection(V4_DEVICE, 40000, V4_PEER, (uint16_t)(1000 + i), MT_PACKET_TCP,
+                                  MT_PACKET_OUT, 60);
+    for (unsigned k = 0; k <= i % 3; k++) {
+      if (mt_tx_post_connection(&c) != TX_SUCCESS) { /* full: let the agent catch up */
+        while (mt_tx_agent_step(0) == TX_SUCCESS) {
+        }
+        CHECK(mt_tx_post_connection(&c) == TX_SUCCESS);
+      }
+      posted++;
+    }
+  }
+  while (mt_tx_agent_step(0) == TX_SUCCESS) {
+  }
+  CHECK(message_count == 0);
+  CHECK(step_until_message(10) > 0);
+  CHECK(message_count > 1);
+  check_messages_are_json();
+  unsigned records = 0;
+  for (unsigned i = 0; i < message_count && i < MAX_MESSAGES; i++) {
+    records += occurrences(messages[i], "\"LocalPort\":40000");
+  }
+  CHECK(total_of("\"HitCount\":") == (long long)posted);
+  CHECK(records == 40);
+  forget_messages();
+}
+
+#ifdef MT_TEST_WALL_CLOCK
+/* The application's clock steps back (an SNTP correction): events keep being accepted, at the
+ * latest time the core has seen, instead of being refused as out of order. */
+static void clock_steps_back(void) {
+  MT_TX_STATS before = stats_now();
+  mt_packet_conn c = connection(V4_DEVICE, 50001, V4_PEER, 443, MT_PACKET_TCP, MT_PACKET_OUT, 40);
+  CHECK(mt_tx_post_connection(&c) == TX_SUCCESS);
+  CHECK(mt_tx_agent_step(0) == TX_SUCCESS);
+  clock_offset_ms = -10000;
+  CHECK(mt_tx_post_connection(&c) == TX_SUCCESS);
+  CHECK(mt_tx_agent_step(0) == TX_SUCCESS);
+  CHECK(mt_tx_agent_step(0) == TX_QUEUE_EMPTY); /* a tick at the earlier time is not refused */
+  MT_TX_STATS s = stats_now();
+  CHECK(s.ingested == before.ingested + 2 && s.rejected == before.rejected);
+  clock_offset_ms = 0;
+  CHECK(step_until_message(10) > 0);
+  check_messages_are_json();
+  CHECK(record_number(message_with("\"LocalPort\":50001"), "\"LocalPort\":50001", "\"HitCount\":") == 2);
+  forget_messages();
+}
+#else
+/* ThreadX's tick counter wraps (after 497 days at 100 Hz): time keeps running forward. */
+static void tick_counter_wraps(void) {
+  /* Walk up to just below the wrap in steps of less than 2^32 ticks, as a running agent would
+   * (its waits time out at least once per MT_TX_WINDOW_CHECK_TICKS). */
+  int64_t start_ms = tick_ms(0);
+  uint64_t walked = tx_time_get();
+  while (tx_time_get() < 0xFFFFFF00u) {
+    ULONG step = 0xFFFFFF00u - tx_time_get();
+    if (step > 0x40000000u) step = 0x40000000u;
+    shim_time_advance(step);
+    walked += step;
+    CHECK(mt_tx_agent_step(0) == TX_QUEUE_EMPTY);
+  }
+  forget_messages();
+  mt_packet_conn c = connection(V4_DEVICE, 50002, V4_PEER, 443, MT_PACKET_TCP, MT_PACKET_OUT, 40);
+  CHECK(mt_tx_post_connection(&c) == TX_SUCCESS); /* at tick 0xFFFFFF00 */
+  CHECK(mt_tx_agent_step(0) == TX_SUCCESS);
+  shim_time_advance(0x180); /* past the wrap, within the same 5 s window */
+  CHECK(tx_time_get() == 0x80);
+  CHECK(mt_tx_post_connection(&c) == TX_SUCCESS);
+  CHECK(mt_tx_agent_step(0) == TX_SUCCESS);
+  CHECK(step_until_message(10) > 0);
+  check_messages_are_json();
+  const char *rec = "\"LocalPort\":50002";
+  char got[64], want[64];
+  iso8601(start_ms + (int64_t)walked * MS_PER_TICK, want);
+  const char *m = message_with(rec);
+  CHECK(record_text(m, rec, "\"FirstSeenUTC\":\"", got, sizeof got) && strcmp(got, want) == 0);
+  iso8601(start_ms + (int64_t)(walked + 0x180) * MS_PER_TICK, want);
+  CHECK(record_text(m, rec, "\"LastSeenUTC\":\"", got, sizeof got) && strcmp(got, want) == 0);
+  CHECK(record_number(m, rec, "\"HitCount\":") == 2);
+  forget_messages();
+}
+#endif
+
+int main(void) {
+  before_start();
+  bad_configurations();
+  starts_once();
+  full_queue_and_one_window();
+  packets_through_netx();
+  rejected_events();
+  window_split_across_messages();
+#ifdef MT_TEST_WALL_CLOCK
+  clock_steps_back();
+#else
+  tick_counter_wraps();
+#endif
+  MT_TX_STATS s = stats_now();
+  CHECK(s.faults == 0 && aborts == 0 && send_problems == 0);
+  CHECK(partial_len == 0); /* no message left half-sent */
+#ifdef MT_TEST_WALL_CLOCK
+  return check_report("agent (application clock)");
+#else
+  return check_report("agent (tick clock)");
+#endif
+}
