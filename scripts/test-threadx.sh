@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# Tests of the ThreadX / NetX Duo port (ports/threadx). Builds it with its CMakeLists.txt against
+# the test double in ports/threadx/shim (the real trees are not available to CI), runs the host
+# tests plain and under ASan + UBSan, cross-compiles the library for Cortex-M3 with -Werror on
+# our sources and prints the objects' sizes. Ends with one line `N passed, M failed`.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+passed=0; failed=0
+pass() { passed=$((passed + 1)); echo "ok   $*"; }
+fail() { failed=$((failed + 1)); echo "FAIL $*"; }
+finish() { echo "$passed passed, $failed failed"; [ "$failed" -eq 0 ]; exit $?; }
+
+# Adds a test program's closing `<suite>: N passed, M failed` to the totals.
+add_counts() {
+  local line; line=$(grep -oE '[0-9]+ passed, [0-9]+ failed$' "$1" | tail -1)
+  if [ -z "$line" ]; then fail "$2: no result line"; return; fi
+  passed=$((passed + ${line%% passed*}))
+  local f=${line#*passed, }; failed=$((failed + ${f%% failed}))
+}
+
+if ! bash scripts/build-wasm3.sh >/dev/null; then fail "build-wasm3"; finish; fi
+if [ ! -f build/microtally-rtos.wasm ]; then fail "build/microtally-rtos.wasm missing (npm run build)"; finish; fi
+if ! command -v cmake >/dev/null 2>&1; then fail "cmake not installed (scripts/setup.sh)"; finish; fi
+WASM3_DIR=${WASM3_DIR:-$ROOT/third_party/pywasm3-0.5.0/wasm3}
+JOBS=$(getconf _NPROCESSORS_ONLN 2>/dev/null || echo 2)
+GENERATOR=(); command -v ninja >/dev/null 2>&1 && GENERATOR=(-G Ninja)
+SHIM=$ROOT/ports/threadx/shim
+LOGS=build/test-logs
+mkdir -p "$LOGS"
+
+# The options a user passes, pointed at the test double.
+PORT_OPTS=(-DTHREADX_DIR="$SHIM/threadx" -DNETXDUO_DIR="$SHIM/netxduo" -DTHREADX_ARCH=cortex_m3
+           -DMT_TX_DEFINITIONS=NX_ENABLE_IP_PACKET_FILTER -DWASM3_DIR="$WASM3_DIR" -DMT_WERROR=ON)
+
+# configure_and_build <name> <build dir> <cmake options...>
+configure_and_build() {
+  local name=$1 dir=$2; shift 2
+  if [ -f "$dir/CMakeCache.txt" ] && ! grep -q "CMAKE_GENERATOR:INTERNAL=${GENERATOR[1]:-Unix Makefiles}" "$dir/CMakeCache.txt"; then
+    rm -rf "$dir"
+  fi
+  if cmake -S ports/threadx -B "$dir" "${GENERATOR[@]}" "${PORT_OPTS[@]}" "$@" >"$LOGS/threadx-$name.log" 2>&1 &&
+     cmake --build "$dir" -j "$JOBS" >>"$LOGS/threadx-$name.log" 2>&1; then
+    pass "$name: CMake build, -Wall -Wextra -Werror on microtally's sources"
+    return 0
+  fi
+  tail -30 "$LOGS/threadx-$name.log"; fail "$name: CMake build"
+  return 1
+}
+
+run_tests() {
+  local name=$1 dir=$2 t
+  for t in test_packet test_netx test_agent test_agent_clock; do
+    "$dir/test/$t" >"$LOGS/threadx-$name-$t.log" 2>&1
+    local rc=$?
+    cat "$LOGS/threadx-$name-$t.log"
+    if grep -qE 'runtime error|Sanitizer' "$LOGS/threadx-$name-$t.log"; then fail "$name $t: sanitizer report"; fi
+    add_counts "$LOGS/threadx-$name-$t.log" "$name $t"
+    [ $rc -eq 0 ] || fail "$name $t: exit status $rc"
+  done
+}
+
+echo "== host tests against the test double (gcc)"
+if configure_and_build host build/threadx/host -DMT_TX_BUILD_TESTS=ON -DCMAKE_BUILD_TYPE=Debug; then
+  run_tests host build/threadx/host
+fi
+
+echo "== host tests under ASan + UBSan"
+SAN="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer"
+# wasm3 reads its code pages with unaligned loads by design (as in test/c); the rest of UBSan
+# stays on for it, all of it for the port.
+if configure_and_build sanitizers build/threadx/san -DMT_TX_BUILD_TESTS=ON -DCMAKE_BUILD_TYPE=Debug \
+     -DCMAKE_C_FLAGS="-O1 $SAN" -DCMAKE_EXE_LINKER_FLAGS="$SAN" \
+     -DMT_WASM3_EXTRA_FLAGS=-fno-sanitize=alignment; then
+  ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 run_tests sanitizers build/threadx/san
+fi
+
+echo "== Cortex-M3 cross-compile (arm-none-eabi-gcc, newlib, -Os)"
+if command -v arm-none-eabi-gcc >/dev/null 2>&1; then
+  M3=build/threadx/cortex-m3
+  if configure_and_build cortex-m3 "$M3" -DCMAKE_BUILD_TYPE=MinSizeRel -DMT_WASM3_OPT=-Os \
+       -DCMAKE_TOOLCHAIN_FILE="$ROOT/ports/threadx/cmake/arm-none-eabi-cortex-m3.cmake"; then
+    objs=$(find "$M3/CMakeFiles/microtally_threadx.dir" -name '*.obj' | sort)
+    if [ -n "$objs" ] && arm-none-eabi-objdump -f $objs | grep -q 'architecture: arm'; then
+      pass "cortex-m3: objects are Arm code"
+    else
+      fail "cortex-m3: no Arm objects"
+    fi
+    # Port objects one by one; bindings, wasm3 and the blob as totals (bss = MT_WASM3_HEAP_BYTES).
+    # shellcheck disable=SC2086
+    arm-none-eabi-size $objs $(find "$M3/CMakeFiles/microtally_wasm3.dir" -name '*.obj') | awk '
+      NR == 1 { next }
+      { n = $6; sub(/.*\//, "", n); sub(/\.c\.obj$/, "", n) }
+      n ~ /^(microtally_threadx|microtally_netx|mt_packet)$/ { printf "    %-20s text %6d  data %4d  bss %6d\n", n, $1, $2, $3; pt += $1; pb += $3; next }
+      n == "microtally" { printf "    %-20s text %6d  data %4d  bss %6d\n", "bindings", $1, $2, $3; next }
+      n ~ /^microtally-/ { printf "    %-20s text %6d (const data)\n", "rtos blob", $1; next }
+      { wt += $1; wd += $2; wb += $3 }
+      END { printf "    %-20s text %6d  data %4d  bss %6d\n", "wasm3 (11 files)", wt, wd, wb;
+            printf "    port alone: text %d, bss %d\n", pt, pb }'
+  fi
+else
+  echo "skip Cortex-M3 cross-compile: arm-none-eabi-gcc not installed"
+fi
+
+finish
