@@ -326,7 +326,8 @@ export function nextChunk(w: Writer, chunkCap: i32): bool {
     msgBytes += need;
     if (!wasEvOpen) { eventSeq++; events++; }
     evOpen = !empty;
-    commitRecord();
+    // An empty window's event carries no record: nothing to count (slot k is stale data).
+    if (!empty) commitRecord();
     k++;
   }
 }

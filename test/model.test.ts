@@ -125,13 +125,15 @@ describe('loss accounting over 100,000 events (R5)', () => {
       };
       let t = T0;
       for (let i = 0; i < 100_000; i++) {
-        t += Math.floor(rand() * 400);
+        // Now and then a quiet spell longer than a window, so empty windows happen too.
+        t += rand() < 0.002 ? 40_000 + Math.floor(rand() * 90_000) : Math.floor(rand() * 400);
         const x = rand();
         let line: object;
         if (x < 0.002) {
           line = { kind: 'config', t, config: { network: { enabled: rand() < 0.8, cacheSize: 1 + Math.floor(rand() * 300 % (profile === 'rtos' ? 256 : 1024)),
             aggregation: rand() < 0.9, priority: ['high', 'medium', 'low'][Math.floor(rand() * 3)] },
-            process: { enabled: rand() < 0.8, cacheSize: 1 + Math.floor(rand() * 200) }, priorityIntervals: { high: 5, medium: 20, low: 40 } } };
+            process: { enabled: rand() < 0.8, cacheSize: 1 + Math.floor(rand() * 200) }, priorityIntervals: { high: 5, medium: 20, low: 40 },
+            sendEmptyWindows: rand() < 0.3 } };
         } else if (x < 0.45) {
           fed[0]++;
           line = { kind: 'process', t, pid: i, ppid: 1, uid: Math.floor(rand() * 3), type: 'exec', cmd: `job-${Math.floor(rand() * 400)}` };

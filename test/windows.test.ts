@@ -33,6 +33,17 @@ describe('windows (R5)', () => {
       [true, iso(T0 + 30_000), 0], [true, iso(T0 + 60_000), 0], [true, iso(T0 + 90_000), 0]]);
   });
 
+  it('an IsEmpty window after a busy one counts no hits as sent (R5 identity)', async () => {
+    // Regression: the empty window's event once counted the stale first slot of the cleared
+    // cache as sent, so the run summary said sent 2 for 1 received.
+    const r = await replayAll(trace(config(T0, { sendEmptyWindows: true }), conn(T0 + 100),
+      config(T0 + 71_000, { network: { cacheSize: 2 } })), { stats: true });
+    const ev = events(r, 'ConnectionCreate');
+    expect(ev.map((e) => [e.IsEmpty, e.Payload.length])).toEqual([[false, 1], [true, 0]]);
+    const total = JSON.parse(r.stderr.trimEnd().split('\n').at(-1)!).network;
+    expect(total).toMatchObject({ received: 1, sent: 1, discarded: 0, dropped: 0, ignored: 0 });
+  });
+
   it('windows of different lengths close in time order, each with its own counters', async () => {
     const r = await replayAll(trace(
       config(T0, { network: { priority: 'high' }, priorityIntervals: { high: 10, medium: 30 } }),  // network 10 s, process 30 s
