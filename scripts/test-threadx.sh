@@ -75,11 +75,13 @@ if configure_and_build sanitizers build/threadx/san -DMT_TX_BUILD_TESTS=ON -DCMA
   ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 run_tests sanitizers build/threadx/san
 fi
 
-echo "== Cortex-M3 cross-compile (arm-none-eabi-gcc, newlib, -Os)"
+echo "== Cortex-M3 cross-compile (arm-none-eabi-gcc, newlib, -Os) and a run on QEMU mps2-an385"
 if command -v arm-none-eabi-gcc >/dev/null 2>&1; then
   M3=build/threadx/cortex-m3
+  # With the tests on, this also links test/target/target_agent.c into an mps2-an385 image.
   if configure_and_build cortex-m3 "$M3" -DCMAKE_BUILD_TYPE=MinSizeRel -DMT_WASM3_OPT=-Os \
-       -DCMAKE_TOOLCHAIN_FILE="$ROOT/ports/threadx/cmake/arm-none-eabi-cortex-m3.cmake"; then
+       -DCMAKE_TOOLCHAIN_FILE="$ROOT/ports/threadx/cmake/arm-none-eabi-cortex-m3.cmake" \
+       -DMT_TX_BUILD_TESTS=ON -DMT_CONFIG_FILE="$ROOT/ports/threadx/test/target/target_config.h"; then
     objs=$(find "$M3/CMakeFiles/microtally_threadx.dir" -name '*.obj' | sort)
     if [ -n "$objs" ] && arm-none-eabi-objdump -f $objs | grep -q 'architecture: arm'; then
       pass "cortex-m3: objects are Arm code"
@@ -95,8 +97,21 @@ if command -v arm-none-eabi-gcc >/dev/null 2>&1; then
       n == "microtally" { printf "    %-20s text %6d  data %4d  bss %6d\n", "bindings", $1, $2, $3; next }
       n ~ /^microtally-/ { printf "    %-20s text %6d (const data)\n", "rtos blob", $1; next }
       { wt += $1; wd += $2; wb += $3 }
-      END { printf "    %-20s text %6d  data %4d  bss %6d\n", "wasm3 (11 files)", wt, wd, wb;
+      END { printf "    %-20s text %6d  data %4d  bss %6d (bss: the test image'"'"'s MT_WASM3_HEAP_BYTES)\n", "wasm3 (11 files)", wt, wd, wb;
             printf "    port alone: text %d, bss %d\n", pt, pb }'
+    image=$M3/test/mt_tx_target.elf
+    arm-none-eabi-size "$image" | awk 'NR == 2 { printf "    test image (+ shim, startup, newlib-nano): text %d, data %d, bss %d\n", $1, $2, $3 }'
+    if command -v qemu-system-arm >/dev/null 2>&1; then
+      timeout 60 qemu-system-arm -M mps2-an385 -nographic -monitor none -serial none \
+        -chardev stdio,id=sh0 -semihosting-config enable=on,target=native,chardev=sh0 \
+        -kernel "$image" >"$LOGS/threadx-target.log" 2>&1
+      rc=$?
+      cat "$LOGS/threadx-target.log"
+      add_counts "$LOGS/threadx-target.log" "Cortex-M3 image on QEMU"
+      [ $rc -eq 0 ] || fail "Cortex-M3 image on QEMU: exit status $rc"
+    else
+      echo "skip the run on QEMU: qemu-system-arm not installed"
+    fi
   fi
 else
   echo "skip Cortex-M3 cross-compile: arm-none-eabi-gcc not installed"

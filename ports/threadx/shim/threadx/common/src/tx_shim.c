@@ -2,11 +2,17 @@
  * TEST DOUBLE — NOT ThreadX. Single-threaded host implementation of the services declared in
  * common/inc/tx_api.h, for ports/threadx tests. See ports/threadx/shim/README.md.
  */
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "tx_api.h"
+
+/* Bare-metal test images (ports/threadx/test/target) have no stdio. */
+#if defined(__arm__) && !defined(__linux__)
+#define SHIM_BARE_METAL 1
+#else
+#include <stdio.h>
+#include <stdlib.h>
+#endif
 
 #define QUEUE_ID 0x51554555UL /* marks a created queue */
 #define THREAD_ID 0x54485244UL
@@ -50,6 +56,18 @@ UINT tx_queue_delete(TX_QUEUE *q) {
   return TX_SUCCESS;
 }
 
+/* A wait no other thread could ever end, in a single-threaded test: stop loudly (on bare
+ * metal with a fault, which the board reports). */
+static void deadlock(const char *what) {
+#ifdef SHIM_BARE_METAL
+  (void)what;
+  __builtin_trap();
+#else
+  fprintf(stderr, "tx_shim: %s would deadlock\n", what);
+  abort();
+#endif
+}
+
 static ULONG *slot(TX_QUEUE *q, ULONG n) {
   return q->tx_queue_start + (n % q->tx_queue_capacity) * q->tx_queue_message_size;
 }
@@ -58,11 +76,7 @@ UINT tx_queue_send(TX_QUEUE *q, VOID *src, ULONG wait_option) {
   if (q == TX_NULL || q->tx_queue_id != QUEUE_ID) return TX_QUEUE_ERROR;
   if (src == TX_NULL) return TX_PTR_ERROR;
   if (q->tx_queue_enqueued - q->tx_queue_read == q->tx_queue_capacity) {
-    /* No other thread could ever make room in a single-threaded test. */
-    if (wait_option != TX_NO_WAIT) {
-      fprintf(stderr, "tx_shim: blocking send on a full queue would deadlock\n");
-      abort();
-    }
+    if (wait_option != TX_NO_WAIT) deadlock("a blocking send on a full queue");
     return TX_QUEUE_FULL;
   }
   memcpy(slot(q, q->tx_queue_enqueued), src, q->tx_queue_message_size * sizeof(ULONG));
@@ -74,10 +88,7 @@ UINT tx_queue_receive(TX_QUEUE *q, VOID *dst, ULONG wait_option) {
   if (q == TX_NULL || q->tx_queue_id != QUEUE_ID) return TX_QUEUE_ERROR;
   if (dst == TX_NULL) return TX_PTR_ERROR;
   if (q->tx_queue_enqueued == q->tx_queue_read) {
-    if (wait_option == TX_WAIT_FOREVER) {
-      fprintf(stderr, "tx_shim: waiting forever on an empty queue would deadlock\n");
-      abort();
-    }
+    if (wait_option == TX_WAIT_FOREVER) deadlock("waiting forever on an empty queue");
     now_ticks += wait_option; /* the wait times out: time passes */
     return TX_QUEUE_EMPTY;
   }
