@@ -7,7 +7,7 @@
  *   static ULONG agent_queue[64 * MT_TX_EVENT_ULONGS];
  *   MT_TX_CONFIG cfg = { agent_stack, sizeof agent_stack, 16,
  *                        agent_queue, sizeof agent_queue,
- *                        1700000000000ull, NX_NULL, my_send, NX_NULL, NX_NULL, NX_NULL };
+ *                        1700000000000ull, TX_NULL, my_send, TX_NULL, TX_NULL, TX_NULL };
  *   mt_tx_start(&cfg);          // from tx_application_define() or any thread
  *   mt_netx_attach(&ip_0);      // microtally_netx.h: connection events from NetX Duo
  *
@@ -39,8 +39,9 @@ typedef struct MT_TX_EVENT_STRUCT {
 #define MT_TX_EVENT_ULONGS ((UINT)((sizeof(MT_TX_EVENT) + sizeof(ULONG) - 1) / sizeof(ULONG)))
 #define MT_TX_EVENT_BYTES (MT_TX_EVENT_ULONGS * sizeof(ULONG))
 
-/* Agent thread stack that covers wasm3's interpreter on the rtos blob (measured on the QEMU
- * board, see README) plus the ThreadX frame. */
+/* Agent thread stack: wasm3's interpreter on the rtos blob needs about 2.1 KB on a Cortex-M3
+ * (measured by test/target on QEMU, see README); the rest is margin for the ThreadX frame,
+ * `send` and other compilers. */
 #ifndef MT_TX_MIN_STACK_BYTES
 #define MT_TX_MIN_STACK_BYTES 6144u
 #endif
