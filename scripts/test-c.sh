@@ -6,18 +6,8 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
-passed=0; failed=0
-pass() { passed=$((passed + 1)); echo "ok   $*"; }
-fail() { failed=$((failed + 1)); echo "FAIL $*"; }
-finish() { echo "$passed passed, $failed failed"; [ "$failed" -eq 0 ]; exit $?; }
-
-# Adds a test runner's closing `N passed, M failed` to the totals.
-add_counts() {
-  local line; line=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$1" | tail -1)
-  if [ -z "$line" ]; then fail "$2: no result line"; return; fi
-  passed=$((passed + ${line%% passed*}))
-  local f=${line#*passed, }; failed=$((failed + ${f%% failed}))
-}
+# shellcheck source=scripts/test-counts.sh
+. scripts/test-counts.sh
 
 if ! bash scripts/build-wasm3.sh; then fail "build-wasm3"; finish; fi
 WASM3_DIR=${WASM3_DIR:-$ROOT/third_party/pywasm3-0.5.0/wasm3}

@@ -6,18 +6,8 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
-passed=0; failed=0
-pass() { passed=$((passed + 1)); echo "ok   $*"; }
-fail() { failed=$((failed + 1)); echo "FAIL $*"; }
-finish() { echo "$passed passed, $failed failed"; [ "$failed" -eq 0 ]; exit $?; }
-
-# Adds a test program's closing `<suite>: N passed, M failed` to the totals.
-add_counts() {
-  local line; line=$(grep -oE '[0-9]+ passed, [0-9]+ failed$' "$1" | tail -1)
-  if [ -z "$line" ]; then fail "$2: no result line"; return; fi
-  passed=$((passed + ${line%% passed*}))
-  local f=${line#*passed, }; failed=$((failed + ${f%% failed}))
-}
+# shellcheck source=scripts/test-counts.sh
+. scripts/test-counts.sh
 
 if ! bash scripts/build-wasm3.sh >/dev/null; then fail "build-wasm3"; finish; fi
 if [ ! -f build/microtally-rtos.wasm ]; then fail "build/microtally-rtos.wasm missing (npm run build)"; finish; fi
