@@ -17,10 +17,7 @@
 
 #include "microtally.h"
 #include "microtally_blobs.h"
-
-#define EXIT_TRAPPED 70
-#define EXIT_ENGINE 71
-#define EXIT_IO 74
+#include "mt_replay.h"
 
 /* The longest line kept whole; longer ones are only measured (the core's input area is
  * smaller still: such lines reach it as mt_oversized_line). */
@@ -33,7 +30,6 @@ static mt_core_t core;
 static char line[LINE_MAX_BYTES];
 static char read_buf[64u * 1024u];
 static char out_buf[64u * 1024u];
-static int trapped;
 
 static int usage(const char *message)
 {
@@ -41,81 +37,25 @@ static int usage(const char *message)
     return 2;
 }
 
-/* Writes all bytes; a reader that went away (`| head`) ends the run quietly, as the V8 CLI
- * does. */
-static void write_out(FILE *f, const void *data, size_t len)
+/* stdio behind the shared replay loop (ports/common/mt_replay.h). */
+static long read_trace(void *ctx, void *buf, size_t cap)
 {
-    if (len > 0 && fwrite(data, 1, len, f) != len) {
-        if (errno == EPIPE) {
-            exit(0);
-        }
-        exit(EXIT_IO);
-    }
+    FILE *in = ctx;
+    size_t got = fread(buf, 1, cap, in);
+    return got == 0 && ferror(in) ? -1 : (long)got;
 }
 
-static void fault(mt_status_t st, unsigned long line_no)
+static int write_stream(void *ctx, int stream, const void *data, size_t len)
 {
-    mt_counters_t c;
-    if (st == MT_ERR_TRAP) {
-        trapped = 1;
-        (void)mt_get_counters(&core, &c);
-        fprintf(stderr, "microtally: the core trapped at line %lu and was re-initialised (%lu traps, about %lu inputs lost)\n",
-                line_no, (unsigned long)c.traps, (unsigned long)c.lost_inputs);
-        return;
+    FILE *f = stream == MT_REPLAY_STDOUT ? stdout : stderr;
+    (void)ctx;
+    if (f == stderr) {
+        fflush(stdout); /* keep the two streams in order on a shared terminal */
     }
-    fprintf(stderr, "microtally: wasm3 engine failure at line %lu: %s\n", line_no, mt_status_name(st));
-    fflush(stdout);
-    exit(EXIT_ENGINE);
-}
-
-/* Takes every pending chunk and prints messages one per line. */
-static void drain(unsigned long line_no)
-{
-    for (;;) {
-        const uint8_t *data = NULL;
-        size_t len = 0;
-        bool ends = false;
-        mt_status_t st = mt_next_chunk(&core, &data, &len, &ends);
-        if (st == MT_NO_MESSAGE) {
-            return;
-        }
-        if (st != MT_OK) {
-            fault(st, line_no);
-            return;
-        }
-        write_out(stdout, data, len);
-        if (ends) {
-            write_out(stdout, "\n", 1);
-        }
+    if (fwrite(data, 1, len, f) == len) {
+        return 0;
     }
-}
-
-static void print_reason(unsigned long line_no)
-{
-    const char *text = NULL;
-    size_t len = 0;
-    if (mt_last_error(&core, &text, &len) != MT_OK) {
-        text = "";
-        len = 0;
-    }
-    fprintf(stderr, "line %lu: ", line_no);
-    write_out(stderr, text, len);
-    write_out(stderr, "\n", 1);
-}
-
-/* One line of `len` bytes; returns 1 when skipped. A line longer than LINE_MAX_BYTES was only
- * measured, which is enough: it is longer than the input area, so the core needs its length
- * only (mt_oversized_line). */
-static int ingest(unsigned long line_no, size_t len)
-{
-    mt_status_t st = mt_ingest_line(&core, line, len);
-    if (st == MT_SKIPPED) {
-        print_reason(line_no);
-    } else if (st < 0) {
-        fault(st, line_no);
-    }
-    drain(line_no);
-    return st == MT_SKIPPED;
+    return errno == EPIPE ? MT_REPLAY_WRITE_CLOSED : -1;
 }
 
 /* `--bench-connections <records> <repeat>`: the engine benchmark of host/bench (not part of
@@ -143,12 +83,12 @@ static int bench_connections(const char *path, long repeat)
     long r;
     if (f == NULL || fseek(f, 0, SEEK_END) != 0 || (size = ftell(f)) < 0 || fseek(f, 0, SEEK_SET) != 0) {
         fprintf(stderr, "microtally: cannot read %s\n", path);
-        return EXIT_IO;
+        return MT_REPLAY_EXIT_IO;
     }
     records = malloc((size_t)size + 1u);
     if (records == NULL || fread(records, 1, (size_t)size, f) != (size_t)size) {
         fprintf(stderr, "microtally: cannot read %s\n", path);
-        return EXIT_IO;
+        return MT_REPLAY_EXIT_IO;
     }
     fclose(f);
     for (at = 0; at + 68u <= (size_t)size; events++) {
@@ -159,7 +99,7 @@ static int bench_connections(const char *path, long repeat)
     cfg.blob_size = microtally_rtos_wasm_len;
     cfg.memory_limit = microtally_rtos_memory_end;
     if (mt_init(&core, &cfg) != MT_OK) {
-        return EXIT_ENGINE;
+        return MT_REPLAY_EXIT_ENGINE;
     }
     for (r = 0; r < repeat; r++) {
         double ingest = 0, send = 0;
@@ -181,7 +121,7 @@ static int bench_connections(const char *path, long repeat)
         }
         if (st != MT_OK) {
             fprintf(stderr, "microtally: bench ingest failed: %s\n", mt_status_name(st));
-            return EXIT_ENGINE;
+            return MT_REPLAY_EXIT_ENGINE;
         }
         (void)mt_finish(&core);
         while (mt_next_chunk(&core, &data, &n, &ends) == MT_OK) {
@@ -194,7 +134,7 @@ static int bench_connections(const char *path, long repeat)
         }
     }
     if (mt_stats(&core, &json, &json_len) != MT_OK) {
-        return EXIT_ENGINE;
+        return MT_REPLAY_EXIT_ENGINE;
     }
     printf("{\"events\":%lu,\"ns\":%.0f,\"sendNs\":%.0f,\"stats\":%.*s}\n", (unsigned long)events, best,
            best_send, (int)json_len, json);
@@ -211,10 +151,9 @@ int main(int argc, char **argv)
     int i;
     FILE *in;
     mt_config_t cfg;
-    mt_status_t st;
-    unsigned long line_no = 0, skipped = 0;
-    size_t len = 0;
-    int have_line = 0;
+    mt_replay_options_t opt;
+    mt_replay_io_t io;
+    int status;
 
     if (argc == 4 && strcmp(argv[1], "--bench-connections") == 0) {
         return bench_connections(argv[2], strtol(argv[3], NULL, 10));
@@ -278,88 +217,25 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     setvbuf(stdout, out_buf, _IOFBF, sizeof out_buf);
 
-    st = mt_init(&core, &cfg);
-    if (st != MT_OK) {
-        fprintf(stderr, "microtally: wasm3 could not load the %s blob: %s\n", profile, mt_status_name(st));
-        return EXIT_ENGINE;
-    }
-    if (mt_input_capacity(&core) >= LINE_MAX_BYTES) {
-        fprintf(stderr, "microtally: the blob's input area is larger than this program's line buffer\n");
-        return EXIT_ENGINE;
-    }
-    if (agent_id != NULL) {
-        st = mt_set_agent_id(&core, agent_id, strlen(agent_id));
-        if (st == MT_SKIPPED) {
-            const char *text = "";
-            size_t n = 0;
-            (void)mt_last_error(&core, &text, &n);
-            fputs("microtally: --agent-id: ", stderr);
-            write_out(stderr, text, n);
-            write_out(stderr, "\n", 1);
-            return 2;
-        }
-        if (st != MT_OK) {
-            fault(st, 0);
-        }
-    }
-
-    /* Lines split on '\n'; a last line without one counts when it is not empty. */
-    for (;;) {
-        size_t got = fread(read_buf, 1, sizeof read_buf, in);
-        size_t k;
-        if (got == 0) {
-            if (ferror(in)) {
-                fprintf(stderr, "microtally: cannot read %s: %s\n", path, strerror(errno));
-                return EXIT_IO;
-            }
-            break;
-        }
-        for (k = 0; k < got; k++) {
-            char c = read_buf[k];
-            if (c == '\n') {
-                line_no++;
-                skipped += (unsigned long)ingest(line_no, len);
-                len = 0;
-                have_line = 0;
-                continue;
-            }
-            if (len < LINE_MAX_BYTES) {
-                line[len] = c;
-            }
-            len++;
-            have_line = 1;
-        }
-    }
-    if (have_line) {
-        line_no++;
-        skipped += (unsigned long)ingest(line_no, len);
-    }
+    memset(&opt, 0, sizeof opt);
+    opt.config = &cfg;
+    opt.profile = profile;
+    opt.agent_id = agent_id;
+    opt.agent_id_len = agent_id != NULL ? strlen(agent_id) : 0;
+    opt.stats = stats != 0;
+    opt.line = line;
+    opt.line_capacity = sizeof line;
+    opt.read_buffer = read_buf;
+    opt.read_capacity = sizeof read_buf;
+    io.ctx = in;
+    io.read = read_trace;
+    io.write = write_stream;
+    status = mt_replay(&core, &opt, &io);
     if (in != stdin) {
         fclose(in);
     }
-
-    st = mt_finish(&core);
-    if (st < 0) {
-        fault(st, line_no);
+    if (fflush(stdout) != 0 && status != MT_REPLAY_EXIT_IO) {
+        return errno == EPIPE ? 0 : MT_REPLAY_EXIT_IO;
     }
-    drain(line_no);
-    if (stats) {
-        const char *json = NULL;
-        size_t n = 0;
-        st = mt_stats(&core, &json, &n);
-        if (st == MT_OK) {
-            fflush(stdout);
-            write_out(stderr, json, n);
-            write_out(stderr, "\n", 1);
-        } else {
-            fault(st, line_no);
-        }
-    }
-    if (fflush(stdout) != 0) {
-        return errno == EPIPE ? 0 : EXIT_IO;
-    }
-    if (trapped) {
-        return EXIT_TRAPPED;
-    }
-    return skipped > 0 ? 1 : 0;
+    return status;
 }

@@ -1,0 +1,59 @@
+/*
+ * mt_replay.h — the `replay` loop of SPEC R10/R11 over the C bindings, for any target that can
+ * read a byte stream and write two text streams: ports/posix (stdio) and ports/qemu
+ * (semihosting) share it, so every C engine prints the same bytes as the V8 CLI.
+ *
+ * Lines are split on '\n'; a last line without one counts when it is not empty. A line longer
+ * than the caller's line buffer is only measured: it is longer than the core's input area
+ * anyway, and the core needs its length only to reject it.
+ *
+ * No allocation: the caller passes every buffer.
+ */
+#ifndef MT_REPLAY_H
+#define MT_REPLAY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "microtally.h"
+
+/* Exit statuses: replay's own (SPEC R11), then the C engines' failures. */
+#define MT_REPLAY_EXIT_OK 0
+#define MT_REPLAY_EXIT_SKIPPED 1   /* some lines were skipped */
+#define MT_REPLAY_EXIT_USAGE 2     /* bad arguments (e.g. an agent id the core refused) */
+#define MT_REPLAY_EXIT_TRAPPED 70  /* the core trapped; the run went on after re-initialisation */
+#define MT_REPLAY_EXIT_ENGINE 71   /* wasm3 could not load or run the blob */
+#define MT_REPLAY_EXIT_IO 74       /* reading the trace or writing the output failed */
+
+enum { MT_REPLAY_STDOUT = 1, MT_REPLAY_STDERR = 2 };
+
+/* Returned by a write callback when the reader went away (`| head`): the run ends quietly
+ * with status 0, as the V8 CLI does. */
+#define MT_REPLAY_WRITE_CLOSED 1
+
+typedef struct mt_replay_io {
+    void *ctx;
+    /** Reads up to cap bytes of the trace: the count, 0 at its end, negative on error. */
+    long (*read)(void *ctx, void *buf, size_t cap);
+    /** Writes all len bytes to MT_REPLAY_STDOUT or MT_REPLAY_STDERR: 0, MT_REPLAY_WRITE_CLOSED,
+     *  or negative on error. */
+    int (*write)(void *ctx, int stream, const void *data, size_t len);
+} mt_replay_io_t;
+
+typedef struct mt_replay_options {
+    const mt_config_t *config;
+    const char *profile;     /**< for messages only */
+    const char *agent_id;    /**< NULL: the core's default */
+    size_t agent_id_len;
+    bool stats;              /**< add the core's run summary to stderr */
+    char *line;              /**< line buffer: more than the blob's input capacity */
+    size_t line_capacity;
+    char *read_buffer;
+    size_t read_capacity;
+} mt_replay_options_t;
+
+/* Initialises `core` (uninitialised, e.g. zeroed static storage), replays the whole trace
+ * and returns the exit status. */
+int mt_replay(mt_core_t *core, const mt_replay_options_t *options, const mt_replay_io_t *io);
+
+#endif
