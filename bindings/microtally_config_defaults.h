@@ -57,4 +57,11 @@
 #define MT_WASM3_VERBOSE_ERRORS 0
 #endif
 
+/** 0: build wasm3 without floating point (smaller flash, and newlib's float support stays
+ *  out). The microtally blobs use no float instruction; a blob that did would fail mt_init
+ *  with MT_ERR_ENGINE. */
+#ifndef MT_WASM3_HAS_FLOAT
+#define MT_WASM3_HAS_FLOAT 1
+#endif
+
 #endif /* MICROTALLY_CONFIG_DEFAULTS_H */

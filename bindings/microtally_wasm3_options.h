@@ -13,6 +13,7 @@
 #define d_m3CodePageAlignSize MT_WASM3_CODE_PAGE_BYTES
 #define d_m3MaxFunctionStackHeight MT_WASM3_MAX_FUNCTION_STACK_HEIGHT
 #define d_m3VerboseErrorMessages MT_WASM3_VERBOSE_ERRORS
+#define d_m3HasFloat MT_WASM3_HAS_FLOAT
 /* binaryen may merge identical exported functions into one with several names; wasm3 keeps
  * only this many names per function (default 3), so a 4th export would not be found. */
 #define d_m3MaxDuplicateFunctionImpl 8

@@ -4,11 +4,11 @@
 
 import { spawn, execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Engine, Profile, ReplayOptions, ReplayResult } from '../engine.js';
+import type { BenchResult, Engine, Profile, ReplayOptions, ReplayResult } from '../engine.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url)).replace(/\/dist\/$/, '/');
 
@@ -72,6 +72,26 @@ export class QemuEngine implements Engine {
       args.push('trace.jsonl');
       const semihosting = ['enable=on', 'target=native', ...args.map((a) => `arg=${a}`)].join(',');
       return await run([...QEMU_ARGS, '-semihosting-config', semihosting, '-kernel', firmwarePath(options.profile)], dir);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  }
+
+  /**
+   * The rtos image's bench mode: the records go through mt_ingest_connection_records on the
+   * emulated Cortex-M3; the counts are instructions (QEMU's -icount clock read through
+   * SysTick), not time. `repeat` is ignored: the count is the same on every run.
+   */
+  async benchConnections(recordsFile: string, _repeat: number): Promise<BenchResult> {
+    if (process.env.MICROTALLY_QEMU_NO_BUILD !== '1') await build('rtos');
+    const dir = await mkdtemp(join(tmpdir(), 'microtally-qemu-'));
+    try {
+      // A fixed name beside QEMU: semihosting arguments are split at spaces.
+      await symlink(resolve(recordsFile), join(dir, 'records.bin'));
+      const semihosting = 'enable=on,target=native,arg=microtally,arg=--bench-connections=records.bin';
+      const r = await run([...QEMU_ARGS, '-semihosting-config', semihosting, '-kernel', firmwarePath('rtos')], dir);
+      if (r.exitCode !== 0) throw new Error(`qemu bench failed (exit ${r.exitCode}): ${r.stderr}`);
+      return JSON.parse(r.stdout) as BenchResult;
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

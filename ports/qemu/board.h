@@ -3,6 +3,7 @@
 #define MT_QEMU_BOARD_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 /* Exit statuses beyond the replay's own 0/1/2 (SPEC R10). */
 #define BOARD_EXIT_FAULT 70 /* CPU fault */
@@ -12,5 +13,10 @@
 /* Bytes of the main stack ever used (high-water mark of the painted region). */
 size_t board_stack_used(void);
 size_t board_stack_size(void);
+
+/* The board clock: SysTick at BOARD_CLOCK_HZ with its wraps counted (64-bit). */
+#define BOARD_CLOCK_HZ 25000000u
+void board_clock_start(void);
+uint64_t board_clock_ticks(void);
 
 #endif

@@ -13,6 +13,7 @@ extern uint32_t __stack_limit[], __stack_top[];
 int main(void);
 void Reset_Handler(void);
 static void Fault_Handler(void);
+static void SysTick_Handler(void);
 
 #define STACK_PAINT 0x5AFEC0DEu
 
@@ -30,7 +31,7 @@ __attribute__((section(".vectors"), used)) static void (*const vectors[16])(void
     Fault_Handler, /* DebugMonitor */
     0,
     Fault_Handler, /* PendSV */
-    Fault_Handler, /* SysTick */
+    SysTick_Handler,
 };
 
 void Reset_Handler(void) {
@@ -52,6 +53,32 @@ size_t board_stack_used(void) {
 
 size_t board_stack_size(void) {
   return (size_t)((const uint8_t *)__stack_top - (const uint8_t *)__stack_limit);
+}
+
+/* SysTick on the processor clock (25 MHz on mps2-an385), counting down from 2^24 - 1; each
+ * wrap is counted, so the clock is 64-bit. Under QEMU's -icount shift=0 one instruction is one
+ * ns of virtual time, so 40 instructions make one tick. */
+#define SYST_CSR (*(volatile uint32_t *)0xE000E010u)
+#define SYST_RVR (*(volatile uint32_t *)0xE000E014u)
+#define SYST_CVR (*(volatile uint32_t *)0xE000E018u)
+#define SYST_RELOAD 0x00FFFFFFu
+static volatile uint32_t systick_wraps;
+
+static void SysTick_Handler(void) { systick_wraps++; }
+
+void board_clock_start(void) {
+  SYST_RVR = SYST_RELOAD;
+  SYST_CVR = 0;
+  SYST_CSR = 0x7u; /* enable, interrupt on wrap, processor clock */
+}
+
+uint64_t board_clock_ticks(void) {
+  uint32_t wraps, current;
+  do {
+    wraps = systick_wraps;
+    current = SYST_CVR;
+  } while (wraps != systick_wraps); /* a wrap between the two reads: read again */
+  return (uint64_t)wraps * (SYST_RELOAD + 1u) + (SYST_RELOAD - current);
 }
 
 /* A fault is a firmware bug: say so on stderr and exit with a status no replay uses. */

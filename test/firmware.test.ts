@@ -1,0 +1,140 @@
+// Traces that stress what differs on the board (long interpreter runs, full caches, lines
+// around and beyond the input area, odd bytes, split windows), replayed on every engine under
+// test with the byte-for-byte comparison of replayAll; and, when the QEMU engine is built,
+// the firmware footprint report (build/firmware/size.json) checked against the image.
+import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { engineNames, records, replayAll, root } from './helpers.js';
+import { longLines, mixed, oddBytes, overflow, splitting } from './firmware/traces.js';
+
+/** The `--stats` summary: the last line of stderr. */
+function stats(stderr: string): any {
+  return JSON.parse(stderr.trimEnd().split('\n').at(-1)!);
+}
+
+describe('board stress traces, on every engine', () => {
+  for (const profile of ['rtos', 'linux'] as const) {
+    it(`a long mixed run (${profile}): every kind, bad lines, config changes`, async () => {
+      const t = mixed(profile === 'rtos' ? 7 : 11, 2500);
+      const r = await replayAll(t.bytes, { profile, stats: true, maxMessageBytes: profile === 'rtos' ? 8192 : 65536 });
+      const s = stats(r.stderr);
+      const lines = t.bytes.toString('latin1').split('\n').length - 1;
+      expect(s.lines).toBe(lines);
+      expect(s.accepted + s.skipped + s.blank).toBe(lines);
+      expect(s.skipped).toBeGreaterThan(100);
+      expect(r.exitCode).toBe(1);
+      // Every skipped line is reported on stderr, besides the summary.
+      expect(r.stderr.split('\n').filter((l) => /^line \d+: /.test(l))).toHaveLength(s.skipped);
+      expect(s.messages).toBe(r.messages.length);
+      expect(s.network.received).toBe(s.network.sent + s.network.discarded + s.network.dropped + s.network.ignored);
+    });
+  }
+
+  // overflow(n): n distinct outbound flows in one window, then 50 inbound events on ports
+  // 1024 + i % 7 whose identity matches an outbound flow only when i % 7 and i have the
+  // same parity (the remote address alternates with i).
+  const inboundMatching = Array.from({ length: 50 }, (_, i) => i).filter((i) => (i % 7) % 2 === i % 2).length;
+
+  it('rtos: more distinct flows than the cache holds drop new ones and keep aggregating cached ones', async () => {
+    const r = await replayAll(overflow(300).bytes, { stats: true });
+    const s = stats(r.stderr);
+    expect(s.network.received).toBe(350);
+    // drop-new: flows 256..299 and the inbound events matching no cached flow.
+    expect(s.network.dropped).toBe(300 - 256 + 50 - inboundMatching);
+    expect(s.network.sent).toBe(256 + inboundMatching);
+    const conns = records(r, 'ConnectionCreate');
+    expect(conns).toHaveLength(256);
+    expect(conns.reduce((n, c) => n + c.HitCount, 0)).toBe(256 + inboundMatching);
+    expect(conns.filter((c) => c.HitCount > 1).map((c) => c.LocalPort).sort()).toEqual([1024, 1025, 1026, 1027, 1028, 1029, 1030]);
+  });
+
+  it('linux: a full cache replaces its oldest flows, and their hits are counted as discarded', async () => {
+    const r = await replayAll(overflow(1100).bytes, { profile: 'linux', stats: true });
+    const s = stats(r.stderr);
+    expect(s.network.received).toBe(1150);
+    expect(s.network.dropped).toBe(0);
+    expect(s.network.discarded).toBeGreaterThan(1100 - 256);
+    const conns = records(r, 'ConnectionCreate');
+    expect(conns).toHaveLength(256); // the default cacheSize (SPEC R6)
+    expect(conns.reduce((n, c) => n + c.HitCount, 0)).toBe(s.network.sent);
+    expect(conns.some((c) => c.LocalPort === 1024 + 1099)).toBe(true);
+    expect(r.exitCode).toBe(0);
+  });
+
+  for (const [profile, capacity] of [['rtos', 4096], ['linux', 65536]] as const) {
+    it(`${profile}: lines at, just over and far over the input area (${capacity} B)`, async () => {
+      const r = await replayAll(longLines(capacity).bytes, { profile, stats: true });
+      const skipped = r.stderr.split('\n').filter((l) => /^line \d+: /.test(l)).map((l) => Number(/^line (\d+)/.exec(l)![1]));
+      // Lines 1 and 2 fit; 3 and 4 are longer than the area; 6 is neither JSON nor short.
+      expect(skipped).toEqual([3, 4, 6]);
+      const s = stats(r.stderr);
+      expect(s.lines).toBe(6);
+      expect(s.network.received).toBe(2);
+      expect(records(r, 'ConnectionCreate').reduce((n, c) => n + c.HitCount, 0)).toBe(2);
+    });
+  }
+
+  for (const profile of ['rtos', 'linux'] as const) {
+    it(`${profile}: invalid UTF-8 becomes U+FFFD; raw control characters are invalid JSON`, async () => {
+      const r = await replayAll(oddBytes().bytes, { profile, stats: true });
+      // Pairs of lines per odd byte sequence; the sixth pair holds raw U+0001/U+001F (not
+      // allowed in a JSON string), line 15 is neither JSON nor UTF-8.
+      expect(r.stderr).toMatch(/^line 11: invalid JSON: control character in string/m);
+      expect(r.stderr).toMatch(/^line 12: invalid JSON: control character in string/m);
+      expect(r.stderr).toMatch(/^line 15: /m);
+      expect(stats(r.stderr).skipped).toBe(3);
+      const hosts = records(r, 'ConnectionCreate').map((c) => c.ExtraDetails?.HostName);
+      expect(hosts).toHaveLength(6);
+      expect(hosts.filter((h: string) => h.includes('\uFFFD'))).toHaveLength(5);
+      expect(hosts.at(-1)).toBe('\u{1F600}x');
+      expect(r.exitCode).toBe(1);
+    });
+  }
+
+  it('rtos: windows larger than 1024-byte messages are split, nothing lost', async () => {
+    const r = await replayAll(splitting().bytes, { stats: true, maxMessageBytes: 1024 });
+    expect(r.messages.length).toBeGreaterThan(10);
+    const conns = records(r, 'ConnectionCreate');
+    expect(conns).toHaveLength(120);
+    expect(new Set(conns.map((c) => c.LocalPort)).size).toBe(120);
+  });
+});
+
+const onBoard = engineNames().includes('qemu');
+
+describe.runIf(onBoard)('firmware footprint (build/firmware/size.json)', () => {
+  const sizeFile = `${root}build/firmware/size.json`;
+  const elf = `${root}build/firmware/microtally-qemu-rtos.elf`;
+
+  it('exists for the rtos image, with every component summing to the totals', () => {
+    expect(existsSync(sizeFile)).toBe(true);
+    const size = JSON.parse(readFileSync(sizeFile, 'utf8'));
+    const parts = Object.values<{ flash: number; ram: number }>(size.components);
+    expect(parts.reduce((n, c) => n + c.flash, 0)).toBe(size.flash);
+    expect(parts.reduce((n, c) => n + c.ram, 0)).toBe(size.ram);
+    for (const name of ['wasm3', 'bindings', 'blob', 'port']) expect(size.components[name]?.flash).toBeGreaterThan(0);
+    // The linker's own view of the image agrees (text + data = flash, data + bss = RAM).
+    const [text, data, bss] = execFileSync('arm-none-eabi-size', [elf], { encoding: 'utf8' })
+      .split('\n')[1].trim().split(/\s+/).map(Number);
+    expect(size.flash).toBe(text + data);
+    expect(size.ram).toBe(data + bss);
+  });
+
+  it('flash is within the 128 KB budget; the RAM figure says what takes it', () => {
+    const size = JSON.parse(readFileSync(sizeFile, 'utf8'));
+    expect(size.budget).toEqual({ flash: 131072, ram: 98304 });
+    expect(size.flash).toBeLessThanOrEqual(131072);
+    const h = size.wasm3Heap;
+    expect(h.linearMemory + h.interpreterStack + h.compiledCodeAndTables + h.unused).toBe(h.bytes);
+    expect(h.unused).toBeGreaterThanOrEqual(0);
+    expect(size.measured.stackUsed).toBeLessThan(size.measured.stackBytes);
+    expect(size.withinBudget).toBe(size.flash <= 131072 && size.ram <= 98304);
+  });
+
+  it('links no allocator: nothing on the board can call malloc', () => {
+    const symbols = execFileSync('arm-none-eabi-nm', [elf], { encoding: 'utf8' });
+    expect(symbols).not.toMatch(/\b(malloc|_malloc_r|calloc|realloc|_sbrk)\b/);
+    expect(symbols).toMatch(/\bfixedHeap\b/);
+  });
+});
