@@ -10,7 +10,7 @@ ROOT=$PWD
 . scripts/test-counts.sh
 
 if ! bash scripts/build-wasm3.sh >/dev/null; then fail "build-wasm3"; finish; fi
-if [ ! -f build/microtally-rtos.wasm ]; then fail "build/microtally-rtos.wasm missing (npm run build)"; finish; fi
+if [ ! -f build/microtally-rtos-small.wasm ]; then fail "build/microtally-rtos-small.wasm missing (npm run build)"; finish; fi
 if ! command -v cmake >/dev/null 2>&1; then fail "cmake not installed (scripts/setup.sh)"; finish; fi
 WASM3_DIR=${WASM3_DIR:-$ROOT/third_party/pywasm3-0.5.0/wasm3}
 JOBS=$(getconf _NPROCESSORS_ONLN 2>/dev/null || echo 2)
