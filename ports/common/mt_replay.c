@@ -38,15 +38,21 @@ static void put_text(replay_t *r, int stream, const char *text)
     put(r, stream, text, strlen(text));
 }
 
-static void put_number(replay_t *r, int stream, unsigned long n)
+const char *mt_replay_decimal(uint64_t n, char digits[MT_REPLAY_DECIMAL_BYTES])
 {
-    char digits[24];
-    size_t at = sizeof digits;
+    char *at = digits + MT_REPLAY_DECIMAL_BYTES;
     do {
-        digits[--at] = (char)('0' + n % 10u);
+        *--at = (char)('0' + n % 10u);
         n /= 10u;
     } while (n != 0);
-    put(r, stream, digits + at, sizeof digits - at);
+    return at;
+}
+
+static void put_number(replay_t *r, int stream, unsigned long n)
+{
+    char digits[MT_REPLAY_DECIMAL_BYTES];
+    const char *at = mt_replay_decimal(n, digits);
+    put(r, stream, at, (size_t)(digits + sizeof digits - at));
 }
 
 /* A negative status from the bindings: a trap is reported and the run goes on (the core was

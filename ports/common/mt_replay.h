@@ -14,6 +14,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "microtally.h"
 
@@ -51,6 +52,11 @@ typedef struct mt_replay_options {
     char *read_buffer;
     size_t read_capacity;
 } mt_replay_options_t;
+
+/* Writes n in decimal at the end of digits[]; returns where the number starts (it ends at
+ * digits + MT_REPLAY_DECIMAL_BYTES). No printf needed on small targets. */
+#define MT_REPLAY_DECIMAL_BYTES 20
+const char *mt_replay_decimal(uint64_t n, char digits[MT_REPLAY_DECIMAL_BYTES]);
 
 /* Initialises `core` (uninitialised, e.g. zeroed static storage), replays the whole trace
  * and returns the exit status. */

@@ -141,13 +141,18 @@ static long decode_hex(const char *hex, char *to, size_t cap)
 
 static void put_number(stream_t *s, uint64_t n)
 {
-    char digits[24];
-    size_t at = sizeof digits;
-    do {
-        digits[--at] = (char)('0' + n % 10u);
-        n /= 10u;
-    } while (n != 0);
-    (void)put(s, digits + at, sizeof digits - at);
+    char digits[MT_REPLAY_DECIMAL_BYTES];
+    const char *at = mt_replay_decimal(n, digits);
+    (void)put(s, at, (size_t)(digits + sizeof digits - at));
+}
+
+/* The image's one blob. */
+static void engine_config(mt_config_t *cfg)
+{
+    memset(cfg, 0, sizeof *cfg);
+    cfg->blob = BLOB;
+    cfg->blob_size = BLOB_LEN;
+    cfg->memory_limit = MEMORY_END;
 }
 
 /* One JSON line: what this run needed of the static RAM reserved for it. */
@@ -185,10 +190,7 @@ static int bench_connections(const char *path)
         (void)put_text(&err, "microtally: cannot open the records file\n");
         return BOARD_EXIT_IO;
     }
-    memset(&cfg, 0, sizeof cfg);
-    cfg.blob = BLOB;
-    cfg.blob_size = BLOB_LEN;
-    cfg.memory_limit = MEMORY_END;
+    engine_config(&cfg);
     if (mt_init(&core, &cfg) != MT_OK) {
         return BOARD_EXIT_ENGINE;
     }
@@ -337,10 +339,7 @@ int main(void)
         return MT_REPLAY_EXIT_USAGE;
     }
 
-    memset(&cfg, 0, sizeof cfg);
-    cfg.blob = BLOB;
-    cfg.blob_size = BLOB_LEN;
-    cfg.memory_limit = MEMORY_END;
+    engine_config(&cfg);
     opt.config = &cfg;
     opt.profile = PROFILE;
     if (id_len >= 0) {
