@@ -57,6 +57,12 @@ function storeOptional(s: usize, lenAt: i32, at: i32, cap: i32, p: usize, len: i
  * is the per-event path that interpreters (wasm3) run most.
  */
 export function add(rec: usize, seed: u32, enabled: bool, replaceOldest: bool): void {
+  addInline(rec, seed, enabled, replaceOldest);
+}
+
+/** `add`, inlined where a build for speed wants it (the batch loop, see index.ts). */
+// @ts-ignore: decorator
+@inline export function addInline(rec: usize, seed: u32, enabled: bool, replaceOldest: bool): void {
   S.received(S.C_NETWORK);
   if (!enabled) { S.ignored(S.C_NETWORK); return; }
   const localV6 = load<u8>(rec + 62) == 6;

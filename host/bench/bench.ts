@@ -16,7 +16,7 @@ const out = `${root}build/bench`;
 interface Options { json: boolean; events: number; quotaEvents: number; repeat: number }
 
 function parseOptions(argv: string[]): Options | string {
-  const o: Options = { json: false, events: 1_000_000, quotaEvents: 200_000, repeat: 3 };
+  const o: Options = { json: false, events: 1_000_000, quotaEvents: 200_000, repeat: 5 };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--json') o.json = true;
