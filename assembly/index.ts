@@ -258,14 +258,11 @@ let pendingRecord: usize = 0;
 
 /** Whether a typed connection record's fields are in range (a few word tests, one branch). */
 // @ts-ignore: decorator
-@inline function connectionValid(rec: usize): bool {
+@inline function connectionValid(t: i64, bytesIn: u64, bytesOut: u64, pd: u32, lf: u32, rf: u32): bool {
   // Byte counts: both <= 2^53 - 1, an all-ones mask, so their OR is too.
-  const bytesOk = (load<u64>(rec + 8) | load<u64>(rec + 16)) <= <u64>E.MAX_SAFE;
-  // proto 0..2 and dir 0..1 in one halfword; local family 4|6 and remote 0|4|6 in the next.
-  const pd = <u32>load<u16>(rec + 60);
-  const lf = <u32>load<u8>(rec + 62);
-  const rf = <u32>load<u8>(rec + 63);
-  return (<u64>load<i64>(rec) <= <u64>E.MAX_TIME) & bytesOk & ((pd & 0xfefc) == 0) & ((pd & 0xff) != 3)
+  const bytesOk = (bytesIn | bytesOut) <= <u64>E.MAX_SAFE;
+  // proto 0..2 and dir 0..1 in one halfword; local family 4|6 and remote 0|4|6.
+  return (<u64>t <= <u64>E.MAX_TIME) & bytesOk & ((pd & 0xfefc) == 0) & ((pd & 0xff) != 3)
     & ((lf | 2) == 6) & ((rf == 0) | ((rf | 2) == 6));
 }
 
@@ -301,15 +298,29 @@ function rejectConnection(rec: usize): i32 {
 /** A record known to lie inside the input area, with no chunks pending. */
 // @ts-ignore: decorator
 @inline function ingestConnectionRecord(rec: usize): i32 {
-  if (!connectionValid(rec)) return rejectConnection(rec);
+  return ingestConnectionFields(rec, <i32>load<u16>(rec + 64), <i32>load<u16>(rec + 66));
+}
+
+/** The same, with the string lengths already read (the batch loop needs them for the size). */
+// @ts-ignore: decorator
+@inline function ingestConnectionFields(rec: usize, appLen: i32, hostLen: i32): i32 {
+  // Every scalar field is loaded once, here, then checked and handed on.
   const t = load<i64>(rec);
+  const bytesIn = load<u64>(rec + 8);
+  const bytesOut = load<u64>(rec + 16);
+  const pd = <u32>load<u16>(rec + 60);
+  const lf = <u32>load<u8>(rec + 62);
+  const rf = <u32>load<u8>(rec + 63);
+  if (!connectionValid(t, bytesIn, bytesOut, pd, lf, rf)) return rejectConnection(rec);
   // The common case, kept short for interpreters: in order, inside every window.
   if (started && t >= lastT && t < F.nextDue) {
     lastT = t;
     accepted++;
     // A build for speed (-O3) saves an interpreter call per event; one for size keeps one copy.
-    if (ASC_SHRINK_LEVEL == 0) N.addInline(rec, HASH_SEED, C.current.netEnabled, P.NET_REPLACE_OLDEST);
-    else N.add(rec, HASH_SEED, C.current.netEnabled, P.NET_REPLACE_OLDEST);
+    if (ASC_SHRINK_LEVEL == 0) {
+      N.addInline(rec, HASH_SEED, C.current.netEnabled, P.NET_REPLACE_OLDEST, t, bytesIn, bytesOut, appLen, hostLen,
+        pd & 0xff, lf, rf);
+    } else N.add(rec, HASH_SEED, C.current.netEnabled, P.NET_REPLACE_OLDEST);
     return MT_OK;
   }
   err.pos = 0;
@@ -336,10 +347,12 @@ export function mt_ingest_batch(off: i32, end: i32): i32 {
   batchEnd = off;
   if (F.busy() || off < 0 || end > P.INPUT_CAP) return batchResult();
   while (off + 68 <= end) {
-    const size = 68 + <i32>load<u16>(input + off + 64) + <i32>load<u16>(input + off + 66);
+    const appLen = <i32>load<u16>(input + off + 64);
+    const hostLen = <i32>load<u16>(input + off + 66);
+    const size = 68 + appLen + hostLen;
     if (off + size > end) break;
     // The loop has checked what ingestConnectionAt checks: inside the area, nothing pending.
-    if (ingestConnectionRecord(input + off) == MT_SKIPPED) batchSkipped++;
+    if (ingestConnectionFields(input + off, appLen, hostLen) == MT_SKIPPED) batchSkipped++;
     off += size;
     if (F.busy()) break;
   }

@@ -21,9 +21,14 @@ const ABSENT: u16 = 0xffff;
 // A quarter-full index keeps probe chains short (about 1.4 probes for a new flow at a full cache).
 export const INDEX_ENTRIES = P.NET_CAP * 4;
 
+// The slots and the index sit at fixed addresses: the per-event path uses them as constants
+// instead of loading them from the table header.
+const SLOTS = memory.data(P.NET_CAP * SLOT, 8);
+const INDEX = memory.data(INDEX_ENTRIES * 2, 8);
+const INDEX_MASK = INDEX_ENTRIES - 1;
+
 export const table: Table = tableAt(
-  memory.data(offsetof<Table>(), 8), memory.data(P.NET_CAP * SLOT, 8), SLOT, O_HASH, P.NET_CAP,
-  memory.data(INDEX_ENTRIES * 2, 8), INDEX_ENTRIES);
+  memory.data(offsetof<Table>(), 8), SLOTS, SLOT, O_HASH, P.NET_CAP, INDEX, INDEX_ENTRIES);
 
 export function reset(limit: i32, aggregation: bool): void {
   table.limit = limit;
@@ -57,20 +62,25 @@ function storeOptional(s: usize, lenAt: i32, at: i32, cap: i32, p: usize, len: i
  * is the per-event path that interpreters (wasm3) run most.
  */
 export function add(rec: usize, seed: u32, enabled: bool, replaceOldest: bool): void {
-  addInline(rec, seed, enabled, replaceOldest);
+  addInline(rec, seed, enabled, replaceOldest, load<i64>(rec), load<u64>(rec + 8), load<u64>(rec + 16),
+    <i32>load<u16>(rec + 64), <i32>load<u16>(rec + 66), load<u8>(rec + 60), load<u8>(rec + 62), load<u8>(rec + 63));
 }
 
-/** `add`, inlined where a build for speed wants it (the batch loop, see index.ts). */
+/**
+ * `add` with the record's scalar fields already in hand (the batch loop has loaded them to
+ * check them: loading them again costs an interpreter dozens of operations per event).
+ * Inlined where a build for speed wants it (see index.ts).
+ */
 // @ts-ignore: decorator
-@inline export function addInline(rec: usize, seed: u32, enabled: bool, replaceOldest: bool): void {
+@inline export function addInline(rec: usize, seed: u32, enabled: bool, replaceOldest: bool, t: i64, bytesIn: u64,
+  bytesOut: u64, appLen: i32, hostLen: i32, proto: u32, family: u32, remoteFamily: u32): void {
   S.received(S.C_NETWORK);
   if (!enabled) { S.ignored(S.C_NETWORK); return; }
-  const localV6 = load<u8>(rec + 62) == 6;
-  const remoteFamily = load<u8>(rec + 63);
+  const localV6 = family == 6;
   const remoteV6 = remoteFamily == 0 ? localV6 : remoteFamily == 6;
   // [len][families][proto][lport][rport] as one word, then the two addresses.
   const w0 = <u64>KEY_BYTES | (<u64>((localV6 ? 1 : 0) | (remoteV6 ? 2 : 0)) << 16)
-    | (<u64>load<u8>(rec + 60) << 24) | (<u64>load<u32>(rec + 56) << 32);
+    | (<u64>proto << 24) | (<u64>load<u32>(rec + 56) << 32);
   const w1 = localV6 ? load<u64>(rec + 24) : <u64>load<u32>(rec + 24);
   const w2 = localV6 ? load<u64>(rec + 32) : 0;
   const w3 = remoteV6 ? load<u64>(rec + 40) : <u64>load<u32>(rec + 40);
@@ -80,19 +90,12 @@ export function add(rec: usize, seed: u32, enabled: bool, replaceOldest: bool): 
   let h = (<u64>seed << 32) ^ w0 ^ rotl<u64>(w1, 17) ^ rotl<u64>(w2, 31) ^ rotl<u64>(w3, 41) ^ rotl<u64>(w4, 53);
   h ^= h >> 33; h *= 0xff51afd7ed558ccd; h ^= h >> 33; h *= 0xc4ceb9fe1a85ec53; h ^= h >> 33;
   const hash = <u32>h;
-  const t = load<i64>(rec);
-  const bytesIn = load<u64>(rec + 8);
-  const bytesOut = load<u64>(rec + 16);
-  const appLen = <i32>load<u16>(rec + 64);
-  const hostLen = <i32>load<u16>(rec + 66);
   if (table.indexed) {
-    const mask = table.mask;
-    const index = table.index;
-    let i = <i32>hash & mask;
+    let i = <i32>hash & INDEX_MASK;
     while (true) {
-      const e = <i32>load<u16>(index + (<usize>i << 1));
+      const e = <i32>load<u16>(INDEX + (<usize>i << 1));
       if (e == 0) break;
-      const s = table.slots + <usize>(e - 1) * SLOT;
+      const s = SLOTS + <usize>(e - 1) * SLOT;
       if (load<u32>(s + O_HASH) == hash && load<u64>(s) == w0 && load<u64>(s, 8) == w1 && load<u64>(s, 16) == w2
         && load<u64>(s, 24) == w3 && load<u64>(s, 32) == w4) {
         store<u64>(s + O_HITS, load<u64>(s + O_HITS) + 1);
@@ -103,7 +106,7 @@ export function add(rec: usize, seed: u32, enabled: bool, replaceOldest: bool): 
         fillOptional(s, O_HOSTLEN, O_HOST, P.HOST_CAP, rec + 68 + appLen, hostLen);
         return;
       }
-      i = (i + 1) & mask;
+      i = (i + 1) & INDEX_MASK;
     }
   }
   let s: usize;

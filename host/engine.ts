@@ -30,6 +30,8 @@ export interface BenchResult {
   sendNs?: number;
   /** Instructions executed by the ingest loop (emulated board, from QEMU's -icount clock). */
   instructions?: number;
+  /** Instructions spent building and handing out messages, for the same run (emulated board). */
+  sendInstructions?: number;
   /** The core's run summary (mt_stats) after the run, to check every engine did the same work. */
   stats?: unknown;
 }

@@ -140,6 +140,22 @@ function firmwareSize(): { flash: number | null; ram: number | null } {
   return { flash: j.flash ?? null, ram: j.ram ?? null };
 }
 
+/** Rounds of interleaved engine runs (see runBench). */
+const ROUNDS = 5;
+
+function median(xs: number[]): number {
+  const a = [...xs].sort((x, y) => x - y);
+  return a.length % 2 ? a[(a.length - 1) / 2] : (a[a.length / 2 - 1] + a[a.length / 2]) / 2;
+}
+
+/** Every engine must have done the native reference's work: same counts. */
+function checkCounts(name: string, r: BenchResult, native: BenchResult): void {
+  const st = r.stats as any;
+  if (st && (st.network.received !== native.events || st.network.dropped !== (native.stats as any).dropped)) {
+    throw new Error(`${name} counts differ from the native reference: ${JSON.stringify(st.network)}`);
+  }
+}
+
 async function engineResult(name: EngineName, file: string, repeat: number): Promise<BenchResult | undefined> {
   try {
     const e = await engineByName(name);
@@ -158,27 +174,54 @@ export async function runBench(argv: string[]): Promise<number> {
   progress('writing the gateway trace…');
   const file = recordsFile(o.events);
 
-  progress('native reference…');
-  const native = nativeReference(file, o.repeat);
-  const nativeNs = native.ns! / native.events;
-  const engines: Record<string, unknown> = { native: { nsPerEvent: round(nativeNs), ratio: 1 } };
-  for (const name of ['v8', 'wasm3', 'qemu'] as EngineName[]) {
-    progress(`${name}…`);
-    const r = await engineResult(name, file, name === 'qemu' ? 1 : o.repeat);
-    if (!r) continue;
-    const st = r.stats as any;
-    // Every engine must have done the native reference's work: same counts.
-    if (st && (st.network.received !== native.events || st.network.dropped !== (native.stats as any).dropped)) {
-      throw new Error(`${name} counts differ from the native reference: ${JSON.stringify(st.network)}`);
+  // Interleaved rounds: native, then each engine, again and again. The VM this runs on speeds
+  // up and slows down over seconds, so each engine is compared with the native run next to it,
+  // and the median over rounds is reported (each run is itself the best of `repeat`).
+  const hosts: EngineName[] = ['v8', 'wasm3'];
+  const rounds: { native: number; ns: Partial<Record<EngineName, number>> }[] = [];
+  const last: Partial<Record<EngineName, BenchResult>> = {};
+  const skipped = new Set<EngineName>();
+  let native: BenchResult | undefined;
+  for (let round = 0; round < ROUNDS; round++) {
+    progress(`round ${round + 1}/${ROUNDS}: native reference…`);
+    native = nativeReference(file, o.repeat);
+    const entry = { native: native.ns! / native.events, ns: {} as Partial<Record<EngineName, number>> };
+    for (const name of hosts) {
+      if (skipped.has(name)) continue;
+      progress(`round ${round + 1}/${ROUNDS}: ${name}…`);
+      const r = await engineResult(name, file, o.repeat);
+      if (!r) { skipped.add(name); continue; }
+      checkCounts(name, r, native);
+      entry.ns[name] = r.ns! / r.events;
+      last[name] = r;
     }
-    if (r.instructions !== undefined) engines[name] = { instructionsPerEvent: round(r.instructions / r.events), events: r.events };
-    else engines[name] = { nsPerEvent: round(r.ns! / r.events), ratio: round(r.ns! / r.events / nativeNs),
-      ...(r.sendNs !== undefined && { sendNsPerEvent: round(r.sendNs / r.events) }) };
+    rounds.push(entry);
+  }
+  const nativeNs = median(rounds.map((r) => r.native));
+  const engines: Record<string, unknown> = { native: { nsPerEvent: round2(nativeNs), ratio: 1 } };
+  for (const name of hosts) {
+    const got = rounds.filter((r) => r.ns[name] !== undefined);
+    if (got.length === 0) continue;
+    const ns = median(got.map((r) => r.ns[name]!));
+    const r = last[name]!;
+    engines[name] = {
+      nsPerEvent: round2(ns), ratio: round2(median(got.map((x) => x.ns[name]! / x.native))),
+      ratioRange: [round2(Math.min(...got.map((x) => x.ns[name]! / x.native))), round2(Math.max(...got.map((x) => x.ns[name]! / x.native)))],
+      ...(r.sendNs !== undefined && { sendNsPerEvent: round2(r.sendNs / r.events) }),
+    };
+  }
+  // The board counts instructions, the same on every run: one run is enough.
+  progress('qemu…');
+  const q = await engineResult('qemu', file, 1);
+  if (q && native) {
+    checkCounts('qemu', q, native);
+    engines.qemu = { instructionsPerEvent: round2(q.instructions! / q.events), events: q.events,
+      ...(q.sendInstructions !== undefined && { sendInstructionsPerEvent: round2(q.sendInstructions / q.events) }) };
   }
 
   const fill = [10, 50, 100].map((percent) => {
     progress(`cache fill ${percent}%…`);
-    return { percent, nsPerEvent: round(fillCost(percent, Math.min(o.events, 500_000))) };
+    return { percent, nsPerEvent: round2(fillCost(percent, Math.min(o.events, 500_000))) };
   });
 
   const blobBytes = { rtos: statSync(`${root}build/microtally-rtos.wasm`).size, linux: statSync(`${root}build/microtally-linux.wasm`).size };
@@ -190,21 +233,22 @@ export async function runBench(argv: string[]): Promise<number> {
   const report = {
     engines, fill, footprint, quota: quotas,
     machine: { cpu: cpus()[0]?.model ?? 'unknown', cores: cpus().length, node: process.version },
-    trace: { scenario: gatewayFlows.name, events: native.events },
+    trace: { scenario: gatewayFlows.name, events: native!.events, rounds: ROUNDS, repeatsPerRun: o.repeat },
   };
   if (o.json) { process.stdout.write(JSON.stringify(report) + '\n'); return 0; }
   printTable(report);
   return 0;
 }
 
-function round(n: number): number { return Math.round(n * 100) / 100; }
+function round2(n: number): number { return Math.round(n * 100) / 100; }
 
 function printTable(r: any): void {
   const w = (s: string) => process.stdout.write(s + '\n');
-  w(`engines (${r.trace.events.toLocaleString('en')} events of ${r.trace.scenario}, rtos blob, ${r.machine.cpu})`);
+  w(`engines (${r.trace.events.toLocaleString('en')} events of ${r.trace.scenario}, rtos blob, median of ${r.trace.rounds} interleaved rounds, ${r.machine.cpu})`);
   for (const [name, v] of Object.entries<any>(r.engines)) {
     w(v.instructionsPerEvent !== undefined ? `  ${name.padEnd(7)} ${String(v.instructionsPerEvent).padStart(10)} instructions/event`
       : `  ${name.padEnd(7)} ${String(v.nsPerEvent).padStart(10)} ns/event   ${v.ratio}× native` +
+        (v.ratioRange ? ` (rounds ${v.ratioRange[0]}–${v.ratioRange[1]}×)` : '') +
         (v.sendNsPerEvent !== undefined ? `   (+${v.sendNsPerEvent} ns/event building messages)` : ''));
   }
   w('cache fill (v8)');
