@@ -21,6 +21,31 @@ describe("Writer", () => {
     x = w(); x.isoTime(1700000000000, 90); expect(out(x)).toBe("2023-11-14T23:43:20.000+01:30");
     x = w(); x.isoTime(1700000000000, -480); expect(out(x)).toBe("2023-11-14T14:13:20.000-08:00");
   });
+  it("writes every digit count the same as toString", () => {
+    let v: u64 = 1;
+    for (let k = 0; k < 64; k++) {
+      for (let d: u64 = 0; d < 3; d++) {
+        const n = v - d; // just below each power of two (and 2^64 - 1), so every digit count shows
+        const x = w(); x.u64(n); expect(out(x)).toBe(n.toString());
+      }
+      v <<= 1;
+    }
+    let p: u64 = 1;
+    for (let k = 0; k < 19; k++) { const x = w(); x.u64(p); expect(out(x)).toBe(p.toString()); p *= 10; }
+  });
+  it("agrees with Date.toISOString over four millennia, in any order of days", () => {
+    // A stride that is not a whole number of days, so times of day, leap years and century
+    // rules all come by, and each call lands on a different day than the one cached before.
+    let t: i64 = 0;
+    for (let i = 0; i < 3000; i++) {
+      const x = w(); x.isoTime(t, 0);
+      expect(out(x)).toBe(new Date(t).toISOString());
+      const back = t >> 1;
+      const y = w(); y.isoTime(back, 0);
+      expect(out(y)).toBe(new Date(back).toISOString());
+      t += 48_271_987_654_321 / 1000 + 37;
+    }
+  });
   it("formats UUIDs", () => {
     const x = w(); x.uuid(0x0123456789abcdef, 0xfedcba9876543210);
     expect(out(x)).toBe("01234567-89ab-cdef-fedc-ba9876543210");
