@@ -198,11 +198,11 @@ function writeStats(w: Writer, c: i32): void {
   const s = S.win(c);
   w.byte(0x7b);
   w.key("Collector"); w.lit(c == S.C_PROCESS ? "\"process\"" : "\"network\"");
-  w.byte(0x2c); w.key("Received"); w.u64(s.received);
-  w.byte(0x2c); w.key("Discarded"); w.u64(s.discarded);
-  w.byte(0x2c); w.key("Dropped"); w.u64(s.dropped);
-  w.byte(0x2c); w.key("Ignored"); w.u64(s.ignored);
-  w.byte(0x2c); w.key("Warnings"); w.byte(0x5b);
+  w.field("Received"); w.u64(s.received);
+  w.field("Discarded"); w.u64(s.discarded);
+  w.field("Dropped"); w.u64(s.dropped);
+  w.field("Ignored"); w.u64(s.ignored);
+  w.field("Warnings"); w.byte(0x5b);
   let first = true;
   const limit = c == S.C_PROCESS ? Pr.table.limit : N.table.limit;
   if (s.dropped > 0) {
@@ -233,29 +233,29 @@ function writeStats(w: Writer, c: i32): void {
 function writeEnvelope(w: Writer): void {
   w.byte(0x7b);
   w.key("AgentVersion"); w.byte(0x22); w.lit(P.AGENT_VERSION); w.byte(0x22);
-  w.byte(0x2c); w.key("AgentId"); w.byte(0x22); w.uuid(agentHi, agentLo); w.byte(0x22);
-  w.byte(0x2c); w.key("MessageSchemaVersion"); w.lit("\"1.0\"");
-  w.byte(0x2c); w.key("Events"); w.byte(0x5b);
+  w.field("AgentId"); w.byte(0x22); w.uuid(agentHi, agentLo); w.byte(0x22);
+  w.field("MessageSchemaVersion"); w.lit("\"1.0\"");
+  w.field("Events"); w.byte(0x5b);
 }
 
 function writeEventHeader(w: Writer, empty: bool): void {
   w.byte(0x7b);
   w.key("EventType"); w.lit(unit == 4 ? "\"Diagnostic\"" : "\"Security\"");
-  w.byte(0x2c); w.key("Category"); w.lit(unit <= 1 ? "\"Triggered\"" : "\"Periodic\"");
-  w.byte(0x2c); w.key("Name");
+  w.field("Category"); w.lit(unit <= 1 ? "\"Triggered\"" : "\"Periodic\"");
+  w.field("Name");
   w.lit(unit == 0 ? "\"ProcessCreate\"" : unit == 1 ? "\"ConnectionCreate\"" : unit == 2 ? "\"Baseline\""
     : unit == 3 ? "\"SystemInformation\"" : "\"CollectorStats\"");
-  w.byte(0x2c); w.key("IsEmpty"); w.lit(empty ? "true" : "false");
-  w.byte(0x2c); w.key("PayloadSchemaVersion"); w.lit("\"1.0\"");
+  w.field("IsEmpty"); w.lit(empty ? "true" : "false");
+  w.field("PayloadSchemaVersion"); w.lit("\"1.0\"");
   // Ids are derived from the agent id and a running event number (SPEC R9: no randomness).
   let hi = splitmix64(agentHi ^ (eventSeq * 0x9e3779b97f4a7c15));
   let lo = splitmix64(agentLo + eventSeq);
   hi = (hi & ~(<u64>0xf000)) | 0x8000;
   lo = (lo & 0x3fffffffffffffff) | 0x8000000000000000;
-  w.byte(0x2c); w.key("Id"); w.byte(0x22); w.uuid(hi, lo); w.byte(0x22);
-  w.byte(0x2c); w.key("TimestampLocal"); w.byte(0x22); w.isoTime(groupTs, current.utcOffsetMin); w.byte(0x22);
-  w.byte(0x2c); w.key("TimestampUTC"); w.byte(0x22); w.isoTime(groupTs, 0); w.byte(0x22);
-  w.byte(0x2c); w.key("Payload"); w.byte(0x5b);
+  w.field("Id"); w.byte(0x22); w.uuid(hi, lo); w.byte(0x22);
+  w.field("TimestampLocal"); w.byte(0x22); w.isoTime(groupTs, current.utcOffsetMin); w.byte(0x22);
+  w.field("TimestampUTC"); w.byte(0x22); w.isoTime(groupTs, 0); w.byte(0x22);
+  w.field("Payload"); w.byte(0x5b);
 }
 
 function closeMessage(w: Writer): void {

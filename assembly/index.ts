@@ -421,12 +421,12 @@ export function mt_ingest_sysinfo(): i32 {
 
 function counters(w: Writer, name: string, c: i32): void {
   const s = S.runTotal(c);
-  w.byte(0x2c); w.key(name); w.byte(0x7b);
+  w.field(name); w.byte(0x7b);
   w.key("received"); w.u64(s.received);
-  w.byte(0x2c); w.key("sent"); w.u64(s.sent);
-  w.byte(0x2c); w.key("discarded"); w.u64(s.discarded);
-  w.byte(0x2c); w.key("dropped"); w.u64(s.dropped);
-  w.byte(0x2c); w.key("ignored"); w.u64(s.ignored);
+  w.field("sent"); w.u64(s.sent);
+  w.field("discarded"); w.u64(s.discarded);
+  w.field("dropped"); w.u64(s.dropped);
+  w.field("ignored"); w.u64(s.ignored);
   w.byte(0x7d);
 }
 
@@ -435,15 +435,15 @@ export function mt_stats(): i32 {
   w.pos = 0;
   w.byte(0x7b);
   w.key("lines"); w.u64(lines);
-  w.byte(0x2c); w.key("accepted"); w.u64(accepted);
-  w.byte(0x2c); w.key("skipped"); w.u64(skipped);
-  w.byte(0x2c); w.key("blank"); w.u64(blank);
-  w.byte(0x2c); w.key("messages"); w.u64(F.messages);
-  w.byte(0x2c); w.key("events"); w.u64(F.events);
-  w.byte(0x2c); w.key("bytes"); w.u64(F.bytes);
+  w.field("accepted"); w.u64(accepted);
+  w.field("skipped"); w.u64(skipped);
+  w.field("blank"); w.u64(blank);
+  w.field("messages"); w.u64(F.messages);
+  w.field("events"); w.u64(F.events);
+  w.field("bytes"); w.u64(F.bytes);
   counters(w, "process", S.C_PROCESS);
   counters(w, "network", S.C_NETWORK);
-  w.byte(0x2c); w.key("baseline"); w.byte(0x7b); w.key("dropped"); w.u64(B.overflow); w.byte(0x7d);
+  w.field("baseline"); w.byte(0x7b); w.key("dropped"); w.u64(B.overflow); w.byte(0x7d);
   w.byte(0x7d);
   return w.pos;
 }

@@ -136,8 +136,8 @@ export function hits(k: i32): u64 { return load<u64>(table.at(k) + O_HITS); }
 
 const ipText = memory.data(48, 8);
 
-function address(w: Writer, name: string, a: usize, v6: bool): void {
-  w.key(name);
+function address(w: Writer, name: string, a: usize, v6: bool, first: bool): void {
+  if (first) w.key(name); else w.field(name);
   w.byte(0x22);
   w.bytes(ipText, formatIP(a, v6, ipText));
   w.byte(0x22);
@@ -148,23 +148,23 @@ export function write(w: Writer, k: i32): void {
   const s = table.at(k);
   const families = load<u8>(s + O_FAMILIES);
   w.byte(0x7b);
-  address(w, "LocalAddress", s + O_LOCAL, (families & 1) != 0);
-  w.byte(0x2c); w.key("LocalPort"); w.u64(load<u16>(s + O_LPORT));
-  w.byte(0x2c); address(w, "RemoteAddress", s + O_REMOTE, (families & 2) != 0);
-  w.byte(0x2c); w.key("RemotePort"); w.u64(load<u16>(s + O_RPORT));
+  address(w, "LocalAddress", s + O_LOCAL, (families & 1) != 0, true);
+  w.field("LocalPort"); w.u64(load<u16>(s + O_LPORT));
+  address(w, "RemoteAddress", s + O_REMOTE, (families & 2) != 0, false);
+  w.field("RemotePort"); w.u64(load<u16>(s + O_RPORT));
   const proto = <i32>load<u8>(s + O_PROTO);
-  w.byte(0x2c); w.key("Protocol");
+  w.field("Protocol");
   w.lit(proto == PROTO_TCP ? "\"tcp\"" : proto == PROTO_UDP ? "\"udp\"" : "\"icmp\"");
-  w.byte(0x2c); w.key("Direction");
+  w.field("Direction");
   w.lit(load<u8>(s + O_DIR) == DIR_IN ? "\"In\"" : "\"Out\"");
-  w.byte(0x2c); w.key("BytesIn"); w.u64(load<u64>(s + O_IN));
-  w.byte(0x2c); w.key("BytesOut"); w.u64(load<u64>(s + O_OUT));
+  w.field("BytesIn"); w.u64(load<u64>(s + O_IN));
+  w.field("BytesOut"); w.u64(load<u64>(s + O_OUT));
   w.seen(load<u64>(s + O_HITS), load<i64>(s + O_FIRST), load<i64>(s + O_LAST));
   const appLen = load<u16>(s + O_APPLEN);
-  if (appLen != ABSENT) { w.byte(0x2c); w.key("ApplicationProtocol"); w.jsonString(s + O_APP, appLen); }
+  if (appLen != ABSENT) { w.field("ApplicationProtocol"); w.jsonString(s + O_APP, appLen); }
   const hostLen = load<u16>(s + O_HOSTLEN);
   if (hostLen != ABSENT) {
-    w.byte(0x2c); w.key("ExtraDetails"); w.byte(0x7b); w.key("HostName"); w.jsonString(s + O_HOST, hostLen); w.byte(0x7d);
+    w.field("ExtraDetails"); w.byte(0x7b); w.key("HostName"); w.jsonString(s + O_HOST, hostLen); w.byte(0x7d);
   }
   w.truncated(load<u8>(s + O_TRUNC) != 0);
   w.byte(0x7d);

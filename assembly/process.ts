@@ -82,15 +82,15 @@ export function write(w: Writer, k: i32): void {
   const s = table.at(k);
   w.byte(0x7b);
   w.key("ProcessId"); w.u64(load<u32>(s + O_PID));
-  w.byte(0x2c); w.key("ParentProcessId"); w.u64(load<u32>(s + O_PPID));
-  w.byte(0x2c); w.key("UserId"); w.u64(load<u32>(s + O_UID));
-  w.byte(0x2c); w.key("CommandLine"); w.jsonString(s + O_CMD, <i32>load<u16>(s) - 4);
-  w.byte(0x2c); w.key("Type"); w.lit(load<u8>(s + O_TYPE) == TYPE_FORK ? "\"fork\"" : "\"exec\"");
+  w.field("ParentProcessId"); w.u64(load<u32>(s + O_PPID));
+  w.field("UserId"); w.u64(load<u32>(s + O_UID));
+  w.field("CommandLine"); w.jsonString(s + O_CMD, <i32>load<u16>(s) - 4);
+  w.field("Type"); w.lit(load<u8>(s + O_TYPE) == TYPE_FORK ? "\"fork\"" : "\"exec\"");
   w.seen(load<u64>(s + O_HITS), load<i64>(s + O_FIRST), load<i64>(s + O_LAST));
   const exeLen = load<u16>(s + O_EXELEN);
-  if (exeLen != ABSENT) { w.byte(0x2c); w.key("Executable"); w.jsonString(s + O_EXE, exeLen); }
+  if (exeLen != ABSENT) { w.field("Executable"); w.jsonString(s + O_EXE, exeLen); }
   const userLen = load<u16>(s + O_USERLEN);
-  if (userLen != ABSENT) { w.byte(0x2c); w.key("UserName"); w.jsonString(s + O_USER, userLen); }
+  if (userLen != ABSENT) { w.field("UserName"); w.jsonString(s + O_USER, userLen); }
   w.truncated(load<u8>(s + O_TRUNC) != 0);
   w.byte(0x7d);
 }

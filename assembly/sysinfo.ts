@@ -36,11 +36,11 @@ export function add(enabled: bool): void {
 export function write(w: Writer): void {
   w.byte(0x7b);
   w.key("OSName"); w.jsonString(record + O_OS, load<u16>(lens));
-  w.byte(0x2c); w.key("OSVersion"); w.jsonString(record + O_OSV, load<u16>(lens + 2));
-  w.byte(0x2c); w.key("KernelVersion"); w.jsonString(record + O_KERNEL, load<u16>(lens + 4));
-  w.byte(0x2c); w.key("Hardware"); w.jsonString(record + O_HW, load<u16>(lens + 6));
-  w.byte(0x2c); w.key("TotalMemory"); w.u64(memTotal);
-  w.byte(0x2c); w.key("AgentVersion"); w.byte(0x22); w.lit(P.AGENT_VERSION); w.byte(0x22);
+  w.field("OSVersion"); w.jsonString(record + O_OSV, load<u16>(lens + 2));
+  w.field("KernelVersion"); w.jsonString(record + O_KERNEL, load<u16>(lens + 4));
+  w.field("Hardware"); w.jsonString(record + O_HW, load<u16>(lens + 6));
+  w.field("TotalMemory"); w.u64(memTotal);
+  w.field("AgentVersion"); w.byte(0x22); w.lit(P.AGENT_VERSION); w.byte(0x22);
   w.truncated(truncated);
   w.byte(0x7d);
 }

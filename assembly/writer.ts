@@ -10,6 +10,25 @@ import { escapedSize } from "./text";
   return (0x30 + hi) | ((0x30 + v - hi * 10) << 8);
 }
 
+/**
+ * Copies an ASCII string (AssemblyScript keeps literals as UTF-16) to dst; returns its length.
+ * Four units per step, packed into four bytes: an interpreter runs a third of the operations
+ * of a unit-by-unit loop, and keys are most of what messages hold.
+ */
+// @ts-ignore: decorator
+@inline function copyAscii(dst: usize, s: string): i32 {
+  const n = s.length;
+  const src = changetype<usize>(s);
+  let i = 0;
+  for (; i + 4 <= n; i += 4) {
+    let x = load<u64>(src + (<usize>i << 1)) & 0x00ff00ff00ff00ff;
+    x = (x | (x >> 8)) & 0x0000ffff0000ffff;
+    store<u32>(dst + i, <u32>(x | (x >> 16)));
+  }
+  for (; i < n; i++) store<u8>(dst + i, <u8>load<u16>(src + (<usize>i << 1)));
+  return n;
+}
+
 // Scratch for a number's digits, written from the end (a u64 has at most 20).
 const DIGITS_END: usize = memory.data(24, 8) + 24;
 // The last calendar day isoTime printed, as its 11 bytes "YYYY-MM-DDT": a message's records
@@ -27,21 +46,7 @@ let dayCached: i64 = i64.MIN_VALUE;
 
   /** ASCII literal (AssemblyScript literals are UTF-16 in static data). */
   /** Copies an ASCII literal (keys, JSON fragments; AssemblyScript keeps them as UTF-16). */
-  lit(s: string): void {
-    const n = s.length;
-    const src = changetype<usize>(s);
-    const dst = this.base + this.pos;
-    let i = 0;
-    // Four UTF-16 units per step, packed into four bytes: an interpreter runs a third of the
-    // operations of a unit-by-unit loop, and output keys are most of what messages hold.
-    for (; i + 4 <= n; i += 4) {
-      let x = load<u64>(src + (<usize>i << 1)) & 0x00ff00ff00ff00ff;
-      x = (x | (x >> 8)) & 0x0000ffff0000ffff;
-      store<u32>(dst + i, <u32>(x | (x >> 16)));
-    }
-    for (; i < n; i++) store<u8>(dst + i, <u8>load<u16>(src + (<usize>i << 1)));
-    this.pos += n;
-  }
+  lit(s: string): void { this.pos += copyAscii(this.base + this.pos, s); }
 
   bytes(p: usize, len: i32): void {
     memory.copy(this.base + this.pos, p, len);
@@ -164,16 +169,31 @@ let dayCached: i64 = i64.MIN_VALUE;
 
   /** `,"HitCount":n,"FirstSeenUTC":"…","LastSeenUTC":"…"`: the aggregation fields of a record. */
   seen(hits: u64, first: i64, last: i64): void {
-    this.byte(0x2c); this.key("HitCount"); this.u64(hits);
-    this.byte(0x2c); this.key("FirstSeenUTC"); this.byte(0x22); this.isoTime(first, 0); this.byte(0x22);
-    this.byte(0x2c); this.key("LastSeenUTC"); this.byte(0x22); this.isoTime(last, 0); this.byte(0x22);
+    this.field("HitCount"); this.u64(hits);
+    this.field("FirstSeenUTC"); this.byte(0x22); this.isoTime(first, 0); this.byte(0x22);
+    this.field("LastSeenUTC"); this.byte(0x22); this.isoTime(last, 0); this.byte(0x22);
   }
 
   /** `,"Truncated":true` when a string of the record was cut. */
-  truncated(flag: bool): void { if (flag) { this.byte(0x2c); this.key("Truncated"); this.lit("true"); } }
+  truncated(flag: bool): void { if (flag) { this.field("Truncated"); this.lit("true"); } }
 
   /** `"key":` */
-  key(k: string): void { this.byte(0x22); this.lit(k); this.byte(0x22); this.byte(0x3a); }
+  key(k: string): void {
+    const dst = this.base + this.pos;
+    store<u8>(dst, 0x22);
+    const n = copyAscii(dst + 1, k);
+    store<u16>(dst + 1 + n, 0x3a22); // `":`
+    this.pos += n + 3;
+  }
+
+  /** `,"key":` — the start of every member after the first. */
+  field(k: string): void {
+    const dst = this.base + this.pos;
+    store<u16>(dst, 0x222c); // `,"`
+    const n = copyAscii(dst + 2, k);
+    store<u16>(dst + 2 + n, 0x3a22);
+    this.pos += n + 4;
+  }
 }
 
 /** A Writer over static storage. */
