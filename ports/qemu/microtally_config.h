@@ -7,7 +7,7 @@
 #if MT_QEMU_LINUX
 #define MT_WASM3_HEAP_BYTES (2880u * 1024u)
 #else
-#define MT_WASM3_HEAP_BYTES (212u * 1024u)
+#define MT_WASM3_HEAP_BYTES (208u * 1024u)
 #endif
 
 #define MT_WASM3_STACK_BYTES (8u * 1024u)
