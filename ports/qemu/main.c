@@ -312,7 +312,9 @@ int main(void)
         } else if (strcmp(arg, "--footprint") == 0) {
             footprint = true;
         } else if (strncmp(arg, "--bench-connections=", 20) == 0) {
-            return bench_connections(arg + 20);
+            status = bench_connections(arg + 20);
+            (void)flush(&err);
+            return status;
         } else if (strncmp(arg, "--agent-id-hex=", 15) == 0) {
             id_len = decode_hex(arg + 15, agent_id, sizeof agent_id);
             if (id_len < 0) {
