@@ -29,8 +29,11 @@ extern "C" {
 #define TX_QUEUE_ERROR ((UINT)0x09)
 #define TX_QUEUE_EMPTY ((UINT)0x0A)
 #define TX_QUEUE_FULL ((UINT)0x0B)
+#define TX_SEMAPHORE_ERROR ((UINT)0x0C)
+#define TX_NO_INSTANCE ((UINT)0x0D)
 #define TX_THREAD_ERROR ((UINT)0x0E)
 #define TX_PRIORITY_ERROR ((UINT)0x0F)
+#define TX_DELETE_ERROR ((UINT)0x11)
 
 #ifndef TX_MAX_PRIORITIES
 #define TX_MAX_PRIORITIES 32
@@ -62,7 +65,14 @@ typedef struct TX_THREAD_STRUCT {
   UINT tx_thread_preempt_threshold;
   ULONG tx_thread_time_slice;
   UINT tx_thread_auto_start;
+  UINT tx_thread_shim_state; /* the double's: 0 created, 1 terminated */
 } TX_THREAD;
+
+typedef struct TX_SEMAPHORE_STRUCT {
+  ULONG tx_semaphore_id;
+  CHAR *tx_semaphore_name;
+  ULONG tx_semaphore_count;
+} TX_SEMAPHORE;
 
 UINT tx_queue_create(TX_QUEUE *queue_ptr, CHAR *name_ptr, UINT message_size, VOID *queue_start,
                      ULONG queue_size);
@@ -72,6 +82,13 @@ UINT tx_queue_receive(TX_QUEUE *queue_ptr, VOID *destination_ptr, ULONG wait_opt
 UINT tx_thread_create(TX_THREAD *thread_ptr, CHAR *name_ptr, VOID (*entry_function)(ULONG entry_input),
                       ULONG entry_input, VOID *stack_start, ULONG stack_size, UINT priority,
                       UINT preempt_threshold, ULONG time_slice, UINT auto_start);
+UINT tx_thread_terminate(TX_THREAD *thread_ptr);
+UINT tx_thread_delete(TX_THREAD *thread_ptr);
+TX_THREAD *tx_thread_identify(VOID);
+UINT tx_semaphore_create(TX_SEMAPHORE *semaphore_ptr, CHAR *name_ptr, ULONG initial_count);
+UINT tx_semaphore_delete(TX_SEMAPHORE *semaphore_ptr);
+UINT tx_semaphore_get(TX_SEMAPHORE *semaphore_ptr, ULONG wait_option);
+UINT tx_semaphore_put(TX_SEMAPHORE *semaphore_ptr);
 ULONG tx_time_get(VOID);
 UINT tx_interrupt_control(UINT new_posture);
 
@@ -80,6 +97,8 @@ void shim_time_set(ULONG ticks);
 void shim_time_advance(ULONG ticks);
 UINT shim_interrupt_posture(void);
 TX_THREAD *shim_thread_last_created(void);
+void shim_thread_set_current(TX_THREAD *thread); /* what tx_thread_identify returns */
+ULONG shim_threads_deleted(void);
 
 #ifdef __cplusplus
 }

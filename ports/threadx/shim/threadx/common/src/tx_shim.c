@@ -16,15 +16,20 @@
 
 #define QUEUE_ID 0x51554555UL /* marks a created queue */
 #define THREAD_ID 0x54485244UL
+#define SEMAPHORE_ID 0x53454D41UL
 
 static ULONG now_ticks;
 static TX_THREAD *last_thread;
+static TX_THREAD *current_thread;
+static ULONG threads_deleted;
 static UINT posture = TX_INT_ENABLE;
 
 void shim_time_set(ULONG ticks) { now_ticks = ticks; }
 void shim_time_advance(ULONG ticks) { now_ticks += ticks; }
 UINT shim_interrupt_posture(void) { return posture; }
 TX_THREAD *shim_thread_last_created(void) { return last_thread; }
+void shim_thread_set_current(TX_THREAD *thread) { current_thread = thread; }
+ULONG shim_threads_deleted(void) { return threads_deleted; }
 
 ULONG tx_time_get(VOID) { return now_ticks; }
 
@@ -114,6 +119,58 @@ UINT tx_thread_create(TX_THREAD *t, CHAR *name, VOID (*entry)(ULONG), ULONG inpu
   t->tx_thread_preempt_threshold = preempt_threshold;
   t->tx_thread_time_slice = time_slice;
   t->tx_thread_auto_start = auto_start;
+  t->tx_thread_shim_state = 0;
   last_thread = t;
+  return TX_SUCCESS;
+}
+
+TX_THREAD *tx_thread_identify(VOID) { return current_thread; }
+
+UINT tx_thread_terminate(TX_THREAD *t) {
+  if (t == TX_NULL || t->tx_thread_id != THREAD_ID) return TX_THREAD_ERROR;
+  t->tx_thread_shim_state = 1;
+  return TX_SUCCESS;
+}
+
+/* Only a terminated (or, in ThreadX, completed) thread may be deleted. */
+UINT tx_thread_delete(TX_THREAD *t) {
+  if (t == TX_NULL || t->tx_thread_id != THREAD_ID) return TX_THREAD_ERROR;
+  if (t->tx_thread_shim_state != 1) return TX_DELETE_ERROR;
+  t->tx_thread_id = 0;
+  t->tx_thread_shim_state = 0;
+  if (last_thread == t) last_thread = TX_NULL;
+  threads_deleted++;
+  return TX_SUCCESS;
+}
+
+UINT tx_semaphore_create(TX_SEMAPHORE *s, CHAR *name, ULONG initial_count) {
+  if (s == TX_NULL || s->tx_semaphore_id == SEMAPHORE_ID) return TX_SEMAPHORE_ERROR;
+  s->tx_semaphore_id = SEMAPHORE_ID;
+  s->tx_semaphore_name = name;
+  s->tx_semaphore_count = initial_count;
+  return TX_SUCCESS;
+}
+
+UINT tx_semaphore_delete(TX_SEMAPHORE *s) {
+  if (s == TX_NULL || s->tx_semaphore_id != SEMAPHORE_ID) return TX_SEMAPHORE_ERROR;
+  s->tx_semaphore_id = 0;
+  return TX_SUCCESS;
+}
+
+/* As a queue receive: a finite wait on a zero count times out (time passes); forever aborts. */
+UINT tx_semaphore_get(TX_SEMAPHORE *s, ULONG wait_option) {
+  if (s == TX_NULL || s->tx_semaphore_id != SEMAPHORE_ID) return TX_SEMAPHORE_ERROR;
+  if (s->tx_semaphore_count == 0) {
+    if (wait_option == TX_WAIT_FOREVER) deadlock("waiting forever on a semaphore");
+    now_ticks += wait_option;
+    return TX_NO_INSTANCE;
+  }
+  s->tx_semaphore_count--;
+  return TX_SUCCESS;
+}
+
+UINT tx_semaphore_put(TX_SEMAPHORE *s) {
+  if (s == TX_NULL || s->tx_semaphore_id != SEMAPHORE_ID) return TX_SEMAPHORE_ERROR;
+  s->tx_semaphore_count++;
   return TX_SUCCESS;
 }
