@@ -13,20 +13,55 @@ typedef char mt_tx_event_fits_a_queue_message[(MT_TX_EVENT_ULONGS >= 1u && MT_TX
 /* Longest agent id / configuration text looked at (the core rejects longer ones anyway). */
 #define MT_TX_MAX_TEXT 65535u
 
-typedef enum { INPUT_CONNECTION, INPUT_TICK, INPUT_CONFIGURE } mt_tx_input;
+/* A journal entry's length prefix is 2 bytes. */
+typedef char mt_tx_update_fits_a_journal_entry[(MT_TX_CONFIG_BYTES <= 65535 && MT_TX_CONFIG_BYTES > 0) ? 1 : -1];
+
+typedef enum { INPUT_CONNECTION, INPUT_TICK, INPUT_CONFIGURE, INPUT_FINISH } mt_tx_input;
+
+/* What a queue message carries (MT_TX_EVENT.kind). */
+enum { KIND_CONNECTION = 0, KIND_WAKE = 1 };
+
+/* The agent's life, as posters (ISRs included) and callers of mt_tx_stop see it. */
+enum { AGENT_IDLE = 0, AGENT_RUNNING, AGENT_STOPPING, AGENT_STOPPED };
+
+/* A configuration update's way through the agent: claimed by one caller, filled, then taken
+ * and applied by the agent. Every transition is a compare-and-set (see transition()). */
+enum { UPDATE_FREE = 0, UPDATE_FILLING, UPDATE_PENDING, UPDATE_APPLYING };
+
+typedef struct {
+  const char *text;
+  size_t length;
+} mt_tx_text;
 
 static struct {
   mt_core_t core;
   TX_QUEUE queue;
   TX_THREAD thread;
+  TX_SEMAPHORE stopped; /* put once by the agent when the stop is done */
   MT_TX_CONFIG config;
-  volatile UINT started; /* read by posters in ISRs: the queue exists */
+  volatile UINT state;   /* AGENT_*; read by posters in ISRs: RUNNING means the queue exists */
+  UINT reaped;           /* mt_tx_stop deleted the thread, queue and semaphore */
   UINT loaded;           /* mt_init done: it may run only once per program */
   UINT in_message;       /* chunks of a message were sent, its last one not yet */
   ULONG clock_ticks;     /* tx_time_get() at the last clock reading */
   uint64_t elapsed_ticks; /* since mt_tx_start, summed reading by reading (survives wrap) */
   int64_t last_input_ms; /* time of the latest input the core accepted */
 } agent;
+
+static struct {
+  volatile UINT state;   /* UPDATE_* */
+  volatile UINT unqueued; /* its wake marker found the queue full: the agent's next turn takes it */
+  ULONG length;
+  CHAR text[MT_TX_CONFIG_BYTES];
+  UINT verdict;          /* of the latest update applied: TX_SUCCESS or an MT_TX_* code */
+  CHAR reason[MT_TX_REASON_BYTES];
+} update;
+
+/* Accepted updates, back to back, each a 2-byte length then the JSON, oldest first. */
+static struct {
+  ULONG used;
+  UCHAR bytes[MT_TX_CONFIG_JOURNAL_BYTES];
+} journal;
 
 static MT_TX_STATS stats;
 
@@ -37,10 +72,19 @@ static VOID count_shared(ULONG *counter) {
   (VOID)tx_interrupt_control(posture);
 }
 
-static size_t text_length(const CHAR *text) {
-  size_t n = 0;
-  while (n < MT_TX_MAX_TEXT && text[n] != '\0') n++;
-  return n;
+/* Sets *state to `to` if it is `from`, atomically for threads and ISRs alike. */
+static UINT transition(volatile UINT *state, UINT from, UINT to) {
+  UINT posture = tx_interrupt_control(TX_INT_DISABLE);
+  UINT done = *state == from;
+  if (done) *state = to;
+  (VOID)tx_interrupt_control(posture);
+  return done;
+}
+
+static mt_tx_text text_of(const CHAR *text) {
+  mt_tx_text t = {text, 0};
+  while (t.length < MT_TX_MAX_TEXT && text[t.length] != '\0') t.length++;
+  return t;
 }
 
 /* Wall-clock now, in ms. Called at least once per agent step, so the tick difference below
@@ -83,26 +127,62 @@ static mt_status_t call_core(mt_tx_input kind, int64_t t_ms, const VOID *arg) {
   switch (kind) {
     case INPUT_CONNECTION:
       return mt_ingest_connection(&agent.core, (const mt_connection_t *)arg);
-    case INPUT_CONFIGURE:
-      return mt_configure(&agent.core, t_ms, (const char *)arg,
-                          text_length((const CHAR *)arg));
+    case INPUT_CONFIGURE: {
+      const mt_tx_text *json = (const mt_tx_text *)arg;
+      return mt_configure(&agent.core, t_ms, json->text, json->length);
+    }
+    case INPUT_FINISH:
+      return mt_finish(&agent.core);
     default:
       return mt_tick(&agent.core, t_ms);
   }
 }
 
+/* Applies one configuration during recovery; a fault here is not recovered again. */
+static VOID reapply(const char *text, size_t length) {
+  mt_tx_text json = {text, length};
+  if (call_core(INPUT_CONFIGURE, agent.last_input_ms, &json) == MT_OK) (VOID)drain();
+}
+
 /* After a trap the bindings re-initialised the core with the profile's defaults: what was
- * begun is void, and the application's configuration must be applied again. */
+ * begun is void, and the application's configuration, then every update accepted since, must
+ * be applied again (updates are merged, so all of them, in order). */
 static VOID recover(VOID) {
   stats.faults++;
   if (agent.in_message) {
     send_chunk(TX_NULL, 0, MT_TX_CHUNK_ABORT);
     agent.in_message = 0;
   }
-  if (agent.config.configuration != TX_NULL &&
-      call_core(INPUT_CONFIGURE, agent.last_input_ms, agent.config.configuration) == MT_OK) {
-    (VOID)drain();
+  if (agent.config.configuration != TX_NULL) {
+    mt_tx_text start = text_of(agent.config.configuration);
+    reapply(start.text, start.length);
   }
+  for (ULONG at = 0; at + 2 <= journal.used;) {
+    ULONG length = (ULONG)journal.bytes[at] | ((ULONG)journal.bytes[at + 1] << 8);
+    reapply((const char *)&journal.bytes[at + 2], length);
+    at += 2 + length;
+  }
+}
+
+/* Keeps an accepted update for recover(), forgetting the oldest ones if it does not fit. */
+static VOID journal_append(const CHAR *text, ULONG length) {
+  ULONG need = 2 + length;
+  if (need > sizeof journal.bytes) { /* not even alone (a tunable set too small): not kept */
+    stats.updates_forgotten += 1;
+    need = 0;
+  }
+  ULONG drop = 0;
+  while (journal.used - drop + need > sizeof journal.bytes) {
+    drop += 2 + ((ULONG)journal.bytes[drop] | ((ULONG)journal.bytes[drop + 1] << 8));
+    stats.updates_forgotten++;
+  }
+  memmove(journal.bytes, journal.bytes + drop, journal.used - drop);
+  journal.used -= drop;
+  if (need == 0) return;
+  journal.bytes[journal.used] = (UCHAR)(length & 0xFFu);
+  journal.bytes[journal.used + 1] = (UCHAR)(length >> 8);
+  memcpy(journal.bytes + journal.used + 2, text, length);
+  journal.used += need;
 }
 
 /*
@@ -157,41 +237,189 @@ static VOID ingest(const MT_TX_EVENT *event, int64_t now) {
   }
 }
 
+/* Applies the pending update, if there is one, and records the verdict for
+ * mt_tx_configure_result. */
+static VOID apply_update(VOID) {
+  if (!transition(&update.state, UPDATE_PENDING, UPDATE_APPLYING)) return;
+  mt_tx_text json = {update.text, update.length};
+  mt_status_t st = give(INPUT_CONFIGURE, not_before_last(now_ms()), &json);
+  const char *why = "";
+  size_t why_len = 0;
+  UINT verdict = TX_SUCCESS;
+  if (st == MT_OK) {
+    journal_append(update.text, update.length);
+    stats.updates_applied++;
+  } else {
+    stats.updates_rejected++;
+    if (st == MT_SKIPPED) {
+      verdict = MT_TX_REJECTED;
+      (VOID)mt_last_error(&agent.core, &why, &why_len);
+    } else {
+      verdict = MT_TX_ENGINE_ERROR;
+      why = mt_status_name(st);
+      why_len = strlen(why);
+    }
+  }
+  if (why_len >= sizeof update.reason) why_len = sizeof update.reason - 1;
+  UINT posture = tx_interrupt_control(TX_INT_DISABLE);
+  update.verdict = verdict;
+  memcpy(update.reason, why, why_len);
+  update.reason[why_len] = '\0';
+  (VOID)tx_interrupt_control(posture);
+  update.unqueued = 0;
+  (VOID)transition(&update.state, UPDATE_APPLYING, UPDATE_FREE);
+}
+
+static VOID handle(const ULONG message[MT_TX_EVENT_ULONGS], int64_t now) {
+  MT_TX_EVENT event;
+  memcpy(&event, message, sizeof event);
+  if (event.kind == KIND_CONNECTION) {
+    ingest(&event, now);
+  } else {
+    apply_update(); /* a wake marker: the update it stands for, if still pending */
+  }
+}
+
+/* Handles what is in the queue now, without waiting: at most its capacity, so that posters
+ * cannot keep the agent here. */
+static VOID take_queued(VOID) {
+  ULONG message[MT_TX_EVENT_ULONGS];
+  for (ULONG n = agent.config.queue_size / MT_TX_EVENT_BYTES; n > 0; n--) {
+    if (tx_queue_receive(&agent.queue, message, TX_NO_WAIT) != TX_SUCCESS) return;
+    handle(message, now_ms());
+  }
+}
+
+/* The end: what was queued before the stop, time up to now, then everything the core holds. */
+static VOID finish(VOID) {
+  take_queued();
+  apply_update(); /* one queued before the stop whose marker found the queue full */
+  (VOID)give(INPUT_TICK, not_before_last(now_ms()), TX_NULL);
+  (VOID)give(INPUT_FINISH, agent.last_input_ms, TX_NULL);
+  agent.state = AGENT_STOPPED;
+  /* A poster that checked the state just before the stop may still have queued an event. */
+  ULONG message[MT_TX_EVENT_ULONGS];
+  while (tx_queue_receive(&agent.queue, message, TX_NO_WAIT) == TX_SUCCESS) {
+    MT_TX_EVENT event;
+    memcpy(&event, message, sizeof event);
+    if (event.kind == KIND_CONNECTION) count_shared(&stats.dropped);
+  }
+  (VOID)tx_semaphore_put(&agent.stopped);
+}
+
 UINT mt_tx_agent_step(ULONG wait_ticks) {
-  if (!agent.started) return TX_QUEUE_ERROR;
+  if (agent.state == AGENT_STOPPED) return MT_TX_STOPPED;
+  if (agent.state == AGENT_IDLE) return TX_QUEUE_ERROR;
+  if (agent.state == AGENT_STOPPING) {
+    finish();
+    return MT_TX_STOPPED;
+  }
+  if (update.state == UPDATE_PENDING && update.unqueued) { /* no marker will come */
+    take_queued();
+    apply_update();
+    return TX_SUCCESS;
+  }
   ULONG message[MT_TX_EVENT_ULONGS];
   UINT status = tx_queue_receive(&agent.queue, message, wait_ticks);
   int64_t now = now_ms();
   if (status == TX_SUCCESS) {
-    MT_TX_EVENT event;
-    memcpy(&event, message, sizeof event);
-    ingest(&event, now);
+    handle(message, now);
   } else if (status == TX_QUEUE_EMPTY) {
     (VOID)give(INPUT_TICK, not_before_last(now), TX_NULL);
+  }
+  if (agent.state == AGENT_STOPPING) { /* woken by mt_tx_stop: no need to wait another turn */
+    finish();
+    return MT_TX_STOPPED;
   }
   return status;
 }
 
+/* Returning from its entry function leaves the thread completed; mt_tx_stop deletes it. */
 static VOID agent_thread(ULONG input) {
   (VOID)input;
-  for (;;) (VOID)mt_tx_agent_step(MT_TX_WINDOW_CHECK_TICKS);
+  while (mt_tx_agent_step(MT_TX_WINDOW_CHECK_TICKS) != MT_TX_STOPPED) {
+  }
+}
+
+/* Queues one message without blocking; a wake marker carries no connection. */
+static UINT enqueue(const mt_packet_conn *connection, ULONG kind) {
+  MT_TX_EVENT event;
+  ULONG message[MT_TX_EVENT_ULONGS];
+  memset(&event, 0, sizeof event);
+  memset(message, 0, sizeof message);
+  if (connection != TX_NULL) event.connection = *connection;
+  event.posted_at = tx_time_get();
+  event.kind = kind;
+  memcpy(message, &event, sizeof event);
+  return tx_queue_send(&agent.queue, message, TX_NO_WAIT);
 }
 
 UINT mt_tx_post_connection(const mt_packet_conn *connection) {
   if (connection == TX_NULL) return TX_PTR_ERROR;
-  if (!agent.started) {
+  UINT state = agent.state;
+  if (state != AGENT_RUNNING) {
     count_shared(&stats.dropped);
-    return TX_QUEUE_ERROR;
+    return state == AGENT_IDLE ? TX_QUEUE_ERROR : MT_TX_STOPPED;
   }
-  MT_TX_EVENT event;
-  ULONG message[MT_TX_EVENT_ULONGS];
-  memset(message, 0, sizeof message);
-  event.connection = *connection;
-  event.posted_at = tx_time_get();
-  memcpy(message, &event, sizeof event);
-  UINT status = tx_queue_send(&agent.queue, message, TX_NO_WAIT);
+  UINT status = enqueue(connection, KIND_CONNECTION);
   count_shared(status == TX_SUCCESS ? &stats.posted : &stats.dropped);
   return status;
+}
+
+UINT mt_tx_configure(const CHAR *json, ULONG length) {
+  if (json == TX_NULL) return TX_PTR_ERROR;
+  if (agent.state == AGENT_IDLE) return TX_QUEUE_ERROR;
+  if (agent.state != AGENT_RUNNING) return MT_TX_STOPPED;
+  if (length == 0 || length > MT_TX_CONFIG_BYTES) return MT_TX_TOO_LONG;
+  if (!transition(&update.state, UPDATE_FREE, UPDATE_FILLING)) return MT_TX_PENDING;
+  memcpy(update.text, json, length);
+  update.length = length;
+  update.unqueued = 0;
+  UINT posture = tx_interrupt_control(TX_INT_DISABLE);
+  update.verdict = MT_TX_PENDING;
+  update.reason[0] = '\0';
+  (VOID)tx_interrupt_control(posture);
+  update.state = UPDATE_PENDING;
+  if (enqueue(TX_NULL, KIND_WAKE) != TX_SUCCESS) update.unqueued = 1;
+  return TX_SUCCESS;
+}
+
+UINT mt_tx_configure_result(CHAR *reason, ULONG reason_size) {
+  UINT posture = tx_interrupt_control(TX_INT_DISABLE);
+  UINT verdict = update.verdict;
+  if (reason != TX_NULL && reason_size > 0) {
+    ULONG n = 0;
+    while (n + 1 < reason_size && update.reason[n] != '\0') n++;
+    memcpy(reason, update.reason, n);
+    reason[n] = '\0';
+  }
+  (VOID)tx_interrupt_control(posture);
+  return verdict;
+}
+
+/* Once the agent has stopped: frees the thread, the queue and the semaphore (once). */
+static VOID reap(VOID) {
+  if (!transition(&agent.reaped, 0, 1)) return;
+  if (agent.config.stack != TX_NULL) {
+    (VOID)tx_thread_terminate(&agent.thread); /* it may not have returned yet */
+    (VOID)tx_thread_delete(&agent.thread);
+  }
+  (VOID)tx_queue_delete(&agent.queue);
+  (VOID)tx_semaphore_delete(&agent.stopped);
+}
+
+UINT mt_tx_stop(ULONG wait_ticks) {
+  if (agent.state == AGENT_IDLE) return TX_QUEUE_ERROR;
+  if (transition(&agent.state, AGENT_RUNNING, AGENT_STOPPING)) {
+    (VOID)enqueue(TX_NULL, KIND_WAKE); /* queue full: the agent is busy and sees it soon */
+  }
+  UINT agent_is_caller = agent.config.stack != TX_NULL && tx_thread_identify() == &agent.thread;
+  if (agent.state != AGENT_STOPPED && agent.config.stack != TX_NULL && !agent_is_caller) {
+    (VOID)tx_semaphore_get(&agent.stopped, wait_ticks);
+  }
+  if (agent.state != AGENT_STOPPED) return MT_TX_PENDING;
+  if (!agent_is_caller) reap();
+  return TX_SUCCESS;
 }
 
 static UINT valid(const MT_TX_CONFIG *c) {
@@ -215,12 +443,14 @@ static UINT prepare_core(VOID) {
     return MT_TX_ENGINE_ERROR;
   }
   if (agent.config.agent_id != TX_NULL) {
-    st = mt_set_agent_id(&agent.core, agent.config.agent_id, text_length(agent.config.agent_id));
+    mt_tx_text id = text_of(agent.config.agent_id);
+    st = mt_set_agent_id(&agent.core, id.text, id.length);
     if (st == MT_SKIPPED) return MT_TX_REJECTED;
     if (st != MT_OK) return MT_TX_ENGINE_ERROR;
   }
   if (agent.config.configuration != TX_NULL) {
-    st = give(INPUT_CONFIGURE, not_before_last(now_ms()), agent.config.configuration);
+    mt_tx_text json = text_of(agent.config.configuration);
+    st = give(INPUT_CONFIGURE, not_before_last(now_ms()), &json);
     if (st == MT_SKIPPED) return MT_TX_REJECTED;
     if (st != MT_OK) return MT_TX_ENGINE_ERROR;
   }
@@ -228,7 +458,7 @@ static UINT prepare_core(VOID) {
 }
 
 UINT mt_tx_start(const MT_TX_CONFIG *config) {
-  if (agent.started) return MT_TX_ALREADY_STARTED;
+  if (agent.state != AGENT_IDLE) return MT_TX_ALREADY_STARTED;
   if (!valid(config)) return MT_TX_BAD_CONFIG;
   agent.config = *config;
   agent.clock_ticks = tx_time_get();
@@ -241,13 +471,19 @@ UINT mt_tx_start(const MT_TX_CONFIG *config) {
   status = tx_queue_create(&agent.queue, (CHAR *)"microtally events", MT_TX_EVENT_ULONGS,
                            config->queue_storage, config->queue_size);
   if (status != TX_SUCCESS) return status;
-  agent.started = 1; /* before the thread: it may preempt this caller at once */
+  status = tx_semaphore_create(&agent.stopped, (CHAR *)"microtally stopped", 0);
+  if (status != TX_SUCCESS) {
+    (VOID)tx_queue_delete(&agent.queue);
+    return status;
+  }
+  agent.state = AGENT_RUNNING; /* before the thread: it may preempt this caller at once */
   if (config->stack != TX_NULL) {
     status = tx_thread_create(&agent.thread, (CHAR *)"microtally agent", agent_thread, 0,
                               config->stack, config->stack_size, config->priority,
                               config->priority, TX_NO_TIME_SLICE, TX_AUTO_START);
     if (status != TX_SUCCESS) {
-      agent.started = 0;
+      agent.state = AGENT_IDLE;
+      (VOID)tx_semaphore_delete(&agent.stopped);
       (VOID)tx_queue_delete(&agent.queue);
     }
   }

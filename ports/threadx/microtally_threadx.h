@@ -10,9 +10,15 @@
  *                        1700000000000ull, TX_NULL, my_send, TX_NULL, TX_NULL, TX_NULL };
  *   mt_tx_start(&cfg);          // from tx_application_define() or any thread
  *   mt_netx_attach(&ip_0);      // microtally_netx.h: connection events from NetX Duo
+ *   ...
+ *   mt_tx_configure(json, len); // a device twin's microtally section (SPEC R6), any thread
+ *   mt_tx_stop(200);            // before a reboot: everything pending is sent
  *
  * Windows: the agent waits at most MT_TX_WINDOW_CHECK_TICKS for an event; when none comes it
  * lets time pass in the core, which sends every window that has ended (SPEC R5).
+ *
+ * The core is not thread safe and belongs to the agent thread: a configuration update or a
+ * stop is only requested by the caller and carried out by the agent, in queue order.
  */
 #ifndef MICROTALLY_THREADX_H
 #define MICROTALLY_THREADX_H
@@ -33,6 +39,7 @@ extern "C" {
 typedef struct MT_TX_EVENT_STRUCT {
   mt_packet_conn connection;
   ULONG posted_at; /* tx_time_get() in mt_tx_post_connection */
+  ULONG kind;      /* private: a connection, or a marker that wakes the agent for an update */
 } MT_TX_EVENT;
 
 /* One queued event, in ULONGs (a ThreadX queue message is 1 to 16 ULONGs). */
@@ -51,6 +58,9 @@ typedef struct MT_TX_EVENT_STRUCT {
 #define MT_TX_BAD_CONFIG 0x101u
 #define MT_TX_ENGINE_ERROR 0x102u /* wasm3 could not load or initialise the core */
 #define MT_TX_REJECTED 0x103u     /* the core rejected the agent id or the configuration */
+#define MT_TX_PENDING 0x104u      /* an update (or the stop) is requested, not yet carried out */
+#define MT_TX_TOO_LONG 0x105u     /* an update longer than MT_TX_CONFIG_BYTES */
+#define MT_TX_STOPPED 0x106u      /* the agent is stopping or has stopped */
 
 /* Values of `last` in MT_TX_CONFIG.send. */
 #define MT_TX_CHUNK_MORE 0u  /* more chunks of this message follow */
@@ -81,18 +91,25 @@ typedef struct MT_TX_CONFIG_STRUCT {
   VOID *send_context;
   /* Optional, NUL-terminated: agent id (UUID text) and a JSON configuration update (SPEC R6)
    * applied at start. The configuration must stay valid while the agent runs: it is applied
-   * again if the core ever has to be re-initialised after a fault. */
+   * again (followed by every update accepted since, see mt_tx_configure) if the core ever has
+   * to be re-initialised after a fault. */
   const CHAR *agent_id;
   const CHAR *configuration;
 } MT_TX_CONFIG;
 
 typedef struct MT_TX_STATS_STRUCT {
   ULONG posted;    /* events accepted into the queue */
-  ULONG dropped;   /* events refused because the queue was full (never blocks) */
+  ULONG dropped;   /* events refused: queue full (never blocks), agent not started or stopped;
+                      also events that raced mt_tx_stop and were still queued after mt_finish */
   ULONG ingested;  /* events the core accepted */
   ULONG rejected;  /* events the core refused (see the core's diagnostics) */
   ULONG messages;  /* messages handed to `send` */
   ULONG faults;    /* core traps (the core was re-initialised, the configuration re-applied) */
+  ULONG updates_applied;   /* mt_tx_configure updates the core accepted */
+  ULONG updates_rejected;  /* ... the core refused (or faulted on); nothing changed */
+  ULONG updates_forgotten; /* accepted updates dropped from the journal re-applied after a
+                              fault (MT_TX_CONFIG_JOURNAL_BYTES too small): a fault would then
+                              lose their keys */
 } MT_TX_STATS;
 
 /*
@@ -106,15 +123,17 @@ typedef struct MT_TX_STATS_STRUCT {
  *   MT_TX_ENGINE_ERROR     wasm3 could not load the core (MT_WASM3_HEAP_BYTES too small?)
  *   MT_TX_REJECTED         the core refused agent_id or configuration
  *   a ThreadX error from tx_queue_create / tx_thread_create (e.g. TX_PRIORITY_ERROR)
- * After a failure nothing runs and mt_tx_start may be called again.
+ * After a failure nothing runs and mt_tx_start may be called again. Once per program run:
+ * after a success (even after mt_tx_stop) it returns MT_TX_ALREADY_STARTED.
  */
 UINT mt_tx_start(const MT_TX_CONFIG *config);
 
 /*
  * Queues one connection event for the agent, time-stamped now. Never blocks (TX_NO_WAIT):
  * callable from ISRs, timers, NetX Duo callbacks and the IP thread. Returns TX_SUCCESS;
- * TX_QUEUE_FULL when the queue is full, or TX_QUEUE_ERROR before mt_tx_start succeeded (the
- * event is dropped and counted in MT_TX_STATS.dropped either way); TX_PTR_ERROR for NULL.
+ * TX_QUEUE_FULL when the queue is full, TX_QUEUE_ERROR before mt_tx_start succeeded, or
+ * MT_TX_STOPPED once mt_tx_stop was called (the event is dropped and counted in
+ * MT_TX_STATS.dropped in each case); TX_PTR_ERROR for NULL.
  */
 UINT mt_tx_post_connection(const mt_packet_conn *connection);
 
@@ -122,13 +141,70 @@ UINT mt_tx_post_connection(const mt_packet_conn *connection);
 VOID mt_tx_stats_get(MT_TX_STATS *stats);
 
 /*
+ * A configuration update (SPEC R6: a JSON object merged over the current configuration), e.g.
+ * the microtally section of a device twin's desired properties. Call from a thread (not from
+ * an ISR: it copies up to MT_TX_CONFIG_BYTES). It returns at once, without waiting for the
+ * agent: the JSON is copied into the agent's own buffer (the caller's may be reused at once)
+ * and a marker is queued behind the events already posted, which are thus aggregated under
+ * the old configuration. The agent then applies it with mt_configure at the current time:
+ * what the core holds is sent first, then the change applies and windows restart. An invalid
+ * update is rejected whole and changes nothing. Read the verdict with mt_tx_configure_result.
+ * If the queue is full the marker is not queued; the agent's next turn takes the events that
+ * were queued, then applies the update.
+ * Returns
+ *   TX_SUCCESS      the update is queued (verdict: mt_tx_configure_result)
+ *   TX_PTR_ERROR    json NULL
+ *   MT_TX_TOO_LONG  length 0 or > MT_TX_CONFIG_BYTES; nothing queued
+ *   MT_TX_PENDING   an earlier update is not applied yet: this one is refused (never merged
+ *                   or overwritten); try again once mt_tx_configure_result is not MT_TX_PENDING
+ *   TX_QUEUE_ERROR  not started;  MT_TX_STOPPED  mt_tx_stop was called
+ * Updates the core accepted are kept (MT_TX_CONFIG_JOURNAL_BYTES) and applied again, after
+ * MT_TX_CONFIG.configuration, if the core has to be re-initialised after a fault.
+ */
+UINT mt_tx_configure(const CHAR *json, ULONG length);
+
+/*
+ * The verdict on the latest update mt_tx_configure queued. Callable from any thread. reason
+ * (optional, reason_size bytes) receives the core's reason, NUL-terminated and cut to fit
+ * (e.g. naming the key of a rejected update); "" otherwise. Returns
+ *   TX_SUCCESS          the update was applied (or none was ever queued)
+ *   MT_TX_PENDING       not applied yet
+ *   MT_TX_REJECTED      the core refused it (malformed JSON, unknown key, wrong type, value
+ *                       out of range): nothing changed; reason names the key
+ *   MT_TX_ENGINE_ERROR  the core faulted while applying it: it was not applied (the core was
+ *                       re-initialised with the configuration accepted before)
+ */
+UINT mt_tx_configure_result(CHAR *reason, ULONG reason_size);
+
+/*
+ * Stops the agent, e.g. before the device reboots: from now on posts and updates are refused
+ * (posts counted in MT_TX_STATS.dropped). The agent then takes every event still queued (and
+ * an update queued before the stop), lets time pass to now, calls mt_finish, hands every
+ * message to `send`, and never takes input again. Call from a thread, not from an ISR.
+ * With an agent thread (a `stack` in MT_TX_CONFIG) and a caller other than that thread, it
+ * waits up to wait_ticks for the agent to finish; the agent's entry function then returns and
+ * mt_tx_stop terminates and deletes the thread (tx_thread_terminate, tx_thread_delete): its
+ * stack and the queue storage are the application's again once this returns TX_SUCCESS.
+ * With `stack` TX_NULL, or when called from the agent thread itself (e.g. from `send`), it
+ * does not wait: the next mt_tx_agent_step does the work and returns MT_TX_STOPPED.
+ * Returns
+ *   TX_SUCCESS      everything was sent; the agent is stopped (again TX_SUCCESS if repeated)
+ *   MT_TX_PENDING   requested, not finished within wait_ticks: call again to wait more
+ *   TX_QUEUE_ERROR  not started
+ */
+UINT mt_tx_stop(ULONG wait_ticks);
+
+/*
  * One turn of the agent thread's loop: waits up to wait_ticks for an event and gives it to the
- * core, or, when none came, lets time pass; then sends what the core has ready. Returns
- * TX_SUCCESS (an event was handled), TX_QUEUE_EMPTY (time passed) or TX_QUEUE_ERROR (not
- * started). The agent thread calls it forever with MT_TX_WINDOW_CHECK_TICKS. With `stack` set
- * to TX_NULL, mt_tx_start creates no thread and the application calls this from one thread of
- * its own instead (never from two at once); tests call it directly. wait_ticks must be finite
- * (not TX_WAIT_FOREVER): without events, time passes in the core only when a wait times out.
+ * core, or, when none came, lets time pass; then sends what the core has ready. Applies a
+ * pending configuration update in its turn, and carries out a requested stop. Returns
+ * TX_SUCCESS (an event or update was handled), TX_QUEUE_EMPTY (time passed), MT_TX_STOPPED
+ * (the agent has stopped: this turn or earlier) or TX_QUEUE_ERROR (not started). The agent
+ * thread calls it with MT_TX_WINDOW_CHECK_TICKS until MT_TX_STOPPED. With `stack` set to
+ * TX_NULL, mt_tx_start creates no thread and the application calls this from one thread of
+ * its own instead (never from two at once), until it returns MT_TX_STOPPED; tests call it
+ * directly. wait_ticks must be finite (not TX_WAIT_FOREVER): without events, time passes in
+ * the core only when a wait times out.
  */
 UINT mt_tx_agent_step(ULONG wait_ticks);
 

@@ -25,6 +25,25 @@
 #define MT_TX_WINDOW_CHECK_TICKS MT_TX_TICKS_PER_SECOND
 #endif
 
+/* Longest configuration update mt_tx_configure takes (bytes of JSON): the agent keeps a copy
+ * until it has applied it. The rtos core's input area (mt_input_capacity) is 4096 bytes, so a
+ * longer update could never be applied anyway. */
+#ifndef MT_TX_CONFIG_BYTES
+#define MT_TX_CONFIG_BYTES 4096
+#endif
+
+/* Accepted updates the agent keeps, back to back (2 bytes of length each), to apply them again
+ * in order if the core ever has to be re-initialised after a fault. When a new one does not
+ * fit, the oldest are forgotten (counted in MT_TX_STATS.updates_forgotten). */
+#ifndef MT_TX_CONFIG_JOURNAL_BYTES
+#define MT_TX_CONFIG_JOURNAL_BYTES (MT_TX_CONFIG_BYTES + 2)
+#endif
+
+/* Longest reason kept for a rejected update (the core's text naming the key), with its NUL. */
+#ifndef MT_TX_REASON_BYTES
+#define MT_TX_REASON_BYTES 128
+#endif
+
 /* NX_IP instances the NetX Duo hook can be attached to at once. */
 #ifndef MT_NETX_MAX_IP
 #define MT_NETX_MAX_IP 2
