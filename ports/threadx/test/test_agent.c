@@ -1,7 +1,9 @@
 /* The agent (microtally_threadx.c) with the real core under wasm3, on the ThreadX/NetX Duo test
  * double: start-up checks, the never-blocking queue and its drop count, events stamped when
  * posted, windows closed by time passing on the double's clock, packets through the NetX Duo
- * hook, and every message checked as JSON with the hit counts it must carry.
+ * hook, configuration updates while running (applied in queue order, refused whole, one at a
+ * time), the stop that sends the last window, and every message checked as JSON with the hit
+ * counts it must carry.
  * Built twice: with the tick clock (epoch_ms_at_start) and, with MT_TEST_WALL_CLOCK, with an
  * application clock (clock_ms). */
 #include <inttypes.h>
@@ -267,6 +269,10 @@ static uint64_t wall_clock(VOID) {
 
 static int64_t tick_ms(ULONG ticks) { return EPOCH_MS + (int64_t)ticks * MS_PER_TICK; }
 
+/* The agent's time at `ticks`, once the tick counter has wrapped (tick_counter_wraps). */
+static int64_t wrapped_ms;
+static int64_t agent_ms(ULONG ticks) { return tick_ms(ticks) + wrapped_ms; }
+
 static mt_packet_conn connection(const uint8_t local[4], uint16_t lport, const uint8_t remote[4],
                                  uint16_t rport, uint8_t protocol, uint8_t direction, uint32_t bytes) {
   mt_packet_conn c;
@@ -342,6 +348,10 @@ static void before_start(void) {
   CHECK(s.dropped == 1 && s.posted == 0);
   CHECK(mt_tx_agent_step(0) == TX_QUEUE_ERROR);
   mt_tx_stats_get(NULL); /* ignored, no crash */
+  CHECK(mt_tx_configure("{}", 2) == TX_QUEUE_ERROR);
+  CHECK(mt_tx_stop(0) == TX_QUEUE_ERROR);
+  char reason[8] = "x";
+  CHECK(mt_tx_configure_result(reason, sizeof reason) == TX_SUCCESS && reason[0] == '\0');
 }
 
 static void bad_configurations(void) {
@@ -609,6 +619,7 @@ static void tick_counter_wraps(void) {
   CHECK(mt_tx_agent_step(0) == TX_SUCCESS);
   shim_time_advance(0x180); /* past the wrap, within the same 5 s window */
   CHECK(tx_time_get() == 0x80);
+  wrapped_ms = (int64_t)0x100000000ll * MS_PER_TICK;
   CHECK(mt_tx_post_connection(&c) == TX_SUCCESS);
   CHECK(mt_tx_agent_step(0) == TX_SUCCESS);
   CHECK(step_until_message(10) > 0);
@@ -625,6 +636,188 @@ static void tick_counter_wraps(void) {
 }
 #endif
 
+/* ---- configuration updates and the stop ---------------------------------------------- */
+
+#define UPDATE(json) json, (ULONG)(sizeof json - 1)
+
+static unsigned records_with(const char *needle) {
+  unsigned n = 0;
+  for (unsigned i = 0; i < message_count && i < MAX_MESSAGES; i++) n += occurrences(messages[i], needle);
+  return n;
+}
+
+static long long network_stat(const char *key) {
+  return record_number(message_with("\"Collector\":\"network\""), "\"Collector\":\"network\"", key);
+}
+
+static void post_flow(uint16_t local_port) {
+  mt_packet_conn c = connection(V4_DEVICE, local_port, V4_PEER, 443, MT_PACKET_TCP, MT_PACKET_OUT, 40);
+  CHECK(mt_tx_post_connection(&c) == TX_SUCCESS);
+}
+
+/* cacheSize 1 takes effect between two events, in queue order: what the core held is sent
+ * first (stamped with the change's time), a second distinct flow is then dropped and counted;
+ * a second update while the first is pending is refused and does not overwrite it. */
+static void update_applies_in_queue_order(void) {
+  MT_TX_STATS before = stats_now();
+  char reason[MT_TX_REASON_BYTES];
+  post_flow(51000);
+  CHECK(mt_tx_configure(UPDATE("{\"network\":{\"cacheSize\":1}}")) == TX_SUCCESS);
+  CHECK(mt_tx_configure(UPDATE("{\"network\":{\"cacheSize\":256}}")) == MT_TX_PENDING);
+  CHECK(mt_tx_configure_result(reason, sizeof reason) == MT_TX_PENDING);
+  post_flow(51001);
+  post_flow(51002);
+
+  CHECK(mt_tx_agent_step(0) == TX_SUCCESS); /* 51000, under the old configuration */
+  CHECK(message_count == 0);
+  ULONG change_tick = tx_time_get();
+  CHECK(mt_tx_agent_step(0) == TX_SUCCESS); /* the update: 51000 is sent first */
+  CHECK(message_count == 1);
+  CHECK(record_number(message_with("\"LocalPort\":51000"), "\"LocalPort\":51000", "\"HitCount\":") == 1);
+  char want[64], stamp[96];
+  iso8601(agent_ms(change_tick), want);
+  snprintf(stamp, sizeof stamp, "\"TimestampUTC\":\"%s\"", want);
+  CHECK(strstr(message_with("\"LocalPort\":51000"), stamp) != NULL);
+  CHECK(mt_tx_configure_result(reason, sizeof reason) == TX_SUCCESS && reason[0] == '\0');
+  forget_messages();
+
+  CHECK(mt_tx_agent_step(0) == TX_SUCCESS && mt_tx_agent_step(0) == TX_SUCCESS);
+  CHECK(step_until_message(10) > 0);
+  check_messages_are_json();
+  CHECK(records_with("\"LocalPort\":51001") == 1);
+  CHECK(records_with("\"LocalPort\":51002") == 0); /* cache full: dropped, not lost silently */
+  CHECK(network_stat("\"Received\":") == 2 && network_stat("\"Dropped\":") == 1);
+  MT_TX_STATS s = stats_now();
+  CHECK(s.updates_applied == before.updates_applied + 1 && s.updates_rejected == before.updates_rejected);
+  CHECK(s.ingested == before.ingested + 3);
+  forget_messages();
+}
+
+/* Invalid updates are rejected whole with a reason naming the key: nothing is sent early and
+ * cacheSize 1 stays in force (even an update that sets cacheSize and also has a bad key). */
+static void invalid_updates_change_nothing(void) {
+  static const struct {
+    const char *json;
+    const char *key;
+  } bad[] = {
+      {"{\"network\":{\"cacheSize\":256,\"bogus\":1}}", "network.bogus"},
+      {"{\"network\":{\"cacheSize\":0}}", "network.cacheSize"},
+      {"{\"network\":{\"cacheSize\":\"256\"}}", "network.cacheSize"},
+      {"{\"network\":{\"priority\":7}}", "network.priority"},
+      {"{\"noSuchKey\":1}", "noSuchKey"},
+      {"{\"network\":", "JSON"},
+  };
+  MT_TX_STATS before = stats_now();
+  post_flow(52000);
+  CHECK(mt_tx_agent_step(0) == TX_SUCCESS);
+  for (unsigned i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    char reason[MT_TX_REASON_BYTES] = "";
+    CHECK(mt_tx_configure(bad[i].json, (ULONG)strlen(bad[i].json)) == TX_SUCCESS);
+    CHECK(mt_tx_agent_step(0) == TX_SUCCESS);
+    CHECK(mt_tx_configure_result(reason, sizeof reason) == MT_TX_REJECTED);
+    if (strstr(reason, bad[i].key) == NULL) {
+      fprintf(stderr, "reason for %s: \"%s\" does not name %s\n", bad[i].json, reason, bad[i].key);
+      CHECK(0);
+    }
+    CHECK(message_count == 0); /* nothing sent early */
+  }
+  /* Refused before reaching the agent; the verdict of the last update stays. */
+  static char too_long[MT_TX_CONFIG_BYTES + 1];
+  memset(too_long, ' ', sizeof too_long);
+  too_long[0] = '{';
+  too_long[MT_TX_CONFIG_BYTES] = '}';
+  CHECK(mt_tx_configure(too_long, sizeof too_long) == MT_TX_TOO_LONG);
+  CHECK(mt_tx_configure("{}", 0) == MT_TX_TOO_LONG);
+  CHECK(mt_tx_configure(NULL, 2) == TX_PTR_ERROR);
+  char cut[8];
+  CHECK(mt_tx_configure_result(cut, sizeof cut) == MT_TX_REJECTED && strlen(cut) == sizeof cut - 1);
+  CHECK(mt_tx_agent_step(0) == TX_QUEUE_EMPTY); /* nothing was queued */
+
+  post_flow(52001); /* cacheSize is still 1: dropped */
+  CHECK(mt_tx_agent_step(0) == TX_SUCCESS);
+  CHECK(step_until_message(10) > 0);
+  check_messages_are_json();
+  CHECK(records_with("\"LocalPort\":52000") == 1 && records_with("\"LocalPort\":52001") == 0);
+  CHECK(network_stat("\"Dropped\":") == 1);
+  MT_TX_STATS s = stats_now();
+  CHECK(s.updates_rejected == before.updates_rejected + 6 && s.updates_applied == before.updates_applied);
+  forget_messages();
+}
+
+/* An update whose wake marker finds the queue full: the agent's next turn takes the events
+ * queued before it, then applies it (cacheSize back to 256). */
+static void update_with_queue_full(void) {
+  for (unsigned i = 0; i < QUEUE_EVENTS; i++) post_flow(53000);
+  CHECK(mt_tx_configure(UPDATE("{\"network\":{\"cacheSize\":256}}")) == TX_SUCCESS);
+  CHECK(mt_tx_configure_result(NULL, 0) == MT_TX_PENDING);
+  CHECK(mt_tx_agent_step(0) == TX_SUCCESS);
+  CHECK(mt_tx_configure_result(NULL, 0) == TX_SUCCESS);
+  CHECK(message_count == 1); /* the queued events, sent before the change */
+  CHECK(record_number(message_with("\"LocalPort\":53000"), "\"LocalPort\":53000", "\"HitCount\":") == QUEUE_EVENTS);
+  CHECK(mt_tx_agent_step(0) == TX_QUEUE_EMPTY);
+  forget_messages();
+  post_flow(53001);
+  post_flow(53002);
+  while (mt_tx_agent_step(0) == TX_SUCCESS) {
+  }
+  CHECK(step_until_message(10) > 0);
+  CHECK(records_with("\"LocalPort\":53001") == 1 && records_with("\"LocalPort\":53002") == 1);
+  CHECK(network_stat("\"Received\":") == 2 && network_stat("\"Dropped\":") == 0);
+  forget_messages();
+}
+
+/* The stop: never waits on the agent thread itself; from another thread it waits (the double
+ * times the wait out, nothing runs the thread); the thread's loop then finishes: the events
+ * still queued and the open window are sent at the stop's time; posts and updates after the
+ * stop are refused and counted; the thread is deleted. Must run last. */
+static void stop_sends_the_last_window(void) {
+  MT_TX_STATS before = stats_now();
+  post_flow(54000);
+  CHECK(mt_tx_agent_step(0) == TX_SUCCESS);
+  post_flow(54000); /* still queued when the stop comes */
+  TX_THREAD *thread = shim_thread_last_created();
+  CHECK(thread != NULL);
+  if (thread == NULL) return;
+
+  ULONG t0 = tx_time_get();
+  shim_thread_set_current(thread);
+  CHECK(mt_tx_stop(100) == MT_TX_PENDING); /* from the agent thread: no wait */
+  shim_thread_set_current(NULL);
+  CHECK(tx_time_get() == t0 && message_count == 0);
+
+  mt_packet_conn c = connection(V4_DEVICE, 54001, V4_PEER, 443, MT_PACKET_TCP, MT_PACKET_OUT, 40);
+  CHECK(mt_tx_post_connection(&c) == MT_TX_STOPPED);
+  CHECK(mt_tx_configure(UPDATE("{}")) == MT_TX_STOPPED);
+  CHECK(stats_now().dropped == before.dropped + 1);
+
+  CHECK(mt_tx_stop(50) == MT_TX_PENDING); /* waited 50 ticks: the agent did not run */
+  CHECK(tx_time_get() == t0 + 50 && message_count == 0);
+  thread->tx_thread_entry(thread->tx_thread_entry_parameter); /* returns once stopped */
+  ULONG stop_tick = tx_time_get();
+  CHECK(message_count >= 1);
+  check_messages_are_json();
+  const char *m = message_with("\"LocalPort\":54000");
+  CHECK(record_number(m, "\"LocalPort\":54000", "\"HitCount\":") == 2);
+  char want[64], stamp[96];
+  iso8601(agent_ms(stop_tick), want);
+  snprintf(stamp, sizeof stamp, "\"TimestampUTC\":\"%s\"", want);
+  CHECK(strstr(m, stamp) != NULL);
+  CHECK(records_with("\"LocalPort\":54001") == 0);
+
+  CHECK(mt_tx_stop(0) == TX_SUCCESS);
+  CHECK(shim_threads_deleted() == 1 && shim_thread_last_created() == NULL);
+  CHECK(mt_tx_stop(0) == TX_SUCCESS && shim_threads_deleted() == 1);
+  unsigned sent = message_count;
+  CHECK(mt_tx_agent_step(0) == MT_TX_STOPPED && message_count == sent);
+  CHECK(mt_tx_post_connection(&c) == MT_TX_STOPPED);
+  MT_TX_CONFIG again = good_config();
+  CHECK(mt_tx_start(&again) == MT_TX_ALREADY_STARTED);
+  MT_TX_STATS s = stats_now();
+  CHECK(s.dropped == before.dropped + 2 && s.posted == before.posted + 2);
+  CHECK(s.ingested == before.ingested + 2 && s.messages == before.messages + message_count);
+  forget_messages();
+}
+
 int main(void) {
   before_start();
   bad_configurations();
@@ -638,6 +831,10 @@ int main(void) {
 #else
   tick_counter_wraps();
 #endif
+  update_applies_in_queue_order();
+  invalid_updates_change_nothing();
+  update_with_queue_full();
+  stop_sends_the_last_window();
   MT_TX_STATS s = stats_now();
   CHECK(s.faults == 0 && aborts == 0 && send_problems == 0);
   CHECK(partial_len == 0); /* no message left half-sent */
