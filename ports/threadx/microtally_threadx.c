@@ -270,6 +270,20 @@ static VOID apply_update(VOID) {
   (VOID)transition(&update.state, UPDATE_APPLYING, UPDATE_FREE);
 }
 
+/* After the stop: an update still pending will never be applied; its verdict says so. Both the
+ * agent (finish) and mt_tx_configure call it, since either may be last; only one succeeds. */
+static UINT cancel_update(VOID) {
+  static const char why[] = "the agent stopped before applying it";
+  if (!transition(&update.state, UPDATE_PENDING, UPDATE_FREE)) return 0;
+  UINT posture = tx_interrupt_control(TX_INT_DISABLE);
+  update.verdict = MT_TX_STOPPED;
+  size_t n = sizeof why - 1 < sizeof update.reason - 1 ? sizeof why - 1 : sizeof update.reason - 1;
+  memcpy(update.reason, why, n);
+  update.reason[n] = '\0';
+  (VOID)tx_interrupt_control(posture);
+  return 1;
+}
+
 static VOID handle(const ULONG message[MT_TX_EVENT_ULONGS], int64_t now) {
   MT_TX_EVENT event;
   memcpy(&event, message, sizeof event);
@@ -297,6 +311,7 @@ static VOID finish(VOID) {
   (VOID)give(INPUT_TICK, not_before_last(now_ms()), TX_NULL);
   (VOID)give(INPUT_FINISH, agent.last_input_ms, TX_NULL);
   agent.state = AGENT_STOPPED;
+  (VOID)cancel_update(); /* handed over after apply_update above: it comes too late */
   /* A poster that checked the state just before the stop may still have queued an event. */
   ULONG message[MT_TX_EVENT_ULONGS];
   while (tx_queue_receive(&agent.queue, message, TX_NO_WAIT) == TX_SUCCESS) {
@@ -380,6 +395,8 @@ UINT mt_tx_configure(const CHAR *json, ULONG length) {
   update.reason[0] = '\0';
   (VOID)tx_interrupt_control(posture);
   update.state = UPDATE_PENDING;
+  /* A stop may have finished since the check above: then nobody will apply it. */
+  if (agent.state == AGENT_STOPPED && cancel_update()) return MT_TX_STOPPED;
   if (enqueue(TX_NULL, KIND_WAKE) != TX_SUCCESS) update.unqueued = 1;
   return TX_SUCCESS;
 }

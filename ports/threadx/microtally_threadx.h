@@ -173,6 +173,8 @@ UINT mt_tx_configure(const CHAR *json, ULONG length);
  *                       out of range): nothing changed; reason names the key
  *   MT_TX_ENGINE_ERROR  the core faulted while applying it: it was not applied (the core was
  *                       re-initialised with the configuration accepted before)
+ *   MT_TX_STOPPED       the agent stopped before it could apply it (a stop that raced the
+ *                       call): it was not applied
  */
 UINT mt_tx_configure_result(CHAR *reason, ULONG reason_size);
 
