@@ -175,8 +175,12 @@ export async function runAgent(argv: string[], io: AgentIo = {}): Promise<number
     mqtt.onMessage((topic, payload) => twin.message(topic, payload));
   }
 
-  const processes = new ProcessCollector({ emit: (r) => deliver(core.ingestProcess(r), 'process'), now: clock, ignoreChildrenOf: process.pid, log });
-  const connections = new ConnectionCollector({ emit: (r) => deliver(core.ingestConnection(r), 'connection'), now: clock, log });
+  // The first report includes what was already running and open when the agent started: a
+  // security agent that starts after an intruder must not miss what the intruder left running.
+  const processes = new ProcessCollector({ emit: (r) => deliver(core.ingestProcess(r), 'process'), now: clock,
+    ignoreChildrenOf: process.pid, inventory: true, log });
+  const connections = new ConnectionCollector({ emit: (r) => deliver(core.ingestConnection(r), 'connection'), now: clock,
+    inventory: true, log });
   processes.start();
   connections.start();
   startTriggers();

@@ -49,6 +49,20 @@ describe('ProcessCollector', () => {
     expect(got.filter((r) => r.pid === process.pid || r.pid === 1 || r.pid === 2)).toEqual([]);
   });
 
+  it('with the inventory option, reports what was already running, once', async () => {
+    const got: ProcessRecord[] = [];
+    const c = new ProcessCollector({ emit: (r) => got.push(r), now: Date.now, pollMs: 50, inventory: true });
+    c.start();
+    stops.push(() => c.stop());
+    const self = got.filter((r) => r.pid === process.pid);
+    expect(self).toHaveLength(1);
+    expect(self[0]).toMatchObject({ ppid: process.ppid, uid: process.getuid!() });
+    expect(self[0].cmd).toContain('node');
+    expect(got.some((r) => r.pid === 2)).toBe(false); // kernel threads still not
+    await sleep(200);
+    expect(got.filter((r) => r.pid === process.pid)).toHaveLength(1);
+  });
+
   it('tells a fork (same program, not exec\'d) from an exec', async () => {
     const got: ProcessRecord[] = [];
     const c = new ProcessCollector({ emit: (r) => got.push(r), now: Date.now, pollMs: 25 });
@@ -182,6 +196,26 @@ describe('ConnectionCollector', () => {
     c.poll(); // 11 already reported; 12 closed (reported before); 13 new
     c.flush();
     expect(got.map((r) => r.lport)).toEqual([0xc001, 0xc002, 0xc003]);
+  });
+});
+
+describe('ConnectionCollector inventory', () => {
+  it('with the inventory option, reports connections open at start (here at flush)', () => {
+    const root = mkdtempSync(join(tmpdir(), 'mt-proc-'));
+    stops.push(() => rmSync(root, { recursive: true, force: true }));
+    mkdirSync(join(root, 'net'));
+    const header = '  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n';
+    writeFileSync(join(root, 'net/tcp'), header +
+      '   0: 0100007F:C000 0100007F:0050 01 00000000:00000000 00:00000000 00000000     0        0 10 1 0 20 4 30 10 -1\n' +
+      '   1: 00000000:0016 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 20 1 0 20 4 30 10 -1\n');
+    const got: ConnectionRecord[] = [];
+    const c = new ConnectionCollector({ emit: (r) => got.push(r), now: () => 1000, procRoot: root, inventory: true,
+      sampleBytes: async () => '' });
+    c.start();
+    c.poll();
+    expect(got).toEqual([]); // open and young: reported when it closes, ages, or at flush
+    c.flush();
+    expect(got.map((r) => [r.lport, r.rport, r.dir])).toEqual([[0xc000, 80, 'out']]); // the listener itself is not a connection
   });
 });
 

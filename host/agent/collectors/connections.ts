@@ -145,7 +145,7 @@ interface Tracked {
   dir: 'in' | 'out';
   firstSeen: number;
   bytes: ByteCounts;
-  /** Present before the agent started, or already reported: never reported (again). */
+  /** Already reported, or present at start without the inventory option: never reported (again). */
   done: boolean;
 }
 
@@ -156,6 +156,11 @@ export interface ConnectionCollectorOptions {
   pollMs?: number;
   /** How often TCP byte counts are sampled while unreported connections are open. */
   bytesPeriodMs?: number;
+  /**
+   * Also report the connections already open at start (an inventory; each when it closes, after
+   * reportAfterMs, or at flush), so that nothing opened before the agent stays invisible.
+   */
+  inventory?: boolean;
   /** A connection still open after this long is reported with the bytes it has so far. */
   reportAfterMs?: number;
   /** Runs `ss`; replaceable for tests. Resolves to its stdout, or rejects. */
@@ -235,7 +240,7 @@ export class ConnectionCollector {
     try {
       this.ephemeral = parsePortRange(readFileSync(join(this.procRoot, 'sys/net/ipv4/ip_local_port_range'), 'utf8'));
     } catch { /* keep the kernel's default range */ }
-    this.scan(false);
+    this.scan(this.opts.inventory === true, true);
     this.timer = setInterval(() => this.poll(), this.opts.pollMs ?? 100);
     this.timer.unref();
   }
@@ -311,9 +316,9 @@ export class ConnectionCollector {
     return t.sockets;
   }
 
-  private scan(report: boolean): void {
+  private scan(report: boolean, first = false): void {
     const now = this.opts.now();
-    const all = this.tables.flatMap((t) => this.sockets(t, now, !report));
+    const all = this.tables.flatMap((t) => this.sockets(t, now, first));
     const listeners = new Listeners(all);
     const seen = new Set<string>();
     const open = { tcp: false, udp: false };

@@ -64,6 +64,11 @@ export interface ProcessCollectorOptions {
   pollMs?: number;
   /** Children of this pid are not reported (the agent's own helper processes, such as `ss`). */
   ignoreChildrenOf?: number;
+  /**
+   * Also report the processes already running at start (an inventory), so that nothing started
+   * before the agent stays invisible. Off: only processes that appear later are events.
+   */
+  inventory?: boolean;
   log?: Logger;
 }
 
@@ -86,9 +91,9 @@ export class ProcessCollector {
     this.log = opts.log ?? silentLogger;
   }
 
-  /** Learns what runs now (not reported: only new processes are events), then polls. */
+  /** Learns what runs now (reported only as an inventory, see the option), then polls. */
   start(): void {
-    this.scan(false);
+    this.scan(this.opts.inventory === true, true);
     this.timer = setInterval(() => this.poll(), this.opts.pollMs ?? 50);
     this.timer.unref();
   }
@@ -106,13 +111,13 @@ export class ProcessCollector {
     }
   }
 
-  private scan(report: boolean): void {
+  private scan(report: boolean, first = false): void {
     const now = this.opts.now();
     let lastPid: number | undefined;
     try {
       lastPid = parseLastPid(readFileSync(join(this.procRoot, 'loadavg'), 'utf8'));
     } catch { /* no gate: list every time */ }
-    if (report && lastPid !== undefined && lastPid === this.lastPid && now - this.lastList < RESCAN_MS) {
+    if (!first && lastPid !== undefined && lastPid === this.lastPid && now - this.lastList < RESCAN_MS) {
       for (const [pid, left] of this.forkWatch) this.recheckFork(pid, left, report); // exec makes no new pid
       return;
     }
