@@ -1,0 +1,51 @@
+// `microtally bench --json` (issue 7's contract): every figure present, consistent with itself,
+// and every engine doing the native reference's work (bench checks the counts and fails if not).
+// A small run: the numbers themselves are measured by the real bench, not asserted here.
+import { execFileSync } from 'node:child_process';
+import { describe, expect, it } from 'vitest';
+import { engineNames, root } from './helpers.js';
+
+describe('bench --json', () => {
+  it('reports engines, fill, footprint and quota in the documented shape', () => {
+    const out = execFileSync('node', [`${root}bin/microtally.js`, 'bench', '--json', '--events', '20000',
+      '--quota-events', '4000', '--repeat', '1'], { encoding: 'utf8', timeout: 300_000 });
+    const r = JSON.parse(out);
+    const positive = (n: unknown) => typeof n === 'number' && n > 0;
+
+    expect(r.engines.native).toMatchObject({ ratio: 1 });
+    expect(positive(r.engines.native.nsPerEvent)).toBe(true);
+    expect(positive(r.engines.v8.nsPerEvent)).toBe(true);
+    for (const name of ['v8', 'wasm3'] as const) {
+      if (!r.engines[name]) continue;
+      const e = r.engines[name];
+      expect(e.ratioRange[0]).toBeLessThanOrEqual(e.ratio);
+      expect(e.ratio).toBeLessThanOrEqual(e.ratioRange[1]);
+    }
+    if (engineNames().includes('wasm3')) expect(positive(r.engines.wasm3.nsPerEvent)).toBe(true);
+    if (engineNames().includes('qemu')) {
+      expect(positive(r.engines.qemu.instructionsPerEvent)).toBe(true);
+      expect(r.engines.qemu.events).toBe(r.trace.events);
+    }
+
+    expect(r.fill.map((f: any) => f.percent)).toEqual([10, 50, 100]);
+    for (const f of r.fill) expect(positive(f.nsPerEvent)).toBe(true);
+
+    expect(positive(r.footprint.blobBytes.rtos)).toBe(true);
+    expect(positive(r.footprint.blobBytes.linux)).toBe(true);
+    expect(r.footprint.bytesPerCachedConnection).toBe(144);
+    if (engineNames().includes('qemu')) {
+      expect(positive(r.footprint.flash)).toBe(true);
+      expect(positive(r.footprint.ram)).toBe(true);
+    }
+
+    expect(r.quota.map((q: any) => q.scenario)).toEqual(['mqtt-sensor', 'gateway-flows', 'process-churn']);
+    for (const q of r.quota) {
+      expect(q.events).toBe(4000);
+      expect(q.aggregatedBytes).toBeLessThan(q.unaggregatedBytes);
+      // IoT Hub bills each message by 4 KB blocks, at least one per message.
+      expect(q.billedBlocks4k).toBeGreaterThanOrEqual(q.messages);
+      expect(q.billedBlocks4k).toBeGreaterThanOrEqual(Math.ceil(q.aggregatedBytes / 4096));
+      expect(q.reduction).toBe(Math.round((q.unaggregatedBytes / q.aggregatedBytes) * 10) / 10);
+    }
+  }, 300_000);
+});
