@@ -52,10 +52,13 @@ describe('output format (R8, R9)', () => {
   });
 
   it('rejects a malformed agent id as a usage error', async () => {
-    const r = await replayAll(trace(conn(T0)), { agentId: 'not-a-uuid' });
-    expect(r.exitCode).toBe(2);
-    expect(r.stdout).toBe('');
-    expect(r.stderr).toMatch(/agent id must be a UUID/);
+    // Short, long (past any engine's buffer), and a UUID with extra bytes, some not ASCII.
+    for (const agentId of ['not-a-uuid', 'a'.repeat(300), '3f0c8f5e-54b1-4c1e-9d7e-6b9f3f1e2a10 é,x=y']) {
+      const r = await replayAll(trace(conn(T0)), { agentId });
+      expect(r.exitCode).toBe(2);
+      expect(r.stdout).toBe('');
+      expect(r.stderr).toMatch(/agent id must be a UUID/);
+    }
   });
 
   it('prints times as ISO 8601 UTC with milliseconds, and a local time with a configured offset', async () => {

@@ -68,7 +68,11 @@ export class QemuEngine implements Engine {
       // directory; the agent id travels as hex so no byte of it can upset QEMU's option parser.
       const args = ['microtally'];
       if (options.stats) args.push('--stats');
-      if (options.agentId !== undefined) args.push(`--agent-id-hex=${Buffer.from(options.agentId).toString('hex')}`);
+      // Only a 36-byte id can be valid; a longer one is cut to the board's 64-byte buffer, where
+      // it is still invalid and refused with the same reason.
+      if (options.agentId !== undefined) {
+        args.push(`--agent-id-hex=${Buffer.from(options.agentId).subarray(0, 64).toString('hex')}`);
+      }
       args.push('trace.jsonl');
       const semihosting = ['enable=on', 'target=native', ...args.map((a) => `arg=${a}`)].join(',');
       return await run([...QEMU_ARGS, '-semihosting-config', semihosting, '-kernel', firmwarePath(options.profile)], dir);
