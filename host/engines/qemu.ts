@@ -28,7 +28,8 @@ export const QEMU_ARGS = [
 
 /** Exit statuses of the firmware beyond replay's 0/1/2 (ports/qemu/board.h). */
 const FIRMWARE_FAILURES: Record<number, string> = {
-  70: 'CPU fault', 71: 'wasm3 could not load or run the blob', 74: 'semihosting I/O failed',
+  70: 'the core trapped under wasm3', 71: 'wasm3 could not load or run the blob', 74: 'semihosting I/O failed',
+  76: 'CPU fault',
 };
 
 const builds = new Map<Profile, Promise<void>>();
