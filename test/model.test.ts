@@ -57,6 +57,7 @@ const configEv = fc.record({
     baseline: fc.record({ enabled: fc.boolean(), interval: prio, disabledGroups: fc.subarray(['g1', 'g2']), disabledChecks: fc.subarray(['c1', 'c3']) }, { requiredKeys: [] }),
     systemInformation: fc.record({ enabled: fc.boolean(), interval: prio }, { requiredKeys: [] }),
     priorityIntervals: fc.record({ high: fc.integer({ min: 1, max: 20 }), medium: fc.integer({ min: 5, max: 40 }), low: fc.integer({ min: 10, max: 90 }) }, { requiredKeys: [] }),
+    sendEmptyWindows: fc.boolean(),
   }, { requiredKeys: [] }),
 });
 

@@ -11,6 +11,7 @@ interface Cfg {
   systemInformation: { enabled: boolean; interval: string };
   baseline: { enabled: boolean; interval: string; disabledGroups: string[]; disabledChecks: string[] };
   priorityIntervals: { high: number; medium: number; low: number };
+  sendEmptyWindows: boolean;
 }
 
 interface Counters { received: number; discarded: number; dropped: number; ignored: number }
@@ -38,10 +39,17 @@ export class Model {
       systemInformation: { enabled: true, interval: 'low' },
       baseline: { enabled: true, interval: 'low', disabledGroups: [], disabledChecks: [] },
       priorityIntervals: linux ? { high: 1800, medium: 7200, low: 86400 } : { high: 10, medium: 30, low: 60 },
+      sendEmptyWindows: false,
     };
   }
 
   private zero(): Counters { return { received: 0, discarded: 0, dropped: 0, ignored: 0 }; }
+
+  /** Whether collector c runs (the rtos profile has no process table). */
+  private enabled(c: number): boolean {
+    if (c === 0) return this.cfg.process.enabled && this.profile === 'linux';
+    return [this.cfg.process, this.cfg.network, this.cfg.baseline, this.cfg.systemInformation][c].enabled;
+  }
 
   private len(c: number): number {
     const p = [this.cfg.process.priority, this.cfg.network.priority, this.cfg.baseline.interval, this.cfg.systemInformation.interval][c];
@@ -57,11 +65,13 @@ export class Model {
       if (due.length === 0) break;
       const min = Math.min(...due);
       const group = [0, 1, 2, 3].filter((c) => ends[c] === min);
-      this.emit(group, min);
+      this.emit(group, min, true);
       for (const c of group) {
         const len = this.len(c);
         this.start[c] += len;
-        if (this.start[c] + len <= ev.t) this.start[c] += Math.floor((ev.t - this.start[c]) / len) * len;
+        // Windows that passed with nothing in them are skipped, unless they are to be reported.
+        const reportEmpty = this.cfg.sendEmptyWindows && this.enabled(c);
+        if (!reportEmpty && this.start[c] + len <= ev.t) this.start[c] += Math.floor((ev.t - this.start[c]) / len) * len;
       }
     }
     switch (ev.kind) {
@@ -122,21 +132,29 @@ export class Model {
     else if (this.base.length < (this.profile === 'linux' ? 256 : 16)) this.base.push(ev);
   }
 
-  private emit(group: number[], ts: number): void {
+  /** A window's sends; `natural` when it ended on the grid (not flushed by a change or the end). */
+  private emit(group: number[], ts: number, natural = false): void {
     const has = (c: number) => group.includes(c);
+    const failing = this.base.filter((r) => r.result !== 'pass');
+    const counts = [this.proc.length, this.net.length, failing.length, this.sys ? 1 : 0];
+    const names = ['ProcessCreate', 'ConnectionCreate', 'Baseline', 'SystemInformation'];
+    const empty = (c: number) => natural && has(c) && counts[c] === 0 && this.cfg.sendEmptyWindows && this.enabled(c);
+    if (empty(0)) this.sends.push({ ts, name: names[0], records: [] });
     if (has(0) && this.proc.length) this.sends.push({ ts, name: 'ProcessCreate', records: this.proc.map((r) => ({
       ProcessId: r.pid, ParentProcessId: r.ppid, UserId: r.uid, CommandLine: r.cmd, Type: r.type, HitCount: r.hits,
       FirstSeenUTC: iso(r.firstT), LastSeenUTC: iso(r.lastT),
       ...(r.exe !== undefined && { Executable: r.exe }), ...(r.user !== undefined && { UserName: r.user }) })) });
+    if (empty(1)) this.sends.push({ ts, name: names[1], records: [] });
     if (has(1) && this.net.length) this.sends.push({ ts, name: 'ConnectionCreate', records: this.net.map((r) => ({
       LocalAddress: r.local, LocalPort: r.lport, RemoteAddress: r.remote, RemotePort: r.rport, Protocol: r.proto,
       Direction: r.dir === 'in' ? 'In' : 'Out', BytesIn: r.bytesIn, BytesOut: r.bytesOut, HitCount: r.hits,
       FirstSeenUTC: iso(r.firstT), LastSeenUTC: iso(r.lastT),
       ...(r.app !== undefined && { ApplicationProtocol: r.app }), ...(r.host !== undefined && { ExtraDetails: { HostName: r.host } }) })) });
-    const failing = this.base.filter((r) => r.result !== 'pass');
+    if (empty(2)) this.sends.push({ ts, name: names[2], records: [] });
     if (has(2) && failing.length) this.sends.push({ ts, name: 'Baseline', records: failing.map((r) => ({
       CheckId: r.id, Group: r.group, Result: cap(r.result), Error: r.error ?? '', Description: r.description,
       Remediation: r.remediation, Severity: cap(r.severity) })) });
+    if (empty(3)) this.sends.push({ ts, name: names[3], records: [] });
     if (has(3) && this.sys) this.sends.push({ ts, name: 'SystemInformation', records: [{
       OSName: this.sys.os, OSVersion: this.sys.osVersion, KernelVersion: this.sys.kernel, Hardware: this.sys.hw,
       TotalMemory: this.sys.memTotal, AgentVersion: '0.1.0' }] });
