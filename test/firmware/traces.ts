@@ -105,7 +105,11 @@ export function mixed(seed: number, lines: number): Trace {
   return { name: `mixed-${seed}-${lines}`, bytes: Buffer.from(out.join('\n') + '\n') };
 }
 
-/** More distinct connections than the cache holds, in one window, then hits on cached ones. */
+/**
+ * More distinct connections than the cache holds, in one window, then 50 inbound events on
+ * ports 1024 + i % 7: each matches an earlier flow only when the remote address (which
+ * alternates with i) is the same, i.e. when i % 7 and i have the same parity.
+ */
 export function overflow(distinct: number): Trace {
   const out: string[] = [];
   for (let i = 0; i < distinct; i++) {
