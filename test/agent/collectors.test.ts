@@ -25,6 +25,18 @@ const ip = (a: Uint8Array) => Array.from(a).join('.');
 const stops: Array<() => void> = [];
 afterEach(() => stops.splice(0).forEach((s) => s()));
 
+/** A stand-in /proc with an empty net/ folder, removed after the test. */
+function fakeProc(): string {
+  const root = mkdtempSync(join(tmpdir(), 'mt-proc-'));
+  stops.push(() => rmSync(root, { recursive: true, force: true }));
+  mkdirSync(join(root, 'net'));
+  return root;
+}
+const TCP_HEADER = '  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n';
+/** A /proc/net/tcp row: local → remote (hex address:port), state (01 established, 0A listen). */
+const tcpRow = (n: number, local: string, remote: string, state: string, inode: number) =>
+  `   ${n}: ${local} ${remote} ${state} 00000000:00000000 00:00000000 00000000     0        0 ${inode} 1 0 20 4 30 10 -1\n`;
+
 describe('ProcessCollector', () => {
   it('reports a short-lived process (200 ms) with pid, ppid, uid, command line and exec', async () => {
     const got: ProcessRecord[] = [];
@@ -169,13 +181,9 @@ describe('ConnectionCollector', () => {
   });
 
   it('reports a long-lived connection after reportAfterMs, and open ones on flush', async () => {
-    const root = mkdtempSync(join(tmpdir(), 'mt-proc-'));
-    stops.push(() => rmSync(root, { recursive: true, force: true }));
-    mkdirSync(join(root, 'net'));
-    const header = '  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n';
-    const line = (n: number, lport: string, inode: number) =>
-      `   ${n}: 0100007F:${lport} 0100007F:0050 01 00000000:00000000 00:00000000 00000000     0        0 ${inode} 1 0 20 4 30 10 -1\n`;
-    const write = (body: string) => writeFileSync(join(root, 'net/tcp'), header + body);
+    const root = fakeProc();
+    const line = (n: number, lport: string, inode: number) => tcpRow(n, `0100007F:${lport}`, '0100007F:0050', '01', inode);
+    const write = (body: string) => writeFileSync(join(root, 'net/tcp'), TCP_HEADER + body);
     let now = 1000;
     const got: ConnectionRecord[] = [];
     const c = new ConnectionCollector({
@@ -201,13 +209,9 @@ describe('ConnectionCollector', () => {
 
 describe('ConnectionCollector inventory', () => {
   it('with the inventory option, reports connections open at start (here at flush)', () => {
-    const root = mkdtempSync(join(tmpdir(), 'mt-proc-'));
-    stops.push(() => rmSync(root, { recursive: true, force: true }));
-    mkdirSync(join(root, 'net'));
-    const header = '  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n';
-    writeFileSync(join(root, 'net/tcp'), header +
-      '   0: 0100007F:C000 0100007F:0050 01 00000000:00000000 00:00000000 00000000     0        0 10 1 0 20 4 30 10 -1\n' +
-      '   1: 00000000:0016 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 20 1 0 20 4 30 10 -1\n');
+    const root = fakeProc();
+    writeFileSync(join(root, 'net/tcp'), TCP_HEADER +
+      tcpRow(0, '0100007F:C000', '0100007F:0050', '01', 10) + tcpRow(1, '00000000:0016', '00000000:0000', '0A', 20));
     const got: ConnectionRecord[] = [];
     const c = new ConnectionCollector({ emit: (r) => got.push(r), now: () => 1000, procRoot: root, inventory: true,
       sampleBytes: async () => '' });
@@ -221,21 +225,17 @@ describe('ConnectionCollector inventory', () => {
 
 describe('TCP table reads', () => {
   it('re-reads the TCP tables only when the TCP counters move (or at the safety period)', () => {
-    const root = mkdtempSync(join(tmpdir(), 'mt-proc-'));
-    stops.push(() => rmSync(root, { recursive: true, force: true }));
-    mkdirSync(join(root, 'net'));
-    const header = '  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n';
-    const line = (lport: string, inode: number) =>
-      `   0: 0100007F:${lport} 0100007F:0050 01 00000000:00000000 00:00000000 00000000     0        0 ${inode} 1 0 20 4 30 10 -1\n`;
+    const root = fakeProc();
+    const line = (lport: string, inode: number) => tcpRow(0, `0100007F:${lport}`, '0100007F:0050', '01', inode);
     const snmp = (opens: number) => writeFileSync(join(root, 'net/snmp'),
       `Tcp: RtoAlgorithm RtoMin RtoMax MaxConn ActiveOpens PassiveOpens AttemptFails EstabResets CurrEstab\nTcp: 1 200 120000 -1 ${opens} 0 0 0 1\n`);
     let now = 0;
     const got: ConnectionRecord[] = [];
     const c = new ConnectionCollector({ emit: (r) => got.push(r), now: () => now, procRoot: root, sampleBytes: async () => '' });
-    writeFileSync(join(root, 'net/tcp'), header);
+    writeFileSync(join(root, 'net/tcp'), TCP_HEADER);
     snmp(1);
     c.start();
-    writeFileSync(join(root, 'net/tcp'), header + line('C001', 21));
+    writeFileSync(join(root, 'net/tcp'), TCP_HEADER + line('C001', 21));
     now += 100;
     c.poll(); // counters unchanged: the table is not read, nothing is seen yet
     expect(c.tcpScans).toBe(1);
@@ -243,7 +243,7 @@ describe('TCP table reads', () => {
     now += 100;
     c.poll();
     expect(c.tcpScans).toBe(2);
-    writeFileSync(join(root, 'net/tcp'), header);
+    writeFileSync(join(root, 'net/tcp'), TCP_HEADER);
     now += 100;
     c.poll(); // an unreported connection is open: its close is looked for every 500 ms
     expect(c.tcpScans).toBe(2);
