@@ -133,11 +133,15 @@ static void ingest(replay_t *r, size_t len)
 
 static int finish(replay_t *r)
 {
-    mt_status_t st = mt_finish(r->core);
-    if (st < 0) {
-        fault(r, st);
+    mt_status_t st;
+    /* A run that already stopped (engine failure, output gone, I/O error) ends here. */
+    if (r->stop == RUN) {
+        st = mt_finish(r->core);
+        if (st < 0) {
+            fault(r, st);
+        }
+        drain(r);
     }
-    drain(r);
     if (r->opt->stats && r->stop == RUN) {
         const char *json = NULL;
         size_t n = 0;
