@@ -203,10 +203,11 @@ export async function runBench(argv: string[]): Promise<number> {
     const got = rounds.filter((r) => r.ns[name] !== undefined);
     if (got.length === 0) continue;
     const ns = median(got.map((r) => r.ns[name]!));
+    const ratios = got.map((x) => x.ns[name]! / x.native);
     const r = last[name]!;
     engines[name] = {
-      nsPerEvent: round2(ns), ratio: round2(median(got.map((x) => x.ns[name]! / x.native))),
-      ratioRange: [round2(Math.min(...got.map((x) => x.ns[name]! / x.native))), round2(Math.max(...got.map((x) => x.ns[name]! / x.native)))],
+      nsPerEvent: round2(ns), ratio: round2(median(ratios)),
+      ratioRange: [round2(Math.min(...ratios)), round2(Math.max(...ratios))],
       ...(r.sendNs !== undefined && { sendNsPerEvent: round2(r.sendNs / r.events) }),
     };
   }
