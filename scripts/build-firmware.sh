@@ -39,8 +39,10 @@ JOBS=$(getconf _NPROCESSORS_ONLN 2>/dev/null || echo 2)
 for p in "${profiles[@]}"; do
   make --no-print-directory -s -C ports/qemu -j"$JOBS" PROFILE="$p" WASM3_DIR="$WASM3_DIR" >&2
 done
-# size.json follows the rtos image whenever it is (re)built, so the two never disagree.
+# size.json follows the rtos image whenever it is rebuilt, so the two never disagree; an
+# image that did not change is not measured again (every test worker asks for a build).
 case " ${profiles[*]} " in *" rtos "*) ;; *) exit 0 ;; esac
+[ build/firmware/size.json -nt build/firmware/microtally-qemu-rtos.elf ] && exit 0
 
 # Run-time footprint of the rtos image on a trace that splits messages and fills the caches.
 command -v qemu-system-arm >/dev/null || die "qemu-system-arm not found (apt install qemu-system-arm)"
