@@ -1,18 +1,15 @@
 /*
- * microtally.c — the C API of microtally.h over wasm3: loads the blob, writes inputs into its
- * input area (docs/ABI.md), calls its exports, and turns traps into a status plus a re-init.
- * Standard C99 and wasm3 only: no POSIX, no RTOS, no libc allocation.
+ * microtally.c — the C API of microtally.h, written once over the engine seam (mt_engine.h):
+ * writes inputs into the blob's input area (docs/ABI.md), calls its exports, and turns traps
+ * into a status plus a re-init. Which engine runs the blob (wasm3 or the ahead-of-time
+ * translation) is a build option. Standard C99: no POSIX, no RTOS, no libc allocation.
  */
-#include "microtally_wasm3_options.h"
-
 #include "microtally.h"
 
 #include <limits.h>
-#include <stdarg.h>
 #include <string.h>
 
-#include "wasm3.h"
-#include "m3_env.h" /* runtime->memoryLimit (no public setter in wasm3 0.5.0) */
+#include "mt_engine.h"
 
 #define MT_MAGIC 0x6d74616cu /* "mtal": set while a core is initialised */
 
@@ -21,39 +18,26 @@
 #define FLAG_IN_MESSAGE 0x2u /* some chunks of a message were taken, not its last one */
 #define FLAG_BROKEN 0x4u     /* re-initialisation after a trap failed */
 
-/* Blob exports kept for calls after mt_init, by index into priv_fn. */
-enum {
-    FN_INIT,
-    FN_SET_AGENT_ID,
-    FN_INGEST_LINE,
-    FN_OVERSIZED_LINE,
-    FN_INGEST_CONNECTION,
-    FN_INGEST_PROCESS,
-    FN_INGEST_BASELINE,
-    FN_INGEST_SYSINFO,
-    FN_CONFIGURE,
-    FN_TICK,
-    FN_FINISH,
-    FN_NEXT_CHUNK,
-    FN_CHUNK_ENDS_MESSAGE,
-    FN_STATS,
-    FN_ERROR_LENGTH,
-    FN_REQUIRED, /* the ones below may be missing (older or stand-in blobs) */
-    FN_INGEST_BATCH = FN_REQUIRED,
-    FN_PENDING,
-    FN_COUNT
-};
-
-static const char *const fn_names[FN_COUNT] = {
+const char *const mt_fn_names[MT_FN_COUNT] = {
     "mt_init",           "mt_set_agent_id",    "mt_ingest_line",    "mt_oversized_line",
     "mt_ingest_connection", "mt_ingest_process", "mt_ingest_baseline", "mt_ingest_sysinfo",
     "mt_configure",      "mt_tick",            "mt_finish",         "mt_next_chunk",
-    "mt_chunk_ends_message", "mt_stats",       "mt_error_length",   "mt_ingest_batch",
-    "mt_pending",
+    "mt_chunk_ends_message", "mt_stats",       "mt_error_length",   "mt_abi_version",
+    "mt_input_ptr",      "mt_input_capacity",  "mt_output_ptr",     "mt_output_capacity",
+    "mt_error_ptr",      "mt_memory_end",      "mt_ingest_batch",   "mt_pending",
 };
 
-/* C89-style static assertion: the private array must hold every kept export. */
-typedef char mt_fn_table_fits[(FN_COUNT <= MT_PRIV_FUNCTION_COUNT) ? 1 : -1];
+const uint8_t mt_fn_params[MT_FN_COUNT] = {
+    [MT_FN_SET_AGENT_ID] = MT_PARAMS_I32,
+    [MT_FN_INGEST_LINE] = MT_PARAMS_I32,
+    [MT_FN_OVERSIZED_LINE] = MT_PARAMS_I32,
+    [MT_FN_CONFIGURE] = MT_PARAMS_I64_I32,
+    [MT_FN_TICK] = MT_PARAMS_I64,
+    [MT_FN_INGEST_BATCH] = MT_PARAMS_I32_I32,
+};
+
+/* C89-style static assertion: the private array must hold one slot per export. */
+typedef char mt_fn_table_fits[(MT_FN_COUNT <= MT_PRIV_FUNCTION_COUNT) ? 1 : -1];
 
 /* Sizes of the typed records' fixed headers (docs/ABI.md). */
 #define CONNECTION_HEADER 68u
@@ -65,12 +49,12 @@ typedef char mt_fn_table_fits[(FN_COUNT <= MT_PRIV_FUNCTION_COUNT) ? 1 : -1];
 
 static bool ready(const mt_core_t *core)
 {
-    return core != NULL && core->priv_magic == MT_MAGIC;
+    return core != NULL && core->priv_magic == MT_MAGIC && mt_engine_owned(core);
 }
 
 static uint8_t *linear_memory(mt_core_t *core, uint32_t *size)
 {
-    return m3_GetMemory((IM3Runtime)core->priv_runtime, size, 0);
+    return mt_engine_memory(core, size);
 }
 
 static uint8_t *input_area(mt_core_t *core)
@@ -95,22 +79,6 @@ static void put_u64(uint8_t *p, uint64_t v)
 {
     put_u32(p, (uint32_t)v);
     put_u32(p + 4, (uint32_t)(v >> 32));
-}
-
-/* Top of wasm3's fixed heap, probed with a one-byte allocation that is given straight back
- * (the bump allocator frees its last chunk). 0 without a fixed heap. */
-static uintptr_t heap_top(void)
-{
-#if d_m3FixedHeap
-    void *probe = m3_Malloc(1);
-    uintptr_t at = (uintptr_t)probe;
-    if (probe != NULL) {
-        m3_FreeImpl(probe);
-    }
-    return at;
-#else
-    return 0;
-#endif
 }
 
 /* Sets the reason of a rejection decided here, not by the blob: prefix, number (unless
@@ -143,19 +111,10 @@ static void host_error(mt_core_t *core, const char *prefix, bool with_number, ui
 
 /* ---- calling the blob ---------------------------------------------------------------- */
 
-/* One export call with its i32 result; false when wasm3 reports a trap (or any failure). */
-static bool call_raw(mt_core_t *core, unsigned fn, int32_t *result, ...)
+/* One export call with its i32 result; false when the blob trapped (or the engine failed). */
+static bool call_raw(mt_core_t *core, unsigned fn, int32_t *result, int64_t a, int32_t b)
 {
-    IM3Function f = (IM3Function)core->priv_fn[fn];
-    va_list args;
-    M3Result r;
-    va_start(args, result);
-    r = m3_CallVL(f, args);
-    va_end(args);
-    if (r == m3Err_none) {
-        r = m3_GetResultsV(f, result);
-    }
-    return r == m3Err_none;
+    return mt_engine_call(core, fn, a, b, result);
 }
 
 /* The blob's mt_init, then the agent id the caller set: the state after mt_init + set id. */
@@ -166,12 +125,12 @@ static bool reinit(mt_core_t *core)
     core->priv_prefetched = 0;
     core->priv_inputs_at_risk = 0;
     core->priv_host_error_len = 0;
-    if (!call_raw(core, FN_INIT, &rc) || rc != 0) {
+    if (!call_raw(core, MT_FN_INIT, &rc, 0, 0) || rc != 0) {
         return false;
     }
     if (core->priv_agent_id_len > 0u) {
         memcpy(input_area(core), core->priv_agent_id, core->priv_agent_id_len);
-        if (!call_raw(core, FN_SET_AGENT_ID, &rc, (int32_t)core->priv_agent_id_len) || rc != 0) {
+        if (!call_raw(core, MT_FN_SET_AGENT_ID, &rc, (int32_t)core->priv_agent_id_len, 0) || rc != 0) {
             return false;
         }
     }
@@ -228,9 +187,9 @@ static mt_status_t input_allowed(mt_core_t *core)
 static mt_status_t look_for_chunks(mt_core_t *core)
 {
     int32_t n = 0;
-    if (core->priv_fn[FN_PENDING] != NULL) {
+    if (mt_engine_has(core, MT_FN_PENDING)) {
         /* Blobs that export mt_pending say so directly; no message is built before it is asked for. */
-        if (!call_raw(core, FN_PENDING, &n) || n < 0 || n > 1) {
+        if (!call_raw(core, MT_FN_PENDING, &n, 0, 0) || n < 0 || n > 1) {
             return recover(core, false);
         }
         if (n == 1) {
@@ -238,7 +197,7 @@ static mt_status_t look_for_chunks(mt_core_t *core)
         }
         return MT_OK;
     }
-    if (!call_raw(core, FN_NEXT_CHUNK, &n)) {
+    if (!call_raw(core, MT_FN_NEXT_CHUNK, &n, 0, 0)) {
         return recover(core, false);
     }
     if (n < 0 || (uint32_t)n > core->priv_output_capacity) {
@@ -269,16 +228,9 @@ static mt_status_t input_done(mt_core_t *core, bool ok, int32_t rc)
 /* ---- start-up ------------------------------------------------------------------------ */
 
 /* An export that returns one i32 and takes none, called once at start. */
-static bool query(IM3Runtime runtime, const char *name, int32_t *value)
+static bool query(mt_core_t *core, unsigned fn, int32_t *value)
 {
-    IM3Function f = NULL;
-    if (m3_FindFunction(&f, runtime, name) != m3Err_none) {
-        return false;
-    }
-    if (m3_CallV(f) != m3Err_none) {
-        return false;
-    }
-    return m3_GetResultsV(f, value) == m3Err_none;
+    return mt_engine_call(core, fn, 0, 0, value);
 }
 
 static bool area_inside(int32_t ptr, int32_t len, uint32_t memory_size)
@@ -288,13 +240,9 @@ static bool area_inside(int32_t ptr, int32_t len, uint32_t memory_size)
 
 mt_status_t mt_init(mt_core_t *core, const mt_config_t *config)
 {
-    IM3Environment env;
-    IM3Runtime runtime;
-    IM3Module module = NULL;
     int32_t version = 0, in_ptr = 0, in_cap = 0, out_ptr = 0, out_cap = 0, err_ptr = 0;
     int32_t memory_end = 0;
     uint32_t memory_size = 0;
-    unsigned i;
 
     if (core == NULL || config == NULL || config->blob == NULL || config->blob_size == 0u ||
         config->blob_size > UINT32_MAX) {
@@ -304,52 +252,20 @@ mt_status_t mt_init(mt_core_t *core, const mt_config_t *config)
         return MT_ERR_STATE;
     }
     memset(core, 0, sizeof *core);
-    core->priv_heap_start = heap_top();
-
-    env = m3_NewEnvironment();
-    if (env == NULL) {
+    if (!mt_engine_load(core, config)) {
         return MT_ERR_ENGINE;
     }
-    runtime = m3_NewRuntime(env, MT_WASM3_STACK_BYTES, core);
-    if (runtime == NULL) {
+    if (!query(core, MT_FN_ABI_VERSION, &version) || version != 1 ||
+        !query(core, MT_FN_INPUT_PTR, &in_ptr) || !query(core, MT_FN_INPUT_CAPACITY, &in_cap) ||
+        !query(core, MT_FN_OUTPUT_PTR, &out_ptr) || !query(core, MT_FN_OUTPUT_CAPACITY, &out_cap) ||
+        !query(core, MT_FN_ERROR_PTR, &err_ptr)) {
         return MT_ERR_ENGINE;
     }
-    runtime->memoryLimit = config->memory_limit;
-    if (m3_ParseModule(env, &module, config->blob, (uint32_t)config->blob_size) != m3Err_none) {
-        return MT_ERR_ENGINE;
-    }
-    if (m3_LoadModule(runtime, module) != m3Err_none) {
-        return MT_ERR_ENGINE;
-    }
-#if MT_WASM3_COMPILE_AT_INIT
-    /* Compile everything now, so no code page is allocated later, in the middle of a run. */
-    if (m3_CompileModule(module) != m3Err_none) {
-        return MT_ERR_ENGINE;
-    }
-#endif
-    for (i = 0; i < FN_COUNT; i++) {
-        IM3Function f = NULL;
-        /* The first lookup runs the blob's start function. */
-        if (m3_FindFunction(&f, runtime, fn_names[i]) != m3Err_none) {
-            if (i < FN_REQUIRED) {
-                return MT_ERR_ENGINE;
-            }
-            f = NULL;
-        }
-        core->priv_fn[i] = f;
-    }
-    if (!query(runtime, "mt_abi_version", &version) || version != 1 ||
-        !query(runtime, "mt_input_ptr", &in_ptr) || !query(runtime, "mt_input_capacity", &in_cap) ||
-        !query(runtime, "mt_output_ptr", &out_ptr) ||
-        !query(runtime, "mt_output_capacity", &out_cap) ||
-        !query(runtime, "mt_error_ptr", &err_ptr)) {
-        return MT_ERR_ENGINE;
-    }
-    (void)m3_GetMemory(runtime, &memory_size, 0);
+    (void)mt_engine_memory(core, &memory_size);
     /* With a limit, the blob must vouch that it never goes above it. */
     if (config->memory_limit != 0u &&
-        (!query(runtime, "mt_memory_end", &memory_end) || memory_end < 0 ||
-         (uint32_t)memory_end > config->memory_limit)) {
+        (!mt_engine_has(core, MT_FN_MEMORY_END) || !query(core, MT_FN_MEMORY_END, &memory_end) ||
+         memory_end < 0 || (uint32_t)memory_end > config->memory_limit)) {
         return MT_ERR_ENGINE;
     }
     /* The bindings write these areas directly: they must lie inside linear memory. The
@@ -358,8 +274,6 @@ mt_status_t mt_init(mt_core_t *core, const mt_config_t *config)
         !area_inside(err_ptr, 1, memory_size) || in_cap < (int32_t)CONNECTION_HEADER) {
         return MT_ERR_ENGINE;
     }
-    core->priv_env = env;
-    core->priv_runtime = runtime;
     core->priv_input_ptr = (uint32_t)in_ptr;
     core->priv_input_capacity = (uint32_t)in_cap;
     core->priv_output_ptr = (uint32_t)out_ptr;
@@ -403,7 +317,7 @@ mt_status_t mt_set_agent_id(mt_core_t *core, const char *id, size_t len)
         return MT_SKIPPED;
     }
     memcpy(input_area(core), id, len);
-    ok = call_raw(core, FN_SET_AGENT_ID, &rc, (int32_t)len);
+    ok = call_raw(core, MT_FN_SET_AGENT_ID, &rc, (int32_t)len, 0);
     if (!ok) {
         return recover(core, false);
     }
@@ -428,12 +342,12 @@ mt_status_t mt_ingest_line(mt_core_t *core, const char *line, size_t len)
     if (len > core->priv_input_capacity) {
         /* The core counts it and words the reason; its bytes never enter the blob. */
         int32_t n = len > (size_t)INT32_MAX ? INT32_MAX : (int32_t)len;
-        ok = call_raw(core, FN_OVERSIZED_LINE, &rc, n);
+        ok = call_raw(core, MT_FN_OVERSIZED_LINE, &rc, n, 0);
     } else {
         if (len > 0u) {
             memcpy(input_area(core), line, len);
         }
-        ok = call_raw(core, FN_INGEST_LINE, &rc, (int32_t)len);
+        ok = call_raw(core, MT_FN_INGEST_LINE, &rc, (int32_t)len, 0);
     }
     return input_done(core, ok, rc);
 }
@@ -451,12 +365,12 @@ mt_status_t mt_configure(mt_core_t *core, int64_t t_ms, const char *json, size_t
     }
     if (len > core->priv_input_capacity) {
         int32_t n = len > (size_t)INT32_MAX ? INT32_MAX : (int32_t)len;
-        ok = call_raw(core, FN_OVERSIZED_LINE, &rc, n);
+        ok = call_raw(core, MT_FN_OVERSIZED_LINE, &rc, n, 0);
     } else {
         if (len > 0u) {
             memcpy(input_area(core), json, len);
         }
-        ok = call_raw(core, FN_CONFIGURE, &rc, t_ms, (int32_t)len);
+        ok = call_raw(core, MT_FN_CONFIGURE, &rc, t_ms, (int32_t)len);
     }
     return input_done(core, ok, rc);
 }
@@ -469,7 +383,7 @@ mt_status_t mt_tick(mt_core_t *core, int64_t t_ms)
     if (st != MT_OK) {
         return st;
     }
-    ok = call_raw(core, FN_TICK, &rc, t_ms);
+    ok = call_raw(core, MT_FN_TICK, &rc, t_ms, 0);
     return input_done(core, ok, rc);
 }
 
@@ -481,7 +395,7 @@ mt_status_t mt_finish(mt_core_t *core)
     if (st != MT_OK) {
         return st;
     }
-    ok = call_raw(core, FN_FINISH, &rc);
+    ok = call_raw(core, MT_FN_FINISH, &rc, 0, 0);
     return input_done(core, ok, rc);
 }
 
@@ -567,7 +481,7 @@ mt_status_t mt_ingest_connection(mt_core_t *core, const mt_connection_t *e)
     rec[63] = e->remote_family;
     put_u16(rec + 64, (uint32_t)e->app_len);
     put_u16(rec + 66, (uint32_t)e->host_len);
-    ok = call_raw(core, FN_INGEST_CONNECTION, &rc);
+    ok = call_raw(core, MT_FN_INGEST_CONNECTION, &rc, 0, 0);
     return input_done(core, ok, rc);
 }
 
@@ -602,7 +516,7 @@ mt_status_t mt_ingest_process(mt_core_t *core, const mt_process_t *e)
     put_u16(rec + 22, (uint32_t)e->cmd_len);
     put_u16(rec + 24, (uint32_t)e->exe_len);
     put_u16(rec + 26, (uint32_t)e->user_len);
-    ok = call_raw(core, FN_INGEST_PROCESS, &rc);
+    ok = call_raw(core, MT_FN_INGEST_PROCESS, &rc, 0, 0);
     return input_done(core, ok, rc);
 }
 
@@ -640,7 +554,7 @@ mt_status_t mt_ingest_baseline(mt_core_t *core, const mt_baseline_t *e)
     for (i = 0; i < 5u; i++) {
         put_u16(rec + 10 + 2 * i, (uint32_t)texts[i].len);
     }
-    ok = call_raw(core, FN_INGEST_BASELINE, &rc);
+    ok = call_raw(core, MT_FN_INGEST_BASELINE, &rc, 0, 0);
     return input_done(core, ok, rc);
 }
 
@@ -675,7 +589,7 @@ mt_status_t mt_ingest_sysinfo(mt_core_t *core, const mt_sysinfo_t *e)
     for (i = 0; i < 4u; i++) {
         put_u16(rec + 16 + 2 * i, (uint32_t)texts[i].len);
     }
-    ok = call_raw(core, FN_INGEST_SYSINFO, &rc);
+    ok = call_raw(core, MT_FN_INGEST_SYSINFO, &rc, 0, 0);
     return input_done(core, ok, rc);
 }
 
@@ -703,7 +617,7 @@ mt_status_t mt_ingest_connection_records(mt_core_t *core, const uint8_t *records
     if (records == NULL || len == 0u || consumed == NULL || skipped == NULL) {
         return MT_ERR_PARAM;
     }
-    if (core->priv_fn[FN_INGEST_BATCH] == NULL) {
+    if (!mt_engine_has(core, MT_FN_INGEST_BATCH)) {
         return MT_ERR_ENGINE;
     }
     /* Whole records that fit the input area together. */
@@ -733,7 +647,7 @@ mt_status_t mt_ingest_connection_records(mt_core_t *core, const uint8_t *records
     memcpy(input_area(core), records, n);
     /* One call per batch: the blob packs where it stopped, how many it rejected and whether
      * chunks are pending into its result (docs/ABI.md). */
-    if (!call_raw(core, FN_INGEST_BATCH, &packed, (int32_t)0, (int32_t)n)) {
+    if (!call_raw(core, MT_FN_INGEST_BATCH, &packed, (int32_t)0, (int32_t)n)) {
         return recover(core, true);
     }
     end = packed & 0x1ffff;
@@ -777,7 +691,7 @@ mt_status_t mt_next_chunk(mt_core_t *core, const uint8_t **data, size_t *len, bo
         n = (int32_t)core->priv_prefetched;
         core->priv_prefetched = 0;
     } else {
-        if (!call_raw(core, FN_NEXT_CHUNK, &n)) {
+        if (!call_raw(core, MT_FN_NEXT_CHUNK, &n, 0, 0)) {
             return recover(core, false);
         }
         if (n < 0 || (uint32_t)n > core->priv_output_capacity) {
@@ -789,7 +703,7 @@ mt_status_t mt_next_chunk(mt_core_t *core, const uint8_t **data, size_t *len, bo
             return MT_NO_MESSAGE;
         }
     }
-    if (!call_raw(core, FN_CHUNK_ENDS_MESSAGE, &ends)) {
+    if (!call_raw(core, MT_FN_CHUNK_ENDS_MESSAGE, &ends, 0, 0)) {
         return recover(core, false);
     }
     if (ends != 0) {
@@ -853,7 +767,7 @@ mt_status_t mt_last_error(mt_core_t *core, const char **text, size_t *len)
         *len = core->priv_host_error_len;
         return MT_OK;
     }
-    if (!call_raw(core, FN_ERROR_LENGTH, &n)) {
+    if (!call_raw(core, MT_FN_ERROR_LENGTH, &n, 0, 0)) {
         return recover(core, false);
     }
     {
@@ -883,7 +797,7 @@ mt_status_t mt_stats(mt_core_t *core, const char **json, size_t *len)
     if ((core->priv_flags & FLAG_PENDING) != 0u) {
         return MT_BUSY; /* it would overwrite a chunk still in the output area */
     }
-    if (!call_raw(core, FN_STATS, &n)) {
+    if (!call_raw(core, MT_FN_STATS, &n, 0, 0)) {
         return recover(core, false);
     }
     if (n < 0 || (uint32_t)n > core->priv_output_capacity) {
@@ -912,12 +826,7 @@ size_t mt_input_capacity(const mt_core_t *core)
 
 size_t mt_heap_used(const mt_core_t *core)
 {
-    uintptr_t top;
-    if (!ready(core) || core->priv_heap_start == 0u) {
-        return 0;
-    }
-    top = heap_top();
-    return top > core->priv_heap_start ? (size_t)(top - core->priv_heap_start) : 0u;
+    return ready(core) ? mt_engine_ram(core) : 0u;
 }
 
 const char *mt_status_name(mt_status_t status)

@@ -1,45 +1,105 @@
-# Make fragment for programs that link the C bindings (ports/posix, test/c; firmware can reuse it).
+# Make fragment for programs that link the C bindings (ports/posix, ports/qemu, test/c).
 # Set before including:
 #   MT_ROOT        repository root
-#   MT_OBJ         folder for this program's objects (wasm3 is compiled per configuration)
+#   MT_OBJ         folder for this program's objects (engines are compiled per configuration)
+#   MT_ENGINE      wasm3 (default: the blob under the interpreter, replaceable without
+#                  reflashing) or aot (the blob translated to C by wasm2c at build time)
+#   MT_BLOBS       the blobs to link, each <wasm file>:<C name>, e.g.
+#                  $(MT_ROOT)/build/microtally-rtos.wasm:microtally_rtos (the C name gives the
+#                  symbols of bindings/microtally_blobs.h: microtally_rtos_wasm, …)
 #   MT_CONFIG_FILE optional: your config header (see microtally_config_defaults.h)
-#   WASM3_DIR      optional: a wasm3 source folder (wasm3.h, m3_*.c), e.g. your own checkout's
-#                  source/; default: the pinned 0.5.0 copy that scripts/build-wasm3.sh unpacks
-# Provides MT_OBJS (bindings + wasm3 objects), MT_CPPFLAGS and the rules that build them.
+#   WASM3_DIR      optional (wasm3): a wasm3 source folder (wasm3.h, m3_*.c), e.g. your own
+#                  checkout's source/; default: the pinned 0.5.0 copy scripts/build-wasm3.sh unpacks
+#   MT_AOT_CFLAGS  optional (aot): flags for the translated blob (default: CFLAGS without -W*)
+# Provides MT_OBJS (bindings + engine + blobs), MT_CPPFLAGS and the rules that build them.
 
 MT_BINDINGS_DIR := $(MT_ROOT)/bindings
+MT_ENGINE ?= wasm3
 WASM3_DIR ?= $(MT_ROOT)/third_party/pywasm3-0.5.0/wasm3
 
-# wasm3's core only: no WASI, no libc bindings (the blob has no imports).
-MT_WASM3_FILES := m3_bind m3_code m3_compile m3_core m3_emit m3_env m3_exec m3_function \
-                  m3_info m3_module m3_parse
-
-MT_CPPFLAGS = -I$(MT_BINDINGS_DIR) -I$(WASM3_DIR) \
+MT_CPPFLAGS = -I$(MT_BINDINGS_DIR) $(if $(filter wasm3,$(MT_ENGINE)),-I$(WASM3_DIR)) \
               $(if $(MT_CONFIG_FILE),-DMT_CONFIG_FILE='"$(MT_CONFIG_FILE)"')
-# wasm3 needs the optimiser for its tail calls (never -O0) and is not ours to lint.
-MT_WASM3_CFLAGS ?= -O2
-# -fwrapv: wasm3 computes wasm's wrapping i32/i64 arithmetic with signed C operators; without
-# it an overflow is undefined behaviour the optimiser may exploit (UBSan reports it).
-MT_WASM3_FLAGS = $(MT_WASM3_CFLAGS) -fwrapv -w -include $(MT_BINDINGS_DIR)/microtally_wasm3_options.h
-
-MT_WASM3_OBJS := $(addprefix $(MT_OBJ)/wasm3/,$(addsuffix .o,$(MT_WASM3_FILES)))
+MT_HEADERS := $(wildcard $(MT_BINDINGS_DIR)/*.h $(MT_BINDINGS_DIR)/aot/*.h) $(MT_CONFIG_DEPS)
 MT_BINDINGS_OBJS := $(MT_OBJ)/microtally.o
-MT_OBJS = $(MT_BINDINGS_OBJS) $(MT_WASM3_OBJS)
-
-MT_HEADERS := $(wildcard $(MT_BINDINGS_DIR)/*.h) $(MT_CONFIG_DEPS)
-
-$(MT_OBJ)/wasm3/%.o: $(WASM3_DIR)/%.c $(MT_HEADERS)
-	@mkdir -p $(dir $@)
-	$(CC) $(MT_WASM3_FLAGS) $(MT_CPPFLAGS) $(MT_EXTRA_CFLAGS) $(MT_WASM3_EXTRA_CFLAGS) -c $< -o $@
+mt_blob_file = $(firstword $(subst :, ,$(1)))
+mt_blob_name = $(lastword $(subst :, ,$(1)))
 
 $(MT_OBJ)/microtally.o: $(MT_BINDINGS_DIR)/microtally.c $(MT_HEADERS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(MT_CPPFLAGS) $(MT_EXTRA_CFLAGS) -c $< -o $@
 
-# Blobs as C arrays (scripts/embed-blob.mjs), named as bindings/microtally_blobs.h declares.
-$(MT_OBJ)/blobs/microtally-%.c: $(MT_ROOT)/build/microtally-%.wasm $(MT_ROOT)/scripts/embed-blob.mjs
-	@mkdir -p $(dir $@)
-	node $(MT_ROOT)/scripts/embed-blob.mjs $< $@ microtally_$*
+ifeq ($(MT_ENGINE),wasm3)
+# wasm3's core only: no WASI, no libc bindings (the blob has no imports).
+MT_WASM3_FILES := m3_bind m3_code m3_compile m3_core m3_emit m3_env m3_exec m3_function \
+                  m3_info m3_module m3_parse
+# wasm3 needs the optimiser for its tail calls (never -O0) and is not ours to lint.
+MT_WASM3_CFLAGS ?= -O2
+# -fwrapv: wasm3 computes wasm's wrapping i32/i64 arithmetic with signed C operators; without
+# it an overflow is undefined behaviour the optimiser may exploit (UBSan reports it).
+MT_WASM3_FLAGS = $(MT_WASM3_CFLAGS) -fwrapv -w -include $(MT_BINDINGS_DIR)/microtally_wasm3_options.h
+MT_WASM3_OBJS := $(addprefix $(MT_OBJ)/wasm3/,$(addsuffix .o,$(MT_WASM3_FILES)))
+MT_ENGINE_OBJS := $(MT_OBJ)/mt_engine_wasm3.o $(MT_WASM3_OBJS)
+MT_BLOB_OBJS := $(foreach b,$(MT_BLOBS),$(MT_OBJ)/blobs/$(call mt_blob_name,$(b)).o)
 
+$(MT_OBJ)/wasm3/%.o: $(WASM3_DIR)/%.c $(MT_HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(MT_WASM3_FLAGS) $(MT_CPPFLAGS) $(MT_EXTRA_CFLAGS) $(MT_WASM3_EXTRA_CFLAGS) -c $< -o $@
+
+$(MT_OBJ)/mt_engine_wasm3.o: $(MT_BINDINGS_DIR)/mt_engine_wasm3.c $(MT_HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(MT_CPPFLAGS) $(MT_EXTRA_CFLAGS) -c $< -o $@
+
+# Blobs as C arrays (scripts/embed-blob.mjs), named as bindings/microtally_blobs.h declares.
+define mt_blob_rules
+$(MT_OBJ)/blobs/$(call mt_blob_name,$(1)).c: $(call mt_blob_file,$(1)) $(MT_ROOT)/scripts/embed-blob.mjs
+	@mkdir -p $$(dir $$@)
+	node $(MT_ROOT)/scripts/embed-blob.mjs $$< $$@ $(call mt_blob_name,$(1))
+endef
+
+else ifeq ($(MT_ENGINE),aot)
+# The translated blob is generated code: warnings are not ours to fix there.
+MT_AOT_CFLAGS ?= $(filter-out -W%,$(CFLAGS)) -w -DNDEBUG
+MT_ENGINE_OBJS := $(MT_OBJ)/mt_engine_aot.o $(MT_OBJ)/aot/mt_aot_runtime.o $(MT_OBJ)/aot/mt_aot_modules.o
+MT_BLOB_OBJS := $(foreach b,$(MT_BLOBS),$(MT_OBJ)/aot/$(call mt_blob_name,$(b))_aot.o)
+MT_AOT_INC := -I$(MT_BINDINGS_DIR)/aot -I$(MT_OBJ)/aot
+
+$(MT_OBJ)/mt_engine_aot.o: $(MT_BINDINGS_DIR)/mt_engine_aot.c $(MT_HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(MT_CPPFLAGS) $(MT_EXTRA_CFLAGS) -c $< -o $@
+
+$(MT_OBJ)/aot/mt_aot_runtime.o: $(MT_BINDINGS_DIR)/aot/mt_aot_runtime.c $(MT_HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(MT_CPPFLAGS) $(MT_AOT_INC) $(MT_EXTRA_CFLAGS) -c $< -o $@
+
+# The program's list of translated blobs (bindings/aot/mt_aot.h).
+$(MT_OBJ)/aot/mt_aot_modules.c: $(MAKEFILE_LIST)
+	@mkdir -p $(dir $@)
+	{ echo '/* Generated by bindings/microtally.mk: the blobs translated into this program. */'; \
+	  echo '#include "aot/mt_aot.h"'; \
+	  $(foreach b,$(MT_BLOBS),echo 'extern const mt_aot_module_t mt_aot_$(call mt_blob_name,$(b));';) \
+	  echo 'const mt_aot_module_t *const mt_aot_modules[] = {'; \
+	  $(foreach b,$(MT_BLOBS),echo '    &mt_aot_$(call mt_blob_name,$(b)),';) \
+	  echo '    0,'; echo '};'; } >$@
+
+$(MT_OBJ)/aot/mt_aot_modules.o: $(MT_OBJ)/aot/mt_aot_modules.c $(MT_HEADERS)
+	$(CC) $(CFLAGS) $(MT_CPPFLAGS) $(MT_EXTRA_CFLAGS) -c $< -o $@
+
+# wasm2c's C for one blob, and the file that links it to the engine (scripts/aot-translate.mjs).
+define mt_blob_rules
+$(MT_OBJ)/aot/$(call mt_blob_name,$(1))_aot.c: $(call mt_blob_file,$(1)) $(MT_ROOT)/scripts/aot-translate.mjs $(MT_BINDINGS_DIR)/mt_engine.h
+	@mkdir -p $$(dir $$@)
+	node $(MT_ROOT)/scripts/aot-translate.mjs $$< $(call mt_blob_name,$(1)) $(MT_OBJ)/aot
+
+$(MT_OBJ)/aot/$(call mt_blob_name,$(1))_aot.o: $(MT_OBJ)/aot/$(call mt_blob_name,$(1))_aot.c $(MT_HEADERS)
+	$$(CC) $$(MT_AOT_CFLAGS) $$(MT_CPPFLAGS) $(MT_AOT_INC) $$(MT_EXTRA_CFLAGS) -c $$< -o $$@
+endef
+
+else
+$(error MT_ENGINE must be wasm3 or aot)
+endif
+
+$(foreach b,$(MT_BLOBS),$(eval $(call mt_blob_rules,$(b))))
 $(MT_OBJ)/blobs/%.o: $(MT_OBJ)/blobs/%.c
-	$(CC) -c $< -o $@
+	$(CC) $(CFLAGS) -c $< -o $@
+
+MT_OBJS = $(MT_BINDINGS_OBJS) $(MT_ENGINE_OBJS) $(MT_BLOB_OBJS)
