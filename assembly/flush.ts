@@ -14,30 +14,9 @@ import { current } from "./config";
 import { splitmix64 } from "./text";
 import { ENVELOPE_MAX, EVENT_HEADER_MAX, CLOSING, MAX_RECORD } from "./limits";
 
-export const COLLECTORS = 4;
-/** Window start and length (ms) per collector: process, network, baseline, sysinfo. */
-const starts = memory.data(8 * COLLECTORS, 8);
-const lengths = memory.data(8 * COLLECTORS, 8);
-
-export function windowStart(c: i32): i64 { return load<i64>(starts + (<usize>c << 3)); }
-export function windowLength(c: i32): i64 { return load<i64>(lengths + (<usize>c << 3)); }
-export function setWindow(c: i32, start: i64, length: i64): void {
-  store<i64>(starts + (<usize>c << 3), start);
-  store<i64>(lengths + (<usize>c << 3), length);
-  recomputeDue();
-}
-
-/** Earliest window end: inputs before it need no flush (checked once per event). */
-export let nextDue: i64 = 0;
-
-function recomputeDue(): void {
-  let min = i64.MAX_VALUE;
-  for (let c = 0; c < COLLECTORS; c++) {
-    const end = windowStart(c) + windowLength(c);
-    if (end < min) min = end;
-  }
-  nextDue = min;
-}
+export { COLLECTORS, windowStart, windowLength, setWindow } from "./window";
+import * as W from "./window";
+import { COLLECTORS, windowStart, windowLength, setWindowStart, recomputeDue } from "./window";
 
 // Agent identity for the envelope and event ids.
 export let agentHi: u64 = 0;
@@ -81,7 +60,7 @@ export function resetAll(): void {
 
 /** Prepares the sends an input at time t needs first; false when there are none. */
 export function begin(t: i64, force: bool): bool {
-  if (!force && t < nextDue) return false;
+  if (!force && t < W.nextDue) return false;
   until = t;
   forced = force;
   phase = PHASE_DUE;
@@ -124,7 +103,7 @@ function nextGroup(): bool {
 
 function clearCollector(c: i32): void {
   if (c == S.C_PROCESS) Pr.table.clear();
-  else if (c == S.C_NETWORK) N.table.clear();
+  else if (c == S.C_NETWORK) N.clear();
   else if (c == S.C_BASELINE) B.reset();
   else Si.reset();
   if (c < S.EVENT_COLLECTORS) S.clearWindow(c);
@@ -139,7 +118,7 @@ function endGroup(): void {
     let start = windowStart(c) + len;
     // Elapsed windows with nothing in them are skipped, unless empty windows are reported.
     if (!(current.sendEmptyWindows && enabled(c)) && start + len <= until) start += ((until - start) / len) * len;
-    store<i64>(starts + (<usize>c << 3), start);
+    setWindowStart(c, start);
   }
   recomputeDue();
 }
@@ -208,6 +187,12 @@ function writeStats(w: Writer, c: i32): void {
   if (s.dropped > 0) {
     w.lit("\"network cache full ("); w.u64(<u64>limit); w.lit(" entries): ");
     w.u64(s.dropped); w.lit(" new connections dropped; increase network.cacheSize\"");
+    first = false;
+  }
+  if (s.namesLost > 0) {
+    if (!first) w.byte(0x2c);
+    w.lit("\"name table full: "); w.u64(s.namesLost);
+    w.lit(" host names or application protocols not kept, records marked Truncated\"");
     first = false;
   }
   if (s.evicted > 0) {

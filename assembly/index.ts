@@ -11,6 +11,7 @@ import * as Pr from "./process";
 import * as B from "./baseline";
 import * as Si from "./sysinfo";
 import * as F from "./flush";
+import * as W from "./window";
 import * as T from "./trace";
 import * as J from "./json";
 import { Writer, writerAt } from "./writer";
@@ -313,7 +314,7 @@ function rejectConnection(rec: usize): i32 {
   const rf = <u32>load<u8>(rec + 63);
   if (!connectionValid(t, bytesIn, bytesOut, pd, lf, rf)) return rejectConnection(rec);
   // The common case, kept short for interpreters: in order, inside every window.
-  if (started && t >= lastT && t < F.nextDue) {
+  if (started && t >= lastT && t < W.nextDue) {
     lastT = t;
     accepted++;
     // A build for speed (-O3) saves an interpreter call per event; one for size keeps one copy.

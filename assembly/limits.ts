@@ -12,8 +12,8 @@ export const ENVELOPE_MAX = 120;
 export const EVENT_HEADER_MAX = 280;
 /** `]}` closing the event, `]}` closing the message. */
 export const CLOSING = 4;
-/** A CollectorStats record: five counters and at most two short warnings. */
-export const STATS_MAX_RECORD = 400;
+/** A CollectorStats record: five counters and at most two short warnings (see flush.ts). */
+export const STATS_MAX_RECORD = 480;
 
 const NP: i32 = N.MAX_RECORD > Pr.MAX_RECORD ? N.MAX_RECORD : Pr.MAX_RECORD;
 const BS: i32 = B.MAX_RECORD > Si.MAX_RECORD ? B.MAX_RECORD : Si.MAX_RECORD;

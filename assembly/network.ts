@@ -5,21 +5,34 @@ import * as P from "./profile";
 import { Table, tableAt } from "./table";
 import { PROTO_TCP, PROTO_UDP, DIR_IN } from "./event";
 import { storeText, storedLen, storedTruncated } from "./text";
+import { Names, namesAt, FULL, O_BYTES } from "./intern";
 import { Writer } from "./writer";
 import { formatIP } from "./ip";
+import { windowStart } from "./window";
 import * as S from "./stats";
 
-// Slot layout: key first (see table.ts), then the aggregated fields. The key with its length
-// is 40 bytes, five 64-bit words: hashed and compared a word at a time.
-const KEY_BYTES = 38;            // families, proto, lport, rport, local[16], remote[16]
-const O_FAMILIES = 2, O_PROTO = 3, O_LPORT = 4, O_RPORT = 6, O_LOCAL = 8, O_REMOTE = 24;
-const O_HASH = 40, O_DIR = 44, O_TRUNC = 45, O_APPLEN = 46, O_HOSTLEN = 48;
-const O_HITS = 56, O_IN = 64, O_OUT = 72, O_FIRST = 80, O_LAST = 88, O_APP = 96;
-const O_HOST = O_APP + P.APP_CAP;
-export const SLOT = (O_HOST + P.HOST_CAP + 7) & ~7;
-const ABSENT: u16 = 0xffff;
-// A quarter-full index keeps probe chains short (about 1.4 probes for a new flow at a full cache).
-export const INDEX_ENTRIES = P.NET_CAP * 4;
+// A slot is 72 bytes: both addresses (IPv6 needs all 32), exact 64-bit sums and hit
+// count, and times as 32-bit offsets from the network window's start (a record never
+// outlives its window, which is at most 31 days). Host name and application protocol are
+// one-byte references into shared tables (a device talks to few hosts); the key's hash is
+// recomputed when needed, not stored.
+const O_LOCAL = 0, O_REMOTE = 16;                  // 16 bytes each (IPv4: first 4, rest zero)
+const O_IN = 32, O_OUT = 40, O_HITS = 48;          // u64 each
+const O_FIRST = 56, O_LAST = 60;                   // u32 ms since the window's start
+const O_PORTS = 64;      // u32: local port | remote port << 16
+const O_FLAGS = 68;      // u8: F_* bits below
+const O_APP = 69, O_HOST = 70;                     // u8: name entries (valid with F_APP / F_HOST)
+const O_NO_ROOM = 71;    // u8: NO_*_ROOM, an optional string whose table was full (not tried again)
+export const SLOT = 72;
+
+const F_LOCAL_V6 = 1, F_REMOTE_V6 = 2;             // bits 2-3: protocol
+const F_DIR_IN = 16, F_TRUNCATED = 32, F_APP = 64, F_HOST = 128;
+/** Key bits of the flags byte: families and protocol. */
+const KEY_FLAGS = 15;
+const NO_APP_ROOM = 1, NO_HOST_ROOM = 2;
+
+// A half-full index at most: about 1.5 probes for a hit at a full cache.
+export const INDEX_ENTRIES = P.NET_CAP * 2;
 
 // The slots and the index sit at fixed addresses: the per-event path uses them as constants
 // instead of loading them from the table header.
@@ -28,38 +41,109 @@ const INDEX = memory.data(INDEX_ENTRIES * 2, 8);
 const INDEX_MASK = INDEX_ENTRIES - 1;
 
 export const table: Table = tableAt(
-  memory.data(offsetof<Table>(), 8), SLOTS, SLOT, O_HASH, P.NET_CAP, INDEX, INDEX_ENTRIES);
+  memory.data(offsetof<Table>(), 8), SLOTS, SLOT, -1, P.NET_CAP, INDEX, INDEX_ENTRIES);
+
+export const HOST_BYTES = P.HOST_NAMES * (O_BYTES + P.HOST_CAP);
+export const APP_BYTES = P.APP_NAMES * (O_BYTES + P.APP_CAP);
+const hosts: Names = namesAt(memory.data(offsetof<Names>(), 8), memory.data(HOST_BYTES, 8), P.HOST_NAMES, P.HOST_CAP);
+const apps: Names = namesAt(memory.data(offsetof<Names>(), 8), memory.data(APP_BYTES, 8), P.APP_NAMES, P.APP_CAP);
+
+// A sanitised optional string on its way into its table.
+const nameText = memory.data(P.HOST_CAP > P.APP_CAP ? P.HOST_CAP : P.APP_CAP, 8);
 
 export function reset(limit: i32, aggregation: bool): void {
   table.limit = limit;
   table.indexed = aggregation;
-  table.clear();
+  clear();
 }
 
-function satAdd(s: usize, off: i32, v: u64): void {
+/** Empties the cache and its shared tables (a window's end). */
+export function clear(): void {
+  table.clear();
+  hosts.clear();
+  apps.clear();
+}
+
+// @ts-ignore: decorator
+@inline function satAdd(s: usize, off: i32, v: u64): void {
   const a = load<u64>(s + off);
   const r = a + v;
   store<u64>(s + off, r < a ? u64.MAX_VALUE : r);
 }
 
-/** Fills an optional string the first time an occurrence has it (SPEC R5). */
+/**
+ * The key's hash: the five words of [families, proto, ports] and the two addresses, rotated
+ * apart, folded, then mixed so that every bit reaches the low bits the index uses (the
+ * native bench reference mirrors it).
+ */
 // @ts-ignore: decorator
-@inline function fillOptional(s: usize, lenAt: i32, at: i32, cap: i32, p: usize, len: i32): void {
-  if (len <= 0 || load<u16>(s + lenAt) != ABSENT) return;
-  storeOptional(s, lenAt, at, cap, p, len);
+@inline function keyHash(seed: u32, w0: u64, w1: u64, w2: u64, w3: u64, w4: u64): u32 {
+  let h = (<u64>seed << 32) ^ w0 ^ rotl<u64>(w1, 17) ^ rotl<u64>(w2, 31) ^ rotl<u64>(w3, 41) ^ rotl<u64>(w4, 53);
+  h ^= h >> 33; h *= 0xff51afd7ed558ccd; h ^= h >> 33; h *= 0xc4ceb9fe1a85ec53; h ^= h >> 33;
+  return <u32>h;
 }
 
-function storeOptional(s: usize, lenAt: i32, at: i32, cap: i32, p: usize, len: i32): void {
-  storeText(s + at, cap, p, len);
-  store<u16>(s + lenAt, <u16>storedLen);
-  if (storedTruncated) store<u8>(s + O_TRUNC, 1);
+/** The first key word: [38][families][proto][lport][rport], as the hash has always taken it. */
+// @ts-ignore: decorator
+@inline function firstWord(families: u32, proto: u32, ports: u32): u64 {
+  return 38 | (<u64>families << 16) | (<u64>proto << 24) | (<u64>ports << 32);
+}
+
+let seedInUse: u32 = 0;
+
+/** Recomputes a cached record's hash from its key (to move index entries when one leaves). */
+function slotHash(s: usize): u32 {
+  const flags = <u32>load<u8>(s + O_FLAGS);
+  return keyHash(seedInUse, firstWord(flags & 3, (flags >> 2) & 3, load<u32>(s + O_PORTS)),
+    load<u64>(s + O_LOCAL), load<u64>(s + O_LOCAL, 8), load<u64>(s + O_REMOTE), load<u64>(s + O_REMOTE, 8));
+}
+table.rehash = slotHash;
+
+/** Gives back the shared entries a record holds (it is being replaced). */
+function releaseNames(s: usize): void {
+  const flags = load<u8>(s + O_FLAGS);
+  if (flags & F_APP) apps.release(load<u8>(s + O_APP));
+  if (flags & F_HOST) hosts.release(load<u8>(s + O_HOST));
+}
+
+/**
+ * Keeps an optional string the first time an occurrence has it (SPEC R5): sanitised and
+ * bounded, then shared through its table. A full table loses it visibly: the record is
+ * marked Truncated, the window's CollectorStats counts it, and it is not tried again.
+ */
+function fillOptional(s: usize, names: Names, at: i32, has: u32, noRoom: u32, cap: i32, p: usize, len: i32): void {
+  storeText(nameText, cap, p, len);
+  let flags = <u32>load<u8>(s + O_FLAGS);
+  if (storedTruncated) flags |= F_TRUNCATED;
+  const i = names.intern(nameText, storedLen);
+  if (i == FULL) {
+    flags |= F_TRUNCATED;
+    store<u8>(s + O_NO_ROOM, <u32>load<u8>(s + O_NO_ROOM) | noRoom);
+    S.nameLost(S.C_NETWORK);
+  } else {
+    flags |= has;
+    store<u8>(s + at, <u8>i);
+  }
+  store<u8>(s + O_FLAGS, <u8>flags);
+}
+
+/** Whether an optional string of this event should be offered to the record. */
+// @ts-ignore: decorator
+@inline function wants(s: usize, has: u32, noRoom: u32, len: i32): bool {
+  return len > 0 && (<u32>load<u8>(s + O_FLAGS) & has) == 0 && (<u32>load<u8>(s + O_NO_ROOM) & noRoom) == 0;
+}
+
+// @ts-ignore: decorator
+@inline function fillBoth(s: usize, rec: usize, appLen: i32, hostLen: i32): void {
+  if (wants(s, F_APP, NO_APP_ROOM, appLen)) fillOptional(s, apps, O_APP, F_APP, NO_APP_ROOM, P.APP_CAP, rec + 68, appLen);
+  if (wants(s, F_HOST, NO_HOST_ROOM, hostLen)) {
+    fillOptional(s, hosts, O_HOST, F_HOST, NO_HOST_ROOM, P.HOST_CAP, rec + 68 + appLen, hostLen);
+  }
 }
 
 /**
  * Adds one connection given as a typed record (docs/ABI.md layout, already checked);
- * `enabled` and `replaceOldest` come from the configuration and the profile. The key is
- * five 64-bit words kept in locals: hashed, probed and compared without a copy, since this
- * is the per-event path that interpreters (wasm3) run most.
+ * `enabled` and `replaceOldest` come from the configuration and the profile.
  */
 export function add(rec: usize, seed: u32, enabled: bool, replaceOldest: bool): void {
   addInline(rec, seed, enabled, replaceOldest, load<i64>(rec), load<u64>(rec + 8), load<u64>(rec + 16),
@@ -69,7 +153,9 @@ export function add(rec: usize, seed: u32, enabled: bool, replaceOldest: bool): 
 /**
  * `add` with the record's scalar fields already in hand (the batch loop has loaded them to
  * check them: loading them again costs an interpreter dozens of operations per event).
- * Inlined where a build for speed wants it (see index.ts).
+ * The key is kept in locals: hashed, probed and compared without a copy, since this is the
+ * per-event path that interpreters (wasm3) run most. Inlined where a build for speed wants
+ * it (see index.ts).
  */
 // @ts-ignore: decorator
 @inline export function addInline(rec: usize, seed: u32, enabled: bool, replaceOldest: bool, t: i64, bytesIn: u64,
@@ -78,58 +164,62 @@ export function add(rec: usize, seed: u32, enabled: bool, replaceOldest: bool): 
   if (!enabled) { S.ignored(S.C_NETWORK); return; }
   const localV6 = family == 6;
   const remoteV6 = remoteFamily == 0 ? localV6 : remoteFamily == 6;
-  // [len][families][proto][lport][rport] as one word, then the two addresses.
-  const w0 = <u64>KEY_BYTES | (<u64>((localV6 ? 1 : 0) | (remoteV6 ? 2 : 0)) << 16)
-    | (<u64>proto << 24) | (<u64>load<u32>(rec + 56) << 32);
+  const keyFlags = (localV6 ? F_LOCAL_V6 : 0) | (remoteV6 ? F_REMOTE_V6 : 0) | (proto << 2);
+  const ports = load<u32>(rec + 56);
   const w1 = localV6 ? load<u64>(rec + 24) : <u64>load<u32>(rec + 24);
   const w2 = localV6 ? load<u64>(rec + 32) : 0;
   const w3 = remoteV6 ? load<u64>(rec + 40) : <u64>load<u32>(rec + 40);
   const w4 = remoteV6 ? load<u64>(rec + 48) : 0;
-  // The key's hash: the words rotated apart, folded, then mixed so that every bit reaches
-  // the low bits the index uses (the native bench reference mirrors it).
-  let h = (<u64>seed << 32) ^ w0 ^ rotl<u64>(w1, 17) ^ rotl<u64>(w2, 31) ^ rotl<u64>(w3, 41) ^ rotl<u64>(w4, 53);
-  h ^= h >> 33; h *= 0xff51afd7ed558ccd; h ^= h >> 33; h *= 0xc4ceb9fe1a85ec53; h ^= h >> 33;
-  const hash = <u32>h;
+  const hash = keyHash(seed, firstWord(keyFlags & 3, proto, ports), w1, w2, w3, w4);
+  const offset = <u32>(t - windowStart(S.C_NETWORK));
   if (table.indexed) {
     let i = <i32>hash & INDEX_MASK;
     while (true) {
       const e = <i32>load<u16>(INDEX + (<usize>i << 1));
       if (e == 0) break;
       const s = SLOTS + <usize>(e - 1) * SLOT;
-      if (load<u32>(s + O_HASH) == hash && load<u64>(s) == w0 && load<u64>(s, 8) == w1 && load<u64>(s, 16) == w2
-        && load<u64>(s, 24) == w3 && load<u64>(s, 32) == w4) {
+      if (load<u32>(s + O_PORTS) == ports && load<u64>(s + O_REMOTE) == w3 && load<u64>(s + O_LOCAL) == w1
+        && load<u64>(s + O_REMOTE, 8) == w4 && load<u64>(s + O_LOCAL, 8) == w2
+        && (<u32>load<u8>(s + O_FLAGS) & KEY_FLAGS) == keyFlags) {
         store<u64>(s + O_HITS, load<u64>(s + O_HITS) + 1);
         satAdd(s, O_IN, bytesIn);
         satAdd(s, O_OUT, bytesOut);
-        store<i64>(s + O_LAST, t);
-        fillOptional(s, O_APPLEN, O_APP, P.APP_CAP, rec + 68, appLen);
-        fillOptional(s, O_HOSTLEN, O_HOST, P.HOST_CAP, rec + 68 + appLen, hostLen);
+        store<u32>(s + O_LAST, offset);
+        fillBoth(s, rec, appLen, hostLen);
         return;
       }
       i = (i + 1) & INDEX_MASK;
     }
   }
+  insert(rec, seed, replaceOldest, hash, keyFlags, ports, offset, bytesIn, bytesOut, appLen, hostLen, w1, w2, w3, w4);
+}
+
+/** A new record (not on the per-event path of a flow already cached). */
+function insert(rec: usize, seed: u32, replaceOldest: bool, hash: u32, keyFlags: u32, ports: u32, offset: u32,
+  bytesIn: u64, bytesOut: u64, appLen: i32, hostLen: i32, w1: u64, w2: u64, w3: u64, w4: u64): void {
+  seedInUse = seed;
   let s: usize;
   if (table.full) {
     // rtos: keep aggregating what is cached, drop the new flow; linux: the oldest makes room.
     if (!replaceOldest) { S.dropped(S.C_NETWORK); return; }
     s = table.replaceOldest();
     S.discarded(S.C_NETWORK, load<u64>(s + O_HITS));
+    releaseNames(s);
   } else s = table.append();
-  store<u64>(s, w0); store<u64>(s, w1, 8); store<u64>(s, w2, 16); store<u64>(s, w3, 24); store<u64>(s, w4, 32);
-  store<u32>(s + O_HASH, hash);
-  store<u8>(s + O_DIR, load<u8>(rec + 61));
-  store<u8>(s + O_TRUNC, 0);
-  store<u16>(s + O_APPLEN, ABSENT);
-  store<u16>(s + O_HOSTLEN, ABSENT);
-  store<u64>(s + O_HITS, 1);
+  store<u64>(s + O_LOCAL, w1);
+  store<u64>(s + O_LOCAL, w2, 8);
+  store<u64>(s + O_REMOTE, w3);
+  store<u64>(s + O_REMOTE, w4, 8);
   store<u64>(s + O_IN, bytesIn);
   store<u64>(s + O_OUT, bytesOut);
-  store<i64>(s + O_FIRST, t);
-  store<i64>(s + O_LAST, t);
-  fillOptional(s, O_APPLEN, O_APP, P.APP_CAP, rec + 68, appLen);
-  fillOptional(s, O_HOSTLEN, O_HOST, P.HOST_CAP, rec + 68 + appLen, hostLen);
-  table.link(s);
+  store<u64>(s + O_HITS, 1);
+  store<u32>(s + O_FIRST, offset);
+  store<u32>(s + O_LAST, offset);
+  store<u32>(s + O_PORTS, ports);
+  store<u8>(s + O_NO_ROOM, 0);
+  store<u8>(s + O_FLAGS, <u8>(keyFlags | (load<u8>(rec + 61) == DIR_IN ? F_DIR_IN : 0)));
+  fillBoth(s, rec, appLen, hostLen);
+  table.linkHashed(s, hash);
 }
 
 export function hits(k: i32): u64 { return load<u64>(table.at(k) + O_HITS); }
@@ -146,27 +236,30 @@ function address(w: Writer, name: string, a: usize, v6: bool, first: bool): void
 /** Writes the k-th oldest record as a ConnectionCreate payload object. */
 export function write(w: Writer, k: i32): void {
   const s = table.at(k);
-  const families = load<u8>(s + O_FAMILIES);
+  const flags = <i32>load<u8>(s + O_FLAGS);
+  const start = windowStart(S.C_NETWORK);
   w.byte(0x7b);
-  address(w, "LocalAddress", s + O_LOCAL, (families & 1) != 0, true);
-  w.field("LocalPort"); w.u64(load<u16>(s + O_LPORT));
-  address(w, "RemoteAddress", s + O_REMOTE, (families & 2) != 0, false);
-  w.field("RemotePort"); w.u64(load<u16>(s + O_RPORT));
-  const proto = <i32>load<u8>(s + O_PROTO);
+  address(w, "LocalAddress", s + O_LOCAL, (flags & F_LOCAL_V6) != 0, true);
+  w.field("LocalPort"); w.u64(load<u16>(s + O_PORTS));
+  address(w, "RemoteAddress", s + O_REMOTE, (flags & F_REMOTE_V6) != 0, false);
+  w.field("RemotePort"); w.u64(load<u16>(s + O_PORTS + 2));
+  const proto = (flags >> 2) & 3;
   w.field("Protocol");
   w.lit(proto == PROTO_TCP ? "\"tcp\"" : proto == PROTO_UDP ? "\"udp\"" : "\"icmp\"");
   w.field("Direction");
-  w.lit(load<u8>(s + O_DIR) == DIR_IN ? "\"In\"" : "\"Out\"");
+  w.lit((flags & F_DIR_IN) != 0 ? "\"In\"" : "\"Out\"");
   w.field("BytesIn"); w.u64(load<u64>(s + O_IN));
   w.field("BytesOut"); w.u64(load<u64>(s + O_OUT));
-  w.seen(load<u64>(s + O_HITS), load<i64>(s + O_FIRST), load<i64>(s + O_LAST));
-  const appLen = load<u16>(s + O_APPLEN);
-  if (appLen != ABSENT) { w.field("ApplicationProtocol"); w.jsonString(s + O_APP, appLen); }
-  const hostLen = load<u16>(s + O_HOSTLEN);
-  if (hostLen != ABSENT) {
-    w.field("ExtraDetails"); w.byte(0x7b); w.key("HostName"); w.jsonString(s + O_HOST, hostLen); w.byte(0x7d);
+  w.seen(load<u64>(s + O_HITS), start + <i64>load<u32>(s + O_FIRST), start + <i64>load<u32>(s + O_LAST));
+  if (flags & F_APP) {
+    const i = <i32>load<u8>(s + O_APP);
+    w.field("ApplicationProtocol"); w.jsonString(apps.bytes(i), apps.length(i));
   }
-  w.truncated(load<u8>(s + O_TRUNC) != 0);
+  if (flags & F_HOST) {
+    const i = <i32>load<u8>(s + O_HOST);
+    w.field("ExtraDetails"); w.byte(0x7b); w.key("HostName"); w.jsonString(hosts.bytes(i), hosts.length(i)); w.byte(0x7d);
+  }
+  w.truncated((flags & F_TRUNCATED) != 0);
   w.byte(0x7d);
 }
 

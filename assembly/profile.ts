@@ -13,6 +13,11 @@ export const ERROR_CAP: i32 = 512;
 export const JSON_MEMBERS: i32 = LINUX ? 512 : 64;
 
 export const NET_CAP: i32 = LINUX ? 1024 : 256;
+// Shared by the cached connections (see intern.ts): distinct host names and application
+// protocols within one window (at most 256 each: a record refers to one by a byte).
+
+export const HOST_NAMES: i32 = LINUX ? 256 : 32;
+export const APP_NAMES: i32 = LINUX ? 256 : 16;
 /** rtos has no process table; its settings are validated as for 256 (SPEC R7). */
 export const PROC_CAP: i32 = LINUX ? 1024 : 0;
 export const PROC_CONFIG_CAP: i32 = LINUX ? 1024 : 256;

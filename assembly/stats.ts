@@ -11,6 +11,7 @@ export const EVENT_COLLECTORS = 2;
   dropped: u64;     // events not cached because the cache was full
   ignored: u64;     // events of a disabled or unsupported collector
   evicted: u64;     // records replaced (for the warning)
+  namesLost: u64;   // host names and application protocols not kept: their table was full
 }
 
 const SIZE: i32 = <i32>offsetof<Counters>();
@@ -47,4 +48,5 @@ export function received(c: i32): void { win(c).received++; }
 export function ignored(c: i32): void { win(c).ignored++; }
 export function dropped(c: i32): void { win(c).dropped++; }
 export function discarded(c: i32, hits: u64): void { win(c).discarded += hits; win(c).evicted++; }
+export function nameLost(c: i32): void { win(c).namesLost++; }
 export function sent(c: i32, hits: u64): void { win(c).sent += hits; }

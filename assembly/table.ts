@@ -6,22 +6,13 @@ import { bytesEqual } from "./text";
 
 /** Byte offset of the key's length in a slot; the key bytes follow it. */
 export const KEY_LEN_OFFSET: i32 = 0;
-/** Each slot keeps its key's hash right after the key area, at an offset the owner chooses. */
-
-/** Key comparison; the network key (40 bytes with its length) is compared in five words. */
-// @ts-ignore: decorator
-@inline function sameKey(a: usize, b: usize, len: i32): bool {
-  if (len == 40) {
-    return load<u64>(a) == load<u64>(b) && load<u64>(a, 8) == load<u64>(b, 8) && load<u64>(a, 16) == load<u64>(b, 16)
-      && load<u64>(a, 24) == load<u64>(b, 24) && load<u64>(a, 32) == load<u64>(b, 32);
-  }
-  return bytesEqual(a, b, len);
-}
+/** Each slot keeps its key's hash at an offset the owner chooses, or (offset < 0) the owner recomputes it. */
 
 @unmanaged export class Table {
   slots: usize;      // capacity * slotSize bytes
   slotSize: i32;
-  hashOffset: i32;   // where a slot stores its u32 hash
+  hashOffset: i32;   // where a slot stores its u32 hash; < 0: none stored, `rehash` computes it
+  rehash: (s: usize) => u32;
   capacity: i32;     // built
   limit: i32;        // configured cacheSize (<= capacity)
   head: i32;         // ring position of the oldest record
@@ -56,7 +47,7 @@ export const KEY_LEN_OFFSET: i32 = 0;
       const e = <i32>load<u16>(this.index + (<usize>h << 1));
       if (e == 0) return 0;
       const s = this.slot(e - 1);
-      if (load<u32>(s + this.hashOffset) == hash && sameKey(s, key, keyBytes)) return s;
+      if (load<u32>(s + this.hashOffset) == hash && bytesEqual(s, key, keyBytes)) return s;
       h = (h + 1) & this.mask;
     }
   }
@@ -75,16 +66,22 @@ export const KEY_LEN_OFFSET: i32 = 0;
   replaceOldest(): usize {
     const i = this.head;
     const s = this.slot(i);
-    if (this.indexed) this.unlink(i, load<u32>(s + this.hashOffset));
+    if (this.indexed) this.unlink(i, this.hashOf(s));
     this.head = i + 1 == this.limit ? 0 : i + 1;
     return s;
   }
 
+  /** The hash of the key in slot s. */
+  hashOf(s: usize): u32 { return this.hashOffset >= 0 ? load<u32>(s + this.hashOffset) : this.rehash(s); }
+
   /** Enters a filled slot into the index. */
-  link(s: usize): void {
+  link(s: usize): void { if (this.indexed) this.linkHashed(s, this.hashOf(s)); }
+
+  /** Enters a filled slot whose key hashes to `hash` into the index. */
+  linkHashed(s: usize, hash: u32): void {
     if (!this.indexed) return;
     const i = <i32>((s - this.slots) / <usize>this.slotSize);
-    let h = <i32>load<u32>(s + this.hashOffset) & this.mask;
+    let h = <i32>hash & this.mask;
     while (load<u16>(this.index + (<usize>h << 1)) != 0) h = (h + 1) & this.mask;
     store<u16>(this.index + (<usize>h << 1), <u16>(i + 1));
   }
@@ -99,7 +96,7 @@ export const KEY_LEN_OFFSET: i32 = 0;
       j = (j + 1) & this.mask;
       const e = <i32>load<u16>(this.index + (<usize>j << 1));
       if (e == 0) break;
-      const home = <i32>load<u32>(this.slot(e - 1) + this.hashOffset) & this.mask;
+      const home = <i32>this.hashOf(this.slot(e - 1)) & this.mask;
       // Move e into the hole when its home is not cyclically within (hole, j].
       const between = hole <= j ? (home > hole && home <= j) : (home > hole || home <= j);
       if (!between) {
@@ -110,6 +107,8 @@ export const KEY_LEN_OFFSET: i32 = 0;
     store<u16>(this.index + (<usize>hole << 1), 0);
   }
 }
+
+function noRehash(s: usize): u32 { return 0; }
 
 /** Sets up a table over static storage. `indexEntries` is a power of two >= 2 * capacity. */
 export function tableAt(t: usize, slots: usize, slotSize: i32, hashOffset: i32, capacity: i32, index: usize, indexEntries: i32): Table {
@@ -122,6 +121,7 @@ export function tableAt(t: usize, slots: usize, slotSize: i32, hashOffset: i32, 
   tb.index = index;
   tb.mask = indexEntries - 1;
   tb.indexed = true;
+  tb.rehash = noRehash;
   tb.clear();
   return tb;
 }

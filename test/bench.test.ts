@@ -32,7 +32,7 @@ describe('bench --json', () => {
 
     expect(positive(r.footprint.blobBytes.rtos)).toBe(true);
     expect(positive(r.footprint.blobBytes.linux)).toBe(true);
-    expect(r.footprint.bytesPerCachedConnection).toBe(144);
+    expect(r.footprint.bytesPerCachedConnection).toBe(76);
     if (engineNames().includes('qemu')) {
       expect(positive(r.footprint.flash)).toBe(true);
       expect(positive(r.footprint.ram)).toBe(true);

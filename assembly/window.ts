@@ -1,0 +1,30 @@
+// Each collector's current window: start and length in ms (process, network, baseline,
+// sysinfo), and the earliest end among them, which the per-event path checks.
+
+export const COLLECTORS = 4;
+const starts = memory.data(8 * COLLECTORS, 8);
+const lengths = memory.data(8 * COLLECTORS, 8);
+
+export function windowStart(c: i32): i64 { return load<i64>(starts + (<usize>c << 3)); }
+export function windowLength(c: i32): i64 { return load<i64>(lengths + (<usize>c << 3)); }
+
+export function setWindow(c: i32, start: i64, length: i64): void {
+  store<i64>(starts + (<usize>c << 3), start);
+  store<i64>(lengths + (<usize>c << 3), length);
+  recomputeDue();
+}
+
+/** Moves a window on (its length stays); the caller recomputes nextDue once all have moved. */
+export function setWindowStart(c: i32, start: i64): void { store<i64>(starts + (<usize>c << 3), start); }
+
+/** Earliest window end: inputs before it need no flush (checked once per event). */
+export let nextDue: i64 = 0;
+
+export function recomputeDue(): void {
+  let min = i64.MAX_VALUE;
+  for (let c = 0; c < COLLECTORS; c++) {
+    const end = windowStart(c) + windowLength(c);
+    if (end < min) min = end;
+  }
+  nextDue = min;
+}
