@@ -8,7 +8,7 @@ import { Core } from './core.js';
 import { replayWith } from './engines/v8.js';
 
 const USAGE = `usage:
-  microtally replay <trace.jsonl> [--engine v8|wasm3|qemu] [--profile rtos|linux] [--agent-id <uuid>] [--stats]
+  microtally replay <trace.jsonl> [--engine v8|wasm3|aot|qemu|qemu-aot] [--profile rtos|linux] [--agent-id <uuid>] [--stats]
   microtally run [--config <file>] [--sink stdout|file:<path>|mqtt://host:port|mqtts://host:port] [--device-id <id>]
                  [--connection-string <cs>] [--agent-id <uuid>]
   microtally bench [--json]

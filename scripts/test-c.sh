@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Builds and runs the C tests of the bindings: plain (malloc interposed) and under ASan + UBSan,
-# checks that the bindings + wasm3 objects reference no allocator, cross-compiles them for
-# Cortex-M3 (when arm-none-eabi-gcc is installed), and compares the native wasm3 replay program
+# Builds and runs the C tests of the bindings on both engines (wasm3, and the blob translated
+# ahead of time by wasm2c when wabt is installed): plain (malloc interposed) and under ASan +
+# UBSan; checks that the bindings and engine objects reference no allocator, cross-compiles them
+# for Cortex-M3 (when arm-none-eabi-gcc is installed), and compares each native replay program
 # with the V8 CLI byte for byte on generated traces. Ends with one line `N passed, M failed`.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -15,23 +16,33 @@ export WASM3_DIR
 JOBS=$(getconf _NPROCESSORS_ONLN 2>/dev/null || echo 2)
 mkdir -p build/test-logs
 
-echo "== C API tests (plain, malloc interposed)"
-if make --no-print-directory -s -C test/c -j"$JOBS" >build/test-logs/c-build.log 2>&1; then
-  build/c-test/test_bindings | tee build/test-logs/c-plain.log
-  add_counts build/test-logs/c-plain.log "C API tests"
+engines=(wasm3)
+if command -v wasm2c >/dev/null 2>&1; then
+  engines+=(aot)
 else
-  cat build/test-logs/c-build.log; fail "C API tests: build"
+  echo "skip the ahead-of-time engine: wasm2c not installed (apt install wabt)"; skip "C API tests on the aot engine"
 fi
 
-echo "== C API tests (ASan + UBSan)"
-if make --no-print-directory -s -C test/c SAN=1 -j"$JOBS" >build/test-logs/c-san-build.log 2>&1; then
-  ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 \
-    build/c-test-san/test_bindings 2>&1 | tee build/test-logs/c-san.log
-  if grep -qE 'runtime error|AddressSanitizer' build/test-logs/c-san.log; then fail "sanitizers reported errors"; fi
-  add_counts build/test-logs/c-san.log "C API tests (sanitizers)"
-else
-  cat build/test-logs/c-san-build.log; fail "C API tests (sanitizers): build"
-fi
+for engine in "${engines[@]}"; do
+  sfx=$([ "$engine" = aot ] && echo -aot || true)
+  echo "== C API tests, $engine (plain, malloc interposed)"
+  if make --no-print-directory -s -C test/c MT_ENGINE="$engine" -j"$JOBS" >build/test-logs/c-build$sfx.log 2>&1; then
+    build/c-test$sfx/test_bindings | tee build/test-logs/c-plain$sfx.log
+    add_counts build/test-logs/c-plain$sfx.log "C API tests ($engine)"
+  else
+    cat build/test-logs/c-build$sfx.log; fail "C API tests ($engine): build"
+  fi
+
+  echo "== C API tests, $engine (ASan + UBSan)"
+  if make --no-print-directory -s -C test/c MT_ENGINE="$engine" SAN=1 -j"$JOBS" >build/test-logs/c-san-build$sfx.log 2>&1; then
+    ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 \
+      build/c-test$sfx-san/test_bindings 2>&1 | tee build/test-logs/c-san$sfx.log
+    if grep -qE 'runtime error|AddressSanitizer' build/test-logs/c-san$sfx.log; then fail "sanitizers reported errors ($engine)"; fi
+    add_counts build/test-logs/c-san$sfx.log "C API tests ($engine, sanitizers)"
+  else
+    cat build/test-logs/c-san-build$sfx.log; fail "C API tests ($engine, sanitizers): build"
+  fi
+done
 
 echo "== replay program under ASan + UBSan"
 if make --no-print-directory -s -C ports/posix -j"$JOBS" MT_OBJ="$ROOT/build/posix-san" \
@@ -54,22 +65,39 @@ else
 fi
 
 echo "== static checks"
-# With d_m3FixedHeap nothing in the bindings or wasm3 may even reference the C allocator.
-refs=$(nm -u build/posix/microtally.o build/posix/wasm3/*.o 2>/dev/null \
+# Nothing in the bindings or an engine may even reference the C allocator (wasm3 runs from its
+# d_m3FixedHeap; the translated blob's memory is a static array).
+refs=$(nm -u build/posix/microtally.o build/posix/mt_engine_wasm3.o build/posix/wasm3/*.o 2>/dev/null \
        | grep -wE 'malloc|calloc|realloc|free|aligned_alloc|posix_memalign|strdup' | sort -u || true)
 if [ -z "$refs" ]; then pass "bindings + wasm3 reference no allocator"; else fail "allocator referenced: $refs"; fi
+if [ -d build/posix-aot ]; then
+  refs=$(nm -u build/posix-aot/microtally.o build/posix-aot/mt_engine_aot.o build/posix-aot/aot/*.o 2>/dev/null \
+         | grep -wE 'malloc|calloc|realloc|free|aligned_alloc|posix_memalign|strdup' | sort -u || true)
+  if [ -z "$refs" ]; then pass "bindings + translated blobs reference no allocator"; else fail "allocator referenced (aot): $refs"; fi
+fi
 if command -v arm-none-eabi-gcc >/dev/null 2>&1; then
-  if make --no-print-directory -s -f test/c/cortex-m3.mk MT_ROOT="$ROOT" -j"$JOBS" >build/test-logs/c-arm.log 2>&1; then
-    pass "bindings + wasm3 build for Cortex-M3 (arm-none-eabi, newlib, -Werror on the bindings)"
-    arm-none-eabi-size build/cortex-m3/microtally.o build/cortex-m3/wasm3/*.o | awk 'NR==1 || /microtally/ {print "    " $0} NR>1 {t+=$1; d+=$2; b+=$3} END {printf "    total text %d, data %d, bss %d (bss = MT_WASM3_HEAP_BYTES)\n", t, d, b}'
-  else
-    cat build/test-logs/c-arm.log; fail "Cortex-M3 build"
-  fi
+  for engine in "${engines[@]}"; do
+    if make --no-print-directory -s -f test/c/cortex-m3.mk MT_ROOT="$ROOT" MT_ENGINE="$engine" -j"$JOBS" >build/test-logs/c-arm-$engine.log 2>&1; then
+      pass "bindings + $engine build for Cortex-M3 (arm-none-eabi, newlib, -Werror on the bindings)"
+      obj=build/cortex-m3-$engine
+      arm-none-eabi-size $(find "$obj" -name '*.o' | sort) | awk 'NR==1 || /microtally/ {print "    " $0} NR>1 {t+=$1; d+=$2; b+=$3} END {printf "    total text %d, data %d, bss %d\n", t, d, b}'
+    else
+      cat build/test-logs/c-arm-$engine.log; fail "Cortex-M3 build ($engine)"
+    fi
+  done
 else
-  echo "skip Cortex-M3 build: arm-none-eabi-gcc not installed"
+  echo "skip Cortex-M3 build: arm-none-eabi-gcc not installed"; skip "Cortex-M3 build"
 fi
 
-echo "== wasm3 replay vs V8, byte for byte"
+echo "== native replay programs vs V8, byte for byte"
+programs=(build/posix/microtally-replay)
+if [[ " ${engines[*]} " == *" aot "* ]]; then
+  if bash scripts/build-aot.sh >build/test-logs/build-aot.log 2>&1; then
+    programs+=(build/posix-aot/microtally-replay)
+  else
+    cat build/test-logs/build-aot.log; fail "build-aot"
+  fi
+fi
 if [ -f dist/host/cli.js ]; then
   traces=build/c-test/traces
   node test/c/gen-traces.mjs "$traces"
@@ -77,31 +105,36 @@ if [ -f dist/host/cli.js ]; then
     for p in rtos linux; do
       for opts in "--stats" "--agent-id 0123abcd-4567-89ef-0123-456789abcdef"; do
         # shellcheck disable=SC2086
-        build/posix/microtally-replay --profile $p $opts "$f" >build/c-test/w.out 2>build/c-test/w.err; w=$?
-        # shellcheck disable=SC2086
         node bin/microtally.js replay --profile $p $opts "$f" >build/c-test/v.out 2>build/c-test/v.err; v=$?
-        name="$(basename "$f") --profile $p $opts"
-        if [ $w -eq $v ] && cmp -s build/c-test/w.out build/c-test/v.out && cmp -s build/c-test/w.err build/c-test/v.err; then
-          pass "$name (exit $w, $(wc -c <build/c-test/w.out) bytes)"
-        else
-          fail "$name: exit $w vs $v"; diff <(head -c 2000 build/c-test/w.err) <(head -c 2000 build/c-test/v.err) | head -5
-        fi
+        for prog in "${programs[@]}"; do
+          # shellcheck disable=SC2086
+          $prog --profile $p $opts "$f" >build/c-test/w.out 2>build/c-test/w.err; w=$?
+          name="$(basename "$(dirname "$prog")"): $(basename "$f") --profile $p $opts"
+          if [ $w -eq $v ] && cmp -s build/c-test/w.out build/c-test/v.out && cmp -s build/c-test/w.err build/c-test/v.err; then
+            pass "$name (exit $w, $(wc -c <build/c-test/w.out) bytes)"
+          else
+            fail "$name: exit $w vs $v"; diff <(head -c 2000 build/c-test/w.err) <(head -c 2000 build/c-test/v.err) | head -5
+          fi
+        done
       done
     done
   done
   # Trace on stdin, and the usage errors replay defines (exit 2).
   f=examples/gateway.jsonl
-  build/posix/microtally-replay - <"$f" >build/c-test/w.out 2>/dev/null; w=$?
   node bin/microtally.js replay "$f" >build/c-test/v.out 2>/dev/null
-  if [ $w -eq 0 ] && cmp -s build/c-test/w.out build/c-test/v.out; then pass "trace on stdin"; else fail "trace on stdin"; fi
-  build/posix/microtally-replay --agent-id nope "$f" >/dev/null 2>build/c-test/w.err; w=$?
   node bin/microtally.js replay --agent-id nope "$f" >/dev/null 2>build/c-test/v.err; v=$?
-  if [ $w -eq 2 ] && [ $v -eq 2 ] && cmp -s build/c-test/w.err build/c-test/v.err; then pass "bad agent id: exit 2, same message"; else fail "bad agent id ($w/$v)"; fi
-  build/posix/microtally-replay --profile mcu "$f" >/dev/null 2>&1; w=$?
-  build/posix/microtally-replay >/dev/null 2>&1; v=$?
-  if [ $w -eq 2 ] && [ $v -eq 2 ]; then pass "usage errors exit 2"; else fail "usage errors exit $w/$v"; fi
+  for prog in "${programs[@]}"; do
+    what=$(basename "$(dirname "$prog")")
+    $prog - <"$f" >build/c-test/w.out 2>/dev/null; w=$?
+    if [ $w -eq 0 ] && cmp -s build/c-test/w.out build/c-test/v.out; then pass "$what: trace on stdin"; else fail "$what: trace on stdin"; fi
+    $prog --agent-id nope "$f" >/dev/null 2>build/c-test/w.err; w=$?
+    if [ $w -eq 2 ] && [ $v -eq 2 ] && cmp -s build/c-test/w.err build/c-test/v.err; then pass "$what: bad agent id: exit 2, same message"; else fail "$what: bad agent id ($w/$v)"; fi
+    $prog --profile mcu "$f" >/dev/null 2>&1; w=$?
+    $prog >/dev/null 2>&1; u=$?
+    if [ $w -eq 2 ] && [ $u -eq 2 ]; then pass "$what: usage errors exit 2"; else fail "$what: usage errors exit $w/$u"; fi
+  done
 else
-  echo "skip replay comparison: dist/host/cli.js missing (run npm run build)"
+  echo "skip replay comparison: dist/host/cli.js missing (run npm run build)"; skip "replay comparison"
 fi
 
 finish

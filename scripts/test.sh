@@ -29,12 +29,9 @@ stage() {
 }
 
 engines=v8
-if [ -x scripts/build-wasm3.sh ] || [ -f scripts/build-wasm3.sh ]; then
-  stage build-wasm3 bash scripts/build-wasm3.sh && engines="$engines,wasm3"
-fi
-if [ -f scripts/build-firmware.sh ]; then
-  stage build-firmware bash scripts/build-firmware.sh && engines="$engines,qemu"
-fi
+stage build-wasm3 bash scripts/build-wasm3.sh && engines="$engines,wasm3"
+stage build-aot bash scripts/build-aot.sh && engines="$engines,aot"
+stage build-firmware bash scripts/build-firmware.sh && engines="$engines,qemu,qemu-aot"
 
 stage unit-assemblyscript node scripts/aspect-summary.mjs
 stage vitest env MICROTALLY_ENGINES="$engines" node scripts/vitest-summary.mjs

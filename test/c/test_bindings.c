@@ -801,10 +801,18 @@ static void test_trap_recovery(void)
     CHECK_ST(line(&core, "c"), MT_OK);
     CHECK(stats_has(&core, "\"accepted\":1,"));
 
-    /* Unbounded recursion overflows wasm3's stack: a trap, not a crash. */
+    /* Unbounded recursion overflows the engine's stack (wasm3's, or the translated blob's call
+     * depth limit): a trap, not a crash. */
     CHECK_ST(line(&core, "recurse"), MT_ERR_TRAP);
     CHECK_ST(mt_get_counters(&core, &c), MT_OK);
     CHECK(c.traps == 2 && c.lost_inputs == 5);
+    CHECK_ST(line(&core, "c"), MT_OK);
+
+    /* An access outside linear memory is caught by every engine's bounds check. */
+    CHECK_ST(line(&core, "oob"), MT_ERR_TRAP);
+    CHECK_ST(mt_get_counters(&core, &c), MT_OK);
+    CHECK(c.traps == 3 && c.lost_inputs == 7);
+    CHECK(stats_has(&core, "{\"inits\":4,\"accepted\":0,"));
     CHECK_ST(line(&core, "c"), MT_OK);
 
     /* The stand-in has no batch export: refused, and the core is not harmed. */
@@ -873,10 +881,10 @@ int main(void)
     /* Heap figures per core need each core measured alone: the rtos core first, by itself. */
     static mt_core_t measure;
     CHECK_ST(init_real(&measure, microtally_rtos_wasm, microtally_rtos_wasm_len, microtally_rtos_memory_end), MT_OK);
-    printf("info: wasm3 heap for one rtos core: %lu bytes\n", (unsigned long)mt_heap_used(&measure));
+    printf("info: engine RAM for one rtos core: %lu bytes\n", (unsigned long)mt_heap_used(&measure));
 
     (void)fresh_linux();
-    printf("info: wasm3 heap for one linux core: %lu bytes\n", (unsigned long)mt_heap_used(&linux_core));
+    printf("info: engine RAM for one linux core: %lu bytes\n", (unsigned long)mt_heap_used(&linux_core));
     printf("info: sizeof(mt_core_t): %lu bytes; MT_WASM3_HEAP_BYTES here: %lu\n",
            (unsigned long)sizeof(mt_core_t), (unsigned long)MT_WASM3_HEAP_BYTES);
 
