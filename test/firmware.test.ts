@@ -101,40 +101,66 @@ describe('board stress traces, on every engine', () => {
   });
 });
 
+/** The rtos blob's own account of its linear memory (mt_memory_end, mt_regions). */
+function blobMemory(): { bytes: number; regions: Record<string, number> } {
+  return JSON.parse(execFileSync('node', [`${root}scripts/blob-regions.mjs`, `${root}build/microtally-rtos-small.wasm`],
+    { encoding: 'utf8' }));
+}
+
+/** What every size file must say of its image: parts add up, the linker agrees, no allocator. */
+function checkSizeFile(sizeFile: string, elf: string, components: string[]): any {
+  expect(existsSync(sizeFile)).toBe(true);
+  const size = JSON.parse(readFileSync(sizeFile, 'utf8'));
+  const parts = Object.values<{ flash: number; ram: number }>(size.components);
+  expect(parts.reduce((n, c) => n + c.flash, 0)).toBe(size.flash);
+  expect(parts.reduce((n, c) => n + c.ram, 0)).toBe(size.ram);
+  for (const name of components) expect(size.components[name]?.flash).toBeGreaterThan(0);
+  // The linker's own view of the image agrees (text + data = flash, data + bss = RAM).
+  const [text, data, bss] = execFileSync('arm-none-eabi-size', [elf], { encoding: 'utf8' })
+    .split('\n')[1].trim().split(/\s+/).map(Number);
+  expect(size.flash).toBe(text + data);
+  expect(size.ram).toBe(data + bss);
+  expect(size.measured.stackUsed).toBeGreaterThan(0);
+  expect(size.measured.stackUsed).toBeLessThan(size.measured.stackBytes);
+  expect(size.withinBudget).toBe(size.flash <= size.budget.flash && size.ram <= size.budget.ram);
+  // The core's linear memory, by region, is the blob's own figure.
+  expect(size.linearMemory).toEqual(blobMemory());
+  const symbols = execFileSync('arm-none-eabi-nm', [elf], { encoding: 'utf8' });
+  expect(symbols).not.toMatch(/\b(malloc|_malloc_r|calloc|realloc|_sbrk)\b/);
+  return size;
+}
+
 const onBoard = engineNames().includes('qemu');
 
-describe.runIf(onBoard)('firmware footprint (build/firmware/size.json)', () => {
+describe.runIf(onBoard)('firmware footprint, wasm3 image (build/firmware/size.json)', () => {
   const sizeFile = `${root}build/firmware/size.json`;
   const elf = `${root}build/firmware/microtally-qemu-rtos.elf`;
 
-  it('exists for the rtos image, with every component summing to the totals', () => {
-    expect(existsSync(sizeFile)).toBe(true);
-    const size = JSON.parse(readFileSync(sizeFile, 'utf8'));
-    const parts = Object.values<{ flash: number; ram: number }>(size.components);
-    expect(parts.reduce((n, c) => n + c.flash, 0)).toBe(size.flash);
-    expect(parts.reduce((n, c) => n + c.ram, 0)).toBe(size.ram);
-    for (const name of ['wasm3', 'bindings', 'blob', 'port']) expect(size.components[name]?.flash).toBeGreaterThan(0);
-    // The linker's own view of the image agrees (text + data = flash, data + bss = RAM).
-    const [text, data, bss] = execFileSync('arm-none-eabi-size', [elf], { encoding: 'utf8' })
-      .split('\n')[1].trim().split(/\s+/).map(Number);
-    expect(size.flash).toBe(text + data);
-    expect(size.ram).toBe(data + bss);
-  });
-
-  it('flash is within the 128 KB budget; the RAM figure says what takes it', () => {
-    const size = JSON.parse(readFileSync(sizeFile, 'utf8'));
-    expect(size.budget).toEqual({ flash: 131072, ram: 98304 });
-    expect(size.flash).toBeLessThanOrEqual(131072);
+  it('names every component and linear-memory region; flash is within 96 KB', () => {
+    const size = checkSizeFile(sizeFile, elf, ['wasm3', 'bindings', 'blob', 'port']);
+    expect(size.budget).toEqual({ flash: 98304, ram: 180224 });
+    expect(size.flash).toBeLessThanOrEqual(98304);
     const h = size.wasm3Heap;
     expect(h.linearMemory + h.interpreterStack + h.compiledCodeAndTables + h.unused).toBe(h.bytes);
     expect(h.unused).toBeGreaterThanOrEqual(0);
-    expect(size.measured.stackUsed).toBeLessThan(size.measured.stackBytes);
-    expect(size.withinBudget).toBe(size.flash <= 131072 && size.ram <= 98304);
+    expect(h.linearMemory).toBe(size.linearMemory.bytes);
+    expect(execFileSync('arm-none-eabi-nm', [elf], { encoding: 'utf8' })).toMatch(/\bfixedHeap\b/);
   });
+});
 
-  it('links no allocator: nothing on the board can call malloc', () => {
-    const symbols = execFileSync('arm-none-eabi-nm', [elf], { encoding: 'utf8' });
-    expect(symbols).not.toMatch(/\b(malloc|_malloc_r|calloc|realloc|_sbrk)\b/);
-    expect(symbols).toMatch(/\bfixedHeap\b/);
+describe.runIf(engineNames().includes('qemu-aot'))('firmware footprint, ahead-of-time image (build/firmware/size-aot.json)', () => {
+  const sizeFile = `${root}build/firmware/size-aot.json`;
+  const elf = `${root}build/firmware/microtally-qemu-aot-rtos.elf`;
+
+  it('names every component and region; the engine RAM is the linear memory and nothing else', () => {
+    const size = checkSizeFile(sizeFile, elf, ['bindings', 'blob', 'port']);
+    expect(size.budget).toEqual({ flash: 65536, ram: 49152 });
+    expect(size.measured.engine).toBe('aot');
+    expect(size.measured.engineRam).toBe(size.linearMemory.bytes);
+    // The translated blob's RAM: its linear memory and a few hundred bytes of globals.
+    expect(size.components.blob.ram).toBeGreaterThanOrEqual(size.linearMemory.bytes);
+    expect(size.components.blob.ram - size.linearMemory.bytes).toBeLessThan(1024);
+    // No interpreter in this image.
+    expect(execFileSync('arm-none-eabi-nm', [elf], { encoding: 'utf8' })).not.toMatch(/\b(fixedHeap|m3_\w+)\b/);
   });
 });

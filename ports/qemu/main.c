@@ -1,5 +1,6 @@
 /*
- * The QEMU board's program: `replay` (SPEC R10/R11) on the blob under wasm3, with every byte
+ * The QEMU board's program: `replay` (SPEC R10/R11) on the blob (under wasm3, or translated
+ * ahead of time: the build chooses, see Makefile), with every byte
  * of I/O going through Arm semihosting to the qemu-system-arm process. host/engines/qemu.ts
  * starts it as
  *
@@ -7,7 +8,7 @@
  *                       [,arg=--agent-id-hex=<hex of the id>][,arg=--footprint],arg=<trace>
  *
  * and its stdout, stderr and exit status are those of `npx microtally replay` on V8.
- * `--footprint` adds one JSON line to stderr after the run: wasm3 heap and main stack used,
+ * `--footprint` adds one JSON line to stderr after the run: the engine's RAM and main stack used,
  * which scripts/build-firmware.sh folds into build/firmware/size.json.
  *
  * `--bench-connections=<file>` is `microtally bench`'s hook instead: it feeds a file of typed
@@ -158,12 +159,18 @@ static void engine_config(mt_config_t *cfg)
 /* One JSON line: what this run needed of the static RAM reserved for it. */
 static void report_footprint(void)
 {
-    (void)put_text(&err, "{\"profile\":\"" PROFILE "\",\"heapUsed\":");
+#if MT_QEMU_AOT
+    /* The translated blob's only RAM is its linear memory (mt_heap_used). */
+    (void)put_text(&err, "{\"profile\":\"" PROFILE "\",\"engine\":\"aot\",\"engineRam\":");
+    put_number(&err, mt_heap_used(&core));
+#else
+    (void)put_text(&err, "{\"profile\":\"" PROFILE "\",\"engine\":\"wasm3\",\"heapUsed\":");
     put_number(&err, mt_heap_used(&core));
     (void)put_text(&err, ",\"heapBytes\":");
     put_number(&err, MT_WASM3_HEAP_BYTES);
     (void)put_text(&err, ",\"wasmStackBytes\":");
     put_number(&err, MT_WASM3_STACK_BYTES);
+#endif
     (void)put_text(&err, ",\"linearMemory\":");
     put_number(&err, MEMORY_END);
     (void)put_text(&err, ",\"stackUsed\":");

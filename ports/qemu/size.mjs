@@ -2,11 +2,13 @@
 //
 //   node ports/qemu/size.mjs --map fw.map --elf fw.elf --out size.json \
 //     --component wasm3=build/firmware/rtos/obj/wasm3/ --component port=... [--budget-flash N --budget-ram N]
+//     [--measured footprint.json] [--regions regions.json]
 //
 // Every input section the linker kept is charged to the component whose path prefix matches its
 // object file; library archives (newlib, libgcc) are "toolchain", alignment fill is "fill".
 // Flash = .text + .ARM.exidx + the .data image; RAM = .stack + .data + .bss (everything static:
-// wasm3's heap and the stacks included, there is no other RAM use).
+// wasm3's heap or the translated blob's linear memory, and the stacks included; there is no
+// other RAM use).
 
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
@@ -22,6 +24,7 @@ const { values } = parseArgs({
     'budget-ram': { type: 'string' },
     label: { type: 'string', default: '' },
     measured: { type: 'string' },
+    regions: { type: 'string' },
   },
 });
 
@@ -152,6 +155,9 @@ if (values.measured) {
   }
 }
 
+// The core's linear memory (part of the RAM above), by region (scripts/blob-regions.mjs).
+if (values.regions) result.linearMemory = JSON.parse(readFileSync(values.regions, 'utf8'));
+
 // Written whole and renamed, so a reader never sees half a file.
 writeFileSync(`${values.out}.tmp`, JSON.stringify(result, null, 2) + '\n');
 renameSync(`${values.out}.tmp`, values.out);
@@ -163,6 +169,10 @@ if (result.wasm3Heap) {
   const h = result.wasm3Heap;
   process.stdout.write(`  wasm3 heap ${kb(h.bytes).trim()} KB: compiled code + tables ${kb(h.compiledCodeAndTables).trim()} KB, ` +
     `linear memory ${kb(h.linearMemory).trim()} KB, interpreter stack ${kb(h.interpreterStack).trim()} KB, unused ${kb(h.unused).trim()} KB\n`);
+}
+if (result.linearMemory) {
+  const r = Object.entries(result.linearMemory.regions).map(([k, v]) => `${k} ${v}`).join(', ');
+  process.stdout.write(`  core linear memory ${result.linearMemory.bytes} B${r ? `: ${r}` : ''}\n`);
 }
 if (result.budget) {
   process.stdout.write(`  budget: flash ${result.budget.flash} B, RAM ${result.budget.ram} B: ${result.withinBudget ? 'within' : 'OVER'}\n`);
