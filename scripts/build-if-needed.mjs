@@ -11,7 +11,8 @@ import { fileURLToPath } from 'node:url';
 const root = fileURLToPath(new URL('..', import.meta.url));
 const outputs = ['build/microtally-rtos.wasm', 'build/microtally-rtos-small.wasm', 'build/microtally-linux.wasm',
   'build/microtally-debug.wasm', 'dist/host/cli.js'];
-const sources = ['assembly', 'host', 'asconfig.json', 'tsconfig.json', 'package.json', 'package-lock.json'];
+const sources = ['assembly', 'host', 'asconfig.json', 'tsconfig.json', 'package.json', 'package-lock.json',
+  'scripts/pack-data-segments.mjs'];
 
 /** Newest modification time under a file or folder (0 when missing). */
 function newest(path) {
