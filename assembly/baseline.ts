@@ -1,11 +1,13 @@
 // Baseline collector (SPEC R4): the latest result per check within the window; only
 // `fail` and `error` are sent; disabled groups and checks are not kept.
 
+import * as L from "./words";
 import * as P from "./profile";
 import { Table, tableAt } from "./table";
 import { ev, checkId, group, errorText, description, remediation, Text, RESULT_PASS, RESULT_FAIL } from "./event";
 import { storeText, storedLen, storedTruncated, hashBytes } from "./text";
 import { Writer } from "./writer";
+import { seenFields, truncatedField } from "./fields";
 import { groupDisabled, checkDisabled } from "./config";
 
 const O_ID = 2;
@@ -70,16 +72,16 @@ export function sendable(k: i32): bool { return load<u8>(table.at(k) + O_RESULT)
 export function write(w: Writer, k: i32): void {
   const s = table.at(k);
   w.byte(0x7b);
-  w.key("CheckId"); w.jsonString(s + O_ID, load<u16>(s));
-  w.field("Group"); w.jsonString(s + O_GROUP, load<u16>(s + O_GROUPLEN));
-  w.field("Result"); w.lit(load<u8>(s + O_RESULT) == RESULT_FAIL ? "\"Fail\"" : "\"Error\"");
-  w.field("Error"); w.jsonString(s + O_ERR, load<u16>(s + O_ERRLEN));
-  w.field("Description"); w.jsonString(s + O_DESC, load<u16>(s + O_DESCLEN));
-  w.field("Remediation"); w.jsonString(s + O_REM, load<u16>(s + O_REMLEN));
+  w.key(L.CheckId); w.jsonString(s + O_ID, load<u16>(s));
+  w.field(L.Group); w.jsonString(s + O_GROUP, load<u16>(s + O_GROUPLEN));
+  w.field(L.Result); w.lit(load<u8>(s + O_RESULT) == RESULT_FAIL ? L.jsonFail : L.jsonError);
+  w.field(L.Error); w.jsonString(s + O_ERR, load<u16>(s + O_ERRLEN));
+  w.field(L.Description); w.jsonString(s + O_DESC, load<u16>(s + O_DESCLEN));
+  w.field(L.Remediation); w.jsonString(s + O_REM, load<u16>(s + O_REMLEN));
   const sev = load<u8>(s + O_SEV);
-  w.field("Severity");
-  w.lit(sev == 0 ? "\"Critical\"" : sev == 1 ? "\"Important\"" : sev == 2 ? "\"Warning\"" : "\"Informational\"");
-  w.truncated(load<u8>(s + O_TRUNC) != 0);
+  w.field(L.Severity);
+  w.lit(sev == 0 ? L.jsonCritical : sev == 1 ? L.jsonImportant : sev == 2 ? L.jsonWarning : L.jsonInformational);
+  truncatedField(w, load<u8>(s + O_TRUNC) != 0);
   w.byte(0x7d);
 }
 

@@ -1,6 +1,8 @@
 // The configuration (SPEC R6): defaults per profile, and updates that are validated whole
 // against a staged copy, so a rejected update changes nothing.
 
+import * as L from "./words";
+import { Lit, litLength, isLit } from "./literal";
 import * as P from "./profile";
 import * as J from "./json";
 import { Writer } from "./writer";
@@ -94,12 +96,12 @@ let err: Writer = changetype<Writer>(0);
 let bad = false;
 
 /** Starts `config.<path>.<key>: ` in the error area; false when a reason is already there. */
-function rejectAt(path: string, key: i32): bool {
+function rejectAt(path: Lit, key: i32): bool {
   if (bad) return false;
   bad = true;
   err.pos = 0;
-  err.lit("config");
-  if (path.length > 0) { err.byte(0x2e); err.lit(path); }
+  err.lit(L.config);
+  if (litLength(path) > 0) { err.byte(0x2e); err.lit(path); }
   if (key >= 0) {
     err.byte(0x2e);
     const n = J.memberKeyLen(key);
@@ -110,62 +112,52 @@ function rejectAt(path: string, key: i32): bool {
       err.byte(c >= 0x20 && c < 0x7f ? c : 0x3f);
     }
   }
-  err.lit(": ");
+  err.lit(L.Colon);
   return true;
 }
 
-function reject(path: string, key: i32, what: string): void {
+function reject(path: Lit, key: i32, what: Lit): void {
   if (rejectAt(path, key)) err.lit(what);
 }
 
-function isKey(i: i32, name: string): bool {
-  const n = J.memberKeyLen(i);
-  if (n != name.length) return false;
-  const p = J.memberKeyPtr(i);
-  for (let k = 0; k < n; k++) if (<u32>load<u8>(p + k) != <u32>name.charCodeAt(k)) return false;
-  return true;
-}
+function isKey(i: i32, name: Lit): bool { return isLit(J.memberKeyPtr(i), J.memberKeyLen(i), name); }
 
-function bool_(path: string, i: i32): bool {
+function bool_(path: Lit, i: i32): bool {
   const t = J.memberType(i);
-  if (t != J.T_TRUE && t != J.T_FALSE) reject(path, i, "expected true or false");
+  if (t != J.T_TRUE && t != J.T_FALSE) reject(path, i, L.expectedTrueOrFalse);
   return t == J.T_TRUE;
 }
 
-function int_(path: string, i: i32, min: i64, max: i64): i64 {
+function int_(path: Lit, i: i32, min: i64, max: i64): i64 {
   if (J.memberType(i) == J.T_NUMBER) {
     J.numberOf(i);
     if (J.numKind == J.N_INT && J.numValue >= min && J.numValue <= max) return J.numValue;
   }
   if (rejectAt(path, i)) {
-    err.lit("expected an integer from "); err.i64(min); err.lit(" to "); err.i64(max);
+    err.lit(L.expectedAnIntegerFrom); err.i64(min); err.lit(L.to); err.i64(max);
   }
   return min;
 }
 
-function priority_(path: string, i: i32): i32 {
+function priority_(path: Lit, i: i32): i32 {
   if (J.memberType(i) == J.T_STRING) {
     J.stringOf(i);
-    if (eq("high")) return PRIO_HIGH;
-    if (eq("medium")) return PRIO_MEDIUM;
-    if (eq("low")) return PRIO_LOW;
+    if (eq(L.high)) return PRIO_HIGH;
+    if (eq(L.medium)) return PRIO_MEDIUM;
+    if (eq(L.low)) return PRIO_LOW;
   }
-  reject(path, i, "expected \"high\", \"medium\" or \"low\"");
+  reject(path, i, L.expectedQuoteHighQuoteCommaQuoteMediumQuoteOrQuo);
   return PRIO_MEDIUM;
 }
 
-function eq(s: string): bool {
-  if (J.strLen != s.length) return false;
-  for (let k = 0; k < J.strLen; k++) if (<u32>load<u8>(J.strPtr + k) != <u32>s.charCodeAt(k)) return false;
-  return true;
-}
+function eq(s: Lit): bool { return isLit(J.strPtr, J.strLen, s); }
 
-function tooMany(path: string, i: i32, cap: i32): void {
-  if (rejectAt(path, i)) { err.lit("expected an array of at most "); err.i64(cap); err.lit(" strings"); }
+function tooMany(path: Lit, i: i32, cap: i32): void {
+  if (rejectAt(path, i)) { err.lit(L.expectedAnArrayOfAtMost); err.i64(cap); err.lit(L.strings); }
 }
 
 /** Replaces a list of names; rejects anything but an array of at most `cap` strings. */
-function names_(path: string, i: i32, c: Config, checks: bool): void {
+function names_(path: Lit, i: i32, c: Config, checks: bool): void {
   const cap = checks ? P.DISABLED_CHECKS_CAP : P.DISABLED_GROUPS_CAP;
   if (J.memberType(i) != J.T_ARRAY) { tooMany(path, i, cap); return; }
   J.arrayBegin(i);
@@ -182,32 +174,32 @@ function names_(path: string, i: i32, c: Config, checks: bool): void {
   if (checks) c.checkCount = n; else c.groupCount = n;
 }
 
-function collector(path: string, key: i32, c: Config, which: i32): void {
-  if (J.memberType(key) != J.T_OBJECT) { reject("", key, "expected an object"); return; }
+function collector(path: Lit, key: i32, c: Config, which: i32): void {
+  if (J.memberType(key) != J.T_OBJECT) { reject(L.empty, key, L.expectedAnObject); return; }
   J.objectOf(key);
   const first = J.firstMember, count = J.memberCount, id = J.objectId;
   for (let i = first; i < first + count && !bad; i++) {
     if (!J.isMemberOf(i, id)) continue;
-    if (isKey(i, "enabled")) {
+    if (isKey(i, L.enabled)) {
       const v = bool_(path, i);
       if (which == 0) c.procEnabled = v; else if (which == 1) c.netEnabled = v; else if (which == 2) c.sysEnabled = v; else c.baseEnabled = v;
-    } else if (which <= 1 && isKey(i, "priority")) {
+    } else if (which <= 1 && isKey(i, L.priority)) {
       const v = priority_(path, i);
       if (which == 0) c.procPriority = v; else c.netPriority = v;
-    } else if (which <= 1 && isKey(i, "aggregation")) {
+    } else if (which <= 1 && isKey(i, L.aggregation)) {
       const v = bool_(path, i);
       if (which == 0) c.procAggregation = v; else c.netAggregation = v;
-    } else if (which <= 1 && isKey(i, "cacheSize")) {
+    } else if (which <= 1 && isKey(i, L.cacheSize)) {
       if (which == 0) c.procCacheSize = <i32>int_(path, i, 1, P.PROC_CONFIG_CAP);
       else c.netCacheSize = <i32>int_(path, i, 1, P.NET_CAP);
-    } else if (which >= 2 && isKey(i, "interval")) {
+    } else if (which >= 2 && isKey(i, L.interval)) {
       const v = priority_(path, i);
       if (which == 2) c.sysInterval = v; else c.baseInterval = v;
-    } else if (which == 3 && isKey(i, "disabledGroups")) {
+    } else if (which == 3 && isKey(i, L.disabledGroups)) {
       names_(path, i, c, false);
-    } else if (which == 3 && isKey(i, "disabledChecks")) {
+    } else if (which == 3 && isKey(i, L.disabledChecks)) {
       names_(path, i, c, true);
-    } else reject(path, i, "unknown key");
+    } else reject(path, i, L.unknownKey);
   }
 }
 
@@ -222,27 +214,27 @@ export function stage(first: i32, count: i32, id: i32, errors: Writer): bool {
   const c = staged;
   for (let i = first; i < first + count && !bad; i++) {
     if (!J.isMemberOf(i, id)) continue;
-    if (isKey(i, "process")) collector("process", i, c, 0);
-    else if (isKey(i, "network")) collector("network", i, c, 1);
-    else if (isKey(i, "systemInformation")) collector("systemInformation", i, c, 2);
-    else if (isKey(i, "baseline")) collector("baseline", i, c, 3);
-    else if (isKey(i, "priorityIntervals")) {
-      if (J.memberType(i) != J.T_OBJECT) { reject("", i, "expected an object"); break; }
+    if (isKey(i, L.process)) collector(L.process, i, c, 0);
+    else if (isKey(i, L.network)) collector(L.network, i, c, 1);
+    else if (isKey(i, L.systemInformation)) collector(L.systemInformation, i, c, 2);
+    else if (isKey(i, L.baseline)) collector(L.baseline, i, c, 3);
+    else if (isKey(i, L.priorityIntervals)) {
+      if (J.memberType(i) != J.T_OBJECT) { reject(L.empty, i, L.expectedAnObject); break; }
       J.objectOf(i);
       const f = J.firstMember, n = J.memberCount, pid = J.objectId;
       for (let k = f; k < f + n && !bad; k++) {
         if (!J.isMemberOf(k, pid)) continue;
-        if (isKey(k, "high")) c.highS = int_("priorityIntervals", k, 1, MAX_INTERVAL_S);
-        else if (isKey(k, "medium")) c.mediumS = int_("priorityIntervals", k, 1, MAX_INTERVAL_S);
-        else if (isKey(k, "low")) c.lowS = int_("priorityIntervals", k, 1, MAX_INTERVAL_S);
-        else reject("priorityIntervals", k, "unknown key");
+        if (isKey(k, L.high)) c.highS = int_(L.priorityIntervals, k, 1, MAX_INTERVAL_S);
+        else if (isKey(k, L.medium)) c.mediumS = int_(L.priorityIntervals, k, 1, MAX_INTERVAL_S);
+        else if (isKey(k, L.low)) c.lowS = int_(L.priorityIntervals, k, 1, MAX_INTERVAL_S);
+        else reject(L.priorityIntervals, k, L.unknownKey);
       }
-    } else if (isKey(i, "maxMessageBytes")) {
-      c.maxMessageBytes = <i32>int_("", i, minMessageBytes(), MAX_MESSAGE_LIMIT);
-    } else if (isKey(i, "sendEmptyWindows")) c.sendEmptyWindows = bool_("", i);
-    else if (isKey(i, "utcOffsetMinutes")) {
-      c.utcOffsetMin = <i32>int_("", i, -MAX_UTC_OFFSET_MIN, MAX_UTC_OFFSET_MIN);
-    } else reject("", i, "unknown key");
+    } else if (isKey(i, L.maxMessageBytes)) {
+      c.maxMessageBytes = <i32>int_(L.empty, i, minMessageBytes(), MAX_MESSAGE_LIMIT);
+    } else if (isKey(i, L.sendEmptyWindows)) c.sendEmptyWindows = bool_(L.empty, i);
+    else if (isKey(i, L.utcOffsetMinutes)) {
+      c.utcOffsetMin = <i32>int_(L.empty, i, -MAX_UTC_OFFSET_MIN, MAX_UTC_OFFSET_MIN);
+    } else reject(L.empty, i, L.unknownKey);
   }
   return !bad;
 }

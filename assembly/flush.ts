@@ -3,6 +3,7 @@
 // messages lazily: each `nextChunk` writes whole records into the output area until it is
 // full or a message reaches maxMessageBytes, so a message may be larger than the area.
 
+import * as L from "./words";
 import * as P from "./profile";
 import * as S from "./stats";
 import * as N from "./network";
@@ -176,38 +177,38 @@ function commitRecord(): void {
 function writeStats(w: Writer, c: i32): void {
   const s = S.win(c);
   w.byte(0x7b);
-  w.key("Collector"); w.lit(c == S.C_PROCESS ? "\"process\"" : "\"network\"");
-  w.field("Received"); w.u64(s.received);
-  w.field("Discarded"); w.u64(s.discarded);
-  w.field("Dropped"); w.u64(s.dropped);
-  w.field("Ignored"); w.u64(s.ignored);
-  w.field("Warnings"); w.byte(0x5b);
+  w.key(L.Collector); w.lit(c == S.C_PROCESS ? L.jsonProcess : L.jsonNetwork);
+  w.field(L.Received); w.u64(s.received);
+  w.field(L.Discarded); w.u64(s.discarded);
+  w.field(L.Dropped); w.u64(s.dropped);
+  w.field(L.Ignored); w.u64(s.ignored);
+  w.field(L.Warnings); w.byte(0x5b);
   let first = true;
   const limit = c == S.C_PROCESS ? Pr.table.limit : N.table.limit;
   if (s.dropped > 0) {
-    w.lit("\"network cache full ("); w.u64(<u64>limit); w.lit(" entries): ");
-    w.u64(s.dropped); w.lit(" new connections dropped; increase network.cacheSize\"");
+    w.lit(L.jsonNetworkCacheFullOpen); w.u64(<u64>limit); w.lit(L.entriesCloseColon);
+    w.u64(s.dropped); w.lit(L.newConnectionsDroppedSemiIncreaseNetworkDotCache);
     first = false;
   }
   if (s.namesLost > 0) {
     if (!first) w.byte(0x2c);
-    w.lit("\"name table full: "); w.u64(s.namesLost);
-    w.lit(" host names or application protocols not kept, records marked Truncated\"");
+    w.lit(L.jsonNameTableFullColon); w.u64(s.namesLost);
+    w.lit(L.hostNamesOrApplicationProtocolsNotKeptCommaRecor);
     first = false;
   }
   if (s.evicted > 0) {
     if (!first) w.byte(0x2c);
-    w.lit(c == S.C_PROCESS ? "\"process cache full (" : "\"network cache full (");
-    w.u64(<u64>limit); w.lit(" entries): "); w.u64(s.evicted);
-    w.lit(" oldest replaced, "); w.u64(s.discarded);
-    w.lit(c == S.C_PROCESS ? " hits discarded; increase process.cacheSize\"" : " hits discarded; increase network.cacheSize\"");
+    w.lit(c == S.C_PROCESS ? L.jsonProcessCacheFullOpen : L.jsonNetworkCacheFullOpen);
+    w.u64(<u64>limit); w.lit(L.entriesCloseColon); w.u64(s.evicted);
+    w.lit(L.oldestReplacedComma); w.u64(s.discarded);
+    w.lit(c == S.C_PROCESS ? L.hitsDiscardedSemiIncreaseProcessDotCacheSizeQuot : L.hitsDiscardedSemiIncreaseNetworkDotCacheSizeQuot);
     first = false;
   }
   if (s.ignored > 0) {
     if (!first) w.byte(0x2c);
     w.byte(0x22); w.u64(s.ignored);
-    if (c == S.C_PROCESS && P.PROC_CAP == 0) w.lit(" process events ignored: not supported by the rtos profile\"");
-    else w.lit(c == S.C_PROCESS ? " process events ignored: collector disabled\"" : " connection events ignored: collector disabled\"");
+    if (c == S.C_PROCESS && P.PROC_CAP == 0) w.lit(L.processEventsIgnoredColonNotSupportedByTheRtosPr);
+    else w.lit(c == S.C_PROCESS ? L.processEventsIgnoredColonCollectorDisabledQuote : L.connectionEventsIgnoredColonCollectorDisabledQuo);
   }
   w.byte(0x5d);
   w.byte(0x7d);
@@ -217,30 +218,30 @@ function writeStats(w: Writer, c: i32): void {
 
 function writeEnvelope(w: Writer): void {
   w.byte(0x7b);
-  w.key("AgentVersion"); w.byte(0x22); w.lit(P.AGENT_VERSION); w.byte(0x22);
-  w.field("AgentId"); w.byte(0x22); w.uuid(agentHi, agentLo); w.byte(0x22);
-  w.field("MessageSchemaVersion"); w.lit("\"1.0\"");
-  w.field("Events"); w.byte(0x5b);
+  w.key(L.AgentVersion); w.byte(0x22); w.lit(P.AGENT_VERSION); w.byte(0x22);
+  w.field(L.AgentId); w.byte(0x22); w.uuid(agentHi, agentLo); w.byte(0x22);
+  w.field(L.MessageSchemaVersion); w.lit(L.json1Dot0);
+  w.field(L.Events); w.byte(0x5b);
 }
 
 function writeEventHeader(w: Writer, empty: bool): void {
   w.byte(0x7b);
-  w.key("EventType"); w.lit(unit == 4 ? "\"Diagnostic\"" : "\"Security\"");
-  w.field("Category"); w.lit(unit <= 1 ? "\"Triggered\"" : "\"Periodic\"");
-  w.field("Name");
-  w.lit(unit == 0 ? "\"ProcessCreate\"" : unit == 1 ? "\"ConnectionCreate\"" : unit == 2 ? "\"Baseline\""
-    : unit == 3 ? "\"SystemInformation\"" : "\"CollectorStats\"");
-  w.field("IsEmpty"); w.lit(empty ? "true" : "false");
-  w.field("PayloadSchemaVersion"); w.lit("\"1.0\"");
+  w.key(L.EventType); w.lit(unit == 4 ? L.jsonDiagnostic : L.jsonSecurity);
+  w.field(L.Category); w.lit(unit <= 1 ? L.jsonTriggered : L.jsonPeriodic);
+  w.field(L.Name);
+  w.lit(unit == 0 ? L.jsonProcessCreate : unit == 1 ? L.jsonConnectionCreate : unit == 2 ? L.jsonBaseline
+    : unit == 3 ? L.jsonSystemInformation : L.jsonCollectorStats);
+  w.field(L.IsEmpty); w.lit(empty ? L.trueWord : L.falseWord);
+  w.field(L.PayloadSchemaVersion); w.lit(L.json1Dot0);
   // Ids are derived from the agent id and a running event number (SPEC R9: no randomness).
   let hi = splitmix64(agentHi ^ (eventSeq * 0x9e3779b97f4a7c15));
   let lo = splitmix64(agentLo + eventSeq);
   hi = (hi & ~(<u64>0xf000)) | 0x8000;
   lo = (lo & 0x3fffffffffffffff) | 0x8000000000000000;
-  w.field("Id"); w.byte(0x22); w.uuid(hi, lo); w.byte(0x22);
-  w.field("TimestampLocal"); w.byte(0x22); w.isoTime(groupTs, current.utcOffsetMin); w.byte(0x22);
-  w.field("TimestampUTC"); w.byte(0x22); w.isoTime(groupTs, 0); w.byte(0x22);
-  w.field("Payload"); w.byte(0x5b);
+  w.field(L.Id); w.byte(0x22); w.uuid(hi, lo); w.byte(0x22);
+  w.field(L.TimestampLocal); w.byte(0x22); w.isoTime(groupTs, current.utcOffsetMin); w.byte(0x22);
+  w.field(L.TimestampUTC); w.byte(0x22); w.isoTime(groupTs, 0); w.byte(0x22);
+  w.field(L.Payload); w.byte(0x5b);
 }
 
 function closeMessage(w: Writer): void {

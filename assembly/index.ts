@@ -1,6 +1,8 @@
 // The blob's exports: the numeric ABI of docs/ABI.md. Everything the core needs is reserved
 // statically (memory.data); nothing here allocates, and memory never grows (SPEC R7).
 
+import * as L from "./words";
+import { Lit } from "./literal";
 import * as P from "./profile";
 import * as E from "./event";
 import { ev } from "./event";
@@ -100,7 +102,7 @@ function hexDigit(c: u32): i32 {
 
 export function mt_set_agent_id(len: i32): i32 {
   err.pos = 0;
-  if (started) { err.lit("the agent id must be set before the first input"); return MT_SKIPPED; }
+  if (started) { err.lit(L.theAgentIdMustBeSetBeforeTheFirstInput); return MT_SKIPPED; }
   let hi: u64 = 0, lo: u64 = 0, n = 0;
   let ok = len == 36;
   for (let i = 0; ok && i < 36; i++) {
@@ -111,7 +113,7 @@ export function mt_set_agent_id(len: i32): i32 {
     if (n < 16) hi = (hi << 4) | <u64>d; else lo = (lo << 4) | <u64>d;
     n++;
   }
-  if (!ok) { err.lit("agent id must be a UUID (8-4-4-4-12 hexadecimal digits)"); return MT_SKIPPED; }
+  if (!ok) { err.lit(L.agentIdMustBeAUUIDOpen8Dash4Dash4Dash4Dash12Hexa); return MT_SKIPPED; }
   F.agentHi = hi;
   F.agentLo = lo;
   return MT_OK;
@@ -123,7 +125,7 @@ function reject(): i32 { skipped++; return MT_SKIPPED; }
 function accept(kind: i32, t: i64): i32 {
   if (started && t < lastT) {
     err.pos = 0;
-    err.lit("time "); err.i64(t); err.lit(" is earlier than the previous input's time "); err.i64(lastT);
+    err.lit(L.time); err.i64(t); err.lit(L.isEarlierThanThePreviousInputAposSTime); err.i64(lastT);
     return reject();
   }
   if (kind == E.K_CONFIG && !C.stage(T.configFirst, T.configCount, T.configId, err)) return reject();
@@ -160,7 +162,7 @@ export function mt_ingest_line(len: i32): i32 {
   if (F.busy()) return MT_BUSY;
   lines++;
   err.pos = 0;
-  if (len < 0 || len > P.INPUT_CAP) { err.lit("line longer than the input area"); return reject(); }
+  if (len < 0 || len > P.INPUT_CAP) { err.lit(L.lineLongerThanTheInputArea); return reject(); }
   const r = T.parseLine(input, len, err);
   if (r == 2) { blank++; return MT_BLANK; }
   if (r == 1) return reject();
@@ -172,14 +174,14 @@ export function mt_oversized_line(len: i32): i32 {
   if (F.busy()) return MT_BUSY;
   lines++;
   err.pos = 0;
-  err.lit("line too long ("); err.i64(len); err.lit(" bytes; the limit is "); err.i64(P.INPUT_CAP); err.lit(")");
+  err.lit(L.lineTooLongOpen); err.i64(len); err.lit(L.bytesSemiTheLimitIs); err.i64(P.INPUT_CAP); err.lit(L.Close);
   return reject();
 }
 
 export function mt_configure(t: i64, len: i32): i32 {
   if (F.busy()) return MT_BUSY;
   err.pos = 0;
-  if (len < 0 || len > P.INPUT_CAP) { err.lit("configuration longer than the input area"); return reject(); }
+  if (len < 0 || len > P.INPUT_CAP) { err.lit(L.configurationLongerThanTheInputArea); return reject(); }
   if (!timeOk(t)) return reject();
   if (!T.parseConfigObject(input, len, err)) return reject();
   return accept(E.K_CONFIG, t);
@@ -188,7 +190,7 @@ export function mt_configure(t: i64, len: i32): i32 {
 function timeOk(t: i64): bool {
   if (t >= 0 && t <= E.MAX_TIME) return true;
   err.pos = 0;
-  err.lit("time must be an integer from 0 to "); err.i64(E.MAX_TIME);
+  err.lit(L.timeMustBeAnIntegerFrom0To); err.i64(E.MAX_TIME);
   return false;
 }
 
@@ -232,7 +234,7 @@ function typedBegin(off: i32, header: i32, lens: i32, count: i32): i32 {
   err.pos = 0;
   let total = header;
   for (let i = 0; i < count; i++) total += <i32>load<u16>(input + off + lens + (i << 1));
-  if (off + total > P.INPUT_CAP) { err.lit("typed record longer than the input area"); return -1; }
+  if (off + total > P.INPUT_CAP) { err.lit(L.typedRecordLongerThanTheInputArea); return -1; }
   memory.copy(typedCopy, input + off, total);
   E.clearTexts();
   ev.t = load<i64>(typedCopy);
@@ -246,9 +248,9 @@ function typedEnd(at: i32, kind: i32): i32 {
   return accept(kind, ev.t);
 }
 
-function badField(name: string): i32 {
+function badField(name: Lit): i32 {
   err.pos = 0;
-  err.lit("field \""); err.lit(name); err.lit("\": out of range");
+  err.lit(L.fieldQuote); err.lit(name); err.lit(L.jsonColonOutOfRange);
   return -1;
 }
 
@@ -272,13 +274,13 @@ function rejectConnection(rec: usize): i32 {
   const t = load<i64>(rec);
   const family = load<u8>(rec + 62);
   const remoteFamily = load<u8>(rec + 63);
-  if (t < 0 || t > E.MAX_TIME) badField("t");
-  else if (load<u64>(rec + 8) > <u64>E.MAX_SAFE) badField("bytesIn");
-  else if (load<u64>(rec + 16) > <u64>E.MAX_SAFE) badField("bytesOut");
-  else if (load<u8>(rec + 60) > 2) badField("proto");
-  else if (load<u8>(rec + 61) > 1) badField("dir");
-  else if (family != 4 && family != 6) badField("family");
-  else badField("remoteFamily");
+  if (t < 0 || t > E.MAX_TIME) badField(L.t);
+  else if (load<u64>(rec + 8) > <u64>E.MAX_SAFE) badField(L.bytesIn);
+  else if (load<u64>(rec + 16) > <u64>E.MAX_SAFE) badField(L.bytesOut);
+  else if (load<u8>(rec + 60) > 2) badField(L.proto);
+  else if (load<u8>(rec + 61) > 1) badField(L.dir);
+  else if (family != 4 && family != 6) badField(L.family);
+  else badField(L.remoteFamily);
   return reject();
 }
 
@@ -290,7 +292,7 @@ function rejectConnection(rec: usize): i32 {
   const rec = input + off;
   if (off < 0 || off + 68 > P.INPUT_CAP || off + 68 + <i32>load<u16>(rec + 64) + <i32>load<u16>(rec + 66) > P.INPUT_CAP) {
     err.pos = 0;
-    err.lit("typed record longer than the input area");
+    err.lit(L.typedRecordLongerThanTheInputArea);
     return reject();
   }
   return ingestConnectionRecord(rec);
@@ -375,7 +377,7 @@ export function mt_ingest_process(): i32 {
     ev.ppid = load<u32>(typedCopy + 12);
     ev.uid = load<u32>(typedCopy + 16);
     ev.ptype = load<u8>(typedCopy + 20);
-    if (ev.ptype > 1) at = badField("type");
+    if (ev.ptype > 1) at = badField(L.type);
     else {
       at = typedText(E.cmd, at, load<u16>(typedCopy + 22));
       at = typedText(E.exe, at, load<u16>(typedCopy + 24));
@@ -390,8 +392,8 @@ export function mt_ingest_baseline(): i32 {
   if (at > 0) {
     ev.result = load<u8>(typedCopy + 8);
     ev.severity = load<u8>(typedCopy + 9);
-    if (ev.result > 2) at = badField("result");
-    else if (ev.severity > 3) at = badField("severity");
+    if (ev.result > 2) at = badField(L.result);
+    else if (ev.severity > 3) at = badField(L.severity);
     else {
       at = typedText(E.checkId, at, load<u16>(typedCopy + 10));
       at = typedText(E.group, at, load<u16>(typedCopy + 12));
@@ -407,7 +409,7 @@ export function mt_ingest_sysinfo(): i32 {
   let at = typedBegin(0, 24, 16, 4);
   if (at > 0) {
     ev.memTotal = load<u64>(typedCopy + 8);
-    if (ev.memTotal > <u64>E.MAX_SAFE) at = badField("memTotal");
+    if (ev.memTotal > <u64>E.MAX_SAFE) at = badField(L.memTotal);
     else {
       at = typedText(E.os, at, load<u16>(typedCopy + 16));
       at = typedText(E.osVersion, at, load<u16>(typedCopy + 18));
@@ -420,14 +422,14 @@ export function mt_ingest_sysinfo(): i32 {
 
 // ---- run summary -----------------------------------------------------------------------
 
-function counters(w: Writer, name: string, c: i32): void {
+function counters(w: Writer, name: Lit, c: i32): void {
   const s = S.runTotal(c);
   w.field(name); w.byte(0x7b);
-  w.key("received"); w.u64(s.received);
-  w.field("sent"); w.u64(s.sent);
-  w.field("discarded"); w.u64(s.discarded);
-  w.field("dropped"); w.u64(s.dropped);
-  w.field("ignored"); w.u64(s.ignored);
+  w.key(L.received); w.u64(s.received);
+  w.field(L.sent); w.u64(s.sent);
+  w.field(L.discarded); w.u64(s.discarded);
+  w.field(L.dropped); w.u64(s.dropped);
+  w.field(L.ignored); w.u64(s.ignored);
   w.byte(0x7d);
 }
 
@@ -435,16 +437,16 @@ export function mt_stats(): i32 {
   const w = out;
   w.pos = 0;
   w.byte(0x7b);
-  w.key("lines"); w.u64(lines);
-  w.field("accepted"); w.u64(accepted);
-  w.field("skipped"); w.u64(skipped);
-  w.field("blank"); w.u64(blank);
-  w.field("messages"); w.u64(F.messages);
-  w.field("events"); w.u64(F.events);
-  w.field("bytes"); w.u64(F.bytes);
-  counters(w, "process", S.C_PROCESS);
-  counters(w, "network", S.C_NETWORK);
-  w.field("baseline"); w.byte(0x7b); w.key("dropped"); w.u64(B.overflow); w.byte(0x7d);
+  w.key(L.lines); w.u64(lines);
+  w.field(L.accepted); w.u64(accepted);
+  w.field(L.skipped); w.u64(skipped);
+  w.field(L.blank); w.u64(blank);
+  w.field(L.messages); w.u64(F.messages);
+  w.field(L.events); w.u64(F.events);
+  w.field(L.bytes); w.u64(F.bytes);
+  counters(w, L.process, S.C_PROCESS);
+  counters(w, L.network, S.C_NETWORK);
+  w.field(L.baseline); w.byte(0x7b); w.key(L.dropped); w.u64(B.overflow); w.byte(0x7d);
   w.byte(0x7d);
   return w.pos;
 }

@@ -2,6 +2,8 @@
 // scans (key, value span, type) so callers pick fields by name in any order, and decodes
 // strings into a scratch arena. Any syntax error stops the scan with a reason.
 
+import * as L from "./words";
+import { Lit, litLength, isLit } from "./literal";
 import { INPUT_CAP, JSON_MEMBERS, CHECK_ID_CAP } from "./profile";
 import { Writer } from "./writer";
 
@@ -40,13 +42,13 @@ export function begin(p: usize, len: i32, errors: Writer): void {
   err = errors;
 }
 
-function fail(what: string): void {
+function fail(what: Lit): void {
   if (failed) return;
   failed = true;
   err.pos = 0;
-  err.lit("invalid JSON: ");
+  err.lit(L.invalidJSONColon);
   err.lit(what);
-  err.lit(" at column ");
+  err.lit(L.atColumn);
   err.u64(<u64>(at - src + 1));
 }
 
@@ -60,7 +62,7 @@ export function ws(): void {
 
 export function atEnd(): bool { ws(); return at == end; }
 
-export function trailing(): void { if (!atEnd()) fail("unexpected characters after the value"); }
+export function trailing(): void { if (!atEnd()) fail(L.unexpectedCharactersAfterTheValue); }
 
 // ---- objects -------------------------------------------------------------------------
 
@@ -74,12 +76,12 @@ let nextObjectId = 0;
 /** Scans an object at the cursor; its members become firstMember..+memberCount. */
 export function object(depth: i32): bool {
   ws();
-  if (at >= end || load<u8>(at) != 0x7b) { fail("expected an object"); return false; }
+  if (at >= end || load<u8>(at) != 0x7b) { fail(L.expectedAnObject); return false; }
   return scanObject(depth);
 }
 
 function scanObject(depth: i32): bool {
-  if (depth > MAX_DEPTH) { fail("nesting too deep"); return false; }
+  if (depth > MAX_DEPTH) { fail(L.nestingTooDeep); return false; }
   at++; // '{'
   const first = memberTop;
   const id = ++nextObjectId;
@@ -87,18 +89,18 @@ function scanObject(depth: i32): bool {
   if (at < end && load<u8>(at) == 0x7d) { at++; firstMember = first; memberCount = 0; objectId = id; return true; }
   while (true) {
     ws();
-    if (at >= end || load<u8>(at) != 0x22) { fail("expected a member name"); return false; }
+    if (at >= end || load<u8>(at) != 0x22) { fail(L.expectedAMemberName); return false; }
     if (!decodeString()) return false;
     const keyPtr = strPtr, keyLen = strLen;
     ws();
-    if (at >= end || load<u8>(at) != 0x3a) { fail("expected ':'"); return false; }
+    if (at >= end || load<u8>(at) != 0x3a) { fail(L.expectedAposColonApos); return false; }
     at++;
     ws();
     const vstart = at;
     aux1 = 0; aux2 = 0; aux3 = 0;
     const type = value(depth + 1);
     if (type == T_NONE) return false;
-    if (memberTop >= MAX_MEMBERS) { fail("too many members"); return false; }
+    if (memberTop >= MAX_MEMBERS) { fail(L.tooManyMembers); return false; }
     const m = members + <usize>memberTop * MEMBER_SIZE;
     store<u32>(m, <u32>keyPtr);
     store<u32>(m, <u32>keyLen, 4);
@@ -113,7 +115,7 @@ function scanObject(depth: i32): bool {
     ws();
     if (at < end && load<u8>(at) == 0x2c) { at++; continue; }
     if (at < end && load<u8>(at) == 0x7d) { at++; break; }
-    fail("expected ',' or '}'");
+    fail(L.expectedAposCommaAposOrAposUnbraceApos);
     return false;
   }
   firstMember = first;
@@ -128,7 +130,7 @@ let aux3 = 0;
 
 /** Validates one value at the cursor and moves past it; returns its type (T_NONE on error). */
 function value(depth: i32): i32 {
-  if (at >= end) { fail("expected a value"); return T_NONE; }
+  if (at >= end) { fail(L.expectedAValue); return T_NONE; }
   const c = load<u8>(at);
   if (c == 0x7b) {
     // Nested members are recorded too; only the caller's own level is looked up by name.
@@ -138,7 +140,7 @@ function value(depth: i32): i32 {
     return ok ? T_OBJECT : T_NONE;
   }
   if (c == 0x5b) {
-    if (depth > MAX_DEPTH) { fail("nesting too deep"); return T_NONE; }
+    if (depth > MAX_DEPTH) { fail(L.nestingTooDeep); return T_NONE; }
     at++;
     ws();
     if (at < end && load<u8>(at) == 0x5d) { at++; return T_ARRAY; }
@@ -148,7 +150,7 @@ function value(depth: i32): i32 {
       ws();
       if (at < end && load<u8>(at) == 0x2c) { at++; continue; }
       if (at < end && load<u8>(at) == 0x5d) { at++; return T_ARRAY; }
-      fail("expected ',' or ']'");
+      fail(L.expectedAposCommaAposOrAposUnbracketApos);
       return T_NONE;
     }
   }
@@ -158,17 +160,16 @@ function value(depth: i32): i32 {
     return T_STRING;
   }
   if (c == 0x2d || (c >= 0x30 && c <= 0x39)) return number() ? T_NUMBER : T_NONE;
-  if (word("true")) return T_TRUE;
-  if (word("false")) return T_FALSE;
-  if (word("null")) return T_NULL;
-  fail("unexpected character");
+  if (word(L.trueWord)) return T_TRUE;
+  if (word(L.falseWord)) return T_FALSE;
+  if (word(L.nullWord)) return T_NULL;
+  fail(L.unexpectedCharacter);
   return T_NONE;
 }
 
-function word(w: string): bool {
-  const n = w.length;
-  if (at + <usize>n > end) return false;
-  for (let i = 0; i < n; i++) if (<u32>load<u8>(at + i) != <u32>w.charCodeAt(i)) return false;
+function word(w: Lit): bool {
+  const n = litLength(w);
+  if (at + <usize>n > end || !isLit(at, n, w)) return false;
   at += n;
   return true;
 }
@@ -176,7 +177,7 @@ function word(w: string): bool {
 // ---- member lookup -------------------------------------------------------------------
 
 /** Index of the last member named `name` of object `id` (its members lie in first..+count), or -1; the last one wins, as in JSON.parse. */
-export function find(first: i32, count: i32, id: i32, name: string): i32 {
+export function find(first: i32, count: i32, id: i32, name: Lit): i32 {
   for (let i = first + count - 1; i >= first; i--) {
     const m = members + <usize>i * MEMBER_SIZE;
     if (<i32>load<u32>(m, 28) == id && keyIs(m, name)) return i;
@@ -187,13 +188,7 @@ export function find(first: i32, count: i32, id: i32, name: string): i32 {
 /** Whether member i belongs to object `id` itself (not to an object nested in it). */
 export function isMemberOf(i: i32, id: i32): bool { return <i32>load<u32>(members + <usize>i * MEMBER_SIZE, 28) == id; }
 
-function keyIs(m: usize, name: string): bool {
-  const p = <usize>load<u32>(m);
-  const len = <i32>load<u32>(m, 4);
-  if (len != name.length) return false;
-  for (let i = 0; i < len; i++) if (<u32>load<u8>(p + i) != <u32>name.charCodeAt(i)) return false;
-  return true;
-}
+function keyIs(m: usize, name: Lit): bool { return isLit(<usize>load<u32>(m), <i32>load<u32>(m, 4), name); }
 
 export function memberType(i: i32): i32 { return <i32>load<u32>(members + <usize>i * MEMBER_SIZE, 16); }
 export function memberKeyPtr(i: i32): usize { return <usize>load<u32>(members + <usize>i * MEMBER_SIZE); }
@@ -268,13 +263,13 @@ function decodeString(): bool {
   at++; // opening quote
   const start = arenaTop;
   while (true) {
-    if (at >= end) { fail("unterminated string"); return false; }
+    if (at >= end) { fail(L.unterminatedString); return false; }
     const c = <u32>load<u8>(at);
     if (c == 0x22) { at++; break; }
-    if (c < 0x20) { fail("control character in string"); return false; }
+    if (c < 0x20) { fail(L.controlCharacterInString); return false; }
     if (c != 0x5c) { put(c); at++; continue; }
     at++;
-    if (at >= end) { fail("unterminated string"); return false; }
+    if (at >= end) { fail(L.unterminatedString); return false; }
     const e = <u32>load<u8>(at);
     at++;
     if (e == 0x22 || e == 0x5c || e == 0x2f) put(e);
@@ -285,7 +280,7 @@ function decodeString(): bool {
     else if (e == 0x74) put(9);
     else if (e == 0x75) {
       let u = hex4();
-      if (u < 0) { fail("invalid \\u escape"); return false; }
+      if (u < 0) { fail(L.invalidBackslashUEscape); return false; }
       if (u >= 0xd800 && u <= 0xdbff && at + 6 <= end && load<u8>(at) == 0x5c && load<u8>(at + 1) == 0x75) {
         const save = at;
         at += 2;
@@ -295,7 +290,7 @@ function decodeString(): bool {
       }
       // A lone surrogate has no UTF-8 form: it becomes U+FFFD.
       putCode(u >= 0xd800 && u <= 0xdfff ? 0xfffd : <u32>u);
-    } else { fail("invalid escape"); return false; }
+    } else { fail(L.invalidEscape); return false; }
   }
   strPtr = arena + start;
   strLen = arenaTop - start;
@@ -336,12 +331,12 @@ function number(): bool {
   mant = 0; zeros = 0; overflow = false;
   let fracLen = 0;
   let d = digit();
-  if (d < 0) { fail("invalid number"); return false; }
-  if (d == 0) { at++; if (digit() >= 0) { fail("leading zero in number"); return false; } }
+  if (d < 0) { fail(L.invalidNumber); return false; }
+  if (d == 0) { at++; if (digit() >= 0) { fail(L.leadingZeroInNumber); return false; } }
   else while ((d = digit()) >= 0) { at++; accumulate(d); }
   if (at < end && load<u8>(at) == 0x2e) {
     at++;
-    if (digit() < 0) { fail("invalid number"); return false; }
+    if (digit() < 0) { fail(L.invalidNumber); return false; }
     while ((d = digit()) >= 0) { at++; fracLen++; accumulate(d); }
   }
   let exp = 0;
@@ -349,7 +344,7 @@ function number(): bool {
     at++;
     let eneg = false;
     if (at < end && (load<u8>(at) == 0x2b || load<u8>(at) == 0x2d)) { eneg = load<u8>(at) == 0x2d; at++; }
-    if (digit() < 0) { fail("invalid number"); return false; }
+    if (digit() < 0) { fail(L.invalidNumber); return false; }
     while ((d = digit()) >= 0) { at++; if (exp < 100000) exp = exp * 10 + d; }
     if (eneg) exp = -exp;
   }

@@ -1,12 +1,15 @@
 // Network connection collector (SPEC R2): identical = same local/remote address and port
 // and protocol; hits and bytes add up; overflow by profile policy.
 
+import * as L from "./words";
+import { Lit } from "./literal";
 import * as P from "./profile";
 import { Table, tableAt } from "./table";
 import { PROTO_TCP, PROTO_UDP, DIR_IN } from "./event";
 import { storeText, storedLen, storedTruncated } from "./text";
 import { Names, namesAt, FULL, O_BYTES } from "./intern";
 import { Writer } from "./writer";
+import { seenFields, truncatedField } from "./fields";
 import { formatIP } from "./ip";
 import { windowStart } from "./window";
 import * as S from "./stats";
@@ -226,7 +229,7 @@ export function hits(k: i32): u64 { return load<u64>(table.at(k) + O_HITS); }
 
 const ipText = memory.data(48, 8);
 
-function address(w: Writer, name: string, a: usize, v6: bool, first: bool): void {
+function address(w: Writer, name: Lit, a: usize, v6: bool, first: bool): void {
   if (first) w.key(name); else w.field(name);
   w.byte(0x22);
   w.bytes(ipText, formatIP(a, v6, ipText));
@@ -239,27 +242,27 @@ export function write(w: Writer, k: i32): void {
   const flags = <i32>load<u8>(s + O_FLAGS);
   const start = windowStart(S.C_NETWORK);
   w.byte(0x7b);
-  address(w, "LocalAddress", s + O_LOCAL, (flags & F_LOCAL_V6) != 0, true);
-  w.field("LocalPort"); w.u64(load<u16>(s + O_PORTS));
-  address(w, "RemoteAddress", s + O_REMOTE, (flags & F_REMOTE_V6) != 0, false);
-  w.field("RemotePort"); w.u64(load<u16>(s + O_PORTS + 2));
+  address(w, L.LocalAddress, s + O_LOCAL, (flags & F_LOCAL_V6) != 0, true);
+  w.field(L.LocalPort); w.u64(load<u16>(s + O_PORTS));
+  address(w, L.RemoteAddress, s + O_REMOTE, (flags & F_REMOTE_V6) != 0, false);
+  w.field(L.RemotePort); w.u64(load<u16>(s + O_PORTS + 2));
   const proto = (flags >> 2) & 3;
-  w.field("Protocol");
-  w.lit(proto == PROTO_TCP ? "\"tcp\"" : proto == PROTO_UDP ? "\"udp\"" : "\"icmp\"");
-  w.field("Direction");
-  w.lit((flags & F_DIR_IN) != 0 ? "\"In\"" : "\"Out\"");
-  w.field("BytesIn"); w.u64(load<u64>(s + O_IN));
-  w.field("BytesOut"); w.u64(load<u64>(s + O_OUT));
-  w.seen(load<u64>(s + O_HITS), start + <i64>load<u32>(s + O_FIRST), start + <i64>load<u32>(s + O_LAST));
+  w.field(L.Protocol);
+  w.lit(proto == PROTO_TCP ? L.jsonTcp : proto == PROTO_UDP ? L.jsonUdp : L.jsonIcmp);
+  w.field(L.Direction);
+  w.lit((flags & F_DIR_IN) != 0 ? L.jsonIn : L.jsonOut);
+  w.field(L.BytesIn); w.u64(load<u64>(s + O_IN));
+  w.field(L.BytesOut); w.u64(load<u64>(s + O_OUT));
+  seenFields(w, load<u64>(s + O_HITS), start + <i64>load<u32>(s + O_FIRST), start + <i64>load<u32>(s + O_LAST));
   if (flags & F_APP) {
     const i = <i32>load<u8>(s + O_APP);
-    w.field("ApplicationProtocol"); w.jsonString(apps.bytes(i), apps.length(i));
+    w.field(L.ApplicationProtocol); w.jsonString(apps.bytes(i), apps.length(i));
   }
   if (flags & F_HOST) {
     const i = <i32>load<u8>(s + O_HOST);
-    w.field("ExtraDetails"); w.byte(0x7b); w.key("HostName"); w.jsonString(hosts.bytes(i), hosts.length(i)); w.byte(0x7d);
+    w.field(L.ExtraDetails); w.byte(0x7b); w.key(L.HostName); w.jsonString(hosts.bytes(i), hosts.length(i)); w.byte(0x7d);
   }
-  w.truncated((flags & F_TRUNCATED) != 0);
+  truncatedField(w, (flags & F_TRUNCATED) != 0);
   w.byte(0x7d);
 }
 

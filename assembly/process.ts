@@ -1,11 +1,13 @@
 // Process collector (SPEC R1, linux profile): identical = same command line and user id;
 // the first occurrence's pid, ppid and type are kept; a full cache cycles (oldest out).
 
+import * as L from "./words";
 import * as P from "./profile";
 import { Table, tableAt } from "./table";
 import { ev, cmd, exe, user, Text, TYPE_FORK } from "./event";
 import { storeText, storedLen, storedTruncated, hashBytes } from "./text";
 import { Writer } from "./writer";
+import { seenFields, truncatedField } from "./fields";
 import * as S from "./stats";
 
 // Slot: [u16 keyLen][u32 uid][cmd bytes] then the fields.
@@ -81,17 +83,17 @@ export function hits(k: i32): u64 { return load<u64>(table.at(k) + O_HITS); }
 export function write(w: Writer, k: i32): void {
   const s = table.at(k);
   w.byte(0x7b);
-  w.key("ProcessId"); w.u64(load<u32>(s + O_PID));
-  w.field("ParentProcessId"); w.u64(load<u32>(s + O_PPID));
-  w.field("UserId"); w.u64(load<u32>(s + O_UID));
-  w.field("CommandLine"); w.jsonString(s + O_CMD, <i32>load<u16>(s) - 4);
-  w.field("Type"); w.lit(load<u8>(s + O_TYPE) == TYPE_FORK ? "\"fork\"" : "\"exec\"");
-  w.seen(load<u64>(s + O_HITS), load<i64>(s + O_FIRST), load<i64>(s + O_LAST));
+  w.key(L.ProcessId); w.u64(load<u32>(s + O_PID));
+  w.field(L.ParentProcessId); w.u64(load<u32>(s + O_PPID));
+  w.field(L.UserId); w.u64(load<u32>(s + O_UID));
+  w.field(L.CommandLine); w.jsonString(s + O_CMD, <i32>load<u16>(s) - 4);
+  w.field(L.Type); w.lit(load<u8>(s + O_TYPE) == TYPE_FORK ? L.jsonFork : L.jsonExec);
+  seenFields(w, load<u64>(s + O_HITS), load<i64>(s + O_FIRST), load<i64>(s + O_LAST));
   const exeLen = load<u16>(s + O_EXELEN);
-  if (exeLen != ABSENT) { w.field("Executable"); w.jsonString(s + O_EXE, exeLen); }
+  if (exeLen != ABSENT) { w.field(L.Executable); w.jsonString(s + O_EXE, exeLen); }
   const userLen = load<u16>(s + O_USERLEN);
-  if (userLen != ABSENT) { w.field("UserName"); w.jsonString(s + O_USER, userLen); }
-  w.truncated(load<u8>(s + O_TRUNC) != 0);
+  if (userLen != ABSENT) { w.field(L.UserName); w.jsonString(s + O_USER, userLen); }
+  truncatedField(w, load<u8>(s + O_TRUNC) != 0);
   w.byte(0x7d);
 }
 

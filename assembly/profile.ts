@@ -2,6 +2,8 @@
 // (`--use MT_LINUX=0|1`), so every capacity below is a compile-time constant and all
 // storage can be reserved statically with memory.data.
 
+import * as L from "./words";
+
 export const LINUX: bool = MT_LINUX != 0;
 
 /** Input area: one trace line, one config object or one typed record. */
@@ -50,4 +52,4 @@ export const DEFAULT_MAX_MESSAGE: i32 = LINUX ? 65536 : 4096;
 /** Network overflow policy: rtos drops new connections, linux replaces the oldest (SPEC R2). */
 export const NET_REPLACE_OLDEST: bool = LINUX;
 
-export const AGENT_VERSION = "0.1.0";
+export const AGENT_VERSION = L.versionNumber;

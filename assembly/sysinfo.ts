@@ -1,9 +1,11 @@
 // System information collector (SPEC R3): the latest report of the window.
 
+import * as L from "./words";
 import * as P from "./profile";
 import { ev, os, osVersion, kernel, hw, Text } from "./event";
 import { storeText, storedLen, storedTruncated } from "./text";
 import { Writer } from "./writer";
+import { seenFields, truncatedField } from "./fields";
 
 const O_OS = 0, O_OSV = O_OS + P.OS_CAP, O_KERNEL = O_OSV + P.OS_VERSION_CAP, O_HW = O_KERNEL + P.KERNEL_CAP;
 const BYTES = O_HW + P.HW_CAP;
@@ -35,13 +37,13 @@ export function add(enabled: bool): void {
 
 export function write(w: Writer): void {
   w.byte(0x7b);
-  w.key("OSName"); w.jsonString(record + O_OS, load<u16>(lens));
-  w.field("OSVersion"); w.jsonString(record + O_OSV, load<u16>(lens + 2));
-  w.field("KernelVersion"); w.jsonString(record + O_KERNEL, load<u16>(lens + 4));
-  w.field("Hardware"); w.jsonString(record + O_HW, load<u16>(lens + 6));
-  w.field("TotalMemory"); w.u64(memTotal);
-  w.field("AgentVersion"); w.byte(0x22); w.lit(P.AGENT_VERSION); w.byte(0x22);
-  w.truncated(truncated);
+  w.key(L.OSName); w.jsonString(record + O_OS, load<u16>(lens));
+  w.field(L.OSVersion); w.jsonString(record + O_OSV, load<u16>(lens + 2));
+  w.field(L.KernelVersion); w.jsonString(record + O_KERNEL, load<u16>(lens + 4));
+  w.field(L.Hardware); w.jsonString(record + O_HW, load<u16>(lens + 6));
+  w.field(L.TotalMemory); w.u64(memTotal);
+  w.field(L.AgentVersion); w.byte(0x22); w.lit(P.AGENT_VERSION); w.byte(0x22);
+  truncatedField(w, truncated);
   w.byte(0x7d);
 }
 

@@ -61,13 +61,6 @@ export function bytesEqual(a: usize, b: usize, len: i32): bool {
   return true;
 }
 
-/** Compares stored bytes with an ASCII literal. */
-export function equalsLiteral(p: usize, len: i32, s: string): bool {
-  if (len != s.length) return false;
-  for (let i = 0; i < len; i++) if (<u32>load<u8>(p + i) != <u32>s.charCodeAt(i)) return false;
-  return true;
-}
-
 /**
  * A 32-bit hash of bytes (MurmurHash3's x86_32 mixing, four bytes per step), seeded so that
  * crafted traffic cannot aim at known collisions. The native benchmark reference mirrors it.

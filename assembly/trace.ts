@@ -1,6 +1,8 @@
 // The trace line parser (SPEC R10), shared by every engine: one JSON object per line,
 // checked field by field into the pending event. A bad line is rejected with a reason.
 
+import * as L from "./words";
+import { Lit, litLength, isLit } from "./literal";
 import * as J from "./json";
 import * as E from "./event";
 import { ev, Text } from "./event";
@@ -36,31 +38,31 @@ let first = 0;
 let count = 0;
 let objId = 0;
 
-function fieldError(name: string): Writer {
+function fieldError(name: Lit): Writer {
   bad = true;
   err.pos = 0;
-  err.lit("field \"");
+  err.lit(L.fieldQuote);
   err.lit(name);
-  err.lit("\": ");
+  err.lit(L.jsonColon);
   return err;
 }
 
-function missing(name: string): void {
+function missing(name: Lit): void {
   bad = true;
   err.pos = 0;
-  err.lit("missing field \"");
+  err.lit(L.missingFieldQuote);
   err.lit(name);
   err.byte(0x22);
 }
 
-function member(name: string, required: bool): i32 {
+function member(name: Lit, required: bool): i32 {
   if (bad) return -1;
   const i = J.find(first, count, objId, name);
   if (i < 0 && required) missing(name);
   return i;
 }
 
-function int(name: string, min: i64, max: i64): i64 {
+function int(name: Lit, min: i64, max: i64): i64 {
   const i = member(name, true);
   if (i < 0) return 0;
   if (J.memberType(i) == J.T_NUMBER) {
@@ -68,48 +70,44 @@ function int(name: string, min: i64, max: i64): i64 {
     if (J.numKind == J.N_INT && J.numValue >= min && J.numValue <= max) return J.numValue;
   }
   const w = fieldError(name);
-  w.lit("expected an integer from "); w.i64(min); w.lit(" to "); w.i64(max);
+  w.lit(L.expectedAnIntegerFrom); w.i64(min); w.lit(L.to); w.i64(max);
   return 0;
 }
 
 /** A string field into t (absent: len -1); false if present with another type. */
-function str(name: string, required: bool, t: Text): void {
+function str(name: Lit, required: bool, t: Text): void {
   t.len = -1;
   const i = member(name, required);
   if (i < 0) return;
-  if (J.memberType(i) != J.T_STRING) { fieldError(name).lit("expected a string"); return; }
+  if (J.memberType(i) != J.T_STRING) { fieldError(name).lit(L.expectedAString); return; }
   J.stringOf(i);
   t.ptr = J.strPtr;
   t.len = J.strLen;
 }
 
-function is(s: string): bool {
-  if (J.strLen != s.length) return false;
-  for (let k = 0; k < J.strLen; k++) if (<u32>load<u8>(J.strPtr + k) != <u32>s.charCodeAt(k)) return false;
-  return true;
-}
+function is(s: Lit): bool { return isLit(J.strPtr, J.strLen, s); }
 
 /** A string field that must be one of the listed words; returns its index. */
-function choice(name: string, a: string, b: string, c: string, d: string): i32 {
+function choice(name: Lit, a: Lit, b: Lit, c: Lit, d: Lit): i32 {
   const i = member(name, true);
   if (i < 0) return 0;
   if (J.memberType(i) == J.T_STRING) {
     J.stringOf(i);
     if (is(a)) return 0;
     if (is(b)) return 1;
-    if (c.length > 0 && is(c)) return 2;
-    if (d.length > 0 && is(d)) return 3;
+    if (litLength(c) > 0 && is(c)) return 2;
+    if (litLength(d) > 0 && is(d)) return 3;
   }
   const w = fieldError(name);
-  w.lit("expected \""); w.lit(a); w.lit("\"");
-  if (c.length > 0) { w.lit(", \""); w.lit(b); w.lit("\""); } else { w.lit(" or \""); w.lit(b); w.lit("\""); }
-  if (c.length > 0) { w.lit(d.length > 0 ? ", \"" : " or \""); w.lit(c); w.lit("\""); }
-  if (d.length > 0) { w.lit(" or \""); w.lit(d); w.lit("\""); }
+  w.lit(L.expectedQuote); w.lit(a); w.lit(L.Quote);
+  if (litLength(c) > 0) { w.lit(L.CommaQuote); w.lit(b); w.lit(L.Quote); } else { w.lit(L.orQuote); w.lit(b); w.lit(L.Quote); }
+  if (litLength(c) > 0) { w.lit(litLength(d) > 0 ? L.CommaQuote : L.orQuote); w.lit(c); w.lit(L.Quote); }
+  if (litLength(d) > 0) { w.lit(L.orQuote); w.lit(d); w.lit(L.Quote); }
   return 0;
 }
 
 /** An address field into dst; returns whether it is IPv6. */
-function address(name: string, dst: usize): bool {
+function address(name: Lit, dst: usize): bool {
   const i = member(name, true);
   if (i < 0) return false;
   if (J.memberType(i) == J.T_STRING) {
@@ -118,7 +116,7 @@ function address(name: string, dst: usize): bool {
     if (parseIPv4(J.strPtr, J.strLen, dst)) return false;
     if (parseIPv6(J.strPtr, J.strLen, dst)) return true;
   }
-  fieldError(name).lit("expected an IPv4 or IPv6 address");
+  fieldError(name).lit(L.expectedAnIPv4OrIPv6Address);
   return false;
 }
 
@@ -145,34 +143,34 @@ export function parseLine(p: usize, len: i32, errors: Writer): i32 {
   objId = J.objectId;
   E.clearTexts();
   ev.kind = E.K_NONE;
-  const ki = member("kind", true);
+  const ki = member(L.kind, true);
   if (ki < 0) return 1;
-  if (J.memberType(ki) != J.T_STRING) { fieldError("kind").lit("expected a string"); return 1; }
+  if (J.memberType(ki) != J.T_STRING) { fieldError(L.kind).lit(L.expectedAString); return 1; }
   J.stringOf(ki);
   let kind = E.K_NONE;
-  if (is("connection")) kind = E.K_CONNECTION;
-  else if (is("process")) kind = E.K_PROCESS;
-  else if (is("baseline")) kind = E.K_BASELINE;
-  else if (is("sysinfo")) kind = E.K_SYSINFO;
-  else if (is("config")) kind = E.K_CONFIG;
-  else if (is("tick")) kind = E.K_TICK;
+  if (is(L.connection)) kind = E.K_CONNECTION;
+  else if (is(L.process)) kind = E.K_PROCESS;
+  else if (is(L.baseline)) kind = E.K_BASELINE;
+  else if (is(L.sysinfo)) kind = E.K_SYSINFO;
+  else if (is(L.config)) kind = E.K_CONFIG;
+  else if (is(L.tick)) kind = E.K_TICK;
   else {
-    fieldError("kind").lit("expected one of connection, process, baseline, sysinfo, config, tick");
+    fieldError(L.kind).lit(L.expectedOneOfConnectionCommaProcessCommaBaseline);
     return 1;
   }
-  ev.t = int("t", 0, E.MAX_TIME);
+  ev.t = int(L.t, 0, E.MAX_TIME);
   if (kind == E.K_CONNECTION) {
     const r = lineRecord;
-    store<u8>(r + 60, <u8>choice("proto", "tcp", "udp", "icmp", ""));
-    store<u8>(r + 61, <u8>choice("dir", "in", "out", "", ""));
-    store<u8>(r + 62, address("local", r + 24) ? 6 : 4);
-    store<u16>(r + 56, <u16>int("lport", 0, 65535));
-    store<u8>(r + 63, address("remote", r + 40) ? 6 : 4);
-    store<u16>(r + 58, <u16>int("rport", 0, 65535));
-    store<u64>(r + 8, <u64>int("bytesIn", 0, E.MAX_SAFE));
-    store<u64>(r + 16, <u64>int("bytesOut", 0, E.MAX_SAFE));
-    str("app", false, E.app);
-    str("host", false, E.host);
+    store<u8>(r + 60, <u8>choice(L.proto, L.tcp, L.udp, L.icmp, L.empty));
+    store<u8>(r + 61, <u8>choice(L.dir, L.inWord, L.out, L.empty, L.empty));
+    store<u8>(r + 62, address(L.local, r + 24) ? 6 : 4);
+    store<u16>(r + 56, <u16>int(L.lport, 0, 65535));
+    store<u8>(r + 63, address(L.remote, r + 40) ? 6 : 4);
+    store<u16>(r + 58, <u16>int(L.rport, 0, 65535));
+    store<u64>(r + 8, <u64>int(L.bytesIn, 0, E.MAX_SAFE));
+    store<u64>(r + 16, <u64>int(L.bytesOut, 0, E.MAX_SAFE));
+    str(L.app, false, E.app);
+    str(L.host, false, E.host);
     store<i64>(r, ev.t);
     const appLen = E.app.len > APP_KEEP ? APP_KEEP : (E.app.len > 0 ? E.app.len : 0);
     const hostLen = E.host.len > HOST_KEEP ? HOST_KEEP : (E.host.len > 0 ? E.host.len : 0);
@@ -181,30 +179,30 @@ export function parseLine(p: usize, len: i32, errors: Writer): i32 {
     store<u16>(r + 64, <u16>appLen);
     store<u16>(r + 66, <u16>hostLen);
   } else if (kind == E.K_PROCESS) {
-    ev.pid = <u32>int("pid", 0, 4294967295);
-    ev.ppid = <u32>int("ppid", 0, 4294967295);
-    ev.uid = <u32>int("uid", 0, 4294967295);
-    ev.ptype = choice("type", "fork", "exec", "", "");
-    str("cmd", true, E.cmd);
-    str("exe", false, E.exe);
-    str("user", false, E.user);
+    ev.pid = <u32>int(L.pid, 0, 4294967295);
+    ev.ppid = <u32>int(L.ppid, 0, 4294967295);
+    ev.uid = <u32>int(L.uid, 0, 4294967295);
+    ev.ptype = choice(L.type, L.fork, L.exec, L.empty, L.empty);
+    str(L.cmd, true, E.cmd);
+    str(L.exe, false, E.exe);
+    str(L.user, false, E.user);
   } else if (kind == E.K_BASELINE) {
-    str("id", true, E.checkId);
-    str("group", true, E.group);
-    ev.result = choice("result", "pass", "fail", "error", "");
-    ev.severity = choice("severity", "critical", "important", "warning", "informational");
-    str("description", true, E.description);
-    str("remediation", true, E.remediation);
-    str("error", false, E.errorText);
+    str(L.id, true, E.checkId);
+    str(L.group, true, E.group);
+    ev.result = choice(L.result, L.pass, L.fail, L.error, L.empty);
+    ev.severity = choice(L.severity, L.critical, L.important, L.warning, L.informational);
+    str(L.description, true, E.description);
+    str(L.remediation, true, E.remediation);
+    str(L.error, false, E.errorText);
   } else if (kind == E.K_SYSINFO) {
-    str("os", true, E.os);
-    str("osVersion", true, E.osVersion);
-    str("kernel", true, E.kernel);
-    str("hw", true, E.hw);
-    ev.memTotal = <u64>int("memTotal", 0, E.MAX_SAFE);
+    str(L.os, true, E.os);
+    str(L.osVersion, true, E.osVersion);
+    str(L.kernel, true, E.kernel);
+    str(L.hw, true, E.hw);
+    ev.memTotal = <u64>int(L.memTotal, 0, E.MAX_SAFE);
   } else if (kind == E.K_CONFIG) {
-    const ci = member("config", true);
-    if (ci >= 0 && J.memberType(ci) != J.T_OBJECT) fieldError("config").lit("expected an object");
+    const ci = member(L.config, true);
+    if (ci >= 0 && J.memberType(ci) != J.T_OBJECT) fieldError(L.config).lit(L.expectedAnObject);
     else if (ci >= 0) { J.objectOf(ci); configFirst = J.firstMember; configCount = J.memberCount; configId = J.objectId; }
   }
   if (bad) return 1;

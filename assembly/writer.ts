@@ -2,6 +2,7 @@
 // JSON strings. Never allocates; callers check room before writing (see flush.ts).
 
 import { escapedSize } from "./text";
+import { Lit, litLength, litBytes } from "./literal";
 
 /** Two ASCII digits of v (0..99) as a little-endian u16, ready to store. */
 // @ts-ignore: decorator
@@ -10,30 +11,19 @@ import { escapedSize } from "./text";
   return (0x30 + hi) | ((0x30 + v - hi * 10) << 8);
 }
 
-/**
- * Copies an ASCII string (AssemblyScript keeps literals as UTF-16) to dst; returns its length.
- * Four units per step, packed into four bytes: an interpreter runs a third of the operations
- * of a unit-by-unit loop, and keys are most of what messages hold.
- */
+/** Copies a static byte string (see literal.ts) to dst; returns its length. */
 // @ts-ignore: decorator
-@inline function copyAscii(dst: usize, s: string): i32 {
-  const n = s.length;
-  const src = changetype<usize>(s);
-  let i = 0;
-  for (; i + 4 <= n; i += 4) {
-    let x = load<u64>(src + (<usize>i << 1)) & 0x00ff00ff00ff00ff;
-    x = (x | (x >> 8)) & 0x0000ffff0000ffff;
-    store<u32>(dst + i, <u32>(x | (x >> 16)));
-  }
-  for (; i < n; i++) store<u8>(dst + i, <u8>load<u16>(src + (<usize>i << 1)));
+@inline function copyLit(dst: usize, s: Lit): i32 {
+  const n = litLength(s);
+  memory.copy(dst, litBytes(s), n);
   return n;
 }
 
 /** Writes `"k":` at dst; returns its length. */
 // @ts-ignore: decorator
-@inline function quotedKey(dst: usize, k: string): i32 {
+@inline function quotedKey(dst: usize, k: Lit): i32 {
   store<u8>(dst, 0x22);
-  const n = copyAscii(dst + 1, k);
+  const n = copyLit(dst + 1, k);
   store<u16>(dst + 1 + n, 0x3a22); // `":`
   return n + 3;
 }
@@ -53,9 +43,8 @@ let dayCached: i64 = i64.MIN_VALUE;
   // @ts-ignore: decorator
   @inline byte(b: u32): void { store<u8>(this.base + this.pos, <u8>b); this.pos++; }
 
-  /** ASCII literal (AssemblyScript literals are UTF-16 in static data). */
-  /** Copies an ASCII literal (keys, JSON fragments; AssemblyScript keeps them as UTF-16). */
-  lit(s: string): void { this.pos += copyAscii(this.base + this.pos, s); }
+  /** Copies a static byte string: a key, a JSON fragment, words of a message. */
+  lit(s: Lit): void { this.pos += copyLit(this.base + this.pos, s); }
 
   bytes(p: usize, len: i32): void {
     memory.copy(this.base + this.pos, p, len);
@@ -171,26 +160,16 @@ let dayCached: i64 = i64.MIN_VALUE;
       else if (c == 10) this.byte(0x6e);
       else if (c == 12) this.byte(0x66);
       else if (c == 13) this.byte(0x72);
-      else { this.lit("u00"); this.hex(c, 2); }
+      else { store<u16>(this.base + this.pos, 0x3075); store<u8>(this.base + this.pos + 2, 0x30); this.pos += 3; this.hex(c, 2); } // `u00`
     }
     this.byte(0x22);
   }
 
-  /** `,"HitCount":n,"FirstSeenUTC":"…","LastSeenUTC":"…"`: the aggregation fields of a record. */
-  seen(hits: u64, first: i64, last: i64): void {
-    this.field("HitCount"); this.u64(hits);
-    this.field("FirstSeenUTC"); this.byte(0x22); this.isoTime(first, 0); this.byte(0x22);
-    this.field("LastSeenUTC"); this.byte(0x22); this.isoTime(last, 0); this.byte(0x22);
-  }
-
-  /** `,"Truncated":true` when a string of the record was cut. */
-  truncated(flag: bool): void { if (flag) { this.field("Truncated"); this.lit("true"); } }
-
   /** `"key":` */
-  key(k: string): void { this.pos += quotedKey(this.base + this.pos, k); }
+  key(k: Lit): void { this.pos += quotedKey(this.base + this.pos, k); }
 
   /** `,"key":` — the start of every member after the first, in one step. */
-  field(k: string): void {
+  field(k: Lit): void {
     const dst = this.base + this.pos;
     store<u8>(dst, 0x2c);
     this.pos += 1 + quotedKey(dst + 1, k);
