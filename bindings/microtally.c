@@ -602,7 +602,7 @@ mt_status_t mt_ingest_connection_records(mt_core_t *core, const uint8_t *records
                                          size_t *consumed, size_t *skipped)
 {
     size_t n = 0;
-    int32_t used = 0, end = 0, rejected = 0, packed = 0;
+    int32_t count = 0, used = 0, end = 0, rejected = 0, packed = 0;
     mt_status_t st;
     if (consumed != NULL) {
         *consumed = 0;
@@ -640,6 +640,7 @@ mt_status_t mt_ingest_connection_records(mt_core_t *core, const uint8_t *records
             break;
         }
         n += size;
+        count++;
     }
     if (n == 0u) {
         return MT_ERR_PARAM; /* not even one whole record */
@@ -652,7 +653,11 @@ mt_status_t mt_ingest_connection_records(mt_core_t *core, const uint8_t *records
     }
     end = packed & 0x1ffff;
     rejected = (packed >> 17) & 0x7ff;
-    for (size_t at = 0; at < (size_t)end && at + CONNECTION_HEADER <= n; used++) {
+    /* Records consumed: all of them, or those before where the core stopped (walked again). */
+    if ((size_t)end == n) {
+        used = count;
+    }
+    for (size_t at = 0; (size_t)end < n && at < (size_t)end && at + CONNECTION_HEADER <= n; used++) {
         at += CONNECTION_HEADER + get_u16(records + at + 64) + get_u16(records + at + 66);
     }
     if (packed < 0 || used <= 0 || end <= 0 || (size_t)end > n || rejected > used) {

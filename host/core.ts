@@ -209,10 +209,12 @@ export class Core {
     let at = 0;
     while (at < records.length) {
       const n = Math.min(this.inputCapacity, records.length - at);
+      // The copy into linear memory counts as ingest, as it does on every other engine.
+      let t0 = timing ? process.hrtime.bigint() : 0n;
       mem.set(records.subarray(at, at + n), this.inPtr);
       let off = 0;
       for (;;) {
-        const t0 = timing ? process.hrtime.bigint() : 0n;
+        if (off > 0 && timing) t0 = process.hrtime.bigint();
         const r = this.x.mt_ingest_batch(off, n);
         const t1 = timing ? process.hrtime.bigint() : 0n;
         const next = r & 0x1ffff;

@@ -15,16 +15,19 @@ describe('bench --json', () => {
     expect(r.engines.native).toMatchObject({ ratio: 1 });
     expect(positive(r.engines.native.nsPerEvent)).toBe(true);
     expect(positive(r.engines.v8.nsPerEvent)).toBe(true);
-    for (const name of ['v8', 'wasm3'] as const) {
+    for (const name of ['v8', 'wasm3', 'aot'] as const) {
       if (!r.engines[name]) continue;
       const e = r.engines[name];
       expect(e.ratioRange[0]).toBeLessThanOrEqual(e.ratio);
       expect(e.ratio).toBeLessThanOrEqual(e.ratioRange[1]);
     }
     if (engineNames().includes('wasm3')) expect(positive(r.engines.wasm3.nsPerEvent)).toBe(true);
-    if (engineNames().includes('qemu')) {
-      expect(positive(r.engines.qemu.instructionsPerEvent)).toBe(true);
-      expect(r.engines.qemu.events).toBe(r.trace.events);
+    if (engineNames().includes('aot')) expect(positive(r.engines.aot.nsPerEvent)).toBe(true);
+    for (const [engine, key] of [['qemu', 'qemu'], ['qemu-aot', 'qemuAot']] as const) {
+      if (!engineNames().includes(engine)) continue;
+      expect(positive(r.engines[key].instructionsPerEvent)).toBe(true);
+      expect(positive(r.engines[key].sendInstructionsPerEvent)).toBe(true);
+      expect(r.engines[key].events).toBe(r.trace.events);
     }
 
     expect(r.fill.map((f: any) => f.percent)).toEqual([10, 50, 100]);
@@ -33,9 +36,14 @@ describe('bench --json', () => {
     expect(positive(r.footprint.blobBytes.rtos)).toBe(true);
     expect(positive(r.footprint.blobBytes.linux)).toBe(true);
     expect(r.footprint.bytesPerCachedConnection).toBe(76);
+    expect(positive(r.footprint.linearMemory)).toBe(true);
     if (engineNames().includes('qemu')) {
       expect(positive(r.footprint.flash)).toBe(true);
       expect(positive(r.footprint.ram)).toBe(true);
+    }
+    if (engineNames().includes('qemu-aot')) {
+      expect(positive(r.footprint.aot.flash)).toBe(true);
+      expect(positive(r.footprint.aot.ram)).toBe(true);
     }
 
     expect(r.quota.map((q: any) => q.scenario)).toEqual(['mqtt-sensor', 'gateway-flows', 'process-churn']);

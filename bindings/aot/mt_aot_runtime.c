@@ -8,8 +8,6 @@
 
 #include "mt_aot.h"
 
-#define PAGE_BYTES 65536u
-
 jmp_buf *mt_aot_trap_target;
 uint32_t wasm_rt_call_stack_depth;
 
@@ -17,8 +15,6 @@ uint32_t wasm_rt_call_stack_depth;
 #define LONG_SIGNATURES_MAX 8u
 
 static bool initialized;
-static uint8_t *next_memory;
-static uint32_t next_memory_bytes;
 static wasm_rt_funcref_t *next_table;
 static uint32_t next_table_entries;
 static uint64_t long_signatures[LONG_SIGNATURES_MAX];
@@ -36,8 +32,6 @@ bool wasm_rt_is_initialized(void)
 
 void mt_aot_hand_over(const mt_aot_module_t *module)
 {
-    next_memory = module->memory;
-    next_memory_bytes = module->memory_bytes;
     next_table = (wasm_rt_funcref_t *)module->tables;
     next_table_entries = module->table_entries;
 }
@@ -88,33 +82,6 @@ uint32_t wasm_rt_register_func_type(uint32_t params, uint32_t results, ...)
     }
     long_signatures[long_signature_count] = code;
     return 0x80000000u | long_signature_count++;
-}
-
-void wasm_rt_allocate_memory(wasm_rt_memory_t *memory, uint32_t initial_pages, uint32_t max_pages)
-{
-    /* The blob's fixed memory is initial == maximum pages; only its used part is backed. */
-    if (next_memory == NULL || next_memory_bytes > (uint64_t)initial_pages * PAGE_BYTES) {
-        wasm_rt_trap(WASM_RT_TRAP_OOB);
-    }
-    memset(next_memory, 0, next_memory_bytes);
-    memory->data = next_memory;
-    memory->size = next_memory_bytes;
-    memory->pages = initial_pages;
-    memory->max_pages = max_pages;
-    next_memory = NULL;
-}
-
-uint32_t wasm_rt_grow_memory(wasm_rt_memory_t *memory, uint32_t pages)
-{
-    (void)memory;
-    (void)pages;
-    return UINT32_MAX;
-}
-
-void wasm_rt_free_memory(wasm_rt_memory_t *memory)
-{
-    memory->data = NULL;
-    memory->size = 0;
 }
 
 void wasm_rt_allocate_funcref_table(wasm_rt_funcref_table_t *table, uint32_t elements, uint32_t max_elements)

@@ -3,12 +3,12 @@
  * (Debian wabt 1.0.32). The generated code includes this header by name; this one replaces
  * wabt's stock runtime, which allocates with malloc and assumes 64 KiB pages:
  *  - linear memory is one static array of exactly the blob's fixed size (mt_memory_end),
- *    handed over by the engine (mt_engine_aot.c) just before the module is instantiated;
+ *    inside the module's static instance;
  *  - every access is bounds-checked against that size (a Cortex-M has no MMU to catch one);
  *  - a trap longjmps back to the engine's call, which reports MT_ERR_TRAP;
  *  - nothing allocates, and memory.grow always fails.
  * Only what wasm2c's output for a blob without imports or exceptions needs is here; function
- * tables (call_indirect) live in static storage handed over like the memory.
+ * tables (call_indirect) live in static storage the engine hands over before instantiation.
  */
 #ifndef WASM_RT_H_
 #define WASM_RT_H_
@@ -85,12 +85,24 @@ typedef void *wasm_rt_externref_t;
 
 static const wasm_rt_externref_t wasm_rt_externref_null_value = NULL;
 
-/* The generated code reads data and size; pages and max_pages only for memory.size/grow. */
+/* In the translated blob (its C file defines MT_AOT_MEMORY_BYTES, the blob's mt_memory_end):
+ * the linear memory is an array inside the module instance, not a pointer to one. An access
+ * is then an offset from the instance, and since a store into the array cannot touch `size`,
+ * the compiler keeps the bound in a register instead of reloading it after every store.
+ * The generated code reads data and size; pages and max_pages only for memory.size/grow. */
+#ifdef MT_AOT_MEMORY_BYTES
 typedef struct {
-    uint8_t *data;
     uint32_t pages, max_pages;
     uint32_t size;
+    uint8_t data[MT_AOT_MEMORY_BYTES] __attribute__((aligned(8)));
 } wasm_rt_memory_t;
+
+/* Defined by the translated blob's C file (scripts/aot-translate.mjs), one per blob. */
+static void wasm_rt_allocate_memory(wasm_rt_memory_t *memory, uint32_t initial_pages, uint32_t max_pages);
+/* Always fails (returns UINT32_MAX): the blob's memory has a fixed size (SPEC R7). */
+static uint32_t wasm_rt_grow_memory(wasm_rt_memory_t *memory, uint32_t pages);
+static void wasm_rt_free_memory(wasm_rt_memory_t *memory);
+#endif
 
 typedef struct {
     wasm_rt_funcref_t *data;
@@ -109,11 +121,6 @@ bool wasm_rt_is_initialized(void);
 WASM_RT_NO_RETURN void wasm_rt_trap(wasm_rt_trap_t trap);
 uint32_t wasm_rt_register_func_type(uint32_t params, uint32_t results, ...);
 
-/* Points the memory at the static array the engine handed over (mt_aot_runtime.c). */
-void wasm_rt_allocate_memory(wasm_rt_memory_t *memory, uint32_t initial_pages, uint32_t max_pages);
-/* Always fails (returns UINT32_MAX): the blob's memory has a fixed size (SPEC R7). */
-uint32_t wasm_rt_grow_memory(wasm_rt_memory_t *memory, uint32_t pages);
-void wasm_rt_free_memory(wasm_rt_memory_t *memory);
 /* Tables take their entries from the storage the engine handed over; they never grow. */
 void wasm_rt_allocate_funcref_table(wasm_rt_funcref_table_t *table, uint32_t elements, uint32_t max_elements);
 void wasm_rt_free_funcref_table(wasm_rt_funcref_table_t *table);

@@ -133,8 +133,9 @@ function quota(s: Scenario, events: number): Quota {
   };
 }
 
-function firmwareSize(): { flash: number | null; ram: number | null } {
-  const f = `${root}build/firmware/size.json`;
+/** An rtos firmware image's flash and RAM, from its size file (scripts/build-firmware.sh). */
+function firmwareSize(file: 'size.json' | 'size-aot.json'): { flash: number | null; ram: number | null } {
+  const f = `${root}build/firmware/${file}`;
   if (!existsSync(f)) return { flash: null, ram: null };
   const j = JSON.parse(readFileSync(f, 'utf8'));
   return { flash: j.flash ?? null, ram: j.ram ?? null };
@@ -177,7 +178,7 @@ export async function runBench(argv: string[]): Promise<number> {
   // Interleaved rounds: native, then each engine, again and again. The VM this runs on speeds
   // up and slows down over seconds, so each engine is compared with the native run next to it,
   // and the median over rounds is reported (each run is itself the best of `repeat`).
-  const hosts: EngineName[] = ['v8', 'wasm3'];
+  const hosts: EngineName[] = ['v8', 'wasm3', 'aot'];
   const rounds: { native: number; ns: Partial<Record<EngineName, number>> }[] = [];
   const last: Partial<Record<EngineName, BenchResult>> = {};
   const skipped = new Set<EngineName>();
@@ -211,12 +212,13 @@ export async function runBench(argv: string[]): Promise<number> {
       ...(r.sendNs !== undefined && { sendNsPerEvent: round2(r.sendNs / r.events) }),
     };
   }
-  // The board counts instructions, the same on every run: one run is enough.
-  progress('qemu…');
-  const q = await engineResult('qemu', file, 1);
-  if (q && native) {
-    checkCounts('qemu', q, native);
-    engines.qemu = { instructionsPerEvent: round2(q.instructions! / q.events), events: q.events,
+  // The board counts instructions, the same on every run: one run of each image is enough.
+  for (const [name, key] of [['qemu', 'qemu'], ['qemu-aot', 'qemuAot']] as const) {
+    progress(`${name}…`);
+    const q = await engineResult(name, file, 1);
+    if (!q || !native) continue;
+    checkCounts(name, q, native);
+    engines[key] = { instructionsPerEvent: round2(q.instructions! / q.events), events: q.events,
       ...(q.sendInstructions !== undefined && { sendInstructionsPerEvent: round2(q.sendInstructions / q.events) }) };
   }
 
@@ -226,7 +228,9 @@ export async function runBench(argv: string[]): Promise<number> {
   });
 
   const blobBytes = { rtos: statSync(`${root}build/microtally-rtos.wasm`).size, linux: statSync(`${root}build/microtally-linux.wasm`).size };
-  const footprint = { ...firmwareSize(), blobBytes, bytesPerCachedConnection: new Core('rtos').networkBytesPerEntry };
+  // The wasm3 image's figures at the top (as before), the translated one's beside them.
+  const footprint = { ...firmwareSize('size.json'), aot: firmwareSize('size-aot.json'), blobBytes,
+    linearMemory: new Core('rtos').memoryEnd, bytesPerCachedConnection: new Core('rtos').networkBytesPerEntry };
 
   const quotas = scenarios.map((s) => { progress(`quota: ${s.name}…`); return quota(s, o.quotaEvents); });
   progress('');
@@ -247,7 +251,8 @@ function printTable(r: any): void {
   const w = (s: string) => process.stdout.write(s + '\n');
   w(`engines (${r.trace.events.toLocaleString('en')} events of ${r.trace.scenario}, rtos blob, median of ${r.trace.rounds} interleaved rounds, ${r.machine.cpu})`);
   for (const [name, v] of Object.entries<any>(r.engines)) {
-    w(v.instructionsPerEvent !== undefined ? `  ${name.padEnd(7)} ${String(v.instructionsPerEvent).padStart(10)} instructions/event`
+    w(v.instructionsPerEvent !== undefined ? `  ${name.padEnd(7)} ${String(v.instructionsPerEvent).padStart(10)} instructions/event` +
+        (v.sendInstructionsPerEvent !== undefined ? `   (+${v.sendInstructionsPerEvent} building messages)` : '')
       : `  ${name.padEnd(7)} ${String(v.nsPerEvent).padStart(10)} ns/event   ${v.ratio}× native` +
         (v.ratioRange ? ` (rounds ${v.ratioRange[0]}–${v.ratioRange[1]}×)` : '') +
         (v.sendNsPerEvent !== undefined ? `   (+${v.sendNsPerEvent} ns/event building messages)` : ''));
@@ -255,7 +260,9 @@ function printTable(r: any): void {
   w('cache fill (v8)');
   for (const f of r.fill) w(`  ${String(f.percent).padStart(3)} %   ${f.nsPerEvent} ns/event`);
   w('footprint');
-  w(`  firmware flash ${r.footprint.flash ?? 'not built'} B, RAM ${r.footprint.ram ?? 'not built'} B`);
+  w(`  firmware, wasm3: flash ${r.footprint.flash ?? 'not built'} B, RAM ${r.footprint.ram ?? 'not built'} B`);
+  w(`  firmware, aot:   flash ${r.footprint.aot.flash ?? 'not built'} B, RAM ${r.footprint.aot.ram ?? 'not built'} B`);
+  w(`  core linear memory (rtos): ${r.footprint.linearMemory} B`);
   w(`  blobs: rtos ${r.footprint.blobBytes.rtos} B, linux ${r.footprint.blobBytes.linux} B; ${r.footprint.bytesPerCachedConnection} B per cached connection`);
   w('quota (IoT Hub, 4 KB blocks)');
   for (const q of r.quota) {
