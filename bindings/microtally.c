@@ -834,6 +834,11 @@ size_t mt_heap_used(const mt_core_t *core)
     return ready(core) ? mt_engine_ram(core) : 0u;
 }
 
+size_t mt_engine_stack_used(const mt_core_t *core)
+{
+    return ready(core) ? mt_engine_stack(core) : 0u;
+}
+
 const char *mt_status_name(mt_status_t status)
 {
     switch (status) {

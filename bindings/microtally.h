@@ -337,6 +337,13 @@ size_t mt_input_capacity(const mt_core_t *core);
  */
 size_t mt_heap_used(const mt_core_t *core);
 
+/**
+ * Most bytes of the engine's own stack this core has used so far: wasm3's interpreter stack
+ * (MT_WASM3_STACK_BYTES, painted at mt_init), for sizing it from a representative run. 0 if
+ * not initialised, and with the ahead-of-time engine, whose code runs on the caller's stack.
+ */
+size_t mt_engine_stack_used(const mt_core_t *core);
+
 /** A constant name for a status ("MT_OK", "MT_ERR_TRAP", …); never NULL. */
 const char *mt_status_name(mt_status_t status);
 

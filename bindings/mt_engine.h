@@ -87,4 +87,7 @@ uint8_t *mt_engine_memory(mt_core_t *core, uint32_t *size);
 /** RAM this core's engine took at mt_init (see mt_heap_used in microtally.h). */
 size_t mt_engine_ram(const mt_core_t *core);
 
+/** High-water mark of the engine's own stack (see mt_engine_stack_used in microtally.h). */
+size_t mt_engine_stack(const mt_core_t *core);
+
 #endif /* MT_ENGINE_H */

@@ -94,3 +94,9 @@ size_t mt_engine_ram(const mt_core_t *core)
 {
     return module_of(core)->memory_bytes;
 }
+
+size_t mt_engine_stack(const mt_core_t *core)
+{
+    (void)core; /* the translated blob runs on the caller's stack */
+    return 0;
+}

@@ -7,10 +7,12 @@
 
 #include "mt_engine.h"
 
-#include <stdarg.h>
+#include <string.h>
 
 #include "wasm3.h"
 #include "m3_env.h" /* runtime->memoryLimit (no public setter in wasm3 0.5.0) */
+
+#define STACK_PAINT 0xa5
 
 /* Top of wasm3's fixed heap, probed with a one-byte allocation that is given straight back
  * (the bump allocator frees its last chunk). 0 without a fixed heap. */
@@ -45,6 +47,9 @@ bool mt_engine_load(mt_core_t *core, const mt_config_t *config)
         return false;
     }
     runtime->memoryLimit = config->memory_limit;
+    /* Painted, so its high-water mark can be measured (wasm3 zeroes a function's locals on entry
+     * and writes every other slot before reading it). */
+    memset(runtime->stack, STACK_PAINT, runtime->numStackSlots * sizeof(m3slot_t));
     if (m3_ParseModule(env, &module, config->blob, (uint32_t)config->blob_size) != m3Err_none) {
         return false;
     }
@@ -117,4 +122,16 @@ size_t mt_engine_ram(const mt_core_t *core)
     }
     top = heap_top();
     return top > core->priv_heap_start ? (size_t)(top - core->priv_heap_start) : 0u;
+}
+
+size_t mt_engine_stack(const mt_core_t *core)
+{
+    IM3Runtime runtime = (IM3Runtime)core->priv_runtime;
+    const uint8_t *stack = (const uint8_t *)runtime->stack;
+    size_t n = runtime->numStackSlots * sizeof(m3slot_t);
+    /* wasm3's stack grows upwards from runtime->stack. */
+    while (n > 0u && stack[n - 1u] == STACK_PAINT) {
+        n--;
+    }
+    return n;
 }

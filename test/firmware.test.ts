@@ -142,8 +142,13 @@ describe.runIf(onBoard)('firmware footprint, wasm3 image (build/firmware/size.js
     expect(size.flash).toBeLessThanOrEqual(98304);
     const h = size.wasm3Heap;
     expect(h.linearMemory + h.interpreterStack + h.compiledCodeAndTables + h.unused).toBe(h.bytes);
+    // The heap is what mt_init took on the probe image: all of it in use, whatever the input.
     expect(h.unused).toBeGreaterThanOrEqual(0);
+    expect(h.unused).toBeLessThan(256);
     expect(h.linearMemory).toBe(size.linearMemory.bytes);
+    // The interpreter stack, measured on a run with the deepest nesting the parser accepts.
+    expect(h.interpreterStackUsed).toBeGreaterThan(0);
+    expect(h.interpreterStackUsed).toBeLessThanOrEqual(h.interpreterStack);
     expect(execFileSync('arm-none-eabi-nm', [elf], { encoding: 'utf8' })).toMatch(/\bfixedHeap\b/);
   });
 });

@@ -170,6 +170,8 @@ static void report_footprint(void)
     put_number(&err, MT_WASM3_HEAP_BYTES);
     (void)put_text(&err, ",\"wasmStackBytes\":");
     put_number(&err, MT_WASM3_STACK_BYTES);
+    (void)put_text(&err, ",\"wasmStackUsed\":");
+    put_number(&err, mt_engine_stack_used(&core));
 #endif
     (void)put_text(&err, ",\"linearMemory\":");
     put_number(&err, MEMORY_END);

@@ -1,16 +1,27 @@
-/* Configuration of the bindings on the QEMU board (MT_CONFIG_FILE), per image profile.
- * The heap is sized from the footprint the image itself reports (`--footprint`, see
- * scripts/build-firmware.sh): all code is compiled at init, so after mt_init its use is fixed. */
+/* Configuration of the bindings on the QEMU board (MT_CONFIG_FILE), per image profile. */
 #ifndef MICROTALLY_QEMU_CONFIG_H
 #define MICROTALLY_QEMU_CONFIG_H
 
-#if MT_QEMU_LINUX
+#if MT_QEMU_AOT
+/* No interpreter: the translated blob's only RAM is its linear memory. */
+#elif MT_QEMU_LINUX
 #define MT_WASM3_HEAP_BYTES (2880u * 1024u)
+#elif MT_QEMU_HEAP_PROBE
+/* The probe image of scripts/build-firmware.sh: room to measure what mt_init takes. */
+#define MT_WASM3_HEAP_BYTES (512u * 1024u)
+#elif defined(MT_QEMU_HEAP_HEADER)
+/* The rtos heap is exactly what the probe image measured: all code is compiled at init, so
+ * after mt_init nothing more is ever allocated, whatever the input. */
+#include MT_QEMU_HEAP_HEADER
 #else
-#define MT_WASM3_HEAP_BYTES (208u * 1024u)
+#error "the rtos image's heap is measured by scripts/build-firmware.sh (MT_QEMU_HEAP_HEADER)"
 #endif
 
+/* wasm3's value stack: scripts/build-firmware.sh reports its high-water mark on a run that
+ * includes the deepest JSON nesting the core accepts (size.json, interpreterStackUsed). */
+#ifndef MT_WASM3_STACK_BYTES
 #define MT_WASM3_STACK_BYTES (8u * 1024u)
+#endif
 #define MT_WASM3_HAS_FLOAT 0
 /* Measured: 2048-byte code pages leave 5 KB less heap unused at page ends than 512 (and need
  * fewer bridges between pages); 256 is too small for wasm3 to compile the blob. */

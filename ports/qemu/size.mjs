@@ -149,6 +149,7 @@ if (values.measured) {
       bytes: m.heapBytes,
       linearMemory: m.linearMemory,
       interpreterStack: m.wasmStackBytes,
+      interpreterStackUsed: m.wasmStackUsed,
       compiledCodeAndTables: m.heapUsed - m.linearMemory - m.wasmStackBytes,
       unused: m.heapBytes - m.heapUsed,
     };

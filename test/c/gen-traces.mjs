@@ -67,4 +67,14 @@ for (let i = 0; i < 6000; i++) {
 }
 files['load.jsonl'] = load.join('\n') + '\n';
 
+// JSON nested around the parser's limit (16 levels), in an unknown field and in a configuration:
+// the deepest recursion the core has, so the firmware's stack figures include it.
+const nested = (depth, open, close) => open.repeat(depth) + '1' + close.repeat(depth);
+files['deep.jsonl'] = [14, 15, 16, 17, 18].flatMap((d, i) => [
+  conn(T0 + i, i).replace('{', '{"x":' + nested(d, '[', ']') + ','),
+  conn(T0 + i, i).replace('{', '{"x":' + nested(d, '{"a":', '}') + ','),
+  JSON.stringify({ kind: 'config', t: T0 + i, config: { network: { enabled: true } } })
+    .replace('"config":{', '"config":{"x":' + nested(d, '{"a":', '}') + ','),
+]).join('\n') + '\n';
+
 for (const [name, body] of Object.entries(files)) writeFileSync(join(dir, name), body);
