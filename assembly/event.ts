@@ -1,6 +1,8 @@
 // The one input being processed: filled by the trace parser or by a typed ingest call,
 // checked, then applied to the collectors (after any window it closes has been sent).
 
+import * as P from "./profile";
+
 export const K_NONE = 0, K_PROCESS = 1, K_CONNECTION = 2, K_BASELINE = 3, K_SYSINFO = 4, K_CONFIG = 5, K_TICK = 6;
 
 export const PROTO_TCP = 0, PROTO_UDP = 1, PROTO_ICMP = 2;
@@ -37,23 +39,52 @@ export const MAX_SAFE: i64 = 9007199254740991;
 export const ev = changetype<Event>(memory.data(offsetof<Event>(), 8));
 
 // Connection strings, until the line becomes a typed record (trace.ts)
-export const app = changetype<Text>(memory.data(16, 8));
-export const host = changetype<Text>(memory.data(16, 8));
+export const app = changetype<Text>(memory.data(offsetof<Text>(), 8));
+export const host = changetype<Text>(memory.data(offsetof<Text>(), 8));
 // Process strings
-export const cmd = changetype<Text>(memory.data(16, 8));
-export const exe = changetype<Text>(memory.data(16, 8));
-export const user = changetype<Text>(memory.data(16, 8));
+export const cmd = changetype<Text>(memory.data(offsetof<Text>(), 8));
+export const exe = changetype<Text>(memory.data(offsetof<Text>(), 8));
+export const user = changetype<Text>(memory.data(offsetof<Text>(), 8));
 // Baseline strings
-export const checkId = changetype<Text>(memory.data(16, 8));
-export const group = changetype<Text>(memory.data(16, 8));
-export const errorText = changetype<Text>(memory.data(16, 8));
-export const description = changetype<Text>(memory.data(16, 8));
-export const remediation = changetype<Text>(memory.data(16, 8));
+export const checkId = changetype<Text>(memory.data(offsetof<Text>(), 8));
+export const group = changetype<Text>(memory.data(offsetof<Text>(), 8));
+export const errorText = changetype<Text>(memory.data(offsetof<Text>(), 8));
+export const description = changetype<Text>(memory.data(offsetof<Text>(), 8));
+export const remediation = changetype<Text>(memory.data(offsetof<Text>(), 8));
 // System information strings
-export const os = changetype<Text>(memory.data(16, 8));
-export const osVersion = changetype<Text>(memory.data(16, 8));
-export const kernel = changetype<Text>(memory.data(16, 8));
-export const hw = changetype<Text>(memory.data(16, 8));
+export const os = changetype<Text>(memory.data(offsetof<Text>(), 8));
+export const osVersion = changetype<Text>(memory.data(offsetof<Text>(), 8));
+export const kernel = changetype<Text>(memory.data(offsetof<Text>(), 8));
+export const hw = changetype<Text>(memory.data(offsetof<Text>(), 8));
+
+// A pending input's strings are kept cut 4 bytes past their bound: storing them bounds them
+// anyway (storeText stops within the bound plus one character), and the cut still shows
+// they were longer. Only one kind's strings are present at a time.
+const PROCESS_KEEP = P.CMD_CAP + P.EXE_CAP + P.USER_CAP + 3 * 4;
+const BASELINE_KEEP = P.CHECK_ID_CAP + P.GROUP_CAP + P.ERROR_TEXT_CAP + P.DESCRIPTION_CAP + P.REMEDIATION_CAP + 5 * 4;
+const SYSINFO_KEEP = P.OS_CAP + P.OS_VERSION_CAP + P.KERNEL_CAP + P.HW_CAP + 4 * 4;
+const PB_KEEP = PROCESS_KEEP > BASELINE_KEEP ? PROCESS_KEEP : BASELINE_KEEP;
+export const KEEP_BYTES = PB_KEEP > SYSINFO_KEEP ? PB_KEEP : SYSINFO_KEEP;
+const kept = memory.data(KEEP_BYTES, 8);
+let keptTop = 0;
+
+function keep(t: Text, cap: i32): void {
+  if (t.len <= 0) return;
+  const n = t.len < cap + 4 ? t.len : cap + 4;
+  memory.copy(kept + keptTop, t.ptr, n);
+  t.ptr = kept + keptTop;
+  t.len = n;
+  keptTop += n;
+}
+
+/** Copies the pending input's strings out of the input area (it is the host's again). */
+export function keepTexts(): void {
+  keptTop = 0;
+  keep(cmd, P.CMD_CAP); keep(exe, P.EXE_CAP); keep(user, P.USER_CAP);
+  keep(checkId, P.CHECK_ID_CAP); keep(group, P.GROUP_CAP); keep(errorText, P.ERROR_TEXT_CAP);
+  keep(description, P.DESCRIPTION_CAP); keep(remediation, P.REMEDIATION_CAP);
+  keep(os, P.OS_CAP); keep(osVersion, P.OS_VERSION_CAP); keep(kernel, P.KERNEL_CAP); keep(hw, P.HW_CAP);
+}
 
 export function clearTexts(): void {
   app.len = -1; host.len = -1; cmd.len = -1; exe.len = -1; user.len = -1;

@@ -24,9 +24,6 @@ const output = memory.data(P.OUTPUT_CAP + F.OUTPUT_SLACK + 8, 8);
 const errorArea = memory.data(P.ERROR_CAP + 64, 8);
 const err: Writer = writerAt(memory.data(offsetof<Writer>(), 8), errorArea, P.ERROR_CAP);
 const out: Writer = writerAt(memory.data(offsetof<Writer>(), 8), output, P.OUTPUT_CAP);
-// Typed process, baseline and sysinfo records are copied into the JSON arena (unused by
-// typed ingest), so the host may reuse the input area while messages drain.
-const typedCopy = J.arena;
 
 export const MT_OK = 0, MT_SKIPPED = 1, MT_BLANK = 2, MT_BUSY = 3;
 
@@ -138,6 +135,8 @@ function accept(kind: i32, t: i64): i32 {
   pendingKind = kind;
   pendingT = t;
   if (!F.begin(t, kind == E.K_CONFIG)) apply();
+  // Deferred behind a send: the strings it needs leave the input area, which is the host's again.
+  else if (kind == E.K_PROCESS || kind == E.K_BASELINE || kind == E.K_SYSINFO) E.keepTexts();
   return MT_OK;
 }
 
@@ -222,9 +221,9 @@ export function mt_chunk_ends_message(): i32 { return F.lastChunkEndsMessage() ?
 
 // ---- typed ingest ----------------------------------------------------------------------
 
-/** Points t at `len` bytes of the copied record at offset `at`; returns the next offset. */
+/** Points t at `len` bytes of the typed record (at the input area's start) at offset `at`; returns the next offset. */
 function typedText(t: E.Text, at: i32, len: i32): i32 {
-  t.ptr = typedCopy + at;
+  t.ptr = input + at;
   t.len = len;
   return at + len;
 }
@@ -235,9 +234,8 @@ function typedBegin(off: i32, header: i32, lens: i32, count: i32): i32 {
   let total = header;
   for (let i = 0; i < count; i++) total += <i32>load<u16>(input + off + lens + (i << 1));
   if (off + total > P.INPUT_CAP) { err.lit(L.typedRecordLongerThanTheInputArea); return -1; }
-  memory.copy(typedCopy, input + off, total);
   E.clearTexts();
-  ev.t = load<i64>(typedCopy);
+  ev.t = load<i64>(input + off);
   if (!timeOk(ev.t)) return -1;
   return header;
 }
@@ -373,15 +371,15 @@ export function mt_batch_skipped(): i32 { return batchSkipped; }
 export function mt_ingest_process(): i32 {
   let at = typedBegin(0, 28, 22, 3);
   if (at > 0) {
-    ev.pid = load<u32>(typedCopy + 8);
-    ev.ppid = load<u32>(typedCopy + 12);
-    ev.uid = load<u32>(typedCopy + 16);
-    ev.ptype = load<u8>(typedCopy + 20);
+    ev.pid = load<u32>(input + 8);
+    ev.ppid = load<u32>(input + 12);
+    ev.uid = load<u32>(input + 16);
+    ev.ptype = load<u8>(input + 20);
     if (ev.ptype > 1) at = badField(L.type);
     else {
-      at = typedText(E.cmd, at, load<u16>(typedCopy + 22));
-      at = typedText(E.exe, at, load<u16>(typedCopy + 24));
-      at = typedText(E.user, at, load<u16>(typedCopy + 26));
+      at = typedText(E.cmd, at, load<u16>(input + 22));
+      at = typedText(E.exe, at, load<u16>(input + 24));
+      at = typedText(E.user, at, load<u16>(input + 26));
     }
   }
   return typedEnd(at, E.K_PROCESS);
@@ -390,16 +388,16 @@ export function mt_ingest_process(): i32 {
 export function mt_ingest_baseline(): i32 {
   let at = typedBegin(0, 20, 10, 5);
   if (at > 0) {
-    ev.result = load<u8>(typedCopy + 8);
-    ev.severity = load<u8>(typedCopy + 9);
+    ev.result = load<u8>(input + 8);
+    ev.severity = load<u8>(input + 9);
     if (ev.result > 2) at = badField(L.result);
     else if (ev.severity > 3) at = badField(L.severity);
     else {
-      at = typedText(E.checkId, at, load<u16>(typedCopy + 10));
-      at = typedText(E.group, at, load<u16>(typedCopy + 12));
-      at = typedText(E.errorText, at, load<u16>(typedCopy + 14));
-      at = typedText(E.description, at, load<u16>(typedCopy + 16));
-      at = typedText(E.remediation, at, load<u16>(typedCopy + 18));
+      at = typedText(E.checkId, at, load<u16>(input + 10));
+      at = typedText(E.group, at, load<u16>(input + 12));
+      at = typedText(E.errorText, at, load<u16>(input + 14));
+      at = typedText(E.description, at, load<u16>(input + 16));
+      at = typedText(E.remediation, at, load<u16>(input + 18));
     }
   }
   return typedEnd(at, E.K_BASELINE);
@@ -408,13 +406,13 @@ export function mt_ingest_baseline(): i32 {
 export function mt_ingest_sysinfo(): i32 {
   let at = typedBegin(0, 24, 16, 4);
   if (at > 0) {
-    ev.memTotal = load<u64>(typedCopy + 8);
+    ev.memTotal = load<u64>(input + 8);
     if (ev.memTotal > <u64>E.MAX_SAFE) at = badField(L.memTotal);
     else {
-      at = typedText(E.os, at, load<u16>(typedCopy + 16));
-      at = typedText(E.osVersion, at, load<u16>(typedCopy + 18));
-      at = typedText(E.kernel, at, load<u16>(typedCopy + 20));
-      at = typedText(E.hw, at, load<u16>(typedCopy + 22));
+      at = typedText(E.os, at, load<u16>(input + 16));
+      at = typedText(E.osVersion, at, load<u16>(input + 18));
+      at = typedText(E.kernel, at, load<u16>(input + 20));
+      at = typedText(E.hw, at, load<u16>(input + 22));
     }
   }
   return typedEnd(at, E.K_SYSINFO);

@@ -1,29 +1,32 @@
 // A validating JSON reader over one input line. It records the members of each object it
-// scans (key, value span, type) so callers pick fields by name in any order, and decodes
-// strings into a scratch arena. Any syntax error stops the scan with a reason.
+// scans (key, value span, type) so callers pick fields by name in any order. Strings are
+// decoded in place, in the input line itself (a decoded string is never longer than its
+// JSON text): keys during the scan, values when asked for, so no scratch copy of the line
+// is needed. Any syntax error stops the scan with a reason.
 
 import * as L from "./words";
 import { Lit, litLength, isLit } from "./literal";
-import { INPUT_CAP, JSON_MEMBERS, CHECK_ID_CAP } from "./profile";
+import { JSON_MEMBERS } from "./profile";
 import { Writer } from "./writer";
 
 export const T_NONE = 0, T_OBJECT = 1, T_ARRAY = 2, T_STRING = 3, T_NUMBER = 4, T_TRUE = 5, T_FALSE = 6, T_NULL = 7;
 
 const MAX_DEPTH = 16;
 const MAX_MEMBERS = JSON_MEMBERS;
-const MEMBER_SIZE = 36;
-// Members of the objects being scanned: keyPtr, keyLen, valueStart, valueEnd, type, and
-// (strings) the decoded text or (objects) the range of their own members, and the id of the
-// object they belong to (nested members are recorded within their parent's range).
-const members = memory.data(MAX_MEMBERS * MEMBER_SIZE);
+// Members of the objects being scanned, 16 bytes each; offsets are from the line's start
+// (a line is at most 65,536 bytes, so every offset and length fits 16 bits). Nested
+// members are recorded within their parent's range.
+const M_KEY = 0, M_KEY_LEN = 2;   // the decoded key
+const M_VALUE = 4;                // where the value starts
+const M_TYPE = 6;                 // u8: T_*
+const M_ESCAPED = 7;              // u8: 1 while a string value still holds escapes
+const M_AUX1 = 8, M_AUX2 = 10;    // string: text offset and length; object: first member and count
+const M_PARENT = 12;              // id of the object the member belongs to
+const M_OBJECT = 14;              // object: its own id
+export const MEMBER_SIZE = 16;
+export const MEMBERS_BYTES = MAX_MEMBERS * MEMBER_SIZE;
+const members = memory.data(MEMBERS_BYTES, 8);
 let memberTop = 0;
-
-// Decoded strings of the current input: the scan decodes each once (never more than the
-// input), and a config list re-decodes one element at a time after them; such an element
-// is cut at the arena's end, which is still longer than any stored name (CHECK_ID_CAP).
-const ARENA_CAP = INPUT_CAP + 2 * CHECK_ID_CAP + 16;
-export const arena = memory.data(ARENA_CAP, 8);
-let arenaTop = 0;
 
 let src: usize = 0;
 let end: usize = 0;
@@ -37,7 +40,6 @@ export function begin(p: usize, len: i32, errors: Writer): void {
   at = p;
   failed = false;
   memberTop = 0;
-  arenaTop = 0;
   nextObjectId = 0;
   err = errors;
 }
@@ -90,27 +92,28 @@ function scanObject(depth: i32): bool {
   while (true) {
     ws();
     if (at >= end || load<u8>(at) != 0x22) { fail(L.expectedAMemberName); return false; }
-    if (!decodeString()) return false;
+    if (!scanString()) return false;
+    if (strEscaped) strLen = decodeInPlace(strPtr, strLen);
     const keyPtr = strPtr, keyLen = strLen;
     ws();
     if (at >= end || load<u8>(at) != 0x3a) { fail(L.expectedAposColonApos); return false; }
     at++;
     ws();
     const vstart = at;
-    aux1 = 0; aux2 = 0; aux3 = 0;
+    aux1 = 0; aux2 = 0; aux3 = 0; escaped = false;
     const type = value(depth + 1);
     if (type == T_NONE) return false;
     if (memberTop >= MAX_MEMBERS) { fail(L.tooManyMembers); return false; }
     const m = members + <usize>memberTop * MEMBER_SIZE;
-    store<u32>(m, <u32>keyPtr);
-    store<u32>(m, <u32>keyLen, 4);
-    store<u32>(m, <u32>vstart, 8);
-    store<u32>(m, <u32>at, 12);
-    store<u32>(m, <u32>type, 16);
-    store<u32>(m, <u32>aux1, 20);
-    store<u32>(m, <u32>aux2, 24);
-    store<u32>(m, <u32>id, 28);
-    store<u32>(m, <u32>aux3, 32);
+    store<u16>(m + M_KEY, <u16>(keyPtr - src));
+    store<u16>(m + M_KEY_LEN, <u16>keyLen);
+    store<u16>(m + M_VALUE, <u16>(vstart - src));
+    store<u8>(m + M_TYPE, <u8>type);
+    store<u8>(m + M_ESCAPED, escaped ? 1 : 0);
+    store<u16>(m + M_AUX1, <u16>aux1);
+    store<u16>(m + M_AUX2, <u16>aux2);
+    store<u16>(m + M_PARENT, <u16>id);
+    store<u16>(m + M_OBJECT, <u16>aux3);
     memberTop++;
     ws();
     if (at < end && load<u8>(at) == 0x2c) { at++; continue; }
@@ -127,6 +130,7 @@ function scanObject(depth: i32): bool {
 let aux1 = 0;
 let aux2 = 0;
 let aux3 = 0;
+let escaped = false;
 
 /** Validates one value at the cursor and moves past it; returns its type (T_NONE on error). */
 function value(depth: i32): i32 {
@@ -155,8 +159,8 @@ function value(depth: i32): i32 {
     }
   }
   if (c == 0x22) {
-    if (!decodeString()) return T_NONE;
-    aux1 = <i32>strPtr; aux2 = strLen;
+    if (!scanString()) return T_NONE;
+    aux1 = <i32>(strPtr - src); aux2 = strLen; escaped = strEscaped;
     return T_STRING;
   }
   if (c == 0x2d || (c >= 0x30 && c <= 0x39)) return number() ? T_NUMBER : T_NONE;
@@ -179,45 +183,50 @@ function word(w: Lit): bool {
 /** Index of the last member named `name` of object `id` (its members lie in first..+count), or -1; the last one wins, as in JSON.parse. */
 export function find(first: i32, count: i32, id: i32, name: Lit): i32 {
   for (let i = first + count - 1; i >= first; i--) {
-    const m = members + <usize>i * MEMBER_SIZE;
-    if (<i32>load<u32>(m, 28) == id && keyIs(m, name)) return i;
+    const m = member(i);
+    if (<i32>load<u16>(m + M_PARENT) == id && isLit(src + load<u16>(m + M_KEY), load<u16>(m + M_KEY_LEN), name)) return i;
   }
   return -1;
 }
 
 /** Whether member i belongs to object `id` itself (not to an object nested in it). */
-export function isMemberOf(i: i32, id: i32): bool { return <i32>load<u32>(members + <usize>i * MEMBER_SIZE, 28) == id; }
+// @ts-ignore: decorator
+@inline function member(i: i32): usize { return members + <usize>i * MEMBER_SIZE; }
 
-function keyIs(m: usize, name: Lit): bool { return isLit(<usize>load<u32>(m), <i32>load<u32>(m, 4), name); }
+export function isMemberOf(i: i32, id: i32): bool { return <i32>load<u16>(member(i) + M_PARENT) == id; }
 
-export function memberType(i: i32): i32 { return <i32>load<u32>(members + <usize>i * MEMBER_SIZE, 16); }
-export function memberKeyPtr(i: i32): usize { return <usize>load<u32>(members + <usize>i * MEMBER_SIZE); }
-export function memberKeyLen(i: i32): i32 { return <i32>load<u32>(members + <usize>i * MEMBER_SIZE, 4); }
+export function memberType(i: i32): i32 { return <i32>load<u8>(member(i) + M_TYPE); }
+export function memberKeyPtr(i: i32): usize { return src + load<u16>(member(i) + M_KEY); }
+export function memberKeyLen(i: i32): i32 { return <i32>load<u16>(member(i) + M_KEY_LEN); }
 
 /** Puts the cursor on member i's value (to re-read it as a string, number or object). */
-export function seek(i: i32): void { at = <usize>load<u32>(members + <usize>i * MEMBER_SIZE, 8); }
+export function seek(i: i32): void { at = src + load<u16>(member(i) + M_VALUE); }
 
 /** Member i's object value: its members become firstMember..+memberCount. */
 export function objectOf(i: i32): void {
-  const m = members + <usize>i * MEMBER_SIZE;
-  firstMember = <i32>load<u32>(m, 20);
-  memberCount = <i32>load<u32>(m, 24);
-  objectId = <i32>load<u32>(m, 32);
+  const m = member(i);
+  firstMember = <i32>load<u16>(m + M_AUX1);
+  memberCount = <i32>load<u16>(m + M_AUX2);
+  objectId = <i32>load<u16>(m + M_OBJECT);
 }
 
-/** Member i's decoded string value, in strPtr/strLen. */
+/** Member i's decoded string value, in strPtr/strLen (decoded in place the first time). */
 export function stringOf(i: i32): void {
-  const m = members + <usize>i * MEMBER_SIZE;
-  strPtr = <usize>load<u32>(m, 20);
-  strLen = <i32>load<u32>(m, 24);
+  const m = member(i);
+  strPtr = src + load<u16>(m + M_AUX1);
+  strLen = <i32>load<u16>(m + M_AUX2);
+  if (load<u8>(m + M_ESCAPED) != 0) {
+    strLen = decodeInPlace(strPtr, strLen);
+    store<u16>(m + M_AUX2, <u16>strLen);
+    store<u8>(m + M_ESCAPED, 0);
+  }
 }
 
 /** Parses member i's number; result in numKind/numValue. */
 export function numberOf(i: i32): void { seek(i); number(); }
 
 // Arrays of strings (config lists): iterate with arrayBegin / arrayNext.
-let arrayMark = 0;
-export function arrayBegin(i: i32): void { seek(i); at++; arrayMark = arenaTop; }
+export function arrayBegin(i: i32): void { seek(i); at++; }
 
 /** Next element of the array at the cursor: its type, with strings decoded; T_NONE at the end. */
 export function arrayNext(): i32 {
@@ -225,8 +234,12 @@ export function arrayNext(): i32 {
   if (load<u8>(at) == 0x2c) { at++; ws(); }
   if (load<u8>(at) == 0x5d) return T_NONE;
   const c = load<u8>(at);
-  // Array strings were decoded once by the scan; decode again into the same scratch space.
-  if (c == 0x22) { arenaTop = arrayMark; decodeString(); return T_STRING; }
+  // Array strings were only checked by the scan: each is decoded now, once.
+  if (c == 0x22) {
+    scanString();
+    if (strEscaped) strLen = decodeInPlace(strPtr, strLen);
+    return T_STRING;
+  }
   return value(MAX_DEPTH - 1);
 }
 
@@ -234,22 +247,57 @@ export function arrayNext(): i32 {
 
 export let strPtr: usize = 0;
 export let strLen: i32 = 0;
+/** Whether the string scanString last passed holds escapes (its text then needs decoding). */
+let strEscaped = false;
 
-function hex4(): i32 {
-  if (at + 4 > end) return -1;
+function hex4(p: usize): i32 {
   let v = 0;
   for (let k = 0; k < 4; k++) {
-    let c = <i32>load<u8>(at + k);
+    let c = <i32>load<u8>(p + k);
     let d: i32;
     if (c >= 0x30 && c <= 0x39) d = c - 0x30;
     else { c |= 0x20; if (c >= 0x61 && c <= 0x66) d = c - 0x61 + 10; else return -1; }
     v = (v << 4) | d;
   }
-  at += 4;
   return v;
 }
 
-function put(b: u32): void { if (arenaTop < ARENA_CAP) { store<u8>(arena + arenaTop, <u8>b); arenaTop++; } }
+/**
+ * Checks the string at the cursor and moves past it: strPtr/strLen become its text between
+ * the quotes, as written (strEscaped tells whether escapes need decoding).
+ */
+function scanString(): bool {
+  at++; // opening quote
+  strPtr = at;
+  strEscaped = false;
+  while (true) {
+    if (at >= end) { fail(L.unterminatedString); return false; }
+    const c = <u32>load<u8>(at);
+    if (c == 0x22) break;
+    if (c < 0x20) { fail(L.controlCharacterInString); return false; }
+    at++;
+    if (c != 0x5c) continue;
+    strEscaped = true;
+    if (at >= end) { fail(L.unterminatedString); return false; }
+    const e = <u32>load<u8>(at);
+    at++;
+    if (e == 0x75) {
+      if (at + 4 > end || hex4(at) < 0) { fail(L.invalidBackslashUEscape); return false; }
+      at += 4;
+    } else if (e != 0x22 && e != 0x5c && e != 0x2f && e != 0x62 && e != 0x66 && e != 0x6e && e != 0x72 && e != 0x74) {
+      fail(L.invalidEscape);
+      return false;
+    }
+  }
+  strLen = <i32>(at - strPtr);
+  at++; // closing quote
+  return true;
+}
+
+let out: usize = 0;
+
+// @ts-ignore: decorator
+@inline function put(b: u32): void { store<u8>(out, <u8>b); out++; }
 
 function putCode(c: u32): void {
   if (c < 0x80) put(c);
@@ -258,43 +306,39 @@ function putCode(c: u32): void {
   else { put(0xf0 | (c >> 18)); put(0x80 | ((c >> 12) & 0x3f)); put(0x80 | ((c >> 6) & 0x3f)); put(0x80 | (c & 0x3f)); }
 }
 
-/** Decodes the string at the cursor into the arena (UTF-8; raw bytes are kept as they came). */
-function decodeString(): bool {
-  at++; // opening quote
-  const start = arenaTop;
-  while (true) {
-    if (at >= end) { fail(L.unterminatedString); return false; }
-    const c = <u32>load<u8>(at);
-    if (c == 0x22) { at++; break; }
-    if (c < 0x20) { fail(L.controlCharacterInString); return false; }
-    if (c != 0x5c) { put(c); at++; continue; }
-    at++;
-    if (at >= end) { fail(L.unterminatedString); return false; }
-    const e = <u32>load<u8>(at);
-    at++;
-    if (e == 0x22 || e == 0x5c || e == 0x2f) put(e);
-    else if (e == 0x62) put(8);
+/**
+ * Decodes the escapes of a checked string's text (UTF-8; raw bytes are kept as they came)
+ * over the text itself, and returns the decoded length. Every escape is longer than what it
+ * stands for, so the writing never overtakes the reading.
+ */
+function decodeInPlace(p: usize, len: i32): i32 {
+  const stop = p + len;
+  let r = p;
+  out = p;
+  while (r < stop) {
+    const c = <u32>load<u8>(r);
+    r++;
+    if (c != 0x5c) { put(c); continue; }
+    const e = <u32>load<u8>(r);
+    r++;
+    if (e == 0x62) put(8);
     else if (e == 0x66) put(12);
     else if (e == 0x6e) put(10);
     else if (e == 0x72) put(13);
     else if (e == 0x74) put(9);
-    else if (e == 0x75) {
-      let u = hex4();
-      if (u < 0) { fail(L.invalidBackslashUEscape); return false; }
-      if (u >= 0xd800 && u <= 0xdbff && at + 6 <= end && load<u8>(at) == 0x5c && load<u8>(at + 1) == 0x75) {
-        const save = at;
-        at += 2;
-        const lo = hex4();
-        if (lo >= 0xdc00 && lo <= 0xdfff) u = 0x10000 + ((u - 0xd800) << 10) + (lo - 0xdc00);
-        else at = save;
+    else if (e != 0x75) put(e);
+    else {
+      let u = hex4(r);
+      r += 4;
+      if (u >= 0xd800 && u <= 0xdbff && r + 6 <= stop && load<u8>(r) == 0x5c && load<u8>(r + 1) == 0x75) {
+        const lo = hex4(r + 2);
+        if (lo >= 0xdc00 && lo <= 0xdfff) { u = 0x10000 + ((u - 0xd800) << 10) + (lo - 0xdc00); r += 6; }
       }
       // A lone surrogate has no UTF-8 form: it becomes U+FFFD.
       putCode(u >= 0xd800 && u <= 0xdfff ? 0xfffd : <u32>u);
-    } else { fail(L.invalidEscape); return false; }
+    }
   }
-  strPtr = arena + start;
-  strLen = arenaTop - start;
-  return true;
+  return <i32>(out - p);
 }
 
 // ---- numbers -------------------------------------------------------------------------
