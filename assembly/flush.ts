@@ -13,7 +13,7 @@ import * as Si from "./sysinfo";
 import { Writer } from "./writer";
 import { current } from "./config";
 import { splitmix64 } from "./text";
-import { ENVELOPE_MAX, EVENT_HEADER_MAX, CLOSING, MAX_RECORD } from "./limits";
+import { ENVELOPE_MAX, EVENT_HEADER_MAX, CLOSING, STATS_MAX_RECORD } from "./limits";
 
 export { COLLECTORS, windowStart, windowLength, setWindow } from "./window";
 import * as W from "./window";
@@ -256,10 +256,18 @@ function closeMessage(w: Writer): void {
   endsMessage = true;
 }
 
+/** The most bytes the next record of unit u can add to a chunk, with what it may open and close. */
+function worstCase(u: i32): i32 {
+  const record = u == 0 ? Pr.MAX_RECORD : u == 1 ? N.MAX_RECORD : u == 2 ? B.MAX_RECORD : u == 3 ? Si.MAX_RECORD
+    : STATS_MAX_RECORD;
+  return (msgOpen ? 0 : ENVELOPE_MAX) + 1 + (evOpen ? 0 : EVENT_HEADER_MAX) + record + CLOSING;
+}
+
 /**
- * Writes the next chunk into w (whose physical room exceeds `chunkCap` by the largest
- * single-record message, so an attempt can be rolled back). Returns false when the flush
- * is over and the pending input may be applied.
+ * Writes the next chunk into w, at most `chunkCap` bytes: a record is only attempted where
+ * its largest form fits (so the area needs no room beyond the chunk), and rolled back when
+ * it would take its message past maxMessageBytes. Returns false when the flush is over and
+ * the pending input may be applied.
  */
 export function nextChunk(w: Writer, chunkCap: i32): bool {
   endsMessage = false;
@@ -284,8 +292,10 @@ export function nextChunk(w: Writer, chunkCap: i32): bool {
       if (unit > 4) { endGroup(); groupActive = false; }
       continue;
     }
-    const empty = wantsEmpty(unit);
     const mark = w.pos;
+    // An empty chunk always has room for one record (OUTPUT_CAP >= MIN_MESSAGE_BYTES, limits.ts).
+    if (mark > 0 && mark + worstCase(unit) > chunkCap) return true;
+    const empty = wantsEmpty(unit);
     const wasOpen = msgOpen;
     const wasEvOpen = evOpen;
     if (!msgOpen) writeEnvelope(w);
@@ -304,10 +314,6 @@ export function nextChunk(w: Writer, chunkCap: i32): bool {
       closeMessage(w);
       return true;
     }
-    if (w.pos + CLOSING > chunkCap) {
-      w.pos = mark;
-      return true;
-    }
     if (!wasOpen) { msgOpen = true; msgBytes = 0; }
     msgBytes += need;
     if (!wasEvOpen) { eventSeq++; events++; }
@@ -318,5 +324,3 @@ export function nextChunk(w: Writer, chunkCap: i32): bool {
   }
 }
 
-/** Physical room the output area needs beyond the chunk size. */
-export const OUTPUT_SLACK: i32 = ENVELOPE_MAX + EVENT_HEADER_MAX + MAX_RECORD + CLOSING;

@@ -20,7 +20,7 @@ import { Writer, writerAt } from "./writer";
 import { splitmix64 } from "./text";
 
 const input = memory.data(P.INPUT_CAP + 8, 8);
-const output = memory.data(P.OUTPUT_CAP + F.OUTPUT_SLACK + 8, 8);
+const output = memory.data(P.OUTPUT_CAP + 8, 8);
 const errorArea = memory.data(P.ERROR_CAP + 64, 8);
 const err: Writer = writerAt(memory.data(offsetof<Writer>(), 8), errorArea, P.ERROR_CAP);
 const out: Writer = writerAt(memory.data(offsetof<Writer>(), 8), output, P.OUTPUT_CAP);
