@@ -43,10 +43,17 @@ const CHECK_ENTRY = P.CHECK_ID_CAP + 2;
 const HEAD: i32 = <i32>offsetof<Config>();
 const GROUPS_AT = (HEAD + 7) & ~7;
 const CHECKS_AT = GROUPS_AT + P.DISABLED_GROUPS_CAP * GROUP_ENTRY;
-const CONFIG_BYTES = CHECKS_AT + P.DISABLED_CHECKS_CAP * CHECK_ENTRY;
+export const CONFIG_BYTES = CHECKS_AT + P.DISABLED_CHECKS_CAP * CHECK_ENTRY;
 
 export const current = changetype<Config>(memory.data(CONFIG_BYTES, 8));
-const staged = changetype<Config>(memory.data(CONFIG_BYTES, 8));
+
+// Only one input is in flight at a time (others get MT_BUSY), so what it keeps while it waits
+// behind a send shares one area: a staged configuration, a connection record (trace.ts) or
+// the strings of a process, baseline or sysinfo input (event.ts).
+const PR: i32 = P.LINE_RECORD_BYTES > P.KEPT_TEXT_BYTES ? P.LINE_RECORD_BYTES : P.KEPT_TEXT_BYTES;
+export const PENDING_BYTES: i32 = CONFIG_BYTES > PR ? CONFIG_BYTES : PR;
+export const pendingInput = memory.data(PENDING_BYTES, 8);
+const staged = changetype<Config>(pendingInput);
 
 export function setDefaults(c: Config): void {
   memory.fill(changetype<usize>(c), 0, CONFIG_BYTES);

@@ -57,29 +57,22 @@ export const osVersion = changetype<Text>(memory.data(offsetof<Text>(), 8));
 export const kernel = changetype<Text>(memory.data(offsetof<Text>(), 8));
 export const hw = changetype<Text>(memory.data(offsetof<Text>(), 8));
 
-// A pending input's strings are kept cut 4 bytes past their bound: storing them bounds them
-// anyway (storeText stops within the bound plus one character), and the cut still shows
-// they were longer. Only one kind's strings are present at a time.
-const PROCESS_KEEP = P.CMD_CAP + P.EXE_CAP + P.USER_CAP + 3 * 4;
-const BASELINE_KEEP = P.CHECK_ID_CAP + P.GROUP_CAP + P.ERROR_TEXT_CAP + P.DESCRIPTION_CAP + P.REMEDIATION_CAP + 5 * 4;
-const SYSINFO_KEEP = P.OS_CAP + P.OS_VERSION_CAP + P.KERNEL_CAP + P.HW_CAP + 4 * 4;
-const PB_KEEP = PROCESS_KEEP > BASELINE_KEEP ? PROCESS_KEEP : BASELINE_KEEP;
-export const KEEP_BYTES = PB_KEEP > SYSINFO_KEEP ? PB_KEEP : SYSINFO_KEEP;
-const kept = memory.data(KEEP_BYTES, 8);
-let keptTop = 0;
+// A pending input's strings are kept cut 4 bytes past their bound (see profile.ts,
+// KEPT_TEXT_BYTES). Only one kind's strings are present at a time.
+let keptTop: usize = 0;
 
 function keep(t: Text, cap: i32): void {
   if (t.len <= 0) return;
   const n = t.len < cap + 4 ? t.len : cap + 4;
-  memory.copy(kept + keptTop, t.ptr, n);
-  t.ptr = kept + keptTop;
+  memory.copy(keptTop, t.ptr, n);
+  t.ptr = keptTop;
   t.len = n;
   keptTop += n;
 }
 
-/** Copies the pending input's strings out of the input area (it is the host's again). */
-export function keepTexts(): void {
-  keptTop = 0;
+/** Copies the pending input's strings out of the input area (it is the host's again) to `area`. */
+export function keepTexts(area: usize): void {
+  keptTop = area;
   keep(cmd, P.CMD_CAP); keep(exe, P.EXE_CAP); keep(user, P.USER_CAP);
   keep(checkId, P.CHECK_ID_CAP); keep(group, P.GROUP_CAP); keep(errorText, P.ERROR_TEXT_CAP);
   keep(description, P.DESCRIPTION_CAP); keep(remediation, P.REMEDIATION_CAP);

@@ -21,7 +21,7 @@ import { splitmix64 } from "./text";
 
 const input = memory.data(P.INPUT_CAP + 8, 8);
 const output = memory.data(P.OUTPUT_CAP + 8, 8);
-const errorArea = memory.data(P.ERROR_CAP + 64, 8);
+const errorArea = memory.data(P.ERROR_CAP, 8);
 const err: Writer = writerAt(memory.data(offsetof<Writer>(), 8), errorArea, P.ERROR_CAP);
 const out: Writer = writerAt(memory.data(offsetof<Writer>(), 8), output, P.OUTPUT_CAP);
 
@@ -136,7 +136,7 @@ function accept(kind: i32, t: i64): i32 {
   pendingT = t;
   if (!F.begin(t, kind == E.K_CONFIG)) apply();
   // Deferred behind a send: the strings it needs leave the input area, which is the host's again.
-  else if (kind == E.K_PROCESS || kind == E.K_BASELINE || kind == E.K_SYSINFO) E.keepTexts();
+  else if (kind == E.K_PROCESS || kind == E.K_BASELINE || kind == E.K_SYSINFO) E.keepTexts(C.pendingInput);
   return MT_OK;
 }
 

@@ -10,7 +10,8 @@ export const LINUX: bool = MT_LINUX != 0;
 export const INPUT_CAP: i32 = LINUX ? 65536 : 4096;
 /** Output area: one chunk of a message; must hold the largest single-record message. */
 export const OUTPUT_CAP: i32 = LINUX ? 16384 : 1536;
-export const ERROR_CAP: i32 = 512;
+/** Error area: the longest reason is about 140 bytes (a config key is echoed up to 64). */
+export const ERROR_CAP: i32 = 256;
 /** Members recorded per input line (all objects of the line together). */
 export const JSON_MEMBERS: i32 = LINUX ? 512 : 64;
 
@@ -51,5 +52,18 @@ export const DEFAULT_LOW_S: i64 = LINUX ? 86400 : 60;
 export const DEFAULT_MAX_MESSAGE: i32 = LINUX ? 65536 : 4096;
 /** Network overflow policy: rtos drops new connections, linux replaces the oldest (SPEC R2). */
 export const NET_REPLACE_OLDEST: bool = LINUX;
+
+// What an input waiting behind a send keeps (only one input waits at a time, so these
+// share one area with a staged configuration; see config.ts). Strings are kept cut 4 bytes
+// past their bound: storing them bounds them anyway (storeText stops within the bound plus
+// one character), and the cut still shows they were longer.
+/** A connection as a typed record (docs/ABI.md layout) with its optional strings (trace.ts). */
+export const LINE_RECORD_BYTES: i32 = 68 + APP_CAP + 4 + HOST_CAP + 4;
+const PROCESS_TEXTS: i32 = CMD_CAP + EXE_CAP + USER_CAP + 3 * 4;
+const BASELINE_TEXTS: i32 = CHECK_ID_CAP + GROUP_CAP + ERROR_TEXT_CAP + DESCRIPTION_CAP + REMEDIATION_CAP + 5 * 4;
+const SYSINFO_TEXTS: i32 = OS_CAP + OS_VERSION_CAP + KERNEL_CAP + HW_CAP + 4 * 4;
+const PB_TEXTS: i32 = PROCESS_TEXTS > BASELINE_TEXTS ? PROCESS_TEXTS : BASELINE_TEXTS;
+/** The strings of a process, baseline or sysinfo input (event.ts). */
+export const KEPT_TEXT_BYTES: i32 = PB_TEXTS > SYSINFO_TEXTS ? PB_TEXTS : SYSINFO_TEXTS;
 
 export const AGENT_VERSION = L.versionNumber;

@@ -9,13 +9,14 @@ import { ev, Text } from "./event";
 import { Writer } from "./writer";
 import { parseIPv4, parseIPv6 } from "./ip";
 import { APP_CAP, HOST_CAP } from "./profile";
+import { pendingInput } from "./config";
 
 // A connection line becomes a typed record (docs/ABI.md layout), so lines and typed ingest
-// share one path. Optional strings are cut 4 bytes past their bound: storing them bounds
-// them anyway, and the cut still shows they were longer.
+// share one path. Optional strings are cut 4 bytes past their bound (profile.ts,
+// LINE_RECORD_BYTES). The record is the pending input's while it waits (config.ts).
 const APP_KEEP = APP_CAP + 4;
 const HOST_KEEP = HOST_CAP + 4;
-export const lineRecord = memory.data(68 + APP_KEEP + HOST_KEEP, 8);
+export const lineRecord = pendingInput;
 
 /** Copies a typed connection record into lineRecord, strings cut as for a line. */
 export function keepRecord(rec: usize): usize {
