@@ -19,8 +19,12 @@ const O_REM = O_DESC + P.DESCRIPTION_CAP;
 const SLOT = (O_REM + P.REMEDIATION_CAP + 7) & ~7;
 const INDEX_ENTRIES = P.BASELINE_CAP * 2;
 
-const probe = memory.data(O_ID + P.CHECK_ID_CAP + 8, 8);
-const groupProbe = memory.data(P.GROUP_CAP + 8, 8);
+const PROBE_BYTES = O_ID + P.CHECK_ID_CAP + 8;
+const GROUP_PROBE_BYTES = P.GROUP_CAP + 8;
+/** The table, its index and the probes a new result is prepared in (for mt_regions). */
+export const BYTES = P.BASELINE_CAP * SLOT + INDEX_ENTRIES * 2 + PROBE_BYTES + GROUP_PROBE_BYTES;
+const probe = memory.data(PROBE_BYTES, 8);
+const groupProbe = memory.data(GROUP_PROBE_BYTES, 8);
 export const table: Table = tableAt(
   memory.data(offsetof<Table>(), 8), memory.data(P.BASELINE_CAP * SLOT, 8), SLOT, O_HASH, P.BASELINE_CAP,
   memory.data(INDEX_ENTRIES * 2, 8), INDEX_ENTRIES);

@@ -18,10 +18,11 @@ import * as T from "./trace";
 import * as J from "./json";
 import { Writer, writerAt } from "./writer";
 import { splitmix64 } from "./text";
+import { writeRegions, INPUT_BYTES, OUTPUT_BYTES, ERROR_BYTES } from "./regions";
 
-const input = memory.data(P.INPUT_CAP + 8, 8);
-const output = memory.data(P.OUTPUT_CAP + 8, 8);
-const errorArea = memory.data(P.ERROR_CAP, 8);
+const input = memory.data(INPUT_BYTES, 8);
+const output = memory.data(OUTPUT_BYTES, 8);
+const errorArea = memory.data(ERROR_BYTES, 8);
 const err: Writer = writerAt(memory.data(offsetof<Writer>(), 8), errorArea, P.ERROR_CAP);
 const out: Writer = writerAt(memory.data(offsetof<Writer>(), 8), output, P.OUTPUT_CAP);
 
@@ -447,6 +448,13 @@ export function mt_stats(): i32 {
   w.field(L.baseline); w.byte(0x7b); w.key(L.dropped); w.u64(B.overflow); w.byte(0x7d);
   w.byte(0x7d);
   return w.pos;
+}
+
+/** Writes the core's linear memory as named regions (docs/ABI.md) into the output area; returns the length. */
+export function mt_regions(): i32 {
+  out.pos = 0;
+  writeRegions(out, <i32>mt_memory_end());
+  return out.pos;
 }
 
 /** Replaces AssemblyScript's abort import: a failed check traps, and the host sees the trap. */

@@ -22,7 +22,10 @@ const ABSENT: u16 = 0xffff;
 const CAP = P.PROC_CAP > 0 ? P.PROC_CAP : 1;
 const INDEX_ENTRIES = CAP * 2;
 
-const probe = memory.data(O_CMD + P.CMD_CAP + 8, 8);
+const PROBE_BYTES = O_CMD + P.CMD_CAP + 8;
+/** The table, its index and the probe a new event is prepared in (for mt_regions). */
+export const BYTES = CAP * SLOT + INDEX_ENTRIES * 2 + PROBE_BYTES;
+const probe = memory.data(PROBE_BYTES, 8);
 export const table: Table = tableAt(
   memory.data(offsetof<Table>(), 8), memory.data(CAP * SLOT, 8), SLOT, O_HASH, CAP,
   memory.data(INDEX_ENTRIES * 2, 8), INDEX_ENTRIES);

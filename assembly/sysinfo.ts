@@ -8,8 +8,10 @@ import { Writer } from "./writer";
 import { seenFields, truncatedField } from "./fields";
 
 const O_OS = 0, O_OSV = O_OS + P.OS_CAP, O_KERNEL = O_OSV + P.OS_VERSION_CAP, O_HW = O_KERNEL + P.KERNEL_CAP;
-const BYTES = O_HW + P.HW_CAP;
-const record = memory.data(BYTES, 8);
+const RECORD_BYTES = O_HW + P.HW_CAP;
+/** The latest report and its four lengths (for mt_regions). */
+export const BYTES = RECORD_BYTES + 8;
+const record = memory.data(RECORD_BYTES, 8);
 const lens = memory.data(8, 8);
 let present = false;
 let truncated = false;

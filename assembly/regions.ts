@@ -1,0 +1,60 @@
+// mt_regions: the core's linear memory as named regions, one JSON line whose values add up
+// to mt_memory_end(), so a firmware size report can account for every byte (SPEC R7).
+
+import * as P from "./profile";
+import * as L from "./words";
+import * as N from "./network";
+import * as B from "./baseline";
+import * as Pr from "./process";
+import * as Si from "./sysinfo";
+import { CONFIG_BYTES, PENDING_BYTES } from "./config";
+import { MEMBERS_BYTES } from "./json";
+import { Writer } from "./writer";
+import { Lit } from "./literal";
+
+/** Bytes of the input and output areas (each followed by 8 spare bytes) and the error area. */
+export const INPUT_BYTES = P.INPUT_CAP + 8;
+export const OUTPUT_BYTES = P.OUTPUT_CAP + 8;
+export const ERROR_BYTES = P.ERROR_CAP;
+
+let total = 0;
+let writer: Writer | null = null;
+
+function region(name: Lit, bytes: i32): void {
+  total += bytes;
+  const w = writer;
+  if (w) { w.field(name); w.u64(<u64>bytes); }
+}
+
+/** Every region but staticData; with a writer, written as `,"name":bytes` members. */
+function named(): void {
+  total = 0;
+  region(L.networkCache, P.NET_CAP * N.SLOT);
+  region(L.networkIndex, N.INDEX_ENTRIES * 2);
+  region(L.hostTable, N.HOST_BYTES);
+  region(L.appTable, N.APP_BYTES);
+  region(L.baseline, B.BYTES);
+  region(L.process, Pr.BYTES);
+  region(L.sysinfo, Si.BYTES);
+  region(L.input, INPUT_BYTES);
+  region(L.output, OUTPUT_BYTES);
+  region(L.error, ERROR_BYTES);
+  region(L.config, CONFIG_BYTES);
+  region(L.pendingInput, PENDING_BYTES);
+  region(L.jsonMembers, MEMBERS_BYTES);
+}
+
+/**
+ * Writes `{"staticData":…,"networkCache":…,…}`. staticData is what no other region names:
+ * the words of messages, counters, windows, table headers, small buffers, alignment, and
+ * the 16 bytes below the first area (address 0 stays unused).
+ */
+export function writeRegions(w: Writer, memoryEnd: i32): void {
+  writer = null;
+  named();
+  w.byte(0x7b);
+  w.key(L.staticData); w.u64(<u64>(memoryEnd - total));
+  writer = w;
+  named();
+  w.byte(0x7d);
+}
