@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 # a real MQTT broker and openssl (test certificates) for the transport tests,
 # iproute2 (ss) for the connection collector, the Arm cross compiler and
 # newlib for the firmware, QEMU for the emulated board.
-PACKAGES=(build-essential cmake curl wabt mosquitto openssl iproute2 gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm)
+PACKAGES=(build-essential clang cmake curl wabt mosquitto openssl iproute2 gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm)
 missing=()
 for p in "${PACKAGES[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then
