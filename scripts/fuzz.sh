@@ -7,6 +7,8 @@
 # plain runs. Ends with `N passed, M failed`. Crash inputs go to build/fuzz/crashes/.
 #   FUZZ_SECONDS=0  only build and replay (no fuzzing)
 #   FUZZ_ENGINES="aot"  FUZZ_TARGETS="lines batch"  a subset
+# With both engines built, the seeds and the newest inputs the fuzzers kept are replayed on both
+# and their outputs compared (SPEC R9).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -121,6 +123,30 @@ for e in "${built[@]}"; do
     done
   done
 done
+
+# The same inputs on both engines must give the same bytes (SPEC R9): the seeds and what this
+# and earlier runs added to the working corpora (the newest FUZZ_COMPARE of each, default 100).
+if [[ " ${built[*]} " == *" wasm3 "* ]] && [[ " ${built[*]} " == *" aot "* ]]; then
+  echo "== wasm3 and aot, same inputs, same output"
+  for t in "${TARGETS[@]}"; do
+    list=build/fuzz/logs/compare-$t.list
+    { find "test/fuzz/corpus/$t" -type f
+      for e in "${built[@]}"; do
+        [ -d "build/fuzz/work/$e-$t" ] && ls -t "build/fuzz/work/$e-$t" | head -n "${FUZZ_COMPARE:-100}" | sed "s|^|build/fuzz/work/$e-$t/|"
+      done; } | sort -u >"$list"
+    n=$(wc -l <"$list")
+    for e in "${built[@]}"; do
+      # shellcheck disable=SC2046
+      FUZZ_KNOWN=$KNOWN FUZZ_HASH=1 "build/fuzz/$e/fuzz_$t" -timeout=10 $(cat "$list") 2>&1 | grep -E '^output ' >"build/fuzz/logs/compare-$t-$e.out"
+    done
+    if [ "$(wc -l <"build/fuzz/logs/compare-$t-wasm3.out")" -eq "$n" ] && cmp -s "build/fuzz/logs/compare-$t-wasm3.out" "build/fuzz/logs/compare-$t-aot.out"; then
+      pass "wasm3 = aot on $n $t inputs"
+    else
+      fail "wasm3 and aot differ on $t inputs (build/fuzz/logs/compare-$t-*.out, inputs in $list)"
+      diff "build/fuzz/logs/compare-$t-wasm3.out" "build/fuzz/logs/compare-$t-aot.out" | head -4 | sed 's/^/     /'
+    fi
+  done
+fi
 
 echo "fuzz.sh took $(( $(date +%s) - started )) s"
 finish

@@ -34,7 +34,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     fz_begin(linux, (uint8_t)(data[0] >> 1));
     if (setjmp(fz.bail) != 0) {
-        return 0; /* abandoned (fz_abandon) */
+        fz_report(); /* abandoned (fz_abandon): what it sent so far */
+        return 0;
     }
     while (at < len) {
         mt_status_t st = mt_ingest_connection_records(fz.core, rec + at, len - at, &consumed, &skipped);
@@ -89,5 +90,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     FZ_CHECK(memcmp(batch_stats.c, one_stats.c, sizeof one_stats.c) == 0 &&
                  memcmp(batch_stats.top, one_stats.top, sizeof one_stats.top) == 0,
              "batch and one-by-one stats differ");
+    fz_report();
     return 0;
 }

@@ -41,7 +41,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     fz_begin(data[0] & 1, (uint8_t)(data[0] >> 1));
     if (setjmp(fz.bail) != 0) {
-        return 0; /* abandoned (fz_abandon) */
+        fz_report(); /* abandoned (fz_abandon): what it sent so far */
+        return 0;
     }
     p = data + 1;
     end = data + size;
@@ -59,5 +60,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         p = nl + 1;
     }
     fz_finish();
+    fz_report();
     return 0;
 }

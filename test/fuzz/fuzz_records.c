@@ -107,7 +107,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     fz_begin(data[0] & 1, (uint8_t)(data[0] >> 1));
     if (setjmp(fz.bail) != 0) {
-        return 0; /* abandoned (fz_abandon) */
+        fz_report(); /* abandoned (fz_abandon): what it sent so far */
+        return 0;
     }
     r.p = data;
     r.n = size;
@@ -222,5 +223,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (st == MT_OK && t > last_t) last_t = t;
     }
     fz_finish();
+    fz_report();
     return 0;
 }
