@@ -101,19 +101,25 @@ function scanObject(depth: i32): bool {
     ws();
     const vstart = at;
     aux1 = 0; aux2 = 0; aux3 = 0; escaped = false;
-    const type = value(depth + 1);
+    let type: i32;
+    if (at < end && load<u8>(at) == 0x7b) {
+      // An object value nests straight back into scanObject, one interpreter frame per level:
+      // this recursion is what sizes a board's wasm3 stack.
+      type = scanObject(depth + 1) ? T_OBJECT : T_NONE;
+      aux1 = firstMember; aux2 = memberCount; aux3 = objectId;
+    } else type = value(depth + 1);
     if (type == T_NONE) return false;
     if (memberTop >= MAX_MEMBERS) { fail(L.tooManyMembers); return false; }
     const m = members + <usize>memberTop * MEMBER_SIZE;
-    store<u16>(m + M_KEY, <u16>(keyPtr - src));
-    store<u16>(m + M_KEY_LEN, <u16>keyLen);
-    store<u16>(m + M_VALUE, <u16>(vstart - src));
-    store<u8>(m + M_TYPE, <u8>type);
-    store<u8>(m + M_ESCAPED, escaped ? 1 : 0);
-    store<u16>(m + M_AUX1, <u16>aux1);
-    store<u16>(m + M_AUX2, <u16>aux2);
-    store<u16>(m + M_PARENT, <u16>id);
-    store<u16>(m + M_OBJECT, <u16>aux3);
+    store<u16>(m, <u16>(keyPtr - src), M_KEY);
+    store<u16>(m, <u16>keyLen, M_KEY_LEN);
+    store<u16>(m, <u16>(vstart - src), M_VALUE);
+    store<u8>(m, <u8>type, M_TYPE);
+    store<u8>(m, escaped ? 1 : 0, M_ESCAPED);
+    store<u16>(m, <u16>aux1, M_AUX1);
+    store<u16>(m, <u16>aux2, M_AUX2);
+    store<u16>(m, <u16>id, M_PARENT);
+    store<u16>(m, <u16>aux3, M_OBJECT);
     memberTop++;
     ws();
     if (at < end && load<u8>(at) == 0x2c) { at++; continue; }
@@ -184,7 +190,7 @@ function word(w: Lit): bool {
 export function find(first: i32, count: i32, id: i32, name: Lit): i32 {
   for (let i = first + count - 1; i >= first; i--) {
     const m = member(i);
-    if (<i32>load<u16>(m + M_PARENT) == id && isLit(src + load<u16>(m + M_KEY), load<u16>(m + M_KEY_LEN), name)) return i;
+    if (<i32>load<u16>(m, M_PARENT) == id && isLit(src + load<u16>(m, M_KEY), load<u16>(m, M_KEY_LEN), name)) return i;
   }
   return -1;
 }
@@ -193,32 +199,32 @@ export function find(first: i32, count: i32, id: i32, name: Lit): i32 {
 // @ts-ignore: decorator
 @inline function member(i: i32): usize { return members + <usize>i * MEMBER_SIZE; }
 
-export function isMemberOf(i: i32, id: i32): bool { return <i32>load<u16>(member(i) + M_PARENT) == id; }
+export function isMemberOf(i: i32, id: i32): bool { return <i32>load<u16>(member(i), M_PARENT) == id; }
 
-export function memberType(i: i32): i32 { return <i32>load<u8>(member(i) + M_TYPE); }
-export function memberKeyPtr(i: i32): usize { return src + load<u16>(member(i) + M_KEY); }
-export function memberKeyLen(i: i32): i32 { return <i32>load<u16>(member(i) + M_KEY_LEN); }
+export function memberType(i: i32): i32 { return <i32>load<u8>(member(i), M_TYPE); }
+export function memberKeyPtr(i: i32): usize { return src + load<u16>(member(i), M_KEY); }
+export function memberKeyLen(i: i32): i32 { return <i32>load<u16>(member(i), M_KEY_LEN); }
 
 /** Puts the cursor on member i's value (to re-read it as a string, number or object). */
-export function seek(i: i32): void { at = src + load<u16>(member(i) + M_VALUE); }
+export function seek(i: i32): void { at = src + load<u16>(member(i), M_VALUE); }
 
 /** Member i's object value: its members become firstMember..+memberCount. */
 export function objectOf(i: i32): void {
   const m = member(i);
-  firstMember = <i32>load<u16>(m + M_AUX1);
-  memberCount = <i32>load<u16>(m + M_AUX2);
-  objectId = <i32>load<u16>(m + M_OBJECT);
+  firstMember = <i32>load<u16>(m, M_AUX1);
+  memberCount = <i32>load<u16>(m, M_AUX2);
+  objectId = <i32>load<u16>(m, M_OBJECT);
 }
 
 /** Member i's decoded string value, in strPtr/strLen (decoded in place the first time). */
 export function stringOf(i: i32): void {
   const m = member(i);
-  strPtr = src + load<u16>(m + M_AUX1);
-  strLen = <i32>load<u16>(m + M_AUX2);
-  if (load<u8>(m + M_ESCAPED) != 0) {
+  strPtr = src + load<u16>(m, M_AUX1);
+  strLen = <i32>load<u16>(m, M_AUX2);
+  if (load<u8>(m, M_ESCAPED) != 0) {
     strLen = decodeInPlace(strPtr, strLen);
-    store<u16>(m + M_AUX2, <u16>strLen);
-    store<u8>(m + M_ESCAPED, 0);
+    store<u16>(m, <u16>strLen, M_AUX2);
+    store<u8>(m, 0, M_ESCAPED);
   }
 }
 

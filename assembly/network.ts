@@ -96,17 +96,17 @@ let seedInUse: u32 = 0;
 
 /** Recomputes a cached record's hash from its key (to move index entries when one leaves). */
 function slotHash(s: usize): u32 {
-  const flags = <u32>load<u8>(s + O_FLAGS);
-  return keyHash(seedInUse, firstWord(flags & 3, (flags >> 2) & 3, load<u32>(s + O_PORTS)),
-    load<u64>(s + O_LOCAL), load<u64>(s + O_LOCAL, 8), load<u64>(s + O_REMOTE), load<u64>(s + O_REMOTE, 8));
+  const flags = <u32>load<u8>(s, O_FLAGS);
+  return keyHash(seedInUse, firstWord(flags & 3, (flags >> 2) & 3, load<u32>(s, O_PORTS)),
+    load<u64>(s, O_LOCAL), load<u64>(s, O_LOCAL + 8), load<u64>(s, O_REMOTE), load<u64>(s, O_REMOTE + 8));
 }
 table.rehash = slotHash;
 
 /** Gives back the shared entries a record holds (it is being replaced). */
 function releaseNames(s: usize): void {
-  const flags = load<u8>(s + O_FLAGS);
-  if (flags & F_APP) apps.release(load<u8>(s + O_APP));
-  if (flags & F_HOST) hosts.release(load<u8>(s + O_HOST));
+  const flags = load<u8>(s, O_FLAGS);
+  if (flags & F_APP) apps.release(load<u8>(s, O_APP));
+  if (flags & F_HOST) hosts.release(load<u8>(s, O_HOST));
 }
 
 /**
@@ -116,24 +116,24 @@ function releaseNames(s: usize): void {
  */
 function fillOptional(s: usize, names: Names, at: i32, has: u32, noRoom: u32, cap: i32, p: usize, len: i32): void {
   storeText(nameText, cap, p, len);
-  let flags = <u32>load<u8>(s + O_FLAGS);
+  let flags = <u32>load<u8>(s, O_FLAGS);
   if (storedTruncated) flags |= F_TRUNCATED;
   const i = names.intern(nameText, storedLen);
   if (i == FULL) {
     flags |= F_TRUNCATED;
-    store<u8>(s + O_NO_ROOM, <u32>load<u8>(s + O_NO_ROOM) | noRoom);
+    store<u8>(s, <u32>load<u8>(s, O_NO_ROOM) | noRoom, O_NO_ROOM);
     S.nameLost(S.C_NETWORK);
   } else {
     flags |= has;
     store<u8>(s + at, <u8>i);
   }
-  store<u8>(s + O_FLAGS, <u8>flags);
+  store<u8>(s, <u8>flags, O_FLAGS);
 }
 
 /** Whether an optional string of this event should be offered to the record. */
 // @ts-ignore: decorator
 @inline function wants(s: usize, has: u32, noRoom: u32, len: i32): bool {
-  return len > 0 && (<u32>load<u8>(s + O_FLAGS) & has) == 0 && (<u32>load<u8>(s + O_NO_ROOM) & noRoom) == 0;
+  return len > 0 && (<u32>load<u8>(s, O_FLAGS) & has) == 0 && (<u32>load<u8>(s, O_NO_ROOM) & noRoom) == 0;
 }
 
 // @ts-ignore: decorator
@@ -149,8 +149,8 @@ function fillOptional(s: usize, names: Names, at: i32, has: u32, noRoom: u32, ca
  * `enabled` and `replaceOldest` come from the configuration and the profile.
  */
 export function add(rec: usize, seed: u32, enabled: bool, replaceOldest: bool): void {
-  addInline(rec, seed, enabled, replaceOldest, load<i64>(rec), load<u64>(rec + 8), load<u64>(rec + 16),
-    <i32>load<u16>(rec + 64), <i32>load<u16>(rec + 66), load<u8>(rec + 60), load<u8>(rec + 62), load<u8>(rec + 63));
+  addInline(rec, seed, enabled, replaceOldest, load<i64>(rec), load<u64>(rec, 8), load<u64>(rec, 16),
+    <i32>load<u16>(rec, 64), <i32>load<u16>(rec, 66), load<u8>(rec, 60), load<u8>(rec, 62), load<u8>(rec, 63));
 }
 
 /**
@@ -168,11 +168,11 @@ export function add(rec: usize, seed: u32, enabled: bool, replaceOldest: bool): 
   const localV6 = family == 6;
   const remoteV6 = remoteFamily == 0 ? localV6 : remoteFamily == 6;
   const keyFlags = (localV6 ? F_LOCAL_V6 : 0) | (remoteV6 ? F_REMOTE_V6 : 0) | (proto << 2);
-  const ports = load<u32>(rec + 56);
-  const w1 = localV6 ? load<u64>(rec + 24) : <u64>load<u32>(rec + 24);
-  const w2 = localV6 ? load<u64>(rec + 32) : 0;
-  const w3 = remoteV6 ? load<u64>(rec + 40) : <u64>load<u32>(rec + 40);
-  const w4 = remoteV6 ? load<u64>(rec + 48) : 0;
+  const ports = load<u32>(rec, 56);
+  const w1 = localV6 ? load<u64>(rec, 24) : <u64>load<u32>(rec, 24);
+  const w2 = localV6 ? load<u64>(rec, 32) : 0;
+  const w3 = remoteV6 ? load<u64>(rec, 40) : <u64>load<u32>(rec, 40);
+  const w4 = remoteV6 ? load<u64>(rec, 48) : 0;
   const hash = keyHash(seed, firstWord(keyFlags & 3, proto, ports), w1, w2, w3, w4);
   const offset = <u32>(t - windowStart(S.C_NETWORK));
   if (table.indexed) {
@@ -181,13 +181,13 @@ export function add(rec: usize, seed: u32, enabled: bool, replaceOldest: bool): 
       const e = <i32>load<u16>(INDEX + (<usize>i << 1));
       if (e == 0) break;
       const s = SLOTS + <usize>(e - 1) * SLOT;
-      if (load<u32>(s + O_PORTS) == ports && load<u64>(s + O_REMOTE) == w3 && load<u64>(s + O_LOCAL) == w1
-        && load<u64>(s + O_REMOTE, 8) == w4 && load<u64>(s + O_LOCAL, 8) == w2
-        && (<u32>load<u8>(s + O_FLAGS) & KEY_FLAGS) == keyFlags) {
-        store<u64>(s + O_HITS, load<u64>(s + O_HITS) + 1);
+      if (load<u32>(s, O_PORTS) == ports && load<u64>(s, O_REMOTE) == w3 && load<u64>(s, O_LOCAL) == w1
+        && load<u64>(s, O_REMOTE + 8) == w4 && load<u64>(s, O_LOCAL + 8) == w2
+        && (<u32>load<u8>(s, O_FLAGS) & KEY_FLAGS) == keyFlags) {
+        store<u64>(s, load<u64>(s, O_HITS) + 1, O_HITS);
         satAdd(s, O_IN, bytesIn);
         satAdd(s, O_OUT, bytesOut);
-        store<u32>(s + O_LAST, offset);
+        store<u32>(s, offset, O_LAST);
         fillBoth(s, rec, appLen, hostLen);
         return;
       }
@@ -206,26 +206,26 @@ function insert(rec: usize, seed: u32, replaceOldest: bool, hash: u32, keyFlags:
     // rtos: keep aggregating what is cached, drop the new flow; linux: the oldest makes room.
     if (!replaceOldest) { S.dropped(S.C_NETWORK); return; }
     s = table.replaceOldest();
-    S.discarded(S.C_NETWORK, load<u64>(s + O_HITS));
+    S.discarded(S.C_NETWORK, load<u64>(s, O_HITS));
     releaseNames(s);
   } else s = table.append();
-  store<u64>(s + O_LOCAL, w1);
-  store<u64>(s + O_LOCAL, w2, 8);
-  store<u64>(s + O_REMOTE, w3);
-  store<u64>(s + O_REMOTE, w4, 8);
-  store<u64>(s + O_IN, bytesIn);
-  store<u64>(s + O_OUT, bytesOut);
-  store<u64>(s + O_HITS, 1);
-  store<u32>(s + O_FIRST, offset);
-  store<u32>(s + O_LAST, offset);
-  store<u32>(s + O_PORTS, ports);
-  store<u8>(s + O_NO_ROOM, 0);
-  store<u8>(s + O_FLAGS, <u8>(keyFlags | (load<u8>(rec + 61) == DIR_IN ? F_DIR_IN : 0)));
+  store<u64>(s, w1, O_LOCAL);
+  store<u64>(s, w2, O_LOCAL + 8);
+  store<u64>(s, w3, O_REMOTE);
+  store<u64>(s, w4, O_REMOTE + 8);
+  store<u64>(s, bytesIn, O_IN);
+  store<u64>(s, bytesOut, O_OUT);
+  store<u64>(s, 1, O_HITS);
+  store<u32>(s, offset, O_FIRST);
+  store<u32>(s, offset, O_LAST);
+  store<u32>(s, ports, O_PORTS);
+  store<u8>(s, 0, O_NO_ROOM);
+  store<u8>(s, <u8>(keyFlags | (load<u8>(rec, 61) == DIR_IN ? F_DIR_IN : 0)), O_FLAGS);
   fillBoth(s, rec, appLen, hostLen);
   table.linkHashed(s, hash);
 }
 
-export function hits(k: i32): u64 { return load<u64>(table.at(k) + O_HITS); }
+export function hits(k: i32): u64 { return load<u64>(table.at(k), O_HITS); }
 
 const ipText = memory.data(48, 8);
 
@@ -239,27 +239,27 @@ function address(w: Writer, name: Lit, a: usize, v6: bool, first: bool): void {
 /** Writes the k-th oldest record as a ConnectionCreate payload object. */
 export function write(w: Writer, k: i32): void {
   const s = table.at(k);
-  const flags = <i32>load<u8>(s + O_FLAGS);
+  const flags = <i32>load<u8>(s, O_FLAGS);
   const start = windowStart(S.C_NETWORK);
   w.byte(0x7b);
   address(w, L.LocalAddress, s + O_LOCAL, (flags & F_LOCAL_V6) != 0, true);
-  w.field(L.LocalPort); w.u64(load<u16>(s + O_PORTS));
+  w.field(L.LocalPort); w.u64(load<u16>(s, O_PORTS));
   address(w, L.RemoteAddress, s + O_REMOTE, (flags & F_REMOTE_V6) != 0, false);
-  w.field(L.RemotePort); w.u64(load<u16>(s + O_PORTS + 2));
+  w.field(L.RemotePort); w.u64(load<u16>(s, O_PORTS + 2));
   const proto = (flags >> 2) & 3;
   w.field(L.Protocol);
   w.lit(proto == PROTO_TCP ? L.jsonTcp : proto == PROTO_UDP ? L.jsonUdp : L.jsonIcmp);
   w.field(L.Direction);
   w.lit((flags & F_DIR_IN) != 0 ? L.jsonIn : L.jsonOut);
-  w.field(L.BytesIn); w.u64(load<u64>(s + O_IN));
-  w.field(L.BytesOut); w.u64(load<u64>(s + O_OUT));
-  seenFields(w, load<u64>(s + O_HITS), start + <i64>load<u32>(s + O_FIRST), start + <i64>load<u32>(s + O_LAST));
+  w.field(L.BytesIn); w.u64(load<u64>(s, O_IN));
+  w.field(L.BytesOut); w.u64(load<u64>(s, O_OUT));
+  seenFields(w, load<u64>(s, O_HITS), start + <i64>load<u32>(s, O_FIRST), start + <i64>load<u32>(s, O_LAST));
   if (flags & F_APP) {
-    const i = <i32>load<u8>(s + O_APP);
+    const i = <i32>load<u8>(s, O_APP);
     w.field(L.ApplicationProtocol); w.jsonString(apps.bytes(i), apps.length(i));
   }
   if (flags & F_HOST) {
-    const i = <i32>load<u8>(s + O_HOST);
+    const i = <i32>load<u8>(s, O_HOST);
     w.field(L.ExtraDetails); w.byte(0x7b); w.key(L.HostName); w.jsonString(hosts.bytes(i), hosts.length(i)); w.byte(0x7d);
   }
   truncatedField(w, (flags & F_TRUNCATED) != 0);
