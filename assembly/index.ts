@@ -15,14 +15,11 @@ import * as Si from "./sysinfo";
 import * as F from "./flush";
 import * as W from "./window";
 import * as T from "./trace";
-import * as J from "./json";
 import { Writer, writerAt } from "./writer";
 import { splitmix64 } from "./text";
-import { writeRegions, INPUT_BYTES, OUTPUT_BYTES, ERROR_BYTES } from "./regions";
+import { writeRegions } from "./regions";
+import { input, output, errorArea } from "./areas";
 
-const input = memory.data(INPUT_BYTES, 8);
-const output = memory.data(OUTPUT_BYTES, 8);
-const errorArea = memory.data(ERROR_BYTES, 8);
 const err: Writer = writerAt(memory.data(offsetof<Writer>(), 8), errorArea, P.ERROR_CAP);
 const out: Writer = writerAt(memory.data(offsetof<Writer>(), 8), output, P.OUTPUT_CAP);
 

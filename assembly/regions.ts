@@ -8,14 +8,9 @@ import * as B from "./baseline";
 import * as Pr from "./process";
 import * as Si from "./sysinfo";
 import { CONFIG_BYTES, PENDING_BYTES } from "./config";
-import { MEMBERS_BYTES } from "./json";
 import { Writer } from "./writer";
 import { Lit } from "./literal";
-
-/** Bytes of the input and output areas (each followed by 8 spare bytes) and the error area. */
-export const INPUT_BYTES = P.INPUT_CAP + 8;
-export const OUTPUT_BYTES = P.OUTPUT_CAP + 8;
-export const ERROR_BYTES = P.ERROR_CAP;
+import { INPUT_BYTES, OUTPUT_BYTES, ERROR_BYTES } from "./areas";
 
 let total = 0;
 let writer: Writer | null = null;
@@ -41,7 +36,6 @@ function named(): void {
   region(L.error, ERROR_BYTES);
   region(L.config, CONFIG_BYTES);
   region(L.pendingInput, PENDING_BYTES);
-  region(L.jsonMembers, MEMBERS_BYTES);
 }
 
 /**

@@ -123,7 +123,6 @@ import { Lit } from "./literal";
 @lazy export const jsonImportant: Lit = memory.data<u8>([11, 34, 73, 109, 112, 111, 114, 116, 97, 110, 116, 34], 1); // "\"Important\""
 @lazy export const jsonIn: Lit = memory.data<u8>([4, 34, 73, 110, 34], 1); // "\"In\""
 @lazy export const jsonInformational: Lit = memory.data<u8>([15, 34, 73, 110, 102, 111, 114, 109, 97, 116, 105, 111, 110, 97, 108, 34], 1); // "\"Informational\""
-@lazy export const jsonMembers: Lit = memory.data<u8>([11, 106, 115, 111, 110, 77, 101, 109, 98, 101, 114, 115], 1); // "jsonMembers"
 @lazy export const jsonNameTableFullColon: Lit = memory.data<u8>([18, 34, 110, 97, 109, 101, 32, 116, 97, 98, 108, 101, 32, 102, 117, 108, 108, 58, 32], 1); // "\"name table full: "
 @lazy export const jsonNetwork: Lit = memory.data<u8>([9, 34, 110, 101, 116, 119, 111, 114, 107, 34], 1); // "\"network\""
 @lazy export const jsonNetworkCacheFullOpen: Lit = memory.data<u8>([21, 34, 110, 101, 116, 119, 111, 114, 107, 32, 99, 97, 99, 104, 101, 32, 102, 117, 108, 108, 32, 40], 1); // "\"network cache full ("
