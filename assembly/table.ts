@@ -1,12 +1,10 @@
 // A fixed-capacity table of records kept in insertion order (a ring over preallocated
 // slots), with an open-addressing hash index so that finding an identical record costs
-// O(1) expected, not a scan of the cache. Records start with their key: [u16 len][bytes].
+// O(1) expected, not a scan of the cache. Records looked up with `find` start with their
+// key, [u16 len][bytes], and keep its hash at an offset the owner chooses; an owner that
+// probes its own index (network.ts) stores no hash and gives `rehash` to recompute it.
 
 import { bytesEqual } from "./text";
-
-/** Byte offset of the key's length in a slot; the key bytes follow it. */
-export const KEY_LEN_OFFSET: i32 = 0;
-/** Each slot keeps its key's hash at an offset the owner chooses, or (offset < 0) the owner recomputes it. */
 
 @unmanaged export class Table {
   slots: usize;      // capacity * slotSize bytes
