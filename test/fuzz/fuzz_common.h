@@ -666,8 +666,8 @@ static size_t fz_drain(void)
             }
             if (st == MT_ERR_BUFFER) {
                 /* Not parsed, so its IsEmpty events are not counted: bound the messages instead
-                 * (caches full of records split into 1 KB messages take under 2,000). */
-                if (count > 5000 && fz_known("empty-windows-run")) fz_abandon();
+                 * (caches full of records split into the smallest messages take under 1,000). */
+                if (count > 1500 && fz_known("empty-windows-run")) fz_abandon();
                 mt_get_counters(fz.core, &after);
                 FZ_CHECK(fz.drain_mode == 2, "a buffer of maxMessageBytes (%zu) was too small for %zu bytes", cap, n);
                 FZ_CHECK(n > cap && n <= fz.limit, "MT_ERR_BUFFER length %zu, buffer %zu, limit %u", n, cap, (unsigned)fz.limit);
