@@ -1,14 +1,15 @@
 // `microtally` command line (SPEC R11). It only parses arguments and wires parts together.
 
-import { readFileSync, writeSync } from 'node:fs';
+import { writeSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import type { EngineName, Profile } from './engine.js';
 import { ENGINE_NAMES, engineByName } from './engines/index.js';
-import { Core } from './core.js';
-import { replayWith } from './engines/v8.js';
+import { IoError, isStreaming, openTrace, pause, type TraceInput } from './engines/v8.js';
 
 const USAGE = `usage:
-  microtally replay <trace.jsonl> [--engine v8|wasm3|aot|qemu|qemu-aot] [--profile rtos|linux] [--agent-id <uuid>] [--stats]
+  microtally replay <trace.jsonl|-> [--engine v8|wasm3|aot|qemu|qemu-aot] [--profile rtos|linux] [--agent-id <uuid>] [--stats]
+    exit status: 0 all lines used, 1 some lines skipped, 2 usage error, 74 the trace could not be read or the
+    output not written (full disk, closed pipe, e.g. \`| head\`), reported in one line on stderr
   microtally run [--config <file>] [--sink stdout|file:<path>|mqtt://host:port|mqtts://host:port] [--device-id <id>]
                  [--connection-string <cs>] [--agent-id <uuid>]
   microtally bench [--json]
@@ -19,17 +20,62 @@ function usage(message: string): number {
   return 2;
 }
 
-/** Writes everything, even to a pipe that is slow to drain. */
-function writeAll(fd: number, s: string): void {
-  const buf = Buffer.from(s);
-  let off = 0;
-  while (off < buf.length) {
-    try { off += writeSync(fd, buf, off); } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code;
-      // A reader that went away (`| head`) ends the run quietly, as with any Unix filter.
-      if (code === 'EPIPE') process.exit(0);
-      if (code !== 'EAGAIN') throw e;
+/**
+ * Writes to a file descriptor synchronously, so a slow reader holds the replay back instead of
+ * output piling up in memory. stdout is buffered (64 KiB, flushed before anything goes to
+ * stderr and before each read of the trace); a failed write throws an IoError naming the stream.
+ */
+class FdWriter {
+  private readonly buf: Buffer;
+  private used = 0;
+
+  constructor(private readonly fd: number, readonly name: string, bufferBytes: number) {
+    this.buf = Buffer.allocUnsafe(bufferBytes);
+  }
+
+  write(data: string | Uint8Array): void {
+    const b = typeof data === 'string' ? Buffer.from(data) : data;
+    if (this.used + b.length > this.buf.length) {
+      this.flush();
+      if (b.length >= this.buf.length) { this.writeAll(b); return; }
     }
+    this.buf.set(b, this.used);
+    this.used += b.length;
+  }
+
+  flush(): void {
+    if (this.used === 0) return;
+    const n = this.used;
+    this.used = 0;
+    this.writeAll(this.buf.subarray(0, n));
+  }
+
+  private writeAll(b: Uint8Array): void {
+    let off = 0;
+    while (off < b.length) {
+      try {
+        off += writeSync(this.fd, b, off, b.length - off);
+      } catch (e) {
+        // A descriptor someone made non-blocking: wait for the reader, as a blocking write would.
+        if ((e as NodeJS.ErrnoException).code === 'EAGAIN') { pause(); continue; }
+        // Everything else, a reader that went away (EPIPE) included, is an output error (SPEC R10).
+        throw IoError.from(e, 'write', this.name);
+      }
+    }
+  }
+}
+
+/** SPEC R10: an input or output error ends the run with 74 and one line naming it. */
+function ioFailure(e: IoError): number {
+  try { writeSync(2, `microtally: ${e.message}\n`); } catch { /* stderr itself is gone */ }
+  return 74;
+}
+
+/** Flushes `out` before each further read, so output is never held back waiting for input. */
+async function* flushingBetween(chunks: AsyncIterable<Uint8Array> | Iterable<Uint8Array>, out: FdWriter): AsyncGenerator<Uint8Array> {
+  for await (const c of chunks) {
+    yield c;
+    out.flush();
   }
 }
 
@@ -44,31 +90,44 @@ async function replay(args: string[]): Promise<number> {
         profile: { type: 'string', default: 'rtos' },
         'agent-id': { type: 'string' },
         stats: { type: 'boolean', default: false },
+        help: { type: 'boolean', short: 'h', default: false },
       },
     });
   } catch (e) {
     return usage((e as Error).message);
   }
   const { values, positionals } = parsed;
+  if (values.help) { process.stdout.write(USAGE); return 0; }
   if (positionals.length !== 1) return usage('replay takes exactly one trace file');
   if (!ENGINE_NAMES.includes(values.engine as EngineName)) return usage(`unknown engine "${values.engine}"`);
   if (values.profile !== 'rtos' && values.profile !== 'linux') return usage(`unknown profile "${values.profile}"`);
-  let trace: Buffer;
-  try {
-    trace = readFileSync(positionals[0] === '-' ? 0 : positionals[0]);
-  } catch (e) {
-    return usage(`cannot read ${positionals[0]}: ${(e as Error).message}`);
-  }
   const options = { profile: values.profile as Profile, agentId: values['agent-id'], stats: values.stats };
-  if (values.engine === 'v8') {
-    // Stream straight to stdout so a long trace does not wait for its end to print.
-    return replayWith(new Core(options.profile), trace, options, (s) => writeAll(1, s), (s) => writeAll(2, s));
+  const v8 = values.engine === 'v8';
+  // V8 produces messages one by one: buffer them. A native engine's output arrives in pipe-sized
+  // chunks: pass each on at once.
+  const stdout = new FdWriter(1, 'stdout', v8 ? 64 << 10 : 0);
+  const stderr = new FdWriter(2, 'stderr', 0);
+  const output = { out: (d: string | Uint8Array) => stdout.write(d), err: (d: string | Uint8Array) => { stdout.flush(); stderr.write(d); } };
+  let input: TraceInput;
+  try {
+    input = openTrace(positionals[0]);
+  } catch (e) {
+    if (e instanceof IoError) return ioFailure(e);
+    throw e;
   }
-  const engine = await engineByName(values.engine as EngineName);
-  const result = await engine.replay(trace, options);
-  writeAll(1, result.stdout);
-  writeAll(2, result.stderr);
-  return result.exitCode;
+  try {
+    const engine = await engineByName(values.engine as EngineName);
+    if (!isStreaming(engine)) throw new Error(`engine ${engine.name} cannot stream a trace`);
+    const source: TraceInput = v8 ? { ...input, chunks: () => flushingBetween(input.chunks(), stdout) } : input;
+    const code = await engine.replayStream(source, options, output);
+    stdout.flush();
+    return code;
+  } catch (e) {
+    if (e instanceof IoError) return ioFailure(e);
+    throw e;
+  } finally {
+    input.close();
+  }
 }
 
 /** Loads a command's module only when that command runs. */

@@ -1,15 +1,18 @@
 // The QEMU engines: the blob on an emulated Cortex-M3 board (ports/qemu), under wasm3
 // (`qemu`) or translated to C ahead of time (`qemu-aot`, see qemu-aot.ts). The firmware reads
 // the trace through semihosting and prints exactly what `replay` prints, so this class only
-// builds the image when needed, runs QEMU and hands back its output.
+// builds the image when needed, runs QEMU and passes its output on as it comes.
 
-import { spawn, execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { closeSync, constants, existsSync, open, openSync } from 'node:fs';
 import { mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import type { BenchResult, Engine, EngineName, Profile, ReplayOptions, ReplayResult } from '../engine.js';
+import type { BenchResult, EngineName, Profile, ReplayOptions, ReplayResult } from '../engine.js';
+import { collect, feed, runProgram, type ChildIo, type Exit } from './native.js';
+import { IoError, type ReplayOutput, type StreamingEngine, type TraceInput } from './v8.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url)).replace(/\/dist\/$/, '/');
 
@@ -62,15 +65,73 @@ function timeoutMs(): number {
   return Number.isFinite(v) && v > 0 ? v : 10 * 60_000;
 }
 
-export class QemuEngine implements Engine {
+export class QemuEngine implements StreamingEngine {
   readonly name: EngineName = 'qemu';
   protected readonly board: BoardEngine = 'wasm3';
 
   async replay(trace: Uint8Array, options: ReplayOptions): Promise<ReplayResult> {
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    const stderr = () => Buffer.concat(err).toString('utf8');
+    let exit: Exit;
+    try {
+      exit = await this.runReplay(options, collect(out, err), timeoutMs(),
+        (dir) => writeFile(join(dir, 'trace.jsonl'), trace));
+    } catch (e) {
+      throw new Error(`${(e as Error).message}\n${stderr()}`);
+    }
+    const failure = firmwareFailure(exit.code, this.board);
+    if (failure) throw new Error(`firmware: ${failure}\n${stderr()}`);
+    return { stdout: Buffer.concat(out).toString('utf8'), stderr: stderr(), exitCode: exit.code };
+  }
+
+  /**
+   * QEMU opens a trace file itself (a symbolic link to it beside QEMU); stdin reaches the board
+   * through a named pipe fed with backpressure. Output passes on as QEMU writes it. No time
+   * limit here unless MICROTALLY_QEMU_TIMEOUT_MS is set: a long trace takes what it takes.
+   * The firmware's own failure codes pass through (70, 71, 74, 76), reported in one line.
+   */
+  async replayStream(input: TraceInput, options: ReplayOptions, output: ReplayOutput): Promise<number> {
+    const limit = process.env.MICROTALLY_QEMU_TIMEOUT_MS ? timeoutMs() : undefined;
+    let fifo: string | undefined;
+    const exit = await this.runReplay(options, output, limit, async (dir) => {
+      const at = join(dir, 'trace.jsonl');
+      if (input.path !== undefined) return symlink(resolve(input.path), at);
+      fifo = at;
+      await new Promise<void>((ok, ko) => execFile('mkfifo', ['-m', '600', at], (e) => (e ? ko(e) : ok())));
+    }, input.path !== undefined ? undefined : (child, fail, stopped) => {
+      // Opening the pipe for writing waits for QEMU to open it for reading, so no byte is
+      // written (and our end closed) before the board has it open. Should QEMU end without
+      // opening it, a reader of our own releases that wait.
+      let opened = false;
+      let exited = false;
+      child.on('close', () => {
+        exited = true;
+        if (!opened) try { closeSync(openSync(fifo!, constants.O_RDONLY | constants.O_NONBLOCK)); } catch { /* gone */ }
+      });
+      open(fifo!, constants.O_WRONLY, (e, fd) => {
+        opened = true;
+        if (e) { fail(IoError.from(e, 'write', 'the pipe to QEMU')); return; }
+        if (exited) { closeSync(fd); return; }
+        const pipe = new Socket({ fd, readable: false, writable: true });
+        pipe.on('error', () => {});                // QEMU stopped reading: its exit status says why
+        pipe.on('finish', () => pipe.destroy());   // closing our end is the board's end of input
+        child.on('close', () => pipe.destroy());
+        feed(input.chunks(), pipe, stopped).catch(fail);
+      });
+    });
+    const failure = firmwareFailure(exit.code, this.board);
+    if (failure && exit.stderrEnd === undefined) output.err(`microtally: ${this.name}: ${failure}\n`);
+    return exit.code;
+  }
+
+  /** Runs the image on a trace that `prepare` puts at trace.jsonl in QEMU's working directory. */
+  private async runReplay(options: ReplayOptions, output: ReplayOutput, limit: number | undefined,
+    prepare: (dir: string) => Promise<void>, started?: ChildIo['started']): Promise<Exit> {
     const image = await this.image(options.profile);
     const dir = await mkdtemp(join(tmpdir(), 'microtally-qemu-'));
     try {
-      await writeFile(join(dir, 'trace.jsonl'), trace);
+      await prepare(dir);
       // Semihosting arguments: the firmware opens trace.jsonl relative to QEMU's working
       // directory; the agent id travels as hex so no byte of it can upset QEMU's option parser.
       const args = ['microtally'];
@@ -82,7 +143,8 @@ export class QemuEngine implements Engine {
       }
       args.push('trace.jsonl');
       const semihosting = ['enable=on', 'target=native', ...args.map((a) => `arg=${a}`)].join(',');
-      return await run([...QEMU_ARGS, '-semihosting-config', semihosting, '-kernel', image], dir, this.board);
+      return await runProgram(qemuProgram(), [...QEMU_ARGS, '-semihosting-config', semihosting, '-kernel', image],
+        { name: 'qemu', cwd: dir, output, timeoutMs: limit, started });
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
@@ -100,9 +162,12 @@ export class QemuEngine implements Engine {
       // A fixed name beside QEMU: semihosting arguments are split at spaces.
       await symlink(resolve(recordsFile), join(dir, 'records.bin'));
       const semihosting = 'enable=on,target=native,arg=microtally,arg=--bench-connections=records.bin';
-      const r = await run([...QEMU_ARGS, '-semihosting-config', semihosting, '-kernel', image], dir, this.board);
-      if (r.exitCode !== 0) throw new Error(`qemu bench failed (exit ${r.exitCode}): ${r.stderr}`);
-      return JSON.parse(r.stdout) as BenchResult;
+      const out: Buffer[] = [];
+      const err: Buffer[] = [];
+      const { code } = await runProgram(qemuProgram(), [...QEMU_ARGS, '-semihosting-config', semihosting, '-kernel', image],
+        { name: 'qemu', cwd: dir, output: collect(out, err), timeoutMs: timeoutMs() });
+      if (code !== 0) throw new Error(`qemu bench failed (exit ${code}): ${Buffer.concat(err).toString('utf8')}`);
+      return JSON.parse(Buffer.concat(out).toString('utf8')) as BenchResult;
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
@@ -117,24 +182,6 @@ export class QemuEngine implements Engine {
   }
 }
 
-function run(args: string[], cwd: string, engine: BoardEngine): Promise<ReplayResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.env.MICROTALLY_QEMU ?? 'qemu-system-arm', args, { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    child.stdout.on('data', (b: Buffer) => out.push(b));
-    child.stderr.on('data', (b: Buffer) => err.push(b));
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs());
-    child.on('error', (e) => { clearTimeout(timer); reject(new Error(`cannot run qemu-system-arm: ${e.message}`)); });
-    child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      const stdout = Buffer.concat(out).toString('utf8');
-      const stderr = Buffer.concat(err).toString('utf8');
-      if (signal !== null) return reject(new Error(`qemu killed by ${signal} (timeout ${timeoutMs()} ms)\n${stderr}`));
-      const exitCode = code ?? 2;
-      const failure = firmwareFailure(exitCode, engine);
-      if (failure) return reject(new Error(`firmware: ${failure}\n${stderr}`));
-      resolve({ stdout, stderr, exitCode });
-    });
-  });
+function qemuProgram(): string {
+  return process.env.MICROTALLY_QEMU ?? 'qemu-system-arm';
 }
