@@ -50,6 +50,7 @@ fi
 mkdir -p build/fuzz/logs build/fuzz/crashes
 echo "== build (clang, -fsanitize=fuzzer,address,undefined)"
 built=()
+build_started=$(date +%s)
 for e in "${engines[@]}"; do
   if make --no-print-directory -s -C test/fuzz MT_ENGINE="$e" TARGETS="${TARGETS[*]}" -j"$JOBS" >build/fuzz/logs/build-$e.log 2>&1; then
     pass "build fuzz targets ($e)"; built+=("$e")
@@ -67,6 +68,8 @@ fuzz_one() {
     "build/fuzz/work/$e-$t" "test/fuzz/corpus/$t" >"$log" 2>&1
   echo $? >"build/fuzz/logs/$e-$t.result"
 }
+
+build_seconds=$(( $(date +%s) - build_started ))
 
 if [ "$SECONDS_PER_TARGET" -gt 0 ] && [ ${#built[@]} -gt 0 ]; then
   echo "== fuzz, ${SECONDS_PER_TARGET} s per target, $JOBS at a time"
@@ -125,14 +128,14 @@ for e in "${built[@]}"; do
 done
 
 # The same inputs on both engines must give the same bytes (SPEC R9): the seeds and what this
-# and earlier runs added to the working corpora (the newest FUZZ_COMPARE of each, default 100).
+# and earlier runs added to the working corpora (the newest FUZZ_COMPARE of each, default 50).
 if [[ " ${built[*]} " == *" wasm3 "* ]] && [[ " ${built[*]} " == *" aot "* ]]; then
   echo "== wasm3 and aot, same inputs, same output"
   for t in "${TARGETS[@]}"; do
     list=build/fuzz/logs/compare-$t.list
     { find "test/fuzz/corpus/$t" -type f
       for e in "${built[@]}"; do
-        [ -d "build/fuzz/work/$e-$t" ] && ls -t "build/fuzz/work/$e-$t" | head -n "${FUZZ_COMPARE:-100}" | sed "s|^|build/fuzz/work/$e-$t/|"
+        [ -d "build/fuzz/work/$e-$t" ] && ls -t "build/fuzz/work/$e-$t" | head -n "${FUZZ_COMPARE:-50}" | sed "s|^|build/fuzz/work/$e-$t/|"
       done; } | sort -u >"$list"
     n=$(wc -l <"$list")
     for e in "${built[@]}"; do
@@ -148,5 +151,5 @@ if [[ " ${built[*]} " == *" wasm3 "* ]] && [[ " ${built[*]} " == *" aot "* ]]; t
   done
 fi
 
-echo "fuzz.sh took $(( $(date +%s) - started )) s"
+echo "fuzz.sh took $(( $(date +%s) - started )) s (building $build_seconds s)"
 finish
