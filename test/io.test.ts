@@ -95,6 +95,38 @@ describe.each(engineNames().map((n) => [n]))('replay I/O on %s', (name: EngineNa
   });
 });
 
+// The native programs on their own (ports/posix): the same exit codes as the CLI, one line each.
+const natives = engineNames().filter((n) => n === 'wasm3' || n === 'aot');
+describe.each(natives.map((n) => [n]))('the %s replay program on its own', (name) => {
+  const program = `${root}build/${name === 'aot' ? 'posix-aot' : 'posix'}/microtally-replay`;
+  const run = (args: string[], stdout: number | 'pipe' = 'pipe') => {
+    const r = spawnSync(program, args, { stdio: ['ignore', stdout, 'pipe'] });
+    return { code: r.status, stderr: r.stderr.toString('utf8') };
+  };
+
+  it('exits 74 with one line for a full disk, a directory and a missing file', () => {
+    const full = openSync('/dev/full', 'w');
+    try {
+      expect(run([gateway], full)).toEqual({ code: 74, stderr: 'microtally: cannot write stdout: ENOSPC (no space left on device)\n' });
+    } finally {
+      closeSync(full);
+    }
+    expect(run([dir])).toEqual({ code: 74, stderr: `microtally: cannot read ${dir}: EISDIR (is a directory)\n` });
+    expect(run([join(dir, 'missing')])).toEqual({ code: 74, stderr: `microtally: cannot read ${join(dir, 'missing')}: ENOENT (no such file or directory)\n` });
+  });
+
+  it('exits 74 with one line when the reader goes away (EPIPE), as the CLI does', async () => {
+    const trace = join(dir, `chatty-own-${name}.jsonl`);
+    writeFileSync(trace, chattyTrace());
+    const child = spawn(program, [trace], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (b) => { stderr += b; });
+    child.stdout.once('data', () => child.stdout.destroy());
+    const code = await new Promise<number | null>((resolve) => child.on('close', (c) => resolve(c)));
+    expect({ code, stderr }).toEqual({ code: 74, stderr: 'microtally: cannot write stdout: EPIPE (broken pipe)\n' });
+  });
+});
+
 describe('replay streams (v8)', () => {
   it('splits lines the same whatever the chunks: every split point, blank lines and \\r included', () => {
     const text = Buffer.from(`${conn(T0)}\n\n\r\n{oops}\n${conn(T0, { host: 'h'.repeat(4100) })}\n${conn(T0 + 1)}\r\n${tick(T0 + 99_999_999)}`);

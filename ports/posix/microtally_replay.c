@@ -4,15 +4,18 @@
  *
  *   microtally-replay [--profile rtos|linux] [--agent-id <uuid>] [--stats] <trace.jsonl | ->
  *
- * Exit: 0 all lines used, 1 some lines skipped, 2 usage error; beyond replay's codes,
- * 70 the core trapped (the run continued after re-initialisation), 71 wasm3 could not load
- * the blob, 74 an I/O error. No allocation: every buffer is static.
+ * Exit: 0 all lines used, 1 some lines skipped, 2 usage error, 74 an input or output error
+ * (SPEC R10: an unreadable trace, a full disk, a closed output, `| head` included, as the V8
+ * CLI), reported in one line naming the file or stream; beyond replay's codes, 70 the core
+ * trapped (the run continued after re-initialisation), 71 wasm3 could not load the blob.
+ * No allocation: every buffer is static.
  */
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "microtally.h"
@@ -30,6 +33,36 @@ static mt_core_t core;
 static char line[LINE_MAX_BYTES];
 static char read_buf[64u * 1024u];
 static char out_buf[64u * 1024u];
+
+/* The first output error: which stream, and errno (0: none). */
+static const char *write_failed_on;
+static int write_errno;
+
+/* `ENOSPC (no space left on device)`, as the V8 CLI words it for the common cases. */
+static void put_error(const char *what, const char *name, int err)
+{
+    static const struct { int code; const char *name; } names[] = {
+        {ENOSPC, "ENOSPC"}, {EPIPE, "EPIPE"}, {EIO, "EIO"}, {EISDIR, "EISDIR"}, {ENOENT, "ENOENT"},
+        {EACCES, "EACCES"}, {EBADF, "EBADF"}, {EFBIG, "EFBIG"}, {EROFS, "EROFS"}, {EDQUOT, "EDQUOT"},
+    };
+    const char *text = strerror(err);
+    size_t i;
+    fprintf(stderr, "microtally: cannot %s %s: ", what, name);
+    for (i = 0; i < sizeof names / sizeof names[0]; i++) {
+        if (names[i].code == err) {
+            fprintf(stderr, "%s (", names[i].name);
+            break;
+        }
+    }
+    if (i == sizeof names / sizeof names[0]) {
+        fprintf(stderr, "errno %d (", err);
+    }
+    if (text[0] >= 'A' && text[0] <= 'Z') {
+        fputc(text[0] - 'A' + 'a', stderr);
+        text++;
+    }
+    fprintf(stderr, "%s)\n", text);
+}
 
 static int usage(const char *message)
 {
@@ -49,13 +82,17 @@ static int write_stream(void *ctx, int stream, const void *data, size_t len)
 {
     FILE *f = stream == MT_REPLAY_STDOUT ? stdout : stderr;
     (void)ctx;
-    if (f == stderr) {
-        fflush(stdout); /* keep the two streams in order on a shared terminal */
-    }
-    if (fwrite(data, 1, len, f) == len) {
+    if (f == stderr && fflush(stdout) != 0) { /* keep the two streams in order on a shared terminal */
+        f = stdout;
+    } else if (fwrite(data, 1, len, f) == len) {
         return 0;
     }
-    return errno == EPIPE ? MT_REPLAY_WRITE_CLOSED : -1;
+    /* A reader that went away (EPIPE) is an output error too: the run stops with 74. */
+    if (write_failed_on == NULL) {
+        write_failed_on = f == stdout ? "stdout" : "stderr";
+        write_errno = errno;
+    }
+    return -1;
 }
 
 /* `--bench-connections <records> <repeat>`: the engine benchmark of host/bench (not part of
@@ -208,10 +245,16 @@ int main(int argc, char **argv)
     if (strcmp(path, "-") == 0) {
         in = stdin;
     } else {
+        struct stat st;
         in = fopen(path, "rb");
         if (in == NULL) {
-            fprintf(stderr, "microtally: cannot read %s: %s\n%s", path, strerror(errno), usage_text);
-            return 2;
+            put_error("read", path, errno);
+            return MT_REPLAY_EXIT_IO;
+        }
+        if (fstat(fileno(in), &st) == 0 && S_ISDIR(st.st_mode)) {
+            put_error("read", path, EISDIR);
+            fclose(in);
+            return MT_REPLAY_EXIT_IO;
         }
     }
     signal(SIGPIPE, SIG_IGN);
@@ -234,8 +277,15 @@ int main(int argc, char **argv)
     if (in != stdin) {
         fclose(in);
     }
-    if (fflush(stdout) != 0 && status != MT_REPLAY_EXIT_IO) {
-        return errno == EPIPE ? 0 : MT_REPLAY_EXIT_IO;
+    if (fflush(stdout) != 0 && write_failed_on == NULL) {
+        write_failed_on = "stdout";
+        write_errno = errno;
+    }
+    if (write_failed_on != NULL) {
+        if (strcmp(write_failed_on, "stdout") == 0) {
+            put_error("write", "stdout", write_errno);
+        }
+        return MT_REPLAY_EXIT_IO;
     }
     return status;
 }
