@@ -58,7 +58,9 @@ class FdWriter {
       } catch (e) {
         // A descriptor someone made non-blocking: wait for the reader, as a blocking write would.
         if ((e as NodeJS.ErrnoException).code === 'EAGAIN') { pause(); continue; }
-        // Everything else, a reader that went away (EPIPE) included, is an output error (SPEC R10).
+        // Everything else, a reader that went away (EPIPE, `| head`) included, is an output
+        // error (SPEC R10), as for the native program. (A stdout closed before start, `>&-`,
+        // never reaches here: Node opens /dev/null on a closed fd 0-2 before any of this runs.)
         throw IoError.from(e, 'write', this.name);
       }
     }
