@@ -34,12 +34,8 @@ const F_DIR_IN = 16, F_TRUNCATED = 32, F_APP = 64, F_HOST = 128;
 const KEY_FLAGS = 15;
 const NO_APP_ROOM = 1, NO_HOST_ROOM = 2;
 
-// A half-full index at most: about 1.5 probes for a hit at a full cache. An entry holds slot
-// + 1 in SLOT_BITS (as table.ts computes them: 32 - clz(capacity)) and the hash's top bits
-// as a tag, so most probes that meet another flow's entry never read its slot.
+// A half-full index at most: about 1.5 probes for a hit at a full cache.
 export const INDEX_ENTRIES = P.NET_CAP * 2;
-const SLOT_BITS: i32 = 32 - <i32>clz<u32>(<u32>P.NET_CAP);
-const SLOT_MASK: i32 = (1 << SLOT_BITS) - 1;
 
 // The slots and the index sit at fixed addresses: the per-event path uses them as constants
 // instead of loading them from the table header.
@@ -180,13 +176,12 @@ export function add(rec: usize, seed: u32, enabled: bool, replaceOldest: bool): 
   const hash = keyHash(seed, firstWord(keyFlags & 3, proto, ports), w1, w2, w3, w4);
   const offset = <u32>(t - windowStart(S.C_NETWORK));
   if (table.indexed) {
-    const tag = <i32>(hash >> <u32>(16 + SLOT_BITS));
     let i = <i32>hash & INDEX_MASK;
     while (true) {
       const e = <i32>load<u16>(INDEX + (<usize>i << 1));
       if (e == 0) break;
-      const s = SLOTS + <usize>((e & SLOT_MASK) - 1) * SLOT;
-      if (e >> SLOT_BITS == tag && load<u32>(s, O_PORTS) == ports && load<u64>(s, O_REMOTE) == w3 && load<u64>(s, O_LOCAL) == w1
+      const s = SLOTS + <usize>(e - 1) * SLOT;
+      if (load<u32>(s, O_PORTS) == ports && load<u64>(s, O_REMOTE) == w3 && load<u64>(s, O_LOCAL) == w1
         && load<u64>(s, O_REMOTE + 8) == w4 && load<u64>(s, O_LOCAL + 8) == w2
         && (<u32>load<u8>(s, O_FLAGS) & KEY_FLAGS) == keyFlags) {
         store<u64>(s, load<u64>(s, O_HITS) + 1, O_HITS);

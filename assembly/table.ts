@@ -15,8 +15,7 @@ import { bytesEqual } from "./text";
   limit: i32;        // configured cacheSize (<= capacity)
   head: i32;         // ring position of the oldest record
   count: i32;
-  index: usize;      // (mask + 1) u16 entries: slot + 1 in the low slotBits, the hash's top bits above; 0 empty
-  slotBits: i32;     // bits that hold slot + 1
+  index: usize;      // (mask + 1) u16 entries: slot + 1, or 0 for empty
   mask: i32;
   indexed: bool;     // false when aggregation is off: every event is its own record
 
@@ -37,27 +36,16 @@ import { bytesEqual } from "./text";
     memory.fill(this.index, 0, (<usize>this.mask + 1) << 1);
   }
 
-  /** The index entry of slot i whose key hashes to `hash`. */
-  // @ts-ignore: decorator
-  @inline entry(i: i32, hash: u32): u32 { return <u32>(i + 1) | ((hash >> <u32>(16 + this.slotBits)) << <u32>this.slotBits); }
-
-  /** The slot an index entry names. */
-  // @ts-ignore: decorator
-  @inline entrySlot(e: i32): i32 { return (e & ((1 << this.slotBits) - 1)) - 1; }
-
   /** Slot holding the record whose key equals the key at `key`, or 0. */
   find(key: usize, hash: u32): usize {
     if (!this.indexed) return 0;
     const keyBytes = <i32>load<u16>(key) + 2;
-    const tag = <i32>(hash >> <u32>(16 + this.slotBits));
     let h = <i32>hash & this.mask;
     while (true) {
       const e = <i32>load<u16>(this.index + (<usize>h << 1));
       if (e == 0) return 0;
-      if (e >> this.slotBits == tag) {
-        const s = this.slot(this.entrySlot(e));
-        if (load<u32>(s + this.hashOffset) == hash && bytesEqual(s, key, keyBytes)) return s;
-      }
+      const s = this.slot(e - 1);
+      if (load<u32>(s + this.hashOffset) == hash && bytesEqual(s, key, keyBytes)) return s;
       h = (h + 1) & this.mask;
     }
   }
@@ -93,20 +81,20 @@ import { bytesEqual } from "./text";
     const i = <i32>((s - this.slots) / <usize>this.slotSize);
     let h = <i32>hash & this.mask;
     while (load<u16>(this.index + (<usize>h << 1)) != 0) h = (h + 1) & this.mask;
-    store<u16>(this.index + (<usize>h << 1), <u16>this.entry(i, hash));
+    store<u16>(this.index + (<usize>h << 1), <u16>(i + 1));
   }
 
   /** Deletes slot i from the index, shifting later entries back so probes stay unbroken. */
   private unlink(i: i32, hash: u32): void {
     let h = <i32>hash & this.mask;
-    while (this.entrySlot(<i32>load<u16>(this.index + (<usize>h << 1))) != i) h = (h + 1) & this.mask;
+    while (<i32>load<u16>(this.index + (<usize>h << 1)) != i + 1) h = (h + 1) & this.mask;
     let hole = h;
     let j = h;
     while (true) {
       j = (j + 1) & this.mask;
       const e = <i32>load<u16>(this.index + (<usize>j << 1));
       if (e == 0) break;
-      const home = <i32>this.hashOf(this.slot(this.entrySlot(e))) & this.mask;
+      const home = <i32>this.hashOf(this.slot(e - 1)) & this.mask;
       // Move e into the hole when its home is not cyclically within (hole, j].
       const between = hole <= j ? (home > hole && home <= j) : (home > hole || home <= j);
       if (!between) {
@@ -130,9 +118,6 @@ export function tableAt(t: usize, slots: usize, slotSize: i32, hashOffset: i32, 
   tb.limit = capacity;
   tb.index = index;
   tb.mask = indexEntries - 1;
-  // slot + 1 takes the bits of `capacity`; the hash's top bits fill the rest (a probe that
-  // meets another key's entry is mostly turned away without reading its slot).
-  tb.slotBits = 32 - <i32>clz<u32>(<u32>capacity);
   tb.indexed = true;
   tb.rehash = noRehash;
   tb.clear();
