@@ -188,15 +188,16 @@ static mt_status_t look_for_chunks(mt_core_t *core)
 {
     int32_t n = 0;
     if (mt_engine_has(core, MT_FN_PENDING)) {
-        /* Blobs that export mt_pending say so directly; no message is built before it is asked for. */
+        /* Blobs that export mt_pending say whether a send has begun; nothing to ask otherwise. */
         if (!call_raw(core, MT_FN_PENDING, &n, 0, 0) || n < 0 || n > 1) {
             return recover(core, false);
         }
-        if (n == 1) {
-            core->priv_flags |= FLAG_PENDING;
+        if (n == 0) {
+            return MT_OK;
         }
-        return MT_OK;
     }
+    /* A send can begin with nothing to send (an empty window, mt_finish with nothing pending):
+     * taking the first chunk now keeps MT_BUSY to "messages are pending", exactly. */
     if (!call_raw(core, MT_FN_NEXT_CHUNK, &n, 0, 0)) {
         return recover(core, false);
     }
@@ -667,7 +668,7 @@ mt_status_t mt_ingest_connection_records(mt_core_t *core, const uint8_t *records
     *skipped = (size_t)rejected;
     core->priv_inputs_at_risk += (uint32_t)(used - rejected);
     if ((packed & (1 << 28)) != 0) {
-        core->priv_flags |= FLAG_PENDING;
+        return look_for_chunks(core);
     }
     return MT_OK;
 }
