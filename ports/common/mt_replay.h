@@ -28,8 +28,9 @@
 
 enum { MT_REPLAY_STDOUT = 1, MT_REPLAY_STDERR = 2 };
 
-/* Returned by a write callback when the reader went away (`| head`): the run ends quietly
- * with status 0, as the V8 CLI does. */
+/* A write callback may return this to end the run quietly with status 0 (e.g. a console that
+ * went away). The POSIX program does not: SPEC §6 counts a closed output (EPIPE, `| head`) as an
+ * output error, exit 74, as the CLI does on every engine. */
 #define MT_REPLAY_WRITE_CLOSED 1
 
 typedef struct mt_replay_io {
