@@ -17,7 +17,7 @@ import { ENVELOPE_MAX, EVENT_HEADER_MAX, CLOSING, STATS_MAX_RECORD } from "./lim
 
 export { COLLECTORS, windowStart, windowLength, setWindow } from "./window";
 import * as W from "./window";
-import { COLLECTORS, windowStart, windowLength, setWindowStart, recomputeDue } from "./window";
+import { COLLECTORS, windowStart, windowLength, setWindowStart, recomputeDue, emptyRun, setEmptyRun } from "./window";
 
 // Agent identity for the envelope and event ids.
 export let agentHi: u64 = 0;
@@ -76,8 +76,32 @@ function enabled(c: i32): bool {
   return current.sysEnabled;
 }
 
+/** Whether collector c's current window holds nothing to send, counters included. */
+function windowEmpty(c: i32): bool {
+  return !unitHasRecords(c) && (c >= S.EVENT_COLLECTORS || !S.any(S.win(c)));
+}
+
+/**
+ * An empty window followed by more elapsed empty windows becomes the run's last window,
+ * standing for all of them: one IsEmpty event with "Windows": N, so output stays bounded
+ * whatever the jump in time (SPEC R5).
+ */
+function foldEmptyRuns(): void {
+  if (!current.sendEmptyWindows) return;
+  for (let c = 0; c < COLLECTORS; c++) {
+    if (emptyRun(c) != 0 || !enabled(c)) continue;
+    const len = windowLength(c);
+    const start = windowStart(c);
+    if (start + 2 * len > until || !windowEmpty(c)) continue;
+    const windows = (until - start) / len;
+    setWindowStart(c, start + (windows - 1) * len);
+    setEmptyRun(c, windows);
+  }
+}
+
 function nextGroup(): bool {
   if (phase == PHASE_DUE) {
+    foldEmptyRuns();
     let min = i64.MAX_VALUE;
     for (let c = 0; c < COLLECTORS; c++) {
       const end = windowStart(c) + windowLength(c);
@@ -117,7 +141,9 @@ function endGroup(): void {
     if (!natural) continue;
     const len = windowLength(c);
     let start = windowStart(c) + len;
-    // Elapsed windows with nothing in them are skipped, unless empty windows are reported.
+    setEmptyRun(c, 0);
+    // Elapsed windows with nothing in them are skipped, unless empty windows are reported
+    // (then nextGroup folds a run of them into one event).
     if (!(current.sendEmptyWindows && enabled(c)) && start + len <= until) start += ((until - start) / len) * len;
     setWindowStart(c, start);
   }
@@ -232,6 +258,7 @@ function writeEventHeader(w: Writer, empty: bool): void {
   w.lit(unit == 0 ? L.jsonProcessCreate : unit == 1 ? L.jsonConnectionCreate : unit == 2 ? L.jsonBaseline
     : unit == 3 ? L.jsonSystemInformation : L.jsonCollectorStats);
   w.field(L.IsEmpty); w.lit(empty ? L.trueWord : L.falseWord);
+  if (empty && emptyRun(unit) > 1) { w.field(L.Windows); w.u64(<u64>emptyRun(unit)); }
   w.field(L.PayloadSchemaVersion); w.lit(L.json1Dot0);
   // Ids are derived from the agent id and a running event number (SPEC R9: no randomness).
   let hi = splitmix64(agentHi ^ (eventSeq * 0x9e3779b97f4a7c15));

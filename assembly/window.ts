@@ -4,6 +4,9 @@
 export const COLLECTORS = 4;
 const starts = memory.data(8 * COLLECTORS, 8);
 const lengths = memory.data(8 * COLLECTORS, 8);
+// How many elapsed empty windows the window due next stands for (SPEC R5: a run of them is one
+// IsEmpty event with "Windows": N); 0 or 1 for a plain window.
+const emptyRuns = memory.data(8 * COLLECTORS, 8);
 
 // Inlined: the network module reads its window's start once per event (times are offsets).
 // @ts-ignore: decorator
@@ -13,9 +16,13 @@ const lengths = memory.data(8 * COLLECTORS, 8);
 
 export function setWindow(c: i32, start: i64, length: i64): void {
   store<i64>(starts + (<usize>c << 3), start);
+  store<i64>(emptyRuns + (<usize>c << 3), 0);
   store<i64>(lengths + (<usize>c << 3), length);
   recomputeDue();
 }
+
+export function emptyRun(c: i32): i64 { return load<i64>(emptyRuns + (<usize>c << 3)); }
+export function setEmptyRun(c: i32, windows: i64): void { store<i64>(emptyRuns + (<usize>c << 3), windows); }
 
 /** Moves a window on (its length stays); the caller recomputes nextDue once all have moved. */
 export function setWindowStart(c: i32, start: i64): void { store<i64>(starts + (<usize>c << 3), start); }

@@ -236,3 +236,4 @@ import { Lit } from "./literal";
 @lazy export const versionNumber: Lit = memory.data<u8>([5, 48, 46, 49, 46, 48], 1); // "0.1.0"
 @lazy export const warning: Lit = memory.data<u8>([7, 119, 97, 114, 110, 105, 110, 103], 1); // "warning"
 @lazy export const Warnings: Lit = memory.data<u8>([8, 87, 97, 114, 110, 105, 110, 103, 115], 1); // "Warnings"
+@lazy export const Windows: Lit = memory.data<u8>([7, 87, 105, 110, 100, 111, 119, 115], 1); // "Windows"

@@ -28,9 +28,24 @@ describe('windows (R5)', () => {
     expect(quiet.stdout).toBe('');
     const r = await replayAll(trace(config(T0, { sendEmptyWindows: true, process: { enabled: false },
       baseline: { enabled: false }, systemInformation: { enabled: false } }), tick(T0 + 95_000)));
+    // SPEC R5: the run of three empty windows is one event, at the last one's end.
     const ev = events(r, 'ConnectionCreate');
-    expect(ev.map((e) => [e.IsEmpty, e.TimestampUTC, e.Payload.length])).toEqual([
-      [true, iso(T0 + 30_000), 0], [true, iso(T0 + 60_000), 0], [true, iso(T0 + 90_000), 0]]);
+    expect(ev.map((e) => [e.IsEmpty, e.TimestampUTC, e.Payload.length, e.Windows])).toEqual([
+      [true, iso(T0 + 90_000), 0, 3]]);
+  });
+
+  it('a jump in time with empty windows reported sends one event per collector, not one per window', async () => {
+    // One-second windows, then an input a day later: 86,400 empty windows of each collector.
+    const day = 86_400_000;
+    const r = await replayAll(trace(
+      config(T0, { sendEmptyWindows: true, priorityIntervals: { high: 1, medium: 1, low: 1 } }),
+      conn(T0 + 500), tick(T0 + day + 250)), { stats: true });
+    const ev = events(r, 'ConnectionCreate');
+    // The busy first window, then the run of the rest, ending at the last whole second.
+    expect(ev.map((e) => [e.IsEmpty, e.TimestampUTC, e.Payload.length, e.Windows])).toEqual([
+      [false, iso(T0 + 1000), 1, undefined], [true, iso(T0 + day), 0, day / 1000 - 1]]);
+    expect(r.stdout.length).toBeLessThan(20_000);
+    expect(r.exitCode).toBe(0);
   });
 
   it('an IsEmpty window after a busy one counts no hits as sent (R5 identity)', async () => {

@@ -3,7 +3,7 @@
 // the core's records, window by window, with what this model says they must be.
 
 export type Profile = 'rtos' | 'linux';
-export interface Send { ts: number; name: string; records: any[] }
+export interface Send { ts: number; name: string; records: any[]; windows?: number }
 
 interface Cfg {
   process: { enabled: boolean; priority: string; aggregation: boolean; cacheSize: number };
@@ -25,6 +25,8 @@ export class Model {
   private started = false;
   private last = 0;
   private start = [0, 0, 0, 0];
+  /** Elapsed empty windows the next IsEmpty event of each collector stands for. */
+  private run = [0, 0, 0, 0];
   private proc: any[] = [];
   private net: any[] = [];
   private base: any[] = [];
@@ -57,9 +59,18 @@ export class Model {
   }
 
   input(ev: any): void {
-    if (!this.started) { this.started = true; this.start = [ev.t, ev.t, ev.t, ev.t]; }
+    if (!this.started) { this.started = true; this.start = [ev.t, ev.t, ev.t, ev.t]; this.run = [0, 0, 0, 0]; }
     this.last = ev.t;
     for (;;) {
+      // A run of elapsed empty windows is one IsEmpty event, at the run's last window, "Windows": N.
+      for (const c of [0, 1, 2, 3]) {
+        const len = this.len(c);
+        if (this.run[c] !== 0 || !this.cfg.sendEmptyWindows || !this.enabled(c) || !this.windowEmpty(c)) continue;
+        if (this.start[c] + 2 * len > ev.t) continue;
+        const windows = Math.floor((ev.t - this.start[c]) / len);
+        this.start[c] += (windows - 1) * len;
+        this.run[c] = windows;
+      }
       const ends = [0, 1, 2, 3].map((c) => this.start[c] + this.len(c));
       const due = ends.filter((e) => e <= ev.t);
       if (due.length === 0) break;
@@ -71,6 +82,7 @@ export class Model {
         this.start[c] += len;
         // Windows that passed with nothing in them are skipped, unless they are to be reported.
         const reportEmpty = this.cfg.sendEmptyWindows && this.enabled(c);
+        this.run[c] = 0;
         if (!reportEmpty && this.start[c] + len <= ev.t) this.start[c] += Math.floor((ev.t - this.start[c]) / len) * len;
       }
     }
@@ -79,6 +91,7 @@ export class Model {
         this.emit([0, 1, 2, 3], ev.t);
         this.merge(ev.config);
         this.start = [ev.t, ev.t, ev.t, ev.t];
+        this.run = [0, 0, 0, 0];
         break;
       case 'connection': this.connection(ev); break;
       case 'process': this.process(ev); break;
@@ -132,6 +145,15 @@ export class Model {
     else if (this.base.length < (this.profile === 'linux' ? 256 : 16)) this.base.push(ev);
   }
 
+  /** Whether collector c's window holds nothing to send, counters included. */
+  private windowEmpty(c: number): boolean {
+    const zero = (k: number) => Object.values(this.counters[k]).every((v) => v === 0);
+    if (c === 0) return this.proc.length === 0 && zero(0);
+    if (c === 1) return this.net.length === 0 && zero(1);
+    if (c === 2) return !this.base.some((r) => r.result !== 'pass');
+    return this.sys === undefined;
+  }
+
   /** A window's sends; `natural` when it ended on the grid (not flushed by a change or the end). */
   private emit(group: number[], ts: number, natural = false): void {
     const has = (c: number) => group.includes(c);
@@ -139,22 +161,22 @@ export class Model {
     const counts = [this.proc.length, this.net.length, failing.length, this.sys ? 1 : 0];
     const names = ['ProcessCreate', 'ConnectionCreate', 'Baseline', 'SystemInformation'];
     const empty = (c: number) => natural && has(c) && counts[c] === 0 && this.cfg.sendEmptyWindows && this.enabled(c);
-    if (empty(0)) this.sends.push({ ts, name: names[0], records: [] });
+    if (empty(0)) this.sends.push({ ts, name: names[0], records: [], ...(this.run[0] > 1 && { windows: this.run[0] }) });
     if (has(0) && this.proc.length) this.sends.push({ ts, name: 'ProcessCreate', records: this.proc.map((r) => ({
       ProcessId: r.pid, ParentProcessId: r.ppid, UserId: r.uid, CommandLine: r.cmd, Type: r.type, HitCount: r.hits,
       FirstSeenUTC: iso(r.firstT), LastSeenUTC: iso(r.lastT),
       ...(r.exe !== undefined && { Executable: r.exe }), ...(r.user !== undefined && { UserName: r.user }) })) });
-    if (empty(1)) this.sends.push({ ts, name: names[1], records: [] });
+    if (empty(1)) this.sends.push({ ts, name: names[1], records: [], ...(this.run[1] > 1 && { windows: this.run[1] }) });
     if (has(1) && this.net.length) this.sends.push({ ts, name: 'ConnectionCreate', records: this.net.map((r) => ({
       LocalAddress: r.local, LocalPort: r.lport, RemoteAddress: r.remote, RemotePort: r.rport, Protocol: r.proto,
       Direction: r.dir === 'in' ? 'In' : 'Out', BytesIn: r.bytesIn, BytesOut: r.bytesOut, HitCount: r.hits,
       FirstSeenUTC: iso(r.firstT), LastSeenUTC: iso(r.lastT),
       ...(r.app !== undefined && { ApplicationProtocol: r.app }), ...(r.host !== undefined && { ExtraDetails: { HostName: r.host } }) })) });
-    if (empty(2)) this.sends.push({ ts, name: names[2], records: [] });
+    if (empty(2)) this.sends.push({ ts, name: names[2], records: [], ...(this.run[2] > 1 && { windows: this.run[2] }) });
     if (has(2) && failing.length) this.sends.push({ ts, name: 'Baseline', records: failing.map((r) => ({
       CheckId: r.id, Group: r.group, Result: cap(r.result), Error: r.error ?? '', Description: r.description,
       Remediation: r.remediation, Severity: cap(r.severity) })) });
-    if (empty(3)) this.sends.push({ ts, name: names[3], records: [] });
+    if (empty(3)) this.sends.push({ ts, name: names[3], records: [], ...(this.run[3] > 1 && { windows: this.run[3] }) });
     if (has(3) && this.sys) this.sends.push({ ts, name: 'SystemInformation', records: [{
       OSName: this.sys.os, OSVersion: this.sys.osVersion, KernelVersion: this.sys.kernel, Hardware: this.sys.hw,
       TotalMemory: this.sys.memTotal, AgentVersion: '0.1.0' }] });
@@ -182,7 +204,7 @@ export function sendsOf(messages: any[]): Send[] {
       const prev = out[out.length - 1];
       const ts = Date.parse(e.TimestampUTC);
       if (prev && prev.ts === ts && prev.name === e.Name) prev.records.push(...records);
-      else out.push({ ts, name: e.Name, records });
+      else out.push({ ts, name: e.Name, records, ...(e.Windows !== undefined && { windows: e.Windows }) });
     }
   }
   return out;
