@@ -63,6 +63,16 @@ static uint8_t *input_area(mt_core_t *core)
     return linear_memory(core, &size) + core->priv_input_ptr;
 }
 
+/* Puts caller bytes into the input area; they may already be there, assembled in place through
+ * mt_input_area (then nothing moves), or lie further along it (then they move down). */
+static void copy_in(mt_core_t *core, const void *src, size_t len)
+{
+    uint8_t *area = input_area(core);
+    if ((const uint8_t *)src != area) {
+        memmove(area, src, len);
+    }
+}
+
 static void put_u16(uint8_t *p, uint32_t v)
 {
     p[0] = (uint8_t)v;
@@ -346,7 +356,7 @@ mt_status_t mt_ingest_line(mt_core_t *core, const char *line, size_t len)
         ok = call_raw(core, MT_FN_OVERSIZED_LINE, &rc, n, 0);
     } else {
         if (len > 0u) {
-            memcpy(input_area(core), line, len);
+            copy_in(core, line, len);
         }
         ok = call_raw(core, MT_FN_INGEST_LINE, &rc, (int32_t)len, 0);
     }
@@ -369,7 +379,7 @@ mt_status_t mt_configure(mt_core_t *core, int64_t t_ms, const char *json, size_t
         ok = call_raw(core, MT_FN_OVERSIZED_LINE, &rc, n, 0);
     } else {
         if (len > 0u) {
-            memcpy(input_area(core), json, len);
+            copy_in(core, json, len);
         }
         ok = call_raw(core, MT_FN_CONFIGURE, &rc, t_ms, (int32_t)len);
     }
@@ -646,7 +656,8 @@ mt_status_t mt_ingest_connection_records(mt_core_t *core, const uint8_t *records
     if (n == 0u) {
         return MT_ERR_PARAM; /* not even one whole record */
     }
-    memcpy(input_area(core), records, n);
+    copy_in(core, records, n);
+    records = input_area(core); /* the core only reads typed records: walk them there */
     /* One call per batch: the blob packs where it stopped, how many it rejected and whether
      * chunks are pending into its result (docs/ABI.md). */
     if (!call_raw(core, MT_FN_INGEST_BATCH, &packed, (int32_t)0, (int32_t)n)) {
@@ -823,6 +834,17 @@ mt_status_t mt_get_counters(const mt_core_t *core, mt_counters_t *counters)
     }
     *counters = core->priv_counters;
     return MT_OK;
+}
+
+uint8_t *mt_input_area(mt_core_t *core, size_t *capacity)
+{
+    if (capacity != NULL) {
+        *capacity = ready(core) ? core->priv_input_capacity : 0u;
+    }
+    if (!ready(core) || (core->priv_flags & FLAG_BROKEN) != 0u) {
+        return NULL;
+    }
+    return input_area(core);
 }
 
 size_t mt_input_capacity(const mt_core_t *core)

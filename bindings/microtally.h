@@ -330,6 +330,18 @@ mt_status_t mt_get_counters(const mt_core_t *core, mt_counters_t *counters);
 size_t mt_input_capacity(const mt_core_t *core);
 
 /**
+ * The blob's input area itself, for a caller that assembles a trace line, configuration or
+ * batch of connection records in place instead of in a buffer of its own (saves that buffer's
+ * RAM): pass the same pointer to mt_ingest_line, mt_configure or mt_ingest_connection_records
+ * and nothing is copied (a batch further along the area is moved to its start). Write it only
+ * while no message is pending (after a drain ended with MT_NO_MESSAGE); the core may rewrite a
+ * line it was given, so assemble it again before ingesting it again.
+ * @param capacity set to mt_input_capacity(core) (may be NULL)
+ * @return the area; NULL if the core is not initialised or unusable.
+ */
+uint8_t *mt_input_area(mt_core_t *core, size_t *capacity);
+
+/**
  * Bytes of wasm3's fixed heap from where this core's mt_init started to the heap's current top:
  * the core's linear memory, stack, compiled code and tables (plus anything allocated by cores
  * initialised after it). For sizing MT_WASM3_HEAP_BYTES; constant after mt_init (nothing is

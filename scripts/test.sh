@@ -37,6 +37,16 @@ stage unit-assemblyscript node scripts/aspect-summary.mjs
 stage vitest env MICROTALLY_ENGINES="$engines" node scripts/vitest-summary.mjs
 [ -f scripts/test-c.sh ] && stage c-bindings bash scripts/test-c.sh
 [ -f scripts/test-threadx.sh ] && stage threadx-port bash scripts/test-threadx.sh
+stage fuzz bash scripts/fuzz.sh
+# The README's measured tables must be what this build measures (scripts/readme-numbers.mjs).
+readme_check() {
+  if [[ ",$engines," == *",qemu-aot,"* ]]; then
+    node scripts/readme-numbers.mjs --check && echo "1 passed, 0 failed" || { echo "0 passed, 1 failed"; return 1; }
+  else
+    echo "README tables not checked: the firmware images were not built"; echo "0 passed, 0 failed, 1 skipped"
+  fi
+}
+stage readme-numbers readme_check
 
 echo
 echo "engines tested: $engines"

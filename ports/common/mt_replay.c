@@ -13,6 +13,8 @@ typedef struct replay {
     mt_core_t *core;
     const mt_replay_options_t *opt;
     const mt_replay_io_t *io;
+    char *line; /* where lines are assembled: the caller's buffer or the core's input area */
+    size_t line_capacity;
     unsigned long line_no;
     unsigned long skipped;
     int trapped;
@@ -118,7 +120,7 @@ static void ingest(replay_t *r, size_t len)
 {
     mt_status_t st;
     r->line_no++;
-    st = mt_ingest_line(r->core, r->opt->line, len);
+    st = mt_ingest_line(r->core, r->line, len);
     if (st == MT_SKIPPED) {
         r->skipped++;
         put_text(r, MT_REPLAY_STDERR, "line ");
@@ -181,9 +183,16 @@ static int start(replay_t *r)
         put_text(r, MT_REPLAY_STDERR, "\n");
         return MT_REPLAY_EXIT_ENGINE;
     }
-    if (mt_input_capacity(r->core) >= opt->line_capacity) {
+    if (opt->line == NULL) {
+        /* Lines are assembled in the core's own input area: no line buffer of ours. A line
+         * longer than the area is only measured, as the core wants it. */
+        r->line = (char *)mt_input_area(r->core, &r->line_capacity);
+    } else if (mt_input_capacity(r->core) >= opt->line_capacity) {
         put_text(r, MT_REPLAY_STDERR, "microtally: the blob's input area is larger than the line buffer\n");
         return MT_REPLAY_EXIT_ENGINE;
+    } else {
+        r->line = opt->line;
+        r->line_capacity = opt->line_capacity;
     }
     if (opt->agent_id != NULL) {
         st = mt_set_agent_id(r->core, opt->agent_id, opt->agent_id_len);
@@ -232,8 +241,8 @@ int mt_replay(mt_core_t *core, const mt_replay_options_t *options, const mt_repl
                 have_line = false;
                 continue;
             }
-            if (len < options->line_capacity) {
-                options->line[len] = c;
+            if (len < r.line_capacity) {
+                r.line[len] = c;
             }
             len++;
             have_line = true;

@@ -48,7 +48,8 @@ typedef struct mt_replay_options {
     const char *agent_id;    /**< NULL: the core's default */
     size_t agent_id_len;
     bool stats;              /**< add the core's run summary to stderr */
-    char *line;              /**< line buffer: more than the blob's input capacity */
+    char *line;              /**< line buffer: more than the blob's input capacity; NULL:
+                                  assemble lines in the core's input area (mt_input_area) */
     size_t line_capacity;
     char *read_buffer;
     size_t read_capacity;
