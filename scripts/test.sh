@@ -37,7 +37,7 @@ stage unit-assemblyscript node scripts/aspect-summary.mjs
 stage vitest env MICROTALLY_ENGINES="$engines" node scripts/vitest-summary.mjs
 [ -f scripts/test-c.sh ] && stage c-bindings bash scripts/test-c.sh
 [ -f scripts/test-threadx.sh ] && stage threadx-port bash scripts/test-threadx.sh
-stage fuzz bash scripts/fuzz.sh
+stage fuzz env FUZZ_SECONDS=${FUZZ_SECONDS:-10} bash scripts/fuzz.sh
 # The README's measured tables must be what this build measures (scripts/readme-numbers.mjs).
 readme_check() {
   if [[ ",$engines," == *",qemu-aot,"* ]]; then
