@@ -68,8 +68,15 @@ static uint8_t *input_area(mt_core_t *core)
 static void copy_in(mt_core_t *core, const void *src, size_t len)
 {
     uint8_t *area = input_area(core);
-    if ((const uint8_t *)src != area) {
-        memmove(area, src, len);
+    const uint8_t *from = (const uint8_t *)src;
+    if (from == area) {
+        return;
+    }
+    /* memcpy unless the bytes overlap the area (newlib-nano's memmove copies byte by byte). */
+    if (from + len <= area || from >= area + core->priv_input_capacity) {
+        memcpy(area, from, len);
+    } else {
+        memmove(area, from, len);
     }
 }
 
