@@ -858,4 +858,19 @@ static void fz_begin(int linux, uint8_t options)
     FZ_CHECK(fz.last.top[FZ_LINES] == 0 && fz.last.top[FZ_MESSAGES] == 0, "mt_reset left counters");
 }
 
+/* Starts one input: profile and drain mode from its first byte. A macro, since an input that
+ * is abandoned (fz_abandon) longjmps back to the target's own frame: it reports what it sent
+ * so far and returns. */
+#define FZ_START(data, size)                                 \
+    do {                                                     \
+        if ((size) < 1) {                                    \
+            return 0;                                        \
+        }                                                    \
+        fz_begin((data)[0] & 1, (uint8_t)((data)[0] >> 1));  \
+        if (setjmp(fz.bail) != 0) {                          \
+            fz_report();                                     \
+            return 0;                                        \
+        }                                                    \
+    } while (0)
+
 #endif /* MT_FUZZ_COMMON_H */

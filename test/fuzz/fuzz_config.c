@@ -36,14 +36,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     const uint8_t *p, *end;
     int round = 0;
-    if (size < 1) {
-        return 0;
-    }
-    fz_begin(data[0] & 1, (uint8_t)(data[0] >> 1));
-    if (setjmp(fz.bail) != 0) {
-        fz_report(); /* abandoned (fz_abandon): what it sent so far */
-        return 0;
-    }
+    FZ_START(data, size);
     p = data + 1;
     end = data + size;
     for (;;) {

@@ -102,14 +102,7 @@ static const char *const presets[] = {
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     rd_t r;
-    if (size < 1) {
-        return 0;
-    }
-    fz_begin(data[0] & 1, (uint8_t)(data[0] >> 1));
-    if (setjmp(fz.bail) != 0) {
-        fz_report(); /* abandoned (fz_abandon): what it sent so far */
-        return 0;
-    }
+    FZ_START(data, size);
     r.p = data;
     r.n = size;
     r.i = 1;
