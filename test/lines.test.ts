@@ -76,6 +76,34 @@ describe('malformed lines (R10)', () => {
     expect(records(r, 'ConnectionCreate')[0].HitCount).toBe(2);
   });
 
+  it('parser limits (docs/FORMATS.md): members per line, counting nested ones, and nesting depth', async () => {
+    // A connection line has 10 members of its own; `x` adds one object member and its n members.
+    const members = (n: number) => conn(T0, { x: Object.fromEntries(Array.from({ length: n }, (_, i) => [`m${i}`, i])) });
+    const nest = (d: number, open: string, close: string) => conn(T0).slice(0, -1) + ',"n":' + open.repeat(d) + '1' + close.repeat(d) + '}';
+    for (const [profile, limit] of [['rtos', 64], ['linux', 512]] as const) {
+      const atLimit = members(limit - 11), over = members(limit - 10);
+      expect(Object.keys(JSON.parse(atLimit)).length + limit - 11).toBe(limit);
+      const r = await replayAll(trace(atLimit, over, nest(16, '{"a":', '}'), nest(17, '{"a":', '}'),
+        nest(16, '[', ']'), nest(17, '[', ']'), conn(T0)), { profile });
+      // A member counts when its value ends: x comes after its own members, and is the one too many;
+      // the column is the one just after its value (the line's closing brace).
+      const col = over.length;
+      const deep = conn(T0).length - 1 + ',"n":'.length + 1;
+      expect(r.stderr).toBe(`line 2: invalid JSON: too many members at column ${col}\n` +
+        `line 4: invalid JSON: nesting too deep at column ${deep + 16 * 5}\n` +
+        `line 6: invalid JSON: nesting too deep at column ${deep + 16}\n`);
+      expect(records(r, 'ConnectionCreate')[0].HitCount).toBe(4);
+    }
+    // A configuration line setting every key: 28 members, well within rtos's 64.
+    const collector = { enabled: true, priority: 'high', aggregation: true, cacheSize: 8 };
+    const full = line({ kind: 'config', t: T0, config: { process: collector, network: collector,
+      systemInformation: { enabled: true, interval: 'low' }, baseline: { enabled: true, interval: 'low', disabledGroups: [], disabledChecks: [] },
+      priorityIntervals: { high: 30, medium: 60, low: 3600 }, maxMessageBytes: 4096, sendEmptyWindows: false, utcOffsetMinutes: 0 } });
+    expect(full.match(/":/g)).toHaveLength(28);
+    const r = await replayAll(trace(full, conn(T0)));
+    expect(r.stderr).toBe('');
+  });
+
   it('accepts JSON forms of integers and fields in any order, with unknown fields ignored', async () => {
     const text = '{"extra":{"deep":[1,{"x":null}]},"bytesOut":5e0,"bytesIn":1.0E2,"rport":8883,"remote":"20.1.2.3",' +
       '"lport":40000,"local":"10.0.0.2","dir":"out","proto":"tcp","t":' + T0 + ',"kind":"connection"}';
