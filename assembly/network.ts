@@ -253,8 +253,9 @@ export function write(w: Writer, k: i32): void {
   w.lit(proto == PROTO_TCP ? L.jsonTcp : proto == PROTO_UDP ? L.jsonUdp : L.jsonIcmp);
   w.field(L.Direction);
   w.lit((flags & F_DIR_IN) != 0 ? L.jsonIn : L.jsonOut);
-  w.field(L.BytesIn); w.u64(load<u64>(s, O_IN));
-  w.field(L.BytesOut); w.u64(load<u64>(s, O_OUT));
+  const bytesIn = load<u64>(s, O_IN), bytesOut = load<u64>(s, O_OUT);
+  w.field(L.BytesIn); w.u64(bytesIn);
+  w.field(L.BytesOut); w.u64(bytesOut);
   seenFields(w, load<u64>(s, O_HITS), start + <i64>load<u32>(s, O_FIRST), start + <i64>load<u32>(s, O_LAST));
   if (flags & F_APP) {
     const i = <i32>load<u8>(s, O_APP);
@@ -265,8 +266,13 @@ export function write(w: Writer, k: i32): void {
     w.field(L.ExtraDetails); w.byte(0x7b); w.key(L.HostName); w.jsonString(hosts.bytes(i), hosts.length(i)); w.byte(0x7d);
   }
   truncatedField(w, (flags & F_TRUNCATED) != 0);
+  // A sum that reached 2^64 - 1 stays there (satAdd): the record says so (SPEC R8). Checked
+  // here, when the record is written, so the per-event path does no extra work.
+  if (bytesIn == u64.MAX_VALUE || bytesOut == u64.MAX_VALUE) {
+    w.field(L.Saturated); w.lit(L.trueWord);
+  }
   w.byte(0x7d);
 }
 
-/** Largest record `write` can produce (escaped strings are bounded by their caps). */
-export const MAX_RECORD: i32 = 460 + P.APP_CAP + P.HOST_CAP;
+/** Largest record `write` can produce (escaped strings are bounded by their caps; 17 of it `,"Saturated":true`). */
+export const MAX_RECORD: i32 = 477 + P.APP_CAP + P.HOST_CAP;

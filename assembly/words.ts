@@ -198,6 +198,7 @@ import { Lit } from "./literal";
 @lazy export const result: Lit = memory.data<u8>([6, 114, 101, 115, 117, 108, 116], 1); // "result"
 @lazy export const Result: Lit = memory.data<u8>([6, 82, 101, 115, 117, 108, 116], 1); // "Result"
 @lazy export const rport: Lit = memory.data<u8>([5, 114, 112, 111, 114, 116], 1); // "rport"
+@lazy export const Saturated: Lit = memory.data<u8>([9, 83, 97, 116, 117, 114, 97, 116, 101, 100], 1); // "Saturated"
 @lazy export const sendEmptyWindows: Lit = memory.data<u8>([16, 115, 101, 110, 100, 69, 109, 112, 116, 121, 87, 105, 110, 100, 111, 119, 115], 1); // "sendEmptyWindows"
 @lazy export const sent: Lit = memory.data<u8>([4, 115, 101, 110, 116], 1); // "sent"
 @lazy export const severity: Lit = memory.data<u8>([8, 115, 101, 118, 101, 114, 105, 116, 121], 1); // "severity"

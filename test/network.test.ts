@@ -65,6 +65,25 @@ describe('network aggregation (R2)', () => {
     expect(r.lines[0]).toContain(`"BytesIn":${2n * BigInt(big)}`);
   });
 
+  it('a byte sum that passes 2^64 - 1 stays there and its record says "Saturated": true', async () => {
+    const big = Number.MAX_SAFE_INTEGER;          // 2^53 - 1: 2,049 of them pass 2^64
+    const lines: string[] = [];
+    for (let i = 0; i < 2049; i++) lines.push(conn(T0 + i, { bytesIn: big, bytesOut: 1 }));
+    lines.push(conn(T0 + 2048, { lport: 2, bytesIn: big, bytesOut: big }));      // another flow, far below
+    for (let i = 0; i < 2048; i++) lines.push(conn(T0 + 2049 + i, { lport: 3, bytesIn: 0, bytesOut: big }));
+    const r = await replayAll(trace(...lines));
+    const text = r.lines.join('\n');
+    const max = `${2n ** 64n - 1n}`;
+    expect(text).toContain(`"BytesIn":${max},"BytesOut":2049,"HitCount":2049,`);
+    expect(text).toContain(`"BytesIn":${big},"BytesOut":${big},"HitCount":1,`);
+    // 2,048 sums of 2^53 - 1 stay below 2^64 - 1 (by 2,047): exact, no marker
+    expect(text).toContain(`"BytesIn":0,"BytesOut":${2048n * BigInt(big)},"HitCount":2048,`);
+    const recs = records(r, 'ConnectionCreate');
+    expect(recs.map((x) => x.Saturated)).toEqual([true, undefined, undefined]);
+    expect(text.match(/"Saturated":true/g)).toHaveLength(1);
+    expect(text).toMatch(/"LastSeenUTC":"[^"]*"(,"[A-Za-z]+":[^,{}]*)*,"Saturated":true\}/);
+  });
+
   it('rtos drop-new: a full cache drops new flows but keeps aggregating cached ones', async () => {
     const lines: string[] = [];
     for (let i = 0; i < 256; i++) lines.push(conn(T0, { lport: 1000 + i }));

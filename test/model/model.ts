@@ -171,7 +171,9 @@ export class Model {
       LocalAddress: r.local, LocalPort: r.lport, RemoteAddress: r.remote, RemotePort: r.rport, Protocol: r.proto,
       Direction: r.dir === 'in' ? 'In' : 'Out', BytesIn: r.bytesIn, BytesOut: r.bytesOut, HitCount: r.hits,
       FirstSeenUTC: iso(r.firstT), LastSeenUTC: iso(r.lastT),
-      ...(r.app !== undefined && { ApplicationProtocol: r.app }), ...(r.host !== undefined && { ExtraDetails: { HostName: r.host } }) })) });
+      ...(r.app !== undefined && { ApplicationProtocol: r.app }), ...(r.host !== undefined && { ExtraDetails: { HostName: r.host } }),
+      // Sums stay at 2^64 - 1 (the model's numbers are exact only below 2^53: traces past it compare text)
+      ...((r.bytesIn >= 2 ** 64 - 1 || r.bytesOut >= 2 ** 64 - 1) && { Saturated: true }) })) });
     if (empty(2)) this.sends.push({ ts, name: names[2], records: [], ...(this.run[2] > 1 && { windows: this.run[2] }) });
     if (has(2) && failing.length) this.sends.push({ ts, name: 'Baseline', records: failing.map((r) => ({
       CheckId: r.id, Group: r.group, Result: cap(r.result), Error: r.error ?? '', Description: r.description,
