@@ -9,6 +9,7 @@ import { storeText, storedLen, storedTruncated, hashBytes } from "./text";
 import { Writer } from "./writer";
 import { seenFields, truncatedField } from "./fields";
 import { groupDisabled, checkDisabled } from "./config";
+import * as S from "./stats";
 
 const O_ID = 2;
 const F = (O_ID + P.CHECK_ID_CAP + 7) & ~7;
@@ -29,11 +30,7 @@ export const table: Table = tableAt(
   memory.data(offsetof<Table>(), 8), memory.data(P.BASELINE_CAP * SLOT, 8), SLOT, O_HASH, P.BASELINE_CAP,
   memory.data(INDEX_ENTRIES * 2, 8), INDEX_ENTRIES);
 
-/** Results of new checks not kept because the table was full, over the run (in mt_stats). */
-export let overflow: u64 = 0;
-
 export function reset(): void { table.clear(); }
-export function resetRun(): void { table.clear(); overflow = 0; }
 
 function put(s: usize, lenAt: i32, at: i32, cap: i32, t: Text): bool {
   const len = t.len > 0 ? t.len : 0;
@@ -42,19 +39,23 @@ function put(s: usize, lenAt: i32, at: i32, cap: i32, t: Text): bool {
   return storedTruncated;
 }
 
+// Counted (stats.ts, C_BASELINE): every result is received; one of a disabled collector,
+// group or check is ignored; one of a check new to the window that finds the table full is
+// dropped; the rest are kept (a check's latest result replaces its earlier one).
 export function add(seed: u32, enabled: bool): void {
-  if (!enabled) return;
+  S.received(S.C_BASELINE);
+  if (!enabled) { S.ignored(S.C_BASELINE); return; }
   storeText(probe + O_ID, P.CHECK_ID_CAP, checkId.ptr, checkId.len);
   const idTruncated = storedTruncated;
   const idLen = storedLen;
   store<u16>(probe, <u16>idLen);
-  if (checkDisabled(probe + O_ID, idLen)) return;
+  if (checkDisabled(probe + O_ID, idLen)) { S.ignored(S.C_BASELINE); return; }
   storeText(groupProbe, P.GROUP_CAP, group.ptr, group.len);
-  if (groupDisabled(groupProbe, storedLen)) return;
+  if (groupDisabled(groupProbe, storedLen)) { S.ignored(S.C_BASELINE); return; }
   const hash = hashBytes(seed, probe + 2, idLen);
   let s = table.find(probe, hash);
   if (s == 0) {
-    if (table.full) { overflow++; return; }
+    if (table.full) { S.dropped(S.C_BASELINE); return; }
     s = table.append();
     memory.copy(s, probe, 2 + idLen);
     store<u32>(s + O_HASH, hash);

@@ -76,7 +76,11 @@ function enabled(c: i32): bool {
   return current.sysEnabled;
 }
 
-/** Whether collector c's current window holds nothing to send, counters included. */
+/**
+ * Whether collector c's current window holds nothing to send, counters included. Baseline's
+ * counters are left out: a window whose results all pass is empty and may start a run of empty
+ * windows (one IsEmpty event), whose CollectorStats record then counts the run's results.
+ */
 function windowEmpty(c: i32): bool {
   return !unitHasRecords(c) && (c >= S.EVENT_COLLECTORS || !S.any(S.win(c)));
 }
@@ -131,7 +135,7 @@ function clearCollector(c: i32): void {
   else if (c == S.C_NETWORK) N.clear();
   else if (c == S.C_BASELINE) B.reset();
   else Si.reset();
-  if (c < S.EVENT_COLLECTORS) S.clearWindow(c);
+  if (c < S.COUNTED) S.clearWindow(c);
 }
 
 function endGroup(): void {
@@ -157,7 +161,7 @@ function unitCount(u: i32): i32 {
   if (u == 1) return N.table.count;
   if (u == 2) return B.table.count;
   if (u == 3) return Si.count();
-  return S.EVENT_COLLECTORS;
+  return S.COUNTED;
 }
 
 /** Whether record k of unit u goes out (baseline passes and zero stats do not). */
@@ -203,17 +207,21 @@ function commitRecord(): void {
 function writeStats(w: Writer, c: i32): void {
   const s = S.win(c);
   w.byte(0x7b);
-  w.key(L.Collector); w.lit(c == S.C_PROCESS ? L.jsonProcess : L.jsonNetwork);
+  w.key(L.Collector);
+  if (c == S.C_BASELINE) { w.byte(0x22); w.lit(L.baseline); w.byte(0x22); }
+  else w.lit(c == S.C_PROCESS ? L.jsonProcess : L.jsonNetwork);
   w.field(L.Received); w.u64(s.received);
   w.field(L.Discarded); w.u64(s.discarded);
   w.field(L.Dropped); w.u64(s.dropped);
   w.field(L.Ignored); w.u64(s.ignored);
   w.field(L.Warnings); w.byte(0x5b);
   let first = true;
-  const limit = c == S.C_PROCESS ? Pr.table.limit : N.table.limit;
+  const base = c == S.C_BASELINE;
+  // Only network (rtos) and baseline drop; only process and network evict or lose names.
+  const limit = base ? P.BASELINE_CAP : c == S.C_PROCESS ? Pr.table.limit : N.table.limit;
   if (s.dropped > 0) {
-    w.lit(L.jsonNetworkCacheFullOpen); w.u64(<u64>limit); w.lit(L.entriesCloseColon);
-    w.u64(s.dropped); w.lit(L.newConnectionsDroppedSemiIncreaseNetworkDotCache);
+    w.lit(base ? L.jsonBaselineTableFullOpen : L.jsonNetworkCacheFullOpen); w.u64(<u64>limit); w.lit(L.entriesCloseColon);
+    w.u64(s.dropped); w.lit(base ? L.resultsOfNewChecksDroppedQuote : L.newConnectionsDroppedSemiIncreaseNetworkDotCache);
     first = false;
   }
   if (s.namesLost > 0) {
@@ -234,7 +242,8 @@ function writeStats(w: Writer, c: i32): void {
     if (!first) w.byte(0x2c);
     w.byte(0x22); w.u64(s.ignored);
     if (c == S.C_PROCESS && P.PROC_CAP == 0) w.lit(L.processEventsIgnoredColonNotSupportedByTheRtosPr);
-    else w.lit(c == S.C_PROCESS ? L.processEventsIgnoredColonCollectorDisabledQuote : L.connectionEventsIgnoredColonCollectorDisabledQuo);
+    else w.lit(c == S.C_PROCESS ? L.processEventsIgnoredColonCollectorDisabledQuote
+      : base ? L.baselineResultsIgnoredColonCollectorCommaGroupOr : L.connectionEventsIgnoredColonCollectorDisabledQuo);
   }
   w.byte(0x5d);
   w.byte(0x7d);

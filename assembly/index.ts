@@ -70,7 +70,7 @@ function applyTables(): void {
 }
 
 export function mt_init(): i32 {
-  B.resetRun();
+  B.reset();
   C.setDefaults(C.current);
   S.clearAll();
   F.resetAll();
@@ -442,7 +442,7 @@ export function mt_stats(): i32 {
   w.field(L.bytes); w.u64(F.bytes);
   counters(w, L.process, S.C_PROCESS);
   counters(w, L.network, S.C_NETWORK);
-  w.field(L.baseline); w.byte(0x7b); w.key(L.dropped); w.u64(B.overflow); w.byte(0x7d);
+  w.field(L.baseline); w.byte(0x7b); w.key(L.dropped); w.u64(S.runTotal(S.C_BASELINE).dropped); w.byte(0x7d);
   w.byte(0x7d);
   return w.pos;
 }

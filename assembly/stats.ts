@@ -1,8 +1,11 @@
 // Loss accounting (SPEC R5): per event collector, per window and over the run,
-// received = sent hits + discarded by eviction + dropped when full + ignored.
+// received = sent hits + discarded by eviction + dropped when full + ignored. Baseline has
+// counters too: received = results kept + dropped when full + ignored (docs/FORMATS.md).
 
 export const C_PROCESS = 0, C_NETWORK = 1, C_BASELINE = 2, C_SYSINFO = 3;
 export const EVENT_COLLECTORS = 2;
+/** Collectors with counters and a CollectorStats record: the event collectors and baseline. */
+export const COUNTED = 3;
 
 @unmanaged export class Counters {
   received: u64;
@@ -15,8 +18,8 @@ export const EVENT_COLLECTORS = 2;
 }
 
 const SIZE: i32 = <i32>offsetof<Counters>();
-const windows = memory.data(SIZE * 2, 8);
-const totals = memory.data(SIZE * 2, 8);
+const windows = memory.data(SIZE * COUNTED, 8);
+const totals = memory.data(SIZE * COUNTED, 8);
 
 export function win(c: i32): Counters { return changetype<Counters>(windows + <usize>c * SIZE); }
 
@@ -33,7 +36,7 @@ export function clearWindow(c: i32): void {
   for (let i = 0; i < SIZE; i += 8) store<u64>(t + i, load<u64>(t + i) + load<u64>(w + i));
   memory.fill(w, 0, SIZE);
 }
-export function clearAll(): void { memory.fill(windows, 0, SIZE * 2); memory.fill(totals, 0, SIZE * 2); }
+export function clearAll(): void { memory.fill(windows, 0, SIZE * COUNTED); memory.fill(totals, 0, SIZE * COUNTED); }
 
 /** Run totals so far: closed windows plus the open one. */
 export function runTotal(c: i32): Counters {

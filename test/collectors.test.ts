@@ -68,6 +68,44 @@ describe('baseline collector (R4)', () => {
     const r = await replayAll(trace(...lines), { stats: true });
     expect(records(r, 'Baseline')).toHaveLength(16);
     expect(JSON.parse(r.stderr.trim()).baseline).toEqual({ dropped: 4 });
+    // ... and says so in the window's messages (issue 12): received = kept + dropped + ignored
+    const stats = records(r, 'CollectorStats').filter((x) => x.Collector === 'baseline');
+    expect(stats).toEqual([{ Collector: 'baseline', Received: 20, Discarded: 0, Dropped: 4, Ignored: 0,
+      Warnings: ['baseline table full (16 entries): 4 results of new checks dropped'] }]);
+    const [e] = events(r, 'CollectorStats');
+    expect(e.TimestampUTC).toBe(events(r, 'Baseline')[0].TimestampUTC);
+  });
+
+  it('counts ignored results (disabled collector, group, check) in a baseline CollectorStats record per window', async () => {
+    const r = await replayAll(trace(
+      config(T0, { baseline: { disabledGroups: ['ssh'], disabledChecks: ['c2'] } }),
+      base(T0, { id: 'c1', group: 'ssh' }), base(T0, { id: 'c2' }), base(T0, { id: 'c3' }), base(T0, { id: 'c3', result: 'pass' }),
+      base(T0 + 1, { id: 'c4', result: 'pass' }),
+      tick(T0 + 60_000),                                                  // window 1 ends
+      config(T0 + 60_000, { baseline: { enabled: false } }), base(T0 + 60_001, { id: 'c5' }),
+      config(T0 + 60_002, { baseline: { enabled: true } }),               // window 2 ends (forced)
+      base(T0 + 60_003, { id: 'c6', result: 'pass' }), tick(T0 + 120_002),   // window 3: kept, nothing lost
+      tick(T0 + 200_000),                                                 // window 4: no baseline input, no record
+    ));
+    const stats = events(r, 'CollectorStats').flatMap((e) => e.Payload.filter((x: any) => x.Collector === 'baseline')
+      .map((x: any) => [e.TimestampUTC, x]));
+    expect(stats).toEqual([
+      [iso(T0 + 60_000), { Collector: 'baseline', Received: 5, Discarded: 0, Dropped: 0, Ignored: 2,
+        Warnings: ['2 baseline results ignored: collector, group or check disabled'] }],
+      [iso(T0 + 60_002), { Collector: 'baseline', Received: 1, Discarded: 0, Dropped: 0, Ignored: 1,
+        Warnings: ['1 baseline results ignored: collector, group or check disabled'] }],
+      [iso(T0 + 120_002), { Collector: 'baseline', Received: 1, Discarded: 0, Dropped: 0, Ignored: 0, Warnings: [] }],
+    ]);
+    expect(records(r, 'Baseline')).toEqual([]);   // c3's latest result passes; c4 and c6 pass
+  });
+
+  it('linux: a dropped and an ignored result, both warnings in one record', async () => {
+    const lines = Array.from({ length: 258 }, (_, i) => base(T0, { id: `c${i}` }));
+    const r = await replayAll(trace(config(T0, { baseline: { disabledChecks: ['c257'] } }), ...lines), { profile: 'linux' });
+    expect(records(r, 'CollectorStats').filter((x) => x.Collector === 'baseline')).toEqual([
+      { Collector: 'baseline', Received: 258, Discarded: 0, Dropped: 1, Ignored: 1,
+        Warnings: ['baseline table full (256 entries): 1 results of new checks dropped',
+          '1 baseline results ignored: collector, group or check disabled'] }]);
   });
 
   it('is sent once per interval (low = 60 s on rtos)', async () => {

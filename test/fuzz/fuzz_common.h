@@ -354,7 +354,7 @@ static int fz_str_is(const uint8_t *v, size_t len, const char *want)
 
 /* ---- the core and what we know about it ----------------------------------------------------- */
 
-enum { FZ_PROCESS = 0, FZ_NETWORK = 1 };
+enum { FZ_PROCESS = 0, FZ_NETWORK = 1, FZ_BASELINE = 2 };
 enum { FZ_RECEIVED, FZ_SENT, FZ_DISCARDED, FZ_DROPPED, FZ_IGNORED, FZ_COUNTERS };
 enum { FZ_LINES, FZ_ACCEPTED, FZ_SKIPPED, FZ_BLANK, FZ_MESSAGES, FZ_EVENTS, FZ_BYTES, FZ_TOP };
 
@@ -378,7 +378,7 @@ static struct {
     size_t small_cap;
     /* What the drains took since the last reset. */
     uint64_t hits[2];
-    uint64_t cs[2][FZ_COUNTERS]; /* CollectorStats sums (SENT unused) */
+    uint64_t cs[3][FZ_COUNTERS]; /* CollectorStats sums (SENT unused): process, network, baseline */
     uint64_t messages, events, bytes;
     int blind;            /* a message was discarded (too large for the small buffer): no sums */
     fz_stats_t last;      /* mt_stats after the last completed drain */
@@ -454,6 +454,13 @@ static void fz_conservation(const fz_stats_t *s, int finished)
             }
         }
     }
+    /* Baseline's window records sum to the run's dropped results in mt_stats. */
+    if (!fz.blind) {
+        FZ_CHECK(finished ? fz.cs[FZ_BASELINE][FZ_DROPPED] == s->baseline_dropped
+                          : fz.cs[FZ_BASELINE][FZ_DROPPED] <= s->baseline_dropped,
+                 "baseline: CollectorStats Dropped sums to %llu, stats say %llu",
+                 (unsigned long long)fz.cs[FZ_BASELINE][FZ_DROPPED], (unsigned long long)s->baseline_dropped);
+    }
     FZ_CHECK(s->top[FZ_MESSAGES] == fz.messages, "stats messages %llu, drained %llu",
              (unsigned long long)s->top[FZ_MESSAGES], (unsigned long long)fz.messages);
     FZ_CHECK(s->top[FZ_BYTES] == fz.bytes, "stats bytes %llu, drained %llu", (unsigned long long)s->top[FZ_BYTES],
@@ -501,11 +508,11 @@ typedef struct fz_msg_sums {
     /* per event: its name's collector, its records' HitCounts and CollectorStats counters */
     int event_kind; /* 0 process, 1 network, 2 stats, -1 other */
     uint64_t ev_hits;
-    uint64_t ev_cs[2][FZ_COUNTERS];
+    uint64_t ev_cs[3][FZ_COUNTERS];
     int rec_collector; /* within a CollectorStats record */
     uint64_t rec_cs[FZ_COUNTERS];
     uint64_t hits[2];
-    uint64_t cs[2][FZ_COUNTERS];
+    uint64_t cs[3][FZ_COUNTERS];
     uint64_t events;
     uint64_t empty_events; /* "IsEmpty": true */
     int events_array;
@@ -539,11 +546,18 @@ static void fz_msg_close(fz_json_t *j, char type)
         if (m->rec_collector >= 0) {
             for (int k = 0; k < FZ_COUNTERS; k++) m->ev_cs[m->rec_collector][k] += m->rec_cs[k];
         }
+        /* Baseline keeps what it neither drops nor ignores, and evicts nothing (docs/FORMATS.md). */
+        if (m->rec_collector == FZ_BASELINE) {
+            FZ_CHECK(m->rec_cs[FZ_DISCARDED] == 0 && m->rec_cs[FZ_RECEIVED] >= m->rec_cs[FZ_DROPPED] + m->rec_cs[FZ_IGNORED],
+                     "baseline CollectorStats: received %llu, discarded %llu, dropped %llu, ignored %llu",
+                     (unsigned long long)m->rec_cs[FZ_RECEIVED], (unsigned long long)m->rec_cs[FZ_DISCARDED],
+                     (unsigned long long)m->rec_cs[FZ_DROPPED], (unsigned long long)m->rec_cs[FZ_IGNORED]);
+        }
     } else if (type == '{' && fz_path_is(j, j->depth, FZ_EVENT)) {
         m->events++;
         if (m->event_kind == 0 || m->event_kind == 1) m->hits[m->event_kind] += m->ev_hits;
         if (m->event_kind == 2) {
-            for (int c = 0; c < 2; c++)
+            for (int c = 0; c < 3; c++)
                 for (int k = 0; k < FZ_COUNTERS; k++) m->cs[c][k] += m->ev_cs[c][k];
         }
     }
@@ -566,7 +580,8 @@ static void fz_msg_scalar(fz_json_t *j, char type, const uint8_t *v, size_t len)
     if (type == 'n' && fz_str_is(j->key[4], j->key_len[4], "HitCount")) {
         m->ev_hits += fz_u64(v, len);
     } else if (type == 's' && fz_str_is(j->key[4], j->key_len[4], "Collector")) {
-        m->rec_collector = fz_str_is(v, len, "process") ? 0 : fz_str_is(v, len, "network") ? 1 : -1;
+        m->rec_collector = fz_str_is(v, len, "process") ? 0 : fz_str_is(v, len, "network") ? 1
+                         : fz_str_is(v, len, "baseline") ? FZ_BASELINE : -1;
     } else if (type == 'n') {
         for (int k = 0; k < FZ_COUNTERS; k++) {
             if (cs_keys[k][0] && fz_str_is(j->key[4], j->key_len[4], cs_keys[k])) m->rec_cs[k] = fz_u64(v, len);
@@ -610,8 +625,8 @@ static void fz_check_message(const uint8_t *msg, size_t len, uint32_t limit)
         FZ_CHECK(fz.call_empty <= 4, "%llu IsEmpty events for one input (known issue \"empty-windows-run\")",
                  (unsigned long long)fz.call_empty);
     }
-    for (int c = 0; c < 2; c++) {
-        fz.hits[c] += m.hits[c];
+    for (int c = 0; c < 2; c++) fz.hits[c] += m.hits[c];
+    for (int c = 0; c < 3; c++) {
         for (int k = 0; k < FZ_COUNTERS; k++) fz.cs[c][k] += m.cs[c][k];
     }
     fz_hash(msg, len);

@@ -31,7 +31,7 @@ export class Model {
   private net: any[] = [];
   private base: any[] = [];
   private sys: any = undefined;
-  private counters: Counters[] = [this.zero(), this.zero()];
+  private counters: Counters[] = [this.zero(), this.zero(), this.zero()];
 
   constructor(private readonly profile: Profile) {
     const linux = profile === 'linux';
@@ -139,10 +139,13 @@ export class Model {
 
   private baseline(ev: any): void {
     const b = this.cfg.baseline;
-    if (!b.enabled || b.disabledChecks.includes(ev.id) || b.disabledGroups.includes(ev.group)) return;
+    const n = this.counters[2];
+    n.received++;
+    if (!b.enabled || b.disabledChecks.includes(ev.id) || b.disabledGroups.includes(ev.group)) { n.ignored++; return; }
     const i = this.base.findIndex((r) => r.id === ev.id);
     if (i >= 0) this.base[i] = ev;
     else if (this.base.length < (this.profile === 'linux' ? 256 : 16)) this.base.push(ev);
+    else n.dropped++;
   }
 
   /** Whether collector c's window holds nothing to send, counters included. */
@@ -150,7 +153,7 @@ export class Model {
     const zero = (k: number) => Object.values(this.counters[k]).every((v) => v === 0);
     if (c === 0) return this.proc.length === 0 && zero(0);
     if (c === 1) return this.net.length === 0 && zero(1);
-    if (c === 2) return !this.base.some((r) => r.result !== 'pass');
+    if (c === 2) return !this.base.some((r) => r.result !== 'pass');   // counters aside (flush.ts windowEmpty)
     return this.sys === undefined;
   }
 
@@ -182,13 +185,13 @@ export class Model {
     if (has(3) && this.sys) this.sends.push({ ts, name: 'SystemInformation', records: [{
       OSName: this.sys.os, OSVersion: this.sys.osVersion, KernelVersion: this.sys.kernel, Hardware: this.sys.hw,
       TotalMemory: this.sys.memTotal, AgentVersion: '0.1.0' }] });
-    const stats = [0, 1].filter((c) => has(c) && Object.values(this.counters[c]).some((v) => v !== 0)).map((c) => ({
-      Collector: c === 0 ? 'process' : 'network', Received: this.counters[c].received, Discarded: this.counters[c].discarded,
+    const stats = [0, 1, 2].filter((c) => has(c) && Object.values(this.counters[c]).some((v) => v !== 0)).map((c) => ({
+      Collector: ['process', 'network', 'baseline'][c], Received: this.counters[c].received, Discarded: this.counters[c].discarded,
       Dropped: this.counters[c].dropped, Ignored: this.counters[c].ignored }));
     if (stats.length) this.sends.push({ ts, name: 'CollectorStats', records: stats });
     if (has(0)) { this.proc = []; this.counters[0] = this.zero(); }
     if (has(1)) { this.net = []; this.counters[1] = this.zero(); }
-    if (has(2)) this.base = [];
+    if (has(2)) { this.base = []; this.counters[2] = this.zero(); }
     if (has(3)) this.sys = undefined;
   }
 }
