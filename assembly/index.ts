@@ -37,7 +37,7 @@ let accepted: u64 = 0;
 let skipped: u64 = 0;
 let blank: u64 = 0;
 
-export function mt_abi_version(): i32 { return 1; }
+export function mt_abi_version(): i32 { return 2; }
 /** First byte the core never touches: an engine may limit linear memory to this (wasm3 memoryLimit). */
 /** Bytes one cached connection takes: its slot plus its share of the hash index. */
 export function mt_network_bytes_per_entry(): i32 { return N.SLOT + N.INDEX_ENTRIES * 2 / P.NET_CAP; }
@@ -167,11 +167,12 @@ export function mt_ingest_line(len: i32): i32 {
   return accept(ev.kind, ev.t);
 }
 
-export function mt_oversized_line(len: i32): i32 {
+/** A line of `len` bytes (64 bits: a host may read lines past 4 GiB) that the host did not copy in. */
+export function mt_oversized_line(len: u64): i32 {
   if (F.busy()) return MT_BUSY;
   lines++;
   err.pos = 0;
-  err.lit(L.lineTooLongOpen); err.i64(len); err.lit(L.bytesSemiTheLimitIs); err.i64(P.INPUT_CAP); err.lit(L.Close);
+  err.lit(L.lineTooLongOpen); err.u64(len); err.lit(L.bytesSemiTheLimitIs); err.i64(P.INPUT_CAP); err.lit(L.Close);
   return reject();
 }
 

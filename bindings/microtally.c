@@ -30,7 +30,7 @@ const char *const mt_fn_names[MT_FN_COUNT] = {
 const uint8_t mt_fn_params[MT_FN_COUNT] = {
     [MT_FN_SET_AGENT_ID] = MT_PARAMS_I32,
     [MT_FN_INGEST_LINE] = MT_PARAMS_I32,
-    [MT_FN_OVERSIZED_LINE] = MT_PARAMS_I32,
+    [MT_FN_OVERSIZED_LINE] = MT_PARAMS_I64, /* a u64 length, passed bit for bit */
     [MT_FN_CONFIGURE] = MT_PARAMS_I64_I32,
     [MT_FN_TICK] = MT_PARAMS_I64,
     [MT_FN_INGEST_BATCH] = MT_PARAMS_I32_I32,
@@ -273,7 +273,7 @@ mt_status_t mt_init(mt_core_t *core, const mt_config_t *config)
     if (!mt_engine_load(core, config)) {
         return MT_ERR_ENGINE;
     }
-    if (!query(core, MT_FN_ABI_VERSION, &version) || version != 1 ||
+    if (!query(core, MT_FN_ABI_VERSION, &version) || version != 2 ||
         !query(core, MT_FN_INPUT_PTR, &in_ptr) || !query(core, MT_FN_INPUT_CAPACITY, &in_cap) ||
         !query(core, MT_FN_OUTPUT_PTR, &out_ptr) || !query(core, MT_FN_OUTPUT_CAPACITY, &out_cap) ||
         !query(core, MT_FN_ERROR_PTR, &err_ptr)) {
@@ -358,9 +358,9 @@ mt_status_t mt_ingest_line(mt_core_t *core, const char *line, size_t len)
         return MT_ERR_PARAM;
     }
     if (len > core->priv_input_capacity) {
-        /* The core counts it and words the reason; its bytes never enter the blob. */
-        int32_t n = len > (size_t)INT32_MAX ? INT32_MAX : (int32_t)len;
-        ok = call_raw(core, MT_FN_OVERSIZED_LINE, &rc, n, 0);
+        /* The core counts it and words the reason (the exact length, as u64); its bytes never
+         * enter the blob. */
+        ok = call_raw(core, MT_FN_OVERSIZED_LINE, &rc, (int64_t)(uint64_t)len, 0);
     } else {
         if (len > 0u) {
             copy_in(core, line, len);
@@ -382,8 +382,7 @@ mt_status_t mt_configure(mt_core_t *core, int64_t t_ms, const char *json, size_t
         return MT_ERR_PARAM;
     }
     if (len > core->priv_input_capacity) {
-        int32_t n = len > (size_t)INT32_MAX ? INT32_MAX : (int32_t)len;
-        ok = call_raw(core, MT_FN_OVERSIZED_LINE, &rc, n, 0);
+        ok = call_raw(core, MT_FN_OVERSIZED_LINE, &rc, (int64_t)(uint64_t)len, 0);
     } else {
         if (len > 0u) {
             copy_in(core, json, len);

@@ -208,7 +208,7 @@ typedef struct mt_core {
  *
  * @return MT_OK; MT_ERR_PARAM (core or config or blob NULL, blob_size 0 or > 4 GiB);
  *         MT_ERR_STATE (this core is already initialised); MT_ERR_ENGINE (wasm3 rejected the
- *         blob, the heap is too small, an export is missing, or the ABI version is not 1).
+ *         blob, the heap is too small, an export is missing, or the ABI version is not 2).
  */
 mt_status_t mt_init(mt_core_t *core, const mt_config_t *config);
 

@@ -75,7 +75,7 @@ interface Exports {
   mt_error_length(): number;
   mt_set_agent_id(len: number): number;
   mt_ingest_line(len: number): number;
-  mt_oversized_line(len: number): number;
+  mt_oversized_line(len: bigint): number;
   mt_ingest_connection(): number;
   mt_ingest_batch(off: number, end: number): number;
   mt_network_bytes_per_entry(): number;
@@ -174,16 +174,19 @@ export class Core {
   /** One trace line, without its newline (bytes as read, so invalid UTF-8 reaches the core as is). */
   ingestLine(line: Uint8Array | string): CallResult {
     const bytes = typeof line === 'string' ? this.enc.encode(line) : line;
-    if (bytes.length > this.inputCapacity) return this.result(this.x.mt_oversized_line(bytes.length));
+    if (bytes.length > this.inputCapacity) return this.oversizedLine(bytes.length);
     this.mem().set(bytes, this.inPtr);
     return this.result(this.x.mt_ingest_line(bytes.length));
   }
 
   configure(t: number, json: string): CallResult {
     const n = this.put(this.enc.encode(json));
-    if (n < 0) return this.result(this.x.mt_oversized_line(this.enc.encode(json).length));
+    if (n < 0) return this.oversizedLine(this.enc.encode(json).length);
     return this.result(this.x.mt_configure(BigInt(t), n));
   }
+
+  /** A line of `length` bytes the host only measured (longer than the input area); exact to 2^53. */
+  oversizedLine(length: number): CallResult { return this.result(this.x.mt_oversized_line(BigInt(length))); }
 
   tick(t: number): CallResult { return this.result(this.x.mt_tick(BigInt(t))); }
 

@@ -143,8 +143,13 @@ describe('raw exports', () => {
 
   it('reports an oversized line and a bad agent id in the error area', () => {
     x.mt_init();
-    expect(x.mt_oversized_line(99_999)).toBe(1);
+    expect(x.mt_oversized_line(99_999n)).toBe(1);
     expect(error()).toBe('line too long (99999 bytes; the limit is 4096)');
+    // 64-bit lengths, exact past 2^31 and 2^32 (a line longer than 2 GiB), up to 2^64 - 1
+    for (const n of [2n ** 31n, 2n ** 32n + 5n, 2n ** 64n - 1n]) {
+      expect(x.mt_oversized_line(n)).toBe(1);
+      expect(error()).toBe(`line too long (${n} bytes; the limit is 4096)`);
+    }
     expect(x.mt_set_agent_id(put('xyz'))).toBe(1);
     expect(error()).toMatch(/UUID/);
     expect(x.mt_set_agent_id(put('00000000-0000-0000-0000-00000000000A'))).toBe(0);

@@ -143,16 +143,6 @@ const sleeper = new Int32Array(new SharedArrayBuffer(4));
 export function pause(): void { Atomics.wait(sleeper, 0, 0, 1); }
 
 /**
- * A line the splitter only measured (longer than the core's input area, so never buffered
- * whole): Core.ingestLine reads nothing of such a line but its length, which it hands to
- * mt_oversized_line. (A Core method taking the length would say so more plainly; core.ts is
- * not part of this change.)
- */
-function measuredLine(length: number): Uint8Array {
-  return { length } as unknown as Uint8Array;
-}
-
-/**
  * The host's part of replay (docs/ABI.md) over a stream: push() takes chunks as they are read
  * and ingests every complete line, end() ingests a last line without '\n', finishes and
  * returns the exit status. At most the core's input area of a line is kept between chunks;
@@ -189,7 +179,7 @@ export class LineReplay {
         this.ingest(chunk.subarray(start, nl));   // the whole line is in this chunk: no copy
       } else {
         this.keep(chunk, start, nl);
-        this.ingest(this.len <= this.line.length ? this.line.subarray(0, this.len) : measuredLine(this.len));
+        this.ingest(this.len <= this.line.length ? this.line.subarray(0, this.len) : this.len);
         this.len = 0;
       }
       start = nl + 1;
@@ -198,7 +188,7 @@ export class LineReplay {
 
   end(): number {
     if (this.len > 0) {
-      this.ingest(this.len <= this.line.length ? this.line.subarray(0, this.len) : measuredLine(this.len));
+      this.ingest(this.len <= this.line.length ? this.line.subarray(0, this.len) : this.len);
       this.len = 0;
     }
     for (const m of this.core.finish().messages) this.output.out(m + '\n');
@@ -214,9 +204,10 @@ export class LineReplay {
     this.len += to - from;
   }
 
-  private ingest(line: Uint8Array): void {
+  /** A line, or the length of one the splitter only measured (longer than the input area). */
+  private ingest(line: Uint8Array | number): void {
     this.lineNo++;
-    const r = this.core.ingestLine(line);   // longer than the input area: mt_oversized_line(length)
+    const r = typeof line === 'number' ? this.core.oversizedLine(line) : this.core.ingestLine(line);
     if (r.status === Status.Skipped) { this.skipped++; this.output.err(`line ${this.lineNo}: ${r.reason}\n`); }
     for (const m of r.messages) this.output.out(m + '\n');
   }

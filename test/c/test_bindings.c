@@ -352,9 +352,22 @@ static void test_oversized_line(void)
     memset(big, 'x', sizeof big);
     CHECK_ST(mt_ingest_line(core, big, cap + 1), MT_SKIPPED);
     CHECK(error_is(core, "line too long (4097 bytes; the limit is 4096)"));
-    /* A length far beyond any buffer: the bindings pass only the length, never read it. */
+    /* A length far beyond any buffer: the bindings pass only the length, never read it; the
+     * core reports it exactly (64 bits), past 2 GiB too. */
     CHECK_ST(mt_ingest_line(core, big, (size_t)-1), MT_SKIPPED);
+    CHECK(error_is(core, SIZE_MAX == UINT64_MAX ? "line too long (18446744073709551615 bytes; the limit is 4096)"
+                                                : "line too long (4294967295 bytes; the limit is 4096)"));
     CHECK(stats_has(core, "\"lines\":2,\"accepted\":0,\"skipped\":2"));
+    if (SIZE_MAX > 0x7fffffffu) {
+        CHECK_ST(mt_ingest_line(core, big, (size_t)0x80000000u), MT_SKIPPED);
+        CHECK(error_is(core, "line too long (2147483648 bytes; the limit is 4096)"));
+    }
+    if (SIZE_MAX == UINT64_MAX) {
+        CHECK_ST(mt_ingest_line(core, big, (size_t)(((uint64_t)1 << 32) + 5u)), MT_SKIPPED);
+        CHECK(error_is(core, "line too long (4294967301 bytes; the limit is 4096)"));
+        CHECK_ST(mt_configure(core, 0, big, (size_t)(((uint64_t)3 << 31))), MT_SKIPPED);
+        CHECK(error_is(core, "line too long (6442450944 bytes; the limit is 4096)"));
+    }
     /* The exact capacity is still a normal line (here: not JSON). */
     CHECK_ST(mt_ingest_line(core, big, cap), MT_SKIPPED);
     CHECK(error_is(core, "invalid JSON: expected an object at column 1"));
