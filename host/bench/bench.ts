@@ -229,8 +229,9 @@ export async function runBench(argv: string[]): Promise<number> {
 
   const blobBytes = { rtos: statSync(`${root}build/microtally-rtos.wasm`).size, linux: statSync(`${root}build/microtally-linux.wasm`).size };
   // The wasm3 image's figures at the top (as before), the translated one's beside them.
+  const rtos = new Core('rtos');
   const footprint = { ...firmwareSize('size.json'), aot: firmwareSize('size-aot.json'), blobBytes,
-    linearMemory: new Core('rtos').memoryEnd, bytesPerCachedConnection: new Core('rtos').networkBytesPerEntry };
+    linearMemory: rtos.memoryEnd, bytesPerCachedConnection: rtos.networkBytesPerEntry };
 
   const quotas = scenarios.map((s) => { progress(`quota: ${s.name}…`); return quota(s, o.quotaEvents); });
   progress('');
