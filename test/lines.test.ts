@@ -76,6 +76,21 @@ describe('malformed lines (R10)', () => {
     expect(records(r, 'ConnectionCreate')[0].HitCount).toBe(2);
   });
 
+  it('a trailing \\r never makes a line too long: a limit-length line ends in LF or CRLF alike', async () => {
+    const sized = (n: number) => conn(T0, { host: 'h'.repeat(n - conn(T0, { host: '' }).length) });
+    const atLimit = sized(4096), over = sized(4097);
+    expect([Buffer.byteLength(atLimit), Buffer.byteLength(over)]).toEqual([4096, 4097]);
+    const lf = await replayAll(trace(atLimit, conn(T0)));
+    const crlf = await replayAll(`${atLimit}\r\n${conn(T0)}\r\n`);
+    expect(crlf.stderr).toBe('');
+    expect(crlf.stdout).toBe(lf.stdout);
+    expect(records(crlf, 'ConnectionCreate').map((c) => c.HitCount)).toEqual([2]);
+    // One byte over stays too long; its length counts every byte but the newline.
+    const r = await replayAll(`${over}\r\n${conn(T0)}\r\n`);
+    expect(r.stderr).toBe('line 1: line too long (4098 bytes; the limit is 4096)\n');
+    expect(records(r, 'ConnectionCreate')[0].HitCount).toBe(1);
+  });
+
   it('parser limits (docs/FORMATS.md): members per line, counting nested ones, and nesting depth', async () => {
     // A connection line has 10 members of its own; `x` adds one object member and its n members.
     const members = (n: number) => conn(T0, { x: Object.fromEntries(Array.from({ length: n }, (_, i) => [`m${i}`, i])) });
