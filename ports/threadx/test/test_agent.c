@@ -398,13 +398,19 @@ static void bad_configurations(void) {
 static void starts_once(void) {
   MT_TX_CONFIG c = good_config();
   CHECK(mt_tx_start(&c) == TX_SUCCESS);
-  const TX_THREAD *t = shim_thread_last_created();
+  TX_THREAD *t = shim_thread_last_created();
   CHECK(t != NULL);
   if (t != NULL) {
+    /* Members the real TX_THREAD has too, and the rest through ThreadX's own API. */
     CHECK(t->tx_thread_entry != NULL);
     CHECK(t->tx_thread_stack_start == agent_stack && t->tx_thread_stack_size == sizeof agent_stack);
     CHECK(t->tx_thread_priority == 16 && t->tx_thread_preempt_threshold == 16);
-    CHECK(t->tx_thread_time_slice == TX_NO_TIME_SLICE && t->tx_thread_auto_start == TX_AUTO_START);
+    CHAR *name = NULL;
+    UINT state = 99, priority = 0, threshold = 0;
+    ULONG slice = 99;
+    CHECK(tx_thread_info_get(t, &name, &state, NULL, &priority, &threshold, &slice, NULL, NULL) == TX_SUCCESS);
+    CHECK(name != NULL && strcmp(name, "microtally agent") == 0);
+    CHECK(state == TX_READY && priority == 16 && threshold == 16 && slice == TX_NO_TIME_SLICE);
   }
   CHECK(mt_tx_start(&c) == MT_TX_ALREADY_STARTED);
   CHECK(message_count == 0); /* nothing aggregated yet, nothing to send */

@@ -4,7 +4,5 @@
 #define MT_TX_TARGET_CONFIG_H
 
 #define MT_WASM3_HEAP_BYTES (1024u * 1024u)
-/* The blob uses no floating point. */
-#define MT_WASM3_HAS_FLOAT 0
 
 #endif
