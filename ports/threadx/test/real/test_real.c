@@ -303,6 +303,17 @@ static VOID run(ULONG unused) {
   CHECK(udp_receive(&s4, SECONDS(1)) == 0);
   CHECK(app_dropped == 2);
 
+  /* To an mDNS-style group that never leaves the link: the link's noise, not a connection. */
+  NXD_ADDRESS group = v4(IP_ADDRESS(224, 0, 0, 251));
+  MT_NETX_STATS before_noise;
+  mt_netx_stats_get(&before_noise);
+  CHECK(udp_send(&s1, &group, 5353, 40) == NX_SUCCESS);
+  tx_thread_sleep(SECONDS(0.1));
+  MT_NETX_STATS after_noise;
+  mt_netx_stats_get(&after_noise);
+  CHECK(after_noise.ignored_link_multicast > before_noise.ignored_link_multicast);
+  CHECK(after_noise.connections == before_noise.connections);
+
   /* ICMP echo, both hosts see request and reply. */
   NX_PACKET *response;
   CHECK(nx_icmp_ping(&ip_0, IP_ADDRESS(10, 0, 0, 2), (CHAR *)payload, 32, &response, SECONDS(1)) == NX_SUCCESS);
@@ -380,6 +391,11 @@ static VOID run(ULONG unused) {
   CHECK(ns.malformed == 0 && ns.truncated == 0 && ns.not_queued == 0);
   CHECK(ns.fragments >= 2 + 1 + 2 + 1); /* later fragments of the six fragmented datagrams */
   CHECK(ns.ignored_neighbour_discovery > 0); /* IPv6 needs it; none of it became a record */
+  CHECK(ns.ignored_link_multicast >= 1);
+  /* Every packet the hook saw is in exactly one of its counters. */
+  CHECK(ns.packets == ns.connections + ns.not_queued + ns.truncated + ns.malformed + ns.fragments +
+                          ns.unsupported + ns.ignored_neighbour_discovery + ns.ignored_mld +
+                          ns.ignored_link_multicast);
   CHECK(ts.updates_applied == 1 && ts.updates_rejected == 1);
   CHECK(message_count > 0 && partial_len == 0);
   for (unsigned i = 0; i < message_count && i < MAX_MESSAGES; i++) CHECK(json_object(messages[i], message_len[i]));
@@ -393,6 +409,7 @@ static VOID run(ULONG unused) {
   CHECK(network_stat("\"Dropped\":") == 0 && network_stat("\"Discarded\":") == 0);
   for (unsigned i = 0; i < message_count && i < MAX_MESSAGES; i++) {
     CHECK(strstr(messages[i], "ff02:") == NULL && strstr(messages[i], "fe80:") == NULL);
+    CHECK(strstr(messages[i], "224.0.0.251") == NULL);
   }
 
   const char *D = "10.0.0.1", *P = "10.0.0.2", *D6 = "2001:db8::1", *P6 = "2001:db8::2";
