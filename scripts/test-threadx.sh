@@ -146,7 +146,8 @@ if command -v arm-none-eabi-gcc >/dev/null 2>&1; then
   # With the tests on, this also links test/target/target_agent.c into an mps2-an385 image.
   if configure_and_build cortex-m3 "$M3" -DCMAKE_BUILD_TYPE=MinSizeRel -DMT_WASM3_OPT=-Os \
        -DCMAKE_TOOLCHAIN_FILE="$ROOT/ports/threadx/cmake/arm-none-eabi-cortex-m3.cmake" \
-       -DMT_TX_BUILD_TESTS=ON -DMT_CONFIG_FILE="$ROOT/ports/threadx/test/target/target_config.h"; then
+       -DMT_TX_BUILD_TESTS=ON -DMT_CONFIG_FILE="$ROOT/ports/threadx/test/target/target_config.h" \
+       -DMT_TX_CONFIG_FILE="$ROOT/ports/threadx/test/target/target_config.h"; then
     objs=$(find "$M3/CMakeFiles/microtally_threadx.dir" -name '*.obj' | sort)
     if [ -n "$objs" ] && arm-none-eabi-objdump -f $objs | grep -q 'architecture: arm'; then
       pass "cortex-m3: objects are Arm code"
