@@ -26,29 +26,46 @@ export function maskSecretShapes(text: string): string {
     .replace(/(\bsig(?:=|%3D))[^&\s;"',]+/gi, `$1${MASK}`);
 }
 
-/** Every form a secret may be printed in: as is, percent-encoded, form-encoded, base64, JSON-escaped. */
+/** Literal forms a secret may be printed in besides percent-encoding: as is, base64, JSON-escaped. */
 function encodings(s: string): string[] {
-  const forms = new Set([s, encodeURIComponent(s), encodeURI(s), escape(s), JSON.stringify(s).slice(1, -1),
-    Buffer.from(s).toString('base64'), new URLSearchParams({ s }).toString().slice(2)]);
-  // The same with lower-case percent escapes.
-  for (const f of [...forms]) if (/%[0-9A-F]{2}/.test(f)) forms.add(f.replace(/%[0-9A-F]{2}/g, (m) => m.toLowerCase()));
-  return [...forms].filter((f) => f.length >= 4);
+  return [...new Set([s, JSON.stringify(s).slice(1, -1), Buffer.from(s).toString('base64')])].filter((f) => f.length >= 4);
+}
+
+const escapeRegExp = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+/**
+ * A pattern matching `s` with any of its characters percent-encoded or not (either case of hex
+ * digits; a space also as `+`): every way a URL or form may spell it.
+ */
+function percentPattern(s: string): RegExp {
+  const parts = [...s].map((ch) => {
+    const bytes = [...Buffer.from(ch)].map((b) => `%${b.toString(16).padStart(2, '0')}`).join('');
+    const alts = [escapeRegExp(ch), bytes.replace(/[a-f]/g, (h) => `[${h}${h.toUpperCase()}]`)];
+    if (ch === ' ') alts.push('\\+');
+    return `(?:${alts.join('|')})`;
+  });
+  return new RegExp(parts.join(''), 'g');
 }
 
 /** Masks the given secrets (in every encoding) and everything shaped like one. */
 export class SecretMask {
   private readonly secrets: string[] = [];
+  private readonly patterns: RegExp[] = [];
 
   add(s: string | undefined): void {
     if (!s || s.length < 4) return;
     let decoded = s;
     try { decoded = decodeURIComponent(s); } catch { /* not percent-encoded */ }
-    for (const f of [...encodings(s), ...encodings(decoded)]) if (!this.secrets.includes(f)) this.secrets.push(f);
+    for (const v of new Set([s, decoded])) {
+      for (const f of encodings(v)) if (!this.secrets.includes(f)) this.secrets.push(f);
+      this.patterns.push(percentPattern(v));
+    }
     this.secrets.sort((a, b) => b.length - a.length); // longest first, so no part of one survives
   }
 
   apply(text: string): string {
     let out = text;
+    for (const p of this.patterns) out = out.replace(p, MASK);
     for (const s of this.secrets) out = out.split(s).join(MASK);
     return maskSecretShapes(out);
   }
