@@ -299,7 +299,7 @@ async function startCollectors(agent: Agent, deliver: Deliver, log: StderrLogger
     ignoreChildrenOf: process.pid, inventory: true, log, mask: (cmd) => log.mask.apply(cmd) });
   const connections = new ConnectionCollector({ emit: (r) => deliver(core.ingestConnection(r), 'connection'), now: clock,
     inventory: true, log });
-  let kernel: KernelSources = { proc: 'not asked for (--source poll)', sock: 'not asked for (--source poll)', stop() {} };
+  let kernel: KernelSources = { proc: 'not asked for (--source poll)', sock: 'not asked for (--source poll)', realtime: false, stop() {} };
   if (choice !== 'poll') {
     kernel = await startKernelEvents({
       log,
@@ -319,9 +319,11 @@ async function startCollectors(agent: Agent, deliver: Deliver, log: StderrLogger
   }
   log.info(`sources: processes ${procOk ? "from the kernel's process connector (every fork and exec)" : `by polling /proc every 50 ms (process connector: ${kernel.proc})`}; `
     + `connections ${sockOk ? "from the kernel's socket-destroy notifications, open ones from /proc/net every second" : `by polling /proc/net (socket-destroy notifications: ${kernel.sock})`}`);
-  if (choice === 'auto' && (!procOk || !sockOk) && /EPERM|EACCES|Operation not permitted|Permission denied/.test(kernel.proc + kernel.sock)) {
-    log.warn('running without the privileges the kernel event sources need (root, or CAP_NET_ADMIN): '
-      + 'processes and connections shorter than a poll can be missed');
+  const denied = /Operation not permitted|Permission denied/.test(kernel.proc + kernel.sock);
+  if (denied || process.geteuid?.() !== 0 || (procOk && !kernel.realtime)) {
+    log.warn('running without the privileges the kernel sources need (root, or CAP_NET_ADMIN, CAP_SYS_PTRACE and '
+      + `CAP_SYS_NICE): ${denied ? 'processes and connections shorter than a poll can be missed; ' : ''}`
+      + "other users' executables cannot be read; a process that exits at once may be reported as exited before it was read");
   }
   processes.start(!procOk);
   connections.start(!sockOk);

@@ -199,6 +199,8 @@ static void emit_process(const char *type, int pid, long ppid, const struct proc
   end_event();
 }
 
+static void on_proc_event(const struct proc_event *ev);
+
 static int open_proc_connector(char *err, size_t errcap) {
   int fd = socket(PF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_CONNECTOR);
   if (fd < 0) { snprintf(err, errcap, "netlink connector socket: %s", strerror(errno)); return -1; }
@@ -228,6 +230,28 @@ static int open_proc_connector(char *err, size_t errcap) {
     snprintf(err, errcap, "process connector listen: %s", strerror(errno));
     close(fd);
     return -1;
+  }
+  /* The kernel answers the request with an acknowledgement event (PROC_EVENT_NONE) carrying an
+     error code; a kernel that refuses an unprivileged listener says EPERM there, not in send(). */
+  static char buf[8192] __attribute__((aligned(8)));
+  struct pollfd p = {.fd = fd, .events = POLLIN};
+  while (poll(&p, 1, 500) > 0) {
+    ssize_t n = recv(fd, buf, sizeof buf, MSG_DONTWAIT);
+    if (n <= 0) break;
+    int acked = 0;
+    for (struct nlmsghdr *nh = (struct nlmsghdr *)buf; NLMSG_OK(nh, (unsigned)n); nh = NLMSG_NEXT(nh, n)) {
+      struct cn_msg *cn = NLMSG_DATA(nh);
+      const struct proc_event *ev = (const struct proc_event *)cn->data;
+      if (cn->id.idx != CN_IDX_PROC) continue;
+      if (ev->what != PROC_EVENT_NONE) { on_proc_event(ev); continue; }
+      if (ev->event_data.ack.err != 0) {
+        snprintf(err, errcap, "process connector listen: %s", strerror((int)ev->event_data.ack.err));
+        close(fd);
+        return -1;
+      }
+      acked = 1;
+    }
+    if (acked) break;
   }
   return fd;
 }

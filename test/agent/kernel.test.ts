@@ -3,7 +3,7 @@
 // than 10 ms, with their byte counts, are all in the reported messages, exactly; and a
 // connection string given in a file for a hub that does not answer never appears in any output.
 
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, connect, type AddressInfo, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -146,5 +146,20 @@ describe.skipIf(skipReason !== '')('microtally run from kernel events (root)', (
       expect(a.stderr).not.toContain(form);
       expect(a.stdout).not.toContain(form);
     }
+  });
+
+  it('says which source it uses: polling when asked, and a warning without privileges (as nobody)', async () => {
+    const poll = new AgentProcess(['--sink', 'stdout', '--source', 'poll']);
+    agents.push(poll);
+    await poll.started();
+    await poll.stop('SIGINT');
+    expect(poll.stderr).toMatch(/sources: processes by polling \/proc every 50 ms \(process connector: not asked for \(--source poll\)\)/);
+    const helpers = join(root, 'test/agent/helpers');
+    const r = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, '--import', join(helpers, 'register-ts.mjs'),
+      join(helpers, 'agent-main.ts'), 'run', '--sink', 'stdout', '--config', join(root, 'examples/quick.json')],
+    { encoding: 'utf8', timeout: 5000, killSignal: 'SIGINT' }); // runs until the timeout's SIGINT
+    if (r.error && (r.error as NodeJS.ErrnoException).code !== 'ETIMEDOUT') throw r.error;
+    expect(r.stderr).toMatch(/warn: running without the privileges the kernel sources need/);
+    expect(r.stderr.split('\n').filter((l) => l.includes('sources:'))).toHaveLength(1);
   });
 });

@@ -51,6 +51,8 @@ export interface KernelSources {
   proc: string;
   /** "ok", or why the socket-destroy notifications could not be used. */
   sock: string;
+  /** The helper runs at a real-time priority (reads a short process before it exits). */
+  realtime: boolean;
   stop(): void;
 }
 
@@ -75,7 +77,7 @@ export class KernelEventStats {
  */
 export function startKernelEvents(opts: KernelEventOptions, stats = new KernelEventStats()): Promise<KernelSources> {
   const path = opts.helperPath ?? HELPER_PATH;
-  const failed = (why: string): KernelSources => ({ proc: why, sock: why, stop() {} });
+  const failed = (why: string): KernelSources => ({ proc: why, sock: why, realtime: false, stop() {} });
   if (process.platform !== 'linux') return Promise.resolve(failed('not Linux'));
   if (!existsSync(path)) return Promise.resolve(failed(`helper ${path} not built (needs a C compiler at build time)`));
   return new Promise((resolve) => {
@@ -143,7 +145,7 @@ export function startKernelEvents(opts: KernelEventOptions, stats = new KernelEv
           if (ready) break;
           ready = true;
           clearTimeout(timer);
-          resolve({ proc: String(e.proc), sock: String(e.sock), stop });
+          resolve({ proc: String(e.proc), sock: String(e.sock), realtime: e.rt === true, stop });
           break;
         default: break;
       }
