@@ -139,11 +139,16 @@ async function measure(source) {
     await new Promise((r) => agent.on('exit', r));
     const procs = records(out, 'ProcessCreate');
     const seen = new Set(procs.filter((p) => p.CommandLine.startsWith(`/bin/true ${tag} `)).map((p) => p.CommandLine));
-    const gone = procs.filter((p) => p.CommandLine.startsWith('[true] (exited')).reduce((n, p) => n + p.HitCount, 0);
+    // Processes that exited before the helper read them: reported by name only (or `[?]` once reaped).
+    const gone = procs.filter((p) => /^\[(true|\?)\] \(exited before it was read\)$/.test(p.CommandLine)).reduce((n, p) => n + p.HitCount, 0);
+    const evicted = records(out, 'CollectorStats').reduce((n, r) => n + r.Discarded + r.Dropped, 0);
+    if (evicted) console.error(`capture-bench (${source}): ${evicted} hits discarded or dropped by full caches`);
     const cc = records(out, 'ConnectionCreate');
     const exact = conns.filter((c) => cc.some((r) => r.LocalPort === c.lport && r.RemotePort === port && r.BytesOut === c.bytes && r.BytesIn === c.bytes + 1)).length;
     const any = conns.filter((c) => cc.some((r) => r.LocalPort === c.lport && r.RemotePort === port)).length;
     const line = stderr().split('\n').find((l) => l.includes('sources:')) ?? '';
+    const losses = stderr().split('\n').filter((l) => / (warn|error): .*(dropped|discarded|not delivered)/.test(l));
+    if (losses.length) console.error(`capture-bench (${source}): ${losses.join('\n')}`);
     return { source, processes: seen.size, gone, connections: any, exactBytes: exact, medianConnMs: medianMs,
       idleCpuPct: idleCpu * 100, busyCpuPct: busyCpu * 100, sources: line.replace(/^.*sources: /, '') };
   } finally {
