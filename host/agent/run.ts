@@ -307,6 +307,10 @@ async function startCollectors(agent: Agent, deliver: Deliver, log: StderrLogger
       // The helper only writes events of the sources it opened.
       onProcess: (e) => processes.fromKernel(e),
       onConnection: (e) => connections.fromKernel(e),
+      onExit: () => {
+        if (kernel.proc === 'ok') processes.startPolling();
+        if (kernel.sock === 'ok') connections.startPolling();
+      },
     });
   }
   const procOk = kernel.proc === 'ok';

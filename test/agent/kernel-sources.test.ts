@@ -3,6 +3,7 @@
 // a destroyed socket matched to the one a table read saw), the helper's start-up fallbacks, the
 // connection string's sources, and secret masking in log lines.
 
+import { spawn } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -159,6 +160,30 @@ sleep 5
     await sleep(300);
     expect(procs).toEqual([{ ev: 'exec', pid: 5, ppid: 1, uid: 0, cmd: 'a', gone: false }]);
     expect(warnings.join('\n')).toMatch(/malformed line: not json[\s\S]*kernel dropped process events/);
+  });
+});
+
+describe('helper failure', () => {
+  it('a helper that stops after it started is logged and the collectors fall back to polling', async () => {
+    const fake = join(dir, 'dies.sh');
+    writeFileSync(fake, `#!/bin/sh\necho '{"ev":"ready","proc":"ok","sock":"ok","rt":true}'\nsleep 0.2\nexit 9\n`);
+    chmodSync(fake, 0o755);
+    const out = new PassThrough();
+    let stdout = '';
+    out.on('data', (d) => { stdout += d; });
+    const lines: string[] = [];
+    const ac = new AbortController();
+    const done = runAgent(['--sink', 'stdout', '--log-level', 'debug'], { stdout: out, stderr: (l) => lines.push(l), signal: ac.signal, helperPath: fake });
+    await sleep(1500);
+    // A grandchild (children of this process are the agent's own, not reported), seen by polling.
+    const tag = `${process.pid}.${Date.now() % 1000}`;
+    await new Promise((r) => spawn('/bin/sh', ['-c', `sleep 0.${tag.replace('.', '')}; true`]).on('exit', r));
+    ac.abort();
+    expect(await done).toBe(0);
+    const text = lines.join('');
+    expect(text).toMatch(/sources: processes from the kernel's process connector/);
+    expect(text).toMatch(/error: kernel event helper exited \(9\): falling back to polling/);
+    expect(stdout).toContain(`"CommandLine":"sleep 0.${tag.replace('.', '')}"`);
   });
 });
 

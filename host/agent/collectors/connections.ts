@@ -276,6 +276,14 @@ export class ConnectionCollector {
     this.timer.unref();
   }
 
+  /** Polls for closes after destroy notifications stopped coming (the helper went away). */
+  startPolling(): void {
+    this.kernel = false;
+    if (this.timer) clearInterval(this.timer);
+    this.timer = setInterval(() => this.poll(), this.opts.pollMs ?? 100);
+    this.timer.unref();
+  }
+
   /** A socket the kernel freed: its connection is reported now, with the kernel's final byte counts. */
   fromKernel(e: KernelConnectionEvent): void {
     const local = Buffer.from(e.local, 'hex');

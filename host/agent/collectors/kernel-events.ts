@@ -60,6 +60,8 @@ export interface KernelEventOptions {
   onProcess: (e: KernelProcessEvent) => void;
   onConnection: (e: KernelConnectionEvent) => void;
   log: Logger;
+  /** Called if the helper stops on its own after it started (the caller falls back to polling). */
+  onExit?: (why: string) => void;
   helperPath?: string;
   /** How long to wait for the helper to say which sources it opened. */
   readyTimeoutMs?: number;
@@ -113,7 +115,8 @@ export function startKernelEvents(opts: KernelEventOptions, stats = new KernelEv
         clearTimeout(timer);
         resolve(failed(`helper exited (${signal ?? code}) before it started`));
       } else if (!stopping) {
-        opts.log.error(`kernel event helper exited (${signal ?? code}): events are no longer seen`);
+        opts.log.error(`kernel event helper exited (${signal ?? code}): falling back to polling`);
+        opts.onExit?.(`helper exited (${signal ?? code})`);
       }
     });
     const lines = createInterface({ input: child.stdout! });

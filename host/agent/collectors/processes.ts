@@ -108,6 +108,14 @@ export class ProcessCollector {
     this.timer.unref();
   }
 
+  /** Starts polling after kernel events stopped coming (the helper went away). */
+  startPolling(): void {
+    if (this.timer) return;
+    this.scan(false, true); // what runs now was reported from events already
+    this.timer = setInterval(() => this.poll(), this.opts.pollMs ?? 50);
+    this.timer.unref();
+  }
+
   /** Processes reported from kernel events (lets tests and the log see the source work). */
   kernelEvents = 0;
   /** Of those, processes that had exited before the helper could read them. */
