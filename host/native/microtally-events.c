@@ -290,12 +290,6 @@ static void on_proc_event(const struct proc_event *ev) {
     if (ev->event_data.fork.child_pid != child) return;
     int parent = ev->event_data.fork.parent_tgid;
     read_proc(parent, &p);
-    long uid = p.uid;
-    struct procinfo c;
-    read_proc(child, &c);
-    if (c.uid >= 0) uid = c.uid;
-    p.uid = uid;
-    p.gone = p.gone && c.gone;
     emit_process("fork", child, parent, &p);
     break;
   }
@@ -304,20 +298,33 @@ static void on_proc_event(const struct proc_event *ev) {
   }
 }
 
+#define BATCH 256
+
+/* Takes what the kernel queued (up to BATCH events), then reads the execs first: an exec'd
+   program may exit within a millisecond, while a fork is read from its (longer-lived) parent. */
 static void drain_proc(int fd) {
   static char buf[RECV_BYTES] __attribute__((aligned(8)));
+  static struct proc_event batch[BATCH];
   for (;;) {
-    ssize_t n = recv(fd, buf, sizeof buf, MSG_DONTWAIT);
-    if (n < 0) {
-      if (errno == ENOBUFS) { begin_event(); puts_("{\"ev\":\"lost\",\"source\":\"proc\"}\n"); end_event(); continue; }
-      return; /* EAGAIN: drained */
+    int count = 0, more = 1;
+    while (count < BATCH) {
+      ssize_t n = recv(fd, buf, sizeof buf, MSG_DONTWAIT);
+      if (n < 0) {
+        if (errno == ENOBUFS) { begin_event(); puts_("{\"ev\":\"lost\",\"source\":\"proc\"}\n"); end_event(); continue; }
+        more = 0; /* EAGAIN: drained */
+        break;
+      }
+      for (struct nlmsghdr *nh = (struct nlmsghdr *)buf; NLMSG_OK(nh, (unsigned)n) && count < BATCH; nh = NLMSG_NEXT(nh, n)) {
+        if (nh->nlmsg_type == NLMSG_NOOP || nh->nlmsg_type == NLMSG_ERROR) continue;
+        struct cn_msg *cn = NLMSG_DATA(nh);
+        if (cn->id.idx != CN_IDX_PROC || cn->id.val != CN_VAL_PROC) continue;
+        const struct proc_event *ev = (const struct proc_event *)cn->data;
+        if (ev->what == PROC_EVENT_EXEC || ev->what == PROC_EVENT_FORK) memcpy(&batch[count++], ev, sizeof *ev);
+      }
     }
-    for (struct nlmsghdr *nh = (struct nlmsghdr *)buf; NLMSG_OK(nh, (unsigned)n); nh = NLMSG_NEXT(nh, n)) {
-      if (nh->nlmsg_type == NLMSG_NOOP || nh->nlmsg_type == NLMSG_ERROR) continue;
-      struct cn_msg *cn = NLMSG_DATA(nh);
-      if (cn->id.idx != CN_IDX_PROC || cn->id.val != CN_VAL_PROC) continue;
-      on_proc_event((const struct proc_event *)cn->data);
-    }
+    for (int i = 0; i < count; i++) if (batch[i].what == PROC_EVENT_EXEC) on_proc_event(&batch[i]);
+    for (int i = 0; i < count; i++) if (batch[i].what == PROC_EVENT_FORK) on_proc_event(&batch[i]);
+    if (!more) return;
   }
 }
 
