@@ -179,6 +179,8 @@ export interface ConnectionCollectorOptions {
 
 /** With kernel events, how long a socket gone from the tables waits for its destroy notification. */
 const GRACE_MS = 3000;
+/** With kernel events the final bytes come with the close: `ss` samples only serve long-lived connections. */
+const KERNEL_BYTES_PERIOD_MS = 5000;
 /** Listening ports are remembered this long after they were last seen (a short-lived server's connections end after it). */
 const LISTENERS_KEPT_MS = 60_000;
 
@@ -432,7 +434,7 @@ export class ConnectionCollector {
       this.tracked.delete(key);
     }
     for (const t of this.tables) t.open = open[t.proto];
-    if (open.tcp && !this.ssFailed && now - this.lastSample >= (this.opts.bytesPeriodMs ?? 500)) void this.sample();
+    if (open.tcp && !this.ssFailed && now - this.lastSample >= (this.opts.bytesPeriodMs ?? (this.kernel ? KERNEL_BYTES_PERIOD_MS : 500))) void this.sample();
   }
 
   private report(t: Tracked): void {
