@@ -11,7 +11,8 @@ const USAGE = `usage:
     exit status: 0 all lines used, 1 some lines skipped, 2 usage error, 74 the trace could not be read or the
     output not written (full disk, closed pipe, e.g. \`| head\`), reported in one line on stderr
   microtally run [--config <file>] [--sink stdout|file:<path>|mqtt://host:port|mqtts://host:port] [--device-id <id>]
-                 [--connection-string <cs>] [--agent-id <uuid>]
+                 [--connection-string-file <path>] [--agent-id <uuid>] [--log-level debug|info|warn|error]
+                 [--source auto|kernel|poll]   (connection string also from MICROTALLY_CONNECTION_STRING)
   microtally bench [--json]
 `;
 
