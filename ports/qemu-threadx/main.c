@@ -17,8 +17,8 @@
  * those of `npx microtally replay` on V8. At the end mt_tx_stop sends what is pending, and
  * mt_tx_summary_get gives the core's run summary for --stats.
  *
- * `--footprint` adds one JSON line to stderr: the stacks' high-water marks (agent, feeder, the
- * main stack that ThreadX keeps as its system stack).
+ * `--footprint` adds one JSON line to stderr: the stacks' high-water marks (agent, feeder, and
+ * `stack`, the main stack that ThreadX keeps as its system stack) and the queue's size.
  */
 #include <stdbool.h>
 #include <stddef.h>
@@ -196,9 +196,10 @@ static void report_footprint(void) {
   put_number(&err, sizeof feeder_stack);
   (void)put_text(&err, ",\"queueBytes\":");
   put_number(&err, sizeof agent_queue);
-  (void)put_text(&err, ",\"systemStackUsed\":");
+  /* The main stack: ThreadX's system stack once the kernel runs (exceptions, PendSV). */
+  (void)put_text(&err, ",\"stackUsed\":");
   put_number(&err, board_stack_used());
-  (void)put_text(&err, ",\"systemStackBytes\":");
+  (void)put_text(&err, ",\"stackBytes\":");
   put_number(&err, board_stack_size());
   (void)put_text(&err, "}\n");
 }
