@@ -191,8 +191,13 @@ UINT mt_tx_configure_result(CHAR *reason, ULONG reason_size);
  * reason), a marker is queued behind the events already posted, and the verdict is read with
  * mt_tx_configure_result: TX_SUCCESS (taken; a blank line is ignored but counted),
  * MT_TX_REJECTED with the core's reason (malformed, or earlier than the previous input),
- * MT_TX_ENGINE_ERROR, MT_TX_PENDING, MT_TX_STOPPED. A `config` line is applied like an update
- * but not kept for re-application after a fault: send configuration with mt_tx_configure.
+ * MT_TX_ENGINE_ERROR, MT_TX_PENDING, MT_TX_STOPPED, or MT_TX_TOO_LONG when MT_TX_CONFIG_BYTES is
+ * set below the core's input area and the line falls between the two. A `config` line is
+ * applied like an update but not kept for re-application after a fault: send configuration
+ * with mt_tx_configure. Stamp lines with the agent's clock (clock_ms, or epoch_ms_at_start plus
+ * the ticks since mt_tx_start): the core refuses any input earlier than the one before, so after
+ * a line stamped ahead of that clock, events posted with the clock are refused (counted in
+ * MT_TX_STATS.rejected) until the clock catches up.
  * Returns TX_SUCCESS, TX_PTR_ERROR (line NULL with a length), MT_TX_PENDING (an update or line
  * is still pending), TX_QUEUE_ERROR (not started), MT_TX_STOPPED.
  */
