@@ -2,9 +2,10 @@
 // around and beyond the input area, odd bytes, split windows), replayed on every engine under
 // test with the byte-for-byte comparison of replayAll; and, when the QEMU engine is built,
 // the firmware footprint report (build/firmware/size.json) checked against the image.
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { QEMU_ARGS } from '../host/engines/qemu.js';
 import { engineNames, records, replayAll, root } from './helpers.js';
 import { longLines, mixed, oddBytes, overflow, splitting } from './firmware/traces.js';
 
@@ -195,6 +196,18 @@ describe.runIf(engineNames().includes('qemu-threadx'))('firmware footprint, Thre
       for (const s of ['_tx_thread_schedule', '__tx_PendSVHandler', '_tx_queue_send', 'mt_tx_start', 'mt_tx_post_line']) {
         expect(symbols).toMatch(new RegExp(`\\b${s}\\b`));
       }
+    });
+
+    it(`${engine}: the agent's calls that replay does not reach, on the real kernel (--check-api)`, () => {
+      const r = spawnSync('qemu-system-arm', [...QEMU_ARGS, '-semihosting-config',
+        'enable=on,target=native,arg=microtally,arg=--check-api', '-kernel', `${root}build/firmware/${image}`],
+      { encoding: 'utf8', timeout: 120_000 });
+      const lines = r.stdout.split('\n');
+      const ok = lines.filter((l) => l.startsWith('ok   '));
+      expect(lines.filter((l) => l.startsWith('FAIL '))).toEqual([]);
+      expect(ok.length).toBeGreaterThanOrEqual(21);
+      expect(r.stdout).toContain(`\n${ok.length} passed, 0 failed\n`);
+      expect(r.status).toBe(0);
     });
   }
 });

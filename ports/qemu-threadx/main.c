@@ -17,6 +17,8 @@
  * those of `npx microtally replay` on V8. At the end mt_tx_stop sends what is pending, and
  * mt_tx_summary_get gives the core's run summary for --stats.
  *
+ * `--check-api` runs check_api.c instead of a replay: the agent calls a replay does not reach.
+ *
  * `--footprint` adds one JSON line to stderr: the stacks' high-water marks (agent, feeder, and
  * `stack`, the main stack that ThreadX keeps as its system stack) and the queue's size.
  */
@@ -28,6 +30,7 @@
 #include "tx_api.h"
 
 #include "board.h"
+#include "check_api.h"
 #include "microtally_threadx.h"
 #include "mt_replay.h"
 #include "semihost.h"
@@ -63,6 +66,7 @@ static char agent_id[AGENT_ID_BYTES + 1];
 static bool have_agent_id;
 static bool want_stats;
 static bool want_footprint;
+static bool want_check_api;
 static const char *trace_path;
 static int trace_handle = -1;
 
@@ -122,6 +126,9 @@ static VOID send_message(VOID *context, const UCHAR *bytes, ULONG length, UINT l
   (void)put(&out, bytes, length);
   if (last == MT_TX_CHUNK_LAST) (void)put(&out, "\n", 1);
 }
+
+static void print_out(const char *text) { (void)put_text(&out, text); }
+static void print_number(unsigned long n) { put_number(&out, n); }
 
 static long read_trace(void *ctx, void *buf, size_t cap) {
   (void)ctx;
@@ -221,6 +228,11 @@ static VOID feed(ULONG input) {
   cfg.queue_size = sizeof agent_queue;
   cfg.send = send_message;
   cfg.agent_id = have_agent_id ? agent_id : TX_NULL;
+  if (want_check_api) {
+    check_api_io_t check = {&cfg, &feeder, print_out, print_number, line_buf, sizeof line_buf,
+                            summary, sizeof summary};
+    finish(check_api(&check));
+  }
   UINT st = mt_tx_start(&cfg);
   if (st == MT_TX_REJECTED) {
     (void)mt_tx_configure_result(reason, sizeof reason);
@@ -300,6 +312,8 @@ int main(void) {
     if (next != NULL) *next = '\0';
     if (strcmp(arg, "--stats") == 0) {
       want_stats = true;
+    } else if (strcmp(arg, "--check-api") == 0) {
+      want_check_api = true;
     } else if (strcmp(arg, "--footprint") == 0) {
       want_footprint = true;
     } else if (strncmp(arg, "--agent-id-hex=", 15) == 0) {
@@ -313,6 +327,10 @@ int main(void) {
       trace_path = arg;
     }
     if (next != NULL) *next = ' ';
+  }
+  if (want_check_api) {
+    tx_kernel_enter();
+    return BOARD_EXIT_FAULT;
   }
   if (trace_path == NULL) return usage("replay takes exactly one trace file");
   trace_handle = sh_open_read(trace_path);
