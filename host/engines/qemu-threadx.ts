@@ -46,6 +46,11 @@ export class QemuThreadxEngine extends QemuEngine {
     return path;
   }
 
+  /** The bench measures the core per event (engines qemu and qemu-aot); this image has no bench mode. */
+  override async benchConnections(): Promise<never> {
+    throw new Error('qemu-threadx has no bench mode: `microtally bench` measures the core on qemu and qemu-aot');
+  }
+
   /** Without a ThreadX tree: one line saying how to point at one, exit status 2 (usage). */
   override async replayStream(input: TraceInput, options: ReplayOptions, output: ReplayOutput): Promise<number> {
     try {
