@@ -6,7 +6,8 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { QEMU_ARGS } from '../host/engines/qemu.js';
-import { engineNames, records, replayAll, root } from './helpers.js';
+import { QemuThreadxEngine } from '../host/engines/qemu-threadx.js';
+import { engine, engineNames, records, replayAll, root } from './helpers.js';
 import { longLines, mixed, oddBytes, overflow, splitting } from './firmware/traces.js';
 
 /** The `--stats` summary: the last line of stderr. */
@@ -172,6 +173,23 @@ describe.runIf(engineNames().includes('qemu-aot'))('firmware footprint, ahead-of
     // No interpreter in this image.
     expect(execFileSync('arm-none-eabi-nm', [elf], { encoding: 'utf8' })).not.toMatch(/\b(fixedHeap|m3_\w+)\b/);
   });
+});
+
+// The suites run qemu-threadx on its wasm3 image; the ahead-of-time one replays the stress traces.
+describe.runIf(engineNames().includes('qemu-threadx'))('the ahead-of-time ThreadX image prints V8\'s bytes', () => {
+  for (const profile of ['rtos', 'linux'] as const) {
+    it(`a long mixed run (${profile}) and the lines around the input area`, async () => {
+      const aot = new QemuThreadxEngine('aot');
+      for (const t of [mixed(profile === 'rtos' ? 7 : 11, 2500), longLines(profile === 'rtos' ? 4096 : 65536)]) {
+        const options = { profile, stats: true };
+        const [v8, board] = await Promise.all([(await engine('v8')).replay(t.bytes, options), aot.replay(t.bytes, options)]);
+        expect(board.stdout).toBe(v8.stdout);
+        expect(board.stderr).toBe(v8.stderr);
+        expect(board.exitCode).toBe(v8.exitCode);
+        expect(v8.stdout.length).toBeGreaterThan(0);
+      }
+    });
+  }
 });
 
 // The ThreadX image (ports/qemu-threadx): the whole bill a firmware developer pays, kernel and

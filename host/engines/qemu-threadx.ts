@@ -34,8 +34,13 @@ export function threadxFirmwarePath(profile: Profile, engine: BoardEngine = 'was
 
 export class QemuThreadxEngine extends QemuEngine {
   override readonly name: EngineName = 'qemu-threadx';
+  protected override readonly board: BoardEngine;
+
   /** wasm3 by default; MICROTALLY_THREADX_ENGINE=aot runs the ahead-of-time image instead. */
-  protected override readonly board: BoardEngine = process.env.MICROTALLY_THREADX_ENGINE === 'aot' ? 'aot' : 'wasm3';
+  constructor(board?: BoardEngine) {
+    super();
+    this.board = board ?? (process.env.MICROTALLY_THREADX_ENGINE === 'aot' ? 'aot' : 'wasm3');
+  }
 
   protected override async image(profile: Profile): Promise<string> {
     const missing = threadxMissing();
