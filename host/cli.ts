@@ -7,7 +7,7 @@ import { ENGINE_NAMES, engineByName } from './engines/index.js';
 import { IoError, isStreaming, openTrace, pause, type TraceInput } from './engines/v8.js';
 
 const USAGE = `usage:
-  microtally replay <trace.jsonl|-> [--engine v8|wasm3|aot|qemu|qemu-aot] [--profile rtos|linux] [--agent-id <uuid>] [--stats]
+  microtally replay <trace.jsonl|-> [--engine v8|wasm3|aot|qemu|qemu-aot|qemu-threadx] [--profile rtos|linux] [--agent-id <uuid>] [--stats]
     exit status: 0 all lines used, 1 some lines skipped, 2 usage error, 74 the trace could not be read or the
     output not written (full disk, closed pipe, e.g. \`| head\`), reported in one line on stderr
   microtally run [--config <file>] [--sink stdout|file:<path>|mqtt://host:port|mqtts://host:port] [--device-id <id>]

@@ -2,7 +2,7 @@
 // run the same traces on each of them and compare bytes.
 
 export type Profile = 'rtos' | 'linux';
-export type EngineName = 'v8' | 'wasm3' | 'aot' | 'qemu' | 'qemu-aot';
+export type EngineName = 'v8' | 'wasm3' | 'aot' | 'qemu' | 'qemu-aot' | 'qemu-threadx';
 
 export interface ReplayOptions {
   profile: Profile;

@@ -2,10 +2,12 @@
 // around and beyond the input area, odd bytes, split windows), replayed on every engine under
 // test with the byte-for-byte comparison of replayAll; and, when the QEMU engine is built,
 // the firmware footprint report (build/firmware/size.json) checked against the image.
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { engineNames, records, replayAll, root } from './helpers.js';
+import { QEMU_ARGS } from '../host/engines/qemu.js';
+import { QemuThreadxEngine } from '../host/engines/qemu-threadx.js';
+import { engine, engineNames, records, replayAll, root } from './helpers.js';
 import { longLines, mixed, oddBytes, overflow, splitting } from './firmware/traces.js';
 
 /** The `--stats` summary: the last line of stderr. */
@@ -122,7 +124,7 @@ function checkSizeFile(sizeFile: string, elf: string, components: string[]): any
   expect(size.ram).toBe(data + bss);
   expect(size.measured.stackUsed).toBeGreaterThan(0);
   expect(size.measured.stackUsed).toBeLessThan(size.measured.stackBytes);
-  expect(size.withinBudget).toBe(size.flash <= size.budget.flash && size.ram <= size.budget.ram);
+  if (size.budget) expect(size.withinBudget).toBe(size.flash <= size.budget.flash && size.ram <= size.budget.ram);
   // The core's linear memory, by region, is the blob's own figure.
   expect(size.linearMemory).toEqual(blobMemory());
   const symbols = execFileSync('arm-none-eabi-nm', [elf], { encoding: 'utf8' });
@@ -171,4 +173,59 @@ describe.runIf(engineNames().includes('qemu-aot'))('firmware footprint, ahead-of
     // No interpreter in this image.
     expect(execFileSync('arm-none-eabi-nm', [elf], { encoding: 'utf8' })).not.toMatch(/\b(fixedHeap|m3_\w+)\b/);
   });
+});
+
+// The suites run qemu-threadx on its wasm3 image; the ahead-of-time one replays the stress traces.
+describe.runIf(engineNames().includes('qemu-threadx'))('the ahead-of-time ThreadX image prints V8\'s bytes', () => {
+  for (const profile of ['rtos', 'linux'] as const) {
+    it(`a long mixed run (${profile}) and the lines around the input area`, async () => {
+      const aot = new QemuThreadxEngine('aot');
+      for (const t of [mixed(profile === 'rtos' ? 7 : 11, 2500), longLines(profile === 'rtos' ? 4096 : 65536)]) {
+        const options = { profile, stats: true };
+        const [v8, board] = await Promise.all([(await engine('v8')).replay(t.bytes, options), aot.replay(t.bytes, options)]);
+        expect(board.stdout).toBe(v8.stdout);
+        expect(board.stderr).toBe(v8.stderr);
+        expect(board.exitCode).toBe(v8.exitCode);
+        expect(v8.stdout.length).toBeGreaterThan(0);
+      }
+    });
+  }
+});
+
+// The ThreadX image (ports/qemu-threadx): the whole bill a firmware developer pays, kernel and
+// agent included, charged by component; the stacks' high-water marks measured on the board.
+describe.runIf(engineNames().includes('qemu-threadx'))('firmware footprint, ThreadX images (build/firmware/size-threadx*.json)', () => {
+  for (const [engine, file, image] of [['wasm3', 'size-threadx.json', 'microtally-threadx-rtos.elf'],
+    ['aot', 'size-threadx-aot.json', 'microtally-threadx-aot-rtos.elf']] as const) {
+    it(`${engine}: charges the ThreadX kernel, agent, queue, stacks, engine and blob apart`, () => {
+      const elf = `${root}build/firmware/${image}`;
+      const size = checkSizeFile(`${root}build/firmware/${file}`, elf,
+        ['threadx', 'agent', 'bindings', 'blob', 'replay', ...(engine === 'wasm3' ? ['wasm3'] : [])]);
+      const m = size.measured;
+      expect(m.engine).toBe(engine);
+      expect(size.components.stacks.ram).toBe(m.agentStackBytes + m.feederStackBytes);
+      expect(size.components.queue.ram).toBe(m.queueBytes);
+      for (const [used, bytes] of [[m.agentStackUsed, m.agentStackBytes], [m.feederStackUsed, m.feederStackBytes]]) {
+        expect(used).toBeGreaterThan(0);
+        expect(used).toBeLessThan(bytes);
+      }
+      // The real kernel is linked: its scheduler and the agent's public calls.
+      const symbols = execFileSync('arm-none-eabi-nm', [elf], { encoding: 'utf8' });
+      for (const s of ['_tx_thread_schedule', '__tx_PendSVHandler', '_tx_queue_send', 'mt_tx_start', 'mt_tx_post_line']) {
+        expect(symbols).toMatch(new RegExp(`\\b${s}\\b`));
+      }
+    });
+
+    it(`${engine}: the agent's calls that replay does not reach, on the real kernel (--check-api)`, () => {
+      const r = spawnSync('qemu-system-arm', [...QEMU_ARGS, '-semihosting-config',
+        'enable=on,target=native,arg=microtally,arg=--check-api', '-kernel', `${root}build/firmware/${image}`],
+      { encoding: 'utf8', timeout: 120_000 });
+      const lines = r.stdout.split('\n');
+      const ok = lines.filter((l) => l.startsWith('ok   '));
+      expect(lines.filter((l) => l.startsWith('FAIL '))).toEqual([]);
+      expect(ok.length).toBeGreaterThanOrEqual(21);
+      expect(r.stdout).toContain(`\n${ok.length} passed, 0 failed\n`);
+      expect(r.status).toBe(0);
+    });
+  }
 });

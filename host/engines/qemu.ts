@@ -44,18 +44,20 @@ function firmwareFailure(code: number, engine: BoardEngine): string | undefined 
 
 const builds = new Map<string, Promise<void>>();
 
-/** Runs scripts/build-firmware.sh once per process, profile and engine; make skips what is current. */
-function build(profile: Profile, engine: BoardEngine): Promise<void> {
-  let b = builds.get(`${engine}-${profile}`);
+/** Runs a firmware build script (scripts/build-firmware.sh) once per process, script, profile
+ * and engine; make skips what is current. */
+export function build(profile: Profile, engine: BoardEngine, script = 'build-firmware.sh'): Promise<void> {
+  const key = `${script}-${engine}-${profile}`;
+  let b = builds.get(key);
   if (!b) {
     b = new Promise<void>((resolve, reject) => {
-      execFile('bash', [join(root, 'scripts', 'build-firmware.sh'), '--profile', profile, '--engine', engine],
+      execFile('bash', [join(root, 'scripts', script), '--profile', profile, '--engine', engine],
         { cwd: root, maxBuffer: 16 << 20 }, (err, _stdout, stderr) => {
           if (err) reject(new Error(`firmware build failed:\n${stderr}`));
           else resolve();
         });
     });
-    builds.set(`${engine}-${profile}`, b);
+    builds.set(key, b);
   }
   return b;
 }
@@ -126,7 +128,7 @@ export class QemuEngine implements StreamingEngine {
   }
 
   /** Runs the image on a trace that `prepare` puts at trace.jsonl in QEMU's working directory. */
-  private async runReplay(options: ReplayOptions, output: ReplayOutput, limit: number | undefined,
+  protected async runReplay(options: ReplayOptions, output: ReplayOutput, limit: number | undefined,
     prepare: (dir: string) => Promise<void>, started?: ChildIo['started']): Promise<Exit> {
     const image = await this.image(options.profile);
     const dir = await mkdtemp(join(tmpdir(), 'microtally-qemu-'));
@@ -174,7 +176,7 @@ export class QemuEngine implements StreamingEngine {
   }
 
   /** The image for a profile, built first unless MICROTALLY_QEMU_NO_BUILD=1 (a runner with QEMU but no compiler). */
-  private async image(profile: Profile): Promise<string> {
+  protected async image(profile: Profile): Promise<string> {
     if (process.env.MICROTALLY_QEMU_NO_BUILD !== '1') await build(profile, this.board);
     const path = firmwarePath(profile, this.board);
     if (!existsSync(path)) throw new Error(`no firmware image at ${path}`);

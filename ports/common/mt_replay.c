@@ -10,7 +10,8 @@
 enum { RUN = 0, STOP_CLOSED = 1, STOP_IO = 2, STOP_ENGINE = 3 };
 
 typedef struct replay {
-    mt_core_t *core;
+    mt_core_t *core;                  /* NULL when a target takes the lines */
+    const mt_replay_target_t *target;
     const mt_replay_options_t *opt;
     const mt_replay_io_t *io;
     char *line; /* where lines are assembled: the caller's buffer or the core's input area */
@@ -62,6 +63,13 @@ static void put_number(replay_t *r, int stream, unsigned long n)
 static void fault(replay_t *r, mt_status_t st)
 {
     mt_counters_t c;
+    if (st == MT_ERR_TRAP && r->core == NULL) {
+        r->trapped = 1;
+        put_text(r, MT_REPLAY_STDERR, "microtally: the core trapped at line ");
+        put_number(r, MT_REPLAY_STDERR, r->line_no);
+        put_text(r, MT_REPLAY_STDERR, " and was re-initialised\n");
+        return;
+    }
     if (st == MT_ERR_TRAP) {
         r->trapped = 1;
         (void)mt_get_counters(r->core, &c);
@@ -87,7 +95,7 @@ static void fault(replay_t *r, mt_status_t st)
 /* Takes every pending chunk; a message ends with a newline. */
 static void drain(replay_t *r)
 {
-    while (r->stop == RUN) {
+    while (r->stop == RUN && r->core != NULL) {
         const uint8_t *data = NULL;
         size_t len = 0;
         bool ends = false;
@@ -110,7 +118,10 @@ static void put_last_error(replay_t *r)
 {
     const char *text = NULL;
     size_t len = 0;
-    if (mt_last_error(r->core, &text, &len) == MT_OK) {
+    if (r->core == NULL) {
+        r->target->reason(r->target->ctx, &text, &len);
+        put(r, MT_REPLAY_STDERR, text, len);
+    } else if (mt_last_error(r->core, &text, &len) == MT_OK) {
         put(r, MT_REPLAY_STDERR, text, len);
     }
     put(r, MT_REPLAY_STDERR, "\n", 1);
@@ -120,7 +131,8 @@ static void ingest(replay_t *r, size_t len)
 {
     mt_status_t st;
     r->line_no++;
-    st = mt_ingest_line(r->core, r->line, len);
+    st = r->core != NULL ? mt_ingest_line(r->core, r->line, len)
+                         : r->target->line(r->target->ctx, r->line, len);
     if (st == MT_SKIPPED) {
         r->skipped++;
         put_text(r, MT_REPLAY_STDERR, "line ");
@@ -138,7 +150,7 @@ static int finish(replay_t *r)
     mt_status_t st;
     /* A run that already stopped (engine failure, output gone, I/O error) ends here. */
     if (r->stop == RUN) {
-        st = mt_finish(r->core);
+        st = r->core != NULL ? mt_finish(r->core) : r->target->finish(r->target->ctx);
         if (st < 0) {
             fault(r, st);
         }
@@ -147,7 +159,8 @@ static int finish(replay_t *r)
     if (r->opt->stats && r->stop == RUN) {
         const char *json = NULL;
         size_t n = 0;
-        st = mt_stats(r->core, &json, &n);
+        st = r->core != NULL ? mt_stats(r->core, &json, &n)
+                             : r->target->summary(r->target->ctx, &json, &n);
         if (st == MT_OK) {
             put(r, MT_REPLAY_STDERR, json, n);
             put(r, MT_REPLAY_STDERR, "\n", 1);
@@ -208,22 +221,19 @@ static int start(replay_t *r)
     return -1;
 }
 
-int mt_replay(mt_core_t *core, const mt_replay_options_t *options, const mt_replay_io_t *io)
+/* Splits the trace into lines, gives each to the core or the target, and ends the run. */
+static int run(replay_t *rp)
 {
-    replay_t r;
+    replay_t r = *rp;
+    const mt_replay_options_t *options = r.opt;
+    const mt_replay_io_t *io = r.io;
     size_t len = 0;
     bool have_line = false;
     bool ends_in_cr = false;
-    int status;
+    /* A trailing '\r' is dropped when it is the only byte over the input area (the core ignores
+     * it): the target's area is its line buffer. */
+    const size_t area = r.core != NULL ? mt_input_capacity(r.core) : r.line_capacity;
 
-    memset(&r, 0, sizeof r);
-    r.core = core;
-    r.opt = options;
-    r.io = io;
-    status = start(&r);
-    if (status >= 0) {
-        return status;
-    }
     while (r.stop == RUN) {
         long got = io->read(io->ctx, options->read_buffer, options->read_capacity);
         long k;
@@ -237,8 +247,8 @@ int mt_replay(mt_core_t *core, const mt_replay_options_t *options, const mt_repl
         for (k = 0; k < got && r.stop == RUN; k++) {
             char c = options->read_buffer[k];
             if (c == '\n') {
-                if (ends_in_cr && len == mt_input_capacity(r.core) + 1u) {
-                    len--; /* the core ignores a trailing '\r': alone it never makes a line too long */
+                if (ends_in_cr && len == area + 1u) {
+                    len--;
                 }
                 ingest(&r, len);
                 len = 0;
@@ -254,10 +264,40 @@ int mt_replay(mt_core_t *core, const mt_replay_options_t *options, const mt_repl
         }
     }
     if (have_line && r.stop == RUN) {
-        if (ends_in_cr && len == mt_input_capacity(r.core) + 1u) {
+        if (ends_in_cr && len == area + 1u) {
             len--;
         }
         ingest(&r, len);
     }
     return finish(&r);
+}
+
+int mt_replay(mt_core_t *core, const mt_replay_options_t *options, const mt_replay_io_t *io)
+{
+    replay_t r;
+    int status;
+
+    memset(&r, 0, sizeof r);
+    r.core = core;
+    r.opt = options;
+    r.io = io;
+    status = start(&r);
+    if (status >= 0) {
+        return status;
+    }
+    return run(&r);
+}
+
+int mt_replay_to(const mt_replay_target_t *target, const mt_replay_options_t *options,
+                 const mt_replay_io_t *io)
+{
+    replay_t r;
+
+    memset(&r, 0, sizeof r);
+    r.target = target;
+    r.opt = options;
+    r.io = io;
+    r.line = options->line;
+    r.line_capacity = options->line_capacity;
+    return run(&r);
 }

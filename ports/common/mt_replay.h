@@ -64,4 +64,30 @@ const char *mt_replay_decimal(uint64_t n, char digits[MT_REPLAY_DECIMAL_BYTES]);
  * and returns the exit status. */
 int mt_replay(mt_core_t *core, const mt_replay_options_t *options, const mt_replay_io_t *io);
 
+/*
+ * Where the lines go when the core is not the caller's to call: e.g. ports/qemu-threadx, whose
+ * core belongs to the ThreadX agent thread. The target sends the messages itself (through
+ * io->write or otherwise); the replay loop numbers the lines, reports the skipped ones, prints
+ * the summary and picks the exit status exactly as mt_replay does.
+ */
+typedef struct mt_replay_target {
+    void *ctx;
+    /** One line without its newline: MT_OK, MT_BLANK, MT_SKIPPED (reason from `reason`) or a
+     *  negative status (MT_ERR_TRAP: the core recovered, the run goes on). When len exceeds
+     *  options->line_capacity only len is meaningful (the line is too long for the core). */
+    mt_status_t (*line)(void *ctx, const char *line, size_t len);
+    /** The reason of the last MT_SKIPPED (not NUL-terminated). */
+    void (*reason)(void *ctx, const char **text, size_t *len);
+    /** End of input: everything pending is sent. */
+    mt_status_t (*finish)(void *ctx);
+    /** The core's run summary (for options->stats), after finish. */
+    mt_status_t (*summary)(void *ctx, const char **json, size_t *len);
+} mt_replay_target_t;
+
+/* Replays the trace into `target` (already started; options->config, profile and agent_id are
+ * not used) with the caller's line buffer (options->line, line_capacity: at least the core's
+ * input area). Returns the exit status. */
+int mt_replay_to(const mt_replay_target_t *target, const mt_replay_options_t *options,
+                 const mt_replay_io_t *io);
+
 #endif

@@ -3,6 +3,7 @@
 //   node ports/qemu/size.mjs --map fw.map --elf fw.elf --out size.json \
 //     --component wasm3=build/firmware/rtos/obj/wasm3/ --component port=... [--budget-flash N --budget-ram N]
 //     [--measured footprint.json] [--regions regions.json]
+//   (a component may also name input sections: --component stacks=section:.bss.agent_stack)
 //
 // Every input section the linker kept is charged to the component whose path prefix matches its
 // object file; library archives (newlib, libgcc) are "toolchain", alignment fill is "fill".
@@ -33,9 +34,14 @@ const components = values.component.map((c) => {
   return { name: c.slice(0, i), prefix: c.slice(i + 1) };
 });
 
-function componentOf(file) {
+// A prefix `section:<name>` charges input sections by name instead (e.g. one static array of a
+// file: `stacks=section:.bss.agent_stack`, with -fdata-sections); those are matched first.
+function componentOf(file, inputSection) {
   if (!file) return 'fill';
-  for (const c of components) if (file.includes(c.prefix)) return c.name;
+  for (const c of components) {
+    if (c.prefix.startsWith('section:') && inputSection === c.prefix.slice(8)) return c.name;
+  }
+  for (const c of components) if (!c.prefix.startsWith('section:') && file.includes(c.prefix)) return c.name;
   if (/\.a\(|\/lib(c|g|gcc|nosys|m)[_a-z]*\.a/.test(file)) return 'toolchain';
   return 'other';
 }
@@ -104,11 +110,11 @@ for (const line of lines) {
   const fill = /^ \*fill\*\s+0x([0-9a-f]+)\s+0x([0-9a-f]+)/.exec(line);
   if (fill) { chargeSection(section === '.stack' ? 'stack' : 'fill', hex(fill[2]), hex(fill[1])); continue; }
   const one = /^ (\.\S+)\s+0x([0-9a-f]+)\s+0x([0-9a-f]+)\s+(\S.*)$/.exec(line);
-  if (one) { chargeSection(componentOf(one[4]), hex(one[3]), hex(one[2])); pendingName = null; continue; }
+  if (one) { chargeSection(componentOf(one[4], one[1]), hex(one[3]), hex(one[2])); pendingName = null; continue; }
   const name = /^ (\.\S+|COMMON)\s*$/.exec(line);
   if (name) { pendingName = name[1]; continue; }
   const cont = /^\s+0x([0-9a-f]+)\s+0x([0-9a-f]+)\s+(\S.*)$/.exec(line);
-  if (cont && pendingName) { chargeSection(componentOf(cont[3]), hex(cont[2]), hex(cont[1])); pendingName = null; }
+  if (cont && pendingName) { chargeSection(componentOf(cont[3], pendingName), hex(cont[2]), hex(cont[1])); pendingName = null; }
 }
 closeSection();
 

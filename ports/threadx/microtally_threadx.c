@@ -13,10 +13,12 @@ typedef char mt_tx_event_fits_a_queue_message[(MT_TX_EVENT_ULONGS >= 1u && MT_TX
 /* Longest agent id / configuration text looked at (the core rejects longer ones anyway). */
 #define MT_TX_MAX_TEXT 65535u
 
-/* A journal entry's length prefix is 2 bytes. */
-typedef char mt_tx_update_fits_a_journal_entry[(MT_TX_CONFIG_BYTES <= 65535 && MT_TX_CONFIG_BYTES > 0) ? 1 : -1];
+/* A journal entry's length prefix is 2 bytes: longer updates are refused (MT_TX_TOO_LONG); the
+ * buffer itself may hold a 64 KiB line (the linux core's input area). */
+#define MT_TX_UPDATE_MAX (MT_TX_CONFIG_BYTES < 65535 ? MT_TX_CONFIG_BYTES : 65535)
+typedef char mt_tx_update_buffer_size[(MT_TX_CONFIG_BYTES <= 65536 && MT_TX_CONFIG_BYTES > 0) ? 1 : -1];
 
-typedef enum { INPUT_CONNECTION, INPUT_TICK, INPUT_CONFIGURE, INPUT_FINISH } mt_tx_input;
+typedef enum { INPUT_CONNECTION, INPUT_TICK, INPUT_CONFIGURE, INPUT_LINE, INPUT_FINISH } mt_tx_input;
 
 /* What a queue message carries (MT_TX_EVENT.kind). */
 enum { KIND_CONNECTION = 0, KIND_WAKE = 1 };
@@ -51,8 +53,11 @@ static struct {
 static struct {
   volatile UINT state;   /* UPDATE_* */
   volatile UINT unqueued; /* its wake marker found the queue full: the agent's next turn takes it */
-  ULONG length;
-  CHAR text[MT_TX_CONFIG_BYTES];
+  UINT is_line;          /* a trace line (mt_tx_post_line), not a configuration update */
+  ULONG length;          /* a line longer than MT_TX_CONFIG_BYTES is only measured */
+  /* One byte more: for a measured line it holds a '\0', so the bindings, which look at the last
+   * byte of a line one byte over the core's input area (a trailing '\r'?), read a defined byte. */
+  CHAR text[MT_TX_CONFIG_BYTES + 1];
   UINT verdict;          /* of the latest update applied: TX_SUCCESS or an MT_TX_* code */
   CHAR reason[MT_TX_REASON_BYTES];
 } update;
@@ -130,6 +135,10 @@ static mt_status_t call_core(mt_tx_input kind, int64_t t_ms, const VOID *arg) {
     case INPUT_CONFIGURE: {
       const mt_tx_text *json = (const mt_tx_text *)arg;
       return mt_configure(&agent.core, t_ms, json->text, json->length);
+    }
+    case INPUT_LINE: {
+      const mt_tx_text *line = (const mt_tx_text *)arg;
+      return mt_ingest_line(&agent.core, line->text, line->length);
     }
     case INPUT_FINISH:
       return mt_finish(&agent.core);
@@ -237,16 +246,62 @@ static VOID ingest(const MT_TX_EVENT *event, int64_t now) {
   }
 }
 
+/* Records a verdict and the core's reason (cut to fit) for mt_tx_configure_result. */
+static VOID set_verdict(UINT verdict, const char *why, size_t why_len) {
+  if (why_len >= sizeof update.reason) why_len = sizeof update.reason - 1;
+  UINT posture = tx_interrupt_control(TX_INT_DISABLE);
+  update.verdict = verdict;
+  memcpy(update.reason, why, why_len);
+  update.reason[why_len] = '\0';
+  (VOID)tx_interrupt_control(posture);
+}
+
+/* A start refused by the core: its reason, for mt_tx_configure_result. */
+static UINT refused_at_start(VOID) {
+  const char *why = "";
+  size_t why_len = 0;
+  (VOID)mt_last_error(&agent.core, &why, &why_len);
+  set_verdict(MT_TX_REJECTED, why, why_len);
+  return MT_TX_REJECTED;
+}
+
 /* Applies the pending update, if there is one, and records the verdict for
  * mt_tx_configure_result. */
 static VOID apply_update(VOID) {
   if (!transition(&update.state, UPDATE_PENDING, UPDATE_APPLYING)) return;
   mt_tx_text json = {update.text, update.length};
-  mt_status_t st = give(INPUT_CONFIGURE, not_before_last(now_ms()), &json);
+  if (update.is_line && update.length > MT_TX_CONFIG_BYTES &&
+      update.length <= mt_input_capacity(&agent.core)) {
+    /* Not copied, yet short enough for the core to read: MT_TX_CONFIG_BYTES is set below the
+     * core's input area. Refused here, never read past the buffer. */
+    static const char why[] = "line longer than MT_TX_CONFIG_BYTES";
+    stats.lines_rejected++;
+    set_verdict(MT_TX_TOO_LONG, why, sizeof why - 1);
+    update.unqueued = 0;
+    (VOID)transition(&update.state, UPDATE_APPLYING, UPDATE_FREE);
+    return;
+  }
+  /* A line carries its own time: the agent's clock has no say (and last_input_ms stays). */
+  mt_status_t st = update.is_line ? give(INPUT_LINE, agent.last_input_ms, &json)
+                                  : give(INPUT_CONFIGURE, not_before_last(now_ms()), &json);
   const char *why = "";
   size_t why_len = 0;
   UINT verdict = TX_SUCCESS;
-  if (st == MT_OK) {
+  if (update.is_line) {
+    if (st == MT_OK || st == MT_BLANK) {
+      stats.lines_accepted++;
+    } else {
+      stats.lines_rejected++;
+      if (st == MT_SKIPPED) {
+        verdict = MT_TX_REJECTED;
+        (VOID)mt_last_error(&agent.core, &why, &why_len);
+      } else {
+        verdict = MT_TX_ENGINE_ERROR;
+        why = mt_status_name(st);
+        why_len = strlen(why);
+      }
+    }
+  } else if (st == MT_OK) {
     journal_append(update.text, update.length);
     stats.updates_applied++;
   } else {
@@ -260,12 +315,7 @@ static VOID apply_update(VOID) {
       why_len = strlen(why);
     }
   }
-  if (why_len >= sizeof update.reason) why_len = sizeof update.reason - 1;
-  UINT posture = tx_interrupt_control(TX_INT_DISABLE);
-  update.verdict = verdict;
-  memcpy(update.reason, why, why_len);
-  update.reason[why_len] = '\0';
-  (VOID)tx_interrupt_control(posture);
+  set_verdict(verdict, why, why_len);
   update.unqueued = 0;
   (VOID)transition(&update.state, UPDATE_APPLYING, UPDATE_FREE);
 }
@@ -308,7 +358,10 @@ static VOID take_queued(VOID) {
 static VOID finish(VOID) {
   take_queued();
   apply_update(); /* one queued before the stop whose marker found the queue full */
-  (VOID)give(INPUT_TICK, not_before_last(now_ms()), TX_NULL);
+  /* A tick to the time of the last input closes nothing: skipped, so the core's run summary
+   * counts only real inputs. */
+  int64_t end = not_before_last(now_ms());
+  if (end > agent.last_input_ms) (VOID)give(INPUT_TICK, end, TX_NULL);
   (VOID)give(INPUT_FINISH, agent.last_input_ms, TX_NULL);
   agent.state = AGENT_STOPPED;
   (VOID)cancel_update(); /* handed over after apply_update above: it comes too late */
@@ -381,13 +434,16 @@ UINT mt_tx_post_connection(const mt_packet_conn *connection) {
   return status;
 }
 
-UINT mt_tx_configure(const CHAR *json, ULONG length) {
-  if (json == TX_NULL) return TX_PTR_ERROR;
+/* Hands an update or a line over to the agent (see mt_tx_configure and mt_tx_post_line). */
+static UINT hand_over(const CHAR *text, ULONG length, UINT is_line) {
+  if (text == TX_NULL && !(is_line && length == 0)) return TX_PTR_ERROR;
   if (agent.state == AGENT_IDLE) return TX_QUEUE_ERROR;
   if (agent.state != AGENT_RUNNING) return MT_TX_STOPPED;
-  if (length == 0 || length > MT_TX_CONFIG_BYTES) return MT_TX_TOO_LONG;
+  if (!is_line && (length == 0 || length > MT_TX_UPDATE_MAX)) return MT_TX_TOO_LONG;
   if (!transition(&update.state, UPDATE_FREE, UPDATE_FILLING)) return MT_TX_PENDING;
-  memcpy(update.text, json, length);
+  if (length > 0 && length <= MT_TX_CONFIG_BYTES) memcpy(update.text, text, length);
+  if (length > MT_TX_CONFIG_BYTES) update.text[MT_TX_CONFIG_BYTES] = '\0';
+  update.is_line = is_line;
   update.length = length;
   update.unqueued = 0;
   UINT posture = tx_interrupt_control(TX_INT_DISABLE);
@@ -399,6 +455,14 @@ UINT mt_tx_configure(const CHAR *json, ULONG length) {
   if (agent.state == AGENT_STOPPED && cancel_update()) return MT_TX_STOPPED;
   if (enqueue(TX_NULL, KIND_WAKE) != TX_SUCCESS) update.unqueued = 1;
   return TX_SUCCESS;
+}
+
+UINT mt_tx_configure(const CHAR *json, ULONG length) {
+  return hand_over(json, length, 0);
+}
+
+UINT mt_tx_post_line(const CHAR *line, ULONG length) {
+  return hand_over(line, length, 1);
 }
 
 UINT mt_tx_configure_result(CHAR *reason, ULONG reason_size) {
@@ -451,8 +515,7 @@ static UINT valid(const MT_TX_CONFIG *c) {
 static UINT prepare_core(VOID) {
   mt_status_t st;
   if (!agent.loaded) {
-    mt_config_t engine = {microtally_rtos_wasm, microtally_rtos_wasm_len,
-                          microtally_rtos_memory_end};
+    mt_config_t engine = {MT_TX_BLOB, MT_TX_BLOB_LEN, MT_TX_BLOB_MEMORY_END};
     st = mt_init(&agent.core, &engine);
     if (st != MT_OK) return MT_TX_ENGINE_ERROR;
     agent.loaded = 1;
@@ -462,13 +525,13 @@ static UINT prepare_core(VOID) {
   if (agent.config.agent_id != TX_NULL) {
     mt_tx_text id = text_of(agent.config.agent_id);
     st = mt_set_agent_id(&agent.core, id.text, id.length);
-    if (st == MT_SKIPPED) return MT_TX_REJECTED;
+    if (st == MT_SKIPPED) return refused_at_start();
     if (st != MT_OK) return MT_TX_ENGINE_ERROR;
   }
   if (agent.config.configuration != TX_NULL) {
     mt_tx_text json = text_of(agent.config.configuration);
     st = give(INPUT_CONFIGURE, not_before_last(now_ms()), &json);
-    if (st == MT_SKIPPED) return MT_TX_REJECTED;
+    if (st == MT_SKIPPED) return refused_at_start();
     if (st != MT_OK) return MT_TX_ENGINE_ERROR;
   }
   return TX_SUCCESS;
@@ -512,4 +575,17 @@ VOID mt_tx_stats_get(MT_TX_STATS *out) {
   UINT posture = tx_interrupt_control(TX_INT_DISABLE);
   *out = stats;
   (VOID)tx_interrupt_control(posture);
+}
+
+UINT mt_tx_summary_get(CHAR *json, ULONG size, ULONG *length) {
+  if (json == TX_NULL || length == TX_NULL) return TX_PTR_ERROR;
+  *length = 0;
+  if (agent.state != AGENT_STOPPED) return agent.state == AGENT_IDLE ? TX_QUEUE_ERROR : MT_TX_PENDING;
+  const char *text;
+  size_t n;
+  if (mt_stats(&agent.core, &text, &n) != MT_OK) return MT_TX_ENGINE_ERROR;
+  if (n > size) return MT_TX_TOO_LONG;
+  memcpy(json, text, n);
+  *length = (ULONG)n;
+  return TX_SUCCESS;
 }

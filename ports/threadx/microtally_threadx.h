@@ -110,6 +110,8 @@ typedef struct MT_TX_STATS_STRUCT {
   ULONG updates_forgotten; /* accepted updates dropped from the journal re-applied after a
                               fault (MT_TX_CONFIG_JOURNAL_BYTES too small): a fault would then
                               lose their keys */
+  ULONG lines_accepted;    /* mt_tx_post_line lines the core took (blank ones included) */
+  ULONG lines_rejected;    /* ... the core refused (or faulted on) */
 } MT_TX_STATS;
 
 /*
@@ -121,7 +123,8 @@ typedef struct MT_TX_STATS_STRUCT {
  *   MT_TX_BAD_CONFIG       config, send or queue_storage NULL; queue_size < MT_TX_EVENT_BYTES;
  *                          a stack smaller than MT_TX_MIN_STACK_BYTES
  *   MT_TX_ENGINE_ERROR     wasm3 could not load the core (MT_WASM3_HEAP_BYTES too small?)
- *   MT_TX_REJECTED         the core refused agent_id or configuration
+ *   MT_TX_REJECTED         the core refused agent_id or configuration (the core's reason:
+ *                          mt_tx_configure_result)
  *   a ThreadX error from tx_queue_create / tx_thread_create (e.g. TX_PRIORITY_ERROR)
  * After a failure nothing runs and mt_tx_start may be called again. Once per program run:
  * after a success (even after mt_tx_stop) it returns MT_TX_ALREADY_STARTED.
@@ -177,6 +180,38 @@ UINT mt_tx_configure(const CHAR *json, ULONG length);
  *                       call): it was not applied
  */
 UINT mt_tx_configure_result(CHAR *reason, ULONG reason_size);
+
+/*
+ * One event in the trace format of SPEC R10 (a JSON object with `kind` and `t`, no newline):
+ * the way to hand the agent what has no typed call here and carries strings, e.g. a baseline
+ * check's result or the system information your platform gathered, or a connection with a host
+ * name. The line's own `t` is its time. Like mt_tx_configure (and sharing its buffer: one update
+ * or line at a time), from a thread, not an ISR: the line is copied (up to MT_TX_CONFIG_BYTES;
+ * a longer one is only measured, its bytes unread, and the core counts it as skipped with its
+ * length as the reason: remove a trailing '\r' before, as a line of exactly the core's input
+ * area plus '\r' is a valid line; mt_replay does), a marker is queued behind the events already posted, and the verdict is read with
+ * mt_tx_configure_result: TX_SUCCESS (taken; a blank line is ignored but counted),
+ * MT_TX_REJECTED with the core's reason (malformed, or earlier than the previous input),
+ * MT_TX_ENGINE_ERROR, MT_TX_PENDING, MT_TX_STOPPED, or MT_TX_TOO_LONG when MT_TX_CONFIG_BYTES is
+ * set below the core's input area and the line falls between the two. A `config` line is
+ * applied like an update but not kept for re-application after a fault: send configuration
+ * with mt_tx_configure. Stamp lines with the agent's clock (clock_ms, or epoch_ms_at_start plus
+ * the ticks since mt_tx_start): the core refuses any input earlier than the one before, so after
+ * a line stamped ahead of that clock, events posted with the clock are refused (counted in
+ * MT_TX_STATS.rejected) until the clock catches up.
+ * Returns TX_SUCCESS, TX_PTR_ERROR (line NULL with a length), MT_TX_PENDING (an update or line
+ * is still pending), TX_QUEUE_ERROR (not started), MT_TX_STOPPED.
+ */
+UINT mt_tx_post_line(const CHAR *line, ULONG length);
+
+/*
+ * The core's run summary (one JSON object: lines, accepted, skipped, collector counters, as
+ * `microtally replay --stats` prints it), copied into json (size bytes, not NUL-terminated),
+ * once the agent has stopped (the core is then no longer in use). Returns TX_SUCCESS with
+ * *length set; MT_TX_PENDING (not stopped yet); TX_QUEUE_ERROR (never started); MT_TX_TOO_LONG
+ * (size too small); TX_PTR_ERROR; MT_TX_ENGINE_ERROR.
+ */
+UINT mt_tx_summary_get(CHAR *json, ULONG size, ULONG *length);
 
 /*
  * Stops the agent, e.g. before the device reboots: from now on posts and updates are refused

@@ -45,6 +45,15 @@
 #define MT_TX_REASON_BYTES 128
 #endif
 
+/* The blob the agent runs (microtally_blobs.h): the rtos core by default. A board with the RAM
+ * for it may run another profile's (e.g. microtally_linux_wasm, with MT_TX_CONFIG_BYTES raised
+ * to its input area). */
+#ifndef MT_TX_BLOB
+#define MT_TX_BLOB microtally_rtos_wasm
+#define MT_TX_BLOB_LEN microtally_rtos_wasm_len
+#define MT_TX_BLOB_MEMORY_END microtally_rtos_memory_end
+#endif
+
 /* NX_IP instances the NetX Duo hook can be attached to at once. */
 #ifndef MT_NETX_MAX_IP
 #define MT_NETX_MAX_IP 2

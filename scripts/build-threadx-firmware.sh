@@ -1,0 +1,113 @@
+#!/usr/bin/env bash
+# Builds the ThreadX images of ports/qemu-threadx (the agent thread of ports/threadx on the real
+# ThreadX Cortex-M3 kernel, QEMU mps2-an385) and measures them:
+#
+#   bash scripts/build-threadx-firmware.sh       both engines, both profiles, then
+#                                                build/firmware/size-threadx.json (wasm3) and
+#                                                size-threadx-aot.json (ahead of time)
+#   bash scripts/build-threadx-firmware.sh --profile rtos [--engine wasm3|aot]
+#                                                one image (what `replay --engine qemu-threadx` needs)
+#
+# The ThreadX tree: THREADX_DIR, else ../shared/third_party/threadx. Without one it says so in
+# one line and exits 3 (scripts/test.sh then counts the qemu-threadx runs as skipped).
+# The wasm3 rtos image takes the heap size ports/qemu measured (scripts/build-firmware.sh).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+log() { echo "build-threadx-firmware: $*" >&2; }
+die() { log "$*"; exit 1; }
+
+profiles=(rtos linux)
+engines=(wasm3 aot)
+while [ $# -gt 0 ]; do
+  case "$1 ${2:-}" in
+    "--profile rtos"|"--profile linux") profiles=("$2") ;;
+    "--engine wasm3"|"--engine aot") engines=("$2") ;;
+    *) die "usage: build-threadx-firmware.sh [--profile rtos|linux] [--engine wasm3|aot]" ;;
+  esac
+  shift 2
+done
+
+THREADX_DIR=${THREADX_DIR:-$(cd .. && pwd)/shared/third_party/threadx}
+if [ ! -f "$THREADX_DIR/common/inc/tx_api.h" ] || [ ! -d "$THREADX_DIR/ports/cortex_m3/gnu/src" ]; then
+  log "no ThreadX tree at $THREADX_DIR: set THREADX_DIR to a checkout of eclipse-threadx/threadx (common/, ports/cortex_m3/gnu/)"
+  exit 3
+fi
+export THREADX_DIR
+
+# The wasm3 heap header and the blobs come from the ports/qemu build (it takes its own lock).
+heap_header=$ROOT/build/firmware/wasm3-heap-rtos.h
+for e in "${engines[@]}"; do
+  for p in "${profiles[@]}"; do
+    if [ "$e/$p" = wasm3/rtos ] && [ ! -f "$heap_header" ]; then
+      bash scripts/build-firmware.sh --profile rtos --engine wasm3 >&2
+    fi
+  done
+done
+bash scripts/build-wasm3.sh --fetch-only
+WASM3_DIR=${WASM3_DIR:-$ROOT/third_party/pywasm3-0.5.0/wasm3}
+if [ ! -f build/microtally-rtos-small.wasm ] || [ ! -f build/microtally-linux.wasm ]; then
+  log "blobs missing: building them (npm run build:core)"
+  npm run --silent build:core >&2
+fi
+
+# One build at a time: test workers each ask for the image (host/engines/qemu-threadx.ts).
+mkdir -p build/firmware
+exec 9>build/firmware/.lock-threadx
+flock 9
+
+JOBS=$(getconf _NPROCESSORS_ONLN 2>/dev/null || echo 2)
+for e in "${engines[@]}"; do
+  for p in "${profiles[@]}"; do
+    extra=()
+    [ "$e/$p" = wasm3/rtos ] && extra=(HEAP_HEADER="$heap_header")
+    make --no-print-directory -s -C ports/qemu-threadx -j"$JOBS" PROFILE="$p" MT_ENGINE="$e" \
+      THREADX_DIR="$THREADX_DIR" WASM3_DIR="$WASM3_DIR" "${extra[@]}" >&2
+  done
+done
+case " ${profiles[*]} " in *" rtos "*) ;; *) exit 0 ;; esac
+
+[ -f build/firmware/regions.json ] || node scripts/blob-regions.mjs build/microtally-rtos-small.wasm >build/firmware/regions.json
+
+qemu() {
+  qemu-system-arm -M mps2-an385 -nographic -monitor none -serial none -icount shift=0,align=off,sleep=off "$@"
+}
+
+# The whole bill of an rtos image: ThreadX kernel, agent, queue, stacks, engine, blob, the
+# replay feeder and board code; plus the stacks' high-water marks on a run that fills the
+# caches, splits messages and ends with the deepest JSON nesting the core accepts.
+measure() {
+  local engine=$1 name=$2 obj=$3 out=$4
+  shift 4
+  local elf=$ROOT/build/firmware/$name.elf work=build/firmware/measure-threadx-$engine status=0
+  [ "$out" -nt "$elf" ] && return 0
+  mkdir -p "$work"
+  node test/c/gen-traces.mjs "$work" >/dev/null
+  cat "$work/load.jsonl" "$work/deep.jsonl" >"$work/footprint.jsonl"
+  (cd "$work" && qemu -semihosting-config enable=on,target=native,arg=microtally,arg=--footprint,arg=footprint.jsonl \
+     -kernel "$elf" >/dev/null 2>footprint.err) || status=$?
+  if [ "$status" -gt 1 ]; then
+    cat "$work/footprint.err" >&2
+    die "the $name image failed on the footprint run (exit $status)"
+  fi
+  tail -1 "$work/footprint.err" >"$work/footprint.json"
+  node ports/qemu/size.mjs --label "$name.elf (mps2-an385, Cortex-M3, ThreadX, $engine)" \
+    --map "build/firmware/$name.map" --elf "$elf" --out "$out" \
+    --component "stacks=section:.bss.agent_stack" --component "stacks=section:.bss.feeder_stack" \
+    --component "queue=section:.bss.agent_queue" \
+    --component "threadx=build/firmware/threadx-kernel/" --component "agent=$obj/agent/" \
+    --component "replay=$obj/port/" "$@" \
+    --measured "$work/footprint.json" --regions build/firmware/regions.json
+}
+
+for e in "${engines[@]}"; do
+  case $e in
+    wasm3) measure wasm3 microtally-threadx-rtos build/firmware/threadx-rtos build/firmware/size-threadx.json \
+             --component "wasm3=build/firmware/threadx-rtos/wasm3/" --component "bindings=build/firmware/threadx-rtos/microtally.o" \
+             --component "bindings=build/firmware/threadx-rtos/mt_engine_wasm3.o" --component "blob=build/firmware/threadx-rtos/blobs/" ;;
+    aot) measure aot microtally-threadx-aot-rtos build/firmware/threadx-aot-rtos build/firmware/size-threadx-aot.json \
+           --component "blob=build/firmware/threadx-aot-rtos/aot/microtally_rtos_aot.o" \
+           --component "bindings=build/firmware/threadx-aot-rtos/microtally.o" --component "bindings=build/firmware/threadx-aot-rtos/mt_engine_aot.o" \
+           --component "bindings=build/firmware/threadx-aot-rtos/aot/" ;;
+  esac
+done
