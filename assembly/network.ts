@@ -13,6 +13,7 @@ import { seenFields, truncatedField } from "./fields";
 import { formatIP } from "./ip";
 import { windowStart } from "./window";
 import * as S from "./stats";
+import * as X from "./cbor";
 
 // A slot is 72 bytes: both addresses (IPv6 needs all 32), exact 64-bit sums and hit
 // count, and times as 32-bit offsets from the network window's start (a record never
@@ -272,6 +273,39 @@ export function write(w: Writer, k: i32): void {
     w.field(L.Saturated); w.lit(L.trueWord);
   }
   w.byte(0x7d);
+}
+
+/** Writes the k-th oldest record as a CBOR ConnectionCreate map (docs/CBOR.md), times relative to `base`. */
+export function writeCbor(w: Writer, k: i32, base: i64): void {
+  const s = table.at(k);
+  const flags = <u32>load<u8>(s, O_FLAGS);
+  const first = windowStart(S.C_NETWORK) + <i64>load<u32>(s, O_FIRST);
+  const seen = <u64>(load<u32>(s, O_LAST) - load<u32>(s, O_FIRST));
+  const bytesIn = load<u64>(s, O_IN), bytesOut = load<u64>(s, O_OUT), hits = load<u64>(s, O_HITS);
+  // proto | 4 when inbound; 0 (outbound TCP) is left out, as are zero sums and a single hit.
+  const pd = ((flags >> 2) & 3) | ((flags & F_DIR_IN) != 0 ? 4 : 0);
+  const n = 5 + (pd != 0 ? 1 : 0) + (bytesIn != 0 ? 1 : 0) + (bytesOut != 0 ? 1 : 0) + (hits != 1 ? 1 : 0)
+    + (seen != 0 ? 1 : 0) + ((flags & F_APP) != 0 ? 1 : 0) + ((flags & F_HOST) != 0 ? 1 : 0) + ((flags & F_TRUNCATED) != 0 ? 1 : 0);
+  w.byte(0xa0 | n);
+  w.byte(0); X.referable(w, X.MAJOR_BYTES, s + O_LOCAL, (flags & F_LOCAL_V6) != 0 ? 16 : 4);
+  X.keyUint(w, 1, load<u16>(s, O_PORTS));
+  w.byte(2); X.referable(w, X.MAJOR_BYTES, s + O_REMOTE, (flags & F_REMOTE_V6) != 0 ? 16 : 4);
+  X.keyUint(w, 3, load<u16>(s, O_PORTS + 2));
+  if (pd != 0) X.keyUint(w, 4, pd);
+  if (bytesIn != 0) X.keyUint(w, 5, bytesIn);
+  if (bytesOut != 0) X.keyUint(w, 6, bytesOut);
+  if (hits != 1) X.keyUint(w, 7, hits);
+  w.byte(8); X.int(w, first - base);
+  if (seen != 0) X.keyUint(w, 9, seen);
+  if (flags & F_APP) {
+    const i = <i32>load<u8>(s, O_APP);
+    w.byte(10); X.referable(w, X.MAJOR_TEXT, apps.bytes(i), apps.length(i));
+  }
+  if (flags & F_HOST) {
+    const i = <i32>load<u8>(s, O_HOST);
+    w.byte(11); X.referable(w, X.MAJOR_TEXT, hosts.bytes(i), hosts.length(i));
+  }
+  if (flags & F_TRUNCATED) { w.byte(12); w.byte(X.TRUE); }
 }
 
 /** Largest record `write` can produce (escaped strings are bounded by their caps; 17 of it `,"Saturated":true`). */
