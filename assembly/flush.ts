@@ -49,11 +49,19 @@ let msgOpen = false;
 let evOpen = false;
 let msgBytes = 0;
 let endsMessage = false;
-// The open message: its format (set when a send begins; a configuration change sends first),
-// its time (its first event's), and whether it holds an event of a high-priority collector.
+// The open message: its format (set when a send begins; a configuration change sends first)
+// and its time (its first event's). A packing run is the messages sent together: one, or
+// several when it outgrew maxMessageBytes; its start and whether it holds an event of a
+// high-priority collector decide when it ends, the same way in JSON and CBOR (whose messages
+// fill up at other places), so `decode` can give back the JSON run's lines.
 let cbor = false;
 let msgTime: i64 = 0;
-let msgHigh = false;
+let runStart: i64 = 0;
+let runHigh = false;
+/** The open message continues the run of one that outgrew maxMessageBytes. */
+let continuing = false;
+/** Why the last message closed: CONT_* (its CBOR form says so, for `decode`). */
+const CONT_END = 0, CONT_EVENT = 1, CONT_NEXT = 2;
 
 export function busy(): bool { return phase != PHASE_IDLE; }
 export function lastChunkEndsMessage(): bool { return endsMessage; }
@@ -66,7 +74,8 @@ export function resetAll(): void {
   eventSeq = 0;
   messages = 0; events = 0; bytes = 0;
   endsMessage = false;
-  msgHigh = false;
+  runHigh = false;
+  continuing = false;
 }
 
 /** Prepares the sends an input at time t needs first; false when there are none. */
@@ -302,14 +311,15 @@ function writeWarnings(w: Writer, c: i32): void {
 
 function writeEnvelope(w: Writer): void {
   msgTime = groupTs;
-  msgHigh = false;
+  if (!continuing) { runStart = groupTs; runHigh = false; }
   if (cbor) {
     X.dictionaryReset();
-    w.byte(0xa4);
+    w.byte(0xa6);
     w.byte(0); X.text(w, litBytes(P.AGENT_VERSION), litLength(P.AGENT_VERSION));
     w.byte(1); X.uuid(w, agentHi, agentLo);
     X.keyUint(w, 2, <u64>groupTs);
-    w.byte(3); w.byte(X.ARRAY_OPEN);
+    X.keyUint(w, 3, <u64>current.maxMessageBytes);
+    w.byte(4); w.byte(X.ARRAY_OPEN);
     return;
   }
   w.byte(0x7b);
@@ -332,7 +342,7 @@ function eventIdHi(): u64 { return (splitmix64(agentHi ^ (eventSeq * 0x9e3779b97
 function eventIdLo(): u64 { return (splitmix64(agentLo + eventSeq) & 0x3fffffffffffffff) | 0x8000000000000000; }
 
 function writeEventHeader(w: Writer, empty: bool): void {
-  if (unit < 4 && high(unit)) msgHigh = true;
+  if (unit < 4 && high(unit)) runHigh = true;
   if (cbor) {
     const offset = current.utcOffsetMin;
     const run = empty ? emptyRun(unit) : 0;
@@ -367,10 +377,13 @@ function closeEvent(w: Writer): void {
   evOpen = false;
 }
 
-function closeMessage(w: Writer): void {
+/** Closes the open message: `how` (CONT_*) says whether its packing run goes on in the next one. */
+function closeMessage(w: Writer, how: i32): void {
   if (evOpen) closeEvent(w);
-  if (cbor) { w.byte(X.BREAK); msgBytes += 1; }
+  // CBOR: the events' break, then key 5, how the run goes on (1 byte: CONT_* < 24).
+  if (cbor) { w.byte(X.BREAK); w.byte(5); w.byte(how); msgBytes += 3; }
   else { w.byte(0x5d); w.byte(0x7d); msgBytes += 2; }
+  continuing = how != CONT_END;
   messages++;
   bytes += <u64>msgBytes;
   msgOpen = false;
@@ -391,6 +404,17 @@ function worstCase(u: i32): i32 {
  * it would take its message past maxMessageBytes. Returns false when the flush is over and
  * the pending input may be applied.
  */
+/** A record with the envelope and event header it needs first, in the open message's format. */
+function writeItem(w: Writer, empty: bool, wasOpen: bool): void {
+  if (!msgOpen) writeEnvelope(w);
+  if (!evOpen) {
+    if (wasOpen && !cbor) w.byte(0x2c);
+    writeEventHeader(w, empty);
+    if (empty && !cbor) { w.byte(0x5d); w.byte(0x7d); }
+  } else if (!cbor) w.byte(0x2c);
+  if (!empty) writeRecord(w);
+}
+
 /**
  * Block packing (SPEC R8): whether the open message may wait for the next window. Only while
  * that window ends within maxPackingDelay of the message's first event, never after a forced
@@ -398,7 +422,7 @@ function worstCase(u: i32): i32 {
  */
 function hold(): bool {
   const delay = current.packingDelayS;
-  return delay > 0 && !forced && !msgHigh && W.nextDue <= msgTime + <i64>delay * 1000;
+  return delay > 0 && !forced && !runHigh && W.nextDue <= runStart + <i64>delay * 1000;
 }
 
 export function nextChunk(w: Writer, chunkCap: i32): bool {
@@ -411,7 +435,7 @@ export function nextChunk(w: Writer, chunkCap: i32): bool {
   while (true) {
     if (!groupActive) {
       if (!nextGroup()) {
-        if (msgOpen && !hold()) { closeMessage(w); return true; }
+        if (msgOpen && !hold()) { closeMessage(w, CONT_END); return true; }
         // A held message stays open: what was written goes out now, its end comes later.
         if (w.pos > 0) return true;
         phase = PHASE_IDLE;
@@ -421,8 +445,8 @@ export function nextChunk(w: Writer, chunkCap: i32): bool {
       unit = 0;
       k = 0;
       // A window ending past the open message's packing delay starts a message of its own.
-      if (msgOpen && current.packingDelayS > 0 && groupTs > msgTime + <i64>current.packingDelayS * 1000) {
-        closeMessage(w);
+      if (msgOpen && current.packingDelayS > 0 && groupTs > runStart + <i64>current.packingDelayS * 1000) {
+        closeMessage(w, CONT_END);
         return true;
       }
     }
@@ -439,24 +463,20 @@ export function nextChunk(w: Writer, chunkCap: i32): bool {
     const empty = wantsEmpty(unit);
     const wasOpen = msgOpen;
     const wasEvOpen = evOpen;
+    const wasHigh = runHigh;
+    const wasRunStart = runStart;
     const dict = X.dictionaryMark();
-    const wasHigh = msgHigh;
-    if (!msgOpen) writeEnvelope(w);
-    if (!evOpen) {
-      if (wasOpen && !cbor) w.byte(0x2c);
-      writeEventHeader(w, empty);
-      if (empty && !cbor) { w.byte(0x5d); w.byte(0x7d); }
-    } else if (!cbor) w.byte(0x2c);
-    if (!empty) writeRecord(w);
+    writeItem(w, empty, wasOpen);
     const need = w.pos - mark;
     // A message that already holds a record closes when the next one would not fit; a new
     // message always fits one record (maxMessageBytes >= MIN_MESSAGE_BYTES, see limits.ts).
     if (wasOpen && msgBytes + need + CLOSING > maxMsg) {
       // The record opens the next message; this one is full.
       w.pos = mark;
+      runHigh = wasHigh;
+      runStart = wasRunStart;
       X.dictionaryRollback(dict);
-      msgHigh = wasHigh;
-      closeMessage(w);
+      closeMessage(w, wasEvOpen ? CONT_EVENT : CONT_NEXT);
       return true;
     }
     if (!wasOpen) { msgOpen = true; msgBytes = 0; }

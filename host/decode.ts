@@ -146,8 +146,14 @@ const U64_MAX = (1n << 64n) - 1n;
 /** Where a decoded message's records lie in the input (for the benchmark's bytes per record). */
 export interface RecordSpan { name: string; bytes: number }
 
-/** Decodes one message at `r.pos`: its JSON text, and the size of each record in CBOR. */
-function message(r: Reader, spans?: RecordSpan[]): string {
+/** One event as the core built it: the JSON of its header parts and of each of its records. */
+interface Event { unit: number; t: number; offset: number; empty: boolean; windows?: number | bigint; records: string[] }
+
+/** One CBOR message: its events, and how its packing run goes on (0 ends, 1 same event, 2 next event). */
+interface Parsed { version: string; agent: Uint8Array; maxMessageBytes: number; events: Event[]; cont: number }
+
+/** Decodes one message at `r.pos` into events whose records are already JSON text. */
+function parseMessage(r: Reader, spans?: RecordSpan[]): Parsed {
   const start = r.pos;
   const m = r.item();
   const fail = (what: string): never => { throw new DecodeError(`message at byte ${start}: ${what}`); };
@@ -179,7 +185,10 @@ function message(r: Reader, spans?: RecordSpan[]): string {
   const agent = get(m, 1, 'bytes', 'AgentId') as Uint8Array;
   if (agent.length !== 16) fail('AgentId is not 16 bytes');
   const msgTime = Number(get(m, 2, 'int', 'message time'));
-  const events = get(m, 3, 'array', 'Events') as Value[];
+  const maxMessageBytes = Number(get(m, 3, 'int', 'maxMessageBytes'));
+  const events = get(m, 4, 'array', 'Events') as Value[];
+  const cont = Number(get(m, 5, 'int', 'continuation'));
+  if (cont > 2) fail('continuation out of range');
 
   const seen = (x: Map<number, Value>, base: number) => {
     const first = base + Number(get(x, 8, 'int', 'FirstSeenUTC'));
@@ -187,14 +196,14 @@ function message(r: Reader, spans?: RecordSpan[]): string {
     return `,"HitCount":${num(opt(x, 7, 'int', 'HitCount') ?? 1)},"FirstSeenUTC":"${isoTime(first)}","LastSeenUTC":"${isoTime(last)}"`;
   };
   const truncated = (x: Map<number, Value>) => (opt(x, 12, 'boolean', 'Truncated') ? ',"Truncated":true' : '');
+  const kinds: Record<number, Record<number, 'bytes' | 'string'>> = {
+    0: { 3: 'string', 10: 'string', 11: 'string' }, 1: { 0: 'bytes', 2: 'bytes', 10: 'string', 11: 'string' }, 2: { 1: 'string' },
+  };
 
   const record = (unit: number, x: Value, base: number): string => {
     if (!(x instanceof Map)) return fail('a record is not a map');
     // Referable strings resolve in the order they were written: the map's order.
     const refs = new Map<number, Value>();
-    const kinds: Record<number, Record<number, 'bytes' | 'string'>> = {
-      0: { 3: 'string', 10: 'string', 11: 'string' }, 1: { 0: 'bytes', 2: 'bytes', 10: 'string', 11: 'string' }, 2: { 1: 'string' },
-    };
     for (const k of x.keys()) { const kind = kinds[unit]?.[k]; if (kind) refs.set(k, referable(x, k, kind, `key ${k}`)); }
     if (unit === 0) {
       const exe = refs.get(10), user = refs.get(11);
@@ -236,34 +245,29 @@ function message(r: Reader, spans?: RecordSpan[]): string {
       `"Dropped":${num(get(x, 3, 'int', 'Dropped'))},"Ignored":${num(get(x, 4, 'int', 'Ignored'))},"Warnings":${warnings}}`;
   };
 
-  const out: string[] = [];
+  const out: Event[] = [];
   for (const e of events) {
     if (!(e instanceof Map)) return fail('an event is not a map');
     const unit = get(e, 0, 'int', 'Name') as number;
     if (!(unit >= 0 && unit < NAMES.length)) fail('Name out of range');
     const t = msgTime + Number(get(e, 2, 'int', 'TimestampUTC'));
-    const offset = Number(opt(e, 3, 'int', 'UTC offset') ?? 0);
-    const empty = opt(e, 4, 'boolean', 'IsEmpty') === true;
-    const windows = opt(e, 5, 'int', 'Windows');
     const id = get(e, 1, 'bytes', 'Id') as Uint8Array;
     if (id.length !== 16) fail('an event Id is not 16 bytes');
+    const empty = opt(e, 4, 'boolean', 'IsEmpty') === true;
     const payload = empty ? [] : get(e, 6, 'array', 'Payload') as Value[];
-    const records = payload.map((x) => record(unit, x, t));
-    out.push(`{"EventType":"${unit === 4 ? 'Diagnostic' : 'Security'}","Category":"${unit <= 1 ? 'Triggered' : 'Periodic'}",` +
-      `"Name":"${NAMES[unit]}","IsEmpty":${empty}${windows !== undefined ? `,"Windows":${num(windows)}` : ''},` +
-      `"PayloadSchemaVersion":"1.0","Id":"${uuidText(id)}","TimestampLocal":"${isoTime(t, offset)}",` +
-      `"TimestampUTC":"${isoTime(t)}","Payload":[${records.join(',')}]}`);
+    out.push({ unit, t, offset: Number(opt(e, 3, 'int', 'UTC offset') ?? 0), empty, windows: opt(e, 5, 'int', 'Windows'),
+      records: payload.map((x) => record(unit, x, t)) });
   }
   if (spans) recordSpans(r.b.subarray(start, r.pos), spans);
-  return `{"AgentVersion":${str(version)},"AgentId":"${uuidText(agent)}","MessageSchemaVersion":"1.0","Events":[${out.join(',')}]}`;
+  return { version, agent, maxMessageBytes, events: out, cont };
 }
 
 /** The CBOR size of every record of one message (walks the bytes again, keeping offsets). */
 function recordSpans(msg: Uint8Array, spans: RecordSpan[]): void {
   const r = new Reader(msg);
-  // Message head, then keys 0..2 and the events array's opening byte.
+  // Message head, then keys 0..3 and the events array's opening byte.
   r.pos = 1;
-  for (let i = 0; i < 3; i++) { r.item(); r.item(); }
+  for (let i = 0; i < 4; i++) { r.item(); r.item(); }
   r.pos += 2;
   while (msg[r.pos] !== 0xff) {
     const n = msg[r.pos++] & 31;
@@ -282,12 +286,127 @@ function recordSpans(msg: Uint8Array, spans: RecordSpan[]): void {
   }
 }
 
-/** Every message of a CBOR sequence as the JSON line `--format json` prints (with its newline). */
+// ---- the JSON run ----------------------------------------------------------------------
+// A CBOR message fills up later than its JSON form would, so the JSON run splits at other
+// places and numbers its events (whose ids derive from the agent id and that number) on its
+// own. The messages of one packing run are joined again, then cut where the core cuts JSON.
+
+const M64 = (1n << 64n) - 1n;
+
+function splitmix64(x: bigint): bigint {
+  let z = (x + 0x9e3779b97f4a7c15n) & M64;
+  z = ((z ^ (z >> 30n)) * 0xbf58476d1ce4e5b9n) & M64;
+  z = ((z ^ (z >> 27n)) * 0x94d049bb133111ebn) & M64;
+  return z ^ (z >> 31n);
+}
+
+/** The id of event number `seq` of an agent (flush.ts eventIdHi/eventIdLo). */
+export function eventId(agent: Uint8Array, seq: number): string {
+  const v = new DataView(agent.buffer, agent.byteOffset, 16);
+  const agentHi = v.getBigUint64(0), agentLo = v.getBigUint64(8);
+  const n = BigInt(seq);
+  const hi = (splitmix64(agentHi ^ ((n * 0x9e3779b97f4a7c15n) & M64)) & ~0xf000n & M64) | 0x8000n;
+  const lo = (splitmix64((agentLo + n) & M64) & 0x3fffffffffffffffn) | 0x8000000000000000n;
+  const b = new Uint8Array(16);
+  const o = new DataView(b.buffer);
+  o.setBigUint64(0, hi); o.setBigUint64(8, lo);
+  return uuidText(b);
+}
+
+const CLOSING = 4;
+
+/** Turns CBOR messages into the JSON lines of the same run; `seq` is the run's next event number. */
+class JsonRun {
+  private lines: string[] = [];
+  private parts: string[] = [];
+  private msgOpen = false;
+  private evOpen = false;
+  private msgBytes = 0;
+  seq = 0;
+  // The run being joined: events of messages whose run goes on.
+  private pending: Event[] = [];
+  private head?: Parsed;
+
+  add(p: Parsed, prevCont: number): void {
+    if (prevCont === 1 && p.events.length > 0 && this.pending.length > 0) {
+      const [first, ...rest] = p.events;
+      this.pending[this.pending.length - 1].records.push(...first.records);
+      this.pending.push(...rest);
+    } else this.pending.push(...p.events);
+    this.head = p;
+    if (p.cont === 0) this.flush();
+  }
+
+  /** The JSON lines so far (a run cut off by the end of input is given as it stands). */
+  finish(): string { this.flush(); return this.lines.join(''); }
+
+  private flush(): void {
+    const p = this.head;
+    if (!p) return;
+    const env = `{"AgentVersion":${str(p.version)},"AgentId":"${uuidText(p.agent)}","MessageSchemaVersion":"1.0","Events":[`;
+    for (const e of this.pending) {
+      const items = e.empty ? [undefined] : e.records;
+      for (const rec of items) {
+        for (;;) {
+          const wasOpen = this.msgOpen;
+          const parts: string[] = [];
+          if (!this.msgOpen) parts.push(env);
+          if (!this.evOpen) {
+            if (wasOpen) parts.push(',');
+            parts.push(this.header(e, p.agent));
+            if (e.empty) parts.push(']}');
+          } else parts.push(',');
+          if (rec !== undefined) parts.push(rec);
+          const need = parts.reduce((n, x) => n + Buffer.byteLength(x), 0);
+          if (wasOpen && this.msgBytes + need + CLOSING > p.maxMessageBytes) { this.close(); continue; }
+          this.parts.push(...parts);
+          if (!wasOpen) { this.msgOpen = true; this.msgBytes = 0; }
+          this.msgBytes += need;
+          if (!this.evOpen) this.seq++;
+          this.evOpen = !e.empty;
+          break;
+        }
+      }
+      if (this.evOpen) { this.parts.push(']}'); this.msgBytes += 2; this.evOpen = false; }
+    }
+    if (this.msgOpen) this.close();
+    this.pending = [];
+    this.head = undefined;
+  }
+
+  private header(e: Event, agent: Uint8Array): string {
+    return `{"EventType":"${e.unit === 4 ? 'Diagnostic' : 'Security'}","Category":"${e.unit <= 1 ? 'Triggered' : 'Periodic'}",` +
+      `"Name":"${NAMES[e.unit]}","IsEmpty":${e.empty}${e.windows !== undefined ? `,"Windows":${num(e.windows)}` : ''},` +
+      `"PayloadSchemaVersion":"1.0","Id":"${eventId(agent, this.seq)}","TimestampLocal":"${isoTime(e.t, e.offset)}",` +
+      `"TimestampUTC":"${isoTime(e.t)}","Payload":[`;
+  }
+
+  private close(): void {
+    if (this.evOpen) { this.parts.push(']}'); this.evOpen = false; }
+    this.parts.push(']}');
+    this.lines.push(this.parts.join('') + '\n');
+    this.parts = [];
+    this.msgOpen = false;
+  }
+
+  /** Takes the finished lines (streaming). */
+  take(): string { const s = this.lines.join(''); this.lines = []; return s; }
+}
+
+/**
+ * Every message of a CBOR sequence, as the JSON lines `--format json` prints for the same run
+ * (with their newlines). The sequence must start where the run started: event ids count from there.
+ */
 export function decodeSequence(bytes: Uint8Array, spans?: RecordSpan[]): string {
   const r = new Reader(bytes);
-  const lines: string[] = [];
-  while (r.pos < bytes.length) lines.push(message(r, spans) + '\n');
-  return lines.join('');
+  const run = new JsonRun();
+  let cont = 0;
+  while (r.pos < bytes.length) {
+    const p = parseMessage(r, spans);
+    run.add(p, cont);
+    cont = p.cont;
+  }
+  return run.finish();
 }
 
 const USAGE = `usage: microtally decode [<file>|-]
@@ -312,16 +431,21 @@ export function runDecode(args: string[]): number {
     return 74;
   }
   const r = new Reader(input);
+  const run = new JsonRun();
+  let cont = 0;
   while (r.pos < input.length) {
-    let line: string;
     try {
-      line = message(r) + '\n';
+      const p = parseMessage(r);
+      run.add(p, cont);
+      cont = p.cont;
     } catch (e) {
       if (!(e instanceof DecodeError)) throw e;
+      process.stdout.write(run.finish());
       process.stderr.write(`microtally: decode: ${e.message}\n`);
       return 1;
     }
-    process.stdout.write(line);
+    process.stdout.write(run.take());
   }
+  process.stdout.write(run.finish());
   return 0;
 }

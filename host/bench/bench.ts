@@ -161,7 +161,7 @@ function connectionRecordBytes(messages: Message[], format: 'json' | 'cbor'): nu
 }
 
 /** The scenario in JSON and CBOR, each with and without block packing (maxPackingDelay 600 s). */
-function quota(s: Scenario, events: number): Quota[] {
+export function quota(s: Scenario, events: number): Quota[] {
   const lines: string[] = [];
   for (const e of s.events(events)) lines.push(traceLine(e));
   const t0 = JSON.parse(lines[0]).t;
