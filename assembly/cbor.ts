@@ -28,8 +28,7 @@ export function int(w: Writer, v: i64): void {
 }
 
 /** A key (all keys of the format are below 24: one byte) and an unsigned value. */
-// @ts-ignore: decorator
-@inline export function keyUint(w: Writer, key: u32, v: u64): void { w.byte(key); head(w, MAJOR_UINT, v); }
+export function keyUint(w: Writer, key: u32, v: u64): void { w.byte(key); head(w, MAJOR_UINT, v); }
 
 export function text(w: Writer, p: usize, len: i32): void { head(w, MAJOR_TEXT, <u64>len); w.bytes(p, len); }
 

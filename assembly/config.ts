@@ -36,13 +36,13 @@ const CHECK_ENTRY = P.CHECK_ID_CAP + 2;
   lowS: i64;
   maxMessageBytes: i32;
   sendEmptyWindows: bool;
-  utcOffsetMin: i32;
-  /** messageFormat: false JSON, true CBOR (SPEC R8). */
+  /** messageFormat: false JSON, true CBOR (SPEC R8). In sendEmptyWindows' padding: no RAM. */
   cbor: bool;
-  /** maxPackingDelay in seconds (0: every window in its own message). */
-  packingDelayS: i32;
+  utcOffsetMin: i32;
   groupCount: i32;
   checkCount: i32;
+  /** maxPackingDelay in seconds (0: every window in its own message). In the head's padding. */
+  packingDelayS: i32;
 }
 
 const HEAD: i32 = <i32>offsetof<Config>();

@@ -212,15 +212,16 @@ function seekRecord(): bool {
 }
 
 function writeRecord(w: Writer): void {
+  // rtos has no process table (unit 0 never has records): its writers are left out of the build.
   if (cbor) {
-    if (unit == 0) Pr.writeCbor(w, k, groupTs);
+    if (unit == 0) { if (P.PROC_CAP > 0) Pr.writeCbor(w, k, groupTs); }
     else if (unit == 1) N.writeCbor(w, k, groupTs);
     else if (unit == 2) B.writeCbor(w, k);
     else if (unit == 3) Si.writeCbor(w);
     else writeStatsCbor(w, k);
     return;
   }
-  if (unit == 0) Pr.write(w, k);
+  if (unit == 0) { if (P.PROC_CAP > 0) Pr.write(w, k); }
   else if (unit == 1) N.write(w, k);
   else if (unit == 2) B.write(w, k);
   else if (unit == 3) Si.write(w);

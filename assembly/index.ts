@@ -120,7 +120,7 @@ export function mt_set_agent_id(len: i32): i32 {
  */
 export function mt_set_format(format: i32): i32 {
   err.pos = 0;
-  if (started) { err.lit(L.theFormatMustBeSetBeforeTheFirstInput); return MT_SKIPPED; }
+  if (started) { err.lit(L.onlyBeforeTheFirstInput); return MT_SKIPPED; }
   if (format != 0 && format != 1) { err.lit(L.expectedQuoteJsonQuoteOrQuoteCborQuote); return MT_SKIPPED; }
   C.current.cbor = format == 1;
   return MT_OK;
