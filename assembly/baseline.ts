@@ -94,16 +94,16 @@ export function write(w: Writer, k: i32): void {
 /** The k-th record as a CBOR Baseline map (docs/CBOR.md). */
 export function writeCbor(w: Writer, k: i32): void {
   const s = table.at(k);
-  const trunc = load<u8>(s + O_TRUNC) != 0;
-  w.byte(0xa7 + (trunc ? 1 : 0));
-  w.byte(0); X.text(w, s + O_ID, load<u16>(s));
-  w.byte(1); X.referable(w, X.MAJOR_TEXT, s + O_GROUP, load<u16>(s + O_GROUPLEN));
+  X.mapBegin(w);
+  X.keyText(w, 0, s + O_ID, load<u16>(s));
+  X.keyRef(w, 1, X.MAJOR_TEXT, s + O_GROUP, load<u16>(s + O_GROUPLEN));
   X.keyUint(w, 2, load<u8>(s + O_RESULT));
-  w.byte(3); X.text(w, s + O_ERR, load<u16>(s + O_ERRLEN));
-  w.byte(4); X.text(w, s + O_DESC, load<u16>(s + O_DESCLEN));
-  w.byte(5); X.text(w, s + O_REM, load<u16>(s + O_REMLEN));
+  X.keyText(w, 3, s + O_ERR, load<u16>(s + O_ERRLEN));
+  X.keyText(w, 4, s + O_DESC, load<u16>(s + O_DESCLEN));
+  X.keyText(w, 5, s + O_REM, load<u16>(s + O_REMLEN));
   X.keyUint(w, 6, load<u8>(s + O_SEV));
-  if (trunc) { w.byte(12); w.byte(X.TRUE); }
+  X.optTrue(w, 12, load<u8>(s + O_TRUNC) != 0);
+  X.mapEnd(w);
 }
 
 export const MAX_RECORD: i32 = 200 + P.CHECK_ID_CAP + P.GROUP_CAP + P.ERROR_TEXT_CAP + P.DESCRIPTION_CAP + P.REMEDIATION_CAP;

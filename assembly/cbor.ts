@@ -27,8 +27,31 @@ export function int(w: Writer, v: i64): void {
   if (v >= 0) head(w, MAJOR_UINT, <u64>v); else head(w, MAJOR_NEG, <u64>(-1 - v));
 }
 
-/** A key (all keys of the format are below 24: one byte) and an unsigned value. */
-export function keyUint(w: Writer, key: u32, v: u64): void { w.byte(key); head(w, MAJOR_UINT, v); }
+// A record's map is written before its size is known: one byte is kept for its head (a record
+// has fewer than 24 members) and filled in by mapEnd, from the members the helpers counted.
+let mapAt = 0;
+let members = 0;
+
+export function mapBegin(w: Writer): void { mapAt = w.pos; members = 0; w.pos++; }
+export function mapEnd(w: Writer): void { store<u8>(w.base + mapAt, 0xa0 | members); }
+
+/** A member's key (all keys of the format are below 24: one byte), counted. */
+export function key(w: Writer, k: u32): void { w.byte(k); members++; }
+
+/** A key and an unsigned value. */
+export function keyUint(w: Writer, k: u32, v: u64): void { key(w, k); head(w, MAJOR_UINT, v); }
+
+/** The same, left out when the value is the layout's default. */
+export function optUint(w: Writer, k: u32, v: u64, dflt: u64): void { if (v != dflt) keyUint(w, k, v); }
+
+/** `true` under key k when flag is set (Truncated and the like; absent means false). */
+export function optTrue(w: Writer, k: u32, flag: bool): void { if (flag) { key(w, k); w.byte(TRUE); } }
+
+/** A key and a referable string (see referable). */
+export function keyRef(w: Writer, k: u32, major: u32, p: usize, len: i32): void { key(w, k); referable(w, major, p, len); }
+
+/** A key and a text string. */
+export function keyText(w: Writer, k: u32, p: usize, len: i32): void { key(w, k); text(w, p, len); }
 
 export function text(w: Writer, p: usize, len: i32): void { head(w, MAJOR_TEXT, <u64>len); w.bytes(p, len); }
 

@@ -406,7 +406,8 @@ function worstCase(u: i32): i32 {
  * the pending input may be applied.
  */
 /** A record with the envelope and event header it needs first, in the open message's format. */
-function writeItem(w: Writer, empty: bool, wasOpen: bool): void {
+// @ts-ignore: decorator
+@inline function writeItem(w: Writer, empty: bool, wasOpen: bool): void {
   if (!msgOpen) writeEnvelope(w);
   if (!evOpen) {
     if (wasOpen && !cbor) w.byte(0x2c);

@@ -282,30 +282,28 @@ export function writeCbor(w: Writer, k: i32, base: i64): void {
   const first = windowStart(S.C_NETWORK) + <i64>load<u32>(s, O_FIRST);
   const seen = <u64>(load<u32>(s, O_LAST) - load<u32>(s, O_FIRST));
   const bytesIn = load<u64>(s, O_IN), bytesOut = load<u64>(s, O_OUT), hits = load<u64>(s, O_HITS);
-  // proto | 4 when inbound; 0 (outbound TCP) is left out, as are zero sums and a single hit.
-  const pd = ((flags >> 2) & 3) | ((flags & F_DIR_IN) != 0 ? 4 : 0);
-  const n = 5 + (pd != 0 ? 1 : 0) + (bytesIn != 0 ? 1 : 0) + (bytesOut != 0 ? 1 : 0) + (hits != 1 ? 1 : 0)
-    + (seen != 0 ? 1 : 0) + ((flags & F_APP) != 0 ? 1 : 0) + ((flags & F_HOST) != 0 ? 1 : 0) + ((flags & F_TRUNCATED) != 0 ? 1 : 0);
-  w.byte(0xa0 | n);
-  w.byte(0); X.referable(w, X.MAJOR_BYTES, s + O_LOCAL, (flags & F_LOCAL_V6) != 0 ? 16 : 4);
+  X.mapBegin(w);
+  X.keyRef(w, 0, X.MAJOR_BYTES, s + O_LOCAL, (flags & F_LOCAL_V6) != 0 ? 16 : 4);
   X.keyUint(w, 1, load<u16>(s, O_PORTS));
-  w.byte(2); X.referable(w, X.MAJOR_BYTES, s + O_REMOTE, (flags & F_REMOTE_V6) != 0 ? 16 : 4);
+  X.keyRef(w, 2, X.MAJOR_BYTES, s + O_REMOTE, (flags & F_REMOTE_V6) != 0 ? 16 : 4);
   X.keyUint(w, 3, load<u16>(s, O_PORTS + 2));
-  if (pd != 0) X.keyUint(w, 4, pd);
-  if (bytesIn != 0) X.keyUint(w, 5, bytesIn);
-  if (bytesOut != 0) X.keyUint(w, 6, bytesOut);
-  if (hits != 1) X.keyUint(w, 7, hits);
-  w.byte(8); X.int(w, first - base);
-  if (seen != 0) X.keyUint(w, 9, seen);
+  // proto | 4 when inbound; 0 (outbound TCP) is left out, as are zero sums and a single hit.
+  X.optUint(w, 4, ((flags >> 2) & 3) | ((flags & F_DIR_IN) != 0 ? 4 : 0), 0);
+  X.optUint(w, 5, bytesIn, 0);
+  X.optUint(w, 6, bytesOut, 0);
+  X.optUint(w, 7, hits, 1);
+  X.key(w, 8); X.int(w, first - base);
+  X.optUint(w, 9, seen, 0);
   if (flags & F_APP) {
     const i = <i32>load<u8>(s, O_APP);
-    w.byte(10); X.referable(w, X.MAJOR_TEXT, apps.bytes(i), apps.length(i));
+    X.keyRef(w, 10, X.MAJOR_TEXT, apps.bytes(i), apps.length(i));
   }
   if (flags & F_HOST) {
     const i = <i32>load<u8>(s, O_HOST);
-    w.byte(11); X.referable(w, X.MAJOR_TEXT, hosts.bytes(i), hosts.length(i));
+    X.keyRef(w, 11, X.MAJOR_TEXT, hosts.bytes(i), hosts.length(i));
   }
-  if (flags & F_TRUNCATED) { w.byte(12); w.byte(X.TRUE); }
+  X.optTrue(w, 12, (flags & F_TRUNCATED) != 0);
+  X.mapEnd(w);
 }
 
 /** Largest record `write` can produce (escaped strings are bounded by their caps; 17 of it `,"Saturated":true`). */

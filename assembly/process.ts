@@ -109,21 +109,19 @@ export function writeCbor(w: Writer, k: i32, base: i64): void {
   const seen = load<i64>(s + O_LAST) - first;
   const fork = load<u8>(s + O_TYPE) == TYPE_FORK;
   const exeLen = load<u16>(s + O_EXELEN), userLen = load<u16>(s + O_USERLEN);
-  const trunc = load<u8>(s + O_TRUNC) != 0;
-  const n = 5 + (fork ? 1 : 0) + (hits != 1 ? 1 : 0) + (seen != 0 ? 1 : 0) + (exeLen != ABSENT ? 1 : 0)
-    + (userLen != ABSENT ? 1 : 0) + (trunc ? 1 : 0);
-  w.byte(0xa0 | n);
+  X.mapBegin(w);
   X.keyUint(w, 0, load<u32>(s + O_PID));
   X.keyUint(w, 1, load<u32>(s + O_PPID));
   X.keyUint(w, 2, load<u32>(s + O_UID));
-  w.byte(3); X.referable(w, X.MAJOR_TEXT, s + O_CMD, <i32>load<u16>(s) - 4);
+  X.keyRef(w, 3, X.MAJOR_TEXT, s + O_CMD, <i32>load<u16>(s) - 4);
   if (fork) X.keyUint(w, 4, 0);
-  if (hits != 1) X.keyUint(w, 7, hits);
-  w.byte(8); X.int(w, first - base);
-  if (seen != 0) X.keyUint(w, 9, <u64>seen);
-  if (exeLen != ABSENT) { w.byte(10); X.referable(w, X.MAJOR_TEXT, s + O_EXE, exeLen); }
-  if (userLen != ABSENT) { w.byte(11); X.referable(w, X.MAJOR_TEXT, s + O_USER, userLen); }
-  if (trunc) { w.byte(12); w.byte(X.TRUE); }
+  X.optUint(w, 7, hits, 1);
+  X.key(w, 8); X.int(w, first - base);
+  X.optUint(w, 9, <u64>seen, 0);
+  if (exeLen != ABSENT) X.keyRef(w, 10, X.MAJOR_TEXT, s + O_EXE, exeLen);
+  if (userLen != ABSENT) X.keyRef(w, 11, X.MAJOR_TEXT, s + O_USER, userLen);
+  X.optTrue(w, 12, load<u8>(s + O_TRUNC) != 0);
+  X.mapEnd(w);
 }
 
 export const MAX_RECORD: i32 = 320 + P.CMD_CAP + P.EXE_CAP + P.USER_CAP;

@@ -52,13 +52,14 @@ export function write(w: Writer): void {
 
 /** The report as a CBOR SystemInformation map (docs/CBOR.md; AgentVersion is the message's). */
 export function writeCbor(w: Writer): void {
-  w.byte(0xa5 + (truncated ? 1 : 0));
-  w.byte(0); X.text(w, record + O_OS, load<u16>(lens));
-  w.byte(1); X.text(w, record + O_OSV, load<u16>(lens + 2));
-  w.byte(2); X.text(w, record + O_KERNEL, load<u16>(lens + 4));
-  w.byte(3); X.text(w, record + O_HW, load<u16>(lens + 6));
+  X.mapBegin(w);
+  X.keyText(w, 0, record + O_OS, load<u16>(lens));
+  X.keyText(w, 1, record + O_OSV, load<u16>(lens + 2));
+  X.keyText(w, 2, record + O_KERNEL, load<u16>(lens + 4));
+  X.keyText(w, 3, record + O_HW, load<u16>(lens + 6));
   X.keyUint(w, 4, memTotal);
-  if (truncated) { w.byte(12); w.byte(X.TRUE); }
+  X.optTrue(w, 12, truncated);
+  X.mapEnd(w);
 }
 
 export const MAX_RECORD: i32 = 200 + P.OS_CAP + P.OS_VERSION_CAP + P.KERNEL_CAP + P.HW_CAP;
