@@ -18,6 +18,7 @@
  *                         microtally_rtos_memory_end };
  *     mt_init(&core, &cfg);                       // once per core per program run
  *     mt_set_agent_id(&core, id, 36);             // optional, before the first input
+ *     mt_set_format(&core, MT_FORMAT_CBOR);       // optional (default JSON), before the first input
  *     rc = mt_ingest_connection(&core, &conn);    // or _line/_process/_baseline/_sysinfo/
  *                                                 //    mt_configure/mt_tick/mt_finish
  *     while (mt_next_message(&core, buf, sizeof buf, &n) == MT_OK) send(buf, n);
