@@ -10,6 +10,7 @@ import { Writer } from "./writer";
 import { seenFields, truncatedField } from "./fields";
 import { groupDisabled, checkDisabled } from "./config";
 import * as S from "./stats";
+import * as X from "./cbor";
 
 const O_ID = 2;
 const F = (O_ID + P.CHECK_ID_CAP + 7) & ~7;
@@ -88,6 +89,21 @@ export function write(w: Writer, k: i32): void {
   w.lit(sev == 0 ? L.jsonCritical : sev == 1 ? L.jsonImportant : sev == 2 ? L.jsonWarning : L.jsonInformational);
   truncatedField(w, load<u8>(s + O_TRUNC) != 0);
   w.byte(0x7d);
+}
+
+/** The k-th record as a CBOR Baseline map (docs/CBOR.md). */
+export function writeCbor(w: Writer, k: i32): void {
+  const s = table.at(k);
+  X.mapBegin(w);
+  X.keyText(w, 0, s + O_ID, load<u16>(s));
+  X.keyRef(w, 1, X.MAJOR_TEXT, s + O_GROUP, load<u16>(s + O_GROUPLEN));
+  X.keyUint(w, 2, load<u8>(s + O_RESULT));
+  X.keyText(w, 3, s + O_ERR, load<u16>(s + O_ERRLEN));
+  X.keyText(w, 4, s + O_DESC, load<u16>(s + O_DESCLEN));
+  X.keyText(w, 5, s + O_REM, load<u16>(s + O_REMLEN));
+  X.keyUint(w, 6, load<u8>(s + O_SEV));
+  X.optTrue(w, 12, load<u8>(s + O_TRUNC) != 0);
+  X.mapEnd(w);
 }
 
 export const MAX_RECORD: i32 = 200 + P.CHECK_ID_CAP + P.GROUP_CAP + P.ERROR_TEXT_CAP + P.DESCRIPTION_CAP + P.REMEDIATION_CAP;

@@ -13,6 +13,7 @@ export const PRIO_HIGH = 0, PRIO_MEDIUM = 1, PRIO_LOW = 2;
 export const MAX_INTERVAL_S: i64 = 2678400;
 export const MAX_MESSAGE_LIMIT = 262144;
 export const MAX_UTC_OFFSET_MIN = 1080;
+export const MAX_PACKING_DELAY_S: i64 = 86400;
 
 const GROUP_ENTRY = P.GROUP_CAP + 2;
 const CHECK_ENTRY = P.CHECK_ID_CAP + 2;
@@ -35,9 +36,13 @@ const CHECK_ENTRY = P.CHECK_ID_CAP + 2;
   lowS: i64;
   maxMessageBytes: i32;
   sendEmptyWindows: bool;
+  /** messageFormat: false JSON, true CBOR (SPEC R8). In sendEmptyWindows' padding: no RAM. */
+  cbor: bool;
   utcOffsetMin: i32;
   groupCount: i32;
   checkCount: i32;
+  /** maxPackingDelay in seconds (0: every window in its own message). In the head's padding. */
+  packingDelayS: i32;
 }
 
 const HEAD: i32 = <i32>offsetof<Config>();
@@ -65,6 +70,8 @@ export function setDefaults(c: Config): void {
   c.maxMessageBytes = P.DEFAULT_MAX_MESSAGE;
   c.sendEmptyWindows = false;
   c.utcOffsetMin = 0;
+  c.cbor = false;
+  c.packingDelayS = 0;
 }
 
 /** Window length in ms for a priority of configuration c. */
@@ -239,7 +246,13 @@ export function stage(first: i32, count: i32, id: i32, errors: Writer): bool {
     } else if (isKey(i, L.maxMessageBytes)) {
       c.maxMessageBytes = <i32>int_(L.empty, i, minMessageBytes(), MAX_MESSAGE_LIMIT);
     } else if (isKey(i, L.sendEmptyWindows)) c.sendEmptyWindows = bool_(L.empty, i);
-    else if (isKey(i, L.utcOffsetMinutes)) {
+    else if (isKey(i, L.messageFormat)) {
+      let ok = J.memberType(i) == J.T_STRING;
+      if (ok) { J.stringOf(i); ok = eq(L.json) || eq(L.cbor); }
+      if (ok) c.cbor = eq(L.cbor); else reject(L.empty, i, L.expectedQuoteJsonQuoteOrQuoteCborQuote);
+    } else if (isKey(i, L.maxPackingDelay)) {
+      c.packingDelayS = <i32>int_(L.empty, i, 0, MAX_PACKING_DELAY_S);
+    } else if (isKey(i, L.utcOffsetMinutes)) {
       c.utcOffsetMin = <i32>int_(L.empty, i, -MAX_UTC_OFFSET_MIN, MAX_UTC_OFFSET_MIN);
     } else reject(L.empty, i, L.unknownKey);
   }

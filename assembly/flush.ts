@@ -14,6 +14,10 @@ import { Writer } from "./writer";
 import { current } from "./config";
 import { splitmix64 } from "./text";
 import { ENVELOPE_MAX, EVENT_HEADER_MAX, CLOSING, STATS_MAX_RECORD } from "./limits";
+import { litBytes, litLength } from "./literal";
+import { PRIO_HIGH } from "./config";
+import { CBOR_CHUNK_CAP } from "./areas";
+import * as X from "./cbor";
 
 export { COLLECTORS, windowStart, windowLength, setWindow } from "./window";
 import * as W from "./window";
@@ -45,6 +49,19 @@ let msgOpen = false;
 let evOpen = false;
 let msgBytes = 0;
 let endsMessage = false;
+// The open message: its format (set when a send begins; a configuration change sends first)
+// and its time (its first event's). A packing run is the messages sent together: one, or
+// several when it outgrew maxMessageBytes; its start and whether it holds an event of a
+// high-priority collector decide when it ends, the same way in JSON and CBOR (whose messages
+// fill up at other places), so `decode` can give back the JSON run's lines.
+let cbor = false;
+let msgTime: i64 = 0;
+let runStart: i64 = 0;
+let runHigh = false;
+/** The open message continues the run of one that outgrew maxMessageBytes. */
+let continuing = false;
+/** Why the last message closed: CONT_* (its CBOR form says so, for `decode`). */
+const CONT_END = 0, CONT_EVENT = 1, CONT_NEXT = 2;
 
 export function busy(): bool { return phase != PHASE_IDLE; }
 export function lastChunkEndsMessage(): bool { return endsMessage; }
@@ -57,6 +74,8 @@ export function resetAll(): void {
   eventSeq = 0;
   messages = 0; events = 0; bytes = 0;
   endsMessage = false;
+  runHigh = false;
+  continuing = false;
 }
 
 /** Prepares the sends an input at time t needs first; false when there are none. */
@@ -64,6 +83,7 @@ export function begin(t: i64, force: bool): bool {
   if (!force && t < W.nextDue) return false;
   until = t;
   forced = force;
+  cbor = current.cbor;
   phase = PHASE_DUE;
   groupActive = false;
   return true;
@@ -192,7 +212,16 @@ function seekRecord(): bool {
 }
 
 function writeRecord(w: Writer): void {
-  if (unit == 0) Pr.write(w, k);
+  // rtos has no process table (unit 0 never has records): its writers are left out of the build.
+  if (cbor) {
+    if (unit == 0) { if (P.PROC_CAP > 0) Pr.writeCbor(w, k, groupTs); }
+    else if (unit == 1) N.writeCbor(w, k, groupTs);
+    else if (unit == 2) B.writeCbor(w, k);
+    else if (unit == 3) Si.writeCbor(w);
+    else writeStatsCbor(w, k);
+    return;
+  }
+  if (unit == 0) { if (P.PROC_CAP > 0) Pr.write(w, k); }
   else if (unit == 1) N.write(w, k);
   else if (unit == 2) B.write(w, k);
   else if (unit == 3) Si.write(w);
@@ -214,7 +243,38 @@ function writeStats(w: Writer, c: i32): void {
   w.field(L.Discarded); w.u64(s.discarded);
   w.field(L.Dropped); w.u64(s.dropped);
   w.field(L.Ignored); w.u64(s.ignored);
-  w.field(L.Warnings); w.byte(0x5b);
+  w.field(L.Warnings);
+  writeWarnings(w, c);
+  w.byte(0x7d);
+}
+
+/** CollectorStats in CBOR: the counters, then the warnings as the JSON array's text. */
+function writeStatsCbor(w: Writer, c: i32): void {
+  const s = S.win(c);
+  w.byte(0xa6);
+  X.keyUint(w, 0, <u64>c);
+  X.keyUint(w, 1, s.received);
+  X.keyUint(w, 2, s.discarded);
+  X.keyUint(w, 3, s.dropped);
+  X.keyUint(w, 4, s.ignored);
+  w.byte(5);
+  // The text is written after a 3-byte head, then moved up if a shorter head fits.
+  const at = w.pos;
+  w.pos += 3;
+  writeWarnings(w, c);
+  const len = w.pos - at - 3;
+  const p = w.base + at;
+  const h = len < 24 ? 1 : len < 256 ? 2 : 3;
+  if (h == 1) store<u8>(p, 0x60 | len);
+  else if (h == 2) { store<u8>(p, 0x78); store<u8>(p + 1, <u8>len); }
+  else { store<u8>(p, 0x79); store<u16>(p + 1, bswap<u16>(<u16>len)); }
+  if (h < 3) { memory.copy(p + h, p + 3, len); w.pos -= 3 - h; }
+}
+
+/** The Warnings list of collector c's window, as a JSON array. */
+function writeWarnings(w: Writer, c: i32): void {
+  const s = S.win(c);
+  w.byte(0x5b);
   let first = true;
   const base = c == S.C_BASELINE;
   // Only network (rtos) and baseline drop; only process and network evict or lose names.
@@ -246,12 +306,23 @@ function writeStats(w: Writer, c: i32): void {
       : base ? L.baselineResultsIgnoredColonCollectorCommaGroupOr : L.connectionEventsIgnoredColonCollectorDisabledQuo);
   }
   w.byte(0x5d);
-  w.byte(0x7d);
 }
 
 // ---- message framing -------------------------------------------------------------------
 
 function writeEnvelope(w: Writer): void {
+  msgTime = groupTs;
+  if (!continuing) { runStart = groupTs; runHigh = false; }
+  if (cbor) {
+    X.dictionaryReset();
+    w.byte(0xa6);
+    w.byte(0); X.text(w, litBytes(P.AGENT_VERSION), litLength(P.AGENT_VERSION));
+    w.byte(1); X.uuid(w, agentHi, agentLo);
+    X.keyUint(w, 2, <u64>groupTs);
+    X.keyUint(w, 3, <u64>current.maxMessageBytes);
+    w.byte(4); w.byte(X.ARRAY_OPEN);
+    return;
+  }
   w.byte(0x7b);
   w.key(L.AgentVersion); w.byte(0x22); w.lit(P.AGENT_VERSION); w.byte(0x22);
   w.field(L.AgentId); w.byte(0x22); w.uuid(agentHi, agentLo); w.byte(0x22);
@@ -259,7 +330,32 @@ function writeEnvelope(w: Writer): void {
   w.field(L.Events); w.byte(0x5b);
 }
 
+/** Whether collector c sends at its window's end, never held for packing (SPEC R8). */
+function high(c: i32): bool {
+  const cfg = current;
+  const prio = c == S.C_PROCESS ? cfg.procPriority : c == S.C_NETWORK ? cfg.netPriority
+    : c == S.C_BASELINE ? cfg.baseInterval : cfg.sysInterval;
+  return prio == PRIO_HIGH;
+}
+
+/** Ids are derived from the agent id and a running event number (SPEC R9: no randomness). */
+function eventIdHi(): u64 { return (splitmix64(agentHi ^ (eventSeq * 0x9e3779b97f4a7c15)) & ~(<u64>0xf000)) | 0x8000; }
+function eventIdLo(): u64 { return (splitmix64(agentLo + eventSeq) & 0x3fffffffffffffff) | 0x8000000000000000; }
+
 function writeEventHeader(w: Writer, empty: bool): void {
+  if (unit < 4 && high(unit)) runHigh = true;
+  if (cbor) {
+    const offset = current.utcOffsetMin;
+    const run = empty ? emptyRun(unit) : 0;
+    w.byte(0xa4 + (offset != 0 ? 1 : 0) + (run > 1 ? 1 : 0));
+    X.keyUint(w, 0, <u64>unit);
+    w.byte(1); X.uuid(w, eventIdHi(), eventIdLo());
+    w.byte(2); X.int(w, groupTs - msgTime);
+    if (offset != 0) { w.byte(3); X.int(w, offset); }
+    if (empty) { w.byte(4); w.byte(X.TRUE); if (run > 1) X.keyUint(w, 5, <u64>run); }
+    else { w.byte(6); w.byte(X.ARRAY_OPEN); }
+    return;
+  }
   w.byte(0x7b);
   w.key(L.EventType); w.lit(unit == 4 ? L.jsonDiagnostic : L.jsonSecurity);
   w.field(L.Category); w.lit(unit <= 1 ? L.jsonTriggered : L.jsonPeriodic);
@@ -269,22 +365,26 @@ function writeEventHeader(w: Writer, empty: bool): void {
   w.field(L.IsEmpty); w.lit(empty ? L.trueWord : L.falseWord);
   if (empty && emptyRun(unit) > 1) { w.field(L.Windows); w.u64(<u64>emptyRun(unit)); }
   w.field(L.PayloadSchemaVersion); w.lit(L.json1Dot0);
-  // Ids are derived from the agent id and a running event number (SPEC R9: no randomness).
-  let hi = splitmix64(agentHi ^ (eventSeq * 0x9e3779b97f4a7c15));
-  let lo = splitmix64(agentLo + eventSeq);
-  hi = (hi & ~(<u64>0xf000)) | 0x8000;
-  lo = (lo & 0x3fffffffffffffff) | 0x8000000000000000;
-  w.field(L.Id); w.byte(0x22); w.uuid(hi, lo); w.byte(0x22);
+  w.field(L.Id); w.byte(0x22); w.uuid(eventIdHi(), eventIdLo()); w.byte(0x22);
   w.field(L.TimestampLocal); w.byte(0x22); w.isoTime(groupTs, current.utcOffsetMin); w.byte(0x22);
   w.field(L.TimestampUTC); w.byte(0x22); w.isoTime(groupTs, 0); w.byte(0x22);
   w.field(L.Payload); w.byte(0x5b);
 }
 
-function closeMessage(w: Writer): void {
-  let n = 2;
-  if (evOpen) { w.byte(0x5d); w.byte(0x7d); n += 2; }
-  w.byte(0x5d); w.byte(0x7d);
-  msgBytes += n;
+/** Ends the open event's payload: `]}` in JSON, a break in CBOR (the event map is sized). */
+function closeEvent(w: Writer): void {
+  if (cbor) { w.byte(X.BREAK); msgBytes += 1; }
+  else { w.byte(0x5d); w.byte(0x7d); msgBytes += 2; }
+  evOpen = false;
+}
+
+/** Closes the open message: `how` (CONT_*) says whether its packing run goes on in the next one. */
+function closeMessage(w: Writer, how: i32): void {
+  if (evOpen) closeEvent(w);
+  // CBOR: the events' break, then key 5, how the run goes on (1 byte: CONT_* < 24).
+  if (cbor) { w.byte(X.BREAK); w.byte(5); w.byte(how); msgBytes += 3; }
+  else { w.byte(0x5d); w.byte(0x7d); msgBytes += 2; }
+  continuing = how != CONT_END;
   messages++;
   bytes += <u64>msgBytes;
   msgOpen = false;
@@ -305,24 +405,55 @@ function worstCase(u: i32): i32 {
  * it would take its message past maxMessageBytes. Returns false when the flush is over and
  * the pending input may be applied.
  */
+/** A record with the envelope and event header it needs first, in the open message's format. */
+// @ts-ignore: decorator
+@inline function writeItem(w: Writer, empty: bool, wasOpen: bool): void {
+  if (!msgOpen) writeEnvelope(w);
+  if (!evOpen) {
+    if (wasOpen && !cbor) w.byte(0x2c);
+    writeEventHeader(w, empty);
+    if (empty && !cbor) { w.byte(0x5d); w.byte(0x7d); }
+  } else if (!cbor) w.byte(0x2c);
+  if (!empty) writeRecord(w);
+}
+
+/**
+ * Block packing (SPEC R8): whether the open message may wait for the next window. Only while
+ * that window ends within maxPackingDelay of the message's first event, never after a forced
+ * send (configuration change, stop) and never once it holds a high-priority collector's event.
+ */
+function hold(): bool {
+  const delay = current.packingDelayS;
+  return delay > 0 && !forced && !runHigh && W.nextDue <= runStart + <i64>delay * 1000;
+}
+
 export function nextChunk(w: Writer, chunkCap: i32): bool {
   endsMessage = false;
   w.pos = 0;
   if (phase == PHASE_IDLE) return false;
   const maxMsg = current.maxMessageBytes;
+  // A CBOR chunk leaves the area's tail to the message's dictionary (cbor.ts).
+  if (cbor && chunkCap > CBOR_CHUNK_CAP) chunkCap = CBOR_CHUNK_CAP;
   while (true) {
     if (!groupActive) {
       if (!nextGroup()) {
-        if (msgOpen) { closeMessage(w); return true; }
+        if (msgOpen && !hold()) { closeMessage(w, CONT_END); return true; }
+        // A held message stays open: what was written goes out now, its end comes later.
+        if (w.pos > 0) return true;
         phase = PHASE_IDLE;
         return false;
       }
       groupActive = true;
       unit = 0;
       k = 0;
+      // A window ending past the open message's packing delay starts a message of its own.
+      if (msgOpen && current.packingDelayS > 0 && groupTs > runStart + <i64>current.packingDelayS * 1000) {
+        closeMessage(w, CONT_END);
+        return true;
+      }
     }
     if (!seekRecord()) {
-      if (evOpen) { w.byte(0x5d); w.byte(0x7d); msgBytes += 2; evOpen = false; }
+      if (evOpen) closeEvent(w);
       unit++;
       k = 0;
       if (unit > 4) { endGroup(); groupActive = false; }
@@ -334,20 +465,20 @@ export function nextChunk(w: Writer, chunkCap: i32): bool {
     const empty = wantsEmpty(unit);
     const wasOpen = msgOpen;
     const wasEvOpen = evOpen;
-    if (!msgOpen) writeEnvelope(w);
-    if (!evOpen) {
-      if (wasOpen) w.byte(0x2c);
-      writeEventHeader(w, empty);
-      if (empty) { w.byte(0x5d); w.byte(0x7d); }
-    } else w.byte(0x2c);
-    if (!empty) writeRecord(w);
+    const wasHigh = runHigh;
+    const wasRunStart = runStart;
+    const dict = X.dictionaryMark();
+    writeItem(w, empty, wasOpen);
     const need = w.pos - mark;
     // A message that already holds a record closes when the next one would not fit; a new
     // message always fits one record (maxMessageBytes >= MIN_MESSAGE_BYTES, see limits.ts).
     if (wasOpen && msgBytes + need + CLOSING > maxMsg) {
       // The record opens the next message; this one is full.
       w.pos = mark;
-      closeMessage(w);
+      runHigh = wasHigh;
+      runStart = wasRunStart;
+      X.dictionaryRollback(dict);
+      closeMessage(w, wasEvOpen ? CONT_EVENT : CONT_NEXT);
       return true;
     }
     if (!wasOpen) { msgOpen = true; msgBytes = 0; }

@@ -37,7 +37,7 @@ let accepted: u64 = 0;
 let skipped: u64 = 0;
 let blank: u64 = 0;
 
-export function mt_abi_version(): i32 { return 2; }
+export function mt_abi_version(): i32 { return 3; }
 /** First byte the core never touches: an engine may limit linear memory to this (wasm3 memoryLimit). */
 /** Bytes one cached connection takes: its slot plus its share of the hash index. */
 export function mt_network_bytes_per_entry(): i32 { return N.SLOT + N.INDEX_ENTRIES * 2 / P.NET_CAP; }
@@ -111,6 +111,18 @@ export function mt_set_agent_id(len: i32): i32 {
   if (!ok) { err.lit(L.agentIdMustBeAUUIDOpen8Dash4Dash4Dash4Dash12Hexa); return MT_SKIPPED; }
   F.agentHi = hi;
   F.agentLo = lo;
+  return MT_OK;
+}
+
+/**
+ * The message format a run starts with (0 JSON, 1 CBOR): the default of `messageFormat`, which a
+ * configuration update may still change. Only before the first input, like the agent id.
+ */
+export function mt_set_format(format: i32): i32 {
+  err.pos = 0;
+  if (started) { err.lit(L.onlyBeforeTheFirstInput); return MT_SKIPPED; }
+  if (format != 0 && format != 1) { err.lit(L.expectedQuoteJsonQuoteOrQuoteCborQuote); return MT_SKIPPED; }
+  C.current.cbor = format == 1;
   return MT_OK;
 }
 

@@ -13,6 +13,7 @@ import { seenFields, truncatedField } from "./fields";
 import { formatIP } from "./ip";
 import { windowStart } from "./window";
 import * as S from "./stats";
+import * as X from "./cbor";
 
 // A slot is 72 bytes: both addresses (IPv6 needs all 32), exact 64-bit sums and hit
 // count, and times as 32-bit offsets from the network window's start (a record never
@@ -272,6 +273,37 @@ export function write(w: Writer, k: i32): void {
     w.field(L.Saturated); w.lit(L.trueWord);
   }
   w.byte(0x7d);
+}
+
+/** Writes the k-th oldest record as a CBOR ConnectionCreate map (docs/CBOR.md), times relative to `base`. */
+export function writeCbor(w: Writer, k: i32, base: i64): void {
+  const s = table.at(k);
+  const flags = <u32>load<u8>(s, O_FLAGS);
+  const first = windowStart(S.C_NETWORK) + <i64>load<u32>(s, O_FIRST);
+  const seen = <u64>(load<u32>(s, O_LAST) - load<u32>(s, O_FIRST));
+  const bytesIn = load<u64>(s, O_IN), bytesOut = load<u64>(s, O_OUT), hits = load<u64>(s, O_HITS);
+  X.mapBegin(w);
+  X.keyRef(w, 0, X.MAJOR_BYTES, s + O_LOCAL, (flags & F_LOCAL_V6) != 0 ? 16 : 4);
+  X.keyUint(w, 1, load<u16>(s, O_PORTS));
+  X.keyRef(w, 2, X.MAJOR_BYTES, s + O_REMOTE, (flags & F_REMOTE_V6) != 0 ? 16 : 4);
+  X.keyUint(w, 3, load<u16>(s, O_PORTS + 2));
+  // proto | 4 when inbound; 0 (outbound TCP) is left out, as are zero sums and a single hit.
+  X.optUint(w, 4, ((flags >> 2) & 3) | ((flags & F_DIR_IN) != 0 ? 4 : 0), 0);
+  X.optUint(w, 5, bytesIn, 0);
+  X.optUint(w, 6, bytesOut, 0);
+  X.optUint(w, 7, hits, 1);
+  X.key(w, 8); X.int(w, first - base);
+  X.optUint(w, 9, seen, 0);
+  if (flags & F_APP) {
+    const i = <i32>load<u8>(s, O_APP);
+    X.keyRef(w, 10, X.MAJOR_TEXT, apps.bytes(i), apps.length(i));
+  }
+  if (flags & F_HOST) {
+    const i = <i32>load<u8>(s, O_HOST);
+    X.keyRef(w, 11, X.MAJOR_TEXT, hosts.bytes(i), hosts.length(i));
+  }
+  X.optTrue(w, 12, (flags & F_TRUNCATED) != 0);
+  X.mapEnd(w);
 }
 
 /** Largest record `write` can produce (escaped strings are bounded by their caps; 17 of it `,"Saturated":true`). */

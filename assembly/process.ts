@@ -12,6 +12,7 @@ import { storeText, storedLen, storedTruncated, hashBytes, bytesEqual } from "./
 import { Writer } from "./writer";
 import { seenFields, truncatedField } from "./fields";
 import * as S from "./stats";
+import * as X from "./cbor";
 
 // Slot: [u16 keyLen][u32 uid][cmd bytes] then the fields.
 const O_UID = 2, O_CMD = 6;
@@ -114,6 +115,29 @@ export function write(w: Writer, k: i32): void {
   if (userLen != ABSENT) { w.field(L.UserName); w.jsonString(s + O_USER, userLen); }
   truncatedField(w, load<u8>(s + O_TRUNC) != 0);
   w.byte(0x7d);
+}
+
+/** The k-th oldest record as a CBOR ProcessCreate map (docs/CBOR.md), times relative to `base`. */
+export function writeCbor(w: Writer, k: i32, base: i64): void {
+  const s = table.at(k);
+  const hits = load<u64>(s + O_HITS);
+  const first = load<i64>(s + O_FIRST);
+  const seen = load<i64>(s + O_LAST) - first;
+  const fork = load<u8>(s + O_TYPE) == TYPE_FORK;
+  const exeLen = load<u16>(s + O_EXELEN), userLen = load<u16>(s + O_USERLEN);
+  X.mapBegin(w);
+  X.keyUint(w, 0, load<u32>(s + O_PID));
+  X.keyUint(w, 1, load<u32>(s + O_PPID));
+  X.keyUint(w, 2, load<u32>(s + O_UID));
+  X.keyRef(w, 3, X.MAJOR_TEXT, s + O_CMD, <i32>load<u16>(s) - 4);
+  if (fork) X.keyUint(w, 4, 0);
+  X.optUint(w, 7, hits, 1);
+  X.key(w, 8); X.int(w, first - base);
+  X.optUint(w, 9, <u64>seen, 0);
+  if (exeLen != ABSENT) X.keyRef(w, 10, X.MAJOR_TEXT, s + O_EXE, exeLen);
+  if (userLen != ABSENT) X.keyRef(w, 11, X.MAJOR_TEXT, s + O_USER, userLen);
+  X.optTrue(w, 12, load<u8>(s + O_TRUNC) != 0);
+  X.mapEnd(w);
 }
 
 export const MAX_RECORD: i32 = 320 + P.CMD_CAP + P.EXE_CAP + P.USER_CAP;

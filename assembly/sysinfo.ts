@@ -6,6 +6,7 @@ import { ev, os, osVersion, kernel, hw, Text } from "./event";
 import { storeText, storedLen, storedTruncated } from "./text";
 import { Writer } from "./writer";
 import { seenFields, truncatedField } from "./fields";
+import * as X from "./cbor";
 
 const O_OS = 0, O_OSV = O_OS + P.OS_CAP, O_KERNEL = O_OSV + P.OS_VERSION_CAP, O_HW = O_KERNEL + P.KERNEL_CAP;
 const RECORD_BYTES = O_HW + P.HW_CAP;
@@ -47,6 +48,18 @@ export function write(w: Writer): void {
   w.field(L.AgentVersion); w.byte(0x22); w.lit(P.AGENT_VERSION); w.byte(0x22);
   truncatedField(w, truncated);
   w.byte(0x7d);
+}
+
+/** The report as a CBOR SystemInformation map (docs/CBOR.md; AgentVersion is the message's). */
+export function writeCbor(w: Writer): void {
+  X.mapBegin(w);
+  X.keyText(w, 0, record + O_OS, load<u16>(lens));
+  X.keyText(w, 1, record + O_OSV, load<u16>(lens + 2));
+  X.keyText(w, 2, record + O_KERNEL, load<u16>(lens + 4));
+  X.keyText(w, 3, record + O_HW, load<u16>(lens + 6));
+  X.keyUint(w, 4, memTotal);
+  X.optTrue(w, 12, truncated);
+  X.mapEnd(w);
 }
 
 export const MAX_RECORD: i32 = 200 + P.OS_CAP + P.OS_VERSION_CAP + P.KERNEL_CAP + P.HW_CAP;

@@ -25,10 +25,12 @@ const char *const mt_fn_names[MT_FN_COUNT] = {
     "mt_chunk_ends_message", "mt_stats",       "mt_error_length",   "mt_abi_version",
     "mt_input_ptr",      "mt_input_capacity",  "mt_output_ptr",     "mt_output_capacity",
     "mt_error_ptr",      "mt_memory_end",      "mt_ingest_batch",   "mt_pending",
+    "mt_set_format",
 };
 
 const uint8_t mt_fn_params[MT_FN_COUNT] = {
     [MT_FN_SET_AGENT_ID] = MT_PARAMS_I32,
+    [MT_FN_SET_FORMAT] = MT_PARAMS_I32,
     [MT_FN_INGEST_LINE] = MT_PARAMS_I32,
     [MT_FN_OVERSIZED_LINE] = MT_PARAMS_I64, /* a u64 length, passed bit for bit */
     [MT_FN_CONFIGURE] = MT_PARAMS_I64_I32,
@@ -143,6 +145,10 @@ static bool reinit(mt_core_t *core)
     core->priv_inputs_at_risk = 0;
     core->priv_host_error_len = 0;
     if (!call_raw(core, MT_FN_INIT, &rc, 0, 0) || rc != 0) {
+        return false;
+    }
+    if (core->priv_format != 0u &&
+        (!call_raw(core, MT_FN_SET_FORMAT, &rc, (int32_t)core->priv_format, 0) || rc != 0)) {
         return false;
     }
     if (core->priv_agent_id_len > 0u) {
@@ -273,7 +279,7 @@ mt_status_t mt_init(mt_core_t *core, const mt_config_t *config)
     if (!mt_engine_load(core, config)) {
         return MT_ERR_ENGINE;
     }
-    if (!query(core, MT_FN_ABI_VERSION, &version) || version != 2 ||
+    if (!query(core, MT_FN_ABI_VERSION, &version) || version != 3 || !mt_engine_has(core, MT_FN_SET_FORMAT) ||
         !query(core, MT_FN_INPUT_PTR, &in_ptr) || !query(core, MT_FN_INPUT_CAPACITY, &in_cap) ||
         !query(core, MT_FN_OUTPUT_PTR, &out_ptr) || !query(core, MT_FN_OUTPUT_CAPACITY, &out_cap) ||
         !query(core, MT_FN_ERROR_PTR, &err_ptr)) {
@@ -342,6 +348,25 @@ mt_status_t mt_set_agent_id(mt_core_t *core, const char *id, size_t len)
     if (rc == MT_OK && len == sizeof core->priv_agent_id) {
         memcpy(core->priv_agent_id, id, len);
         core->priv_agent_id_len = (uint8_t)len;
+    }
+    return rc == MT_OK ? MT_OK : MT_SKIPPED;
+}
+
+mt_status_t mt_set_format(mt_core_t *core, mt_format_t format)
+{
+    int32_t rc = 0;
+    mt_status_t st = input_allowed(core);
+    if (st != MT_OK) {
+        return st;
+    }
+    if (format != MT_FORMAT_JSON && format != MT_FORMAT_CBOR) {
+        return MT_ERR_PARAM;
+    }
+    if (!call_raw(core, MT_FN_SET_FORMAT, &rc, (int32_t)format, 0)) {
+        return recover(core, false);
+    }
+    if (rc == MT_OK) {
+        core->priv_format = (uint8_t)format;
     }
     return rc == MT_OK ? MT_OK : MT_SKIPPED;
 }

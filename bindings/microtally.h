@@ -18,6 +18,7 @@
  *                         microtally_rtos_memory_end };
  *     mt_init(&core, &cfg);                       // once per core per program run
  *     mt_set_agent_id(&core, id, 36);             // optional, before the first input
+ *     mt_set_format(&core, MT_FORMAT_CBOR);       // optional (default JSON), before the first input
  *     rc = mt_ingest_connection(&core, &conn);    // or _line/_process/_baseline/_sysinfo/
  *                                                 //    mt_configure/mt_tick/mt_finish
  *     while (mt_next_message(&core, buf, sizeof buf, &n) == MT_OK) send(buf, n);
@@ -174,7 +175,7 @@ typedef struct mt_counters {
 } mt_counters_t;
 
 /** Number of blob exports the bindings call (private). */
-#define MT_PRIV_FUNCTION_COUNT 24
+#define MT_PRIV_FUNCTION_COUNT 25
 
 /**
  * One core. Allocate it yourself (static storage is fine); its members are private and may
@@ -198,6 +199,7 @@ typedef struct mt_core {
     char priv_host_error[64];
     uint8_t priv_agent_id_len;
     char priv_agent_id[36];
+    uint8_t priv_format;
     mt_counters_t priv_counters;
 } mt_core_t;
 
@@ -208,7 +210,7 @@ typedef struct mt_core {
  *
  * @return MT_OK; MT_ERR_PARAM (core or config or blob NULL, blob_size 0 or > 4 GiB);
  *         MT_ERR_STATE (this core is already initialised); MT_ERR_ENGINE (wasm3 rejected the
- *         blob, the heap is too small, an export is missing, or the ABI version is not 2).
+ *         blob, the heap is too small, an export is missing, or the ABI version is not 3).
  */
 mt_status_t mt_init(mt_core_t *core, const mt_config_t *config);
 
@@ -236,6 +238,22 @@ mt_status_t mt_set_agent_id(mt_core_t *core, const char *id, size_t len);
  *         MT_ERR_STATE; MT_ERR_TRAP; MT_ERR_ENGINE.
  */
 mt_status_t mt_ingest_line(mt_core_t *core, const char *line, size_t len);
+
+/** Message formats (SPEC R8, configuration key messageFormat). */
+typedef enum mt_format {
+    MT_FORMAT_JSON = 0, /**< one JSON object per message */
+    MT_FORMAT_CBOR = 1  /**< one CBOR data item per message (RFC 8949; layout in docs/CBOR.md) */
+} mt_format_t;
+
+/**
+ * Sets the format the core starts with: the default of the configuration key messageFormat
+ * (a configuration update may still change it). Only before the first input; it survives
+ * mt_reset() and trap recovery. A JSON message's chunks are UTF-8 text; a CBOR message's are
+ * binary (do not treat them as strings).
+ * @return MT_OK; MT_SKIPPED (input already seen; see mt_last_error); MT_BUSY;
+ *         MT_ERR_PARAM (unknown format); MT_ERR_STATE; MT_ERR_TRAP; MT_ERR_ENGINE.
+ */
+mt_status_t mt_set_format(mt_core_t *core, mt_format_t format);
 
 /**
  * Typed events (layouts in docs/ABI.md). A record whose strings do not fit the input area

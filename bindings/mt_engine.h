@@ -42,6 +42,7 @@ enum mt_fn {
     MT_FN_MEMORY_END = MT_FN_REQUIRED,
     MT_FN_INGEST_BATCH,
     MT_FN_PENDING,
+    MT_FN_SET_FORMAT,
     MT_FN_COUNT
 };
 

@@ -7,13 +7,15 @@ import { ENGINE_NAMES, engineByName } from './engines/index.js';
 import { IoError, isStreaming, openTrace, pause, type TraceInput } from './engines/v8.js';
 
 const USAGE = `usage:
-  microtally replay <trace.jsonl|-> [--engine v8|wasm3|aot|qemu|qemu-aot|qemu-threadx] [--profile rtos|linux] [--agent-id <uuid>] [--stats]
+  microtally replay <trace.jsonl|-> [--engine v8|wasm3|aot|qemu|qemu-aot|qemu-threadx] [--profile rtos|linux] [--agent-id <uuid>] [--format json|cbor] [--stats]
     exit status: 0 all lines used, 1 some lines skipped, 2 usage error, 74 the trace could not be read or the
     output not written (full disk, closed pipe, e.g. \`| head\`), reported in one line on stderr
   microtally run [--config <file>] [--sink stdout|file:<path>|mqtt://host:port|mqtts://host:port] [--device-id <id>]
                  [--connection-string-file <path>] [--agent-id <uuid>] [--log-level debug|info|warn|error]
                  [--source auto|kernel|poll]   (connection string also from MICROTALLY_CONNECTION_STRING)
   microtally bench [--json]
+  microtally decode [<file>|-]
+    a CBOR sequence (replay --format cbor) in, the JSON lines --format json prints out
 `;
 
 function usage(message: string): number {
@@ -92,6 +94,7 @@ async function replay(args: string[]): Promise<number> {
         engine: { type: 'string', default: 'v8' },
         profile: { type: 'string', default: 'rtos' },
         'agent-id': { type: 'string' },
+        format: { type: 'string', default: 'json' },
         stats: { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
       },
@@ -104,7 +107,9 @@ async function replay(args: string[]): Promise<number> {
   if (positionals.length !== 1) return usage('replay takes exactly one trace file');
   if (!ENGINE_NAMES.includes(values.engine as EngineName)) return usage(`unknown engine "${values.engine}"`);
   if (values.profile !== 'rtos' && values.profile !== 'linux') return usage(`unknown profile "${values.profile}"`);
-  const options = { profile: values.profile as Profile, agentId: values['agent-id'], stats: values.stats };
+  if (values.format !== 'json' && values.format !== 'cbor') return usage(`unknown format "${values.format}"`);
+  const options = { profile: values.profile as Profile, agentId: values['agent-id'], stats: values.stats,
+    format: values.format === 'cbor' ? 'cbor' as const : undefined };
   const v8 = values.engine === 'v8';
   // V8 produces messages one by one: buffer them. A native engine's output arrives in pipe-sized
   // chunks: pass each on at once.
@@ -143,6 +148,10 @@ export async function main(argv: string[]): Promise<number> {
     case 'run': {
       const m = await import(modulePath('./agent/run.js'));
       return m.runAgent(rest);
+    }
+    case 'decode': {
+      const m = await import('./decode.js');
+      return m.runDecode(rest);
     }
     case 'bench': {
       const m = await import('./bench/bench.js');

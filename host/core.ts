@@ -56,11 +56,14 @@ export interface SysinfoRecord {
 /** Nanoseconds spent inside the core ingesting records, and building messages. */
 export interface BatchTiming { ingestNs: bigint; sendNs: bigint }
 
+/** A complete message: JSON text, or the bytes of one CBOR data item (messageFormat "cbor"). */
+export type Message = string | Uint8Array;
+
 /** What one call produced: its status, the reason when skipped, and the messages it completed. */
 export interface CallResult {
   status: Status;
   reason?: string;
-  messages: string[];
+  messages: Message[];
 }
 
 interface Exports {
@@ -74,6 +77,7 @@ interface Exports {
   mt_error_ptr(): number;
   mt_error_length(): number;
   mt_set_agent_id(len: number): number;
+  mt_set_format(format: number): number;
   mt_ingest_line(len: number): number;
   mt_oversized_line(len: bigint): number;
   mt_ingest_connection(): number;
@@ -171,6 +175,11 @@ export class Core {
     return undefined;
   }
 
+  /** The format the run starts with (the default of messageFormat); before the first input. */
+  setFormat(format: 'json' | 'cbor'): string | undefined {
+    return this.x.mt_set_format(format === 'cbor' ? 1 : 0) !== 0 ? this.error() : undefined;
+  }
+
   /**
    * One trace line, without its newline (bytes as read, so invalid UTF-8 reaches the core as is).
    * The core ignores a trailing '\r', so one that is the only byte over the input area is dropped
@@ -209,8 +218,8 @@ export class Core {
    * allows. Returns the completed messages (none kept when `discard`), how many records were
    * rejected, and the time spent ingesting and building messages when `timing` is given.
    */
-  ingestConnectionBatch(records: Uint8Array, opts: { discard?: boolean; timing?: BatchTiming } = {}): { messages: string[]; skipped: number } {
-    const messages: string[] = [];
+  ingestConnectionBatch(records: Uint8Array, opts: { discard?: boolean; timing?: BatchTiming } = {}): { messages: Message[]; skipped: number } {
+    const messages: Message[] = [];
     const mem = this.mem();
     const timing = opts.timing;
     let skipped = 0;
@@ -323,11 +332,13 @@ export class Core {
     return res;
   }
 
-  private drain(out: string[]): void {
+  private drain(out: Message[]): void {
     for (let n = this.x.mt_next_chunk(); n > 0; n = this.x.mt_next_chunk()) {
       this.pending.push(this.mem().slice(this.outPtr, this.outPtr + n));
       if (this.x.mt_chunk_ends_message()) {
-        out.push(Buffer.concat(this.pending).toString('utf8'));
+        const m = Buffer.concat(this.pending);
+        // A JSON message is an object; a CBOR one starts with a map head (0xa4), never '{'.
+        out.push(m[0] === 0x7b ? m.toString('utf8') : new Uint8Array(m.buffer, m.byteOffset, m.length));
         this.pending = [];
       }
     }

@@ -8,6 +8,8 @@ export interface ReplayOptions {
   profile: Profile;
   /** UUID text; the core's default agent id when absent. */
   agentId?: string;
+  /** The format the run starts with (`--format`, the default of messageFormat): JSON when absent. */
+  format?: 'json' | 'cbor';
   /** Add the core's one-line JSON summary to stderr (SPEC R11 `--stats`). */
   stats?: boolean;
 }
@@ -15,6 +17,8 @@ export interface ReplayOptions {
 export interface ReplayResult {
   /** Messages, one JSON message per line, exactly as the CLI prints them. */
   stdout: string;
+  /** The same output as bytes (a CBOR sequence is not text). */
+  stdoutBytes: Uint8Array;
   /** `line N: reason` lines, then the stats line when asked for. */
   stderr: string;
   /** 0 all lines used, 1 some lines skipped, 2 usage error (SPEC R10/R11). */

@@ -60,7 +60,8 @@ for (const fn of fns) {
 if (!cases.some((c) => c.fn === 'MT_FN_INIT')) throw new Error(`${blobPath} exports no mt_init`);
 
 // Call graph of the generated functions: w2c_* bodies calling w2c_* (and the exports' wrappers).
-const defs = [...code.matchAll(/^(?:static )?(?:void|u32|u64|f32|f64) (w2c_\w+|Z_\w+)\(.*\{$/gm)];
+// A definition's parameter list may wrap onto further lines (wasm2c wraps long ones).
+const defs = [...code.matchAll(/^(?:static )?(?:void|u32|u64|f32|f64) (w2c_\w+|Z_\w+)\([^;{]*\{$/gm)];
 const graph = new Map();
 for (let i = 0; i < defs.length; i++) {
   const body = code.slice(defs[i].index, i + 1 < defs.length ? defs[i + 1].index : code.length);

@@ -82,12 +82,13 @@ function quota() {
   const r = read('build/bench/report.json');
   if (!r) throw new Error('run npx microtally bench --json > build/bench/report.json first');
   return [
-    `IoT Hub quota for ${n(r.quota[0].events)} events per scenario (4 KB billing blocks):`,
+    `IoT Hub quota for ${n(r.quota[0].events)} events per scenario (4 KB billing blocks; "fewer blocks" is against one JSON message per event):`,
     '',
-    '| scenario | without aggregation | aggregated | messages | blocks (without → with) | smaller by |',
-    '|---|---|---|---|---|---|',
-    ...r.quota.map((q) => `| ${q.scenario} (${q.profile}) | ${n(q.unaggregatedBytes)} B | ${n(q.aggregatedBytes)} B | ` +
-      `${n(q.messages)} | ${n(q.unaggregatedBlocks4k)} → ${n(q.billedBlocks4k)} | ${q.reduction}× |`),
+    '| scenario | format | packing | bytes sent | messages | billed blocks | fewer blocks | bytes per ConnectionCreate |',
+    '|---|---|---|---|---|---|---|---|',
+    ...r.quota.map((q) => `| ${q.scenario} (${q.profile}) | ${q.format} | ${q.maxPackingDelay ? `${q.maxPackingDelay} s` : 'none'} | ` +
+      `${n(q.aggregatedBytes)} B | ${n(q.messages)} | ${n(q.billedBlocks4k)} | ${q.reduction}× | ` +
+      `${q.bytesPerConnectionRecord !== undefined ? `${q.bytesPerConnectionRecord} B` : '—'} |`),
   ];
 }
 

@@ -46,14 +46,27 @@ describe('bench --json', () => {
       expect(positive(r.footprint.aot.ram)).toBe(true);
     }
 
-    expect(r.quota.map((q: any) => q.scenario)).toEqual(['mqtt-sensor', 'gateway-flows', 'process-churn']);
+    // Per scenario: JSON and CBOR, each without and with block packing at 600 s.
+    const variants = ['json/0', 'json/600', 'cbor/0', 'cbor/600'];
+    expect(r.quota.map((q: any) => `${q.scenario} ${q.format}/${q.maxPackingDelay}`)).toEqual(
+      ['mqtt-sensor', 'gateway-flows', 'process-churn'].flatMap((s) => variants.map((v) => `${s} ${v}`)));
     for (const q of r.quota) {
       expect(q.events).toBe(4000);
       expect(q.aggregatedBytes).toBeLessThan(q.unaggregatedBytes);
       // IoT Hub bills each message by 4 KB blocks, at least one per message.
       expect(q.billedBlocks4k).toBeGreaterThanOrEqual(q.messages);
       expect(q.billedBlocks4k).toBeGreaterThanOrEqual(Math.ceil(q.aggregatedBytes / 4096));
-      expect(q.reduction).toBe(Math.round((q.unaggregatedBytes / q.aggregatedBytes) * 10) / 10);
+      // One message per event costs at least one block per event.
+      expect(q.perEventBlocks4k).toBeGreaterThanOrEqual(q.events);
+      expect(q.reduction).toBe(Math.round((q.perEventBlocks4k / q.billedBlocks4k) * 10) / 10);
+      expect('bytesPerConnectionRecord' in q).toBe(q.scenario !== 'process-churn');
+    }
+    const find = (s: string, f: string, d: number) => r.quota.find((q: any) => q.scenario === s && q.format === f && q.maxPackingDelay === d);
+    for (const s of ['mqtt-sensor', 'gateway-flows', 'process-churn']) {
+      // CBOR is smaller than JSON; packing never costs more blocks.
+      expect(find(s, 'cbor', 0).aggregatedBytes).toBeLessThan(find(s, 'json', 0).aggregatedBytes / 3);
+      expect(find(s, 'cbor', 600).billedBlocks4k).toBeLessThanOrEqual(find(s, 'cbor', 0).billedBlocks4k);
+      expect(find(s, 'json', 600).billedBlocks4k).toBeLessThanOrEqual(find(s, 'json', 0).billedBlocks4k);
     }
   }, 300_000);
 });

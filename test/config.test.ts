@@ -25,6 +25,11 @@ const invalid: [string, string, object | string][] = [
   ['sendEmptyWindows not a bool', 'config.sendEmptyWindows: expected true or false', { sendEmptyWindows: 1 }],
   ['disabledChecks not strings', 'config.baseline.disabledChecks: expected an array of at most 16 strings', { baseline: { disabledChecks: [1] } }],
   ['too many disabledGroups', 'config.baseline.disabledGroups: expected an array of at most 8 strings', { baseline: { disabledGroups: Array(9).fill('g') } }],
+  ['unknown messageFormat', 'config.messageFormat: expected "json" or "cbor"', { messageFormat: 'xml' }],
+  ['messageFormat not a string', 'config.messageFormat: expected "json" or "cbor"', { messageFormat: 1 }],
+  ['negative maxPackingDelay', 'config.maxPackingDelay: expected an integer from 0 to 86400', { maxPackingDelay: -1 }],
+  ['maxPackingDelay too long', 'config.maxPackingDelay: expected an integer from 0 to 86400', { maxPackingDelay: 86401 }],
+  ['fractional maxPackingDelay', 'config.maxPackingDelay: expected an integer from 0 to 86400', { maxPackingDelay: 1.5 }],
   ['one bad key among good ones', 'config.network.priority: expected "high", "medium" or "low"', { network: { cacheSize: 1, priority: 5 }, sendEmptyWindows: true }],
 ];
 

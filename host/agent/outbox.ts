@@ -3,7 +3,8 @@
 
 export interface OutboxEntry {
   readonly id: number;
-  readonly text: string;
+  /** A JSON message, or a CBOR one's bytes. */
+  readonly text: string | Uint8Array;
   readonly bytes: number;
   inFlight: boolean;
 }
@@ -26,8 +27,8 @@ export class Outbox {
   get bytes(): number { return this.queuedBytes; }
 
   /** Queues a message; returns how many messages were dropped to make room (or this one, when it alone is too big). */
-  push(text: string): number {
-    const bytes = Buffer.byteLength(text);
+  push(text: string | Uint8Array): number {
+    const bytes = typeof text === 'string' ? Buffer.byteLength(text) : text.length;
     if (bytes > this.limits.maxBytes) {
       this.count(bytes);
       return 1;

@@ -5,10 +5,11 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { Core, encodeConnection, type ConnectionRecord } from '../core.js';
+import { Core, encodeConnection, type ConnectionRecord, type Message } from '../core.js';
 import type { BenchResult, EngineName } from '../engine.js';
 import { engineByName } from '../engines/index.js';
 import { gatewayFlows, scenarios, traceLine, type Scenario } from './scenarios.js';
+import { decodeSequence, type RecordSpan } from '../decode.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url)).replace(/dist\/$/, '');
 const out = `${root}build/bench`;
@@ -75,41 +76,54 @@ function fillCost(percent: number, events: number): number {
 }
 
 interface Quota {
-  scenario: string; profile: string; events: number; unaggregatedBytes: number; aggregatedBytes: number;
-  messages: number; billedBlocks4k: number; unaggregatedBlocks4k: number; reduction: number;
+  scenario: string; profile: string; events: number;
+  /** messageFormat of the run, and its maxPackingDelay in seconds (0: one message per window). */
+  format: 'json' | 'cbor'; maxPackingDelay: number;
+  aggregatedBytes: number; messages: number; billedBlocks4k: number;
+  /** One message per event, in JSON (what an agent without aggregation sends): its billed blocks. */
+  perEventBlocks4k: number;
+  /** perEventBlocks4k / billedBlocks4k. */
+  reduction: number;
+  /** Every event as its own record, packed as tightly as maxMessageBytes allows (JSON). */
+  unaggregatedBytes: number; unaggregatedBlocks4k: number;
+  /** Mean size of a ConnectionCreate record in this format (connection scenarios only). */
+  bytesPerConnectionRecord?: number;
 }
 
-const blocks = (messages: string[], size: number) => messages.reduce((n, m) => n + Math.ceil(Buffer.byteLength(m) / size), 0);
+const size = (m: Message) => (typeof m === 'string' ? Buffer.byteLength(m) : m.length);
+const blocks = (messages: Message[], s: number) => messages.reduce((n, m) => n + Math.ceil(size(m) / s), 0);
 
-function replayLines(profile: 'rtos' | 'linux', lines: string[]): string[] {
+function replayLines(profile: 'rtos' | 'linux', lines: string[], format: 'json' | 'cbor' = 'json'): Message[] {
   const core = new Core(profile);
-  const msgs: string[] = [];
+  if (format === 'cbor') core.setFormat('cbor');
+  const msgs: Message[] = [];
   for (const l of lines) msgs.push(...core.ingestLine(l).messages);
   msgs.push(...core.finish().messages);
   return msgs;
 }
 
+/** What every event sent alone, or packed without aggregation, costs (JSON). */
+interface Baseline { unaggregatedBytes: number; unaggregatedBlocks4k: number; perEventBlocks4k: number }
+
 /**
- * Aggregated: the scenario replayed as is. Unaggregated: every event as its own record (the
- * core with aggregation off and 1 s windows, so no cache fills), those records then packed
- * into messages as tightly as the aggregated run's limit allows, so both sides pay the same
- * envelope and event-header overhead per message.
+ * Unaggregated: every event as its own record (the core with aggregation off and 1 s windows,
+ * so no cache fills), those records then packed into messages as tightly as the aggregated
+ * run's limit allows, so both sides pay the same envelope and event-header overhead per
+ * message. Per event: each of those records alone in a message (one block at least each).
  */
-function quota(s: Scenario, events: number): Quota {
-  const lines: string[] = [];
-  for (const e of s.events(events)) lines.push(traceLine(e));
+function baseline(s: Scenario, lines: string[]): Baseline {
   const t0 = JSON.parse(lines[0]).t;
   const maxMessageBytes = s.profile === 'linux' ? 65536 : 4096;
-  const aggregated = replayLines(s.profile, lines);
   const off = { aggregation: false, priority: 'high' };
   const cfg = JSON.stringify({ kind: 'config', t: t0, config: { network: off, process: off, priorityIntervals: { high: 1 } } });
-  const flat = replayLines(s.profile, [cfg, ...lines]).map((m) => JSON.parse(m));
+  const flat = (replayLines(s.profile, [cfg, ...lines]) as string[]).map((m) => JSON.parse(m));
   const stats = flat.flatMap((m) => m.Events).filter((e: any) => e.Name === 'CollectorStats').flatMap((e: any) => e.Payload);
   const lost = stats.reduce((n: number, x: any) => n + x.Dropped + x.Discarded, 0);
   if (lost > 0) throw new Error(`quota baseline for ${s.name} lost ${lost} events`);
   const sample = flat[0];
   const envelope = Buffer.byteLength(JSON.stringify({ ...sample, Events: [] })) - 1;   // up to "Events":[
   const unaggregated: number[] = [];
+  let perEventBlocks4k = 0;
   for (const name of ['ProcessCreate', 'ConnectionCreate']) {
     const evs = flat.flatMap((m) => m.Events).filter((e: any) => e.Name === name);
     if (evs.length === 0) continue;
@@ -117,6 +131,7 @@ function quota(s: Scenario, events: number): Quota {
     let size = 0;
     for (const rec of evs.flatMap((e: any) => e.Payload)) {
       const r = Buffer.byteLength(JSON.stringify(rec));
+      perEventBlocks4k += Math.ceil((envelope + header + r + 4) / 4096);
       if (size > 0 && size + 1 + r + 4 <= maxMessageBytes) { size += 1 + r; continue; }
       if (size > 0) unaggregated.push(size + 4);
       size = envelope + header + r;
@@ -124,13 +139,51 @@ function quota(s: Scenario, events: number): Quota {
     if (size > 0) unaggregated.push(size + 4);
   }
   const sum = (xs: number[]) => xs.reduce((n, x) => n + x, 0);
-  const unaggregatedBytes = sum(unaggregated);
-  const aggregatedBytes = aggregated.reduce((n, m) => n + Buffer.byteLength(m), 0);
-  return {
-    scenario: s.name, profile: s.profile, events, unaggregatedBytes, aggregatedBytes, messages: aggregated.length,
-    billedBlocks4k: blocks(aggregated, 4096), unaggregatedBlocks4k: sum(unaggregated.map((n) => Math.ceil(n / 4096))),
-    reduction: Math.round((unaggregatedBytes / aggregatedBytes) * 10) / 10,
-  };
+  return { unaggregatedBytes: sum(unaggregated), unaggregatedBlocks4k: sum(unaggregated.map((n) => Math.ceil(n / 4096))), perEventBlocks4k };
+}
+
+/** Mean bytes of a ConnectionCreate record in the messages (CBOR: its data item; JSON: its text). */
+function connectionRecordBytes(messages: Message[], format: 'json' | 'cbor'): number | undefined {
+  let bytes = 0, records = 0;
+  if (format === 'cbor') {
+    const spans: RecordSpan[] = [];
+    decodeSequence(Buffer.concat(messages as Uint8Array[]), spans);
+    for (const sp of spans) if (sp.name === 'ConnectionCreate') { bytes += sp.bytes; records++; }
+  } else {
+    for (const m of messages as string[]) {
+      for (const e of JSON.parse(m).Events) {
+        if (e.Name !== 'ConnectionCreate') continue;
+        for (const r of e.Payload) { bytes += Buffer.byteLength(JSON.stringify(r)); records++; }
+      }
+    }
+  }
+  return records > 0 ? Math.round((bytes / records) * 10) / 10 : undefined;
+}
+
+/** The scenario in JSON and CBOR, each with and without block packing (maxPackingDelay 600 s). */
+export function quota(s: Scenario, events: number): Quota[] {
+  const lines: string[] = [];
+  for (const e of s.events(events)) lines.push(traceLine(e));
+  const t0 = JSON.parse(lines[0]).t;
+  const base = baseline(s, lines);
+  const connections = lines.some((l) => l.startsWith('{"kind":"connection"'));
+  const out: Quota[] = [];
+  for (const format of ['json', 'cbor'] as const) {
+    for (const maxPackingDelay of [0, 600]) {
+      const packing = maxPackingDelay > 0 ? [JSON.stringify({ kind: 'config', t: t0, config: { maxPackingDelay } })] : [];
+      const messages = replayLines(s.profile, [...packing, ...lines], format);
+      const billedBlocks4k = blocks(messages, 4096);
+      const q: Quota = {
+        scenario: s.name, profile: s.profile, events, format, maxPackingDelay,
+        aggregatedBytes: messages.reduce((n, m) => n + size(m), 0), messages: messages.length, billedBlocks4k,
+        perEventBlocks4k: base.perEventBlocks4k, reduction: Math.round((base.perEventBlocks4k / billedBlocks4k) * 10) / 10,
+        unaggregatedBytes: base.unaggregatedBytes, unaggregatedBlocks4k: base.unaggregatedBlocks4k,
+      };
+      if (connections) q.bytesPerConnectionRecord = connectionRecordBytes(messages, format);
+      out.push(q);
+    }
+  }
+  return out;
 }
 
 /** An rtos firmware image's flash and RAM, from its size file (scripts/build-firmware.sh). */
@@ -233,7 +286,7 @@ export async function runBench(argv: string[]): Promise<number> {
   const footprint = { ...firmwareSize('size.json'), aot: firmwareSize('size-aot.json'), blobBytes,
     linearMemory: rtos.memoryEnd, bytesPerCachedConnection: rtos.networkBytesPerEntry };
 
-  const quotas = scenarios.map((s) => { progress(`quota: ${s.name}…`); return quota(s, o.quotaEvents); });
+  const quotas = scenarios.flatMap((s) => { progress(`quota: ${s.name}…`); return quota(s, o.quotaEvents); });
   progress('');
 
   const report = {
@@ -265,9 +318,10 @@ function printTable(r: any): void {
   w(`  firmware, aot:   flash ${r.footprint.aot.flash ?? 'not built'} B, RAM ${r.footprint.aot.ram ?? 'not built'} B`);
   w(`  core linear memory (rtos): ${r.footprint.linearMemory} B`);
   w(`  blobs: rtos ${r.footprint.blobBytes.rtos} B, linux ${r.footprint.blobBytes.linux} B; ${r.footprint.bytesPerCachedConnection} B per cached connection`);
-  w('quota (IoT Hub, 4 KB blocks)');
+  w('quota (IoT Hub, 4 KB blocks; reduction against one JSON message per event)');
   for (const q of r.quota) {
-    w(`  ${q.scenario.padEnd(14)} ${q.events} events: ${q.unaggregatedBytes} B → ${q.aggregatedBytes} B in ${q.messages} messages, ` +
-      `${q.billedBlocks4k} blocks (${q.unaggregatedBlocks4k} without aggregation), ${q.reduction}× smaller`);
+    w(`  ${q.scenario.padEnd(14)} ${q.format} packing ${String(q.maxPackingDelay).padStart(3)} s: ${q.events} events → ` +
+      `${q.aggregatedBytes} B in ${q.messages} messages, ${q.billedBlocks4k} blocks (${q.perEventBlocks4k} one per event), ` +
+      `${q.reduction}× fewer` + (q.bytesPerConnectionRecord !== undefined ? `; ${q.bytesPerConnectionRecord} B per ConnectionCreate record` : ''));
   }
 }

@@ -64,11 +64,12 @@ export class NativeEngine implements StreamingEngine {
     } catch (e) {
       throw new Error(`${(e as Error).message}\n${Buffer.concat(err).toString('utf8')}`);
     }
-    const stdout = Buffer.concat(out).toString('utf8');
+    const stdoutBytes = Buffer.concat(out);
+    const stdout = stdoutBytes.toString('utf8');
     const stderr = Buffer.concat(err).toString('utf8');
     const failure = this.failures()[code];
     if (failure) throw new Error(`${this.p.name}: ${failure}\n${stderr}`);
-    return { stdout, stderr, exitCode: code };
+    return { stdout, stdoutBytes, stderr, exitCode: code };
   }
 
   /**
@@ -107,6 +108,7 @@ export class NativeEngine implements StreamingEngine {
     await this.ready();
     const args = ['--profile', options.profile];
     if (options.agentId !== undefined) args.push(`--agent-id=${options.agentId}`);
+    if (options.format !== undefined) args.push(`--format=${options.format}`);
     if (options.stats) args.push('--stats');
     args.push('-');
     return this.run(args, input, output);

@@ -84,7 +84,8 @@ export class QemuEngine implements StreamingEngine {
     }
     const failure = firmwareFailure(exit.code, this.board);
     if (failure) throw new Error(`firmware: ${failure}\n${stderr()}`);
-    return { stdout: Buffer.concat(out).toString('utf8'), stderr: stderr(), exitCode: exit.code };
+    const stdoutBytes = Buffer.concat(out);
+    return { stdout: stdoutBytes.toString('utf8'), stdoutBytes, stderr: stderr(), exitCode: exit.code };
   }
 
   /**
@@ -138,6 +139,7 @@ export class QemuEngine implements StreamingEngine {
       // directory; the agent id travels as hex so no byte of it can upset QEMU's option parser.
       const args = ['microtally'];
       if (options.stats) args.push('--stats');
+      if (options.format !== undefined) args.push(`--format=${options.format}`);
       // Only a 36-byte id can be valid; a longer one is cut to the board's 64-byte buffer, where
       // it is still invalid and refused with the same reason.
       if (options.agentId !== undefined) {

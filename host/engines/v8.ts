@@ -5,7 +5,7 @@
 // a file or stdin, and Engine.replay (the tests' whole-trace interface) feeds it one chunk.
 // The streaming types every engine shares (TraceInput, ReplayOutput, IoError) live here too.
 
-import { Core, Status } from '../core.js';
+import { Core, Status, type Message } from '../core.js';
 import { closeSync, fstatSync, openSync, readFileSync, readSync } from 'node:fs';
 import { getSystemErrorMap } from 'node:util';
 import type { BenchResult, Engine, ReplayOptions, ReplayResult } from '../engine.js';
@@ -163,8 +163,12 @@ export class LineReplay {
     this.line = new Uint8Array(core.inputCapacity);
   }
 
-  /** Sets the agent id: 2 (usage error, reported) when the core refuses it, else undefined. */
+  /** Sets the format and the agent id: 2 (usage error, reported) when the core refuses one, else undefined. */
   start(): number | undefined {
+    if (this.options.format !== undefined) {
+      const bad = this.core.setFormat(this.options.format);
+      if (bad) { this.output.err(`microtally: --format: ${bad}\n`); return 2; }
+    }
     if (this.options.agentId === undefined) return undefined;
     const reason = this.core.setAgentId(this.options.agentId);
     if (!reason) return undefined;
@@ -189,7 +193,7 @@ export class LineReplay {
 
   end(): number {
     if (this.len > 0) this.ingestKept();
-    for (const m of this.core.finish().messages) this.output.out(m + '\n');
+    for (const m of this.core.finish().messages) this.emit(m);
     if (this.options.stats) this.output.err(this.core.stats() + '\n');
     return this.skipped > 0 ? 1 : 0;
   }
@@ -215,8 +219,11 @@ export class LineReplay {
     this.lineNo++;
     const r = typeof line === 'number' ? this.core.oversizedLine(line) : this.core.ingestLine(line);
     if (r.status === Status.Skipped) { this.skipped++; this.output.err(`line ${this.lineNo}: ${r.reason}\n`); }
-    for (const m of r.messages) this.output.out(m + '\n');
+    for (const m of r.messages) this.emit(m);
   }
+
+  /** A JSON message is a line; a CBOR one is a data item of the sequence (RFC 8742), as is. */
+  private emit(m: Message): void { this.output.out(typeof m === 'string' ? m + '\n' : m); }
 }
 
 /** Replays a whole in-memory trace, writing through the given callbacks. */
@@ -233,12 +240,12 @@ export class V8Engine implements StreamingEngine {
   readonly name = 'v8' as const;
 
   async replay(trace: Uint8Array, options: ReplayOptions): Promise<ReplayResult> {
-    const out: string[] = [];
-    const err: string[] = [];
-    const text = (d: string | Uint8Array) => (typeof d === 'string' ? d : Buffer.from(d).toString('utf8'));
-    const exitCode = await this.replayStream(bytesInput(trace), options,
-      { out: (d) => out.push(text(d)), err: (d) => err.push(text(d)) });
-    return { stdout: out.join(''), stderr: err.join(''), exitCode };
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    const keep = (to: Buffer[]) => (d: string | Uint8Array) => to.push(Buffer.from(d));
+    const exitCode = await this.replayStream(bytesInput(trace), options, { out: keep(out), err: keep(err) });
+    const stdoutBytes = Buffer.concat(out);
+    return { stdout: stdoutBytes.toString('utf8'), stdoutBytes, stderr: Buffer.concat(err).toString('utf8'), exitCode };
   }
 
   async replayStream(input: TraceInput, options: ReplayOptions, output: ReplayOutput): Promise<number> {

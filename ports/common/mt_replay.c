@@ -20,6 +20,8 @@ typedef struct replay {
     unsigned long skipped;
     int trapped;
     int stop;
+    bool in_message;         /* chunks of a message were written, not its last one */
+    bool json_message;       /* that message is JSON (a line); else CBOR (a data item, as is) */
 } replay_t;
 
 static void put(replay_t *r, int stream, const void *data, size_t len)
@@ -92,7 +94,7 @@ static void fault(replay_t *r, mt_status_t st)
     }
 }
 
-/* Takes every pending chunk; a message ends with a newline. */
+/* Takes every pending chunk; a JSON message ends with a newline, a CBOR one passes as is. */
 static void drain(replay_t *r)
 {
     while (r->stop == RUN && r->core != NULL) {
@@ -107,9 +109,16 @@ static void drain(replay_t *r)
             fault(r, st);
             return;
         }
+        if (!r->in_message && len > 0u) {
+            r->json_message = data[0] == '{';
+            r->in_message = true;
+        }
         put(r, MT_REPLAY_STDOUT, data, len);
         if (ends) {
-            put(r, MT_REPLAY_STDOUT, "\n", 1);
+            if (r->json_message) {
+                put(r, MT_REPLAY_STDOUT, "\n", 1);
+            }
+            r->in_message = false;
         }
     }
 }
@@ -206,6 +215,12 @@ static int start(replay_t *r)
     } else {
         r->line = opt->line;
         r->line_capacity = opt->line_capacity;
+    }
+    if (opt->format != MT_FORMAT_JSON) {
+        st = mt_set_format(r->core, opt->format);
+        if (st != MT_OK) {
+            fault(r, st);
+        }
     }
     if (opt->agent_id != NULL) {
         st = mt_set_agent_id(r->core, opt->agent_id, opt->agent_id_len);

@@ -48,6 +48,7 @@ typedef struct mt_replay_options {
     const char *agent_id;    /**< NULL: the core's default */
     size_t agent_id_len;
     bool stats;              /**< add the core's run summary to stderr */
+    mt_format_t format;      /**< the format the run starts with (--format) */
     char *line;              /**< line buffer: more than the blob's input capacity; NULL:
                                   assemble lines in the core's input area (mt_input_area) */
     size_t line_capacity;

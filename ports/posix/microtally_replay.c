@@ -2,7 +2,7 @@
  * microtally-replay — the host's part of `replay` (docs/ABI.md) on wasm3, for POSIX hosts.
  * Prints the same stdout/stderr bytes and exit status as the V8 driver (host/engines/v8.ts):
  *
- *   microtally-replay [--profile rtos|linux] [--agent-id <uuid>] [--stats] <trace.jsonl | ->
+ *   microtally-replay [--profile rtos|linux] [--agent-id <uuid>] [--format json|cbor] [--stats] <trace.jsonl | ->
  *
  * Exit: 0 all lines used, 1 some lines skipped, 2 usage error, 74 an input or output error
  * (SPEC R10: an unreadable trace, a full disk, a closed output, `| head` included, as the V8
@@ -27,7 +27,7 @@
 #define LINE_MAX_BYTES (256u * 1024u)
 
 static const char usage_text[] =
-    "usage: microtally-replay [--profile rtos|linux] [--agent-id <uuid>] [--stats] <trace.jsonl | ->\n";
+    "usage: microtally-replay [--profile rtos|linux] [--agent-id <uuid>] [--format json|cbor] [--stats] <trace.jsonl | ->\n";
 
 static mt_core_t core;
 static char line[LINE_MAX_BYTES];
@@ -183,6 +183,7 @@ int main(int argc, char **argv)
 {
     const char *profile = "rtos";
     const char *agent_id = NULL;
+    const char *format = "json";
     const char *path = NULL;
     int stats = 0;
     int i;
@@ -197,7 +198,7 @@ int main(int argc, char **argv)
     }
     for (i = 1; i < argc; i++) {
         const char *a = argv[i];
-        if (strcmp(a, "--profile") == 0 || strcmp(a, "--agent-id") == 0) {
+        if (strcmp(a, "--profile") == 0 || strcmp(a, "--agent-id") == 0 || strcmp(a, "--format") == 0) {
             if (i + 1 >= argc) {
                 char msg[64];
                 snprintf(msg, sizeof msg, "option %s needs a value", a);
@@ -205,6 +206,8 @@ int main(int argc, char **argv)
             }
             if (a[2] == 'p') {
                 profile = argv[++i];
+            } else if (a[2] == 'f') {
+                format = argv[++i];
             } else {
                 agent_id = argv[++i];
             }
@@ -212,6 +215,8 @@ int main(int argc, char **argv)
             profile = a + 10;
         } else if (strncmp(a, "--agent-id=", 11) == 0) {
             agent_id = a + 11;
+        } else if (strncmp(a, "--format=", 9) == 0) {
+            format = a + 9;
         } else if (strcmp(a, "--stats") == 0) {
             stats = 1;
         } else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
@@ -227,6 +232,11 @@ int main(int argc, char **argv)
     }
     if (path == NULL) {
         return usage("replay takes exactly one trace file");
+    }
+    if (strcmp(format, "json") != 0 && strcmp(format, "cbor") != 0) {
+        char msg[96];
+        snprintf(msg, sizeof msg, "unknown format \"%.60s\"", format);
+        return usage(msg);
     }
     memset(&cfg, 0, sizeof cfg);
     if (strcmp(profile, "rtos") == 0) {
@@ -266,6 +276,7 @@ int main(int argc, char **argv)
     opt.agent_id = agent_id;
     opt.agent_id_len = agent_id != NULL ? strlen(agent_id) : 0;
     opt.stats = stats != 0;
+    opt.format = format[0] == 'c' ? MT_FORMAT_CBOR : MT_FORMAT_JSON;
     opt.line = line;
     opt.line_capacity = sizeof line;
     opt.read_buffer = read_buf;

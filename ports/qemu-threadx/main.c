@@ -2,7 +2,7 @@
  * The ThreadX image's program: `replay` (SPEC R10/R11) through the agent thread of
  * ports/threadx on the real ThreadX kernel. host/engines/qemu-threadx.ts starts it as
  *
- *   -semihosting-config enable=on,target=native,arg=microtally[,arg=--stats]
+ *   -semihosting-config enable=on,target=native,arg=microtally[,arg=--stats][,arg=--format=cbor]
  *                       [,arg=--agent-id-hex=<hex of the id>][,arg=--footprint],arg=<trace>
  *
  * main() reads the arguments and enters the kernel; tx_application_define() creates the feeder
@@ -121,10 +121,13 @@ static void put_number(stream_t *s, uint64_t n) {
 
 /* The agent's `send`: one message per line on stdout, as replay prints them. A message cut
  * short by a fault (MT_TX_CHUNK_ABORT) cannot be taken back: its line stays unfinished. */
+static UINT message_format = MT_FORMAT_JSON;
+
 static VOID send_message(VOID *context, const UCHAR *bytes, ULONG length, UINT last) {
   (void)context;
   (void)put(&out, bytes, length);
-  if (last == MT_TX_CHUNK_LAST) (void)put(&out, "\n", 1);
+  /* CBOR messages follow each other as a sequence (RFC 8742): no separator. */
+  if (last == MT_TX_CHUNK_LAST && message_format == MT_FORMAT_JSON) (void)put(&out, "\n", 1);
 }
 
 static void print_out(const char *text) { (void)put_text(&out, text); }
@@ -227,6 +230,7 @@ static VOID feed(ULONG input) {
   cfg.queue_storage = agent_queue;
   cfg.queue_size = sizeof agent_queue;
   cfg.send = send_message;
+  cfg.message_format = message_format;
   cfg.agent_id = have_agent_id ? agent_id : TX_NULL;
   if (want_check_api) {
     check_api_io_t check = {&cfg, &feeder, print_out, print_number, line_buf, sizeof line_buf,
@@ -294,7 +298,7 @@ static bool decode_hex(const char *hex, char *to, size_t cap) {
 static int usage(const char *message) {
   (void)put_text(&err, "microtally: ");
   (void)put_text(&err, message);
-  (void)put_text(&err, "\nusage: microtally [--stats] [--agent-id-hex=<hex>] [--footprint] <trace>\n");
+  (void)put_text(&err, "\nusage: microtally [--stats] [--format=json|cbor] [--agent-id-hex=<hex>] [--footprint] <trace>\n");
   (void)flush(&err);
   return MT_REPLAY_EXIT_USAGE;
 }
@@ -312,6 +316,10 @@ int main(void) {
     if (next != NULL) *next = '\0';
     if (strcmp(arg, "--stats") == 0) {
       want_stats = true;
+    } else if (strcmp(arg, "--format=cbor") == 0) {
+      message_format = MT_FORMAT_CBOR;
+    } else if (strcmp(arg, "--format=json") == 0) {
+      message_format = MT_FORMAT_JSON;
     } else if (strcmp(arg, "--check-api") == 0) {
       want_check_api = true;
     } else if (strcmp(arg, "--footprint") == 0) {

@@ -279,7 +279,7 @@ static int usage(const char *message)
 {
     (void)put_text(&err, "microtally: ");
     (void)put_text(&err, message);
-    (void)put_text(&err, "\nusage: microtally [--stats] [--agent-id-hex=<hex>] [--footprint] <trace>\n");
+    (void)put_text(&err, "\nusage: microtally [--stats] [--format=json|cbor] [--agent-id-hex=<hex>] [--footprint] <trace>\n");
     (void)flush(&err);
     return MT_REPLAY_EXIT_USAGE;
 }
@@ -320,6 +320,10 @@ int main(void)
             status = bench_connections(arg + 20);
             (void)flush(&err);
             return status;
+        } else if (strcmp(arg, "--format=cbor") == 0) {
+            opt.format = MT_FORMAT_CBOR;
+        } else if (strcmp(arg, "--format=json") == 0) {
+            opt.format = MT_FORMAT_JSON;
         } else if (strncmp(arg, "--agent-id-hex=", 15) == 0) {
             id_len = decode_hex(arg + 15, agent_id, sizeof agent_id);
             if (id_len < 0) {

@@ -528,6 +528,10 @@ static UINT prepare_core(VOID) {
     if (st == MT_SKIPPED) return refused_at_start();
     if (st != MT_OK) return MT_TX_ENGINE_ERROR;
   }
+  if (agent.config.message_format != MT_FORMAT_JSON &&
+      mt_set_format(&agent.core, (mt_format_t)agent.config.message_format) != MT_OK) {
+    return MT_TX_BAD_CONFIG;
+  }
   if (agent.config.configuration != TX_NULL) {
     mt_tx_text json = text_of(agent.config.configuration);
     st = give(INPUT_CONFIGURE, not_before_last(now_ms()), &json);

@@ -85,8 +85,9 @@ typedef struct MT_TX_CONFIG_STRUCT {
   /* Receives every message, from the agent thread, a chunk at a time (zero-copy: `bytes` is
    * valid only during the call): `last` is MT_TX_CHUNK_LAST on a message's final chunk,
    * MT_TX_CHUNK_MORE before it, MT_TX_CHUNK_ABORT (length 0) if the message was cut short.
-   * A message is one JSON object (SPEC R8), without a newline. May be called from
-   * mt_tx_start as well (a configuration sends what is pending first). */
+   * A message is one JSON object (SPEC R8), without a newline, or one CBOR data item
+   * (message_format). May be called from mt_tx_start as well (a configuration sends what is
+   * pending first). */
   VOID (*send)(VOID *context, const UCHAR *bytes, ULONG length, UINT last);
   VOID *send_context;
   /* Optional, NUL-terminated: agent id (UUID text) and a JSON configuration update (SPEC R6)
@@ -95,6 +96,9 @@ typedef struct MT_TX_CONFIG_STRUCT {
    * to be re-initialised after a fault. */
   const CHAR *agent_id;
   const CHAR *configuration;
+  /* MT_FORMAT_JSON (0, the default) or MT_FORMAT_CBOR (docs/CBOR.md): the encoding the core
+   * starts with; a configuration's messageFormat still changes it. */
+  UINT message_format;
 } MT_TX_CONFIG;
 
 typedef struct MT_TX_STATS_STRUCT {

@@ -6,6 +6,8 @@ import { StderrLogger } from '../../host/agent/log.js';
 import { MqttSink, telemetryTopic } from '../../host/agent/sinks/mqtt.js';
 import { Twin, type ApplyOutcome } from '../../host/agent/twin.js';
 import { Mosquitto, subscriber, until } from './helpers/mosquitto.js';
+import { Core } from '../../host/core.js';
+import { decodeSequence } from '../../host/decode.js';
 
 let broker: Mosquitto;
 beforeAll(async () => { broker = await Mosquitto.start(); });
@@ -47,6 +49,28 @@ describe('MqttSink', () => {
         '$.ifid': 'urn:azureiot:Security:SecurityAgent:1', '$.ct': 'application/json', '$.ce': 'utf-8',
       });
     }
+    await until('acknowledged', () => s.outbox.length === 0);
+  });
+
+  it('sends a CBOR message (messageFormat "cbor") as is, with $.ct=application/cbor', async () => {
+    const { s, deviceId } = sink();
+    const sub = await subscriber(broker.url, `devices/${deviceId}/messages/events/#`);
+    open.push(sub.client);
+    const core = new Core('rtos');
+    core.setFormat('cbor');
+    core.ingestLine(JSON.stringify({ kind: 'connection', t: 1e12, proto: 'tcp', dir: 'out', local: '10.0.0.2', lport: 1,
+      remote: '10.0.0.9', rport: 2, bytesIn: 0, bytesOut: 0 }));
+    const [cbor] = core.finish().messages;
+    expect(cbor).toBeInstanceOf(Uint8Array);
+    s.send(cbor);
+    s.send(msg(1));
+    await until('2 messages', () => sub.got.length >= 2);
+    expect(sub.got[0].payload.equals(Buffer.from(cbor as Uint8Array))).toBe(true);
+    expect(JSON.parse(decodeSequence(sub.got[0].payload)).Events[0].Payload[0].RemoteAddress).toBe('10.0.0.9');
+    const bag = (topic: string) => Object.fromEntries(new URLSearchParams(topic.slice(`devices/${deviceId}/messages/events/`.length)));
+    expect(sub.got[0].topic).toBe(telemetryTopic(deviceId, 'cbor'));
+    expect(bag(sub.got[0].topic)).toEqual({ '$.ifid': 'urn:azureiot:Security:SecurityAgent:1', '$.ct': 'application/cbor' });
+    expect(bag(sub.got[1].topic)['$.ct']).toBe('application/json');
     await until('acknowledged', () => s.outbox.length === 0);
   });
 

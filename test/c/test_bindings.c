@@ -633,6 +633,26 @@ static void test_agent_id(void)
     CHECK(strstr(drained, "\"AgentId\":\"0123abcd-4567-89ef-0123-456789abcdef\"") != NULL);
 }
 
+static void test_format(void)
+{
+    static const uint8_t cbor_agent[] = {0x01, 0x50}; /* key 1, a 16-byte string: the agent id */
+    mt_core_t *core = fresh_rtos();
+    CHECK_ST(mt_set_format(core, (mt_format_t)7), MT_ERR_PARAM);
+    CHECK_ST(mt_set_format(core, MT_FORMAT_CBOR), MT_OK);
+    CHECK_ST(line(core, conn_line), MT_OK);
+    CHECK_ST(mt_set_format(core, MT_FORMAT_JSON), MT_SKIPPED); /* after the first input */
+    CHECK(error_is(core, "only before the first input"));
+    CHECK_ST(mt_finish(core), MT_OK);
+    CHECK(drain(core) == 1);
+    /* One CBOR map of six entries (docs/CBOR.md): key 0 "0.1.0" (7 bytes), then key 1, the id. */
+    CHECK((uint8_t)drained[0] == 0xa6 && drained[1] == 0 && memcmp(drained + 8, cbor_agent, 2) == 0);
+    /* mt_reset keeps it, as trap recovery does (the same reinit). */
+    CHECK_ST(mt_reset(core), MT_OK);
+    CHECK_ST(line(core, conn_line), MT_OK);
+    CHECK_ST(mt_finish(core), MT_OK);
+    CHECK(drain(core) == 1 && (uint8_t)drained[0] == 0xa6);
+}
+
 static void test_configure(void)
 {
     static const char good[] = "{\"network\":{\"priority\":\"high\"}}";
@@ -921,6 +941,7 @@ int main(void)
     run("busy until drained", test_busy_until_drained);
     run("whole messages into caller buffers", test_next_message_buffers);
     run("agent id", test_agent_id);
+    run("format", test_format);
     run("configure", test_configure);
     run("connection records in batches", test_connection_records_batch);
     run("no allocation after init", test_no_allocation_after_init);

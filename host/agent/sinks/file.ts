@@ -31,9 +31,9 @@ export class FileSink implements Sink {
     this.fd = openSync(path, 'a');
   }
 
-  send(message: string): void {
+  send(message: string | Uint8Array): void {
     if (this.fd === undefined) { this.failed++; return; }
-    const bytes = Buffer.from(`${message}\n`);
+    const bytes = typeof message === 'string' ? Buffer.from(`${message}\n`) : message;
     try {
       for (let off = 0; off < bytes.length;) off += writeSync(this.fd, bytes, off);
     } catch (e) {

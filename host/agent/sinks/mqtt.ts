@@ -15,8 +15,14 @@ export const SECURITY_MESSAGE_PROPERTIES: Array<[string, string]> = [
   ['$.ce', 'utf-8'],
 ];
 
-export function telemetryTopic(deviceId: string): string {
-  const props = SECURITY_MESSAGE_PROPERTIES.map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(v)}`).join('&');
+/** The same for a CBOR message (messageFormat "cbor", docs/CBOR.md): binary, so no text encoding. */
+export const CBOR_MESSAGE_PROPERTIES: Array<[string, string]> = [
+  ['$.ifid', 'urn:azureiot:Security:SecurityAgent:1'],
+  ['$.ct', 'application/cbor'],
+];
+
+export function telemetryTopic(deviceId: string, format: 'json' | 'cbor' = 'json'): string {
+  const props = (format === 'cbor' ? CBOR_MESSAGE_PROPERTIES : SECURITY_MESSAGE_PROPERTIES).map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(v)}`).join('&');
   return `devices/${encodeURIComponent(deviceId)}/messages/events/${props}`;
 }
 
@@ -44,6 +50,8 @@ export interface MqttSinkOptions {
 
 export class MqttSink implements Sink {
   readonly topic: string;
+  /** Where CBOR messages go: the same topic with `$.ct=application/cbor`. */
+  readonly cborTopic: string;
   readonly outbox: Outbox;
   /** Connections established so far. */
   connects = 0;
@@ -64,6 +72,7 @@ export class MqttSink implements Sink {
 
   constructor(private readonly opts: MqttSinkOptions) {
     this.topic = telemetryTopic(opts.deviceId);
+    this.cborTopic = telemetryTopic(opts.deviceId, 'cbor');
     this.outbox = new Outbox(opts.outbox);
     this.log = opts.log;
     this.connect();
@@ -74,7 +83,7 @@ export class MqttSink implements Sink {
   onConnect(handler: (s: MqttSession) => void): void { this.connectHandlers.push(handler); }
   onMessage(handler: (topic: string, payload: Buffer) => void): void { this.messageHandlers.push(handler); }
 
-  send(message: string): void {
+  send(message: string | Uint8Array): void {
     const dropped = this.outbox.push(message);
     if (dropped > 0) this.warnDropped();
     this.pump();
@@ -198,7 +207,8 @@ export class MqttSink implements Sink {
       const e = this.outbox.nextUnsent();
       if (!e) break;
       e.inFlight = true;
-      client.publish(this.topic, e.text, { qos: 1 }, (err) => {
+      const cbor = typeof e.text !== 'string';
+      client.publish(cbor ? this.cborTopic : this.topic, cbor ? Buffer.from(e.text) : e.text as string, { qos: 1 }, (err) => {
         if (gen !== this.generation) return;
         if (err) return; // the connection is going down; the close handler requeues it
         this.outbox.ack(e.id);

@@ -1,7 +1,8 @@
-// Where the agent's messages go. Every sink takes complete JSON messages, one at a time.
+// Where the agent's messages go. Every sink takes complete messages, one at a time: JSON text,
+// or the bytes of a CBOR message (messageFormat "cbor").
 
 export interface Sink {
-  send(message: string): void;
+  send(message: string | Uint8Array): void;
   /** Delivers what is queued, waiting at most `timeoutMs`; resolves to the number of messages not delivered. */
   close(timeoutMs: number): Promise<number>;
 }

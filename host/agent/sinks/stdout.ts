@@ -12,9 +12,10 @@ export class StreamSink implements Sink {
     out.on('error', () => { this.broken = true; });
   }
 
-  send(message: string): void {
+  /** A JSON message is a line; a CBOR message is written as is (a CBOR sequence, RFC 8742). */
+  send(message: string | Uint8Array): void {
     if (this.broken) { this.failed++; return; }
-    this.out.write(`${message}\n`);
+    this.out.write(typeof message === 'string' ? `${message}\n` : message);
   }
 
   close(timeoutMs: number): Promise<number> {

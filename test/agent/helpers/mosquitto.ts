@@ -74,11 +74,11 @@ export class Mosquitto {
 }
 
 /** A subscriber that records every message (with its topic) on `filter`. */
-export async function subscriber(url: string, filter: string): Promise<{ client: MqttClient; got: Array<{ topic: string; text: string }> }> {
+export async function subscriber(url: string, filter: string): Promise<{ client: MqttClient; got: Array<{ topic: string; text: string; payload: Buffer }> }> {
   // A persistent session: messages published while it is reconnecting wait for it in the broker.
   const client = await connectAsync(url, { reconnectPeriod: 200, clean: false, clientId: `mt-test-${process.pid}-${Math.random().toString(16).slice(2)}` });
-  const got: Array<{ topic: string; text: string }> = [];
-  client.on('message', (topic, payload) => got.push({ topic, text: payload.toString('utf8') }));
+  const got: Array<{ topic: string; text: string; payload: Buffer }> = [];
+  client.on('message', (topic, payload) => got.push({ topic, text: payload.toString('utf8'), payload }));
   await client.subscribeAsync(filter, { qos: 1 });
   return { client, got };
 }
