@@ -122,12 +122,22 @@ static void put_number(stream_t *s, uint64_t n) {
 /* The agent's `send`: one message per line on stdout, as replay prints them. A message cut
  * short by a fault (MT_TX_CHUNK_ABORT) cannot be taken back: its line stays unfinished. */
 static UINT message_format = MT_FORMAT_JSON;
+static bool in_message, json_message;
 
 static VOID send_message(VOID *context, const UCHAR *bytes, ULONG length, UINT last) {
   (void)context;
+  /* A configuration may switch the format mid-run: a JSON message starts with '{' (a CBOR one
+   * never does, as mt_replay tells them apart); CBOR messages follow each other with no
+   * separator (RFC 8742). */
+  if (!in_message && length > 0) {
+    json_message = bytes[0] == '{';
+    in_message = true;
+  }
   (void)put(&out, bytes, length);
-  /* CBOR messages follow each other as a sequence (RFC 8742): no separator. */
-  if (last == MT_TX_CHUNK_LAST && message_format == MT_FORMAT_JSON) (void)put(&out, "\n", 1);
+  if (last != MT_TX_CHUNK_MORE) {
+    if (last == MT_TX_CHUNK_LAST && json_message) (void)put(&out, "\n", 1);
+    in_message = false;
+  }
 }
 
 static void print_out(const char *text) { (void)put_text(&out, text); }
