@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { Profile } from './engine.js';
 
-export const enum Status { Ok = 0, Skipped = 1, Blank = 2, Busy = 3 }
+export enum Status { Ok = 0, Skipped = 1, Blank = 2, Busy = 3 }
 
 export interface ConnectionRecord {
   t: number;

@@ -13,20 +13,13 @@ import { gatewayFlows, scenarios, traceLine, type Scenario } from './scenarios.j
 const root = fileURLToPath(new URL('../../', import.meta.url)).replace(/dist\/$/, '');
 const out = `${root}build/bench`;
 
-interface Options { json: boolean; events: number; quotaEvents: number; repeat: number }
-
-function parseOptions(argv: string[]): Options | string {
-  const o: Options = { json: false, events: 1_000_000, quotaEvents: 200_000, repeat: 5 };
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    if (a === '--json') o.json = true;
-    else if (a === '--events') o.events = Number(argv[++i]);
-    else if (a === '--quota-events') o.quotaEvents = Number(argv[++i]);
-    else if (a === '--repeat') o.repeat = Number(argv[++i]);
-    else return `unknown option ${a}`;
-  }
-  if (![o.events, o.quotaEvents, o.repeat].every((n) => Number.isInteger(n) && n > 0)) return 'counts must be positive integers';
-  return o;
+export interface BenchOptions {
+  json: boolean;
+  /** Also write the report as a self-contained HTML page to this file. */
+  html?: string;
+  events: number;
+  quotaEvents: number;
+  repeat: number;
 }
 
 const progress = (s: string) => { if (process.stderr.isTTY) process.stderr.write(`\r\x1b[K${s}`); };
@@ -168,9 +161,7 @@ async function engineResult(name: EngineName, file: string, repeat: number): Pro
   }
 }
 
-export async function runBench(argv: string[]): Promise<number> {
-  const o = parseOptions(argv);
-  if (typeof o === 'string') { process.stderr.write(`microtally bench: ${o}\n`); return 2; }
+export async function runBench(o: BenchOptions): Promise<number> {
   mkdirSync(out, { recursive: true });
   progress('writing the gateway trace…');
   const file = recordsFile(o.events);
