@@ -84,3 +84,15 @@ describe('microtally command line', () => {
     expect(r.stderr).toBe(`microtally: not built yet: run \`npm run build\` in ${dir}/\n`);
   });
 });
+
+describe('docs/SPEC.md is current with the command line', () => {
+  const spec = readFileSync(`${root}docs/SPEC.md`, 'utf8');
+  const r11 = spec.slice(spec.indexOf('## 7. Command line (R11)'), spec.indexOf('\n## 8.'));
+
+  it.each(COMMANDS.map((c) => [c.name, c]))('lists %s with every option the code accepts', (name, c) => {
+    const line = r11.split('\n').find((l) => l.startsWith(`- \`npx microtally ${name} `) || l.startsWith(`- \`npx microtally ${name}\``));
+    expect(line, `no line for ${name} in SPEC R11`).toBeDefined();
+    for (const option of Object.keys(c.options)) expect(line, `${name} --${option}`).toContain(`[--${option}`);
+    for (const choice of Object.values(c.options).flatMap((o) => o.choices ?? [])) expect(line).toContain(choice);
+  });
+});

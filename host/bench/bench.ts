@@ -3,15 +3,17 @@
 
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { cpus } from 'node:os';
+import { cpus, tmpdir } from 'node:os';
+import { delimiter, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Core, encodeConnection, type ConnectionRecord } from '../core.js';
-import type { BenchResult, EngineName } from '../engine.js';
+import { EngineUnavailable, type BenchResult, type EngineName } from '../engine.js';
 import { engineByName } from '../engines/index.js';
 import { gatewayFlows, scenarios, traceLine, type Scenario } from './scenarios.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url)).replace(/dist\/$/, '');
-const out = `${root}build/bench`;
+/** Scratch files: build/bench in the repository; a temporary folder for an installed package. */
+const out = existsSync(`${root}scripts/test.sh`) ? `${root}build/bench` : join(tmpdir(), `microtally-bench-${process.getuid?.() ?? 'user'}`);
 
 export interface BenchOptions {
   json: boolean;
@@ -34,9 +36,16 @@ function recordsFile(events: number): string {
   return file;
 }
 
+/** Whether an executable of this name is on PATH. */
+function onPath(program: string): boolean {
+  return (process.env.PATH ?? '').split(delimiter).some((d) => d && existsSync(join(d, program)));
+}
+
 function nativeReference(file: string, repeat: number): BenchResult {
   const exe = `${out}/reference`;
   const src = `${root}bench/native/reference.c`;
+  if (!existsSync(src)) throw new EngineUnavailable(`the native reference's source ${src} is missing`);
+  if (!onPath('cc')) throw new EngineUnavailable('the native reference needs a C compiler (cc), not found on PATH');
   if (!existsSync(exe) || statSync(exe).mtimeMs < statSync(src).mtimeMs) {
     execFileSync('cc', ['-O2', '-Wall', '-Wextra', '-Werror', '-o', exe, src]);
   }
@@ -156,7 +165,7 @@ async function engineResult(name: EngineName, file: string, repeat: number): Pro
     return e.benchConnections ? await e.benchConnections(file, repeat) : undefined;
   } catch (err) {
     progress('');
-    process.stderr.write(`bench: ${name} skipped: ${(err as Error).message.split('\n')[0]}\n`);
+    process.stderr.write(`microtally: bench: ${name} skipped: ${(err as Error).message.split('\n')[0]}\n`);
     return undefined;
   }
 }
@@ -174,23 +183,32 @@ export async function runBench(o: BenchOptions): Promise<number> {
   const last: Partial<Record<EngineName, BenchResult>> = {};
   const skipped = new Set<EngineName>();
   let native: BenchResult | undefined;
+  let skippedNative = false;
   for (let round = 0; round < ROUNDS; round++) {
     progress(`round ${round + 1}/${ROUNDS}: native reference…`);
-    native = nativeReference(file, o.repeat);
-    const entry = { native: native.ns! / native.events, ns: {} as Partial<Record<EngineName, number>> };
+    if (!skippedNative) {
+      try {
+        native = nativeReference(file, o.repeat);
+      } catch (e) {
+        if (!(e instanceof EngineUnavailable)) throw e;
+        progress('');
+        process.stderr.write(`microtally: bench: native reference skipped (no ratios): ${e.message}\n`);
+        skippedNative = true;
+      }
+    }
+    const entry = { native: native ? native.ns! / native.events : NaN, ns: {} as Partial<Record<EngineName, number>> };
     for (const name of hosts) {
       if (skipped.has(name)) continue;
       progress(`round ${round + 1}/${ROUNDS}: ${name}…`);
       const r = await engineResult(name, file, o.repeat);
       if (!r) { skipped.add(name); continue; }
-      checkCounts(name, r, native);
+      if (native) checkCounts(name, r, native);
       entry.ns[name] = r.ns! / r.events;
       last[name] = r;
     }
     rounds.push(entry);
   }
-  const nativeNs = median(rounds.map((r) => r.native));
-  const engines: Record<string, unknown> = { native: { nsPerEvent: round2(nativeNs), ratio: 1 } };
+  const engines: Record<string, unknown> = native ? { native: { nsPerEvent: round2(median(rounds.map((r) => r.native))), ratio: 1 } } : {};
   for (const name of hosts) {
     const got = rounds.filter((r) => r.ns[name] !== undefined);
     if (got.length === 0) continue;
@@ -198,8 +216,8 @@ export async function runBench(o: BenchOptions): Promise<number> {
     const ratios = got.map((x) => x.ns[name]! / x.native);
     const r = last[name]!;
     engines[name] = {
-      nsPerEvent: round2(ns), ratio: round2(median(ratios)),
-      ratioRange: [round2(Math.min(...ratios)), round2(Math.max(...ratios))],
+      nsPerEvent: round2(ns),
+      ...(native && { ratio: round2(median(ratios)), ratioRange: [round2(Math.min(...ratios)), round2(Math.max(...ratios))] }),
       ...(r.sendNs !== undefined && { sendNsPerEvent: round2(r.sendNs / r.events) }),
     };
   }
@@ -207,8 +225,8 @@ export async function runBench(o: BenchOptions): Promise<number> {
   for (const [name, key] of [['qemu', 'qemu'], ['qemu-aot', 'qemuAot']] as const) {
     progress(`${name}…`);
     const q = await engineResult(name, file, 1);
-    if (!q || !native) continue;
-    checkCounts(name, q, native);
+    if (!q) continue;
+    if (native) checkCounts(name, q, native);
     engines[key] = { instructionsPerEvent: round2(q.instructions! / q.events), events: q.events,
       ...(q.sendInstructions !== undefined && { sendInstructionsPerEvent: round2(q.sendInstructions / q.events) }) };
   }
@@ -230,7 +248,7 @@ export async function runBench(o: BenchOptions): Promise<number> {
   const report = {
     engines, fill, footprint, quota: quotas,
     machine: { cpu: cpus()[0]?.model ?? 'unknown', cores: cpus().length, node: process.version },
-    trace: { scenario: gatewayFlows.name, events: native!.events, rounds: ROUNDS, repeatsPerRun: o.repeat },
+    trace: { scenario: gatewayFlows.name, events: native?.events ?? (last.v8 as BenchResult).events, rounds: ROUNDS, repeatsPerRun: o.repeat },
   };
   if (o.json) { process.stdout.write(JSON.stringify(report) + '\n'); return 0; }
   printTable(report);
@@ -245,7 +263,7 @@ function printTable(r: any): void {
   for (const [name, v] of Object.entries<any>(r.engines)) {
     w(v.instructionsPerEvent !== undefined ? `  ${name.padEnd(7)} ${String(v.instructionsPerEvent).padStart(10)} instructions/event` +
         (v.sendInstructionsPerEvent !== undefined ? `   (+${v.sendInstructionsPerEvent} building messages)` : '')
-      : `  ${name.padEnd(7)} ${String(v.nsPerEvent).padStart(10)} ns/event   ${v.ratio}× native` +
+      : `  ${name.padEnd(7)} ${String(v.nsPerEvent).padStart(10)} ns/event` + (v.ratio !== undefined ? `   ${v.ratio}× native` : '') +
         (v.ratioRange ? ` (rounds ${v.ratioRange[0]}–${v.ratioRange[1]}×)` : '') +
         (v.sendNsPerEvent !== undefined ? `   (+${v.sendNsPerEvent} ns/event building messages)` : ''));
   }

@@ -1,7 +1,7 @@
 // `microtally replay`: a trace through the core on any engine, messages on stdout (SPEC R10, R11).
 
 import { writeSync } from 'node:fs';
-import type { EngineName, Profile } from '../engine.js';
+import { EngineUnavailable, type EngineName, type Profile } from '../engine.js';
 import { ENGINE_NAMES, engineByName } from '../engines/index.js';
 import { IoError, isStreaming, openTrace, pause, type TraceInput } from '../engines/v8.js';
 import type { Command, Values } from './command.js';
@@ -78,7 +78,8 @@ export const replay: Command = {
     stats: { type: 'boolean', help: 'add one JSON summary line on stderr' },
   },
   notes: `exit status: 0 all lines used, 1 some lines skipped, 2 usage error, 74 the trace could not be read or the
-output not written (full disk, closed pipe, e.g. \`| head\`), reported in one line on stderr`,
+output not written (full disk, closed pipe, e.g. \`| head\`), 69 the engine cannot run here (a tool or the
+repository's C sources missing); a failure is reported in one line on stderr`,
   run: runReplay,
 };
 
@@ -106,6 +107,11 @@ async function runReplay(values: Values, positionals: string[]): Promise<number>
     return code;
   } catch (e) {
     if (e instanceof IoError) return ioFailure(e);
+    if (e instanceof EngineUnavailable) {
+      stdout.flush();
+      try { writeSync(2, `microtally: replay: ${e.message}\n`); } catch { /* stderr itself is gone */ }
+      return 69;
+    }
     throw e;
   } finally {
     input.close();

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import type { BenchResult, EngineName, Profile, ReplayOptions, ReplayResult } from '../engine.js';
+import { buildFailure, missingBuildScript, type BenchResult, type EngineName, type Profile, type ReplayOptions, type ReplayResult } from '../engine.js';
 import { collect, feed, runProgram, type ChildIo, type Exit } from './native.js';
 import { IoError, type ReplayOutput, type StreamingEngine, type TraceInput } from './v8.js';
 
@@ -49,9 +49,13 @@ function build(profile: Profile, engine: BoardEngine): Promise<void> {
   let b = builds.get(`${engine}-${profile}`);
   if (!b) {
     b = new Promise<void>((resolve, reject) => {
-      execFile('bash', [join(root, 'scripts', 'build-firmware.sh'), '--profile', profile, '--engine', engine],
+      const name = engine === 'aot' ? 'qemu-aot' : 'qemu';
+      const script = join(root, 'scripts', 'build-firmware.sh');
+      const missing = missingBuildScript(name, script);
+      if (missing) { reject(missing); return; }
+      execFile('bash', [script, '--profile', profile, '--engine', engine],
         { cwd: root, maxBuffer: 16 << 20 }, (err, _stdout, stderr) => {
-          if (err) reject(new Error(`firmware build failed:\n${stderr}`));
+          if (err) reject(buildFailure(name, stderr));
           else resolve();
         });
     });
