@@ -80,7 +80,8 @@ if command -v arm-none-eabi-gcc >/dev/null 2>&1; then
     fi
     # Port objects one by one; bindings, wasm3 and the blob as totals (bss = MT_WASM3_HEAP_BYTES).
     # shellcheck disable=SC2086
-    arm-none-eabi-size $objs $(find "$M3/CMakeFiles/microtally_wasm3.dir" -name '*.obj') | awk '
+    arm-none-eabi-size $objs $(find "$M3/CMakeFiles/microtally_wasm3.dir" -name '*.obj') >"$LOGS/threadx-size.txt"
+    awk <"$LOGS/threadx-size.txt" '
       NR == 1 { next }
       { n = $6; sub(/.*\//, "", n); sub(/\.c\.obj$/, "", n) }
       n ~ /^(microtally_threadx|microtally_netx|mt_packet)$/ { printf "    %-20s text %6d  data %4d  bss %6d\n", n, $1, $2, $3; pt += $1; pb += $3; next }
@@ -99,6 +100,12 @@ if command -v arm-none-eabi-gcc >/dev/null 2>&1; then
       cat "$LOGS/threadx-target.log"
       add_counts "$LOGS/threadx-target.log" "Cortex-M3 image on QEMU"
       [ $rc -eq 0 ] || fail "Cortex-M3 image on QEMU: exit status $rc"
+      # The figures ports/threadx/README.md shows (scripts/readme-numbers.mjs copies them there).
+      if [ $rc -eq 0 ] && node scripts/threadx-figures.mjs "$LOGS/threadx-size.txt" "$LOGS/threadx-target.log" build/threadx/figures.json; then
+        pass "figures for ports/threadx/README.md in build/threadx/figures.json"
+      else
+        fail "build/threadx/figures.json"
+      fi
     else
       echo "skip the run on QEMU: qemu-system-arm not installed"
     fi

@@ -9,6 +9,8 @@ import { fileURLToPath } from 'node:url';
 import { Core, encodeConnection, type ConnectionRecord } from '../core.js';
 import { EngineUnavailable, type BenchResult, type EngineName } from '../engine.js';
 import { engineByName } from '../engines/index.js';
+import { VERSION } from '../version.js';
+import { benchHtml, type BenchReport } from './html.js';
 import { gatewayFlows, scenarios, traceLine, type Scenario } from './scenarios.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url)).replace(/dist\/$/, '');
@@ -135,12 +137,15 @@ function quota(s: Scenario, events: number): Quota {
   };
 }
 
-/** An rtos firmware image's flash and RAM, from its size file (scripts/build-firmware.sh). */
-function firmwareSize(file: 'size.json' | 'size-aot.json'): { flash: number | null; ram: number | null } {
+type Sizes = Record<string, { flash: number; ram: number }>;
+
+/** An rtos firmware image's flash and RAM, in all and by component, from its size file (scripts/build-firmware.sh). */
+function firmwareSize(file: 'size.json' | 'size-aot.json'):
+  { flash: number | null; ram: number | null; components: Sizes | null; budget: { flash: number; ram: number } | null } {
   const f = `${root}build/firmware/${file}`;
-  if (!existsSync(f)) return { flash: null, ram: null };
+  if (!existsSync(f)) return { flash: null, ram: null, components: null, budget: null };
   const j = JSON.parse(readFileSync(f, 'utf8'));
-  return { flash: j.flash ?? null, ram: j.ram ?? null };
+  return { flash: j.flash ?? null, ram: j.ram ?? null, components: j.components ?? null, budget: j.budget ?? null };
 }
 
 /** Rounds of interleaved engine runs (see runBench). */
@@ -208,7 +213,7 @@ export async function runBench(o: BenchOptions): Promise<number> {
     }
     rounds.push(entry);
   }
-  const engines: Record<string, unknown> = native ? { native: { nsPerEvent: round2(median(rounds.map((r) => r.native))), ratio: 1 } } : {};
+  const engines: BenchReport['engines'] = native ? { native: { nsPerEvent: round2(median(rounds.map((r) => r.native))), ratio: 1 } } : {};
   for (const name of hosts) {
     const got = rounds.filter((r) => r.ns[name] !== undefined);
     if (got.length === 0) continue;
@@ -250,6 +255,12 @@ export async function runBench(o: BenchOptions): Promise<number> {
     machine: { cpu: cpus()[0]?.model ?? 'unknown', cores: cpus().length, node: process.version },
     trace: { scenario: gatewayFlows.name, events: native?.events ?? (last.v8 as BenchResult).events, rounds: ROUNDS, repeatsPerRun: o.repeat },
   };
+  if (o.html !== undefined) {
+    const command = ['microtally bench', ...(o.json ? ['--json'] : []), '--html', o.html,
+      `--events ${o.events} --quota-events ${o.quotaEvents} --repeat ${o.repeat}`].join(' ');
+    writeFileSync(o.html, benchHtml(report, command, VERSION));
+    process.stderr.write(`microtally: bench: wrote ${o.html}\n`);
+  }
   if (o.json) { process.stdout.write(JSON.stringify(report) + '\n'); return 0; }
   printTable(report);
   return 0;

@@ -42,7 +42,7 @@ function optionLabel(name: string, o: OptionSpec): string {
 
 /** `microtally replay <trace.jsonl|-> [--engine <name>] …`: the synopsis line. */
 export function synopsis(c: Command): string {
-  const opts = Object.entries(c.options).map(([n, o]) => `[${optionLabel(n, o).replace(/^-\w, /, '')}]`);
+  const opts = Object.entries(c.options).map(([n, o]) => `[--${n}${o.type === 'boolean' ? '' : ` ${o.choices ? o.choices.join('|') : `<${o.value ?? 'value'}>`}`}]`);
   return [`${PROGRAM} ${c.name}`, ...(c.positionals ? [c.positionals.names] : []), ...opts].join(' ');
 }
 
