@@ -3,7 +3,7 @@
 // version, and an unbuilt checkout says how to build instead of printing a stack trace.
 // Runs the real command (bin/microtally.js, dist/ built by `npm ci`).
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -15,8 +15,8 @@ const version = JSON.parse(readFileSync(`${root}package.json`, 'utf8')).version;
 const dir = mkdtempSync(join(tmpdir(), 'microtally-cli-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-function mt(args: string[], program = cli) {
-  const r = spawnSync('node', [program, ...args], { encoding: 'utf8', timeout: 60_000, stdio: ['ignore', 'pipe', 'pipe'] });
+function mt(args: string[], program = cli, env: NodeJS.ProcessEnv = process.env) {
+  const r = spawnSync(process.execPath, [program, ...args], { encoding: 'utf8', timeout: 60_000, stdio: ['ignore', 'pipe', 'pipe'], env });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -73,6 +73,28 @@ describe('microtally command line', () => {
       expect(r.code, args.join(' ')).toBe(2);
       expect(r.stderr.startsWith(start), `${args.join(' ')}: ${r.stderr}`).toBe(true);
       expect(r.stderr.split('\n').filter(Boolean)).toHaveLength(2);
+    }
+  });
+
+  it('replay says in one line which tool an engine lacks (exit 69), on a PATH without build tools', () => {
+    // Only node, bash and the few utilities the build scripts use before they look for their tools.
+    const bin = join(dir, 'path');
+    mkdirSync(bin);
+    symlinkSync(process.execPath, join(bin, 'node'));
+    for (const tool of ['bash', 'cat', 'sed', 'grep', 'dirname', 'mkdir', 'rm', 'cut', 'tail', 'head', 'sha256sum']) {
+      const which = spawnSync('bash', ['-c', `command -v ${tool}`], { encoding: 'utf8' }).stdout.trim();
+      if (which) symlinkSync(which, join(bin, tool));
+    }
+    const env = { ...process.env, PATH: bin };
+    const trace = `${root}examples/gateway.jsonl`;
+    for (const [engine, missing] of [['aot', 'wasm2c not found'], ['qemu', 'arm-none-eabi-gcc not found'],
+      ['qemu-aot', 'arm-none-eabi-gcc not found'],
+      // wasm3's script first fetches wasm3's source, which a machine that never built it lacks (and cannot fetch without curl).
+      ...(existsSync(`${root}third_party/pywasm3-0.5.0/wasm3/.sha256`) ? [['wasm3', 'make not found']] : [])]) {
+      const r = mt(['replay', '--engine', engine, trace], cli, env);
+      expect(r.code, `${engine}: ${r.stderr}`).toBe(69);
+      expect(r.stdout).toBe('');
+      expect(r.stderr).toMatch(new RegExp(`^microtally: replay: engine ${engine} could not be built: .*${missing}.*\n$`));
     }
   });
 
