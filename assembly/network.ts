@@ -4,6 +4,7 @@
 import * as L from "./words";
 import { Lit } from "./literal";
 import * as P from "./profile";
+import * as R from "./layout";
 import { Table, tableAt } from "./table";
 import { PROTO_TCP, PROTO_UDP, DIR_IN } from "./event";
 import { storeText, storedLen, storedTruncated } from "./text";
@@ -13,7 +14,6 @@ import { seenFields, truncatedField } from "./fields";
 import { formatIP } from "./ip";
 import { windowStart } from "./window";
 import * as S from "./stats";
-import * as R from "./layout";
 
 // A slot is 72 bytes: both addresses (IPv6 needs all 32), exact 64-bit sums and hit
 // count, and times as 32-bit offsets from the network window's start (a record never

@@ -86,3 +86,13 @@ describe('bench --html page', () => {
     expect(barChart('two', 'B', [{ label: 'a', segments: [{ series: 's', value: 1 }, { series: 't', value: 2 }] }]).match(/width="12" height="12"/g)).toHaveLength(2);
   });
 });
+
+describe('bench --html with a quota per message format', () => {
+  it('names each row by scenario and format', () => {
+    const q = report.quota[0];
+    const html = benchHtml({ ...report, quota: [{ ...q, format: 'json' }, { ...q, format: 'cbor', aggregatedBytes: 50_000 }] }, 'c', '1');
+    const svg = html.match(/<svg role="img" aria-label="bytes sent"[\s\S]*?<\/svg>/)![0];
+    expect(svg).toContain('<title>mqtt-sensor (json), aggregated, aggregated: 100,000 B</title>');
+    expect(svg).toContain('<title>mqtt-sensor (cbor), aggregated, aggregated: 50,000 B</title>');
+  });
+});

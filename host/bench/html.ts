@@ -14,7 +14,8 @@ export interface BenchReport {
       budget?: { flash: number; ram: number } | null };
     blobBytes: { rtos: number; linux: number }; linearMemory: number; bytesPerCachedConnection: number;
   };
-  quota: { scenario: string; profile: string; events: number; unaggregatedBytes: number; aggregatedBytes: number;
+  /** One entry per scenario (and per message format, where the report has several). */
+  quota: { scenario: string; profile: string; format?: string; events: number; unaggregatedBytes: number; aggregatedBytes: number;
     messages: number; billedBlocks4k: number; unaggregatedBlocks4k: number; reduction: number }[];
   machine: { cpu: string; cores: number; node: string };
   trace: { scenario: string; events: number; rounds: number; repeatsPerRun: number };
@@ -147,14 +148,16 @@ function footprint(r: BenchReport): string {
 }
 
 function quota(r: BenchReport): string {
+  const formats = new Set(r.quota.map((q) => q.format));
+  const name = (q: BenchReport['quota'][number]) => (formats.size > 1 && q.format ? `${q.scenario} (${q.format})` : q.scenario);
   const rows: Row[] = r.quota.flatMap((q) => [
-    { label: `${q.scenario}, without aggregation`, segments: [{ series: 'without aggregation', value: q.unaggregatedBytes }] },
-    { label: `${q.scenario}, aggregated`, segments: [{ series: 'aggregated', value: q.aggregatedBytes }], note: `${q.reduction}× smaller` },
+    { label: `${name(q)}, without aggregation`, segments: [{ series: 'without aggregation', value: q.unaggregatedBytes }] },
+    { label: `${name(q)}, aggregated`, segments: [{ series: 'aggregated', value: q.aggregatedBytes }], note: `${q.reduction}× smaller` },
   ]);
   return [`<h2>IoT Hub quota per scenario</h2><p>${num(r.quota[0]?.events ?? 0)} events per scenario; IoT Hub bills messages by 4 KB blocks.</p>`,
     barChart('bytes sent', 'B', rows),
     table(['scenario', 'profile', 'without aggregation B', 'aggregated B', 'messages', '4 KB blocks (without → with)', 'smaller by'],
-      r.quota.map((q) => [q.scenario, q.profile, q.unaggregatedBytes, q.aggregatedBytes, q.messages, `${num(q.unaggregatedBlocks4k)} → ${num(q.billedBlocks4k)}`, `${q.reduction}×`]))].join('\n');
+      r.quota.map((q) => [name(q), q.profile, q.unaggregatedBytes, q.aggregatedBytes, q.messages, `${num(q.unaggregatedBlocks4k)} → ${num(q.billedBlocks4k)}`, `${q.reduction}×`]))].join('\n');
 }
 
 const STYLE = `body{font:14px/1.45 system-ui,sans-serif;max-width:900px;margin:2em auto;padding:0 1em;color:#222}
