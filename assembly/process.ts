@@ -1,11 +1,14 @@
-// Process collector (SPEC R1, linux profile): identical = same command line and user id;
-// the first occurrence's pid, ppid and type are kept; a full cache cycles (oldest out).
+// Process collector (SPEC R1, linux profile): identical = same command line and user id and,
+// where both the event and the entry name their executable, the same executable (a copied
+// binary under a trusted command line gets its own entry); the first occurrence's pid, ppid and
+// type are kept; a full cache cycles (oldest out). The index hashes user id and command line
+// only, so entries that differ by executable share a probe chain, met in insertion order.
 
 import * as L from "./words";
 import * as P from "./profile";
 import { Table, tableAt } from "./table";
 import { ev, cmd, exe, user, Text, TYPE_FORK } from "./event";
-import { storeText, storedLen, storedTruncated, hashBytes } from "./text";
+import { storeText, storedLen, storedTruncated, hashBytes, bytesEqual } from "./text";
 import { Writer } from "./writer";
 import { seenFields, truncatedField } from "./fields";
 import * as S from "./stats";
@@ -23,9 +26,12 @@ const CAP = P.PROC_CAP > 0 ? P.PROC_CAP : 1;
 const INDEX_ENTRIES = CAP * 2;
 
 const PROBE_BYTES = O_CMD + P.CMD_CAP + 8;
+const PROBE_EXE_BYTES = (P.EXE_CAP + 7) & ~7;
 /** The table, its index and the probe a new event is prepared in (for mt_regions). */
-export const BYTES = CAP * SLOT + INDEX_ENTRIES * 2 + PROBE_BYTES;
+export const BYTES = CAP * SLOT + INDEX_ENTRIES * 2 + PROBE_BYTES + PROBE_EXE_BYTES;
 const probe = memory.data(PROBE_BYTES, 8);
+/** The event's executable as an entry stores it (truncated alike), to compare with entries'. */
+const probeExe = memory.data(PROBE_EXE_BYTES, 8);
 export const table: Table = tableAt(
   memory.data(offsetof<Table>(), 8), memory.data(CAP * SLOT, 8), SLOT, O_HASH, CAP,
   memory.data(INDEX_ENTRIES * 2, 8), INDEX_ENTRIES);
@@ -43,6 +49,13 @@ function fillOptional(s: usize, lenAt: i32, at: i32, cap: i32, t: Text): void {
   if (storedTruncated) store<u8>(s + O_TRUNC, 1);
 }
 
+/** True unless both the entry in slot s and the event (exeLen >= 0, in probeExe) name different executables. */
+function sameExecutable(s: usize, exeLen: i32): bool {
+  const stored = load<u16>(s + O_EXELEN);
+  if (exeLen < 0 || stored == ABSENT) return true;
+  return <i32>stored == exeLen && bytesEqual(s + O_EXE, probeExe, exeLen);
+}
+
 export function add(seed: u32, enabled: bool): void {
   S.received(S.C_PROCESS);
   // The rtos profile has no process collector: its events are ignored, and counted.
@@ -53,7 +66,10 @@ export function add(seed: u32, enabled: bool): void {
   const keyLen = 4 + storedLen;
   store<u16>(probe, <u16>keyLen);
   const hash = hashBytes(seed, probe + 2, keyLen);
+  let exeLen = -1;
+  if (exe.len > 0) { storeText(probeExe, P.EXE_CAP, exe.ptr, exe.len); exeLen = storedLen; }
   let s = table.find(probe, hash);
+  while (s != 0 && !sameExecutable(s, exeLen)) s = table.findNext(probe, hash);
   if (s != 0) {
     store<u64>(s + O_HITS, load<u64>(s + O_HITS) + 1);
     store<i64>(s + O_LAST, ev.t);

@@ -18,6 +18,7 @@ import { bytesEqual } from "./text";
   index: usize;      // (mask + 1) u16 entries: slot + 1, or 0 for empty
   mask: i32;
   indexed: bool;     // false when aggregation is off: every event is its own record
+  probed: i32;       // index position of the last record `find` or `findNext` returned
 
   // @ts-ignore: decorator
   @inline slot(i: i32): usize { return this.slots + <usize>i * <usize>this.slotSize; }
@@ -39,13 +40,22 @@ import { bytesEqual } from "./text";
   /** Slot holding the record whose key equals the key at `key`, or 0. */
   find(key: usize, hash: u32): usize {
     if (!this.indexed) return 0;
+    return this.probeFrom(key, hash, <i32>hash & this.mask);
+  }
+
+  /** The next record, in insertion order, whose key equals the one `find` last matched; or 0. */
+  findNext(key: usize, hash: u32): usize {
+    return this.probeFrom(key, hash, (this.probed + 1) & this.mask);
+  }
+
+  private probeFrom(key: usize, hash: u32, start: i32): usize {
     const keyBytes = <i32>load<u16>(key) + 2;
-    let h = <i32>hash & this.mask;
+    let h = start;
     while (true) {
       const e = <i32>load<u16>(this.index + (<usize>h << 1));
       if (e == 0) return 0;
       const s = this.slot(e - 1);
-      if (load<u32>(s + this.hashOffset) == hash && bytesEqual(s, key, keyBytes)) return s;
+      if (load<u32>(s + this.hashOffset) == hash && bytesEqual(s, key, keyBytes)) { this.probed = h; return s; }
       h = (h + 1) & this.mask;
     }
   }

@@ -353,6 +353,9 @@ mt_status_t mt_ingest_line(mt_core_t *core, const char *line, size_t len)
     if (line == NULL && len > 0u) {
         return MT_ERR_PARAM;
     }
+    if (len == core->priv_input_capacity + 1u && line[len - 1u] == '\r') {
+        len--; /* the core ignores a trailing '\r': alone it never makes a line too long */
+    }
     if (len > core->priv_input_capacity) {
         /* The core counts it and words the reason (the exact length, as u64); its bytes never
          * enter the blob. */

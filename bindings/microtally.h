@@ -228,8 +228,10 @@ mt_status_t mt_reset(mt_core_t *core);
 mt_status_t mt_set_agent_id(mt_core_t *core, const char *id, size_t len);
 
 /**
- * One trace line (SPEC R10), without its newline; a trailing '\r' is ignored. A line longer
- * than mt_input_capacity() is counted as skipped by the core (MT_SKIPPED, with a reason).
+ * One trace line (SPEC R10), without its newline; a trailing '\r' is ignored (so a line of
+ * mt_input_capacity() bytes plus '\r' is accepted). A longer line is counted as skipped by the
+ * core (MT_SKIPPED, with its length as the reason) without reading it (one byte too long: only
+ * its last byte is read, to see whether it is that '\r').
  * @return MT_OK; MT_SKIPPED; MT_BLANK; MT_BUSY; MT_ERR_PARAM (line NULL with len > 0);
  *         MT_ERR_STATE; MT_ERR_TRAP; MT_ERR_ENGINE.
  */

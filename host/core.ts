@@ -172,9 +172,14 @@ export class Core {
     return undefined;
   }
 
-  /** One trace line, without its newline (bytes as read, so invalid UTF-8 reaches the core as is). */
+  /**
+   * One trace line, without its newline (bytes as read, so invalid UTF-8 reaches the core as is).
+   * The core ignores a trailing '\r', so one that is the only byte over the input area is dropped
+   * here (a longer line is reported with every byte but its newline, as by every engine).
+   */
   ingestLine(line: Uint8Array | string): CallResult {
-    const bytes = typeof line === 'string' ? this.enc.encode(line) : line;
+    let bytes = typeof line === 'string' ? this.enc.encode(line) : line;
+    if (bytes.length === this.inputCapacity + 1 && bytes[bytes.length - 1] === 0x0d) bytes = bytes.subarray(0, bytes.length - 1);
     if (bytes.length > this.inputCapacity) return this.oversizedLine(bytes.length);
     this.mem().set(bytes, this.inPtr);
     return this.result(this.x.mt_ingest_line(bytes.length));

@@ -107,6 +107,9 @@ function threadx() {
   const f = read('build/threadx/figures.json');
   if (!f) throw new Error('run bash scripts/test-threadx.sh first (build/threadx/figures.json)');
   const o = f.objects;
+  // The port's own objects as built against the real ThreadX / NetX Duo headers when they were available.
+  const p = f.realPort ?? o;
+  const against = f.realPort ? 'the real ThreadX control blocks (`cortex-m3-real` build)' : "the test double's control blocks (ThreadX's own are larger)";
   const cmd = '`bash scripts/test-threadx.sh`';
   return [
     '| what | value | measured by |',
@@ -114,8 +117,8 @@ function threadx() {
     `| agent thread stack, high-water mark of \`mt_tx_agent_step\` (events and window sends) | ${n(f.stepStack)} B (\`MT_TX_MIN_STACK_BYTES\` ${n(f.minStack)} B default) | ${cmd} (\`target:\` lines, on QEMU) |`,
     `| stack of the caller of \`mt_tx_start\` (wasm3 loads and compiles the blob) | ${n(f.startStack)} B | same |`,
     `| wasm3 heap of one rtos core (\`MT_WASM3_HEAP_BYTES\` must cover it) | ${n(f.heapOneCore)} B (\`rtos-small\` blob) | same |`,
-    `| port's static RAM (core handle, queue, semaphore and thread control blocks, counters, hook slots, the update buffer and journal) | ${n(f.portStaticRam)} B with the test double's control blocks (ThreadX's own are larger), most of it \`MT_TX_CONFIG_BYTES\` + \`MT_TX_CONFIG_JOURNAL_BYTES\`; + your queue storage and stack | same (data + bss of the port objects) |`,
-    `| flash: agent / NetX hook / parser | ${n(o.agent.text)} / ${n(o.netx.text)} / ${n(o.parser.text)} B | same (arm-none-eabi-size) |`,
+    `| port's static RAM (core handle, queue, semaphore and thread control blocks, counters, hook slots, the update buffer and journal) | ${n(f.portStaticRam)} B with ${against}, most of it \`MT_TX_CONFIG_BYTES\` + \`MT_TX_CONFIG_JOURNAL_BYTES\`; + your queue storage and stack | same (data + bss of the port objects) |`,
+    `| flash: agent / NetX hook / parser${f.realPort ? ' (real ThreadX / NetX Duo headers)' : ''} | ${n(p.agent.text)} / ${n(p.netx.text)} / ${n(p.parser.text)} B | same (arm-none-eabi-size) |`,
     `| flash: bindings / wasm3 (no float) / rtos-small blob | ${n(o.bindings.text)} / ${n(o.wasm3.text)} / ${n(o.blob.text)} B | same |`,
     '',
     `So a device needs about ${kb(f.heapOneCore + f.portStaticRam)} of RAM for microtally (the heap and the port's static RAM) plus the queue and the agent stack.`,

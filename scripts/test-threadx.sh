@@ -1,8 +1,14 @@
 #!/usr/bin/env bash
-# Tests of the ThreadX / NetX Duo port (ports/threadx). Builds it with its CMakeLists.txt against
-# the test double in ports/threadx/shim (the real trees are not available to CI), runs the host
-# tests plain and under ASan + UBSan, cross-compiles the library for Cortex-M3 with -Werror on
-# our sources and prints the objects' sizes. Ends with one line `N passed, M failed`.
+# Tests of the ThreadX / NetX Duo port (ports/threadx). Ends with one line `N passed, M failed`.
+#  - On the real trees (THREADX_DIR / NETXDUO_DIR when set, else ../shared/third_party/ when
+#    present; MT_SHARED_THIRD_PARTY moves that default): ports/threadx/test/real, a CMake project
+#    that adds ThreadX and NetX Duo with their own CMake and links the port as microtally::threadx,
+#    runs test_real on the ThreadX Linux port with two NetX Duo instances on the RAM test driver
+#    (our code under ASan + UBSan); the library is cross-compiled against the real
+#    cortex_m3/gnu ports too. Without a tree this says so in one line and counts it skipped.
+#  - Fast unit tests against the test double in ports/threadx/shim, plain and under ASan + UBSan.
+#  - The library cross-compiled for Cortex-M3 (-Werror on our sources), its objects' sizes, and
+#    a test image run on QEMU mps2-an385.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -18,6 +24,14 @@ GENERATOR=(); command -v ninja >/dev/null 2>&1 && GENERATOR=(-G Ninja)
 SHIM=$ROOT/ports/threadx/shim
 LOGS=build/test-logs
 mkdir -p "$LOGS"
+
+# The real ThreadX and NetX Duo trees (read only: everything is built under build/).
+SHARED_TREES=${MT_SHARED_THIRD_PARTY:-$ROOT/../shared/third_party}
+[ -d "$SHARED_TREES" ] && SHARED_TREES=$(cd "$SHARED_TREES" && pwd)
+TX_TREE=${THREADX_DIR:-}
+NX_TREE=${NETXDUO_DIR:-}
+if [ -z "$TX_TREE" ] && [ -f "$SHARED_TREES/threadx/common/inc/tx_api.h" ]; then TX_TREE=$SHARED_TREES/threadx; fi
+if [ -z "$NX_TREE" ] && [ -f "$SHARED_TREES/netxduo/common/inc/nx_api.h" ]; then NX_TREE=$SHARED_TREES/netxduo; fi
 
 # The options a user passes, pointed at the test double.
 PORT_OPTS=(-DTHREADX_DIR="$SHIM/threadx" -DNETXDUO_DIR="$SHIM/netxduo" -DTHREADX_ARCH=cortex_m3
@@ -65,13 +79,75 @@ if configure_and_build sanitizers build/threadx/san -DMT_TX_BUILD_TESTS=ON -DCMA
   ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 run_tests sanitizers build/threadx/san
 fi
 
+# real_build <name> <build dir> <cmake options...>: the test project on the real trees.
+real_build() {
+  local name=$1 dir=$2; shift 2
+  if [ -f "$dir/CMakeCache.txt" ] && ! grep -q "CMAKE_GENERATOR:INTERNAL=${GENERATOR[1]:-Unix Makefiles}" "$dir/CMakeCache.txt"; then
+    rm -rf "$dir"
+  fi
+  if cmake -S ports/threadx/test/real -B "$dir" "${GENERATOR[@]}" -DTHREADX_DIR="$TX_TREE" -DNETXDUO_DIR="$NX_TREE" \
+       -DWASM3_DIR="$WASM3_DIR" -DMT_WERROR=ON "$@" >"$LOGS/threadx-$name.log" 2>&1 &&
+     nice cmake --build "$dir" -j "$JOBS" >>"$LOGS/threadx-$name.log" 2>&1; then
+    if grep -q 'microtally: linking azrtos::threadx;azrtos::netxduo' "$LOGS/threadx-$name.log" ||
+       grep -q 'microtally: linking azrtos::threadx;azrtos::netxduo' "$dir/CMakeFiles/CMakeOutput.log" 2>/dev/null; then
+      pass "$name: ThreadX and NetX Duo by their own CMake, the port linking azrtos::threadx and azrtos::netxduo as microtally::threadx, -Werror on ours"
+      return 0
+    fi
+    fail "$name: the port did not link azrtos::threadx / azrtos::netxduo"
+    return 1
+  fi
+  tail -30 "$LOGS/threadx-$name.log"; fail "$name: CMake build on the real trees"
+  return 1
+}
+
+# real_run <name> <build dir>: test_real on the ThreadX Linux port (a few seconds of real time).
+real_run() {
+  local name=$1 log=$LOGS/threadx-$1-run.log
+  timeout 180 "$2/test_real" >"$log" 2>&1
+  local rc=$?
+  cat "$log"
+  if grep -qE 'runtime error|Sanitizer' "$log"; then fail "$name test_real: sanitizer report"; fi
+  add_counts "$log" "$name test_real"
+  [ $rc -eq 0 ] || fail "$name test_real: exit status $rc"
+}
+
+echo "== the blob embedded by CMake (no node) equals scripts/embed-blob.mjs's"
+EMBED=build/threadx/embed
+mkdir -p "$EMBED"
+if ! command -v node >/dev/null 2>&1; then
+  echo "skip the comparison with scripts/embed-blob.mjs: node not installed"
+  skip "embed-blob.cmake against embed-blob.mjs"
+elif cmake -DIN=build/microtally-rtos-small.wasm -DOUT="$EMBED/by-cmake.c" -DNAME=microtally_rtos -DMEMORY_END=auto \
+     -P ports/threadx/cmake/embed-blob.cmake >"$LOGS/threadx-embed.log" 2>&1 &&
+   node scripts/embed-blob.mjs build/microtally-rtos-small.wasm "$EMBED/by-node.c" microtally_rtos >>"$LOGS/threadx-embed.log" 2>&1 &&
+   cmp -s <(grep -oE '0x[0-9a-f]{2}|[a-z_]+ = [0-9]+u' "$EMBED/by-cmake.c") <(grep -oE '0x[0-9a-f]{2}|[a-z_]+ = [0-9]+u' "$EMBED/by-node.c"); then
+  pass "embed-blob.cmake: same bytes, length and mt_memory_end ($(grep -oE 'memory_end = [0-9]+' "$EMBED/by-cmake.c"))"
+else
+  cat "$LOGS/threadx-embed.log"; fail "embed-blob.cmake differs from scripts/embed-blob.mjs"
+fi
+
+echo "== the real kernel and stack: ThreadX Linux port, two NetX Duo instances on the RAM test driver"
+if [ -n "$TX_TREE" ] && [ -n "$NX_TREE" ]; then
+  echo "   ThreadX: $TX_TREE"
+  echo "   NetX Duo: $NX_TREE"
+  # One build (ThreadX and NetX Duo compile once, about 2 minutes): our code and the test
+  # under ASan + UBSan, upstream's as upstream builds it.
+  if real_build real build/threadx/real -DCMAKE_BUILD_TYPE=Debug -DMT_SANITIZE="$SAN"; then
+    ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 real_run real build/threadx/real
+  fi
+else
+  echo "skip the real-kernel tests: no ThreadX / NetX Duo tree (set THREADX_DIR and NETXDUO_DIR, or provide ${SHARED_TREES})"
+  skip "real-kernel tests (ports/threadx/test/real on ThreadX's Linux port with NetX Duo)"
+fi
+
 echo "== Cortex-M3 cross-compile (arm-none-eabi-gcc, newlib, -Os) and a run on QEMU mps2-an385"
 if command -v arm-none-eabi-gcc >/dev/null 2>&1; then
   M3=build/threadx/cortex-m3
   # With the tests on, this also links test/target/target_agent.c into an mps2-an385 image.
   if configure_and_build cortex-m3 "$M3" -DCMAKE_BUILD_TYPE=MinSizeRel -DMT_WASM3_OPT=-Os \
        -DCMAKE_TOOLCHAIN_FILE="$ROOT/ports/threadx/cmake/arm-none-eabi-cortex-m3.cmake" \
-       -DMT_TX_BUILD_TESTS=ON -DMT_CONFIG_FILE="$ROOT/ports/threadx/test/target/target_config.h"; then
+       -DMT_TX_BUILD_TESTS=ON -DMT_CONFIG_FILE="$ROOT/ports/threadx/test/target/target_config.h" \
+       -DMT_TX_CONFIG_FILE="$ROOT/ports/threadx/test/target/target_config.h"; then
     objs=$(find "$M3/CMakeFiles/microtally_threadx.dir" -name '*.obj' | sort)
     if [ -n "$objs" ] && arm-none-eabi-objdump -f $objs | grep -q 'architecture: arm'; then
       pass "cortex-m3: objects are Arm code"
@@ -109,6 +185,36 @@ if command -v arm-none-eabi-gcc >/dev/null 2>&1; then
     else
       echo "skip the run on QEMU: qemu-system-arm not installed"
     fi
+  fi
+  if [ -n "$TX_TREE" ] && [ -n "$NX_TREE" ] && [ -f "$TX_TREE/ports/cortex_m3/gnu/inc/tx_port.h" ]; then
+    # The library against the real cortex_m3/gnu ports (their control blocks and headers), as a
+    # firmware build without Node: only cmake, ninja/make and the cross compiler on the PATH.
+    M3R=build/threadx/cortex-m3-real
+    NO_NODE=$ROOT/build/threadx/no-node-bin
+    rm -rf "$NO_NODE"; mkdir -p "$NO_NODE"
+    for tool in cmake ninja make arm-none-eabi-gcc arm-none-eabi-ar arm-none-eabi-ranlib; do
+      command -v "$tool" >/dev/null 2>&1 && ln -s "$(command -v "$tool")" "$NO_NODE/$tool"
+    done
+    if PATH=$NO_NODE configure_and_build cortex-m3-real "$M3R" -DCMAKE_BUILD_TYPE=MinSizeRel \
+         -DCMAKE_TOOLCHAIN_FILE="$ROOT/ports/threadx/cmake/arm-none-eabi-cortex-m3.cmake" \
+         -DTHREADX_DIR="$TX_TREE" -DNETXDUO_DIR="$NX_TREE" -DMT_TX_BUILD_TESTS=OFF; then
+      # shellcheck disable=SC2046
+      arm-none-eabi-size $(find "$M3R/CMakeFiles/microtally_threadx.dir" -name '*.obj' | sort) >"$LOGS/threadx-size-real.txt"
+      awk <"$LOGS/threadx-size-real.txt" '
+        NR == 1 { next }
+        { n = $6; sub(/.*\//, "", n); sub(/\.c\.obj$/, "", n) }
+        n ~ /^(microtally_threadx|microtally_netx|mt_packet)$/ { printf "    %-20s text %6d  data %4d  bss %6d (real ThreadX / NetX Duo headers)\n", n, $1, $2, $3 }'
+      # The port's own figures in ports/threadx/README.md come from this build when there is one.
+      if [ -f build/threadx/figures.json ] &&
+         node scripts/threadx-figures.mjs "$LOGS/threadx-size.txt" "$LOGS/threadx-target.log" build/threadx/figures.json "$LOGS/threadx-size-real.txt"; then
+        pass "figures of the build against the real trees in build/threadx/figures.json"
+      else
+        fail "build/threadx/figures.json with the real trees' figures"
+      fi
+    fi
+  elif [ -n "$TX_TREE" ]; then
+    echo "skip the Cortex-M3 build against the real trees: no ports/cortex_m3/gnu in $TX_TREE"
+    skip "cortex-m3-real"
   fi
 else
   echo "skip Cortex-M3 cross-compile: arm-none-eabi-gcc not installed"

@@ -20,6 +20,31 @@ describe('process collector (R1, linux)', () => {
     ]);
   });
 
+  it('keeps a copied binary under a trusted command line apart when both events name their executable', async () => {
+    const r = await replayAll(trace(
+      proc(T0, { pid: 10, cmd: '/usr/sbin/sshd -D', exe: '/usr/sbin/sshd' }),
+      proc(T0 + 1, { pid: 11, cmd: '/usr/sbin/sshd -D', exe: '/tmp/.x/sshd' }),
+      proc(T0 + 2, { pid: 12, cmd: '/usr/sbin/sshd -D' }), // no executable: joins the first entry
+      proc(T0 + 3, { pid: 13, cmd: '/usr/sbin/sshd -D', exe: '/tmp/.x/sshd' }),
+      proc(T0 + 4, { pid: 14, cmd: '/usr/sbin/sshd -D', exe: '/usr/sbin/sshd' }),
+      proc(T0 + 5, { pid: 15, cmd: 'cron' }),
+      proc(T0 + 6, { pid: 16, cmd: 'cron', exe: '/usr/sbin/cron' }), // the entry had none: now it has one
+      proc(T0 + 7, { pid: 17, cmd: 'cron', exe: '/tmp/cron' }),
+    ), { profile: 'linux' });
+    expect(records(r, 'ProcessCreate').map((p) => [p.ProcessId, p.Executable, p.HitCount])).toEqual([
+      [10, '/usr/sbin/sshd', 3], [11, '/tmp/.x/sshd', 2], [15, '/usr/sbin/cron', 2], [17, '/tmp/cron', 1],
+    ]);
+  });
+
+  it('compares executables as stored: two longer than the cap that differ past it are one', async () => {
+    const long = '/opt/' + 'd'.repeat(300);
+    const r = await replayAll(trace(
+      proc(T0, { exe: long + 'a' }), proc(T0 + 1, { exe: long + 'b' }), proc(T0 + 2, { exe: '/opt/other' }),
+      config(T0 + 3, { process: { aggregation: false } }), proc(T0 + 4, { exe: '/opt/other' }), proc(T0 + 5, { exe: '/opt/other' }),
+    ), { profile: 'linux' });
+    expect(records(r, 'ProcessCreate').map((p) => [p.Executable?.length, p.HitCount])).toEqual([[256, 2], [10, 1], [10, 1], [10, 1]]);
+  });
+
   it('cycles a full cache, oldest out, with a warning and discarded hits', async () => {
     const lines = [config(T0, { process: { cacheSize: 2 } })];
     lines.push(proc(T0, { cmd: 'a' }), proc(T0, { cmd: 'a' }), proc(T0, { cmd: 'b' }), proc(T0, { cmd: 'c' }), proc(T0, { cmd: 'd' }));

@@ -127,17 +127,20 @@ describe.each(natives.map((n) => [n]))('the %s replay program on its own', (name
   });
 });
 
+/** Replays chunks through the v8 line splitter on the rtos profile. */
+function pushChunks(chunks: Uint8Array[], stats: boolean) {
+  const out: string[] = [];
+  const err: string[] = [];
+  const r = new LineReplay(new Core('rtos'), { profile: 'rtos', stats },
+    { out: (s) => out.push(String(s)), err: (s) => err.push(String(s)) });
+  for (const c of chunks) r.push(c);
+  return { code: r.end(), out: out.join(''), err: err.join('') };
+}
+
 describe('replay streams (v8)', () => {
   it('splits lines the same whatever the chunks: every split point, blank lines and \\r included', () => {
     const text = Buffer.from(`${conn(T0)}\n\n\r\n{oops}\n${conn(T0, { host: 'h'.repeat(4100) })}\n${conn(T0 + 1)}\r\n${tick(T0 + 99_999_999)}`);
-    const run = (chunks: Uint8Array[]) => {
-      const out: string[] = [];
-      const err: string[] = [];
-      const r = new LineReplay(new Core('rtos'), { profile: 'rtos', stats: true },
-        { out: (s) => out.push(String(s)), err: (s) => err.push(String(s)) });
-      for (const c of chunks) r.push(c);
-      return { code: r.end(), out: out.join(''), err: err.join('') };
-    };
+    const run = (chunks: Uint8Array[]) => pushChunks(chunks, true);
     const whole = run([text]);
     expect(whole.err).toMatch(/^line 4: invalid JSON.*\nline 5: line too long \(4\d{3} bytes; the limit is 4096\)\n\{/);
     expect(whole.out).not.toBe('');
@@ -146,6 +149,17 @@ describe('replay streams (v8)', () => {
     }
     const bytes = Array.from({ length: text.length }, (_, i) => text.subarray(i, i + 1));
     expect(run(bytes), 'one byte at a time').toEqual(whole);
+  });
+
+  it('a limit-length line ending in CRLF is accepted wherever the chunks split it', () => {
+    const atLimit = conn(T0, { host: 'h'.repeat(4096 - conn(T0, { host: '' }).length) });
+    const text = Buffer.from(`${atLimit}\r\n${conn(T0 + 1)}\r\n`);
+    for (const at of [0, 1, 4095, 4096, 4097, 4098, text.length]) {
+      const r = pushChunks([text.subarray(0, at), text.subarray(at)], false);
+      expect(r.err, `split at ${at}`).toBe('');
+      expect(r.code).toBe(0);
+      expect(r.out).toContain('"HitCount":2');
+    }
   });
 
   it('treats a line just over the input area, and one longer than a read, as before', async () => {

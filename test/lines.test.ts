@@ -76,6 +76,21 @@ describe('malformed lines (R10)', () => {
     expect(records(r, 'ConnectionCreate')[0].HitCount).toBe(2);
   });
 
+  it('a trailing \\r never makes a line too long: a limit-length line ends in LF or CRLF alike', async () => {
+    const sized = (n: number) => conn(T0, { host: 'h'.repeat(n - conn(T0, { host: '' }).length) });
+    const atLimit = sized(4096), over = sized(4097);
+    expect([Buffer.byteLength(atLimit), Buffer.byteLength(over)]).toEqual([4096, 4097]);
+    const lf = await replayAll(trace(atLimit, conn(T0)));
+    const crlf = await replayAll(`${atLimit}\r\n${conn(T0)}\r\n`);
+    expect(crlf.stderr).toBe('');
+    expect(crlf.stdout).toBe(lf.stdout);
+    expect(records(crlf, 'ConnectionCreate').map((c) => c.HitCount)).toEqual([2]);
+    // One byte over stays too long; its length counts every byte but the newline.
+    const r = await replayAll(`${over}\r\n${conn(T0)}\r\n`);
+    expect(r.stderr).toBe('line 1: line too long (4098 bytes; the limit is 4096)\n');
+    expect(records(r, 'ConnectionCreate')[0].HitCount).toBe(1);
+  });
+
   it('parser limits (docs/FORMATS.md): members per line, counting nested ones, and nesting depth', async () => {
     // A connection line has 10 members of its own; `x` adds one object member and its n members.
     const members = (n: number) => conn(T0, { x: Object.fromEntries(Array.from({ length: n }, (_, i) => [`m${i}`, i])) });
@@ -83,22 +98,16 @@ describe('malformed lines (R10)', () => {
     for (const [profile, limit] of [['rtos', 64], ['linux', 512]] as const) {
       const atLimit = members(limit - 11), over = members(limit - 10);
       expect(Object.keys(JSON.parse(atLimit)).length + limit - 11).toBe(limit);
-      // Nesting on rtos only: the linux image under wasm3 on the board (engine qemu) overflows its
-      // stack on 16 levels (a known issue, issue 12), whatever this test says.
-      const deepLines = profile === 'rtos'
-        ? [nest(16, '{"a":', '}'), nest(17, '{"a":', '}'), nest(16, '[', ']'), nest(17, '[', ']')]
-        : [];
+      const deepLines = [nest(16, '{"a":', '}'), nest(17, '{"a":', '}'), nest(16, '[', ']'), nest(17, '[', ']')];
       const r = await replayAll(trace(atLimit, over, ...deepLines, conn(T0)), { profile });
       // A member counts when its value ends: x comes after its own members, and is the one too many;
       // the column is the one just after its value (the line's closing brace).
       const col = over.length;
       const deep = conn(T0).length - 1 + ',"n":'.length + 1;
-      if (profile === 'rtos') {
-        expect(r.stderr).toBe(`line 2: invalid JSON: too many members at column ${col}\n` +
-          `line 4: invalid JSON: nesting too deep at column ${deep + 16 * 5}\n` +
-          `line 6: invalid JSON: nesting too deep at column ${deep + 16}\n`);
-      } else expect(r.stderr).toBe(`line 2: invalid JSON: too many members at column ${col}\n`);
-      expect(records(r, 'ConnectionCreate')[0].HitCount).toBe(profile === 'rtos' ? 4 : 2);
+      expect(r.stderr).toBe(`line 2: invalid JSON: too many members at column ${col}\n` +
+        `line 4: invalid JSON: nesting too deep at column ${deep + 16 * 5}\n` +
+        `line 6: invalid JSON: nesting too deep at column ${deep + 16}\n`);
+      expect(records(r, 'ConnectionCreate')[0].HitCount).toBe(4);
     }
     // A configuration line setting every key: 28 members, well within rtos's 64.
     const collector = { enabled: true, priority: 'high', aggregation: true, cacheSize: 8 };

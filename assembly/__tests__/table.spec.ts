@@ -62,6 +62,22 @@ describe("Table", () => {
     expect(find(t, 4)).toBe(-1);
   });
 
+  it("findNext meets records with equal keys in insertion order, also after evictions shifted the chain", () => {
+    const t = tableAt(ptr(head), ptr(slots), 16, 8, CAP, ptr(index), CAP * 2);
+    t.limit = 8;
+    for (let i: u32 = 0; i < 4; i++) { insert(t, 5, 100 + i); insert(t, 6, i); }
+    // 8 inserted; 4 more push out the 4 oldest (5→100, 6→0, 5→101, 6→1).
+    for (let i: u32 = 0; i < 4; i++) insert(t, i == 1 ? 5 : 7 + i, 200 + i);
+    const h = key(5);
+    const seen: u32[] = [];
+    let s = t.find(ptr(probe), h);
+    while (s != 0) { seen.push(load<u32>(s + 12)); s = t.findNext(ptr(probe), h); }
+    expect(seen.length).toBe(3);
+    expect(seen[0]).toBe(102);
+    expect(seen[1]).toBe(103);
+    expect(seen[2]).toBe(201);
+  });
+
   it("indexes nothing when aggregation is off", () => {
     const t = tableAt(ptr(head), ptr(slots), 16, 8, CAP, ptr(index), CAP * 2);
     t.indexed = false;

@@ -1,6 +1,7 @@
 // `microtally run`: the live Linux agent. Wires collectors → core → sink, plus the tick timer,
 // the baseline/system-information schedule and the device twin; everything else lives in the
-// modules it imports.
+// modules it imports. runAgent reads as its steps: arguments, core and configuration, sink,
+// twin, collectors, then wait for a stop and send what is pending.
 
 import { readFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
@@ -10,15 +11,26 @@ import { Core, Status, type CallResult } from '../core.js';
 import { fsContext, runChecks } from './collectors/baseline.js';
 import { CIS_DEBIAN_CHECKS } from './collectors/cis-debian.js';
 import { ConnectionCollector } from './collectors/connections.js';
+import { startKernelEvents, type KernelSources } from './collectors/kernel-events.js';
 import { ProcessCollector } from './collectors/processes.js';
 import { readSysinfo } from './collectors/sysinfo.js';
-import { StderrLogger } from './log.js';
+import { LOG_LEVELS, StderrLogger, type LogLevel } from './log.js';
 import { AgentSettings } from './settings.js';
 import { createSink, UsageError, type SinkSetup } from './sinks/index.js';
+import type { Sink } from './sinks/sink.js';
 import { Twin } from './twin.js';
 
 export const RUN_USAGE = `usage: microtally run [--config <file>] [--sink stdout|file:<path>|mqtt://host:port|mqtts://host:port]
-                     [--device-id <id>] [--connection-string "<IoT Hub device connection string>"] [--agent-id <uuid>]`;
+                     [--device-id <id>] [--connection-string-file <path>] [--agent-id <uuid>]
+                     [--log-level debug|info|warn|error] [--source auto|kernel|poll]
+  The IoT Hub device connection string: from --connection-string-file <path>, or the environment
+  variable MICROTALLY_CONNECTION_STRING (--connection-string "<cs>" works too, but every local user
+  can read a command line).
+  --source: kernel events (process connector, socket-destroy notifications; needs root or
+  CAP_NET_ADMIN), polling /proc, or auto (kernel events when possible; the default).`;
+
+/** The environment variable that may carry the IoT Hub device connection string. */
+export const CONNECTION_STRING_ENV = 'MICROTALLY_CONNECTION_STRING';
 
 const TICK_MS = 1000;
 const SHUTDOWN_FLUSH_MS = 10_000;
@@ -30,7 +42,10 @@ export interface RunArgs {
   sink?: string;
   deviceId?: string;
   connectionString?: string;
+  connectionStringFile?: string;
   agentId?: string;
+  logLevel?: string;
+  source?: string;
   help?: boolean;
 }
 
@@ -39,7 +54,10 @@ const FLAGS: Record<string, keyof RunArgs> = {
   '--sink': 'sink',
   '--device-id': 'deviceId',
   '--connection-string': 'connectionString',
+  '--connection-string-file': 'connectionStringFile',
   '--agent-id': 'agentId',
+  '--log-level': 'logLevel',
+  '--source': 'source',
 };
 
 /** Parses the arguments after `run` (a leading `run` is accepted too); throws UsageError. */
@@ -58,7 +76,44 @@ export function parseRunArgs(argv: string[]): RunArgs {
     if (args[key] !== undefined) throw new UsageError(`${flag} given twice`);
     (args as Record<string, string>)[key] = value;
   }
+  if (args.connectionString !== undefined && args.connectionStringFile !== undefined) {
+    throw new UsageError('--connection-string and --connection-string-file: give one');
+  }
+  if (args.logLevel !== undefined && !(LOG_LEVELS as readonly string[]).includes(args.logLevel)) {
+    throw new UsageError(`--log-level: expected one of ${LOG_LEVELS.join(', ')}, got "${args.logLevel}"`);
+  }
+  if (args.source !== undefined && !['auto', 'kernel', 'poll'].includes(args.source)) {
+    throw new UsageError(`--source: expected auto, kernel or poll, got "${args.source}"`);
+  }
   return args;
+}
+
+/**
+ * The connection string from the file, the environment or (warned about) the command line;
+ * undefined when none. Throws UsageError naming what is wrong.
+ */
+export function connectionString(args: RunArgs, env: NodeJS.ProcessEnv, log: StderrLogger): string | undefined {
+  if (args.connectionStringFile !== undefined) {
+    let text: string;
+    try {
+      text = readFileSync(args.connectionStringFile, 'utf8');
+    } catch (e) {
+      throw new UsageError(`--connection-string-file ${args.connectionStringFile}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    }
+    const cs = text.trim();
+    log.redact(cs);
+    if (!cs) throw new UsageError(`--connection-string-file ${args.connectionStringFile}: the file is empty`);
+    return cs;
+  }
+  if (args.connectionString !== undefined) {
+    log.redact(args.connectionString);
+    log.warn('--connection-string puts the device key on the command line, where every local user can read it: '
+      + `use --connection-string-file <path> (mode 0600) or ${CONNECTION_STRING_ENV}`);
+    return args.connectionString;
+  }
+  const fromEnv = env[CONNECTION_STRING_ENV]?.trim();
+  if (fromEnv) { log.redact(fromEnv); return fromEnv; }
+  return undefined;
 }
 
 /** A stable agent id: the machine id when there is one, else a hash of the host name. */
@@ -80,20 +135,67 @@ export interface AgentIo {
   stderr?: (line: string) => void;
   /** Aborting it stops the agent as SIGTERM does (for embedding and tests). */
   signal?: AbortSignal;
+  /** The environment (default process.env): where MICROTALLY_CONNECTION_STRING is read. */
+  env?: NodeJS.ProcessEnv;
+  /** The kernel event helper to run (tests); default build/native/microtally-events. */
+  helperPath?: string;
 }
 
 export async function runAgent(argv: string[], io: AgentIo = {}): Promise<number> {
   const log = new StderrLogger(io.stderr);
   let args: RunArgs;
+  let cs: string | undefined;
   try {
     args = parseRunArgs(argv);
+    if (args.logLevel) log.setLevel(args.logLevel as LogLevel);
+    cs = connectionString(args, io.env ?? process.env, log);
   } catch (e) {
     log.error(`${(e as Error).message}\n${RUN_USAGE}`);
     return 2;
   }
   if (args.help) { (io.stdout ?? process.stdout).write(`${RUN_USAGE}\n`); return 0; }
-  log.redact(args.connectionString);
 
+  const agent = loadCore(args, log);
+  if (typeof agent === 'number') return agent;
+  let setup: SinkSetup;
+  try {
+    setup = createSink({ spec: args.sink, connectionString: cs, deviceId: args.deviceId, log, stdout: io.stdout });
+  } catch (e) {
+    log.error(`${(e as Error).message}\n${RUN_USAGE}`);
+    return 2;
+  }
+  const deliver = deliverer(agent.core, setup.sink, log);
+  const schedule = new TriggerSchedule(agent, deliver);
+  if (setup.mqtt) followTwin(setup, agent, deliver, schedule, log);
+  const collectors = await startCollectors(agent, deliver, log, (args.source ?? 'auto') as SourceChoice, io.helperPath);
+  if (typeof collectors === 'number') { await setup.sink.close(SHUTDOWN_FLUSH_MS); return collectors; }
+  schedule.start();
+  const ticker = setInterval(() => deliver(agent.core.tick(agent.clock()), 'tick'), TICK_MS);
+  log.info(`running; sending to ${setup.description}`);
+
+  const why = await stopRequested(io.signal);
+
+  log.info(`${why}: sending what is pending`);
+  clearInterval(ticker);
+  schedule.stop();
+  collectors.stop();
+  deliver(agent.core.finish(), 'finish');
+  const undelivered = await setup.sink.close(SHUTDOWN_FLUSH_MS);
+  log.info(`stopped: ${agent.core.stats()}`);
+  return undelivered > 0 ? 1 : 0;
+}
+
+/** The core, its clock and the host's copy of the schedule, configured by --config. */
+interface Agent {
+  core: Core;
+  clock: () => number;
+  settings: AgentSettings;
+}
+
+type Deliver = (res: CallResult, what: string) => CallResult;
+
+/** Loads the linux core and applies --agent-id and --config; an exit status when that fails. */
+function loadCore(args: RunArgs, log: StderrLogger): Agent | number {
   let core: Core;
   try {
     core = new Core('linux');
@@ -105,100 +207,138 @@ export async function runAgent(argv: string[], io: AgentIo = {}): Promise<number
   const clock = (): number => (last = Math.max(last, Date.now())); // the core rejects time going back
   const agentIdError = core.setAgentId(args.agentId ?? defaultAgentId());
   if (agentIdError) { log.error(`--agent-id: ${agentIdError}`); return 2; }
-
   const settings = new AgentSettings();
-  if (args.config !== undefined) {
-    let text: string;
-    let update: unknown;
-    try {
-      text = readFileSync(args.config, 'utf8');
-      update = JSON.parse(text);
-    } catch (e) {
-      log.error(`--config ${args.config}: ${(e as Error).message}`);
-      return 2;
-    }
-    const res = core.configure(clock(), text);
-    if (res.status !== Status.Ok) { log.error(`--config ${args.config}: ${res.reason}`); return 2; }
-    settings.merge(update as Record<string, unknown>);
-  }
-
-  let setup: SinkSetup;
+  if (args.config === undefined) return { core, clock, settings };
+  let text: string;
+  let update: unknown;
   try {
-    setup = createSink({ spec: args.sink, connectionString: args.connectionString, deviceId: args.deviceId, log, stdout: io.stdout });
+    text = readFileSync(args.config, 'utf8');
+    update = JSON.parse(text);
   } catch (e) {
-    log.error(`${(e as Error).message}\n${RUN_USAGE}`);
+    log.error(`--config ${args.config}: ${(e as Error).message}`);
     return 2;
   }
-  const { sink } = setup;
+  const res = core.configure(clock(), text);
+  if (res.status !== Status.Ok) { log.error(`--config ${args.config}: ${res.reason}`); return 2; }
+  settings.merge(update as Record<string, unknown>);
+  return { core, clock, settings };
+}
 
+/** Sends a core call's messages to the sink and logs each distinct reason the core skipped a record once. */
+function deliverer(core: Core, sink: Sink, log: StderrLogger): Deliver {
   const reasons = new Set<string>();
-  const deliver = (res: CallResult, what: string): CallResult => {
+  return (res, what) => {
     for (const m of res.messages) sink.send(m);
-    if (res.status === Status.Skipped && reasons.size < 100 && !reasons.has(`${what}: ${res.reason}`)) {
-      reasons.add(`${what}: ${res.reason}`); // each distinct reason once, so a bad source cannot flood the log
+    const reason = `${what}: ${res.reason}`;
+    if (res.status === Status.Skipped && reasons.size < 100 && !reasons.has(reason)) {
+      reasons.add(reason); // each distinct reason once, so a bad source cannot flood the log
       log.warn(`core skipped a ${what} record: ${res.reason}`);
     }
     return res;
   };
+}
 
-  const triggers = new Map<string, NodeJS.Timeout>();
-  const trigger = (kind: 'baseline' | 'systemInformation', run: () => void): void => {
-    clearTimeout(triggers.get(kind));
-    const period = settings.periodMs(kind);
-    if (period === undefined) return;
-    run();
-    triggers.set(kind, setTimeout(() => trigger(kind, run), Math.min(period, MAX_TIMER_MS)));
-  };
-  const runBaseline = (): void => {
-    for (const rec of runChecks(CIS_DEBIAN_CHECKS, clock(), fsContext('/'))) deliver(core.ingestBaseline(rec), 'baseline');
-  };
-  const runSysinfo = (): void => { deliver(core.ingestSysinfo(readSysinfo(clock())), 'system information'); };
-  const startTriggers = (): void => {
-    trigger('systemInformation', runSysinfo);
-    trigger('baseline', runBaseline);
-  };
+/** Baseline checks and system information, each run once per its configured interval. */
+class TriggerSchedule {
+  private readonly timers = new Map<string, NodeJS.Timeout>();
 
-  if (setup.mqtt) {
-    const mqtt = setup.mqtt;
-    const twin = new Twin({
-      log,
-      apply: (section) => {
-        const res = deliver(core.configure(clock(), JSON.stringify(section)), 'configuration');
-        if (res.status !== Status.Ok) return { ok: false, reason: res.reason };
-        settings.merge(section);
-        startTriggers(); // windows restarted: give the new ones their baseline and system information
-        return { ok: true };
-      },
-      status: () => ({ outboxQueued: mqtt.outbox.length, outboxDropped: mqtt.outbox.dropped }),
+  constructor(private readonly agent: Agent, private readonly deliver: Deliver) {}
+
+  /** (Re)starts both: after a configuration change the new windows get their own results. */
+  start(): void {
+    const { core, clock } = this.agent;
+    this.every('systemInformation', () => { this.deliver(core.ingestSysinfo(readSysinfo(clock())), 'system information'); });
+    this.every('baseline', () => {
+      for (const rec of runChecks(CIS_DEBIAN_CHECKS, clock(), fsContext('/'))) this.deliver(core.ingestBaseline(rec), 'baseline');
     });
-    mqtt.onConnect((s) => void twin.connected(s));
-    mqtt.onMessage((topic, payload) => twin.message(topic, payload));
   }
 
-  // The first report includes what was already running and open when the agent started: a
-  // security agent that starts after an intruder must not miss what the intruder left running.
+  stop(): void { for (const t of this.timers.values()) clearTimeout(t); }
+
+  private every(kind: 'baseline' | 'systemInformation', run: () => void): void {
+    clearTimeout(this.timers.get(kind));
+    const period = this.agent.settings.periodMs(kind);
+    if (period === undefined) return;
+    run();
+    this.timers.set(kind, setTimeout(() => this.every(kind, run), Math.min(period, MAX_TIMER_MS)));
+  }
+}
+
+/** Applies the device twin's desired properties through the core (sent-then-applied). */
+function followTwin(setup: SinkSetup, agent: Agent, deliver: Deliver, schedule: TriggerSchedule, log: StderrLogger): void {
+  const mqtt = setup.mqtt!;
+  const twin = new Twin({
+    log,
+    apply: (section) => {
+      const res = deliver(agent.core.configure(agent.clock(), JSON.stringify(section)), 'configuration');
+      if (res.status !== Status.Ok) return { ok: false, reason: res.reason };
+      agent.settings.merge(section);
+      schedule.start(); // windows restarted: give the new ones their baseline and system information
+      return { ok: true };
+    },
+    status: () => ({ outboxQueued: mqtt.outbox.length, outboxDropped: mqtt.outbox.dropped }),
+  });
+  mqtt.onConnect((s) => void twin.connected(s));
+  mqtt.onMessage((topic, payload) => twin.message(topic, payload));
+}
+
+type SourceChoice = 'auto' | 'kernel' | 'poll';
+
+interface Collectors { stop(): void }
+
+/**
+ * Starts the process and connection collectors, from kernel events when it can (or when
+ * --source says), else by polling; says in one log line which source each uses and why. The
+ * first report includes what was already running and open when the agent started: a security
+ * agent that starts after an intruder must not miss what the intruder left running.
+ */
+async function startCollectors(agent: Agent, deliver: Deliver, log: StderrLogger, choice: SourceChoice,
+  helperPath?: string): Promise<Collectors | number> {
+  const { core, clock } = agent;
   const processes = new ProcessCollector({ emit: (r) => deliver(core.ingestProcess(r), 'process'), now: clock,
-    ignoreChildrenOf: process.pid, inventory: true, log });
+    ignoreChildrenOf: process.pid, inventory: true, log, mask: (cmd) => log.mask.apply(cmd) });
   const connections = new ConnectionCollector({ emit: (r) => deliver(core.ingestConnection(r), 'connection'), now: clock,
     inventory: true, log });
-  processes.start();
-  connections.start();
-  startTriggers();
-  const ticker = setInterval(() => deliver(core.tick(clock()), 'tick'), TICK_MS);
-  log.info(`running; sending to ${setup.description}`);
-
-  const why = await stopRequested(io.signal);
-
-  log.info(`${why}: sending what is pending`);
-  clearInterval(ticker);
-  for (const t of triggers.values()) clearTimeout(t);
-  processes.stop();
-  connections.stop();
-  connections.flush();
-  deliver(core.finish(), 'finish');
-  const undelivered = await sink.close(SHUTDOWN_FLUSH_MS);
-  log.info(`stopped: ${core.stats()}`);
-  return undelivered > 0 ? 1 : 0;
+  let kernel: KernelSources = { proc: 'not asked for (--source poll)', sock: 'not asked for (--source poll)', realtime: false, stop() {} };
+  if (choice !== 'poll') {
+    kernel = await startKernelEvents({
+      log,
+      helperPath,
+      // The helper only writes events of the sources it opened.
+      onProcess: (e) => processes.fromKernel(e),
+      onConnection: (e) => connections.fromKernel(e),
+      onExit: () => {
+        if (kernel.proc === 'ok') processes.startPolling();
+        if (kernel.sock === 'ok') connections.startPolling();
+      },
+    });
+  }
+  const procOk = kernel.proc === 'ok';
+  const sockOk = kernel.sock === 'ok';
+  if (choice === 'kernel' && (!procOk || !sockOk)) {
+    kernel.stop();
+    log.error(`--source kernel: ${procOk ? '' : `process connector: ${kernel.proc}`}${!procOk && !sockOk ? '; ' : ''}`
+      + `${sockOk ? '' : `socket-destroy notifications: ${kernel.sock}`}`);
+    return 1;
+  }
+  log.info(`sources: processes ${procOk ? "from the kernel's process connector (every fork and exec)" : `by polling /proc every 50 ms (process connector: ${kernel.proc})`}; `
+    + `connections ${sockOk ? "from the kernel's socket-destroy notifications, open ones from /proc/net every second" : `by polling /proc/net (socket-destroy notifications: ${kernel.sock})`}`);
+  const denied = /Operation not permitted|Permission denied/.test(kernel.proc + kernel.sock);
+  if (denied || process.geteuid?.() !== 0 || (procOk && !kernel.realtime)) {
+    log.warn('running without the privileges the kernel sources need (root, or CAP_NET_ADMIN, CAP_SYS_PTRACE and '
+      + `CAP_SYS_NICE): ${denied ? 'processes and connections shorter than a poll can be missed; ' : ''}`
+      + "other users' executables cannot be read; a process that exits at once may be reported as exited before it was read");
+  }
+  processes.start(!procOk);
+  connections.start(!sockOk);
+  return {
+    stop() {
+      kernel.stop();
+      processes.stop();
+      connections.stop();
+      connections.flush();
+    },
+  };
 }
 
 /** Resolves with what asked the agent to stop: SIGINT, SIGTERM or the abort signal; removes its listeners. */

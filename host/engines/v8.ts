@@ -148,12 +148,14 @@ export function pause(): void { Atomics.wait(sleeper, 0, 0, 1); }
  * and ingests every complete line, end() ingests a last line without '\n', finishes and
  * returns the exit status. At most the core's input area of a line is kept between chunks;
  * a longer line is only measured. Line numbers count blank lines; a trailing '\r' reaches the
- * core as part of its line.
+ * core as part of its line, except that it never makes a line too long (FORMATS.md).
  */
 export class LineReplay {
   private readonly line: Uint8Array;
   /** Bytes of the current line so far; more than line.length when it is only measured. */
   private len = 0;
+  /** Whether the last byte kept or measured so far is '\r'. */
+  private endsInCr = false;
   private lineNo = 0;
   private skipped = 0;
 
@@ -180,18 +182,14 @@ export class LineReplay {
         this.ingest(chunk.subarray(start, nl));   // the whole line is in this chunk: no copy
       } else {
         this.keep(chunk, start, nl);
-        this.ingest(this.len <= this.line.length ? this.line.subarray(0, this.len) : this.len);
-        this.len = 0;
+        this.ingestKept();
       }
       start = nl + 1;
     }
   }
 
   end(): number {
-    if (this.len > 0) {
-      this.ingest(this.len <= this.line.length ? this.line.subarray(0, this.len) : this.len);
-      this.len = 0;
-    }
+    if (this.len > 0) this.ingestKept();
     for (const m of this.core.finish().messages) this.output.out(m + '\n');
     if (this.options.stats) this.output.err(this.core.stats() + '\n');
     return this.skipped > 0 ? 1 : 0;
@@ -203,6 +201,14 @@ export class LineReplay {
     const room = this.line.length - this.len;
     if (room > 0) this.line.set(chunk.subarray(from, from + Math.min(room, to - from)), this.len);
     this.len += to - from;
+    this.endsInCr = chunk[to - 1] === 0x0d;
+  }
+
+  /** The line assembled by keep(): a trailing '\r' that is its only byte too many is dropped. */
+  private ingestKept(): void {
+    if (this.len === this.line.length + 1 && this.endsInCr) this.len--;
+    this.ingest(this.len <= this.line.length ? this.line.subarray(0, this.len) : this.len);
+    this.len = 0;
   }
 
   /** A line, or the length of one the splitter only measured (longer than the input area). */

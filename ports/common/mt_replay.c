@@ -213,6 +213,7 @@ int mt_replay(mt_core_t *core, const mt_replay_options_t *options, const mt_repl
     replay_t r;
     size_t len = 0;
     bool have_line = false;
+    bool ends_in_cr = false;
     int status;
 
     memset(&r, 0, sizeof r);
@@ -236,6 +237,9 @@ int mt_replay(mt_core_t *core, const mt_replay_options_t *options, const mt_repl
         for (k = 0; k < got && r.stop == RUN; k++) {
             char c = options->read_buffer[k];
             if (c == '\n') {
+                if (ends_in_cr && len == mt_input_capacity(r.core) + 1u) {
+                    len--; /* the core ignores a trailing '\r': alone it never makes a line too long */
+                }
                 ingest(&r, len);
                 len = 0;
                 have_line = false;
@@ -245,10 +249,14 @@ int mt_replay(mt_core_t *core, const mt_replay_options_t *options, const mt_repl
                 r.line[len] = c;
             }
             len++;
+            ends_in_cr = c == '\r';
             have_line = true;
         }
     }
     if (have_line && r.stop == RUN) {
+        if (ends_in_cr && len == mt_input_capacity(r.core) + 1u) {
+            len--;
+        }
         ingest(&r, len);
     }
     return finish(&r);

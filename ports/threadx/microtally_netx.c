@@ -90,6 +90,15 @@ static VOID observe(NX_PACKET *packet, UINT direction) {
     case MT_PACKET_FRAGMENT:
       count(&stats.fragments);
       break;
+    case MT_PACKET_IGNORED_ND:
+      count(&stats.ignored_neighbour_discovery);
+      break;
+    case MT_PACKET_IGNORED_MLD:
+      count(&stats.ignored_mld);
+      break;
+    case MT_PACKET_IGNORED_LINK_MULTICAST:
+      count(&stats.ignored_link_multicast);
+      break;
     default:
       count(&stats.unsupported);
       break;

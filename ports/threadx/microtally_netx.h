@@ -8,8 +8,10 @@
  *
  * The hook chains: a filter the application installed before mt_netx_attach() is saved and
  * called for every packet, and its verdict is returned to NetX Duo unchanged. The hook itself
- * never drops a packet. Packets it cannot read (truncated, malformed, fragments, other
- * protocols) are counted in MT_NETX_STATS, never read past.
+ * never drops a packet, and it sees each packet before that filter, so packets the
+ * application drops are reported too. Packets it cannot read (truncated, malformed, other
+ * protocols), later fragments and the link's own noise (IPv6 neighbour discovery, MLD,
+ * link-local multicast) are counted in MT_NETX_STATS, never read past, never sent as events.
  */
 #ifndef MICROTALLY_NETX_H
 #define MICROTALLY_NETX_H
@@ -39,9 +41,15 @@ typedef struct MT_NETX_STATS_STRUCT {
   ULONG connections;  /* turned into connection events and handed to the agent */
   ULONG truncated;    /* headers cut short (or not within MT_NETX_HEADER_BYTES) */
   ULONG malformed;    /* impossible header fields, or no packet data at all */
-  ULONG fragments;    /* IP fragments after the first: no transport header */
+  ULONG fragments;    /* IP fragments after the first: their datagram was counted with the
+                         first fragment (not an error) */
   ULONG unsupported;  /* IP protocols other than TCP/UDP/ICMP */
   ULONG not_queued;   /* events the agent's queue refused (also in MT_TX_STATS.dropped) */
+  /* Ignored: readable, but the link's housekeeping, not connections; never sent to the core
+   * (so they take no room in its connection cache). One counter per reason: */
+  ULONG ignored_neighbour_discovery; /* ICMPv6 types 133-137 (RS, RA, NS, NA, redirect) */
+  ULONG ignored_mld;                 /* ICMPv6 multicast listener messages (130-132, 143) */
+  ULONG ignored_link_multicast;      /* to 224.0.0.0/24, ff01::/16 or ff02::/16 */
 } MT_NETX_STATS;
 
 /*

@@ -1,13 +1,14 @@
 /*
- * Tunables of the ThreadX / NetX Duo port. Each has a default here; override any of them by
- * defining it before this header is included (compiler flag, or a `microtally_threadx_config.h`
- * found on the include path when MT_TX_CONFIG_FILE is defined).
+ * Tunables of the ThreadX / NetX Duo port. Each has a default here; override any of them in
+ * ONE header of your own, named by defining MT_TX_CONFIG_FILE (the same convention as the
+ * bindings' MT_CONFIG_FILE), e.g. -DMT_TX_CONFIG_FILE='"my_microtally_threadx_config.h"', or
+ * the CMake option of the same name with a path. Values given with -D win as well.
  */
 #ifndef MICROTALLY_THREADX_CONFIG_DEFAULTS_H
 #define MICROTALLY_THREADX_CONFIG_DEFAULTS_H
 
 #ifdef MT_TX_CONFIG_FILE
-#include "microtally_threadx_config.h"
+#include MT_TX_CONFIG_FILE
 #endif
 
 /* ThreadX ticks per second, to turn tx_time_get() into milliseconds. */

@@ -133,7 +133,8 @@ export class Model {
     const p = this.counters[0];
     p.received++;
     if (!this.cfg.process.enabled || this.profile === 'rtos') { p.ignored++; return; }
-    const hit = this.cfg.process.aggregation ? this.proc.find((r) => r.cmd === ev.cmd && r.uid === ev.uid) : undefined;
+    const hit = this.cfg.process.aggregation ? this.proc.find((r) => r.cmd === ev.cmd && r.uid === ev.uid
+      && (r.exe === undefined || ev.exe === undefined || r.exe === ev.exe)) : undefined;
     if (hit) { hit.hits++; hit.lastT = ev.t; hit.exe ??= ev.exe; hit.user ??= ev.user; return; }
     if (this.proc.length >= this.cfg.process.cacheSize) p.discarded += this.proc.shift().hits;
     this.proc.push({ ...ev, hits: 1, firstT: ev.t, lastT: ev.t });

@@ -1,6 +1,10 @@
-// New TCP/UDP sockets, by polling /proc/net/{tcp,tcp6,udp,udp6}; byte counts from the kernel's
-// TCP info as `ss -tinHeO` prints it (sock_diag). A connection is reported once: when it closes,
-// with the bytes last sampled, or after `reportAfterMs` for long-lived ones, so its bytes count.
+// TCP/UDP connections. With the kernel's socket-destroy notifications (kernel-events.ts) a
+// connection is reported when the kernel frees its socket, with the kernel's final TCP byte
+// counters, however short it lived; the tables below then only give the inventory, the
+// long-lived ones and the listening ports. Without them, by polling /proc/net/{tcp,tcp6,udp,udp6},
+// byte counts from the kernel's TCP info as `ss -tinHeO` prints it (sock_diag). A connection is
+// reported once: when it closes, with the bytes last sampled, or after `reportAfterMs` for
+// long-lived ones, so its bytes count.
 // Reading /proc/net/tcp walks the kernel's whole connection hash table (about 1 ms on a large
 // host), so each table is re-read only when a cheap counter says something changed: the TCP
 // counters of /proc/net/snmp, the UDP socket counts of /proc/net/sockstat{,6}.
@@ -11,6 +15,7 @@ import { endianness } from 'node:os';
 import { join } from 'node:path';
 import type { ConnectionRecord } from '../../core.js';
 import { type Logger, silentLogger } from '../log.js';
+import type { KernelConnectionEvent } from './kernel-events.js';
 
 export const TCP_ESTABLISHED = 0x01;
 export const TCP_SYN_SENT = 0x02;
@@ -111,7 +116,9 @@ export class Listeners {
   private readonly exact = new Set<string>();
   private readonly wildcardPorts = new Set<number>();
 
-  constructor(sockets: ProcSocket[]) {
+  constructor(sockets: ProcSocket[]) { this.add(sockets); }
+
+  add(sockets: ProcSocket[]): void {
     for (const s of sockets) {
       if (s.proto !== 'tcp' || s.state !== TCP_LISTEN) continue;
       if (isUnspecified(s.local)) this.wildcardPorts.add(s.lport);
@@ -147,6 +154,8 @@ interface Tracked {
   bytes: ByteCounts;
   /** Already reported, or present at start without the inventory option: never reported (again). */
   done: boolean;
+  /** With kernel events: when it left the tables; its destroy notification is awaited until GRACE_MS after. */
+  vanished?: number;
 }
 
 export interface ConnectionCollectorOptions {
@@ -167,6 +176,16 @@ export interface ConnectionCollectorOptions {
   sampleBytes?: () => Promise<string>;
   log?: Logger;
 }
+
+/** With kernel events, how long a socket gone from the tables waits for its destroy notification. */
+const GRACE_MS = 3000;
+/** With kernel events the final bytes come with the close: `ss` samples only serve long-lived connections. */
+const KERNEL_BYTES_PERIOD_MS = 5000;
+/** Listening ports are remembered this long after they were last seen (a short-lived server's connections end after it). */
+const LISTENERS_KEPT_MS = 60_000;
+
+const tupleKey = (proto: string, local: Uint8Array, lport: number, remote: Uint8Array, rport: number): string =>
+  `${proto}|${addrKey(local)}|${lport}|${addrKey(remote)}|${rport}`;
 
 /** While unreported sockets are open, how often their table is re-read to see them close. */
 const CLOSE_CHECK_MS = 500;
@@ -230,19 +249,82 @@ export class ConnectionCollector {
   private sampling = false;
   private ssFailed = false;
   private ssWarned = false;
+  /** Set when the kernel's destroy notifications report closes (start(false)). */
+  private kernel = false;
+  private listeners = new Listeners([]);
+  private listenersSince = 0;
+  /** Inodes reported from a destroy notification that a table read may still show. */
+  private readonly destroyed = new Set<number>();
+  /** Connections reported from destroy notifications (lets tests and the log see the source work). */
+  kernelEvents = 0;
 
   constructor(private readonly opts: ConnectionCollectorOptions) {
     this.procRoot = opts.procRoot ?? '/proc';
     this.log = opts.log ?? silentLogger;
   }
 
-  start(): void {
+  /**
+   * Reads the tables (the inventory) and polls them. `pollForCloses` false: the kernel's destroy
+   * notifications, handed to fromKernel, report closes; the tables are still read (every
+   * second by default) for long-lived connections and listening ports.
+   */
+  start(pollForCloses = true): void {
+    this.kernel = !pollForCloses;
     try {
       this.ephemeral = parsePortRange(readFileSync(join(this.procRoot, 'sys/net/ipv4/ip_local_port_range'), 'utf8'));
     } catch { /* keep the kernel's default range */ }
     this.scan(this.opts.inventory === true, true);
+    this.timer = setInterval(() => this.poll(), this.opts.pollMs ?? (this.kernel ? 1000 : 100));
+    this.timer.unref();
+  }
+
+  /** Polls for closes after destroy notifications stopped coming (the helper went away). */
+  startPolling(): void {
+    this.kernel = false;
+    if (this.timer) clearInterval(this.timer);
     this.timer = setInterval(() => this.poll(), this.opts.pollMs ?? 100);
     this.timer.unref();
+  }
+
+  /** A socket the kernel freed: its connection is reported now, with the kernel's final byte counts. */
+  fromKernel(e: KernelConnectionEvent): void {
+    const local = Buffer.from(e.local, 'hex');
+    const remote = Buffer.from(e.remote, 'hex');
+    const now = this.opts.now();
+    const key = tupleKey(e.proto, local, e.lport, remote, e.rport);
+    let found: [string, Tracked] | undefined;
+    for (const entry of this.tracked) {
+      const k = entry[1].sock;
+      if (tupleKey(k.proto, k.local, k.lport, k.remote, k.rport) === key) { found = entry; break; }
+    }
+    this.kernelEvents++;
+    if (found) {
+      const [trackedKey, t] = found;
+      this.tracked.delete(trackedKey);
+      this.destroyed.add(t.sock.inode);
+      if (t.done) return; // reported already (long-lived, or present at start without the inventory)
+      if (e.bytes) t.bytes = { bytesIn: e.bytesIn, bytesOut: e.bytesOut };
+      this.report(t);
+      return;
+    }
+    // Opened and closed between two table reads: its listening port may be new too.
+    this.refreshListeners(now);
+    const sock: ProcSocket = { proto: e.proto, local, lport: e.lport, remote, rport: e.rport, state: e.state, uid: 0, inode: 0 };
+    this.report({ sock, dir: direction(sock, this.listeners, this.ephemeral), firstSeen: now,
+      bytes: { bytesIn: e.bytesIn, bytesOut: e.bytesOut }, done: false });
+  }
+
+  private refreshListeners(now: number): void {
+    const tcp = this.tables[0];
+    this.rememberListeners(this.sockets(tcp, now, false), now);
+  }
+
+  private rememberListeners(sockets: ProcSocket[], now: number): void {
+    if (now - this.listenersSince >= LISTENERS_KEPT_MS) {
+      this.listeners = new Listeners([]);
+      this.listenersSince = now;
+    }
+    this.listeners.add(sockets);
   }
 
   stop(): void {
@@ -319,11 +401,15 @@ export class ConnectionCollector {
   private scan(report: boolean, first = false): void {
     const now = this.opts.now();
     const all = this.tables.flatMap((t) => this.sockets(t, now, first));
-    const listeners = new Listeners(all);
+    this.rememberListeners(all, now);
+    const listeners = this.listeners;
     const seen = new Set<string>();
     const open = { tcp: false, udp: false };
+    const inodes = new Set<number>();
     for (const s of all) {
       if (s.inode === 0 || (s.proto === 'tcp' && s.state === TCP_LISTEN)) continue;
+      inodes.add(s.inode);
+      if (this.destroyed.has(s.inode)) continue; // an earlier read's copy of a socket already reported
       const key = `${s.proto}|${s.inode}`;
       seen.add(key);
       let t = this.tracked.get(key);
@@ -336,13 +422,19 @@ export class ConnectionCollector {
       if (!t.done && now - t.firstSeen >= (this.opts.reportAfterMs ?? 60_000)) this.report(t);
       if (!t.done) open[s.proto] = true;
     }
+    for (const ino of this.destroyed) if (!inodes.has(ino)) this.destroyed.delete(ino);
     for (const [key, t] of this.tracked) {
-      if (seen.has(key)) continue;
+      if (seen.has(key)) { t.vanished = undefined; continue; }
+      // With kernel events the destroy notification brings the final bytes: wait for it a little.
+      if (this.kernel && !t.done) {
+        t.vanished ??= now;
+        if (now - t.vanished < GRACE_MS) continue;
+      }
       this.report(t);
       this.tracked.delete(key);
     }
     for (const t of this.tables) t.open = open[t.proto];
-    if (open.tcp && !this.ssFailed && now - this.lastSample >= (this.opts.bytesPeriodMs ?? 500)) void this.sample();
+    if (open.tcp && !this.ssFailed && now - this.lastSample >= (this.opts.bytesPeriodMs ?? (this.kernel ? KERNEL_BYTES_PERIOD_MS : 500))) void this.sample();
   }
 
   private report(t: Tracked): void {

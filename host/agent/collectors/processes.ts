@@ -1,12 +1,14 @@
-// New processes, by polling /proc: a pid that was not there at the last scan is a new process.
-// Polling every 50 ms catches anything that lives at least that long; the kernel's process
-// connector would catch everything but needs a native addon, which this host avoids. /proc is
-// listed only when the last pid handed out (in /proc/loadavg) moved, so an idle poll is one small read.
+// New processes. With the kernel's process connector (kernel-events.ts) every fork and exec is
+// an event, read at once by the helper; without it (no privilege, no helper), by polling /proc:
+// a pid that was not there at the last scan is a new process. Polling every 50 ms catches
+// anything that lives at least that long. /proc is listed only when the last pid handed out (in
+// /proc/loadavg) moved, so an idle poll is one small read.
 
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ProcessRecord } from '../../core.js';
 import { type Logger, silentLogger } from '../log.js';
+import type { KernelProcessEvent } from './kernel-events.js';
 import { UserNames } from './users.js';
 
 /** PF_KTHREAD in /proc/<pid>/stat `flags`: kernel threads are not processes a user started. */
@@ -70,7 +72,14 @@ export interface ProcessCollectorOptions {
    */
   inventory?: boolean;
   log?: Logger;
+  /** Masks secrets in a command line before it is reported. */
+  mask?: (cmd: string) => string;
 }
+
+/** (uid_t)-1, the kernel's "no user": the uid of a process that exited before it could be read. */
+export const UNKNOWN_UID = 0xffffffff;
+/** kthreadd: its children are kernel threads, not processes anyone started. */
+const KTHREADD_PID = 2;
 
 export class ProcessCollector {
   private readonly known = new Map<number, Known>();
@@ -91,11 +100,38 @@ export class ProcessCollector {
     this.log = opts.log ?? silentLogger;
   }
 
-  /** Learns what runs now (reported only as an inventory, see the option), then polls. */
-  start(): void {
+  /** Learns what runs now (reported only as an inventory, see the option), then polls unless the kernel's events feed it. */
+  start(poll = true): void {
     this.scan(this.opts.inventory === true, true);
+    if (!poll) return;
     this.timer = setInterval(() => this.poll(), this.opts.pollMs ?? 50);
     this.timer.unref();
+  }
+
+  /** Starts polling after kernel events stopped coming (the helper went away). */
+  startPolling(): void {
+    if (this.timer) return;
+    this.scan(false, true); // what runs now was reported from events already
+    this.timer = setInterval(() => this.poll(), this.opts.pollMs ?? 50);
+    this.timer.unref();
+  }
+
+  /** Processes reported from kernel events (lets tests and the log see the source work). */
+  kernelEvents = 0;
+  /** Of those, processes that had exited before the helper could read them. */
+  kernelGone = 0;
+
+  /** One fork or exec from the process connector: reported as is, each exec of a pid included. */
+  fromKernel(e: KernelProcessEvent): void {
+    const ignore = this.opts.ignoreChildrenOf;
+    if (ignore !== undefined && (e.pid === ignore || e.ppid === ignore)) return;
+    if (e.pid === KTHREADD_PID || e.ppid === KTHREADD_PID) return;
+    this.kernelEvents++;
+    let cmd = e.cmd;
+    if (e.gone) this.kernelGone++;
+    // A process gone before its command line was read is still reported, saying so.
+    if (cmd === '') cmd = e.gone ? `[${e.comm ?? '?'}] (exited before it was read)` : `[${e.comm ?? '?'}]`;
+    this.report(e.pid, e.ppid ?? 0, e.uid ?? UNKNOWN_UID, e.ev, cmd, e.exe ?? '');
   }
 
   stop(): void {
@@ -182,7 +218,7 @@ export class ProcessCollector {
   }
 
   private report(pid: number, ppid: number, uid: number, type: 'fork' | 'exec', cmd: string, exe: string): void {
-    const rec: ProcessRecord = { t: this.opts.now(), pid, ppid, uid, type, cmd };
+    const rec: ProcessRecord = { t: this.opts.now(), pid, ppid, uid, type, cmd: this.opts.mask ? this.opts.mask(cmd) : cmd };
     if (exe) rec.exe = exe;
     const user = this.users.lookup(uid);
     if (user) rec.user = user;

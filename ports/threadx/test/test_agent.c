@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "check.h"
+#include "messages.h"
 #include "microtally_netx.h"
 #include "microtally_threadx.h"
 #include "packets.h"
@@ -69,163 +70,6 @@ static void forget_messages(void) {
   partial_len = 0;
 }
 
-/* ---- a strict JSON checker (RFC 8259 grammar) ----------------------------------------- */
-
-typedef struct {
-  const char *p, *end;
-} json_cursor;
-
-static void json_ws(json_cursor *c) {
-  while (c->p < c->end && (*c->p == ' ' || *c->p == '\t' || *c->p == '\n' || *c->p == '\r')) c->p++;
-}
-
-static int json_string(json_cursor *c) {
-  if (c->p >= c->end || *c->p != '"') return 0;
-  for (c->p++; c->p < c->end; c->p++) {
-    unsigned char ch = (unsigned char)*c->p;
-    if (ch == '"') {
-      c->p++;
-      return 1;
-    }
-    if (ch < 0x20) return 0;
-    if (ch == '\\') {
-      if (++c->p >= c->end) return 0;
-      if (*c->p == 'u') {
-        for (int i = 0; i < 4; i++) {
-          if (++c->p >= c->end || !strchr("0123456789abcdefABCDEF", *c->p)) return 0;
-        }
-      } else if (!strchr("\"\\/bfnrt", *c->p)) {
-        return 0;
-      }
-    }
-  }
-  return 0;
-}
-
-static int json_digits(json_cursor *c) {
-  const char *start = c->p;
-  while (c->p < c->end && *c->p >= '0' && *c->p <= '9') c->p++;
-  return c->p > start;
-}
-
-static int json_number(json_cursor *c) {
-  if (c->p < c->end && *c->p == '-') c->p++;
-  if (c->p < c->end && *c->p == '0') {
-    c->p++;
-  } else if (!json_digits(c)) {
-    return 0;
-  }
-  if (c->p < c->end && *c->p == '.') {
-    c->p++;
-    if (!json_digits(c)) return 0;
-  }
-  if (c->p < c->end && (*c->p == 'e' || *c->p == 'E')) {
-    c->p++;
-    if (c->p < c->end && (*c->p == '+' || *c->p == '-')) c->p++;
-    if (!json_digits(c)) return 0;
-  }
-  return 1;
-}
-
-static int json_value(json_cursor *c, int depth);
-
-static int json_members(json_cursor *c, int depth, char close, int keyed) {
-  c->p++;
-  json_ws(c);
-  if (c->p < c->end && *c->p == close) {
-    c->p++;
-    return 1;
-  }
-  for (;;) {
-    if (keyed) {
-      if (!json_string(c)) return 0;
-      json_ws(c);
-      if (c->p >= c->end || *c->p != ':') return 0;
-      c->p++;
-    }
-    if (!json_value(c, depth + 1)) return 0;
-    json_ws(c);
-    if (c->p >= c->end) return 0;
-    if (*c->p == close) {
-      c->p++;
-      return 1;
-    }
-    if (*c->p != ',') return 0;
-    c->p++;
-    json_ws(c);
-  }
-}
-
-static int json_literal(json_cursor *c, const char *word) {
-  size_t n = strlen(word);
-  if ((size_t)(c->end - c->p) < n || memcmp(c->p, word, n) != 0) return 0;
-  c->p += n;
-  return 1;
-}
-
-static int json_value(json_cursor *c, int depth) {
-  if (depth > 32) return 0;
-  json_ws(c);
-  if (c->p >= c->end) return 0;
-  switch (*c->p) {
-    case '{': return json_members(c, depth, '}', 1);
-    case '[': return json_members(c, depth, ']', 0);
-    case '"': return json_string(c);
-    case 't': return json_literal(c, "true");
-    case 'f': return json_literal(c, "false");
-    case 'n': return json_literal(c, "null");
-    default: return json_number(c);
-  }
-}
-
-/* One JSON object and nothing else (SPEC R8: a message is one object, no newline). */
-static int json_object(const char *text, size_t len) {
-  json_cursor c = {text, text + len};
-  if (len == 0 || text[0] != '{') return 0;
-  return json_value(&c, 0) && c.p == c.end;
-}
-
-/* ---- reading the messages -------------------------------------------------------------- */
-
-/* The integer after `key` in the record of `msg` that contains `anchor`; -1 if absent. */
-static long long record_number(const char *msg, const char *anchor, const char *key) {
-  const char *record = strstr(msg, anchor);
-  if (record == NULL) return -1;
-  const char *record_end = strchr(record, '}');
-  const char *at = strstr(record, key);
-  if (at == NULL || (record_end != NULL && at > record_end)) return -1;
-  return strtoll(at + strlen(key), NULL, 10);
-}
-
-/* The string after `key` in the record containing `anchor`, copied to out; 0 if absent. */
-static int record_text(const char *msg, const char *anchor, const char *key, char *out, size_t cap) {
-  const char *record = strstr(msg, anchor);
-  if (record == NULL) return 0;
-  const char *at = strstr(record, key);
-  const char *record_end = strchr(record, '}');
-  if (at == NULL || (record_end != NULL && at > record_end)) return 0;
-  at += strlen(key);
-  const char *close = strchr(at, '"');
-  if (close == NULL || (size_t)(close - at) >= cap) return 0;
-  memcpy(out, at, (size_t)(close - at));
-  out[close - at] = '\0';
-  return 1;
-}
-
-static long long sum_of(const char *msg, const char *key) {
-  long long sum = 0;
-  for (const char *at = strstr(msg, key); at != NULL; at = strstr(at + 1, key)) {
-    sum += strtoll(at + strlen(key), NULL, 10);
-  }
-  return sum;
-}
-
-static unsigned occurrences(const char *msg, const char *needle) {
-  unsigned n = 0;
-  for (const char *at = strstr(msg, needle); at != NULL; at = strstr(at + 1, needle)) n++;
-  return n;
-}
-
 /* The first message holding `needle` (a window may span several messages); "" if none. */
 static const char *message_with(const char *needle) {
   for (unsigned i = 0; i < message_count && i < MAX_MESSAGES; i++) {
@@ -239,23 +83,6 @@ static long long total_of(const char *key) {
   long long sum = 0;
   for (unsigned i = 0; i < message_count && i < MAX_MESSAGES; i++) sum += sum_of(messages[i], key);
   return sum;
-}
-
-/* ms since the epoch as the core prints it (ISO 8601, UTC, milliseconds). */
-static void iso8601(int64_t ms, char out[64]) {
-  int64_t days = ms / 86400000, in_day = ms % 86400000;
-  /* Gregorian date from a day count, in 400-year eras starting on 0000-03-01. */
-  int64_t z = days + 719468;
-  int64_t era = z / 146097;
-  int64_t doe = z - era * 146097;
-  int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-  int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-  int64_t mp = (5 * doy + 2) / 153;
-  int64_t day = doy - (153 * mp + 2) / 5 + 1;
-  int64_t month = mp < 10 ? mp + 3 : mp - 9;
-  int64_t year = yoe + era * 400 + (month <= 2);
-  snprintf(out, 64, "%04" PRId64 "-%02" PRId64 "-%02" PRId64 "T%02" PRId64 ":%02" PRId64 ":%02" PRId64 ".%03" PRId64 "Z",
-           year, month, day, in_day / 3600000, in_day / 60000 % 60, in_day / 1000 % 60, in_day % 1000);
 }
 
 /* ---- time, connections, packets -------------------------------------------------------- */
@@ -398,13 +225,19 @@ static void bad_configurations(void) {
 static void starts_once(void) {
   MT_TX_CONFIG c = good_config();
   CHECK(mt_tx_start(&c) == TX_SUCCESS);
-  const TX_THREAD *t = shim_thread_last_created();
+  TX_THREAD *t = shim_thread_last_created();
   CHECK(t != NULL);
   if (t != NULL) {
+    /* Members the real TX_THREAD has too, and the rest through ThreadX's own API. */
     CHECK(t->tx_thread_entry != NULL);
     CHECK(t->tx_thread_stack_start == agent_stack && t->tx_thread_stack_size == sizeof agent_stack);
     CHECK(t->tx_thread_priority == 16 && t->tx_thread_preempt_threshold == 16);
-    CHECK(t->tx_thread_time_slice == TX_NO_TIME_SLICE && t->tx_thread_auto_start == TX_AUTO_START);
+    CHAR *name = NULL;
+    UINT state = 99, priority = 0, threshold = 0;
+    ULONG slice = 99;
+    CHECK(tx_thread_info_get(t, &name, &state, NULL, &priority, &threshold, &slice, NULL, NULL) == TX_SUCCESS);
+    CHECK(name != NULL && strcmp(name, "microtally agent") == 0);
+    CHECK(state == TX_READY && priority == 16 && threshold == 16 && slice == TX_NO_TIME_SLICE);
   }
   CHECK(mt_tx_start(&c) == MT_TX_ALREADY_STARTED);
   CHECK(message_count == 0); /* nothing aggregated yet, nothing to send */

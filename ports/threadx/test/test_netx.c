@@ -158,7 +158,10 @@ static void never_drops_without_an_application_filter(void) {
   /* Every packet ends up in exactly one bucket. */
   ULONG buckets = (after.connections - before.connections) + (after.truncated - before.truncated) +
                   (after.malformed - before.malformed) + (after.fragments - before.fragments) +
-                  (after.unsupported - before.unsupported) + (after.not_queued - before.not_queued);
+                  (after.unsupported - before.unsupported) + (after.not_queued - before.not_queued) +
+                  (after.ignored_neighbour_discovery - before.ignored_neighbour_discovery) +
+                  (after.ignored_mld - before.ignored_mld) +
+                  (after.ignored_link_multicast - before.ignored_link_multicast);
   CHECK(buckets == 2000);
   CHECK(after.truncated > before.truncated && after.malformed > before.malformed);
   CHECK(mt_netx_detach(&ip) == MT_NETX_SUCCESS && ip.nx_ip_packet_filter_extended == NX_NULL);
@@ -234,6 +237,56 @@ static void events_from_each_protocol(void) {
   CHECK(mt_netx_detach(&ip) == MT_NETX_SUCCESS);
 }
 
+/* The link's noise is counted by reason and never posted; a fragmented datagram is one event. */
+static void noise_and_fragments(void) {
+  static const uint8_t SOLICITED[16] = {0xff, 0x02, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0xff, 0, 0, 1};
+  static const uint8_t MDNS_V4[4] = {224, 0, 0, 251};
+  NX_IP ip;
+  memset(&ip, 0, sizeof ip);
+  ip.nx_ip_packet_filter_extended = app_filter;
+  CHECK(mt_netx_attach(&ip) == MT_NETX_SUCCESS);
+  MT_NETX_STATS before = stats_now();
+  posted_count = 0;
+  app_calls = 0;
+  uint8_t b[96];
+  size_t n = ipv6_header(b, 58, V6_DEVICE, SOLICITED, 24); /* neighbour solicitation */
+  n += icmp_echo(b + n) + 16;
+  b[40] = 135;
+  NX_PACKET *p = packet_of(b, n);
+  CHECK(deliver(&ip, p, NX_IP_PACKET_OUT) == NX_SUCCESS);
+  release(p);
+  b[40] = 143; /* MLDv2 report */
+  p = packet_of(b, n);
+  CHECK(deliver(&ip, p, NX_IP_PACKET_OUT) == NX_SUCCESS);
+  release(p);
+  n = ipv4_header(b, 17, V4_PEER, MDNS_V4, 8, 5, 0);
+  n += udp_header(b + n, 5353, 5353, 8);
+  p = packet_of(b, n);
+  CHECK(deliver(&ip, p, NX_IP_PACKET_IN) == NX_SUCCESS);
+  release(p);
+  /* A 2,000-byte UDP datagram arriving in two fragments: one event with its whole length. */
+  n = ipv4_header(b, 17, V4_PEER, V4_DEVICE, 8 + 40, 5, 0x2000);
+  n += udp_header(b + n, 5000, 6000, 2000) + 40;
+  p = packet_of(b, n);
+  CHECK(deliver(&ip, p, NX_IP_PACKET_IN) == NX_SUCCESS);
+  release(p);
+  n = ipv4_header(b, 17, V4_PEER, V4_DEVICE, 40, 5, 0x0006);
+  memset(b + n, 0x11, 40);
+  p = packet_of(b, n + 40);
+  CHECK(deliver(&ip, p, NX_IP_PACKET_IN) == NX_SUCCESS);
+  release(p);
+  MT_NETX_STATS after = stats_now();
+  CHECK(app_calls == 5); /* the application's filter saw every one */
+  CHECK(after.ignored_neighbour_discovery == before.ignored_neighbour_discovery + 1);
+  CHECK(after.ignored_mld == before.ignored_mld + 1);
+  CHECK(after.ignored_link_multicast == before.ignored_link_multicast + 1);
+  CHECK(after.fragments == before.fragments + 1 && after.malformed == before.malformed);
+  CHECK(after.connections == before.connections + 1 && after.packets == before.packets + 5);
+  CHECK(posted_count == 1 && posted[0].bytes == 2020 && posted[0].local_port == 6000);
+  CHECK(posted[0].direction == MT_PACKET_IN && posted[0].protocol == MT_PACKET_UDP);
+  CHECK(mt_netx_detach(&ip) == MT_NETX_SUCCESS);
+}
+
 static void several_instances_and_overwrites(void) {
   NX_IP a, b, c;
   memset(&a, 0, sizeof a);
@@ -267,6 +320,7 @@ int main(void) {
   chains_the_application_filter();
   never_drops_without_an_application_filter();
   events_from_each_protocol();
+  noise_and_fragments();
   several_instances_and_overwrites();
   CHECK(shim_interrupt_posture() == TX_INT_ENABLE);
   return check_report("netx hook");

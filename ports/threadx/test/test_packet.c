@@ -90,21 +90,157 @@ static void ipv4_icmp_and_padding(void) {
   CHECK(parse(p, 46, 0, &c) == MT_PACKET_OK && c.bytes == 28);
 }
 
+/* A fragmented UDP datagram is one datagram: the first fragment stands for all of it (bytes
+ * from its UDP length, as the sender's whole datagram); later fragments add nothing. */
 static void ipv4_fragments(void) {
   uint8_t p[64];
   mt_packet_conn c;
-  /* First fragment (more fragments, offset 0) still has the UDP header. */
-  size_t n = ipv4_header(p, 17, V4_DEVICE, V4_PEER, 16, 5, 0x2000);
+  /* First fragment (more fragments, offset 0) of a 1000-byte UDP datagram: 16 bytes of it here. */
+  size_t n = ipv4_header(p, 17, V4_PEER, V4_DEVICE, 16, 5, 0x2000);
+  n += udp_header(p + n, 5000, 6000, 1000) + 8;
+  CHECK(parse_exact(p, n, n, 0, &c) == MT_PACKET_OK);
+  CHECK(c.bytes == 20 + 1000 && c.protocol == MT_PACKET_UDP && c.direction == MT_PACKET_IN);
+  CHECK(c.local_port == 6000 && c.remote_port == 5000);
+  /* ... with IP options: the header's own length counts. */
+  uint8_t q[64];
+  n = ipv4_header(q, 17, V4_PEER, V4_DEVICE, 16, 6, 0x2000);
+  n += udp_header(q + n, 5000, 6000, 1000) + 8;
+  CHECK(parse(q, n, 0, &c) == MT_PACKET_OK && c.bytes == 24 + 1000);
+  /* The whole datagram as the sender's filter sees it: the same bytes. */
+  uint8_t whole[1100] = {0};
+  n = ipv4_header(whole, 17, V4_DEVICE, V4_PEER, 1000, 5, 0);
+  n += udp_header(whole + n, 6000, 5000, 1000) + 992;
+  CHECK(parse(whole, n, 1, &c) == MT_PACKET_OK && c.bytes == 1020);
+  /* A first fragment whose UDP length does not exceed what it carries is impossible. */
+  udp_header(p + 20, 5000, 6000, 16);
+  CHECK(parse(p, 36, 0, &c) == MT_PACKET_MALFORMED);
+  udp_header(p + 20, 5000, 6000, 4);
+  CHECK(parse(p, 36, 0, &c) == MT_PACKET_MALFORMED);
+  /* A datagram longer than IPv4 allows. */
+  udp_header(p + 20, 5000, 6000, 65535 - 19);
+  CHECK(parse(p, 36, 0, &c) == MT_PACKET_MALFORMED);
+  udp_header(p + 20, 5000, 6000, 65535 - 20);
+  CHECK(parse(p, 36, 0, &c) == MT_PACKET_OK && c.bytes == 65535);
+  /* Not a fragment (DF, no MF): the UDP length must fit the packet, as before. */
+  n = ipv4_header(p, 17, V4_DEVICE, V4_PEER, 16, 5, 0x4000);
   n += udp_header(p + n, 1, 2, 1000) + 8;
-  /* UDP length 1000 > what this fragment carries: still malformed for a lone datagram. */
   CHECK(parse(p, n, 1, &c) == MT_PACKET_MALFORMED);
-  udp_header(p + 20, 1, 2, 16);
-  CHECK(parse(p, n, 1, &c) == MT_PACKET_OK);
-  /* A later fragment has no transport header: counted as a fragment, nothing read. */
-  n = ipv4_header(p, 17, V4_DEVICE, V4_PEER, 16, 5, 0x0010);
+  /* Later fragments (offset > 0, with or without MF) carry no transport header: nothing read. */
+  n = ipv4_header(p, 17, V4_PEER, V4_DEVICE, 16, 5, 0x2000 | 0x0010);
   memset(p + 20, 0xAB, 16);
   n += 16;
-  CHECK(parse(p, n, 1, &c) == MT_PACKET_FRAGMENT);
+  CHECK(parse(p, n, 0, &c) == MT_PACKET_FRAGMENT);
+  put16(p + 6, 0x0020); /* the last one */
+  CHECK(parse(p, n, 0, &c) == MT_PACKET_FRAGMENT);
+  /* TCP has no length of its own: a first fragment counts with its own length. */
+  n = ipv4_header(p, 6, V4_PEER, V4_DEVICE, 24, 5, 0x2000);
+  n += tcp_header(p + n, 443, 50000, 5) + 4;
+  CHECK(parse(p, n, 0, &c) == MT_PACKET_OK && c.bytes == 44 && c.protocol == MT_PACKET_TCP);
+}
+
+static void ipv6_fragments(void) {
+  uint8_t p[160];
+  mt_packet_conn c;
+  /* First fragment of a 3000-byte UDP datagram: the whole datagram had no fragment header. */
+  size_t n = ipv6_header(p, 44, V6_PEER, V6_DEVICE, 8 + 8 + 16);
+  n += ipv6_fragment(p + n, 17, 0, 1);
+  n += udp_header(p + n, 5000, 6000, 3000) + 16;
+  CHECK(parse(p, n, 0, &c) == MT_PACKET_OK);
+  CHECK(c.bytes == 40 + 3000 && c.family == 6 && c.protocol == MT_PACKET_UDP);
+  CHECK(memcmp(c.local, V6_DEVICE, 16) == 0 && c.local_port == 6000 && c.remote_port == 5000);
+  /* A hop-by-hop header before the fragment header stays in the datagram. */
+  n = ipv6_header(p, 0, V6_PEER, V6_DEVICE, 8 + 8 + 8 + 16);
+  n += ipv6_ext(p + n, 44, 1);
+  n += ipv6_fragment(p + n, 17, 0, 1);
+  n += udp_header(p + n, 5000, 6000, 3000) + 16;
+  CHECK(parse(p, n, 0, &c) == MT_PACKET_OK && c.bytes == 40 + 8 + 3000);
+  /* The sender's whole datagram: the same bytes. */
+  static uint8_t whole[40 + 3000];
+  n = ipv6_header(whole, 17, V6_DEVICE, V6_PEER, 3000);
+  n += udp_header(whole + n, 6000, 5000, 3000) + 2992;
+  CHECK(parse(whole, n, 1, &c) == MT_PACKET_OK && c.bytes == 3040);
+  /* Later fragments: nothing. */
+  n = ipv6_header(p, 44, V6_PEER, V6_DEVICE, 8 + 16);
+  n += ipv6_fragment(p + n, 17, 2, 1);
+  memset(p + n, 0xCD, 16);
+  n += 16;
+  CHECK(parse(p, n, 0, &c) == MT_PACKET_FRAGMENT);
+  ipv6_fragment(p + 40, 17, 2, 0);
+  CHECK(parse(p, n, 0, &c) == MT_PACKET_FRAGMENT);
+  /* An atomic fragment (offset 0, no more): a whole datagram, its UDP length must fit. */
+  n = ipv6_header(p, 44, V6_PEER, V6_DEVICE, 8 + 8);
+  n += ipv6_fragment(p + n, 17, 0, 0);
+  n += udp_header(p + n, 5000, 6000, 8);
+  CHECK(parse(p, n, 0, &c) == MT_PACKET_OK && c.bytes == 56);
+  udp_header(p + 48, 5000, 6000, 3000);
+  CHECK(parse(p, n, 0, &c) == MT_PACKET_MALFORMED);
+  /* First fragment with a UDP length it already holds, or two fragment headers: impossible. */
+  n = ipv6_header(p, 44, V6_PEER, V6_DEVICE, 8 + 8 + 16);
+  n += ipv6_fragment(p + n, 17, 0, 1);
+  n += udp_header(p + n, 5000, 6000, 24) + 16;
+  CHECK(parse(p, n, 0, &c) == MT_PACKET_MALFORMED);
+  n = ipv6_header(p, 44, V6_PEER, V6_DEVICE, 8 + 8 + 8 + 16);
+  n += ipv6_fragment(p + n, 44, 0, 1);
+  n += ipv6_fragment(p + n, 17, 0, 1);
+  n += udp_header(p + n, 5000, 6000, 3000) + 16;
+  CHECK(parse(p, n, 0, &c) == MT_PACKET_MALFORMED);
+}
+
+/* The link's own housekeeping is readable but not a connection: a reason each. */
+static void link_noise(void) {
+  static const uint8_t ALL_NODES[16] = {0xff, 0x02, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
+  static const uint8_t SOLICITED[16] = {0xff, 0x02, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0xff, 0, 0, 1};
+  static const uint8_t MLDV2_ROUTERS[16] = {0xff, 0x02, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x16};
+  static const uint8_t SITE_GROUP[16] = {0xff, 0x05, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 3};
+  static const uint8_t MDNS_V4[4] = {224, 0, 0, 251};
+  static const uint8_t SSDP_V4[4] = {239, 255, 255, 250};
+  uint8_t p[96];
+  mt_packet_conn c;
+  /* Neighbour discovery: RS 133 .. redirect 137, whatever the addresses (NA to a peer too). */
+  static const unsigned nd[] = {133, 134, 135, 136, 137};
+  for (unsigned i = 0; i < 5; i++) {
+    size_t n = ipv6_header(p, 58, V6_DEVICE, i == 3 ? V6_PEER : SOLICITED, 24);
+    n += icmp_echo(p + n) + 16;
+    p[40] = (uint8_t)nd[i];
+    CHECK(parse(p, n, 1, &c) == MT_PACKET_IGNORED_ND);
+  }
+  /* MLD query/report/done and MLDv2 report, behind hop-by-hop (router alert). */
+  static const unsigned mld[] = {130, 131, 132, 143};
+  for (unsigned i = 0; i < 4; i++) {
+    size_t n = ipv6_header(p, 0, V6_DEVICE, MLDV2_ROUTERS, 8 + 8);
+    n += ipv6_ext(p + n, 58, 1);
+    n += icmp_echo(p + n);
+    p[48] = (uint8_t)mld[i];
+    CHECK(parse(p, n, 1, &c) == MT_PACKET_IGNORED_MLD);
+  }
+  /* Echo is not noise, even between link-local addresses; to all-nodes it is. */
+  size_t n = ipv6_header(p, 58, V6_PEER, V6_DEVICE, 8);
+  n += icmp_echo(p + n);
+  p[40] = 128;
+  CHECK(parse(p, n, 0, &c) == MT_PACKET_OK && c.protocol == MT_PACKET_ICMP);
+  ipv6_header(p, 58, V6_DEVICE, ALL_NODES, 8);
+  CHECK(parse(p, n, 1, &c) == MT_PACKET_IGNORED_LINK_MULTICAST);
+  /* ICMPv4 type 133 is not neighbour discovery. */
+  n = ipv4_header(p, 1, V4_PEER, V4_DEVICE, 8, 5, 0);
+  n += icmp_echo(p + n);
+  p[20] = 133;
+  CHECK(parse(p, n, 0, &c) == MT_PACKET_OK);
+  /* mDNS to 224.0.0.251 either way; SSDP (239/8) and site-scope IPv6 groups are connections. */
+  n = ipv4_header(p, 17, V4_DEVICE, MDNS_V4, 8, 5, 0);
+  n += udp_header(p + n, 5353, 5353, 8);
+  CHECK(parse(p, n, 1, &c) == MT_PACKET_IGNORED_LINK_MULTICAST);
+  CHECK(parse(p, n, 0, &c) == MT_PACKET_IGNORED_LINK_MULTICAST);
+  memcpy(p + 16, SSDP_V4, 4);
+  CHECK(parse(p, n, 1, &c) == MT_PACKET_OK && c.remote[0] == 239);
+  n = ipv6_header(p, 17, V6_DEVICE, SITE_GROUP, 8);
+  n += udp_header(p + n, 547, 547, 8);
+  CHECK(parse(p, n, 1, &c) == MT_PACKET_OK);
+  p[25] = 0x01; /* ff01:: interface-local */
+  CHECK(parse(p, n, 1, &c) == MT_PACKET_IGNORED_LINK_MULTICAST);
+  /* Traffic from a multicast source address to us is not filtered by this rule. */
+  n = ipv4_header(p, 17, MDNS_V4, V4_DEVICE, 8, 5, 0);
+  n += udp_header(p + n, 5353, 5353, 8);
+  CHECK(parse(p, n, 0, &c) == MT_PACKET_OK);
 }
 
 static void ipv6_variants(void) {
@@ -131,11 +267,11 @@ static void ipv6_variants(void) {
   n += icmp_echo(p + n);
   CHECK(parse(p, n, 0, &c) == MT_PACKET_OK && c.protocol == MT_PACKET_ICMP && c.family == 6);
 
-  /* First fragment parses through; a later one is a fragment. */
-  n = ipv6_header(p, 44, V6_DEVICE, V6_PEER, 8 + 8);
+  /* First fragment parses through; a later one is a fragment (more in ipv6_fragments). */
+  n = ipv6_header(p, 44, V6_DEVICE, V6_PEER, 8 + 8 + 8);
   n += ipv6_fragment(p + n, 17, 0, 1);
-  n += udp_header(p + n, 7, 9, 8);
-  CHECK(parse(p, n, 1, &c) == MT_PACKET_OK && c.remote_port == 9);
+  n += udp_header(p + n, 7, 9, 1000) + 8;
+  CHECK(parse(p, n, 1, &c) == MT_PACKET_OK && c.remote_port == 9 && c.bytes == 1040);
   ipv6_fragment(p + 40, 17, 3, 0);
   CHECK(parse(p, n, 1, &c) == MT_PACKET_FRAGMENT);
 
@@ -249,11 +385,28 @@ static void truncations(void) {
   every_truncation(p, n);
 }
 
+/* Whether the packet is the first fragment of a datagram (offset 0, more to come), read
+ * independently of the parser: IPv4 MF bit, or an IPv6 fragment header in the chain. */
+static int first_fragment(const uint8_t *p, size_t n) {
+  if (n >= 20 && (p[0] >> 4) == 4) return (p[6] & 0x20) != 0 && ((p[6] & 0x1f) | p[7]) == 0;
+  if (n < 40 || (p[0] >> 4) != 6) return 0;
+  unsigned next = p[6];
+  for (size_t at = 40; at + 8 <= n;) {
+    if (next == 44) return (p[at + 3] & 1) != 0;
+    if (next != 0 && next != 43 && next != 60 && next != 51) return 0;
+    size_t ext = next == 51 ? ((size_t)p[at + 1] + 2u) * 4u : ((size_t)p[at + 1] + 1u) * 8u;
+    next = p[at];
+    at += ext;
+  }
+  return 0;
+}
+
 /* Random bytes, and valid packets with random bytes flipped: any verdict, but never a read
- * past `avail` (AddressSanitizer) and never an event claiming more bytes than the packet. */
+ * past `avail` (AddressSanitizer) and never an event claiming more bytes than the packet,
+ * except the first fragment of a UDP datagram (the whole datagram, within IP's maximum). */
 static void garbage(void) {
   uint32_t seed = 12345;
-  unsigned bad = 0, ok = 0;
+  unsigned bad = 0, ok = 0, fragments_seen = 0;
   uint8_t p[160];
   for (int i = 0; i < 200000; i++) {
     size_t n;
@@ -262,9 +415,12 @@ static void garbage(void) {
       n += ipv6_header(p, (i & 2) ? 0 : 17, V6_DEVICE, V6_PEER, 16);
       n += ipv6_ext(p + n, 17, 1);
       n += udp_header(p + n, 1, 2, 8);
-    } else {
+    } else if (i & 2) {
       n = ipv4_header(p, 6, V4_DEVICE, V4_PEER, 20, 5, 0);
       n += tcp_header(p + n, 1, 2, 5);
+    } else { /* the first fragment of a 1,000-byte UDP datagram */
+      n = ipv4_header(p, 17, V4_DEVICE, V4_PEER, 16, 5, 0x2000);
+      n += udp_header(p + n, 1, 2, 1000) + 8;
     }
     for (int k = 0; k < 3; k++) {
       seed = seed * 1664525u + 1013904223u;
@@ -283,11 +439,16 @@ static void garbage(void) {
     mt_packet_conn c;
     if (parse(p, n, (int)(seed & 1), &c) == MT_PACKET_OK) {
       ok++;
-      if (c.bytes > n || (c.family != 4 && c.family != 6) || c.protocol > MT_PACKET_ICMP) bad++;
+      int whole_datagram = c.protocol == MT_PACKET_UDP && first_fragment(p, n);
+      if (c.bytes > n && !(whole_datagram && c.bytes <= 40u + 0xffffu)) bad++;
+      if ((c.family != 4 && c.family != 6) || c.protocol > MT_PACKET_ICMP) bad++;
+      if (whole_datagram) fragments_seen++;
     }
   }
   CHECK(bad == 0);
   CHECK(ok > 1000); /* the mutations leave plenty of valid packets too */
+  CHECK(fragments_seen > 1000);
+  printf("garbage: %u parsed, %u as first fragments of UDP datagrams\n", ok, fragments_seen);
 }
 
 int main(void) {
@@ -295,6 +456,8 @@ int main(void) {
   ipv4_udp_dns_and_options();
   ipv4_icmp_and_padding();
   ipv4_fragments();
+  ipv6_fragments();
+  link_noise();
   ipv6_variants();
   unsupported();
   malformed();

@@ -84,6 +84,14 @@ int main(void) {
   paint();
   check(mt_tx_start(&config) == TX_SUCCESS, "mt_tx_start");
   size_t start_stack = used();
+  /* The port's tunables came from MT_TX_CONFIG_FILE, in the library too: an update one byte
+   * longer than its MT_TX_CONFIG_BYTES (1,024 here, 4,096 by default) is refused. */
+  static CHAR long_update[1025];
+  memset(long_update, ' ', sizeof long_update);
+  long_update[0] = '{';
+  long_update[sizeof long_update - 1] = '}';
+  check(MT_TX_CONFIG_BYTES == 1024 && mt_tx_configure(long_update, sizeof long_update) == MT_TX_TOO_LONG,
+        "port tunables from MT_TX_CONFIG_FILE");
 
   /* The agent thread's work: events (one per step) and windows that close. */
   paint();

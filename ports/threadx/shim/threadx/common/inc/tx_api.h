@@ -35,6 +35,12 @@ extern "C" {
 #define TX_PRIORITY_ERROR ((UINT)0x0F)
 #define TX_DELETE_ERROR ((UINT)0x11)
 
+/* Thread states as tx_thread_info_get reports them. */
+#define TX_READY ((UINT)0)
+#define TX_COMPLETED ((UINT)1)
+#define TX_TERMINATED ((UINT)2)
+#define TX_SUSPENDED ((UINT)3)
+
 #ifndef TX_MAX_PRIORITIES
 #define TX_MAX_PRIORITIES 32
 #endif
@@ -85,6 +91,9 @@ UINT tx_thread_create(TX_THREAD *thread_ptr, CHAR *name_ptr, VOID (*entry_functi
 UINT tx_thread_terminate(TX_THREAD *thread_ptr);
 UINT tx_thread_delete(TX_THREAD *thread_ptr);
 TX_THREAD *tx_thread_identify(VOID);
+UINT tx_thread_info_get(TX_THREAD *thread_ptr, CHAR **name, UINT *state, ULONG *run_count,
+                        UINT *priority, UINT *preemption_threshold, ULONG *time_slice,
+                        TX_THREAD **next_thread, TX_THREAD **next_suspended_thread);
 UINT tx_semaphore_create(TX_SEMAPHORE *semaphore_ptr, CHAR *name_ptr, ULONG initial_count);
 UINT tx_semaphore_delete(TX_SEMAPHORE *semaphore_ptr);
 UINT tx_semaphore_get(TX_SEMAPHORE *semaphore_ptr, ULONG wait_option);

@@ -126,6 +126,24 @@ UINT tx_thread_create(TX_THREAD *t, CHAR *name, VOID (*entry)(ULONG), ULONG inpu
 
 TX_THREAD *tx_thread_identify(VOID) { return current_thread; }
 
+/* Nothing ever runs a thread here: auto-started is TX_READY, else TX_SUSPENDED. */
+UINT tx_thread_info_get(TX_THREAD *t, CHAR **name, UINT *state, ULONG *run_count, UINT *priority,
+                        UINT *preemption_threshold, ULONG *time_slice, TX_THREAD **next_thread,
+                        TX_THREAD **next_suspended_thread) {
+  if (t == TX_NULL || t->tx_thread_id != THREAD_ID) return TX_THREAD_ERROR;
+  if (name) *name = t->tx_thread_name;
+  if (state)
+    *state = t->tx_thread_shim_state == 1 ? TX_TERMINATED
+             : t->tx_thread_auto_start == TX_AUTO_START ? TX_READY : TX_SUSPENDED;
+  if (run_count) *run_count = 0;
+  if (priority) *priority = t->tx_thread_priority;
+  if (preemption_threshold) *preemption_threshold = t->tx_thread_preempt_threshold;
+  if (time_slice) *time_slice = t->tx_thread_time_slice;
+  if (next_thread) *next_thread = TX_NULL;
+  if (next_suspended_thread) *next_suspended_thread = TX_NULL;
+  return TX_SUCCESS;
+}
+
 UINT tx_thread_terminate(TX_THREAD *t) {
   if (t == TX_NULL || t->tx_thread_id != THREAD_ID) return TX_THREAD_ERROR;
   t->tx_thread_shim_state = 1;
