@@ -264,4 +264,3 @@ export function commit(): void {
   memory.copy(changetype<usize>(current), changetype<usize>(staged), CONFIG_BYTES);
 }
 
-export function staged_(): Config { return staged; }

@@ -15,6 +15,7 @@ import * as Si from "./sysinfo";
 import * as F from "./flush";
 import * as W from "./window";
 import * as T from "./trace";
+import * as R from "./layout";
 import { Writer, writerAt } from "./writer";
 import { splitmix64 } from "./text";
 import { writeRegions } from "./regions";
@@ -281,13 +282,13 @@ let pendingRecord: usize = 0;
 /** Names the first out-of-range field of a typed connection record. */
 function rejectConnection(rec: usize): i32 {
   const t = load<i64>(rec);
-  const family = load<u8>(rec + 62);
-  const remoteFamily = load<u8>(rec + 63);
+  const family = load<u8>(rec + R.CONN_FAMILY);
+  const remoteFamily = load<u8>(rec + R.CONN_REMOTE_FAMILY);
   if (t < 0 || t > E.MAX_TIME) badField(L.t);
-  else if (load<u64>(rec + 8) > <u64>E.MAX_SAFE) badField(L.bytesIn);
-  else if (load<u64>(rec + 16) > <u64>E.MAX_SAFE) badField(L.bytesOut);
-  else if (load<u8>(rec + 60) > 2) badField(L.proto);
-  else if (load<u8>(rec + 61) > 1) badField(L.dir);
+  else if (load<u64>(rec + R.CONN_BYTES_IN) > <u64>E.MAX_SAFE) badField(L.bytesIn);
+  else if (load<u64>(rec + R.CONN_BYTES_OUT) > <u64>E.MAX_SAFE) badField(L.bytesOut);
+  else if (load<u8>(rec + R.CONN_PROTO) > 2) badField(L.proto);
+  else if (load<u8>(rec + R.CONN_DIR) > 1) badField(L.dir);
   else if (family != 4 && family != 6) badField(L.family);
   else badField(L.remoteFamily);
   return reject();
@@ -299,7 +300,7 @@ function rejectConnection(rec: usize): i32 {
 @inline function ingestConnectionAt(off: i32): i32 {
   if (F.busy()) return MT_BUSY;
   const rec = input + off;
-  if (off < 0 || off + 68 > P.INPUT_CAP || off + 68 + <i32>load<u16>(rec + 64) + <i32>load<u16>(rec + 66) > P.INPUT_CAP) {
+  if (off < 0 || off + R.CONN_HEADER > P.INPUT_CAP || off + R.CONN_HEADER + <i32>load<u16>(rec + R.CONN_APP_LEN) + <i32>load<u16>(rec + R.CONN_HOST_LEN) > P.INPUT_CAP) {
     err.pos = 0;
     err.lit(L.typedRecordLongerThanTheInputArea);
     return reject();
@@ -310,7 +311,7 @@ function rejectConnection(rec: usize): i32 {
 /** A record known to lie inside the input area, with no chunks pending. */
 // @ts-ignore: decorator
 @inline function ingestConnectionRecord(rec: usize): i32 {
-  return ingestConnectionFields(rec, <i32>load<u16>(rec + 64), <i32>load<u16>(rec + 66));
+  return ingestConnectionFields(rec, <i32>load<u16>(rec + R.CONN_APP_LEN), <i32>load<u16>(rec + R.CONN_HOST_LEN));
 }
 
 /** The same, with the string lengths already read (the batch loop needs them for the size). */
@@ -318,11 +319,11 @@ function rejectConnection(rec: usize): i32 {
 @inline function ingestConnectionFields(rec: usize, appLen: i32, hostLen: i32): i32 {
   // Every scalar field is loaded once, here, then checked and handed on.
   const t = load<i64>(rec);
-  const bytesIn = load<u64>(rec + 8);
-  const bytesOut = load<u64>(rec + 16);
-  const pd = <u32>load<u16>(rec + 60);
-  const lf = <u32>load<u8>(rec + 62);
-  const rf = <u32>load<u8>(rec + 63);
+  const bytesIn = load<u64>(rec + R.CONN_BYTES_IN);
+  const bytesOut = load<u64>(rec + R.CONN_BYTES_OUT);
+  const pd = <u32>load<u16>(rec + R.CONN_PROTO);
+  const lf = <u32>load<u8>(rec + R.CONN_FAMILY);
+  const rf = <u32>load<u8>(rec + R.CONN_REMOTE_FAMILY);
   if (!connectionValid(t, bytesIn, bytesOut, pd, lf, rf)) return rejectConnection(rec);
   // The common case, kept short for interpreters: in order, inside every window.
   if (started && t >= lastT && t < W.nextDue) {
@@ -358,10 +359,10 @@ export function mt_ingest_batch(off: i32, end: i32): i32 {
   batchSkipped = 0;
   batchEnd = off;
   if (F.busy() || off < 0 || end > P.INPUT_CAP) return batchResult();
-  while (off + 68 <= end) {
-    const appLen = <i32>load<u16>(input + off + 64);
-    const hostLen = <i32>load<u16>(input + off + 66);
-    const size = 68 + appLen + hostLen;
+  while (off + R.CONN_HEADER <= end) {
+    const appLen = <i32>load<u16>(input + off + R.CONN_APP_LEN);
+    const hostLen = <i32>load<u16>(input + off + R.CONN_HOST_LEN);
+    const size = R.CONN_HEADER + appLen + hostLen;
     if (off + size > end) break;
     // The loop has checked what ingestConnectionAt checks: inside the area, nothing pending.
     if (ingestConnectionFields(input + off, appLen, hostLen) == MT_SKIPPED) batchSkipped++;
@@ -380,50 +381,50 @@ export function mt_batch_end(): i32 { return batchEnd; }
 export function mt_batch_skipped(): i32 { return batchSkipped; }
 
 export function mt_ingest_process(): i32 {
-  let at = typedBegin(0, 28, 22, 3);
+  let at = typedBegin(0, R.PROC_HEADER, R.PROC_CMD_LEN, 3);
   if (at > 0) {
-    ev.pid = load<u32>(input + 8);
-    ev.ppid = load<u32>(input + 12);
-    ev.uid = load<u32>(input + 16);
-    ev.ptype = load<u8>(input + 20);
+    ev.pid = load<u32>(input + R.PROC_PID);
+    ev.ppid = load<u32>(input + R.PROC_PPID);
+    ev.uid = load<u32>(input + R.PROC_UID);
+    ev.ptype = load<u8>(input + R.PROC_TYPE);
     if (ev.ptype > 1) at = badField(L.type);
     else {
-      at = typedText(E.cmd, at, load<u16>(input + 22));
-      at = typedText(E.exe, at, load<u16>(input + 24));
-      at = typedText(E.user, at, load<u16>(input + 26));
+      at = typedText(E.cmd, at, load<u16>(input + R.PROC_CMD_LEN));
+      at = typedText(E.exe, at, load<u16>(input + R.PROC_EXE_LEN));
+      at = typedText(E.user, at, load<u16>(input + R.PROC_USER_LEN));
     }
   }
   return typedEnd(at, E.K_PROCESS);
 }
 
 export function mt_ingest_baseline(): i32 {
-  let at = typedBegin(0, 20, 10, 5);
+  let at = typedBegin(0, R.BASE_HEADER, R.BASE_ID_LEN, 5);
   if (at > 0) {
-    ev.result = load<u8>(input + 8);
-    ev.severity = load<u8>(input + 9);
+    ev.result = load<u8>(input + R.BASE_RESULT);
+    ev.severity = load<u8>(input + R.BASE_SEVERITY);
     if (ev.result > 2) at = badField(L.result);
     else if (ev.severity > 3) at = badField(L.severity);
     else {
-      at = typedText(E.checkId, at, load<u16>(input + 10));
-      at = typedText(E.group, at, load<u16>(input + 12));
-      at = typedText(E.errorText, at, load<u16>(input + 14));
-      at = typedText(E.description, at, load<u16>(input + 16));
-      at = typedText(E.remediation, at, load<u16>(input + 18));
+      at = typedText(E.checkId, at, load<u16>(input + R.BASE_ID_LEN));
+      at = typedText(E.group, at, load<u16>(input + R.BASE_GROUP_LEN));
+      at = typedText(E.errorText, at, load<u16>(input + R.BASE_ERROR_LEN));
+      at = typedText(E.description, at, load<u16>(input + R.BASE_DESCRIPTION_LEN));
+      at = typedText(E.remediation, at, load<u16>(input + R.BASE_REMEDIATION_LEN));
     }
   }
   return typedEnd(at, E.K_BASELINE);
 }
 
 export function mt_ingest_sysinfo(): i32 {
-  let at = typedBegin(0, 24, 16, 4);
+  let at = typedBegin(0, R.SYS_HEADER, R.SYS_OS_LEN, 4);
   if (at > 0) {
-    ev.memTotal = load<u64>(input + 8);
+    ev.memTotal = load<u64>(input + R.SYS_MEM_TOTAL);
     if (ev.memTotal > <u64>E.MAX_SAFE) at = badField(L.memTotal);
     else {
-      at = typedText(E.os, at, load<u16>(input + 16));
-      at = typedText(E.osVersion, at, load<u16>(input + 18));
-      at = typedText(E.kernel, at, load<u16>(input + 20));
-      at = typedText(E.hw, at, load<u16>(input + 22));
+      at = typedText(E.os, at, load<u16>(input + R.SYS_OS_LEN));
+      at = typedText(E.osVersion, at, load<u16>(input + R.SYS_OS_VERSION_LEN));
+      at = typedText(E.kernel, at, load<u16>(input + R.SYS_KERNEL_LEN));
+      at = typedText(E.hw, at, load<u16>(input + R.SYS_HW_LEN));
     }
   }
   return typedEnd(at, E.K_SYSINFO);

@@ -4,6 +4,7 @@
 import * as L from "./words";
 import { Lit } from "./literal";
 import * as P from "./profile";
+import * as R from "./layout";
 import { Table, tableAt } from "./table";
 import { PROTO_TCP, PROTO_UDP, DIR_IN } from "./event";
 import { storeText, storedLen, storedTruncated } from "./text";
@@ -141,9 +142,9 @@ function fillOptional(s: usize, names: Names, at: i32, has: u32, noRoom: u32, ca
 
 // @ts-ignore: decorator
 @inline function fillBoth(s: usize, rec: usize, appLen: i32, hostLen: i32): void {
-  if (wants(s, F_APP, NO_APP_ROOM, appLen)) fillOptional(s, apps, O_APP, F_APP, NO_APP_ROOM, P.APP_CAP, rec + 68, appLen);
+  if (wants(s, F_APP, NO_APP_ROOM, appLen)) fillOptional(s, apps, O_APP, F_APP, NO_APP_ROOM, P.APP_CAP, rec + R.CONN_HEADER, appLen);
   if (wants(s, F_HOST, NO_HOST_ROOM, hostLen)) {
-    fillOptional(s, hosts, O_HOST, F_HOST, NO_HOST_ROOM, P.HOST_CAP, rec + 68 + appLen, hostLen);
+    fillOptional(s, hosts, O_HOST, F_HOST, NO_HOST_ROOM, P.HOST_CAP, rec + R.CONN_HEADER + appLen, hostLen);
   }
 }
 
@@ -152,8 +153,8 @@ function fillOptional(s: usize, names: Names, at: i32, has: u32, noRoom: u32, ca
  * `enabled` and `replaceOldest` come from the configuration and the profile.
  */
 export function add(rec: usize, seed: u32, enabled: bool, replaceOldest: bool): void {
-  addInline(rec, seed, enabled, replaceOldest, load<i64>(rec), load<u64>(rec, 8), load<u64>(rec, 16),
-    <i32>load<u16>(rec, 64), <i32>load<u16>(rec, 66), load<u8>(rec, 60), load<u8>(rec, 62), load<u8>(rec, 63));
+  addInline(rec, seed, enabled, replaceOldest, load<i64>(rec), load<u64>(rec, R.CONN_BYTES_IN), load<u64>(rec, R.CONN_BYTES_OUT),
+    <i32>load<u16>(rec, R.CONN_APP_LEN), <i32>load<u16>(rec, R.CONN_HOST_LEN), load<u8>(rec, R.CONN_PROTO), load<u8>(rec, R.CONN_FAMILY), load<u8>(rec, R.CONN_REMOTE_FAMILY));
 }
 
 /**
@@ -171,11 +172,11 @@ export function add(rec: usize, seed: u32, enabled: bool, replaceOldest: bool): 
   const localV6 = family == 6;
   const remoteV6 = remoteFamily == 0 ? localV6 : remoteFamily == 6;
   const keyFlags = (localV6 ? F_LOCAL_V6 : 0) | (remoteV6 ? F_REMOTE_V6 : 0) | (proto << 2);
-  const ports = load<u32>(rec, 56);
-  const w1 = localV6 ? load<u64>(rec, 24) : <u64>load<u32>(rec, 24);
-  const w2 = localV6 ? load<u64>(rec, 32) : 0;
-  const w3 = remoteV6 ? load<u64>(rec, 40) : <u64>load<u32>(rec, 40);
-  const w4 = remoteV6 ? load<u64>(rec, 48) : 0;
+  const ports = load<u32>(rec, R.CONN_LPORT);
+  const w1 = localV6 ? load<u64>(rec, R.CONN_LOCAL) : <u64>load<u32>(rec, R.CONN_LOCAL);
+  const w2 = localV6 ? load<u64>(rec, R.CONN_LOCAL + 8) : 0;
+  const w3 = remoteV6 ? load<u64>(rec, R.CONN_REMOTE) : <u64>load<u32>(rec, R.CONN_REMOTE);
+  const w4 = remoteV6 ? load<u64>(rec, R.CONN_REMOTE + 8) : 0;
   const hash = keyHash(seed, firstWord(keyFlags & 3, proto, ports), w1, w2, w3, w4);
   const offset = <u32>(t - windowStart(S.C_NETWORK));
   if (table.indexed) {
@@ -223,7 +224,7 @@ function insert(rec: usize, seed: u32, replaceOldest: bool, hash: u32, keyFlags:
   store<u32>(s, offset, O_LAST);
   store<u32>(s, ports, O_PORTS);
   store<u8>(s, 0, O_NO_ROOM);
-  store<u8>(s, <u8>(keyFlags | (load<u8>(rec, 61) == DIR_IN ? F_DIR_IN : 0)), O_FLAGS);
+  store<u8>(s, <u8>(keyFlags | (load<u8>(rec, R.CONN_DIR) == DIR_IN ? F_DIR_IN : 0)), O_FLAGS);
   fillBoth(s, rec, appLen, hostLen);
   table.linkHashed(s, hash);
 }

@@ -3,6 +3,7 @@
 // storage can be reserved statically with memory.data.
 
 import * as L from "./words";
+import { CONN_HEADER } from "./layout";
 
 export const LINUX: bool = MT_LINUX != 0;
 
@@ -58,7 +59,7 @@ export const NET_REPLACE_OLDEST: bool = LINUX;
 // past their bound: storing them bounds them anyway (storeText stops within the bound plus
 // one character), and the cut still shows they were longer.
 /** A connection as a typed record (docs/ABI.md layout) with its optional strings (trace.ts). */
-export const LINE_RECORD_BYTES: i32 = 68 + APP_CAP + 4 + HOST_CAP + 4;
+export const LINE_RECORD_BYTES: i32 = CONN_HEADER + APP_CAP + 4 + HOST_CAP + 4;
 const PROCESS_TEXTS: i32 = CMD_CAP + EXE_CAP + USER_CAP + 3 * 4;
 const BASELINE_TEXTS: i32 = CHECK_ID_CAP + GROUP_CAP + ERROR_TEXT_CAP + DESCRIPTION_CAP + REMEDIATION_CAP + 5 * 4;
 const SYSINFO_TEXTS: i32 = OS_CAP + OS_VERSION_CAP + KERNEL_CAP + HW_CAP + 4 * 4;

@@ -10,6 +10,7 @@ import { Writer } from "./writer";
 import { parseIPv4, parseIPv6 } from "./ip";
 import { APP_CAP, HOST_CAP } from "./profile";
 import { pendingInput } from "./config";
+import * as R from "./layout";
 
 // A connection line becomes a typed record (docs/ABI.md layout), so lines and typed ingest
 // share one path. Optional strings are cut 4 bytes past their bound (profile.ts,
@@ -21,15 +22,15 @@ export const lineRecord = pendingInput;
 /** Copies a typed connection record into lineRecord, strings cut as for a line. */
 export function keepRecord(rec: usize): usize {
   const r = lineRecord;
-  const appIn = <i32>load<u16>(rec + 64);
-  const hostIn = <i32>load<u16>(rec + 66);
+  const appIn = <i32>load<u16>(rec + R.CONN_APP_LEN);
+  const hostIn = <i32>load<u16>(rec + R.CONN_HOST_LEN);
   const appLen = appIn > APP_KEEP ? APP_KEEP : appIn;
   const hostLen = hostIn > HOST_KEEP ? HOST_KEEP : hostIn;
-  memory.copy(r, rec, 64);
-  memory.copy(r + 68, rec + 68, appLen);
-  memory.copy(r + 68 + appLen, rec + 68 + appIn, hostLen);
-  store<u16>(r + 64, <u16>appLen);
-  store<u16>(r + 66, <u16>hostLen);
+  memory.copy(r, rec, R.CONN_APP_LEN);
+  memory.copy(r + R.CONN_HEADER, rec + R.CONN_HEADER, appLen);
+  memory.copy(r + R.CONN_HEADER + appLen, rec + R.CONN_HEADER + appIn, hostLen);
+  store<u16>(r + R.CONN_APP_LEN, <u16>appLen);
+  store<u16>(r + R.CONN_HOST_LEN, <u16>hostLen);
   return r;
 }
 
@@ -162,23 +163,23 @@ export function parseLine(p: usize, len: i32, errors: Writer): i32 {
   ev.t = int(L.t, 0, E.MAX_TIME);
   if (kind == E.K_CONNECTION) {
     const r = lineRecord;
-    store<u8>(r + 60, <u8>choice(L.proto, L.tcp, L.udp, L.icmp, L.empty));
-    store<u8>(r + 61, <u8>choice(L.dir, L.inWord, L.out, L.empty, L.empty));
-    store<u8>(r + 62, address(L.local, r + 24) ? 6 : 4);
-    store<u16>(r + 56, <u16>int(L.lport, 0, 65535));
-    store<u8>(r + 63, address(L.remote, r + 40) ? 6 : 4);
-    store<u16>(r + 58, <u16>int(L.rport, 0, 65535));
-    store<u64>(r + 8, <u64>int(L.bytesIn, 0, E.MAX_SAFE));
-    store<u64>(r + 16, <u64>int(L.bytesOut, 0, E.MAX_SAFE));
+    store<u8>(r + R.CONN_PROTO, <u8>choice(L.proto, L.tcp, L.udp, L.icmp, L.empty));
+    store<u8>(r + R.CONN_DIR, <u8>choice(L.dir, L.inWord, L.out, L.empty, L.empty));
+    store<u8>(r + R.CONN_FAMILY, address(L.local, r + R.CONN_LOCAL) ? 6 : 4);
+    store<u16>(r + R.CONN_LPORT, <u16>int(L.lport, 0, 65535));
+    store<u8>(r + R.CONN_REMOTE_FAMILY, address(L.remote, r + R.CONN_REMOTE) ? 6 : 4);
+    store<u16>(r + R.CONN_RPORT, <u16>int(L.rport, 0, 65535));
+    store<u64>(r + R.CONN_BYTES_IN, <u64>int(L.bytesIn, 0, E.MAX_SAFE));
+    store<u64>(r + R.CONN_BYTES_OUT, <u64>int(L.bytesOut, 0, E.MAX_SAFE));
     str(L.app, false, E.app);
     str(L.host, false, E.host);
     store<i64>(r, ev.t);
     const appLen = E.app.len > APP_KEEP ? APP_KEEP : (E.app.len > 0 ? E.app.len : 0);
     const hostLen = E.host.len > HOST_KEEP ? HOST_KEEP : (E.host.len > 0 ? E.host.len : 0);
-    if (appLen > 0) memory.copy(r + 68, E.app.ptr, appLen);
-    if (hostLen > 0) memory.copy(r + 68 + appLen, E.host.ptr, hostLen);
-    store<u16>(r + 64, <u16>appLen);
-    store<u16>(r + 66, <u16>hostLen);
+    if (appLen > 0) memory.copy(r + R.CONN_HEADER, E.app.ptr, appLen);
+    if (hostLen > 0) memory.copy(r + R.CONN_HEADER + appLen, E.host.ptr, hostLen);
+    store<u16>(r + R.CONN_APP_LEN, <u16>appLen);
+    store<u16>(r + R.CONN_HOST_LEN, <u16>hostLen);
   } else if (kind == E.K_PROCESS) {
     ev.pid = <u32>int(L.pid, 0, 4294967295);
     ev.ppid = <u32>int(L.ppid, 0, 4294967295);

@@ -5,6 +5,7 @@
  * translation) is a build option. Standard C99: no POSIX, no RTOS, no libc allocation.
  */
 #include "microtally.h"
+#include "mt_record_layout.h"
 
 #include <limits.h>
 #include <string.h>
@@ -41,11 +42,6 @@ const uint8_t mt_fn_params[MT_FN_COUNT] = {
 /* C89-style static assertion: the private array must hold one slot per export. */
 typedef char mt_fn_table_fits[(MT_FN_COUNT <= MT_PRIV_FUNCTION_COUNT) ? 1 : -1];
 
-/* Sizes of the typed records' fixed headers (docs/ABI.md). */
-#define CONNECTION_HEADER 68u
-#define PROCESS_HEADER 28u
-#define BASELINE_HEADER 20u
-#define SYSINFO_HEADER 24u
 
 /* ---- small helpers ------------------------------------------------------------------- */
 
@@ -295,7 +291,7 @@ mt_status_t mt_init(mt_core_t *core, const mt_config_t *config)
     /* The bindings write these areas directly: they must lie inside linear memory. The
      * input area needs room for the agent id and the fixed header of every typed record. */
     if (!area_inside(in_ptr, in_cap, memory_size) || !area_inside(out_ptr, out_cap, memory_size) ||
-        !area_inside(err_ptr, 1, memory_size) || in_cap < (int32_t)CONNECTION_HEADER) {
+        !area_inside(err_ptr, 1, memory_size) || in_cap < (int32_t)MT_CONN_HEADER) {
         return MT_ERR_ENGINE;
     }
     core->priv_input_ptr = (uint32_t)in_ptr;
@@ -509,23 +505,23 @@ mt_status_t mt_ingest_connection(mt_core_t *core, const mt_connection_t *e)
     texts[0].len = e->app_len;
     texts[1].ptr = e->host;
     texts[1].len = e->host_len;
-    rec = typed_record(core, CONNECTION_HEADER, texts, 2, &st);
+    rec = typed_record(core, MT_CONN_HEADER, texts, 2, &st);
     if (rec == NULL) {
         return st;
     }
-    put_u64(rec + 0, (uint64_t)e->t_ms);
-    put_u64(rec + 8, e->bytes_in);
-    put_u64(rec + 16, e->bytes_out);
-    memcpy(rec + 24, e->local, 16);
-    memcpy(rec + 40, e->remote, 16);
-    put_u16(rec + 56, e->local_port);
-    put_u16(rec + 58, e->remote_port);
-    rec[60] = e->protocol;
-    rec[61] = e->direction;
-    rec[62] = e->family;
-    rec[63] = e->remote_family;
-    put_u16(rec + 64, (uint32_t)e->app_len);
-    put_u16(rec + 66, (uint32_t)e->host_len);
+    put_u64(rec + MT_CONN_T, (uint64_t)e->t_ms);
+    put_u64(rec + MT_CONN_BYTES_IN, e->bytes_in);
+    put_u64(rec + MT_CONN_BYTES_OUT, e->bytes_out);
+    memcpy(rec + MT_CONN_LOCAL, e->local, 16);
+    memcpy(rec + MT_CONN_REMOTE, e->remote, 16);
+    put_u16(rec + MT_CONN_LPORT, e->local_port);
+    put_u16(rec + MT_CONN_RPORT, e->remote_port);
+    rec[MT_CONN_PROTO] = e->protocol;
+    rec[MT_CONN_DIR] = e->direction;
+    rec[MT_CONN_FAMILY] = e->family;
+    rec[MT_CONN_REMOTE_FAMILY] = e->remote_family;
+    put_u16(rec + MT_CONN_APP_LEN, (uint32_t)e->app_len);
+    put_u16(rec + MT_CONN_HOST_LEN, (uint32_t)e->host_len);
     ok = call_raw(core, MT_FN_INGEST_CONNECTION, &rc, 0, 0);
     return input_done(core, ok, rc);
 }
@@ -549,18 +545,18 @@ mt_status_t mt_ingest_process(mt_core_t *core, const mt_process_t *e)
     texts[1].len = e->exe_len;
     texts[2].ptr = e->user;
     texts[2].len = e->user_len;
-    rec = typed_record(core, PROCESS_HEADER, texts, 3, &st);
+    rec = typed_record(core, MT_PROC_HEADER, texts, 3, &st);
     if (rec == NULL) {
         return st;
     }
-    put_u64(rec + 0, (uint64_t)e->t_ms);
-    put_u32(rec + 8, e->pid);
-    put_u32(rec + 12, e->ppid);
-    put_u32(rec + 16, e->uid);
-    rec[20] = e->type;
-    put_u16(rec + 22, (uint32_t)e->cmd_len);
-    put_u16(rec + 24, (uint32_t)e->exe_len);
-    put_u16(rec + 26, (uint32_t)e->user_len);
+    put_u64(rec + MT_PROC_T, (uint64_t)e->t_ms);
+    put_u32(rec + MT_PROC_PID, e->pid);
+    put_u32(rec + MT_PROC_PPID, e->ppid);
+    put_u32(rec + MT_PROC_UID, e->uid);
+    rec[MT_PROC_TYPE] = e->type;
+    put_u16(rec + MT_PROC_CMD_LEN, (uint32_t)e->cmd_len);
+    put_u16(rec + MT_PROC_EXE_LEN, (uint32_t)e->exe_len);
+    put_u16(rec + MT_PROC_USER_LEN, (uint32_t)e->user_len);
     ok = call_raw(core, MT_FN_INGEST_PROCESS, &rc, 0, 0);
     return input_done(core, ok, rc);
 }
@@ -589,15 +585,15 @@ mt_status_t mt_ingest_baseline(mt_core_t *core, const mt_baseline_t *e)
     texts[3].len = e->description_len;
     texts[4].ptr = e->remediation;
     texts[4].len = e->remediation_len;
-    rec = typed_record(core, BASELINE_HEADER, texts, 5, &st);
+    rec = typed_record(core, MT_BASE_HEADER, texts, 5, &st);
     if (rec == NULL) {
         return st;
     }
-    put_u64(rec + 0, (uint64_t)e->t_ms);
-    rec[8] = e->result;
-    rec[9] = e->severity;
+    put_u64(rec + MT_BASE_T, (uint64_t)e->t_ms);
+    rec[MT_BASE_RESULT] = e->result;
+    rec[MT_BASE_SEVERITY] = e->severity;
     for (i = 0; i < 5u; i++) {
-        put_u16(rec + 10 + 2 * i, (uint32_t)texts[i].len);
+        put_u16(rec + MT_BASE_ID_LEN + 2 * i, (uint32_t)texts[i].len);
     }
     ok = call_raw(core, MT_FN_INGEST_BASELINE, &rc, 0, 0);
     return input_done(core, ok, rc);
@@ -625,14 +621,14 @@ mt_status_t mt_ingest_sysinfo(mt_core_t *core, const mt_sysinfo_t *e)
     texts[2].len = e->kernel_len;
     texts[3].ptr = e->hw;
     texts[3].len = e->hw_len;
-    rec = typed_record(core, SYSINFO_HEADER, texts, 4, &st);
+    rec = typed_record(core, MT_SYS_HEADER, texts, 4, &st);
     if (rec == NULL) {
         return st;
     }
-    put_u64(rec + 0, (uint64_t)e->t_ms);
-    put_u64(rec + 8, e->mem_total);
+    put_u64(rec + MT_SYS_T, (uint64_t)e->t_ms);
+    put_u64(rec + MT_SYS_MEM_TOTAL, e->mem_total);
     for (i = 0; i < 4u; i++) {
-        put_u16(rec + 16 + 2 * i, (uint32_t)texts[i].len);
+        put_u16(rec + MT_SYS_OS_LEN + 2 * i, (uint32_t)texts[i].len);
     }
     ok = call_raw(core, MT_FN_INGEST_SYSINFO, &rc, 0, 0);
     return input_done(core, ok, rc);
@@ -666,8 +662,8 @@ mt_status_t mt_ingest_connection_records(mt_core_t *core, const uint8_t *records
         return MT_ERR_ENGINE;
     }
     /* Whole records that fit the input area together. */
-    while (n + CONNECTION_HEADER <= len) {
-        size_t size = CONNECTION_HEADER + get_u16(records + n + 64) + get_u16(records + n + 66);
+    while (n + MT_CONN_HEADER <= len) {
+        size_t size = MT_CONN_HEADER + get_u16(records + n + MT_CONN_APP_LEN) + get_u16(records + n + MT_CONN_HOST_LEN);
         if (n + size > len) {
             break;
         }
@@ -703,8 +699,8 @@ mt_status_t mt_ingest_connection_records(mt_core_t *core, const uint8_t *records
     if ((size_t)end == n) {
         used = count;
     }
-    for (size_t at = 0; (size_t)end < n && at < (size_t)end && at + CONNECTION_HEADER <= n; used++) {
-        at += CONNECTION_HEADER + get_u16(records + at + 64) + get_u16(records + at + 66);
+    for (size_t at = 0; (size_t)end < n && at < (size_t)end && at + MT_CONN_HEADER <= n; used++) {
+        at += MT_CONN_HEADER + get_u16(records + at + MT_CONN_APP_LEN) + get_u16(records + at + MT_CONN_HOST_LEN);
     }
     if (packed < 0 || used <= 0 || end <= 0 || (size_t)end > n || rejected > used) {
         return recover(core, true); /* the core broke the ABI's promises */

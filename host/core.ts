@@ -4,8 +4,9 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { Profile } from './engine.js';
+import * as R from './layout.js';
 
-export const enum Status { Ok = 0, Skipped = 1, Blank = 2, Busy = 3 }
+export enum Status { Ok = 0, Skipped = 1, Blank = 2, Busy = 3 }
 
 export interface ConnectionRecord {
   t: number;
@@ -120,23 +121,23 @@ export function encodeConnection(c: ConnectionRecord): Uint8Array {
   const enc = new TextEncoder();
   const app = enc.encode(c.app ?? '');
   const host = enc.encode(c.host ?? '');
-  const rec = new Uint8Array(68 + app.length + host.length);
+  const rec = new Uint8Array(R.CONN_HEADER + app.length + host.length);
   const v = new DataView(rec.buffer);
-  v.setBigInt64(0, BigInt(c.t), true);
-  v.setBigUint64(8, BigInt(c.bytesIn), true);
-  v.setBigUint64(16, BigInt(c.bytesOut), true);
-  rec.set(c.local.subarray(0, 16), 24);
-  rec.set(c.remote.subarray(0, 16), 40);
-  v.setUint16(56, c.lport, true);
-  v.setUint16(58, c.rport, true);
-  v.setUint8(60, PROTO[c.proto]);
-  v.setUint8(61, DIR[c.dir]);
-  v.setUint8(62, c.local.length === 16 ? 6 : 4);
-  v.setUint8(63, c.remote.length === 16 ? 6 : 4);
-  v.setUint16(64, app.length, true);
-  v.setUint16(66, host.length, true);
-  rec.set(app, 68);
-  rec.set(host, 68 + app.length);
+  v.setBigInt64(R.CONN_T, BigInt(c.t), true);
+  v.setBigUint64(R.CONN_BYTES_IN, BigInt(c.bytesIn), true);
+  v.setBigUint64(R.CONN_BYTES_OUT, BigInt(c.bytesOut), true);
+  rec.set(c.local.subarray(0, 16), R.CONN_LOCAL);
+  rec.set(c.remote.subarray(0, 16), R.CONN_REMOTE);
+  v.setUint16(R.CONN_LPORT, c.lport, true);
+  v.setUint16(R.CONN_RPORT, c.rport, true);
+  v.setUint8(R.CONN_PROTO, PROTO[c.proto]);
+  v.setUint8(R.CONN_DIR, DIR[c.dir]);
+  v.setUint8(R.CONN_FAMILY, c.local.length === 16 ? 6 : 4);
+  v.setUint8(R.CONN_REMOTE_FAMILY, c.remote.length === 16 ? 6 : 4);
+  v.setUint16(R.CONN_APP_LEN, app.length, true);
+  v.setUint16(R.CONN_HOST_LEN, host.length, true);
+  rec.set(app, R.CONN_HEADER);
+  rec.set(host, R.CONN_HEADER + app.length);
   return rec;
 }
 
@@ -257,35 +258,35 @@ export class Core {
 
   ingestProcess(p: ProcessRecord): CallResult {
     const strs = [p.cmd, p.exe ?? '', p.user ?? ''].map((s) => this.enc.encode(s));
-    const v = this.header(28, strs);
+    const v = this.header(R.PROC_HEADER, strs);
     if (!v) return this.tooLarge();
-    v.setBigInt64(0, BigInt(p.t), true);
-    v.setUint32(8, p.pid >>> 0, true);
-    v.setUint32(12, p.ppid >>> 0, true);
-    v.setUint32(16, p.uid >>> 0, true);
-    v.setUint8(20, PTYPE[p.type]);
-    strs.forEach((s, i) => v.setUint16(22 + 2 * i, s.length, true));
+    v.setBigInt64(R.PROC_T, BigInt(p.t), true);
+    v.setUint32(R.PROC_PID, p.pid >>> 0, true);
+    v.setUint32(R.PROC_PPID, p.ppid >>> 0, true);
+    v.setUint32(R.PROC_UID, p.uid >>> 0, true);
+    v.setUint8(R.PROC_TYPE, PTYPE[p.type]);
+    strs.forEach((s, i) => v.setUint16(R.PROC_CMD_LEN + 2 * i, s.length, true));
     return this.result(this.x.mt_ingest_process());
   }
 
   ingestBaseline(b: BaselineRecord): CallResult {
     const strs = [b.id, b.group, b.error ?? '', b.description, b.remediation].map((s) => this.enc.encode(s));
-    const v = this.header(20, strs);
+    const v = this.header(R.BASE_HEADER, strs);
     if (!v) return this.tooLarge();
-    v.setBigInt64(0, BigInt(b.t), true);
-    v.setUint8(8, RESULT[b.result]);
-    v.setUint8(9, SEVERITY[b.severity]);
-    strs.forEach((s, i) => v.setUint16(10 + 2 * i, s.length, true));
+    v.setBigInt64(R.BASE_T, BigInt(b.t), true);
+    v.setUint8(R.BASE_RESULT, RESULT[b.result]);
+    v.setUint8(R.BASE_SEVERITY, SEVERITY[b.severity]);
+    strs.forEach((s, i) => v.setUint16(R.BASE_ID_LEN + 2 * i, s.length, true));
     return this.result(this.x.mt_ingest_baseline());
   }
 
   ingestSysinfo(s: SysinfoRecord): CallResult {
     const strs = [s.os, s.osVersion, s.kernel, s.hw].map((x) => this.enc.encode(x));
-    const v = this.header(24, strs);
+    const v = this.header(R.SYS_HEADER, strs);
     if (!v) return this.tooLarge();
-    v.setBigInt64(0, BigInt(s.t), true);
-    v.setBigUint64(8, BigInt(s.memTotal), true);
-    strs.forEach((x, i) => v.setUint16(16 + 2 * i, x.length, true));
+    v.setBigInt64(R.SYS_T, BigInt(s.t), true);
+    v.setBigUint64(R.SYS_MEM_TOTAL, BigInt(s.memTotal), true);
+    strs.forEach((x, i) => v.setUint16(R.SYS_OS_LEN + 2 * i, x.length, true));
     return this.result(this.x.mt_ingest_sysinfo());
   }
 

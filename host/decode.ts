@@ -409,20 +409,12 @@ export function decodeSequence(bytes: Uint8Array, spans?: RecordSpan[]): string 
   return run.finish();
 }
 
-const USAGE = `usage: microtally decode [<file>|-]
-  reads a CBOR sequence of messages (replay --format cbor, or a device with messageFormat "cbor")
-  and prints each as the JSON line --format json prints. Exit status: 0 done, 1 malformed input
-  (what was decoded before it is printed), 2 usage error, 74 the input could not be read.
-`;
-
-/** The `decode` command: returns the exit status. */
-export function runDecode(args: string[]): number {
-  if (args.includes('-h') || args.includes('--help')) { process.stdout.write(USAGE); return 0; }
-  if (args.length > 1 || (args.length === 1 && args[0].startsWith('-') && args[0] !== '-')) {
-    process.stderr.write(`microtally: decode takes at most one file\n${USAGE}`);
-    return 2;
-  }
-  const path = args[0] ?? '-';
+/**
+ * `microtally decode`: reads a CBOR sequence from `path` ('-' for stdin) and prints the JSON
+ * lines `--format json` prints. 0 done, 1 a malformed message (reported; what came before it
+ * is printed), 74 the input could not be read.
+ */
+export function decodeFile(path: string): number {
   let input: Uint8Array;
   try {
     input = readFileSync(path === '-' ? 0 : path);

@@ -1,6 +1,9 @@
 // One interface for every engine that can run the blob, so the test suites and the CLI
 // run the same traces on each of them and compare bytes.
 
+import { existsSync } from 'node:fs';
+import { basename } from 'node:path';
+
 export type Profile = 'rtos' | 'linux';
 export type EngineName = 'v8' | 'wasm3' | 'aot' | 'qemu' | 'qemu-aot' | 'qemu-threadx';
 
@@ -49,4 +52,23 @@ export interface Engine {
    * messages as they come (and discarding them), `repeat` times from a fresh `mt_init`.
    */
   benchConnections?(recordsFile: string, repeat: number): Promise<BenchResult>;
+}
+
+/**
+ * An engine this machine or this copy cannot run (a tool or the repository's C sources missing).
+ * The message says what is missing in one line; `replay` reports it and exits 69.
+ */
+export class EngineUnavailable extends Error {}
+
+/** Why a build script cannot run here (it is not in an installed package), or undefined. */
+export function missingBuildScript(engine: EngineName, script: string): EngineUnavailable | undefined {
+  if (existsSync(script)) return undefined;
+  return new EngineUnavailable(`engine ${engine} is built from the repository's C sources (scripts/${basename(script)}), ` +
+    'which the installed package does not include: use it from a clone of the repository (engine v8 works anywhere)');
+}
+
+/** A failed build script's reason: its last line on stderr (the scripts end with what was missing). */
+export function buildFailure(engine: EngineName, stderr: string): EngineUnavailable {
+  const last = stderr.trim().split('\n').pop() ?? '';
+  return new EngineUnavailable(`engine ${engine} could not be built: ${last || 'the build script failed'}`);
 }

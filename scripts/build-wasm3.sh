@@ -81,6 +81,8 @@ if [ ! -f build/microtally-rtos.wasm ] || [ ! -f build/microtally-linux.wasm ]; 
   npm run --silent build:core >&2
 fi
 
+command -v make >/dev/null || die "make not found (apt install make; scripts/setup.sh does)"
+command -v "${CC:-cc}" >/dev/null || die "no C compiler: ${CC:-cc} not found (apt install gcc; scripts/setup.sh does)"
 JOBS=$(getconf _NPROCESSORS_ONLN 2>/dev/null || echo 2)
 make --no-print-directory -s -C ports/posix -j"$JOBS" WASM3_DIR="$WASM3_DIR" >&2
 log "built build/posix/microtally-replay ($(wc -c < build/posix/microtally-replay) bytes)"

@@ -3,7 +3,9 @@
 // figure in them is typed by hand:
 //   bash scripts/build-firmware.sh                       build/firmware/size.json, size-aot.json
 //   npx microtally bench --json > build/bench/report.json
-//   node scripts/readme-numbers.mjs [--check]            rewrites README.md between the markers
+//   bash scripts/test-threadx.sh                         build/threadx/figures.json
+//   node scripts/readme-numbers.mjs [--check] [--only=NAME,…]
+//                                                        rewrites README.md and ports/threadx/README.md between the markers
 // Each table sits between `<!-- numbers:NAME -->` and `<!-- /numbers -->`. With --check it
 // only says whether the README's deterministic tables (sizes, instruction counts) match.
 
@@ -92,24 +94,66 @@ function quota() {
   ];
 }
 
-const tables = { blobs, footprint, performance, quota };
+/** The command line's synopses, from the command table itself (dist/host/cli.js, `npm run build`). */
+async function usage() {
+  const cli = `${root}dist/host/cli.js`;
+  if (!existsSync(cli)) throw new Error('run npm run build first (dist/host/cli.js)');
+  const { COMMANDS } = await import(cli);
+  const { synopsis } = await import(`${root}dist/host/commands/command.js`);
+  return ['```', ...COMMANDS.map((c) => synopsis(c)), 'microtally --version', '```'];
+}
+
+/** ports/threadx/README.md's table, from what scripts/test-threadx.sh measured on the Cortex-M3 build. */
+function threadx() {
+  const f = read('build/threadx/figures.json');
+  if (!f) throw new Error('run bash scripts/test-threadx.sh first (build/threadx/figures.json)');
+  const o = f.objects;
+  // The port's own objects as built against the real ThreadX / NetX Duo headers when they were available.
+  const p = f.realPort ?? o;
+  const against = f.realPort ? 'the real ThreadX control blocks (`cortex-m3-real` build)' : "the test double's control blocks (ThreadX's own are larger)";
+  const cmd = '`bash scripts/test-threadx.sh`';
+  return [
+    '| what | value | measured by |',
+    '|---|---|---|',
+    `| agent thread stack, high-water mark of \`mt_tx_agent_step\` (events and window sends) | ${n(f.stepStack)} B (\`MT_TX_MIN_STACK_BYTES\` ${n(f.minStack)} B default) | ${cmd} (\`target:\` lines, on QEMU) |`,
+    `| stack of the caller of \`mt_tx_start\` (wasm3 loads and compiles the blob) | ${n(f.startStack)} B | same |`,
+    `| wasm3 heap of one rtos core (\`MT_WASM3_HEAP_BYTES\` must cover it) | ${n(f.heapOneCore)} B (\`rtos-small\` blob) | same |`,
+    `| port's static RAM (core handle, queue, semaphore and thread control blocks, counters, hook slots, the update buffer and journal) | ${n(f.portStaticRam)} B with ${against}, most of it \`MT_TX_CONFIG_BYTES\` + \`MT_TX_CONFIG_JOURNAL_BYTES\`; + your queue storage and stack | same (data + bss of the port objects) |`,
+    `| flash: agent / NetX hook / parser${f.realPort ? ' (real ThreadX / NetX Duo headers)' : ''} | ${n(p.agent.text)} / ${n(p.netx.text)} / ${n(p.parser.text)} B | same (arm-none-eabi-size) |`,
+    `| flash: bindings / wasm3 (no float) / rtos-small blob | ${n(o.bindings.text)} / ${n(o.wasm3.text)} / ${n(o.blob.text)} B | same |`,
+    '',
+    `So a device needs about ${kb(f.heapOneCore + f.portStaticRam)} of RAM for microtally (the heap and the port's static RAM) plus the queue and the agent stack.`,
+  ];
+}
+
+/** Each file's generated blocks; `checked` are deterministic (sizes, counts), the others are timings. */
+const FILES = [
+  { file: 'README.md', tables: { blobs, footprint, performance, quota, usage }, unchecked: ['performance', 'quota'] },
+  { file: 'ports/threadx/README.md', tables: { threadx }, unchecked: [] },
+];
 const check = process.argv.includes('--check');
-const readme = readFileSync(`${root}README.md`, 'utf8');
-let out = readme;
+// --only a,b: regenerate (or check) just those tables, e.g. after changing the command line.
+const onlyArg = process.argv.find((a) => a.startsWith('--only='));
+const only = onlyArg ? onlyArg.slice('--only='.length).split(',') : undefined;
 const stale = [];
-for (const [name, make] of Object.entries(tables)) {
-  const re = new RegExp(`(<!-- numbers:${name} -->\\n)[\\s\\S]*?(<!-- /numbers -->)`);
-  if (!re.test(out)) continue;
-  if (check && (name === 'performance' || name === 'quota')) continue; // from a bench run: timings differ run to run
-  const body = make().join('\n') + '\n';
-  const next = out.replace(re, (_, a, b) => `${a}${body}${b}`);
-  if (next !== out) stale.push(name);
-  out = next;
+for (const { file, tables, unchecked } of FILES) {
+  const readme = readFileSync(`${root}${file}`, 'utf8');
+  let out = readme;
+  for (const [name, make] of Object.entries(tables)) {
+    const re = new RegExp(`(<!-- numbers:${name} -->\\n)[\\s\\S]*?(<!-- /numbers -->)`);
+    if (!re.test(out) || (only && !only.includes(name))) continue;
+    if (check && unchecked.includes(name)) continue; // from a bench run: timings differ run to run
+    const body = (await make()).join('\n') + '\n';
+    const next = out.replace(re, (_, a, b) => `${a}${body}${b}`);
+    if (next !== out) stale.push(`${file} ${name}`);
+    out = next;
+  }
+  if (!check) {
+    if (out !== readme) writeFileSync(`${root}${file}`, out);
+    console.error(`${file}: tables written: ${Object.keys(tables).filter((k) => out.includes(`<!-- numbers:${k} -->`) && (!only || only.includes(k))).join(', ')}`);
+  }
 }
 if (check) {
   if (stale.length) { console.error(`README tables out of date: ${stale.join(', ')} (node scripts/readme-numbers.mjs)`); process.exit(1); }
   console.error('README tables match the build');
-} else {
-  writeFileSync(`${root}README.md`, out);
-  console.error(`README tables written: ${Object.keys(tables).filter((k) => out.includes(`<!-- numbers:${k} -->`)).join(', ')}`);
 }

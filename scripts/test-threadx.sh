@@ -156,7 +156,8 @@ if command -v arm-none-eabi-gcc >/dev/null 2>&1; then
     fi
     # Port objects one by one; bindings, wasm3 and the blob as totals (bss = MT_WASM3_HEAP_BYTES).
     # shellcheck disable=SC2086
-    arm-none-eabi-size $objs $(find "$M3/CMakeFiles/microtally_wasm3.dir" -name '*.obj') | awk '
+    arm-none-eabi-size $objs $(find "$M3/CMakeFiles/microtally_wasm3.dir" -name '*.obj') >"$LOGS/threadx-size.txt"
+    awk <"$LOGS/threadx-size.txt" '
       NR == 1 { next }
       { n = $6; sub(/.*\//, "", n); sub(/\.c\.obj$/, "", n) }
       n ~ /^(microtally_threadx|microtally_netx|mt_packet)$/ { printf "    %-20s text %6d  data %4d  bss %6d\n", n, $1, $2, $3; pt += $1; pb += $3; next }
@@ -175,6 +176,12 @@ if command -v arm-none-eabi-gcc >/dev/null 2>&1; then
       cat "$LOGS/threadx-target.log"
       add_counts "$LOGS/threadx-target.log" "Cortex-M3 image on QEMU"
       [ $rc -eq 0 ] || fail "Cortex-M3 image on QEMU: exit status $rc"
+      # The figures ports/threadx/README.md shows (scripts/readme-numbers.mjs copies them there).
+      if [ $rc -eq 0 ] && node scripts/threadx-figures.mjs "$LOGS/threadx-size.txt" "$LOGS/threadx-target.log" build/threadx/figures.json; then
+        pass "figures for ports/threadx/README.md in build/threadx/figures.json"
+      else
+        fail "build/threadx/figures.json"
+      fi
     else
       echo "skip the run on QEMU: qemu-system-arm not installed"
     fi
@@ -192,10 +199,18 @@ if command -v arm-none-eabi-gcc >/dev/null 2>&1; then
          -DCMAKE_TOOLCHAIN_FILE="$ROOT/ports/threadx/cmake/arm-none-eabi-cortex-m3.cmake" \
          -DTHREADX_DIR="$TX_TREE" -DNETXDUO_DIR="$NX_TREE" -DMT_TX_BUILD_TESTS=OFF; then
       # shellcheck disable=SC2046
-      arm-none-eabi-size $(find "$M3R/CMakeFiles/microtally_threadx.dir" -name '*.obj' | sort) | awk '
+      arm-none-eabi-size $(find "$M3R/CMakeFiles/microtally_threadx.dir" -name '*.obj' | sort) >"$LOGS/threadx-size-real.txt"
+      awk <"$LOGS/threadx-size-real.txt" '
         NR == 1 { next }
         { n = $6; sub(/.*\//, "", n); sub(/\.c\.obj$/, "", n) }
         n ~ /^(microtally_threadx|microtally_netx|mt_packet)$/ { printf "    %-20s text %6d  data %4d  bss %6d (real ThreadX / NetX Duo headers)\n", n, $1, $2, $3 }'
+      # The port's own figures in ports/threadx/README.md come from this build when there is one.
+      if [ -f build/threadx/figures.json ] &&
+         node scripts/threadx-figures.mjs "$LOGS/threadx-size.txt" "$LOGS/threadx-target.log" build/threadx/figures.json "$LOGS/threadx-size-real.txt"; then
+        pass "figures of the build against the real trees in build/threadx/figures.json"
+      else
+        fail "build/threadx/figures.json with the real trees' figures"
+      fi
     fi
   elif [ -n "$TX_TREE" ]; then
     echo "skip the Cortex-M3 build against the real trees: no ports/cortex_m3/gnu in $TX_TREE"

@@ -47,6 +47,12 @@ stage vitest env MICROTALLY_ENGINES="$engines" node scripts/vitest-summary.mjs
 [ -f scripts/test-c.sh ] && stage c-bindings bash scripts/test-c.sh
 [ -f scripts/test-threadx.sh ] && stage threadx-port bash scripts/test-threadx.sh
 stage fuzz env FUZZ_SECONDS=${FUZZ_SECONDS:-10} bash scripts/fuzz.sh
+# The packed package, installed from its tarball outside the repository (rebuilds dist/ and the blobs).
+stage package bash scripts/test-package.sh
+version_check() { node scripts/version.mjs --check && echo "1 passed, 0 failed" || { echo "0 passed, 1 failed"; return 1; }; }
+stage version version_check
+layout_check() { node scripts/record-layout.mjs --check && echo "1 passed, 0 failed" || { echo "0 passed, 1 failed"; return 1; }; }
+stage record-layout layout_check
 # The README's measured tables must be what this build measures (scripts/readme-numbers.mjs).
 readme_check() {
   if [[ ",$engines," == *",qemu-aot,"* ]]; then

@@ -2,14 +2,24 @@
 // and every engine doing the native reference's work (bench checks the counts and fails if not).
 // A small run: the numbers themselves are measured by the real bench, not asserted here.
 import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { engineNames, root } from './helpers.js';
 
-describe('bench --json', () => {
+describe('bench --json --html', () => {
   it('reports engines, fill, footprint and quota in the documented shape', () => {
-    const out = execFileSync('node', [`${root}bin/microtally.js`, 'bench', '--json', '--events', '20000',
+    const dir = mkdtempSync(join(tmpdir(), 'microtally-bench-'));
+    const page = join(dir, 'bench.html');
+    const out = execFileSync('node', [`${root}bin/microtally.js`, 'bench', '--json', '--html', page, '--events', '20000',
       '--quota-events', '4000', '--repeat', '1'], { encoding: 'utf8', timeout: 300_000 });
     const r = JSON.parse(out);
+    // --html writes the same report as a page (its drawing is tested in bench-html.test.ts).
+    const html = readFileSync(page, 'utf8');
+    rmSync(dir, { recursive: true, force: true });
+    expect(html).toContain(`${r.trace.events.toLocaleString('en')} events of <code>gateway-flows</code>`);
+    for (const q of r.quota) expect(html).toContain(`${q.scenario}, aggregated, aggregated: ${q.aggregatedBytes.toLocaleString('en')} B`);
     const positive = (n: unknown) => typeof n === 'number' && n > 0;
 
     expect(r.engines.native).toMatchObject({ ratio: 1 });

@@ -1,5 +1,6 @@
 // SPEC R1, R3, R4: process aggregation (linux), baseline results, system information.
 import { describe, expect, it } from 'vitest';
+import { VERSION } from '../host/version.js';
 import { T0, base, config, events, proc, records, replayAll, sys, tick, trace, iso } from './helpers.js';
 
 describe('process collector (R1, linux)', () => {
@@ -144,7 +145,7 @@ describe('system information (R3)', () => {
   it('sends the latest report of the interval', async () => {
     const r = await replayAll(trace(sys(T0), sys(T0 + 5, { osVersion: '12.5', memTotal: 2048 }), tick(T0 + 60_000)));
     expect(records(r, 'SystemInformation')).toEqual([
-      { OSName: 'Debian', OSVersion: '12.5', KernelVersion: '6.1.0', Hardware: 'x86_64', TotalMemory: 2048, AgentVersion: '0.1.0' }]);
+      { OSName: 'Debian', OSVersion: '12.5', KernelVersion: '6.1.0', Hardware: 'x86_64', TotalMemory: 2048, AgentVersion: VERSION }]);
   });
 
   it('sends nothing while disabled', async () => {

@@ -13,6 +13,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "../../bindings/mt_record_layout.h"
+
 #define CAP 256u                 /* rtos network cache */
 #define INDEX_ENTRIES (CAP * 4u)
 #define APP_CAP 8u
@@ -64,22 +66,22 @@ static uint32_t key_hash(uint32_t seed, const uint8_t *k) {
 static void ingest(const uint8_t *rec) {
     uint8_t probe[2 + KEY_BYTES];
     uint16_t key_len = KEY_BYTES;
-    uint8_t family = rec[62], rfamily = rec[63] ? rec[63] : rec[62];
-    uint64_t in = load64(rec + 8), out = load64(rec + 16);
-    int64_t t; memcpy(&t, rec, 8);
+    uint8_t family = rec[MT_CONN_FAMILY], rfamily = rec[MT_CONN_REMOTE_FAMILY] ? rec[MT_CONN_REMOTE_FAMILY] : rec[MT_CONN_FAMILY];
+    uint64_t in = load64(rec + MT_CONN_BYTES_IN), out = load64(rec + MT_CONN_BYTES_OUT);
+    int64_t t; memcpy(&t, rec + MT_CONN_T, 8);
     uint16_t app_len, host_len;
-    memcpy(&app_len, rec + 64, 2);
-    memcpy(&host_len, rec + 66, 2);
+    memcpy(&app_len, rec + MT_CONN_APP_LEN, 2);
+    memcpy(&host_len, rec + MT_CONN_HOST_LEN, 2);
     received++;
-    if (rec[60] > 2 || rec[61] > 1 || (family != 4 && family != 6) || in > 9007199254740991ull || out > 9007199254740991ull) return;
+    if (rec[MT_CONN_PROTO] > 2 || rec[MT_CONN_DIR] > 1 || (family != 4 && family != 6) || in > 9007199254740991ull || out > 9007199254740991ull) return;
     memset(probe, 0, sizeof probe);
     memcpy(probe, &key_len, 2);
     probe[O_FAMILIES] = (uint8_t)((family == 6 ? 1 : 0) | (rfamily == 6 ? 2 : 0));
-    probe[O_PROTO] = rec[60];
-    memcpy(probe + O_LPORT, rec + 56, 2);
-    memcpy(probe + O_RPORT, rec + 58, 2);
-    memcpy(probe + O_LOCAL, rec + 24, family == 6 ? 16 : 4);
-    memcpy(probe + O_REMOTE, rec + 40, rfamily == 6 ? 16 : 4);
+    probe[O_PROTO] = rec[MT_CONN_PROTO];
+    memcpy(probe + O_LPORT, rec + MT_CONN_LPORT, 2);
+    memcpy(probe + O_RPORT, rec + MT_CONN_RPORT, 2);
+    memcpy(probe + O_LOCAL, rec + MT_CONN_LOCAL, family == 6 ? 16 : 4);
+    memcpy(probe + O_REMOTE, rec + MT_CONN_REMOTE, rfamily == 6 ? 16 : 4);
     uint32_t h = key_hash(SEED, probe);
     uint32_t at = h & (INDEX_ENTRIES - 1);
     for (;;) {
@@ -101,15 +103,15 @@ static void ingest(const uint8_t *rec) {
     uint8_t *s = slot_at(i);
     memcpy(s, probe, 2 + KEY_BYTES);
     memcpy(s + O_HASH, &h, 4);
-    s[O_DIR] = rec[61];
+    s[O_DIR] = rec[MT_CONN_DIR];
     s[O_TRUNC] = 0;
     store64(s + O_HITS, 1);
     store64(s + O_IN, in);
     store64(s + O_OUT, out);
     memcpy(s + O_FIRST, &t, 8);
     memcpy(s + O_LAST, &t, 8);
-    store_text(s, O_APPLEN, O_APP, APP_CAP, rec + 68, app_len);
-    store_text(s, O_HOSTLEN, O_HOST, HOST_CAP, rec + 68 + app_len, host_len);
+    store_text(s, O_APPLEN, O_APP, APP_CAP, rec + MT_CONN_HEADER, app_len);
+    store_text(s, O_HOSTLEN, O_HOST, HOST_CAP, rec + MT_CONN_HEADER + app_len, host_len);
     at = h & (INDEX_ENTRIES - 1);
     while (index_[at] != 0) at = (at + 1) & (INDEX_ENTRIES - 1);
     index_[at] = (uint16_t)(i + 1);
@@ -134,7 +136,7 @@ int main(int argc, char **argv) {
         memset(index_, 0, sizeof index_);
         int64_t window_end = INT64_MIN;
         clock_gettime(CLOCK_MONOTONIC, &a);
-        for (long off = 0; off + 68 <= size;) {
+        for (long off = 0; off + MT_CONN_HEADER <= size;) {
             int64_t t; memcpy(&t, buf + off, 8);
             if (window_end == INT64_MIN) window_end = t + WINDOW_MS;
             if (t >= window_end) {
@@ -143,9 +145,9 @@ int main(int argc, char **argv) {
             }
             ingest(buf + off);
             uint16_t app_len, host_len;
-            memcpy(&app_len, buf + off + 64, 2);
-            memcpy(&host_len, buf + off + 66, 2);
-            off += 68 + app_len + host_len;
+            memcpy(&app_len, buf + off + MT_CONN_APP_LEN, 2);
+            memcpy(&host_len, buf + off + MT_CONN_HOST_LEN, 2);
+            off += MT_CONN_HEADER + app_len + host_len;
         }
         flush_window();
         clock_gettime(CLOCK_MONOTONIC, &b);

@@ -3,31 +3,28 @@
 
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { cpus } from 'node:os';
+import { cpus, tmpdir } from 'node:os';
+import { delimiter, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Core, encodeConnection, type ConnectionRecord, type Message } from '../core.js';
-import type { BenchResult, EngineName } from '../engine.js';
+import { EngineUnavailable, type BenchResult, type EngineName } from '../engine.js';
 import { engineByName } from '../engines/index.js';
+import { VERSION } from '../version.js';
+import { benchHtml, type BenchReport } from './html.js';
 import { gatewayFlows, scenarios, traceLine, type Scenario } from './scenarios.js';
 import { decodeSequence, type RecordSpan } from '../decode.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url)).replace(/dist\/$/, '');
-const out = `${root}build/bench`;
+/** Scratch files: build/bench in the repository; a temporary folder for an installed package. */
+const out = existsSync(`${root}scripts/test.sh`) ? `${root}build/bench` : join(tmpdir(), `microtally-bench-${process.getuid?.() ?? 'user'}`);
 
-interface Options { json: boolean; events: number; quotaEvents: number; repeat: number }
-
-function parseOptions(argv: string[]): Options | string {
-  const o: Options = { json: false, events: 1_000_000, quotaEvents: 200_000, repeat: 5 };
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    if (a === '--json') o.json = true;
-    else if (a === '--events') o.events = Number(argv[++i]);
-    else if (a === '--quota-events') o.quotaEvents = Number(argv[++i]);
-    else if (a === '--repeat') o.repeat = Number(argv[++i]);
-    else return `unknown option ${a}`;
-  }
-  if (![o.events, o.quotaEvents, o.repeat].every((n) => Number.isInteger(n) && n > 0)) return 'counts must be positive integers';
-  return o;
+export interface BenchOptions {
+  json: boolean;
+  /** Also write the report as a self-contained HTML page to this file. */
+  html?: string;
+  events: number;
+  quotaEvents: number;
+  repeat: number;
 }
 
 const progress = (s: string) => { if (process.stderr.isTTY) process.stderr.write(`\r\x1b[K${s}`); };
@@ -42,9 +39,16 @@ function recordsFile(events: number): string {
   return file;
 }
 
+/** Whether an executable of this name is on PATH. */
+function onPath(program: string): boolean {
+  return (process.env.PATH ?? '').split(delimiter).some((d) => d && existsSync(join(d, program)));
+}
+
 function nativeReference(file: string, repeat: number): BenchResult {
   const exe = `${out}/reference`;
   const src = `${root}bench/native/reference.c`;
+  if (!existsSync(src)) throw new EngineUnavailable(`the native reference's source ${src} is missing`);
+  if (!onPath('cc')) throw new EngineUnavailable('the native reference needs a C compiler (cc), not found on PATH');
   if (!existsSync(exe) || statSync(exe).mtimeMs < statSync(src).mtimeMs) {
     execFileSync('cc', ['-O2', '-Wall', '-Wextra', '-Werror', '-o', exe, src]);
   }
@@ -186,12 +190,15 @@ export function quota(s: Scenario, events: number): Quota[] {
   return out;
 }
 
-/** An rtos firmware image's flash and RAM, from its size file (scripts/build-firmware.sh). */
-function firmwareSize(file: 'size.json' | 'size-aot.json'): { flash: number | null; ram: number | null } {
+type Sizes = Record<string, { flash: number; ram: number }>;
+
+/** An rtos firmware image's flash and RAM, in all and by component, from its size file (scripts/build-firmware.sh). */
+function firmwareSize(file: 'size.json' | 'size-aot.json'):
+  { flash: number | null; ram: number | null; components: Sizes | null; budget: { flash: number; ram: number } | null } {
   const f = `${root}build/firmware/${file}`;
-  if (!existsSync(f)) return { flash: null, ram: null };
+  if (!existsSync(f)) return { flash: null, ram: null, components: null, budget: null };
   const j = JSON.parse(readFileSync(f, 'utf8'));
-  return { flash: j.flash ?? null, ram: j.ram ?? null };
+  return { flash: j.flash ?? null, ram: j.ram ?? null, components: j.components ?? null, budget: j.budget ?? null };
 }
 
 /** Rounds of interleaved engine runs (see runBench). */
@@ -216,14 +223,12 @@ async function engineResult(name: EngineName, file: string, repeat: number): Pro
     return e.benchConnections ? await e.benchConnections(file, repeat) : undefined;
   } catch (err) {
     progress('');
-    process.stderr.write(`bench: ${name} skipped: ${(err as Error).message.split('\n')[0]}\n`);
+    process.stderr.write(`microtally: bench: ${name} skipped: ${(err as Error).message.split('\n')[0]}\n`);
     return undefined;
   }
 }
 
-export async function runBench(argv: string[]): Promise<number> {
-  const o = parseOptions(argv);
-  if (typeof o === 'string') { process.stderr.write(`microtally bench: ${o}\n`); return 2; }
+export async function runBench(o: BenchOptions): Promise<number> {
   mkdirSync(out, { recursive: true });
   progress('writing the gateway trace…');
   const file = recordsFile(o.events);
@@ -236,23 +241,32 @@ export async function runBench(argv: string[]): Promise<number> {
   const last: Partial<Record<EngineName, BenchResult>> = {};
   const skipped = new Set<EngineName>();
   let native: BenchResult | undefined;
+  let skippedNative = false;
   for (let round = 0; round < ROUNDS; round++) {
     progress(`round ${round + 1}/${ROUNDS}: native reference…`);
-    native = nativeReference(file, o.repeat);
-    const entry = { native: native.ns! / native.events, ns: {} as Partial<Record<EngineName, number>> };
+    if (!skippedNative) {
+      try {
+        native = nativeReference(file, o.repeat);
+      } catch (e) {
+        if (!(e instanceof EngineUnavailable)) throw e;
+        progress('');
+        process.stderr.write(`microtally: bench: native reference skipped (no ratios): ${e.message}\n`);
+        skippedNative = true;
+      }
+    }
+    const entry = { native: native ? native.ns! / native.events : NaN, ns: {} as Partial<Record<EngineName, number>> };
     for (const name of hosts) {
       if (skipped.has(name)) continue;
       progress(`round ${round + 1}/${ROUNDS}: ${name}…`);
       const r = await engineResult(name, file, o.repeat);
       if (!r) { skipped.add(name); continue; }
-      checkCounts(name, r, native);
+      if (native) checkCounts(name, r, native);
       entry.ns[name] = r.ns! / r.events;
       last[name] = r;
     }
     rounds.push(entry);
   }
-  const nativeNs = median(rounds.map((r) => r.native));
-  const engines: Record<string, unknown> = { native: { nsPerEvent: round2(nativeNs), ratio: 1 } };
+  const engines: BenchReport['engines'] = native ? { native: { nsPerEvent: round2(median(rounds.map((r) => r.native))), ratio: 1 } } : {};
   for (const name of hosts) {
     const got = rounds.filter((r) => r.ns[name] !== undefined);
     if (got.length === 0) continue;
@@ -260,8 +274,8 @@ export async function runBench(argv: string[]): Promise<number> {
     const ratios = got.map((x) => x.ns[name]! / x.native);
     const r = last[name]!;
     engines[name] = {
-      nsPerEvent: round2(ns), ratio: round2(median(ratios)),
-      ratioRange: [round2(Math.min(...ratios)), round2(Math.max(...ratios))],
+      nsPerEvent: round2(ns),
+      ...(native && { ratio: round2(median(ratios)), ratioRange: [round2(Math.min(...ratios)), round2(Math.max(...ratios))] }),
       ...(r.sendNs !== undefined && { sendNsPerEvent: round2(r.sendNs / r.events) }),
     };
   }
@@ -269,8 +283,8 @@ export async function runBench(argv: string[]): Promise<number> {
   for (const [name, key] of [['qemu', 'qemu'], ['qemu-aot', 'qemuAot']] as const) {
     progress(`${name}…`);
     const q = await engineResult(name, file, 1);
-    if (!q || !native) continue;
-    checkCounts(name, q, native);
+    if (!q) continue;
+    if (native) checkCounts(name, q, native);
     engines[key] = { instructionsPerEvent: round2(q.instructions! / q.events), events: q.events,
       ...(q.sendInstructions !== undefined && { sendInstructionsPerEvent: round2(q.sendInstructions / q.events) }) };
   }
@@ -292,8 +306,14 @@ export async function runBench(argv: string[]): Promise<number> {
   const report = {
     engines, fill, footprint, quota: quotas,
     machine: { cpu: cpus()[0]?.model ?? 'unknown', cores: cpus().length, node: process.version },
-    trace: { scenario: gatewayFlows.name, events: native!.events, rounds: ROUNDS, repeatsPerRun: o.repeat },
+    trace: { scenario: gatewayFlows.name, events: native?.events ?? (last.v8 as BenchResult).events, rounds: ROUNDS, repeatsPerRun: o.repeat },
   };
+  if (o.html !== undefined) {
+    const command = ['microtally bench', ...(o.json ? ['--json'] : []), '--html', o.html,
+      `--events ${o.events} --quota-events ${o.quotaEvents} --repeat ${o.repeat}`].join(' ');
+    writeFileSync(o.html, benchHtml(report, command, VERSION));
+    process.stderr.write(`microtally: bench: wrote ${o.html}\n`);
+  }
   if (o.json) { process.stdout.write(JSON.stringify(report) + '\n'); return 0; }
   printTable(report);
   return 0;
@@ -307,7 +327,7 @@ function printTable(r: any): void {
   for (const [name, v] of Object.entries<any>(r.engines)) {
     w(v.instructionsPerEvent !== undefined ? `  ${name.padEnd(7)} ${String(v.instructionsPerEvent).padStart(10)} instructions/event` +
         (v.sendInstructionsPerEvent !== undefined ? `   (+${v.sendInstructionsPerEvent} building messages)` : '')
-      : `  ${name.padEnd(7)} ${String(v.nsPerEvent).padStart(10)} ns/event   ${v.ratio}× native` +
+      : `  ${name.padEnd(7)} ${String(v.nsPerEvent).padStart(10)} ns/event` + (v.ratio !== undefined ? `   ${v.ratio}× native` : '') +
         (v.ratioRange ? ` (rounds ${v.ratioRange[0]}–${v.ratioRange[1]}×)` : '') +
         (v.sendNsPerEvent !== undefined ? `   (+${v.sendNsPerEvent} ns/event building messages)` : ''));
   }

@@ -8,7 +8,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
-import type { BenchResult, EngineName, ReplayOptions, ReplayResult } from '../engine.js';
+import { buildFailure, missingBuildScript, type BenchResult, type EngineName, type ReplayOptions, type ReplayResult } from '../engine.js';
 import { bytesInput, type ReplayOutput, type StreamingEngine, type TraceInput } from './v8.js';
 
 export const root = fileURLToPath(new URL('../..', import.meta.url)).replace(/\/dist\/$/, '/');
@@ -32,9 +32,12 @@ function build(p: NativeProgram): Promise<void> {
   let b = builds.get(p.buildScript);
   if (!b) {
     b = new Promise<void>((resolve, reject) => {
-      execFile('bash', [join(root, 'scripts', p.buildScript)], { cwd: root, maxBuffer: 16 << 20 },
+      const script = join(root, 'scripts', p.buildScript);
+      const missing = missingBuildScript(p.name, script);
+      if (missing) { reject(missing); return; }
+      execFile('bash', [script], { cwd: root, maxBuffer: 16 << 20 },
         (err, _stdout, stderr) => {
-          if (err) reject(new Error(`${p.name} build failed:\n${stderr}`));
+          if (err) reject(buildFailure(p.name, stderr));
           else resolve();
         });
     });

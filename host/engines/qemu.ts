@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import type { BenchResult, EngineName, Profile, ReplayOptions, ReplayResult } from '../engine.js';
+import { buildFailure, missingBuildScript, type BenchResult, type EngineName, type Profile, type ReplayOptions, type ReplayResult } from '../engine.js';
 import { collect, feed, runProgram, type ChildIo, type Exit } from './native.js';
 import { IoError, type ReplayOutput, type StreamingEngine, type TraceInput } from './v8.js';
 
@@ -51,9 +51,13 @@ export function build(profile: Profile, engine: BoardEngine, script = 'build-fir
   let b = builds.get(key);
   if (!b) {
     b = new Promise<void>((resolve, reject) => {
-      execFile('bash', [join(root, 'scripts', script), '--profile', profile, '--engine', engine],
+      const name = script === 'build-firmware.sh' ? (engine === 'aot' ? 'qemu-aot' : 'qemu') : 'qemu-threadx';
+      const path = join(root, 'scripts', script);
+      const missing = missingBuildScript(name, path);
+      if (missing) { reject(missing); return; }
+      execFile('bash', [path, '--profile', profile, '--engine', engine],
         { cwd: root, maxBuffer: 16 << 20 }, (err, _stdout, stderr) => {
-          if (err) reject(new Error(`firmware build failed:\n${stderr}`));
+          if (err) reject(buildFailure(name, stderr));
           else resolve();
         });
     });

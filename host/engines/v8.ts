@@ -9,6 +9,7 @@ import { Core, Status, type Message } from '../core.js';
 import { closeSync, fstatSync, openSync, readFileSync, readSync } from 'node:fs';
 import { getSystemErrorMap } from 'node:util';
 import type { BenchResult, Engine, ReplayOptions, ReplayResult } from '../engine.js';
+import { CONN_APP_LEN, CONN_HEADER, CONN_HOST_LEN } from '../layout.js';
 
 /** Splits a trace into lines on '\n' (the last line may lack one). */
 export function* traceLines(trace: Uint8Array): Generator<Uint8Array> {
@@ -278,8 +279,9 @@ export class V8Engine implements StreamingEngine {
 /** Number of typed connection records laid back to back. */
 export function countRecords(records: Uint8Array): number {
   let n = 0;
-  for (let at = 0; at + 68 <= records.length; n++) {
-    at += 68 + (records[at + 64] | (records[at + 65] << 8)) + (records[at + 66] | (records[at + 67] << 8));
+  const u16 = (at: number) => records[at] | (records[at + 1] << 8);
+  for (let at = 0; at + CONN_HEADER <= records.length; n++) {
+    at += CONN_HEADER + u16(at + CONN_APP_LEN) + u16(at + CONN_HOST_LEN);
   }
   return n;
 }

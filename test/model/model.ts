@@ -2,6 +2,8 @@
 // arrays and linear search, no fixed memory, no JSON writer. The property tests compare
 // the core's records, window by window, with what this model says they must be.
 
+import { VERSION } from '../../host/version.js';
+
 export type Profile = 'rtos' | 'linux';
 export interface Send { ts: number; name: string; records: any[]; windows?: number }
 
@@ -185,7 +187,7 @@ export class Model {
     if (empty(3)) this.sends.push({ ts, name: names[3], records: [], ...(this.run[3] > 1 && { windows: this.run[3] }) });
     if (has(3) && this.sys) this.sends.push({ ts, name: 'SystemInformation', records: [{
       OSName: this.sys.os, OSVersion: this.sys.osVersion, KernelVersion: this.sys.kernel, Hardware: this.sys.hw,
-      TotalMemory: this.sys.memTotal, AgentVersion: '0.1.0' }] });
+      TotalMemory: this.sys.memTotal, AgentVersion: VERSION }] });
     const stats = [0, 1, 2].filter((c) => has(c) && Object.values(this.counters[c]).some((v) => v !== 0)).map((c) => ({
       Collector: ['process', 'network', 'baseline'][c], Received: this.counters[c].received, Discarded: this.counters[c].discarded,
       Dropped: this.counters[c].dropped, Ignored: this.counters[c].ignored }));

@@ -1,0 +1,122 @@
+// `microtally replay`: a trace through the core on any engine, messages on stdout (SPEC R10, R11).
+
+import { writeSync } from 'node:fs';
+import { EngineUnavailable, type EngineName, type Profile } from '../engine.js';
+import { ENGINE_NAMES, engineByName } from '../engines/index.js';
+import { IoError, isStreaming, openTrace, pause, type TraceInput } from '../engines/v8.js';
+import type { Command, Values } from './command.js';
+
+/**
+ * Writes to a file descriptor synchronously, so a slow reader holds the replay back instead of
+ * output piling up in memory. stdout is buffered (64 KiB, flushed before anything goes to
+ * stderr and before each read of the trace); a failed write throws an IoError naming the stream.
+ */
+class FdWriter {
+  private readonly buf: Buffer;
+  private used = 0;
+
+  constructor(private readonly fd: number, readonly name: string, bufferBytes: number) {
+    this.buf = Buffer.allocUnsafe(bufferBytes);
+  }
+
+  write(data: string | Uint8Array): void {
+    const b = typeof data === 'string' ? Buffer.from(data) : data;
+    if (this.used + b.length > this.buf.length) {
+      this.flush();
+      if (b.length >= this.buf.length) { this.writeAll(b); return; }
+    }
+    this.buf.set(b, this.used);
+    this.used += b.length;
+  }
+
+  flush(): void {
+    if (this.used === 0) return;
+    const n = this.used;
+    this.used = 0;
+    this.writeAll(this.buf.subarray(0, n));
+  }
+
+  private writeAll(b: Uint8Array): void {
+    let off = 0;
+    while (off < b.length) {
+      try {
+        off += writeSync(this.fd, b, off, b.length - off);
+      } catch (e) {
+        // A descriptor someone made non-blocking: wait for the reader, as a blocking write would.
+        if ((e as NodeJS.ErrnoException).code === 'EAGAIN') { pause(); continue; }
+        // Everything else, a reader that went away (EPIPE, `| head`) included, is an output
+        // error (SPEC R10), as for the native program. (A stdout closed before start, `>&-`,
+        // never reaches here: Node opens /dev/null on a closed fd 0-2 before any of this runs.)
+        throw IoError.from(e, 'write', this.name);
+      }
+    }
+  }
+}
+
+/** SPEC R10: an input or output error ends the run with 74 and one line naming it. */
+function ioFailure(e: IoError): number {
+  try { writeSync(2, `microtally: ${e.message}\n`); } catch { /* stderr itself is gone */ }
+  return 74;
+}
+
+/** Flushes `out` before each further read, so output is never held back waiting for input. */
+async function* flushingBetween(chunks: AsyncIterable<Uint8Array> | Iterable<Uint8Array>, out: FdWriter): AsyncGenerator<Uint8Array> {
+  for await (const c of chunks) {
+    yield c;
+    out.flush();
+  }
+}
+
+export const replay: Command = {
+  name: 'replay',
+  summary: 'Replays a trace (JSON Lines, SPEC R10) through the core and prints its messages on stdout, one per line.',
+  positionals: { names: '<trace.jsonl|->', min: 1, max: 1 },
+  options: {
+    engine: { type: 'string', value: 'name', choices: ENGINE_NAMES, default: 'v8', help: 'the engine that runs the blob' },
+    profile: { type: 'string', value: 'name', choices: ['rtos', 'linux'], default: 'rtos', help: 'the blob (limits and collectors)' },
+    'agent-id': { type: 'string', value: 'uuid', help: "the AgentId of the messages (default: the core's)" },
+    format: { type: 'string', value: 'name', choices: ['json', 'cbor'], default: 'json', help: 'json: one message per line; cbor: a CBOR sequence (docs/CBOR.md)' },
+    stats: { type: 'boolean', help: 'add one JSON summary line on stderr' },
+  },
+  notes: `exit status: 0 all lines used, 1 some lines skipped, 2 usage error, 74 the trace could not be read or the
+output not written (full disk, closed pipe, e.g. \`| head\`), 69 the engine cannot run here (a tool or the
+repository's C sources missing); a failure is reported in one line on stderr`,
+  run: runReplay,
+};
+
+async function runReplay(values: Values, positionals: string[]): Promise<number> {
+  const options = { profile: values.profile as Profile, agentId: values['agent-id'] as string | undefined, stats: values.stats === true,
+    format: values.format === 'cbor' ? 'cbor' as const : undefined };
+  const v8 = values.engine === 'v8';
+  // V8 produces messages one by one: buffer them. A native engine's output arrives in pipe-sized
+  // chunks: pass each on at once.
+  const stdout = new FdWriter(1, 'stdout', v8 ? 64 << 10 : 0);
+  const stderr = new FdWriter(2, 'stderr', 0);
+  const output = { out: (d: string | Uint8Array) => stdout.write(d), err: (d: string | Uint8Array) => { stdout.flush(); stderr.write(d); } };
+  let input: TraceInput;
+  try {
+    input = openTrace(positionals[0]);
+  } catch (e) {
+    if (e instanceof IoError) return ioFailure(e);
+    throw e;
+  }
+  try {
+    const engine = await engineByName(values.engine as EngineName);
+    if (!isStreaming(engine)) throw new Error(`engine ${engine.name} cannot stream a trace`);
+    const source: TraceInput = v8 ? { ...input, chunks: () => flushingBetween(input.chunks(), stdout) } : input;
+    const code = await engine.replayStream(source, options, output);
+    stdout.flush();
+    return code;
+  } catch (e) {
+    if (e instanceof IoError) return ioFailure(e);
+    if (e instanceof EngineUnavailable) {
+      stdout.flush();
+      try { writeSync(2, `microtally: replay: ${e.message}\n`); } catch { /* stderr itself is gone */ }
+      return 69;
+    }
+    throw e;
+  } finally {
+    input.close();
+  }
+}
+

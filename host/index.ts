@@ -1,0 +1,11 @@
+// The host API of the `microtally` package (`import { Core } from 'microtally'`): the core on V8,
+// the engines behind one interface, and the typed records the core ingests.
+
+export {
+  Core, Status, blobPath, encodeConnection,
+  type BaselineRecord, type BatchTiming, type CallResult, type ConnectionRecord, type ProcessRecord, type SysinfoRecord,
+} from './core.js';
+export type { BenchResult, Engine, EngineName, Profile, ReplayOptions, ReplayResult } from './engine.js';
+export { ENGINE_NAMES, engineByName } from './engines/index.js';
+export { IoError, V8Engine, type StreamingEngine, type TraceInput, type ReplayOutput } from './engines/v8.js';
+export { VERSION } from './version.js';

@@ -1,0 +1,121 @@
+#!/usr/bin/env bash
+# The package as a user gets it (issue 16): `npm pack` (its prepack builds everything), installed
+# from the tarball into a temporary prefix and run from outside the repository. Checks --version,
+# --help on every command it lists, that `replay` prints the same bytes as the repository's CLI,
+# that engines needing the repository say so, that `run` and `bench` work and that the host API
+# imports and type-checks. Needs npm and the dependencies in npm's cache (npm ci put them there).
+set -uo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+. scripts/test-counts.sh
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/microtally-package-XXXXXX")
+trap 'rm -rf "$tmp"' EXIT
+version=$(node -p "require('./package.json').version")
+
+echo "packing (prepack builds the blobs and the host)…"
+if ! tgz=$(npm pack --silent --pack-destination "$tmp" 2>"$tmp/pack.log" | tail -1) || [ ! -f "$tmp/$tgz" ]; then
+  cat "$tmp/pack.log"; fail "npm pack"; finish
+fi
+pass "npm pack made $tgz"
+
+contents=$(tar -tzf "$tmp/$tgz")
+for f in package/bin/microtally.js package/dist/host/cli.js package/dist/host/index.d.ts package/dist/host/core.d.ts \
+         package/build/microtally-rtos.wasm package/build/microtally-linux.wasm package/LICENSE package/docs/SPEC.md; do
+  grep -qx "$f" <<<"$contents" && pass "tarball has ${f#package/}" || fail "tarball lacks ${f#package/}"
+done
+# The kernel event helper ships as source with its build script (node scripts/build-native.mjs in the package).
+leaked=$(grep -E '^package/(test|scripts|assembly|node_modules|third_party|build/(bench|posix|firmware|native))/' <<<"$contents" |
+  grep -vx 'package/scripts/build-native.mjs' | head -3)
+[ -z "$leaked" ] && pass "tarball has no tests, scripts, sources or build scratch" || fail "tarball carries: $leaked"
+
+prefix=$tmp/prefix
+if ! npm install --prefix "$prefix" --prefer-offline --no-audit --no-fund "$tmp/$tgz" >"$tmp/install.log" 2>&1; then
+  cat "$tmp/install.log"; fail "npm install of the tarball"; finish
+fi
+pass "npm install --prefix <tmp> $tgz"
+mt="$prefix/node_modules/.bin/microtally"
+repo_mt="node $ROOT/bin/microtally.js"
+cd "$tmp"   # from here on, nothing runs in the repository
+
+# expect <name> <expected status> <command…>: runs it, keeps stdout/stderr in $tmp/out, $tmp/err.
+expect() {
+  local name=$1 want=$2; shift 2
+  "$@" >"$tmp/out" 2>"$tmp/err"; local rc=$?
+  if [ "$rc" -eq "$want" ]; then pass "$name (exit $rc)"; return 0; fi
+  fail "$name: exit $rc, expected $want"; sed 's/^/    /' "$tmp/err" | head -5; return 1
+}
+
+expect "microtally --version" 0 "$mt" --version && { [ "$(cat "$tmp/out")" = "$version" ] && pass "--version prints $version" || fail "--version printed '$(cat "$tmp/out")'"; }
+expect "microtally --help" 0 "$mt" --help
+commands=$(grep -oE '^microtally [a-z-]+ ' "$tmp/out" | awk '{print $2}')
+[ -n "$commands" ] || fail "microtally --help lists no commands"
+for c in $commands; do
+  expect "microtally $c --help" 0 "$mt" "$c" --help && { grep -q "^usage: microtally $c" "$tmp/out" && pass "$c --help prints its usage" || fail "$c --help printed no usage"; }
+done
+expect "an unknown command is a usage error" 2 "$mt" no-such-command
+
+# replay: the installed package prints exactly what the repository's CLI prints.
+{ cat "$ROOT/examples/gateway.jsonl"; echo '{"kind":"nope","t":1}'; echo 'not json'; } >"$tmp/mixed.jsonl"
+for profile in rtos linux; do
+  for trace in "$ROOT/examples/gateway.jsonl" "$tmp/mixed.jsonl"; do
+    "$mt" replay --profile "$profile" --stats "$trace" >"$tmp/installed.out" 2>"$tmp/installed.err"; a=$?
+    $repo_mt replay --profile "$profile" --stats "$trace" >"$tmp/repo.out" 2>"$tmp/repo.err"; b=$?
+    if [ "$a" -eq "$b" ] && cmp -s "$tmp/installed.out" "$tmp/repo.out" && cmp -s "$tmp/installed.err" "$tmp/repo.err"; then
+      pass "replay --profile $profile $(basename "$trace"): same bytes and exit ($a) as the repository"
+    else
+      fail "replay --profile $profile $(basename "$trace"): installed exit $a, repository exit $b, outputs $(cmp "$tmp/installed.out" "$tmp/repo.out" 2>&1 | head -1)"
+    fi
+  done
+done
+[ -s "$tmp/repo.out" ] || fail "the replays printed nothing"
+
+for engine in wasm3 aot qemu qemu-aot; do
+  expect "replay --engine $engine from the package says what is missing" 69 "$mt" replay --engine "$engine" "$ROOT/examples/gateway.jsonl" &&
+    { grep -q "^microtally: replay: engine $engine is built from the repository's C sources" "$tmp/err" && pass "  …in one line naming the repository's C sources" || fail "  the reason was: $(cat "$tmp/err")"; }
+done
+
+# run: the Linux agent starts, and on SIGINT sends what is pending as messages of this version.
+"$mt" run --sink stdout >"$tmp/run.out" 2>"$tmp/run.err" & pid=$!
+sleep 4; kill -INT "$pid"; wait "$pid"; rc=$?
+if [ "$rc" -eq 0 ] && [ -s "$tmp/run.out" ] && node -e '
+  const lines = require("fs").readFileSync(process.argv[1], "utf8").trim().split("\n");
+  for (const l of lines) if (JSON.parse(l).AgentVersion !== process.argv[2]) process.exit(1);' "$tmp/run.out" "$version"; then
+  pass "run: $(wc -l <"$tmp/run.out") messages of version $version after SIGINT, exit 0"
+else
+  fail "run: exit $rc"; sed 's/^/    /' "$tmp/run.err" | head -5
+fi
+
+# bench: v8 measured; what cannot run here is skipped with a line saying why.
+if expect "bench (small)" 0 "$mt" bench --json --events 20000 --quota-events 2000 --repeat 1; then
+  node -e 'const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")); if (!(r.engines.v8.nsPerEvent > 0) || r.quota.length === 0) process.exit(1)' "$tmp/out" \
+    && pass "bench reports v8 and the quota scenarios" || fail "bench report: $(head -c 300 "$tmp/out")"
+  for e in wasm3 aot qemu qemu-aot; do
+    grep -q "^microtally: bench: $e skipped: engine $e is built from the repository's C sources" "$tmp/err" \
+      && pass "bench says why $e is skipped" || fail "bench did not say why $e is skipped"
+  done
+fi
+
+# The host API: importable by name, and its declarations type-check a small program.
+cat >"$prefix/use.ts" <<'TS'
+import { Core, Status, VERSION, engineByName, type ConnectionRecord, type Engine } from 'microtally';
+const core = new Core('rtos');
+const c: ConnectionRecord = { t: Date.UTC(2027, 0, 1), proto: 'tcp', dir: 'out', local: new Uint8Array([10, 0, 0, 1]),
+  remote: new Uint8Array([20, 0, 0, 1]), lport: 40000, rport: 443, bytesIn: 1, bytesOut: 2 };
+const s: Status = core.ingestConnection(c).status;
+const e: Promise<Engine> = engineByName('v8');
+console.log(VERSION, s === Status.Ok, typeof e.then);
+TS
+cd "$prefix"
+if "$ROOT/node_modules/.bin/tsc" --noEmit --strict --module nodenext --moduleResolution nodenext --target es2022 \
+     --typeRoots "$ROOT/node_modules/@types" --types node use.ts >"$tmp/tsc.log" 2>&1; then
+  pass "the declarations type-check a program using Core, Status, engineByName and ConnectionRecord"
+else
+  fail "type check against the package's declarations"; head -10 "$tmp/tsc.log"
+fi
+out=$(node --input-type=module -e "import { Core, Status, VERSION } from 'microtally';
+  const c = new Core('linux'); const r = c.ingestLine('{\"kind\":\"tick\",\"t\":1798761600000}');
+  console.log(VERSION, r.status === Status.Ok);" 2>&1)
+[ "$out" = "$version true" ] && pass "import { Core } from 'microtally' runs the core" || fail "importing the package: $out"
+
+finish
