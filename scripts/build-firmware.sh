@@ -17,19 +17,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
-log() { echo "build-firmware: $*" >&2; }
-die() { log "$*"; exit 1; }
-
-profiles=(rtos linux)
-engines=(wasm3 aot)
-while [ $# -gt 0 ]; do
-  case "$1 ${2:-}" in
-    "--profile rtos"|"--profile linux") profiles=("$2") ;;
-    "--engine wasm3"|"--engine aot") engines=("$2") ;;
-    *) die "usage: build-firmware.sh [--profile rtos|linux] [--engine wasm3|aot]" ;;
-  esac
-  shift 2
-done
+FW_SCRIPT=build-firmware
+# shellcheck source=scripts/firmware-lib.sh
+. scripts/firmware-lib.sh
+fw_parse_args "$@"
 command -v arm-none-eabi-gcc >/dev/null || die "arm-none-eabi-gcc not found (apt install gcc-arm-none-eabi libnewlib-arm-none-eabi)"
 case " ${engines[*]} " in *" aot "*) command -v wasm2c >/dev/null || die "wasm2c not found (apt install wabt)" ;; esac
 command -v qemu-system-arm >/dev/null || die "qemu-system-arm not found (apt install qemu-system-arm)"
@@ -48,10 +39,6 @@ exec 9>build/firmware/.lock
 flock 9
 
 JOBS=$(getconf _NPROCESSORS_ONLN 2>/dev/null || echo 2)
-qemu() {
-  qemu-system-arm -M mps2-an385 -nographic -monitor none -serial none -icount shift=0,align=off,sleep=off "$@"
-}
-
 # The wasm3 rtos image's heap is what mt_init takes there (all code compiled at init: nothing is
 # allocated later), measured on a probe image with a large heap; the header changes, and so
 # the image is rebuilt, only when that figure does.
@@ -92,21 +79,11 @@ node scripts/blob-regions.mjs build/microtally-rtos-small.wasm >build/firmware/r
 measure() {
   local engine=$1 name=$2 obj=$3 out=$4 flash=$5 ram=$6
   shift 6
-  local elf=$ROOT/build/firmware/$name.elf work=build/firmware/measure-$engine status=0
+  local elf=$ROOT/build/firmware/$name.elf work=build/firmware/measure-$engine
   [ "$out" -nt "$elf" ] && [ "$out" -nt build/firmware/regions.json ] && return 0
-  mkdir -p "$work"
-  node test/c/gen-traces.mjs "$work" >/dev/null
-  # A load that splits messages and fills the caches, then the deepest JSON nesting accepted.
-  cat "$work/load.jsonl" "$work/deep.jsonl" >"$work/footprint.jsonl"
-  (cd "$work" && qemu -semihosting-config enable=on,target=native,arg=microtally,arg=--footprint,arg=footprint.jsonl \
-     -kernel "$elf" >/dev/null 2>footprint.err) || status=$?
-  # 0 or 1 (some lines skipped) are replay results; anything else is a failure of the image.
-  if [ "$status" -gt 1 ]; then
-    cat "$work/footprint.err" >&2
-    # 71: mt_init failed; under wasm3 most likely its heap is too small for the blob.
-    die "the $name image failed on the footprint run (exit $status); if it says the heap is too small, raise MT_WASM3_HEAP_BYTES in ports/qemu/microtally_config.h"
-  fi
-  tail -1 "$work/footprint.err" >"$work/footprint.json"
+  # 71: mt_init failed; under wasm3 most likely its heap is too small for the blob.
+  fw_footprint_run "$name" "$elf" "$work" \
+    "; if it says the heap is too small, raise MT_WASM3_HEAP_BYTES in ports/qemu/microtally_config.h"
   node ports/qemu/size.mjs --label "$name.elf (mps2-an385, Cortex-M3, $engine)" \
     --map "build/firmware/$name.map" --elf "$elf" --out "$out" "$@" \
     --component "port=$obj/port/" --budget-flash "$flash" --budget-ram "$ram" \

@@ -14,19 +14,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
-log() { echo "build-threadx-firmware: $*" >&2; }
-die() { log "$*"; exit 1; }
-
-profiles=(rtos linux)
-engines=(wasm3 aot)
-while [ $# -gt 0 ]; do
-  case "$1 ${2:-}" in
-    "--profile rtos"|"--profile linux") profiles=("$2") ;;
-    "--engine wasm3"|"--engine aot") engines=("$2") ;;
-    *) die "usage: build-threadx-firmware.sh [--profile rtos|linux] [--engine wasm3|aot]" ;;
-  esac
-  shift 2
-done
+FW_SCRIPT=build-threadx-firmware
+# shellcheck source=scripts/firmware-lib.sh
+. scripts/firmware-lib.sh
+fw_parse_args "$@"
 
 THREADX_DIR=${THREADX_DIR:-$(cd .. && pwd)/shared/third_party/threadx}
 if [ ! -f "$THREADX_DIR/common/inc/tx_api.h" ] || [ ! -d "$THREADX_DIR/ports/cortex_m3/gnu/src" ]; then
@@ -69,28 +60,15 @@ case " ${profiles[*]} " in *" rtos "*) ;; *) exit 0 ;; esac
 
 [ -f build/firmware/regions.json ] || node scripts/blob-regions.mjs build/microtally-rtos-small.wasm >build/firmware/regions.json
 
-qemu() {
-  qemu-system-arm -M mps2-an385 -nographic -monitor none -serial none -icount shift=0,align=off,sleep=off "$@"
-}
-
 # The whole bill of an rtos image: ThreadX kernel, agent, queue, stacks, engine, blob, the
 # replay feeder and board code; plus the stacks' high-water marks on a run that fills the
 # caches, splits messages and ends with the deepest JSON nesting the core accepts.
 measure() {
   local engine=$1 name=$2 obj=$3 out=$4
   shift 4
-  local elf=$ROOT/build/firmware/$name.elf work=build/firmware/measure-threadx-$engine status=0
+  local elf=$ROOT/build/firmware/$name.elf work=build/firmware/measure-threadx-$engine
   [ "$out" -nt "$elf" ] && return 0
-  mkdir -p "$work"
-  node test/c/gen-traces.mjs "$work" >/dev/null
-  cat "$work/load.jsonl" "$work/deep.jsonl" >"$work/footprint.jsonl"
-  (cd "$work" && qemu -semihosting-config enable=on,target=native,arg=microtally,arg=--footprint,arg=footprint.jsonl \
-     -kernel "$elf" >/dev/null 2>footprint.err) || status=$?
-  if [ "$status" -gt 1 ]; then
-    cat "$work/footprint.err" >&2
-    die "the $name image failed on the footprint run (exit $status)"
-  fi
-  tail -1 "$work/footprint.err" >"$work/footprint.json"
+  fw_footprint_run "$name" "$elf" "$work"
   node ports/qemu/size.mjs --label "$name.elf (mps2-an385, Cortex-M3, ThreadX, $engine)" \
     --map "build/firmware/$name.map" --elf "$elf" --out "$out" \
     --component "stacks=section:.bss.agent_stack" --component "stacks=section:.bss.feeder_stack" \
