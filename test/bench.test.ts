@@ -6,6 +6,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { quotaLabel } from '../host/bench/html.js';
 import { engineNames, root } from './helpers.js';
 
 describe('bench --json --html', () => {
@@ -19,7 +20,8 @@ describe('bench --json --html', () => {
     const html = readFileSync(page, 'utf8');
     rmSync(dir, { recursive: true, force: true });
     expect(html).toContain(`${r.trace.events.toLocaleString('en')} events of <code>gateway-flows</code>`);
-    for (const q of r.quota) expect(html).toContain(`${q.scenario}, aggregated, aggregated: ${q.aggregatedBytes.toLocaleString('en')} B`);
+    for (const q of r.quota) expect(html).toContain(`${quotaLabel(q)}, aggregated, aggregated: ${q.aggregatedBytes.toLocaleString('en')} B`);
+    expect(new Set(r.quota.map(quotaLabel)).size).toBe(r.quota.length);
     const positive = (n: unknown) => typeof n === 'number' && n > 0;
 
     expect(r.engines.native).toMatchObject({ ratio: 1 });

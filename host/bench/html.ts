@@ -15,7 +15,7 @@ export interface BenchReport {
     blobBytes: { rtos: number; linux: number }; linearMemory: number; bytesPerCachedConnection: number;
   };
   /** One entry per scenario (and per message format, where the report has several). */
-  quota: { scenario: string; profile: string; format?: string; events: number; unaggregatedBytes: number; aggregatedBytes: number;
+  quota: { scenario: string; profile: string; format?: string; maxPackingDelay?: number; events: number; unaggregatedBytes: number; aggregatedBytes: number;
     messages: number; billedBlocks4k: number; unaggregatedBlocks4k: number; reduction: number }[];
   machine: { cpu: string; cores: number; node: string };
   trace: { scenario: string; events: number; rounds: number; repeatsPerRun: number };
@@ -147,9 +147,14 @@ function footprint(r: BenchReport): string {
   return out.join('\n');
 }
 
+/** A quota entry's name on the page: its scenario, format and packing delay. */
+export function quotaLabel(q: BenchReport['quota'][number]): string {
+  const how = [q.format, q.maxPackingDelay ? `packed ${q.maxPackingDelay} s` : undefined].filter(Boolean);
+  return how.length > 0 ? `${q.scenario} (${how.join(', ')})` : q.scenario;
+}
+
 function quota(r: BenchReport): string {
-  const formats = new Set(r.quota.map((q) => q.format));
-  const name = (q: BenchReport['quota'][number]) => (formats.size > 1 && q.format ? `${q.scenario} (${q.format})` : q.scenario);
+  const name = quotaLabel;
   const rows: Row[] = r.quota.flatMap((q) => [
     { label: `${name(q)}, without aggregation`, segments: [{ series: 'without aggregation', value: q.unaggregatedBytes }] },
     { label: `${name(q)}, aggregated`, segments: [{ series: 'aggregated', value: q.aggregatedBytes }], note: `${q.reduction}× smaller` },
