@@ -35,12 +35,7 @@ for e in "${engines[@]}"; do
     fi
   done
 done
-bash scripts/build-wasm3.sh --fetch-only
-WASM3_DIR=${WASM3_DIR:-$ROOT/third_party/pywasm3-0.5.0/wasm3}
-if [ ! -f build/microtally-rtos-small.wasm ] || [ ! -f build/microtally-linux.wasm ]; then
-  log "blobs missing: building them (npm run build:core)"
-  npm run --silent build:core >&2
-fi
+fw_sources
 
 # One build at a time: test workers each ask for the image (host/engines/qemu-threadx.ts).
 mkdir -p build/firmware

@@ -287,25 +287,9 @@ static VOID apply_update(VOID) {
   const char *why = "";
   size_t why_len = 0;
   UINT verdict = TX_SUCCESS;
-  if (update.is_line) {
-    if (st == MT_OK || st == MT_BLANK) {
-      stats.lines_accepted++;
-    } else {
-      stats.lines_rejected++;
-      if (st == MT_SKIPPED) {
-        verdict = MT_TX_REJECTED;
-        (VOID)mt_last_error(&agent.core, &why, &why_len);
-      } else {
-        verdict = MT_TX_ENGINE_ERROR;
-        why = mt_status_name(st);
-        why_len = strlen(why);
-      }
-    }
-  } else if (st == MT_OK) {
-    journal_append(update.text, update.length);
-    stats.updates_applied++;
-  } else {
-    stats.updates_rejected++;
+  UINT taken = st == MT_OK || (update.is_line && st == MT_BLANK);
+  if (!taken) {
+    /* Refused by the core (its reason), or the engine failed (the status's name). */
     if (st == MT_SKIPPED) {
       verdict = MT_TX_REJECTED;
       (VOID)mt_last_error(&agent.core, &why, &why_len);
@@ -314,6 +298,14 @@ static VOID apply_update(VOID) {
       why = mt_status_name(st);
       why_len = strlen(why);
     }
+  }
+  if (update.is_line) {
+    if (taken) stats.lines_accepted++; else stats.lines_rejected++;
+  } else if (taken) {
+    journal_append(update.text, update.length);
+    stats.updates_applied++;
+  } else {
+    stats.updates_rejected++;
   }
   set_verdict(verdict, why, why_len);
   update.unqueued = 0;
