@@ -26,8 +26,9 @@ export const RUN_USAGE = `usage: microtally run [--config <file>] [--sink stdout
   The IoT Hub device connection string: from --connection-string-file <path>, or the environment
   variable MICROTALLY_CONNECTION_STRING (--connection-string "<cs>" works too, but every local user
   can read a command line).
-  --source: kernel events (process connector, socket-destroy notifications; needs root or
-  CAP_NET_ADMIN), polling /proc, or auto (kernel events when possible; the default).`;
+  --source: kernel events (an eBPF exec probe, the process connector, socket-destroy notifications;
+  needs root, or CAP_BPF, CAP_PERFMON and CAP_NET_ADMIN), polling /proc, or auto (kernel events when
+  possible; the default).`;
 
 /** The environment variable that may carry the IoT Hub device connection string. */
 export const CONNECTION_STRING_ENV = 'MICROTALLY_CONNECTION_STRING';
@@ -299,7 +300,8 @@ async function startCollectors(agent: Agent, deliver: Deliver, log: StderrLogger
     ignoreChildrenOf: process.pid, inventory: true, log, mask: (cmd) => log.mask.apply(cmd) });
   const connections = new ConnectionCollector({ emit: (r) => deliver(core.ingestConnection(r), 'connection'), now: clock,
     inventory: true, log });
-  let kernel: KernelSources = { proc: 'not asked for (--source poll)', sock: 'not asked for (--source poll)', realtime: false, stop() {} };
+  const notAsked = 'not asked for (--source poll)';
+  let kernel: KernelSources = { proc: notAsked, exec: notAsked, sock: notAsked, realtime: false, stop() {} };
   if (choice !== 'poll') {
     kernel = await startKernelEvents({
       log,
@@ -321,12 +323,17 @@ async function startCollectors(agent: Agent, deliver: Deliver, log: StderrLogger
       + `${sockOk ? '' : `socket-destroy notifications: ${kernel.sock}`}`);
     return 1;
   }
-  log.info(`sources: processes ${procOk ? "from the kernel's process connector (every fork and exec)" : `by polling /proc every 50 ms (process connector: ${kernel.proc})`}; `
+  const probeOk = procOk && kernel.exec === 'bpf';
+  const processSource = probeOk
+    ? "from the kernel: every exec from the exec probe (eBPF, its command line read at the exec), every fork from the process connector"
+    : procOk ? `from the kernel's process connector (every fork and exec, read from /proc; exec probe: ${kernel.exec})`
+      : `by polling /proc every 50 ms (process connector: ${kernel.proc})`;
+  log.info(`sources: processes ${processSource}; `
     + `connections ${sockOk ? "from the kernel's socket-destroy notifications, open ones from /proc/net every second" : `by polling /proc/net (socket-destroy notifications: ${kernel.sock})`}`);
-  const denied = /Operation not permitted|Permission denied/.test(kernel.proc + kernel.sock);
-  if (denied || process.geteuid?.() !== 0 || (procOk && !kernel.realtime)) {
-    log.warn('running without the privileges the kernel sources need (root, or CAP_NET_ADMIN, CAP_SYS_PTRACE and '
-      + `CAP_SYS_NICE): ${denied ? 'processes and connections shorter than a poll can be missed; ' : ''}`
+  const denied = /Operation not permitted|Permission denied/.test(kernel.proc + kernel.exec + kernel.sock);
+  if (denied || process.geteuid?.() !== 0 || (procOk && !probeOk && !kernel.realtime)) {
+    log.warn('running without the privileges the kernel sources need (root, or CAP_NET_ADMIN, CAP_BPF, CAP_PERFMON, '
+      + `CAP_SYS_PTRACE and CAP_SYS_NICE): ${denied ? 'processes and connections shorter than a poll can be missed; ' : ''}`
       + "other users' executables cannot be read; a process that exits at once may be reported as exited before it was read");
   }
   processes.start(!procOk);

@@ -3,23 +3,27 @@
  * so this small program listens where the kernel announces what happens and writes one JSON
  * object per line on stdout, which the agent reads:
  *
- *   - the process connector (NETLINK_CONNECTOR, CN_IDX_PROC): every fork and every exec, a
- *     second exec in the same pid included. The command line, executable and user are read from
- *     /proc at once (this program runs at a real-time priority when it may, so a process that
- *     lives a millisecond is still there); a process already gone is reported with what could be
- *     read and "gone":true, never dropped.
+ *   - execs from an eBPF probe (microtally-exec.bpf.c, next to this program, loaded with libbpf
+ *     when built with MT_WITH_BPF): the kernel hands over the new command line, executable,
+ *     parent and user at the exec itself, so a process that exits a microsecond later is reported
+ *     whole; a second exec in the same pid is another event.
+ *   - the process connector (NETLINK_CONNECTOR, CN_IDX_PROC): every fork, and every exec when
+ *     the probe cannot be used. Then the command line, executable and user are read from /proc
+ *     at once (this program runs at a real-time priority when it may); a process already gone is
+ *     reported with what could be read and "gone":true, never dropped.
  *   - socket-destroy notifications (NETLINK_SOCK_DIAG multicast groups, what `ss -E` shows):
  *     every TCP and UDP socket of IPv4 and IPv6 as it is freed, with the kernel's TCP byte
  *     counters (struct tcp_info). UDP sockets come with addresses only: the kernel keeps no
  *     per-socket UDP byte counts.
  *
- * usage: microtally-events [--proc] [--sock] [--no-rt]   (neither: both)
+ * usage: microtally-events [--proc] [--sock] [--no-rt] [--no-bpf]   (neither --proc nor --sock: both)
  * Output lines:
- *   {"ev":"ready","proc":"ok"|"<error>","sock":"ok"|"<error>"}              once, at start
+ *   {"ev":"ready","proc":"ok"|"<error>","exec":"bpf"|"<why not>","sock":"ok"|"<error>","rt":B}   once
  *   {"ev":"exec"|"fork","pid":N,"ppid":N,"uid":N,"cmd":"…","exe":"…","comm":"…","gone":B}
  *   {"ev":"conn","proto":"tcp"|"udp","state":N,"local":"<hex>","lport":N,"remote":"<hex>","rport":N,
  *    "bytesIn":N,"bytesOut":N,"bytes":B}
- *   {"ev":"lost","source":"proc"|"sock"}     the kernel dropped events (our receive queue overflowed)
+ *   {"ev":"lost","source":"proc"|"sock","n":N}  the kernel dropped events (a receive queue or the
+ *                                               probe's ring buffer overflowed; N when known)
  *   {"ev":"lost","source":"output","n":N}    N events dropped because the agent read too slowly
  * Exit status: 0 on EOF of stdout's reader (SIGPIPE is handled), 1 when no source could start.
  */
@@ -40,11 +44,22 @@
 #include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#ifdef MT_WITH_BPF
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <libgen.h>
+#include <limits.h>
+#include <linux/types.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include "microtally-exec.h"
+#endif
 
 #define CMD_MAX 4096
 #define RECV_BYTES (256 * 1024)
@@ -273,10 +288,14 @@ static int open_sock_diag(char *err, size_t errcap) {
   return fd;
 }
 
+/* Set when the exec probe runs: the connector's exec events are then left to it. */
+static int exec_from_bpf;
+
 static void on_proc_event(const struct proc_event *ev) {
   struct procinfo p;
   switch (ev->what) {
   case PROC_EVENT_EXEC: {
+    if (exec_from_bpf) return;
     int pid = ev->event_data.exec.process_tgid;
     if (ev->event_data.exec.process_pid != pid) return;
     read_proc(pid, &p);
@@ -394,12 +413,127 @@ static void drain_sock(int fd) {
   }
 }
 
+#ifdef MT_WITH_BPF
+static struct ring_buffer *exec_rb;
+static int exec_lost_fd = -1;
+static unsigned long long exec_lost_reported;
+static char libbpf_last[256]; /* libbpf's last warning: says why a load failed */
+
+static int libbpf_note(enum libbpf_print_level level, const char *fmt, va_list ap) {
+  if (level == LIBBPF_WARN) {
+    vsnprintf(libbpf_last, sizeof libbpf_last, fmt, ap);
+    libbpf_last[strcspn(libbpf_last, "\n")] = 0;
+  }
+  return 0;
+}
+
+/* Whether path names the file the probe saw as the new image (inode and file system). */
+static int is_exec_image(const char *path, const struct mt_exec_event *e) {
+  struct stat st;
+  return stat(path, &st) == 0 && st.st_ino == e->exe_ino && major(st.st_dev) == (e->exe_dev >> 20) &&
+         minor(st.st_dev) == (e->exe_dev & 0xfffff);
+}
+
+/* The executable's path: /proc/<pid>/exe while it still names the image the probe saw (the process
+   may have exited, or exec'd again), else the path the exec was given, resolved here. */
+static void exec_image_path(const struct mt_exec_event *e, struct procinfo *p) {
+  char path[64];
+  snprintf(path, sizeof path, "/proc/%u/exe", e->pid);
+  if (is_exec_image(path, e)) {
+    p->exe_len = readlink(path, p->exe, sizeof p->exe - 1);
+    if (p->exe_len > 0) return;
+  }
+  char real[PATH_MAX];
+  size_t flen = e->file_len < sizeof e->file ? e->file_len : sizeof e->file - 1;
+  char file[sizeof e->file];
+  memcpy(file, e->file, flen);
+  file[flen] = 0;
+  const char *use = e->file[0] == '/' && realpath(file, real) && is_exec_image(real, e) ? real : file;
+  size_t n = strlen(use);
+  if (n >= sizeof p->exe) n = sizeof p->exe - 1;
+  memcpy(p->exe, use, n);
+  p->exe_len = (ssize_t)n;
+}
+
+static int on_exec_event(void *ctx, void *data, size_t size) {
+  (void)ctx;
+  static struct procinfo p;
+  const struct mt_exec_event *e = data;
+  size_t head = offsetof(struct mt_exec_event, args);
+  if (size < head) return 0;
+  size_t n = e->args_len < size - head ? e->args_len : size - head;
+  if (n > sizeof p.cmd) n = sizeof p.cmd;
+  memcpy(p.cmd, e->args, n);
+  while (n > 0 && p.cmd[n - 1] == 0) n--;
+  for (size_t i = 0; i < n; i++) if (p.cmd[i] == 0) p.cmd[i] = ' ';
+  p.cmd_len = n;
+  size_t c = strnlen(e->comm, sizeof e->comm);
+  if (c >= sizeof p.comm) c = sizeof p.comm - 1;
+  memcpy(p.comm, e->comm, c);
+  p.comm[c] = 0;
+  p.has_comm = 1;
+  p.uid = e->uid;
+  p.ppid = e->ppid;
+  exec_image_path(e, &p);
+  p.gone = 0; /* all of it came from the kernel at the exec */
+  emit_process("exec", (int)e->pid, p.ppid, &p);
+  return 0;
+}
+
+/* Loads and attaches the probe; returns the descriptor to poll, or -1 with the reason in err. */
+static int open_exec_probe(char *err, size_t errcap) {
+  char self[PATH_MAX];
+  ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+  if (n <= 0) { snprintf(err, errcap, "cannot find this program: %s", strerror(errno)); return -1; }
+  self[n] = 0;
+  char obj_path[PATH_MAX + 32];
+  snprintf(obj_path, sizeof obj_path, "%s/microtally-exec.bpf.o", dirname(self));
+  libbpf_set_print(libbpf_note);
+  struct bpf_object *obj = bpf_object__open_file(obj_path, NULL);
+  if (!obj) { snprintf(err, errcap, "exec probe %.300s: %s", obj_path, strerror(errno)); return -1; }
+  int rc = bpf_object__load(obj);
+  struct bpf_program *prog = rc ? NULL : bpf_object__find_program_by_name(obj, "mt_on_exec");
+  struct bpf_link *link = prog ? bpf_program__attach(prog) : NULL;
+  int events = link ? bpf_object__find_map_fd_by_name(obj, "mt_events") : -1;
+  exec_rb = events >= 0 ? ring_buffer__new(events, on_exec_event, NULL, NULL) : NULL;
+  if (!exec_rb) {
+    int code = errno;
+    snprintf(err, errcap, "exec probe: %s%s%s", rc ? "load: " : "attach: ", strerror(code),
+             libbpf_last[0] ? " (" : "");
+    if (libbpf_last[0]) {
+      size_t used = strlen(err);
+      snprintf(err + used, errcap - used, "%s)", libbpf_last);
+    }
+    bpf_link__destroy(link);
+    bpf_object__close(obj);
+    return -1;
+  }
+  exec_lost_fd = bpf_object__find_map_fd_by_name(obj, "mt_lost");
+  return ring_buffer__epoll_fd(exec_rb);
+}
+
+/* Execs the probe could not hand over (ring buffer full), summed over CPUs, not yet reported. */
+static unsigned long long exec_lost_new(void) {
+  int cpus = libbpf_num_possible_cpus();
+  if (exec_lost_fd < 0 || cpus <= 0 || cpus > 4096) return 0;
+  __u64 per_cpu[cpus];
+  __u32 zero = 0;
+  if (bpf_map_lookup_elem(exec_lost_fd, &zero, per_cpu) != 0) return 0;
+  unsigned long long sum = 0;
+  for (int i = 0; i < cpus; i++) sum += per_cpu[i];
+  unsigned long long fresh = sum - exec_lost_reported;
+  exec_lost_reported = sum;
+  return fresh;
+}
+#endif
+
 int main(int argc, char **argv) {
-  int want_proc = 0, want_sock = 0, rt = 1;
+  int want_proc = 0, want_sock = 0, rt = 1, bpf = 1;
   for (int i = 1; i < argc; i++) {
     if (strcmp(argv[i], "--proc") == 0) want_proc = 1;
     else if (strcmp(argv[i], "--sock") == 0) want_sock = 1;
     else if (strcmp(argv[i], "--no-rt") == 0) rt = 0;
+    else if (strcmp(argv[i], "--no-bpf") == 0) bpf = 0;
     else { fprintf(stderr, "microtally-events: unknown argument %s\n", argv[i]); return 2; }
   }
   if (!want_proc && !want_sock) want_proc = want_sock = 1;
@@ -413,25 +547,47 @@ int main(int argc, char **argv) {
   char perr[256] = "not requested", serr[256] = "not requested";
   int pfd = want_proc ? open_proc_connector(perr, sizeof perr) : -1;
   int sfd = want_sock ? open_sock_diag(serr, sizeof serr) : -1;
+  char xerr[512] = "not requested";
+  int xfd = -1;
+#ifdef MT_WITH_BPF
+  if (want_proc && bpf) xfd = open_exec_probe(xerr, sizeof xerr);
+  exec_from_bpf = xfd >= 0;
+#else
+  if (want_proc && bpf) snprintf(xerr, sizeof xerr, "built without the exec probe (needs clang and libbpf-dev at build time)");
+#endif
   begin_event();
   puts_("{\"ev\":\"ready\",\"proc\":");
   if (pfd >= 0) puts_("\"ok\""); else putstr(perr, strlen(perr));
+  puts_(",\"exec\":");
+  if (xfd >= 0) puts_("\"bpf\""); else putstr(xerr, strlen(xerr));
   puts_(",\"sock\":");
   if (sfd >= 0) puts_("\"ok\""); else putstr(serr, strlen(serr));
   puts_(",\"rt\":");
   puts_(sched_getscheduler(0) == SCHED_FIFO ? "true}\n" : "false}\n");
   if (flush_out() < 0) return 0;
-  if (pfd < 0 && sfd < 0) return 1;
+  if (pfd < 0 && sfd < 0 && xfd < 0) return 1;
   fcntl(1, F_SETFL, fcntl(1, F_GETFL) | O_NONBLOCK);
-  struct pollfd fds[3] = {{.fd = pfd, .events = POLLIN}, {.fd = sfd, .events = POLLIN}, {.fd = 1, .events = 0}};
+  struct pollfd fds[4] = {{.fd = pfd, .events = POLLIN}, {.fd = sfd, .events = POLLIN}, {.fd = 1, .events = 0},
+                          {.fd = xfd, .events = POLLIN}};
   unsigned long long reported = 0;
   for (;;) {
     fds[2].events = out_len > out_off ? POLLOUT : 0;
-    int r = poll(fds, 3, -1);
+    int r = poll(fds, 4, -1);
     if (r < 0) { if (errno == EINTR) continue; return 1; }
     if (fds[2].revents & (POLLERR | POLLHUP)) return 0; /* the agent closed our stdout */
     if (fds[0].revents) drain_proc(pfd);
     if (fds[1].revents) drain_sock(sfd);
+#ifdef MT_WITH_BPF
+    if (fds[3].revents) ring_buffer__consume(exec_rb);
+    unsigned long long exec_lost = exec_lost_new();
+    if (exec_lost) {
+      begin_event();
+      puts_("{\"ev\":\"lost\",\"source\":\"proc\",\"n\":");
+      putu(exec_lost);
+      puts_("}\n");
+      end_event();
+    }
+#endif
     if (out_dropped != reported) {
       begin_event();
       puts_("{\"ev\":\"lost\",\"source\":\"output\",\"n\":");

@@ -4,10 +4,10 @@
 // connection string given in a file for a hub that does not answer never appears in any output.
 
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, connect, type AddressInfo, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { root, validateMessage } from '../helpers.js';
 import { HELPER_PATH } from '../../host/agent/collectors/kernel-events.js';
@@ -20,6 +20,10 @@ const isRoot = process.getuid?.() === 0;
 const built = existsSync(HELPER_PATH);
 const skipReason = !isRoot ? 'not root' : !built ? `${HELPER_PATH} not built (no C compiler)` : '';
 if (skipReason) process.stderr.write(`kernel event tests skipped: ${skipReason}\n`);
+// Exact counts of processes that exit at once need the exec probe (scripts/build-native.mjs builds
+// it with clang and libbpf-dev); reading /proc after the kernel's notice can lose that race.
+const probeBuilt = existsSync(join(dirname(HELPER_PATH), 'microtally-exec.bpf.o'));
+if (!skipReason && !probeBuilt) process.stderr.write('kernel event test of short processes skipped: exec probe not built (needs clang and libbpf-dev)\n');
 
 const records = (msgs: Message[], name: string): any[] =>
   msgs.flatMap((m) => m.Events.filter((e) => e.Name === name).flatMap((e) => e.Payload));
@@ -62,7 +66,7 @@ afterAll(async () => {
 });
 
 describe.skipIf(skipReason !== '')('microtally run from kernel events (root)', () => {
-  it('reports 500 /bin/true runs, a double exec in one pid and 100 short loopback connections with exact hits and bytes', async () => {
+  it.skipIf(!probeBuilt)('reports 500 /bin/true runs, a double exec in one pid and 100 short loopback connections with exact hits and bytes', async () => {
     const out = join(dir, 'out.jsonl');
     // examples/quick.json (1 s windows) with the linux build's largest caches: this suite runs on
     // shared machines where other processes and connections in the same second can fill a
@@ -73,7 +77,7 @@ describe.skipIf(skipReason !== '')('microtally run from kernel events (root)', (
     const a = new AgentProcess(['--config', cfg, '--sink', `file:${out}`]);
     agents.push(a);
     await a.started(60_000);
-    expect(a.stderr).toContain("sources: processes from the kernel's process connector");
+    expect(a.stderr).toContain('sources: processes from the kernel: every exec from the exec probe');
     expect(a.stderr).toContain("connections from the kernel's socket-destroy notifications");
 
     const tag = `mt${process.pid}x${Date.now() % 100000}`;
@@ -109,16 +113,16 @@ describe.skipIf(skipReason !== '')('microtally run from kernel events (root)', (
 
     const procs = records(msgs, 'ProcessCreate');
     const trues = procs.filter((p) => p.CommandLine === `/bin/true ${tag}`);
-    const gone = procs.filter((p) => p.CommandLine.startsWith('[true]'));
-    if (gone.length) process.stderr.write(`kernel test: exited before read: ${JSON.stringify(gone)}\n`);
+    // The probe hands over each command line at the exec: none may be reported as exited before it was read.
+    expect(procs.filter((p) => p.CommandLine.startsWith('[true]'))).toEqual([]);
     const losses = records(msgs, 'CollectorStats').filter((r) => r.Discarded + r.Dropped > 0);
     expect(losses, 'no record may be lost to a full cache during this test').toEqual([]);
     if (/ warn: .*dropped/.test(a.stderr)) process.stderr.write(`kernel test: agent log: ${a.stderr}\n`);
     expect(trues.map((p) => [p.Type, p.Executable, p.UserId])).toEqual(trues.map(() => ['exec', '/usr/bin/true', 0]));
     expect(trues.reduce((n, p) => n + p.HitCount, 0)).toBe(500);
     expect(procs.filter((p) => p.CommandLine.startsWith(`${tag}-`))
-      .map((p) => [p.ProcessId, p.Type, p.CommandLine.split(' ')[0]])).toEqual([
-      [twice, 'exec', `${tag}-first`], [twice, 'exec', `${tag}-second`],
+      .map((p) => [p.ProcessId, p.Type, p.CommandLine.split(' ')[0], p.Executable])).toEqual([
+      [twice, 'exec', `${tag}-first`, realpathSync('/bin/bash')], [twice, 'exec', `${tag}-second`, realpathSync('/bin/sleep')],
     ]);
 
     expect(procs.find((p) => p.CommandLine.startsWith(`/bin/true ${tag}-cs`))?.CommandLine)

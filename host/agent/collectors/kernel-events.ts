@@ -1,6 +1,8 @@
 // The kernel event source: runs build/native/microtally-events (host/native/microtally-events.c),
-// which listens to the process connector and the socket-destroy notifications over netlink, and
-// hands each line it writes to the collectors. Node cannot open netlink sockets itself.
+// which takes every exec from an eBPF probe (host/native/microtally-exec.bpf.c), every fork (and
+// every exec when the probe cannot load) from the process connector and every closed socket from
+// the socket-destroy notifications over netlink, and hands each line it writes to the collectors.
+// Node cannot open netlink sockets or load BPF programs itself.
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -49,6 +51,8 @@ export interface KernelConnectionEvent {
 export interface KernelSources {
   /** "ok", or why the process connector could not be used. */
   proc: string;
+  /** "bpf" when every exec comes from the exec probe (its command line read at the exec), else why not. */
+  exec: string;
   /** "ok", or why the socket-destroy notifications could not be used. */
   sock: string;
   /** The helper runs at a real-time priority (reads a short process before it exits). */
@@ -79,7 +83,7 @@ export class KernelEventStats {
  */
 export function startKernelEvents(opts: KernelEventOptions, stats = new KernelEventStats()): Promise<KernelSources> {
   const path = opts.helperPath ?? HELPER_PATH;
-  const failed = (why: string): KernelSources => ({ proc: why, sock: why, realtime: false, stop() {} });
+  const failed = (why: string): KernelSources => ({ proc: why, exec: why, sock: why, realtime: false, stop() {} });
   if (process.platform !== 'linux') return Promise.resolve(failed('not Linux'));
   if (!existsSync(path)) return Promise.resolve(failed(`helper ${path} not built (needs a C compiler at build time)`));
   return new Promise((resolve) => {
@@ -140,7 +144,7 @@ export function startKernelEvents(opts: KernelEventOptions, stats = new KernelEv
           if (first) {
             opts.log.warn(source === 'output'
               ? `kernel event helper dropped ${n} event(s): the agent read too slowly`
-              : `the kernel dropped ${source === 'proc' ? 'process' : 'socket'} events (receive queue full); some are missing`);
+              : `the kernel dropped ${source === 'proc' ? 'process events (a receive queue or the exec probe\'s buffer was full)' : 'socket events (receive queue full)'}; some are missing`);
           }
           break;
         }
@@ -148,7 +152,8 @@ export function startKernelEvents(opts: KernelEventOptions, stats = new KernelEv
           if (ready) break;
           ready = true;
           clearTimeout(timer);
-          resolve({ proc: String(e.proc), sock: String(e.sock), realtime: e.rt === true, stop });
+          resolve({ proc: String(e.proc), exec: String(e.exec ?? 'not reported by the helper'), sock: String(e.sock),
+            realtime: e.rt === true, stop });
           break;
         default: break;
       }
