@@ -1,10 +1,11 @@
 // `microtally run` from kernel events, as root (issue 15's must-show): 500 back-to-back runs of
-// /bin/true, a process that execs twice in one pid and 100 loopback TCP connections shorter
-// than 10 ms, with their byte counts, are all in the reported messages, exactly; and a
+// /bin/true, a copy of it under the same command line (its own record), a process that execs
+// twice in one pid and 100 loopback TCP connections shorter than 10 ms, with their byte counts,
+// are all in the reported messages, exactly; and a
 // connection string given in a file for a hub that does not answer never appears in any output.
 
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, connect, type AddressInfo, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -83,6 +84,12 @@ describe.skipIf(skipReason !== '')('microtally run from kernel events (root)', (
     const tag = `mt${process.pid}x${Date.now() % 100000}`;
     // 500 runs of /bin/true in a tight shell loop; the argument makes the command line this test's own.
     await run('/bin/sh', ['-c', `i=0; while [ $i -lt 500 ]; do /bin/true ${tag}; i=$((i+1)); done`]);
+    // A copy of /bin/true started under the trusted command line: its own record (SPEC R1), its
+    // executable taken although it exits at once.
+    const copy = join(realpathSync(dir), 'true');
+    copyFileSync('/bin/true', copy);
+    chmodSync(copy, 0o755);
+    await run('/bin/bash', ['-c', `exec -a /bin/true ${copy} ${tag}`]);
     // One pid, three programs: bash, bash again under another name, then sleep.
     const twice = await run('/bin/bash', ['-c', `exec -a ${tag}-first /bin/bash -c "exec -a ${tag}-second /bin/sleep 0.01"`]);
     // Secrets on another process's command line are masked in its report.
@@ -112,7 +119,9 @@ describe.skipIf(skipReason !== '')('microtally run from kernel events (root)', (
     for (const m of msgs) expect(validateMessage(m), JSON.stringify(validateMessage.errors)).toBe(true);
 
     const procs = records(msgs, 'ProcessCreate');
-    const trues = procs.filter((p) => p.CommandLine === `/bin/true ${tag}`);
+    const sameLine = procs.filter((p) => p.CommandLine === `/bin/true ${tag}`);
+    const trues = sameLine.filter((p) => p.Executable !== copy);
+    expect(sameLine.filter((p) => p.Executable === copy).map((p) => [p.Type, p.HitCount])).toEqual([['exec', 1]]);
     // The probe hands over each command line at the exec: none may be reported as exited before it was read.
     expect(procs.filter((p) => p.CommandLine.startsWith('[true]'))).toEqual([]);
     const losses = records(msgs, 'CollectorStats').filter((r) => r.Discarded + r.Dropped > 0);
