@@ -58,9 +58,16 @@ const apps: Names = namesAt(memory.data(offsetof<Names>(), 8), memory.data(APP_B
 // A sanitised optional string on its way into its table.
 const nameText = memory.data(P.HOST_CAP > P.APP_CAP ? P.HOST_CAP : P.APP_CAP, 8);
 
-export function reset(limit: i32, aggregation: bool): void {
+// The configuration's switches for this collector, kept where the per-event path reads them
+// without a memory access (the configuration changes only through reset).
+let aggregating = true;
+export let enabled = true;
+
+export function reset(limit: i32, aggregation: bool, on: bool): void {
   table.limit = limit;
   table.indexed = aggregation;
+  aggregating = aggregation;
+  enabled = on;
   clear();
 }
 
@@ -149,26 +156,39 @@ function fillOptional(s: usize, names: Names, at: i32, has: u32, noRoom: u32, ca
 }
 
 /**
- * Adds one connection given as a typed record (docs/ABI.md layout, already checked);
- * `enabled` and `replaceOldest` come from the configuration and the profile.
+ * Adds one connection given as a typed record (docs/ABI.md layout, already checked); whether
+ * the collector is on comes from the configuration (reset), what a full cache does from the
+ * profile.
  */
-export function add(rec: usize, seed: u32, enabled: bool, replaceOldest: bool): void {
-  addInline(rec, seed, enabled, replaceOldest, load<i64>(rec), load<u64>(rec, R.CONN_BYTES_IN), load<u64>(rec, R.CONN_BYTES_OUT),
-    <i32>load<u16>(rec, R.CONN_APP_LEN), <i32>load<u16>(rec, R.CONN_HOST_LEN), load<u8>(rec, R.CONN_PROTO), load<u8>(rec, R.CONN_FAMILY), load<u8>(rec, R.CONN_REMOTE_FAMILY));
+export function add(rec: usize, seed: u32): void {
+  addFields(rec, seed, load<i64>(rec), load<u64>(rec, R.CONN_BYTES_IN), load<u64>(rec, R.CONN_BYTES_OUT),
+    load<u32>(rec, R.CONN_APP_LEN), load<u32>(rec, R.CONN_PROTO));
+}
+
+/** `add` with the record's scalar fields already loaded: the one copy a build for size keeps. */
+export function addFields(rec: usize, seed: u32, t: i64, bytesIn: u64, bytesOut: u64, lens: u32, kinds: u32): void {
+  addInline(rec, seed, t, bytesIn, bytesOut, lens, kinds);
 }
 
 /**
  * `add` with the record's scalar fields already in hand (the batch loop has loaded them to
- * check them: loading them again costs an interpreter dozens of operations per event).
+ * check them: loading them again costs an interpreter dozens of operations per event), the
+ * string lengths and the kind bytes each as the one word they are in the record (fewer
+ * parameters: a 32-bit core passes the rest on the stack).
  * The key is kept in locals: hashed, probed and compared without a copy, since this is the
  * per-event path that interpreters (wasm3) run most. Inlined where a build for speed wants
  * it (see index.ts).
  */
 // @ts-ignore: decorator
-@inline export function addInline(rec: usize, seed: u32, enabled: bool, replaceOldest: bool, t: i64, bytesIn: u64,
-  bytesOut: u64, appLen: i32, hostLen: i32, proto: u32, family: u32, remoteFamily: u32): void {
+@inline export function addInline(rec: usize, seed: u32, t: i64, bytesIn: u64, bytesOut: u64, lens: u32, kinds: u32): void {
+  const appLen = <i32>(lens & 0xffff);
+  const hostLen = <i32>(lens >>> 16);
+  const proto = kinds & 0xff;
+  const family = (kinds >>> 16) & 0xff;
+  const remoteFamily = kinds >>> 24;
   S.received(S.C_NETWORK);
   if (!enabled) { S.ignored(S.C_NETWORK); return; }
+  const replaceOldest = P.NET_REPLACE_OLDEST;
   const localV6 = family == 6;
   const remoteV6 = remoteFamily == 0 ? localV6 : remoteFamily == 6;
   const keyFlags = (localV6 ? F_LOCAL_V6 : 0) | (remoteV6 ? F_REMOTE_V6 : 0) | (proto << 2);
@@ -179,7 +199,7 @@ export function add(rec: usize, seed: u32, enabled: bool, replaceOldest: bool): 
   const w4 = remoteV6 ? load<u64>(rec, R.CONN_REMOTE + 8) : 0;
   const hash = keyHash(seed, firstWord(keyFlags & 3, proto, ports), w1, w2, w3, w4);
   const offset = <u32>(t - windowStart(S.C_NETWORK));
-  if (table.indexed) {
+  if (aggregating) {
     let i = <i32>hash & INDEX_MASK;
     while (true) {
       const e = <i32>load<u16>(INDEX + (<usize>i << 1));
