@@ -14,7 +14,8 @@
 size_t board_stack_used(void);
 size_t board_stack_size(void);
 
-/* The board clock: SysTick at BOARD_CLOCK_HZ with its wraps counted (64-bit). */
+/* The board clock: SysTick at BOARD_CLOCK_HZ, made 64-bit by counting its wraps where it is
+   read; read it at least once every 2^24 ticks. */
 #define BOARD_CLOCK_HZ 25000000u
 void board_clock_start(void);
 uint64_t board_clock_ticks(void);
