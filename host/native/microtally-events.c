@@ -550,7 +550,10 @@ int main(int argc, char **argv) {
   char xerr[512] = "not requested";
   int xfd = -1;
 #ifdef MT_WITH_BPF
-  if (want_proc && bpf) xfd = open_exec_probe(xerr, sizeof xerr);
+  /* Only beside the connector: without its forks the agent polls /proc for processes, and execs
+     from the probe as well would be reported twice. */
+  if (want_proc && bpf && pfd < 0) snprintf(xerr, sizeof xerr, "not used without the process connector");
+  else if (want_proc && bpf) xfd = open_exec_probe(xerr, sizeof xerr);
   exec_from_bpf = xfd >= 0;
 #else
   if (want_proc && bpf) snprintf(xerr, sizeof xerr, "built without the exec probe (needs clang and libbpf-dev at build time)");
