@@ -4,22 +4,31 @@
 // the layout uses (definite and indefinite arrays, definite maps, integers, byte and text
 // strings, true), so anything else is reported with its offset instead of guessed at.
 
-import { readFileSync } from 'node:fs';
-
 export class DecodeError extends Error {}
+
+/** Thrown by a reader over the input so far when a data item goes on past it. */
+class NeedMore extends Error {}
 
 type Value = number | bigint | Uint8Array | string | boolean | Value[] | Map<number, Value>;
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
-/** Reads one data item at a time from a buffer (RFC 8949 §3). */
+/**
+ * Reads one data item at a time from a buffer (RFC 8949 §3): the input's bytes from offset
+ * `base` on (errors name offsets in the whole input). Unless the buffer holds the input's end
+ * (`final`), an item that goes on past it throws NeedMore: read more, then read it again.
+ */
 class Reader {
   pos = 0;
-  constructor(readonly b: Uint8Array) {}
+  constructor(readonly b: Uint8Array, readonly base = 0, readonly final = true) {}
 
-  private fail(what: string, at = this.pos): never { throw new DecodeError(`byte ${at}: ${what}`); }
+  private fail(what: string, at = this.pos): never { throw new DecodeError(`byte ${this.base + at}: ${what}`); }
 
-  private need(n: number): void { if (this.pos + n > this.b.length) this.fail('the input ends inside a data item'); }
+  private need(n: number): void {
+    if (this.pos + n <= this.b.length) return;
+    if (!this.final) throw new NeedMore();
+    this.fail('the input ends inside a data item');
+  }
 
   /** A head's argument: a number, or a bigint past 2^53 - 1. */
   private argument(info: number): number | bigint {
@@ -35,7 +44,9 @@ class Reader {
 
   private length(info: number): number {
     const n = this.argument(info);
-    if (typeof n !== 'number' || n > this.b.length) this.fail('a length larger than the input');
+    const seen = this.base + this.b.length; // the input's bytes so far (all of it when final)
+    if (typeof n === 'number' && n > seen && !this.final) throw new NeedMore();
+    if (typeof n !== 'number' || n > seen) this.fail('a length larger than the input');
     return n as number;
   }
 
@@ -156,7 +167,7 @@ interface Parsed { version: string; agent: Uint8Array; maxMessageBytes: number; 
 function parseMessage(r: Reader, spans?: RecordSpan[]): Parsed {
   const start = r.pos;
   const m = r.item();
-  const fail = (what: string): never => { throw new DecodeError(`message at byte ${start}: ${what}`); };
+  const fail = (what: string): never => { throw new DecodeError(`message at byte ${r.base + start}: ${what}`); };
   if (!(m instanceof Map)) return fail('not a map');
   const get = (x: Map<number, Value>, k: number, type: string, what: string): any => {
     const v = x.get(k);
@@ -409,35 +420,57 @@ export function decodeSequence(bytes: Uint8Array, spans?: RecordSpan[]): string 
   return run.finish();
 }
 
+/** The longest message a stream may hold back waiting for its end (the core's are at most 64 KiB). */
+const MAX_MESSAGE_BYTES = 16 << 20;
+
 /**
- * `microtally decode`: reads a CBOR sequence from `path` ('-' for stdin) and prints the JSON
- * lines `--format json` prints. 0 done, 1 a malformed message (reported; what came before it
- * is printed), 74 the input could not be read.
+ * `microtally decode` as the input arrives: `push` each piece read, `end` at the input's end;
+ * the JSON lines of every message completed go to `emit` at once, so memory holds at most one
+ * message, however long the sequence. After a DecodeError, `abort` emits what the messages
+ * before it left open (a packing run), as `end` would have.
  */
-export function decodeFile(path: string): number {
-  let input: Uint8Array;
-  try {
-    input = readFileSync(path === '-' ? 0 : path);
-  } catch (e) {
-    process.stderr.write(`microtally: cannot read ${path === '-' ? 'stdin' : path}: ${(e as Error).message}\n`);
-    return 74;
+export class SequenceDecoder {
+  private buf: Uint8Array = new Uint8Array(0);
+  private base = 0;
+  private readonly run = new JsonRun();
+  private cont = 0;
+
+  constructor(private readonly emit: (text: string) => void) {}
+
+  push(chunk: Uint8Array): void {
+    const joined = new Uint8Array(this.buf.length + chunk.length);
+    joined.set(this.buf);
+    joined.set(chunk, this.buf.length);
+    this.buf = joined;
+    this.step(false);
   }
-  const r = new Reader(input);
-  const run = new JsonRun();
-  let cont = 0;
-  while (r.pos < input.length) {
+
+  end(): void {
+    this.step(true);
+    this.emit(this.run.finish());
+  }
+
+  abort(): void { this.emit(this.run.finish()); }
+
+  private step(final: boolean): void {
+    const r = new Reader(this.buf, this.base, final);
+    let done = 0;
     try {
-      const p = parseMessage(r);
-      run.add(p, cont);
-      cont = p.cont;
+      while (r.pos < this.buf.length) {
+        const p = parseMessage(r);
+        this.run.add(p, this.cont);
+        this.cont = p.cont;
+        done = r.pos;
+        this.emit(this.run.take());
+      }
     } catch (e) {
-      if (!(e instanceof DecodeError)) throw e;
-      process.stdout.write(run.finish());
-      process.stderr.write(`microtally: decode: ${e.message}\n`);
-      return 1;
+      if (!(e instanceof NeedMore)) throw e;
     }
-    process.stdout.write(run.take());
+    // Keep only the message not yet complete (a copy: the pieces before it can go).
+    this.buf = this.buf.slice(done);
+    this.base += done;
+    if (this.buf.length > MAX_MESSAGE_BYTES) {
+      throw new DecodeError(`message at byte ${this.base}: longer than ${MAX_MESSAGE_BYTES} bytes (not a message of the core)`);
+    }
   }
-  process.stdout.write(run.finish());
-  return 0;
 }

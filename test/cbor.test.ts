@@ -2,7 +2,7 @@
 // print exactly what `replay --format json` prints, on every engine, for the shared traces and
 // for random ones; every CBOR message must be well formed in the deterministic (shortest)
 // encoding the layout promises, fit maxMessageBytes, and be the same bytes on every engine.
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
@@ -255,6 +255,43 @@ describe('microtally decode', () => {
     const bad = spawnSync('node', [cli, 'decode', '-'], { input: Buffer.from([0x60]), encoding: 'utf8' });
     expect(bad.status).toBe(1);
     expect(bad.stderr).toBe('microtally: decode: message at byte 0: not a map\n');
+  });
+
+  it('streams: each message is printed once read, before the input ends, also when it arrives in pieces', async () => {
+    const json = execFileSync('node', [cli, 'replay', `${root}examples/gateway.jsonl`], { encoding: 'utf8' });
+    const cbor = execFileSync('node', [cli, 'replay', `${root}examples/gateway.jsonl`, '--format', 'cbor']);
+    const parts = items(cbor);
+    expect(parts.length).toBeGreaterThan(1);
+    const firstLine = json.slice(0, json.indexOf('\n') + 1);
+    const child = spawn('node', [cli, 'decode', '-'], { stdio: ['pipe', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => { out += d; });
+    child.stderr.setEncoding('utf8').on('data', (d: string) => { err += d; });
+    const until = async (ok: () => boolean) => {
+      const end = Date.now() + 20_000;
+      while (!ok() && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
+    };
+    // The first message, then half of the second: the first line comes out, nothing more.
+    const second = parts[1];
+    child.stdin.write(parts[0]);
+    child.stdin.write(second.subarray(0, second.length >> 1));
+    await until(() => out.length >= firstLine.length);
+    expect(out).toBe(firstLine);
+    // The rest of the second message, byte by byte in two writes, then everything else.
+    child.stdin.write(second.subarray(second.length >> 1, (second.length >> 1) + 1));
+    child.stdin.write(second.subarray((second.length >> 1) + 1));
+    child.stdin.end(Buffer.concat(parts.slice(2)));
+    const code = await new Promise((r) => child.on('exit', r));
+    expect([code, err]).toEqual([0, '']);
+    expect(out).toBe(json);
+  });
+
+  it('an output error exits 74 with one line naming it', () => {
+    const cbor = execFileSync('node', [cli, 'replay', `${root}examples/gateway.jsonl`, '--format', 'cbor']);
+    const r = spawnSync('sh', ['-c', `node ${cli} decode - > /dev/full`], { input: cbor, encoding: 'utf8' });
+    expect(r.status).toBe(74);
+    expect(r.stderr).toMatch(/^microtally: cannot write stdout: ENOSPC \(no space left on device\)\n$/);
   });
 
   it('refuses an unknown format, and extra arguments', () => {
