@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Writable } from 'node:stream';
+import { helpText, type Command } from '../commands/command.js';
 import { Core, Status, type CallResult } from '../core.js';
 import { fsContext, runChecks } from './collectors/baseline.js';
 import { CIS_DEBIAN_CHECKS } from './collectors/cis-debian.js';
@@ -20,15 +21,30 @@ import { createSink, UsageError, type SinkSetup } from './sinks/index.js';
 import type { Sink } from './sinks/sink.js';
 import { Twin } from './twin.js';
 
-export const RUN_USAGE = `usage: microtally run [--config <file>] [--sink stdout|file:<path>|mqtt://host:port|mqtts://host:port]
-                     [--device-id <id>] [--connection-string-file <path>] [--agent-id <uuid>]
-                     [--log-level debug|info|warn|error] [--source auto|kernel|poll]
-  The IoT Hub device connection string: from --connection-string-file <path>, or the environment
-  variable MICROTALLY_CONNECTION_STRING (--connection-string "<cs>" works too, but every local user
-  can read a command line).
-  --source: kernel events (an eBPF exec probe, the process connector, socket-destroy notifications;
-  needs root, or CAP_BPF, CAP_PERFMON and CAP_NET_ADMIN), polling /proc, or auto (kernel events when
-  possible; the default).`;
+/**
+ * `microtally run`'s options, summary and notes, written once: the command layer parses and
+ * documents them (host/commands/run.ts), and runAgent's own parser, for callers that hand it an
+ * argument list, reads the same table.
+ */
+export const RUN_COMMAND: Omit<Command, 'run'> = {
+  name: 'run',
+  summary: 'Runs the Linux agent: live collectors → core → sink, until SIGINT or SIGTERM (then sends what is pending).',
+  options: {
+    config: { type: 'string', value: 'file', help: 'a JSON configuration update applied at start (SPEC R6)' },
+    sink: { type: 'string', value: 'sink', help: 'stdout (default), file:<path>, mqtt://host:port or mqtts://host:port' },
+    'device-id': { type: 'string', value: 'id', help: 'the device id (MQTT client id) for an MQTT sink' },
+    'connection-string-file': { type: 'string', value: 'path', help: 'a file holding the IoT Hub device connection string' },
+    'connection-string': { type: 'string', value: 'cs', help: 'the connection string itself (every local user can read a command line)' },
+    'agent-id': { type: 'string', value: 'uuid', help: 'the AgentId of the messages (default: from /etc/machine-id)' },
+    'log-level': { type: 'string', value: 'level', choices: LOG_LEVELS, help: 'the least severe log line printed' },
+    source: { type: 'string', value: 'source', choices: ['auto', 'kernel', 'poll'], help: 'process and connection events from the kernel (an eBPF exec probe, the process connector, socket-destroy notifications: root, or CAP_BPF, CAP_PERFMON and CAP_NET_ADMIN), from polling /proc, or auto (the kernel when possible)' },
+  },
+  notes: `The connection string comes from --connection-string-file, or the environment variable
+MICROTALLY_CONNECTION_STRING, or --connection-string; its key is never printed.
+exit status: 0 stopped with everything sent, 1 messages left unsent or the core could not load, 2 usage error`,
+};
+
+export const RUN_USAGE = helpText({ ...RUN_COMMAND, run: async () => 0 }).trimEnd();
 
 /** The environment variable that may carry the IoT Hub device connection string. */
 export const CONNECTION_STRING_ENV = 'MICROTALLY_CONNECTION_STRING';
@@ -50,16 +66,9 @@ export interface RunArgs {
   help?: boolean;
 }
 
-const FLAGS: Record<string, keyof RunArgs> = {
-  '--config': 'config',
-  '--sink': 'sink',
-  '--device-id': 'deviceId',
-  '--connection-string': 'connectionString',
-  '--connection-string-file': 'connectionStringFile',
-  '--agent-id': 'agentId',
-  '--log-level': 'logLevel',
-  '--source': 'source',
-};
+/** `--device-id` → deviceId: each option's field in RunArgs. */
+const FLAGS: Record<string, keyof RunArgs> = Object.fromEntries(Object.keys(RUN_COMMAND.options)
+  .map((name) => [`--${name}`, name.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase()) as keyof RunArgs]));
 
 /** Parses the arguments after `run` (a leading `run` is accepted too); throws UsageError. */
 export function parseRunArgs(argv: string[]): RunArgs {
@@ -80,11 +89,11 @@ export function parseRunArgs(argv: string[]): RunArgs {
   if (args.connectionString !== undefined && args.connectionStringFile !== undefined) {
     throw new UsageError('--connection-string and --connection-string-file: give one');
   }
-  if (args.logLevel !== undefined && !(LOG_LEVELS as readonly string[]).includes(args.logLevel)) {
-    throw new UsageError(`--log-level: expected one of ${LOG_LEVELS.join(', ')}, got "${args.logLevel}"`);
-  }
-  if (args.source !== undefined && !['auto', 'kernel', 'poll'].includes(args.source)) {
-    throw new UsageError(`--source: expected auto, kernel or poll, got "${args.source}"`);
+  for (const [name, o] of Object.entries(RUN_COMMAND.options)) {
+    const v = args[FLAGS[`--${name}`]];
+    if (o.choices && v !== undefined && !o.choices.includes(String(v))) {
+      throw new UsageError(`--${name}: expected one of ${o.choices.join(', ')}, got "${v}"`);
+    }
   }
   return args;
 }

@@ -257,7 +257,7 @@ describe('the connection string', () => {
       [['--connection-string-file', empty], /the file is empty/],
       [['--connection-string-file', empty, '--connection-string', 'x'], /give one/],
       [['--log-level', 'loud'], /--log-level: expected one of debug, info, warn, error/],
-      [['--source', 'magic'], /--source: expected auto, kernel or poll/],
+      [['--source', 'magic'], /--source: expected one of auto, kernel, poll/],
     ];
     for (const [argv, why] of cases) {
       const r = await run(argv);
