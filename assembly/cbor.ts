@@ -64,30 +64,34 @@ export function uuid(w: Writer, hi: u64, lo: u64): void {
 }
 
 // ---- the message's dictionary ----------------------------------------------------------
-// Entries [u16 number][u16 length][bytes] in the dictionary area (the output area's unused
-// tail, areas.ts). Every string written in full in a referable place is the next number,
-// whether or not it found room here; one that is not kept is simply written again later.
+// Entries [u16 number][u16 length | TEXT_ENTRY][bytes] in the dictionary area (the output
+// area's unused tail, areas.ts). Every string written in full in a referable place is the next
+// number, whether or not it found room here; one that is not kept is simply written again later.
+// A reference stands for a string of the same major type only: an IPv4 address and a four-letter
+// host name may have the same bytes.
 
 let defined = 0;   // strings written in full in this message
 let top = 0;       // bytes of the area in use
+const TEXT_ENTRY = 0x8000;   // a text string's entry (the area is far smaller than 32 KiB)
 
 export function dictionaryReset(): void { defined = 0; top = 0; }
 
 /** Writes `len` bytes at p as major type `major` the first time in a message, then as its number. */
 export function referable(w: Writer, major: u32, p: usize, len: i32): void {
+  const tag = len | (major == MAJOR_TEXT ? TEXT_ENTRY : 0);
   let at = 0;
   while (at < top) {
     const e = dictionary + <usize>at;
     const n = <i32>load<u16>(e + 2);
-    if (n == len && bytesEqual(e + 4, p, len)) { head(w, MAJOR_UINT, <u64>load<u16>(e)); return; }
-    at += 4 + n;
+    if (n == tag && bytesEqual(e + 4, p, len)) { head(w, MAJOR_UINT, <u64>load<u16>(e)); return; }
+    at += 4 + (n & ~TEXT_ENTRY);
   }
   head(w, major, <u64>len);
   w.bytes(p, len);
   if (defined < 0xffff && top + 4 + len <= DICTIONARY_BYTES) {
     const e = dictionary + <usize>top;
     store<u16>(e, <u16>defined);
-    store<u16>(e + 2, <u16>len);
+    store<u16>(e + 2, <u16>tag);
     memory.copy(e + 4, p, len);
     top += 4 + len;
   }

@@ -212,6 +212,26 @@ describe('the layout (docs/CBOR.md)', () => {
     expect(Math.max(...spans.slice(1).map((s) => s.bytes))).toBeLessThanOrEqual(30);
   });
 
+  it('a name with the bytes of an earlier address (or the reverse) is written in full, not referred to', () => {
+    for (const profile of ['rtos', 'linux'] as const) {
+      // 104.116.116.112 is "http" as four bytes; "::ffff:" then 10 more bytes make a 16-byte IPv6 twin.
+      const v6 = '0123456789abcdef';
+      const v6Address = Buffer.from(v6).toString('hex').match(/.{4}/g)!.join(':');
+      const lines = [
+        conn(T0, { remote: '104.116.116.112' }), conn(T0 + 1, { lport: 2, app: 'http' }),
+        conn(T0 + 2, { lport: 3, host: v6 }), conn(T0 + 3, { lport: 4, remote: v6Address }),
+      ];
+      const json = new Core(profile);
+      const cbor = new Core(profile);
+      cbor.setFormat('cbor');
+      const run = (c: Core) => [...lines.flatMap((l) => c.ingestLine(l).messages), ...c.finish().messages];
+      const expected = run(json).join('\n') + '\n';
+      expect(expected).toContain('"ApplicationProtocol":"http"');
+      expect(expected).toContain(`"RemoteAddress":"${v6Address}"`);
+      expect(decodeSequence(Buffer.concat(run(cbor).map((m) => Buffer.from(m as Uint8Array))))).toBe(expected);
+    }
+  });
+
   it('addresses print as the core prints them (RFC 5952, IPv4-mapped)', () => {
     const v6 = (...g: number[]) => Uint8Array.from(g.flatMap((x) => [x >> 8, x & 255]));
     expect(ipText(Uint8Array.from([10, 0, 0, 1]))).toBe('10.0.0.1');
