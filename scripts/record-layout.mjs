@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 const root = fileURLToPath(new URL('..', import.meta.url));
 
 /** Each record: its prefix, its ABI.md section, its fields [NAME, offset] in order, its header size. */
-export const RECORDS = [
+const RECORDS = [
   { prefix: 'CONN', section: 'Connection', header: 68, fields: [['T', 0], ['BYTES_IN', 8], ['BYTES_OUT', 16], ['LOCAL', 24],
     ['REMOTE', 40], ['LPORT', 56], ['RPORT', 58], ['PROTO', 60], ['DIR', 61], ['FAMILY', 62], ['REMOTE_FAMILY', 63],
     ['APP_LEN', 64], ['HOST_LEN', 66]] },
@@ -64,8 +64,25 @@ function abiOffsets(section) {
   return rows.map((l) => Number(l.split('|')[1]));
 }
 
+// What the code reads as one word, or as a run, must stay next to each other whatever the table
+// becomes: the core reads a connection's proto, dir and families as one u32 and its two string
+// lengths as one (assembly/index.ts, network.ts); every side writes a record's string lengths as
+// a run of u16 that ends where the strings start (host/core.ts, bindings/microtally.c).
+const adjacency = [];
+for (const r of RECORDS) {
+  const at = Object.fromEntries(r.fields);
+  const lens = r.fields.filter(([n]) => n.endsWith('_LEN')).map(([, off]) => off);
+  if (lens.some((off, i) => off !== lens[0] + 2 * i) || lens.at(-1) + 2 !== r.header) {
+    adjacency.push(`${r.prefix}'s string lengths are not a run of u16 ending at the header`);
+  }
+  if (r.prefix === 'CONN' && (at.DIR !== at.PROTO + 1 || at.FAMILY !== at.PROTO + 2 || at.REMOTE_FAMILY !== at.PROTO + 3)) {
+    adjacency.push('CONN_PROTO, DIR, FAMILY and REMOTE_FAMILY are not one word');
+  }
+}
+for (const a of adjacency) process.stderr.write(`record-layout: the table breaks what the code relies on: ${a}\n`);
+
 const check = process.argv.includes('--check');
-let bad = 0;
+let bad = adjacency.length;
 for (const [path, text] of Object.entries(files)) {
   let old = '';
   try { old = readFileSync(`${root}${path}`, 'utf8'); } catch { /* not written yet */ }

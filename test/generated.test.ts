@@ -8,7 +8,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Core } from '../host/core.js';
-import { VERSION } from '../host/version.js';
 import { root } from './helpers.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'microtally-generated-'));
@@ -26,13 +25,13 @@ function copy(name: string, files: string[]): string {
 
 const node = (cwd: string, args: string[]) => {
   const r = spawnSync(process.execPath, args, { cwd, encoding: 'utf8' });
-  return { code: r.status, stderr: r.stderr };
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 };
 
 describe('the version, defined in package.json', () => {
   it('is what --version prints and what every message carries', () => {
     const pkg = JSON.parse(readFileSync(`${root}package.json`, 'utf8'));
-    expect(VERSION).toBe(pkg.version);
+    expect(node(root, ['bin/microtally.js', '--version']).stdout.trim()).toBe(pkg.version);
     const core = new Core('linux');
     const res = core.ingestLine('{"kind":"sysinfo","t":1798761600000,"os":"Debian","osVersion":"12","kernel":"6.1","hw":"x86_64","memTotal":1}');
     const messages = [...res.messages, ...core.finish().messages].map((m) => JSON.parse(m));
@@ -56,7 +55,7 @@ describe('the version, defined in package.json', () => {
 });
 
 describe('the typed record layout, named once per language', () => {
-  const files = ['scripts/record-layout.mjs', 'assembly/layout.ts', 'host/layout.ts', 'docs/ABI.md'];
+  const files = ['scripts/record-layout.mjs', 'assembly/layout.ts', 'host/layout.ts', 'bindings/mt_record_layout.h', 'docs/ABI.md'];
 
   it('is current in the repository', () => {
     const r = node(root, ['scripts/record-layout.mjs', '--check']);
@@ -64,19 +63,31 @@ describe('the typed record layout, named once per language', () => {
     expect(r.code).toBe(0);
   });
 
-  it('--check fails on a generated file edited by hand, and on docs/ABI.md disagreeing', () => {
-    const tree = copy('layout-edit', files);
-    const host = readFileSync(join(tree, 'host/layout.ts'), 'utf8');
-    writeFileSync(join(tree, 'host/layout.ts'), host.replace('CONN_PROTO = 60', 'CONN_PROTO = 59'));
-    const edited = node(tree, ['scripts/record-layout.mjs', '--check']);
-    expect(edited.code).toBe(1);
-    expect(edited.stderr).toContain('host/layout.ts differs from the table');
+  /** A copy of the files, checked clean, then with `file` edited: --check must fail saying `message`. */
+  const breaks = (name: string, file: string, from: string, to: string, message: string) => {
+    const tree = copy(name, files);
+    expect(node(tree, ['scripts/record-layout.mjs', '--check']).code).toBe(0);
+    const text = readFileSync(join(tree, file), 'utf8');
+    expect(text).toContain(from);
+    writeFileSync(join(tree, file), text.replace(from, to));
+    const r = node(tree, ['scripts/record-layout.mjs', '--check']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(message);
+  };
 
-    const tree2 = copy('layout-abi', files);
-    const abi = readFileSync(join(tree2, 'docs/ABI.md'), 'utf8');
-    writeFileSync(join(tree2, 'docs/ABI.md'), abi.replace('| 26 | u16 | user length |', '| 27 | u16 | user length |'));
-    const docs = node(tree2, ['scripts/record-layout.mjs', '--check']);
-    expect(docs.code).toBe(1);
-    expect(docs.stderr).toContain("docs/ABI.md's Process table has offsets [0,8,12,16,20,21,22,24,27,28]");
+  it('--check fails on a generated file edited by hand', () => {
+    breaks('layout-edit', 'host/layout.ts', 'CONN_PROTO = 60', 'CONN_PROTO = 59', 'host/layout.ts differs from the table');
+    breaks('layout-c', 'bindings/mt_record_layout.h', 'MT_CONN_PROTO 60u', 'MT_CONN_PROTO 59u',
+      'bindings/mt_record_layout.h differs from the table');
+  });
+
+  it('--check fails on docs/ABI.md disagreeing', () => {
+    breaks('layout-abi', 'docs/ABI.md', '| 26 | u16 | user length |', '| 27 | u16 | user length |',
+      "docs/ABI.md's Process table has offsets [0,8,12,16,20,21,22,24,27,28]");
+  });
+
+  it('--check fails on a table that splits what the code reads as one word', () => {
+    breaks('layout-word', 'scripts/record-layout.mjs', "['DIR', 61], ['FAMILY', 62]", "['FAMILY', 61], ['DIR', 62]",
+      'CONN_PROTO, DIR, FAMILY and REMOTE_FAMILY are not one word');
   });
 });
