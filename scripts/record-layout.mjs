@@ -2,7 +2,7 @@
 // The typed record layout of docs/ABI.md, written once: this table. It generates the constants
 // each language uses: assembly/layout.ts (the core), host/layout.ts (the Node host) and
 // bindings/mt_record_layout.h (the C bindings and the native bench reference). `--check` fails
-// when a generated file or docs/ABI.md's tables disagree with the table (scripts/test.sh runs it).
+// when a generated file or docs/ABI.md's tables disagree with the table (test/generated.test.ts runs it).
 //
 //   node scripts/record-layout.mjs           rewrite the generated files
 //   node scripts/record-layout.mjs --check   compare only
