@@ -7,7 +7,8 @@ import { readFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Writable } from 'node:stream';
-import { helpText, type Command } from '../commands/command.js';
+import { helpText } from '../commands/command.js';
+import { RUN_COMMAND } from '../commands/run.js';
 import { Core, Status, type CallResult } from '../core.js';
 import { fsContext, runChecks } from './collectors/baseline.js';
 import { CIS_DEBIAN_CHECKS } from './collectors/cis-debian.js';
@@ -20,29 +21,6 @@ import { AgentSettings } from './settings.js';
 import { createSink, UsageError, type SinkSetup } from './sinks/index.js';
 import type { Sink } from './sinks/sink.js';
 import { Twin } from './twin.js';
-
-/**
- * `microtally run`'s options, summary and notes, written once: the command layer parses and
- * documents them (host/commands/run.ts), and runAgent's own parser, for callers that hand it an
- * argument list, reads the same table.
- */
-export const RUN_COMMAND: Omit<Command, 'run'> = {
-  name: 'run',
-  summary: 'Runs the Linux agent: live collectors → core → sink, until SIGINT or SIGTERM (then sends what is pending).',
-  options: {
-    config: { type: 'string', value: 'file', help: 'a JSON configuration update applied at start (SPEC R6)' },
-    sink: { type: 'string', value: 'sink', help: 'stdout (default), file:<path>, mqtt://host:port or mqtts://host:port' },
-    'device-id': { type: 'string', value: 'id', help: 'the device id (MQTT client id) for an MQTT sink' },
-    'connection-string-file': { type: 'string', value: 'path', help: 'a file holding the IoT Hub device connection string' },
-    'connection-string': { type: 'string', value: 'cs', help: 'the connection string itself (every local user can read a command line)' },
-    'agent-id': { type: 'string', value: 'uuid', help: 'the AgentId of the messages (default: from /etc/machine-id)' },
-    'log-level': { type: 'string', value: 'level', choices: LOG_LEVELS, help: 'the least severe log line printed' },
-    source: { type: 'string', value: 'source', choices: ['auto', 'kernel', 'poll'], help: 'process and connection events from the kernel (an eBPF exec probe, the process connector, socket-destroy notifications: root, or CAP_BPF, CAP_PERFMON and CAP_NET_ADMIN), from polling /proc, or auto (the kernel when possible)' },
-  },
-  notes: `The connection string comes from --connection-string-file, or the environment variable
-MICROTALLY_CONNECTION_STRING, or --connection-string; its key is never printed.
-exit status: 0 stopped with everything sent, 1 messages left unsent or the core could not load, 2 usage error`,
-};
 
 export const RUN_USAGE = helpText({ ...RUN_COMMAND, run: async () => 0 }).trimEnd();
 
