@@ -160,6 +160,14 @@ struct procinfo {
   int gone;
 };
 
+/* An argument area (NUL-separated, as /proc/<pid>/cmdline and the probe give it) as one line:
+ * trailing NULs dropped, the others made spaces. Returns its length. */
+static size_t argv_to_line(char *a, size_t n) {
+  while (n > 0 && a[n - 1] == 0) n--;
+  for (size_t i = 0; i < n; i++) if (a[i] == 0) a[i] = ' ';
+  return n;
+}
+
 /* What /proc says about pid now. Fields that can no longer be read stay empty (-1). */
 static void read_proc(int pid, struct procinfo *p) {
   char path[64];
@@ -174,9 +182,7 @@ static void read_proc(int pid, struct procinfo *p) {
   ssize_t n = read_file(path, p->cmd, sizeof p->cmd);
   if (n < 0) p->gone = 1;
   else {
-    while (n > 0 && p->cmd[n - 1] == 0) n--;
-    for (ssize_t i = 0; i < n; i++) if (p->cmd[i] == 0) p->cmd[i] = ' ';
-    p->cmd_len = (size_t)n;
+    p->cmd_len = argv_to_line(p->cmd, (size_t)n);
   }
   snprintf(path, sizeof path, "/proc/%d/exe", pid);
   p->exe_len = readlink(path, p->exe, sizeof p->exe - 1);
@@ -464,9 +470,7 @@ static int on_exec_event(void *ctx, void *data, size_t size) {
   size_t n = e->args_len < size - head ? e->args_len : size - head;
   if (n > sizeof p.cmd) n = sizeof p.cmd;
   memcpy(p.cmd, e->args, n);
-  while (n > 0 && p.cmd[n - 1] == 0) n--;
-  for (size_t i = 0; i < n; i++) if (p.cmd[i] == 0) p.cmd[i] = ' ';
-  p.cmd_len = n;
+  p.cmd_len = argv_to_line(p.cmd, n);
   size_t c = strnlen(e->comm, sizeof e->comm);
   if (c >= sizeof p.comm) c = sizeof p.comm - 1;
   memcpy(p.comm, e->comm, c);
@@ -581,8 +585,13 @@ int main(int argc, char **argv) {
     if (fds[0].revents) drain_proc(pfd);
     if (fds[1].revents) drain_sock(sfd);
 #ifdef MT_WITH_BPF
-    if (fds[3].revents) ring_buffer__consume(exec_rb);
-    unsigned long long exec_lost = exec_lost_new();
+    /* The probe counts execs it could not hand over only when its ring buffer is full, and then
+       the buffer is readable: asked then, not on every wake. */
+    unsigned long long exec_lost = 0;
+    if (fds[3].revents) {
+      ring_buffer__consume(exec_rb);
+      exec_lost = exec_lost_new();
+    }
     if (exec_lost) {
       begin_event();
       puts_("{\"ev\":\"lost\",\"source\":\"proc\",\"n\":");

@@ -68,7 +68,6 @@ int mt_on_exec(struct bpf_raw_tracepoint_args *ctx) {
   unsigned long start = BPF_CORE_READ(task, mm, arg_start);
   unsigned long end = BPF_CORE_READ(task, mm, arg_end);
   __u64 len = end > start ? end - start : 0;
-  e->args_full = len;
   if (len > MT_EXEC_ARGS_MAX) len = MT_EXEC_ARGS_MAX;
   /* The pages were written by the exec a moment ago: present, so this read does not fault. */
   if (bpf_probe_read_user(e->args, len, (const void *)start) != 0) len = 0;

@@ -6,7 +6,7 @@
 #ifndef MICROTALLY_EXEC_H
 #define MICROTALLY_EXEC_H
 
-#define MT_EXEC_ARGS_MAX 4096 /* bytes of the argument area copied; longer is cut and flagged */
+#define MT_EXEC_ARGS_MAX 4096 /* bytes of the argument area copied; a longer one is cut there */
 #define MT_EXEC_FILE_MAX 256  /* the path given to exec */
 
 struct mt_exec_event {
@@ -14,7 +14,6 @@ struct mt_exec_event {
   __u32 ppid;       /* the real parent's thread-group id */
   __u32 uid;        /* real user id, after the exec's credentials are committed */
   __u32 args_len;   /* bytes of args that were copied */
-  __u64 args_full;  /* the argument area's whole length */
   __u64 exe_ino;    /* the new image's inode (what /proc/<pid>/exe names) */
   __u32 exe_dev;    /* its file system, as the kernel encodes dev_t (major << 20 | minor) */
   __u32 file_len;
