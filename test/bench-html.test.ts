@@ -19,8 +19,10 @@ const report: BenchReport = {
     blobBytes: { rtos: 46567, linux: 48626 }, linearMemory: 40528, bytesPerCachedConnection: 76,
   },
   quota: [
-    { scenario: 'mqtt-sensor', profile: 'rtos', events: 4000, unaggregatedBytes: 1_000_000, aggregatedBytes: 100_000, messages: 30, billedBlocks4k: 30, unaggregatedBlocks4k: 250, reduction: 10 },
-    { scenario: 'a<b&"c"', profile: 'linux', events: 4000, unaggregatedBytes: 500_000, aggregatedBytes: 50_000, messages: 2, billedBlocks4k: 13, unaggregatedBlocks4k: 123, reduction: 10 },
+    { scenario: 'mqtt-sensor', profile: 'rtos', format: 'json', maxPackingDelay: 0, events: 4000, unaggregatedBytes: 1_000_000, aggregatedBytes: 100_000,
+      messages: 30, billedBlocks4k: 30, perEventBlocks4k: 4000, reduction: 133.33, unaggregatedBlocks4k: 250 },
+    { scenario: 'a<b&"c"', profile: 'linux', format: 'json', maxPackingDelay: 0, events: 4000, unaggregatedBytes: 500_000, aggregatedBytes: 50_000,
+      messages: 2, billedBlocks4k: 13, perEventBlocks4k: 4000, reduction: 307.69, unaggregatedBlocks4k: 123 },
   ],
   machine: { cpu: 'Test CPU <x>', cores: 2, node: 'v20.0.0' },
   trace: { scenario: 'gateway-flows', events: 20000, rounds: 5, repeatsPerRun: 1 },
@@ -63,8 +65,10 @@ describe('bench --html page', () => {
     expect([...fp.keys()].some((k) => k.includes(': 0 B'))).toBe(false); // empty parts are not drawn
     expect(html).toMatch(/<line [^>]*class="m"><title>budget: 180,224 B<\/title>/);
     const q = bars(html, 'bytes sent');
-    expect(q.get('mqtt-sensor, without aggregation, without aggregation: 1,000,000 B')! / q.get('mqtt-sensor, aggregated, aggregated: 100,000 B')!).toBeCloseTo(10, 1);
-    expect(html).toContain('10× smaller');
+    expect(q.get('mqtt-sensor (json), without aggregation, without aggregation: 1,000,000 B')! / q.get('mqtt-sensor (json), aggregated, aggregated: 100,000 B')!).toBeCloseTo(10, 1);
+    // The reduction is in 4 KB blocks against a message per event, and the table says so beside it.
+    expect(html).toContain('133.33× fewer 4 KB blocks than a message per event');
+    expect(html).toContain('<td>4,000 → 30</td><td>133.33×</td>');
   });
 
   it('escapes every text it shows', () => {
@@ -90,7 +94,7 @@ describe('bench --html page', () => {
 describe('bench --html with a quota per message format', () => {
   it('names each row by scenario and format', () => {
     const q = report.quota[0];
-    const html = benchHtml({ ...report, quota: [{ ...q, format: 'json' }, { ...q, format: 'cbor', aggregatedBytes: 50_000 }] }, 'c', '1');
+    const html = benchHtml({ ...report, quota: [q, { ...q, format: 'cbor', aggregatedBytes: 50_000 }] }, 'c', '1');
     const svg = html.match(/<svg role="img" aria-label="bytes sent"[\s\S]*?<\/svg>/)![0];
     expect(svg).toContain('<title>mqtt-sensor (json), aggregated, aggregated: 100,000 B</title>');
     expect(svg).toContain('<title>mqtt-sensor (cbor), aggregated, aggregated: 50,000 B</title>');

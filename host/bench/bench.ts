@@ -10,7 +10,7 @@ import { Core, encodeConnection, type ConnectionRecord, type Message } from '../
 import { EngineUnavailable, type BenchResult, type EngineName } from '../engine.js';
 import { engineByName } from '../engines/index.js';
 import { VERSION } from '../version.js';
-import { benchHtml, type BenchReport } from './html.js';
+import { benchHtml, type BenchReport, type Quota } from './html.js';
 import { gatewayFlows, scenarios, traceLine, type Scenario } from './scenarios.js';
 import { decodeSequence, type RecordSpan } from '../decode.js';
 
@@ -79,20 +79,6 @@ function fillCost(percent: number, events: number): number {
   return best / events;
 }
 
-interface Quota {
-  scenario: string; profile: string; events: number;
-  /** messageFormat of the run, and its maxPackingDelay in seconds (0: one message per window). */
-  format: 'json' | 'cbor'; maxPackingDelay: number;
-  aggregatedBytes: number; messages: number; billedBlocks4k: number;
-  /** One message per event, in JSON (what an agent without aggregation sends): its billed blocks. */
-  perEventBlocks4k: number;
-  /** perEventBlocks4k / billedBlocks4k. */
-  reduction: number;
-  /** Every event as its own record, packed as tightly as maxMessageBytes allows (JSON). */
-  unaggregatedBytes: number; unaggregatedBlocks4k: number;
-  /** Mean size of a ConnectionCreate record in this format (connection scenarios only). */
-  bytesPerConnectionRecord?: number;
-}
 
 const size = (m: Message) => (typeof m === 'string' ? Buffer.byteLength(m) : m.length);
 const blocks = (messages: Message[], s: number) => messages.reduce((n, m) => n + Math.ceil(size(m) / s), 0);
