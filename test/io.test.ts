@@ -255,14 +255,14 @@ describe('file sink', () => {
 });
 
 describe('replay --engine qemu-threadx without a ThreadX tree', () => {
-  it('refuses in one line that says how to point it at one (exit 2), before building anything', () => {
+  it('refuses in one line that says how to point it at one (exit 69: the engine cannot run here), before building anything', () => {
     const missing = join(dir, 'no-threadx-here');
     const r = spawnSync('node', [cli, 'replay', gateway, '--engine', 'qemu-threadx'], {
       env: { ...env, THREADX_DIR: missing }, stdio: ['ignore', 'pipe', 'pipe'], timeout: 60_000,
     });
     expect(r.stderr.toString('utf8')).toBe(
-      `microtally: --engine qemu-threadx: no ThreadX tree at ${missing}: set THREADX_DIR to a checkout of eclipse-threadx/threadx\n`);
+      `microtally: replay: engine qemu-threadx: no ThreadX tree at ${missing}: set THREADX_DIR to a checkout of eclipse-threadx/threadx\n`);
     expect(r.stdout.toString('utf8')).toBe('');
-    expect(r.status).toBe(2);
+    expect(r.status).toBe(69);
   });
 });
