@@ -409,15 +409,11 @@ class JsonRun {
  * (with their newlines). The sequence must start where the run started: event ids count from there.
  */
 export function decodeSequence(bytes: Uint8Array, spans?: RecordSpan[]): string {
-  const r = new Reader(bytes);
-  const run = new JsonRun();
-  let cont = 0;
-  while (r.pos < bytes.length) {
-    const p = parseMessage(r, spans);
-    run.add(p, cont);
-    cont = p.cont;
-  }
-  return run.finish();
+  const parts: string[] = [];
+  const decoder = new SequenceDecoder((text) => parts.push(text), spans);
+  decoder.push(bytes);
+  decoder.end();
+  return parts.join('');
 }
 
 /** The longest message a stream may hold back waiting for its end (the core's are at most 64 KiB). */
@@ -435,7 +431,8 @@ export class SequenceDecoder {
   private readonly run = new JsonRun();
   private cont = 0;
 
-  constructor(private readonly emit: (text: string) => void) {}
+  /** `spans`, when given, gets each record's size (the bench's and the tests' view of the layout). */
+  constructor(private readonly emit: (text: string) => void, private readonly spans?: RecordSpan[]) {}
 
   push(chunk: Uint8Array): void {
     const joined = new Uint8Array(this.buf.length + chunk.length);
@@ -457,7 +454,7 @@ export class SequenceDecoder {
     let done = 0;
     try {
       while (r.pos < this.buf.length) {
-        const p = parseMessage(r);
+        const p = parseMessage(r, this.spans);
         this.run.add(p, this.cont);
         this.cont = p.cont;
         done = r.pos;
@@ -467,7 +464,7 @@ export class SequenceDecoder {
       if (!(e instanceof NeedMore)) throw e;
     }
     // Keep only the message not yet complete (a copy: the pieces before it can go).
-    this.buf = this.buf.slice(done);
+    if (done > 0) this.buf = this.buf.slice(done);
     this.base += done;
     if (this.buf.length > MAX_MESSAGE_BYTES) {
       throw new DecodeError(`message at byte ${this.base}: longer than ${MAX_MESSAGE_BYTES} bytes (not a message of the core)`);
