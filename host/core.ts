@@ -60,6 +60,10 @@ export interface BatchTiming { ingestNs: bigint; sendNs: bigint }
 /** A complete message: JSON text, or the bytes of one CBOR data item (messageFormat "cbor"). */
 export type Message = string | Uint8Array;
 
+/** A message as it goes into a stream or file: JSON as one line, CBOR as it is (an item of a CBOR
+ *  sequence, RFC 8742). */
+export function framed(m: Message): Message { return typeof m === 'string' ? `${m}\n` : m; }
+
 /** What one call produced: its status, the reason when skipped, and the messages it completed. */
 export interface CallResult {
   status: Status;

@@ -5,7 +5,7 @@
 // a file or stdin, and Engine.replay (the tests' whole-trace interface) feeds it one chunk.
 // The streaming types every engine shares (TraceInput, ReplayOutput, IoError) live here too.
 
-import { Core, Status, type Message } from '../core.js';
+import { Core, framed, Status, type Message } from '../core.js';
 import { closeSync, fstatSync, openSync, readFileSync, readSync } from 'node:fs';
 import { getSystemErrorMap } from 'node:util';
 import type { BenchResult, Engine, ReplayOptions, ReplayResult } from '../engine.js';
@@ -224,7 +224,7 @@ export class LineReplay {
   }
 
   /** A JSON message is a line; a CBOR one is a data item of the sequence (RFC 8742), as is. */
-  private emit(m: Message): void { this.output.out(typeof m === 'string' ? m + '\n' : m); }
+  private emit(m: Message): void { this.output.out(framed(m)); }
 }
 
 /** Replays a whole in-memory trace, writing through the given callbacks. */

@@ -8,6 +8,7 @@
 
 import { closeSync, openSync, writeSync } from 'node:fs';
 import { getSystemErrorMap } from 'node:util';
+import { framed } from '../../core.js';
 import type { Logger } from '../log.js';
 import type { Sink } from './sink.js';
 
@@ -33,7 +34,8 @@ export class FileSink implements Sink {
 
   send(message: string | Uint8Array): void {
     if (this.fd === undefined) { this.failed++; return; }
-    const bytes = typeof message === 'string' ? Buffer.from(`${message}\n`) : message;
+    const f = framed(message);
+    const bytes = typeof f === 'string' ? Buffer.from(f) : f;
     try {
       for (let off = 0; off < bytes.length;) off += writeSync(this.fd, bytes, off);
     } catch (e) {

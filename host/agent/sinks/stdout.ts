@@ -1,6 +1,7 @@
 // One JSON message per line on stdout (or any writable stream).
 
 import type { Writable } from 'node:stream';
+import { framed } from '../../core.js';
 import type { Sink } from './sink.js';
 
 export class StreamSink implements Sink {
@@ -12,10 +13,9 @@ export class StreamSink implements Sink {
     out.on('error', () => { this.broken = true; });
   }
 
-  /** A JSON message is a line; a CBOR message is written as is (a CBOR sequence, RFC 8742). */
   send(message: string | Uint8Array): void {
     if (this.broken) { this.failed++; return; }
-    this.out.write(typeof message === 'string' ? `${message}\n` : message);
+    this.out.write(framed(message));
   }
 
   close(timeoutMs: number): Promise<number> {
