@@ -270,33 +270,35 @@ static UINT refused_at_start(VOID) {
 static VOID apply_update(VOID) {
   if (!transition(&update.state, UPDATE_PENDING, UPDATE_APPLYING)) return;
   mt_tx_text json = {update.text, update.length};
-  if (update.is_line && update.length > MT_TX_CONFIG_BYTES &&
-      update.length <= mt_input_capacity(&agent.core)) {
-    /* Not copied, yet short enough for the core to read: MT_TX_CONFIG_BYTES is set below the
-     * core's input area. Refused here, never read past the buffer. */
-    static const char why[] = "line longer than MT_TX_CONFIG_BYTES";
-    stats.lines_rejected++;
-    set_verdict(MT_TX_TOO_LONG, why, sizeof why - 1);
-    update.unqueued = 0;
-    (VOID)transition(&update.state, UPDATE_APPLYING, UPDATE_FREE);
-    return;
-  }
-  /* A line carries its own time: the agent's clock has no say (and last_input_ms stays). */
-  mt_status_t st = update.is_line ? give(INPUT_LINE, agent.last_input_ms, &json)
-                                  : give(INPUT_CONFIGURE, not_before_last(now_ms()), &json);
   const char *why = "";
   size_t why_len = 0;
   UINT verdict = TX_SUCCESS;
-  UINT taken = st == MT_OK || (update.is_line && st == MT_BLANK);
-  if (!taken) {
-    /* Refused by the core (its reason), or the engine failed (the status's name). */
-    if (st == MT_SKIPPED) {
-      verdict = MT_TX_REJECTED;
-      (VOID)mt_last_error(&agent.core, &why, &why_len);
-    } else {
-      verdict = MT_TX_ENGINE_ERROR;
-      why = mt_status_name(st);
-      why_len = strlen(why);
+  UINT taken = 0;
+  size_t capacity = mt_input_capacity(&agent.core);
+  /* A line longer than MT_TX_CONFIG_BYTES is not copied; the core still reads one of up to its
+   * input area (its bytes), or of one byte more (that byte: a trailing '\r' is dropped). Refused
+   * here unless all the core reads is in the buffer (the '\0' past MT_TX_CONFIG_BYTES). */
+  if (update.is_line && update.length > MT_TX_CONFIG_BYTES &&
+      (update.length <= capacity || (update.length == capacity + 1 && capacity > MT_TX_CONFIG_BYTES))) {
+    static const char too_long[] = "line longer than MT_TX_CONFIG_BYTES";
+    verdict = MT_TX_TOO_LONG;
+    why = too_long;
+    why_len = sizeof too_long - 1;
+  } else {
+    /* A line carries its own time: the agent's clock has no say (and last_input_ms stays). */
+    mt_status_t st = update.is_line ? give(INPUT_LINE, agent.last_input_ms, &json)
+                                    : give(INPUT_CONFIGURE, not_before_last(now_ms()), &json);
+    taken = st == MT_OK || (update.is_line && st == MT_BLANK);
+    if (!taken) {
+      /* Refused by the core (its reason), or the engine failed (the status's name). */
+      if (st == MT_SKIPPED) {
+        verdict = MT_TX_REJECTED;
+        (VOID)mt_last_error(&agent.core, &why, &why_len);
+      } else {
+        verdict = MT_TX_ENGINE_ERROR;
+        why = mt_status_name(st);
+        why_len = strlen(why);
+      }
     }
   }
   if (update.is_line) {

@@ -70,6 +70,18 @@ static VOID on_send(VOID *context, const UCHAR *bytes, ULONG length, UINT last) 
 
 static ULONG queue_storage[QUEUE_EVENTS * MT_TX_EVENT_ULONGS];
 
+/* Posts a trace line and runs the agent until it has a verdict on it (NOT_POSTED: refused at once). */
+#define NOT_POSTED 0xFFFFu
+static UINT line_verdict(const CHAR *line, ULONG length) {
+  CHAR reason[96];
+  UINT verdict = MT_TX_PENDING;
+  if (mt_tx_post_line(line, length) != TX_SUCCESS) return NOT_POSTED;
+  for (int i = 0; i < 10 && (verdict = mt_tx_configure_result(reason, sizeof reason)) == MT_TX_PENDING; i++) {
+    (void)mt_tx_agent_step(0);
+  }
+  return verdict;
+}
+
 int main(void) {
   out = sh_open_console(0);
   MT_TX_CONFIG config;
@@ -127,6 +139,19 @@ int main(void) {
   static mt_core_t probe;
   mt_config_t engine = {microtally_rtos_wasm, microtally_rtos_wasm_len, microtally_rtos_memory_end};
   check(mt_init(&probe, &engine) == MT_OK, "probe core loads");
+
+  /* Lines longer than MT_TX_CONFIG_BYTES are not copied: one the core would still read (up to
+   * one byte past its input area) is refused by the port, never read past the port's buffer; a
+   * longer one is the core's to report, from its length alone. */
+  static CHAR long_line[4098];
+  size_t capacity = mt_input_capacity(&probe);
+  memset(long_line, 'a', sizeof long_line);
+  check(capacity + 2 <= sizeof long_line && line_verdict(long_line, MT_TX_CONFIG_BYTES + 1) == MT_TX_TOO_LONG &&
+          line_verdict(long_line, (ULONG)capacity) == MT_TX_TOO_LONG,
+        "a line over MT_TX_CONFIG_BYTES that the core would read is refused by the port");
+  check(line_verdict(long_line, (ULONG)capacity + 1) == MT_TX_TOO_LONG,
+        "so is one of the input area and one byte (the core reads that byte)");
+  check(line_verdict(long_line, (ULONG)capacity + 2) == MT_TX_REJECTED, "a longer line is the core's to refuse");
 
   say("target: stack of mt_tx_start ");
   say_number(start_stack);
