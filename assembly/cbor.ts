@@ -98,6 +98,3 @@ export function referable(w: Writer, major: u32, p: usize, len: i32): void {
   defined++;
 }
 
-/** The dictionary's state before a record, to undo it when the record is taken back. */
-export function dictionaryMark(): i32 { return (defined << 16) | top; }
-export function dictionaryRollback(mark: i32): void { defined = mark >>> 16; top = mark & 0xffff; }

@@ -465,19 +465,16 @@ export function nextChunk(w: Writer, chunkCap: i32): bool {
     const empty = wantsEmpty(unit);
     const wasOpen = msgOpen;
     const wasEvOpen = evOpen;
-    const wasHigh = runHigh;
-    const wasRunStart = runStart;
-    const dict = X.dictionaryMark();
     writeItem(w, empty, wasOpen);
     const need = w.pos - mark;
     // A message that already holds a record closes when the next one would not fit; a new
     // message always fits one record (maxMessageBytes >= MIN_MESSAGE_BYTES, see limits.ts).
     if (wasOpen && msgBytes + need + CLOSING > maxMsg) {
-      // The record opens the next message; this one is full.
+      // The record opens the next message; this one is full. What writing it changed is moot:
+      // the packing run's start (only an envelope sets it, and this message had one), its
+      // high-priority mark (set again when the record is written next) and the dictionary
+      // (the next message starts its own).
       w.pos = mark;
-      runHigh = wasHigh;
-      runStart = wasRunStart;
-      X.dictionaryRollback(dict);
       closeMessage(w, wasEvOpen ? CONT_EVENT : CONT_NEXT);
       return true;
     }
