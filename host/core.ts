@@ -342,7 +342,7 @@ export class Core {
       this.pending.push(this.mem().slice(this.outPtr, this.outPtr + n));
       if (this.x.mt_chunk_ends_message()) {
         const m = Buffer.concat(this.pending);
-        // A JSON message is an object; a CBOR one starts with a map head (0xa4), never '{'.
+        // A JSON message is an object; a CBOR one starts with its map head (0xa6), never '{'.
         out.push(m[0] === 0x7b ? m.toString('utf8') : new Uint8Array(m.buffer, m.byteOffset, m.length));
         this.pending = [];
       }
