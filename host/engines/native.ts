@@ -8,8 +8,8 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
-import { buildFailure, missingBuildScript, type BenchResult, type EngineName, type ReplayOptions, type ReplayResult } from '../engine.js';
-import { bytesInput, type ReplayOutput, type StreamingEngine, type TraceInput } from './v8.js';
+import { buildFailure, missingBuildScript, type BenchResult, type Engine, type EngineName, type ReplayOptions, type ReplayResult } from '../engine.js';
+import { bytesInput, collect, type ReplayOutput, type TraceInput } from '../io.js';
 
 export const root = fileURLToPath(new URL('../..', import.meta.url)).replace(/\/dist\/$/, '/');
 
@@ -46,7 +46,7 @@ function build(p: NativeProgram): Promise<void> {
   return b;
 }
 
-export class NativeEngine implements StreamingEngine {
+export class NativeEngine implements Engine {
   readonly name: EngineName;
 
   constructor(private readonly p: NativeProgram) {
@@ -125,12 +125,6 @@ export class NativeEngine implements StreamingEngine {
 
 /** How a child program ended: its status, and the last byte it wrote to stderr (undefined: nothing). */
 export interface Exit { code: number; stderrEnd?: number }
-
-/** Output callbacks that keep every chunk (Engine.replay, bench). */
-export function collect(out: Buffer[], err: Buffer[]): ReplayOutput {
-  const buf = (d: string | Uint8Array) => (typeof d === 'string' ? Buffer.from(d) : Buffer.from(d));
-  return { out: (d) => out.push(buf(d)), err: (d) => err.push(buf(d)) };
-}
 
 /** Resolves when `w` can take more, or can take nothing any more. */
 function writable(w: Writable): Promise<void> {

@@ -10,9 +10,9 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { buildFailure, missingBuildScript, type BenchResult, type EngineName, type Profile, type ReplayOptions, type ReplayResult } from '../engine.js';
-import { collect, feed, runProgram, type ChildIo, type Exit } from './native.js';
-import { IoError, type ReplayOutput, type StreamingEngine, type TraceInput } from './v8.js';
+import { buildFailure, missingBuildScript, type BenchResult, type Engine, type EngineName, type Profile, type ReplayOptions, type ReplayResult } from '../engine.js';
+import { collect, IoError, type ReplayOutput, type TraceInput } from '../io.js';
+import { feed, runProgram, type ChildIo, type Exit } from './native.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url)).replace(/\/dist\/$/, '/');
 
@@ -71,7 +71,7 @@ function timeoutMs(): number {
   return Number.isFinite(v) && v > 0 ? v : 10 * 60_000;
 }
 
-export class QemuEngine implements StreamingEngine {
+export class QemuEngine implements Engine {
   readonly name: EngineName = 'qemu';
   protected readonly board: BoardEngine = 'wasm3';
 
