@@ -122,7 +122,7 @@ export async function runAgent(args: RunOptions, io: AgentIo = {}): Promise<numb
   } catch (e) {
     return usageError((e as Error).message);
   }
-  const deliver = deliverer(agent.core, setup.sink, log);
+  const deliver = deliverer(setup.sink, log);
   const schedule = new TriggerSchedule(agent, deliver);
   if (setup.mqtt) followTwin(setup, agent, deliver, schedule, log);
   const collectors = await startCollectors(agent, deliver, log, args.source ?? 'auto', io.helperPath);
@@ -182,7 +182,7 @@ function loadCore(args: RunOptions, log: StderrLogger, usageError: (message: str
 }
 
 /** Sends a core call's messages to the sink and logs each distinct reason the core skipped a record once. */
-function deliverer(core: Core, sink: Sink, log: StderrLogger): Deliver {
+function deliverer(sink: Sink, log: StderrLogger): Deliver {
   const reasons = new Set<string>();
   return (res, what) => {
     for (const m of res.messages) sink.send(m);

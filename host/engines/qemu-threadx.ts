@@ -5,11 +5,9 @@
 
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { EngineUnavailable, type EngineName, type Profile } from '../engine.js';
+import { root } from './native.js';
 import { build, QemuEngine, type BoardEngine } from './qemu.js';
-
-const root = fileURLToPath(new URL('../..', import.meta.url)).replace(/\/dist\/$/, '/');
 
 /** Why the engine cannot run here (no ThreadX tree where it looks), in one line; undefined when it can. */
 function threadxMissing(): string | undefined {

@@ -9,12 +9,9 @@ import { mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Socket } from 'node:net';
-import { fileURLToPath } from 'node:url';
 import { buildFailure, missingBuildScript, type BenchResult, type Engine, type EngineName, type Profile, type ReplayOptions, type ReplayResult } from '../engine.js';
 import { collect, IoError, type ReplayOutput, type TraceInput } from '../io.js';
-import { feed, runProgram, type ChildIo, type Exit } from './native.js';
-
-const root = fileURLToPath(new URL('../..', import.meta.url)).replace(/\/dist\/$/, '/');
+import { feed, root, runProgram, type ChildIo, type Exit } from './native.js';
 
 /** Which engine runs the blob inside the image. */
 export type BoardEngine = 'wasm3' | 'aot';
