@@ -27,21 +27,24 @@ export interface NativeProgram {
 
 const builds = new Map<string, Promise<void>>();
 
-/** Runs a build script once per process. */
-function build(p: NativeProgram): Promise<void> {
-  let b = builds.get(p.buildScript);
+/**
+ * Runs scripts/<script> with `args` once per process (make skips what is current); rejects with
+ * EngineUnavailable when the script is not in this copy or fails (its last line says why).
+ */
+export function buildOnce(engine: EngineName, script: string, args: string[] = []): Promise<void> {
+  const key = [script, ...args].join(' ');
+  let b = builds.get(key);
   if (!b) {
     b = new Promise<void>((resolve, reject) => {
-      const script = join(root, 'scripts', p.buildScript);
-      const missing = missingBuildScript(p.name, script);
+      const path = join(root, 'scripts', script);
+      const missing = missingBuildScript(engine, path);
       if (missing) { reject(missing); return; }
-      execFile('bash', [script], { cwd: root, maxBuffer: 16 << 20 },
-        (err, _stdout, stderr) => {
-          if (err) reject(buildFailure(p.name, stderr));
-          else resolve();
-        });
+      execFile('bash', [path, ...args], { cwd: root, maxBuffer: 16 << 20 }, (err, _stdout, stderr) => {
+        if (err) reject(buildFailure(engine, stderr));
+        else resolve();
+      });
     });
-    builds.set(p.buildScript, b);
+    builds.set(key, b);
   }
   return b;
 }
@@ -54,7 +57,7 @@ export class NativeEngine implements Engine {
   }
 
   private async ready(): Promise<void> {
-    if (process.env[this.p.noBuildVariable] !== '1') await build(this.p);
+    if (process.env[this.p.noBuildVariable] !== '1') await buildOnce(this.p.name, this.p.buildScript);
     if (!existsSync(this.p.program)) throw new Error(`no ${this.p.name} replay program at ${this.p.program}`);
   }
 
