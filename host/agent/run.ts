@@ -9,7 +9,7 @@ import { hostname } from 'node:os';
 import type { Writable } from 'node:stream';
 import { helpText } from '../commands/command.js';
 import { RUN_COMMAND } from '../commands/run.js';
-import { Core, Status, type CallResult } from '../core.js';
+import { Core, Status, type CallResult, type LossCollector } from '../core.js';
 import { fsContext, runChecks } from './collectors/baseline.js';
 import { CIS_DEBIAN_CHECKS } from './collectors/cis-debian.js';
 import { ConnectionCollector } from './collectors/connections.js';
@@ -147,7 +147,8 @@ export async function runAgent(argv: string[], io: AgentIo = {}): Promise<number
   if (typeof agent === 'number') return agent;
   let setup: SinkSetup;
   try {
-    setup = createSink({ spec: args.sink, connectionString: cs, deviceId: args.deviceId, log, stdout: io.stdout });
+    setup = createSink({ spec: args.sink, connectionString: cs, deviceId: args.deviceId, log, stdout: io.stdout,
+      onDropped: (n) => reportLoss(agent.core, 'transport', n, log) });
   } catch (e) {
     log.error(`${(e as Error).message}\n${RUN_USAGE}`);
     return 2;
@@ -210,6 +211,12 @@ function loadCore(args: RunArgs, log: StderrLogger): Agent | number {
   if (res.status !== Status.Ok) { log.error(`--config ${args.config}: ${res.reason}`); return 2; }
   settings.merge(update as Record<string, unknown>);
   return { core, clock, settings };
+}
+
+/** Hands a loss the core did not see to it, so the next message carries it (docs/FORMATS.md). */
+function reportLoss(core: Core, collector: LossCollector, count: number | 'unknown', log: StderrLogger): void {
+  const refused = core.reportLoss(collector, count);
+  if (refused) log.error(`core refused a ${collector} loss of ${count}: ${refused}`);
 }
 
 /** Sends a core call's messages to the sink and logs each distinct reason the core skipped a record once. */
