@@ -13,7 +13,7 @@ import { Core, Status, type CallResult, type LossCollector } from '../core.js';
 import { fsContext, runChecks } from './collectors/baseline.js';
 import { CIS_DEBIAN_CHECKS } from './collectors/cis-debian.js';
 import { ConnectionCollector } from './collectors/connections.js';
-import { startKernelEvents, type KernelSources } from './collectors/kernel-events.js';
+import { KernelEventStats, superviseKernelEvents, type KernelSources } from './collectors/kernel-events.js';
 import { ProcessCollector } from './collectors/processes.js';
 import { readSysinfo } from './collectors/sysinfo.js';
 import { LOG_LEVELS, StderrLogger, type LogLevel } from './log.js';
@@ -219,6 +219,11 @@ function reportLoss(core: Core, collector: LossCollector, count: number | 'unkno
   if (refused) log.error(`core refused a ${collector} loss of ${count}: ${refused}`);
 }
 
+function reportGap(core: Core, collector: 'process' | 'network', ms: number, log: StderrLogger): void {
+  const refused = core.reportGap(collector, ms);
+  if (refused) log.error(`core refused a ${collector} gap of ${ms} ms: ${refused}`);
+}
+
 /** Sends a core call's messages to the sink and logs each distinct reason the core skipped a record once. */
 function deliverer(core: Core, sink: Sink, log: StderrLogger): Deliver {
   const reasons = new Set<string>();
@@ -296,18 +301,26 @@ async function startCollectors(agent: Agent, deliver: Deliver, log: StderrLogger
     inventory: true, log });
   const notAsked = 'not asked for (--source poll)';
   let kernel: KernelSources = { proc: notAsked, exec: notAsked, sock: notAsked, realtime: false, stop() {} };
+  const kernelStats = new KernelEventStats();
   if (choice !== 'poll') {
-    kernel = await startKernelEvents({
+    kernel = await superviseKernelEvents({
       log,
       helperPath,
       // The helper only writes events of the sources it opened.
       onProcess: (e) => processes.fromKernel(e),
       onConnection: (e) => connections.fromKernel(e),
-      onExit: () => {
+      onLost: (collector, n) => reportLoss(core, collector, n, log),
+      onDown: () => {
         if (kernel.proc === 'ok') processes.startPolling();
         if (kernel.sock === 'ok') connections.startPolling();
       },
-    });
+      // Back on kernel events; what polling could not see meanwhile is a gap the messages tell.
+      onUp: (downMs) => {
+        log.warn(`kernel event helper down ${(downMs / 1000).toFixed(1)} s: events from /proc polling meanwhile; back on kernel events`);
+        if (kernel.proc === 'ok') { processes.stop(); reportGap(core, 'process', downMs, log); }
+        if (kernel.sock === 'ok') { connections.stopPolling(); reportGap(core, 'network', downMs, log); }
+      },
+    }, kernelStats);
   }
   const procOk = kernel.proc === 'ok';
   const sockOk = kernel.sock === 'ok';
@@ -338,6 +351,8 @@ async function startCollectors(agent: Agent, deliver: Deliver, log: StderrLogger
       processes.stop();
       connections.stop();
       connections.flush();
+      const lost = kernelStats.summary();
+      if (lost) log.warn(`kernel events lost this run, each counted in a message: ${lost}`);
     },
   };
 }
