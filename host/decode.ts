@@ -277,7 +277,7 @@ const num = (v: number | bigint) => String(v);
 const NAMES = ['ProcessCreate', 'ConnectionCreate', 'Baseline', 'SystemInformation', 'CollectorStats'];
 const PROTOCOLS = ['tcp', 'udp', 'icmp'];
 const SEVERITIES = ['Critical', 'Important', 'Warning', 'Informational'];
-const COLLECTORS = ['process', 'network', 'baseline'];
+const COLLECTORS = ['process', 'network', 'baseline', 'transport'];
 const U64_MAX = (1n << 64n) - 1n;
 
 /** Where a decoded message's records lie in the input (for the benchmark's bytes per record). */
