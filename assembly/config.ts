@@ -7,7 +7,6 @@ import * as P from "./profile";
 import * as J from "./json";
 import { Writer } from "./writer";
 import { storeText, storedLen, bytesEqual } from "./text";
-import { MIN_MESSAGE_BYTES } from "./limits";
 
 export const PRIO_HIGH = 0, PRIO_MEDIUM = 1, PRIO_LOW = 2;
 export const MAX_INTERVAL_S: i64 = 2678400;
@@ -79,8 +78,6 @@ export function intervalMs(c: Config, prio: i32): i64 {
   const s = prio == PRIO_HIGH ? c.highS : prio == PRIO_MEDIUM ? c.mediumS : c.lowS;
   return s * 1000;
 }
-
-export function minMessageBytes(): i32 { return MIN_MESSAGE_BYTES > 1024 ? MIN_MESSAGE_BYTES : 1024; }
 
 // ---- disabled groups / checks --------------------------------------------------------
 
@@ -218,10 +215,11 @@ function collector(path: Lit, key: i32, c: Config, which: i32): void {
 }
 
 /**
- * Validates the update object at member range of the current JSON scan into the staged copy.
+ * Validates the update object at member range of the current JSON scan into the staged copy;
+ * `minMessage` is the least maxMessageBytes the collectors allow (limits.ts, which imports them).
  * Returns false (reason written to `errors`) and leaves `current` untouched on any problem.
  */
-export function stage(first: i32, count: i32, id: i32, errors: Writer): bool {
+export function stage(first: i32, count: i32, id: i32, errors: Writer, minMessage: i32): bool {
   err = errors;
   bad = false;
   memory.copy(changetype<usize>(staged), changetype<usize>(current), CONFIG_BYTES);
@@ -244,7 +242,7 @@ export function stage(first: i32, count: i32, id: i32, errors: Writer): bool {
         else reject(L.priorityIntervals, k, L.unknownKey);
       }
     } else if (isKey(i, L.maxMessageBytes)) {
-      c.maxMessageBytes = <i32>int_(L.empty, i, minMessageBytes(), MAX_MESSAGE_LIMIT);
+      c.maxMessageBytes = <i32>int_(L.empty, i, minMessage, MAX_MESSAGE_LIMIT);
     } else if (isKey(i, L.sendEmptyWindows)) c.sendEmptyWindows = bool_(L.empty, i);
     else if (isKey(i, L.messageFormat)) {
       let ok = J.memberType(i) == J.T_STRING;

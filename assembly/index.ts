@@ -9,9 +9,7 @@ import { ev } from "./event";
 import * as S from "./stats";
 import * as C from "./config";
 import * as N from "./network";
-import * as Pr from "./process";
-import * as B from "./baseline";
-import * as Si from "./sysinfo";
+import * as Col from "./collectors";
 import * as F from "./flush";
 import * as W from "./window";
 import * as T from "./trace";
@@ -20,6 +18,7 @@ import { Writer, writerAt } from "./writer";
 import { splitmix64 } from "./text";
 import { writeRegions } from "./regions";
 import { input, output, errorArea } from "./areas";
+import { minMessageBytes } from "./limits";
 
 const err: Writer = writerAt(memory.data(offsetof<Writer>(), 8), errorArea, P.ERROR_CAP);
 const out: Writer = writerAt(memory.data(offsetof<Writer>(), 8), output, P.OUTPUT_CAP);
@@ -38,7 +37,7 @@ let accepted: u64 = 0;
 let skipped: u64 = 0;
 let blank: u64 = 0;
 
-export function mt_abi_version(): i32 { return 3; }
+export function mt_abi_version(): i32 { return 4; }
 /** First byte the core never touches: an engine may limit linear memory to this (wasm3 memoryLimit). */
 /** Bytes one cached connection takes: its slot plus its share of the hash index. */
 export function mt_network_bytes_per_entry(): i32 { return N.SLOT + N.INDEX_ENTRIES * 2 / P.NET_CAP; }
@@ -51,33 +50,20 @@ export function mt_error_ptr(): usize { return errorArea; }
 export function mt_error_length(): i32 { return err.pos; }
 
 function applyWindows(): void {
-  const c = C.current;
-  F.setWindow(S.C_PROCESS, F.windowStart(S.C_PROCESS), C.intervalMs(c, c.procPriority));
-  F.setWindow(S.C_NETWORK, F.windowStart(S.C_NETWORK), C.intervalMs(c, c.netPriority));
-  F.setWindow(S.C_BASELINE, F.windowStart(S.C_BASELINE), C.intervalMs(c, c.baseInterval));
-  F.setWindow(S.C_SYSINFO, F.windowStart(S.C_SYSINFO), C.intervalMs(c, c.sysInterval));
+  for (let c = 0; c < Col.WINDOWED; c++) F.setWindow(c, F.windowStart(c), C.intervalMs(C.current, Col.priority(c)));
 }
 
 function restartWindows(t: i64): void {
   for (let c = 0; c < F.COLLECTORS; c++) F.setWindow(c, t, F.windowLength(c));
 }
 
-function applyTables(): void {
-  const c = C.current;
-  Pr.reset(c.procCacheSize, c.procAggregation);
-  N.reset(c.netCacheSize, c.netAggregation, c.netEnabled);
-  B.reset();
-  Si.reset();
-}
-
 export function mt_init(): i32 {
-  B.reset();
   C.setDefaults(C.current);
   S.clearAll();
   F.resetAll();
   F.agentHi = splitmix64(DEFAULT_AGENT);
   F.agentLo = splitmix64(F.agentHi);
-  applyTables();
+  Col.configureAll();
   // Windows wait for the first input time; until then nothing is due.
   for (let c = 0; c < F.COLLECTORS; c++) F.setWindow(c, i64.MAX_VALUE / 2, 0);
   applyWindows();
@@ -136,7 +122,7 @@ function accept(kind: i32, t: i64): i32 {
     err.lit(L.time); err.i64(t); err.lit(L.isEarlierThanThePreviousInputAposSTime); err.i64(lastT);
     return reject();
   }
-  if (kind == E.K_CONFIG && !C.stage(T.configFirst, T.configCount, T.configId, err)) return reject();
+  if (kind == E.K_CONFIG && !C.stage(T.configFirst, T.configCount, T.configId, err, minMessageBytes())) return reject();
   if (!started) {
     started = true;
     restartWindows(t);
@@ -153,19 +139,14 @@ function accept(kind: i32, t: i64): i32 {
 
 /** Applies the pending input once the windows it closed have been sent. */
 function apply(): void {
-  const c = C.current;
   const kind = pendingKind;
   pendingKind = E.K_NONE;
-  if (kind == E.K_CONNECTION) N.add(pendingRecord, HASH_SEED);
-  else if (kind == E.K_PROCESS) Pr.add(HASH_SEED, c.procEnabled);
-  else if (kind == E.K_BASELINE) B.add(HASH_SEED, c.baseEnabled);
-  else if (kind == E.K_SYSINFO) Si.add(c.sysEnabled);
-  else if (kind == E.K_CONFIG) {
+  if (kind == E.K_CONFIG) {
     C.commit();
-    applyTables();
+    Col.configureAll();
     applyWindows();
     restartWindows(pendingT);
-  }
+  } else Col.ingest(kind, pendingRecord, HASH_SEED);
 }
 
 export function mt_ingest_line(len: i32): i32 {
@@ -346,9 +327,6 @@ function rejectConnection(rec: usize): i32 {
   return r;
 }
 
-let batchSkipped = 0;
-let batchEnd = 0;
-
 /**
  * Ingests the typed connection records laid back to back in the input area from `off` up to
  * `end` (one call for many events: what live collectors and the benchmark use). It stops
@@ -358,29 +336,22 @@ let batchEnd = 0;
  * rejected (the last reason stays in the error area), bit 28 whether chunks are pending.
  */
 export function mt_ingest_batch(off: i32, end: i32): i32 {
-  batchSkipped = 0;
-  batchEnd = off;
-  if (F.busy() || off < 0 || end > P.INPUT_CAP) return batchResult();
+  let skipped = 0;
+  if (F.busy() || off < 0 || end > P.INPUT_CAP) return batchResult(off, 0);
   while (off + R.CONN_HEADER <= end) {
     // Both string lengths in one access (application's in the low half, host's in the high).
     const lens = load<u32>(input + off + R.CONN_APP_LEN);
     const size = R.CONN_HEADER + <i32>(lens & 0xffff) + <i32>(lens >>> 16);
     if (off + size > end) break;
     // The loop has checked what ingestConnectionAt checks: inside the area, nothing pending.
-    if (ingestConnectionFields(input + off, lens) == MT_SKIPPED) batchSkipped++;
+    if (ingestConnectionFields(input + off, lens) == MT_SKIPPED) skipped++;
     off += size;
     if (F.busy()) break;
   }
-  batchEnd = off;
-  return batchResult();
+  return batchResult(off, skipped);
 }
 
-function batchResult(): i32 { return batchEnd | (batchSkipped << 17) | (F.busy() ? 1 << 28 : 0); }
-
-/** Offset in the input area just past the last record `mt_ingest_batch` consumed. */
-export function mt_batch_end(): i32 { return batchEnd; }
-
-export function mt_batch_skipped(): i32 { return batchSkipped; }
+function batchResult(end: i32, skipped: i32): i32 { return end | (skipped << 17) | (F.busy() ? 1 << 28 : 0); }
 
 export function mt_ingest_process(): i32 {
   let at = typedBegin(0, R.PROC_HEADER, R.PROC_CMD_LEN, 3);
