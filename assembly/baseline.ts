@@ -9,6 +9,7 @@ import { storeText, storedLen, storedTruncated, hashBytes } from "./text";
 import { Writer } from "./writer";
 import { current, groupDisabled, checkDisabled } from "./config";
 import * as S from "./stats";
+import * as Lf from "./linefields";
 import * as Fm from "./format";
 
 const O_ID = 2;
@@ -74,6 +75,17 @@ export function add(seed: u32, enabled: bool): void {
 
 // ---- the collector interface (collectors.ts) --------------------------------------------
 
+/** Reads a baseline line's fields (trace.ts has read its kind and time). */
+export function fromLine(): void {
+  Lf.str(L.id, true, checkId);
+  Lf.str(L.group, true, group);
+  ev.result = Lf.choice(L.result, L.pass, L.fail, L.error, L.empty);
+  ev.severity = Lf.choice(L.severity, L.critical, L.important, L.warning, L.informational);
+  Lf.str(L.description, true, description);
+  Lf.str(L.remediation, true, remediation);
+  Lf.str(L.error, false, errorText);
+}
+
 export function configure(): void { table.clear(); }
 export function enabled(): bool { return current.baseEnabled; }
 export function priority(): i32 { return current.baseInterval; }
@@ -83,7 +95,7 @@ export function count(): i32 { return table.count; }
 /** Only fail and error results are sent. */
 export function sendable(k: i32): bool { return load<u8>(table.at(k) + O_RESULT) != RESULT_PASS; }
 
-/** The k-th record as a Baseline payload (docs/FORMATS.md, docs/CBOR.md). */
+/** The k-th record as a Baseline payload (docs/FORMATS.md; member names and keys: format.ts). */
 export function write(w: Writer, k: i32, base: i64): void {
   const s = table.at(k);
   const result = load<u8>(s + O_RESULT);

@@ -3,7 +3,7 @@
 // configuration), enabled, priority, ingest, clear (a window's end), count, sendable, write
 // (a record, in no particular format: format.ts) and sent (its stats). Without closures, the
 // table is a switch per operation; the per-event network path calls its module directly
-// (index.ts). A collector's number is its CBOR event type (docs/CBOR.md).
+// (typed.ts). A collector's number is its event type in the compact format (format.ts).
 
 import * as L from "./words";
 import * as P from "./profile";
@@ -26,6 +26,32 @@ export const WINDOWED = W.COLLECTORS;
 export const STATS = 4;
 /** Every kind of record, in the order a group's events are written. */
 export const UNITS = 5;
+
+/** The kinds of the collectors' inputs (event.ts). */
+export const K_PROCESS = E.K_INPUT + PROCESS, K_CONNECTION = E.K_INPUT + NETWORK, K_BASELINE = E.K_INPUT + BASELINE;
+export const K_SYSINFO = E.K_INPUT + SYSINFO;
+
+/** The `kind` of collector c's trace lines (SPEC R10). */
+export function inputName(c: i32): Lit {
+  switch (c) {
+    case PROCESS: return L.process;
+    case NETWORK: return L.connection;
+    case BASELINE: return L.baseline;
+    default: return L.sysinfo;
+  }
+}
+
+/** Reads the fields of a trace line of this kind (but a connection's, which becomes a typed record: trace.ts). */
+export function fromLine(kind: i32): void {
+  switch (kind) {
+    case K_PROCESS: Pr.fromLine(); break;
+    case K_BASELINE: B.fromLine(); break;
+    case K_SYSINFO: Si.fromLine(); break;
+  }
+}
+
+/** Whether an input of this kind has strings to keep while it waits behind a send (event.ts). */
+export function keepsTexts(kind: i32): bool { return kind == K_PROCESS || kind == K_BASELINE || kind == K_SYSINFO; }
 
 /** Applies the configuration to every collector (a change starts their tables again). */
 export function configureAll(): void {
@@ -58,10 +84,10 @@ export function high(c: i32): bool { return c < WINDOWED && priority(c) == PRIO_
 /** Hands the pending input of this kind (event.ts) to its collector. */
 export function ingest(kind: i32, record: usize, seed: u32): void {
   switch (kind) {
-    case E.K_CONNECTION: N.add(record, seed); break;
-    case E.K_PROCESS: Pr.ingest(seed); break;
-    case E.K_BASELINE: B.ingest(seed); break;
-    case E.K_SYSINFO: Si.ingest(); break;
+    case K_CONNECTION: N.add(record, seed); break;
+    case K_PROCESS: Pr.ingest(seed); break;
+    case K_BASELINE: B.ingest(seed); break;
+    case K_SYSINFO: Si.ingest(); break;
   }
 }
 

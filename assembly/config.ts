@@ -8,6 +8,10 @@ import * as J from "./json";
 import { Writer } from "./writer";
 import { storeText, storedLen, bytesEqual } from "./text";
 
+// The message format's words live with the one module that reads them (the rest: words.ts).
+@lazy const cbor: Lit = memory.data<u8>([4, 99, 98, 111, 114], 1); // "cbor"
+@lazy const expectedQuoteJsonQuoteOrQuoteCborQuote: Lit = memory.data<u8>([25, 101, 120, 112, 101, 99, 116, 101, 100, 32, 34, 106, 115, 111, 110, 34, 32, 111, 114, 32, 34, 99, 98, 111, 114, 34], 1); // "expected \"json\" or \"cbor\""
+
 export const PRIO_HIGH = 0, PRIO_MEDIUM = 1, PRIO_LOW = 2;
 export const MAX_INTERVAL_S: i64 = 2678400;
 export const MAX_MESSAGE_LIMIT = 262144;
@@ -53,7 +57,7 @@ export const current = changetype<Config>(memory.data(CONFIG_BYTES, 8));
 
 // Only one input is in flight at a time (others get MT_BUSY), so what it keeps while it waits
 // behind a send shares one area: a staged configuration, a connection record (trace.ts) or
-// the strings of a process, baseline or sysinfo input (event.ts).
+// the strings of a process, baseline or system information input (event.ts).
 const PR: i32 = P.LINE_RECORD_BYTES > P.KEPT_TEXT_BYTES ? P.LINE_RECORD_BYTES : P.KEPT_TEXT_BYTES;
 export const PENDING_BYTES: i32 = CONFIG_BYTES > PR ? CONFIG_BYTES : PR;
 export const pendingInput = memory.data(PENDING_BYTES, 8);
@@ -246,8 +250,8 @@ export function stage(first: i32, count: i32, id: i32, errors: Writer, minMessag
     } else if (isKey(i, L.sendEmptyWindows)) c.sendEmptyWindows = bool_(L.empty, i);
     else if (isKey(i, L.messageFormat)) {
       let ok = J.memberType(i) == J.T_STRING;
-      if (ok) { J.stringOf(i); ok = eq(L.json) || eq(L.cbor); }
-      if (ok) c.cbor = eq(L.cbor); else reject(L.empty, i, L.expectedQuoteJsonQuoteOrQuoteCborQuote);
+      if (ok) { J.stringOf(i); ok = eq(L.json) || eq(cbor); }
+      if (ok) c.cbor = eq(cbor); else reject(L.empty, i, expectedQuoteJsonQuoteOrQuoteCborQuote);
     } else if (isKey(i, L.maxPackingDelay)) {
       c.packingDelayS = <i32>int_(L.empty, i, 0, MAX_PACKING_DELAY_S);
     } else if (isKey(i, L.utcOffsetMinutes)) {
@@ -255,6 +259,13 @@ export function stage(first: i32, count: i32, id: i32, errors: Writer, minMessag
     } else reject(L.empty, i, L.unknownKey);
   }
   return !bad;
+}
+
+/** The format a run starts with (mt_set_format: 0 JSON, 1 CBOR); false, with the reason, for another number. */
+export function setFormat(format: i32, errors: Writer): bool {
+  if (format != 0 && format != 1) { errors.lit(expectedQuoteJsonQuoteOrQuoteCborQuote); return false; }
+  current.cbor = format == 1;
+  return true;
 }
 
 /** Makes the staged configuration current. */

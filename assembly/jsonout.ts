@@ -48,7 +48,7 @@ export function memberFlag(w: Writer, name: Lit, on: bool): void { if (on) { mem
 export function nestBegin(w: Writer, name: Lit): void { member(w, name); w.byte(0x7b); }
 export function nestEnd(w: Writer): void { w.byte(0x7d); }
 
-/** A member whose value the caller writes as JSON text (in CBOR the same text is a string). */
+/** A member whose value the caller writes as JSON text (the compact form makes it a string). */
 export function embedBegin(w: Writer, name: Lit): void { member(w, name); }
 
 // ---- message framing -------------------------------------------------------------------

@@ -257,7 +257,7 @@ export function count(): i32 { return table.count; }
 /** Counts record k's hits as sent, once it is in a message. */
 export function sent(k: i32): void { S.sent(S.C_NETWORK, load<u64>(table.at(k), O_HITS)); }
 
-/** Writes the k-th oldest record as a ConnectionCreate payload (docs/FORMATS.md, docs/CBOR.md). */
+/** Writes the k-th oldest record as a ConnectionCreate payload (docs/FORMATS.md; member names and keys: format.ts). */
 export function write(w: Writer, k: i32, base: i64): void {
   const s = table.at(k);
   const flags = <u32>load<u8>(s, O_FLAGS);

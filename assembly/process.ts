@@ -11,6 +11,7 @@ import { ev, cmd, exe, user, Text, TYPE_FORK, TYPE_EXEC } from "./event";
 import { storeText, storedLen, storedTruncated, hashBytes, bytesEqual } from "./text";
 import { Writer } from "./writer";
 import * as S from "./stats";
+import * as Lf from "./linefields";
 import { current } from "./config";
 import * as Fm from "./format";
 
@@ -100,6 +101,17 @@ export function add(seed: u32, enabled: bool): void {
 
 // ---- the collector interface (collectors.ts) --------------------------------------------
 
+/** Reads a process line's fields (trace.ts has read its kind and time). */
+export function fromLine(): void {
+  ev.pid = <u32>Lf.int(L.pid, 0, 4294967295);
+  ev.ppid = <u32>Lf.int(L.ppid, 0, 4294967295);
+  ev.uid = <u32>Lf.int(L.uid, 0, 4294967295);
+  ev.ptype = Lf.choice(L.type, L.fork, L.exec, L.empty, L.empty);
+  Lf.str(L.cmd, true, cmd);
+  Lf.str(L.exe, false, exe);
+  Lf.str(L.user, false, user);
+}
+
 /** Applies the configuration: a new cache size or aggregation empties the cache. */
 export function configure(): void { reset(current.procCacheSize, current.procAggregation); }
 export function enabled(): bool { return current.procEnabled && P.PROC_CAP > 0; }
@@ -111,7 +123,7 @@ export function count(): i32 { return table.count; }
 /** Counts record k's hits as sent, once it is in a message. */
 export function sent(k: i32): void { S.sent(S.C_PROCESS, load<u64>(table.at(k) + O_HITS)); }
 
-/** The k-th oldest record as a ProcessCreate payload (docs/FORMATS.md, docs/CBOR.md). */
+/** The k-th oldest record as a ProcessCreate payload (docs/FORMATS.md; member names and keys: format.ts). */
 export function write(w: Writer, k: i32, base: i64): void {
   // rtos has no process table (it never has records): the writer is left out of the build.
   if (P.PROC_CAP == 0) return;

@@ -2,7 +2,8 @@
 
 import * as L from "./words";
 import * as P from "./profile";
-import { ev, os, osVersion, kernel, hw, Text } from "./event";
+import { ev, os, osVersion, kernel, hw, Text, MAX_SAFE } from "./event";
+import * as Lf from "./linefields";
 import { storeText, storedLen, storedTruncated } from "./text";
 import { Writer } from "./writer";
 import { current } from "./config";
@@ -19,6 +20,15 @@ let truncated = false;
 let memTotal: u64 = 0;
 
 // ---- the collector interface (collectors.ts) --------------------------------------------
+
+/** Reads a sysinfo line's fields (trace.ts has read its kind and time). */
+export function fromLine(): void {
+  Lf.str(L.os, true, os);
+  Lf.str(L.osVersion, true, osVersion);
+  Lf.str(L.kernel, true, kernel);
+  Lf.str(L.hw, true, hw);
+  ev.memTotal = <u64>Lf.int(L.memTotal, 0, MAX_SAFE);
+}
 
 export function configure(): void { present = false; }
 export function enabled(): bool { return current.sysEnabled; }
