@@ -137,7 +137,8 @@ export function memberAddress(w: Writer, k: u32, p: usize, v6: bool): void { key
 export function memberQuoted(w: Writer, k: u32, p: usize, len: i32): void { if (k != JSON_ONLY) keyText(w, k, p, len); }
 
 /** Hits (default 1), first seen relative to `base`, and how long it was seen (default 0). */
-export function memberSeen(w: Writer, hits: u64, first: i64, last: i64, base: i64): void {
+// @ts-ignore: decorator
+@inline export function memberSeen(w: Writer, hits: u64, first: i64, last: i64, base: i64): void {
   optUint(w, 7, hits, 1);
   key(w, 8); int(w, first - base);
   optUint(w, 9, <u64>(last - first), 0);
@@ -166,7 +167,8 @@ export function embedEnd(w: Writer, at: i32): void {
 
 // ---- message framing -------------------------------------------------------------------
 
-export function envelope(w: Writer, version: usize, versionLen: i32, hi: u64, lo: u64, t: i64, maxMessage: i32): void {
+// @ts-ignore: decorator
+@inline export function envelope(w: Writer, version: usize, versionLen: i32, hi: u64, lo: u64, t: i64, maxMessage: i32): void {
   dictionaryReset();
   w.byte(0xa6);
   w.byte(0); text(w, version, versionLen);
@@ -177,7 +179,8 @@ export function envelope(w: Writer, version: usize, versionLen: i32, hi: u64, lo
 }
 
 /** An event's members up to its payload (a sized map: an empty window's event has none). */
-export function eventHeader(w: Writer, type: i32, empty: bool, run: i64, idHi: u64, idLo: u64, dt: i64, offsetMin: i32): void {
+// @ts-ignore: decorator
+@inline export function eventHeader(w: Writer, type: i32, empty: bool, run: i64, idHi: u64, idLo: u64, dt: i64, offsetMin: i32): void {
   w.byte(0xa4 + (offsetMin != 0 ? 1 : 0) + (empty && run > 1 ? 1 : 0));
   keyUint(w, 0, <u64>type);
   w.byte(1); uuid(w, idHi, idLo);

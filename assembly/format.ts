@@ -13,83 +13,90 @@ export const JSON_ONLY = X.JSON_ONLY;
 /** The default of a member the compact form always writes. */
 export const NO_DEFAULT = X.NO_DEFAULT;
 
-let compact = false;
+// The configured format: a configuration update is applied only after the send it starts, so
+// it holds for the whole of a message (read where needed: a global of its own costs RAM on a board).
+// @ts-ignore: decorator
+@inline function compactForm(): bool { return current.cbor; }
 
-/** Takes the configured format for the messages of a send that begins now. */
-export function choose(): void { compact = current.cbor; }
-
-export function recordBegin(w: Writer): void { if (compact) X.recordBegin(w); else J.recordBegin(w); }
-export function recordEnd(w: Writer): void { if (compact) X.recordEnd(w); else J.recordEnd(w); }
+export function recordBegin(w: Writer): void { if (compactForm()) X.recordBegin(w); else J.recordBegin(w); }
+export function recordEnd(w: Writer): void { if (compactForm()) X.recordEnd(w); else J.recordEnd(w); }
 
 /** A number the compact form always writes. */
-export function uint(w: Writer, name: Lit, key: u32, v: u64): void {
-  if (compact) X.memberUint(w, key, v, NO_DEFAULT); else J.memberUint(w, name, v);
+// @ts-ignore: decorator
+@inline export function uint(w: Writer, name: Lit, key: u32, v: u64): void {
+  if (compactForm()) X.memberUint(w, key, v, NO_DEFAULT); else J.memberUint(w, name, v);
 }
 
 /** A number the compact form leaves out when it is `dflt`. */
-export function uintOr(w: Writer, name: Lit, key: u32, v: u64, dflt: u64): void {
-  if (compact) X.memberUint(w, key, v, dflt); else J.memberUint(w, name, v);
+// @ts-ignore: decorator
+@inline export function uintOr(w: Writer, name: Lit, key: u32, v: u64, dflt: u64): void {
+  if (compactForm()) X.memberUint(w, key, v, dflt); else J.memberUint(w, name, v);
 }
 
 /** A string kept by the collector (sanitised, bounded). */
 export function text(w: Writer, name: Lit, key: u32, p: usize, len: i32): void {
-  if (compact) X.memberText(w, key, p, len); else J.memberText(w, name, p, len);
+  if (compactForm()) X.memberText(w, key, p, len); else J.memberText(w, name, p, len);
 }
 
 /** A string that recurs across records (the compact form writes it once per message). */
 export function shared(w: Writer, name: Lit, key: u32, p: usize, len: i32): void {
-  if (compact) X.memberShared(w, key, p, len); else J.memberText(w, name, p, len);
+  if (compactForm()) X.memberShared(w, key, p, len); else J.memberText(w, name, p, len);
 }
 
 /** An IPv4 (4 bytes at p) or IPv6 (16) address: text in JSON, bytes in CBOR. */
 export function address(w: Writer, name: Lit, key: u32, p: usize, v6: bool): void {
-  if (compact) X.memberAddress(w, key, p, v6); else J.memberAddress(w, name, p, v6);
+  if (compactForm()) X.memberAddress(w, key, p, v6); else J.memberAddress(w, name, p, v6);
 }
 
 /** One of a few values: a JSON word (its JSON text), a number in CBOR (left out when `dflt`). */
-export function word(w: Writer, name: Lit, jsonWord: Lit, key: u32, v: u64, dflt: u64): void {
-  if (compact) X.memberUint(w, key, v, dflt); else J.memberWord(w, name, jsonWord);
+// @ts-ignore: decorator
+@inline export function word(w: Writer, name: Lit, jsonWord: Lit, key: u32, v: u64, dflt: u64): void {
+  if (compactForm()) X.memberUint(w, key, v, dflt); else J.memberWord(w, name, jsonWord);
 }
 
 /** The same, the JSON word given bare (written in quotes). */
-export function quotedWord(w: Writer, name: Lit, word: Lit, key: u32, v: u64): void {
-  if (compact) X.memberUint(w, key, v, NO_DEFAULT); else J.memberQuoted(w, name, word);
+// @ts-ignore: decorator
+@inline export function quotedWord(w: Writer, name: Lit, word: Lit, key: u32, v: u64): void {
+  if (compactForm()) X.memberUint(w, key, v, NO_DEFAULT); else J.memberQuoted(w, name, word);
 }
 
 /** A static string: quoted in JSON, a text string in CBOR. */
 export function literal(w: Writer, name: Lit, key: u32, s: Lit): void {
-  if (compact) X.memberQuoted(w, key, litBytes(s), litLength(s)); else J.memberQuoted(w, name, s);
+  if (compactForm()) X.memberQuoted(w, key, litBytes(s), litLength(s)); else J.memberQuoted(w, name, s);
 }
 
 /** Hit count, first and last seen; the compact form's times are relative to `base`. */
-export function seen(w: Writer, hits: u64, first: i64, last: i64, base: i64): void {
-  if (compact) X.memberSeen(w, hits, first, last, base); else J.memberSeen(w, hits, first, last);
+// @ts-ignore: decorator
+@inline export function seen(w: Writer, hits: u64, first: i64, last: i64, base: i64): void {
+  if (compactForm()) X.memberSeen(w, hits, first, last, base); else J.memberSeen(w, hits, first, last);
 }
 
 /** `true` when set; nothing when not. */
 export function flag(w: Writer, name: Lit, key: u32, on: bool): void {
-  if (compact) X.memberFlag(w, key, on); else J.memberFlag(w, name, on);
+  if (compactForm()) X.memberFlag(w, key, on); else J.memberFlag(w, name, on);
 }
 
 /** An object nested in JSON whose members CBOR keeps in the record itself. */
-export function nestBegin(w: Writer, name: Lit): void { if (!compact) J.nestBegin(w, name); }
-export function nestEnd(w: Writer): void { if (!compact) J.nestEnd(w); }
+export function nestBegin(w: Writer, name: Lit): void { if (!compactForm()) J.nestBegin(w, name); }
+export function nestEnd(w: Writer): void { if (!compactForm()) J.nestEnd(w); }
 
 /** A member whose value the caller writes as JSON text (CBOR: a text string of it); returns a mark for embedEnd. */
 export function embedBegin(w: Writer, name: Lit, key: u32): i32 {
-  if (compact) return X.embedBegin(w, key);
+  if (compactForm()) return X.embedBegin(w, key);
   J.embedBegin(w, name);
   return 0;
 }
-export function embedEnd(w: Writer, mark: i32): void { if (compact) X.embedEnd(w, mark); }
+export function embedEnd(w: Writer, mark: i32): void { if (compactForm()) X.embedEnd(w, mark); }
 
 // ---- message framing -------------------------------------------------------------------
+// Inlined where a signature of its own would be one more function type (RAM on the AOT board).
 
 /** The most bytes of a chunk the format may use (CBOR keeps the area's tail for its dictionary). */
-export function chunkCap(cap: i32): i32 { return compact && cap > X.CHUNK_CAP ? X.CHUNK_CAP : cap; }
+export function chunkCap(cap: i32): i32 { return compactForm() && cap > X.CHUNK_CAP ? X.CHUNK_CAP : cap; }
 
-export function envelope(w: Writer, version: Lit, hi: u64, lo: u64, t: i64): void {
-  if (compact) X.envelope(w, litBytes(version), litLength(version), hi, lo, t, current.maxMessageBytes);
+// @ts-ignore: decorator
+@inline export function envelope(w: Writer, version: Lit, hi: u64, lo: u64, t: i64): void {
+  if (compactForm()) X.envelope(w, litBytes(version), litLength(version), hi, lo, t, current.maxMessageBytes);
   else J.envelope(w, version, hi, lo);
 }
 
@@ -98,18 +105,19 @@ export function envelope(w: Writer, version: Lit, hi: u64, lo: u64, t: i64): voi
  * JSON Name; an empty window's event (IsEmpty) ends with it, and `run` > 1 says how many
  * windows it stands for. `dt` is its time relative to the message's.
  */
-export function eventHeader(w: Writer, type: i32, name: Lit, diagnostic: bool, triggered: bool, empty: bool, run: i64,
+// @ts-ignore: decorator
+@inline export function eventHeader(w: Writer, type: i32, name: Lit, diagnostic: bool, triggered: bool, empty: bool, run: i64,
   idHi: u64, idLo: u64, t: i64, dt: i64): void {
   const offset = current.utcOffsetMin;
-  if (compact) X.eventHeader(w, type, empty, run, idHi, idLo, dt, offset);
+  if (compactForm()) X.eventHeader(w, type, empty, run, idHi, idLo, dt, offset);
   else J.eventHeader(w, name, diagnostic, triggered, empty, run, idHi, idLo, t, offset);
 }
 
 /** Between two events, or two records of one event. */
-export function separator(w: Writer): void { if (!compact) J.separator(w); }
+export function separator(w: Writer): void { if (!compactForm()) J.separator(w); }
 
 /** Ends the open event's payload; returns the bytes written. */
-export function eventEnd(w: Writer): i32 { return compact ? X.eventEnd(w) : J.eventEnd(w); }
+export function eventEnd(w: Writer): i32 { return compactForm() ? X.eventEnd(w) : J.eventEnd(w); }
 
 /** Ends the message; `how` says whether its packing run goes on in the next (the compact form records it). */
-export function messageEnd(w: Writer, how: i32): i32 { return compact ? X.messageEnd(w, how) : J.messageEnd(w); }
+export function messageEnd(w: Writer, how: i32): i32 { return compactForm() ? X.messageEnd(w, how) : J.messageEnd(w); }

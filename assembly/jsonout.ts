@@ -53,7 +53,8 @@ export function embedBegin(w: Writer, name: Lit): void { member(w, name); }
 
 // ---- message framing -------------------------------------------------------------------
 
-export function envelope(w: Writer, version: Lit, hi: u64, lo: u64): void {
+// @ts-ignore: decorator
+@inline export function envelope(w: Writer, version: Lit, hi: u64, lo: u64): void {
   w.byte(0x7b);
   w.key(L.AgentVersion); w.byte(0x22); w.lit(version); w.byte(0x22);
   w.field(L.AgentId); w.byte(0x22); w.uuid(hi, lo); w.byte(0x22);
@@ -65,7 +66,8 @@ export function envelope(w: Writer, version: Lit, hi: u64, lo: u64): void {
  * An event's members up to its payload, which it opens; an empty window's event (IsEmpty,
  * and `Windows` when it stands for a run of them) is closed at once.
  */
-export function eventHeader(w: Writer, name: Lit, diagnostic: bool, triggered: bool, empty: bool, run: i64,
+// @ts-ignore: decorator
+@inline export function eventHeader(w: Writer, name: Lit, diagnostic: bool, triggered: bool, empty: bool, run: i64,
   idHi: u64, idLo: u64, t: i64, offsetMin: i32): void {
   w.byte(0x7b);
   w.key(L.EventType); w.lit(diagnostic ? L.jsonDiagnostic : L.jsonSecurity);
