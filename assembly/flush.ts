@@ -42,8 +42,8 @@ let msgOpen = false;
 let evOpen = false;
 let msgBytes = 0;
 let endsMessage = false;
-// The open message: its format (set when a send begins; a configuration change sends first)
-// and its time (its first event's). A packing run is the messages sent together: one, or
+// The open message's time (its first event's); its format is the configured one (format.ts:
+// a configuration change sends first, then applies). A packing run is the messages sent together: one, or
 // several when it outgrew maxMessageBytes; its start and whether it holds an event of a
 // high-priority collector decide when it ends, the same way in both formats (whose messages
 // fill up at other places), so `decode` can give back the JSON run's lines.
