@@ -75,6 +75,7 @@ export function begin(t: i64, force: bool): bool {
   if (!force && t < W.nextDue) return false;
   until = t;
   forced = force;
+  Fm.choose();
   phase = PHASE_DUE;
   groupActive = false;
   return true;

@@ -13,10 +13,12 @@ export const JSON_ONLY = X.JSON_ONLY;
 /** The default of a member the compact form always writes. */
 export const NO_DEFAULT = X.NO_DEFAULT;
 
-// The configured format: a configuration update is applied only after the send it starts, so
-// it holds for the whole of a message (read where needed: a global of its own costs RAM on a board).
+// The configured format, taken when a send begins (a configuration update is applied only after
+// the send it starts): a global, as every member of every record asks.
+let compact = false;
+export function choose(): void { compact = current.cbor; }
 // @ts-ignore: decorator
-@inline function compactForm(): bool { return current.cbor; }
+@inline function compactForm(): bool { return compact; }
 
 export function recordBegin(w: Writer): void { if (compactForm()) X.recordBegin(w); else J.recordBegin(w); }
 export function recordEnd(w: Writer): void { if (compactForm()) X.recordEnd(w); else J.recordEnd(w); }

@@ -1,6 +1,5 @@
 // The JSON form of the record writer (format.ts): members by name, times as ISO 8601, addresses
-// as text. No state of its own: a member is the first of its object when the byte before it
-// is the object's `{` (a value never ends with one).
+// as text. A member after the first of its object follows a comma.
 
 import * as L from "./words";
 import { Lit } from "./literal";
@@ -9,12 +8,15 @@ import { formatIP } from "./ip";
 
 const ipText = memory.data(48, 8);
 
+/** Whether the next member is its object's first. */
+let opened = false;
+
 /** `"name":`, after a comma unless it opens its object. */
 function member(w: Writer, name: Lit): void {
-  if (load<u8>(w.base + w.pos - 1) == 0x7b) w.key(name); else w.field(name);
+  if (opened) { opened = false; w.key(name); } else w.field(name);
 }
 
-export function recordBegin(w: Writer): void { w.byte(0x7b); }
+export function recordBegin(w: Writer): void { w.byte(0x7b); opened = true; }
 export function recordEnd(w: Writer): void { w.byte(0x7d); }
 
 export function memberUint(w: Writer, name: Lit, v: u64): void { member(w, name); w.u64(v); }
@@ -45,7 +47,7 @@ export function memberSeen(w: Writer, hits: u64, first: i64, last: i64): void {
 export function memberFlag(w: Writer, name: Lit, on: bool): void { if (on) { member(w, name); w.lit(L.trueWord); } }
 
 /** An object nested as a member (its members follow, then nestEnd). */
-export function nestBegin(w: Writer, name: Lit): void { member(w, name); w.byte(0x7b); }
+export function nestBegin(w: Writer, name: Lit): void { member(w, name); w.byte(0x7b); opened = true; }
 export function nestEnd(w: Writer): void { w.byte(0x7d); }
 
 /** A member whose value the caller writes as JSON text (the compact form makes it a string). */

@@ -136,7 +136,8 @@ function rejectConnection(rec: usize): i32 {
  * rejected (the last reason stays in the error area), bit 28 whether chunks are pending.
  */
 export function mt_ingest_batch(off: i32, end: i32): i32 {
-  let skipped = 0;
+  // Rejected records are counted by the gate (I.skipped): the loop keeps no count of its own.
+  const skippedBefore = I.skipped;
   if (F.busy() || off < 0 || end > P.INPUT_CAP) return batchResult(off, 0);
   while (off + R.CONN_HEADER <= end) {
     // Both string lengths in one access (application's in the low half, host's in the high).
@@ -144,11 +145,11 @@ export function mt_ingest_batch(off: i32, end: i32): i32 {
     const size = R.CONN_HEADER + <i32>(lens & 0xffff) + <i32>(lens >>> 16);
     if (off + size > end) break;
     // The loop has checked what ingestConnectionAt checks: inside the area, nothing pending.
-    if (ingestConnectionFields(input + off, lens) == MT_SKIPPED) skipped++;
+    ingestConnectionFields(input + off, lens);
     off += size;
     if (F.busy()) break;
   }
-  return batchResult(off, skipped);
+  return batchResult(off, <i32>(I.skipped - skippedBefore));
 }
 
 function batchResult(end: i32, skipped: i32): i32 { return end | (skipped << 17) | (F.busy() ? 1 << 28 : 0); }
