@@ -5,6 +5,7 @@ import * as L from "./words";
 import { Lit, litLength, isLit } from "./literal";
 import * as P from "./profile";
 import * as J from "./json";
+import * as S from "./stats";
 import { Writer } from "./writer";
 import { storeText, storedLen, bytesEqual } from "./text";
 
@@ -189,7 +190,11 @@ function names_(path: Lit, i: i32, c: Config, checks: bool): void {
   if (checks) c.checkCount = n; else c.groupCount = n;
 }
 
+// The collectors' settings are named by the table's numbers (stats.ts); system information's is 3.
+const SYSTEM_INFORMATION = 3;
+
 function collector(path: Lit, key: i32, c: Config, which: i32): void {
+  const events = which == S.C_PROCESS || which == S.C_NETWORK;
   if (J.memberType(key) != J.T_OBJECT) { reject(L.empty, key, L.expectedAnObject); return; }
   J.objectOf(key);
   const first = J.firstMember, count = J.memberCount, id = J.objectId;
@@ -197,22 +202,23 @@ function collector(path: Lit, key: i32, c: Config, which: i32): void {
     if (!J.isMemberOf(i, id)) continue;
     if (isKey(i, L.enabled)) {
       const v = bool_(path, i);
-      if (which == 0) c.procEnabled = v; else if (which == 1) c.netEnabled = v; else if (which == 2) c.sysEnabled = v; else c.baseEnabled = v;
-    } else if (which <= 1 && isKey(i, L.priority)) {
+      if (which == S.C_PROCESS) c.procEnabled = v; else if (which == S.C_NETWORK) c.netEnabled = v;
+      else if (which == SYSTEM_INFORMATION) c.sysEnabled = v; else c.baseEnabled = v;
+    } else if (events && isKey(i, L.priority)) {
       const v = priority_(path, i);
-      if (which == 0) c.procPriority = v; else c.netPriority = v;
-    } else if (which <= 1 && isKey(i, L.aggregation)) {
+      if (which == S.C_PROCESS) c.procPriority = v; else c.netPriority = v;
+    } else if (events && isKey(i, L.aggregation)) {
       const v = bool_(path, i);
-      if (which == 0) c.procAggregation = v; else c.netAggregation = v;
-    } else if (which <= 1 && isKey(i, L.cacheSize)) {
-      if (which == 0) c.procCacheSize = <i32>int_(path, i, 1, P.PROC_CONFIG_CAP);
+      if (which == S.C_PROCESS) c.procAggregation = v; else c.netAggregation = v;
+    } else if (events && isKey(i, L.cacheSize)) {
+      if (which == S.C_PROCESS) c.procCacheSize = <i32>int_(path, i, 1, P.PROC_CONFIG_CAP);
       else c.netCacheSize = <i32>int_(path, i, 1, P.NET_CAP);
-    } else if (which >= 2 && isKey(i, L.interval)) {
+    } else if (!events && isKey(i, L.interval)) {
       const v = priority_(path, i);
-      if (which == 2) c.sysInterval = v; else c.baseInterval = v;
-    } else if (which == 3 && isKey(i, L.disabledGroups)) {
+      if (which == SYSTEM_INFORMATION) c.sysInterval = v; else c.baseInterval = v;
+    } else if (which == S.C_BASELINE && isKey(i, L.disabledGroups)) {
       names_(path, i, c, false);
-    } else if (which == 3 && isKey(i, L.disabledChecks)) {
+    } else if (which == S.C_BASELINE && isKey(i, L.disabledChecks)) {
       names_(path, i, c, true);
     } else reject(path, i, L.unknownKey);
   }
@@ -230,10 +236,10 @@ export function stage(first: i32, count: i32, id: i32, errors: Writer, minMessag
   const c = staged;
   for (let i = first; i < first + count && !bad; i++) {
     if (!J.isMemberOf(i, id)) continue;
-    if (isKey(i, L.process)) collector(L.process, i, c, 0);
-    else if (isKey(i, L.network)) collector(L.network, i, c, 1);
-    else if (isKey(i, L.systemInformation)) collector(L.systemInformation, i, c, 2);
-    else if (isKey(i, L.baseline)) collector(L.baseline, i, c, 3);
+    if (isKey(i, L.process)) collector(L.process, i, c, S.C_PROCESS);
+    else if (isKey(i, L.network)) collector(L.network, i, c, S.C_NETWORK);
+    else if (isKey(i, L.systemInformation)) collector(L.systemInformation, i, c, SYSTEM_INFORMATION);
+    else if (isKey(i, L.baseline)) collector(L.baseline, i, c, S.C_BASELINE);
     else if (isKey(i, L.priorityIntervals)) {
       if (J.memberType(i) != J.T_OBJECT) { reject(L.empty, i, L.expectedAnObject); break; }
       J.objectOf(i);
