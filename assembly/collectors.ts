@@ -24,6 +24,8 @@ export const PROCESS = S.C_PROCESS, NETWORK = S.C_NETWORK, BASELINE = S.C_BASELI
 export const WINDOWED = W.COLLECTORS;
 /** CollectorStats: sent with the windows of the others, last in each group. */
 export const STATS = 4;
+/** The transport: no window and no records, a CollectorStats record of its own (collectorstats.ts) when the host reports its losses. */
+export const TRANSPORT = S.TRANSPORT;
 /** Every kind of record, in the order a group's events are written. */
 export const UNITS = 5;
 
@@ -131,16 +133,17 @@ export function write(u: i32, w: Writer, k: i32, base: i64): void {
   }
 }
 
-/** Record k of unit u is in a message: its hits count as sent. */
+/** Record k of unit u is in a message: its hits count as sent (the transport's losses as reported). */
 export function sent(u: i32, k: i32): void {
   if (u == PROCESS) Pr.sent(k);
   else if (u == NETWORK) N.sent(k);
+  else if (u == STATS) St.sent(k);
 }
 
-/** The largest record of unit u. */
-export function maxRecord(u: i32): i32 {
+/** The largest record k of unit u can be. */
+export function maxRecord(u: i32, k: i32): i32 {
   return u == PROCESS ? Pr.MAX_RECORD : u == NETWORK ? N.MAX_RECORD : u == BASELINE ? B.MAX_RECORD
-    : u == SYSINFO ? Si.MAX_RECORD : St.MAX_RECORD;
+    : u == SYSINFO ? Si.MAX_RECORD : St.maxRecord(k);
 }
 
 const M1: i32 = N.MAX_RECORD > Pr.MAX_RECORD ? N.MAX_RECORD : Pr.MAX_RECORD;

@@ -87,7 +87,7 @@ export function begin(t: i64, force: bool): bool {
  * windows (one IsEmpty event), whose CollectorStats record then counts the run's results.
  */
 function windowEmpty(c: i32): bool {
-  return !unitHasRecords(c) && (c >= S.EVENT_COLLECTORS || !S.any(S.win(c)));
+  return !unitHasRecords(c) && (c >= S.EVENT_COLLECTORS || !S.any(c));
 }
 
 /**
@@ -209,9 +209,9 @@ function closeMessage(w: Writer, how: i32): void {
   endsMessage = true;
 }
 
-/** The most bytes the next record of unit u can add to a chunk, with what it may open and close. */
+/** The most bytes record k of unit u can add to a chunk, with what it may open and close. */
 function worstCase(u: i32): i32 {
-  return (msgOpen ? 0 : ENVELOPE_MAX) + 1 + (evOpen ? 0 : EVENT_HEADER_MAX) + C.maxRecord(u) + CLOSING;
+  return (msgOpen ? 0 : ENVELOPE_MAX) + 1 + (evOpen ? 0 : EVENT_HEADER_MAX) + C.maxRecord(u, k) + CLOSING;
 }
 
 /**

@@ -140,6 +140,7 @@ export function mt_pending(): i32 { return F.busy() ? 1 : 0; }
 export function mt_chunk_ends_message(): i32 { return F.lastChunkEndsMessage() ? 1 : 0; }
 
 export * from "./typed";
+export * from "./losses";
 
 /** The run's totals as one JSON line in the output area (docs/ABI.md); returns the length. */
 export function mt_stats(): i32 { return writeSummary(out); }

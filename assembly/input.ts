@@ -3,6 +3,7 @@
 // configuration, ticks) and typed.ts (typed records).
 
 import * as L from "./words";
+import { Lit } from "./literal";
 import * as P from "./profile";
 import * as E from "./event";
 import * as C from "./config";
@@ -36,6 +37,13 @@ function applyWindows(): void {
 
 function restartWindows(t: i64): void {
   for (let c = 0; c < F.COLLECTORS; c++) F.setWindow(c, t, F.windowLength(c));
+}
+
+/** Names a field out of its range in the error area; returns -1 (typed records, loss reports). */
+export function badField(name: Lit): i32 {
+  err.pos = 0;
+  err.lit(L.fieldQuote); err.lit(name); err.lit(L.jsonColonOutOfRange);
+  return -1;
 }
 
 /** Forgets the inputs of a run (mt_init). */

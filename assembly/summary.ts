@@ -9,13 +9,12 @@ import * as I from "./input";
 import { Writer } from "./writer";
 
 function counters(w: Writer, name: Lit, c: i32): void {
-  const s = S.runTotal(c);
   w.field(name); w.byte(0x7b);
-  w.key(L.received); w.u64(s.received);
-  w.field(L.sent); w.u64(s.sent);
-  w.field(L.discarded); w.u64(s.discarded);
-  w.field(L.dropped); w.u64(s.dropped);
-  w.field(L.ignored); w.u64(s.ignored);
+  w.key(L.received); w.u64(S.runTotal(c, offsetof<S.Counters>("received")));
+  w.field(L.sent); w.u64(S.runTotal(c, offsetof<S.Counters>("sent")));
+  w.field(L.discarded); w.u64(S.runTotal(c, offsetof<S.Counters>("discarded")));
+  w.field(L.dropped); w.u64(S.runTotal(c, offsetof<S.Counters>("dropped")));
+  w.field(L.ignored); w.u64(S.runTotal(c, offsetof<S.Counters>("ignored")));
   w.byte(0x7d);
 }
 
@@ -32,7 +31,7 @@ export function writeSummary(w: Writer): i32 {
   w.field(L.bytes); w.u64(F.bytes);
   counters(w, L.process, S.C_PROCESS);
   counters(w, L.network, S.C_NETWORK);
-  w.field(L.baseline); w.byte(0x7b); w.key(L.dropped); w.u64(S.runTotal(S.C_BASELINE).dropped); w.byte(0x7d);
+  w.field(L.baseline); w.byte(0x7b); w.key(L.dropped); w.u64(S.runTotal(S.C_BASELINE, offsetof<S.Counters>("dropped"))); w.byte(0x7d);
   w.byte(0x7d);
   return w.pos;
 }

@@ -13,7 +13,7 @@ import * as T from "./trace";
 import * as R from "./layout";
 import * as I from "./input";
 import * as Col from "./collectors";
-import { err, reject, accept, timeOk, HASH_SEED, MT_OK, MT_SKIPPED, MT_BUSY } from "./input";
+import { err, reject, accept, timeOk, badField, HASH_SEED, MT_OK, MT_SKIPPED, MT_BUSY } from "./input";
 import { input } from "./areas";
 
 
@@ -40,12 +40,6 @@ function typedEnd(at: i32, kind: i32): i32 {
   if (at == -MT_BUSY) return MT_BUSY;
   if (at < 0) return reject();
   return accept(kind, ev.t);
-}
-
-function badField(name: Lit): i32 {
-  err.pos = 0;
-  err.lit(L.fieldQuote); err.lit(name); err.lit(L.jsonColonOutOfRange);
-  return -1;
 }
 
 export function mt_ingest_connection(): i32 { return ingestConnectionAt(0); }
