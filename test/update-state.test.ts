@@ -2,6 +2,7 @@
 // verify accepts it above the highest sequence ever installed; the running blob is kept for
 // rollback; a failed install changes nothing; a crash between the steps of an install leaves a
 // blob that state.json names (found by its digest).
+import { spawnSync } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
 import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -94,5 +95,28 @@ describe('state directory of the Linux agent', () => {
     installPackage(dir, pkgA5, publicKey, 'linux', 'builtin');
     chmodSync(dir, 0o755);
     expect(() => installPackage(dir, pkgB6, publicKey, 'linux', 'builtin')).toThrow(/mode 755, others may read or change it \(0700 expected\)/);
+  });
+
+  it('verify --state-dir refuses a package not above the highest sequence the directory recorded', () => {
+    const dir = join(base, 'g');
+    installPackage(dir, pkgB6, publicKey, 'linux', 'builtin');
+    rollBack(dir, 'x', 'builtin');
+    writeFileSync(join(base, 'g.pub'), publicKey.export({ type: 'spki', format: 'pem' }));
+    writeFileSync(join(base, 'a5.pkg'), pkgA5);
+    writeFileSync(join(base, 'a7.pkg'), makePackage(linux, 7, privateKey).bytes);
+    const verify = (...args: string[]) => spawnSync(process.execPath, [`${root}bin/microtally.js`, 'verify', '--pub', join(base, 'g.pub'), ...args], { encoding: 'utf8' });
+    const old = verify('--state-dir', dir, join(base, 'a5.pkg'));
+    expect(old.stderr).toBe('microtally: verify: sequence 5 is not above the installed 6 (an older or replayed package)\n');
+    expect(old.status).toBe(2);
+    const next = verify('--state-dir', dir, '--profile', 'linux', join(base, 'a7.pkg'));
+    expect(next.stderr).toBe('');
+    expect(JSON.parse(next.stdout).sequence).toBe(7);
+    expect(next.status).toBe(0);
+    const missing = verify('--state-dir', join(base, 'nowhere'), join(base, 'a7.pkg'));
+    expect(missing.stderr).toMatch(/^microtally: verify: --state-dir \S+nowhere: no such directory\n/);
+    expect(missing.status).toBe(2);
+    const both = verify('--state-dir', dir, '--installed-sequence', '1', join(base, 'a7.pkg'));
+    expect(both.stderr).toMatch(/^microtally: verify: --installed-sequence and --state-dir: give one\n/);
+    expect(both.status).toBe(2);
   });
 });

@@ -2,7 +2,7 @@
 // docs/UPDATE.md). The package format lives in host/update/package.ts; these only wire files to it.
 
 import { generateKeyPairSync } from 'node:crypto';
-import { closeSync, openSync, readFileSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, writeFileSync, writeSync } from 'node:fs';
 import type { Profile } from '../engine.js';
 import { UsageError, type Command, type Values } from './command.js';
 
@@ -85,15 +85,27 @@ export const verify: Command = {
   options: {
     pub: { type: 'string', value: 'pem', help: 'the public key the agent trusts; required' },
     'installed-sequence': { type: 'string', value: 'n', help: 'the sequence installed now: the package\'s must be above it' },
+    'state-dir': { type: 'string', value: 'dir', help: 'take the installed sequence from an agent\'s state directory (docs/UPDATE.md)' },
     profile: { type: 'string', value: 'name', choices: ['rtos', 'linux'], help: 'the profile of the agent that would install it' },
   },
   notes: `Checks, in order: the COSE_Sign1 envelope, the algorithm (ES256), the key, the signature, every manifest field,
-the ABI, the profile, the sequence, the blob's size and SHA-256, and the self-test digest (run on V8).
+the ABI, the profile, the sequence (--installed-sequence, or the highest recorded in --state-dir),
+the blob's size and SHA-256, and the self-test digest (run on V8).
 exit status: 0 valid (the manifest on stdout), 2 usage error or a refused package: one line
 \`microtally: verify: <reason>\` (docs/UPDATE.md lists every reason)`,
   run: async (values: Values, positionals: string[]) => {
     if (values.pub === undefined || values.pub === '') throw new UsageError('--pub is required');
-    const installed = values['installed-sequence'] === undefined ? undefined : sequenceValue(values['installed-sequence'] as string, 'installed-sequence', 0);
+    if (values['installed-sequence'] !== undefined && values['state-dir'] !== undefined) throw new UsageError('--installed-sequence and --state-dir: give one');
+    let installed = values['installed-sequence'] === undefined ? undefined : sequenceValue(values['installed-sequence'] as string, 'installed-sequence', 0);
+    if (values['state-dir'] !== undefined) {
+      const { installedSequence, StateError } = await import('../update/state.js');
+      const dir = values['state-dir'] as string;
+      if (!existsSync(dir)) throw new UsageError(`--state-dir ${dir}: no such directory`);
+      try { installed = installedSequence(dir); } catch (e) {
+        if (e instanceof StateError) throw new UsageError(e.message);
+        throw e;
+      }
+    }
     const { loadPublicKey, verifyPackage, PackageError } = await import('../update/package.js');
     try {
       const pub = loadPublicKey(readInput(values.pub as string, 'the public key'));

@@ -58,6 +58,12 @@ export function readState(dir: string): State {
   }
 }
 
+/** The sequence a package must be above to be installed in `dir` (0: nothing was ever installed). */
+export function installedSequence(dir: string): number {
+  const state = readState(dir);
+  return Math.max(state.sequence ?? 0, state.current?.sequence ?? 0);
+}
+
 /** Writes `data` to `dir/name` through a temporary file, synced, then renamed over it. */
 function replaceFile(dir: string, name: string, data: string | Uint8Array): void {
   const tmp = join(dir, `${name}.tmp`);
@@ -101,7 +107,7 @@ export function installPackage(dir: string, pkg: Uint8Array, pub: KeyObject, pro
   openStateDir(dir);
   const state = readState(dir);
   const from = { FromVersion: state.current?.agentVersion ?? builtIn, FromSequence: state.current?.sequence ?? 0 };
-  const highest = Math.max(state.sequence ?? 0, from.FromSequence);
+  const highest = installedSequence(dir);
   let manifest;
   let blob: Uint8Array;
   try {
