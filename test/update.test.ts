@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeItem, encode } from '../host/update/cbor.js';
-import { inspectBlob, M, manifestMap, sealPackage, verifyPackage, type Manifest } from '../host/update/package.js';
+import { inspectBlob, M, manifestMap, PackageError, sealPackage, verifyPackage, type Manifest } from '../host/update/package.js';
 import { root } from './helpers.js';
 
 const cli = `${root}bin/microtally.js`;
@@ -157,6 +157,20 @@ describe('update package: keygen, sign, verify', () => {
     const wrong = manifestMap({ ...manifest, selfTestSha256: inspectBlob(readFileSync(linuxBlob)).selfTestSha256 });
     writeFileSync(at('selftest.pkg'), sealPackage(encode(wrong), readFileSync(rtosBlob), key));
     refused(['--pub', at('k.pub'), at('selftest.pkg')], /: self-test mismatch: /);
+  });
+
+  it('refuses the package with any one byte of its envelope changed, or a byte of its blob', () => {
+    const pub = createPublicKey(readFileSync(at('k.pub')));
+    const good = readFileSync(at('p.pkg'));
+    const envEnd = decodeItem(good, 0).end;
+    const blobBytes = Array.from({ length: 64 }, (_, i) => envEnd + Math.floor(((i + 0.5) / 64) * (good.length - envEnd)));
+    for (const i of [...Array(envEnd + 4).keys(), ...blobBytes, good.length - 1]) {
+      for (const x of [0x01, 0x80]) {
+        const b = Buffer.from(good);
+        b[i] ^= x;
+        expect(() => verifyPackage(b, pub), `byte ${i} ^ ${x}`).toThrow(PackageError);
+      }
+    }
   });
 
   it('verifyPackage returns the blob it checked', () => {

@@ -227,9 +227,11 @@ export function verifyPackage(bytes: Uint8Array, pub: KeyObject, opts: VerifyOpt
   const alg = (ph as IntMap).get(HEADER_ALG);
   if (alg !== ES256) bad(`wrong alg: ${alg === undefined ? 'none' : String(alg)} in the protected header, only ES256 (-7) is accepted`);
   const kid = unprotected.get(HEADER_KID);
+  // The unprotected header is not signed: only the key id is read there, so nothing else may be.
+  if (unprotected.size !== 1 || !(kid instanceof Uint8Array) || kid.length !== 8) bad('not COSE_Sign1 as made by sign: the unprotected header is not {4: an 8-byte key id}');
   const ours = keyId(pub);
-  if (kid instanceof Uint8Array && !Buffer.from(kid).equals(Buffer.from(ours))) {
-    bad(`wrong key: signed by key ${Buffer.from(kid).toString('hex')}, this agent trusts ${Buffer.from(ours).toString('hex')}`);
+  if (!Buffer.from(kid as Uint8Array).equals(Buffer.from(ours))) {
+    bad(`wrong key: signed by key ${Buffer.from(kid as Uint8Array).toString('hex')}, this agent trusts ${Buffer.from(ours).toString('hex')}`);
   }
   if (signature.length !== 64 || !ecVerify('sha256', sigStructure(protectedBytes, payload), { key: pub, dsaEncoding: 'ieee-p1363' }, signature)) {
     bad('bad signature: the envelope is not signed by this agent\'s key');
