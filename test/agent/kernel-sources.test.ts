@@ -4,13 +4,13 @@
 // connection string's sources, and secret masking in log lines.
 
 import { spawn } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import type { ConnectionRecord, ProcessRecord } from '../../host/core.js';
-import { ConnectionCollector } from '../../host/agent/collectors/connections.js';
+import { ConnectionCollector, SYSTEM_PROGRAM_DIRS, systemProgram } from '../../host/agent/collectors/connections.js';
 import { startKernelEvents, type KernelProcessEvent } from '../../host/agent/collectors/kernel-events.js';
 import { ProcessCollector, UNKNOWN_UID } from '../../host/agent/collectors/processes.js';
 import { maskSecretShapes, StderrLogger } from '../../host/agent/log.js';
@@ -126,6 +126,32 @@ describe('ConnectionCollector from socket-destroy notifications', () => {
     now += 1000;
     c.poll();
     expect(got.map((r) => r.lport)).toEqual([0xc000]);
+  });
+});
+
+describe('programs the agent runs', () => {
+  it('an `ss` planted earlier in PATH is not run: ss comes from the system directories only', async () => {
+    const planted = mkdtempSync(join(dir, 'path-'));
+    const marker = join(planted, 'ran');
+    writeFileSync(join(planted, 'ss'), `#!/bin/sh\ntouch ${marker}\necho 'ino:1 bytes_received:1'\n`);
+    chmodSync(join(planted, 'ss'), 0o755);
+    const warnings: string[] = [];
+    const c = new ConnectionCollector({ emit() {}, now: () => 0, procRoot: emptyProc(),
+      log: { info() {}, warn: (m) => warnings.push(m), error() {} } });
+    const saved = process.env.PATH;
+    process.env.PATH = `${planted}:${saved}`;
+    try {
+      await c.sample(); // the default sampler, as the agent runs it
+    } finally {
+      process.env.PATH = saved;
+    }
+    expect(existsSync(marker), 'the planted ss ran').toBe(false);
+    const ss = systemProgram('ss');
+    if (ss) expect(SYSTEM_PROGRAM_DIRS).toContain(join(ss, '..'));
+    // Without ss in the system directories the sample fails, saying so; with it, it succeeds silently.
+    expect(warnings.join('\n')).toMatch(ss ? /^$/ : /ss not found in \/usr\/sbin, \/usr\/bin, \/sbin, \/bin/);
+    expect(systemProgram('ss', [planted, ...SYSTEM_PROGRAM_DIRS])).toBe(join(planted, 'ss'));
+    expect(systemProgram('ss', [join(planted, 'ran-not-a-dir')])).toBeUndefined();
   });
 });
 

@@ -10,7 +10,7 @@
 // counters of /proc/net/snmp, the UDP socket counts of /proc/net/sockstat{,6}.
 
 import { execFile } from 'node:child_process';
-import { closeSync, openSync, readFileSync, readSync } from 'node:fs';
+import { accessSync, closeSync, constants, openSync, readFileSync, readSync, statSync } from 'node:fs';
 import { endianness } from 'node:os';
 import { join } from 'node:path';
 import type { ConnectionRecord } from '../../core.js';
@@ -455,8 +455,30 @@ export class ConnectionCollector {
   }
 }
 
+/** Where the agent looks for the programs it runs, in order: never PATH, which whoever starts it (as root) controls. */
+export const SYSTEM_PROGRAM_DIRS = ['/usr/sbin', '/usr/bin', '/sbin', '/bin'];
+
+/** The absolute path of a system program (an executable regular file in SYSTEM_PROGRAM_DIRS), or undefined. */
+export function systemProgram(name: string, dirs = SYSTEM_PROGRAM_DIRS): string | undefined {
+  for (const d of dirs) {
+    const path = join(d, name);
+    try {
+      if (!statSync(path).isFile()) continue;
+      accessSync(path, constants.X_OK);
+      return path;
+    } catch { /* not there */ }
+  }
+  return undefined;
+}
+
 function runSs(): Promise<string> {
   return new Promise((resolve, reject) => {
-    execFile('ss', ['-tinHeO'], { timeout: 2000, maxBuffer: 16 << 20 }, (err, stdout) => (err ? reject(err) : resolve(stdout)));
+    const ss = systemProgram('ss');
+    if (!ss) {
+      reject(Object.assign(new Error(`ss not found in ${SYSTEM_PROGRAM_DIRS.join(', ')}`), { code: 'ENOENT' }));
+      return;
+    }
+    execFile(ss, ['-tinHeO'], { timeout: 2000, maxBuffer: 16 << 20, env: { PATH: SYSTEM_PROGRAM_DIRS.join(':'), LC_ALL: 'C' } },
+      (err, stdout) => (err ? reject(err) : resolve(stdout)));
   });
 }
