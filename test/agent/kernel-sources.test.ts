@@ -12,7 +12,7 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import type { ConnectionRecord, ProcessRecord } from '../../host/core.js';
 import { ConnectionCollector, SYSTEM_PROGRAM_DIRS, systemProgram } from '../../host/agent/collectors/connections.js';
 import { startKernelEvents, type KernelProcessEvent } from '../../host/agent/collectors/kernel-events.js';
-import { ProcessCollector, UNKNOWN_UID } from '../../host/agent/collectors/processes.js';
+import { executableIn, ProcessCollector, UNKNOWN_UID } from '../../host/agent/collectors/processes.js';
 import { maskSecretShapes, StderrLogger } from '../../host/agent/log.js';
 import { runAgent } from '../../host/agent/run.js';
 import { createSink } from '../../host/agent/sinks/index.js';
@@ -58,6 +58,17 @@ describe('ProcessCollector from kernel events', () => {
       [501, 400, UNKNOWN_UID, 'exec', '[true] (exited before it was read)', undefined],
     ]);
     expect([c.kernelEvents, c.kernelGone]).toEqual([4, 1]);
+  });
+
+  it('marks an executable whose path belongs to another mount namespace with it, so it is its own record (SPEC R1)', () => {
+    const got: ProcessRecord[] = [];
+    const c = new ProcessCollector({ emit: (r) => got.push(r), now: () => 7, procRoot: emptyProc(), passwdPath: '/nonexistent' });
+    c.start(false);
+    c.fromKernel(ev({ cmd: 'sleep 1', exe: '/usr/bin/sleep' }));
+    c.fromKernel(ev({ cmd: 'sleep 1', exe: '/usr/bin/sleep', mntns: 4026532174 }));
+    c.fromKernel(ev({ cmd: 'sleep 1', exe: undefined, mntns: 4026532174 }));
+    expect(got.map((r) => r.exe)).toEqual(['/usr/bin/sleep', 'mnt:[4026532174]/usr/bin/sleep', 'mnt:[4026532174]']);
+    expect(executableIn('/usr/bin/sleep')).toBe('/usr/bin/sleep');
   });
 
   it('masks secrets on reported command lines', () => {
