@@ -119,8 +119,49 @@ static void put(const char *s, size_t n) {
   out_len += n;
 }
 
+/* The events written since the current wake began, with their times: the sources are drained one
+   after the other (after a stall each holds seconds of events), and the agent needs them in time
+   order, so they are put in order before they go out (sort_wake). */
+struct event_ref { unsigned long long t; size_t start, len; };
+static struct event_ref *refs;
+static size_t nrefs, refs_cap;
+static unsigned long long event_t; /* the current event's time; an untimed event keeps the last one */
+
 static void begin_event(void) { event_start = out_len; event_dropped = 0; }
-static void end_event(void) { if (event_dropped) { out_dropped++; event_dropped = 0; } }
+static void event_at(unsigned long long t_ms) { event_t = t_ms; }
+static void end_event(void) {
+  if (event_dropped) { out_dropped++; event_dropped = 0; return; }
+  if (nrefs == refs_cap) {
+    size_t cap = refs_cap ? refs_cap * 2 : 1024;
+    struct event_ref *bigger = realloc(refs, cap * sizeof *refs);
+    if (!bigger) return; /* then this wake is left as written */
+    refs = bigger;
+    refs_cap = cap;
+  }
+  refs[nrefs++] = (struct event_ref){event_t, event_start, out_len - event_start};
+}
+
+static int by_time(const void *a, const void *b) {
+  const struct event_ref *x = a, *y = b;
+  if (x->t != y->t) return x->t < y->t ? -1 : 1;
+  return x->start < y->start ? -1 : x->start > y->start; /* as written, among equal times */
+}
+
+/* Rewrites this wake's events in time order (when they are not already, and all were recorded). */
+static void sort_wake(size_t wake_start) {
+  int sorted = 1;
+  for (size_t i = 1; i < nrefs && sorted; i++) sorted = refs[i - 1].t <= refs[i].t;
+  if (sorted || nrefs == 0 || refs[0].start != wake_start) return;
+  size_t total = out_len - wake_start, at = 0;
+  for (size_t i = 0; i < nrefs; i++) at += refs[i].len;
+  char *tmp = at == total ? malloc(total) : NULL;
+  if (!tmp) return;
+  qsort(refs, nrefs, sizeof *refs, by_time);
+  at = 0;
+  for (size_t i = 0; i < nrefs; i++) { memcpy(tmp + at, out + refs[i].start, refs[i].len); at += refs[i].len; }
+  memcpy(out + wake_start, tmp, total);
+  free(tmp);
+}
 
 static void puts_(const char *s) { put(s, strlen(s)); }
 
@@ -282,6 +323,7 @@ static void read_proc(int pid, struct procinfo *p) {
 
 static void emit_process(const char *type, int pid, long ppid, const struct procinfo *p) {
   begin_event();
+  event_at(p->t_ms);
   puts_("{\"ev\":\""); puts_(type); puts_("\",\"t\":"); putu(p->t_ms);
   puts_(",\"pid\":"); putu((unsigned)pid);
   puts_(",\"ppid\":");
@@ -469,6 +511,7 @@ static void on_destroy(const struct inet_diag_msg *m, size_t len, unsigned long 
     bytes = 1;
   }
   begin_event();
+  event_at(t_ms);
   puts_("{\"ev\":\"conn\",\"t\":"); putu(t_ms);
   puts_(",\"proto\":\""); puts_(proto == IPPROTO_TCP ? "tcp" : "udp");
   puts_("\",\"state\":"); putu(m->idiag_state);
@@ -670,6 +713,8 @@ int main(int argc, char **argv) {
     if (fds[2].revents & (POLLERR | POLLHUP)) return 0; /* the agent closed our stdout */
     /* A mark promises every event from before its time: each source is drained after it is read. */
     unsigned long long mark = boot_to_ms(clock_ns(CLOCK_BOOTTIME));
+    size_t wake_start = out_len;
+    nrefs = 0;
     int mark_due = mark - last_mark >= MARK_MS;
     if (pfd >= 0 && (fds[0].revents || mark_due)) drain_proc(pfd);
     if (sfd >= 0 && (fds[1].revents || mark_due)) drain_sock(sfd);
@@ -689,6 +734,7 @@ int main(int argc, char **argv) {
       end_event();
     }
 #endif
+    sort_wake(wake_start);
     if (mark_due) {
       begin_event();
       puts_("{\"ev\":\"mark\",\"t\":");

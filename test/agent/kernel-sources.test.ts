@@ -4,7 +4,7 @@
 // connection string's sources, and secret masking in log lines.
 
 import { spawn } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
@@ -16,6 +16,7 @@ import { executableIn, ProcessCollector, UNKNOWN_UID } from '../../host/agent/co
 import { maskSecretShapes, StderrLogger } from '../../host/agent/log.js';
 import { runAgent } from '../../host/agent/run.js';
 import { createSink } from '../../host/agent/sinks/index.js';
+import { root as repoRoot } from '../helpers.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'mt-ksrc-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -221,6 +222,41 @@ describe('helper failure', () => {
     expect(text).toMatch(/sources: processes from the kernel's process connector/);
     expect(text).toMatch(/error: kernel event helper exited \(9\): falling back to polling/);
     expect(stdout).toContain(`"CommandLine":"sleep 0.${tag.replace('.', '')}"`);
+  });
+});
+
+describe('event times', () => {
+  it('a record takes its kernel event\'s time, and windows wait for the helper\'s mark: an event read 1.5 s late keeps its time', async () => {
+    const fake = join(dir, 'late.sh');
+    const tFile = join(dir, 'late-t');
+    writeFileSync(fake, `#!/bin/sh
+echo '{"ev":"ready","proc":"ok","exec":"bpf","sock":"ok","rt":true}'
+t=$(date +%s%3N)
+echo $t > ${tFile}
+echo "{\\"ev\\":\\"mark\\",\\"t\\":$t}"
+sleep 1.5
+echo "{\\"ev\\":\\"exec\\",\\"t\\":$((t+100)),\\"pid\\":77777,\\"ppid\\":1,\\"uid\\":0,\\"cmd\\":\\"late-read\\",\\"exe\\":\\"/usr/bin/true\\",\\"gone\\":false}"
+echo "{\\"ev\\":\\"conn\\",\\"t\\":$((t+200)),\\"proto\\":\\"tcp\\",\\"state\\":7,\\"local\\":\\"7f000001\\",\\"lport\\":40999,\\"remote\\":\\"7f000001\\",\\"rport\\":9,\\"bytesIn\\":1,\\"bytesOut\\":2,\\"bytes\\":true}"
+echo "{\\"ev\\":\\"mark\\",\\"t\\":$((t+1500))}"
+sleep 5
+`);
+    chmodSync(fake, 0o755);
+    const out = new PassThrough();
+    let stdout = '';
+    out.on('data', (d) => { stdout += d; });
+    const ac = new AbortController();
+    const done = runAgent(['--sink', 'stdout', '--config', join(repoRoot, 'examples/quick.json')],
+      { stdout: out, stderr: () => {}, signal: ac.signal, helperPath: fake });
+    await sleep(3500);
+    ac.abort();
+    expect(await done).toBe(0);
+    const t = Number(readFileSync(tFile, 'utf8'));
+    const payloads = stdout.split('\n').filter(Boolean).flatMap((l) => JSON.parse(l).Events)
+      .flatMap((e: { Name: string; Payload: Array<Record<string, unknown>> }) => e.Payload.map((p) => ({ name: e.Name, ...p })));
+    const proc = payloads.filter((p) => p.name === 'ProcessCreate' && p.CommandLine === 'late-read');
+    const conn = payloads.filter((p) => p.name === 'ConnectionCreate' && p.LocalPort === 40999);
+    expect(proc.map((p) => Date.parse(p.FirstSeenUTC as string) - t)).toEqual([100]);
+    expect(conn.map((p) => Date.parse(p.FirstSeenUTC as string) - t)).toEqual([200]);
   });
 });
 

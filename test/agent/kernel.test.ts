@@ -5,7 +5,7 @@
 // connection string given in a file for a hub that does not answer never appears in any output.
 
 import { spawn, spawnSync } from 'node:child_process';
-import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, connect, type AddressInfo, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -250,6 +250,66 @@ describe.skipIf(skipReason !== '')('microtally run from kernel events (root)', (
     await sleep(2500);
     expect(await a.stop('SIGINT')).toBe(0);
     expect(sleepRecords(records(readMessages(out), 'ProcessCreate'), secs)).toEqual(expectedSleeps());
+  });
+
+  it('reports the kernel\'s time of each event, not when the agent read it: the agent, then its helper, stopped 3 s', async () => {
+    const out = join(dir, 'stalled.jsonl');
+    const a = new AgentProcess(['--config', join(root, 'examples/quick.json'), '--sink', `file:${out}`]);
+    agents.push(a);
+    await a.started(60_000);
+    const helper = readdirSync('/proc').filter((n) => /^\d+$/.test(n)).find((n) => {
+      try {
+        const st = readFileSync(`/proc/${n}/stat`, 'utf8');
+        return st.includes('(microtally-even)') && Number(st.slice(st.lastIndexOf(')') + 2).split(' ')[1]) === a.pid;
+      } catch { return false; }
+    });
+    expect(helper, 'the agent\'s event helper').toBeDefined();
+    const server = createServer((c: Socket) => {
+      let n = 0;
+      c.on('data', (d) => { n += d.length; });
+      c.on('end', () => c.end(Buffer.alloc(2 * n + 7, 0x62)));
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const port = (server.address() as AddressInfo).port;
+    const tag = `mt${process.pid}t${Date.now() % 100000}`;
+    const timed = async (what: () => Promise<unknown>): Promise<[number, number]> => {
+      const t0 = Date.now();
+      await what();
+      return [t0, Date.now()];
+    };
+    const stalled = async (pid: number, name: string) => {
+      process.kill(pid, 'SIGSTOP');
+      try {
+        await sleep(200);
+        const exec = await timed(() => run('/bin/true', [`${tag}-${name}`]));
+        let lport = 0;
+        const conn = await timed(async () => { lport = (await shortConnection(port, 1)).lport; });
+        await sleep(3000);
+        return { exec, conn, lport };
+      } finally {
+        process.kill(pid, 'SIGCONT');
+      }
+    };
+    const agentStopped = await stalled(a.pid, 'agent');
+    await sleep(1500);
+    const helperStopped = await stalled(Number(helper), 'helper');
+    await new Promise<void>((r) => server.close(() => r()));
+    await sleep(2500);
+    expect(await a.stop('SIGINT')).toBe(0);
+    const msgs = readMessages(out);
+    const procs = records(msgs, 'ProcessCreate');
+    const cc = records(msgs, 'ConnectionCreate');
+    // Within 10 ms of when it happened (the kernel's clock, converted with one offset), not 3 s later.
+    const within = ([t0, t1]: [number, number]) => (iso: string) => {
+      const t = Date.parse(iso);
+      return t >= t0 - 10 && t <= t1 + 10 ? 'on time' : `${t - t1} ms after`;
+    };
+    const seen = (name: string) => procs.filter((p) => p.CommandLine === `/bin/true ${tag}-${name}`).map((p) => p.FirstSeenUTC);
+    expect(seen('agent').map(within(agentStopped.exec))).toEqual(['on time']);
+    expect(seen('helper').map(within(helperStopped.exec))).toEqual(['on time']);
+    // A socket's end has no kernel time: the helper's reading of it is on time while the agent is stopped.
+    const conn = cc.filter((r) => r.LocalPort === agentStopped.lport && r.RemotePort === port).map((r) => r.FirstSeenUTC);
+    expect(conn.map(within(agentStopped.conn))).toEqual(['on time']);
   });
 
   it('takes the connection string from a file; a hub that does not answer is logged, SIGINT stops it, the key is in no output', async () => {

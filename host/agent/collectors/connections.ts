@@ -304,14 +304,14 @@ export class ConnectionCollector {
       this.destroyed.add(t.sock.inode);
       if (t.done) return; // reported already (long-lived, or present at start without the inventory)
       if (e.bytes) t.bytes = { bytesIn: e.bytesIn, bytesOut: e.bytesOut };
-      this.report(t);
+      this.report(t, e.t);
       return;
     }
     // Opened and closed between two table reads: its listening port may be new too.
     this.refreshListeners(now);
     const sock: ProcSocket = { proto: e.proto, local, lport: e.lport, remote, rport: e.rport, state: e.state, uid: 0, inode: 0 };
     this.report({ sock, dir: direction(sock, this.listeners, this.ephemeral), firstSeen: now,
-      bytes: { bytesIn: e.bytesIn, bytesOut: e.bytesOut }, done: false });
+      bytes: { bytesIn: e.bytesIn, bytesOut: e.bytesOut }, done: false }, e.t);
   }
 
   private refreshListeners(now: number): void {
@@ -437,12 +437,13 @@ export class ConnectionCollector {
     if (open.tcp && !this.ssFailed && now - this.lastSample >= (this.opts.bytesPeriodMs ?? (this.kernel ? KERNEL_BYTES_PERIOD_MS : 500))) void this.sample();
   }
 
-  private report(t: Tracked): void {
+  /** `at`: when it ended, when the kernel said; else now. */
+  private report(t: Tracked, at?: number): void {
     if (t.done) return;
     t.done = true;
     const s = t.sock;
     this.opts.emit({
-      t: this.opts.now(),
+      t: at ?? this.opts.now(),
       proto: s.proto,
       dir: t.dir,
       local: s.local,

@@ -147,7 +147,7 @@ export class ProcessCollector {
     // A process gone before its command line was read is still reported, saying so.
     if (cmd === '') cmd = e.gone ? `[${e.comm ?? '?'}] (exited before it was read)` : `[${e.comm ?? '?'}]`;
     const exe = e.exe || e.mntns ? executableIn(e.exe ?? '', e.mntns) : '';
-    this.report(e.pid, e.ppid ?? 0, e.uid ?? UNKNOWN_UID, e.ev, cmd, exe);
+    this.report(e.pid, e.ppid ?? 0, e.uid ?? UNKNOWN_UID, e.ev, cmd, exe, e.t);
   }
 
   stop(): void {
@@ -233,8 +233,9 @@ export class ProcessCollector {
     }
   }
 
-  private report(pid: number, ppid: number, uid: number, type: 'fork' | 'exec', cmd: string, exe: string): void {
-    const rec: ProcessRecord = { t: this.opts.now(), pid, ppid, uid, type, cmd: this.opts.mask ? this.opts.mask(cmd) : cmd };
+  /** `t`: when it happened, when the kernel said; else now. */
+  private report(pid: number, ppid: number, uid: number, type: 'fork' | 'exec', cmd: string, exe: string, t?: number): void {
+    const rec: ProcessRecord = { t: t ?? this.opts.now(), pid, ppid, uid, type, cmd: this.opts.mask ? this.opts.mask(cmd) : cmd };
     if (exe) rec.exe = exe;
     const user = this.users.lookup(uid);
     if (user) rec.user = user;
