@@ -26,7 +26,8 @@
  *   {"ev":"conn","t":MS,"proto":"tcp"|"udp","state":N,"local":"<hex>","lport":N,"remote":"<hex>","rport":N,
  *    "bytesIn":N,"bytesOut":N,"bytes":B}
  *   {"ev":"mark","t":MS}  every event the kernel handed over before MS is on an earlier line
- *        (written at least every MARK_MS while running, so a reader knows how far the events go)
+ *        (the first right after "ready", then at least every MARK_MS, so a reader knows how far
+ *        the events go)
  * MS: milliseconds since the epoch, from the kernel's own clock at the event (the exec probe's
  * and the process connector's timestamps; for a socket, when this program read it: the kernel
  * stamps none), converted to wall-clock time with one offset measured at start.
@@ -671,6 +672,8 @@ int main(int argc, char **argv) {
   signal(SIGPIPE, SIG_IGN);
   measure_clock_offset();
   own_mnt_ns = mnt_ns_of("/proc/self/ns/mnt");
+  /* The first mark, written with the ready line: no source was open before this time. */
+  unsigned long long last_mark = boot_to_ms(clock_ns(CLOCK_BOOTTIME));
   /* Run before ordinary tasks when woken, so a process that lives a millisecond is read before it
      is gone. The work per event is bounded, and the kernel's real-time throttling still applies. */
   if (rt) {
@@ -700,12 +703,15 @@ int main(int argc, char **argv) {
   if (sfd >= 0) puts_("\"ok\""); else putstr(serr, strlen(serr));
   puts_(",\"rt\":");
   puts_(sched_getscheduler(0) == SCHED_FIFO ? "true}\n" : "false}\n");
+  puts_("{\"ev\":\"mark\",\"t\":");
+  putu(last_mark);
+  puts_("}\n");
   if (flush_out() < 0) return 0;
   if (pfd < 0 && sfd < 0 && xfd < 0) return 1;
   fcntl(1, F_SETFL, fcntl(1, F_GETFL) | O_NONBLOCK);
   struct pollfd fds[4] = {{.fd = pfd, .events = POLLIN}, {.fd = sfd, .events = POLLIN}, {.fd = 1, .events = 0},
                           {.fd = xfd, .events = POLLIN}};
-  unsigned long long reported = 0, last_mark = 0;
+  unsigned long long reported = 0;
   for (;;) {
     fds[2].events = out_len > out_off ? POLLOUT : 0;
     int r = poll(fds, 4, MARK_MS);

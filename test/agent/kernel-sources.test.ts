@@ -230,10 +230,9 @@ describe('event times', () => {
     const fake = join(dir, 'late.sh');
     const tFile = join(dir, 'late-t');
     writeFileSync(fake, `#!/bin/sh
-echo '{"ev":"ready","proc":"ok","exec":"bpf","sock":"ok","rt":true}'
 t=$(date +%s%3N)
 echo $t > ${tFile}
-echo "{\\"ev\\":\\"mark\\",\\"t\\":$t}"
+printf '%s\\n' '{"ev":"ready","proc":"ok","exec":"bpf","sock":"ok","rt":true}' "{\\"ev\\":\\"mark\\",\\"t\\":$t}"
 sleep 1.5
 echo "{\\"ev\\":\\"exec\\",\\"t\\":$((t+100)),\\"pid\\":77777,\\"ppid\\":1,\\"uid\\":0,\\"cmd\\":\\"late-read\\",\\"exe\\":\\"/usr/bin/true\\",\\"gone\\":false}"
 echo "{\\"ev\\":\\"conn\\",\\"t\\":$((t+200)),\\"proto\\":\\"tcp\\",\\"state\\":7,\\"local\\":\\"7f000001\\",\\"lport\\":40999,\\"remote\\":\\"7f000001\\",\\"rport\\":9,\\"bytesIn\\":1,\\"bytesOut\\":2,\\"bytes\\":true}"
