@@ -199,7 +199,8 @@ function loadCore(args: RunArgs, log: StderrLogger): Agent | number {
     return 1;
   }
   let last = 0;
-  const order = (t: number): number => (last = Math.max(last, t)); // the core rejects time going back
+  // The core rejects time going back; an event is never later than now (nor a time that is no number).
+  const order = (t: number): number => (last = Number.isFinite(t) ? Math.max(last, Math.min(t, Date.now())) : last);
   // A window ends only once the kernel events of its time are read: else they would come after it.
   const clock = (): number => {
     const now = Date.now();

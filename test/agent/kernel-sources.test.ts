@@ -237,6 +237,8 @@ sleep 1.5
 echo "{\\"ev\\":\\"exec\\",\\"t\\":$((t+100)),\\"pid\\":77777,\\"ppid\\":1,\\"uid\\":0,\\"cmd\\":\\"late-read\\",\\"exe\\":\\"/usr/bin/true\\",\\"gone\\":false}"
 echo "{\\"ev\\":\\"conn\\",\\"t\\":$((t+200)),\\"proto\\":\\"tcp\\",\\"state\\":7,\\"local\\":\\"7f000001\\",\\"lport\\":40999,\\"remote\\":\\"7f000001\\",\\"rport\\":9,\\"bytesIn\\":1,\\"bytesOut\\":2,\\"bytes\\":true}"
 echo "{\\"ev\\":\\"mark\\",\\"t\\":$((t+1500))}"
+echo '{"ev":"exec","t":253402300799999,"pid":77778,"ppid":1,"uid":0,"cmd":"from-the-future","gone":false}'
+echo '{"ev":"exec","t":"soon","pid":77779,"ppid":1,"uid":0,"cmd":"no-time","gone":false}'
 sleep 5
 `);
     chmodSync(fake, 0o755);
@@ -256,6 +258,10 @@ sleep 5
     const conn = payloads.filter((p) => p.name === 'ConnectionCreate' && p.LocalPort === 40999);
     expect(proc.map((p) => Date.parse(p.FirstSeenUTC as string) - t)).toEqual([100]);
     expect(conn.map((p) => Date.parse(p.FirstSeenUTC as string) - t)).toEqual([200]);
+    // A time past now is taken as now, one that is no number as the last input's: the clock stays sane.
+    const odd = payloads.filter((p) => p.name === 'ProcessCreate' && /^(from-the-future|no-time)$/.test(p.CommandLine as string))
+      .map((p) => [p.CommandLine, Date.parse(p.FirstSeenUTC as string) - t]);
+    expect(odd.map(([c, d]) => [c, (d as number) >= 1500 && (d as number) < 3500])).toEqual([['from-the-future', true], ['no-time', true]]);
   });
 });
 
