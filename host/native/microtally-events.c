@@ -16,13 +16,15 @@
  *     counters (struct tcp_info). UDP sockets come with addresses only: the kernel keeps no
  *     per-socket UDP byte counts.
  *
- * usage: microtally-events [--proc] [--sock] [--no-rt] [--no-bpf]   (neither --proc nor --sock: both)
+ * usage: microtally-events [--proc] [--sock] [--no-rt] [--no-bpf] [--host-pid N]   (neither --proc nor --sock: both)
+ *   --host-pid: the process whose mount namespace is the host's (default 1, init; see "mntns")
  * Output lines:
  *   {"ev":"ready","proc":"ok"|"<error>","exec":"bpf"|"<why not>","sock":"ok"|"<error>","rt":B}   once
  *   {"ev":"exec"|"fork","t":MS,"pid":N,"ppid":N,"uid":N,"cmd":"…","exe":"…","comm":"…","mntns":N,"gone":B}
- *        "mntns" only when the process runs in another mount namespace than this program and its
- *        executable's path does not name the same file here (inode and file system): the path is
- *        then the other namespace's, and must not be taken for the file of that name here.
+ *        "mntns" only when the process runs in another mount namespace than the host's (init's, or
+ *        this program's when init's cannot be read) and its executable's path does not name the
+ *        same file there (inode and file system): the path is then the other namespace's, and
+ *        must not be taken for the host's file of that name.
  *   {"ev":"conn","t":MS,"proto":"tcp"|"udp","state":N,"local":"<hex>","lport":N,"remote":"<hex>","rport":N,
  *    "bytesIn":N,"bytesOut":N,"bytes":B}
  *   {"ev":"mark","t":MS}  every event the kernel handed over before MS is on an earlier line
@@ -215,24 +217,27 @@ static unsigned long long mono_to_boot(unsigned long long mono_ns) {
   return mono_ns + (b > m ? b - m : 0);
 }
 
-/* This program's mount namespace (the inode /proc/self/ns/mnt names); 0 when unknown. */
-static unsigned long long own_mnt_ns;
+/* The host's mount namespace (the inode /proc/<pid>/ns/mnt names; 0 when unknown): init's when it
+   can be read, so an agent sandboxed in its own (systemd's PrivateTmp=, ProtectSystem=) still
+   takes the host's paths for the host's; else this program's. Paths are looked up in it through
+   host_root. */
+static unsigned long long host_mnt_ns;
+static char host_root[64];
 
 static unsigned long long mnt_ns_of(const char *ns_path) {
   struct stat st;
   return stat(ns_path, &st) == 0 ? (unsigned long long)st.st_ino : 0;
 }
 
-/* The namespace to report with an executable (see "mntns" above): 0 when the process is in this
-   program's mount namespace (or it cannot be told), or when its path names the same file here. */
+/* The namespace to report with an executable (see "mntns" above): 0 when the process is in the
+   host's mount namespace (or it cannot be told), or when its path names the same file there. */
 static unsigned long long foreign_mnt_ns(unsigned long long ns, const char *exe, ssize_t exe_len,
                                          unsigned maj, unsigned min, unsigned long long ino, int have_id) {
-  if (ns == 0 || own_mnt_ns == 0 || ns == own_mnt_ns) return 0;
-  char path[4096];
+  if (ns == 0 || host_mnt_ns == 0 || ns == host_mnt_ns) return 0;
+  char path[4096 + 16];
   struct stat st;
-  if (have_id && exe_len > 0 && (size_t)exe_len < sizeof path) {
-    memcpy(path, exe, (size_t)exe_len);
-    path[exe_len] = 0;
+  if (have_id && exe_len > 0 && (size_t)exe_len < 4096) {
+    snprintf(path, sizeof path, "%s%.*s", host_root, (int)exe_len, exe);
     if (stat(path, &st) == 0 && st.st_ino == ino && major(st.st_dev) == maj && minor(st.st_dev) == min) return 0;
   }
   return ns;
@@ -660,18 +665,28 @@ static unsigned long long exec_lost_new(void) {
 #endif
 
 int main(int argc, char **argv) {
-  int want_proc = 0, want_sock = 0, rt = 1, bpf = 1;
+  int want_proc = 0, want_sock = 0, rt = 1, bpf = 1, host_pid = 1;
   for (int i = 1; i < argc; i++) {
     if (strcmp(argv[i], "--proc") == 0) want_proc = 1;
     else if (strcmp(argv[i], "--sock") == 0) want_sock = 1;
     else if (strcmp(argv[i], "--no-rt") == 0) rt = 0;
     else if (strcmp(argv[i], "--no-bpf") == 0) bpf = 0;
+    else if (strcmp(argv[i], "--host-pid") == 0 && i + 1 < argc && atoi(argv[i + 1]) > 0) host_pid = atoi(argv[++i]);
     else { fprintf(stderr, "microtally-events: unknown argument %s\n", argv[i]); return 2; }
   }
   if (!want_proc && !want_sock) want_proc = want_sock = 1;
   signal(SIGPIPE, SIG_IGN);
   measure_clock_offset();
-  own_mnt_ns = mnt_ns_of("/proc/self/ns/mnt");
+  /* The host's namespace, where its root can be entered (not in every sandbox); else this program's. */
+  char ns_path[64];
+  struct stat root_st;
+  snprintf(ns_path, sizeof ns_path, "/proc/%d/ns/mnt", host_pid);
+  snprintf(host_root, sizeof host_root, "/proc/%d/root", host_pid);
+  host_mnt_ns = stat(host_root, &root_st) == 0 ? mnt_ns_of(ns_path) : 0;
+  if (!host_mnt_ns) {
+    host_root[0] = 0;
+    host_mnt_ns = mnt_ns_of("/proc/self/ns/mnt");
+  }
   /* The first mark, written with the ready line: no source was open before this time. */
   unsigned long long last_mark = boot_to_ms(clock_ns(CLOCK_BOOTTIME));
   /* Run before ordinary tasks when woken, so a process that lives a millisecond is read before it

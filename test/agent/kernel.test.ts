@@ -239,6 +239,30 @@ describe.skipIf(skipReason !== '')('microtally run from kernel events (root)', (
       ...(userns ? [[65534, realpathSync('/usr/bin/sleep'), 'here'], [65534, '/usr/bin/sleep', 'foreign']] : [])]);
   });
 
+  it('a helper sandboxed in its own mount namespace (a private /tmp) still takes the host\'s paths for the host\'s', async () => {
+    const h = spawn('/usr/bin/unshare', ['-m', '--propagation', 'private', '/bin/sh', '-c', `mount -t tmpfs none /tmp && exec ${HELPER_PATH} --host-pid ${process.pid}`],
+      { stdio: ['ignore', 'pipe', 'inherit'] });
+    let text = '';
+    h.stdout.on('data', (d) => { text += d; });
+    const end = Date.now() + 10_000;
+    while (!text.includes('"ev":"ready"') && Date.now() < end) await sleep(20);
+    expect(JSON.parse(text.split('\n')[0])).toMatchObject({ proc: 'ok' });
+    // The host's namespace is this process's here (the default, init's, may be out of reach in a test machine's sandbox).
+    const copy = sleepCopy(); // under /tmp: not the sandbox's /tmp
+    const secs = `0.0${process.pid % 1000}${Date.now() % 1000}`;
+    await runOk('/bin/sh', ['-c', `${copy} ${secs}; /usr/bin/sleep ${secs}; true`]);
+    await runOk('/usr/bin/unshare', ['-m', '--propagation', 'private', '/bin/sh', '-c',
+      `mount --bind ${copy} /usr/bin/sleep || exit 1; /usr/bin/sleep ${secs}; true`]);
+    await sleep(500);
+    h.kill('SIGTERM');
+    await new Promise((r) => h.on('exit', r));
+    const execs = text.split('\n').filter(Boolean).map((l) => JSON.parse(l))
+      .filter((e) => e.ev === 'exec' && e.cmd.endsWith(`sleep ${secs}`) && !e.cmd.startsWith('/bin/sh'))
+      .map((e) => [e.cmd.split(' ')[0], e.exe, e.mntns === undefined ? 'host' : 'foreign']);
+    expect(execs).toEqual([[copy, copy, 'host'], ['/usr/bin/sleep', realpathSync('/usr/bin/sleep'), 'host'],
+      ['/usr/bin/sleep', '/usr/bin/sleep', 'foreign']]);
+  });
+
   it('by polling /proc: an executable in another mount namespace is compared with the agent\'s own namespace, and kept apart', async () => {
     const out = join(dir, 'mnt-poll.jsonl');
     const a = new AgentProcess(['--config', join(root, 'examples/quick.json'), '--sink', `file:${out}`, '--source', 'poll']);

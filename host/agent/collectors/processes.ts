@@ -82,6 +82,8 @@ export interface ProcessCollectorOptions {
    */
   inventory?: boolean;
   log?: Logger;
+  /** The process whose mount namespace is the host's (default 1, init). */
+  hostPid?: number;
   /** Masks secrets in a command line before it is reported. */
   mask?: (cmd: string) => string;
 }
@@ -101,8 +103,12 @@ export class ProcessCollector {
   private readonly log: Logger;
   private lastPid: number | undefined;
   private lastList = 0;
-  /** The agent's own mount namespace, as /proc/self/ns/mnt names it (undefined: cannot be told). */
-  private readonly ownMnt: string | undefined;
+  /**
+   * The host's mount namespace as /proc/<pid>/ns/mnt names it, and where its paths are looked up:
+   * init's when it can be read (an agent sandboxed in its own still takes the host's paths for
+   * the host's), else the agent's own; undefined: cannot be told.
+   */
+  private readonly hostMnt: { ns: string; root: string } | undefined;
   /** Listings of /proc so far (lets tests see the gate work). */
   listings = 0;
 
@@ -110,9 +116,14 @@ export class ProcessCollector {
     this.procRoot = opts.procRoot ?? '/proc';
     this.users = new UserNames(opts.passwdPath);
     this.log = opts.log ?? silentLogger;
-    try {
-      this.ownMnt = readlinkSync(join(this.procRoot, 'self/ns/mnt'));
-    } catch { /* no namespaces to compare */ }
+    for (const pid of [String(opts.hostPid ?? 1), 'self']) {
+      try {
+        const root = pid === 'self' ? '/' : join(this.procRoot, pid, 'root');
+        statSync(root); // a sandbox may keep the agent out of init's root
+        this.hostMnt = { ns: readlinkSync(join(this.procRoot, pid, 'ns/mnt')), root };
+        break;
+      } catch { /* not readable: the next, or no namespaces to compare */ }
+    }
   }
 
   /** Learns what runs now (reported only as an inventory, see the option), then polls unless the kernel's events feed it. */
@@ -196,7 +207,7 @@ export class ProcessCollector {
       return; // exited between the listing and the read
     }
     if (!stat || uid === undefined) return;
-    const exe = readExe(dir, this.ownMnt);
+    const exe = readExe(dir, this.hostMnt);
     this.known.set(pid, { startTime: stat.startTime, cmd, exe });
     if (stat.flags & PF_KTHREAD || !report || stat.ppid === this.opts.ignoreChildrenOf) return;
     if (cmd === '') cmd = `[${stat.comm}]`;
@@ -221,7 +232,7 @@ export class ProcessCollector {
       return;
     }
     if (!k || !stat || uid === undefined || stat.startTime !== k.startTime) { this.forkWatch.delete(pid); return; }
-    const exe = readExe(dir, this.ownMnt);
+    const exe = readExe(dir, this.hostMnt);
     if (cmd !== k.cmd || exe !== k.exe) {
       this.forkWatch.delete(pid);
       this.known.set(pid, { startTime: k.startTime, cmd, exe });
@@ -244,7 +255,7 @@ export class ProcessCollector {
 }
 
 /** The executable of /proc/<pid> (`dir`), marked with its mount namespace when that is foreign (executableIn). */
-function readExe(dir: string, ownMnt: string | undefined): string {
+function readExe(dir: string, host: { ns: string; root: string } | undefined): string {
   let exe: string;
   try {
     exe = readlinkSync(join(dir, 'exe'));
@@ -257,10 +268,10 @@ function readExe(dir: string, ownMnt: string | undefined): string {
   } catch {
     return exe; // no namespace to compare (readable exe, unreadable namespace: not seen in practice)
   }
-  if (ownMnt === undefined || mnt === ownMnt) return exe;
+  if (host === undefined || mnt === host.ns) return exe;
   try {
     const image = statSync(join(dir, 'exe'), { bigint: true }); // the file it runs, wherever it is mounted
-    const here = statSync(exe, { bigint: true });
+    const here = statSync(join(host.root, exe), { bigint: true });
     if (image.ino === here.ino && image.dev === here.dev) return exe;
   } catch { /* gone, or no such path here */ }
   return executableIn(exe, mnt.replace(/^mnt:\[|\]$/g, ''));
