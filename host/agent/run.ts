@@ -28,6 +28,8 @@ export const RUN_USAGE = helpText({ ...RUN_COMMAND, run: async () => 0 }).trimEn
 export const CONNECTION_STRING_ENV = 'MICROTALLY_CONNECTION_STRING';
 
 const TICK_MS = 1000;
+/** How far the agent's clock waits behind now for kernel events not yet read (a stalled helper). */
+const KERNEL_MAX_LAG_MS = 30_000;
 const SHUTDOWN_FLUSH_MS = 10_000;
 /** setTimeout's longest delay; longer periods run a little early, which the windows absorb. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -177,7 +179,12 @@ export async function runAgent(argv: string[], io: AgentIo = {}): Promise<number
 /** The core, its clock and the host's copy of the schedule, configured by --config. */
 interface Agent {
   core: Core;
+  /** Now, for the core: never back, and never past what the kernel events read so far cover. */
   clock: () => number;
+  /** A record's own time (a kernel event's) for the core: never before an earlier input's. */
+  order: (t: number) => number;
+  /** Kernel events before this time have all been read (undefined: no helper running). */
+  kernelMark?: number;
   settings: AgentSettings;
 }
 
@@ -193,11 +200,19 @@ function loadCore(args: RunArgs, log: StderrLogger): Agent | number {
     return 1;
   }
   let last = 0;
-  const clock = (): number => (last = Math.max(last, Date.now())); // the core rejects time going back
+  // The core rejects time going back; an event is never later than now (nor a time that is no number).
+  const order = (t: number): number => (last = Number.isFinite(t) ? Math.max(last, Math.min(t, Date.now())) : last);
+  // A window ends only once the kernel events of its time are read: else they would come after it.
+  const clock = (): number => {
+    const now = Date.now();
+    const mark = agent.kernelMark;
+    return order(mark === undefined ? now : Math.min(now, Math.max(mark, now - KERNEL_MAX_LAG_MS)));
+  };
   const agentIdError = core.setAgentId(args.agentId ?? defaultAgentId());
   if (agentIdError) { log.error(`--agent-id: ${agentIdError}`); return 2; }
-  const settings = new AgentSettings();
-  if (args.config === undefined) return { core, clock, settings };
+  const agent: Agent = { core, clock, order, settings: new AgentSettings() };
+  const settings = agent.settings;
+  if (args.config === undefined) return agent;
   let text: string;
   let update: unknown;
   try {
@@ -210,7 +225,7 @@ function loadCore(args: RunArgs, log: StderrLogger): Agent | number {
   const res = core.configure(clock(), text);
   if (res.status !== Status.Ok) { log.error(`--config ${args.config}: ${res.reason}`); return 2; }
   settings.merge(update as Record<string, unknown>);
-  return { core, clock, settings };
+  return agent;
 }
 
 /** Hands a loss the core did not see to it, so the next message carries it (docs/FORMATS.md). */
@@ -294,11 +309,12 @@ interface Collectors { stop(): void }
  */
 async function startCollectors(agent: Agent, deliver: Deliver, log: StderrLogger, choice: SourceChoice,
   helperPath?: string): Promise<Collectors | number> {
-  const { core, clock } = agent;
-  const processes = new ProcessCollector({ emit: (r) => deliver(core.ingestProcess(r), 'process'), now: clock,
-    ignoreChildrenOf: process.pid, inventory: true, log, mask: (cmd) => log.mask.apply(cmd) });
-  const connections = new ConnectionCollector({ emit: (r) => deliver(core.ingestConnection(r), 'connection'), now: clock,
-    inventory: true, log });
+  const { core, clock, order } = agent;
+  // A record from a kernel event carries the event's time: the agent may read it late.
+  const processes = new ProcessCollector({ emit: (r) => deliver(core.ingestProcess({ ...r, t: order(r.t) }), 'process'),
+    now: clock, ignoreChildrenOf: process.pid, inventory: true, log, mask: (cmd) => log.mask.apply(cmd) });
+  const connections = new ConnectionCollector({ emit: (r) => deliver(core.ingestConnection({ ...r, t: order(r.t) }), 'connection'),
+    now: clock, inventory: true, log });
   const notAsked = 'not asked for (--source poll)';
   let kernel: KernelSources = { proc: notAsked, exec: notAsked, sock: notAsked, realtime: false, stop() {} };
   const kernelStats = new KernelEventStats();
@@ -310,7 +326,10 @@ async function startCollectors(agent: Agent, deliver: Deliver, log: StderrLogger
       onProcess: (e) => processes.fromKernel(e),
       onConnection: (e) => connections.fromKernel(e),
       onLost: (collector, n) => reportLoss(core, collector, n, log),
+      onMark: (t) => { agent.kernelMark = t; },
       onDown: () => {
+        // No kernel time marks while the helper is down: the agent's clock must not wait for them.
+        agent.kernelMark = undefined;
         if (kernel.proc === 'ok') processes.startPolling();
         if (kernel.sock === 'ok') connections.startPolling();
       },
@@ -326,6 +345,7 @@ async function startCollectors(agent: Agent, deliver: Deliver, log: StderrLogger
   const sockOk = kernel.sock === 'ok';
   if (choice === 'kernel' && (!procOk || !sockOk)) {
     kernel.stop();
+    agent.kernelMark = undefined;
     log.error(`--source kernel: ${procOk ? '' : `process connector: ${kernel.proc}`}${!procOk && !sockOk ? '; ' : ''}`
       + `${sockOk ? '' : `socket-destroy notifications: ${kernel.sock}`}`);
     return 1;
