@@ -89,19 +89,25 @@ export function connectionString(args: RunArgs, env: NodeJS.ProcessEnv, log: Std
       throw new UsageError(`--connection-string-file ${args.connectionStringFile}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
     }
     const cs = text.trim();
-    log.redact(cs);
+    redactConnectionString(cs, log);
     if (!cs) throw new UsageError(`--connection-string-file ${args.connectionStringFile}: the file is empty`);
     return cs;
   }
   if (args.connectionString !== undefined) {
-    log.redact(args.connectionString);
+    redactConnectionString(args.connectionString, log);
     log.warn('--connection-string puts the device key on the command line, where every local user can read it: '
       + `use --connection-string-file <path> (mode 0600) or ${CONNECTION_STRING_ENV}`);
     return args.connectionString;
   }
   const fromEnv = env[CONNECTION_STRING_ENV]?.trim();
-  if (fromEnv) { log.redact(fromEnv); return fromEnv; }
+  if (fromEnv) { redactConnectionString(fromEnv, log); return fromEnv; }
   return undefined;
+}
+
+/** Masks the connection string and its key from the moment it is read, before anything can print it. */
+function redactConnectionString(cs: string, log: StderrLogger): void {
+  log.redact(cs);
+  log.redact(/(?:^|;)\s*SharedAccessKey\s*=\s*([^;]*)/i.exec(cs)?.[1]?.trim());
 }
 
 /** A stable agent id: the machine id when there is one, else a hash of the host name. */
