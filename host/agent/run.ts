@@ -3,7 +3,7 @@
 // modules it imports. runAgent reads as its steps: arguments, core and configuration, sink,
 // twin, collectors, then wait for a stop and send what is pending.
 
-import { readFileSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Writable } from 'node:stream';
@@ -38,6 +38,7 @@ export interface RunArgs {
   deviceId?: string;
   connectionString?: string;
   connectionStringFile?: string;
+  allowReadableSecret?: boolean;
   agentId?: string;
   logLevel?: string;
   source?: string;
@@ -59,6 +60,11 @@ export function parseRunArgs(argv: string[]): RunArgs {
     const flag = eq > 0 ? a.slice(0, eq) : a;
     const key = FLAGS[flag];
     if (!key) throw new UsageError(`unknown argument ${JSON.stringify(flag)}`);
+    if (RUN_COMMAND.options[flag.slice(2)].type === 'boolean') {
+      if (eq > 0) throw new UsageError(`${flag} takes no value`);
+      (args as Record<string, boolean>)[key] = true;
+      continue;
+    }
     const value = eq > 0 ? a.slice(eq + 1) : rest[++i];
     if (value === undefined) throw new UsageError(`${flag} needs a value`);
     if (args[key] !== undefined) throw new UsageError(`${flag} given twice`);
@@ -82,15 +88,29 @@ export function parseRunArgs(argv: string[]): RunArgs {
  */
 export function connectionString(args: RunArgs, env: NodeJS.ProcessEnv, log: StderrLogger): string | undefined {
   if (args.connectionStringFile !== undefined) {
+    const path = args.connectionStringFile;
     let text: string;
+    let mode: number;
     try {
-      text = readFileSync(args.connectionStringFile, 'utf8');
+      const fd = openSync(path, 'r');
+      try {
+        mode = fstatSync(fd).mode; // of the file read, not of whatever the path names a moment later
+        text = readFileSync(fd, 'utf8');
+      } finally {
+        closeSync(fd);
+      }
     } catch (e) {
-      throw new UsageError(`--connection-string-file ${args.connectionStringFile}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+      throw new UsageError(`--connection-string-file ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
     }
     const cs = text.trim();
     redactConnectionString(cs, log);
-    if (!cs) throw new UsageError(`--connection-string-file ${args.connectionStringFile}: the file is empty`);
+    if (!cs) throw new UsageError(`--connection-string-file ${path}: the file is empty`);
+    if ((mode & 0o044) !== 0) {
+      const why = `--connection-string-file ${path}: readable by ${mode & 0o040 ? 'group' : ''}${(mode & 0o044) === 0o044 ? ' and ' : ''}`
+        + `${mode & 0o004 ? 'others' : ''} (mode ${(mode & 0o777).toString(8).padStart(4, '0')})`;
+      if (!args.allowReadableSecret) throw new SecretFileError(`${why}: chmod 600 it, or pass --allow-readable-secret`);
+      log.warn(`${why}: accepted (--allow-readable-secret)`);
+    }
     return cs;
   }
   if (args.connectionString !== undefined) {
@@ -109,6 +129,9 @@ function redactConnectionString(cs: string, log: StderrLogger): void {
   log.redact(cs);
   log.redact(/(?:^|;)\s*SharedAccessKey\s*=\s*([^;]*)/i.exec(cs)?.[1]?.trim());
 }
+
+/** A secret file refused for its permissions: one line, no usage text. */
+export class SecretFileError extends Error {}
 
 /** A stable agent id: the machine id when there is one, else a hash of the host name. */
 export function defaultAgentId(): string {
@@ -144,7 +167,7 @@ export async function runAgent(argv: string[], io: AgentIo = {}): Promise<number
     if (args.logLevel) log.setLevel(args.logLevel as LogLevel);
     cs = connectionString(args, io.env ?? process.env, log);
   } catch (e) {
-    log.error(`${(e as Error).message}\n${RUN_USAGE}`);
+    log.error(e instanceof SecretFileError ? e.message : `${(e as Error).message}\n${RUN_USAGE}`);
     return 2;
   }
   if (args.help) { (io.stdout ?? process.stdout).write(`${RUN_USAGE}\n`); return 0; }

@@ -3,14 +3,15 @@
 // event, one read from /proc by polling — and in the message the core makes of it.
 
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Core, type ProcessRecord } from '../../host/core.js';
 import { ProcessCollector } from '../../host/agent/collectors/processes.js';
 import { maskSecretShapes, SECRET_SHAPES, StderrLogger } from '../../host/agent/log.js';
-import { connectionString } from '../../host/agent/run.js';
+import { connectionString, parseRunArgs, runAgent, RUN_USAGE } from '../../host/agent/run.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'mt-secrets-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -176,5 +177,51 @@ describe('secret masking', () => {
       log.mask.apply(text);
       expect(performance.now() - t0, JSON.stringify(unit)).toBeLessThan(1000);
     }
+  });
+});
+
+describe('a connection-string file', () => {
+  async function run(argv: string[]) {
+    const lines: string[] = [];
+    const ac = new AbortController();
+    const timer = setTimeout(() => ac.abort(), 3000);
+    const code = await runAgent(argv, { stdout: new PassThrough(), stderr: (l) => lines.push(l), signal: ac.signal, env: {} });
+    clearTimeout(timer);
+    return { code, stderr: lines.join('') };
+  }
+
+  it.each([
+    [0o644, 'group and others'], [0o640, 'group'], [0o604, 'others'], [0o444, 'group and others'],
+  ])('readable by group or others (mode %s) is refused in one line, exit 2; accepted with --allow-readable-secret', async (mode, who) => {
+    const file = join(dir, `cs-${mode.toString(8)}`);
+    writeFileSync(file, `${CS}\n`);
+    chmodSync(file, mode);
+    const refused = await run(['--connection-string-file', file, '--sink', 'stdout']);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr.trimEnd().split('\n')).toEqual([expect.stringMatching(new RegExp(
+      `error: --connection-string-file ${file}: readable by ${who} \\(mode 0${mode.toString(8)}\\): chmod 600 it, or pass --allow-readable-secret$`))]);
+    // Allowed: read, warned about, and the run goes on to the sink (which refuses stdout for a connection string).
+    const allowed = await run(['--connection-string-file', file, '--allow-readable-secret', '--sink', 'stdout']);
+    expect(allowed.code).toBe(2);
+    expect(allowed.stderr).toMatch(new RegExp(`warn: --connection-string-file ${file}: readable by ${who} .*: accepted \\(--allow-readable-secret\\)`));
+    expect(allowed.stderr).toMatch(/--connection-string sends to IoT Hub over TLS/);
+    for (const r of [refused, allowed]) expect(r.stderr).not.toContain(KEY);
+  });
+
+  it('readable only by its owner (0600, 0400) is accepted without a word about it', async () => {
+    for (const mode of [0o600, 0o400]) {
+      const file = join(dir, `cs-ok-${mode.toString(8)}`);
+      writeFileSync(file, `${CS}\n`);
+      chmodSync(file, mode);
+      const r = await run(['--connection-string-file', file, '--sink', 'stdout']);
+      expect(r.stderr).not.toMatch(/readable by/);
+      expect(r.stderr).toMatch(/--connection-string sends to IoT Hub over TLS/);
+    }
+  });
+
+  it('--allow-readable-secret is a flag of run: in its help, and parsed without a value', () => {
+    expect(RUN_USAGE).toMatch(/--allow-readable-secret\s+accept a --connection-string-file that group or others may read/);
+    expect(parseRunArgs(['--allow-readable-secret', '--sink', 'stdout'])).toEqual({ allowReadableSecret: true, sink: 'stdout' });
+    expect(() => parseRunArgs(['--allow-readable-secret=yes'])).toThrow(/takes no value/);
   });
 });
