@@ -18,7 +18,7 @@ import { ProcessCollector } from './collectors/processes.js';
 import { readSysinfo } from './collectors/sysinfo.js';
 import { LOG_LEVELS, StderrLogger, type LogLevel } from './log.js';
 import { AgentSettings } from './settings.js';
-import { createSink, UsageError, type SinkSetup } from './sinks/index.js';
+import { createSink, RefusedError, UsageError, type SinkSetup } from './sinks/index.js';
 import type { Sink } from './sinks/sink.js';
 import { Twin } from './twin.js';
 
@@ -108,7 +108,7 @@ export function connectionString(args: RunArgs, env: NodeJS.ProcessEnv, log: Std
     if ((mode & 0o044) !== 0) {
       const why = `--connection-string-file ${path}: readable by ${mode & 0o040 ? 'group' : ''}${(mode & 0o044) === 0o044 ? ' and ' : ''}`
         + `${mode & 0o004 ? 'others' : ''} (mode ${(mode & 0o777).toString(8).padStart(4, '0')})`;
-      if (!args.allowReadableSecret) throw new SecretFileError(`${why}: chmod 600 it, or pass --allow-readable-secret`);
+      if (!args.allowReadableSecret) throw new RefusedError(`${why}: chmod 600 it, or pass --allow-readable-secret`);
       log.warn(`${why}: accepted (--allow-readable-secret)`);
     }
     return cs;
@@ -129,9 +129,6 @@ function redactConnectionString(cs: string, log: StderrLogger): void {
   log.redact(cs);
   log.redact(/(?:^|;)\s*SharedAccessKey\s*=\s*([^;]*)/i.exec(cs)?.[1]?.trim());
 }
-
-/** A secret file refused for its permissions: one line, no usage text. */
-export class SecretFileError extends Error {}
 
 /** A stable agent id: the machine id when there is one, else a hash of the host name. */
 export function defaultAgentId(): string {
@@ -167,7 +164,7 @@ export async function runAgent(argv: string[], io: AgentIo = {}): Promise<number
     if (args.logLevel) log.setLevel(args.logLevel as LogLevel);
     cs = connectionString(args, io.env ?? process.env, log);
   } catch (e) {
-    log.error(e instanceof SecretFileError ? e.message : `${(e as Error).message}\n${RUN_USAGE}`);
+    log.error(e instanceof RefusedError ? e.message : `${(e as Error).message}\n${RUN_USAGE}`);
     return 2;
   }
   if (args.help) { (io.stdout ?? process.stdout).write(`${RUN_USAGE}\n`); return 0; }
@@ -178,7 +175,7 @@ export async function runAgent(argv: string[], io: AgentIo = {}): Promise<number
   try {
     setup = createSink({ spec: args.sink, connectionString: cs, deviceId: args.deviceId, log, stdout: io.stdout });
   } catch (e) {
-    log.error(`${(e as Error).message}\n${RUN_USAGE}`);
+    log.error(e instanceof RefusedError ? e.message : `${(e as Error).message}\n${RUN_USAGE}`);
     return 2;
   }
   const deliver = deliverer(agent.core, setup.sink, log);
