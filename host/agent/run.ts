@@ -187,7 +187,7 @@ export async function runAgent(argv: string[], io: AgentIo = {}): Promise<number
   const ticker = setInterval(() => deliver(agent.core.tick(agent.clock()), 'tick'), TICK_MS);
   log.info(`running; sending to ${setup.description}`);
 
-  const why = await stopRequested(io.signal);
+  const why = await stopRequested(io.signal, io.env);
 
   log.info(`${why}: sending what is pending`);
   clearInterval(ticker);
@@ -361,10 +361,23 @@ async function startCollectors(agent: Agent, deliver: Deliver, log: StderrLogger
   };
 }
 
-/** Resolves with what asked the agent to stop: SIGINT, SIGTERM or the abort signal; removes its listeners. */
-function stopRequested(signal?: AbortSignal): Promise<string> {
+/** How often the agent checks that the npm wrapper that started it (npx, npm exec, npm run) is still there. */
+const WRAPPER_CHECK_MS = 250;
+
+/**
+ * Resolves with what asked the agent to stop: SIGINT, SIGTERM, the abort signal, or the npm
+ * wrapper that started it going away (npx's `sh -c` dies of a SIGTERM without passing it on, which
+ * would leave the agent running alone); removes its listeners.
+ */
+function stopRequested(signal?: AbortSignal, env: NodeJS.ProcessEnv = process.env): Promise<string> {
   return new Promise((resolve) => {
+    const parent = process.ppid;
+    const watch = env.npm_lifecycle_event !== undefined
+      ? setInterval(() => { if (process.ppid !== parent) done(`its npm wrapper (pid ${parent}) went away`)(); }, WRAPPER_CHECK_MS)
+      : undefined;
+    watch?.unref();
     const done = (why: string) => (): void => {
+      clearInterval(watch);
       process.removeListener('SIGINT', onInt);
       process.removeListener('SIGTERM', onTerm);
       signal?.removeEventListener('abort', onAbort);
