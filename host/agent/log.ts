@@ -37,7 +37,7 @@ function maskNamedValues(text: string): string {
     let start: number;
     let end: number;
     const lo = Math.max(0, m.index - 64); // an option's name is short: no scan back over a long word
-    const isOption = (lo === 0 ? OPTION_START : OPTION_AFTER_SPACE).test(text.slice(lo, m.index));
+    const isOption = /^pass/i.test(m[0]) && (lo === 0 ? OPTION_START : OPTION_AFTER_SPACE).test(text.slice(lo, m.index));
     if (m[0].length === 4 && !isOption) continue;
     const sep = SEPARATOR.exec(text.slice(nameEnd, nameEnd + 16));
     if (sep && sep[3] !== undefined) {
