@@ -89,7 +89,7 @@ function maskUrlPasswords(text: string): string {
   let wordEnd = -1;
   let lastAt = -1; // the last `@` of the current word
   const delimiter = /[:/?#[\s]/g;
-  const port = /\d*(?:[/?#\s]|$)/y;
+  const port = /\d*(?=[/?#\s:.,;)\]}'"]|$)/y; // `host:8883/`, `host:8883: refused`, `(host:8883)`
   for (let at = urlFrom(0); at < text.length; at = urlFrom(Math.max(at + 3, from))) {
     if (at === 0 || !/[a-z0-9+.-]/i.test(text[at - 1]) || at < from) continue;
     if (at + 3 > wordEnd) {

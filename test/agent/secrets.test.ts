@@ -163,7 +163,8 @@ describe('secret masking', () => {
 
   it('leaves what only looks alike alone', () => {
     for (const text of ['mqtt://user@host:1883/t', 'https://host:8443/a?b=c', 'cannot read /etc/passwd: EACCES', 'bypass=1',
-      'SharedAccessKeyName=iothubowner', 'ws://[::1]:8080/x', 'signal=15', '--sig value', '--pass-through x']) {
+      'SharedAccessKeyName=iothubowner', 'ws://[::1]:8080/x', 'signal=15', '--sig value', '--pass-through x',
+      'MQTT mqtts://127.0.0.1:8883: connect ECONNREFUSED', '(mqtt://h:1883)', 'mqtt://h:1883.']) {
       expect(maskSecretShapes(text), text).toBe(text);
     }
   });
