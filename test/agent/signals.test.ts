@@ -97,7 +97,8 @@ describe('stopping the agent', () => {
       process.kill(-npm.pid!, 'SIGINT');
       await until('every process of the chain to end', () => !alive(npm.pid!) && below.every((p) => !alive(p)));
       await closed;
-      expect(log(), log()).toMatch(/info: SIGINT: sending what is pending/);
+      // Its SIGINT, or (a loaded machine: the timer ran first) npm gone after the same Ctrl-C: a clean stop either way.
+      expect(log(), log()).toMatch(/info: (SIGINT|its npm wrapper \(pid \d+\) went away): sending what is pending/);
       expect(log()).not.toMatch(/ error: |falling back to polling/);
       expect(messages(out).length).toBeGreaterThan(0);
     }, 90_000);
