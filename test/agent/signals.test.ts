@@ -16,7 +16,12 @@ const here = (p: string) => fileURLToPath(new URL(p, import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'mt-signals-'));
 const started: number[] = [];
 afterAll(() => {
-  for (const pid of started) try { process.kill(pid, 'SIGKILL'); } catch { /* gone, as it should be */ }
+  // Only what is still ours: a pid that ended may already belong to another process.
+  for (const pid of started) {
+    let cmdline = '';
+    try { cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8'); } catch { continue; }
+    if (cmdline.includes(dir) || cmdline.startsWith(HELPER_PATH)) try { process.kill(pid, 'SIGKILL'); } catch { /* just ended */ }
+  }
   rmSync(dir, { recursive: true, force: true });
 });
 
