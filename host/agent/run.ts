@@ -3,7 +3,7 @@
 // modules it imports. runAgent reads as its steps: arguments, core and configuration, sink,
 // twin, collectors, then wait for a stop and send what is pending.
 
-import { readFileSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Writable } from 'node:stream';
@@ -18,7 +18,7 @@ import { ProcessCollector } from './collectors/processes.js';
 import { readSysinfo } from './collectors/sysinfo.js';
 import { LOG_LEVELS, StderrLogger, type LogLevel } from './log.js';
 import { AgentSettings } from './settings.js';
-import { createSink, UsageError, type SinkSetup } from './sinks/index.js';
+import { createSink, RefusedError, UsageError, type SinkSetup } from './sinks/index.js';
 import type { Sink } from './sinks/sink.js';
 import { Twin } from './twin.js';
 
@@ -40,6 +40,7 @@ export interface RunArgs {
   deviceId?: string;
   connectionString?: string;
   connectionStringFile?: string;
+  allowReadableSecret?: boolean;
   agentId?: string;
   logLevel?: string;
   source?: string;
@@ -61,6 +62,11 @@ export function parseRunArgs(argv: string[]): RunArgs {
     const flag = eq > 0 ? a.slice(0, eq) : a;
     const key = FLAGS[flag];
     if (!key) throw new UsageError(`unknown argument ${JSON.stringify(flag)}`);
+    if (RUN_COMMAND.options[flag.slice(2)].type === 'boolean') {
+      if (eq > 0) throw new UsageError(`${flag} takes no value`);
+      (args as Record<string, boolean>)[key] = true;
+      continue;
+    }
     const value = eq > 0 ? a.slice(eq + 1) : rest[++i];
     if (value === undefined) throw new UsageError(`${flag} needs a value`);
     if (args[key] !== undefined) throw new UsageError(`${flag} given twice`);
@@ -84,26 +90,46 @@ export function parseRunArgs(argv: string[]): RunArgs {
  */
 export function connectionString(args: RunArgs, env: NodeJS.ProcessEnv, log: StderrLogger): string | undefined {
   if (args.connectionStringFile !== undefined) {
+    const path = args.connectionStringFile;
     let text: string;
+    let mode: number;
     try {
-      text = readFileSync(args.connectionStringFile, 'utf8');
+      const fd = openSync(path, 'r');
+      try {
+        mode = fstatSync(fd).mode; // of the file read, not of whatever the path names a moment later
+        text = readFileSync(fd, 'utf8');
+      } finally {
+        closeSync(fd);
+      }
     } catch (e) {
-      throw new UsageError(`--connection-string-file ${args.connectionStringFile}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+      throw new UsageError(`--connection-string-file ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
     }
     const cs = text.trim();
-    log.redact(cs);
-    if (!cs) throw new UsageError(`--connection-string-file ${args.connectionStringFile}: the file is empty`);
+    redactConnectionString(cs, log);
+    if (!cs) throw new UsageError(`--connection-string-file ${path}: the file is empty`);
+    if ((mode & 0o044) !== 0) {
+      const why = `--connection-string-file ${path}: readable by ${mode & 0o040 ? 'group' : ''}${(mode & 0o044) === 0o044 ? ' and ' : ''}`
+        + `${mode & 0o004 ? 'others' : ''} (mode ${(mode & 0o777).toString(8).padStart(4, '0')})`;
+      if (!args.allowReadableSecret) throw new RefusedError(`${why}: chmod 600 it, or pass --allow-readable-secret`);
+      log.warn(`${why}: accepted (--allow-readable-secret)`);
+    }
     return cs;
   }
   if (args.connectionString !== undefined) {
-    log.redact(args.connectionString);
+    redactConnectionString(args.connectionString, log);
     log.warn('--connection-string puts the device key on the command line, where every local user can read it: '
       + `use --connection-string-file <path> (mode 0600) or ${CONNECTION_STRING_ENV}`);
     return args.connectionString;
   }
   const fromEnv = env[CONNECTION_STRING_ENV]?.trim();
-  if (fromEnv) { log.redact(fromEnv); return fromEnv; }
+  if (fromEnv) { redactConnectionString(fromEnv, log); return fromEnv; }
   return undefined;
+}
+
+/** Masks the connection string and its key from the moment it is read, before anything can print it. */
+function redactConnectionString(cs: string, log: StderrLogger): void {
+  log.redact(cs);
+  log.redact(/(?:^|;)\s*SharedAccessKey\s*=\s*([^;]*)/i.exec(cs)?.[1]?.trim());
 }
 
 /** A stable agent id: the machine id when there is one, else a hash of the host name. */
@@ -140,7 +166,7 @@ export async function runAgent(argv: string[], io: AgentIo = {}): Promise<number
     if (args.logLevel) log.setLevel(args.logLevel as LogLevel);
     cs = connectionString(args, io.env ?? process.env, log);
   } catch (e) {
-    log.error(`${(e as Error).message}\n${RUN_USAGE}`);
+    log.error(e instanceof RefusedError ? e.message : `${(e as Error).message}\n${RUN_USAGE}`);
     return 2;
   }
   if (args.help) { (io.stdout ?? process.stdout).write(`${RUN_USAGE}\n`); return 0; }
@@ -152,7 +178,7 @@ export async function runAgent(argv: string[], io: AgentIo = {}): Promise<number
     setup = createSink({ spec: args.sink, connectionString: cs, deviceId: args.deviceId, log, stdout: io.stdout,
       onDropped: (n) => reportLoss(agent.core, 'transport', n, log) });
   } catch (e) {
-    log.error(`${(e as Error).message}\n${RUN_USAGE}`);
+    log.error(e instanceof RefusedError ? e.message : `${(e as Error).message}\n${RUN_USAGE}`);
     return 2;
   }
   const deliver = deliverer(agent.core, setup.sink, log);
@@ -164,7 +190,7 @@ export async function runAgent(argv: string[], io: AgentIo = {}): Promise<number
   const ticker = setInterval(() => deliver(agent.core.tick(agent.clock()), 'tick'), TICK_MS);
   log.info(`running; sending to ${setup.description}`);
 
-  const why = await stopRequested(io.signal);
+  const why = await stopRequested(io.signal, io.env);
 
   log.info(`${why}: sending what is pending`);
   clearInterval(ticker);
@@ -377,10 +403,23 @@ async function startCollectors(agent: Agent, deliver: Deliver, log: StderrLogger
   };
 }
 
-/** Resolves with what asked the agent to stop: SIGINT, SIGTERM or the abort signal; removes its listeners. */
-function stopRequested(signal?: AbortSignal): Promise<string> {
+/** How often the agent checks that the npm wrapper that started it (npx, npm exec, npm run) is still there. */
+const WRAPPER_CHECK_MS = 250;
+
+/**
+ * Resolves with what asked the agent to stop: SIGINT, SIGTERM, the abort signal, or the npm
+ * wrapper that started it going away (npx's `sh -c` dies of a SIGTERM without passing it on, which
+ * would leave the agent running alone); removes its listeners.
+ */
+function stopRequested(signal?: AbortSignal, env: NodeJS.ProcessEnv = process.env): Promise<string> {
   return new Promise((resolve) => {
+    const parent = process.ppid;
+    const watch = env.npm_lifecycle_event !== undefined
+      ? setInterval(() => { if (process.ppid !== parent) done(`its npm wrapper (pid ${parent}) went away`)(); }, WRAPPER_CHECK_MS)
+      : undefined;
+    watch?.unref();
     const done = (why: string) => (): void => {
+      clearInterval(watch);
       process.removeListener('SIGINT', onInt);
       process.removeListener('SIGTERM', onTerm);
       signal?.removeEventListener('abort', onAbort);

@@ -316,7 +316,7 @@ describe('the connection string', () => {
   it('is read from --connection-string-file, or the environment; on argv it is warned about; never printed', async () => {
     const file = join(dir, 'cs');
     // A file sink refuses a connection string: the run ends at once with a usage error, after reading it.
-    writeFileSync(file, `HostName=h.example;DeviceId=d;SharedAccessKey=${key}\n`);
+    writeFileSync(file, `HostName=h.example;DeviceId=d;SharedAccessKey=${key}\n`, { mode: 0o600 });
     const fromFile = await run(['--connection-string-file', file, '--sink', 'stdout']);
     expect(fromFile.code).toBe(2);
     expect(fromFile.stderr).toMatch(/--connection-string sends to IoT Hub over TLS/);

@@ -132,7 +132,9 @@ export function startKernelEvents(opts: KernelEventOptions, stats = new KernelEv
   return new Promise((resolve) => {
     let child: ChildProcess;
     try {
-      child = spawn(path, [], { stdio: ['ignore', 'pipe', 'pipe'] });
+      // Its own session: Ctrl-C on the agent's terminal (SIGINT to the process group) reaches the
+      // agent alone, which then stops the helper itself; left alone, it ends at its next write.
+      child = spawn(path, [], { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
     } catch (e) {
       resolve(failed(`cannot start ${path}: ${(e as Error).message}`));
       return;
