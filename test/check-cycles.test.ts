@@ -36,7 +36,7 @@ describe('check-cycles', () => {
     });
     const r = check(t);
     expect(r.code).toBe(1);
-    expect(r.out).toContain('import cycle: node/agent/run.ts → node/commands/run.ts → node/agent/run.ts\n');
+    expect(r.out).toContain('import cycle: node/agent/run.ts -> node/commands/run.ts -> node/agent/run.ts\n');
   });
 
   it('resolves AssemblyScript imports without an extension, across the directories given', () => {
@@ -44,7 +44,7 @@ describe('check-cycles', () => {
     const other = tree('other', { 'o.ts': 'export {};\n' });
     const r = check(t, other);
     expect(r.code).toBe(1);
-    expect(r.out).toContain('import cycle: as/baseline.ts → as/config.ts → as/limits.ts → as/baseline.ts\n');
+    expect(r.out).toContain('import cycle: as/baseline.ts -> as/config.ts -> as/limits.ts -> as/baseline.ts\n');
     expect(r.out).toContain('4 modules under as, other, 1 cycle');
   });
 

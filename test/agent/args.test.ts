@@ -24,7 +24,7 @@ describe('run arguments', () => {
 
   it('hands the agent its options as values, parsed once', () => {
     expect(runOptions({ config: 'c.json', sink: 'file:/tmp/x', 'device-id': 'd', 'log-level': 'warn', source: 'poll' }))
-      .toEqual({ config: 'c.json', sink: 'file:/tmp/x', deviceId: 'd', logLevel: 'warn', source: 'poll' });
+      .toEqual({ config: 'c.json', sink: 'file:/tmp/x', deviceId: 'd', logLevel: 'warn', source: 'poll', allowReadableSecret: false });
   });
 
   it('exits 2 on an option the command layer refuses, in one line and the pointer to --help', async () => {
