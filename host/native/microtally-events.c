@@ -202,8 +202,9 @@ static unsigned long long clock_ns(clockid_t id) {
   return (unsigned long long)ts.tv_sec * 1000000000ull + (unsigned long long)ts.tv_nsec;
 }
 
-/* CLOCK_REALTIME − CLOCK_BOOTTIME, measured once at start: event times are the kernel's, taken at
-   the event, and a clock reading later (when the agent gets to them) would be late by the delay. */
+/* CLOCK_REALTIME − CLOCK_BOOTTIME, measured at start and again at every wake (the wall clock may be
+   stepped, e.g. by NTP after boot): event times are the kernel's, taken at the event, and a clock
+   reading later (when the agent gets to them) would be late by the delay. */
 static long long real_minus_boot;
 
 static void measure_clock_offset(void) {
@@ -742,6 +743,7 @@ int main(int argc, char **argv) {
     int r = poll(fds, 4, MARK_MS);
     if (r < 0) { if (errno == EINTR) continue; return 1; }
     if (fds[2].revents & (POLLERR | POLLHUP)) return 0; /* the agent closed our stdout */
+    measure_clock_offset();
     /* A mark promises every event from before its time: each source is drained after it is read. */
     unsigned long long mark = boot_to_ms(clock_ns(CLOCK_BOOTTIME));
     size_t wake_start = out_len;
