@@ -15,7 +15,7 @@
 
 MT_BINDINGS_DIR := $(MT_ROOT)/bindings
 MT_ENGINE ?= wasm3
-WASM3_DIR ?= $(MT_ROOT)/third_party/pywasm3-0.5.0/wasm3
+include $(MT_ROOT)/scripts/trees.mk
 
 MT_CPPFLAGS = -I$(MT_BINDINGS_DIR) $(if $(filter wasm3,$(MT_ENGINE)),-I$(WASM3_DIR)) \
               $(if $(MT_CONFIG_FILE),-DMT_CONFIG_FILE='"$(MT_CONFIG_FILE)"')

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Tests of the ThreadX / NetX Duo port (ports/threadx). Ends with one line `N passed, M failed`.
-#  - On the real trees (THREADX_DIR / NETXDUO_DIR when set, else ../shared/third_party/ when
-#    present; MT_SHARED_THIRD_PARTY moves that default): ports/threadx/test/real, a CMake project
+#  - On the real trees (located by scripts/trees.sh: THREADX_DIR / NETXDUO_DIR when set, else
+#    ../shared/third_party/ when present; MT_SHARED_THIRD_PARTY moves that default): ports/threadx/test/real, a CMake project
 #    that adds ThreadX and NetX Duo with their own CMake and links the port as microtally::threadx,
 #    runs test_real on the ThreadX Linux port with two NetX Duo instances on the RAM test driver
 #    (our code under ASan + UBSan); the library is cross-compiled against the real
@@ -18,20 +18,17 @@ ROOT=$PWD
 if ! bash scripts/build-wasm3.sh >/dev/null; then fail "build-wasm3"; finish; fi
 if [ ! -f build/microtally-rtos-small.wasm ]; then fail "build/microtally-rtos-small.wasm missing (npm run build)"; finish; fi
 if ! command -v cmake >/dev/null 2>&1; then fail "cmake not installed (scripts/setup.sh)"; finish; fi
-WASM3_DIR=${WASM3_DIR:-$ROOT/third_party/pywasm3-0.5.0/wasm3}
 JOBS=$(getconf _NPROCESSORS_ONLN 2>/dev/null || echo 2)
 GENERATOR=(); command -v ninja >/dev/null 2>&1 && GENERATOR=(-G Ninja)
 SHIM=$ROOT/ports/threadx/shim
 LOGS=build/test-logs
 mkdir -p "$LOGS"
 
-# The real ThreadX and NetX Duo trees (read only: everything is built under build/).
-SHARED_TREES=${MT_SHARED_THIRD_PARTY:-$ROOT/../shared/third_party}
-[ -d "$SHARED_TREES" ] && SHARED_TREES=$(cd "$SHARED_TREES" && pwd)
-TX_TREE=${THREADX_DIR:-}
-NX_TREE=${NETXDUO_DIR:-}
-if [ -z "$TX_TREE" ] && [ -f "$SHARED_TREES/threadx/common/inc/tx_api.h" ]; then TX_TREE=$SHARED_TREES/threadx; fi
-if [ -z "$NX_TREE" ] && [ -f "$SHARED_TREES/netxduo/common/inc/nx_api.h" ]; then NX_TREE=$SHARED_TREES/netxduo; fi
+# The real ThreadX and NetX Duo trees (read only: everything is built under build/), and wasm3.
+# shellcheck source=scripts/trees.sh
+. scripts/trees.sh
+TX_TREE=$THREADX_DIR
+NX_TREE=$NETXDUO_DIR
 
 # The options a user passes, pointed at the test double.
 PORT_OPTS=(-DTHREADX_DIR="$SHIM/threadx" -DNETXDUO_DIR="$SHIM/netxduo" -DTHREADX_ARCH=cortex_m3
@@ -136,7 +133,7 @@ if [ -n "$TX_TREE" ] && [ -n "$NX_TREE" ]; then
     ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 real_run real build/threadx/real
   fi
 else
-  echo "skip the real-kernel tests: no ThreadX / NetX Duo tree (set THREADX_DIR and NETXDUO_DIR, or provide ${SHARED_TREES})"
+  if [ -z "$TX_TREE" ]; then echo "skip the real-kernel tests: $(mt_tree_refusal threadx)"; else echo "skip the real-kernel tests: $(mt_tree_refusal netxduo)"; fi
   skip "real-kernel tests (ports/threadx/test/real on ThreadX's Linux port with NetX Duo)"
 fi
 
@@ -160,7 +157,7 @@ if command -v arm-none-eabi-gcc >/dev/null 2>&1; then
     awk <"$LOGS/threadx-size.txt" '
       NR == 1 { next }
       { n = $6; sub(/.*\//, "", n); sub(/\.c\.obj$/, "", n) }
-      n ~ /^(microtally_threadx|microtally_netx|mt_packet)$/ { printf "    %-20s text %6d  data %4d  bss %6d\n", n, $1, $2, $3; pt += $1; pb += $3; next }
+      n ~ /^(microtally_threadx|mt_agent|mt_message|microtally_netx|mt_packet)$/ { printf "    %-20s text %6d  data %4d  bss %6d\n", n, $1, $2, $3; pt += $1; pb += $3; next }
       n == "microtally" { printf "    %-20s text %6d  data %4d  bss %6d\n", "bindings", $1, $2, $3; next }
       n ~ /^microtally-/ { printf "    %-20s text %6d (const data)\n", "rtos blob", $1; next }
       { wt += $1; wd += $2; wb += $3 }
@@ -203,7 +200,7 @@ if command -v arm-none-eabi-gcc >/dev/null 2>&1; then
       awk <"$LOGS/threadx-size-real.txt" '
         NR == 1 { next }
         { n = $6; sub(/.*\//, "", n); sub(/\.c\.obj$/, "", n) }
-        n ~ /^(microtally_threadx|microtally_netx|mt_packet)$/ { printf "    %-20s text %6d  data %4d  bss %6d (real ThreadX / NetX Duo headers)\n", n, $1, $2, $3 }'
+        n ~ /^(microtally_threadx|mt_agent|mt_message|microtally_netx|mt_packet)$/ { printf "    %-20s text %6d  data %4d  bss %6d (real ThreadX / NetX Duo headers)\n", n, $1, $2, $3 }'
       # The port's own figures in ports/threadx/README.md come from this build when there is one.
       if [ -f build/threadx/figures.json ] &&
          node scripts/threadx-figures.mjs "$LOGS/threadx-size.txt" "$LOGS/threadx-target.log" build/threadx/figures.json "$LOGS/threadx-size-real.txt"; then

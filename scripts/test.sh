@@ -37,13 +37,13 @@ stage build-wasm3 bash scripts/build-wasm3.sh && engines="$engines,wasm3"
 stage build-aot bash scripts/build-aot.sh && engines="$engines,aot"
 stage build-firmware bash scripts/build-firmware.sh && engines="$engines,qemu,qemu-aot"
 # The agent thread on the real ThreadX kernel (ports/qemu-threadx), when a ThreadX tree is there
-# (THREADX_DIR, else ../shared/third_party/threadx); without one its runs are skipped, not passed.
-threadx_tree=${THREADX_DIR:-$(cd .. && pwd)/shared/third_party/threadx}
+# (located by scripts/trees.sh); without one its runs are skipped, not passed.
+threadx_tree=$(bash scripts/trees.sh | sed -n 's/^THREADX_DIR=//p')
 if [ -f "$threadx_tree/common/inc/tx_api.h" ]; then
   stage build-threadx-firmware bash scripts/build-threadx-firmware.sh && engines="$engines,qemu-threadx"
 else
   echo "== build-threadx-firmware"
-  echo "qemu-threadx runs skipped: no ThreadX tree at $threadx_tree (set THREADX_DIR to one)"
+  echo "qemu-threadx runs skipped: $(bash scripts/trees.sh --refusal threadx)"
   skipped=$((skipped + 1))
 fi
 

@@ -112,7 +112,7 @@ static int bench_connections(const char *path, long repeat)
     FILE *f = fopen(path, "rb");
     uint8_t *records;
     long size;
-    size_t events = 0, at;
+    size_t events = 0, at, n;
     double best = -1, best_send = -1;
     mt_config_t cfg;
     const char *json = "";
@@ -128,8 +128,8 @@ static int bench_connections(const char *path, long repeat)
         return MT_REPLAY_EXIT_IO;
     }
     fclose(f);
-    for (at = 0; at + 68u <= (size_t)size; events++) {
-        at += 68u + (records[at + 64] | (size_t)records[at + 65] << 8) + (records[at + 66] | (size_t)records[at + 67] << 8);
+    for (at = 0; at <= (size_t)size && (n = mt_replay_record_size(records + at, (size_t)size - at)) > 0; events++) {
+        at += n;
     }
     memset(&cfg, 0, sizeof cfg);
     cfg.blob = microtally_rtos_wasm;

@@ -1,4 +1,4 @@
-/* What the board support (startup.c) offers the replay driver. */
+/* What the board support (startup.c) offers the images' programs. */
 #ifndef MT_QEMU_BOARD_H
 #define MT_QEMU_BOARD_H
 
@@ -19,5 +19,8 @@ size_t board_stack_size(void);
 #define BOARD_CLOCK_HZ 25000000u
 void board_clock_start(void);
 uint64_t board_clock_ticks(void);
+
+/* The vector table (at address 0), for an RTOS that sets VTOR. */
+extern void (*const board_vectors[16])(void);
 
 #endif
