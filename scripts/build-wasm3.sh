@@ -84,6 +84,7 @@ if [ ! -f build/microtally-rtos.wasm ] || [ ! -f build/microtally-linux.wasm ]; 
 fi
 
 command -v make >/dev/null || die "make not found (apt install make; scripts/setup.sh does)"
+command -v cmake >/dev/null || die "cmake not found: it embeds the blobs (apt install cmake; scripts/setup.sh does)"
 command -v "${CC:-cc}" >/dev/null || die "no C compiler: ${CC:-cc} not found (apt install gcc; scripts/setup.sh does)"
 JOBS=$(getconf _NPROCESSORS_ONLN 2>/dev/null || echo 2)
 make --no-print-directory -s -C ports/posix -j"$JOBS" WASM3_DIR="$WASM3_DIR" >&2
