@@ -96,12 +96,24 @@ UINT mt_tx_start(const MT_TX_CONFIG *c) {
   if (c == TX_NULL || c->queue_storage == TX_NULL || (c->stack != TX_NULL && c->stack_size < MT_TX_MIN_STACK_BYTES)) {
     return tx(mt_agent_start(TX_NULL));
   }
-  mt_agent_config_t agent = {{MT_TX_BLOB, MT_TX_BLOB_LEN, MT_TX_BLOB_MEMORY_END},
-                             c->queue_size / MT_TX_EVENT_BYTES, MT_TX_TICKS_PER_SECOND,
-                             c->epoch_ms_at_start, c->clock_ms, c->send != TX_NULL ? send_chunk : TX_NULL,
-                             TX_NULL, c->agent_id, c->configuration, c->message_format,
-                             update_text, MT_TX_CONFIG_BYTES, journal, sizeof journal,
-                             reason, sizeof reason};
+  mt_agent_config_t agent = {
+      .engine = {MT_TX_BLOB, MT_TX_BLOB_LEN, MT_TX_BLOB_MEMORY_END},
+      .queue_events = c->queue_size / MT_TX_EVENT_BYTES,
+      .ticks_per_second = MT_TX_TICKS_PER_SECOND,
+      .epoch_ms_at_start = c->epoch_ms_at_start,
+      .clock_ms = c->clock_ms,
+      .send = c->send != TX_NULL ? send_chunk : TX_NULL,
+      .agent_id = c->agent_id,
+      .configuration = c->configuration,
+      .message_format = c->message_format,
+      .update = update_text,
+      .update_bytes = MT_TX_CONFIG_BYTES,
+      .journal = journal,
+      .journal_bytes = sizeof journal,
+      .reason = reason,
+      .reason_bytes = sizeof reason,
+  };
+  /* Probed first: the running agent still uses tx_config. */
   if (mt_agent_start(TX_NULL) == MT_AGENT_ALREADY_STARTED) return MT_TX_ALREADY_STARTED;
   tx_config = *c;
   return tx(mt_agent_start(&agent));
