@@ -40,11 +40,12 @@ static struct {
 } agent;
 
 static struct {
-  volatile unsigned state;    /* UPDATE_* */
-  volatile unsigned unqueued; /* its wake marker found the queue full: the agent's next turn takes it */
-  unsigned is_line;           /* a trace line (mt_agent_post_line), not a configuration update */
-  size_t length;              /* a line longer than the update buffer is only measured */
-  unsigned verdict;           /* of the latest update applied: 0 or an MT_AGENT_* code */
+  volatile unsigned state; /* UPDATE_* */
+  volatile unsigned
+      unqueued;     /* its wake marker found the queue full: the agent's next turn takes it */
+  unsigned is_line; /* a trace line (mt_agent_post_line), not a configuration update */
+  size_t length;    /* a line longer than the update buffer is only measured */
+  unsigned verdict; /* of the latest update applied: 0 or an MT_AGENT_* code */
 } update;
 
 /* Accepted updates, back to back, each a 2-byte length then the JSON, oldest first. */
@@ -93,16 +94,15 @@ static int64_t not_before_last(int64_t t_ms) {
 
 static bool send_chunk(void *ctx, const uint8_t *data, size_t length, bool ends) {
   (void)ctx;
-  agent.config.send(agent.config.send_context, data, length, ends ? MT_MESSAGE_LAST : MT_MESSAGE_MORE);
+  agent.config.send(agent.config.send_context, data, length,
+                    ends ? MT_MESSAGE_LAST : MT_MESSAGE_MORE);
   agent.in_message = !ends;
   if (ends) stats.messages++;
   return true;
 }
 
 /* Hands every pending chunk to `send`. Returns MT_OK, or the error that stopped it. */
-static mt_status_t drain(void) {
-  return mt_message_drain(&agent.core, send_chunk, NULL);
-}
+static mt_status_t drain(void) { return mt_message_drain(&agent.core, send_chunk, NULL); }
 
 static mt_status_t call_core(input_kind kind, int64_t t_ms, const void *arg) {
   const text_t *text = (const text_t *)arg;
@@ -277,7 +277,10 @@ static void apply_update(void) {
     }
   }
   if (update.is_line) {
-    if (taken) stats.lines_accepted++; else stats.lines_rejected++;
+    if (taken)
+      stats.lines_accepted++;
+    else
+      stats.lines_rejected++;
   } else if (taken) {
     journal_append(agent.config.update, update.length);
     stats.updates_applied++;
@@ -405,13 +408,9 @@ static unsigned hand_over(const char *text, size_t length, unsigned is_line) {
   return MT_AGENT_OK;
 }
 
-unsigned mt_agent_configure(const char *json, size_t length) {
-  return hand_over(json, length, 0);
-}
+unsigned mt_agent_configure(const char *json, size_t length) { return hand_over(json, length, 0); }
 
-unsigned mt_agent_post_line(const char *line, size_t length) {
-  return hand_over(line, length, 1);
-}
+unsigned mt_agent_post_line(const char *line, size_t length) { return hand_over(line, length, 1); }
 
 unsigned mt_agent_result(char *reason, size_t reason_size) {
   unsigned posture = mt_os_lock();

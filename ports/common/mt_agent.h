@@ -38,7 +38,7 @@ typedef struct mt_agent_event {
 } mt_agent_event_t;
 
 typedef struct mt_agent_config {
-  mt_config_t engine; /* the blob */
+  mt_config_t engine;    /* the blob */
   uint32_t queue_events; /* the queue's capacity (mt_os_create makes it) */
   uint32_t ticks_per_second;
   /* Wall-clock ms at mt_agent_start, plus the ticks since; or clock_ms (never backwards). */
@@ -59,13 +59,13 @@ typedef struct mt_agent_config {
 } mt_agent_config_t;
 
 typedef struct mt_agent_stats {
-  uint32_t posted;    /* events accepted into the queue */
-  uint32_t dropped;   /* events refused: queue full (never blocks), agent not started or stopped;
-                         also events that raced the stop and were still queued after mt_finish */
-  uint32_t ingested;  /* events the core accepted */
-  uint32_t rejected;  /* events the core refused (see the core's diagnostics) */
-  uint32_t messages;  /* messages handed to `send` */
-  uint32_t faults;    /* core traps (the core was re-initialised, the configuration re-applied) */
+  uint32_t posted;   /* events accepted into the queue */
+  uint32_t dropped;  /* events refused: queue full (never blocks), agent not started or stopped;
+                        also events that raced the stop and were still queued after mt_finish */
+  uint32_t ingested; /* events the core accepted */
+  uint32_t rejected; /* events the core refused (see the core's diagnostics) */
+  uint32_t messages; /* messages handed to `send` */
+  uint32_t faults;   /* core traps (the core was re-initialised, the configuration re-applied) */
   uint32_t updates_applied;   /* configuration updates the core accepted */
   uint32_t updates_rejected;  /* ... the core refused (or faulted on); nothing changed */
   uint32_t updates_forgotten; /* accepted updates dropped from the journal (too small): a fault

@@ -13,7 +13,8 @@ mt_status_t mt_message_drain(mt_core_t *core, mt_message_sink_t sink, void *ctx)
   }
 }
 
-bool mt_message_ends_line(mt_message_framing_t *f, const uint8_t *data, size_t len, unsigned where) {
+bool mt_message_ends_line(mt_message_framing_t *f, const uint8_t *data, size_t len,
+                          unsigned where) {
   if (!f->in_message && len > 0) {
     f->json = data[0] == '{';
     f->in_message = true;

@@ -6,9 +6,9 @@
 #include <stdint.h>
 
 /* Exit statuses beyond the replay's own 0/1/2 (SPEC R10). */
-#define BOARD_EXIT_FAULT 76 /* CPU fault (70 is replay's "the core trapped") */
+#define BOARD_EXIT_FAULT 76  /* CPU fault (70 is replay's "the core trapped") */
 #define BOARD_EXIT_ENGINE 71 /* wasm3 could not load or run the blob */
-#define BOARD_EXIT_IO 74 /* semihosting I/O failed */
+#define BOARD_EXIT_IO 74     /* semihosting I/O failed */
 
 /* Bytes of the main stack ever used (high-water mark of the painted region). */
 size_t board_stack_used(void);

@@ -82,8 +82,9 @@ static long decode_hex(const char *hex, char *to, size_t cap) {
 int board_usage(const char *message) {
   board_put_text(&board_err, "microtally: ");
   board_put_text(&board_err, message);
-  board_put_text(&board_err,
-                 "\nusage: microtally [--stats] [--format=json|cbor] [--agent-id-hex=<hex>] [--footprint] <trace>\n");
+  board_put_text(
+      &board_err,
+      "\nusage: microtally [--stats] [--format=json|cbor] [--agent-id-hex=<hex>] [--footprint] <trace>\n");
   (void)board_flush(&board_err);
   return MT_REPLAY_EXIT_USAGE;
 }
@@ -109,7 +110,8 @@ int board_parse_args(board_args_t *args, bool (*other)(const char *arg)) {
       args->format = MT_FORMAT_JSON;
     } else if (strncmp(arg, "--agent-id-hex=", 15) == 0) {
       args->agent_id_len = decode_hex(arg + 15, args->agent_id, BOARD_AGENT_ID_BYTES);
-      if (args->agent_id_len < 0) return board_usage("--agent-id-hex: not hex, or longer than 64 bytes");
+      if (args->agent_id_len < 0)
+        return board_usage("--agent-id-hex: not hex, or longer than 64 bytes");
     } else if (arg[0] == '-' ? !other(arg) : args->trace != NULL) {
       return board_usage("unknown argument");
     } else if (arg[0] != '-') {

@@ -41,8 +41,8 @@ typedef struct board_args {
   mt_format_t format;
   char agent_id[BOARD_AGENT_ID_BYTES + 1]; /* --agent-id-hex=<hex>: hex, so no byte of it can
                                               upset QEMU's option parser */
-  long agent_id_len;  /* -1: none */
-  const char *trace;  /* the one argument that is not an option */
+  long agent_id_len;                       /* -1: none */
+  const char *trace;                       /* the one argument that is not an option */
 } board_args_t;
 
 /* Parses the command line; an option the replay does not know goes to `other` (the image's:

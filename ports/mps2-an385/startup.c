@@ -27,7 +27,10 @@ __attribute__((section(".vectors"), used)) void (*const board_vectors[16])(void)
     Fault_Handler, /* MemManage */
     Fault_Handler, /* BusFault */
     Fault_Handler, /* UsageFault */
-    0, 0, 0, 0,
+    0,
+    0,
+    0,
+    0,
     Fault_Handler, /* SVCall */
     Fault_Handler, /* DebugMonitor */
     0,
@@ -73,10 +76,9 @@ static uint32_t clock_last;
 
 void board_clock_start(void) {
   SYST_RVR = SYST_RELOAD;
-  SYST_CVR = 0; /* cleared; it loads the reload value on the next tick */
+  SYST_CVR = 0;    /* cleared; it loads the reload value on the next tick */
   SYST_CSR = 0x5u; /* enable, no interrupt, processor clock */
-  for (int i = 0; i < 1000 && SYST_CVR == 0; i++) {
-  }
+  for (int i = 0; i < 1000 && SYST_CVR == 0; i++) {}
   clock_wraps = 0;
   clock_last = SYST_CVR;
 }

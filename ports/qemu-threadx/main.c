@@ -50,7 +50,7 @@
 #ifndef AGENT_STACK_BYTES
 #define AGENT_STACK_BYTES MT_TX_MIN_STACK_BYTES
 #endif
-#define AGENT_PRIORITY 10u  /* above the feeder: a post is handled before the feeder goes on */
+#define AGENT_PRIORITY 10u /* above the feeder: a post is handled before the feeder goes on */
 #define FEEDER_PRIORITY 20u
 #define FEEDER_STACK_BYTES 8192u /* mt_tx_start runs here: wasm3 compiles the blob */
 #define QUEUE_EVENTS 16u
@@ -140,7 +140,8 @@ static size_t painted_used(const void *stack, size_t size) {
 }
 
 static void report_footprint(void) {
-  board_put_text(&board_err, "{\"profile\":\"" PROFILE "\",\"engine\":\"" ENGINE "\",\"agentStackUsed\":");
+  board_put_text(&board_err,
+                 "{\"profile\":\"" PROFILE "\",\"engine\":\"" ENGINE "\",\"agentStackUsed\":");
   board_put_number(&board_err, painted_used(agent_stack, sizeof agent_stack));
   board_put_text(&board_err, ",\"agentStackBytes\":");
   board_put_number(&board_err, sizeof agent_stack);
@@ -176,8 +177,8 @@ static VOID feed(ULONG input) {
   cfg.message_format = args.format;
   cfg.agent_id = args.agent_id_len >= 0 ? args.agent_id : TX_NULL;
   if (want_check_api) {
-    check_api_io_t check = {&cfg, &feeder, print_out, print_number, line_buf, sizeof line_buf,
-                            summary, sizeof summary};
+    check_api_io_t check = {&cfg,     &feeder,         print_out, print_number,
+                            line_buf, sizeof line_buf, summary,   sizeof summary};
     finish(check_api(&check));
   }
   UINT st = mt_tx_start(&cfg);
@@ -189,11 +190,13 @@ static VOID feed(ULONG input) {
     finish(MT_REPLAY_EXIT_USAGE);
   }
   if (st != TX_SUCCESS) {
-    board_put_text(&board_err, "microtally: the agent could not start the " ENGINE " engine on the " PROFILE " blob\n");
+    board_put_text(&board_err, "microtally: the agent could not start the " ENGINE
+                               " engine on the " PROFILE " blob\n");
     finish(BOARD_EXIT_ENGINE);
   }
 
-  mt_replay_target_t target = {TX_NULL, post_line, line_reason, stop_agent, core_summary, TX_NULL, TX_NULL};
+  mt_replay_target_t target = {TX_NULL,      post_line, line_reason, stop_agent,
+                               core_summary, TX_NULL,   TX_NULL};
   mt_replay_options_t opt;
   mt_replay_io_t io = {(void *)(intptr_t)trace_handle, board_read, board_write};
   memset(&opt, 0, sizeof opt);
@@ -211,7 +214,8 @@ static VOID feed(ULONG input) {
 VOID tx_application_define(VOID *first_unused_memory) {
   (void)first_unused_memory;
   if (tx_thread_create(&feeder, (CHAR *)"replay feeder", feed, 0, feeder_stack, sizeof feeder_stack,
-                       FEEDER_PRIORITY, FEEDER_PRIORITY, TX_NO_TIME_SLICE, TX_AUTO_START) != TX_SUCCESS) {
+                       FEEDER_PRIORITY, FEEDER_PRIORITY, TX_NO_TIME_SLICE,
+                       TX_AUTO_START) != TX_SUCCESS) {
     board_put_text(&board_err, "microtally: could not create the feeder thread\n");
     finish(BOARD_EXIT_ENGINE);
   }

@@ -28,4 +28,3 @@ void _tx_initialize_low_level(void) {
   SCB_SHPR2 = 0xFF000000u; /* SVCall lowest */
   SCB_SHPR3 = 0x40FF0000u; /* PendSV lowest, SysTick above it */
 }
-

@@ -51,38 +51,36 @@ static char read_buf[READ_BYTES];
 static const char *bench_path;
 
 /* The image's one blob. */
-static void engine_config(mt_config_t *cfg)
-{
-    memset(cfg, 0, sizeof *cfg);
-    cfg->blob = BLOB;
-    cfg->blob_size = BLOB_LEN;
-    cfg->memory_limit = MEMORY_END;
+static void engine_config(mt_config_t *cfg) {
+  memset(cfg, 0, sizeof *cfg);
+  cfg->blob = BLOB;
+  cfg->blob_size = BLOB_LEN;
+  cfg->memory_limit = MEMORY_END;
 }
 
 /* One JSON line: what this run needed of the static RAM reserved for it. */
-static void report_footprint(void)
-{
+static void report_footprint(void) {
 #if MT_QEMU_AOT
-    /* The translated blob's only RAM is its linear memory (mt_heap_used). */
-    board_put_text(&board_err, "{\"profile\":\"" PROFILE "\",\"engine\":\"aot\",\"engineRam\":");
-    board_put_number(&board_err, mt_heap_used(&core));
+  /* The translated blob's only RAM is its linear memory (mt_heap_used). */
+  board_put_text(&board_err, "{\"profile\":\"" PROFILE "\",\"engine\":\"aot\",\"engineRam\":");
+  board_put_number(&board_err, mt_heap_used(&core));
 #else
-    board_put_text(&board_err, "{\"profile\":\"" PROFILE "\",\"engine\":\"wasm3\",\"heapUsed\":");
-    board_put_number(&board_err, mt_heap_used(&core));
-    board_put_text(&board_err, ",\"heapBytes\":");
-    board_put_number(&board_err, MT_WASM3_HEAP_BYTES);
-    board_put_text(&board_err, ",\"wasmStackBytes\":");
-    board_put_number(&board_err, MT_WASM3_STACK_BYTES);
-    board_put_text(&board_err, ",\"wasmStackUsed\":");
-    board_put_number(&board_err, mt_engine_stack_used(&core));
+  board_put_text(&board_err, "{\"profile\":\"" PROFILE "\",\"engine\":\"wasm3\",\"heapUsed\":");
+  board_put_number(&board_err, mt_heap_used(&core));
+  board_put_text(&board_err, ",\"heapBytes\":");
+  board_put_number(&board_err, MT_WASM3_HEAP_BYTES);
+  board_put_text(&board_err, ",\"wasmStackBytes\":");
+  board_put_number(&board_err, MT_WASM3_STACK_BYTES);
+  board_put_text(&board_err, ",\"wasmStackUsed\":");
+  board_put_number(&board_err, mt_engine_stack_used(&core));
 #endif
-    board_put_text(&board_err, ",\"linearMemory\":");
-    board_put_number(&board_err, MEMORY_END);
-    board_put_text(&board_err, ",\"stackUsed\":");
-    board_put_number(&board_err, board_stack_used());
-    board_put_text(&board_err, ",\"stackBytes\":");
-    board_put_number(&board_err, board_stack_size());
-    board_put_text(&board_err, "}\n");
+  board_put_text(&board_err, ",\"linearMemory\":");
+  board_put_number(&board_err, MEMORY_END);
+  board_put_text(&board_err, ",\"stackUsed\":");
+  board_put_number(&board_err, board_stack_used());
+  board_put_text(&board_err, ",\"stackBytes\":");
+  board_put_number(&board_err, board_stack_size());
+  board_put_text(&board_err, "}\n");
 }
 
 /* Instructions per SysTick tick under -icount shift=0 (one instruction per virtual ns). */
@@ -90,155 +88,150 @@ static void report_footprint(void)
 
 /* Records arrive in the read buffer (replay's, unused here: no extra RAM); a record split by a
  * read is carried over. Each batch is copied into the core's input area, as on every engine. */
-static int bench_connections(const char *path)
-{
-    mt_config_t cfg;
-    uint64_t ingest = 0, send = 0, events = 0;
-    size_t have = 0, walked = 0;
-    const char *json = NULL;
-    size_t json_len = 0;
-    bool eof = false;
-    int handle = sh_open_read(path);
-    if (handle < 0) {
-        board_put_text(&board_err, "microtally: cannot open the records file\n");
+static int bench_connections(const char *path) {
+  mt_config_t cfg;
+  uint64_t ingest = 0, send = 0, events = 0;
+  size_t have = 0, walked = 0;
+  const char *json = NULL;
+  size_t json_len = 0;
+  bool eof = false;
+  int handle = sh_open_read(path);
+  if (handle < 0) {
+    board_put_text(&board_err, "microtally: cannot open the records file\n");
+    return BOARD_EXIT_IO;
+  }
+  engine_config(&cfg);
+  if (mt_init(&core, &cfg) != MT_OK) {
+    return BOARD_EXIT_ENGINE;
+  }
+  board_clock_start();
+  for (;;) {
+    size_t used = 0;
+    if (!eof && have < sizeof read_buf) {
+      long got = sh_read(handle, read_buf + have, sizeof read_buf - have);
+      if (got < 0) {
         return BOARD_EXIT_IO;
+      }
+      eof = got == 0;
+      have += (size_t)got;
     }
-    engine_config(&cfg);
-    if (mt_init(&core, &cfg) != MT_OK) {
-        return BOARD_EXIT_ENGINE;
-    }
-    board_clock_start();
+    /* Count the whole records now in the buffer. */
     for (;;) {
-        size_t used = 0;
-        if (!eof && have < sizeof read_buf) {
-            long got = sh_read(handle, read_buf + have, sizeof read_buf - have);
-            if (got < 0) {
-                return BOARD_EXIT_IO;
-            }
-            eof = got == 0;
-            have += (size_t)got;
-        }
-        /* Count the whole records now in the buffer. */
-        for (;;) {
-            size_t size = mt_replay_record_size((const uint8_t *)read_buf + walked, have - walked);
-            if (size == 0 || walked + size > have) {
-                break;
-            }
-            walked += size;
-            events++;
-        }
-        if (walked == 0) {
-            if (have == 0 && eof) {
-                break;
-            }
-            if (eof || have == sizeof read_buf) {
-                board_put_text(&board_err, "microtally: a record is cut short or larger than the buffer\n");
-                return BOARD_EXIT_IO;
-            }
-            continue;
-        }
-        while (used < walked) {
-            const uint8_t *data;
-            size_t consumed = 0, skipped = 0, n;
-            bool ends;
-            uint64_t t0 = board_clock_ticks(), t1;
-            mt_status_t st = mt_ingest_connection_records(&core, (const uint8_t *)read_buf + used, walked - used,
-                                                          &consumed, &skipped);
-            t1 = board_clock_ticks();
-            ingest += t1 - t0;
-            if (st != MT_OK) {
-                return BOARD_EXIT_ENGINE;
-            }
-            used += consumed;
-            while (mt_next_chunk(&core, &data, &n, &ends) == MT_OK) {
-            }
-            send += board_clock_ticks() - t1;
-        }
-        memmove(read_buf, read_buf + walked, have - walked);
-        have -= walked;
-        walked = 0;
+      size_t size = mt_replay_record_size((const uint8_t *)read_buf + walked, have - walked);
+      if (size == 0 || walked + size > have) {
+        break;
+      }
+      walked += size;
+      events++;
     }
-    sh_close(handle);
-    {
-        const uint8_t *data;
-        size_t n;
-        bool ends;
-        (void)mt_finish(&core);
-        while (mt_next_chunk(&core, &data, &n, &ends) == MT_OK) {
-        }
+    if (walked == 0) {
+      if (have == 0 && eof) {
+        break;
+      }
+      if (eof || have == sizeof read_buf) {
+        board_put_text(&board_err, "microtally: a record is cut short or larger than the buffer\n");
+        return BOARD_EXIT_IO;
+      }
+      continue;
     }
-    if (mt_stats(&core, &json, &json_len) != MT_OK) {
+    while (used < walked) {
+      const uint8_t *data;
+      size_t consumed = 0, skipped = 0, n;
+      bool ends;
+      uint64_t t0 = board_clock_ticks(), t1;
+      mt_status_t st = mt_ingest_connection_records(&core, (const uint8_t *)read_buf + used,
+                                                    walked - used, &consumed, &skipped);
+      t1 = board_clock_ticks();
+      ingest += t1 - t0;
+      if (st != MT_OK) {
         return BOARD_EXIT_ENGINE;
+      }
+      used += consumed;
+      while (mt_next_chunk(&core, &data, &n, &ends) == MT_OK) {}
+      send += board_clock_ticks() - t1;
     }
-    board_put_text(&board_out, "{\"events\":");
-    board_put_number(&board_out, events);
-    board_put_text(&board_out, ",\"instructions\":");
-    board_put_number(&board_out, ingest * INSTRUCTIONS_PER_TICK);
-    board_put_text(&board_out, ",\"sendInstructions\":");
-    board_put_number(&board_out, send * INSTRUCTIONS_PER_TICK);
-    board_put_text(&board_out, ",\"stats\":");
-    (void)board_put(&board_out, json, json_len);
-    board_put_text(&board_out, "}\n");
-    return board_flush(&board_out) == 0 ? 0 : BOARD_EXIT_IO;
+    memmove(read_buf, read_buf + walked, have - walked);
+    have -= walked;
+    walked = 0;
+  }
+  sh_close(handle);
+  {
+    const uint8_t *data;
+    size_t n;
+    bool ends;
+    (void)mt_finish(&core);
+    while (mt_next_chunk(&core, &data, &n, &ends) == MT_OK) {}
+  }
+  if (mt_stats(&core, &json, &json_len) != MT_OK) {
+    return BOARD_EXIT_ENGINE;
+  }
+  board_put_text(&board_out, "{\"events\":");
+  board_put_number(&board_out, events);
+  board_put_text(&board_out, ",\"instructions\":");
+  board_put_number(&board_out, ingest * INSTRUCTIONS_PER_TICK);
+  board_put_text(&board_out, ",\"sendInstructions\":");
+  board_put_number(&board_out, send * INSTRUCTIONS_PER_TICK);
+  board_put_text(&board_out, ",\"stats\":");
+  (void)board_put(&board_out, json, json_len);
+  board_put_text(&board_out, "}\n");
+  return board_flush(&board_out) == 0 ? 0 : BOARD_EXIT_IO;
 }
 
 /* `--bench-connections=<file>`, the one option of this image's own. */
-static bool bench_option(const char *arg)
-{
-    if (strncmp(arg, "--bench-connections=", 20) != 0) {
-        return false;
-    }
-    bench_path = arg + 20;
-    return true;
+static bool bench_option(const char *arg) {
+  if (strncmp(arg, "--bench-connections=", 20) != 0) {
+    return false;
+  }
+  bench_path = arg + 20;
+  return true;
 }
 
-int main(void)
-{
-    mt_config_t cfg;
-    mt_replay_options_t opt;
-    mt_replay_io_t io = {NULL, board_read, board_write};
-    board_args_t args;
-    int status;
-    int trace;
+int main(void) {
+  mt_config_t cfg;
+  mt_replay_options_t opt;
+  mt_replay_io_t io = {NULL, board_read, board_write};
+  board_args_t args;
+  int status;
+  int trace;
 
-    if (!board_console_open()) {
-        return BOARD_EXIT_IO;
-    }
-    status = board_parse_args(&args, bench_option);
-    if (status != 0) {
-        return status;
-    }
-    if (bench_path != NULL) {
-        status = bench_connections(bench_path);
-        (void)board_flush(&board_err);
-        return status;
-    }
-    if (args.trace == NULL) {
-        return board_usage("replay takes exactly one trace file");
-    }
-    trace = board_open_trace(&args);
-    if (trace < 0) {
-        return MT_REPLAY_EXIT_USAGE;
-    }
+  if (!board_console_open()) {
+    return BOARD_EXIT_IO;
+  }
+  status = board_parse_args(&args, bench_option);
+  if (status != 0) {
+    return status;
+  }
+  if (bench_path != NULL) {
+    status = bench_connections(bench_path);
+    (void)board_flush(&board_err);
+    return status;
+  }
+  if (args.trace == NULL) {
+    return board_usage("replay takes exactly one trace file");
+  }
+  trace = board_open_trace(&args);
+  if (trace < 0) {
+    return MT_REPLAY_EXIT_USAGE;
+  }
 
-    engine_config(&cfg);
-    memset(&opt, 0, sizeof opt);
-    opt.config = &cfg;
-    opt.profile = PROFILE;
-    opt.stats = args.stats;
-    opt.format = args.format;
-    if (args.agent_id_len >= 0) {
-        opt.agent_id = args.agent_id;
-        opt.agent_id_len = (size_t)args.agent_id_len;
-    }
-    opt.line = NULL; /* lines are assembled in the core's input area: no 4 KB buffer of ours */
-    opt.read_buffer = read_buf;
-    opt.read_capacity = sizeof read_buf;
-    io.ctx = (void *)(intptr_t)trace;
-    status = mt_replay(&core, &opt, &io);
-    sh_close(trace);
-    if (args.footprint) {
-        report_footprint();
-    }
-    return board_finish(status);
+  engine_config(&cfg);
+  memset(&opt, 0, sizeof opt);
+  opt.config = &cfg;
+  opt.profile = PROFILE;
+  opt.stats = args.stats;
+  opt.format = args.format;
+  if (args.agent_id_len >= 0) {
+    opt.agent_id = args.agent_id;
+    opt.agent_id_len = (size_t)args.agent_id_len;
+  }
+  opt.line = NULL; /* lines are assembled in the core's input area: no 4 KB buffer of ours */
+  opt.read_buffer = read_buf;
+  opt.read_capacity = sizeof read_buf;
+  io.ctx = (void *)(intptr_t)trace;
+  status = mt_replay(&core, &opt, &io);
+  sh_close(trace);
+  if (args.footprint) {
+    report_footprint();
+  }
+  return board_finish(status);
 }

@@ -23,22 +23,21 @@ static CHAR reason[MT_TX_REASON_BYTES];
 
 uint32_t mt_os_ticks(void) { return (uint32_t)tx_time_get(); }
 unsigned mt_os_lock(void) { return tx_interrupt_control(TX_INT_DISABLE); }
-void mt_os_unlock(unsigned posture) { (VOID)tx_interrupt_control(posture); }
+void mt_os_unlock(unsigned posture) { (void)tx_interrupt_control(posture); }
 
 unsigned mt_os_create(void) {
   UINT status = tx_queue_create(&queue, (CHAR *)"microtally events", MT_TX_EVENT_ULONGS,
                                 tx_config.queue_storage, tx_config.queue_size);
   if (status != TX_SUCCESS) return status;
   status = tx_semaphore_create(&stopped, (CHAR *)"microtally stopped", 0);
-  if (status != TX_SUCCESS) (VOID)tx_queue_delete(&queue);
+  if (status != TX_SUCCESS) (void)tx_queue_delete(&queue);
   return status;
 }
 
 /* Returning from its entry function leaves the thread completed; mt_tx_stop deletes it. */
 static VOID agent_thread(ULONG input) {
-  (VOID)input;
-  while (mt_agent_step(MT_TX_WINDOW_CHECK_TICKS) != MT_AGENT_STOPPED) {
-  }
+  (void)input;
+  while (mt_agent_step(MT_TX_WINDOW_CHECK_TICKS) != MT_AGENT_STOPPED) {}
 }
 
 unsigned mt_os_start_thread(void) {
@@ -52,11 +51,11 @@ unsigned mt_os_start_thread(void) {
 
 void mt_os_delete(void) {
   if (thread_made) {
-    (VOID)tx_thread_terminate(&thread); /* it may not have returned yet */
-    (VOID)tx_thread_delete(&thread);
+    (void)tx_thread_terminate(&thread); /* it may not have returned yet */
+    (void)tx_thread_delete(&thread);
   }
-  (VOID)tx_queue_delete(&queue);
-  (VOID)tx_semaphore_delete(&stopped);
+  (void)tx_queue_delete(&queue);
+  (void)tx_semaphore_delete(&stopped);
 }
 
 unsigned mt_os_post(const mt_agent_event_t *event) {
@@ -73,10 +72,10 @@ unsigned mt_os_receive(mt_agent_event_t *event, uint32_t wait_ticks) {
   return status;
 }
 
-void mt_os_signal_stopped(void) { (VOID)tx_semaphore_put(&stopped); }
+void mt_os_signal_stopped(void) { (void)tx_semaphore_put(&stopped); }
 
 void mt_os_wait_stopped(uint32_t wait_ticks) {
-  if (thread_made) (VOID)tx_semaphore_get(&stopped, wait_ticks);
+  if (thread_made) (void)tx_semaphore_get(&stopped, wait_ticks);
 }
 
 int mt_os_in_agent_thread(void) { return thread_made && tx_thread_identify() == &thread; }
@@ -88,12 +87,13 @@ static UINT tx(unsigned status) {
 }
 
 static VOID send_chunk(void *context, const uint8_t *bytes, size_t length, unsigned where) {
-  (VOID)context;
+  (void)context;
   tx_config.send(tx_config.send_context, (const UCHAR *)bytes, (ULONG)length, where);
 }
 
 UINT mt_tx_start(const MT_TX_CONFIG *c) {
-  if (c == TX_NULL || c->queue_storage == TX_NULL || (c->stack != TX_NULL && c->stack_size < MT_TX_MIN_STACK_BYTES)) {
+  if (c == TX_NULL || c->queue_storage == TX_NULL ||
+      (c->stack != TX_NULL && c->stack_size < MT_TX_MIN_STACK_BYTES)) {
     return tx(mt_agent_start(TX_NULL));
   }
   mt_agent_config_t agent = {
@@ -120,8 +120,12 @@ UINT mt_tx_start(const MT_TX_CONFIG *c) {
 }
 
 UINT mt_tx_post_connection(const mt_packet_conn *c) { return tx(mt_agent_post_connection(c)); }
-UINT mt_tx_configure(const CHAR *json, ULONG length) { return tx(mt_agent_configure(json, length)); }
-UINT mt_tx_post_line(const CHAR *line, ULONG length) { return tx(mt_agent_post_line(line, length)); }
+UINT mt_tx_configure(const CHAR *json, ULONG length) {
+  return tx(mt_agent_configure(json, length));
+}
+UINT mt_tx_post_line(const CHAR *line, ULONG length) {
+  return tx(mt_agent_post_line(line, length));
+}
 UINT mt_tx_configure_result(CHAR *why, ULONG size) { return tx(mt_agent_result(why, size)); }
 UINT mt_tx_stop(ULONG wait_ticks) { return tx(mt_agent_stop(wait_ticks)); }
 UINT mt_tx_agent_step(ULONG wait_ticks) { return tx(mt_agent_step(wait_ticks)); }

@@ -54,16 +54,20 @@ typedef mt_agent_event_t MT_TX_EVENT;
 /* Return codes of mt_tx_start beyond ThreadX's own (which it passes through): the agent's. */
 #define MT_TX_ALREADY_STARTED MT_AGENT_ALREADY_STARTED /* 0x100 */
 #define MT_TX_BAD_CONFIG MT_AGENT_BAD_CONFIG           /* 0x101 */
-#define MT_TX_ENGINE_ERROR MT_AGENT_ENGINE_ERROR /* 0x102: wasm3 could not load or initialise the core */
-#define MT_TX_REJECTED MT_AGENT_REJECTED /* 0x103: the core rejected the agent id or the configuration */
-#define MT_TX_PENDING MT_AGENT_PENDING   /* 0x104: an update (or the stop) is requested, not yet carried out */
+#define MT_TX_ENGINE_ERROR \
+  MT_AGENT_ENGINE_ERROR /* 0x102: wasm3 could not load or initialise the core */
+#define MT_TX_REJECTED \
+  MT_AGENT_REJECTED /* 0x103: the core rejected the agent id or the configuration */
+#define MT_TX_PENDING \
+  MT_AGENT_PENDING /* 0x104: an update (or the stop) is requested, not yet carried out */
 #define MT_TX_TOO_LONG MT_AGENT_TOO_LONG /* 0x105: an update longer than MT_TX_CONFIG_BYTES */
 #define MT_TX_STOPPED MT_AGENT_STOPPED   /* 0x106: the agent is stopping or has stopped */
 
 /* Values of `last` in MT_TX_CONFIG.send. */
-#define MT_TX_CHUNK_MORE MT_MESSAGE_MORE   /* 0: more chunks of this message follow */
-#define MT_TX_CHUNK_LAST MT_MESSAGE_LAST   /* 1: this chunk completes the message */
-#define MT_TX_CHUNK_ABORT MT_MESSAGE_ABORT /* 2: no bytes: the core faulted mid-message; discard the
+#define MT_TX_CHUNK_MORE MT_MESSAGE_MORE /* 0: more chunks of this message follow */
+#define MT_TX_CHUNK_LAST MT_MESSAGE_LAST /* 1: this chunk completes the message */
+#define MT_TX_CHUNK_ABORT \
+  MT_MESSAGE_ABORT /* 2: no bytes: the core faulted mid-message; discard the
                                               chunks received since the last MT_TX_CHUNK_LAST (counted in faults) */
 
 typedef struct MT_TX_CONFIG_STRUCT {
