@@ -276,7 +276,7 @@ mt_status_t mt_init(mt_core_t *core, const mt_config_t *config) {
   if (!mt_engine_load(core, config)) {
     return MT_ERR_ENGINE;
   }
-  if (!query(core, MT_FN_ABI_VERSION, &version) || version != 3 ||
+  if (!query(core, MT_FN_ABI_VERSION, &version) || version != 4 ||
       !mt_engine_has(core, MT_FN_SET_FORMAT) || !query(core, MT_FN_INPUT_PTR, &in_ptr) ||
       !query(core, MT_FN_INPUT_CAPACITY, &in_cap) || !query(core, MT_FN_OUTPUT_PTR, &out_ptr) ||
       !query(core, MT_FN_OUTPUT_CAPACITY, &out_cap) || !query(core, MT_FN_ERROR_PTR, &err_ptr)) {

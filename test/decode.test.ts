@@ -180,7 +180,7 @@ describe('the bounds decode holds input to are the core\'s', () => {
     expect(MAX_TIME).toBe(Number(/MAX_TIME: i64 = (\d+)/.exec(src('event.ts'))![1]));
     expect(MAX_UTC_OFFSET_MIN).toBe(Number(/MAX_UTC_OFFSET_MIN = (\d+)/.exec(src('config.ts'))![1]));
     expect(ENVELOPE_MAX).toBe(Number(/ENVELOPE_MAX = (\d+)/.exec(src('limits.ts'))![1]));
-    expect(STATS_MAX_RECORD).toBe(Number(/STATS_MAX_RECORD = (\d+)/.exec(src('limits.ts'))![1]));
+    expect(STATS_MAX_RECORD).toBe(Number(/export const MAX_RECORD = (\d+)/.exec(src('collectorstats.ts'))![1]));
     expect(MAX_DEPTH).toBe(5);
     expect(MAX_MESSAGE_BYTES).toBe(Number(/MAX_MESSAGE_LIMIT = (\d+)/.exec(src('config.ts'))![1]));
   });

@@ -23,18 +23,27 @@ export const HELPER_PATH = join(packageRoot(), 'build/native/microtally-events')
 
 export interface KernelProcessEvent {
   ev: 'exec' | 'fork';
+  /** When it happened (ms since the epoch), from the kernel's clock at the event. */
+  t?: number;
   pid: number;
   ppid: number | null;
   uid: number | null;
   cmd: string;
   exe?: string;
   comm?: string;
+  /**
+   * The process runs in another mount namespace than the agent, and `exe` there is not the file
+   * of that name here (inode and file system): its path is that namespace's, this one (SPEC R1).
+   */
+  mntns?: number;
   /** The process had exited before its details could be read. */
   gone: boolean;
 }
 
 export interface KernelConnectionEvent {
   ev: 'conn';
+  /** When the helper read the socket's end (ms since the epoch): the kernel stamps no time on it. */
+  t?: number;
   proto: 'tcp' | 'udp';
   state: number;
   /** Addresses as hex bytes in network order. */
@@ -64,6 +73,8 @@ export interface KernelEventOptions {
   onProcess: (e: KernelProcessEvent) => void;
   onConnection: (e: KernelConnectionEvent) => void;
   log: Logger;
+  /** Every event from the kernel before time t (ms since the epoch) has been handed over. */
+  onMark?: (t: number) => void;
   /** Called if the helper stops on its own after it started (the caller falls back to polling). */
   onExit?: (why: string) => void;
   /**
@@ -121,7 +132,9 @@ export function startKernelEvents(opts: KernelEventOptions, stats = new KernelEv
   return new Promise((resolve) => {
     let child: ChildProcess;
     try {
-      child = spawn(path, [], { stdio: ['ignore', 'pipe', 'pipe'] });
+      // Its own session: Ctrl-C on the agent's terminal (SIGINT to the process group) reaches the
+      // agent alone, which then stops the helper itself; left alone, it ends at its next write.
+      child = spawn(path, [], { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
     } catch (e) {
       resolve(failed(`cannot start ${path}: ${(e as Error).message}`));
       return;
@@ -168,6 +181,7 @@ export function startKernelEvents(opts: KernelEventOptions, stats = new KernelEv
         case 'exec':
         case 'fork': opts.onProcess(e as unknown as KernelProcessEvent); break;
         case 'conn': opts.onConnection(e as unknown as KernelConnectionEvent); break;
+        case 'mark': if (typeof e.t === 'number') opts.onMark?.(e.t); break;
         case 'lost':
           for (const [collector, n] of lostCounts(e)) {
             const key = n === 'unknown' ? (`${collector}Unknown` as const) : collector;

@@ -11,6 +11,8 @@ import type { Sink } from './sink.js';
 import { StreamSink } from './stdout.js';
 
 export class UsageError extends Error {}
+/** Refused for safety (a readable secret, a sink file not the agent's): one line, no usage text, exit 2. */
+export class RefusedError extends Error {}
 
 export interface SinkRequest {
   /** `stdout`, `file:<path>`, `mqtt://host:port` or `mqtts://host:port`. */
@@ -38,14 +40,14 @@ export function createSink(req: SinkRequest): SinkSetup {
   const spec = req.spec ?? (req.connectionString ? undefined : 'stdout');
   if (req.connectionString !== undefined) return iotHub(req, spec);
   const deviceId = req.deviceId ?? hostname();
-  if (spec === 'stdout') return { sink: new StreamSink(req.stdout), deviceId, description: 'stdout' };
+  if (spec === 'stdout') return { sink: new StreamSink(req.stdout, req.log), deviceId, description: 'stdout' };
   if (spec?.startsWith('file:')) {
     const path = spec.slice('file:'.length);
     if (!path) throw new UsageError('--sink file:<path> needs a path');
     try {
       return { sink: new FileSink(path, req.log), deviceId, description: `file ${path}` };
     } catch (e) {
-      throw new UsageError(`--sink ${spec}: ${(e as Error).message}`);
+      throw new RefusedError(`--sink ${spec}: ${(e as Error).message}`);
     }
   }
   const url = brokerUrl(spec ?? '');
