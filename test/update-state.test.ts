@@ -4,7 +4,7 @@
 // blob that state.json names (found by its digest).
 import { spawnSync } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
-import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -32,6 +32,21 @@ function snapshot(dir: string): Record<string, string> {
 }
 
 describe('state directory of the Linux agent', () => {
+  it('refuses a state.json it cannot read or that is not its shape, never taking it for sequence 0', () => {
+    const dir = join(base, 'unreadable');
+    installPackage(dir, pkgA5, publicKey, 'linux', 'builtin');
+    // Cannot be read (here: a folder where the file goes; EACCES as another user is the same path).
+    rmSync(join(dir, 'state.json'));
+    mkdirSync(join(dir, 'state.json'));
+    expect(() => readState(dir)).toThrow(/state\.json unreadable: EISDIR/);
+    expect(() => installPackage(dir, pkgA5, publicKey, 'linux', 'builtin')).toThrow(StateError);
+    rmSync(join(dir, 'state.json'), { recursive: true });
+    for (const bad of ['{"sequence":"9"}', '[]', 'null', '{"sequence":9,"current":{"sequence":"x","agentVersion":"v","blobSha256":"00"}}']) {
+      writeFileSync(join(dir, 'state.json'), bad);
+      expect(() => readState(dir), bad).toThrow(/is not a state this agent wrote/);
+    }
+  });
+
   it('creates the directory 0700 and installs a package, then the next, keeping the previous blob', () => {
     const dir = join(base, 'a', 'microtally');
     expect(installedBlob(join(base, 'none'))).toBeUndefined();

@@ -130,6 +130,9 @@ describe('update package: keygen, sign, verify', () => {
     const blob = readFileSync(rtosBlob);
     writeFileSync(at('es384.pkg'), sealPackage(encode(manifestMap(manifest)), blob, key, -35));
     refused(['--pub', at('k.pub'), at('es384.pkg')], /: wrong alg: -35 in the protected header, only ES256 \(-7\) is accepted$/m);
+    // Nothing of an unverified package is echoed but a small integer: no forged line, no escape.
+    writeFileSync(at('text-alg.pkg'), sealPackage(encode(manifestMap(manifest)), blob, key, 'x\nmicrotally: verify: ok\u001b[2J'));
+    refused(['--pub', at('k.pub'), at('text-alg.pkg')], /: wrong alg: a string in the protected header, only ES256 \(-7\) is accepted$/m);
     refused(['--pub', at('k.pub'), variant('trail.pkg', (b) => Buffer.concat([b, Buffer.from([0])]))], /: 1 bytes after the blob$/m);
   });
 

@@ -2,13 +2,27 @@
 // docs/UPDATE.md). The package format lives in host/update/package.ts; these only wire files to it.
 
 import { generateKeyPairSync } from 'node:crypto';
-import { closeSync, existsSync, openSync, readFileSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import type { Profile } from '../engine.js';
 import { UsageError, type Command, type Values } from './command.js';
 
 /** Reads a file a command was given; a file that cannot be read is a usage error naming it. */
+/**
+ * Every input here (key, blob, package) is at most a blob (MAX_BLOB_BYTES of update/package.ts,
+ * not imported here so that commands start without the core) and its envelope: a larger file is
+ * refused unread.
+ */
+const MAX_INPUT_BYTES = (4 << 20) + (64 << 10);
+
 function readInput(path: string, what: string): Buffer {
-  try { return readFileSync(path); } catch (e) { throw new UsageError(`cannot read ${what} "${path}": ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`); }
+  try {
+    const size = statSync(path).size;
+    if (size > MAX_INPUT_BYTES) throw new UsageError(`${what} "${path}" is ${size} bytes, more than ${MAX_INPUT_BYTES}`);
+    return readFileSync(path);
+  } catch (e) {
+    if (e instanceof UsageError) throw e;
+    throw new UsageError(`cannot read ${what} "${path}": ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
 }
 
 /** A non-negative integer option value, or a UsageError naming the option. */

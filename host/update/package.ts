@@ -81,7 +81,12 @@ export function inspectBlob(blob: Uint8Array): BlobFacts {
     throw new PackageError(`the blob fails its self-test: ${(e as Error).message.split('\n')[0]}`);
   }
   const first = out.slice(0, out.indexOf('\n'));
-  const agentVersion = (JSON.parse(first) as { AgentVersion?: unknown }).AgentVersion;
+  let agentVersion: unknown;
+  try {
+    agentVersion = (JSON.parse(first) as { AgentVersion?: unknown }).AgentVersion;
+  } catch {
+    throw new PackageError('the blob\'s self-test wrote no JSON message');
+  }
   if (typeof agentVersion !== 'string') throw new PackageError('the blob\'s self-test message has no AgentVersion');
   return { abiVersion, profile, agentVersion, selfTestSha256: sha256(Buffer.from(out)).toString('hex') };
 }
@@ -156,7 +161,7 @@ export function makePackage(blob: Uint8Array, sequence: number, key: KeyObject):
  * The package of a manifest already encoded: COSE_Sign1 over `payload`, then `blob`. Tests use it
  * to make packages makePackage never would (a field missing, another algorithm).
  */
-export function sealPackage(payload: Uint8Array, blob: Uint8Array, key: KeyObject, alg: number = ES256): Uint8Array {
+export function sealPackage(payload: Uint8Array, blob: Uint8Array, key: KeyObject, alg: number | string = ES256): Uint8Array {
   const protectedBytes = encode(new Map([[HEADER_ALG, alg]]));
   const signature = ecSign('sha256', sigStructure(protectedBytes, payload), { key, dsaEncoding: 'ieee-p1363' });
   const envelope = encode(new Tagged(COSE_SIGN1_TAG, [protectedBytes, new Map([[HEADER_KID, keyId(key)]]), payload, signature]));
@@ -225,7 +230,9 @@ export function verifyPackage(bytes: Uint8Array, pub: KeyObject, opts: VerifyOpt
   const ph = protectedBytes.length === 0 ? new Map() : read(protectedBytes, 0, 'the protected header').item;
   if (!(ph instanceof Map)) bad('not COSE_Sign1: the protected header is not a map');
   const alg = (ph as IntMap).get(HEADER_ALG);
-  if (alg !== ES256) bad(`wrong alg: ${alg === undefined ? 'none' : String(alg)} in the protected header, only ES256 (-7) is accepted`);
+  // Not yet verified: only a small integer is echoed, never the package's own text.
+  const shown = alg === undefined ? 'none' : Number.isSafeInteger(alg) && Math.abs(alg as number) < 1e6 ? String(alg) : `a ${typeof alg}`;
+  if (alg !== ES256) bad(`wrong alg: ${shown} in the protected header, only ES256 (-7) is accepted`);
   const kid = unprotected.get(HEADER_KID);
   // The unprotected header is not signed: only the key id is read there, so nothing else may be.
   if (unprotected.size !== 1 || !(kid instanceof Uint8Array) || kid.length !== 8) bad('not COSE_Sign1 as made by sign: the unprotected header is not {4: an 8-byte key id}');

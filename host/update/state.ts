@@ -48,14 +48,35 @@ export function openStateDir(dir: string): void {
   if ((st.mode & 0o077) !== 0) throw new StateError(`state directory ${dir}: mode ${(st.mode & 0o777).toString(8)}, others may read or change it (0700 expected)`);
 }
 
+/**
+ * state.json as recorded, its types checked: only a missing file reads as nothing installed; one
+ * that cannot be read (permissions) or that is not the shape written here is refused, never taken
+ * for sequence 0 (that would turn anti-rollback off).
+ */
 export function readState(dir: string): State {
   const path = join(dir, STATE);
-  if (!existsSync(path)) return {};
+  let text: string;
   try {
-    return JSON.parse(readFileSync(path, 'utf8')) as State;
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return {};
+    throw new StateError(`state directory ${dir}: ${STATE} unreadable: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+  let state: unknown;
+  try {
+    state = JSON.parse(text);
   } catch (e) {
     throw new StateError(`state directory ${dir}: ${STATE} unreadable: ${(e as Error).message.split('\n')[0]}`);
   }
+  const seq = (v: unknown) => v === undefined || (Number.isSafeInteger(v) && (v as number) >= 0);
+  const installed = (v: unknown) => v === undefined || (typeof v === 'object' && v !== null
+    && seq((v as Installed).sequence) && (v as Installed).sequence !== undefined
+    && typeof (v as Installed).agentVersion === 'string' && /^[0-9a-f]{64}$/.test(String((v as Installed).blobSha256)));
+  const s = state as State;
+  if (typeof state !== 'object' || state === null || Array.isArray(state) || !seq(s.sequence) || !installed(s.current) || !installed(s.previous)) {
+    throw new StateError(`state directory ${dir}: ${STATE} is not a state this agent wrote (a sequence or blob entry of the wrong type)`);
+  }
+  return s;
 }
 
 /** The sequence a package must be above to be installed in `dir` (0: nothing was ever installed). */

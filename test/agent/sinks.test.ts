@@ -10,7 +10,9 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { StderrLogger } from '../../host/agent/log.js';
+import { silentLogger, StderrLogger } from '../../host/agent/log.js';
+import { Core } from '../../host/core.js';
+import { conn, T0 } from '../helpers.js';
 import { createSink, RefusedError } from '../../host/agent/sinks/index.js';
 import { FileSink } from '../../host/agent/sinks/file.js';
 import { StreamSink, STDOUT_PENDING_BYTES } from '../../host/agent/sinks/stdout.js';
@@ -145,5 +147,39 @@ describe('file sink', () => {
     const code = await runAgent(['--sink', `file:${link}`], { stderr: (l) => lines.push(l), env: {} });
     expect(code).toBe(2);
     expect(lines.map((l) => l.replace(/^\S+ /, ''))).toEqual([`microtally error: --sink file:${link}: is a symbolic link: refused (the file sink never follows one)\n`]);
+  });
+});
+
+describe('a loss of the stdout or file sink reaches a message', () => {
+  const T = T0;
+  const line = (t: number, port: number) => conn(t, { rport: port });
+
+  it('messages dropped behind a stopped stdout reader: the next message delivered carries transport Dropped N', async () => {
+    const core = new Core('rtos');
+    const reader = stoppedReader();
+    const sink = new StreamSink(reader.out, silentLogger, 4096, (n) => expect(core.reportLoss('transport', n)).toBeUndefined());
+    // One message per window (rtos network windows default to 10 s): the reader takes none.
+    for (let w = 0; w < 12; w++) {
+      core.ingestLine(line(T + w * 10_000, 1000 + w)).messages.forEach((m) => sink.send(m));
+      core.tick(T + w * 10_000 + 9_999).messages.forEach((m) => sink.send(m));
+    }
+    expect(sink.dropped).toBeGreaterThan(0);
+    const lost = sink.dropped;
+    reader.resume();
+    await new Promise((r) => setImmediate(r));
+    const next = core.tick(T + 200_000).messages.concat(core.ingestLine(line(T + 200_000, 9)).messages, core.finish().messages);
+    const transport = next.flatMap((m) => JSON.parse(m as string).Events).filter((e: any) => e.Name === 'CollectorStats')
+      .flatMap((e: any) => e.Payload).filter((p: any) => p.Collector === 'transport');
+    expect(transport).toEqual([{ Collector: 'transport', Received: 0, Discarded: 0, Dropped: lost, Ignored: 0,
+      Warnings: [`${lost} messages dropped by the outbox`] }]);
+  });
+
+  it('a file sink that cannot write counts each message it lost for the next one', () => {
+    const counts: number[] = [];
+    const sink = new FileSink('/dev/full', silentLogger, (n) => counts.push(n));
+    sink.send('{"a":1}');
+    sink.send('{"a":2}');
+    expect(counts).toEqual([1, 1]);
+    expect(sink.dropped).toBe(2);
   });
 });

@@ -13,6 +13,7 @@ import { closeSync, constants, fstatSync, openSync, writeSync } from 'node:fs';
 import { getSystemErrorMap } from 'node:util';
 import { framed } from '../../core.js';
 import type { Logger } from '../log.js';
+import { transportDropped } from '../outbox.js';
 import type { Sink } from './sink.js';
 
 /** `ENOSPC (no space left on device)` for a Node system error. */
@@ -30,8 +31,11 @@ export class FileSink implements Sink {
   /** Messages not written in the current outage (0: writes work). */
   private outage = 0;
 
-  /** Opens (creating, 0600) `path` for appending; throws a one-line Error when it cannot or must not. */
-  constructor(readonly path: string, private readonly log: Logger) {
+  /**
+   * Opens (creating, 0600) `path` for appending; throws a one-line Error when it cannot or must not.
+   * `onDropped` hears of every message not written (as the stdout sink's), for the core's count.
+   */
+  constructor(readonly path: string, private readonly log: Logger, private readonly onDropped?: (messages: number) => void) {
     const { O_WRONLY, O_APPEND, O_CREAT, O_NOFOLLOW, O_NONBLOCK } = constants;
     let fd: number;
     try {
@@ -52,13 +56,13 @@ export class FileSink implements Sink {
   }
 
   send(message: string | Uint8Array): void {
-    if (this.fd === undefined) { this.dropped++; return; }
+    if (this.fd === undefined) { this.lose(message); return; }
     const f = framed(message);
     const bytes = typeof f === 'string' ? Buffer.from(f) : f;
     try {
       for (let off = 0; off < bytes.length;) off += writeSync(this.fd, bytes, off);
     } catch (e) {
-      this.dropped++;
+      this.lose(message);
       if (this.outage++ === 0) {
         this.log.error(`cannot append to ${this.path}: ${describeError(e)}; messages are lost until it works again (counted, not logged one by one)`);
       }
@@ -68,6 +72,11 @@ export class FileSink implements Sink {
       this.log.warn(`appending to ${this.path} works again; ${this.outage} message(s) could not be written`);
       this.outage = 0;
     }
+  }
+
+  private lose(message: string | Uint8Array): void {
+    this.dropped++;
+    this.onDropped?.(1 + transportDropped(message));
   }
 
   close(): Promise<number> {

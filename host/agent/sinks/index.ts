@@ -22,7 +22,7 @@ export interface SinkRequest {
   log: StderrLogger;
   stdout?: Writable;
   outbox?: OutboxLimits;
-  /** Messages the outbox could not keep (MQTT sinks): see MqttSinkOptions.onDropped. */
+  /** Messages the sink could not keep or write (every sink): see MqttSinkOptions.onDropped. */
   onDropped?: (messages: number) => void;
   /** Test seams for the MQTT transport (backoff, TLS trust, token lifetime). */
   mqtt?: Partial<Pick<MqttSinkOptions, 'backoff' | 'tls' | 'maxInFlight'>> & { tokenTtlMs?: number; renewBeforeMs?: number };
@@ -40,12 +40,12 @@ export function createSink(req: SinkRequest): SinkSetup {
   const spec = req.spec ?? (req.connectionString ? undefined : 'stdout');
   if (req.connectionString !== undefined) return iotHub(req, spec);
   const deviceId = req.deviceId ?? hostname();
-  if (spec === 'stdout') return { sink: new StreamSink(req.stdout, req.log), deviceId, description: 'stdout' };
+  if (spec === 'stdout') return { sink: new StreamSink(req.stdout, req.log, undefined, req.onDropped), deviceId, description: 'stdout' };
   if (spec?.startsWith('file:')) {
     const path = spec.slice('file:'.length);
     if (!path) throw new UsageError('--sink file:<path> needs a path');
     try {
-      return { sink: new FileSink(path, req.log), deviceId, description: `file ${path}` };
+      return { sink: new FileSink(path, req.log, req.onDropped), deviceId, description: `file ${path}` };
     } catch (e) {
       throw new RefusedError(`--sink ${spec}: ${(e as Error).message}`);
     }

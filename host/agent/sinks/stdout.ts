@@ -5,6 +5,7 @@
 import type { Writable } from 'node:stream';
 import { framed } from '../../core.js';
 import { silentLogger, type Logger } from '../log.js';
+import { transportDropped } from '../outbox.js';
 import { describeError } from './file.js';
 import type { Sink } from './sink.js';
 
@@ -21,8 +22,12 @@ export class StreamSink implements Sink {
   private pending = 0;
   private closed = false;
 
+  /**
+   * `onDropped` hears of every message lost while the agent runs (with the transport losses that
+   * message itself carried), so the core counts them in the next message (docs/FORMATS.md).
+   */
   constructor(private readonly out: Writable = process.stdout, private readonly log: Logger = silentLogger,
-    readonly maxPendingBytes = STDOUT_PENDING_BYTES) {
+    readonly maxPendingBytes = STDOUT_PENDING_BYTES, private readonly onDropped?: (messages: number) => void) {
     // A reader that went away (EPIPE) must not crash the agent; it is said once, and what is lost is counted.
     out.on('error', (e) => {
       if (this.broken) return;
@@ -32,11 +37,11 @@ export class StreamSink implements Sink {
   }
 
   send(message: string | Uint8Array): void {
-    if (this.broken) { this.dropped++; return; }
+    if (this.broken) { this.lose(message); return; }
     const f = framed(message);
     const bytes = typeof f === 'string' ? Buffer.byteLength(f) : f.length;
     if (this.out.writableLength + bytes > this.maxPendingBytes) {
-      this.dropped++;
+      this.lose(message);
       if (this.overflow++ === 0) {
         this.log.warn(`stdout: its reader is not keeping up (${this.out.writableLength} bytes wait, at most `
           + `${this.maxPendingBytes}): new messages are dropped until it catches up (counted)`);
@@ -49,7 +54,7 @@ export class StreamSink implements Sink {
     this.out.write(f, (err) => {
       if (this.closed) return;
       this.pending--;
-      if (err) this.dropped++;
+      if (err) this.lose(message);
     });
   }
 
@@ -66,6 +71,11 @@ export class StreamSink implements Sink {
       const timer = setTimeout(() => { this.dropped += this.pending; resolve(done()); }, timeoutMs);
       this.out.once('drain', () => { clearTimeout(timer); resolve(done()); });
     });
+  }
+
+  private lose(message: string | Uint8Array): void {
+    this.dropped++;
+    this.onDropped?.(1 + transportDropped(message));
   }
 
   private endOverflow(): void {
