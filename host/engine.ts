@@ -3,6 +3,7 @@
 
 import { existsSync } from 'node:fs';
 import { basename } from 'node:path';
+import type { ReplayOutput, TraceInput } from './io.js';
 
 export type Profile = 'rtos' | 'linux';
 export type EngineName = 'v8' | 'wasm3' | 'aot' | 'qemu' | 'qemu-aot' | 'qemu-threadx';
@@ -43,9 +44,19 @@ export interface BenchResult {
   stats?: unknown;
 }
 
+/** An engine: replays a trace as it is read (the CLI) or whole (the tests), and may bench the core. */
 export interface Engine {
   readonly name: EngineName;
-  /** Replays a whole trace (JSON Lines bytes) as `microtally replay` does. */
+  /**
+   * Replays a trace as it is read, writing output as it is produced (`microtally replay`).
+   * Resolves to the exit status (SPEC R11; a native engine's own codes 70/71/74/76 pass through
+   * after its one-line report). Rejects with an IoError when the input or output fails.
+   */
+  replayStream(input: TraceInput, options: ReplayOptions, output: ReplayOutput): Promise<number>;
+  /**
+   * Replays a whole trace (JSON Lines bytes) as `microtally replay` does, output kept; an
+   * engine's own failure (70 and up) rejects, with what it printed.
+   */
   replay(trace: Uint8Array, options: ReplayOptions): Promise<ReplayResult>;
   /**
    * Feeds every record of `recordsFile` to the rtos blob through `mt_ingest_batch`, draining

@@ -7,5 +7,6 @@ export {
 } from './core.js';
 export type { BenchResult, Engine, EngineName, Profile, ReplayOptions, ReplayResult } from './engine.js';
 export { ENGINE_NAMES, engineByName } from './engines/index.js';
-export { IoError, V8Engine, type StreamingEngine, type TraceInput, type ReplayOutput } from './engines/v8.js';
+export { V8Engine } from './engines/v8.js';
+export { IoError, type TraceInput, type ReplayOutput } from './io.js';
 export { VERSION } from './version.js';

@@ -62,6 +62,8 @@ stage package bash scripts/test-package.sh
 # A check that is one test: its own output, then its line.
 one_check() { "$@" && echo "1 passed, 0 failed" || { echo "0 passed, 1 failed"; return 1; }; }
 stage version one_check node scripts/version.mjs --check
+# No module imports itself through others (scripts/check-cycles.mjs prints the cycle it finds).
+stage import-cycles one_check node scripts/check-cycles.mjs assembly host
 # The README's measured tables must be what this build measures (scripts/readme-numbers.mjs).
 readme_check() {
   if [[ ",$engines," == *",qemu-aot,"* ]]; then

@@ -9,7 +9,7 @@ import fc from 'fast-check';
 import { Core } from '../host/core.js';
 import { decodeSequence, ipText, type RecordSpan } from '../host/decode.js';
 import type { ReplayOptions } from '../host/engine.js';
-import { conn, config, engine, engineNames, parse, checkMessages, root, T0, trace, tick, proc, base, sys } from './helpers.js';
+import { conn, config, engine, engineNames, parse, checkMessages, root, T0, trace, tick, proc, base, sys, itOnEngines } from './helpers.js';
 import { longLines, mixed, oddBytes, overflow, splitting } from './firmware/traces.js';
 
 const cli = `${root}bin/microtally.js`;
@@ -102,14 +102,14 @@ describe('replay --format cbor | decode == replay --format json, on every engine
   ];
   for (const profile of ['rtos', 'linux'] as const) {
     for (const t of shared) {
-      it(`${t.name} (${profile})`, async () => {
+      itOnEngines(`${t.name} (${profile})`, async () => {
         const { json, cbor } = await sameEverywhere(t.bytes, { profile }, t.name.startsWith('mixed') ? (profile === 'rtos' ? 8192 : 65536) : (profile === 'rtos' ? 4096 : 65536));
         if (json.messages.length > 0) expect(cbor.length).toBeLessThan(Buffer.byteLength(json.stdout));
       }, 300_000);
     }
   }
 
-  it('with block packing, a UTC offset, empty windows and a format switch in the trace', async () => {
+  itOnEngines('with block packing, a UTC offset, empty windows and a format switch in the trace', async () => {
     // The same trace twice: switching messageFormat at two configuration updates, and with
     // empty updates there (which send and restart windows just the same).
     const build = (switching: boolean) => {
@@ -187,7 +187,7 @@ describe('random traces', () => {
     }), { numRuns: 150, seed: 14 });
   }, 300_000);
 
-  it('the same bytes on every built engine', async () => {
+  itOnEngines('the same bytes on every built engine', async () => {
     const samples = fc.sample(traceArb, { numRuns: 6, seed: 41 });
     for (const bytes of samples) await sameEverywhere(bytes, { profile: 'rtos' }, 4096);
   }, 600_000);

@@ -1,10 +1,10 @@
 // SPEC R1, R3, R4: process aggregation (linux), baseline results, system information.
 import { describe, expect, it } from 'vitest';
 import { VERSION } from '../host/version.js';
-import { T0, base, config, events, proc, records, replayAll, sys, tick, trace, iso } from './helpers.js';
+import { T0, base, config, events, proc, records, replayAll, sys, tick, trace, iso, itOnEngines } from './helpers.js';
 
 describe('process collector (R1, linux)', () => {
-  it('aggregates by command line and user id, keeping the first pid, ppid and type', async () => {
+  itOnEngines('aggregates by command line and user id, keeping the first pid, ppid and type', async () => {
     const r = await replayAll(trace(
       proc(T0, { pid: 10, ppid: 1, type: 'fork' }),
       proc(T0 + 1, { pid: 11, ppid: 2, type: 'exec', exe: '/usr/bin/true', user: 'root' }),
@@ -20,7 +20,7 @@ describe('process collector (R1, linux)', () => {
     ]);
   });
 
-  it('keeps a copied binary under a trusted command line apart when both events name their executable', async () => {
+  itOnEngines('keeps a copied binary under a trusted command line apart when both events name their executable', async () => {
     const r = await replayAll(trace(
       proc(T0, { pid: 10, cmd: '/usr/sbin/sshd -D', exe: '/usr/sbin/sshd' }),
       proc(T0 + 1, { pid: 11, cmd: '/usr/sbin/sshd -D', exe: '/tmp/.x/sshd' }),
@@ -36,7 +36,7 @@ describe('process collector (R1, linux)', () => {
     ]);
   });
 
-  it('compares executables as stored: two longer than the cap that differ past it are one', async () => {
+  itOnEngines('compares executables as stored: two longer than the cap that differ past it are one', async () => {
     const long = '/opt/' + 'd'.repeat(300);
     const r = await replayAll(trace(
       proc(T0, { exe: long + 'a' }), proc(T0 + 1, { exe: long + 'b' }), proc(T0 + 2, { exe: '/opt/other' }),
@@ -45,7 +45,7 @@ describe('process collector (R1, linux)', () => {
     expect(records(r, 'ProcessCreate').map((p) => [p.Executable?.length, p.HitCount])).toEqual([[256, 2], [10, 1], [10, 1], [10, 1]]);
   });
 
-  it('cycles a full cache, oldest out, with a warning and discarded hits', async () => {
+  itOnEngines('cycles a full cache, oldest out, with a warning and discarded hits', async () => {
     const lines = [config(T0, { process: { cacheSize: 2 } })];
     lines.push(proc(T0, { cmd: 'a' }), proc(T0, { cmd: 'a' }), proc(T0, { cmd: 'b' }), proc(T0, { cmd: 'c' }), proc(T0, { cmd: 'd' }));
     const r = await replayAll(trace(...lines), { profile: 'linux' });
@@ -55,7 +55,7 @@ describe('process collector (R1, linux)', () => {
     expect(s.Warnings).toEqual(['process cache full (2 entries): 2 oldest replaced, 3 hits discarded; increase process.cacheSize']);
   });
 
-  it('truncates a long command line and aggregates on the truncated form', async () => {
+  itOnEngines('truncates a long command line and aggregates on the truncated form', async () => {
     const cmd = 'x'.repeat(3000);
     const r = await replayAll(trace(proc(T0, { cmd }), proc(T0, { cmd: cmd + 'y' })), { profile: 'linux' });
     const [p] = records(r, 'ProcessCreate');
@@ -65,7 +65,7 @@ describe('process collector (R1, linux)', () => {
 });
 
 describe('baseline collector (R4)', () => {
-  it('sends only the latest fail/error result per check, with mapped values', async () => {
+  itOnEngines('sends only the latest fail/error result per check, with mapped values', async () => {
     const r = await replayAll(trace(
       base(T0, { id: 'c1', result: 'fail', severity: 'critical' }),
       base(T0 + 1, { id: 'c2', result: 'pass' }),
@@ -82,14 +82,14 @@ describe('baseline collector (R4)', () => {
     expect(e).toMatchObject({ EventType: 'Security', Category: 'Periodic' });
   });
 
-  it('keeps nothing from disabled groups and checks', async () => {
+  itOnEngines('keeps nothing from disabled groups and checks', async () => {
     const r = await replayAll(trace(
       config(T0, { baseline: { disabledGroups: ['ssh'], disabledChecks: ['c2'] } }),
       base(T0, { id: 'c1', group: 'ssh' }), base(T0, { id: 'c2' }), base(T0, { id: 'c3' })));
     expect(records(r, 'Baseline').map((b) => b.CheckId)).toEqual(['c3']);
   });
 
-  it('counts results of new checks beyond the 16 an rtos window keeps', async () => {
+  itOnEngines('counts results of new checks beyond the 16 an rtos window keeps', async () => {
     const lines = Array.from({ length: 20 }, (_, i) => base(T0, { id: `c${i}` }));
     const r = await replayAll(trace(...lines), { stats: true });
     expect(records(r, 'Baseline')).toHaveLength(16);
@@ -102,7 +102,7 @@ describe('baseline collector (R4)', () => {
     expect(e.TimestampUTC).toBe(events(r, 'Baseline')[0].TimestampUTC);
   });
 
-  it('counts ignored results (disabled collector, group, check) in a baseline CollectorStats record per window', async () => {
+  itOnEngines('counts ignored results (disabled collector, group, check) in a baseline CollectorStats record per window', async () => {
     const r = await replayAll(trace(
       config(T0, { baseline: { disabledGroups: ['ssh'], disabledChecks: ['c2'] } }),
       base(T0, { id: 'c1', group: 'ssh' }), base(T0, { id: 'c2' }), base(T0, { id: 'c3' }), base(T0, { id: 'c3', result: 'pass' }),
@@ -125,7 +125,7 @@ describe('baseline collector (R4)', () => {
     expect(records(r, 'Baseline')).toEqual([]);   // c3's latest result passes; c4 and c6 pass
   });
 
-  it('linux: a dropped and an ignored result, both warnings in one record', async () => {
+  itOnEngines('linux: a dropped and an ignored result, both warnings in one record', async () => {
     const lines = Array.from({ length: 258 }, (_, i) => base(T0, { id: `c${i}` }));
     const r = await replayAll(trace(config(T0, { baseline: { disabledChecks: ['c257'] } }), ...lines), { profile: 'linux' });
     expect(records(r, 'CollectorStats').filter((x) => x.Collector === 'baseline')).toEqual([
@@ -134,7 +134,7 @@ describe('baseline collector (R4)', () => {
           '1 baseline results ignored: collector, group or check disabled'] }]);
   });
 
-  it('is sent once per interval (low = 60 s on rtos)', async () => {
+  itOnEngines('is sent once per interval (low = 60 s on rtos)', async () => {
     const r = await replayAll(trace(base(T0), tick(T0 + 59_999), base(T0 + 60_000, { id: 'c9' }), tick(T0 + 120_000)));
     expect(events(r, 'Baseline').map((e) => [e.TimestampUTC, e.Payload[0].CheckId])).toEqual([
       [iso(T0 + 60_000), 'CIS-debian-12-1.1.1'], [iso(T0 + 120_000), 'c9']]);
@@ -142,13 +142,13 @@ describe('baseline collector (R4)', () => {
 });
 
 describe('system information (R3)', () => {
-  it('sends the latest report of the interval', async () => {
+  itOnEngines('sends the latest report of the interval', async () => {
     const r = await replayAll(trace(sys(T0), sys(T0 + 5, { osVersion: '12.5', memTotal: 2048 }), tick(T0 + 60_000)));
     expect(records(r, 'SystemInformation')).toEqual([
       { OSName: 'Debian', OSVersion: '12.5', KernelVersion: '6.1.0', Hardware: 'x86_64', TotalMemory: 2048, AgentVersion: VERSION }]);
   });
 
-  it('sends nothing while disabled', async () => {
+  itOnEngines('sends nothing while disabled', async () => {
     const r = await replayAll(trace(config(T0, { systemInformation: { enabled: false } }), sys(T0), tick(T0 + 60_000)));
     expect(events(r, 'SystemInformation')).toHaveLength(0);
   });

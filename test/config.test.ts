@@ -1,7 +1,7 @@
 // SPEC R6: partial updates merged over the current configuration; an invalid update is
 // rejected whole, naming the key, and nothing changes or is sent early.
 import { describe, expect, it } from 'vitest';
-import { T0, config, conn, events, line, proc, records, replayAll, tick, trace, iso } from './helpers.js';
+import { T0, config, conn, events, line, proc, records, replayAll, tick, trace, iso, itOnEngines } from './helpers.js';
 
 const invalid: [string, string, object | string][] = [
   ['malformed JSON', 'invalid JSON', '{"kind":"config","t":T,"config":{"network":}}'],
@@ -35,7 +35,7 @@ const invalid: [string, string, object | string][] = [
 
 describe('configuration (R6)', () => {
   for (const [name, reason, cfg] of invalid) {
-    it(`rejects ${name} whole, and nothing changes or is sent early`, async () => {
+    itOnEngines(`rejects ${name} whole, and nothing changes or is sent early`, async () => {
       const text = typeof cfg === 'string' ? cfg.replace('T', String(T0 + 1000))
         : 'kind' in cfg ? line({ ...cfg, t: T0 + 1000 }) : config(T0 + 1000, cfg);
       const r = await replayAll(trace(conn(T0), text, conn(T0 + 2000, { lport: 2 }), conn(T0 + 3000, { lport: 3 }), tick(T0 + 30_000)));
@@ -48,7 +48,7 @@ describe('configuration (R6)', () => {
     });
   }
 
-  it('merges partial updates over the current configuration', async () => {
+  itOnEngines('merges partial updates over the current configuration', async () => {
     const r = await replayAll(trace(
       config(T0, { network: { priority: 'high' } }),
       config(T0, { network: { cacheSize: 1 } }),        // priority stays high (10 s)
@@ -59,24 +59,24 @@ describe('configuration (R6)', () => {
     expect(records(r, 'CollectorStats')[0]).toMatchObject({ Dropped: 1 });
   });
 
-  it('uses the linux defaults: 30/120/1440 minutes and 64 KiB messages', async () => {
+  itOnEngines('uses the linux defaults: 30/120/1440 minutes and 64 KiB messages', async () => {
     const r = await replayAll(trace(conn(T0), proc(T0), tick(T0 + 7_199_999), tick(T0 + 7_200_000)), { profile: 'linux' });
     expect(events(r, 'ConnectionCreate')[0].TimestampUTC).toBe(iso(T0 + 7_200_000));
   });
 
-  it('accepts the largest linux cache and rejects one above it', async () => {
+  itOnEngines('accepts the largest linux cache and rejects one above it', async () => {
     const ok = await replayAll(trace(config(T0, { network: { cacheSize: 1024 }, process: { cacheSize: 1024 } })), { profile: 'linux' });
     expect(ok.exitCode).toBe(0);
     const bad = await replayAll(trace(config(T0, { process: { cacheSize: 1025 } })), { profile: 'linux' });
     expect(bad.stderr).toBe('line 1: config.process.cacheSize: expected an integer from 1 to 1024\n');
   });
 
-  it('a later duplicate key wins, as in JSON', async () => {
+  itOnEngines('a later duplicate key wins, as in JSON', async () => {
     const r = await replayAll(trace(`{"kind":"config","t":${T0},"config":{"network":{"cacheSize":9,"cacheSize":1}}}`, conn(T0), conn(T0, { lport: 1 })));
     expect(records(r, 'ConnectionCreate')).toHaveLength(1);
   });
 
-  it('applies a change at its time: data so far is sent with the change time', async () => {
+  itOnEngines('applies a change at its time: data so far is sent with the change time', async () => {
     const r = await replayAll(trace(conn(T0), config(T0 + 5000, { network: { aggregation: false } }), conn(T0 + 6000), conn(T0 + 6000)));
     const ev = events(r, 'ConnectionCreate');
     expect(ev.map((e) => [e.TimestampUTC, e.Payload.length])).toEqual([[iso(T0 + 5000), 1], [iso(T0 + 6000), 2]]);

@@ -7,7 +7,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { QEMU_ARGS } from '../host/engines/qemu.js';
 import { QemuThreadxEngine } from '../host/engines/qemu-threadx.js';
-import { engine, engineNames, records, replayAll, root } from './helpers.js';
+import { engine, engineNames, records, replayAll, root, itOnEngines } from './helpers.js';
 import { longLines, mixed, oddBytes, overflow, splitting } from './firmware/traces.js';
 
 /** The `--stats` summary: the last line of stderr. */
@@ -17,7 +17,7 @@ function stats(stderr: string): any {
 
 describe('board stress traces, on every engine', () => {
   for (const profile of ['rtos', 'linux'] as const) {
-    it(`a long mixed run (${profile}): every kind, bad lines, config changes`, async () => {
+    itOnEngines(`a long mixed run (${profile}): every kind, bad lines, config changes`, async () => {
       const t = mixed(profile === 'rtos' ? 7 : 11, 2500);
       const r = await replayAll(t.bytes, { profile, stats: true, maxMessageBytes: profile === 'rtos' ? 8192 : 65536 });
       const s = stats(r.stderr);
@@ -38,7 +38,7 @@ describe('board stress traces, on every engine', () => {
   // same parity (the remote address alternates with i).
   const inboundMatching = Array.from({ length: 50 }, (_, i) => i).filter((i) => (i % 7) % 2 === i % 2).length;
 
-  it('rtos: more distinct flows than the cache holds drop new ones and keep aggregating cached ones', async () => {
+  itOnEngines('rtos: more distinct flows than the cache holds drop new ones and keep aggregating cached ones', async () => {
     const r = await replayAll(overflow(300).bytes, { stats: true });
     const s = stats(r.stderr);
     expect(s.network.received).toBe(350);
@@ -51,7 +51,7 @@ describe('board stress traces, on every engine', () => {
     expect(conns.filter((c) => c.HitCount > 1).map((c) => c.LocalPort).sort()).toEqual([1024, 1025, 1026, 1027, 1028, 1029, 1030]);
   });
 
-  it('linux: a full cache replaces its oldest flows, and their hits are counted as discarded', async () => {
+  itOnEngines('linux: a full cache replaces its oldest flows, and their hits are counted as discarded', async () => {
     const r = await replayAll(overflow(1100).bytes, { profile: 'linux', stats: true });
     const s = stats(r.stderr);
     expect(s.network.received).toBe(1150);
@@ -65,7 +65,7 @@ describe('board stress traces, on every engine', () => {
   });
 
   for (const [profile, capacity] of [['rtos', 4096], ['linux', 65536]] as const) {
-    it(`${profile}: lines at, just over and far over the input area (${capacity} B)`, async () => {
+    itOnEngines(`${profile}: lines at, just over and far over the input area (${capacity} B)`, async () => {
       const r = await replayAll(longLines(capacity).bytes, { profile, stats: true });
       const skipped = r.stderr.split('\n').filter((l) => /^line \d+: /.test(l)).map((l) => Number(/^line (\d+)/.exec(l)![1]));
       // Lines 1 and 2 fit; 3 and 4 are longer than the area; 6 is neither JSON nor short.
@@ -78,7 +78,7 @@ describe('board stress traces, on every engine', () => {
   }
 
   for (const profile of ['rtos', 'linux'] as const) {
-    it(`${profile}: invalid UTF-8 becomes U+FFFD; raw control characters are invalid JSON`, async () => {
+    itOnEngines(`${profile}: invalid UTF-8 becomes U+FFFD; raw control characters are invalid JSON`, async () => {
       const r = await replayAll(oddBytes().bytes, { profile, stats: true });
       // Pairs of lines per odd byte sequence; the sixth pair holds raw U+0001/U+001F (not
       // allowed in a JSON string), line 15 is neither JSON nor UTF-8.
@@ -94,7 +94,7 @@ describe('board stress traces, on every engine', () => {
     });
   }
 
-  it('rtos: windows larger than 1024-byte messages are split, nothing lost', async () => {
+  itOnEngines('rtos: windows larger than 1024-byte messages are split, nothing lost', async () => {
     const r = await replayAll(splitting().bytes, { stats: true, maxMessageBytes: 1024 });
     expect(r.messages.length).toBeGreaterThan(10);
     const conns = records(r, 'ConnectionCreate');

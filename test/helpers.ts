@@ -3,10 +3,10 @@
 
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { expect } from 'vitest';
+import { expect, it } from 'vitest';
 import Ajv2020 from 'ajv/dist/2020.js';
 import type { Engine, EngineName, Profile, ReplayResult } from '../host/engine.js';
-import { engineByName } from '../host/engines/index.js';
+import { ENGINE_NAMES, engineByName } from '../host/engines/index.js';
 
 export const root = fileURLToPath(new URL('..', import.meta.url));
 
@@ -21,6 +21,22 @@ export const validateMessage = ajv.compile(schema);
 export function engineNames(): EngineName[] {
   const extra = (process.env.MICROTALLY_ENGINES ?? '').split(',').map((s) => s.trim()).filter(Boolean);
   return ['v8', ...extra.filter((e) => e !== 'v8')] as EngineName[];
+}
+
+/** The engines this run does not test (not named in MICROTALLY_ENGINES, e.g. not built). */
+export function enginesNotUnderTest(): EngineName[] {
+  const under = engineNames();
+  return ENGINE_NAMES.filter((e) => !under.includes(e));
+}
+
+/**
+ * `it` for a test that compares engines (replayAll, or a loop over engineNames()): it runs on the
+ * engines under test, and each engine not under test is one skipped test of the same name, so a
+ * run on V8 alone reports what it did not compare instead of passing V8 against itself.
+ */
+export function itOnEngines(name: string, fn: () => Promise<unknown>, timeout?: number): void {
+  it(name, fn, timeout);
+  for (const e of enginesNotUnderTest()) it.skip(`${name} [${e}: not in MICROTALLY_ENGINES]`, () => {});
 }
 
 const cache = new Map<EngineName, Promise<Engine>>();

@@ -4,7 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { blobPath } from '../host/core.js';
-import { T0, conn, config, records, replayAll, trace, iso } from './helpers.js';
+import { T0, conn, config, records, replayAll, trace, iso, itOnEngines } from './helpers.js';
 
 function exportsOf(profile: 'rtos' | 'linux' | 'rtos-small'): any {
   const path = blobPath(profile === 'rtos-small' ? 'rtos' : profile).replace('microtally-rtos.wasm', `microtally-${profile}.wasm`);
@@ -48,7 +48,7 @@ describe('mt_regions', () => {
 });
 
 describe('network records in 72-byte slots', () => {
-  it('hit counts and byte sums stay exact, and a sum past 2^64 - 1 stays at 2^64 - 1', async () => {
+  itOnEngines('hit counts and byte sums stay exact, and a sum past 2^64 - 1 stays at 2^64 - 1', async () => {
     const big = Number.MAX_SAFE_INTEGER;
     const lines = Array.from({ length: 2100 }, (_, i) => conn(T0 + i, { bytesIn: big, bytesOut: i }));
     const r = await replayAll(trace(...lines));
@@ -60,7 +60,7 @@ describe('network records in 72-byte slots', () => {
     expect(r2.lines[0]).toContain(`"BytesIn":${2048n * BigInt(big)},`);
   });
 
-  it('times are kept as offsets from the window start, exact to a 31-day window\'s last millisecond', async () => {
+  itOnEngines('times are kept as offsets from the window start, exact to a 31-day window\'s last millisecond', async () => {
     const W = 2_678_400_000;
     const r = await replayAll(trace(
       config(T0, { network: { priority: 'low' }, priorityIntervals: { low: 2678400 } }),
@@ -74,7 +74,7 @@ describe('network records in 72-byte slots', () => {
 });
 
 describe('shared host name and application protocol tables (rtos: 32 and 16 per window)', () => {
-  it('a full table keeps the record, marks it Truncated and warns with a count; the next window starts empty', async () => {
+  itOnEngines('a full table keeps the record, marks it Truncated and warns with a count; the next window starts empty', async () => {
     const lines: string[] = [];
     for (let i = 0; i < 40; i++) lines.push(conn(T0 + i, { lport: 1000 + i, host: `h${i}.example`, app: `a${i % 20}` }));
     lines.push(conn(T0 + 100, { lport: 1000, host: 'h0.example' }));     // an interned name: shared, no loss
@@ -97,7 +97,7 @@ describe('shared host name and application protocol tables (rtos: 32 and 16 per 
     expect(stats[1].Warnings).toEqual([]);
   });
 
-  it('a name that found no room is not tried again within its window', async () => {
+  itOnEngines('a name that found no room is not tried again within its window', async () => {
     const lines: string[] = [];
     for (let i = 0; i < 32; i++) lines.push(conn(T0, { lport: i, host: `h${i}` }));
     lines.push(conn(T0 + 1, { lport: 99 }), conn(T0 + 2, { lport: 99, host: 'late' }), conn(T0 + 3, { lport: 99, host: 'later' }));
@@ -109,7 +109,7 @@ describe('shared host name and application protocol tables (rtos: 32 and 16 per 
     expect(stats.Warnings).toEqual(['name table full: 1 host names or application protocols not kept, records marked Truncated']);
   });
 
-  it('linux replace-oldest gives an evicted record\'s names back to the table', async () => {
+  itOnEngines('linux replace-oldest gives an evicted record\'s names back to the table', async () => {
     const lines = [config(T0, { network: { cacheSize: 4 } })];
     for (let i = 0; i < 600; i++) lines.push(conn(T0 + i, { lport: i, host: `host-${i}.example`, app: `p${i}` }));
     const r = await replayAll(trace(...lines), { profile: 'linux' });

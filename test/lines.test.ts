@@ -1,7 +1,7 @@
 // SPEC R10: every malformed line is reported as `line N: reason`, skipped with no effect
 // at all (its time included), and the exit status says whether lines were skipped.
 import { describe, expect, it } from 'vitest';
-import { T0, conn, records, replayAll, trace, tick, line, iso } from './helpers.js';
+import { T0, conn, records, replayAll, trace, tick, line, iso, itOnEngines } from './helpers.js';
 
 const bad: [string, string, RegExp][] = [
   ['bad JSON', '{"kind":"connection",', /^invalid JSON/],
@@ -30,7 +30,7 @@ const bad: [string, string, RegExp][] = [
 
 describe('malformed lines (R10)', () => {
   for (const [name, text, reason] of bad) {
-    it(`skips ${name} with a reason and no effect`, async () => {
+    itOnEngines(`skips ${name} with a reason and no effect`, async () => {
       const r = await replayAll(trace(conn(T0), text, conn(T0 + 1)));
       expect(r.exitCode).toBe(1);
       const lines = r.stderr.trimEnd().split('\n');
@@ -44,39 +44,39 @@ describe('malformed lines (R10)', () => {
     });
   }
 
-  it('a line whose time goes backwards is skipped, and its time does not count', async () => {
+  itOnEngines('a line whose time goes backwards is skipped, and its time does not count', async () => {
     const r = await replayAll(trace(conn(T0 + 10_000), conn(T0 + 5000), conn(T0 + 10_000), tick(T0 + 40_000)));
     expect(r.stderr).toBe(`line 2: time ${T0 + 5000} is earlier than the previous input's time ${T0 + 10_000}\n`);
     expect(records(r, 'ConnectionCreate')[0].HitCount).toBe(2);
   });
 
-  it('a skipped line with a late time does not move windows', async () => {
+  itOnEngines('a skipped line with a late time does not move windows', async () => {
     const r = await replayAll(trace(conn(T0), line({ kind: 'connection', t: T0 + 100_000 }), conn(T0 + 1000)));
     const ev = r.messages.flatMap((m) => m.Events).filter((e: any) => e.Name === 'ConnectionCreate');
     expect(ev).toHaveLength(1);
     expect(ev[0].TimestampUTC).toBe(iso(T0 + 1000));
   });
 
-  it('counts blank lines in the numbering and ignores them', async () => {
+  itOnEngines('counts blank lines in the numbering and ignores them', async () => {
     const r = await replayAll(`${conn(T0)}\n\n   \n{oops}\n${conn(T0)}\r\n`);
     expect(r.stderr).toMatch(/^line 4: invalid JSON/);
     expect(records(r, 'ConnectionCreate')[0].HitCount).toBe(2);
   });
 
-  it('exits 0 when every line is used', async () => {
+  itOnEngines('exits 0 when every line is used', async () => {
     const r = await replayAll(trace(conn(T0), tick(T0 + 1)));
     expect(r.exitCode).toBe(0);
     expect(r.stderr).toBe('');
   });
 
-  it('rejects a line longer than the input area with its length', async () => {
+  itOnEngines('rejects a line longer than the input area with its length', async () => {
     const long = conn(T0, { host: 'h'.repeat(5000) });
     const r = await replayAll(trace(conn(T0), long, conn(T0)));
     expect(r.stderr).toBe(`line 2: line too long (${Buffer.byteLength(long)} bytes; the limit is 4096)\n`);
     expect(records(r, 'ConnectionCreate')[0].HitCount).toBe(2);
   });
 
-  it('a trailing \\r never makes a line too long: a limit-length line ends in LF or CRLF alike', async () => {
+  itOnEngines('a trailing \\r never makes a line too long: a limit-length line ends in LF or CRLF alike', async () => {
     const sized = (n: number) => conn(T0, { host: 'h'.repeat(n - conn(T0, { host: '' }).length) });
     const atLimit = sized(4096), over = sized(4097);
     expect([Buffer.byteLength(atLimit), Buffer.byteLength(over)]).toEqual([4096, 4097]);
@@ -91,7 +91,7 @@ describe('malformed lines (R10)', () => {
     expect(records(r, 'ConnectionCreate')[0].HitCount).toBe(1);
   });
 
-  it('parser limits (docs/FORMATS.md): members per line, counting nested ones, and nesting depth', async () => {
+  itOnEngines('parser limits (docs/FORMATS.md): members per line, counting nested ones, and nesting depth', async () => {
     // A connection line has 10 members of its own; `x` adds one object member and its n members.
     const members = (n: number) => conn(T0, { x: Object.fromEntries(Array.from({ length: n }, (_, i) => [`m${i}`, i])) });
     const nest = (d: number, open: string, close: string) => conn(T0).slice(0, -1) + ',"n":' + open.repeat(d) + '1' + close.repeat(d) + '}';
@@ -119,7 +119,7 @@ describe('malformed lines (R10)', () => {
     expect(r.stderr).toBe('');
   });
 
-  it('accepts JSON forms of integers and fields in any order, with unknown fields ignored', async () => {
+  itOnEngines('accepts JSON forms of integers and fields in any order, with unknown fields ignored', async () => {
     const text = '{"extra":{"deep":[1,{"x":null}]},"bytesOut":5e0,"bytesIn":1.0E2,"rport":8883,"remote":"20.1.2.3",' +
       '"lport":40000,"local":"10.0.0.2","dir":"out","proto":"tcp","t":' + T0 + ',"kind":"connection"}';
     const r = await replayAll(trace(text, conn(T0)));

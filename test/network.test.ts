@@ -1,9 +1,9 @@
 // SPEC R2: identical connections aggregate; identity, IPv4/IPv6, overflow policies.
 import { describe, expect, it } from 'vitest';
-import { T0, conn, config, records, events, replayAll, trace, iso } from './helpers.js';
+import { T0, conn, config, records, events, replayAll, trace, iso, itOnEngines } from './helpers.js';
 
 describe('network aggregation (R2)', () => {
-  it('1,000 identical connection events become one record with HitCount 1000 and summed bytes', async () => {
+  itOnEngines('1,000 identical connection events become one record with HitCount 1000 and summed bytes', async () => {
     const lines = Array.from({ length: 1000 }, (_, i) => conn(T0 + i * 10, { bytesIn: i, bytesOut: 2 * i }));
     const r = await replayAll(trace(...lines));
     const recs = records(r, 'ConnectionCreate');
@@ -16,7 +16,7 @@ describe('network aggregation (R2)', () => {
     expect(r.exitCode).toBe(0);
   });
 
-  it('keeps one record per distinct local/remote address, port and protocol', async () => {
+  itOnEngines('keeps one record per distinct local/remote address, port and protocol', async () => {
     const r = await replayAll(trace(
       conn(T0),
       conn(T0, { lport: 40001 }),
@@ -32,7 +32,7 @@ describe('network aggregation (R2)', () => {
     expect(recs.slice(1).map((x) => x.HitCount)).toEqual([1, 1, 1, 1, 1]);
   });
 
-  it('compares IPv6 addresses as addresses and prints them canonically (RFC 5952)', async () => {
+  itOnEngines('compares IPv6 addresses as addresses and prints them canonically (RFC 5952)', async () => {
     const r = await replayAll(trace(
       conn(T0, { local: '2001:DB8:0:0:0:0:0:1', remote: 'fe80:0000::0001' }),
       conn(T0, { local: '2001:db8::1', remote: 'FE80::1' }),
@@ -49,7 +49,7 @@ describe('network aggregation (R2)', () => {
     ]);
   });
 
-  it('keeps direction of the first occurrence and optional fields from the first that has them', async () => {
+  itOnEngines('keeps direction of the first occurrence and optional fields from the first that has them', async () => {
     const r = await replayAll(trace(
       conn(T0, { dir: 'in' }),
       conn(T0 + 1, { dir: 'out', app: 'mqtt' }),
@@ -59,13 +59,13 @@ describe('network aggregation (R2)', () => {
     expect(rec).toMatchObject({ Direction: 'In', HitCount: 3, ApplicationProtocol: 'mqtt', ExtraDetails: { HostName: 'hub.example.net' } });
   });
 
-  it('sums bytes beyond 2^53 exactly', async () => {
+  itOnEngines('sums bytes beyond 2^53 exactly', async () => {
     const big = Number.MAX_SAFE_INTEGER;
     const r = await replayAll(trace(conn(T0, { bytesIn: big }), conn(T0, { bytesIn: big })));
     expect(r.lines[0]).toContain(`"BytesIn":${2n * BigInt(big)}`);
   });
 
-  it('a byte sum that passes 2^64 - 1 stays there and its record says "Saturated": true', async () => {
+  itOnEngines('a byte sum that passes 2^64 - 1 stays there and its record says "Saturated": true', async () => {
     const big = Number.MAX_SAFE_INTEGER;          // 2^53 - 1: 2,049 of them pass 2^64
     const lines: string[] = [];
     for (let i = 0; i < 2049; i++) lines.push(conn(T0 + i, { bytesIn: big, bytesOut: 1 }));
@@ -84,7 +84,7 @@ describe('network aggregation (R2)', () => {
     expect(text).toMatch(/"LastSeenUTC":"[^"]*"(,"[A-Za-z]+":[^,{}]*)*,"Saturated":true\}/);
   });
 
-  it('rtos drop-new: a full cache drops new flows but keeps aggregating cached ones', async () => {
+  itOnEngines('rtos drop-new: a full cache drops new flows but keeps aggregating cached ones', async () => {
     const lines: string[] = [];
     for (let i = 0; i < 256; i++) lines.push(conn(T0, { lport: 1000 + i }));
     for (let i = 0; i < 10; i++) lines.push(conn(T0 + 1, { lport: 5000 + i }));   // dropped
@@ -99,7 +99,7 @@ describe('network aggregation (R2)', () => {
     expect(stats.Warnings[0]).toMatch(/10 new connections dropped/);
   });
 
-  it('linux replace-oldest: the oldest entry makes room and its hits are counted as discarded', async () => {
+  itOnEngines('linux replace-oldest: the oldest entry makes room and its hits are counted as discarded', async () => {
     const lines = [config(T0, { network: { cacheSize: 3 } })];
     lines.push(conn(T0, { lport: 1 }), conn(T0, { lport: 1 }), conn(T0, { lport: 2 }), conn(T0, { lport: 3 }));
     lines.push(conn(T0 + 1, { lport: 4 }));
@@ -111,14 +111,14 @@ describe('network aggregation (R2)', () => {
     expect(stats.Warnings[0]).toMatch(/network cache full \(3 entries\): 1 oldest replaced, 2 hits discarded/);
   });
 
-  it('aggregation false keeps every event as its own record', async () => {
+  itOnEngines('aggregation false keeps every event as its own record', async () => {
     const r = await replayAll(trace(config(T0, { network: { aggregation: false } }), conn(T0), conn(T0), conn(T0)));
     const recs = records(r, 'ConnectionCreate');
     expect(recs).toHaveLength(3);
     expect(recs.every((x) => x.HitCount === 1)).toBe(true);
   });
 
-  it('a disabled collector ignores events and still reports them', async () => {
+  itOnEngines('a disabled collector ignores events and still reports them', async () => {
     const r = await replayAll(trace(config(T0, { network: { enabled: false } }), conn(T0), conn(T0 + 1)));
     expect(events(r, 'ConnectionCreate')).toHaveLength(0);
     const [stats] = records(r, 'CollectorStats');

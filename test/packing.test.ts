@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { Core, type Message } from '../host/core.js';
 import { decodeSequence } from '../host/decode.js';
-import { base, config, conn, engine, engineNames, replayAll, T0, tick, trace } from './helpers.js';
+import { base, config, conn, engine, engineNames, replayAll, T0, tick, trace, itOnEngines } from './helpers.js';
 
 const text = (m: Message) => (typeof m === 'string' ? m : decodeSequence(m).trimEnd());
 
@@ -99,7 +99,7 @@ describe('block packing', () => {
     expect(hits(msgs.map((m) => ({ msg: JSON.parse(m) })))).toBe(600);
   });
 
-  it('the same bytes on every engine, in both formats, and decode(CBOR) == JSON', async () => {
+  itOnEngines('the same bytes on every engine, in both formats, and decode(CBOR) == JSON', async () => {
     const lines = steady(900, [config(T0, { maxPackingDelay: 300, maxMessageBytes: 1536 })]);
     lines.splice(400, 0, base(T0 + 200_000), config(T0 + 200_000, { maxPackingDelay: 45, network: { priority: 'low' } }));
     const bytes = Buffer.from(trace(...lines));

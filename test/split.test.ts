@@ -1,7 +1,7 @@
 // SPEC R8: no message exceeds maxMessageBytes; a large window is split across messages,
 // each valid on its own, no record cut or lost, and messages are filled before a new one.
 import { describe, expect, it } from 'vitest';
-import { T0, config, conn, proc, records, replayAll, trace } from './helpers.js';
+import { T0, config, conn, proc, records, replayAll, trace, itOnEngines } from './helpers.js';
 
 function connections(n: number): string[] {
   return Array.from({ length: n }, (_, i) => conn(T0 + i, { lport: 1000 + i, host: `h${i}.example`, bytesIn: i }));
@@ -19,7 +19,7 @@ function expectFilled(lines: string[], max: number): void {
 
 describe('message size (R8)', () => {
   for (const max of [1024, 1500, 4096]) {
-    it(`splits 256 connections across messages of at most ${max} bytes, losing nothing`, async () => {
+    itOnEngines(`splits 256 connections across messages of at most ${max} bytes, losing nothing`, async () => {
       const r = await replayAll(trace(config(T0, { maxMessageBytes: max }), ...connections(256)), { maxMessageBytes: max });
       expect(r.messages.length).toBeGreaterThan(1);
       const recs = records(r, 'ConnectionCreate');
@@ -33,7 +33,7 @@ describe('message size (R8)', () => {
     });
   }
 
-  it('fits the largest possible rtos record into the smallest message', async () => {
+  itOnEngines('fits the largest possible rtos record into the smallest message', async () => {
     const worst = conn(T0, { local: 'ffff:ffff:ffff:ffff:ffff:ffff:ffff:fff1', remote: 'ffff:ffff:ffff:ffff:ffff:ffff:ffff:fff2',
       lport: 65535, rport: 65535, proto: 'icmp', host: '\u0001'.repeat(100), app: '"'.repeat(100), bytesIn: Number.MAX_SAFE_INTEGER });
     const lines = [config(T0, { maxMessageBytes: 1024, utcOffsetMinutes: -600 })];
@@ -42,7 +42,7 @@ describe('message size (R8)', () => {
     expect(records(r, 'ConnectionCreate')[0]).toMatchObject({ HitCount: 3000, Truncated: true });
   });
 
-  it('fits the largest possible linux records into the smallest linux message', async () => {
+  itOnEngines('fits the largest possible linux records into the smallest linux message', async () => {
     const max = 2076;
     const esc = (n: number) => '\u0001'.repeat(n);
     const lines = [config(T0, { maxMessageBytes: max, utcOffsetMinutes: 600, process: { cacheSize: 4 } })];
@@ -61,7 +61,7 @@ describe('message size (R8)', () => {
     expect(r.messages.length).toBeGreaterThanOrEqual(6);
   });
 
-  it('splits a large linux process window at 64 KiB', async () => {
+  itOnEngines('splits a large linux process window at 64 KiB', async () => {
     const lines = [config(T0, { process: { cacheSize: 1024 } })];
     for (let i = 0; i < 1024; i++) lines.push(proc(T0, { cmd: `/usr/bin/job --id ${i} ${'a'.repeat(200)}`, exe: '/usr/bin/job' }));
     const r = await replayAll(trace(...lines), { profile: 'linux' });
@@ -70,7 +70,7 @@ describe('message size (R8)', () => {
     expectFilled(r.lines, 65536);
   });
 
-  it('rejects a linux maxMessageBytes that cannot hold the largest record', async () => {
+  itOnEngines('rejects a linux maxMessageBytes that cannot hold the largest record', async () => {
     const r = await replayAll(trace(config(T0, { maxMessageBytes: 1024 })), { profile: 'linux' });
     expect(r.stderr).toMatch(/^line 1: config\.maxMessageBytes: expected an integer from \d+ to 262144\n$/);
   });

@@ -1,14 +1,14 @@
 // `microtally run`: the live Linux agent. Wires collectors → core → sink, plus the tick timer,
 // the baseline/system-information schedule and the device twin; everything else lives in the
-// modules it imports. runAgent reads as its steps: arguments, core and configuration, sink,
-// twin, collectors, then wait for a stop and send what is pending.
+// modules it imports. runAgent reads as its steps: connection string, core and configuration,
+// sink, twin, collectors, then wait for a stop and send what is pending. Its options arrive as
+// values (RunOptions), parsed by the command layer (host/commands/run.ts).
 
 import { closeSync, fstatSync, openSync, readFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Writable } from 'node:stream';
-import { helpText } from '../commands/command.js';
-import { RUN_COMMAND } from '../commands/run.js';
+import { usageHint } from '../commands/command.js';
 import { Core, Status, type CallResult, type LossCollector } from '../core.js';
 import { fsContext, runChecks } from './collectors/baseline.js';
 import { CIS_DEBIAN_CHECKS } from './collectors/cis-debian.js';
@@ -16,13 +16,11 @@ import { ConnectionCollector } from './collectors/connections.js';
 import { KernelEventStats, superviseKernelEvents, type KernelSources } from './collectors/kernel-events.js';
 import { ProcessCollector } from './collectors/processes.js';
 import { readSysinfo } from './collectors/sysinfo.js';
-import { LOG_LEVELS, StderrLogger, type LogLevel } from './log.js';
+import { StderrLogger, type LogLevel } from './log.js';
 import { AgentSettings } from './settings.js';
 import { createSink, RefusedError, UsageError, type SinkSetup } from './sinks/index.js';
 import type { Sink } from './sinks/sink.js';
 import { Twin } from './twin.js';
-
-export const RUN_USAGE = helpText({ ...RUN_COMMAND, run: async () => 0 }).trimEnd();
 
 /** The environment variable that may carry the IoT Hub device connection string. */
 export const CONNECTION_STRING_ENV = 'MICROTALLY_CONNECTION_STRING';
@@ -34,7 +32,11 @@ const SHUTDOWN_FLUSH_MS = 10_000;
 /** setTimeout's longest delay; longer periods run a little early, which the windows absorb. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
-export interface RunArgs {
+/**
+ * `microtally run`'s options as values (the command layer, host/commands/run.ts, parses and
+ * checks them). At most one of connectionString and connectionStringFile (the file wins).
+ */
+export interface RunOptions {
   config?: string;
   sink?: string;
   deviceId?: string;
@@ -42,53 +44,15 @@ export interface RunArgs {
   connectionStringFile?: string;
   allowReadableSecret?: boolean;
   agentId?: string;
-  logLevel?: string;
-  source?: string;
-  help?: boolean;
-}
-
-/** `--device-id` → deviceId: each option's field in RunArgs. */
-const FLAGS: Record<string, keyof RunArgs> = Object.fromEntries(Object.keys(RUN_COMMAND.options)
-  .map((name) => [`--${name}`, name.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase()) as keyof RunArgs]));
-
-/** Parses the arguments after `run` (a leading `run` is accepted too); throws UsageError. */
-export function parseRunArgs(argv: string[]): RunArgs {
-  const args: RunArgs = {};
-  const rest = argv[0] === 'run' ? argv.slice(1) : argv;
-  for (let i = 0; i < rest.length; i++) {
-    const a = rest[i];
-    if (a === '--help' || a === '-h') { args.help = true; continue; }
-    const eq = a.indexOf('=');
-    const flag = eq > 0 ? a.slice(0, eq) : a;
-    const key = FLAGS[flag];
-    if (!key) throw new UsageError(`unknown argument ${JSON.stringify(flag)}`);
-    if (RUN_COMMAND.options[flag.slice(2)].type === 'boolean') {
-      if (eq > 0) throw new UsageError(`${flag} takes no value`);
-      (args as Record<string, boolean>)[key] = true;
-      continue;
-    }
-    const value = eq > 0 ? a.slice(eq + 1) : rest[++i];
-    if (value === undefined) throw new UsageError(`${flag} needs a value`);
-    if (args[key] !== undefined) throw new UsageError(`${flag} given twice`);
-    (args as Record<string, string>)[key] = value;
-  }
-  if (args.connectionString !== undefined && args.connectionStringFile !== undefined) {
-    throw new UsageError('--connection-string and --connection-string-file: give one');
-  }
-  for (const [name, o] of Object.entries(RUN_COMMAND.options)) {
-    const v = args[FLAGS[`--${name}`]];
-    if (o.choices && v !== undefined && !o.choices.includes(String(v))) {
-      throw new UsageError(`--${name}: expected one of ${o.choices.join(', ')}, got "${v}"`);
-    }
-  }
-  return args;
+  logLevel?: LogLevel;
+  source?: SourceChoice;
 }
 
 /**
  * The connection string from the file, the environment or (warned about) the command line;
  * undefined when none. Throws UsageError naming what is wrong.
  */
-export function connectionString(args: RunArgs, env: NodeJS.ProcessEnv, log: StderrLogger): string | undefined {
+export function connectionString(args: RunOptions, env: NodeJS.ProcessEnv, log: StderrLogger): string | undefined {
   if (args.connectionStringFile !== undefined) {
     const path = args.connectionStringFile;
     let text: string;
@@ -157,34 +121,37 @@ export interface AgentIo {
   helperPath?: string;
 }
 
-export async function runAgent(argv: string[], io: AgentIo = {}): Promise<number> {
+/**
+ * Runs the agent until a stop request. A value it cannot use (an unreadable file, a sink, an
+ * agent id or a configuration refused) is a usage error: one log line (secrets masked), the
+ * pointer to `--help`, exit status 2.
+ */
+export async function runAgent(args: RunOptions, io: AgentIo = {}): Promise<number> {
   const log = new StderrLogger(io.stderr);
-  let args: RunArgs;
+  const usageError = (message: string): number => { log.error(`${message}\n${usageHint('run')}`); return 2; };
+  if (args.logLevel) log.setLevel(args.logLevel);
   let cs: string | undefined;
   try {
-    args = parseRunArgs(argv);
-    if (args.logLevel) log.setLevel(args.logLevel as LogLevel);
     cs = connectionString(args, io.env ?? process.env, log);
   } catch (e) {
-    log.error(e instanceof RefusedError ? e.message : `${(e as Error).message}\n${RUN_USAGE}`);
-    return 2;
+    if (e instanceof RefusedError) { log.error(e.message); return 2; }
+    return usageError((e as Error).message);
   }
-  if (args.help) { (io.stdout ?? process.stdout).write(`${RUN_USAGE}\n`); return 0; }
 
-  const agent = loadCore(args, log);
+  const agent = loadCore(args, log, usageError);
   if (typeof agent === 'number') return agent;
   let setup: SinkSetup;
   try {
     setup = createSink({ spec: args.sink, connectionString: cs, deviceId: args.deviceId, log, stdout: io.stdout,
       onDropped: (n) => reportLoss(agent.core, 'transport', n, log) });
   } catch (e) {
-    log.error(e instanceof RefusedError ? e.message : `${(e as Error).message}\n${RUN_USAGE}`);
-    return 2;
+    if (e instanceof RefusedError) { log.error(e.message); return 2; }
+    return usageError((e as Error).message);
   }
-  const deliver = deliverer(agent.core, setup.sink, log);
+  const deliver = deliverer(setup.sink, log);
   const schedule = new TriggerSchedule(agent, deliver);
   if (setup.mqtt) followTwin(setup, agent, deliver, schedule, log);
-  const collectors = await startCollectors(agent, deliver, log, (args.source ?? 'auto') as SourceChoice, io.helperPath);
+  const collectors = await startCollectors(agent, deliver, log, args.source ?? 'auto', io.helperPath);
   if (typeof collectors === 'number') { await setup.sink.close(SHUTDOWN_FLUSH_MS); return collectors; }
   schedule.start();
   const ticker = setInterval(() => deliver(agent.core.tick(agent.clock()), 'tick'), TICK_MS);
@@ -217,7 +184,7 @@ interface Agent {
 type Deliver = (res: CallResult, what: string) => CallResult;
 
 /** Loads the linux core and applies --agent-id and --config; an exit status when that fails. */
-function loadCore(args: RunArgs, log: StderrLogger): Agent | number {
+function loadCore(args: RunOptions, log: StderrLogger, usageError: (message: string) => number): Agent | number {
   let core: Core;
   try {
     core = new Core('linux');
@@ -235,7 +202,7 @@ function loadCore(args: RunArgs, log: StderrLogger): Agent | number {
     return order(mark === undefined ? now : Math.min(now, Math.max(mark, now - KERNEL_MAX_LAG_MS)));
   };
   const agentIdError = core.setAgentId(args.agentId ?? defaultAgentId());
-  if (agentIdError) { log.error(`--agent-id: ${agentIdError}`); return 2; }
+  if (agentIdError) return usageError(`--agent-id: ${agentIdError}`);
   const agent: Agent = { core, clock, order, settings: new AgentSettings() };
   const settings = agent.settings;
   if (args.config === undefined) return agent;
@@ -245,11 +212,10 @@ function loadCore(args: RunArgs, log: StderrLogger): Agent | number {
     text = readFileSync(args.config, 'utf8');
     update = JSON.parse(text);
   } catch (e) {
-    log.error(`--config ${args.config}: ${(e as Error).message}`);
-    return 2;
+    return usageError(`--config ${args.config}: ${(e as Error).message}`);
   }
   const res = core.configure(clock(), text);
-  if (res.status !== Status.Ok) { log.error(`--config ${args.config}: ${res.reason}`); return 2; }
+  if (res.status !== Status.Ok) return usageError(`--config ${args.config}: ${res.reason}`);
   settings.merge(update as Record<string, unknown>);
   return agent;
 }
@@ -266,7 +232,7 @@ function reportGap(core: Core, collector: 'process' | 'network', ms: number, log
 }
 
 /** Sends a core call's messages to the sink and logs each distinct reason the core skipped a record once. */
-function deliverer(core: Core, sink: Sink, log: StderrLogger): Deliver {
+function deliverer(sink: Sink, log: StderrLogger): Deliver {
   const reasons = new Set<string>();
   return (res, what) => {
     for (const m of res.messages) sink.send(m);
@@ -323,7 +289,7 @@ function followTwin(setup: SinkSetup, agent: Agent, deliver: Deliver, schedule: 
   mqtt.onMessage((topic, payload) => twin.message(topic, payload));
 }
 
-type SourceChoice = 'auto' | 'kernel' | 'poll';
+export type SourceChoice = 'auto' | 'kernel' | 'poll';
 
 interface Collectors { stop(): void }
 

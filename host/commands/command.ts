@@ -63,11 +63,16 @@ export interface Io {
   err(s: string): void;
 }
 
+/** The line after a usage error that points to the help: `(\`microtally run --help\` lists the options)`. */
+export function usageHint(command: string | undefined): string {
+  const hint = command ? `${PROGRAM} ${command} --help` : `${PROGRAM} --help`;
+  return `(\`${hint}\` lists the ${command ? 'options' : 'commands'})`;
+}
+
 /** Reports a usage error the one way every command does; returns the exit status 2. */
 export function usageError(io: Io, command: string | undefined, message: string): number {
   const where = command ? `${command}: ` : '';
-  const hint = command ? `${PROGRAM} ${command} --help` : `${PROGRAM} --help`;
-  io.err(`${PROGRAM}: ${where}${message}\n(\`${hint}\` lists the ${command ? 'options' : 'commands'})\n`);
+  io.err(`${PROGRAM}: ${where}${message}\n${usageHint(command)}\n`);
   return 2;
 }
 

@@ -2,9 +2,8 @@
 // "cbor") back to the JSON lines --format json prints (host/decode.ts), as the input arrives.
 
 import { writeSync } from 'node:fs';
-import { IoError, openTrace, type TraceInput } from '../engines/v8.js';
+import { FdWriter, ioFailure, IoError, openTrace, type TraceInput } from '../io.js';
 import type { Command, Values } from './command.js';
-import { FdWriter, ioFailure } from './output.js';
 
 export const decode: Command = {
   name: 'decode',

@@ -3,9 +3,8 @@
 import { writeSync } from 'node:fs';
 import { EngineUnavailable, type EngineName, type Profile } from '../engine.js';
 import { ENGINE_NAMES, engineByName } from '../engines/index.js';
-import { IoError, isStreaming, openTrace, type TraceInput } from '../engines/v8.js';
+import { FdWriter, ioFailure, IoError, openTrace, type TraceInput } from '../io.js';
 import type { Command, Values } from './command.js';
-import { FdWriter, ioFailure } from './output.js';
 
 /** Flushes `out` before each further read, so output is never held back waiting for input. */
 async function* flushingBetween(chunks: AsyncIterable<Uint8Array> | Iterable<Uint8Array>, out: FdWriter): AsyncGenerator<Uint8Array> {
@@ -50,7 +49,6 @@ async function runReplay(values: Values, positionals: string[]): Promise<number>
   }
   try {
     const engine = await engineByName(values.engine as EngineName);
-    if (!isStreaming(engine)) throw new Error(`engine ${engine.name} cannot stream a trace`);
     const source: TraceInput = v8 ? { ...input, chunks: () => flushingBetween(input.chunks(), stdout) } : input;
     const code = await engine.replayStream(source, options, output);
     stdout.flush();

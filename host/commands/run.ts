@@ -1,16 +1,13 @@
 // `microtally run`: the live Linux agent (host/agent/run.ts, loaded only when the command runs).
-// The options are checked here, like every command's; the agent gets them back as a canonical
-// argument list.
+// The options are parsed and checked here, once, like every command's; the agent gets them as
+// values (RunOptions).
 
-import { LOG_LEVELS } from '../agent/log.js';
-import type { Command, Values } from './command.js';
+import { LOG_LEVELS, type LogLevel } from '../agent/log.js';
+import type { AgentIo, RunOptions, SourceChoice } from '../agent/run.js';
+import { UsageError, type Command, type Values } from './command.js';
 
-/**
- * `microtally run`'s options, summary and notes, written once: the command layer parses and
- * documents them (host/commands/run.ts), and runAgent's own parser, for callers that hand it an
- * argument list, reads the same table. Kept apart from the agent, which only `run` loads.
- */
-export const RUN_COMMAND: Omit<Command, 'run'> = {
+/** `microtally run`'s options, summary and notes, written once: parsed and documented from here. */
+const RUN_COMMAND: Omit<Command, 'run'> = {
   name: 'run',
   summary: 'Runs the Linux agent: live collectors → core → sink, until SIGINT or SIGTERM (then sends what is pending).',
   options: {
@@ -30,18 +27,29 @@ MICROTALLY_CONNECTION_STRING, or --connection-string; its key is never printed. 
 exit status: 0 stopped with everything sent, 1 messages left unsent or the core could not load, 2 usage error`,
 };
 
-export const run: Command = {
-  ...RUN_COMMAND,
-  run: async (values: Values) => (await import('../agent/run.js')).runAgent(agentArgs(RUN_COMMAND, values)),
-};
+/** The command with the agent's streams, signal and environment (embedding, tests); `run` uses the process's. */
+export function runCommandWith(io: AgentIo): Command {
+  return {
+    ...RUN_COMMAND,
+    run: async (values: Values) => {
+      const options = runOptions(values);
+      return (await import('../agent/run.js')).runAgent(options, io);
+    },
+  };
+}
 
-/** The parsed options as `--name value` pairs, the form runAgent reads. */
-function agentArgs(c: Omit<Command, 'run'>, values: Values): string[] {
-  const argv: string[] = [];
-  for (const [name, o] of Object.entries(c.options)) {
-    const v = values[name];
-    if (v === undefined || v === false) continue;
-    argv.push(`--${name}`, ...(o.type === 'string' ? [String(v)] : []));
+export const run: Command = runCommandWith({});
+
+/** The parsed options as the agent's values; throws UsageError for a combination it refuses. */
+export function runOptions(values: Values): RunOptions {
+  const text = (name: string) => values[name] as string | undefined;
+  if (text('connection-string') !== undefined && text('connection-string-file') !== undefined) {
+    throw new UsageError('--connection-string and --connection-string-file: give one');
   }
-  return argv;
+  return {
+    config: text('config'), sink: text('sink'), deviceId: text('device-id'),
+    connectionString: text('connection-string'), connectionStringFile: text('connection-string-file'),
+    allowReadableSecret: values['allow-readable-secret'] === true,
+    agentId: text('agent-id'), logLevel: text('log-level') as LogLevel | undefined, source: text('source') as SourceChoice | undefined,
+  };
 }

@@ -8,8 +8,8 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
-import { buildFailure, missingBuildScript, type BenchResult, type EngineName, type ReplayOptions, type ReplayResult } from '../engine.js';
-import { bytesInput, type ReplayOutput, type StreamingEngine, type TraceInput } from './v8.js';
+import { buildFailure, missingBuildScript, type BenchResult, type Engine, type EngineName, type ReplayOptions, type ReplayResult } from '../engine.js';
+import { bytesInput, collect, type ReplayOutput, type TraceInput } from '../io.js';
 
 export const root = fileURLToPath(new URL('../..', import.meta.url)).replace(/\/dist\/$/, '/');
 
@@ -27,26 +27,29 @@ export interface NativeProgram {
 
 const builds = new Map<string, Promise<void>>();
 
-/** Runs a build script once per process. */
-function build(p: NativeProgram): Promise<void> {
-  let b = builds.get(p.buildScript);
+/**
+ * Runs scripts/<script> with `args` once per process (make skips what is current); rejects with
+ * EngineUnavailable when the script is not in this copy or fails (its last line says why).
+ */
+export function buildOnce(engine: EngineName, script: string, args: string[] = []): Promise<void> {
+  const key = [script, ...args].join(' ');
+  let b = builds.get(key);
   if (!b) {
     b = new Promise<void>((resolve, reject) => {
-      const script = join(root, 'scripts', p.buildScript);
-      const missing = missingBuildScript(p.name, script);
+      const path = join(root, 'scripts', script);
+      const missing = missingBuildScript(engine, path);
       if (missing) { reject(missing); return; }
-      execFile('bash', [script], { cwd: root, maxBuffer: 16 << 20 },
-        (err, _stdout, stderr) => {
-          if (err) reject(buildFailure(p.name, stderr));
-          else resolve();
-        });
+      execFile('bash', [path, ...args], { cwd: root, maxBuffer: 16 << 20 }, (err, _stdout, stderr) => {
+        if (err) reject(buildFailure(engine, stderr));
+        else resolve();
+      });
     });
-    builds.set(p.buildScript, b);
+    builds.set(key, b);
   }
   return b;
 }
 
-export class NativeEngine implements StreamingEngine {
+export class NativeEngine implements Engine {
   readonly name: EngineName;
 
   constructor(private readonly p: NativeProgram) {
@@ -54,7 +57,7 @@ export class NativeEngine implements StreamingEngine {
   }
 
   private async ready(): Promise<void> {
-    if (process.env[this.p.noBuildVariable] !== '1') await build(this.p);
+    if (process.env[this.p.noBuildVariable] !== '1') await buildOnce(this.p.name, this.p.buildScript);
     if (!existsSync(this.p.program)) throw new Error(`no ${this.p.name} replay program at ${this.p.program}`);
   }
 
@@ -125,12 +128,6 @@ export class NativeEngine implements StreamingEngine {
 
 /** How a child program ended: its status, and the last byte it wrote to stderr (undefined: nothing). */
 export interface Exit { code: number; stderrEnd?: number }
-
-/** Output callbacks that keep every chunk (Engine.replay, bench). */
-export function collect(out: Buffer[], err: Buffer[]): ReplayOutput {
-  const buf = (d: string | Uint8Array) => (typeof d === 'string' ? Buffer.from(d) : Buffer.from(d));
-  return { out: (d) => out.push(buf(d)), err: (d) => err.push(buf(d)) };
-}
 
 /** Resolves when `w` can take more, or can take nothing any more. */
 function writable(w: Writable): Promise<void> {

@@ -5,11 +5,9 @@
 
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { EngineUnavailable, type EngineName, type Profile } from '../engine.js';
-import { build, QemuEngine, type BoardEngine } from './qemu.js';
-
-const root = fileURLToPath(new URL('../..', import.meta.url)).replace(/\/dist\/$/, '/');
+import { buildOnce, root } from './native.js';
+import { QemuEngine, type BoardEngine } from './qemu.js';
 
 /** Why the engine cannot run here (no ThreadX tree where it looks), in one line; undefined when it can. */
 function threadxMissing(): string | undefined {
@@ -36,7 +34,7 @@ export class QemuThreadxEngine extends QemuEngine {
   protected override async image(profile: Profile): Promise<string> {
     const missing = threadxMissing();
     if (missing) throw new EngineUnavailable(missing);
-    if (process.env.MICROTALLY_QEMU_NO_BUILD !== '1') await build(profile, this.board, 'build-threadx-firmware.sh');
+    if (process.env.MICROTALLY_QEMU_NO_BUILD !== '1') await buildOnce(this.name, 'build-threadx-firmware.sh', ['--profile', profile, '--engine', this.board]);
     const path = threadxFirmwarePath(profile, this.board);
     if (!existsSync(path)) throw new Error(`no firmware image at ${path}`);
     return path;

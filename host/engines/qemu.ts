@@ -9,12 +9,9 @@ import { mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Socket } from 'node:net';
-import { fileURLToPath } from 'node:url';
-import { buildFailure, missingBuildScript, type BenchResult, type EngineName, type Profile, type ReplayOptions, type ReplayResult } from '../engine.js';
-import { collect, feed, runProgram, type ChildIo, type Exit } from './native.js';
-import { IoError, type ReplayOutput, type StreamingEngine, type TraceInput } from './v8.js';
-
-const root = fileURLToPath(new URL('../..', import.meta.url)).replace(/\/dist\/$/, '/');
+import type { BenchResult, Engine, EngineName, Profile, ReplayOptions, ReplayResult } from '../engine.js';
+import { collect, IoError, type ReplayOutput, type TraceInput } from '../io.js';
+import { buildOnce, feed, root, runProgram, type ChildIo, type Exit } from './native.js';
 
 /** Which engine runs the blob inside the image. */
 export type BoardEngine = 'wasm3' | 'aot';
@@ -42,36 +39,12 @@ function firmwareFailure(code: number, engine: BoardEngine): string | undefined 
   } as Record<number, string>)[code];
 }
 
-const builds = new Map<string, Promise<void>>();
-
-/** Runs a firmware build script (scripts/build-firmware.sh) once per process, script, profile
- * and engine; make skips what is current. */
-export function build(profile: Profile, engine: BoardEngine, script = 'build-firmware.sh'): Promise<void> {
-  const key = `${script}-${engine}-${profile}`;
-  let b = builds.get(key);
-  if (!b) {
-    b = new Promise<void>((resolve, reject) => {
-      const name = script === 'build-firmware.sh' ? (engine === 'aot' ? 'qemu-aot' : 'qemu') : 'qemu-threadx';
-      const path = join(root, 'scripts', script);
-      const missing = missingBuildScript(name, path);
-      if (missing) { reject(missing); return; }
-      execFile('bash', [path, '--profile', profile, '--engine', engine],
-        { cwd: root, maxBuffer: 16 << 20 }, (err, _stdout, stderr) => {
-          if (err) reject(buildFailure(name, stderr));
-          else resolve();
-        });
-    });
-    builds.set(key, b);
-  }
-  return b;
-}
-
 function timeoutMs(): number {
   const v = Number(process.env.MICROTALLY_QEMU_TIMEOUT_MS);
   return Number.isFinite(v) && v > 0 ? v : 10 * 60_000;
 }
 
-export class QemuEngine implements StreamingEngine {
+export class QemuEngine implements Engine {
   readonly name: EngineName = 'qemu';
   protected readonly board: BoardEngine = 'wasm3';
 
@@ -183,7 +156,7 @@ export class QemuEngine implements StreamingEngine {
 
   /** The image for a profile, built first unless MICROTALLY_QEMU_NO_BUILD=1 (a runner with QEMU but no compiler). */
   protected async image(profile: Profile): Promise<string> {
-    if (process.env.MICROTALLY_QEMU_NO_BUILD !== '1') await build(profile, this.board);
+    if (process.env.MICROTALLY_QEMU_NO_BUILD !== '1') await buildOnce(this.name, 'build-firmware.sh', ['--profile', profile, '--engine', this.board]);
     const path = firmwarePath(profile, this.board);
     if (!existsSync(path)) throw new Error(`no firmware image at ${path}`);
     return path;

@@ -1,40 +1,51 @@
-// runAgent in-process: usage errors (exit 2), --help, and a stop request that flushes everything.
+// `microtally run` in-process (the command layer, then runAgent): usage errors (exit 2),
+// --help, and a stop request that flushes everything.
 
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
 import { afterAll, describe, expect, it } from 'vitest';
+import { runOptions } from '../../host/commands/run.js';
 import { validateMessage } from '../helpers.js';
-import { runAgent } from '../../host/agent/run.js';
+import { runInProcess } from './helpers/run-command.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'mt-args-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-async function run(argv: string[], stopAfterMs?: number) {
-  const out = new PassThrough();
-  let stdout = '';
-  out.on('data', (d) => { stdout += d; });
-  const lines: string[] = [];
-  const ac = new AbortController();
-  const timer = stopAfterMs === undefined ? undefined : setTimeout(() => ac.abort(), stopAfterMs);
-  const code = await runAgent(argv, { stdout: out, stderr: (l) => lines.push(l), signal: ac.signal });
-  clearTimeout(timer);
-  return { code, stdout, stderr: lines.join('') };
-}
+const run = (argv: string[], stopAfterMs?: number) => runInProcess(argv, { stopAfterMs });
+const HINT = '(`microtally run --help` lists the options)\n';
 
-describe('runAgent arguments', () => {
+describe('run arguments', () => {
   it('prints its usage for --help', async () => {
-    const r = await run(['run', '--help']);
+    const r = await run(['--help']);
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/^usage: microtally run/);
   });
 
-  it('exits 2 on a usage error, with the reason and the usage', async () => {
-    for (const argv of [['--nope'], ['--sink'], ['--sink', 'tcp://x'], ['--config', join(dir, 'missing.json')], ['--agent-id', 'not-a-uuid']]) {
+  it('hands the agent its options as values, parsed once', () => {
+    expect(runOptions({ config: 'c.json', sink: 'file:/tmp/x', 'device-id': 'd', 'log-level': 'warn', source: 'poll' }))
+      .toEqual({ config: 'c.json', sink: 'file:/tmp/x', deviceId: 'd', logLevel: 'warn', source: 'poll', allowReadableSecret: false });
+  });
+
+  it('exits 2 on an option the command layer refuses, in one line and the pointer to --help', async () => {
+    const cases: Array<[string[], string]> = [
+      [['--nope'], "Unknown option '--nope'"],
+      [['--sink'], "Option '--sink <value>' argument missing"],
+      [['--log-level', 'loud'], '--log-level must be one of debug, info, warn, error, got "loud"'],
+      [['--connection-string-file', 'f', '--connection-string', 'x'], '--connection-string and --connection-string-file: give one'],
+    ];
+    for (const [argv, why] of cases) {
       const r = await run(argv, 5000);
       expect(r.code, argv.join(' ')).toBe(2);
-      expect(r.stderr).toMatch(/microtally error: /);
+      expect(r.stderr).toBe(`microtally: run: ${why}\n${HINT}`);
+    }
+  });
+
+  it('exits 2 on a value the agent cannot use, with the reason and the pointer to --help', async () => {
+    for (const argv of [['--sink', 'tcp://x'], ['--config', join(dir, 'missing.json')], ['--agent-id', 'not-a-uuid']]) {
+      const r = await run(argv, 5000);
+      expect(r.code, argv.join(' ')).toBe(2);
+      expect(r.stderr).toMatch(new RegExp(`microtally error: --${argv[0].slice(2)}.*\n\\(\`microtally run --help\` lists the options\\)\n$`));
     }
   });
 

@@ -51,7 +51,7 @@ async function agentWith(helperPath: string, until: RegExp): Promise<{ msgs: Mes
   out.on('data', (d) => { stdout += d; });
   const lines: string[] = [];
   const ac = new AbortController();
-  const done = runAgent(['--sink', 'stdout'], { stdout: out, stderr: (l) => lines.push(l), signal: ac.signal, helperPath });
+  const done = runAgent({ sink: 'stdout' }, { stdout: out, stderr: (l) => lines.push(l), signal: ac.signal, helperPath });
   const end = Date.now() + 30_000;
   while (!until.test(lines.join(''))) {
     if (Date.now() > end) { ac.abort(); await done; throw new Error(`timed out waiting for ${until}:\n${lines.join('')}`); }

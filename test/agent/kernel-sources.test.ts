@@ -15,6 +15,7 @@ import { startKernelEvents, type KernelProcessEvent } from '../../host/agent/col
 import { executableIn, ProcessCollector, UNKNOWN_UID } from '../../host/agent/collectors/processes.js';
 import { maskSecretShapes, StderrLogger } from '../../host/agent/log.js';
 import { runAgent } from '../../host/agent/run.js';
+import { runInProcess } from './helpers/run-command.js';
 import { createSink } from '../../host/agent/sinks/index.js';
 import { root as repoRoot } from '../helpers.js';
 
@@ -212,7 +213,7 @@ describe('helper failure', () => {
     out.on('data', (d) => { stdout += d; });
     const lines: string[] = [];
     const ac = new AbortController();
-    const done = runAgent(['--sink', 'stdout', '--log-level', 'debug'], { stdout: out, stderr: (l) => lines.push(l), signal: ac.signal, helperPath: fake });
+    const done = runAgent({ sink: 'stdout', logLevel: 'debug' }, { stdout: out, stderr: (l) => lines.push(l), signal: ac.signal, helperPath: fake });
     await sleep(1500);
     // A grandchild (children of this process are the agent's own, not reported), seen by polling.
     const tag = `${process.pid}.${Date.now() % 1000}`;
@@ -247,7 +248,7 @@ sleep 5
     let stdout = '';
     out.on('data', (d) => { stdout += d; });
     const ac = new AbortController();
-    const done = runAgent(['--sink', 'stdout', '--config', join(repoRoot, 'examples/quick.json')],
+    const done = runAgent({ sink: 'stdout', config: join(repoRoot, 'examples/quick.json') },
       { stdout: out, stderr: () => {}, signal: ac.signal, helperPath: fake });
     await sleep(3500);
     ac.abort();
@@ -300,17 +301,7 @@ describe('secrets in log lines', () => {
 });
 
 describe('the connection string', () => {
-  async function run(argv: string[], env: NodeJS.ProcessEnv = {}) {
-    const out = new PassThrough();
-    let stdout = '';
-    out.on('data', (d) => { stdout += d; });
-    const lines: string[] = [];
-    const ac = new AbortController();
-    const timer = setTimeout(() => ac.abort(), 3000);
-    const code = await runAgent(argv, { stdout: out, stderr: (l) => lines.push(l), signal: ac.signal, env });
-    clearTimeout(timer);
-    return { code, stdout, stderr: lines.join('') };
-  }
+  const run = (argv: string[], env: NodeJS.ProcessEnv = {}) => runInProcess(argv, { stopAfterMs: 3000, env });
   const key = Buffer.from('a device key for the tests').toString('base64');
 
   it('is read from --connection-string-file, or the environment; on argv it is warned about; never printed', async () => {
@@ -335,8 +326,8 @@ describe('the connection string', () => {
       [['--connection-string-file', join(dir, 'nope')], /--connection-string-file .*nope: ENOENT/],
       [['--connection-string-file', empty], /the file is empty/],
       [['--connection-string-file', empty, '--connection-string', 'x'], /give one/],
-      [['--log-level', 'loud'], /--log-level: expected one of debug, info, warn, error/],
-      [['--source', 'magic'], /--source: expected one of auto, kernel, poll/],
+      [['--log-level', 'loud'], /--log-level must be one of debug, info, warn, error/],
+      [['--source', 'magic'], /--source must be one of auto, kernel, poll/],
     ];
     for (const [argv, why] of cases) {
       const r = await run(argv);

@@ -9,7 +9,6 @@ import { parseMemTotal, parseOsRelease } from '../../host/agent/collectors/sysin
 import { parsePasswd } from '../../host/agent/collectors/users.js';
 import { iotHubUsername, parseConnectionString, sasToken, SasTokenSource } from '../../host/agent/sas.js';
 import { telemetryTopic } from '../../host/agent/sinks/mqtt.js';
-import { parseRunArgs } from '../../host/agent/run.js';
 
 const ip = (a: Uint8Array): string => Array.from(a).join('.');
 
@@ -179,18 +178,11 @@ describe('IoT Hub credentials', () => {
   });
 });
 
-describe('topic and arguments', () => {
+describe('topic', () => {
   it('puts the security message properties, URL-encoded, in the telemetry topic', () => {
     const topic = telemetryTopic('dev-1');
     expect(topic).toBe('devices/dev-1/messages/events/%24.ifid=urn%3Aazureiot%3ASecurity%3ASecurityAgent%3A1&%24.ct=application%2Fjson&%24.ce=utf-8');
     const props = Object.fromEntries(new URLSearchParams(topic.slice('devices/dev-1/messages/events/'.length)));
     expect(props).toEqual({ '$.ifid': 'urn:azureiot:Security:SecurityAgent:1', '$.ct': 'application/json', '$.ce': 'utf-8' });
-  });
-
-  it('parses run arguments in both --flag value and --flag=value forms', () => {
-    expect(parseRunArgs(['run', '--config', 'c.json', '--sink=file:/tmp/x', '--device-id', 'd'])).toEqual({ config: 'c.json', sink: 'file:/tmp/x', deviceId: 'd' });
-    expect(() => parseRunArgs(['--sink'])).toThrow(/needs a value/);
-    expect(() => parseRunArgs(['--bogus', 'x'])).toThrow(/unknown argument/);
-    expect(() => parseRunArgs(['--sink', 'a', '--sink', 'b'])).toThrow(/twice/);
   });
 });

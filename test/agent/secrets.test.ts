@@ -11,7 +11,10 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { Core, type ProcessRecord } from '../../host/core.js';
 import { ProcessCollector } from '../../host/agent/collectors/processes.js';
 import { maskSecretShapes, SECRET_SHAPES, StderrLogger } from '../../host/agent/log.js';
-import { connectionString, parseRunArgs, runAgent, RUN_USAGE } from '../../host/agent/run.js';
+import { connectionString } from '../../host/agent/run.js';
+import { helpText } from '../../host/commands/command.js';
+import { run as runCommand, runOptions } from '../../host/commands/run.js';
+import { runInProcess } from './helpers/run-command.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'mt-secrets-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -182,14 +185,7 @@ describe('secret masking', () => {
 });
 
 describe('a connection-string file', () => {
-  async function run(argv: string[]) {
-    const lines: string[] = [];
-    const ac = new AbortController();
-    const timer = setTimeout(() => ac.abort(), 3000);
-    const code = await runAgent(argv, { stdout: new PassThrough(), stderr: (l) => lines.push(l), signal: ac.signal, env: {} });
-    clearTimeout(timer);
-    return { code, stderr: lines.join('') };
-  }
+  const run = (argv: string[]) => runInProcess(argv, { stopAfterMs: 3000, env: {} });
 
   it.each([
     [0o644, 'group and others'], [0o640, 'group'], [0o604, 'others'], [0o444, 'group and others'],
@@ -220,9 +216,11 @@ describe('a connection-string file', () => {
     }
   });
 
-  it('--allow-readable-secret is a flag of run: in its help, and parsed without a value', () => {
-    expect(RUN_USAGE).toMatch(/--allow-readable-secret\s+accept a --connection-string-file that group or others may read/);
-    expect(parseRunArgs(['--allow-readable-secret', '--sink', 'stdout'])).toEqual({ allowReadableSecret: true, sink: 'stdout' });
-    expect(() => parseRunArgs(['--allow-readable-secret=yes'])).toThrow(/takes no value/);
+  it('--allow-readable-secret is a flag of run: in its help, and parsed without a value', async () => {
+    expect(helpText(runCommand)).toMatch(/--allow-readable-secret\s+accept a --connection-string-file that group or others may read/);
+    expect(runOptions({ 'allow-readable-secret': true, sink: 'stdout' })).toMatchObject({ allowReadableSecret: true, sink: 'stdout' });
+    const r = await run(['--allow-readable-secret=yes']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/^microtally: run: Option '--allow-readable-secret' does not take an argument/);
   });
 });

@@ -144,7 +144,7 @@ describe('file sink', () => {
     const link = join(dir, 'planted2.jsonl');
     symlinkSync(join(dir, 'victim2'), link);
     const lines: string[] = [];
-    const code = await runAgent(['--sink', `file:${link}`], { stderr: (l) => lines.push(l), env: {} });
+    const code = await runAgent({ sink: `file:${link}` }, { stderr: (l) => lines.push(l), env: {} });
     expect(code).toBe(2);
     expect(lines.map((l) => l.replace(/^\S+ /, ''))).toEqual([`microtally error: --sink file:${link}: is a symbolic link: refused (the file sink never follows one)\n`]);
   });

@@ -1,4 +1,4 @@
-// Entry point for tests that run the agent as its own process (the CLI's `run` does the same).
-import { runAgent } from '../../../host/agent/run.js';
+// Entry point for tests that run the agent as its own process: the CLI itself (`run` and its arguments).
+import { main } from '../../../host/cli.js';
 
-process.exitCode = await runAgent(process.argv.slice(2));
+process.exitCode = await main(process.argv.slice(2));
