@@ -99,4 +99,28 @@ else
   fail "the peers (test/azure-iot/peer.mjs) did not start"
 fi
 
+# Test-time PKI: a CA, the hub's RSA certificate for its name, another CA the device must refuse;
+# device keys (the right one and a wrong one) in files, never on a command line or in a log.
+CERTS=build/azure-iot/pki
+rm -rf "$CERTS"; mkdir -p "$CERTS"
+if ! {
+  openssl req -x509 -newkey rsa:2048 -nodes -keyout "$CERTS/ca.pem" -out "$CERTS/ca.crt" -days 2 -subj "/CN=microtally test CA" &&
+  openssl x509 -in "$CERTS/ca.crt" -outform DER -out "$CERTS/ca.der" &&
+  openssl req -x509 -newkey rsa:2048 -nodes -keyout "$CERTS/other-ca.pem" -out "$CERTS/other-ca.crt" -days 2 -subj "/CN=microtally other CA" &&
+  openssl x509 -in "$CERTS/other-ca.crt" -outform DER -out "$CERTS/other-ca.der" &&
+  openssl req -newkey rsa:2048 -nodes -keyout "$CERTS/hub.pem" -out "$CERTS/hub.csr" -subj "/CN=$HUB" &&
+  openssl x509 -req -in "$CERTS/hub.csr" -CA "$CERTS/ca.crt" -CAkey "$CERTS/ca.pem" -CAcreateserial -days 2 \
+    -extfile <(printf 'subjectAltName=DNS:%s\n' "$HUB") -out "$CERTS/hub.crt" &&
+  openssl rand -base64 32 >"$CERTS/device.key" && openssl rand -base64 32 >"$CERTS/wrong.key"
+} >"$LOGS/azure-iot-pki.log" 2>&1; then
+  cat "$LOGS/azure-iot-pki.log"; fail "test PKI with openssl"; finish
+fi
+
+echo "== the hub: the Azure IoT middleware over NetX Secure against the IoT Hub stand-in (test/azure-iot/hub.mjs)"
+ip netns exec "$NS" timeout 600 node test/azure-iot/e2e.mjs "$BUILD" "$CERTS" "$PEER" "$HUB" >"$LOGS/azure-iot-e2e.log" 2>&1
+rc=$?
+cat "$LOGS/azure-iot-e2e.log"
+add_counts "$LOGS/azure-iot-e2e.log" "e2e.mjs"
+[ $rc -eq 0 ] || fail "e2e.mjs: exit status $rc"
+
 finish
