@@ -99,7 +99,7 @@ VOID mt_azure_iot_stats_get(MT_AZURE_IOT_STATS *stats) {
     return;
   }
   tx_mutex_get(&az_mutex, TX_WAIT_FOREVER);
-  az_stats.queued = az_count;
+  az_stats.queued = az_count + (az_inflight_length > 0u ? 1u : 0u);
   *stats = az_stats;
   tx_mutex_put(&az_mutex);
 }

@@ -61,7 +61,7 @@ typedef struct MT_AZURE_IOT_STATS_STRUCT {
   ULONG retried;            /* sends that failed and were tried again */
   ULONG dropped;            /* messages the outbox could not keep (full, or longer than MT_AZ_MESSAGE_BYTES) */
   ULONG aborted;            /* messages the core cut short (MT_TX_CHUNK_ABORT): never whole, never sent */
-  ULONG queued;             /* messages waiting now */
+  ULONG queued;             /* messages waiting now, the one in flight included */
   ULONG high_water_bytes;   /* the most bytes ever waiting */
   ULONG high_water_messages;
   ULONG twin_applied;       /* twin `microtally` sections applied / rejected */

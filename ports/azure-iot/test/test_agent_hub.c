@@ -154,6 +154,21 @@ static void main_entry(ULONG unused) {
            (unsigned long)st.twin_rejected);
     fflush(stdout);
   }
+  /* The end: the agent sends what it holds, the adapter empties its outbox (up to 20 s) unless
+   * it never got through. */
+  mt_tx_stop(5u * TX_TIMER_TICKS_PER_SECOND);
+  MT_AZURE_IOT_STATS st;
+  for (UINT i = 0; i < 200u; i++) {
+    mt_azure_iot_stats_get(&st);
+    if (st.queued == 0u || st.connected == 0u) break;
+    tx_thread_sleep(TX_TIMER_TICKS_PER_SECOND / 10u);
+  }
+  MT_TX_STATS agent;
+  mt_tx_stats_get(&agent);
+  printf("final: made=%lu sent=%lu dropped=%lu queued=%lu retried=%lu connected=%lu connects=%lu state=%u last_error=%u\n",
+         (unsigned long)agent.messages, (unsigned long)st.sent, (unsigned long)st.dropped, (unsigned long)st.queued,
+         (unsigned long)st.retried, (unsigned long)st.connected, (unsigned long)st.connects, st.state, st.last_error);
+  fflush(stdout);
   exit(0);
 }
 
