@@ -13,7 +13,7 @@ import * as Si from "./sysinfo";
 import { Writer } from "./writer";
 import { current } from "./config";
 import { splitmix64 } from "./text";
-import { ENVELOPE_MAX, EVENT_HEADER_MAX, CLOSING, STATS_MAX_RECORD } from "./limits";
+import { ENVELOPE_MAX, EVENT_HEADER_MAX, CLOSING, STATS_MAX_RECORD, STATS_PLAIN_MAX_RECORD } from "./limits";
 import { litBytes, litLength } from "./literal";
 import { PRIO_HIGH } from "./config";
 import { CBOR_CHUNK_CAP } from "./areas";
@@ -102,7 +102,7 @@ function enabled(c: i32): bool {
  * windows (one IsEmpty event), whose CollectorStats record then counts the run's results.
  */
 function windowEmpty(c: i32): bool {
-  return !unitHasRecords(c) && (c >= S.EVENT_COLLECTORS || !S.any(S.win(c)));
+  return !unitHasRecords(c) && (c >= S.EVENT_COLLECTORS || !S.any(c));
 }
 
 /**
@@ -181,13 +181,16 @@ function unitCount(u: i32): i32 {
   if (u == 1) return N.table.count;
   if (u == 2) return B.table.count;
   if (u == 3) return Si.count();
-  return S.COUNTED;
+  return S.COUNTED + 1; // the collectors' CollectorStats, then the transport's
 }
 
-/** Whether record k of unit u goes out (baseline passes and zero stats do not). */
+/**
+ * Whether record k of unit u goes out (baseline passes and zero stats do not). The transport's
+ * record has no window: it goes out with the next message that leaves, whichever window ended.
+ */
 function sendable(u: i32, i: i32): bool {
   if (u == 2) return B.sendable(i);
-  if (u == 4) return (members & (1 << i)) != 0 && S.any(S.win(i));
+  if (u == 4) return (i == S.TRANSPORT || (members & (1 << i)) != 0) && S.any(i);
   return true;
 }
 
@@ -231,6 +234,8 @@ function writeRecord(w: Writer): void {
 function commitRecord(): void {
   if (unit == 0) S.sent(S.C_PROCESS, Pr.hits(k));
   else if (unit == 1) S.sent(S.C_NETWORK, N.hits(k));
+  // The transport's losses are in a message now: its counters start again.
+  else if (unit == 4 && k == S.TRANSPORT) S.clearWindow(S.TRANSPORT);
 }
 
 function writeStats(w: Writer, c: i32): void {
@@ -238,7 +243,7 @@ function writeStats(w: Writer, c: i32): void {
   w.byte(0x7b);
   w.key(L.Collector);
   if (c == S.C_BASELINE) { w.byte(0x22); w.lit(L.baseline); w.byte(0x22); }
-  else w.lit(c == S.C_PROCESS ? L.jsonProcess : L.jsonNetwork);
+  else w.lit(c == S.C_PROCESS ? L.jsonProcess : c == S.C_NETWORK ? L.jsonNetwork : L.jsonTransport);
   w.field(L.Received); w.u64(s.received);
   w.field(L.Discarded); w.u64(s.discarded);
   w.field(L.Dropped); w.u64(s.dropped);
@@ -271,19 +276,51 @@ function writeStatsCbor(w: Writer, c: i32): void {
   if (h < 3) { memory.copy(p + h, p + 3, len); w.pos -= 3 - h; }
 }
 
+/** Warnings for the losses the host reported: the transport's; on linux also events lost, unknown numbers, a source's downtime. */
+// @ts-ignore: decorator
+@inline function writeLossWarnings(w: Writer, c: i32, first: bool): bool {
+  const lost = S.lostOf(c);
+  if (lost > 0) {
+    if (!first) w.byte(0x2c);
+    w.byte(0x22); w.u64(lost);
+    // rtos: only the transport reports losses (the word for events is linux's alone).
+    w.lit(!P.LINUX || c == S.TRANSPORT ? L.messagesDroppedByTheOutboxQuote : L.eventsLostAtTheSourceQuote);
+    first = false;
+  }
+  if (!P.LINUX) return first;
+  const unknown = S.unknownOf(c);
+  if (unknown > 0) {
+    if (!first) w.byte(0x2c);
+    w.byte(0x22); w.u64(unknown); w.lit(L.lossesOfUnknownSizeAtTheSourceQuote);
+    first = false;
+  }
+  const ms = S.downOf(c);
+  if (ms > 0) {
+    if (!first) w.byte(0x2c);
+    // Tenths of a second, rounded up: a short gap never reads as 0.0 s.
+    const tenths = ms / 100 + (ms % 100 != 0 ? 1 : 0);
+    w.lit(L.jsonEventSourceDown); w.u64(tenths / 10); w.byte(0x2e); w.byte(<u8>(0x30 + tenths % 10));
+    w.lit(L.sColonEventsOfThatTimeMayBeMissingQuote);
+    first = false;
+  }
+  return first;
+}
+
 /** The Warnings list of collector c's window, as a JSON array. */
 function writeWarnings(w: Writer, c: i32): void {
   const s = S.win(c);
   w.byte(0x5b);
   let first = true;
   const base = c == S.C_BASELINE;
-  // Only network (rtos) and baseline drop; only process and network evict or lose names.
+  // Only network (rtos) and baseline drop when full; only process and network evict or lose names.
   const limit = base ? P.BASELINE_CAP : c == S.C_PROCESS ? Pr.table.limit : N.table.limit;
-  if (s.dropped > 0) {
+  const full = s.dropped - S.lostOf(c);
+  if (full > 0) {
     w.lit(base ? L.jsonBaselineTableFullOpen : L.jsonNetworkCacheFullOpen); w.u64(<u64>limit); w.lit(L.entriesCloseColon);
-    w.u64(s.dropped); w.lit(base ? L.resultsOfNewChecksDroppedQuote : L.newConnectionsDroppedSemiIncreaseNetworkDotCache);
+    w.u64(full); w.lit(base ? L.resultsOfNewChecksDroppedQuote : L.newConnectionsDroppedSemiIncreaseNetworkDotCache);
     first = false;
   }
+  first = writeLossWarnings(w, c, first);
   if (s.namesLost > 0) {
     if (!first) w.byte(0x2c);
     w.lit(L.jsonNameTableFullColon); w.u64(s.namesLost);
@@ -395,7 +432,7 @@ function closeMessage(w: Writer, how: i32): void {
 /** The most bytes the next record of unit u can add to a chunk, with what it may open and close. */
 function worstCase(u: i32): i32 {
   const record = u == 0 ? Pr.MAX_RECORD : u == 1 ? N.MAX_RECORD : u == 2 ? B.MAX_RECORD : u == 3 ? Si.MAX_RECORD
-    : STATS_MAX_RECORD;
+    : P.LINUX && S.reported(k) ? STATS_MAX_RECORD : STATS_PLAIN_MAX_RECORD;
   return (msgOpen ? 0 : ENVELOPE_MAX) + 1 + (evOpen ? 0 : EVENT_HEADER_MAX) + record + CLOSING;
 }
 

@@ -26,7 +26,7 @@ export const MAX_UTC_OFFSET_MIN = 1080;
 /** The longest envelope `{"AgentVersion":…,"Events":[` (limits.ts ENVELOPE_MAX): AgentVersion at most 13 bytes. */
 export const ENVELOPE_MAX = 120;
 /** The longest CollectorStats record (limits.ts STATS_MAX_RECORD), which bounds its Warnings. */
-export const STATS_MAX_RECORD = 480;
+export const STATS_MAX_RECORD = 600;
 /**
  * The longest text of each field, in bytes of its JSON-escaped form, as the core stores it
  * (profile.ts, the linux profile's caps: the larger ones). Bounds what a message of references
@@ -277,7 +277,7 @@ const num = (v: number | bigint) => String(v);
 const NAMES = ['ProcessCreate', 'ConnectionCreate', 'Baseline', 'SystemInformation', 'CollectorStats'];
 const PROTOCOLS = ['tcp', 'udp', 'icmp'];
 const SEVERITIES = ['Critical', 'Important', 'Warning', 'Informational'];
-const COLLECTORS = ['process', 'network', 'baseline'];
+const COLLECTORS = ['process', 'network', 'baseline', 'transport'];
 const U64_MAX = (1n << 64n) - 1n;
 
 /** Where a decoded message's records lie in the input (for the benchmark's bytes per record). */
@@ -455,7 +455,7 @@ function parseMessage(bytes: Uint8Array, at: number, spans?: RecordSpan[]): Pars
       JSON.stringify(list) !== warnings) {
       fail('Warnings (key 5) is not a JSON array of strings as the core writes it');
     }
-    const collector = COLLECTORS[Number(int(x, 0, 'Collector', 0, 2))];
+    const collector = COLLECTORS[Number(int(x, 0, 'Collector', 0, COLLECTORS.length - 1))];
     const received = int(x, 1, 'Received', 0, U64_MAX), discarded = int(x, 2, 'Discarded', 0, U64_MAX);
     const dropped = int(x, 3, 'Dropped', 0, U64_MAX), ignored = int(x, 4, 'Ignored', 0, U64_MAX);
     return () => `{"Collector":"${collector}","Received":${num(received)},"Discarded":${num(discarded)},` +

@@ -148,7 +148,7 @@ describe('decode refuses forged and out-of-range values (one line, exit 1)', () 
       [message([event(0, [processRecord({ 3: '\u0001'.repeat(171) })])]), /CommandLine \(key 3\) is 1026 bytes as JSON/],
       [message([event(0, [processRecord({ 3: 'x'.repeat(600) })]), event(1, [connection({ 11: 0 })])]), /HostName \(key 11\) is 600 bytes as JSON/],
       [message([event(2, [map({ 0: 'c', 1: 'g', 2: 1, 3: '', 4: 'd'.repeat(513), 5: '', 6: 0 })])]), /Description \(key 4\) is 513 bytes/],
-      [message([event(4, [stats({ 5: JSON.stringify(['w'.repeat(480)]) })])]), /Warnings/],
+      [message([event(4, [stats({ 5: JSON.stringify(['w'.repeat(STATS_MAX_RECORD)]) })])]), /Warnings/],
       [message([event(1, [connection()])], { 0: '0.1.0-abcdefgh' }), /AgentVersion \(key 0\) makes an envelope of 121 bytes/],
     ];
     for (const [input, what] of cases) refused(input, what);

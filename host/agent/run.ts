@@ -9,11 +9,11 @@ import { hostname } from 'node:os';
 import type { Writable } from 'node:stream';
 import { helpText } from '../commands/command.js';
 import { RUN_COMMAND } from '../commands/run.js';
-import { Core, Status, type CallResult } from '../core.js';
+import { Core, Status, type CallResult, type LossCollector } from '../core.js';
 import { fsContext, runChecks } from './collectors/baseline.js';
 import { CIS_DEBIAN_CHECKS } from './collectors/cis-debian.js';
 import { ConnectionCollector } from './collectors/connections.js';
-import { startKernelEvents, type KernelSources } from './collectors/kernel-events.js';
+import { KernelEventStats, superviseKernelEvents, type KernelSources } from './collectors/kernel-events.js';
 import { ProcessCollector } from './collectors/processes.js';
 import { readSysinfo } from './collectors/sysinfo.js';
 import { LOG_LEVELS, StderrLogger, type LogLevel } from './log.js';
@@ -147,7 +147,8 @@ export async function runAgent(argv: string[], io: AgentIo = {}): Promise<number
   if (typeof agent === 'number') return agent;
   let setup: SinkSetup;
   try {
-    setup = createSink({ spec: args.sink, connectionString: cs, deviceId: args.deviceId, log, stdout: io.stdout });
+    setup = createSink({ spec: args.sink, connectionString: cs, deviceId: args.deviceId, log, stdout: io.stdout,
+      onDropped: (n) => reportLoss(agent.core, 'transport', n, log) });
   } catch (e) {
     log.error(`${(e as Error).message}\n${RUN_USAGE}`);
     return 2;
@@ -210,6 +211,17 @@ function loadCore(args: RunArgs, log: StderrLogger): Agent | number {
   if (res.status !== Status.Ok) { log.error(`--config ${args.config}: ${res.reason}`); return 2; }
   settings.merge(update as Record<string, unknown>);
   return { core, clock, settings };
+}
+
+/** Hands a loss the core did not see to it, so the next message carries it (docs/FORMATS.md). */
+function reportLoss(core: Core, collector: LossCollector, count: number | 'unknown', log: StderrLogger): void {
+  const refused = core.reportLoss(collector, count);
+  if (refused) log.error(`core refused a ${collector} loss of ${count}: ${refused}`);
+}
+
+function reportGap(core: Core, collector: 'process' | 'network', ms: number, log: StderrLogger): void {
+  const refused = core.reportGap(collector, ms);
+  if (refused) log.error(`core refused a ${collector} gap of ${ms} ms: ${refused}`);
 }
 
 /** Sends a core call's messages to the sink and logs each distinct reason the core skipped a record once. */
@@ -289,18 +301,26 @@ async function startCollectors(agent: Agent, deliver: Deliver, log: StderrLogger
     inventory: true, log });
   const notAsked = 'not asked for (--source poll)';
   let kernel: KernelSources = { proc: notAsked, exec: notAsked, sock: notAsked, realtime: false, stop() {} };
+  const kernelStats = new KernelEventStats();
   if (choice !== 'poll') {
-    kernel = await startKernelEvents({
+    kernel = await superviseKernelEvents({
       log,
       helperPath,
       // The helper only writes events of the sources it opened.
       onProcess: (e) => processes.fromKernel(e),
       onConnection: (e) => connections.fromKernel(e),
-      onExit: () => {
+      onLost: (collector, n) => reportLoss(core, collector, n, log),
+      onDown: () => {
         if (kernel.proc === 'ok') processes.startPolling();
         if (kernel.sock === 'ok') connections.startPolling();
       },
-    });
+      // Back on kernel events; what polling could not see meanwhile is a gap the messages tell.
+      onUp: (downMs) => {
+        log.warn(`kernel event helper down ${(downMs / 1000).toFixed(1)} s: events from /proc polling meanwhile; back on kernel events`);
+        if (kernel.proc === 'ok') { processes.stop(); reportGap(core, 'process', downMs, log); }
+        if (kernel.sock === 'ok') { connections.stopPolling(); reportGap(core, 'network', downMs, log); }
+      },
+    }, kernelStats);
   }
   const procOk = kernel.proc === 'ok';
   const sockOk = kernel.sock === 'ok';
@@ -331,6 +351,8 @@ async function startCollectors(agent: Agent, deliver: Deliver, log: StderrLogger
       processes.stop();
       connections.stop();
       connections.flush();
+      const lost = kernelStats.summary();
+      if (lost) log.warn(`kernel events lost this run, each counted in a message: ${lost}`);
     },
   };
 }

@@ -24,7 +24,8 @@
  *    "bytesIn":N,"bytesOut":N,"bytes":B}
  *   {"ev":"lost","source":"proc"|"sock","n":N}  the kernel dropped events (a receive queue or the
  *                                               probe's ring buffer overflowed; N when known)
- *   {"ev":"lost","source":"output","n":N}    N events dropped because the agent read too slowly
+ *   {"ev":"lost","source":"output","n":N,"sock":M}  N events dropped because the agent read too
+ *                                               slowly, M of them connections
  * Exit status: 0 on EOF of stdout's reader (SIGPIPE is handled), 1 when no source could start.
  */
 #define _GNU_SOURCE
@@ -71,9 +72,10 @@
 #define OUT_MAX (64u << 20)
 static char *out;
 static size_t out_len, out_off, out_cap;
-static unsigned long long out_dropped;
+static unsigned long long out_dropped, out_dropped_sock;
 static size_t event_start; /* out_len when the current event began */
 static int event_dropped;
+static int event_is_sock; /* the current event is a connection (its loss is the network collector's) */
 
 /* Writes what the pipe takes now; returns -1 when the reader is gone. */
 static int flush_out(void) {
@@ -109,8 +111,10 @@ static void put(const char *s, size_t n) {
   out_len += n;
 }
 
-static void begin_event(void) { event_start = out_len; event_dropped = 0; }
-static void end_event(void) { if (event_dropped) { out_dropped++; event_dropped = 0; } }
+static void begin_event(void) { event_start = out_len; event_dropped = 0; event_is_sock = 0; }
+static void end_event(void) {
+  if (event_dropped) { out_dropped++; out_dropped_sock += (unsigned long long)event_is_sock; event_dropped = 0; }
+}
 
 static void puts_(const char *s) { put(s, strlen(s)); }
 
@@ -391,6 +395,7 @@ static void on_destroy(const struct inet_diag_msg *m, size_t len) {
     bytes = 1;
   }
   begin_event();
+  event_is_sock = 1;
   puts_("{\"ev\":\"conn\",\"proto\":\""); puts_(proto == IPPROTO_TCP ? "tcp" : "udp");
   puts_("\",\"state\":"); putu(m->idiag_state);
   puts_(",\"local\":"); put_addr(m->idiag_family, m->id.idiag_src);
@@ -576,7 +581,7 @@ int main(int argc, char **argv) {
   fcntl(1, F_SETFL, fcntl(1, F_GETFL) | O_NONBLOCK);
   struct pollfd fds[4] = {{.fd = pfd, .events = POLLIN}, {.fd = sfd, .events = POLLIN}, {.fd = 1, .events = 0},
                           {.fd = xfd, .events = POLLIN}};
-  unsigned long long reported = 0;
+  unsigned long long reported = 0, reported_sock = 0;
   for (;;) {
     fds[2].events = out_len > out_off ? POLLOUT : 0;
     int r = poll(fds, 4, -1);
@@ -597,15 +602,19 @@ int main(int argc, char **argv) {
       puts_("{\"ev\":\"lost\",\"source\":\"proc\",\"n\":");
       putu(exec_lost);
       puts_("}\n");
-      end_event();
+      /* A notice that did not fit is not a loss of its own: the count waits for the next one. */
+      if (event_dropped) exec_lost_reported -= exec_lost;
+      event_dropped = 0;
     }
 #endif
     if (out_dropped != reported) {
       begin_event();
       puts_("{\"ev\":\"lost\",\"source\":\"output\",\"n\":");
       putu(out_dropped - reported);
+      puts_(",\"sock\":");
+      putu(out_dropped_sock - reported_sock);
       puts_("}\n");
-      if (!event_dropped) reported = out_dropped;
+      if (!event_dropped) { reported = out_dropped; reported_sock = out_dropped_sock; }
       event_dropped = 0;
     }
     if (flush_out() < 0) return 0;

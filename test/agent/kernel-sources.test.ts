@@ -166,7 +166,8 @@ sleep 5
 describe('helper failure', () => {
   it('a helper that stops after it started is logged and the collectors fall back to polling', async () => {
     const fake = join(dir, 'dies.sh');
-    writeFileSync(fake, `#!/bin/sh\necho '{"ev":"ready","proc":"ok","sock":"ok","rt":true}'\nsleep 0.2\nexit 9\n`);
+    // It starts once; restarts (1 s later, then 2 s, …) fail, so the agent keeps polling.
+    writeFileSync(fake, `#!/bin/sh\n[ -e "$0.ran" ] && exit 4\ntouch "$0.ran"\necho '{"ev":"ready","proc":"ok","sock":"ok","rt":true}'\nsleep 0.2\nexit 9\n`);
     chmodSync(fake, 0o755);
     const out = new PassThrough();
     let stdout = '';

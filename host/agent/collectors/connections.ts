@@ -286,6 +286,14 @@ export class ConnectionCollector {
     this.timer.unref();
   }
 
+  /** Destroy notifications report closes again (a restarted helper): back to reading the tables every second. */
+  stopPolling(): void {
+    this.kernel = true;
+    if (this.timer) clearInterval(this.timer);
+    this.timer = setInterval(() => this.poll(), this.opts.pollMs ?? 1000);
+    this.timer.unref();
+  }
+
   /** A socket the kernel freed: its connection is reported now, with the kernel's final byte counts. */
   fromKernel(e: KernelConnectionEvent): void {
     const local = Buffer.from(e.local, 'hex');

@@ -20,6 +20,8 @@ export interface SinkRequest {
   log: StderrLogger;
   stdout?: Writable;
   outbox?: OutboxLimits;
+  /** Messages the outbox could not keep (MQTT sinks): see MqttSinkOptions.onDropped. */
+  onDropped?: (messages: number) => void;
   /** Test seams for the MQTT transport (backoff, TLS trust, token lifetime). */
   mqtt?: Partial<Pick<MqttSinkOptions, 'backoff' | 'tls' | 'maxInFlight'>> & { tokenTtlMs?: number; renewBeforeMs?: number };
 }
@@ -55,6 +57,7 @@ export function createSink(req: SinkRequest): SinkSetup {
     username: url.username ? decodeURIComponent(url.username) : undefined,
     password: url.password ? () => decodeURIComponent(url.password) : undefined,
     outbox: req.outbox,
+    onDropped: req.onDropped,
     ...req.mqtt,
   });
   return { sink: mqtt, mqtt, deviceId, description: `MQTT ${url.host}` };
@@ -100,6 +103,7 @@ function iotHub(req: SinkRequest, spec: string | undefined): SinkSetup {
     renewAt: () => tokens.renewAt(),
     tls: { rejectUnauthorized: true, ...req.mqtt?.tls },
     outbox: req.outbox,
+    onDropped: req.onDropped,
     backoff: req.mqtt?.backoff,
     maxInFlight: req.mqtt?.maxInFlight,
   });
