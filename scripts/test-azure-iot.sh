@@ -37,6 +37,10 @@ if [ -n "$missing" ]; then
   finish
 fi
 
+# microtally's side: wasm3's pinned source and the rtos blob (as scripts/test-threadx.sh).
+if ! bash scripts/build-wasm3.sh >"$LOGS/azure-iot-wasm3.log" 2>&1; then cat "$LOGS/azure-iot-wasm3.log"; fail "build-wasm3"; finish; fi
+if [ ! -f build/microtally-rtos-small.wasm ]; then fail "build/microtally-rtos-small.wasm missing (npm run build)"; finish; fi
+
 BUILD=build/azure-iot
 echo "== build: ThreadX Linux port + NetX Duo + NetX Secure + Azure IoT middleware, by their own CMake"
 if [ -f "$BUILD/CMakeCache.txt" ] && ! grep -q "CMAKE_GENERATOR:INTERNAL=${GENERATOR[1]:-Unix Makefiles}" "$BUILD/CMakeCache.txt"; then
