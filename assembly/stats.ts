@@ -6,7 +6,7 @@
 
 import * as P from "./profile";
 
-export const C_PROCESS = 0, C_NETWORK = 1, C_BASELINE = 2, C_SYSINFO = 3;
+export const C_PROCESS = 0, C_NETWORK = 1, C_BASELINE = 2;
 export const EVENT_COLLECTORS = 2;
 /** Collectors with counters and a CollectorStats record: the event collectors and baseline. */
 export const COUNTED = 3;

@@ -244,8 +244,6 @@ import { Lit } from "./literal";
 @lazy export const messageFormat: Lit = memory.data<u8>([13, 109, 101, 115, 115, 97, 103, 101, 70, 111, 114, 109, 97, 116], 1); // "messageFormat"
 @lazy export const maxPackingDelay: Lit = memory.data<u8>([15, 109, 97, 120, 80, 97, 99, 107, 105, 110, 103, 68, 101, 108, 97, 121], 1); // "maxPackingDelay"
 @lazy export const json: Lit = memory.data<u8>([4, 106, 115, 111, 110], 1); // "json"
-@lazy export const cbor: Lit = memory.data<u8>([4, 99, 98, 111, 114], 1); // "cbor"
-@lazy export const expectedQuoteJsonQuoteOrQuoteCborQuote: Lit = memory.data<u8>([25, 101, 120, 112, 101, 99, 116, 101, 100, 32, 34, 106, 115, 111, 110, 34, 32, 111, 114, 32, 34, 99, 98, 111, 114, 34], 1); // "expected \"json\" or \"cbor\""
 @lazy export const onlyBeforeTheFirstInput: Lit = memory.data<u8>([27, 111, 110, 108, 121, 32, 98, 101, 102, 111, 114, 101, 32, 116, 104, 101, 32, 102, 105, 114, 115, 116, 32, 105, 110, 112, 117, 116], 1); // "only before the first input"
 @lazy export const jsonTransport: Lit = memory.data<u8>([11, 34, 116, 114, 97, 110, 115, 112, 111, 114, 116, 34], 1); // "\"transport\""
 @lazy export const eventsLostAtTheSourceQuote: Lit = memory.data<u8>([27, 32, 101, 118, 101, 110, 116, 115, 32, 108, 111, 115, 116, 32, 97, 116, 32, 116, 104, 101, 32, 115, 111, 117, 114, 99, 101, 34], 1); // " events lost at the source\""

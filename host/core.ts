@@ -161,8 +161,9 @@ export class Core {
   private readonly outPtr: number;
   private pending: Uint8Array[] = [];
 
-  constructor(readonly profile: Profile, wasmPath = blobPath(profile)) {
-    const instance = new WebAssembly.Instance(compiled(wasmPath), {});
+  /** `wasm`: the blob's path, or its bytes (an update package's blob, not on disk). */
+  constructor(readonly profile: Profile, wasm: string | Uint8Array = blobPath(profile)) {
+    const instance = new WebAssembly.Instance(typeof wasm === 'string' ? compiled(wasm) : new WebAssembly.Module(wasm as Uint8Array<ArrayBuffer>), {});
     this.x = instance.exports as unknown as Exports;
     this.x.mt_init();
     this.inPtr = this.x.mt_input_ptr();

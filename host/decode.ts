@@ -25,7 +25,7 @@ export const MAX_TIME = 253402300799999;
 export const MAX_UTC_OFFSET_MIN = 1080;
 /** The longest envelope `{"AgentVersion":…,"Events":[` (limits.ts ENVELOPE_MAX): AgentVersion at most 13 bytes. */
 export const ENVELOPE_MAX = 120;
-/** The longest CollectorStats record (limits.ts STATS_MAX_RECORD), which bounds its Warnings. */
+/** The longest CollectorStats record (assembly/collectorstats.ts MAX_RECORD), which bounds its Warnings. */
 export const STATS_MAX_RECORD = 600;
 /**
  * The longest text of each field, in bytes of its JSON-escaped form, as the core stores it

@@ -23,18 +23,27 @@ export const HELPER_PATH = join(packageRoot(), 'build/native/microtally-events')
 
 export interface KernelProcessEvent {
   ev: 'exec' | 'fork';
+  /** When it happened (ms since the epoch), from the kernel's clock at the event. */
+  t?: number;
   pid: number;
   ppid: number | null;
   uid: number | null;
   cmd: string;
   exe?: string;
   comm?: string;
+  /**
+   * The process runs in another mount namespace than the agent, and `exe` there is not the file
+   * of that name here (inode and file system): its path is that namespace's, this one (SPEC R1).
+   */
+  mntns?: number;
   /** The process had exited before its details could be read. */
   gone: boolean;
 }
 
 export interface KernelConnectionEvent {
   ev: 'conn';
+  /** When the helper read the socket's end (ms since the epoch): the kernel stamps no time on it. */
+  t?: number;
   proto: 'tcp' | 'udp';
   state: number;
   /** Addresses as hex bytes in network order. */
@@ -64,6 +73,8 @@ export interface KernelEventOptions {
   onProcess: (e: KernelProcessEvent) => void;
   onConnection: (e: KernelConnectionEvent) => void;
   log: Logger;
+  /** Every event from the kernel before time t (ms since the epoch) has been handed over. */
+  onMark?: (t: number) => void;
   /** Called if the helper stops on its own after it started (the caller falls back to polling). */
   onExit?: (why: string) => void;
   /**
@@ -121,7 +132,9 @@ export function startKernelEvents(opts: KernelEventOptions, stats = new KernelEv
   return new Promise((resolve) => {
     let child: ChildProcess;
     try {
-      child = spawn(path, [], { stdio: ['ignore', 'pipe', 'pipe'] });
+      // Its own session: Ctrl-C on the agent's terminal (SIGINT to the process group) reaches the
+      // agent alone, which then stops the helper itself; left alone, it ends at its next write.
+      child = spawn(path, [], { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
     } catch (e) {
       resolve(failed(`cannot start ${path}: ${(e as Error).message}`));
       return;
@@ -168,6 +181,7 @@ export function startKernelEvents(opts: KernelEventOptions, stats = new KernelEv
         case 'exec':
         case 'fork': opts.onProcess(e as unknown as KernelProcessEvent); break;
         case 'conn': opts.onConnection(e as unknown as KernelConnectionEvent); break;
+        case 'mark': if (typeof e.t === 'number') opts.onMark?.(e.t); break;
         case 'lost':
           for (const [collector, n] of lostCounts(e)) {
             const key = n === 'unknown' ? (`${collector}Unknown` as const) : collector;
@@ -202,6 +216,8 @@ export interface SupervisedKernelEventOptions extends Omit<KernelEventOptions, '
   onDown: (why: string) => void;
   /** A restarted helper took over again after `downMs` of polling, with the sources it had before. */
   onUp: (downMs: number) => void;
+  /** Stopped while the helper was down (restarts failing): how long it had been down, for the messages. */
+  onStopDown?: (downMs: number) => void;
   /** Restart delays: the first, doubling up to the most; back to the first after a run this long. */
   backoff?: { initialMs: number; maxMs: number; resetAfterMs: number };
 }
@@ -223,6 +239,7 @@ export async function superviseKernelEvents(opts: SupervisedKernelEventOptions,
   let timer: NodeJS.Timeout | undefined;
   let startedAt = 0;
   let downAt = 0;
+  let isDown = false;
   const launch = (): Promise<KernelSources> => startKernelEvents({ ...opts, onExit: (why) => down(why) }, stats);
   const first = await launch();
   let current = first;
@@ -232,6 +249,7 @@ export async function superviseKernelEvents(opts: SupervisedKernelEventOptions,
   const down = (why: string): void => {
     if (stopped) return;
     downAt = Date.now();
+    isDown = true;
     if (downAt - startedAt >= backoff.resetAfterMs) delay = backoff.initialMs;
     opts.onDown(why);
     retryLater();
@@ -253,12 +271,15 @@ export async function superviseKernelEvents(opts: SupervisedKernelEventOptions,
     }
     current = next;
     startedAt = Date.now();
+    isDown = false;
     opts.onUp(startedAt - downAt);
   };
 
   return {
     ...first,
     stop() {
+      // Down until the end: the gap so far still reaches the last message.
+      if (!stopped && isDown) opts.onStopDown?.(Date.now() - downAt);
       stopped = true;
       clearTimeout(timer);
       current.stop();
