@@ -24,11 +24,11 @@ static volatile UINT az_link_lost;
 /* The outbox: messages laid one after another in a byte ring, in order. */
 static UCHAR az_ring[MT_AZ_OUTBOX_BYTES];
 static MT_AZ_SLOT az_slots[MT_AZ_OUTBOX_MESSAGES];
-static ULONG az_head;      /* oldest waiting message */
-static ULONG az_count;     /* messages waiting */
-static ULONG az_used;      /* their bytes */
-static ULONG az_tail;      /* ring offset after the newest */
-static ULONG az_building;  /* bytes of the message the agent is handing over */
+static ULONG az_head;     /* oldest waiting message */
+static ULONG az_count;    /* messages waiting */
+static ULONG az_used;     /* their bytes */
+static ULONG az_tail;     /* ring offset after the newest */
+static ULONG az_building; /* bytes of the message the agent is handing over */
 static UINT az_building_dropped;
 
 /* The message being sent (out of the outbox: it is never dropped for room, only retried). */
@@ -110,7 +110,8 @@ static UINT az_take(VOID) {
   UINT took = 0;
   if (az_count > 0u) {
     MT_AZ_SLOT slot = az_slots[az_head];
-    ULONG first = MT_AZ_OUTBOX_BYTES - slot.start < slot.length ? MT_AZ_OUTBOX_BYTES - slot.start : slot.length;
+    ULONG first = MT_AZ_OUTBOX_BYTES - slot.start < slot.length ? MT_AZ_OUTBOX_BYTES - slot.start
+                                                                : slot.length;
     memcpy(az_inflight, az_ring + slot.start, first);
     memcpy(az_inflight + first, az_ring, slot.length - first);
     az_inflight_length = slot.length;
@@ -161,15 +162,18 @@ static VOID az_connection_status(NX_AZURE_IOT_HUB_CLIENT *client, UINT status) {
 static UINT az_find_section(const CHAR *json, ULONG length, const CHAR *outer, const CHAR **section,
                             ULONG *section_length, uint64_t *version) {
   az_json_reader reader;
-  if (az_result_failed(az_json_reader_init(&reader, az_span_create((uint8_t *)json, (int32_t)length), NULL)) ||
-      az_result_failed(az_json_reader_next_token(&reader)) || reader.token.kind != AZ_JSON_TOKEN_BEGIN_OBJECT) {
+  if (az_result_failed(
+          az_json_reader_init(&reader, az_span_create((uint8_t *)json, (int32_t)length), NULL)) ||
+      az_result_failed(az_json_reader_next_token(&reader)) ||
+      reader.token.kind != AZ_JSON_TOKEN_BEGIN_OBJECT) {
     return 0;
   }
   if (outer != TX_NULL) {
     UINT found = 0;
     while (!found && !az_result_failed(az_json_reader_next_token(&reader)) &&
            reader.token.kind == AZ_JSON_TOKEN_PROPERTY_NAME) {
-      found = az_json_token_is_text_equal(&reader.token, az_span_create((uint8_t *)outer, (int32_t)strlen(outer)));
+      found = az_json_token_is_text_equal(&reader.token,
+                                          az_span_create((uint8_t *)outer, (int32_t)strlen(outer)));
       if (az_result_failed(az_json_reader_next_token(&reader))) return 0;
       if (!found && az_result_failed(az_json_reader_skip_children(&reader))) return 0;
     }
@@ -177,7 +181,8 @@ static UINT az_find_section(const CHAR *json, ULONG length, const CHAR *outer, c
   }
   UINT have = 0;
   *version = 0;
-  while (!az_result_failed(az_json_reader_next_token(&reader)) && reader.token.kind == AZ_JSON_TOKEN_PROPERTY_NAME) {
+  while (!az_result_failed(az_json_reader_next_token(&reader)) &&
+         reader.token.kind == AZ_JSON_TOKEN_PROPERTY_NAME) {
     UINT is_section = az_json_token_is_text_equal(&reader.token, AZ_SPAN_FROM_STR("microtally"));
     UINT is_version = az_json_token_is_text_equal(&reader.token, AZ_SPAN_FROM_STR("$version"));
     if (az_result_failed(az_json_reader_next_token(&reader))) return 0;
@@ -185,7 +190,8 @@ static UINT az_find_section(const CHAR *json, ULONG length, const CHAR *outer, c
       const uint8_t *start = az_span_ptr(reader.token.slice);
       if (az_result_failed(az_json_reader_skip_children(&reader))) return 0;
       *section = (const CHAR *)start;
-      *section_length = (ULONG)(az_span_ptr(reader.token.slice) + az_span_size(reader.token.slice) - start);
+      *section_length =
+          (ULONG)(az_span_ptr(reader.token.slice) + az_span_size(reader.token.slice) - start);
       have = 1u;
     } else if (is_version) {
       if (az_result_failed(az_json_token_get_uint64(&reader.token, version))) *version = 0;
@@ -213,7 +219,8 @@ static VOID az_apply(const CHAR *section, ULONG length, uint64_t version) {
       status = mt_tx_configure_result(reason, sizeof reason);
     } while (status == MT_TX_PENDING);
   } else if (status == MT_TX_TOO_LONG) {
-    snprintf(reason, sizeof reason, "the section is longer than MT_TX_CONFIG_BYTES (%u)", (unsigned)MT_TX_CONFIG_BYTES);
+    snprintf(reason, sizeof reason, "the section is longer than MT_TX_CONFIG_BYTES (%u)",
+             (unsigned)MT_TX_CONFIG_BYTES);
   } else {
     snprintf(reason, sizeof reason, "the agent did not take it (status 0x%x)", status);
   }
@@ -225,7 +232,8 @@ static VOID az_apply(const CHAR *section, ULONG length, uint64_t version) {
     n = snprintf(az_reported, sizeof az_reported,
                  "{\"microtally\":{\"configuration\":{\"version\":%llu,\"status\":\"applied\"},"
                  "\"agentVersion\":\"%s\",\"coreSequence\":%lu}}",
-                 (unsigned long long)version, az_config.agent_version, (unsigned long)stats.messages);
+                 (unsigned long long)version, az_config.agent_version,
+                 (unsigned long)stats.messages);
   } else {
     az_stats.twin_rejected++;
     CHAR escaped[2 * sizeof reason];
@@ -235,17 +243,19 @@ static VOID az_apply(const CHAR *section, ULONG length, uint64_t version) {
       escaped[e++] = (*r >= 0 && *r < 0x20) ? ' ' : *r;
     }
     escaped[e] = '\0';
-    n = snprintf(az_reported, sizeof az_reported,
-                 "{\"microtally\":{\"configuration\":{\"version\":%llu,\"status\":\"rejected\",\"reason\":\"%s\"},"
-                 "\"agentVersion\":\"%s\",\"coreSequence\":%lu}}",
-                 (unsigned long long)version, escaped, az_config.agent_version, (unsigned long)stats.messages);
+    n = snprintf(
+        az_reported, sizeof az_reported,
+        "{\"microtally\":{\"configuration\":{\"version\":%llu,\"status\":\"rejected\",\"reason\":\"%s\"},"
+        "\"agentVersion\":\"%s\",\"coreSequence\":%lu}}",
+        (unsigned long long)version, escaped, az_config.agent_version,
+        (unsigned long)stats.messages);
   }
   if (n <= 0 || (ULONG)n >= sizeof az_reported) return;
   UINT request_id = 0, response = 0;
   ULONG reported_version = 0;
-  nx_azure_iot_hub_client_device_twin_reported_properties_send(az_client, (const UCHAR *)az_reported, (UINT)n,
-                                                               &request_id, &response, &reported_version,
-                                                               MT_AZ_CALL_TICKS);
+  nx_azure_iot_hub_client_device_twin_reported_properties_send(
+      az_client, (const UCHAR *)az_reported, (UINT)n, &request_id, &response, &reported_version,
+      MT_AZ_CALL_TICKS);
 }
 
 /* Copies a twin packet's JSON into az_twin; returns its length (0: none or too long). */
@@ -261,27 +271,32 @@ static ULONG az_twin_copy(NX_PACKET *packet) {
 
 static VOID az_twin_on_connect(VOID) {
   NX_PACKET *packet;
-  if (nx_azure_iot_hub_client_device_twin_properties_request(az_client, MT_AZ_CALL_TICKS) != NX_AZURE_IOT_SUCCESS ||
-      nx_azure_iot_hub_client_device_twin_properties_receive(az_client, &packet, MT_AZ_CALL_TICKS) != NX_AZURE_IOT_SUCCESS) {
+  if (nx_azure_iot_hub_client_device_twin_properties_request(az_client, MT_AZ_CALL_TICKS) !=
+          NX_AZURE_IOT_SUCCESS ||
+      nx_azure_iot_hub_client_device_twin_properties_receive(
+          az_client, &packet, MT_AZ_CALL_TICKS) != NX_AZURE_IOT_SUCCESS) {
     return;
   }
   ULONG length = az_twin_copy(packet);
   const CHAR *section;
   ULONG section_length;
   uint64_t version;
-  if (length > 0u && az_find_section(az_twin, length, "desired", &section, &section_length, &version)) {
+  if (length > 0u &&
+      az_find_section(az_twin, length, "desired", &section, &section_length, &version)) {
     az_apply(section, section_length, version);
   }
 }
 
 static VOID az_twin_patches(VOID) {
   NX_PACKET *packet;
-  while (nx_azure_iot_hub_client_device_twin_desired_properties_receive(az_client, &packet, NX_NO_WAIT) == NX_AZURE_IOT_SUCCESS) {
+  while (nx_azure_iot_hub_client_device_twin_desired_properties_receive(
+             az_client, &packet, NX_NO_WAIT) == NX_AZURE_IOT_SUCCESS) {
     ULONG length = az_twin_copy(packet);
     const CHAR *section;
     ULONG section_length;
     uint64_t version;
-    if (length > 0u && az_find_section(az_twin, length, TX_NULL, &section, &section_length, &version)) {
+    if (length > 0u &&
+        az_find_section(az_twin, length, TX_NULL, &section, &section_length, &version)) {
       az_apply(section, section_length, version);
     }
   }
@@ -290,23 +305,27 @@ static VOID az_twin_patches(VOID) {
 static UINT az_send_inflight(VOID) {
   NX_PACKET *packet;
   UINT json = az_inflight_length > 0u && az_inflight[0] == '{';
-  UINT status = nx_azure_iot_hub_client_telemetry_message_create(az_client, &packet, MT_AZ_CALL_TICKS);
+  UINT status =
+      nx_azure_iot_hub_client_telemetry_message_create(az_client, &packet, MT_AZ_CALL_TICKS);
   if (status != NX_AZURE_IOT_SUCCESS) return status;
   status = nx_azure_iot_hub_client_telemetry_property_add(packet, (const UCHAR *)"$.ifid", 6,
-                                                          (const UCHAR *)MT_AZ_IFID, sizeof MT_AZ_IFID - 1u, MT_AZ_CALL_TICKS);
+                                                          (const UCHAR *)MT_AZ_IFID,
+                                                          sizeof MT_AZ_IFID - 1u, MT_AZ_CALL_TICKS);
   if (status == NX_AZURE_IOT_SUCCESS) {
-    status = json ? nx_azure_iot_hub_client_telemetry_property_add(packet, (const UCHAR *)"$.ct", 4,
-                                                                   (const UCHAR *)"application%2Fjson", 18, MT_AZ_CALL_TICKS)
-                  : nx_azure_iot_hub_client_telemetry_property_add(packet, (const UCHAR *)"$.ct", 4,
-                                                                   (const UCHAR *)"application%2Fcbor", 18, MT_AZ_CALL_TICKS);
+    status = json ? nx_azure_iot_hub_client_telemetry_property_add(
+                        packet, (const UCHAR *)"$.ct", 4, (const UCHAR *)"application%2Fjson", 18,
+                        MT_AZ_CALL_TICKS)
+                  : nx_azure_iot_hub_client_telemetry_property_add(
+                        packet, (const UCHAR *)"$.ct", 4, (const UCHAR *)"application%2Fcbor", 18,
+                        MT_AZ_CALL_TICKS);
   }
   if (status == NX_AZURE_IOT_SUCCESS && json) {
-    status = nx_azure_iot_hub_client_telemetry_property_add(packet, (const UCHAR *)"$.ce", 4, (const UCHAR *)"utf-8", 5,
-                                                            MT_AZ_CALL_TICKS);
+    status = nx_azure_iot_hub_client_telemetry_property_add(
+        packet, (const UCHAR *)"$.ce", 4, (const UCHAR *)"utf-8", 5, MT_AZ_CALL_TICKS);
   }
   if (status == NX_AZURE_IOT_SUCCESS) {
-    status = nx_azure_iot_hub_client_telemetry_send(az_client, packet, az_inflight, (UINT)az_inflight_length,
-                                                    MT_AZ_CALL_TICKS);
+    status = nx_azure_iot_hub_client_telemetry_send(az_client, packet, az_inflight,
+                                                    (UINT)az_inflight_length, MT_AZ_CALL_TICKS);
   }
   if (status != NX_AZURE_IOT_SUCCESS) nx_azure_iot_hub_client_telemetry_message_delete(packet);
   return status;
@@ -376,13 +395,15 @@ UINT mt_azure_iot_start(NX_AZURE_IOT_HUB_CLIENT *client, const MT_AZURE_IOT_CONF
   az_config = *config;
   az_seed = tx_time_get() ^ 0x5eedu;
   UINT status = nx_azure_iot_hub_client_device_twin_enable(client);
-  if (status == NX_AZURE_IOT_SUCCESS) status = nx_azure_iot_hub_client_connection_status_callback_set(client, az_connection_status);
+  if (status == NX_AZURE_IOT_SUCCESS)
+    status = nx_azure_iot_hub_client_connection_status_callback_set(client, az_connection_status);
   if (status != NX_AZURE_IOT_SUCCESS) return status;
   status = tx_mutex_create(&az_mutex, "microtally azure iot", TX_INHERIT);
   if (status != TX_SUCCESS) return status;
   az_started = 1u;
-  status = tx_thread_create(&az_thread, "microtally azure iot", az_thread_entry, 0, config->stack, config->stack_size,
-                            config->priority, config->priority, TX_NO_TIME_SLICE, TX_AUTO_START);
+  status = tx_thread_create(&az_thread, "microtally azure iot", az_thread_entry, 0, config->stack,
+                            config->stack_size, config->priority, config->priority,
+                            TX_NO_TIME_SLICE, TX_AUTO_START);
   if (status != TX_SUCCESS) {
     az_started = 0;
     tx_mutex_delete(&az_mutex);

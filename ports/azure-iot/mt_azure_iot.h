@@ -53,20 +53,20 @@ typedef struct MT_AZURE_IOT_CONFIG_STRUCT {
 } MT_AZURE_IOT_CONFIG;
 
 typedef struct MT_AZURE_IOT_STATS_STRUCT {
-  UINT state;               /* MT_AZ_DISCONNECTED, MT_AZ_CONNECTING, MT_AZ_CONNECTED */
-  UINT last_error;          /* the middleware's status of the last failed connect or send (0: none) */
-  ULONG connects;           /* connect attempts (each failed one waits its backoff first) */
-  ULONG connected;          /* successful connects */
-  ULONG sent;               /* messages the hub took */
-  ULONG retried;            /* sends that failed and were tried again */
-  ULONG dropped;            /* messages the outbox could not keep (full, or longer than MT_AZ_MESSAGE_BYTES) */
-  ULONG aborted;            /* messages the core cut short (MT_TX_CHUNK_ABORT): never whole, never sent */
-  ULONG queued;             /* messages waiting now, the one in flight included */
-  ULONG high_water_bytes;   /* the most bytes ever waiting */
+  UINT state;      /* MT_AZ_DISCONNECTED, MT_AZ_CONNECTING, MT_AZ_CONNECTED */
+  UINT last_error; /* the middleware's status of the last failed connect or send (0: none) */
+  ULONG connects;  /* connect attempts (each failed one waits its backoff first) */
+  ULONG connected; /* successful connects */
+  ULONG sent;      /* messages the hub took */
+  ULONG retried;   /* sends that failed and were tried again */
+  ULONG dropped; /* messages the outbox could not keep (full, or longer than MT_AZ_MESSAGE_BYTES) */
+  ULONG aborted; /* messages the core cut short (MT_TX_CHUNK_ABORT): never whole, never sent */
+  ULONG queued;  /* messages waiting now, the one in flight included */
+  ULONG high_water_bytes; /* the most bytes ever waiting */
   ULONG high_water_messages;
-  ULONG twin_applied;       /* twin `microtally` sections applied / rejected */
+  ULONG twin_applied; /* twin `microtally` sections applied / rejected */
   ULONG twin_rejected;
-  ULONG backoff_ticks;      /* the current (last) backoff delay */
+  ULONG backoff_ticks; /* the current (last) backoff delay */
 } MT_AZURE_IOT_STATS;
 
 /* Starts the adapter's thread on an initialised hub client (not yet connected: the adapter

@@ -21,16 +21,16 @@ static void store_uint(size_t *out, size_t value) {
   memcpy(out, &narrow, sizeof narrow); /* the caller's object is a 4-byte UINT */
 }
 
-#define MT_LP64_WRAP(name, params, args)                                       \
-  az_result __real_##name params;                                              \
-  az_result __wrap_##name params;                                              \
-  az_result __wrap_##name params {                                             \
-    size_t length = 0;                                                         \
-    size_t *out = out_length;                                                  \
-    out_length = out != NULL ? &length : NULL;                                 \
-    az_result result = __real_##name args;                                     \
-    if (out != NULL) store_uint(out, length);                                  \
-    return result;                                                             \
+#define MT_LP64_WRAP(name, params, args)       \
+  az_result __real_##name params;              \
+  az_result __wrap_##name params;              \
+  az_result __wrap_##name params {             \
+    size_t length = 0;                         \
+    size_t *out = out_length;                  \
+    out_length = out != NULL ? &length : NULL; \
+    az_result result = __real_##name args;     \
+    if (out != NULL) store_uint(out, length);  \
+    return result;                             \
   }
 
 MT_LP64_WRAP(az_iot_hub_client_get_client_id,
@@ -40,25 +40,28 @@ MT_LP64_WRAP(az_iot_hub_client_get_user_name,
              (az_iot_hub_client const *client, char *text, size_t size, size_t *out_length),
              (client, text, size, out_length))
 MT_LP64_WRAP(az_iot_hub_client_sas_get_password,
-             (az_iot_hub_client const *client, uint64_t expiry, az_span signature, az_span key_name, char *text,
-              size_t size, size_t *out_length),
+             (az_iot_hub_client const *client, uint64_t expiry, az_span signature, az_span key_name,
+              char *text, size_t size, size_t *out_length),
              (client, expiry, signature, key_name, text, size, out_length))
 MT_LP64_WRAP(az_iot_hub_client_telemetry_get_publish_topic,
-             (az_iot_hub_client const *client, az_iot_message_properties const *properties, char *text, size_t size,
-              size_t *out_length),
+             (az_iot_hub_client const *client, az_iot_message_properties const *properties,
+              char *text, size_t size, size_t *out_length),
              (client, properties, text, size, out_length))
 MT_LP64_WRAP(az_iot_hub_client_twin_patch_get_publish_topic,
-             (az_iot_hub_client const *client, az_span request_id, char *text, size_t size, size_t *out_length),
+             (az_iot_hub_client const *client, az_span request_id, char *text, size_t size,
+              size_t *out_length),
              (client, request_id, text, size, out_length))
 MT_LP64_WRAP(az_iot_hub_client_properties_document_get_publish_topic,
-             (az_iot_hub_client const *client, az_span request_id, char *text, size_t size, size_t *out_length),
+             (az_iot_hub_client const *client, az_span request_id, char *text, size_t size,
+              size_t *out_length),
              (client, request_id, text, size, out_length))
 MT_LP64_WRAP(az_iot_hub_client_properties_get_reported_publish_topic,
-             (az_iot_hub_client const *client, az_span request_id, char *text, size_t size, size_t *out_length),
+             (az_iot_hub_client const *client, az_span request_id, char *text, size_t size,
+              size_t *out_length),
              (client, request_id, text, size, out_length))
 MT_LP64_WRAP(az_iot_hub_client_commands_response_get_publish_topic,
-             (az_iot_hub_client const *client, az_span request_id, uint16_t status, char *text, size_t size,
-              size_t *out_length),
+             (az_iot_hub_client const *client, az_span request_id, uint16_t status, char *text,
+              size_t size, size_t *out_length),
              (client, request_id, status, text, size, out_length))
 
 #endif

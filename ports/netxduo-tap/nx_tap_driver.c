@@ -60,7 +60,8 @@ static int tap_open(void) {
   request.ifr_flags = IFF_TAP | IFF_NO_PI;
   memcpy(request.ifr_name, tap_name, strlen(tap_name));
   if (ioctl(fd, TUNSETIFF, &request) < 0) {
-    fprintf(stderr, "nx_tap_driver: cannot attach to TAP device '%s': %s\n", tap_name, strerror(errno));
+    fprintf(stderr, "nx_tap_driver: cannot attach to TAP device '%s': %s\n", tap_name,
+            strerror(errno));
     close(fd);
     return -1;
   }
@@ -80,14 +81,16 @@ static VOID tap_receive_one(const UCHAR *frame, ULONG length) {
     return;
   }
   NX_PACKET *packet;
-  if (nx_packet_allocate(tap_ip->nx_ip_default_packet_pool, &packet, NX_RECEIVE_PACKET, NX_NO_WAIT) != NX_SUCCESS) {
+  if (nx_packet_allocate(tap_ip->nx_ip_default_packet_pool, &packet, NX_RECEIVE_PACKET,
+                         NX_NO_WAIT) != NX_SUCCESS) {
     tap_stats.receive_dropped++;
     return;
   }
   /* Two bytes ahead keep the IP header 4-byte aligned after the 14-byte Ethernet header. */
   packet->nx_packet_prepend_ptr += 2;
   packet->nx_packet_append_ptr = packet->nx_packet_prepend_ptr;
-  if (nx_packet_data_append(packet, (VOID *)frame, length, tap_ip->nx_ip_default_packet_pool, NX_NO_WAIT) != NX_SUCCESS) {
+  if (nx_packet_data_append(packet, (VOID *)frame, length, tap_ip->nx_ip_default_packet_pool,
+                            NX_NO_WAIT) != NX_SUCCESS) {
     nx_packet_release(packet);
     tap_stats.receive_dropped++;
     return;
@@ -133,15 +136,23 @@ static VOID tap_send(NX_IP_DRIVER *request, ULONG type) {
   ULONG dst_lsw = request->nx_ip_driver_physical_address_lsw;
   ULONG src_msw = interface->nx_interface_physical_address_msw;
   ULONG src_lsw = interface->nx_interface_physical_address_lsw;
-  frame[0] = (UCHAR)(dst_msw >> 8); frame[1] = (UCHAR)dst_msw;
-  frame[2] = (UCHAR)(dst_lsw >> 24); frame[3] = (UCHAR)(dst_lsw >> 16);
-  frame[4] = (UCHAR)(dst_lsw >> 8); frame[5] = (UCHAR)dst_lsw;
-  frame[6] = (UCHAR)(src_msw >> 8); frame[7] = (UCHAR)src_msw;
-  frame[8] = (UCHAR)(src_lsw >> 24); frame[9] = (UCHAR)(src_lsw >> 16);
-  frame[10] = (UCHAR)(src_lsw >> 8); frame[11] = (UCHAR)src_lsw;
-  frame[12] = (UCHAR)(type >> 8); frame[13] = (UCHAR)type;
+  frame[0] = (UCHAR)(dst_msw >> 8);
+  frame[1] = (UCHAR)dst_msw;
+  frame[2] = (UCHAR)(dst_lsw >> 24);
+  frame[3] = (UCHAR)(dst_lsw >> 16);
+  frame[4] = (UCHAR)(dst_lsw >> 8);
+  frame[5] = (UCHAR)dst_lsw;
+  frame[6] = (UCHAR)(src_msw >> 8);
+  frame[7] = (UCHAR)src_msw;
+  frame[8] = (UCHAR)(src_lsw >> 24);
+  frame[9] = (UCHAR)(src_lsw >> 16);
+  frame[10] = (UCHAR)(src_lsw >> 8);
+  frame[11] = (UCHAR)src_lsw;
+  frame[12] = (UCHAR)(type >> 8);
+  frame[13] = (UCHAR)type;
   ULONG copied = 0;
-  UINT status = nx_packet_data_extract_offset(packet, 0, frame + TAP_ETHERNET_SIZE, length, &copied);
+  UINT status =
+      nx_packet_data_extract_offset(packet, 0, frame + TAP_ETHERNET_SIZE, length, &copied);
   if (status == NX_SUCCESS && copied == length) {
     ssize_t wrote;
     do {
@@ -171,7 +182,8 @@ VOID nx_tap_driver(NX_IP_DRIVER *request) {
       break;
     case NX_LINK_INITIALIZE: {
       if (tap_interface != NX_NULL || tap_name[0] == '\0') {
-        if (tap_name[0] == '\0') fprintf(stderr, "nx_tap_driver: nx_tap_driver_configure was not called\n");
+        if (tap_name[0] == '\0')
+          fprintf(stderr, "nx_tap_driver: nx_tap_driver_configure was not called\n");
         request->nx_ip_driver_status = NX_NOT_SUCCESSFUL;
         break;
       }
@@ -194,8 +206,9 @@ VOID nx_tap_driver(NX_IP_DRIVER *request) {
     case NX_LINK_ENABLE:
       interface->nx_interface_link_up = NX_TRUE;
       if (!tap_thread_created) {
-        if (tx_thread_create(&tap_thread, "nx tap receive", tap_receive_thread, 0, tap_stack, sizeof tap_stack,
-                             NX_TAP_THREAD_PRIORITY, NX_TAP_THREAD_PRIORITY, TX_NO_TIME_SLICE, TX_AUTO_START) != TX_SUCCESS) {
+        if (tx_thread_create(&tap_thread, "nx tap receive", tap_receive_thread, 0, tap_stack,
+                             sizeof tap_stack, NX_TAP_THREAD_PRIORITY, NX_TAP_THREAD_PRIORITY,
+                             TX_NO_TIME_SLICE, TX_AUTO_START) != TX_SUCCESS) {
           request->nx_ip_driver_status = NX_NOT_SUCCESSFUL;
           break;
         }
@@ -211,7 +224,9 @@ VOID nx_tap_driver(NX_IP_DRIVER *request) {
       break;
     case NX_LINK_PACKET_SEND:
     case NX_LINK_PACKET_BROADCAST:
-      tap_send(request, request->nx_ip_driver_packet->nx_packet_ip_version == NX_IP_VERSION_V6 ? TAP_ETHERNET_IPV6 : TAP_ETHERNET_IP);
+      tap_send(request, request->nx_ip_driver_packet->nx_packet_ip_version == NX_IP_VERSION_V6
+                            ? TAP_ETHERNET_IPV6
+                            : TAP_ETHERNET_IP);
       break;
     case NX_LINK_ARP_SEND:
     case NX_LINK_ARP_RESPONSE_SEND:

@@ -34,8 +34,8 @@ extern "C" {
 typedef struct NX_TAP_STATS_STRUCT {
   ULONG frames_sent;
   ULONG frames_received;
-  ULONG send_errors;      /* write() to the TAP device failed: the frame is lost */
-  ULONG receive_dropped;  /* no packet in the pool, or a frame too short or of another type */
+  ULONG send_errors;     /* write() to the TAP device failed: the frame is lost */
+  ULONG receive_dropped; /* no packet in the pool, or a frame too short or of another type */
 } NX_TAP_STATS;
 
 /* Names the TAP device (at most 15 characters) and this interface's MAC address (msw: the top

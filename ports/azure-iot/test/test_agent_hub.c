@@ -23,10 +23,11 @@
 
 extern NX_CRYPTO_METHOD crypto_method_hmac, crypto_method_hmac_sha256, crypto_method_tls_prf_sha256,
     crypto_method_sha256, crypto_method_aes_cbc_128, crypto_method_rsa;
-extern const NX_CRYPTO_CIPHERSUITE nx_crypto_tls_rsa_with_aes_128_cbc_sha256, nx_crypto_x509_rsa_sha_256;
-static const NX_CRYPTO_METHOD *crypto_methods[] = {&crypto_method_hmac, &crypto_method_hmac_sha256,
-                                                   &crypto_method_tls_prf_sha256, &crypto_method_sha256,
-                                                   &crypto_method_aes_cbc_128, &crypto_method_rsa};
+extern const NX_CRYPTO_CIPHERSUITE nx_crypto_tls_rsa_with_aes_128_cbc_sha256,
+    nx_crypto_x509_rsa_sha_256;
+static const NX_CRYPTO_METHOD *crypto_methods[] = {
+    &crypto_method_hmac,   &crypto_method_hmac_sha256, &crypto_method_tls_prf_sha256,
+    &crypto_method_sha256, &crypto_method_aes_cbc_128, &crypto_method_rsa};
 static const NX_CRYPTO_CIPHERSUITE *cipher_map[] = {&nx_crypto_tls_rsa_with_aes_128_cbc_sha256,
                                                     &nx_crypto_x509_rsa_sha_256};
 
@@ -76,7 +77,8 @@ static void flows(void) {
   NX_PACKET *packet, *in;
   ULONG got;
   for (ULONG i = 0; i < sizeof payload; i++) payload[i] = (UCHAR)(i * 7u + 3u);
-  if (nx_udp_socket_create(&ip, &udp, "udp", NX_IP_NORMAL, NX_FRAGMENT_OKAY, 0x80, 8) == NX_SUCCESS &&
+  if (nx_udp_socket_create(&ip, &udp, "udp", NX_IP_NORMAL, NX_FRAGMENT_OKAY, 0x80, 8) ==
+          NX_SUCCESS &&
       nx_udp_socket_bind(&udp, 40001, NX_NO_WAIT) == NX_SUCCESS &&
       nx_packet_allocate(&pool, &packet, NX_UDP_PACKET, NX_WAIT_FOREVER) == NX_SUCCESS) {
     nx_packet_data_append(packet, payload, 100, &pool, NX_WAIT_FOREVER);
@@ -86,7 +88,8 @@ static void flows(void) {
       nx_packet_release(in);
     }
   }
-  if (nx_tcp_socket_create(&ip, &tcp, "tcp", NX_IP_NORMAL, NX_FRAGMENT_OKAY, 0x80, 8192, NX_NULL, NX_NULL) == NX_SUCCESS &&
+  if (nx_tcp_socket_create(&ip, &tcp, "tcp", NX_IP_NORMAL, NX_FRAGMENT_OKAY, 0x80, 8192, NX_NULL,
+                           NX_NULL) == NX_SUCCESS &&
       nx_tcp_client_socket_bind(&tcp, 40002, NX_NO_WAIT) == NX_SUCCESS &&
       nx_tcp_client_socket_connect(&tcp, peer, 7001, 500) == NX_SUCCESS &&
       nx_packet_allocate(&pool, &packet, NX_TCP_PACKET, NX_WAIT_FOREVER) == NX_SUCCESS) {
@@ -111,17 +114,19 @@ static void main_entry(ULONG unused) {
   if (status == NX_SUCCESS) status = nx_dns_packet_pool_set(&dns, &pool);
   if (status == NX_SUCCESS) status = nx_dns_server_add(&dns, peer);
   if (status == NX_SUCCESS)
-    status = nx_azure_iot_create(&iot, (UCHAR *)"iot", &ip, &pool, &dns, iot_stack, sizeof iot_stack, 3, unix_time_get);
+    status = nx_azure_iot_create(&iot, (UCHAR *)"iot", &ip, &pool, &dns, iot_stack,
+                                 sizeof iot_stack, 3, unix_time_get);
   if (status == NX_SUCCESS)
-    status = nx_secure_x509_certificate_initialize(&ca_cert, ca_der, (USHORT)ca_length, NX_NULL, 0, NX_NULL, 0,
-                                                   NX_SECURE_X509_KEY_TYPE_NONE);
+    status = nx_secure_x509_certificate_initialize(&ca_cert, ca_der, (USHORT)ca_length, NX_NULL, 0,
+                                                   NX_NULL, 0, NX_SECURE_X509_KEY_TYPE_NONE);
   if (status == NX_SUCCESS)
-    status = nx_azure_iot_hub_client_initialize(&client, &iot, (const UCHAR *)hub, (UINT)strlen(hub),
-                                                (const UCHAR *)device_id, (UINT)strlen(device_id), (const UCHAR *)"", 0,
-                                                crypto_methods, sizeof crypto_methods / sizeof crypto_methods[0],
-                                                cipher_map, sizeof cipher_map / sizeof cipher_map[0], tls_metadata,
-                                                sizeof tls_metadata, &ca_cert);
-  if (status == NX_SUCCESS) status = nx_azure_iot_hub_client_symmetric_key_set(&client, key, key_length);
+    status = nx_azure_iot_hub_client_initialize(
+        &client, &iot, (const UCHAR *)hub, (UINT)strlen(hub), (const UCHAR *)device_id,
+        (UINT)strlen(device_id), (const UCHAR *)"", 0, crypto_methods,
+        sizeof crypto_methods / sizeof crypto_methods[0], cipher_map,
+        sizeof cipher_map / sizeof cipher_map[0], tls_metadata, sizeof tls_metadata, &ca_cert);
+  if (status == NX_SUCCESS)
+    status = nx_azure_iot_hub_client_symmetric_key_set(&client, key, key_length);
   MT_AZURE_IOT_CONFIG az = {adapter_stack, sizeof adapter_stack, 6, "e2e-1.0", TX_NULL};
   if (status == NX_SUCCESS) status = mt_azure_iot_start(&client, &az);
   MT_TX_CONFIG cfg;
@@ -146,12 +151,14 @@ static void main_entry(ULONG unused) {
     tx_thread_sleep(TX_TIMER_TICKS_PER_SECOND);
     MT_AZURE_IOT_STATS st;
     mt_azure_iot_stats_get(&st);
-    printf("stats: t=%lu state=%u last_error=0x%x connects=%lu connected=%lu sent=%lu retried=%lu dropped=%lu "
-           "queued=%lu high_water_bytes=%lu high_water_messages=%lu twin_applied=%lu twin_rejected=%lu\n",
-           (unsigned long)s, st.state, st.last_error, (unsigned long)st.connects, (unsigned long)st.connected,
-           (unsigned long)st.sent, (unsigned long)st.retried, (unsigned long)st.dropped, (unsigned long)st.queued,
-           (unsigned long)st.high_water_bytes, (unsigned long)st.high_water_messages, (unsigned long)st.twin_applied,
-           (unsigned long)st.twin_rejected);
+    printf(
+        "stats: t=%lu state=%u last_error=0x%x connects=%lu connected=%lu sent=%lu retried=%lu dropped=%lu "
+        "queued=%lu high_water_bytes=%lu high_water_messages=%lu twin_applied=%lu twin_rejected=%lu\n",
+        (unsigned long)s, st.state, st.last_error, (unsigned long)st.connects,
+        (unsigned long)st.connected, (unsigned long)st.sent, (unsigned long)st.retried,
+        (unsigned long)st.dropped, (unsigned long)st.queued, (unsigned long)st.high_water_bytes,
+        (unsigned long)st.high_water_messages, (unsigned long)st.twin_applied,
+        (unsigned long)st.twin_rejected);
     fflush(stdout);
   }
   /* The end: the agent sends what it holds, the adapter empties its outbox (up to 20 s) unless
@@ -165,9 +172,11 @@ static void main_entry(ULONG unused) {
   }
   MT_TX_STATS agent;
   mt_tx_stats_get(&agent);
-  printf("final: made=%lu sent=%lu dropped=%lu queued=%lu retried=%lu connected=%lu connects=%lu state=%u last_error=%u\n",
-         (unsigned long)agent.messages, (unsigned long)st.sent, (unsigned long)st.dropped, (unsigned long)st.queued,
-         (unsigned long)st.retried, (unsigned long)st.connected, (unsigned long)st.connects, st.state, st.last_error);
+  printf(
+      "final: made=%lu sent=%lu dropped=%lu queued=%lu retried=%lu connected=%lu connects=%lu state=%u last_error=%u\n",
+      (unsigned long)agent.messages, (unsigned long)st.sent, (unsigned long)st.dropped,
+      (unsigned long)st.queued, (unsigned long)st.retried, (unsigned long)st.connected,
+      (unsigned long)st.connects, st.state, st.last_error);
   fflush(stdout);
   exit(0);
 }
@@ -177,11 +186,13 @@ void tx_application_define(void *first_unused_memory) {
   nx_system_initialize();
   if (nx_packet_pool_create(&pool, "pool", 1536, pool_memory, sizeof pool_memory) != NX_SUCCESS ||
       nx_tap_driver_configure(tap_name, 0x0200u, 0x4d540002u) != NX_SUCCESS ||
-      nx_ip_create(&ip, "ip", IP_ADDRESS(10, 77, 0, 2), 0xFFFFFF00u, &pool, nx_tap_driver, ip_stack, sizeof ip_stack, 1) != NX_SUCCESS ||
-      nx_arp_enable(&ip, arp_cache, sizeof arp_cache) != NX_SUCCESS || nx_icmp_enable(&ip) != NX_SUCCESS ||
-      nx_udp_enable(&ip) != NX_SUCCESS || nx_tcp_enable(&ip) != NX_SUCCESS ||
-      tx_thread_create(&main_thread, "main", main_entry, 0, main_stack, sizeof main_stack, 4, 4, TX_NO_TIME_SLICE,
-                       TX_AUTO_START) != TX_SUCCESS) {
+      nx_ip_create(&ip, "ip", IP_ADDRESS(10, 77, 0, 2), 0xFFFFFF00u, &pool, nx_tap_driver, ip_stack,
+                   sizeof ip_stack, 1) != NX_SUCCESS ||
+      nx_arp_enable(&ip, arp_cache, sizeof arp_cache) != NX_SUCCESS ||
+      nx_icmp_enable(&ip) != NX_SUCCESS || nx_udp_enable(&ip) != NX_SUCCESS ||
+      nx_tcp_enable(&ip) != NX_SUCCESS ||
+      tx_thread_create(&main_thread, "main", main_entry, 0, main_stack, sizeof main_stack, 4, 4,
+                       TX_NO_TIME_SLICE, TX_AUTO_START) != TX_SUCCESS) {
     printf("device: setup status=NetX Duo on %s failed\n", tap_name);
     exit(1);
   }
@@ -199,7 +210,9 @@ static UINT read_file(const char *path, UCHAR *into, UINT capacity, int text) {
 int main(int argc, char **argv) {
   struct in_addr parsed;
   if (argc != 10 || inet_pton(AF_INET, argv[2], &parsed) != 1) {
-    fprintf(stderr, "usage: test_agent_hub <tap> <peer IPv4> <hub> <device id> <key file> <CA DER file> <json|cbor> <seconds> <window s>\n");
+    fprintf(
+        stderr,
+        "usage: test_agent_hub <tap> <peer IPv4> <hub> <device id> <key file> <CA DER file> <json|cbor> <seconds> <window s>\n");
     return 2;
   }
   tap_name = argv[1];
@@ -211,7 +224,8 @@ int main(int argc, char **argv) {
   cbor = strcmp(argv[7], "cbor") == 0;
   run_seconds = (ULONG)strtoul(argv[8], NULL, 10);
   snprintf(configuration, sizeof configuration,
-           "{\"network\":{\"priority\":\"high\"},\"priorityIntervals\":{\"high\":%lu}}", strtoul(argv[9], NULL, 10));
+           "{\"network\":{\"priority\":\"high\"},\"priorityIntervals\":{\"high\":%lu}}",
+           strtoul(argv[9], NULL, 10));
   if (key_length == 0 || ca_length == 0) {
     fprintf(stderr, "test_agent_hub: cannot read the key file or the CA file (or too long)\n");
     return 2;

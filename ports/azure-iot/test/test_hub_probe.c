@@ -21,10 +21,11 @@
 /* The TLS 1.2 suite the stand-in offers with its RSA certificate, and X.509 checks with SHA-256. */
 extern NX_CRYPTO_METHOD crypto_method_hmac, crypto_method_hmac_sha256, crypto_method_tls_prf_sha256,
     crypto_method_sha256, crypto_method_aes_cbc_128, crypto_method_rsa;
-extern const NX_CRYPTO_CIPHERSUITE nx_crypto_tls_rsa_with_aes_128_cbc_sha256, nx_crypto_x509_rsa_sha_256;
-static const NX_CRYPTO_METHOD *crypto_methods[] = {&crypto_method_hmac, &crypto_method_hmac_sha256,
-                                                   &crypto_method_tls_prf_sha256, &crypto_method_sha256,
-                                                   &crypto_method_aes_cbc_128, &crypto_method_rsa};
+extern const NX_CRYPTO_CIPHERSUITE nx_crypto_tls_rsa_with_aes_128_cbc_sha256,
+    nx_crypto_x509_rsa_sha_256;
+static const NX_CRYPTO_METHOD *crypto_methods[] = {
+    &crypto_method_hmac,   &crypto_method_hmac_sha256, &crypto_method_tls_prf_sha256,
+    &crypto_method_sha256, &crypto_method_aes_cbc_128, &crypto_method_rsa};
 static const NX_CRYPTO_CIPHERSUITE *cipher_map[] = {&nx_crypto_tls_rsa_with_aes_128_cbc_sha256,
                                                     &nx_crypto_x509_rsa_sha_256};
 
@@ -62,17 +63,19 @@ static void probe_entry(ULONG unused) {
   if (status == NX_SUCCESS) status = nx_dns_packet_pool_set(&dns, &pool);
   if (status == NX_SUCCESS) status = nx_dns_server_add(&dns, dns_server);
   if (status == NX_SUCCESS)
-    status = nx_azure_iot_create(&iot, (UCHAR *)"iot", &ip, &pool, &dns, iot_stack, sizeof iot_stack, 3, unix_time_get);
+    status = nx_azure_iot_create(&iot, (UCHAR *)"iot", &ip, &pool, &dns, iot_stack,
+                                 sizeof iot_stack, 3, unix_time_get);
   if (status == NX_SUCCESS)
-    status = nx_secure_x509_certificate_initialize(&ca_cert, ca_der, (USHORT)ca_length, NX_NULL, 0, NX_NULL, 0,
-                                                   NX_SECURE_X509_KEY_TYPE_NONE);
+    status = nx_secure_x509_certificate_initialize(&ca_cert, ca_der, (USHORT)ca_length, NX_NULL, 0,
+                                                   NX_NULL, 0, NX_SECURE_X509_KEY_TYPE_NONE);
   if (status == NX_SUCCESS)
-    status = nx_azure_iot_hub_client_initialize(&client, &iot, (const UCHAR *)hub, (UINT)strlen(hub),
-                                                (const UCHAR *)device_id, (UINT)strlen(device_id), (const UCHAR *)"", 0,
-                                                crypto_methods, sizeof crypto_methods / sizeof crypto_methods[0],
-                                                cipher_map, sizeof cipher_map / sizeof cipher_map[0], tls_metadata,
-                                                sizeof tls_metadata, &ca_cert);
-  if (status == NX_SUCCESS) status = nx_azure_iot_hub_client_symmetric_key_set(&client, key, key_length);
+    status = nx_azure_iot_hub_client_initialize(
+        &client, &iot, (const UCHAR *)hub, (UINT)strlen(hub), (const UCHAR *)device_id,
+        (UINT)strlen(device_id), (const UCHAR *)"", 0, crypto_methods,
+        sizeof crypto_methods / sizeof crypto_methods[0], cipher_map,
+        sizeof cipher_map / sizeof cipher_map[0], tls_metadata, sizeof tls_metadata, &ca_cert);
+  if (status == NX_SUCCESS)
+    status = nx_azure_iot_hub_client_symmetric_key_set(&client, key, key_length);
   if (status == NX_SUCCESS) status = nx_azure_iot_hub_client_device_twin_enable(&client);
   printf("probe: setup status=0x%x\n", status);
   if (status != NX_SUCCESS) exit(0);
@@ -83,7 +86,8 @@ static void probe_entry(ULONG unused) {
 
   status = nx_azure_iot_hub_client_device_twin_properties_request(&client, 500);
   NX_PACKET *packet = NX_NULL;
-  if (status == NX_SUCCESS) status = nx_azure_iot_hub_client_device_twin_properties_receive(&client, &packet, 500);
+  if (status == NX_SUCCESS)
+    status = nx_azure_iot_hub_client_device_twin_properties_receive(&client, &packet, 500);
   ULONG length = 0;
   if (status == NX_SUCCESS) {
     status = nx_packet_data_retrieve(packet, twin, &length);
@@ -97,14 +101,18 @@ static void probe_entry(ULONG unused) {
   ULONG version = 0;
   status = nx_azure_iot_hub_client_device_twin_reported_properties_send(
       &client, (const UCHAR *)reported, sizeof reported - 1, &request_id, &response, &version, 500);
-  printf("probe: reported status=0x%x response=%u version=%lu\n", status, response, (unsigned long)version);
+  printf("probe: reported status=0x%x response=%u version=%lu\n", status, response,
+         (unsigned long)version);
 
   static const char body[] = "{\"probe\":\"telemetry\"}";
   status = nx_azure_iot_hub_client_telemetry_message_create(&client, &packet, 500);
   if (status == NX_SUCCESS)
-    status = nx_azure_iot_hub_client_telemetry_property_add(packet, (const UCHAR *)"$.ifid", 6,
-                                                            (const UCHAR *)"urn:azureiot:Security:SecurityAgent:1", 37, 500);
-  if (status == NX_SUCCESS) status = nx_azure_iot_hub_client_telemetry_send(&client, packet, (const UCHAR *)body, sizeof body - 1, 500);
+    status = nx_azure_iot_hub_client_telemetry_property_add(
+        packet, (const UCHAR *)"$.ifid", 6, (const UCHAR *)"urn:azureiot:Security:SecurityAgent:1",
+        37, 500);
+  if (status == NX_SUCCESS)
+    status = nx_azure_iot_hub_client_telemetry_send(&client, packet, (const UCHAR *)body,
+                                                    sizeof body - 1, 500);
   printf("probe: telemetry status=0x%x\n", status);
   fflush(stdout);
   nx_azure_iot_hub_client_disconnect(&client);
@@ -116,11 +124,13 @@ void tx_application_define(void *first_unused_memory) {
   nx_system_initialize();
   if (nx_packet_pool_create(&pool, "pool", 1536, pool_memory, sizeof pool_memory) != NX_SUCCESS ||
       nx_tap_driver_configure(tap_name, 0x0200u, 0x4d540002u) != NX_SUCCESS ||
-      nx_ip_create(&ip, "ip", IP_ADDRESS(10, 77, 0, 2), 0xFFFFFF00u, &pool, nx_tap_driver, ip_stack, sizeof ip_stack, 1) != NX_SUCCESS ||
-      nx_arp_enable(&ip, arp_cache, sizeof arp_cache) != NX_SUCCESS || nx_icmp_enable(&ip) != NX_SUCCESS ||
-      nx_udp_enable(&ip) != NX_SUCCESS || nx_tcp_enable(&ip) != NX_SUCCESS ||
-      tx_thread_create(&probe_thread, "probe", probe_entry, 0, probe_stack, sizeof probe_stack, 4, 4, TX_NO_TIME_SLICE,
-                       TX_AUTO_START) != TX_SUCCESS) {
+      nx_ip_create(&ip, "ip", IP_ADDRESS(10, 77, 0, 2), 0xFFFFFF00u, &pool, nx_tap_driver, ip_stack,
+                   sizeof ip_stack, 1) != NX_SUCCESS ||
+      nx_arp_enable(&ip, arp_cache, sizeof arp_cache) != NX_SUCCESS ||
+      nx_icmp_enable(&ip) != NX_SUCCESS || nx_udp_enable(&ip) != NX_SUCCESS ||
+      nx_tcp_enable(&ip) != NX_SUCCESS ||
+      tx_thread_create(&probe_thread, "probe", probe_entry, 0, probe_stack, sizeof probe_stack, 4,
+                       4, TX_NO_TIME_SLICE, TX_AUTO_START) != TX_SUCCESS) {
     printf("probe: setup status=NetX Duo on %s failed\n", tap_name);
     exit(1);
   }
@@ -138,7 +148,9 @@ static UINT read_file(const char *path, UCHAR *into, UINT capacity, int text) {
 int main(int argc, char **argv) {
   struct in_addr parsed;
   if (argc != 7 || inet_pton(AF_INET, argv[2], &parsed) != 1) {
-    fprintf(stderr, "usage: test_hub_probe <tap> <dns server IPv4> <hub> <device id> <key file> <CA DER file>\n");
+    fprintf(
+        stderr,
+        "usage: test_hub_probe <tap> <dns server IPv4> <hub> <device id> <key file> <CA DER file>\n");
     return 2;
   }
   tap_name = argv[1];

@@ -50,7 +50,8 @@ static UCHAR payload[TCP_BYTES], echoed[TCP_BYTES];
 
 static UINT send_bytes_udp(void) {
   NX_PACKET *packet;
-  if (nx_packet_allocate(&pool, &packet, NX_UDP_PACKET, NX_WAIT_FOREVER) != NX_SUCCESS) return NX_NOT_SUCCESSFUL;
+  if (nx_packet_allocate(&pool, &packet, NX_UDP_PACKET, NX_WAIT_FOREVER) != NX_SUCCESS)
+    return NX_NOT_SUCCESSFUL;
   if (nx_packet_data_append(packet, payload, UDP_BYTES, &pool, NX_WAIT_FOREVER) != NX_SUCCESS) {
     nx_packet_release(packet);
     return NX_NOT_SUCCESSFUL;
@@ -65,7 +66,8 @@ static void test_entry(ULONG unused) {
   ULONG actual;
   for (ULONG i = 0; i < TCP_BYTES; i++) payload[i] = (UCHAR)(i * 7u + 3u);
 
-  check(nx_ip_status_check(&ip, NX_IP_LINK_ENABLED, &actual, 500) == NX_SUCCESS, "the TAP link is up");
+  check(nx_ip_status_check(&ip, NX_IP_LINK_ENABLED, &actual, 500) == NX_SUCCESS,
+        "the TAP link is up");
 
   /* Up to 10 pings, 1 s each: the statuses of the failed ones are in the check's text. */
   NX_PACKET *reply = NX_NULL;
@@ -74,36 +76,42 @@ static void test_entry(ULONG unused) {
   size_t used = 0;
   for (int attempt = 0; attempt < 10 && status != NX_SUCCESS; attempt++) {
     status = nx_icmp_ping(&ip, peer, "microtally", 10, &reply, 100);
-    if (status != NX_SUCCESS && used + 8 < sizeof statuses) used += (size_t)snprintf(statuses + used, sizeof statuses - used, " 0x%x", status);
+    if (status != NX_SUCCESS && used + 8 < sizeof statuses)
+      used += (size_t)snprintf(statuses + used, sizeof statuses - used, " 0x%x", status);
   }
   char ping_what[256];
-  snprintf(ping_what, sizeof ping_what, "ARP and ICMP: the peer in the namespace answers a ping (failed attempts:%s)",
+  snprintf(ping_what, sizeof ping_what,
+           "ARP and ICMP: the peer in the namespace answers a ping (failed attempts:%s)",
            used ? statuses : " none");
   check(status == NX_SUCCESS, ping_what);
   if (reply) nx_packet_release(reply);
 
   /* UDP: 100 known bytes out, the same 100 back. */
-  int udp_ok = nx_udp_socket_create(&ip, &udp, "udp", NX_IP_NORMAL, NX_FRAGMENT_OKAY, 0x80, 8) == NX_SUCCESS &&
-               nx_udp_socket_bind(&udp, 40001, NX_NO_WAIT) == NX_SUCCESS && send_bytes_udp() == NX_SUCCESS;
+  int udp_ok = nx_udp_socket_create(&ip, &udp, "udp", NX_IP_NORMAL, NX_FRAGMENT_OKAY, 0x80, 8) ==
+                   NX_SUCCESS &&
+               nx_udp_socket_bind(&udp, 40001, NX_NO_WAIT) == NX_SUCCESS &&
+               send_bytes_udp() == NX_SUCCESS;
   NX_PACKET *in = NX_NULL;
   udp_ok = udp_ok && nx_udp_socket_receive(&udp, &in, 500) == NX_SUCCESS;
   ULONG got = 0;
   if (in) {
-    udp_ok = udp_ok && nx_packet_data_retrieve(in, echoed, &got) == NX_SUCCESS && got == UDP_BYTES &&
-             memcmp(echoed, payload, UDP_BYTES) == 0;
+    udp_ok = udp_ok && nx_packet_data_retrieve(in, echoed, &got) == NX_SUCCESS &&
+             got == UDP_BYTES && memcmp(echoed, payload, UDP_BYTES) == 0;
     nx_packet_release(in);
   }
   check(udp_ok, "UDP: 100 bytes to the peer's echo port come back unchanged");
 
   /* TCP: 3000 known bytes out (several segments), the same 3000 back. */
-  int tcp_ok = nx_tcp_socket_create(&ip, &tcp, "tcp", NX_IP_NORMAL, NX_FRAGMENT_OKAY, 0x80, 8192, NX_NULL, NX_NULL) == NX_SUCCESS &&
+  int tcp_ok = nx_tcp_socket_create(&ip, &tcp, "tcp", NX_IP_NORMAL, NX_FRAGMENT_OKAY, 0x80, 8192,
+                                    NX_NULL, NX_NULL) == NX_SUCCESS &&
                nx_tcp_client_socket_bind(&tcp, 40002, NX_NO_WAIT) == NX_SUCCESS &&
                nx_tcp_client_socket_connect(&tcp, peer, TCP_ECHO_PORT, 500) == NX_SUCCESS;
   if (tcp_ok) {
     NX_PACKET *packet;
     tcp_ok = nx_packet_allocate(&pool, &packet, NX_TCP_PACKET, NX_WAIT_FOREVER) == NX_SUCCESS;
-    if (tcp_ok && (nx_packet_data_append(packet, payload, TCP_BYTES, &pool, NX_WAIT_FOREVER) != NX_SUCCESS ||
-                   nx_tcp_socket_send(&tcp, packet, 500) != NX_SUCCESS)) {
+    if (tcp_ok &&
+        (nx_packet_data_append(packet, payload, TCP_BYTES, &pool, NX_WAIT_FOREVER) != NX_SUCCESS ||
+         nx_tcp_socket_send(&tcp, packet, 500) != NX_SUCCESS)) {
       nx_packet_release(packet);
       tcp_ok = 0;
     }
@@ -134,18 +142,22 @@ static void test_entry(ULONG unused) {
                nx_dns_server_add(&dns, peer) == NX_SUCCESS &&
                nx_dns_host_by_name_get(&dns, (UCHAR *)hub_name, &address, 300) == NX_SUCCESS;
   char what[200];
-  snprintf(what, sizeof what, "DNS: NetX Duo's client resolves %s to the peer (got %lu.%lu.%lu.%lu)", hub_name,
-           (unsigned long)(address >> 24) & 255, (unsigned long)(address >> 16) & 255, (unsigned long)(address >> 8) & 255,
-           (unsigned long)address & 255);
+  snprintf(what, sizeof what,
+           "DNS: NetX Duo's client resolves %s to the peer (got %lu.%lu.%lu.%lu)", hub_name,
+           (unsigned long)(address >> 24) & 255, (unsigned long)(address >> 16) & 255,
+           (unsigned long)(address >> 8) & 255, (unsigned long)address & 255);
   check(dns_ok && address == peer, what);
   ULONG missing = 0;
-  check(nx_dns_host_by_name_get(&dns, (UCHAR *)"no-such-host.invalid", &missing, 300) != NX_SUCCESS && missing == 0,
-        "DNS: an unknown name is not resolved");
+  check(
+      nx_dns_host_by_name_get(&dns, (UCHAR *)"no-such-host.invalid", &missing, 300) != NX_SUCCESS &&
+          missing == 0,
+      "DNS: an unknown name is not resolved");
 
   NX_TAP_STATS stats;
   nx_tap_driver_stats_get(&stats);
-  printf("   tap: %lu frames sent, %lu received, %lu send errors, %lu receive drops\n", (unsigned long)stats.frames_sent,
-         (unsigned long)stats.frames_received, (unsigned long)stats.send_errors, (unsigned long)stats.receive_dropped);
+  printf("   tap: %lu frames sent, %lu received, %lu send errors, %lu receive drops\n",
+         (unsigned long)stats.frames_sent, (unsigned long)stats.frames_received,
+         (unsigned long)stats.send_errors, (unsigned long)stats.receive_dropped);
   check(stats.send_errors == 0, "the driver wrote every frame");
   printf("%d passed, %d failed\n", passed, failed);
   fflush(stdout);
@@ -157,11 +169,13 @@ void tx_application_define(void *first_unused_memory) {
   nx_system_initialize();
   if (nx_packet_pool_create(&pool, "pool", 1536, pool_memory, sizeof pool_memory) != NX_SUCCESS ||
       nx_tap_driver_configure(tap_name, 0x0200u, 0x4d540002u) != NX_SUCCESS ||
-      nx_ip_create(&ip, "ip", DEVICE_ADDRESS, 0xFFFFFF00u, &pool, nx_tap_driver, ip_stack, sizeof ip_stack, 1) != NX_SUCCESS ||
-      nx_arp_enable(&ip, arp_cache, sizeof arp_cache) != NX_SUCCESS || nx_icmp_enable(&ip) != NX_SUCCESS ||
-      nx_udp_enable(&ip) != NX_SUCCESS || nx_tcp_enable(&ip) != NX_SUCCESS ||
-      tx_thread_create(&test_thread, "test", test_entry, 0, test_stack, sizeof test_stack, 4, 4, TX_NO_TIME_SLICE,
-                       TX_AUTO_START) != TX_SUCCESS) {
+      nx_ip_create(&ip, "ip", DEVICE_ADDRESS, 0xFFFFFF00u, &pool, nx_tap_driver, ip_stack,
+                   sizeof ip_stack, 1) != NX_SUCCESS ||
+      nx_arp_enable(&ip, arp_cache, sizeof arp_cache) != NX_SUCCESS ||
+      nx_icmp_enable(&ip) != NX_SUCCESS || nx_udp_enable(&ip) != NX_SUCCESS ||
+      nx_tcp_enable(&ip) != NX_SUCCESS ||
+      tx_thread_create(&test_thread, "test", test_entry, 0, test_stack, sizeof test_stack, 4, 4,
+                       TX_NO_TIME_SLICE, TX_AUTO_START) != TX_SUCCESS) {
     printf("FAIL NetX Duo setup on TAP device %s\n0 passed, 1 failed\n", tap_name);
     exit(1);
   }
