@@ -159,9 +159,11 @@ export async function runAgent(argv: string[], io: AgentIo = {}): Promise<number
   if (typeof collectors === 'number') { await setup.sink.close(SHUTDOWN_FLUSH_MS); return collectors; }
   schedule.start();
   const ticker = setInterval(() => deliver(agent.core.tick(agent.clock()), 'tick'), TICK_MS);
+  // Listening before the line that says it runs: a signal sent on seeing it must stop it cleanly.
+  const stop = stopRequested(io.signal);
   log.info(`running; sending to ${setup.description}`);
 
-  const why = await stopRequested(io.signal);
+  const why = await stop;
 
   log.info(`${why}: sending what is pending`);
   clearInterval(ticker);
