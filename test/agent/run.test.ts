@@ -101,8 +101,9 @@ describe('microtally run', () => {
   });
 
   it('stops cleanly on a signal sent the moment it says it is running (its listeners come first)', async () => {
-    // Before, the line came first: a signal sent on it killed the agent outright in 4 of 20 tries.
-    for (const signal of ['SIGINT', 'SIGTERM', 'SIGINT', 'SIGTERM', 'SIGINT', 'SIGTERM'] as const) {
+    // Before, the line came first: a signal sent on it killed the agent outright in 4 of 20 tries
+    // (args.test.ts checks the order itself; each start here takes seconds on a loaded machine).
+    for (const signal of ['SIGINT', 'SIGTERM'] as const) {
       const a = agent(['--sink', 'stdout', '--source', 'poll']);
       await a.sees('running; sending to');
       expect(await a.stop(signal), a.stderr).toBe(0);
