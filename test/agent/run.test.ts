@@ -48,7 +48,8 @@ function agent(args: string[]): AgentProcess {
 function readMessages(path: string): Message[] {
   let text = '';
   try { text = readFileSync(path, 'utf8'); } catch { return []; }
-  return text.split('\n').filter(Boolean).map((l) => JSON.parse(l));
+  // Read while the agent appends: a last line without its newline is still being written.
+  return text.slice(0, text.lastIndexOf('\n') + 1).split('\n').filter(Boolean).map((l) => JSON.parse(l));
 }
 
 async function runSleep(seconds: string): Promise<number> {
