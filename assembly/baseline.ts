@@ -7,10 +7,10 @@ import { Table, tableAt } from "./table";
 import { ev, checkId, group, errorText, description, remediation, Text, RESULT_PASS, RESULT_FAIL } from "./event";
 import { storeText, storedLen, storedTruncated, hashBytes } from "./text";
 import { Writer } from "./writer";
-import { seenFields, truncatedField } from "./fields";
-import { groupDisabled, checkDisabled } from "./config";
+import { current, groupDisabled, checkDisabled } from "./config";
 import * as S from "./stats";
-import * as X from "./cbor";
+import * as Lf from "./linefields";
+import * as Fm from "./format";
 
 const O_ID = 2;
 const F = (O_ID + P.CHECK_ID_CAP + 7) & ~7;
@@ -73,37 +73,44 @@ export function add(seed: u32, enabled: bool): void {
   store<u8>(s + O_TRUNC, truncated ? 1 : 0);
 }
 
-export function sendable(k: i32): bool { return load<u8>(table.at(k) + O_RESULT) != RESULT_PASS; }
+// ---- the collector interface (collectors.ts) --------------------------------------------
 
-export function write(w: Writer, k: i32): void {
-  const s = table.at(k);
-  w.byte(0x7b);
-  w.key(L.CheckId); w.jsonString(s + O_ID, load<u16>(s));
-  w.field(L.Group); w.jsonString(s + O_GROUP, load<u16>(s + O_GROUPLEN));
-  w.field(L.Result); w.lit(load<u8>(s + O_RESULT) == RESULT_FAIL ? L.jsonFail : L.jsonError);
-  w.field(L.Error); w.jsonString(s + O_ERR, load<u16>(s + O_ERRLEN));
-  w.field(L.Description); w.jsonString(s + O_DESC, load<u16>(s + O_DESCLEN));
-  w.field(L.Remediation); w.jsonString(s + O_REM, load<u16>(s + O_REMLEN));
-  const sev = load<u8>(s + O_SEV);
-  w.field(L.Severity);
-  w.lit(sev == 0 ? L.jsonCritical : sev == 1 ? L.jsonImportant : sev == 2 ? L.jsonWarning : L.jsonInformational);
-  truncatedField(w, load<u8>(s + O_TRUNC) != 0);
-  w.byte(0x7d);
+/** Reads a baseline line's fields (trace.ts has read its kind and time). */
+export function fromLine(): void {
+  Lf.str(L.id, true, checkId);
+  Lf.str(L.group, true, group);
+  ev.result = Lf.choice(L.result, L.pass, L.fail, L.error, L.empty);
+  ev.severity = Lf.choice(L.severity, L.critical, L.important, L.warning, L.informational);
+  Lf.str(L.description, true, description);
+  Lf.str(L.remediation, true, remediation);
+  Lf.str(L.error, false, errorText);
 }
 
-/** The k-th record as a CBOR Baseline map (docs/CBOR.md). */
-export function writeCbor(w: Writer, k: i32): void {
+export function configure(): void { table.clear(); }
+export function enabled(): bool { return current.baseEnabled; }
+export function priority(): i32 { return current.baseInterval; }
+export function ingest(seed: u32): void { add(seed, current.baseEnabled); }
+export function clear(): void { table.clear(); }
+export function count(): i32 { return table.count; }
+/** Only fail and error results are sent. */
+export function sendable(k: i32): bool { return load<u8>(table.at(k) + O_RESULT) != RESULT_PASS; }
+
+/** The k-th record as a Baseline payload (docs/FORMATS.md; member names and keys: format.ts). */
+export function write(w: Writer, k: i32, base: i64): void {
   const s = table.at(k);
-  X.mapBegin(w);
-  X.keyText(w, 0, s + O_ID, load<u16>(s));
-  X.keyRef(w, 1, X.MAJOR_TEXT, s + O_GROUP, load<u16>(s + O_GROUPLEN));
-  X.keyUint(w, 2, load<u8>(s + O_RESULT));
-  X.keyText(w, 3, s + O_ERR, load<u16>(s + O_ERRLEN));
-  X.keyText(w, 4, s + O_DESC, load<u16>(s + O_DESCLEN));
-  X.keyText(w, 5, s + O_REM, load<u16>(s + O_REMLEN));
-  X.keyUint(w, 6, load<u8>(s + O_SEV));
-  X.optTrue(w, 12, load<u8>(s + O_TRUNC) != 0);
-  X.mapEnd(w);
+  const result = load<u8>(s + O_RESULT);
+  const sev = load<u8>(s + O_SEV);
+  Fm.recordBegin(w);
+  Fm.text(w, L.CheckId, 0, s + O_ID, load<u16>(s));
+  Fm.shared(w, L.Group, 1, s + O_GROUP, load<u16>(s + O_GROUPLEN));
+  Fm.word(w, L.Result, result == RESULT_FAIL ? L.jsonFail : L.jsonError, 2, result, Fm.NO_DEFAULT);
+  Fm.text(w, L.Error, 3, s + O_ERR, load<u16>(s + O_ERRLEN));
+  Fm.text(w, L.Description, 4, s + O_DESC, load<u16>(s + O_DESCLEN));
+  Fm.text(w, L.Remediation, 5, s + O_REM, load<u16>(s + O_REMLEN));
+  Fm.word(w, L.Severity, sev == 0 ? L.jsonCritical : sev == 1 ? L.jsonImportant : sev == 2 ? L.jsonWarning : L.jsonInformational,
+    6, sev, Fm.NO_DEFAULT);
+  Fm.flag(w, L.Truncated, 12, load<u8>(s + O_TRUNC) != 0);
+  Fm.recordEnd(w);
 }
 
 export const MAX_RECORD: i32 = 200 + P.CHECK_ID_CAP + P.GROUP_CAP + P.ERROR_TEXT_CAP + P.DESCRIPTION_CAP + P.REMEDIATION_CAP;

@@ -4,7 +4,18 @@
 
 import { Writer } from "./writer";
 import { bytesEqual } from "./text";
-import { dictionary, DICTIONARY_BYTES } from "./areas";
+import * as P from "./profile";
+import { output, OUTPUT_BYTES } from "./areas";
+
+/**
+ * The message's dictionary takes the output area's last bytes: a CBOR chunk stops short of
+ * them, and what else uses the area (the parser's member table, the stats and regions lines)
+ * ends below them (test/cbor.test.ts checks the parser's table).
+ */
+const DICTIONARY_BYTES: i32 = P.LINUX ? 4096 : 480;
+const dictionary: usize = output + OUTPUT_BYTES - DICTIONARY_BYTES;
+/** The most a CBOR chunk holds. */
+export const CHUNK_CAP: i32 = P.OUTPUT_CAP - DICTIONARY_BYTES;
 
 export const MAJOR_UINT: u32 = 0, MAJOR_NEG: u32 = 1, MAJOR_BYTES: u32 = 2, MAJOR_TEXT: u32 = 3;
 export const MAJOR_ARRAY: u32 = 4, MAJOR_MAP: u32 = 5;
@@ -98,3 +109,89 @@ export function referable(w: Writer, major: u32, p: usize, len: i32): void {
   defined++;
 }
 
+
+// ---- the CBOR form of the record writer (format.ts) ------------------------------------
+// Members by key number (docs/CBOR.md); a value equal to the layout's default is left out;
+// times are relative to the message's; addresses are bytes; members the JSON form spells
+// another way (JSON_ONLY keys) are not written.
+
+/** A member with no CBOR form of its own. */
+export const JSON_ONLY: u32 = 0xff;
+/** The default of a member the compact form always writes. */
+export const NO_DEFAULT: u64 = u64.MAX_VALUE;
+
+export function recordBegin(w: Writer): void { mapBegin(w); }
+export function recordEnd(w: Writer): void { mapEnd(w); }
+
+export function memberUint(w: Writer, k: u32, v: u64, dflt: u64): void {
+  if (k != JSON_ONLY && (dflt == NO_DEFAULT || v != dflt)) keyUint(w, k, v);
+}
+
+export function memberText(w: Writer, k: u32, p: usize, len: i32): void { keyText(w, k, p, len); }
+
+/** A string that recurs (a group, a host name, a command line): written once per message. */
+export function memberShared(w: Writer, k: u32, p: usize, len: i32): void { keyRef(w, k, MAJOR_TEXT, p, len); }
+
+export function memberAddress(w: Writer, k: u32, p: usize, v6: bool): void { keyRef(w, k, MAJOR_BYTES, p, v6 ? 16 : 4); }
+
+export function memberQuoted(w: Writer, k: u32, p: usize, len: i32): void { if (k != JSON_ONLY) keyText(w, k, p, len); }
+
+/** Hits (default 1), first seen relative to `base`, and how long it was seen (default 0). */
+// @ts-ignore: decorator
+@inline export function memberSeen(w: Writer, hits: u64, first: i64, last: i64, base: i64): void {
+  optUint(w, 7, hits, 1);
+  key(w, 8); int(w, first - base);
+  optUint(w, 9, <u64>(last - first), 0);
+}
+
+export function memberFlag(w: Writer, k: u32, on: bool): void { if (k != JSON_ONLY) optTrue(w, k, on); }
+
+// The text an embedded member's writer puts down is written after a 3-byte head, then moved
+// up if a shorter head fits.
+export function embedBegin(w: Writer, k: u32): i32 {
+  key(w, k);
+  const at = w.pos;
+  w.pos += 3;
+  return at;
+}
+
+export function embedEnd(w: Writer, at: i32): void {
+  const len = w.pos - at - 3;
+  const p = w.base + at;
+  const h = len < 24 ? 1 : len < 256 ? 2 : 3;
+  if (h == 1) store<u8>(p, 0x60 | len);
+  else if (h == 2) { store<u8>(p, 0x78); store<u8>(p + 1, <u8>len); }
+  else { store<u8>(p, 0x79); store<u16>(p + 1, bswap<u16>(<u16>len)); }
+  if (h < 3) { memory.copy(p + h, p + 3, len); w.pos -= 3 - h; }
+}
+
+// ---- message framing -------------------------------------------------------------------
+
+// @ts-ignore: decorator
+@inline export function envelope(w: Writer, version: usize, versionLen: i32, hi: u64, lo: u64, t: i64, maxMessage: i32): void {
+  dictionaryReset();
+  w.byte(0xa6);
+  w.byte(0); text(w, version, versionLen);
+  w.byte(1); uuid(w, hi, lo);
+  keyUint(w, 2, <u64>t);
+  keyUint(w, 3, <u64>maxMessage);
+  w.byte(4); w.byte(ARRAY_OPEN);
+}
+
+/** An event's members up to its payload (a sized map: an empty window's event has none). */
+// @ts-ignore: decorator
+@inline export function eventHeader(w: Writer, type: i32, empty: bool, run: i64, idHi: u64, idLo: u64, dt: i64, offsetMin: i32): void {
+  w.byte(0xa4 + (offsetMin != 0 ? 1 : 0) + (empty && run > 1 ? 1 : 0));
+  keyUint(w, 0, <u64>type);
+  w.byte(1); uuid(w, idHi, idLo);
+  w.byte(2); int(w, dt);
+  if (offsetMin != 0) { w.byte(3); int(w, offsetMin); }
+  if (empty) { w.byte(4); w.byte(TRUE); if (run > 1) keyUint(w, 5, <u64>run); }
+  else { w.byte(6); w.byte(ARRAY_OPEN); }
+}
+
+/** Ends the open event's payload (the event map is sized); returns the bytes written. */
+export function eventEnd(w: Writer): i32 { w.byte(BREAK); return 1; }
+
+/** The events' break, then key 5, how the packing run goes on (1 byte: below 24). */
+export function messageEnd(w: Writer, how: i32): i32 { w.byte(BREAK); w.byte(5); w.byte(how); return 3; }

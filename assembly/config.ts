@@ -5,9 +5,13 @@ import * as L from "./words";
 import { Lit, litLength, isLit } from "./literal";
 import * as P from "./profile";
 import * as J from "./json";
+import * as S from "./stats";
 import { Writer } from "./writer";
 import { storeText, storedLen, bytesEqual } from "./text";
-import { MIN_MESSAGE_BYTES } from "./limits";
+
+// The message format's words live with the one module that reads them (the rest: words.ts).
+@lazy const cbor: Lit = memory.data<u8>([4, 99, 98, 111, 114], 1); // "cbor"
+@lazy const expectedQuoteJsonQuoteOrQuoteCborQuote: Lit = memory.data<u8>([25, 101, 120, 112, 101, 99, 116, 101, 100, 32, 34, 106, 115, 111, 110, 34, 32, 111, 114, 32, 34, 99, 98, 111, 114, 34], 1); // "expected \"json\" or \"cbor\""
 
 export const PRIO_HIGH = 0, PRIO_MEDIUM = 1, PRIO_LOW = 2;
 export const MAX_INTERVAL_S: i64 = 2678400;
@@ -54,7 +58,7 @@ export const current = changetype<Config>(memory.data(CONFIG_BYTES, 8));
 
 // Only one input is in flight at a time (others get MT_BUSY), so what it keeps while it waits
 // behind a send shares one area: a staged configuration, a connection record (trace.ts) or
-// the strings of a process, baseline or sysinfo input (event.ts).
+// the strings of a process, baseline or system information input (event.ts).
 const PR: i32 = P.LINE_RECORD_BYTES > P.KEPT_TEXT_BYTES ? P.LINE_RECORD_BYTES : P.KEPT_TEXT_BYTES;
 export const PENDING_BYTES: i32 = CONFIG_BYTES > PR ? CONFIG_BYTES : PR;
 export const pendingInput = memory.data(PENDING_BYTES, 8);
@@ -79,8 +83,6 @@ export function intervalMs(c: Config, prio: i32): i64 {
   const s = prio == PRIO_HIGH ? c.highS : prio == PRIO_MEDIUM ? c.mediumS : c.lowS;
   return s * 1000;
 }
-
-export function minMessageBytes(): i32 { return MIN_MESSAGE_BYTES > 1024 ? MIN_MESSAGE_BYTES : 1024; }
 
 // ---- disabled groups / checks --------------------------------------------------------
 
@@ -188,7 +190,11 @@ function names_(path: Lit, i: i32, c: Config, checks: bool): void {
   if (checks) c.checkCount = n; else c.groupCount = n;
 }
 
+// The collectors' settings are named by the table's numbers (stats.ts); system information's is 3.
+const SYSTEM_INFORMATION = 3;
+
 function collector(path: Lit, key: i32, c: Config, which: i32): void {
+  const events = which == S.C_PROCESS || which == S.C_NETWORK;
   if (J.memberType(key) != J.T_OBJECT) { reject(L.empty, key, L.expectedAnObject); return; }
   J.objectOf(key);
   const first = J.firstMember, count = J.memberCount, id = J.objectId;
@@ -196,42 +202,44 @@ function collector(path: Lit, key: i32, c: Config, which: i32): void {
     if (!J.isMemberOf(i, id)) continue;
     if (isKey(i, L.enabled)) {
       const v = bool_(path, i);
-      if (which == 0) c.procEnabled = v; else if (which == 1) c.netEnabled = v; else if (which == 2) c.sysEnabled = v; else c.baseEnabled = v;
-    } else if (which <= 1 && isKey(i, L.priority)) {
+      if (which == S.C_PROCESS) c.procEnabled = v; else if (which == S.C_NETWORK) c.netEnabled = v;
+      else if (which == SYSTEM_INFORMATION) c.sysEnabled = v; else c.baseEnabled = v;
+    } else if (events && isKey(i, L.priority)) {
       const v = priority_(path, i);
-      if (which == 0) c.procPriority = v; else c.netPriority = v;
-    } else if (which <= 1 && isKey(i, L.aggregation)) {
+      if (which == S.C_PROCESS) c.procPriority = v; else c.netPriority = v;
+    } else if (events && isKey(i, L.aggregation)) {
       const v = bool_(path, i);
-      if (which == 0) c.procAggregation = v; else c.netAggregation = v;
-    } else if (which <= 1 && isKey(i, L.cacheSize)) {
-      if (which == 0) c.procCacheSize = <i32>int_(path, i, 1, P.PROC_CONFIG_CAP);
+      if (which == S.C_PROCESS) c.procAggregation = v; else c.netAggregation = v;
+    } else if (events && isKey(i, L.cacheSize)) {
+      if (which == S.C_PROCESS) c.procCacheSize = <i32>int_(path, i, 1, P.PROC_CONFIG_CAP);
       else c.netCacheSize = <i32>int_(path, i, 1, P.NET_CAP);
-    } else if (which >= 2 && isKey(i, L.interval)) {
+    } else if (!events && isKey(i, L.interval)) {
       const v = priority_(path, i);
-      if (which == 2) c.sysInterval = v; else c.baseInterval = v;
-    } else if (which == 3 && isKey(i, L.disabledGroups)) {
+      if (which == SYSTEM_INFORMATION) c.sysInterval = v; else c.baseInterval = v;
+    } else if (which == S.C_BASELINE && isKey(i, L.disabledGroups)) {
       names_(path, i, c, false);
-    } else if (which == 3 && isKey(i, L.disabledChecks)) {
+    } else if (which == S.C_BASELINE && isKey(i, L.disabledChecks)) {
       names_(path, i, c, true);
     } else reject(path, i, L.unknownKey);
   }
 }
 
 /**
- * Validates the update object at member range of the current JSON scan into the staged copy.
+ * Validates the update object at member range of the current JSON scan into the staged copy;
+ * `minMessage` is the least maxMessageBytes the collectors allow (limits.ts, which imports them).
  * Returns false (reason written to `errors`) and leaves `current` untouched on any problem.
  */
-export function stage(first: i32, count: i32, id: i32, errors: Writer): bool {
+export function stage(first: i32, count: i32, id: i32, errors: Writer, minMessage: i32): bool {
   err = errors;
   bad = false;
   memory.copy(changetype<usize>(staged), changetype<usize>(current), CONFIG_BYTES);
   const c = staged;
   for (let i = first; i < first + count && !bad; i++) {
     if (!J.isMemberOf(i, id)) continue;
-    if (isKey(i, L.process)) collector(L.process, i, c, 0);
-    else if (isKey(i, L.network)) collector(L.network, i, c, 1);
-    else if (isKey(i, L.systemInformation)) collector(L.systemInformation, i, c, 2);
-    else if (isKey(i, L.baseline)) collector(L.baseline, i, c, 3);
+    if (isKey(i, L.process)) collector(L.process, i, c, S.C_PROCESS);
+    else if (isKey(i, L.network)) collector(L.network, i, c, S.C_NETWORK);
+    else if (isKey(i, L.systemInformation)) collector(L.systemInformation, i, c, SYSTEM_INFORMATION);
+    else if (isKey(i, L.baseline)) collector(L.baseline, i, c, S.C_BASELINE);
     else if (isKey(i, L.priorityIntervals)) {
       if (J.memberType(i) != J.T_OBJECT) { reject(L.empty, i, L.expectedAnObject); break; }
       J.objectOf(i);
@@ -244,12 +252,12 @@ export function stage(first: i32, count: i32, id: i32, errors: Writer): bool {
         else reject(L.priorityIntervals, k, L.unknownKey);
       }
     } else if (isKey(i, L.maxMessageBytes)) {
-      c.maxMessageBytes = <i32>int_(L.empty, i, minMessageBytes(), MAX_MESSAGE_LIMIT);
+      c.maxMessageBytes = <i32>int_(L.empty, i, minMessage, MAX_MESSAGE_LIMIT);
     } else if (isKey(i, L.sendEmptyWindows)) c.sendEmptyWindows = bool_(L.empty, i);
     else if (isKey(i, L.messageFormat)) {
       let ok = J.memberType(i) == J.T_STRING;
-      if (ok) { J.stringOf(i); ok = eq(L.json) || eq(L.cbor); }
-      if (ok) c.cbor = eq(L.cbor); else reject(L.empty, i, L.expectedQuoteJsonQuoteOrQuoteCborQuote);
+      if (ok) { J.stringOf(i); ok = eq(L.json) || eq(cbor); }
+      if (ok) c.cbor = eq(cbor); else reject(L.empty, i, expectedQuoteJsonQuoteOrQuoteCborQuote);
     } else if (isKey(i, L.maxPackingDelay)) {
       c.packingDelayS = <i32>int_(L.empty, i, 0, MAX_PACKING_DELAY_S);
     } else if (isKey(i, L.utcOffsetMinutes)) {
@@ -257,6 +265,13 @@ export function stage(first: i32, count: i32, id: i32, errors: Writer): bool {
     } else reject(L.empty, i, L.unknownKey);
   }
   return !bad;
+}
+
+/** The format a run starts with (mt_set_format: 0 JSON, 1 CBOR); false, with the reason, for another number. */
+export function setFormat(format: i32, errors: Writer): bool {
+  if (format != 0 && format != 1) { errors.lit(expectedQuoteJsonQuoteOrQuoteCborQuote); return false; }
+  current.cbor = format == 1;
+  return true;
 }
 
 /** Makes the staged configuration current. */

@@ -3,7 +3,8 @@
 
 import * as P from "./profile";
 
-export const K_NONE = 0, K_PROCESS = 1, K_CONNECTION = 2, K_BASELINE = 3, K_SYSINFO = 4, K_CONFIG = 5, K_TICK = 6;
+/** An input's kind: none, a collector's input (K_INPUT + its number, collectors.ts), a configuration or a tick. */
+export const K_NONE = 0, K_INPUT = 1, K_CONFIG = 16, K_TICK = 17;
 
 export const PROTO_TCP = 0, PROTO_UDP = 1, PROTO_ICMP = 2;
 export const DIR_IN = 0, DIR_OUT = 1;
@@ -32,7 +33,7 @@ export const MAX_SAFE: i64 = 9007199254740991;
   // baseline
   result: i32;
   severity: i32;
-  // sysinfo
+  // system information
   memTotal: u64;
 }
 

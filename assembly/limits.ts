@@ -1,10 +1,7 @@
 // Upper bounds on what one message must hold, so that `maxMessageBytes` can be checked
 // against the largest single record (a record is never cut, SPEC R8).
 
-import * as N from "./network";
-import * as Pr from "./process";
-import * as B from "./baseline";
-import * as Si from "./sysinfo";
+import { MAX_RECORD } from "./collectors";
 
 /** `{"AgentVersion":…,"AgentId":…,"MessageSchemaVersion":"1.0","Events":[` */
 export const ENVELOPE_MAX = 120;
@@ -12,11 +9,6 @@ export const ENVELOPE_MAX = 120;
 export const EVENT_HEADER_MAX = 280;
 /** `]}` closing the event, `]}` closing the message. */
 export const CLOSING = 4;
-/** A CollectorStats record: five counters and at most two short warnings (see flush.ts). */
-export const STATS_MAX_RECORD = 480;
-
-const NP: i32 = N.MAX_RECORD > Pr.MAX_RECORD ? N.MAX_RECORD : Pr.MAX_RECORD;
-const BS: i32 = B.MAX_RECORD > Si.MAX_RECORD ? B.MAX_RECORD : Si.MAX_RECORD;
-const NPBS: i32 = NP > BS ? NP : BS;
-export const MAX_RECORD: i32 = NPBS > STATS_MAX_RECORD ? NPBS : STATS_MAX_RECORD;
 export const MIN_MESSAGE_BYTES: i32 = ENVELOPE_MAX + EVENT_HEADER_MAX + MAX_RECORD + CLOSING;
+/** The least maxMessageBytes a configuration may set (SPEC R6): one record of any kind fits. */
+export function minMessageBytes(): i32 { return MIN_MESSAGE_BYTES > 1024 ? MIN_MESSAGE_BYTES : 1024; }

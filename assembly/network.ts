@@ -2,7 +2,6 @@
 // and protocol; hits and bytes add up; overflow by profile policy.
 
 import * as L from "./words";
-import { Lit } from "./literal";
 import * as P from "./profile";
 import * as R from "./layout";
 import { Table, tableAt } from "./table";
@@ -10,11 +9,10 @@ import { PROTO_TCP, PROTO_UDP, DIR_IN } from "./event";
 import { storeText, storedLen, storedTruncated } from "./text";
 import { Names, namesAt, FULL, O_BYTES } from "./intern";
 import { Writer } from "./writer";
-import { seenFields, truncatedField } from "./fields";
-import { formatIP } from "./ip";
 import { windowStart } from "./window";
 import * as S from "./stats";
-import * as X from "./cbor";
+import { current } from "./config";
+import * as Fm from "./format";
 
 // A slot is 72 bytes: both addresses (IPv6 needs all 32), exact 64-bit sums and hit
 // count, and times as 32-bit offsets from the network window's start (a record never
@@ -61,13 +59,13 @@ const nameText = memory.data(P.HOST_CAP > P.APP_CAP ? P.HOST_CAP : P.APP_CAP, 8)
 // The configuration's switches for this collector, kept where the per-event path reads them
 // without a memory access (the configuration changes only through reset).
 let aggregating = true;
-export let enabled = true;
+let collecting = true;
 
 export function reset(limit: i32, aggregation: bool, on: bool): void {
   table.limit = limit;
   table.indexed = aggregation;
   aggregating = aggregation;
-  enabled = on;
+  collecting = on;
   clear();
 }
 
@@ -187,7 +185,7 @@ export function addFields(rec: usize, seed: u32, t: i64, bytesIn: u64, bytesOut:
   const family = (kinds >>> 16) & 0xff;
   const remoteFamily = kinds >>> 24;
   S.received(S.C_NETWORK);
-  if (!enabled) { S.ignored(S.C_NETWORK); return; }
+  if (!collecting) { S.ignored(S.C_NETWORK); return; }
   const replaceOldest = P.NET_REPLACE_OLDEST;
   const localV6 = family == 6;
   const remoteV6 = remoteFamily == 0 ? localV6 : remoteFamily == 6;
@@ -249,82 +247,51 @@ function insert(rec: usize, seed: u32, replaceOldest: bool, hash: u32, keyFlags:
   table.linkHashed(s, hash);
 }
 
-export function hits(k: i32): u64 { return load<u64>(table.at(k), O_HITS); }
+// ---- the collector interface (collectors.ts) --------------------------------------------
 
-const ipText = memory.data(48, 8);
+/** Applies the configuration: a new cache size or aggregation empties the cache. */
+export function configure(): void { reset(current.netCacheSize, current.netAggregation, current.netEnabled); }
+export function enabled(): bool { return current.netEnabled; }
+export function priority(): i32 { return current.netPriority; }
+export function count(): i32 { return table.count; }
+/** Counts record k's hits as sent, once it is in a message. */
+export function sent(k: i32): void { S.sent(S.C_NETWORK, load<u64>(table.at(k), O_HITS)); }
 
-function address(w: Writer, name: Lit, a: usize, v6: bool, first: bool): void {
-  if (first) w.key(name); else w.field(name);
-  w.byte(0x22);
-  w.bytes(ipText, formatIP(a, v6, ipText));
-  w.byte(0x22);
-}
-
-/** Writes the k-th oldest record as a ConnectionCreate payload object. */
-export function write(w: Writer, k: i32): void {
-  const s = table.at(k);
-  const flags = <i32>load<u8>(s, O_FLAGS);
-  const start = windowStart(S.C_NETWORK);
-  w.byte(0x7b);
-  address(w, L.LocalAddress, s + O_LOCAL, (flags & F_LOCAL_V6) != 0, true);
-  w.field(L.LocalPort); w.u64(load<u16>(s, O_PORTS));
-  address(w, L.RemoteAddress, s + O_REMOTE, (flags & F_REMOTE_V6) != 0, false);
-  w.field(L.RemotePort); w.u64(load<u16>(s, O_PORTS + 2));
-  const proto = (flags >> 2) & 3;
-  w.field(L.Protocol);
-  w.lit(proto == PROTO_TCP ? L.jsonTcp : proto == PROTO_UDP ? L.jsonUdp : L.jsonIcmp);
-  w.field(L.Direction);
-  w.lit((flags & F_DIR_IN) != 0 ? L.jsonIn : L.jsonOut);
-  const bytesIn = load<u64>(s, O_IN), bytesOut = load<u64>(s, O_OUT);
-  w.field(L.BytesIn); w.u64(bytesIn);
-  w.field(L.BytesOut); w.u64(bytesOut);
-  seenFields(w, load<u64>(s, O_HITS), start + <i64>load<u32>(s, O_FIRST), start + <i64>load<u32>(s, O_LAST));
-  if (flags & F_APP) {
-    const i = <i32>load<u8>(s, O_APP);
-    w.field(L.ApplicationProtocol); w.jsonString(apps.bytes(i), apps.length(i));
-  }
-  if (flags & F_HOST) {
-    const i = <i32>load<u8>(s, O_HOST);
-    w.field(L.ExtraDetails); w.byte(0x7b); w.key(L.HostName); w.jsonString(hosts.bytes(i), hosts.length(i)); w.byte(0x7d);
-  }
-  truncatedField(w, (flags & F_TRUNCATED) != 0);
-  // A sum that reached 2^64 - 1 stays there (satAdd): the record says so (SPEC R8). Checked
-  // here, when the record is written, so the per-event path does no extra work.
-  if (bytesIn == u64.MAX_VALUE || bytesOut == u64.MAX_VALUE) {
-    w.field(L.Saturated); w.lit(L.trueWord);
-  }
-  w.byte(0x7d);
-}
-
-/** Writes the k-th oldest record as a CBOR ConnectionCreate map (docs/CBOR.md), times relative to `base`. */
-export function writeCbor(w: Writer, k: i32, base: i64): void {
+/** Writes the k-th oldest record as a ConnectionCreate payload (docs/FORMATS.md; member names and keys: format.ts). */
+export function write(w: Writer, k: i32, base: i64): void {
   const s = table.at(k);
   const flags = <u32>load<u8>(s, O_FLAGS);
-  const first = windowStart(S.C_NETWORK) + <i64>load<u32>(s, O_FIRST);
-  const seen = <u64>(load<u32>(s, O_LAST) - load<u32>(s, O_FIRST));
-  const bytesIn = load<u64>(s, O_IN), bytesOut = load<u64>(s, O_OUT), hits = load<u64>(s, O_HITS);
-  X.mapBegin(w);
-  X.keyRef(w, 0, X.MAJOR_BYTES, s + O_LOCAL, (flags & F_LOCAL_V6) != 0 ? 16 : 4);
-  X.keyUint(w, 1, load<u16>(s, O_PORTS));
-  X.keyRef(w, 2, X.MAJOR_BYTES, s + O_REMOTE, (flags & F_REMOTE_V6) != 0 ? 16 : 4);
-  X.keyUint(w, 3, load<u16>(s, O_PORTS + 2));
-  // proto | 4 when inbound; 0 (outbound TCP) is left out, as are zero sums and a single hit.
-  X.optUint(w, 4, ((flags >> 2) & 3) | ((flags & F_DIR_IN) != 0 ? 4 : 0), 0);
-  X.optUint(w, 5, bytesIn, 0);
-  X.optUint(w, 6, bytesOut, 0);
-  X.optUint(w, 7, hits, 1);
-  X.key(w, 8); X.int(w, first - base);
-  X.optUint(w, 9, seen, 0);
+  const start = windowStart(S.C_NETWORK);
+  const proto = (flags >> 2) & 3;
+  const inbound = (flags & F_DIR_IN) != 0;
+  const bytesIn = load<u64>(s, O_IN), bytesOut = load<u64>(s, O_OUT);
+  Fm.recordBegin(w);
+  Fm.address(w, L.LocalAddress, 0, s + O_LOCAL, (flags & F_LOCAL_V6) != 0);
+  Fm.uint(w, L.LocalPort, 1, load<u16>(s, O_PORTS));
+  Fm.address(w, L.RemoteAddress, 2, s + O_REMOTE, (flags & F_REMOTE_V6) != 0);
+  Fm.uint(w, L.RemotePort, 3, load<u16>(s, O_PORTS + 2));
+  // The compact form has protocol and direction in one number: proto | 4 when inbound (0, outbound TCP, left out).
+  Fm.word(w, L.Protocol, proto == PROTO_TCP ? L.jsonTcp : proto == PROTO_UDP ? L.jsonUdp : L.jsonIcmp,
+    4, proto | (inbound ? 4 : 0), 0);
+  Fm.word(w, L.Direction, inbound ? L.jsonIn : L.jsonOut, Fm.JSON_ONLY, 0, 0);
+  Fm.uintOr(w, L.BytesIn, 5, bytesIn, 0);
+  Fm.uintOr(w, L.BytesOut, 6, bytesOut, 0);
+  Fm.seen(w, load<u64>(s, O_HITS), start + <i64>load<u32>(s, O_FIRST), start + <i64>load<u32>(s, O_LAST), base);
   if (flags & F_APP) {
     const i = <i32>load<u8>(s, O_APP);
-    X.keyRef(w, 10, X.MAJOR_TEXT, apps.bytes(i), apps.length(i));
+    Fm.shared(w, L.ApplicationProtocol, 10, apps.bytes(i), apps.length(i));
   }
   if (flags & F_HOST) {
     const i = <i32>load<u8>(s, O_HOST);
-    X.keyRef(w, 11, X.MAJOR_TEXT, hosts.bytes(i), hosts.length(i));
+    Fm.nestBegin(w, L.ExtraDetails);
+    Fm.shared(w, L.HostName, 11, hosts.bytes(i), hosts.length(i));
+    Fm.nestEnd(w);
   }
-  X.optTrue(w, 12, (flags & F_TRUNCATED) != 0);
-  X.mapEnd(w);
+  Fm.flag(w, L.Truncated, 12, (flags & F_TRUNCATED) != 0);
+  // A sum that reached 2^64 - 1 stays there (satAdd): the record says so (SPEC R8). Checked
+  // here, when the record is written, so the per-event path does no extra work.
+  Fm.flag(w, L.Saturated, Fm.JSON_ONLY, bytesIn == u64.MAX_VALUE || bytesOut == u64.MAX_VALUE);
+  Fm.recordEnd(w);
 }
 
 /** Largest record `write` can produce (escaped strings are bounded by their caps; 17 of it `,"Saturated":true`). */

@@ -7,12 +7,13 @@
 import * as L from "./words";
 import * as P from "./profile";
 import { Table, tableAt } from "./table";
-import { ev, cmd, exe, user, Text, TYPE_FORK } from "./event";
+import { ev, cmd, exe, user, Text, TYPE_FORK, TYPE_EXEC } from "./event";
 import { storeText, storedLen, storedTruncated, hashBytes, bytesEqual } from "./text";
 import { Writer } from "./writer";
-import { seenFields, truncatedField } from "./fields";
 import * as S from "./stats";
-import * as X from "./cbor";
+import * as Lf from "./linefields";
+import { current } from "./config";
+import * as Fm from "./format";
 
 // Slot: [u16 keyLen][u32 uid][cmd bytes] then the fields.
 const O_UID = 2, O_CMD = 6;
@@ -98,46 +99,49 @@ export function add(seed: u32, enabled: bool): void {
   table.link(s);
 }
 
-export function hits(k: i32): u64 { return load<u64>(table.at(k) + O_HITS); }
+// ---- the collector interface (collectors.ts) --------------------------------------------
 
-export function write(w: Writer, k: i32): void {
-  const s = table.at(k);
-  w.byte(0x7b);
-  w.key(L.ProcessId); w.u64(load<u32>(s + O_PID));
-  w.field(L.ParentProcessId); w.u64(load<u32>(s + O_PPID));
-  w.field(L.UserId); w.u64(load<u32>(s + O_UID));
-  w.field(L.CommandLine); w.jsonString(s + O_CMD, <i32>load<u16>(s) - 4);
-  w.field(L.Type); w.lit(load<u8>(s + O_TYPE) == TYPE_FORK ? L.jsonFork : L.jsonExec);
-  seenFields(w, load<u64>(s + O_HITS), load<i64>(s + O_FIRST), load<i64>(s + O_LAST));
-  const exeLen = load<u16>(s + O_EXELEN);
-  if (exeLen != ABSENT) { w.field(L.Executable); w.jsonString(s + O_EXE, exeLen); }
-  const userLen = load<u16>(s + O_USERLEN);
-  if (userLen != ABSENT) { w.field(L.UserName); w.jsonString(s + O_USER, userLen); }
-  truncatedField(w, load<u8>(s + O_TRUNC) != 0);
-  w.byte(0x7d);
+/** Reads a process line's fields (trace.ts has read its kind and time). */
+export function fromLine(): void {
+  ev.pid = <u32>Lf.int(L.pid, 0, 4294967295);
+  ev.ppid = <u32>Lf.int(L.ppid, 0, 4294967295);
+  ev.uid = <u32>Lf.int(L.uid, 0, 4294967295);
+  ev.ptype = Lf.choice(L.type, L.fork, L.exec, L.empty, L.empty);
+  Lf.str(L.cmd, true, cmd);
+  Lf.str(L.exe, false, exe);
+  Lf.str(L.user, false, user);
 }
 
-/** The k-th oldest record as a CBOR ProcessCreate map (docs/CBOR.md), times relative to `base`. */
-export function writeCbor(w: Writer, k: i32, base: i64): void {
+/** Applies the configuration: a new cache size or aggregation empties the cache. */
+export function configure(): void { reset(current.procCacheSize, current.procAggregation); }
+export function enabled(): bool { return current.procEnabled && P.PROC_CAP > 0; }
+export function priority(): i32 { return current.procPriority; }
+export function ingest(seed: u32): void { add(seed, current.procEnabled); }
+/** Ends a window. */
+export function clear(): void { table.clear(); }
+export function count(): i32 { return table.count; }
+/** Counts record k's hits as sent, once it is in a message. */
+export function sent(k: i32): void { S.sent(S.C_PROCESS, load<u64>(table.at(k) + O_HITS)); }
+
+/** The k-th oldest record as a ProcessCreate payload (docs/FORMATS.md; member names and keys: format.ts). */
+export function write(w: Writer, k: i32, base: i64): void {
+  // rtos has no process table (it never has records): the writer is left out of the build.
+  if (P.PROC_CAP == 0) return;
   const s = table.at(k);
-  const hits = load<u64>(s + O_HITS);
-  const first = load<i64>(s + O_FIRST);
-  const seen = load<i64>(s + O_LAST) - first;
-  const fork = load<u8>(s + O_TYPE) == TYPE_FORK;
-  const exeLen = load<u16>(s + O_EXELEN), userLen = load<u16>(s + O_USERLEN);
-  X.mapBegin(w);
-  X.keyUint(w, 0, load<u32>(s + O_PID));
-  X.keyUint(w, 1, load<u32>(s + O_PPID));
-  X.keyUint(w, 2, load<u32>(s + O_UID));
-  X.keyRef(w, 3, X.MAJOR_TEXT, s + O_CMD, <i32>load<u16>(s) - 4);
-  if (fork) X.keyUint(w, 4, 0);
-  X.optUint(w, 7, hits, 1);
-  X.key(w, 8); X.int(w, first - base);
-  X.optUint(w, 9, <u64>seen, 0);
-  if (exeLen != ABSENT) X.keyRef(w, 10, X.MAJOR_TEXT, s + O_EXE, exeLen);
-  if (userLen != ABSENT) X.keyRef(w, 11, X.MAJOR_TEXT, s + O_USER, userLen);
-  X.optTrue(w, 12, load<u8>(s + O_TRUNC) != 0);
-  X.mapEnd(w);
+  const type = load<u8>(s + O_TYPE);
+  Fm.recordBegin(w);
+  Fm.uint(w, L.ProcessId, 0, load<u32>(s + O_PID));
+  Fm.uint(w, L.ParentProcessId, 1, load<u32>(s + O_PPID));
+  Fm.uint(w, L.UserId, 2, load<u32>(s + O_UID));
+  Fm.shared(w, L.CommandLine, 3, s + O_CMD, <i32>load<u16>(s) - 4);
+  Fm.word(w, L.Type, type == TYPE_FORK ? L.jsonFork : L.jsonExec, 4, type, TYPE_EXEC);
+  Fm.seen(w, load<u64>(s + O_HITS), load<i64>(s + O_FIRST), load<i64>(s + O_LAST), base);
+  const exeLen = load<u16>(s + O_EXELEN);
+  if (exeLen != ABSENT) Fm.shared(w, L.Executable, 10, s + O_EXE, exeLen);
+  const userLen = load<u16>(s + O_USERLEN);
+  if (userLen != ABSENT) Fm.shared(w, L.UserName, 11, s + O_USER, userLen);
+  Fm.flag(w, L.Truncated, 12, load<u8>(s + O_TRUNC) != 0);
+  Fm.recordEnd(w);
 }
 
 export const MAX_RECORD: i32 = 320 + P.CMD_CAP + P.EXE_CAP + P.USER_CAP;

@@ -62,9 +62,9 @@ export const NET_REPLACE_OLDEST: bool = LINUX;
 export const LINE_RECORD_BYTES: i32 = CONN_HEADER + APP_CAP + 4 + HOST_CAP + 4;
 const PROCESS_TEXTS: i32 = CMD_CAP + EXE_CAP + USER_CAP + 3 * 4;
 const BASELINE_TEXTS: i32 = CHECK_ID_CAP + GROUP_CAP + ERROR_TEXT_CAP + DESCRIPTION_CAP + REMEDIATION_CAP + 5 * 4;
-const SYSINFO_TEXTS: i32 = OS_CAP + OS_VERSION_CAP + KERNEL_CAP + HW_CAP + 4 * 4;
+const SYSTEM_TEXTS: i32 = OS_CAP + OS_VERSION_CAP + KERNEL_CAP + HW_CAP + 4 * 4;
 const PB_TEXTS: i32 = PROCESS_TEXTS > BASELINE_TEXTS ? PROCESS_TEXTS : BASELINE_TEXTS;
-/** The strings of a process, baseline or sysinfo input (event.ts). */
-export const KEPT_TEXT_BYTES: i32 = PB_TEXTS > SYSINFO_TEXTS ? PB_TEXTS : SYSINFO_TEXTS;
+/** The strings of a process, baseline or system information input (event.ts). */
+export const KEPT_TEXT_BYTES: i32 = PB_TEXTS > SYSTEM_TEXTS ? PB_TEXTS : SYSTEM_TEXTS;
 
 export const AGENT_VERSION = L.versionNumber;

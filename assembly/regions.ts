@@ -3,10 +3,7 @@
 
 import * as P from "./profile";
 import * as L from "./words";
-import * as N from "./network";
-import * as B from "./baseline";
-import * as Pr from "./process";
-import * as Si from "./sysinfo";
+import * as C from "./collectors";
 import { CONFIG_BYTES, PENDING_BYTES } from "./config";
 import { Writer } from "./writer";
 import { Lit } from "./literal";
@@ -24,13 +21,7 @@ function region(name: Lit, bytes: i32): void {
 /** Every region but staticData; with a writer, written as `,"name":bytes` members. */
 function named(): void {
   total = 0;
-  region(L.networkCache, P.NET_CAP * N.SLOT);
-  region(L.networkIndex, N.INDEX_ENTRIES * 2);
-  region(L.hostTable, N.HOST_BYTES);
-  region(L.appTable, N.APP_BYTES);
-  region(L.baseline, B.BYTES);
-  region(L.process, Pr.BYTES);
-  region(L.sysinfo, Si.BYTES);
+  for (let i = 0; i < C.REGIONS; i++) region(C.regionName(i), C.regionBytes(i));
   region(L.input, INPUT_BYTES);
   region(L.output, OUTPUT_BYTES);
   region(L.error, ERROR_BYTES);

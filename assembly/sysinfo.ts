@@ -2,11 +2,12 @@
 
 import * as L from "./words";
 import * as P from "./profile";
-import { ev, os, osVersion, kernel, hw, Text } from "./event";
+import { ev, os, osVersion, kernel, hw, Text, MAX_SAFE } from "./event";
+import * as Lf from "./linefields";
 import { storeText, storedLen, storedTruncated } from "./text";
 import { Writer } from "./writer";
-import { seenFields, truncatedField } from "./fields";
-import * as X from "./cbor";
+import { current } from "./config";
+import * as Fm from "./format";
 
 const O_OS = 0, O_OSV = O_OS + P.OS_CAP, O_KERNEL = O_OSV + P.OS_VERSION_CAP, O_HW = O_KERNEL + P.KERNEL_CAP;
 const RECORD_BYTES = O_HW + P.HW_CAP;
@@ -18,7 +19,22 @@ let present = false;
 let truncated = false;
 let memTotal: u64 = 0;
 
-export function reset(): void { present = false; }
+// ---- the collector interface (collectors.ts) --------------------------------------------
+
+/** Reads a sysinfo line's fields (trace.ts has read its kind and time). */
+export function fromLine(): void {
+  Lf.str(L.os, true, os);
+  Lf.str(L.osVersion, true, osVersion);
+  Lf.str(L.kernel, true, kernel);
+  Lf.str(L.hw, true, hw);
+  ev.memTotal = <u64>Lf.int(L.memTotal, 0, MAX_SAFE);
+}
+
+export function configure(): void { present = false; }
+export function enabled(): bool { return current.sysEnabled; }
+export function priority(): i32 { return current.sysInterval; }
+export function ingest(): void { add(current.sysEnabled); }
+export function clear(): void { present = false; }
 export function count(): i32 { return present ? 1 : 0; }
 
 function put(i: i32, at: i32, cap: i32, t: Text): void {
@@ -38,28 +54,17 @@ export function add(enabled: bool): void {
   present = true;
 }
 
-export function write(w: Writer): void {
-  w.byte(0x7b);
-  w.key(L.OSName); w.jsonString(record + O_OS, load<u16>(lens));
-  w.field(L.OSVersion); w.jsonString(record + O_OSV, load<u16>(lens + 2));
-  w.field(L.KernelVersion); w.jsonString(record + O_KERNEL, load<u16>(lens + 4));
-  w.field(L.Hardware); w.jsonString(record + O_HW, load<u16>(lens + 6));
-  w.field(L.TotalMemory); w.u64(memTotal);
-  w.field(L.AgentVersion); w.byte(0x22); w.lit(P.AGENT_VERSION); w.byte(0x22);
-  truncatedField(w, truncated);
-  w.byte(0x7d);
-}
-
-/** The report as a CBOR SystemInformation map (docs/CBOR.md; AgentVersion is the message's). */
-export function writeCbor(w: Writer): void {
-  X.mapBegin(w);
-  X.keyText(w, 0, record + O_OS, load<u16>(lens));
-  X.keyText(w, 1, record + O_OSV, load<u16>(lens + 2));
-  X.keyText(w, 2, record + O_KERNEL, load<u16>(lens + 4));
-  X.keyText(w, 3, record + O_HW, load<u16>(lens + 6));
-  X.keyUint(w, 4, memTotal);
-  X.optTrue(w, 12, truncated);
-  X.mapEnd(w);
+/** The report as a SystemInformation payload (the compact form leaves AgentVersion to the message). */
+export function write(w: Writer, k: i32, base: i64): void {
+  Fm.recordBegin(w);
+  Fm.text(w, L.OSName, 0, record + O_OS, load<u16>(lens));
+  Fm.text(w, L.OSVersion, 1, record + O_OSV, load<u16>(lens + 2));
+  Fm.text(w, L.KernelVersion, 2, record + O_KERNEL, load<u16>(lens + 4));
+  Fm.text(w, L.Hardware, 3, record + O_HW, load<u16>(lens + 6));
+  Fm.uint(w, L.TotalMemory, 4, memTotal);
+  Fm.literal(w, L.AgentVersion, Fm.JSON_ONLY, P.AGENT_VERSION);
+  Fm.flag(w, L.Truncated, 12, truncated);
+  Fm.recordEnd(w);
 }
 
 export const MAX_RECORD: i32 = 200 + P.OS_CAP + P.OS_VERSION_CAP + P.KERNEL_CAP + P.HW_CAP;

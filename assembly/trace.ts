@@ -2,12 +2,13 @@
 // checked field by field into the pending event. A bad line is rejected with a reason.
 
 import * as L from "./words";
-import { Lit, litLength, isLit } from "./literal";
 import * as J from "./json";
 import * as E from "./event";
-import { ev, Text } from "./event";
+import { ev } from "./event";
+import * as Col from "./collectors";
+import * as Lf from "./linefields";
+import { member, int, str, is, choice, address, fieldError } from "./linefields";
 import { Writer } from "./writer";
-import { parseIPv4, parseIPv6 } from "./ip";
 import { APP_CAP, HOST_CAP } from "./profile";
 import { pendingInput } from "./config";
 import * as R from "./layout";
@@ -34,101 +35,11 @@ export function keepRecord(rec: usize): usize {
   return r;
 }
 
-let err: Writer = changetype<Writer>(0);
-let bad = false;
-let first = 0;
-let count = 0;
-let objId = 0;
-
-function fieldError(name: Lit): Writer {
-  bad = true;
-  err.pos = 0;
-  err.lit(L.fieldQuote);
-  err.lit(name);
-  err.lit(L.jsonColon);
-  return err;
-}
-
-function missing(name: Lit): void {
-  bad = true;
-  err.pos = 0;
-  err.lit(L.missingFieldQuote);
-  err.lit(name);
-  err.byte(0x22);
-}
-
-function member(name: Lit, required: bool): i32 {
-  if (bad) return -1;
-  const i = J.find(first, count, objId, name);
-  if (i < 0 && required) missing(name);
-  return i;
-}
-
-function int(name: Lit, min: i64, max: i64): i64 {
-  const i = member(name, true);
-  if (i < 0) return 0;
-  if (J.memberType(i) == J.T_NUMBER) {
-    J.numberOf(i);
-    if (J.numKind == J.N_INT && J.numValue >= min && J.numValue <= max) return J.numValue;
-  }
-  const w = fieldError(name);
-  w.lit(L.expectedAnIntegerFrom); w.i64(min); w.lit(L.to); w.i64(max);
-  return 0;
-}
-
-/** A string field into t (absent: len -1); false if present with another type. */
-function str(name: Lit, required: bool, t: Text): void {
-  t.len = -1;
-  const i = member(name, required);
-  if (i < 0) return;
-  if (J.memberType(i) != J.T_STRING) { fieldError(name).lit(L.expectedAString); return; }
-  J.stringOf(i);
-  t.ptr = J.strPtr;
-  t.len = J.strLen;
-}
-
-function is(s: Lit): bool { return isLit(J.strPtr, J.strLen, s); }
-
-/** A string field that must be one of the listed words; returns its index. */
-function choice(name: Lit, a: Lit, b: Lit, c: Lit, d: Lit): i32 {
-  const i = member(name, true);
-  if (i < 0) return 0;
-  if (J.memberType(i) == J.T_STRING) {
-    J.stringOf(i);
-    if (is(a)) return 0;
-    if (is(b)) return 1;
-    if (litLength(c) > 0 && is(c)) return 2;
-    if (litLength(d) > 0 && is(d)) return 3;
-  }
-  const w = fieldError(name);
-  w.lit(L.expectedQuote); w.lit(a); w.lit(L.Quote);
-  if (litLength(c) > 0) { w.lit(L.CommaQuote); w.lit(b); w.lit(L.Quote); } else { w.lit(L.orQuote); w.lit(b); w.lit(L.Quote); }
-  if (litLength(c) > 0) { w.lit(litLength(d) > 0 ? L.CommaQuote : L.orQuote); w.lit(c); w.lit(L.Quote); }
-  if (litLength(d) > 0) { w.lit(L.orQuote); w.lit(d); w.lit(L.Quote); }
-  return 0;
-}
-
-/** An address field into dst; returns whether it is IPv6. */
-function address(name: Lit, dst: usize): bool {
-  const i = member(name, true);
-  if (i < 0) return false;
-  if (J.memberType(i) == J.T_STRING) {
-    J.stringOf(i);
-    memory.fill(dst, 0, 16);
-    if (parseIPv4(J.strPtr, J.strLen, dst)) return false;
-    if (parseIPv6(J.strPtr, J.strLen, dst)) return true;
-  }
-  fieldError(name).lit(L.expectedAnIPv4OrIPv6Address);
-  return false;
-}
-
 /**
  * Parses one trace line (without newline) into the pending event.
  * Returns 0 when valid, 1 when rejected (reason in `errors`), 2 when blank.
  */
 export function parseLine(p: usize, len: i32, errors: Writer): i32 {
-  err = errors;
-  bad = false;
   if (len > 0 && load<u8>(p + len - 1) == 0x0d) len--;
   let blank = true;
   for (let k = 0; k < len; k++) {
@@ -140,9 +51,7 @@ export function parseLine(p: usize, len: i32, errors: Writer): i32 {
   if (!J.object(0)) return 1;
   J.trailing();
   if (J.failed) return 1;
-  first = J.firstMember;
-  count = J.memberCount;
-  objId = J.objectId;
+  Lf.begin(errors);
   E.clearTexts();
   ev.kind = E.K_NONE;
   const ki = member(L.kind, true);
@@ -150,18 +59,17 @@ export function parseLine(p: usize, len: i32, errors: Writer): i32 {
   if (J.memberType(ki) != J.T_STRING) { fieldError(L.kind).lit(L.expectedAString); return 1; }
   J.stringOf(ki);
   let kind = E.K_NONE;
-  if (is(L.connection)) kind = E.K_CONNECTION;
-  else if (is(L.process)) kind = E.K_PROCESS;
-  else if (is(L.baseline)) kind = E.K_BASELINE;
-  else if (is(L.sysinfo)) kind = E.K_SYSINFO;
-  else if (is(L.config)) kind = E.K_CONFIG;
-  else if (is(L.tick)) kind = E.K_TICK;
-  else {
-    fieldError(L.kind).lit(L.expectedOneOfConnectionCommaProcessCommaBaseline);
-    return 1;
+  for (let c = 0; c < Col.WINDOWED; c++) if (is(Col.inputName(c))) kind = E.K_INPUT + c;
+  if (kind == E.K_NONE) {
+    if (is(L.config)) kind = E.K_CONFIG;
+    else if (is(L.tick)) kind = E.K_TICK;
+    else {
+      fieldError(L.kind).lit(L.expectedOneOfConnectionCommaProcessCommaBaseline);
+      return 1;
+    }
   }
   ev.t = int(L.t, 0, E.MAX_TIME);
-  if (kind == E.K_CONNECTION) {
+  if (kind == Col.K_CONNECTION) {
     const r = lineRecord;
     store<u8>(r + R.CONN_PROTO, <u8>choice(L.proto, L.tcp, L.udp, L.icmp, L.empty));
     store<u8>(r + R.CONN_DIR, <u8>choice(L.dir, L.inWord, L.out, L.empty, L.empty));
@@ -180,34 +88,12 @@ export function parseLine(p: usize, len: i32, errors: Writer): i32 {
     if (hostLen > 0) memory.copy(r + R.CONN_HEADER + appLen, E.host.ptr, hostLen);
     store<u16>(r + R.CONN_APP_LEN, <u16>appLen);
     store<u16>(r + R.CONN_HOST_LEN, <u16>hostLen);
-  } else if (kind == E.K_PROCESS) {
-    ev.pid = <u32>int(L.pid, 0, 4294967295);
-    ev.ppid = <u32>int(L.ppid, 0, 4294967295);
-    ev.uid = <u32>int(L.uid, 0, 4294967295);
-    ev.ptype = choice(L.type, L.fork, L.exec, L.empty, L.empty);
-    str(L.cmd, true, E.cmd);
-    str(L.exe, false, E.exe);
-    str(L.user, false, E.user);
-  } else if (kind == E.K_BASELINE) {
-    str(L.id, true, E.checkId);
-    str(L.group, true, E.group);
-    ev.result = choice(L.result, L.pass, L.fail, L.error, L.empty);
-    ev.severity = choice(L.severity, L.critical, L.important, L.warning, L.informational);
-    str(L.description, true, E.description);
-    str(L.remediation, true, E.remediation);
-    str(L.error, false, E.errorText);
-  } else if (kind == E.K_SYSINFO) {
-    str(L.os, true, E.os);
-    str(L.osVersion, true, E.osVersion);
-    str(L.kernel, true, E.kernel);
-    str(L.hw, true, E.hw);
-    ev.memTotal = <u64>int(L.memTotal, 0, E.MAX_SAFE);
   } else if (kind == E.K_CONFIG) {
     const ci = member(L.config, true);
     if (ci >= 0 && J.memberType(ci) != J.T_OBJECT) fieldError(L.config).lit(L.expectedAnObject);
     else if (ci >= 0) { J.objectOf(ci); configFirst = J.firstMember; configCount = J.memberCount; configId = J.objectId; }
-  }
-  if (bad) return 1;
+  } else Col.fromLine(kind);
+  if (Lf.bad) return 1;
   ev.kind = kind;
   return 0;
 }

@@ -1,5 +1,5 @@
-// Each collector's current window: start and length in ms (process, network, baseline,
-// sysinfo), and the earliest end among them, which the per-event path checks.
+// Each windowed collector's current window (collectors.ts numbers them): start and length in
+// ms, and the earliest end among them, which the per-event path checks.
 
 export const COLLECTORS = 4;
 const starts = memory.data(8 * COLLECTORS, 8);

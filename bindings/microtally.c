@@ -26,7 +26,7 @@ const char *const mt_fn_names[MT_FN_COUNT] = {
     "mt_chunk_ends_message", "mt_stats",       "mt_error_length",   "mt_abi_version",
     "mt_input_ptr",      "mt_input_capacity",  "mt_output_ptr",     "mt_output_capacity",
     "mt_error_ptr",      "mt_memory_end",      "mt_ingest_batch",   "mt_pending",
-    "mt_set_format",
+    "mt_set_format",     "mt_report_loss",
 };
 
 const uint8_t mt_fn_params[MT_FN_COUNT] = {
@@ -37,6 +37,7 @@ const uint8_t mt_fn_params[MT_FN_COUNT] = {
     [MT_FN_CONFIGURE] = MT_PARAMS_I64_I32,
     [MT_FN_TICK] = MT_PARAMS_I64,
     [MT_FN_INGEST_BATCH] = MT_PARAMS_I32_I32,
+    [MT_FN_REPORT_LOSS] = MT_PARAMS_I64_I32, /* (value, what) */
 };
 
 /* C89-style static assertion: the private array must hold one slot per export. */
@@ -275,7 +276,7 @@ mt_status_t mt_init(mt_core_t *core, const mt_config_t *config)
     if (!mt_engine_load(core, config)) {
         return MT_ERR_ENGINE;
     }
-    if (!query(core, MT_FN_ABI_VERSION, &version) || version != 3 || !mt_engine_has(core, MT_FN_SET_FORMAT) ||
+    if (!query(core, MT_FN_ABI_VERSION, &version) || version != 4 || !mt_engine_has(core, MT_FN_SET_FORMAT) ||
         !query(core, MT_FN_INPUT_PTR, &in_ptr) || !query(core, MT_FN_INPUT_CAPACITY, &in_cap) ||
         !query(core, MT_FN_OUTPUT_PTR, &out_ptr) || !query(core, MT_FN_OUTPUT_CAPACITY, &out_cap) ||
         !query(core, MT_FN_ERROR_PTR, &err_ptr)) {
@@ -438,6 +439,43 @@ mt_status_t mt_finish(mt_core_t *core)
     }
     ok = call_raw(core, MT_FN_FINISH, &rc, 0, 0);
     return input_done(core, ok, rc);
+}
+
+/* mt_report_loss's "what": the source, plus this flag when the value is a downtime in ms. */
+#define MT_LOSS_DOWNTIME 0x100
+
+/* A loss or a downtime the core did not see: counted into its window, never a send. */
+static mt_status_t report(mt_core_t *core, int64_t value, int32_t what)
+{
+    const unsigned fn = MT_FN_REPORT_LOSS;
+    int32_t rc = 0;
+    mt_status_t st = input_allowed(core);
+    if (st != MT_OK) {
+        return st;
+    }
+    if (!mt_engine_has(core, fn)) {
+        return MT_ERR_ENGINE;
+    }
+    if (!call_raw(core, fn, &rc, value, what)) {
+        return recover(core, false);
+    }
+    if (rc != MT_OK && rc != MT_SKIPPED) {
+        return recover(core, false);
+    }
+    if (rc == MT_OK) {
+        core->priv_inputs_at_risk++; /* a trap before the next message would lose it too */
+    }
+    return (mt_status_t)rc;
+}
+
+mt_status_t mt_report_loss(mt_core_t *core, mt_loss_source_t source, int64_t count)
+{
+    return report(core, count, (int32_t)source);
+}
+
+mt_status_t mt_report_gap(mt_core_t *core, mt_loss_source_t source, int64_t ms)
+{
+    return report(core, ms, (int32_t)source | MT_LOSS_DOWNTIME);
 }
 
 /* Typed records: a fixed header, then the strings back to back. */

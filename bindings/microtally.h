@@ -175,7 +175,7 @@ typedef struct mt_counters {
 } mt_counters_t;
 
 /** Number of blob exports the bindings call (private). */
-#define MT_PRIV_FUNCTION_COUNT 25
+#define MT_PRIV_FUNCTION_COUNT 26
 
 /**
  * One core. Allocate it yourself (static storage is fine); its members are private and may
@@ -342,6 +342,43 @@ mt_status_t mt_last_error(mt_core_t *core, const char **text, size_t *len);
  *         MT_ERR_PARAM; MT_ERR_STATE; MT_ERR_TRAP; MT_ERR_ENGINE.
  */
 mt_status_t mt_stats(mt_core_t *core, const char **json, size_t *len);
+
+/** Who lost what the core did not see (mt_report_loss, mt_report_gap). */
+typedef enum mt_loss_source {
+    MT_LOSS_PROCESS = 0,  /**< process events, before they reached the core (linux profile) */
+    MT_LOSS_NETWORK = 1,  /**< connection events, before they reached the core (linux profile) */
+    MT_LOSS_TRANSPORT = 3 /**< messages the outbox could not keep (mt_report_loss only; every profile) */
+} mt_loss_source_t;
+
+/** mt_report_loss count: a loss happened, its size unknown (linux profile; not for MT_LOSS_TRANSPORT). */
+#define MT_LOSS_UNKNOWN (-1)
+
+/**
+ * Counts a loss the core could not see, so that a message reports it (SPEC R5, R8): count
+ * messages the transport's outbox could not keep (every profile: a device's outbox calls it for
+ * every message it drops), or, with the linux profile, count events of source lost on their way
+ * to the core (an event queue overflowed; MT_LOSS_UNKNOWN when the source cannot tell how
+ * many). The transport's get a CollectorStats record of their own ("Collector": "transport",
+ * "Dropped": count, warning "N messages dropped by the outbox") in the next message that leaves;
+ * events join the open window's counters of their collector (Received and Dropped) with the
+ * warning "N events lost at the source". Not an input: no time passes, nothing is sent now.
+ * @return MT_OK; MT_SKIPPED (a source the profile does not count: reason
+ *         "field \"Collector\": out of range"; count below 0 (-1 allowed for events) or above
+ *         2^53 - 1: "field \"Dropped\": out of range"); MT_BUSY; MT_ERR_STATE; MT_ERR_TRAP;
+ *         MT_ERR_ENGINE (also: a blob without the export).
+ */
+mt_status_t mt_report_loss(mt_core_t *core, mt_loss_source_t source, int64_t count);
+
+/**
+ * The event source of MT_LOSS_PROCESS or MT_LOSS_NETWORK was down for ms milliseconds (e.g.
+ * its driver restarted; linux profile): the open window's CollectorStats record carries the time
+ * in a warning ("event source down 3.2 s: events of that time may be missing"). Not an input,
+ * as above. The same export as mt_report_loss.
+ * @return MT_OK; MT_SKIPPED (another source or profile: "field \"Collector\": out of range"; ms
+ *         outside 0 .. 2^53 - 1: "field \"ms\": out of range"); MT_BUSY; MT_ERR_STATE;
+ *         MT_ERR_TRAP; MT_ERR_ENGINE (also: a blob without the export).
+ */
+mt_status_t mt_report_gap(mt_core_t *core, mt_loss_source_t source, int64_t ms);
 
 /** Copies the trap and loss counters. @return MT_OK; MT_ERR_PARAM. */
 mt_status_t mt_get_counters(const mt_core_t *core, mt_counters_t *counters);

@@ -43,6 +43,7 @@ enum mt_fn {
     MT_FN_INGEST_BATCH,
     MT_FN_PENDING,
     MT_FN_SET_FORMAT,
+    MT_FN_REPORT_LOSS,
     MT_FN_COUNT
 };
 

@@ -6,10 +6,11 @@ import { bench } from './commands/bench.js';
 import { decode } from './commands/decode.js';
 import { replay } from './commands/replay.js';
 import { run } from './commands/run.js';
+import { keygen, sign, verify } from './commands/update.js';
 import { VERSION } from './version.js';
 
 /** Every command, in the order `microtally --help` lists them. Add a command here. */
-export const COMMANDS: readonly Command[] = [replay, run, bench, decode];
+export const COMMANDS: readonly Command[] = [replay, run, bench, decode, keygen, sign, verify];
 
 const stdio: Io = { out: (s) => process.stdout.write(s), err: (s) => process.stderr.write(s) };
 

@@ -97,7 +97,14 @@ interface Exports {
   mt_next_chunk(): number;
   mt_chunk_ends_message(): number;
   mt_stats(): number;
+  mt_report_loss(value: bigint, what: number): number;
 }
+
+/** Who lost what the core did not see (docs/ABI.md, `mt_report_loss`): its number in the ABI. */
+export const LOSS_COLLECTOR = { process: 0, network: 1, transport: 3 } as const;
+/** `mt_report_loss`'s flag: the value is the time a source was down, in ms. */
+const LOSS_DOWNTIME = 0x100;
+export type LossCollector = keyof typeof LOSS_COLLECTOR;
 
 export function blobPath(profile: Profile): string {
   return fileURLToPath(new URL(`../build/microtally-${profile}.wasm`, import.meta.url).href.replace('/dist/build/', '/build/'));
@@ -154,8 +161,9 @@ export class Core {
   private readonly outPtr: number;
   private pending: Uint8Array[] = [];
 
-  constructor(readonly profile: Profile, wasmPath = blobPath(profile)) {
-    const instance = new WebAssembly.Instance(compiled(wasmPath), {});
+  /** `wasm`: the blob's path, or its bytes (an update package's blob, not on disk). */
+  constructor(readonly profile: Profile, wasm: string | Uint8Array = blobPath(profile)) {
+    const instance = new WebAssembly.Instance(typeof wasm === 'string' ? compiled(wasm) : new WebAssembly.Module(wasm as Uint8Array<ArrayBuffer>), {});
     this.x = instance.exports as unknown as Exports;
     this.x.mt_init();
     this.inPtr = this.x.mt_input_ptr();
@@ -292,6 +300,22 @@ export class Core {
     v.setBigUint64(R.SYS_MEM_TOTAL, BigInt(s.memTotal), true);
     strs.forEach((x, i) => v.setUint16(R.SYS_OS_LEN + 2 * i, x.length, true));
     return this.result(this.x.mt_ingest_sysinfo());
+  }
+
+  /**
+   * `count` messages of the transport lost by its outbox, or (linux profile) `count` events of a
+   * collector lost before they reached the core, `'unknown'` when the source could not tell how
+   * many: the next message's CollectorStats carries them (docs/FORMATS.md). Returns the core's
+   * reason when it refused.
+   */
+  reportLoss(collector: LossCollector, count: number | 'unknown'): string | undefined {
+    const n = count === 'unknown' ? -1n : BigInt(count);
+    return this.x.mt_report_loss(n, LOSS_COLLECTOR[collector]) !== 0 ? this.error() : undefined;
+  }
+
+  /** A collector's event source was down for `ms` (linux profile): events of that time may be missing. */
+  reportGap(collector: 'process' | 'network', ms: number): string | undefined {
+    return this.x.mt_report_loss(BigInt(Math.round(ms)), LOSS_COLLECTOR[collector] | LOSS_DOWNTIME) !== 0 ? this.error() : undefined;
   }
 
   /** The core's one-line JSON summary of the run. */

@@ -3,31 +3,156 @@
 // The core writes CBOR itself; this side reads it with a small strict reader of the subset
 // the layout uses (definite and indefinite arrays, definite maps, integers, byte and text
 // strings, true), so anything else is reported with its offset instead of guessed at.
+// Input is hostile until checked: a message is at most MAX_MESSAGE_BYTES and MAX_DEPTH deep,
+// found incrementally (ItemScanner) before it is read, and every value is checked against the
+// layout's bounds before anything of its message is printed.
 
 export class DecodeError extends Error {}
-
-/** Thrown by a reader over the input so far when a data item goes on past it. */
-class NeedMore extends Error {}
 
 type Value = number | bigint | Uint8Array | string | boolean | Value[] | Map<number, Value>;
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
+/** The longest message: the largest maxMessageBytes (SPEC R6), which bounds a CBOR message. */
+export const MAX_MESSAGE_BYTES = 262_144;
+/** The smallest maxMessageBytes (SPEC R6). */
+const MIN_MAX_MESSAGE_BYTES = 1024;
+/** Nesting of the layout: message map, Events array, event map, Payload array, record map. */
+export const MAX_DEPTH = 5;
+/** The core's times: ms from 1970-01-01 to 9999-12-31T23:59:59.999Z (event.ts MAX_TIME). */
+export const MAX_TIME = 253402300799999;
+/** The largest UTC offset of TimestampLocal, minutes (config.ts MAX_UTC_OFFSET_MIN). */
+export const MAX_UTC_OFFSET_MIN = 1080;
+/** The longest envelope `{"AgentVersion":…,"Events":[` (limits.ts ENVELOPE_MAX): AgentVersion at most 13 bytes. */
+export const ENVELOPE_MAX = 120;
+/** The longest CollectorStats record (assembly/collectorstats.ts MAX_RECORD), which bounds its Warnings. */
+export const STATS_MAX_RECORD = 600;
 /**
- * Reads one data item at a time from a buffer (RFC 8949 §3): the input's bytes from offset
- * `base` on (errors name offsets in the whole input). Unless the buffer holds the input's end
- * (`final`), an item that goes on past it throws NeedMore: read more, then read it again.
+ * The longest text of each field, in bytes of its JSON-escaped form, as the core stores it
+ * (profile.ts, the linux profile's caps: the larger ones). Bounds what a message of references
+ * to one string can print.
+ */
+export const TEXT_CAPS: Record<string, number> = {
+  CommandLine: 1024, Executable: 256, UserName: 64, ApplicationProtocol: 64, HostName: 512,
+  CheckId: 128, Group: 64, Error: 256, Description: 512, Remediation: 512,
+  OSName: 64, OSVersion: 64, KernelVersion: 128, Hardware: 128,
+};
+const U16_MAX = 0xffff;
+const U32_MAX = 0xffffffff;
+
+const nested = (at: number) => `byte ${at}: nested deeper than ${MAX_DEPTH} levels (a message is a map of Events of events of Payloads of records)`;
+
+/**
+ * Finds where a message ends as its bytes arrive, without building it: each byte is looked at
+ * once however the input is cut (a head cut in two is looked at again, at most 9 bytes). Refuses,
+ * as soon as they show, what the Reader would (a head the layout does not use), an item that is
+ * not a map, nesting past MAX_DEPTH and a message past MAX_MESSAGE_BYTES.
+ */
+class ItemScanner {
+  /** The message's first byte and the next byte to look at, in the buffer given to scan. */
+  private start = 0;
+  private pos = 0;
+  /** Per open container, the items still to come (-1: an indefinite array, until its break). */
+  private readonly open: number[] = [];
+  /** Whether pos is the end of a string not yet all in the buffer. */
+  private inString = false;
+
+  /** Starts on a message at offset `start` of the buffer. */
+  reset(start: number): void { this.start = this.pos = start; this.open.length = 0; this.inString = false; }
+
+  /** The buffer lost its first n bytes. */
+  shift(n: number): void { this.start -= n; this.pos -= n; }
+
+  /** The message's end (exclusive) once it is all in b[0, len), else -1. */
+  scan(b: Uint8Array, len: number, base: number): number {
+    const fail = (what: string, at: number): never => { throw new DecodeError(`byte ${base + at}: ${what}`); };
+    const reaches = (end: number) => {
+      if (end - this.start > MAX_MESSAGE_BYTES) {
+        throw new DecodeError(`message at byte ${base + this.start}: longer than ${MAX_MESSAGE_BYTES} bytes (the largest maxMessageBytes)`);
+      }
+    };
+    for (;;) {
+      if (this.inString) {
+        if (this.pos > len) return -1;
+        this.inString = false;
+        if (this.ended()) return this.pos;
+      }
+      reaches(this.pos + 1);
+      if (this.pos >= len) return -1;
+      const at = this.pos;
+      const ib = b[at];
+      const major = ib >> 5, info = ib & 31;
+      if (this.open.length === 0 && major !== 5) throw new DecodeError(`message at byte ${base + at}: not a map`);
+      if (ib === 0xff) {
+        if (this.open[this.open.length - 1] !== -1) fail('unsupported simple value 0xff', at);
+        this.open.pop();
+        this.pos++;
+        if (this.ended()) return this.pos;
+        continue;
+      }
+      if (info > 27 && info < 31) fail(`unsupported additional information ${info}`, at);
+      const n = info < 24 || info === 31 ? 0 : 1 << (info - 24);
+      reaches(at + 1 + n);
+      if (at + 1 + n > len) return -1;
+      let arg = info < 24 ? info : 0;
+      for (let i = 1; i <= n; i++) arg = arg * 256 + b[at + i];   // past 2^53 inexact, and far past any bound
+      this.pos = at + 1 + n;
+      switch (major) {
+        case 0: case 1:
+          break;
+        case 2: case 3:
+          if (info === 31) fail('indefinite-length strings are not used by the layout', at);
+          this.pos += arg;
+          reaches(this.pos);
+          this.inString = true;
+          continue;
+        case 4: case 5:
+          if (major === 5 && info === 31) fail('indefinite-length maps are not used by the layout', at);
+          if (this.open.length >= MAX_DEPTH) throw new DecodeError(nested(base + at));
+          if (info === 31) { this.open.push(-1); continue; }
+          if (arg > 0) { this.open.push(major === 5 ? 2 * arg : arg); continue; }
+          break;
+        case 7:
+          if (ib !== 0xf5 && ib !== 0xf4) fail(`unsupported simple value 0x${ib.toString(16)}`, at);
+          break;
+        default:
+          // Tags (major 6) are not in the layout: stringref tags (256, 25) would be let through
+          // here and in Reader.item, and resolved in parseMessage's `referable`.
+          fail(`unsupported major type ${major}`, at);
+      }
+      if (this.ended()) return this.pos;
+    }
+  }
+
+  /** One item ended: counts it in the containers it closes; true when the message is complete. */
+  private ended(): boolean {
+    for (;;) {
+      const top = this.open.length - 1;
+      if (top < 0) return true;
+      if (this.open[top] === -1) return false;
+      if (--this.open[top] > 0) return false;
+      this.open.pop();
+    }
+  }
+}
+
+// An empty definite map or array is never valid in the layout: one shared object stands for all
+// of them, so a message of 262,144 empty items costs no more than any other.
+const EMPTY_MAP: Map<number, Value> = new Map();
+const EMPTY_ARRAY: Value[] = [];
+
+/**
+ * Reads one data item at a time from a complete buffer (RFC 8949 §3): the input's bytes from
+ * offset `base` on (errors name offsets in the whole input).
  */
 class Reader {
   pos = 0;
-  constructor(readonly b: Uint8Array, readonly base = 0, readonly final = true) {}
+  constructor(readonly b: Uint8Array, readonly base = 0) {}
 
   private fail(what: string, at = this.pos): never { throw new DecodeError(`byte ${this.base + at}: ${what}`); }
 
   private need(n: number): void {
-    if (this.pos + n <= this.b.length) return;
-    if (!this.final) throw new NeedMore();
-    this.fail('the input ends inside a data item');
+    if (this.pos + n > this.b.length) this.fail('the input ends inside a data item');
   }
 
   /** A head's argument: a number, or a bigint past 2^53 - 1. */
@@ -44,17 +169,16 @@ class Reader {
 
   private length(info: number): number {
     const n = this.argument(info);
-    const seen = this.base + this.b.length; // the input's bytes so far (all of it when final)
-    if (typeof n === 'number' && n > seen && !this.final) throw new NeedMore();
-    if (typeof n !== 'number' || n > seen) this.fail('a length larger than the input');
+    if (typeof n !== 'number' || n > this.base + this.b.length) this.fail('a length larger than the input');
     return n as number;
   }
 
-  item(): Value {
+  item(depth = 0): Value {
     this.need(1);
     const start = this.pos;
     const ib = this.b[this.pos++];
     const major = ib >> 5, info = ib & 31;
+    if ((major === 4 || major === 5) && depth >= MAX_DEPTH) throw new DecodeError(nested(this.base + start));
     switch (major) {
       case 0: return this.argument(info);
       case 1: {
@@ -72,28 +196,30 @@ class Reader {
       }
       // falls through (unreachable: fail throws)
       case 4: {
+        if (info === 0) return EMPTY_ARRAY;
         const out: Value[] = [];
         if (info === 31) {
           for (;;) {
             this.need(1);
             if (this.b[this.pos] === 0xff) { this.pos++; return out; }
-            out.push(this.item());
+            out.push(this.item(depth + 1));
           }
         }
         const n = this.length(info);
-        for (let i = 0; i < n; i++) out.push(this.item());
+        for (let i = 0; i < n; i++) out.push(this.item(depth + 1));
         return out;
       }
       case 5: {
         if (info === 31) this.fail('indefinite-length maps are not used by the layout', start);
         const n = this.length(info);
+        if (n === 0) return EMPTY_MAP;
         const m = new Map<number, Value>();
         for (let i = 0; i < n; i++) {
           const at = this.pos;
-          const k = this.item();
+          const k = this.item(depth + 1);
           if (typeof k !== 'number' || k < 0) this.fail('a map key that is not a small unsigned integer', at);
           if (m.has(k)) this.fail(`map key ${k} twice`, at);
-          m.set(k, this.item());
+          m.set(k, this.item(depth + 1));
         }
         return m;
       }
@@ -151,24 +277,40 @@ const num = (v: number | bigint) => String(v);
 const NAMES = ['ProcessCreate', 'ConnectionCreate', 'Baseline', 'SystemInformation', 'CollectorStats'];
 const PROTOCOLS = ['tcp', 'udp', 'icmp'];
 const SEVERITIES = ['Critical', 'Important', 'Warning', 'Informational'];
-const COLLECTORS = ['process', 'network', 'baseline'];
+const COLLECTORS = ['process', 'network', 'baseline', 'transport'];
 const U64_MAX = (1n << 64n) - 1n;
 
 /** Where a decoded message's records lie in the input (for the benchmark's bytes per record). */
 export interface RecordSpan { name: string; bytes: number }
 
-/** One event as the core built it: the JSON of its header parts and of each of its records. */
-interface Event { unit: number; t: number; offset: number; empty: boolean; windows?: number | bigint; records: string[] }
+/** An event's header as the core built it. */
+interface EventHead { unit: number; t: number; offset: number; empty: boolean; windows?: number | bigint }
 
-/** One CBOR message: its events, and how its packing run goes on (0 ends, 1 same event, 2 next event). */
-interface Parsed { version: string; agent: Uint8Array; maxMessageBytes: number; events: Event[]; cont: number }
+/** One event of a checked message: its header, and its records, each checked and ready to print. */
+interface Event { head: EventHead; records: (() => string)[] }
 
-/** Decodes one message at `r.pos` into events whose records are already JSON text. */
-function parseMessage(r: Reader, spans?: RecordSpan[]): Parsed {
-  const start = r.pos;
+/** One checked CBOR message: its events, and how its packing run goes on (0 ends, 1 same event, 2 next event). */
+interface Parsed { at: number; version: string; agent: Uint8Array; maxMessageBytes: number; events: Event[]; cont: number }
+
+/** The keys each map of the layout may have (docs/CBOR.md): anything else is refused. */
+const MESSAGE_KEYS = [0, 1, 2, 3, 4, 5], EVENT_KEYS = [0, 1, 2, 3, 4, 5, 6];
+const RECORD_KEYS = [[0, 1, 2, 3, 4, 7, 8, 9, 10, 11, 12], [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12], [0, 1, 2, 3, 4, 5, 6, 12],
+  [0, 1, 2, 3, 4, 12], [0, 1, 2, 3, 4, 5]];
+
+/**
+ * Reads and checks the whole message in `bytes` (the input's bytes from offset `at`): every value
+ * within the layout's bounds, every string reference resolved, so that nothing of a message that
+ * fails is printed. Its records are then printed by the functions it returns.
+ */
+function parseMessage(bytes: Uint8Array, at: number, spans?: RecordSpan[]): Parsed {
+  const r = new Reader(bytes, at);
   const m = r.item();
-  const fail = (what: string): never => { throw new DecodeError(`message at byte ${r.base + start}: ${what}`); };
+  const fail = (what: string): never => { throw new DecodeError(`message at byte ${at}: ${what}`); };
   if (!(m instanceof Map)) return fail('not a map');
+  if (r.pos !== bytes.length) fail('more bytes than the message');
+  const keys = (x: Map<number, Value>, allowed: number[]) => {
+    for (const k of x.keys()) if (!allowed.includes(k)) fail(`key ${k} is not in the layout`);
+  };
   const get = (x: Map<number, Value>, k: number, type: string, what: string): any => {
     const v = x.get(k);
     const ok = type === 'int' ? typeof v === 'number' || typeof v === 'bigint'
@@ -178,99 +320,167 @@ function parseMessage(r: Reader, spans?: RecordSpan[]): Parsed {
     return v;
   };
   const opt = (x: Map<number, Value>, k: number, type: string, what: string): any => (x.has(k) ? get(x, k, type, what) : undefined);
+  /** An integer from min to max (a bigint only past 2^53 - 1, so any bound here is a number). */
+  const int = (x: Map<number, Value>, k: number, what: string, min: number, max: number | bigint): number | bigint => {
+    const v = get(x, k, 'int', what) as number | bigint;
+    if (v < min || v > max) fail(`${what} (key ${k}) out of range: ${v} (${min} to ${max})`);
+    return v;
+  };
+  const optInt = (x: Map<number, Value>, k: number, what: string, min: number, max: number | bigint) =>
+    (x.has(k) ? int(x, k, what, min, max) : undefined);
+  /** A time in ms from a time it is relative to: the core's times are 0 to MAX_TIME. */
+  const time = (t: number, what: string): number => {
+    if (!(t >= 0 && t <= MAX_TIME)) fail(`${what} out of range: ${t} ms (0 to ${MAX_TIME}, 9999-12-31T23:59:59.999Z)`);
+    return t;
+  };
   // Strings written once per message and then referred to by number, in the order written.
   const dictionary: Value[] = [];
+  /** A text within its field's cap (TEXT_CAPS), as the core stores it. */
+  const capped = (v: string, what: string, k: number): string => {
+    const bytes = Buffer.byteLength(str(v)) - 2;
+    if (bytes > TEXT_CAPS[what]) fail(`${what} (key ${k}) is ${bytes} bytes as JSON, more than the core stores (${TEXT_CAPS[what]})`);
+    return v;
+  };
   const referable = (x: Map<number, Value>, k: number, type: 'bytes' | 'string', what: string): any => {
     const v = x.get(k);
-    if (typeof v === 'number') {
-      if (v >= dictionary.length) fail(`${what} refers to string ${v}, of ${dictionary.length} written`);
-      const d = dictionary[v];
-      if ((type === 'bytes') !== (d instanceof Uint8Array)) fail(`${what} refers to a string of the wrong kind`);
+    if (typeof v === 'number' || typeof v === 'bigint') {
+      if (v < 0 || v >= dictionary.length) fail(`${what} (key ${k}) refers to string ${v}, of ${dictionary.length} written`);
+      const d = dictionary[Number(v)];
+      if ((type === 'bytes') !== (d instanceof Uint8Array)) fail(`${what} (key ${k}) refers to a string of the wrong kind`);
       return d;
     }
     const s = get(x, k, type, what);
     dictionary.push(s);
     return s;
   };
-  const version = get(m, 0, 'string', 'AgentVersion');
+  /** A referable text, resolved and within its cap. */
+  const refText = (refs: Map<number, Value>, k: number, what: string) => {
+    const v = refs.get(k);
+    return v === undefined ? undefined : capped(v as string, what, k);
+  };
+  keys(m, MESSAGE_KEYS);
+  const version = get(m, 0, 'string', 'AgentVersion') as string;
+  const envelope = Buffer.byteLength(`{"AgentVersion":${str(version)},"AgentId":"${'0'.repeat(36)}","MessageSchemaVersion":"1.0","Events":[`);
+  if (envelope > ENVELOPE_MAX) fail(`AgentVersion (key 0) makes an envelope of ${envelope} bytes, more than the core writes (${ENVELOPE_MAX})`);
   const agent = get(m, 1, 'bytes', 'AgentId') as Uint8Array;
   if (agent.length !== 16) fail('AgentId is not 16 bytes');
-  const msgTime = Number(get(m, 2, 'int', 'message time'));
-  const maxMessageBytes = Number(get(m, 3, 'int', 'maxMessageBytes'));
+  const msgTime = time(Number(int(m, 2, 'message time', 0, MAX_TIME)), 'message time');
+  const maxMessageBytes = Number(int(m, 3, 'maxMessageBytes', MIN_MAX_MESSAGE_BYTES, MAX_MESSAGE_BYTES));
+  if (bytes.length > maxMessageBytes) fail(`${bytes.length} bytes, longer than its maxMessageBytes (${maxMessageBytes})`);
   const events = get(m, 4, 'array', 'Events') as Value[];
-  const cont = Number(get(m, 5, 'int', 'continuation'));
-  if (cont > 2) fail('continuation out of range');
+  const cont = Number(int(m, 5, 'continuation', 0, 2));
 
+  /** A relative time (an int) added to `base`, checked. */
+  const offsetTime = (x: Map<number, Value>, k: number, base: number, what: string, min: number) =>
+    time(base + Number(int(x, k, what, min, Number.MAX_SAFE_INTEGER)), what);
   const seen = (x: Map<number, Value>, base: number) => {
-    const first = base + Number(get(x, 8, 'int', 'FirstSeenUTC'));
-    const last = first + Number(opt(x, 9, 'int', 'LastSeenUTC') ?? 0);
-    return `,"HitCount":${num(opt(x, 7, 'int', 'HitCount') ?? 1)},"FirstSeenUTC":"${isoTime(first)}","LastSeenUTC":"${isoTime(last)}"`;
+    const hits = optInt(x, 7, 'HitCount', 2, U64_MAX) ?? 1;
+    const first = offsetTime(x, 8, base, 'FirstSeenUTC', Number.MIN_SAFE_INTEGER);
+    const last = x.has(9) ? offsetTime(x, 9, first, 'LastSeenUTC', 1) : first;
+    return () => `,"HitCount":${num(hits)},"FirstSeenUTC":"${isoTime(first)}","LastSeenUTC":"${isoTime(last)}"`;
   };
-  const truncated = (x: Map<number, Value>) => (opt(x, 12, 'boolean', 'Truncated') ? ',"Truncated":true' : '');
+  const truncated = (x: Map<number, Value>) => (opt(x, 12, 'boolean', 'Truncated') !== undefined
+    ? (x.get(12) === true ? ',"Truncated":true' : fail('Truncated (key 12) is not true')) : '');
   const kinds: Record<number, Record<number, 'bytes' | 'string'>> = {
     0: { 3: 'string', 10: 'string', 11: 'string' }, 1: { 0: 'bytes', 2: 'bytes', 10: 'string', 11: 'string' }, 2: { 1: 'string' },
   };
+  const names: Record<number, Record<number, string>> = {
+    0: { 3: 'CommandLine', 10: 'Executable', 11: 'UserName' },
+    1: { 0: 'LocalAddress', 2: 'RemoteAddress', 10: 'ApplicationProtocol', 11: 'HostName' }, 2: { 1: 'Group' },
+  };
+  const address = (refs: Map<number, Value>, k: number) => {
+    const a = refs.get(k) as Uint8Array;
+    if (a.length !== 4 && a.length !== 16) fail(`${names[1][k]} (key ${k}) is ${a.length} bytes, not 4 or 16`);
+    return ipText(a);
+  };
 
-  const record = (unit: number, x: Value, base: number): string => {
+  /** Checks one record; returns what prints it. */
+  const record = (unit: number, x: Value, base: number): (() => string) => {
     if (!(x instanceof Map)) return fail('a record is not a map');
+    keys(x, RECORD_KEYS[unit]);
     // Referable strings resolve in the order they were written: the map's order.
     const refs = new Map<number, Value>();
-    for (const k of x.keys()) { const kind = kinds[unit]?.[k]; if (kind) refs.set(k, referable(x, k, kind, `key ${k}`)); }
+    for (const k of x.keys()) { const kind = kinds[unit]?.[k]; if (kind) refs.set(k, referable(x, k, kind, names[unit][k])); }
+    const text = (k: number, what: string) => str(capped(get(x, k, 'string', what), what, k));
     if (unit === 0) {
-      const exe = refs.get(10), user = refs.get(11);
-      return `{"ProcessId":${num(get(x, 0, 'int', 'ProcessId'))},"ParentProcessId":${num(get(x, 1, 'int', 'ParentProcessId'))},` +
-        `"UserId":${num(get(x, 2, 'int', 'UserId'))},"CommandLine":${str(refs.get(3) as string)},` +
-        `"Type":"${opt(x, 4, 'int', 'Type') === 0 ? 'fork' : 'exec'}"${seen(x, base)}` +
-        (exe !== undefined ? `,"Executable":${str(exe as string)}` : '') + (user !== undefined ? `,"UserName":${str(user as string)}` : '') +
-        `${truncated(x)}}`;
+      const pid = int(x, 0, 'ProcessId', 0, U32_MAX), ppid = int(x, 1, 'ParentProcessId', 0, U32_MAX), uid = int(x, 2, 'UserId', 0, U32_MAX);
+      const cmd = refText(refs, 3, 'CommandLine') ?? fail('CommandLine (key 3) missing');
+      const fork = optInt(x, 4, 'Type', 0, 0) === 0;
+      const exe = refText(refs, 10, 'Executable'), user = refText(refs, 11, 'UserName');
+      const s = seen(x, base), tail = truncated(x);
+      return () => `{"ProcessId":${num(pid)},"ParentProcessId":${num(ppid)},"UserId":${num(uid)},"CommandLine":${str(cmd)},` +
+        `"Type":"${fork ? 'fork' : 'exec'}"${s()}` +
+        (exe !== undefined ? `,"Executable":${str(exe)}` : '') + (user !== undefined ? `,"UserName":${str(user)}` : '') +
+        `${tail}}`;
     }
     if (unit === 1) {
-      const pd = Number(opt(x, 4, 'int', 'Protocol') ?? 0);
-      const bytesIn = opt(x, 5, 'int', 'BytesIn') ?? 0, bytesOut = opt(x, 6, 'int', 'BytesOut') ?? 0;
-      const app = refs.get(10), host = refs.get(11);
+      if (!refs.has(0)) fail('LocalAddress (key 0) missing');
+      if (!refs.has(2)) fail('RemoteAddress (key 2) missing');
+      const local = address(refs, 0), remote = address(refs, 2);
+      const lport = int(x, 1, 'LocalPort', 0, U16_MAX), rport = int(x, 3, 'RemotePort', 0, U16_MAX);
+      const pd = Number(optInt(x, 4, 'Protocol', 0, 6) ?? 0);
+      if ((pd & 3) === 3) fail(`Protocol (key 4) out of range: ${pd} (0 to 2, plus 4 for In)`);
+      const bytesIn = optInt(x, 5, 'BytesIn', 1, U64_MAX) ?? 0, bytesOut = optInt(x, 6, 'BytesOut', 1, U64_MAX) ?? 0;
+      const app = refText(refs, 10, 'ApplicationProtocol'), host = refText(refs, 11, 'HostName');
       const saturated = BigInt(bytesIn) === U64_MAX || BigInt(bytesOut) === U64_MAX;
-      return `{"LocalAddress":"${ipText(refs.get(0) as Uint8Array)}","LocalPort":${num(get(x, 1, 'int', 'LocalPort'))},` +
-        `"RemoteAddress":"${ipText(refs.get(2) as Uint8Array)}","RemotePort":${num(get(x, 3, 'int', 'RemotePort'))},` +
-        `"Protocol":"${PROTOCOLS[pd & 3] ?? fail('Protocol out of range')}","Direction":"${pd & 4 ? 'In' : 'Out'}",` +
-        `"BytesIn":${num(bytesIn)},"BytesOut":${num(bytesOut)}${seen(x, base)}` +
-        (app !== undefined ? `,"ApplicationProtocol":${str(app as string)}` : '') +
-        (host !== undefined ? `,"ExtraDetails":{"HostName":${str(host as string)}}` : '') +
-        `${truncated(x)}${saturated ? ',"Saturated":true' : ''}}`;
+      const s = seen(x, base), tail = truncated(x);
+      return () => `{"LocalAddress":"${local}","LocalPort":${num(lport)},"RemoteAddress":"${remote}","RemotePort":${num(rport)},` +
+        `"Protocol":"${PROTOCOLS[pd & 3]}","Direction":"${pd & 4 ? 'In' : 'Out'}",` +
+        `"BytesIn":${num(bytesIn)},"BytesOut":${num(bytesOut)}${s()}` +
+        (app !== undefined ? `,"ApplicationProtocol":${str(app)}` : '') +
+        (host !== undefined ? `,"ExtraDetails":{"HostName":${str(host)}}` : '') +
+        `${tail}${saturated ? ',"Saturated":true' : ''}}`;
     }
     if (unit === 2) {
-      const text = (k: number, what: string) => str(get(x, k, 'string', what));
-      return `{"CheckId":${text(0, 'CheckId')},"Group":${str(refs.get(1) as string)},` +
-        `"Result":"${get(x, 2, 'int', 'Result') === 1 ? 'Fail' : 'Error'}","Error":${text(3, 'Error')},` +
-        `"Description":${text(4, 'Description')},"Remediation":${text(5, 'Remediation')},` +
-        `"Severity":"${SEVERITIES[get(x, 6, 'int', 'Severity')] ?? fail('Severity out of range')}"${truncated(x)}}`;
+      const group = refText(refs, 1, 'Group') ?? fail('Group (key 1) missing');
+      const id = text(0, 'CheckId'), result = int(x, 2, 'Result', 1, 2), error = text(3, 'Error');
+      const description = text(4, 'Description'), remediation = text(5, 'Remediation');
+      const severity = SEVERITIES[Number(int(x, 6, 'Severity', 0, 3))], tail = truncated(x);
+      return () => `{"CheckId":${id},"Group":${str(group)},` +
+        `"Result":"${result === 1 ? 'Fail' : 'Error'}","Error":${error},` +
+        `"Description":${description},"Remediation":${remediation},"Severity":"${severity}"${tail}}`;
     }
     if (unit === 3) {
-      const text = (k: number, what: string) => str(get(x, k, 'string', what));
-      return `{"OSName":${text(0, 'OSName')},"OSVersion":${text(1, 'OSVersion')},"KernelVersion":${text(2, 'KernelVersion')},` +
-        `"Hardware":${text(3, 'Hardware')},"TotalMemory":${num(get(x, 4, 'int', 'TotalMemory'))},"AgentVersion":${str(version)}${truncated(x)}}`;
+      const os = text(0, 'OSName'), osVersion = text(1, 'OSVersion'), kernel = text(2, 'KernelVersion'), hw = text(3, 'Hardware');
+      const memory = int(x, 4, 'TotalMemory', 0, U64_MAX), tail = truncated(x);
+      return () => `{"OSName":${os},"OSVersion":${osVersion},"KernelVersion":${kernel},` +
+        `"Hardware":${hw},"TotalMemory":${num(memory)},"AgentVersion":${str(version)}${tail}}`;
     }
+    // The warnings travel as the JSON array's text; printed only when it is the core's: an array
+    // of strings in JSON's shortest form (no whitespace, so no newline that would split a line).
     const warnings = get(x, 5, 'string', 'Warnings') as string;
-    try { if (!Array.isArray(JSON.parse(warnings))) throw new Error(); } catch { fail('Warnings is not a JSON array'); }
-    return `{"Collector":"${COLLECTORS[get(x, 0, 'int', 'Collector')] ?? fail('Collector out of range')}",` +
-      `"Received":${num(get(x, 1, 'int', 'Received'))},"Discarded":${num(get(x, 2, 'int', 'Discarded'))},` +
-      `"Dropped":${num(get(x, 3, 'int', 'Dropped'))},"Ignored":${num(get(x, 4, 'int', 'Ignored'))},"Warnings":${warnings}}`;
+    let list: unknown;
+    try { list = JSON.parse(warnings); } catch { /* refused below */ }
+    if (Buffer.byteLength(warnings) > STATS_MAX_RECORD || !Array.isArray(list) || !list.every((w) => typeof w === 'string') ||
+      JSON.stringify(list) !== warnings) {
+      fail('Warnings (key 5) is not a JSON array of strings as the core writes it');
+    }
+    const collector = COLLECTORS[Number(int(x, 0, 'Collector', 0, COLLECTORS.length - 1))];
+    const received = int(x, 1, 'Received', 0, U64_MAX), discarded = int(x, 2, 'Discarded', 0, U64_MAX);
+    const dropped = int(x, 3, 'Dropped', 0, U64_MAX), ignored = int(x, 4, 'Ignored', 0, U64_MAX);
+    return () => `{"Collector":"${collector}","Received":${num(received)},"Discarded":${num(discarded)},` +
+      `"Dropped":${num(dropped)},"Ignored":${num(ignored)},"Warnings":${warnings}}`;
   };
 
   const out: Event[] = [];
   for (const e of events) {
     if (!(e instanceof Map)) return fail('an event is not a map');
-    const unit = get(e, 0, 'int', 'Name') as number;
-    if (!(unit >= 0 && unit < NAMES.length)) fail('Name out of range');
-    const t = msgTime + Number(get(e, 2, 'int', 'TimestampUTC'));
+    keys(e, EVENT_KEYS);
+    const unit = Number(int(e, 0, 'Name', 0, NAMES.length - 1));
     const id = get(e, 1, 'bytes', 'Id') as Uint8Array;
     if (id.length !== 16) fail('an event Id is not 16 bytes');
-    const empty = opt(e, 4, 'boolean', 'IsEmpty') === true;
+    const t = offsetTime(e, 2, msgTime, 'TimestampUTC', Number.MIN_SAFE_INTEGER);
+    const offset = Number(optInt(e, 3, 'UTC offset', -MAX_UTC_OFFSET_MIN, MAX_UTC_OFFSET_MIN) ?? 0);
+    const empty = opt(e, 4, 'boolean', 'IsEmpty') !== undefined;
+    if (empty && e.get(4) !== true) fail('IsEmpty (key 4) is not true');
+    const windows = optInt(e, 5, 'Windows', 2, U64_MAX);
+    if (windows !== undefined && !empty) fail('Windows (key 5) without IsEmpty');
+    if (empty && e.has(6)) fail('an empty event with a Payload (key 6)');
     const payload = empty ? [] : get(e, 6, 'array', 'Payload') as Value[];
-    out.push({ unit, t, offset: Number(opt(e, 3, 'int', 'UTC offset') ?? 0), empty, windows: opt(e, 5, 'int', 'Windows'),
-      records: payload.map((x) => record(unit, x, t)) });
+    out.push({ head: { unit, t, offset, empty, windows }, records: payload.map((x) => record(unit, x, t)) });
   }
-  if (spans) recordSpans(r.b.subarray(start, r.pos), spans);
-  return { version, agent, maxMessageBytes, events: out, cont };
+  if (spans) recordSpans(bytes, spans);
+  return { at, version, agent: agent.slice(), maxMessageBytes, events: out, cont };
 }
 
 /** The CBOR size of every record of one message (walks the bytes again, keeping offsets). */
@@ -326,66 +536,96 @@ export function eventId(agent: Uint8Array, seq: number): string {
 
 const CLOSING = 4;
 
-/** Turns CBOR messages into the JSON lines of the same run; `seq` is the run's next event number. */
+/**
+ * Turns checked CBOR messages into the JSON lines of the same run as they come: a line goes to
+ * `emit` as soon as the core would have ended it, so memory holds one JSON message at most (of
+ * at most maxMessageBytes, or one record), however long the packing run. `seq` is the run's
+ * next event number.
+ */
 class JsonRun {
-  private lines: string[] = [];
   private parts: string[] = [];
   private msgOpen = false;
   private evOpen = false;
   private msgBytes = 0;
   seq = 0;
-  // The run being joined: events of messages whose run goes on.
-  private pending: Event[] = [];
+  // The packing run being joined: its envelope, and its last event (which the next message may go on with).
   private head?: Parsed;
+  private env = '';
+  private last?: EventHead;
+
+  constructor(private readonly emit: (text: string) => void) {}
+
+  /** Refuses a message that cannot go on the run as `prevCont` says (before anything of it is printed). */
+  check(p: Parsed, prevCont: number): void {
+    const fail = (what: string): never => { throw new DecodeError(`message at byte ${p.at}: ${what}`); };
+    const h = this.head;
+    if (prevCont === 0 || !h) return;
+    if (p.version !== h.version) fail('AgentVersion changes within a packing run');
+    if (!Buffer.from(p.agent).equals(Buffer.from(h.agent))) fail('AgentId changes within a packing run');
+    if (p.maxMessageBytes !== h.maxMessageBytes) fail('maxMessageBytes changes within a packing run');
+    if (prevCont === 1 && p.events.length > 0 && this.last) {
+      if (this.last.empty) fail('the packing run goes on in an empty event');
+      if (p.events[0].head.unit !== this.last.unit) fail('the packing run goes on with an event of another Name');
+    }
+  }
 
   add(p: Parsed, prevCont: number): void {
-    if (prevCont === 1 && p.events.length > 0 && this.pending.length > 0) {
-      const [first, ...rest] = p.events;
-      this.pending[this.pending.length - 1].records.push(...first.records);
-      this.pending.push(...rest);
-    } else this.pending.push(...p.events);
-    this.head = p;
-    if (p.cont === 0) this.flush();
-  }
-
-  /** The JSON lines so far (a run cut off by the end of input is given as it stands). */
-  finish(): string { this.flush(); return this.lines.join(''); }
-
-  private flush(): void {
-    const p = this.head;
-    if (!p) return;
-    const env = `{"AgentVersion":${str(p.version)},"AgentId":"${uuidText(p.agent)}","MessageSchemaVersion":"1.0","Events":[`;
-    for (const e of this.pending) {
-      const items = e.empty ? [undefined] : e.records;
-      for (const rec of items) {
-        for (;;) {
-          const wasOpen = this.msgOpen;
-          const parts: string[] = [];
-          if (!this.msgOpen) parts.push(env);
-          if (!this.evOpen) {
-            if (wasOpen) parts.push(',');
-            parts.push(this.header(e, p.agent));
-            if (e.empty) parts.push(']}');
-          } else parts.push(',');
-          if (rec !== undefined) parts.push(rec);
-          const need = parts.reduce((n, x) => n + Buffer.byteLength(x), 0);
-          if (wasOpen && this.msgBytes + need + CLOSING > p.maxMessageBytes) { this.close(); continue; }
-          this.parts.push(...parts);
-          if (!wasOpen) { this.msgOpen = true; this.msgBytes = 0; }
-          this.msgBytes += need;
-          if (!this.evOpen) this.seq++;
-          this.evOpen = !e.empty;
-          break;
-        }
-      }
-      if (this.evOpen) { this.parts.push(']}'); this.msgBytes += 2; this.evOpen = false; }
+    if (!this.head) {
+      this.head = p;
+      this.env = `{"AgentVersion":${str(p.version)},"AgentId":"${uuidText(p.agent)}","MessageSchemaVersion":"1.0","Events":[`;
     }
-    if (this.msgOpen) this.close();
-    this.pending = [];
-    this.head = undefined;
+    let i = 0;
+    if (prevCont === 1 && p.events.length > 0 && this.last) {
+      for (const rec of p.events[0].records) this.item(this.last, rec());
+      i = 1;
+    }
+    for (; i < p.events.length; i++) {
+      this.endEvent();
+      const e = p.events[i];
+      this.last = e.head;
+      if (e.head.empty) this.item(e.head, undefined);
+      else for (const rec of e.records) this.item(e.head, rec());
+    }
+    if (p.cont === 0) this.endRun();
   }
 
-  private header(e: Event, agent: Uint8Array): string {
+  /** Ends the run (one cut off by the end of input is given as it stands). */
+  endRun(): void {
+    this.endEvent();
+    if (this.msgOpen) this.close();
+    this.head = undefined;
+    this.last = undefined;
+  }
+
+  /** One record of event e (undefined: e is an empty event), in the open JSON message or a new one. */
+  private item(e: EventHead, rec: string | undefined): void {
+    const p = this.head!;
+    for (;;) {
+      const wasOpen = this.msgOpen;
+      const parts: string[] = [];
+      if (!this.msgOpen) parts.push(this.env);
+      if (!this.evOpen) {
+        if (wasOpen) parts.push(',');
+        parts.push(this.header(e, p.agent));
+        if (e.empty) parts.push(']}');
+      } else parts.push(',');
+      if (rec !== undefined) parts.push(rec);
+      const need = parts.reduce((n, x) => n + Buffer.byteLength(x), 0);
+      if (wasOpen && this.msgBytes + need + CLOSING > p.maxMessageBytes) { this.close(); continue; }
+      this.parts.push(...parts);
+      if (!wasOpen) { this.msgOpen = true; this.msgBytes = 0; }
+      this.msgBytes += need;
+      if (!this.evOpen) this.seq++;
+      this.evOpen = !e.empty;
+      return;
+    }
+  }
+
+  private endEvent(): void {
+    if (this.evOpen) { this.parts.push(']}'); this.msgBytes += 2; this.evOpen = false; }
+  }
+
+  private header(e: EventHead, agent: Uint8Array): string {
     return `{"EventType":"${e.unit === 4 ? 'Diagnostic' : 'Security'}","Category":"${e.unit <= 1 ? 'Triggered' : 'Periodic'}",` +
       `"Name":"${NAMES[e.unit]}","IsEmpty":${e.empty}${e.windows !== undefined ? `,"Windows":${num(e.windows)}` : ''},` +
       `"PayloadSchemaVersion":"1.0","Id":"${eventId(agent, this.seq)}","TimestampLocal":"${isoTime(e.t, e.offset)}",` +
@@ -394,14 +634,12 @@ class JsonRun {
 
   private close(): void {
     if (this.evOpen) { this.parts.push(']}'); this.evOpen = false; }
-    this.parts.push(']}');
-    this.lines.push(this.parts.join('') + '\n');
+    this.parts.push(']}\n');
+    const line = this.parts.join('');
     this.parts = [];
     this.msgOpen = false;
+    this.emit(line);
   }
-
-  /** Takes the finished lines (streaming). */
-  take(): string { const s = this.lines.join(''); this.lines = []; return s; }
 }
 
 /**
@@ -416,58 +654,62 @@ export function decodeSequence(bytes: Uint8Array, spans?: RecordSpan[]): string 
   return parts.join('');
 }
 
-/** The longest message a stream may hold back waiting for its end (the core's are at most 64 KiB). */
-const MAX_MESSAGE_BYTES = 16 << 20;
-
 /**
  * `microtally decode` as the input arrives: `push` each piece read, `end` at the input's end;
- * the JSON lines of every message completed go to `emit` at once, so memory holds at most one
- * message, however long the sequence. After a DecodeError, `abort` emits what the messages
- * before it left open (a packing run), as `end` would have.
+ * each JSON line goes to `emit` as soon as it is complete. Memory holds the unfinished message
+ * (at most MAX_MESSAGE_BYTES, in one buffer allocated here) and one JSON line, however long the
+ * sequence or its packing runs. After a DecodeError, `abort` emits what the messages before it
+ * left open (a packing run), as `end` would have.
  */
 export class SequenceDecoder {
-  private buf: Uint8Array = new Uint8Array(0);
-  private base = 0;
-  private readonly run = new JsonRun();
+  private readonly buf = new Uint8Array(MAX_MESSAGE_BYTES);
+  private len = 0;    // bytes of buf in use: the message not yet complete
+  private base = 0;   // the input's offset of buf[0]
+  private readonly scanner = new ItemScanner();
+  private readonly run: JsonRun;
   private cont = 0;
 
   /** `spans`, when given, gets each record's size (the bench's and the tests' view of the layout). */
-  constructor(private readonly emit: (text: string) => void, private readonly spans?: RecordSpan[]) {}
+  constructor(emit: (text: string) => void, private readonly spans?: RecordSpan[]) {
+    this.run = new JsonRun(emit);
+  }
 
   push(chunk: Uint8Array): void {
-    const joined = new Uint8Array(this.buf.length + chunk.length);
-    joined.set(this.buf);
-    joined.set(chunk, this.buf.length);
-    this.buf = joined;
-    this.step(false);
+    for (let i = 0; i < chunk.length;) {
+      // The scanner refuses a message before it outgrows buf, so there is always room here.
+      const n = Math.min(chunk.length - i, this.buf.length - this.len);
+      this.buf.set(chunk.subarray(i, i + n), this.len);
+      this.len += n;
+      i += n;
+      this.step();
+    }
   }
 
   end(): void {
-    this.step(true);
-    this.emit(this.run.finish());
+    // An unfinished message: the reader names where it ends too soon.
+    if (this.len > 0) {
+      new Reader(this.buf.subarray(0, this.len), this.base).item();
+      throw new DecodeError(`byte ${this.base + this.len}: the input ends inside a data item`);
+    }
+    this.run.endRun();
   }
 
-  abort(): void { this.emit(this.run.finish()); }
+  abort(): void { this.run.endRun(); }
 
-  private step(final: boolean): void {
-    const r = new Reader(this.buf, this.base, final);
+  /** Decodes every message now complete in buf, then keeps only the rest (less than what came in). */
+  private step(): void {
     let done = 0;
-    try {
-      while (r.pos < this.buf.length) {
-        const p = parseMessage(r, this.spans);
-        this.run.add(p, this.cont);
-        this.cont = p.cont;
-        done = r.pos;
-        this.emit(this.run.take());
-      }
-    } catch (e) {
-      if (!(e instanceof NeedMore)) throw e;
+    for (let end; (end = this.scanner.scan(this.buf, this.len, this.base)) >= 0; done = end) {
+      const p = parseMessage(this.buf.subarray(done, end), this.base + done, this.spans);
+      this.run.check(p, this.cont);
+      this.run.add(p, this.cont);
+      this.cont = p.cont;
+      this.scanner.reset(end);
     }
-    // Keep only the message not yet complete (a copy: the pieces before it can go).
-    if (done > 0) this.buf = this.buf.slice(done);
+    if (done === 0) return;
+    this.buf.copyWithin(0, done, this.len);
+    this.len -= done;
     this.base += done;
-    if (this.buf.length > MAX_MESSAGE_BYTES) {
-      throw new DecodeError(`message at byte ${this.base}: longer than ${MAX_MESSAGE_BYTES} bytes (not a message of the core)`);
-    }
+    this.scanner.shift(done);
   }
 }

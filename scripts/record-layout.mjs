@@ -66,7 +66,7 @@ function abiOffsets(section) {
 
 // What the code reads as one word, or as a run, must stay next to each other whatever the table
 // becomes: the core reads a connection's proto, dir and families as one u32 and its two string
-// lengths as one (assembly/index.ts, network.ts); every side writes a record's string lengths as
+// lengths as one (assembly/typed.ts, network.ts); every side writes a record's string lengths as
 // a run of u16 that ends where the strings start (host/core.ts, bindings/microtally.c).
 const adjacency = [];
 for (const r of RECORDS) {

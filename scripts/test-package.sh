@@ -21,7 +21,8 @@ pass "npm pack made $tgz"
 
 contents=$(tar -tzf "$tmp/$tgz")
 for f in package/bin/microtally.js package/dist/host/cli.js package/dist/host/index.d.ts package/dist/host/core.d.ts \
-         package/build/microtally-rtos.wasm package/build/microtally-linux.wasm package/LICENSE package/docs/SPEC.md; do
+         package/build/microtally-rtos.wasm package/build/microtally-linux.wasm package/LICENSE package/docs/SPEC.md \
+         package/host/update/selftest.jsonl; do
   grep -qx "$f" <<<"$contents" && pass "tarball has ${f#package/}" || fail "tarball lacks ${f#package/}"
 done
 # The kernel event helper ships as source with its build script (node scripts/build-native.mjs in the package).
@@ -74,6 +75,13 @@ for engine in wasm3 aot qemu qemu-aot; do
   expect "replay --engine $engine from the package says what is missing" 69 "$mt" replay --engine "$engine" "$ROOT/examples/gateway.jsonl" &&
     { grep -q "^microtally: replay: engine $engine is built from the repository's C sources" "$tmp/err" && pass "  …in one line naming the repository's C sources" || fail "  the reason was: $(cat "$tmp/err")"; }
 done
+
+# Core updates: the self-test trace ships, so a package made by the installed copy verifies.
+if expect "keygen from the package" 0 "$mt" keygen -o "$tmp/upd" &&
+   expect "sign from the package (runs the shipped self-test)" 0 "$mt" sign --key "$tmp/upd.key" --sequence 1 "$prefix/node_modules/microtally/build/microtally-rtos.wasm" -o "$tmp/upd.pkg"; then
+  expect "verify from the package" 0 "$mt" verify --pub "$tmp/upd.pub" --profile rtos "$tmp/upd.pkg"
+  expect "the repository's verify accepts it" 0 $repo_mt verify --pub "$tmp/upd.pub" --installed-sequence 0 "$tmp/upd.pkg"
+fi
 
 # run: the Linux agent starts, and on SIGINT sends what is pending as messages of this version.
 "$mt" run --sink stdout >"$tmp/run.out" 2>"$tmp/run.err" & pid=$!

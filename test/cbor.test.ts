@@ -243,9 +243,9 @@ describe('the layout (docs/CBOR.md)', () => {
   });
 
   it('the CBOR dictionary lies above the parser member table in the output area', () => {
-    // areas.ts: the dictionary takes the output area's last DICTIONARY_BYTES; json.ts keeps
+    // cbor.ts: the dictionary takes the output area's last DICTIONARY_BYTES; json.ts keeps
     // JSON_MEMBERS * 16 bytes of member table at its start while a line is parsed.
-    const src = readFileSync(`${root}assembly/areas.ts`, 'utf8') + readFileSync(`${root}assembly/profile.ts`, 'utf8');
+    const src = readFileSync(`${root}assembly/cbor.ts`, 'utf8') + readFileSync(`${root}assembly/profile.ts`, 'utf8');
     const num = (re: RegExp) => re.exec(src)!.slice(1, 3).map(Number);
     const [dictLinux, dictRtos] = num(/DICTIONARY_BYTES: i32 = P\.LINUX \? (\d+) : (\d+)/);
     const [outLinux, outRtos] = num(/OUTPUT_CAP: i32 = LINUX \? (\d+) : (\d+)/);

@@ -1,7 +1,7 @@
 // Agent diagnostics go to stderr, one line each with its UTC time and level, so stdout stays a
-// clean stream of messages. Secrets are masked in every line, whatever code path printed them:
-// the values registered with `redact` (in every encoding they may be printed in), and by their
-// shape, URL passwords (`scheme://user:…@`, percent-encoded or not) and SAS keys and signatures.
+// clean stream of messages. Secrets are masked in every line, whatever code path printed them,
+// and in every command line the agent reports: the values registered with `redact` (in every
+// encoding they may be printed in), and anything shaped like a secret (SECRET_SHAPES).
 
 export interface Logger {
   debug?(msg: string): void;
@@ -15,58 +15,208 @@ export type LogLevel = (typeof LOG_LEVELS)[number];
 
 const MASK = '***';
 
-/** Masks secrets recognisable by their shape: URL passwords and IoT Hub SAS keys and signatures. */
-export function maskSecretShapes(text: string): string {
-  return text
-    // scheme://user:password@host: the password, whatever its encoding
-    .replace(/([a-z][a-z0-9+.-]*:\/\/[^/\s:@]*:)[^@\s/]*@/gi, `$1${MASK}@`)
-    // connection strings: SharedAccessKey=…, SharedAccessSignature=… (up to ; or the end of the word)
-    .replace(/(SharedAccess(?:Key|Signature)\s*[=:]\s*)[^;\s"',]+/gi, `$1${MASK}`)
-    // SAS tokens: sig=… (also percent-encoded: sig%3D…)
-    .replace(/(\bsig(?:=|%3D))[^&\s;"',]+/gi, `$1${MASK}`);
+/** Names whose value is a secret in `name=value`, `name: value`, `"name":"value"`, `name%3Dvalue` and the like. */
+// (after `%3B` too; `DB_PASSWORD` counts, `/etc/passwd` does not; a bare `pass` only as an option, `-pass x`)
+const SECRET_NAMES = /(?<=^|[^a-z0-9]|%[0-9a-f]{2})(?:SharedAccessKey|SharedAccessSignature|sig)(?![a-z0-9])|(?<!\/)pass(?:word|wd)?(?![a-z0-9])/gi;
+/** Before the name, an option whose next word is a password: `--password x`, `--mqtt-password x`, `-pass x`. */
+const OPTION_START = /(?:^|\s)-{1,2}(?:[a-z0-9_-]*-)?$/i;
+const OPTION_AFTER_SPACE = /\s-{1,2}(?:[a-z0-9_-]*-)?$/i;
+/** Between a name and its value: a closing quote, then `=` or `:` (either maybe percent-encoded), then an opening quote. */
+const SEPARATOR = /^(\\?["']|%2[27])?\s*(=|:|%3D|%3A)\s*(\\?["']|%2[27])?/i;
+/** What ends an unquoted value: white space, a quote, `;`, `&`, `,`, `}`, or one of those percent-encoded. */
+const VALUE_END = /[\s"';&,}]|%(?:2[0267C]|3B|7D)|\\["']/gi;
+
+/** Masks each `name=value` (in the SEPARATOR forms) and `--password value`. */
+function maskNamedValues(text: string): string {
+  let out = '';
+  let from = 0;
+  SECRET_NAMES.lastIndex = 0;
+  for (let m = SECRET_NAMES.exec(text); m; m = SECRET_NAMES.exec(text)) {
+    const nameEnd = m.index + m[0].length;
+    if (nameEnd < from) continue;
+    let start: number;
+    let end: number;
+    const lo = Math.max(0, m.index - 64); // an option's name is short: no scan back over a long word
+    const isOption = /^pass/i.test(m[0]) && (lo === 0 ? OPTION_START : OPTION_AFTER_SPACE).test(text.slice(lo, m.index));
+    if (m[0].length === 4 && !isOption) continue;
+    const sep = SEPARATOR.exec(text.slice(nameEnd, nameEnd + 16));
+    if (sep && sep[3] !== undefined) {
+      // quoted: up to the same quote, or to the end of the text when it is not closed
+      start = nameEnd + sep[0].length;
+      const close = text.indexOf(sep[3], start);
+      end = close < 0 ? text.length : close;
+    } else if (sep) {
+      start = nameEnd + sep[0].length;
+      // an option's value (`--password=a;b`) runs to the end of the word
+      if (isOption) end = indexOfSpace(text, start);
+      else {
+        VALUE_END.lastIndex = start;
+        end = VALUE_END.exec(text)?.index ?? text.length;
+      }
+    } else if (isOption && /^\s\S/.test(text.slice(nameEnd, nameEnd + 2))) {
+      start = nameEnd + 1;
+      end = indexOfSpace(text, start);
+    } else {
+      continue;
+    }
+    if (end === start) continue;
+    out += text.slice(from, start) + MASK;
+    from = end;
+    SECRET_NAMES.lastIndex = end;
+  }
+  return out + text.slice(from);
 }
 
-/** Literal forms a secret may be printed in besides percent-encoding: as is, base64, JSON-escaped. */
-function encodings(s: string): string[] {
-  return [...new Set([s, JSON.stringify(s).slice(1, -1), Buffer.from(s).toString('base64')])].filter((f) => f.length >= 4);
+/**
+ * Masks the password of `scheme://user:password@host`: everything from the colon to the last `@`
+ * of the word, so a `/`, `@` or `:` in it hides nothing; percent-encoded or not. When the word has
+ * no `@` and what follows the colon is not a port, the password had a space in it: masked up to
+ * the next `@` (or the end of the word when there is none).
+ */
+function maskUrlPasswords(text: string): string {
+  let out = '';
+  let from = 0;
+  // Searches only move forward (linear time, whatever the text): the first `needle` at or after p.
+  const cursor = (needle: string): ((p: number) => number) => {
+    let found = -1;
+    return (p) => {
+      if (found !== Infinity && found < p) found = text.indexOf(needle, p) >= 0 ? text.indexOf(needle, p) : Infinity;
+      return found;
+    };
+  };
+  const atFrom = cursor('@');
+  const urlFrom = cursor('://');
+  let wordEnd = -1;
+  let lastAt = -1; // the last `@` of the current word
+  const delimiter = /[:/?#[\s]/g;
+  const port = /\d*(?=[/?#\s:.,;)\]}'"]|$)/y; // `host:8883/`, `host:8883: refused`, `(host:8883)`
+  for (let at = urlFrom(0); at < text.length; at = urlFrom(Math.max(at + 3, from))) {
+    if (at === 0 || !/[a-z0-9+.-]/i.test(text[at - 1]) || at < from) continue;
+    if (at + 3 > wordEnd) {
+      wordEnd = indexOfSpace(text, at + 3);
+      lastAt = -1;
+      for (let k = atFrom(at + 3); k < wordEnd; k = atFrom(k + 1)) lastAt = k;
+    }
+    delimiter.lastIndex = at + 3;
+    const colon = delimiter.exec(text)?.index ?? -1;
+    if (colon < 0 || text[colon] !== ':') continue;
+    const start = colon + 1;
+    let end = lastAt;
+    if (end < start) {
+      port.lastIndex = start;
+      if (port.test(text)) continue; // host:port
+      const nextAt = atFrom(wordEnd);
+      end = nextAt < urlFrom(wordEnd) ? nextAt : wordEnd;
+    }
+    if (end === start) continue;
+    out += text.slice(from, start) + MASK;
+    from = end;
+  }
+  return out + text.slice(from);
+}
+
+function indexOfSpace(text: string, from: number): number {
+  const e = /\s/g;
+  e.lastIndex = from;
+  return e.exec(text)?.index ?? text.length;
+}
+
+/**
+ * The shapes masked whatever their value, each with the example the README lists (README
+ * "Secrets"; test/agent/secrets.test.ts keeps the two equal) and what it becomes.
+ */
+export const SECRET_SHAPES: ReadonlyArray<{ example: string; masked: string }> = [
+  { example: 'mqtt://user:pa/ss@w:rd@host', masked: 'mqtt://user:***@host' },
+  { example: 'mqtt://user:pa%40ss@host', masked: 'mqtt://user:***@host' },
+  { example: 'mqtt://user:pa ss@host', masked: 'mqtt://user:***@host' },
+  { example: 'HostName=h;DeviceId=d;SharedAccessKey=S', masked: 'HostName=h;DeviceId=d;SharedAccessKey=***' },
+  { example: 'SharedAccessKey%3DS%3B', masked: 'SharedAccessKey%3D***%3B' },
+  { example: '{"SharedAccessKey":"S"}', masked: '{"SharedAccessKey":"***"}' },
+  { example: '{\\"SharedAccessKey\\": \\"S\\"}', masked: '{\\"SharedAccessKey\\": \\"***\\"}' },
+  { example: "SharedAccessKey='S'", masked: "SharedAccessKey='***'" },
+  { example: 'SharedAccessKey: S', masked: 'SharedAccessKey: ***' },
+  { example: 'SharedAccessSignature=S', masked: 'SharedAccessSignature=***' },
+  { example: 'sr=h&sig=S&se=1', masked: 'sr=h&sig=***&se=1' },
+  { example: 'sig%3DS%26', masked: 'sig%3D***%26' },
+  { example: 'password=S', masked: 'password=***' },
+  { example: 'DB_PASSWORD="S"', masked: 'DB_PASSWORD="***"' },
+  { example: 'passwd: S', masked: 'passwd: ***' },
+  { example: '--password S', masked: '--password ***' },
+  { example: '--password=S;T', masked: '--password=***' },
+  { example: '-pass S', masked: '-pass ***' },
+];
+
+/** Masks secrets recognisable by their shape (SECRET_SHAPES): URL passwords, SAS keys and signatures, passwords. */
+export function maskSecretShapes(text: string): string {
+  return maskNamedValues(maskUrlPasswords(text));
 }
 
 const escapeRegExp = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+const hexAlternatives = (n: number, width: number): string =>
+  n.toString(16).padStart(width, '0').replace(/[a-f]/g, (h) => `[${h}${h.toUpperCase()}]`);
 
 /**
- * A pattern matching `s` with any of its characters percent-encoded or not (either case of hex
- * digits; a space also as `+`): every way a URL or form may spell it.
+ * A pattern matching `s` with each character as is, percent-encoded (either case of hex digits;
+ * a space also as `+`) or JSON-escaped (`\u00xx`, `\/`, `\"`, `\\`): every way a URL, a form
+ * or a JSON text may spell it.
  */
-function percentPattern(s: string): RegExp {
-  const parts = [...s].map((ch) => {
-    const bytes = [...Buffer.from(ch)].map((b) => `%${b.toString(16).padStart(2, '0')}`).join('');
-    const alts = [escapeRegExp(ch), bytes.replace(/[a-f]/g, (h) => `[${h}${h.toUpperCase()}]`)];
+function spellings(s: string): string {
+  return [...s].map((ch) => {
+    const alts = [escapeRegExp(ch), [...Buffer.from(ch)].map((b) => `%${hexAlternatives(b, 2)}`).join('')];
+    for (let i = 0; i < ch.length; i++) alts.push(`\\\\u${hexAlternatives(ch.charCodeAt(i), 4)}`);
     if (ch === ' ') alts.push('\\+');
+    if (ch === '/' || ch === '"' || ch === '\\') alts.push(`\\\\${escapeRegExp(ch)}`);
     return `(?:${alts.join('|')})`;
-  });
-  return new RegExp(parts.join(''), 'g');
+  }).join('');
+}
+
+/** `s` in base64: padded, unpadded, and base64url. */
+function base64Forms(bytes: Buffer): string[] {
+  const b64 = bytes.toString('base64');
+  return [b64, b64.replace(/=+$/, ''), bytes.toString('base64url')];
+}
+
+/**
+ * Every form a secret may be printed in: as given, its base64 and hex, and when it is itself
+ * base64 (a SAS key), also without its padding, as base64url and as the hex of its bytes.
+ */
+export function secretForms(s: string): { text: string[]; hex: string[] } {
+  const text = [s, ...base64Forms(Buffer.from(s))];
+  const hex = [Buffer.from(s).toString('hex')];
+  if (/^[A-Za-z0-9+/]+={0,2}$/.test(s) && s.length % 4 === 0) {
+    const bytes = Buffer.from(s, 'base64');
+    text.push(...base64Forms(bytes));
+    hex.push(bytes.toString('hex'));
+  }
+  return { text: [...new Set(text)], hex: [...new Set(hex)] };
 }
 
 /** Masks the given secrets (in every encoding) and everything shaped like one. */
 export class SecretMask {
-  private readonly secrets: string[] = [];
-  private readonly patterns: RegExp[] = [];
+  private readonly forms = new Set<string>();
+  private readonly patterns: Array<{ re: RegExp; length: number }> = [];
 
   add(s: string | undefined): void {
     if (!s || s.length < 4) return;
     let decoded = s;
     try { decoded = decodeURIComponent(s); } catch { /* not percent-encoded */ }
+    const added: Array<[string, string]> = [];
     for (const v of new Set([s, decoded])) {
-      for (const f of encodings(v)) if (!this.secrets.includes(f)) this.secrets.push(f);
-      this.patterns.push(percentPattern(v));
+      const { text, hex } = secretForms(v);
+      for (const f of text) added.push([f, '']);
+      for (const f of hex) added.push([f, 'i']);
     }
-    this.secrets.sort((a, b) => b.length - a.length); // longest first, so no part of one survives
+    for (const [f, flags] of added) {
+      if (f.length < 4 || this.forms.has(f + flags)) continue;
+      this.forms.add(f + flags);
+      this.patterns.push({ re: new RegExp(spellings(f), `g${flags}`), length: f.length });
+    }
+    this.patterns.sort((a, b) => b.length - a.length); // longest first, so no part of one survives a shorter one's mask
   }
 
   apply(text: string): string {
     let out = text;
-    for (const p of this.patterns) out = out.replace(p, MASK);
-    for (const s of this.secrets) out = out.split(s).join(MASK);
+    for (const p of this.patterns) out = out.replace(p.re, MASK);
     return maskSecretShapes(out);
   }
 }

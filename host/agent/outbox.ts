@@ -1,5 +1,9 @@
 // Messages waiting for the transport. Bounded in bytes and in count: when full, the oldest
-// message not currently in flight is dropped and counted, so loss is never silent.
+// message not currently in flight is dropped and counted, so loss is never silent: the owner
+// hears of each dropped message (onDrop) and reports it to the core, whose next message then
+// carries it (a `transport` CollectorStats record, docs/FORMATS.md).
+
+import { decodeSequence } from '../decode.js';
 
 export interface OutboxEntry {
   readonly id: number;
@@ -21,7 +25,8 @@ export class Outbox {
   dropped = 0;
   droppedBytes = 0;
 
-  constructor(readonly limits: OutboxLimits = DEFAULT_OUTBOX) {}
+  constructor(readonly limits: OutboxLimits = DEFAULT_OUTBOX,
+    private readonly onDrop?: (text: string | Uint8Array) => void) {}
 
   get length(): number { return this.entries.length; }
   get bytes(): number { return this.queuedBytes; }
@@ -30,17 +35,17 @@ export class Outbox {
   push(text: string | Uint8Array): number {
     const bytes = typeof text === 'string' ? Buffer.byteLength(text) : text.length;
     if (bytes > this.limits.maxBytes) {
-      this.count(bytes);
+      this.count(text, bytes);
       return 1;
     }
     let evicted = 0;
     while (this.entries.length > 0 && (this.queuedBytes + bytes > this.limits.maxBytes || this.entries.length + 1 > this.limits.maxMessages)) {
       const i = this.entries.findIndex((e) => !e.inFlight);
       // Only messages in flight are left: they may still be acknowledged, so the new one is refused.
-      if (i < 0) { this.count(bytes); return evicted + 1; }
+      if (i < 0) { this.count(text, bytes); return evicted + 1; }
       const [old] = this.entries.splice(i, 1);
       this.queuedBytes -= old.bytes;
-      this.count(old.bytes);
+      this.count(old.text, old.bytes);
       evicted++;
     }
     this.entries.push({ id: this.nextId++, text, bytes, inFlight: false });
@@ -70,8 +75,31 @@ export class Outbox {
     for (const e of this.entries) e.inFlight = false;
   }
 
-  private count(bytes: number): void {
+  private count(text: string | Uint8Array, bytes: number): void {
     this.dropped++;
     this.droppedBytes += bytes;
+    this.onDrop?.(text);
   }
+}
+
+/** What a JSON message's transport record looks like: quotes inside strings are escaped, so only structure matches. */
+const TRANSPORT_RECORD = /"Collector":"transport","Received":\d+,"Discarded":\d+,"Dropped":(\d+)/;
+
+/**
+ * The messages a message's `transport` record says were dropped before it (0 without one). A
+ * dropped message that carried such a count takes it along: its owner reports it again, so
+ * every drop reaches a delivered message.
+ */
+export function transportDropped(message: string | Uint8Array): number {
+  let text: string;
+  if (typeof message === 'string') text = message;
+  else {
+    try {
+      text = decodeSequence(message);
+    } catch {
+      return 0; // not one of the core's messages: it carried nothing
+    }
+  }
+  const m = TRANSPORT_RECORD.exec(text);
+  return m ? Number(m[1]) : 0;
 }

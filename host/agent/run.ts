@@ -3,22 +3,22 @@
 // modules it imports. runAgent reads as its steps: arguments, core and configuration, sink,
 // twin, collectors, then wait for a stop and send what is pending.
 
-import { readFileSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Writable } from 'node:stream';
 import { helpText } from '../commands/command.js';
 import { RUN_COMMAND } from '../commands/run.js';
-import { Core, Status, type CallResult } from '../core.js';
+import { Core, Status, type CallResult, type LossCollector } from '../core.js';
 import { fsContext, runChecks } from './collectors/baseline.js';
 import { CIS_DEBIAN_CHECKS } from './collectors/cis-debian.js';
 import { ConnectionCollector } from './collectors/connections.js';
-import { startKernelEvents, type KernelSources } from './collectors/kernel-events.js';
+import { KernelEventStats, superviseKernelEvents, type KernelSources } from './collectors/kernel-events.js';
 import { ProcessCollector } from './collectors/processes.js';
 import { readSysinfo } from './collectors/sysinfo.js';
 import { LOG_LEVELS, StderrLogger, type LogLevel } from './log.js';
 import { AgentSettings } from './settings.js';
-import { createSink, UsageError, type SinkSetup } from './sinks/index.js';
+import { createSink, RefusedError, UsageError, type SinkSetup } from './sinks/index.js';
 import type { Sink } from './sinks/sink.js';
 import { Twin } from './twin.js';
 
@@ -28,6 +28,8 @@ export const RUN_USAGE = helpText({ ...RUN_COMMAND, run: async () => 0 }).trimEn
 export const CONNECTION_STRING_ENV = 'MICROTALLY_CONNECTION_STRING';
 
 const TICK_MS = 1000;
+/** How far the agent's clock waits behind now for kernel events not yet read (a stalled helper). */
+const KERNEL_MAX_LAG_MS = 30_000;
 const SHUTDOWN_FLUSH_MS = 10_000;
 /** setTimeout's longest delay; longer periods run a little early, which the windows absorb. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -38,6 +40,7 @@ export interface RunArgs {
   deviceId?: string;
   connectionString?: string;
   connectionStringFile?: string;
+  allowReadableSecret?: boolean;
   agentId?: string;
   logLevel?: string;
   source?: string;
@@ -59,6 +62,11 @@ export function parseRunArgs(argv: string[]): RunArgs {
     const flag = eq > 0 ? a.slice(0, eq) : a;
     const key = FLAGS[flag];
     if (!key) throw new UsageError(`unknown argument ${JSON.stringify(flag)}`);
+    if (RUN_COMMAND.options[flag.slice(2)].type === 'boolean') {
+      if (eq > 0) throw new UsageError(`${flag} takes no value`);
+      (args as Record<string, boolean>)[key] = true;
+      continue;
+    }
     const value = eq > 0 ? a.slice(eq + 1) : rest[++i];
     if (value === undefined) throw new UsageError(`${flag} needs a value`);
     if (args[key] !== undefined) throw new UsageError(`${flag} given twice`);
@@ -82,26 +90,46 @@ export function parseRunArgs(argv: string[]): RunArgs {
  */
 export function connectionString(args: RunArgs, env: NodeJS.ProcessEnv, log: StderrLogger): string | undefined {
   if (args.connectionStringFile !== undefined) {
+    const path = args.connectionStringFile;
     let text: string;
+    let mode: number;
     try {
-      text = readFileSync(args.connectionStringFile, 'utf8');
+      const fd = openSync(path, 'r');
+      try {
+        mode = fstatSync(fd).mode; // of the file read, not of whatever the path names a moment later
+        text = readFileSync(fd, 'utf8');
+      } finally {
+        closeSync(fd);
+      }
     } catch (e) {
-      throw new UsageError(`--connection-string-file ${args.connectionStringFile}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+      throw new UsageError(`--connection-string-file ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
     }
     const cs = text.trim();
-    log.redact(cs);
-    if (!cs) throw new UsageError(`--connection-string-file ${args.connectionStringFile}: the file is empty`);
+    redactConnectionString(cs, log);
+    if (!cs) throw new UsageError(`--connection-string-file ${path}: the file is empty`);
+    if ((mode & 0o044) !== 0) {
+      const why = `--connection-string-file ${path}: readable by ${mode & 0o040 ? 'group' : ''}${(mode & 0o044) === 0o044 ? ' and ' : ''}`
+        + `${mode & 0o004 ? 'others' : ''} (mode ${(mode & 0o777).toString(8).padStart(4, '0')})`;
+      if (!args.allowReadableSecret) throw new RefusedError(`${why}: chmod 600 it, or pass --allow-readable-secret`);
+      log.warn(`${why}: accepted (--allow-readable-secret)`);
+    }
     return cs;
   }
   if (args.connectionString !== undefined) {
-    log.redact(args.connectionString);
+    redactConnectionString(args.connectionString, log);
     log.warn('--connection-string puts the device key on the command line, where every local user can read it: '
       + `use --connection-string-file <path> (mode 0600) or ${CONNECTION_STRING_ENV}`);
     return args.connectionString;
   }
   const fromEnv = env[CONNECTION_STRING_ENV]?.trim();
-  if (fromEnv) { log.redact(fromEnv); return fromEnv; }
+  if (fromEnv) { redactConnectionString(fromEnv, log); return fromEnv; }
   return undefined;
+}
+
+/** Masks the connection string and its key from the moment it is read, before anything can print it. */
+function redactConnectionString(cs: string, log: StderrLogger): void {
+  log.redact(cs);
+  log.redact(/(?:^|;)\s*SharedAccessKey\s*=\s*([^;]*)/i.exec(cs)?.[1]?.trim());
 }
 
 /** A stable agent id: the machine id when there is one, else a hash of the host name. */
@@ -138,7 +166,7 @@ export async function runAgent(argv: string[], io: AgentIo = {}): Promise<number
     if (args.logLevel) log.setLevel(args.logLevel as LogLevel);
     cs = connectionString(args, io.env ?? process.env, log);
   } catch (e) {
-    log.error(`${(e as Error).message}\n${RUN_USAGE}`);
+    log.error(e instanceof RefusedError ? e.message : `${(e as Error).message}\n${RUN_USAGE}`);
     return 2;
   }
   if (args.help) { (io.stdout ?? process.stdout).write(`${RUN_USAGE}\n`); return 0; }
@@ -147,9 +175,10 @@ export async function runAgent(argv: string[], io: AgentIo = {}): Promise<number
   if (typeof agent === 'number') return agent;
   let setup: SinkSetup;
   try {
-    setup = createSink({ spec: args.sink, connectionString: cs, deviceId: args.deviceId, log, stdout: io.stdout });
+    setup = createSink({ spec: args.sink, connectionString: cs, deviceId: args.deviceId, log, stdout: io.stdout,
+      onDropped: (n) => reportLoss(agent.core, 'transport', n, log) });
   } catch (e) {
-    log.error(`${(e as Error).message}\n${RUN_USAGE}`);
+    log.error(e instanceof RefusedError ? e.message : `${(e as Error).message}\n${RUN_USAGE}`);
     return 2;
   }
   const deliver = deliverer(agent.core, setup.sink, log);
@@ -160,7 +189,7 @@ export async function runAgent(argv: string[], io: AgentIo = {}): Promise<number
   schedule.start();
   const ticker = setInterval(() => deliver(agent.core.tick(agent.clock()), 'tick'), TICK_MS);
   // Listening before the line that says it runs: a signal sent on seeing it must stop it cleanly.
-  const stop = stopRequested(io.signal);
+  const stop = stopRequested(io.signal, io.env);
   log.info(`running; sending to ${setup.description}`);
 
   const why = await stop;
@@ -178,7 +207,12 @@ export async function runAgent(argv: string[], io: AgentIo = {}): Promise<number
 /** The core, its clock and the host's copy of the schedule, configured by --config. */
 interface Agent {
   core: Core;
+  /** Now, for the core: never back, and never past what the kernel events read so far cover. */
   clock: () => number;
+  /** A record's own time (a kernel event's) for the core: never before an earlier input's. */
+  order: (t: number) => number;
+  /** Kernel events before this time have all been read (undefined: no helper running). */
+  kernelMark?: number;
   settings: AgentSettings;
 }
 
@@ -194,11 +228,19 @@ function loadCore(args: RunArgs, log: StderrLogger): Agent | number {
     return 1;
   }
   let last = 0;
-  const clock = (): number => (last = Math.max(last, Date.now())); // the core rejects time going back
+  // The core rejects time going back; an event is never later than now (nor a time that is no number).
+  const order = (t: number): number => (last = Number.isFinite(t) ? Math.max(last, Math.min(t, Date.now())) : last);
+  // A window ends only once the kernel events of its time are read: else they would come after it.
+  const clock = (): number => {
+    const now = Date.now();
+    const mark = agent.kernelMark;
+    return order(mark === undefined ? now : Math.min(now, Math.max(mark, now - KERNEL_MAX_LAG_MS)));
+  };
   const agentIdError = core.setAgentId(args.agentId ?? defaultAgentId());
   if (agentIdError) { log.error(`--agent-id: ${agentIdError}`); return 2; }
-  const settings = new AgentSettings();
-  if (args.config === undefined) return { core, clock, settings };
+  const agent: Agent = { core, clock, order, settings: new AgentSettings() };
+  const settings = agent.settings;
+  if (args.config === undefined) return agent;
   let text: string;
   let update: unknown;
   try {
@@ -211,7 +253,18 @@ function loadCore(args: RunArgs, log: StderrLogger): Agent | number {
   const res = core.configure(clock(), text);
   if (res.status !== Status.Ok) { log.error(`--config ${args.config}: ${res.reason}`); return 2; }
   settings.merge(update as Record<string, unknown>);
-  return { core, clock, settings };
+  return agent;
+}
+
+/** Hands a loss the core did not see to it, so the next message carries it (docs/FORMATS.md). */
+function reportLoss(core: Core, collector: LossCollector, count: number | 'unknown', log: StderrLogger): void {
+  const refused = core.reportLoss(collector, count);
+  if (refused) log.error(`core refused a ${collector} loss of ${count}: ${refused}`);
+}
+
+function reportGap(core: Core, collector: 'process' | 'network', ms: number, log: StderrLogger): void {
+  const refused = core.reportGap(collector, ms);
+  if (refused) log.error(`core refused a ${collector} gap of ${ms} ms: ${refused}`);
 }
 
 /** Sends a core call's messages to the sink and logs each distinct reason the core skipped a record once. */
@@ -284,30 +337,43 @@ interface Collectors { stop(): void }
  */
 async function startCollectors(agent: Agent, deliver: Deliver, log: StderrLogger, choice: SourceChoice,
   helperPath?: string): Promise<Collectors | number> {
-  const { core, clock } = agent;
-  const processes = new ProcessCollector({ emit: (r) => deliver(core.ingestProcess(r), 'process'), now: clock,
-    ignoreChildrenOf: process.pid, inventory: true, log, mask: (cmd) => log.mask.apply(cmd) });
-  const connections = new ConnectionCollector({ emit: (r) => deliver(core.ingestConnection(r), 'connection'), now: clock,
-    inventory: true, log });
+  const { core, clock, order } = agent;
+  // A record from a kernel event carries the event's time: the agent may read it late.
+  const processes = new ProcessCollector({ emit: (r) => deliver(core.ingestProcess({ ...r, t: order(r.t) }), 'process'),
+    now: clock, ignoreChildrenOf: process.pid, inventory: true, log, mask: (cmd) => log.mask.apply(cmd) });
+  const connections = new ConnectionCollector({ emit: (r) => deliver(core.ingestConnection({ ...r, t: order(r.t) }), 'connection'),
+    now: clock, inventory: true, log });
   const notAsked = 'not asked for (--source poll)';
   let kernel: KernelSources = { proc: notAsked, exec: notAsked, sock: notAsked, realtime: false, stop() {} };
+  const kernelStats = new KernelEventStats();
   if (choice !== 'poll') {
-    kernel = await startKernelEvents({
+    kernel = await superviseKernelEvents({
       log,
       helperPath,
       // The helper only writes events of the sources it opened.
       onProcess: (e) => processes.fromKernel(e),
       onConnection: (e) => connections.fromKernel(e),
-      onExit: () => {
+      onLost: (collector, n) => reportLoss(core, collector, n, log),
+      onMark: (t) => { agent.kernelMark = t; },
+      onDown: () => {
+        // No kernel time marks while the helper is down: the agent's clock must not wait for them.
+        agent.kernelMark = undefined;
         if (kernel.proc === 'ok') processes.startPolling();
         if (kernel.sock === 'ok') connections.startPolling();
       },
-    });
+      // Back on kernel events; what polling could not see meanwhile is a gap the messages tell.
+      onUp: (downMs) => {
+        log.warn(`kernel event helper down ${(downMs / 1000).toFixed(1)} s: events from /proc polling meanwhile; back on kernel events`);
+        if (kernel.proc === 'ok') { processes.stop(); reportGap(core, 'process', downMs, log); }
+        if (kernel.sock === 'ok') { connections.stopPolling(); reportGap(core, 'network', downMs, log); }
+      },
+    }, kernelStats);
   }
   const procOk = kernel.proc === 'ok';
   const sockOk = kernel.sock === 'ok';
   if (choice === 'kernel' && (!procOk || !sockOk)) {
     kernel.stop();
+    agent.kernelMark = undefined;
     log.error(`--source kernel: ${procOk ? '' : `process connector: ${kernel.proc}`}${!procOk && !sockOk ? '; ' : ''}`
       + `${sockOk ? '' : `socket-destroy notifications: ${kernel.sock}`}`);
     return 1;
@@ -333,14 +399,29 @@ async function startCollectors(agent: Agent, deliver: Deliver, log: StderrLogger
       processes.stop();
       connections.stop();
       connections.flush();
+      const lost = kernelStats.summary();
+      if (lost) log.warn(`kernel events lost this run, each counted in a message: ${lost}`);
     },
   };
 }
 
-/** Resolves with what asked the agent to stop: SIGINT, SIGTERM or the abort signal; removes its listeners. */
-function stopRequested(signal?: AbortSignal): Promise<string> {
+/** How often the agent checks that the npm wrapper that started it (npx, npm exec, npm run) is still there. */
+const WRAPPER_CHECK_MS = 250;
+
+/**
+ * Resolves with what asked the agent to stop: SIGINT, SIGTERM, the abort signal, or the npm
+ * wrapper that started it going away (npx's `sh -c` dies of a SIGTERM without passing it on, which
+ * would leave the agent running alone); removes its listeners.
+ */
+function stopRequested(signal?: AbortSignal, env: NodeJS.ProcessEnv = process.env): Promise<string> {
   return new Promise((resolve) => {
+    const parent = process.ppid;
+    const watch = env.npm_lifecycle_event !== undefined
+      ? setInterval(() => { if (process.ppid !== parent) done(`its npm wrapper (pid ${parent}) went away`)(); }, WRAPPER_CHECK_MS)
+      : undefined;
+    watch?.unref();
     const done = (why: string) => (): void => {
+      clearInterval(watch);
       process.removeListener('SIGINT', onInt);
       process.removeListener('SIGTERM', onTerm);
       signal?.removeEventListener('abort', onAbort);

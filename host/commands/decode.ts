@@ -12,8 +12,10 @@ export const decode: Command = {
   positionals: { names: '[<file>|-]', min: 0, max: 1 },
   options: {},
   notes: `The sequence is read from its start (a message split by packing is joined again), and each message is
-printed as soon as it has been read. Exit status: 0 done, 1 malformed input (what was decoded before it is
-printed), 2 usage error, 74 the input could not be read or the output not written.`,
+printed as soon as it has been read. A message is at most 262,144 bytes and 5 levels deep, and every value
+is held to the layout's bounds (docs/CBOR.md, "What decode accepts"). Exit status: 0 done, 1 malformed
+input or a value out of bounds (one line names it; what was decoded before it is printed), 2 usage error,
+74 the input could not be read or the output not written.`,
   run: async (_values: Values, positionals: string[]) => runDecode(positionals[0] ?? '-'),
 };
 

@@ -19,12 +19,14 @@ export const RUN_COMMAND: Omit<Command, 'run'> = {
     'device-id': { type: 'string', value: 'id', help: 'the device id (MQTT client id) for an MQTT sink' },
     'connection-string-file': { type: 'string', value: 'path', help: 'a file holding the IoT Hub device connection string' },
     'connection-string': { type: 'string', value: 'cs', help: 'the connection string itself (every local user can read a command line)' },
+    'allow-readable-secret': { type: 'boolean', help: 'accept a --connection-string-file that group or others may read (refused otherwise)' },
     'agent-id': { type: 'string', value: 'uuid', help: 'the AgentId of the messages (default: from /etc/machine-id)' },
     'log-level': { type: 'string', value: 'level', choices: LOG_LEVELS, help: 'the least severe log line printed' },
     source: { type: 'string', value: 'source', choices: ['auto', 'kernel', 'poll'], help: 'process and connection events from the kernel (an eBPF exec probe, the process connector, socket-destroy notifications: root, or CAP_BPF, CAP_PERFMON and CAP_NET_ADMIN), from polling /proc, or auto (the kernel when possible)' },
   },
   notes: `The connection string comes from --connection-string-file, or the environment variable
-MICROTALLY_CONNECTION_STRING, or --connection-string; its key is never printed.
+MICROTALLY_CONNECTION_STRING, or --connection-string; its key is never printed. A
+--connection-string-file that group or others may read is refused unless --allow-readable-secret.
 exit status: 0 stopped with everything sent, 1 messages left unsent or the core could not load, 2 usage error`,
 };
 

@@ -16,15 +16,27 @@
  *     counters (struct tcp_info). UDP sockets come with addresses only: the kernel keeps no
  *     per-socket UDP byte counts.
  *
- * usage: microtally-events [--proc] [--sock] [--no-rt] [--no-bpf]   (neither --proc nor --sock: both)
+ * usage: microtally-events [--proc] [--sock] [--no-rt] [--no-bpf] [--host-pid N]   (neither --proc nor --sock: both)
+ *   --host-pid: the process whose mount namespace is the host's (default 1, init; see "mntns")
  * Output lines:
  *   {"ev":"ready","proc":"ok"|"<error>","exec":"bpf"|"<why not>","sock":"ok"|"<error>","rt":B}   once
- *   {"ev":"exec"|"fork","pid":N,"ppid":N,"uid":N,"cmd":"…","exe":"…","comm":"…","gone":B}
- *   {"ev":"conn","proto":"tcp"|"udp","state":N,"local":"<hex>","lport":N,"remote":"<hex>","rport":N,
+ *   {"ev":"exec"|"fork","t":MS,"pid":N,"ppid":N,"uid":N,"cmd":"…","exe":"…","comm":"…","mntns":N,"gone":B}
+ *        "mntns" only when the process runs in another mount namespace than the host's (init's, or
+ *        this program's when init's cannot be read) and its executable's path does not name the
+ *        same file there (inode and file system): the path is then the other namespace's, and
+ *        must not be taken for the host's file of that name.
+ *   {"ev":"conn","t":MS,"proto":"tcp"|"udp","state":N,"local":"<hex>","lport":N,"remote":"<hex>","rport":N,
  *    "bytesIn":N,"bytesOut":N,"bytes":B}
+ *   {"ev":"mark","t":MS}  every event the kernel handed over before MS is on an earlier line
+ *        (the first right after "ready", then at least every MARK_MS, so a reader knows how far
+ *        the events go)
+ * MS: milliseconds since the epoch, from the kernel's own clock at the event (the exec probe's
+ * and the process connector's timestamps; for a socket, when this program read it: the kernel
+ * stamps none), converted to wall-clock time with one offset measured at start.
  *   {"ev":"lost","source":"proc"|"sock","n":N}  the kernel dropped events (a receive queue or the
  *                                               probe's ring buffer overflowed; N when known)
- *   {"ev":"lost","source":"output","n":N}    N events dropped because the agent read too slowly
+ *   {"ev":"lost","source":"output","n":N,"sock":M}  N events dropped because the agent read too
+ *                                               slowly, M of them connections
  * Exit status: 0 on EOF of stdout's reader (SIGPIPE is handled), 1 when no source could start.
  */
 #define _GNU_SOURCE
@@ -49,6 +61,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <time.h>
 #include <unistd.h>
 #ifdef MT_WITH_BPF
 #include <bpf/bpf.h>
@@ -56,12 +71,11 @@
 #include <libgen.h>
 #include <limits.h>
 #include <linux/types.h>
-#include <sys/stat.h>
-#include <sys/sysmacros.h>
 #include "microtally-exec.h"
 #endif
 
 #define CMD_MAX 4096
+#define MARK_MS 250
 #define RECV_BYTES (256 * 1024)
 #define SOCK_BUF_BYTES (8 * 1024 * 1024)
 
@@ -71,9 +85,10 @@
 #define OUT_MAX (64u << 20)
 static char *out;
 static size_t out_len, out_off, out_cap;
-static unsigned long long out_dropped;
+static unsigned long long out_dropped, out_dropped_sock;
 static size_t event_start; /* out_len when the current event began */
 static int event_dropped;
+static int event_is_sock; /* the current event is a connection (its loss is the network collector's) */
 
 /* Writes what the pipe takes now; returns -1 when the reader is gone. */
 static int flush_out(void) {
@@ -109,8 +124,49 @@ static void put(const char *s, size_t n) {
   out_len += n;
 }
 
-static void begin_event(void) { event_start = out_len; event_dropped = 0; }
-static void end_event(void) { if (event_dropped) { out_dropped++; event_dropped = 0; } }
+/* The events written since the current wake began, with their times: the sources are drained one
+   after the other (after a stall each holds seconds of events), and the agent needs them in time
+   order, so they are put in order before they go out (sort_wake). */
+struct event_ref { unsigned long long t; size_t start, len; };
+static struct event_ref *refs;
+static size_t nrefs, refs_cap;
+static unsigned long long event_t; /* the current event's time; an untimed event keeps the last one */
+
+static void begin_event(void) { event_start = out_len; event_dropped = 0; event_is_sock = 0; }
+static void event_at(unsigned long long t_ms) { event_t = t_ms; }
+static void end_event(void) {
+  if (event_dropped) { out_dropped++; out_dropped_sock += (unsigned long long)event_is_sock; event_dropped = 0; return; }
+  if (nrefs == refs_cap) {
+    size_t cap = refs_cap ? refs_cap * 2 : 1024;
+    struct event_ref *bigger = realloc(refs, cap * sizeof *refs);
+    if (!bigger) return; /* then this wake is left as written */
+    refs = bigger;
+    refs_cap = cap;
+  }
+  refs[nrefs++] = (struct event_ref){event_t, event_start, out_len - event_start};
+}
+
+static int by_time(const void *a, const void *b) {
+  const struct event_ref *x = a, *y = b;
+  if (x->t != y->t) return x->t < y->t ? -1 : 1;
+  return x->start < y->start ? -1 : x->start > y->start; /* as written, among equal times */
+}
+
+/* Rewrites this wake's events in time order (when they are not already, and all were recorded). */
+static void sort_wake(size_t wake_start) {
+  int sorted = 1;
+  for (size_t i = 1; i < nrefs && sorted; i++) sorted = refs[i - 1].t <= refs[i].t;
+  if (sorted || nrefs == 0 || refs[0].start != wake_start) return;
+  size_t total = out_len - wake_start, at = 0;
+  for (size_t i = 0; i < nrefs; i++) at += refs[i].len;
+  char *tmp = at == total ? malloc(total) : NULL;
+  if (!tmp) return;
+  qsort(refs, nrefs, sizeof *refs, by_time);
+  at = 0;
+  for (size_t i = 0; i < nrefs; i++) { memcpy(tmp + at, out + refs[i].start, refs[i].len); at += refs[i].len; }
+  memcpy(out + wake_start, tmp, total);
+  free(tmp);
+}
 
 static void puts_(const char *s) { put(s, strlen(s)); }
 
@@ -131,6 +187,62 @@ static void putstr(const char *s, size_t n) {
     else put((const char *)&c, 1);
   }
   put("\"", 1);
+}
+
+static unsigned long long clock_ns(clockid_t id) {
+  struct timespec ts;
+  clock_gettime(id, &ts);
+  return (unsigned long long)ts.tv_sec * 1000000000ull + (unsigned long long)ts.tv_nsec;
+}
+
+/* CLOCK_REALTIME − CLOCK_BOOTTIME, measured once at start: event times are the kernel's, taken at
+   the event, and a clock reading later (when the agent gets to them) would be late by the delay. */
+static long long real_minus_boot;
+
+static void measure_clock_offset(void) {
+  unsigned long long best = ~0ull;
+  for (int i = 0; i < 5; i++) {
+    unsigned long long b0 = clock_ns(CLOCK_BOOTTIME), r = clock_ns(CLOCK_REALTIME), b1 = clock_ns(CLOCK_BOOTTIME);
+    if (b1 - b0 < best) { best = b1 - b0; real_minus_boot = (long long)(r - (b0 + (b1 - b0) / 2)); }
+  }
+}
+
+/* A CLOCK_BOOTTIME reading as wall-clock milliseconds. */
+static unsigned long long boot_to_ms(unsigned long long boot_ns) {
+  return (unsigned long long)((long long)boot_ns + real_minus_boot) / 1000000ull;
+}
+
+/* A CLOCK_MONOTONIC reading (the process connector's) as CLOCK_BOOTTIME: they differ by the time
+   spent suspended, which changes only across a suspend. */
+static unsigned long long mono_to_boot(unsigned long long mono_ns) {
+  unsigned long long b = clock_ns(CLOCK_BOOTTIME), m = clock_ns(CLOCK_MONOTONIC);
+  return mono_ns + (b > m ? b - m : 0);
+}
+
+/* The host's mount namespace (the inode /proc/<pid>/ns/mnt names; 0 when unknown): init's when it
+   can be read, so an agent sandboxed in its own (systemd's PrivateTmp=, ProtectSystem=) still
+   takes the host's paths for the host's; else this program's. Paths are looked up in it through
+   host_root. */
+static unsigned long long host_mnt_ns;
+static char host_root[64];
+
+static unsigned long long mnt_ns_of(const char *ns_path) {
+  struct stat st;
+  return stat(ns_path, &st) == 0 ? (unsigned long long)st.st_ino : 0;
+}
+
+/* The namespace to report with an executable (see "mntns" above): 0 when the process is in the
+   host's mount namespace (or it cannot be told), or when its path names the same file there. */
+static unsigned long long foreign_mnt_ns(unsigned long long ns, const char *exe, ssize_t exe_len,
+                                         unsigned maj, unsigned min, unsigned long long ino, int have_id) {
+  if (ns == 0 || host_mnt_ns == 0 || ns == host_mnt_ns) return 0;
+  char path[4096 + 16];
+  struct stat st;
+  if (have_id && exe_len > 0 && (size_t)exe_len < 4096) {
+    snprintf(path, sizeof path, "%s%.*s", host_root, (int)exe_len, exe);
+    if (stat(path, &st) == 0 && st.st_ino == ino && major(st.st_dev) == maj && minor(st.st_dev) == min) return 0;
+  }
+  return ns;
 }
 
 /* Reads a small /proc file; returns its length, or -1. */
@@ -158,6 +270,8 @@ struct procinfo {
   long ppid;
   long uid;
   int gone;
+  unsigned long long t_ms;   /* when it happened */
+  unsigned long long mnt_ns; /* nonzero: the foreign mount namespace its executable's path belongs to */
 };
 
 /* An argument area (NUL-separated, as /proc/<pid>/cmdline and the probe give it) as one line:
@@ -204,11 +318,22 @@ static void read_proc(int pid, struct procinfo *p) {
   }
   /* A zombie (exited, not yet reaped) keeps its status but has no command line or executable. */
   if (strstr(status, "\nState:\tZ") || (p->cmd_len == 0 && p->exe_len < 0)) p->gone = 1;
+  p->mnt_ns = 0;
+  if (p->exe_len > 0) {
+    struct stat img;
+    snprintf(path, sizeof path, "/proc/%d/exe", pid);
+    int have_id = stat(path, &img) == 0;
+    snprintf(path, sizeof path, "/proc/%d/ns/mnt", pid);
+    p->mnt_ns = foreign_mnt_ns(mnt_ns_of(path), p->exe, p->exe_len, have_id ? major(img.st_dev) : 0,
+                               have_id ? minor(img.st_dev) : 0, have_id ? (unsigned long long)img.st_ino : 0, have_id);
+  }
 }
 
 static void emit_process(const char *type, int pid, long ppid, const struct procinfo *p) {
   begin_event();
-  puts_("{\"ev\":\""); puts_(type); puts_("\",\"pid\":"); putu((unsigned)pid);
+  event_at(p->t_ms);
+  puts_("{\"ev\":\""); puts_(type); puts_("\",\"t\":"); putu(p->t_ms);
+  puts_(",\"pid\":"); putu((unsigned)pid);
   puts_(",\"ppid\":");
   if (ppid >= 0) putu((unsigned long long)ppid); else puts_("null");
   puts_(",\"uid\":");
@@ -216,6 +341,7 @@ static void emit_process(const char *type, int pid, long ppid, const struct proc
   puts_(",\"cmd\":"); putstr(p->cmd, p->cmd_len);
   if (p->exe_len > 0) { puts_(",\"exe\":"); putstr(p->exe, (size_t)p->exe_len); }
   if (p->has_comm) { puts_(",\"comm\":"); putstr(p->comm, strlen(p->comm)); }
+  if (p->mnt_ns) { puts_(",\"mntns\":"); putu(p->mnt_ns); }
   puts_(p->gone ? ",\"gone\":true}\n" : ",\"gone\":false}\n");
   end_event();
 }
@@ -305,6 +431,7 @@ static void on_proc_event(const struct proc_event *ev) {
     int pid = ev->event_data.exec.process_tgid;
     if (ev->event_data.exec.process_pid != pid) return;
     read_proc(pid, &p);
+    p.t_ms = boot_to_ms(mono_to_boot(ev->timestamp_ns));
     emit_process("exec", pid, p.ppid, &p);
     break;
   }
@@ -315,6 +442,7 @@ static void on_proc_event(const struct proc_event *ev) {
     if (ev->event_data.fork.child_pid != child) return;
     int parent = ev->event_data.fork.parent_tgid;
     read_proc(parent, &p);
+    p.t_ms = boot_to_ms(mono_to_boot(ev->timestamp_ns));
     emit_process("fork", child, parent, &p);
     break;
   }
@@ -365,7 +493,7 @@ static void put_addr(int family, const __be32 *a) {
   put(s, (size_t)(2 + 2 * n));
 }
 
-static void on_destroy(const struct inet_diag_msg *m, size_t len) {
+static void on_destroy(const struct inet_diag_msg *m, size_t len, unsigned long long t_ms) {
   int proto = -1;
   const struct tcp_info *ti = NULL;
   size_t ti_len = 0;
@@ -391,7 +519,10 @@ static void on_destroy(const struct inet_diag_msg *m, size_t len) {
     bytes = 1;
   }
   begin_event();
-  puts_("{\"ev\":\"conn\",\"proto\":\""); puts_(proto == IPPROTO_TCP ? "tcp" : "udp");
+  event_is_sock = 1;
+  event_at(t_ms);
+  puts_("{\"ev\":\"conn\",\"t\":"); putu(t_ms);
+  puts_(",\"proto\":\""); puts_(proto == IPPROTO_TCP ? "tcp" : "udp");
   puts_("\",\"state\":"); putu(m->idiag_state);
   puts_(",\"local\":"); put_addr(m->idiag_family, m->id.idiag_src);
   puts_(",\"lport\":"); putu(ntohs(m->id.idiag_sport));
@@ -407,6 +538,9 @@ static void drain_sock(int fd) {
   static char buf[RECV_BYTES] __attribute__((aligned(8)));
   for (;;) {
     ssize_t n = recv(fd, buf, sizeof buf, MSG_DONTWAIT);
+    /* The kernel stamps no time on these messages: the time they are read (at once, at a real-time
+       priority) is the closest there is. */
+    unsigned long long t_ms = boot_to_ms(clock_ns(CLOCK_BOOTTIME));
     if (n < 0) {
       if (errno == ENOBUFS) { begin_event(); puts_("{\"ev\":\"lost\",\"source\":\"sock\"}\n"); end_event(); continue; }
       return;
@@ -414,7 +548,7 @@ static void drain_sock(int fd) {
     for (struct nlmsghdr *nh = (struct nlmsghdr *)buf; NLMSG_OK(nh, (unsigned)n); nh = NLMSG_NEXT(nh, n)) {
       if (nh->nlmsg_type != SOCK_DIAG_BY_FAMILY) continue;
       if (nh->nlmsg_len < NLMSG_LENGTH(sizeof(struct inet_diag_msg))) continue;
-      on_destroy(NLMSG_DATA(nh), nh->nlmsg_len - NLMSG_HDRLEN);
+      on_destroy(NLMSG_DATA(nh), nh->nlmsg_len - NLMSG_HDRLEN, t_ms);
     }
   }
 }
@@ -478,7 +612,9 @@ static int on_exec_event(void *ctx, void *data, size_t size) {
   p.has_comm = 1;
   p.uid = e->uid;
   p.ppid = e->ppid;
+  p.t_ms = boot_to_ms(e->boot_ns);
   exec_image_path(e, &p);
+  p.mnt_ns = foreign_mnt_ns(e->mnt_ns, p.exe, p.exe_len, e->exe_dev >> 20, e->exe_dev & 0xfffff, e->exe_ino, 1);
   p.gone = 0; /* all of it came from the kernel at the exec */
   emit_process("exec", (int)e->pid, p.ppid, &p);
   return 0;
@@ -532,16 +668,30 @@ static unsigned long long exec_lost_new(void) {
 #endif
 
 int main(int argc, char **argv) {
-  int want_proc = 0, want_sock = 0, rt = 1, bpf = 1;
+  int want_proc = 0, want_sock = 0, rt = 1, bpf = 1, host_pid = 1;
   for (int i = 1; i < argc; i++) {
     if (strcmp(argv[i], "--proc") == 0) want_proc = 1;
     else if (strcmp(argv[i], "--sock") == 0) want_sock = 1;
     else if (strcmp(argv[i], "--no-rt") == 0) rt = 0;
     else if (strcmp(argv[i], "--no-bpf") == 0) bpf = 0;
+    else if (strcmp(argv[i], "--host-pid") == 0 && i + 1 < argc && atoi(argv[i + 1]) > 0) host_pid = atoi(argv[++i]);
     else { fprintf(stderr, "microtally-events: unknown argument %s\n", argv[i]); return 2; }
   }
   if (!want_proc && !want_sock) want_proc = want_sock = 1;
   signal(SIGPIPE, SIG_IGN);
+  measure_clock_offset();
+  /* The host's namespace, where its root can be entered (not in every sandbox); else this program's. */
+  char ns_path[64];
+  struct stat root_st;
+  snprintf(ns_path, sizeof ns_path, "/proc/%d/ns/mnt", host_pid);
+  snprintf(host_root, sizeof host_root, "/proc/%d/root", host_pid);
+  host_mnt_ns = stat(host_root, &root_st) == 0 ? mnt_ns_of(ns_path) : 0;
+  if (!host_mnt_ns) {
+    host_root[0] = 0;
+    host_mnt_ns = mnt_ns_of("/proc/self/ns/mnt");
+  }
+  /* The first mark, written with the ready line: no source was open before this time. */
+  unsigned long long last_mark = boot_to_ms(clock_ns(CLOCK_BOOTTIME));
   /* Run before ordinary tasks when woken, so a process that lives a millisecond is read before it
      is gone. The work per event is bounded, and the kernel's real-time throttling still applies. */
   if (rt) {
@@ -571,24 +721,32 @@ int main(int argc, char **argv) {
   if (sfd >= 0) puts_("\"ok\""); else putstr(serr, strlen(serr));
   puts_(",\"rt\":");
   puts_(sched_getscheduler(0) == SCHED_FIFO ? "true}\n" : "false}\n");
+  puts_("{\"ev\":\"mark\",\"t\":");
+  putu(last_mark);
+  puts_("}\n");
   if (flush_out() < 0) return 0;
   if (pfd < 0 && sfd < 0 && xfd < 0) return 1;
   fcntl(1, F_SETFL, fcntl(1, F_GETFL) | O_NONBLOCK);
   struct pollfd fds[4] = {{.fd = pfd, .events = POLLIN}, {.fd = sfd, .events = POLLIN}, {.fd = 1, .events = 0},
                           {.fd = xfd, .events = POLLIN}};
-  unsigned long long reported = 0;
+  unsigned long long reported = 0, reported_sock = 0;
   for (;;) {
     fds[2].events = out_len > out_off ? POLLOUT : 0;
-    int r = poll(fds, 4, -1);
+    int r = poll(fds, 4, MARK_MS);
     if (r < 0) { if (errno == EINTR) continue; return 1; }
     if (fds[2].revents & (POLLERR | POLLHUP)) return 0; /* the agent closed our stdout */
-    if (fds[0].revents) drain_proc(pfd);
-    if (fds[1].revents) drain_sock(sfd);
+    /* A mark promises every event from before its time: each source is drained after it is read. */
+    unsigned long long mark = boot_to_ms(clock_ns(CLOCK_BOOTTIME));
+    size_t wake_start = out_len;
+    nrefs = 0;
+    int mark_due = mark - last_mark >= MARK_MS;
+    if (pfd >= 0 && (fds[0].revents || mark_due)) drain_proc(pfd);
+    if (sfd >= 0 && (fds[1].revents || mark_due)) drain_sock(sfd);
 #ifdef MT_WITH_BPF
     /* The probe counts execs it could not hand over only when its ring buffer is full, and then
        the buffer is readable: asked then, not on every wake. */
     unsigned long long exec_lost = 0;
-    if (fds[3].revents) {
+    if (xfd >= 0 && (fds[3].revents || mark_due)) {
       ring_buffer__consume(exec_rb);
       exec_lost = exec_lost_new();
     }
@@ -597,15 +755,28 @@ int main(int argc, char **argv) {
       puts_("{\"ev\":\"lost\",\"source\":\"proc\",\"n\":");
       putu(exec_lost);
       puts_("}\n");
-      end_event();
+      /* A notice that did not fit is not a loss of its own: the count waits for the next one. */
+      if (event_dropped) { exec_lost_reported -= exec_lost; event_dropped = 0; }
+      else end_event(); /* written: it takes its place in the wake's time order */
     }
 #endif
+    sort_wake(wake_start);
+    if (mark_due) {
+      begin_event();
+      puts_("{\"ev\":\"mark\",\"t\":");
+      putu(mark);
+      puts_("}\n");
+      end_event();
+      last_mark = mark;
+    }
     if (out_dropped != reported) {
       begin_event();
       puts_("{\"ev\":\"lost\",\"source\":\"output\",\"n\":");
       putu(out_dropped - reported);
+      puts_(",\"sock\":");
+      putu(out_dropped_sock - reported_sock);
       puts_("}\n");
-      if (!event_dropped) reported = out_dropped;
+      if (!event_dropped) { reported = out_dropped; reported_sock = out_dropped_sock; }
       event_dropped = 0;
     }
     if (flush_out() < 0) return 0;

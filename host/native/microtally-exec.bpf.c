@@ -1,9 +1,9 @@
 /*
  * microtally's exec probe: on every successful exec (the sched_process_exec raw tracepoint, in
  * the exec'ing task, after the new image is in place and before it runs), copy the new command
- * line, the executable's identity, the parent and the user into a ring buffer. The process may
- * exit a microsecond later; what it ran is already recorded, so no exec is reported without its
- * command line. Compiled by clang for the BPF target and loaded by microtally-events (libbpf);
+ * line, the executable's identity (inode, file system, mount namespace), the parent, the user and
+ * the time into a ring buffer. The process may exit a microsecond later; what it ran is already
+ * recorded, so no exec is reported without its command line. Compiled by clang for the BPF target and loaded by microtally-events (libbpf);
  * field offsets are relocated against the running kernel's BTF (CO-RE), so one object serves every
  * kernel with BTF.
  */
@@ -21,10 +21,14 @@ struct mm_struct {
   unsigned long arg_start, arg_end;
   struct file *exe_file;
 } __attribute__((preserve_access_index));
+struct ns_common { unsigned int inum; } __attribute__((preserve_access_index));
+struct mnt_namespace { struct ns_common ns; } __attribute__((preserve_access_index));
+struct nsproxy { struct mnt_namespace *mnt_ns; } __attribute__((preserve_access_index));
 struct task_struct {
   int tgid;
   struct task_struct *real_parent;
   struct mm_struct *mm;
+  struct nsproxy *nsproxy;
 } __attribute__((preserve_access_index));
 struct linux_binprm { const char *filename; } __attribute__((preserve_access_index));
 
@@ -54,6 +58,7 @@ int mt_on_exec(struct bpf_raw_tracepoint_args *ctx) {
   __u32 zero = 0;
   struct mt_exec_event *e = bpf_map_lookup_elem(&mt_scratch, &zero);
   if (!e) return 0;
+  e->boot_ns = bpf_ktime_get_boot_ns(); /* first: the exec's time, not when the copies below end */
   struct task_struct *task = (struct task_struct *)ctx->args[0];
   struct linux_binprm *bprm = (struct linux_binprm *)ctx->args[2];
   e->pid = BPF_CORE_READ(task, tgid);
@@ -65,6 +70,9 @@ int mt_on_exec(struct bpf_raw_tracepoint_args *ctx) {
   struct file *exe = BPF_CORE_READ(task, mm, exe_file);
   e->exe_ino = BPF_CORE_READ(exe, f_inode, i_ino);
   e->exe_dev = BPF_CORE_READ(exe, f_inode, i_sb, s_dev);
+  /* A path means something only in its mount namespace: the helper compares it with its own. */
+  e->mnt_ns = BPF_CORE_READ(task, nsproxy, mnt_ns, ns.inum);
+  e->pad = 0;
   unsigned long start = BPF_CORE_READ(task, mm, arg_start);
   unsigned long end = BPF_CORE_READ(task, mm, arg_end);
   __u64 len = end > start ? end - start : 0;

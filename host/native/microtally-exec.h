@@ -17,6 +17,9 @@ struct mt_exec_event {
   __u64 exe_ino;    /* the new image's inode (what /proc/<pid>/exe names) */
   __u32 exe_dev;    /* its file system, as the kernel encodes dev_t (major << 20 | minor) */
   __u32 file_len;
+  __u64 boot_ns;    /* when the exec happened: CLOCK_BOOTTIME, nanoseconds */
+  __u32 mnt_ns;     /* the mount namespace it ran in (the inode /proc/<pid>/ns/mnt names) */
+  __u32 pad;
   char comm[16];
   char file[MT_EXEC_FILE_MAX];
   char args[MT_EXEC_ARGS_MAX]; /* argv as the new image sees it: NUL-separated; last, the event is sent only as far as args_len */

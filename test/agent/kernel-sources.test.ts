@@ -4,18 +4,19 @@
 // connection string's sources, and secret masking in log lines.
 
 import { spawn } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import type { ConnectionRecord, ProcessRecord } from '../../host/core.js';
-import { ConnectionCollector } from '../../host/agent/collectors/connections.js';
+import { ConnectionCollector, SYSTEM_PROGRAM_DIRS, systemProgram } from '../../host/agent/collectors/connections.js';
 import { startKernelEvents, type KernelProcessEvent } from '../../host/agent/collectors/kernel-events.js';
-import { ProcessCollector, UNKNOWN_UID } from '../../host/agent/collectors/processes.js';
+import { executableIn, ProcessCollector, UNKNOWN_UID } from '../../host/agent/collectors/processes.js';
 import { maskSecretShapes, StderrLogger } from '../../host/agent/log.js';
 import { runAgent } from '../../host/agent/run.js';
 import { createSink } from '../../host/agent/sinks/index.js';
+import { root as repoRoot } from '../helpers.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'mt-ksrc-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -58,6 +59,17 @@ describe('ProcessCollector from kernel events', () => {
       [501, 400, UNKNOWN_UID, 'exec', '[true] (exited before it was read)', undefined],
     ]);
     expect([c.kernelEvents, c.kernelGone]).toEqual([4, 1]);
+  });
+
+  it('marks an executable whose path belongs to another mount namespace with it, so it is its own record (SPEC R1)', () => {
+    const got: ProcessRecord[] = [];
+    const c = new ProcessCollector({ emit: (r) => got.push(r), now: () => 7, procRoot: emptyProc(), passwdPath: '/nonexistent' });
+    c.start(false);
+    c.fromKernel(ev({ cmd: 'sleep 1', exe: '/usr/bin/sleep' }));
+    c.fromKernel(ev({ cmd: 'sleep 1', exe: '/usr/bin/sleep', mntns: 4026532174 }));
+    c.fromKernel(ev({ cmd: 'sleep 1', exe: undefined, mntns: 4026532174 }));
+    expect(got.map((r) => r.exe)).toEqual(['/usr/bin/sleep', 'mnt:[4026532174]/usr/bin/sleep', 'mnt:[4026532174]']);
+    expect(executableIn('/usr/bin/sleep')).toBe('/usr/bin/sleep');
   });
 
   it('masks secrets on reported command lines', () => {
@@ -129,6 +141,32 @@ describe('ConnectionCollector from socket-destroy notifications', () => {
   });
 });
 
+describe('programs the agent runs', () => {
+  it('an `ss` planted earlier in PATH is not run: ss comes from the system directories only', async () => {
+    const planted = mkdtempSync(join(dir, 'path-'));
+    const marker = join(planted, 'ran');
+    writeFileSync(join(planted, 'ss'), `#!/bin/sh\ntouch ${marker}\necho 'ino:1 bytes_received:1'\n`);
+    chmodSync(join(planted, 'ss'), 0o755);
+    const warnings: string[] = [];
+    const c = new ConnectionCollector({ emit() {}, now: () => 0, procRoot: emptyProc(),
+      log: { info() {}, warn: (m) => warnings.push(m), error() {} } });
+    const saved = process.env.PATH;
+    process.env.PATH = `${planted}:${saved}`;
+    try {
+      await c.sample(); // the default sampler, as the agent runs it
+    } finally {
+      process.env.PATH = saved;
+    }
+    expect(existsSync(marker), 'the planted ss ran').toBe(false);
+    const ss = systemProgram('ss');
+    if (ss) expect(SYSTEM_PROGRAM_DIRS).toContain(join(ss, '..'));
+    // Without ss in the system directories the sample fails, saying so; with it, it succeeds silently.
+    expect(warnings.join('\n')).toMatch(ss ? /^$/ : /ss not found in \/usr\/sbin, \/usr\/bin, \/sbin, \/bin/);
+    expect(systemProgram('ss', [planted, ...SYSTEM_PROGRAM_DIRS])).toBe(join(planted, 'ss'));
+    expect(systemProgram('ss', [join(planted, 'ran-not-a-dir')])).toBeUndefined();
+  });
+});
+
 describe('startKernelEvents', () => {
   const log = { info() {}, warn() {}, error() {} };
   it('falls back, with the reason, when the helper is not built, or exits at once', async () => {
@@ -166,7 +204,8 @@ sleep 5
 describe('helper failure', () => {
   it('a helper that stops after it started is logged and the collectors fall back to polling', async () => {
     const fake = join(dir, 'dies.sh');
-    writeFileSync(fake, `#!/bin/sh\necho '{"ev":"ready","proc":"ok","sock":"ok","rt":true}'\nsleep 0.2\nexit 9\n`);
+    // It starts once; restarts (1 s later, then 2 s, …) fail, so the agent keeps polling.
+    writeFileSync(fake, `#!/bin/sh\n[ -e "$0.ran" ] && exit 4\ntouch "$0.ran"\necho '{"ev":"ready","proc":"ok","sock":"ok","rt":true}'\nsleep 0.2\nexit 9\n`);
     chmodSync(fake, 0o755);
     const out = new PassThrough();
     let stdout = '';
@@ -184,6 +223,46 @@ describe('helper failure', () => {
     expect(text).toMatch(/sources: processes from the kernel's process connector/);
     expect(text).toMatch(/error: kernel event helper exited \(9\): falling back to polling/);
     expect(stdout).toContain(`"CommandLine":"sleep 0.${tag.replace('.', '')}"`);
+  });
+});
+
+describe('event times', () => {
+  it('a record takes its kernel event\'s time, and windows wait for the helper\'s mark: an event read 1.5 s late keeps its time', async () => {
+    const fake = join(dir, 'late.sh');
+    const tFile = join(dir, 'late-t');
+    writeFileSync(fake, `#!/bin/sh
+t=$(date +%s%3N)
+echo $t > ${tFile}
+printf '%s\\n' '{"ev":"ready","proc":"ok","exec":"bpf","sock":"ok","rt":true}' "{\\"ev\\":\\"mark\\",\\"t\\":$t}"
+sleep 1.5
+echo "{\\"ev\\":\\"exec\\",\\"t\\":$((t+100)),\\"pid\\":77777,\\"ppid\\":1,\\"uid\\":0,\\"cmd\\":\\"late-read\\",\\"exe\\":\\"/usr/bin/true\\",\\"gone\\":false}"
+echo "{\\"ev\\":\\"conn\\",\\"t\\":$((t+200)),\\"proto\\":\\"tcp\\",\\"state\\":7,\\"local\\":\\"7f000001\\",\\"lport\\":40999,\\"remote\\":\\"7f000001\\",\\"rport\\":9,\\"bytesIn\\":1,\\"bytesOut\\":2,\\"bytes\\":true}"
+echo "{\\"ev\\":\\"mark\\",\\"t\\":$((t+1500))}"
+echo '{"ev":"exec","t":253402300799999,"pid":77778,"ppid":1,"uid":0,"cmd":"from-the-future","gone":false}'
+echo '{"ev":"exec","t":"soon","pid":77779,"ppid":1,"uid":0,"cmd":"no-time","gone":false}'
+sleep 5
+`);
+    chmodSync(fake, 0o755);
+    const out = new PassThrough();
+    let stdout = '';
+    out.on('data', (d) => { stdout += d; });
+    const ac = new AbortController();
+    const done = runAgent(['--sink', 'stdout', '--config', join(repoRoot, 'examples/quick.json')],
+      { stdout: out, stderr: () => {}, signal: ac.signal, helperPath: fake });
+    await sleep(3500);
+    ac.abort();
+    expect(await done).toBe(0);
+    const t = Number(readFileSync(tFile, 'utf8'));
+    const payloads = stdout.split('\n').filter(Boolean).flatMap((l) => JSON.parse(l).Events)
+      .flatMap((e: { Name: string; Payload: Array<Record<string, unknown>> }) => e.Payload.map((p) => ({ name: e.Name, ...p })));
+    const proc = payloads.filter((p) => p.name === 'ProcessCreate' && p.CommandLine === 'late-read');
+    const conn = payloads.filter((p) => p.name === 'ConnectionCreate' && p.LocalPort === 40999);
+    expect(proc.map((p) => Date.parse(p.FirstSeenUTC as string) - t)).toEqual([100]);
+    expect(conn.map((p) => Date.parse(p.FirstSeenUTC as string) - t)).toEqual([200]);
+    // A time past now is taken as now, one that is no number as the last input's: the clock stays sane.
+    const odd = payloads.filter((p) => p.name === 'ProcessCreate' && /^(from-the-future|no-time)$/.test(p.CommandLine as string))
+      .map((p) => [p.CommandLine, Date.parse(p.FirstSeenUTC as string) - t]);
+    expect(odd.map(([c, d]) => [c, (d as number) >= 1500 && (d as number) < 3500])).toEqual([['from-the-future', true], ['no-time', true]]);
   });
 });
 
@@ -237,7 +316,7 @@ describe('the connection string', () => {
   it('is read from --connection-string-file, or the environment; on argv it is warned about; never printed', async () => {
     const file = join(dir, 'cs');
     // A file sink refuses a connection string: the run ends at once with a usage error, after reading it.
-    writeFileSync(file, `HostName=h.example;DeviceId=d;SharedAccessKey=${key}\n`);
+    writeFileSync(file, `HostName=h.example;DeviceId=d;SharedAccessKey=${key}\n`, { mode: 0o600 });
     const fromFile = await run(['--connection-string-file', file, '--sink', 'stdout']);
     expect(fromFile.code).toBe(2);
     expect(fromFile.stderr).toMatch(/--connection-string sends to IoT Hub over TLS/);

@@ -4,8 +4,8 @@
 // are all in the reported messages, exactly; and a
 // connection string given in a file for a hub that does not answer never appears in any output.
 
-import { spawn } from 'node:child_process';
-import { chmodSync, copyFileSync, existsSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, connect, type AddressInfo, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -42,6 +42,62 @@ function run(file: string, args: string[]): Promise<number> {
     c.on('error', reject);
     c.on('exit', () => resolve(c.pid!));
   });
+}
+
+/** Runs a program that must succeed. */
+function runOk(file: string, args: string[]): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const c = spawn(file, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+    let err = '';
+    c.stderr.on('data', (d) => { err += d; });
+    c.on('error', reject);
+    c.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`${file} ${args.join(' ')}: exit ${code}: ${err}`))));
+  });
+}
+
+const NOBODY = ['--reuid=65534', '--regid=65534', '--clear-groups'];
+// An unprivileged user namespace (nobody's own bind mount) needs the kernel to allow one.
+const userns = isRoot && spawnSync('/usr/bin/setpriv', [...NOBODY, '/usr/bin/unshare', '-Urm', '/bin/true']).status === 0;
+if (!skipReason && !userns) process.stderr.write('kernel event test of a bind mount in a user namespace: the nobody part skipped (unprivileged user namespaces refused)\n');
+
+/**
+ * SPEC R1 across mount namespaces: /usr/bin/sleep run here, and a copy of it bind-mounted over
+ * /usr/bin/sleep in a private mount namespace run under the same command line, as root and (in a
+ * user namespace) as nobody.
+ */
+async function sleepInForeignNamespace(copy: string, secs: string): Promise<void> {
+  // Each sleep a new pid under a shell that waits for it: polling sees new pids (and the execs of
+  // forked ones), not a pid that execs again after it was first read.
+  const host = `/usr/bin/sleep ${secs}; true`;
+  const spoof = `mount --bind ${copy} /usr/bin/sleep || exit 1; /usr/bin/sleep ${secs}; true`;
+  await runOk('/bin/sh', ['-c', host]);
+  await runOk('/usr/bin/unshare', ['-m', '--propagation', 'private', '/bin/sh', '-c', spoof]);
+  if (!userns) return;
+  await runOk('/usr/bin/setpriv', [...NOBODY, '/bin/sh', '-c', host]);
+  await runOk('/usr/bin/setpriv', [...NOBODY, '/usr/bin/unshare', '-Urm', '--propagation', 'private', '/bin/sh', '-c', spoof]);
+}
+
+/** What each run of that command line became: [uid, executable, hits], the host's first for each user. */
+function sleepRecords(procs: any[], secs: string): Array<[number, string, number]> {
+  return procs.filter((p) => p.CommandLine === `/usr/bin/sleep ${secs}`)
+    .map((p): [number, string, number] => [p.UserId, p.Executable, p.HitCount])
+    .sort((a, b) => a[0] - b[0] || (a[1] < b[1] ? -1 : 1));
+}
+
+const foreignSleep = expect.stringMatching(/^mnt:\[\d+\]\/usr\/bin\/sleep$/);
+const expectedSleeps = (): unknown[] => [[0, realpathSync('/usr/bin/sleep'), 1], [0, foreignSleep, 1],
+  ...(userns ? [[65534, realpathSync('/usr/bin/sleep'), 1], [65534, foreignSleep, 1]] : [])];
+
+/** A copy of /usr/bin/sleep that nobody can run: the same bytes, another file. */
+function sleepCopy(): string {
+  const open = join(dir, 'open');
+  mkdirSync(open, { recursive: true });
+  chmodSync(dir, 0o755);
+  chmodSync(open, 0o755);
+  const copy = join(realpathSync(open), 'sleep');
+  copyFileSync('/usr/bin/sleep', copy);
+  chmodSync(copy, 0o755);
+  return copy;
 }
 
 /** One short connection: the client sends `out` bytes and half-closes; the server answers 2·out + 7 bytes and closes. */
@@ -148,6 +204,136 @@ describe.skipIf(skipReason !== '')('microtally run from kernel events (root)', (
       expect(accepted.map((r) => [r.Protocol, r.Direction, r.BytesIn, r.BytesOut, r.HitCount]), `accepted from ${c.lport}`)
         .toEqual([['tcp', 'In', c.out, back, 1]]);
     }
+  });
+
+  it.skipIf(!probeBuilt)('an executable in another mount namespace is never merged into the record of the file of that name here (exec probe; root, and nobody in a user namespace)', async () => {
+    const out = join(dir, 'mnt-probe.jsonl');
+    const a = new AgentProcess(['--config', join(root, 'examples/quick.json'), '--sink', `file:${out}`]);
+    agents.push(a);
+    await a.started(60_000);
+    expect(a.stderr).toContain('every exec from the exec probe');
+    const secs = `0.0${process.pid % 1000}${Date.now() % 1000}`;
+    await sleepInForeignNamespace(sleepCopy(), secs);
+    await sleep(2500);
+    expect(await a.stop('SIGINT')).toBe(0);
+    expect(sleepRecords(records(readMessages(out), 'ProcessCreate'), secs)).toEqual(expectedSleeps());
+  });
+
+  it('the process connector without the probe: the helper names the foreign namespace of an executable it reads from /proc', async () => {
+    const h = spawn(HELPER_PATH, ['--proc', '--no-bpf'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let text = '';
+    h.stdout.on('data', (d) => { text += d; });
+    const end = Date.now() + 10_000;
+    while (!text.includes('"ev":"ready"') && Date.now() < end) await sleep(20);
+    expect(JSON.parse(text.split('\n')[0])).toMatchObject({ proc: 'ok', exec: 'not requested' });
+    const secs = `0.2${process.pid % 1000}${Date.now() % 1000}`;
+    await sleepInForeignNamespace(sleepCopy(), secs);
+    await sleep(500);
+    h.kill('SIGTERM');
+    await new Promise((r) => h.on('exit', r));
+    const own = Number(/\d+/.exec(readlinkSync('/proc/self/ns/mnt'))![0]);
+    const execs = text.split('\n').filter(Boolean).map((l) => JSON.parse(l))
+      .filter((e) => e.ev === 'exec' && e.cmd === `/usr/bin/sleep ${secs}`)
+      .map((e) => [e.uid, e.exe, e.mntns === undefined ? 'here' : e.mntns !== own && e.mntns > 0 ? 'foreign' : e.mntns]);
+    expect(execs).toEqual([[0, realpathSync('/usr/bin/sleep'), 'here'], [0, '/usr/bin/sleep', 'foreign'],
+      ...(userns ? [[65534, realpathSync('/usr/bin/sleep'), 'here'], [65534, '/usr/bin/sleep', 'foreign']] : [])]);
+  });
+
+  it('a helper sandboxed in its own mount namespace (a private /tmp) still takes the host\'s paths for the host\'s', async () => {
+    const h = spawn('/usr/bin/unshare', ['-m', '--propagation', 'private', '/bin/sh', '-c', `mount -t tmpfs none /tmp && exec ${HELPER_PATH} --host-pid ${process.pid}`],
+      { stdio: ['ignore', 'pipe', 'inherit'] });
+    let text = '';
+    h.stdout.on('data', (d) => { text += d; });
+    const end = Date.now() + 10_000;
+    while (!text.includes('"ev":"ready"') && Date.now() < end) await sleep(20);
+    expect(JSON.parse(text.split('\n')[0])).toMatchObject({ proc: 'ok' });
+    // The host's namespace is this process's here (the default, init's, may be out of reach in a test machine's sandbox).
+    const copy = sleepCopy(); // under /tmp: not the sandbox's /tmp
+    const secs = `0.0${process.pid % 1000}${Date.now() % 1000}`;
+    await runOk('/bin/sh', ['-c', `${copy} ${secs}; /usr/bin/sleep ${secs}; true`]);
+    await runOk('/usr/bin/unshare', ['-m', '--propagation', 'private', '/bin/sh', '-c',
+      `mount --bind ${copy} /usr/bin/sleep || exit 1; /usr/bin/sleep ${secs}; true`]);
+    await sleep(500);
+    h.kill('SIGTERM');
+    await new Promise((r) => h.on('exit', r));
+    const execs = text.split('\n').filter(Boolean).map((l) => JSON.parse(l))
+      .filter((e) => e.ev === 'exec' && e.cmd.endsWith(`sleep ${secs}`) && !e.cmd.startsWith('/bin/sh'))
+      .map((e) => [e.cmd.split(' ')[0], e.exe, e.mntns === undefined ? 'host' : 'foreign']);
+    expect(execs).toEqual([[copy, copy, 'host'], ['/usr/bin/sleep', realpathSync('/usr/bin/sleep'), 'host'],
+      ['/usr/bin/sleep', '/usr/bin/sleep', 'foreign']]);
+  });
+
+  it('by polling /proc: an executable in another mount namespace is compared with the agent\'s own namespace, and kept apart', async () => {
+    const out = join(dir, 'mnt-poll.jsonl');
+    const a = new AgentProcess(['--config', join(root, 'examples/quick.json'), '--sink', `file:${out}`, '--source', 'poll']);
+    agents.push(a);
+    await a.started(60_000);
+    // Polled every 50 ms: each run lives a second.
+    const secs = `1.0${process.pid % 1000}${Date.now() % 1000}`;
+    await sleepInForeignNamespace(sleepCopy(), secs);
+    await sleep(2500);
+    expect(await a.stop('SIGINT')).toBe(0);
+    expect(sleepRecords(records(readMessages(out), 'ProcessCreate'), secs)).toEqual(expectedSleeps());
+  });
+
+  it('reports the kernel\'s time of each event, not when the agent read it: the agent, then its helper, stopped 3 s', async () => {
+    const out = join(dir, 'stalled.jsonl');
+    const a = new AgentProcess(['--config', join(root, 'examples/quick.json'), '--sink', `file:${out}`]);
+    agents.push(a);
+    await a.started(60_000);
+    const helper = readdirSync('/proc').filter((n) => /^\d+$/.test(n)).find((n) => {
+      try {
+        const st = readFileSync(`/proc/${n}/stat`, 'utf8');
+        return st.includes('(microtally-even)') && Number(st.slice(st.lastIndexOf(')') + 2).split(' ')[1]) === a.pid;
+      } catch { return false; }
+    });
+    expect(helper, 'the agent\'s event helper').toBeDefined();
+    const server = createServer((c: Socket) => {
+      let n = 0;
+      c.on('data', (d) => { n += d.length; });
+      c.on('end', () => c.end(Buffer.alloc(2 * n + 7, 0x62)));
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const port = (server.address() as AddressInfo).port;
+    const tag = `mt${process.pid}t${Date.now() % 100000}`;
+    const timed = async (what: () => Promise<unknown>): Promise<[number, number]> => {
+      const t0 = Date.now();
+      await what();
+      return [t0, Date.now()];
+    };
+    const stalled = async (pid: number, name: string) => {
+      process.kill(pid, 'SIGSTOP');
+      try {
+        await sleep(200);
+        const exec = await timed(() => run('/bin/true', [`${tag}-${name}`]));
+        let lport = 0;
+        const conn = await timed(async () => { lport = (await shortConnection(port, 1)).lport; });
+        await sleep(3000);
+        return { exec, conn, lport };
+      } finally {
+        process.kill(pid, 'SIGCONT');
+      }
+    };
+    const agentStopped = await stalled(a.pid, 'agent');
+    await sleep(1500);
+    const helperStopped = await stalled(Number(helper), 'helper');
+    await new Promise<void>((r) => server.close(() => r()));
+    await sleep(2500);
+    expect(await a.stop('SIGINT')).toBe(0);
+    const msgs = readMessages(out);
+    const procs = records(msgs, 'ProcessCreate');
+    const cc = records(msgs, 'ConnectionCreate');
+    // Within 10 ms of when it happened (the kernel's clock, converted with one offset), not 3 s later.
+    const within = ([t0, t1]: [number, number]) => (iso: string) => {
+      const t = Date.parse(iso);
+      return t >= t0 - 10 && t <= t1 + 10 ? 'on time' : `${t - t1} ms after`;
+    };
+    const seen = (name: string) => procs.filter((p) => p.CommandLine === `/bin/true ${tag}-${name}`).map((p) => p.FirstSeenUTC);
+    expect(seen('agent').map(within(agentStopped.exec))).toEqual(['on time']);
+    expect(seen('helper').map(within(helperStopped.exec))).toEqual(['on time']);
+    // A socket's end has no kernel time: the helper's reading of it is on time while the agent is stopped.
+    const conn = cc.filter((r) => r.LocalPort === agentStopped.lport && r.RemotePort === port).map((r) => r.FirstSeenUTC);
+    expect(conn.map(within(agentStopped.conn))).toEqual(['on time']);
   });
 
   it('takes the connection string from a file; a hub that does not answer is logged, SIGINT stops it, the key is in no output', async () => {

@@ -8,6 +8,8 @@ import { Twin, type ApplyOutcome } from '../../host/agent/twin.js';
 import { Mosquitto, subscriber, until } from './helpers/mosquitto.js';
 import { Core } from '../../host/core.js';
 import { decodeSequence } from '../../host/decode.js';
+import { createSink } from '../../host/agent/sinks/index.js';
+import { T0, conn } from '../helpers.js';
 
 let broker: Mosquitto;
 beforeAll(async () => { broker = await Mosquitto.start(); });
@@ -193,5 +195,90 @@ describe('Twin over MQTT', () => {
     expect(applied[2]).toEqual({ bogus: 1 });
     expect(reports()[2]).toMatchObject({ configVersion: 4, configStatus: 'rejected', configError: 'config.bogus: unknown key' });
     expect(lines.some((l) => l.includes('rejected: config.bogus: unknown key'))).toBe(true);
+  });
+});
+
+describe('transport losses reach the messages (SPEC R8: CollectorStats "transport")', () => {
+  const transport = (text: string): number => {
+    const m = JSON.parse(text);
+    const recs = m.Events.filter((e: any) => e.Name === 'CollectorStats').flatMap((e: any) => e.Payload)
+      .filter((p: any) => p.Collector === 'transport');
+    expect(recs.length).toBeLessThanOrEqual(1);
+    return recs[0]?.Dropped ?? 0;
+  };
+
+  it('a frozen broker drops N messages → the messages delivered next carry `transport` Dropped N', async () => {
+    const core = new Core('rtos');
+    const { log } = logger();
+    const setup = createSink({ spec: broker.url, deviceId: `dev-${process.pid}-${++devices}`, log,
+      outbox: { maxBytes: 1 << 20, maxMessages: 5 }, mqtt: { backoff: { initialMs: 100, maxMs: 400 }, maxInFlight: 2 },
+      onDropped: (n) => expect(core.reportLoss('transport', n)).toBeUndefined() });
+    const s = setup.mqtt!;
+    open.push(s);
+    const sub = await subscriber(broker.url, `devices/${setup.deviceId}/messages/events/#`);
+    open.push(sub.client);
+    await until('connected', () => s.connected);
+    // One message per 30 s window of the rtos core: a connection, then the tick that ends the window.
+    let t = T0;
+    const window = (): void => {
+      expect(core.ingestLine(conn(t)).messages).toEqual([]);
+      t += 30_000;
+      const out = core.tick(t).messages;
+      expect(out).toHaveLength(1);
+      for (const m of out) setup.sink.send(m);
+    };
+    window();
+    await until('first delivered', () => sub.got.length === 1 && s.outbox.length === 0);
+    broker.freeze();
+    try {
+      // Spread over time, so the client writes to a broker that reads nothing.
+      for (let i = 0; i < 20; i++) { window(); await new Promise((r) => setTimeout(r, 20)); }
+    } finally {
+      broker.thaw();
+    }
+    const dropped = s.outbox.dropped;
+    // 2 in flight and 3 queued of 20: 15 dropped.
+    expect(dropped).toBe(15);
+    await until('the kept ones delivered', () => s.outbox.length === 0, 20_000);
+    window(); // the next message: it carries what the last drops left in the core
+    await until('all received', () => sub.got.length >= 1 + 5 + 1 && s.outbox.length === 0, 20_000);
+    expect(sub.got).toHaveLength(1 + 5 + 1);
+    expect(s.outbox.dropped).toBe(dropped);
+    const counts = sub.got.map((m) => transport(m.text));
+    expect(counts[0]).toBe(0);
+    expect(counts.reduce((a, b) => a + b, 0)).toBe(dropped);
+    expect(counts.at(-1)).toBeGreaterThan(0);
+    // Counted once: later messages carry no transport record.
+    window();
+    await until('one more', () => sub.got.length === 8);
+    expect(transport(sub.got[7].text)).toBe(0);
+  });
+
+  it('CBOR: a dropped message hands its own transport count on; every drop is counted once', () => {
+    const core = new Core('rtos');
+    core.setFormat('cbor');
+    let reported = 0;
+    // Not connected (nothing listens on port 1): everything stays in the outbox of 3.
+    const { log } = logger();
+    const setup = createSink({ spec: 'mqtt://127.0.0.1:1', deviceId: 'offline', log, outbox: { maxBytes: 1 << 20, maxMessages: 3 },
+      mqtt: { backoff: { initialMs: 60_000, maxMs: 60_000 } }, onDropped: (n) => { reported += n; core.reportLoss('transport', n); } });
+    open.push(setup.mqtt!);
+    let t = T0;
+    for (let i = 0; i < 10; i++) {
+      core.ingestLine(conn(t));
+      t += 30_000;
+      for (const m of core.tick(t).messages) setup.sink.send(m);
+    }
+    expect(setup.mqtt!.outbox.dropped).toBe(7);
+    // What is still queued plus what the core holds for its next message is every drop.
+    const queued: number[] = [];
+    for (let e = setup.mqtt!.outbox.nextUnsent(); e; e = setup.mqtt!.outbox.nextUnsent()) {
+      queued.push(transport(decodeSequence(e.text as Uint8Array)));
+      setup.mqtt!.outbox.ack(e.id);
+    }
+    core.ingestLine(conn(t));
+    const next = core.tick(t + 30_000).messages.map((m) => transport(decodeSequence(m as Uint8Array)));
+    expect([...queued, ...next].reduce((a, b) => a + b, 0)).toBe(7);
+    expect(reported).toBeGreaterThan(7); // messages that carried counts were dropped too, and handed them on
   });
 });

@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { Outbox } from '../../host/agent/outbox.js';
+import { Outbox, transportDropped } from '../../host/agent/outbox.js';
+import { Core } from '../../host/core.js';
+import { T0, conn } from '../helpers.js';
 
 describe('Outbox', () => {
   it('keeps everything within the bound, in order', () => {
@@ -58,5 +60,27 @@ describe('Outbox', () => {
     o.ack(a.id);
     o.ack(a.id); // a late second acknowledgement changes nothing
     expect(o.length).toBe(1);
+  });
+
+  it('hands each dropped message to its owner, the refused one included', () => {
+    const dropped: string[] = [];
+    const o = new Outbox({ maxBytes: 10, maxMessages: 2 }, (t) => dropped.push(t as string));
+    o.push('a'); o.push('b'); o.push('c');
+    o.push('x'.repeat(11));
+    expect(dropped).toEqual(['a', 'x'.repeat(11)]);
+  });
+
+  it('reads the transport count a message carries, in JSON and CBOR, and never from a string inside it', () => {
+    for (const format of ['json', 'cbor'] as const) {
+      const core = new Core('linux');
+      core.setFormat(format);
+      // A command line that spells a transport record: escaped in the message, so it is not one.
+      core.ingestProcess({ t: T0, pid: 1, ppid: 0, uid: 0, type: 'exec', cmd: '"Collector":"transport","Received":0,"Discarded":0,"Dropped":99' });
+      expect(core.finish().messages.map(transportDropped)).toEqual([0]);
+      core.reportLoss('transport', 12);
+      core.ingestLine(conn(T0 + 1));
+      expect(core.finish().messages.map(transportDropped)).toEqual([12]);
+    }
+    expect(transportDropped(new Uint8Array([0xff]))).toBe(0);
   });
 });

@@ -909,6 +909,74 @@ static void test_trap_in_reinit_is_fatal_but_safe(void)
     CHECK_ST(init_standin(&core), MT_ERR_STATE);
 }
 
+/* Losses the core did not see (mt_report_loss, mt_report_gap): the same calls as test/losses.test.ts's
+ * last test, the same bytes as V8 prints there (TRANSPORT_MESSAGE), on the linux core; the rtos
+ * core counts the transport's only. */
+static void test_report_loss(void)
+{
+    static const char expected[] =
+        "{\"AgentVersion\":\"0.1.0\",\"AgentId\":\"0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0\",\"MessageSchemaVersion\":\"1.0\","
+        "\"Events\":[{\"EventType\":\"Diagnostic\",\"Category\":\"Periodic\",\"Name\":\"CollectorStats\",\"IsEmpty\":false,\"PayloadSchemaVersion\":\"1.0\","
+        "\"Id\":\"325ecc63-0606-8660-84f0-843d21fecad1\",\"TimestampLocal\":\"2023-11-15T00:13:20.000Z\",\"TimestampUTC\":\"2023-11-15T00:13:20.000Z\","
+        "\"Payload\":[{\"Collector\":\"network\",\"Received\":3,\"Discarded\":0,\"Dropped\":3,\"Ignored\":0,\"Warnings\":[\"3 events lost at the source\","
+        "\"2 losses of unknown size at the source\",\"event source down 1.3 s: events of that time may be missing\"]},"
+        "{\"Collector\":\"transport\",\"Received\":0,\"Discarded\":0,\"Dropped\":7,\"Ignored\":0,\"Warnings\":[\"7 messages dropped by the outbox\"]}]}]}\n";
+    static mt_core_t standin;
+    mt_core_t *core = fresh_linux();
+
+    CHECK_ST(mt_report_loss(NULL, MT_LOSS_TRANSPORT, 1), MT_ERR_PARAM);
+    CHECK_ST(mt_set_format(core, MT_FORMAT_JSON), MT_OK);
+    CHECK_ST(mt_set_agent_id(core, "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0", 36), MT_OK);
+    CHECK_ST(mt_tick(core, 1700000000000LL), MT_OK);
+    CHECK_ST(mt_report_loss(core, MT_LOSS_NETWORK, 3), MT_OK);
+    CHECK_ST(mt_report_loss(core, MT_LOSS_NETWORK, MT_LOSS_UNKNOWN), MT_OK);
+    CHECK_ST(mt_report_loss(core, MT_LOSS_NETWORK, MT_LOSS_UNKNOWN), MT_OK);
+    CHECK_ST(mt_report_gap(core, MT_LOSS_NETWORK, 1201), MT_OK);
+    CHECK_ST(mt_report_loss(core, MT_LOSS_TRANSPORT, 7), MT_OK);
+    /* Refused, naming why, and nothing counted. */
+    CHECK_ST(mt_report_loss(core, (mt_loss_source_t)2, 1), MT_SKIPPED);
+    CHECK(error_is(core, "field \"Collector\": out of range"));
+    CHECK_ST(mt_report_loss(core, MT_LOSS_TRANSPORT, MT_LOSS_UNKNOWN), MT_SKIPPED);
+    CHECK(error_is(core, "field \"Dropped\": out of range"));
+    CHECK_ST(mt_report_loss(core, MT_LOSS_PROCESS, -2), MT_SKIPPED);
+    CHECK(error_is(core, "field \"Dropped\": out of range"));
+    CHECK_ST(mt_report_gap(core, MT_LOSS_TRANSPORT, 5), MT_SKIPPED);
+    CHECK(error_is(core, "field \"Collector\": out of range"));
+    CHECK_ST(mt_report_gap(core, MT_LOSS_PROCESS, 9007199254740992LL), MT_SKIPPED);
+    CHECK(error_is(core, "field \"ms\": out of range"));
+    /* Nothing is sent before the window ends; then one message carries it all, once. */
+    CHECK(drain(core) == 0);
+    CHECK_ST(mt_tick(core, 1700007200000LL), MT_OK);
+    CHECK_ST(mt_report_loss(core, MT_LOSS_TRANSPORT, 1), MT_BUSY);
+    CHECK_ST(mt_report_gap(core, MT_LOSS_PROCESS, 1), MT_BUSY);
+    CHECK(drain(core) == 1);
+    CHECK(drained_len == sizeof expected - 1 && memcmp(drained, expected, drained_len) == 0);
+    if (drained_len != sizeof expected - 1 || memcmp(drained, expected, drained_len) != 0) {
+        printf("    got %s", drained);
+    }
+    CHECK_ST(mt_tick(core, 1700014400000LL), MT_OK);
+    CHECK(drain(core) == 0);
+
+    /* rtos: the transport's losses only (a device's RAM pays for nothing else). */
+    core = fresh_rtos();
+    CHECK_ST(mt_set_format(core, MT_FORMAT_JSON), MT_OK);
+    CHECK_ST(mt_report_loss(core, MT_LOSS_NETWORK, 1), MT_SKIPPED);
+    CHECK(error_is(core, "field \"Collector\": out of range"));
+    CHECK_ST(mt_report_gap(core, MT_LOSS_NETWORK, 1), MT_SKIPPED);
+    CHECK(error_is(core, "field \"Collector\": out of range"));
+    CHECK_ST(mt_report_loss(core, MT_LOSS_TRANSPORT, 5), MT_OK);
+    CHECK_ST(mt_tick(core, 1700000000000LL), MT_OK);
+    CHECK_ST(mt_tick(core, 1700000030000LL), MT_OK);
+    CHECK(drain(core) == 1);
+    CHECK(strstr(drained, "{\"Collector\":\"transport\",\"Received\":0,\"Discarded\":0,\"Dropped\":5,\"Ignored\":0,"
+                          "\"Warnings\":[\"5 messages dropped by the outbox\"]}") != NULL);
+
+    /* A blob without the export (an older core) says so. */
+    CHECK_ST(init_standin(&standin), MT_OK);
+    CHECK_ST(mt_report_loss(&standin, MT_LOSS_TRANSPORT, 1), MT_ERR_ENGINE);
+    CHECK_ST(mt_report_gap(&standin, MT_LOSS_PROCESS, 1), MT_ERR_ENGINE);
+}
+
 static void test_status_names(void)
 {
     CHECK(strcmp(mt_status_name(MT_ERR_TRAP), "MT_ERR_TRAP") == 0);
@@ -949,6 +1017,7 @@ int main(void)
     run("trap while draining", test_trap_while_draining);
     run("trap in re-init", test_trap_in_reinit_is_fatal_but_safe);
     run("status names", test_status_names);
+    run("losses the core did not see", test_report_loss);
     printf("%d passed, %d failed\n", tests_passed, tests_failed);
     return tests_failed == 0 ? 0 : 1;
 }

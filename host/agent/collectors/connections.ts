@@ -10,7 +10,7 @@
 // counters of /proc/net/snmp, the UDP socket counts of /proc/net/sockstat{,6}.
 
 import { execFile } from 'node:child_process';
-import { closeSync, openSync, readFileSync, readSync } from 'node:fs';
+import { accessSync, closeSync, constants, openSync, readFileSync, readSync, statSync } from 'node:fs';
 import { endianness } from 'node:os';
 import { join } from 'node:path';
 import type { ConnectionRecord } from '../../core.js';
@@ -286,6 +286,14 @@ export class ConnectionCollector {
     this.timer.unref();
   }
 
+  /** Destroy notifications report closes again (a restarted helper): back to reading the tables every second. */
+  stopPolling(): void {
+    this.kernel = true;
+    if (this.timer) clearInterval(this.timer);
+    this.timer = setInterval(() => this.poll(), this.opts.pollMs ?? 1000);
+    this.timer.unref();
+  }
+
   /** A socket the kernel freed: its connection is reported now, with the kernel's final byte counts. */
   fromKernel(e: KernelConnectionEvent): void {
     const local = Buffer.from(e.local, 'hex');
@@ -304,14 +312,14 @@ export class ConnectionCollector {
       this.destroyed.add(t.sock.inode);
       if (t.done) return; // reported already (long-lived, or present at start without the inventory)
       if (e.bytes) t.bytes = { bytesIn: e.bytesIn, bytesOut: e.bytesOut };
-      this.report(t);
+      this.report(t, e.t);
       return;
     }
     // Opened and closed between two table reads: its listening port may be new too.
     this.refreshListeners(now);
     const sock: ProcSocket = { proto: e.proto, local, lport: e.lport, remote, rport: e.rport, state: e.state, uid: 0, inode: 0 };
     this.report({ sock, dir: direction(sock, this.listeners, this.ephemeral), firstSeen: now,
-      bytes: { bytesIn: e.bytesIn, bytesOut: e.bytesOut }, done: false });
+      bytes: { bytesIn: e.bytesIn, bytesOut: e.bytesOut }, done: false }, e.t);
   }
 
   private refreshListeners(now: number): void {
@@ -437,12 +445,13 @@ export class ConnectionCollector {
     if (open.tcp && !this.ssFailed && now - this.lastSample >= (this.opts.bytesPeriodMs ?? (this.kernel ? KERNEL_BYTES_PERIOD_MS : 500))) void this.sample();
   }
 
-  private report(t: Tracked): void {
+  /** `at`: when it ended, when the kernel said; else now. */
+  private report(t: Tracked, at?: number): void {
     if (t.done) return;
     t.done = true;
     const s = t.sock;
     this.opts.emit({
-      t: this.opts.now(),
+      t: at ?? this.opts.now(),
       proto: s.proto,
       dir: t.dir,
       local: s.local,
@@ -455,8 +464,30 @@ export class ConnectionCollector {
   }
 }
 
+/** Where the agent looks for the programs it runs, in order: never PATH, which whoever starts it (as root) controls. */
+export const SYSTEM_PROGRAM_DIRS = ['/usr/sbin', '/usr/bin', '/sbin', '/bin'];
+
+/** The absolute path of a system program (an executable regular file in SYSTEM_PROGRAM_DIRS), or undefined. */
+export function systemProgram(name: string, dirs = SYSTEM_PROGRAM_DIRS): string | undefined {
+  for (const d of dirs) {
+    const path = join(d, name);
+    try {
+      if (!statSync(path).isFile()) continue;
+      accessSync(path, constants.X_OK);
+      return path;
+    } catch { /* not there */ }
+  }
+  return undefined;
+}
+
 function runSs(): Promise<string> {
   return new Promise((resolve, reject) => {
-    execFile('ss', ['-tinHeO'], { timeout: 2000, maxBuffer: 16 << 20 }, (err, stdout) => (err ? reject(err) : resolve(stdout)));
+    const ss = systemProgram('ss');
+    if (!ss) {
+      reject(Object.assign(new Error(`ss not found in ${SYSTEM_PROGRAM_DIRS.join(', ')}`), { code: 'ENOENT' }));
+      return;
+    }
+    execFile(ss, ['-tinHeO'], { timeout: 2000, maxBuffer: 16 << 20, env: { PATH: SYSTEM_PROGRAM_DIRS.join(':'), LC_ALL: 'C' } },
+      (err, stdout) => (err ? reject(err) : resolve(stdout)));
   });
 }

@@ -4,7 +4,7 @@
 // anything that lives at least that long. /proc is listed only when the last pid handed out (in
 // /proc/loadavg) moved, so an idle poll is one small read.
 
-import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ProcessRecord } from '../../core.js';
 import { type Logger, silentLogger } from '../log.js';
@@ -56,6 +56,16 @@ export function parseCmdline(raw: Buffer | string): string {
   return s.replace(/\0+$/, '').split('\0').join(' ');
 }
 
+/**
+ * An executable as reported. A path means a file only in its mount namespace: one in another
+ * namespace than the agent's that is not the file of that name here carries its namespace,
+ * `mnt:[N]/usr/bin/sleep`, so it can never be taken for, nor merged into the record of, the file
+ * of that name here (SPEC R1: "the same executable").
+ */
+export function executableIn(exe: string, mntns?: number | string): string {
+  return mntns ? `mnt:[${mntns}]${exe}` : exe;
+}
+
 interface Known { startTime: number; cmd: string; exe: string }
 
 export interface ProcessCollectorOptions {
@@ -72,6 +82,8 @@ export interface ProcessCollectorOptions {
    */
   inventory?: boolean;
   log?: Logger;
+  /** The process whose mount namespace is the host's (default 1, init). */
+  hostPid?: number;
   /** Masks secrets in a command line before it is reported. */
   mask?: (cmd: string) => string;
 }
@@ -91,6 +103,12 @@ export class ProcessCollector {
   private readonly log: Logger;
   private lastPid: number | undefined;
   private lastList = 0;
+  /**
+   * The host's mount namespace as /proc/<pid>/ns/mnt names it, and where its paths are looked up:
+   * init's when it can be read (an agent sandboxed in its own still takes the host's paths for
+   * the host's), else the agent's own; undefined: cannot be told.
+   */
+  private readonly hostMnt: { ns: string; root: string } | undefined;
   /** Listings of /proc so far (lets tests see the gate work). */
   listings = 0;
 
@@ -98,6 +116,14 @@ export class ProcessCollector {
     this.procRoot = opts.procRoot ?? '/proc';
     this.users = new UserNames(opts.passwdPath);
     this.log = opts.log ?? silentLogger;
+    for (const pid of [String(opts.hostPid ?? 1), 'self']) {
+      try {
+        const root = pid === 'self' ? '/' : join(this.procRoot, pid, 'root');
+        statSync(root); // a sandbox may keep the agent out of init's root
+        this.hostMnt = { ns: readlinkSync(join(this.procRoot, pid, 'ns/mnt')), root };
+        break;
+      } catch { /* not readable: the next, or no namespaces to compare */ }
+    }
   }
 
   /** Learns what runs now (reported only as an inventory, see the option), then polls unless the kernel's events feed it. */
@@ -131,7 +157,8 @@ export class ProcessCollector {
     if (e.gone) this.kernelGone++;
     // A process gone before its command line was read is still reported, saying so.
     if (cmd === '') cmd = e.gone ? `[${e.comm ?? '?'}] (exited before it was read)` : `[${e.comm ?? '?'}]`;
-    this.report(e.pid, e.ppid ?? 0, e.uid ?? UNKNOWN_UID, e.ev, cmd, e.exe ?? '');
+    const exe = e.exe || e.mntns ? executableIn(e.exe ?? '', e.mntns) : '';
+    this.report(e.pid, e.ppid ?? 0, e.uid ?? UNKNOWN_UID, e.ev, cmd, exe, e.t);
   }
 
   stop(): void {
@@ -180,7 +207,7 @@ export class ProcessCollector {
       return; // exited between the listing and the read
     }
     if (!stat || uid === undefined) return;
-    const exe = readExe(dir);
+    const exe = readExe(dir, this.hostMnt);
     this.known.set(pid, { startTime: stat.startTime, cmd, exe });
     if (stat.flags & PF_KTHREAD || !report || stat.ppid === this.opts.ignoreChildrenOf) return;
     if (cmd === '') cmd = `[${stat.comm}]`;
@@ -205,7 +232,7 @@ export class ProcessCollector {
       return;
     }
     if (!k || !stat || uid === undefined || stat.startTime !== k.startTime) { this.forkWatch.delete(pid); return; }
-    const exe = readExe(dir);
+    const exe = readExe(dir, this.hostMnt);
     if (cmd !== k.cmd || exe !== k.exe) {
       this.forkWatch.delete(pid);
       this.known.set(pid, { startTime: k.startTime, cmd, exe });
@@ -217,8 +244,9 @@ export class ProcessCollector {
     }
   }
 
-  private report(pid: number, ppid: number, uid: number, type: 'fork' | 'exec', cmd: string, exe: string): void {
-    const rec: ProcessRecord = { t: this.opts.now(), pid, ppid, uid, type, cmd: this.opts.mask ? this.opts.mask(cmd) : cmd };
+  /** `t`: when it happened, when the kernel said; else now. */
+  private report(pid: number, ppid: number, uid: number, type: 'fork' | 'exec', cmd: string, exe: string, t?: number): void {
+    const rec: ProcessRecord = { t: t ?? this.opts.now(), pid, ppid, uid, type, cmd: this.opts.mask ? this.opts.mask(cmd) : cmd };
     if (exe) rec.exe = exe;
     const user = this.users.lookup(uid);
     if (user) rec.user = user;
@@ -226,10 +254,25 @@ export class ProcessCollector {
   }
 }
 
-function readExe(dir: string): string {
+/** The executable of /proc/<pid> (`dir`), marked with its mount namespace when that is foreign (executableIn). */
+function readExe(dir: string, host: { ns: string; root: string } | undefined): string {
+  let exe: string;
   try {
-    return readlinkSync(join(dir, 'exe'));
+    exe = readlinkSync(join(dir, 'exe'));
   } catch {
     return ''; // kernel thread, zombie, or not ours to read
   }
+  let mnt: string;
+  try {
+    mnt = readlinkSync(join(dir, 'ns/mnt'));
+  } catch {
+    return exe; // no namespace to compare (readable exe, unreadable namespace: not seen in practice)
+  }
+  if (host === undefined || mnt === host.ns) return exe;
+  try {
+    const image = statSync(join(dir, 'exe'), { bigint: true }); // the file it runs, wherever it is mounted
+    const here = statSync(join(host.root, exe), { bigint: true });
+    if (image.ino === here.ino && image.dev === here.dev) return exe;
+  } catch { /* gone, or no such path here */ }
+  return executableIn(exe, mnt.replace(/^mnt:\[|\]$/g, ''));
 }

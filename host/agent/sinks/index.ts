@@ -11,6 +11,8 @@ import type { Sink } from './sink.js';
 import { StreamSink } from './stdout.js';
 
 export class UsageError extends Error {}
+/** Refused for safety (a readable secret, a sink file not the agent's): one line, no usage text, exit 2. */
+export class RefusedError extends Error {}
 
 export interface SinkRequest {
   /** `stdout`, `file:<path>`, `mqtt://host:port` or `mqtts://host:port`. */
@@ -20,6 +22,8 @@ export interface SinkRequest {
   log: StderrLogger;
   stdout?: Writable;
   outbox?: OutboxLimits;
+  /** Messages the sink could not keep or write (every sink): see MqttSinkOptions.onDropped. */
+  onDropped?: (messages: number) => void;
   /** Test seams for the MQTT transport (backoff, TLS trust, token lifetime). */
   mqtt?: Partial<Pick<MqttSinkOptions, 'backoff' | 'tls' | 'maxInFlight'>> & { tokenTtlMs?: number; renewBeforeMs?: number };
 }
@@ -36,14 +40,14 @@ export function createSink(req: SinkRequest): SinkSetup {
   const spec = req.spec ?? (req.connectionString ? undefined : 'stdout');
   if (req.connectionString !== undefined) return iotHub(req, spec);
   const deviceId = req.deviceId ?? hostname();
-  if (spec === 'stdout') return { sink: new StreamSink(req.stdout), deviceId, description: 'stdout' };
+  if (spec === 'stdout') return { sink: new StreamSink(req.stdout, req.log, undefined, req.onDropped), deviceId, description: 'stdout' };
   if (spec?.startsWith('file:')) {
     const path = spec.slice('file:'.length);
     if (!path) throw new UsageError('--sink file:<path> needs a path');
     try {
-      return { sink: new FileSink(path, req.log), deviceId, description: `file ${path}` };
+      return { sink: new FileSink(path, req.log, req.onDropped), deviceId, description: `file ${path}` };
     } catch (e) {
-      throw new UsageError(`--sink ${spec}: ${(e as Error).message}`);
+      throw new RefusedError(`--sink ${spec}: ${(e as Error).message}`);
     }
   }
   const url = brokerUrl(spec ?? '');
@@ -55,6 +59,7 @@ export function createSink(req: SinkRequest): SinkSetup {
     username: url.username ? decodeURIComponent(url.username) : undefined,
     password: url.password ? () => decodeURIComponent(url.password) : undefined,
     outbox: req.outbox,
+    onDropped: req.onDropped,
     ...req.mqtt,
   });
   return { sink: mqtt, mqtt, deviceId, description: `MQTT ${url.host}` };
@@ -100,6 +105,7 @@ function iotHub(req: SinkRequest, spec: string | undefined): SinkSetup {
     renewAt: () => tokens.renewAt(),
     tls: { rejectUnauthorized: true, ...req.mqtt?.tls },
     outbox: req.outbox,
+    onDropped: req.onDropped,
     backoff: req.mqtt?.backoff,
     maxInFlight: req.mqtt?.maxInFlight,
   });

@@ -5,7 +5,7 @@
 
 import { connect, type IClientOptions, type MqttClient } from 'mqtt';
 import type { Logger } from '../log.js';
-import { Outbox, type OutboxLimits } from '../outbox.js';
+import { Outbox, transportDropped, type OutboxLimits } from '../outbox.js';
 import type { Sink } from './sink.js';
 
 /** The message properties IoT Hub reads from the topic: interface id, content type, encoding. */
@@ -46,6 +46,12 @@ export interface MqttSinkOptions {
   outbox?: OutboxLimits;
   backoff?: { initialMs: number; maxMs: number };
   maxInFlight?: number;
+  /**
+   * Called for each message the outbox could not keep, with the messages it stands for: 1, plus
+   * the drops its own `transport` record reported (they would be lost with it). The agent hands
+   * the number to the core (reportLoss), so the next message that leaves carries it.
+   */
+  onDropped?: (messages: number) => void;
 }
 
 export class MqttSink implements Sink {
@@ -73,7 +79,8 @@ export class MqttSink implements Sink {
   constructor(private readonly opts: MqttSinkOptions) {
     this.topic = telemetryTopic(opts.deviceId);
     this.cborTopic = telemetryTopic(opts.deviceId, 'cbor');
-    this.outbox = new Outbox(opts.outbox);
+    const onDropped = opts.onDropped;
+    this.outbox = new Outbox(opts.outbox, onDropped && ((text) => onDropped(1 + transportDropped(text))));
     this.log = opts.log;
     this.connect();
   }

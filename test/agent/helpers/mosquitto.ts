@@ -67,6 +67,12 @@ export class Mosquitto {
     await exited;
   }
 
+  /** Freezes the broker (SIGSTOP): connections stay open, nothing is read or acknowledged. */
+  freeze(): void { this.proc?.kill('SIGSTOP'); }
+
+  /** Lets a frozen broker go on (SIGCONT). */
+  thaw(): void { this.proc?.kill('SIGCONT'); }
+
   async stop(): Promise<void> {
     await this.pause('SIGKILL');
     rmSync(this.dir, { recursive: true, force: true });
