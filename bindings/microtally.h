@@ -57,19 +57,19 @@ extern "C" {
 
 /** Return codes. Values 0..3 are the blob's own codes (docs/ABI.md); errors are negative. */
 typedef enum mt_status {
-    MT_OK = 0,          /**< accepted; messages may now be pending */
-    MT_SKIPPED = 1,     /**< input rejected; nothing changed; reason from mt_last_error() */
-    MT_BLANK = 2,       /**< blank trace line (mt_ingest_line only): ignored */
-    MT_BUSY = 3,        /**< messages are pending: drain first; nothing changed */
-    MT_NO_MESSAGE = 4,  /**< drain calls: nothing (more) pending; the pending input is applied */
+  MT_OK = 0,         /**< accepted; messages may now be pending */
+  MT_SKIPPED = 1,    /**< input rejected; nothing changed; reason from mt_last_error() */
+  MT_BLANK = 2,      /**< blank trace line (mt_ingest_line only): ignored */
+  MT_BUSY = 3,       /**< messages are pending: drain first; nothing changed */
+  MT_NO_MESSAGE = 4, /**< drain calls: nothing (more) pending; the pending input is applied */
 
-    MT_ERR_PARAM = -1,  /**< NULL pointer or invalid argument; nothing changed */
-    MT_ERR_STATE = -2,  /**< core not initialised (or mt_init on a core already initialised) */
-    MT_ERR_ENGINE = -3, /**< wasm3 could not load the blob (heap too small, not a blob of ABI 1,
-                             missing export), or the core could not be recovered after a trap */
-    MT_ERR_TRAP = -4,   /**< the blob trapped; the core was re-initialised; losses counted */
-    MT_ERR_BUFFER = -5  /**< mt_next_message: the message was larger than the caller's buffer;
-                             it was discarded (counted) and the next call continues draining */
+  MT_ERR_PARAM = -1,  /**< NULL pointer or invalid argument; nothing changed */
+  MT_ERR_STATE = -2,  /**< core not initialised (or mt_init on a core already initialised) */
+  MT_ERR_ENGINE = -3, /**< wasm3 could not load the blob (heap too small, not a blob of ABI 1,
+                           missing export), or the core could not be recovered after a trap */
+  MT_ERR_TRAP = -4,   /**< the blob trapped; the core was re-initialised; losses counted */
+  MT_ERR_BUFFER = -5  /**< mt_next_message: the message was larger than the caller's buffer;
+                           it was discarded (counted) and the next call continues draining */
 } mt_status_t;
 
 /* Enumerations of the typed records (docs/ABI.md). */
@@ -79,10 +79,10 @@ enum { MT_FAMILY_IPV4 = 4, MT_FAMILY_IPV6 = 6 };
 enum { MT_PROCESS_FORK = 0, MT_PROCESS_EXEC = 1 };
 enum { MT_RESULT_PASS = 0, MT_RESULT_FAIL = 1, MT_RESULT_ERROR = 2 };
 enum {
-    MT_SEVERITY_CRITICAL = 0,
-    MT_SEVERITY_IMPORTANT = 1,
-    MT_SEVERITY_WARNING = 2,
-    MT_SEVERITY_INFORMATIONAL = 3
+  MT_SEVERITY_CRITICAL = 0,
+  MT_SEVERITY_IMPORTANT = 1,
+  MT_SEVERITY_WARNING = 2,
+  MT_SEVERITY_INFORMATIONAL = 3
 };
 
 /*
@@ -91,87 +91,87 @@ enum {
  * The strings need to live only for the duration of the call.
  */
 typedef struct mt_connection {
-    int64_t t_ms;
-    uint64_t bytes_in;   /**< <= 2^53 - 1 */
-    uint64_t bytes_out;  /**< <= 2^53 - 1 */
-    uint8_t local[16];   /**< IPv4: first 4 bytes, network order */
-    uint8_t remote[16];
-    uint16_t local_port;
-    uint16_t remote_port;
-    uint8_t protocol;    /**< MT_PROTO_* */
-    uint8_t direction;   /**< MT_DIR_* */
-    uint8_t family;      /**< of the local address: MT_FAMILY_IPV4 or MT_FAMILY_IPV6 */
-    uint8_t remote_family; /**< of the remote address; 0: the same as the local one */
-    const char *app;     /**< application protocol, e.g. "dns"; optional */
-    size_t app_len;
-    const char *host;    /**< host name; optional */
-    size_t host_len;
+  int64_t t_ms;
+  uint64_t bytes_in;  /**< <= 2^53 - 1 */
+  uint64_t bytes_out; /**< <= 2^53 - 1 */
+  uint8_t local[16];  /**< IPv4: first 4 bytes, network order */
+  uint8_t remote[16];
+  uint16_t local_port;
+  uint16_t remote_port;
+  uint8_t protocol;      /**< MT_PROTO_* */
+  uint8_t direction;     /**< MT_DIR_* */
+  uint8_t family;        /**< of the local address: MT_FAMILY_IPV4 or MT_FAMILY_IPV6 */
+  uint8_t remote_family; /**< of the remote address; 0: the same as the local one */
+  const char *app;       /**< application protocol, e.g. "dns"; optional */
+  size_t app_len;
+  const char *host; /**< host name; optional */
+  size_t host_len;
 } mt_connection_t;
 
 typedef struct mt_process {
-    int64_t t_ms;
-    uint32_t pid;
-    uint32_t ppid;
-    uint32_t uid;
-    uint8_t type;        /**< MT_PROCESS_* */
-    const char *cmd;
-    size_t cmd_len;
-    const char *exe;     /**< optional */
-    size_t exe_len;
-    const char *user;    /**< optional */
-    size_t user_len;
+  int64_t t_ms;
+  uint32_t pid;
+  uint32_t ppid;
+  uint32_t uid;
+  uint8_t type; /**< MT_PROCESS_* */
+  const char *cmd;
+  size_t cmd_len;
+  const char *exe; /**< optional */
+  size_t exe_len;
+  const char *user; /**< optional */
+  size_t user_len;
 } mt_process_t;
 
 typedef struct mt_baseline {
-    int64_t t_ms;
-    uint8_t result;      /**< MT_RESULT_* */
-    uint8_t severity;    /**< MT_SEVERITY_* */
-    const char *id;
-    size_t id_len;
-    const char *group;
-    size_t group_len;
-    const char *error;   /**< optional */
-    size_t error_len;
-    const char *description;
-    size_t description_len;
-    const char *remediation;
-    size_t remediation_len;
+  int64_t t_ms;
+  uint8_t result;   /**< MT_RESULT_* */
+  uint8_t severity; /**< MT_SEVERITY_* */
+  const char *id;
+  size_t id_len;
+  const char *group;
+  size_t group_len;
+  const char *error; /**< optional */
+  size_t error_len;
+  const char *description;
+  size_t description_len;
+  const char *remediation;
+  size_t remediation_len;
 } mt_baseline_t;
 
 typedef struct mt_sysinfo {
-    int64_t t_ms;
-    uint64_t mem_total;  /**< bytes, <= 2^53 - 1 */
-    const char *os;
-    size_t os_len;
-    const char *os_version;
-    size_t os_version_len;
-    const char *kernel;
-    size_t kernel_len;
-    const char *hw;
-    size_t hw_len;
+  int64_t t_ms;
+  uint64_t mem_total; /**< bytes, <= 2^53 - 1 */
+  const char *os;
+  size_t os_len;
+  const char *os_version;
+  size_t os_version_len;
+  const char *kernel;
+  size_t kernel_len;
+  const char *hw;
+  size_t hw_len;
 } mt_sysinfo_t;
 
 /** Start-up configuration. */
 typedef struct mt_config {
-    /** The blob (e.g. microtally_rtos_wasm from microtally_blobs.h). It must stay valid and
+  /** The blob (e.g. microtally_rtos_wasm from microtally_blobs.h). It must stay valid and
      *  unchanged for the life of the core: wasm3 reads it in place, so it can sit in flash. */
-    const uint8_t *blob;
-    size_t blob_size;
-    /** Bytes of linear memory to reserve in wasm3's heap; 0: the module's full memory.
+  const uint8_t *blob;
+  size_t blob_size;
+  /** Bytes of linear memory to reserve in wasm3's heap; 0: the module's full memory.
      *  Pass the generated microtally_<profile>_memory_end (the blob's mt_memory_end(): nothing
      *  above it is ever touched) to save RAM. mt_init fails with MT_ERR_ENGINE if the blob
      *  reports needing more than this. */
-    uint32_t memory_limit;
+  uint32_t memory_limit;
 } mt_config_t;
 
 /** Loss and fault counters, kept by the bindings across re-initialisations. */
 typedef struct mt_counters {
-    uint32_t traps;               /**< blob calls that trapped */
-    uint32_t lost_inputs;         /**< inputs accepted since the last completed message and lost
-                                       to a trap (an upper bound: some may already have been
-                                       sent), including the input whose call trapped */
-    uint32_t lost_messages;       /**< messages partly taken when a trap struck */
-    uint32_t discarded_messages;  /**< messages dropped by mt_next_message as MT_ERR_BUFFER */
+  uint32_t traps;              /**< blob calls that trapped */
+  uint32_t lost_inputs;        /**< inputs accepted since the last completed message and lost
+                                    to a trap (an upper bound: some may already have been
+                                    sent), including the input whose call trapped */
+  uint32_t lost_messages;      /**< messages partly taken when a trap struck */
+  uint32_t discarded_messages; /**< messages dropped by mt_next_message as MT_ERR_BUFFER */
 } mt_counters_t;
 
 /** Number of blob exports the bindings call (private). */
@@ -182,25 +182,25 @@ typedef struct mt_counters {
  * change between versions: use the functions below.
  */
 typedef struct mt_core {
-    uint32_t priv_magic;
-    uint32_t priv_flags;
-    void *priv_env;
-    void *priv_runtime;
-    void *priv_fn[MT_PRIV_FUNCTION_COUNT];
-    uint32_t priv_input_ptr;
-    uint32_t priv_input_capacity;
-    uint32_t priv_output_ptr;
-    uint32_t priv_output_capacity;
-    uint32_t priv_error_ptr;
-    uint32_t priv_prefetched;
-    uintptr_t priv_heap_start;
-    uint32_t priv_inputs_at_risk;
-    uint32_t priv_host_error_len;
-    char priv_host_error[64];
-    uint8_t priv_agent_id_len;
-    char priv_agent_id[36];
-    uint8_t priv_format;
-    mt_counters_t priv_counters;
+  uint32_t priv_magic;
+  uint32_t priv_flags;
+  void *priv_env;
+  void *priv_runtime;
+  void *priv_fn[MT_PRIV_FUNCTION_COUNT];
+  uint32_t priv_input_ptr;
+  uint32_t priv_input_capacity;
+  uint32_t priv_output_ptr;
+  uint32_t priv_output_capacity;
+  uint32_t priv_error_ptr;
+  uint32_t priv_prefetched;
+  uintptr_t priv_heap_start;
+  uint32_t priv_inputs_at_risk;
+  uint32_t priv_host_error_len;
+  char priv_host_error[64];
+  uint8_t priv_agent_id_len;
+  char priv_agent_id[36];
+  uint8_t priv_format;
+  mt_counters_t priv_counters;
 } mt_core_t;
 
 /**
@@ -241,8 +241,8 @@ mt_status_t mt_ingest_line(mt_core_t *core, const char *line, size_t len);
 
 /** Message formats (SPEC R8, configuration key messageFormat). */
 typedef enum mt_format {
-    MT_FORMAT_JSON = 0, /**< one JSON object per message */
-    MT_FORMAT_CBOR = 1  /**< one CBOR data item per message (RFC 8949; layout in docs/CBOR.md) */
+  MT_FORMAT_JSON = 0, /**< one JSON object per message */
+  MT_FORMAT_CBOR = 1  /**< one CBOR data item per message (RFC 8949; layout in docs/CBOR.md) */
 } mt_format_t;
 
 /**
@@ -345,9 +345,10 @@ mt_status_t mt_stats(mt_core_t *core, const char **json, size_t *len);
 
 /** Who lost what the core did not see (mt_report_loss, mt_report_gap). */
 typedef enum mt_loss_source {
-    MT_LOSS_PROCESS = 0,  /**< process events, before they reached the core (linux profile) */
-    MT_LOSS_NETWORK = 1,  /**< connection events, before they reached the core (linux profile) */
-    MT_LOSS_TRANSPORT = 3 /**< messages the outbox could not keep (mt_report_loss only; every profile) */
+  MT_LOSS_PROCESS = 0, /**< process events, before they reached the core (linux profile) */
+  MT_LOSS_NETWORK = 1, /**< connection events, before they reached the core (linux profile) */
+  MT_LOSS_TRANSPORT =
+      3 /**< messages the outbox could not keep (mt_report_loss only; every profile) */
 } mt_loss_source_t;
 
 /** mt_report_loss count: a loss happened, its size unknown (linux profile; not for MT_LOSS_TRANSPORT). */

@@ -15,7 +15,7 @@
 
 MT_BINDINGS_DIR := $(MT_ROOT)/bindings
 MT_ENGINE ?= wasm3
-WASM3_DIR ?= $(MT_ROOT)/third_party/pywasm3-0.5.0/wasm3
+include $(MT_ROOT)/scripts/trees.mk
 
 MT_CPPFLAGS = -I$(MT_BINDINGS_DIR) $(if $(filter wasm3,$(MT_ENGINE)),-I$(WASM3_DIR)) \
               $(if $(MT_CONFIG_FILE),-DMT_CONFIG_FILE='"$(MT_CONFIG_FILE)"')
@@ -29,9 +29,8 @@ $(MT_OBJ)/microtally.o: $(MT_BINDINGS_DIR)/microtally.c $(MT_HEADERS)
 	$(CC) $(CFLAGS) $(MT_CPPFLAGS) $(MT_EXTRA_CFLAGS) -c $< -o $@
 
 ifeq ($(MT_ENGINE),wasm3)
-# wasm3's core only: no WASI, no libc bindings (the blob has no imports).
-MT_WASM3_FILES := m3_bind m3_code m3_compile m3_core m3_emit m3_env m3_exec m3_function \
-                  m3_info m3_module m3_parse
+# wasm3's core only (the list CMake reads too).
+MT_WASM3_FILES := $(shell sed -e '/^\#/d' $(MT_BINDINGS_DIR)/wasm3_sources.txt)
 # wasm3 needs the optimiser for its tail calls (never -O0) and is not ours to lint.
 MT_WASM3_CFLAGS ?= -O2
 # -fwrapv: wasm3 computes wasm's wrapping i32/i64 arithmetic with signed C operators; without
@@ -49,11 +48,11 @@ $(MT_OBJ)/mt_engine_wasm3.o: $(MT_BINDINGS_DIR)/mt_engine_wasm3.c $(MT_HEADERS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(MT_CPPFLAGS) $(MT_EXTRA_CFLAGS) -c $< -o $@
 
-# Blobs as C arrays (scripts/embed-blob.mjs), named as bindings/microtally_blobs.h declares.
+# Blobs as C arrays (embed-blob.cmake, as CMake builds do), named as microtally_blobs.h declares.
 define mt_blob_rules
-$(MT_OBJ)/blobs/$(call mt_blob_name,$(1)).c: $(call mt_blob_file,$(1)) $(MT_ROOT)/scripts/embed-blob.mjs
+$(MT_OBJ)/blobs/$(call mt_blob_name,$(1)).c: $(call mt_blob_file,$(1)) $(MT_BINDINGS_DIR)/embed-blob.cmake
 	@mkdir -p $$(dir $$@)
-	node $(MT_ROOT)/scripts/embed-blob.mjs $$< $$@ $(call mt_blob_name,$(1))
+	cmake -DIN=$$< -DOUT=$$@ -DNAME=$(call mt_blob_name,$(1)) -DMEMORY_END=auto -P $(MT_BINDINGS_DIR)/embed-blob.cmake
 endef
 
 else ifeq ($(MT_ENGINE),aot)

@@ -16,44 +16,44 @@
 
 /* The blob exports the bindings call (docs/ABI.md), by index. */
 enum mt_fn {
-    MT_FN_INIT,
-    MT_FN_SET_AGENT_ID,
-    MT_FN_INGEST_LINE,
-    MT_FN_OVERSIZED_LINE,
-    MT_FN_INGEST_CONNECTION,
-    MT_FN_INGEST_PROCESS,
-    MT_FN_INGEST_BASELINE,
-    MT_FN_INGEST_SYSINFO,
-    MT_FN_CONFIGURE,
-    MT_FN_TICK,
-    MT_FN_FINISH,
-    MT_FN_NEXT_CHUNK,
-    MT_FN_CHUNK_ENDS_MESSAGE,
-    MT_FN_STATS,
-    MT_FN_ERROR_LENGTH,
-    /* asked once at start */
-    MT_FN_ABI_VERSION,
-    MT_FN_INPUT_PTR,
-    MT_FN_INPUT_CAPACITY,
-    MT_FN_OUTPUT_PTR,
-    MT_FN_OUTPUT_CAPACITY,
-    MT_FN_ERROR_PTR,
-    MT_FN_REQUIRED, /* the ones below may be missing (older or stand-in blobs) */
-    MT_FN_MEMORY_END = MT_FN_REQUIRED,
-    MT_FN_INGEST_BATCH,
-    MT_FN_PENDING,
-    MT_FN_SET_FORMAT,
-    MT_FN_REPORT_LOSS,
-    MT_FN_COUNT
+  MT_FN_INIT,
+  MT_FN_SET_AGENT_ID,
+  MT_FN_INGEST_LINE,
+  MT_FN_OVERSIZED_LINE,
+  MT_FN_INGEST_CONNECTION,
+  MT_FN_INGEST_PROCESS,
+  MT_FN_INGEST_BASELINE,
+  MT_FN_INGEST_SYSINFO,
+  MT_FN_CONFIGURE,
+  MT_FN_TICK,
+  MT_FN_FINISH,
+  MT_FN_NEXT_CHUNK,
+  MT_FN_CHUNK_ENDS_MESSAGE,
+  MT_FN_STATS,
+  MT_FN_ERROR_LENGTH,
+  /* asked once at start */
+  MT_FN_ABI_VERSION,
+  MT_FN_INPUT_PTR,
+  MT_FN_INPUT_CAPACITY,
+  MT_FN_OUTPUT_PTR,
+  MT_FN_OUTPUT_CAPACITY,
+  MT_FN_ERROR_PTR,
+  MT_FN_REQUIRED, /* the ones below may be missing (older or stand-in blobs) */
+  MT_FN_MEMORY_END = MT_FN_REQUIRED,
+  MT_FN_INGEST_BATCH,
+  MT_FN_PENDING,
+  MT_FN_SET_FORMAT,
+  MT_FN_REPORT_LOSS,
+  MT_FN_COUNT
 };
 
 /* Parameters of an export: every one returns an i32 (docs/ABI.md). */
 enum mt_fn_params {
-    MT_PARAMS_NONE,    /* () */
-    MT_PARAMS_I32,     /* (a) */
-    MT_PARAMS_I64,     /* (a) */
-    MT_PARAMS_I64_I32, /* (a, b) */
-    MT_PARAMS_I32_I32  /* (a, b) */
+  MT_PARAMS_NONE,    /* () */
+  MT_PARAMS_I32,     /* (a) */
+  MT_PARAMS_I64,     /* (a) */
+  MT_PARAMS_I64_I32, /* (a, b) */
+  MT_PARAMS_I32_I32  /* (a, b) */
 };
 
 /* The export names and their parameters, indexed by enum mt_fn (defined in microtally.c). */

@@ -78,8 +78,8 @@ measure() {
   [ "$out" -nt "$elf" ] && [ "$out" -nt build/firmware/regions.json ] && return 0
   # 71: mt_init failed; under wasm3 most likely its heap is too small for the blob.
   fw_footprint_run "$name" "$elf" "$work" \
-    "; if it says the heap is too small, raise MT_WASM3_HEAP_BYTES in ports/qemu/microtally_config.h"
-  node ports/qemu/size.mjs --label "$name.elf (mps2-an385, Cortex-M3, $engine)" \
+    "; if it says the heap is too small, raise MT_WASM3_HEAP_BYTES in ports/mps2-an385/microtally_config.h"
+  node ports/mps2-an385/size.mjs --label "$name.elf (mps2-an385, Cortex-M3, $engine)" \
     --map "build/firmware/$name.map" --elf "$elf" --out "$out" "$@" \
     --component "port=$obj/port/" --budget-flash "$flash" --budget-ram "$ram" \
     --measured "$work/footprint.json" --regions build/firmware/regions.json

@@ -8,8 +8,7 @@
 #   bash scripts/build-threadx-firmware.sh --profile rtos [--engine wasm3|aot]
 #                                                one image (what `replay --engine qemu-threadx` needs)
 #
-# The ThreadX tree: THREADX_DIR, else ../shared/third_party/threadx. Without one it says so in
-# one line and exits 3 (scripts/test.sh then counts the qemu-threadx runs as skipped).
+# The ThreadX tree: as scripts/trees.sh locates it. Without one it says so in one line and exits 3 (scripts/test.sh then counts the qemu-threadx runs as skipped).
 # The wasm3 rtos image takes the heap size ports/qemu measured (scripts/build-firmware.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,12 +18,12 @@ FW_SCRIPT=build-threadx-firmware
 . scripts/firmware-lib.sh
 fw_parse_args "$@"
 
-THREADX_DIR=${THREADX_DIR:-$(cd .. && pwd)/shared/third_party/threadx}
+# shellcheck source=scripts/trees.sh
+. scripts/trees.sh
 if [ ! -f "$THREADX_DIR/common/inc/tx_api.h" ] || [ ! -d "$THREADX_DIR/ports/cortex_m3/gnu/src" ]; then
-  log "no ThreadX tree at $THREADX_DIR: set THREADX_DIR to a checkout of eclipse-threadx/threadx (common/, ports/cortex_m3/gnu/)"
+  log "$(mt_tree_refusal threadx)"
   exit 3
 fi
-export THREADX_DIR
 
 # The wasm3 heap header and the blobs come from the ports/qemu build (it takes its own lock).
 heap_header=$ROOT/build/firmware/wasm3-heap-rtos.h
@@ -64,7 +63,7 @@ measure() {
   local elf=$ROOT/build/firmware/$name.elf work=build/firmware/measure-threadx-$engine
   [ "$out" -nt "$elf" ] && return 0
   fw_footprint_run "$name" "$elf" "$work"
-  node ports/qemu/size.mjs --label "$name.elf (mps2-an385, Cortex-M3, ThreadX, $engine)" \
+  node ports/mps2-an385/size.mjs --label "$name.elf (mps2-an385, Cortex-M3, ThreadX, $engine)" \
     --map "build/firmware/$name.map" --elf "$elf" --out "$out" \
     --component "stacks=section:.bss.agent_stack" --component "stacks=section:.bss.feeder_stack" \
     --component "queue=section:.bss.agent_queue" \

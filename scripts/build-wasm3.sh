@@ -19,7 +19,9 @@ WASM3_SHA256=5a47c8a39f7f6ae71b3316b2e5d86c9d0db6e771a65f09a86e4d4aa3a19aefcc
 PYPI_SIMPLE=${PYPI_SIMPLE:-https://pypi.org/simple}
 
 THIRD_PARTY=$ROOT/third_party
-PINNED_DIR=$THIRD_PARTY/pywasm3-$WASM3_VERSION/wasm3
+# shellcheck source=scripts/trees.sh
+. scripts/trees.sh
+PINNED_DIR=$MT_WASM3_PINNED
 
 log() { echo "build-wasm3: $*" >&2; }
 die() { log "$*"; exit 1; }
@@ -63,7 +65,7 @@ fetch() {
   log "wasm3 $WASM3_VERSION source in ${PINNED_DIR#$ROOT/}"
 }
 
-if [ -n "${WASM3_DIR:-}" ]; then
+if [ "$WASM3_DIR" != "$PINNED_DIR" ]; then
   [ -f "$WASM3_DIR/wasm3.h" ] && [ -f "$WASM3_DIR/m3_core.c" ] \
     || die "WASM3_DIR=$WASM3_DIR has no wasm3.h/m3_core.c (point it at wasm3's source/ folder)"
   WASM3_DIR=$(cd "$WASM3_DIR" && pwd)
@@ -82,6 +84,7 @@ if [ ! -f build/microtally-rtos.wasm ] || [ ! -f build/microtally-linux.wasm ]; 
 fi
 
 command -v make >/dev/null || die "make not found (apt install make; scripts/setup.sh does)"
+command -v cmake >/dev/null || die "cmake not found: it embeds the blobs (apt install cmake; scripts/setup.sh does)"
 command -v "${CC:-cc}" >/dev/null || die "no C compiler: ${CC:-cc} not found (apt install gcc; scripts/setup.sh does)"
 JOBS=$(getconf _NPROCESSORS_ONLN 2>/dev/null || echo 2)
 make --no-print-directory -s -C ports/posix -j"$JOBS" WASM3_DIR="$WASM3_DIR" >&2

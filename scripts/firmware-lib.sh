@@ -45,7 +45,8 @@ fw_footprint_run() {
 # wasm3's source (pinned, checked) into WASM3_DIR, and the blobs when they are missing.
 fw_sources() {
   bash scripts/build-wasm3.sh --fetch-only
-  WASM3_DIR=${WASM3_DIR:-$ROOT/third_party/pywasm3-0.5.0/wasm3}
+  # shellcheck source=scripts/trees.sh
+  . scripts/trees.sh
   if [ ! -f build/microtally-rtos-small.wasm ] || [ ! -f build/microtally-linux.wasm ]; then
     log "blobs missing: building them (npm run build:core)"
     npm run --silent build:core >&2

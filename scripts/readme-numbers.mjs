@@ -160,14 +160,14 @@ function threadxBoard() {
   const m = w.measured, am = a.measured;
   const rows = [
     [['threadx'], '`threadx`: the kernel (its timer thread and stack included)'],
-    [['agent'], `\`agent\`: \`microtally_threadx.c\` (core handle, control blocks, update buffer and journal${upd && jrn ? ` ${n(upd + jrn)} B` : ''})`],
+    [['agent'], `\`agent\`: \`microtally_threadx.c\` (the ThreadX layer, control blocks, update buffer and journal${upd && jrn ? ` ${n(upd + jrn)} B` : ''}) with \`../common/mt_agent.c\` (core handle) and \`mt_message.c\``],
     [['queue'], `\`queue\`: the agent's event queue, ${n(m.queueBytes)} B`],
     [['stacks'], `\`stacks\`: agent ${n(m.agentStackBytes)} B + feeder ${n(m.feederStackBytes)} B`],
     [['stack'], "`stack`: main stack, ThreadX's system stack once the kernel runs"],
     [['wasm3'], '`wasm3`: interpreter and its fixed heap (compiled code, linear memory, wasm stack)'],
     [['blob'], '`blob`: the rtos-small blob (wasm3) / the translated blob with its linear memory (aot)'],
     [['bindings'], '`bindings`'],
-    [['replay'], '`replay`: feeder, `--check-api`, semihosting, shared replay loop, their buffers (not part of a product)'],
+    [['replay'], "`replay`: feeder, `--check-api`, the board's startup, semihosting and console, shared replay loop, their buffers (not part of a product)"],
     [['toolchain', 'fill'], '`toolchain` (newlib-nano, libgcc) and fill'],
   ];
   const known = new Set(rows.flatMap(([c]) => c));

@@ -8,8 +8,9 @@ cd "$(dirname "$0")/.."
 # a real MQTT broker and openssl (test certificates) for the transport tests,
 # iproute2 (ss) for the connection collector, the Arm cross compiler and
 # newlib for the firmware, QEMU for the emulated board, clang's sanitizer and libFuzzer
-# runtimes (not pulled in by clang itself) for the fuzz targets.
-PACKAGES=(build-essential clang libclang-rt-14-dev libbpf-dev cmake curl wabt mosquitto openssl iproute2 gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm)
+# runtimes (not pulled in by clang itself) for the fuzz targets, clang-format for the C style
+# check (scripts/check-format.sh).
+PACKAGES=(build-essential clang libclang-rt-14-dev clang-format libbpf-dev cmake curl wabt mosquitto openssl iproute2 gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm)
 missing=()
 for p in "${PACKAGES[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then

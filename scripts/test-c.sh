@@ -11,8 +11,8 @@ ROOT=$PWD
 . scripts/test-counts.sh
 
 if ! bash scripts/build-wasm3.sh; then fail "build-wasm3"; finish; fi
-WASM3_DIR=${WASM3_DIR:-$ROOT/third_party/pywasm3-0.5.0/wasm3}
-export WASM3_DIR
+# shellcheck source=scripts/trees.sh
+. scripts/trees.sh
 JOBS=$(getconf _NPROCESSORS_ONLN 2>/dev/null || echo 2)
 mkdir -p build/test-logs
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Tests of the ThreadX / NetX Duo port (ports/threadx). Ends with one line `N passed, M failed`.
-#  - On the real trees (THREADX_DIR / NETXDUO_DIR when set, else ../shared/third_party/ when
-#    present; MT_SHARED_THIRD_PARTY moves that default): ports/threadx/test/real, a CMake project
+#  - On the real trees (located by scripts/trees.sh: THREADX_DIR / NETXDUO_DIR when set, else
+#    ../shared/third_party/ when present; MT_SHARED_THIRD_PARTY moves that default): ports/threadx/test/real, a CMake project
 #    that adds ThreadX and NetX Duo with their own CMake and links the port as microtally::threadx,
 #    runs test_real on the ThreadX Linux port with two NetX Duo instances on the RAM test driver
 #    (our code under ASan + UBSan); the library is cross-compiled against the real
@@ -18,20 +18,17 @@ ROOT=$PWD
 if ! bash scripts/build-wasm3.sh >/dev/null; then fail "build-wasm3"; finish; fi
 if [ ! -f build/microtally-rtos-small.wasm ]; then fail "build/microtally-rtos-small.wasm missing (npm run build)"; finish; fi
 if ! command -v cmake >/dev/null 2>&1; then fail "cmake not installed (scripts/setup.sh)"; finish; fi
-WASM3_DIR=${WASM3_DIR:-$ROOT/third_party/pywasm3-0.5.0/wasm3}
 JOBS=$(getconf _NPROCESSORS_ONLN 2>/dev/null || echo 2)
 GENERATOR=(); command -v ninja >/dev/null 2>&1 && GENERATOR=(-G Ninja)
 SHIM=$ROOT/ports/threadx/shim
 LOGS=build/test-logs
 mkdir -p "$LOGS"
 
-# The real ThreadX and NetX Duo trees (read only: everything is built under build/).
-SHARED_TREES=${MT_SHARED_THIRD_PARTY:-$ROOT/../shared/third_party}
-[ -d "$SHARED_TREES" ] && SHARED_TREES=$(cd "$SHARED_TREES" && pwd)
-TX_TREE=${THREADX_DIR:-}
-NX_TREE=${NETXDUO_DIR:-}
-if [ -z "$TX_TREE" ] && [ -f "$SHARED_TREES/threadx/common/inc/tx_api.h" ]; then TX_TREE=$SHARED_TREES/threadx; fi
-if [ -z "$NX_TREE" ] && [ -f "$SHARED_TREES/netxduo/common/inc/nx_api.h" ]; then NX_TREE=$SHARED_TREES/netxduo; fi
+# The real ThreadX and NetX Duo trees (read only: everything is built under build/), and wasm3.
+# shellcheck source=scripts/trees.sh
+. scripts/trees.sh
+TX_TREE=$THREADX_DIR
+NX_TREE=$NETXDUO_DIR
 
 # The options a user passes, pointed at the test double.
 PORT_OPTS=(-DTHREADX_DIR="$SHIM/threadx" -DNETXDUO_DIR="$SHIM/netxduo" -DTHREADX_ARCH=cortex_m3
@@ -111,19 +108,22 @@ real_run() {
   [ $rc -eq 0 ] || fail "$name test_real: exit status $rc"
 }
 
-echo "== the blob embedded by CMake (no node) equals scripts/embed-blob.mjs's"
+echo "== the blob embedded by bindings/embed-blob.cmake: the .wasm's bytes, and mt_memory_end() as V8 runs it"
 EMBED=build/threadx/embed
 mkdir -p "$EMBED"
 if ! command -v node >/dev/null 2>&1; then
-  echo "skip the comparison with scripts/embed-blob.mjs: node not installed"
-  skip "embed-blob.cmake against embed-blob.mjs"
-elif cmake -DIN=build/microtally-rtos-small.wasm -DOUT="$EMBED/by-cmake.c" -DNAME=microtally_rtos -DMEMORY_END=auto \
-     -P ports/threadx/cmake/embed-blob.cmake >"$LOGS/threadx-embed.log" 2>&1 &&
-   node scripts/embed-blob.mjs build/microtally-rtos-small.wasm "$EMBED/by-node.c" microtally_rtos >>"$LOGS/threadx-embed.log" 2>&1 &&
-   cmp -s <(grep -oE '0x[0-9a-f]{2}|[a-z_]+ = [0-9]+u' "$EMBED/by-cmake.c") <(grep -oE '0x[0-9a-f]{2}|[a-z_]+ = [0-9]+u' "$EMBED/by-node.c"); then
-  pass "embed-blob.cmake: same bytes, length and mt_memory_end ($(grep -oE 'memory_end = [0-9]+' "$EMBED/by-cmake.c"))"
+  echo "skip the embedded blob's check: node not installed (it runs the blob's mt_memory_end)"
+  skip "embed-blob.cmake against the blob run by V8"
+elif cmake -DIN=build/microtally-rtos-small.wasm -DOUT="$EMBED/blob.c" -DNAME=microtally_rtos -DMEMORY_END=auto \
+     -P bindings/embed-blob.cmake >"$LOGS/threadx-embed.log" 2>&1 &&
+   cmp -s <(grep -oE '0x[0-9a-f]{2}' "$EMBED/blob.c" | sed 's/^0x//') <(od -An -v -tx1 build/microtally-rtos-small.wasm | tr -s ' ' '\n' | sed '/^$/d') &&
+   grep -q "microtally_rtos_wasm_len = $(wc -c <build/microtally-rtos-small.wasm)u;" "$EMBED/blob.c" &&
+   grep -q "microtally_rtos_memory_end = $(node -e 'const b = require("fs").readFileSync(process.argv[1]);
+       console.log(new WebAssembly.Instance(new WebAssembly.Module(b), {}).exports.mt_memory_end() >>> 0)' \
+       build/microtally-rtos-small.wasm)u;" "$EMBED/blob.c"; then
+  pass "embed-blob.cmake: same bytes and length, mt_memory_end ($(grep -oE 'memory_end = [0-9]+' "$EMBED/blob.c")) as V8 returns it"
 else
-  cat "$LOGS/threadx-embed.log"; fail "embed-blob.cmake differs from scripts/embed-blob.mjs"
+  cat "$LOGS/threadx-embed.log"; fail "embed-blob.cmake: the embedded blob differs from the .wasm or its mt_memory_end()"
 fi
 
 echo "== the real kernel and stack: ThreadX Linux port, two NetX Duo instances on the RAM test driver"
@@ -136,7 +136,7 @@ if [ -n "$TX_TREE" ] && [ -n "$NX_TREE" ]; then
     ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 real_run real build/threadx/real
   fi
 else
-  echo "skip the real-kernel tests: no ThreadX / NetX Duo tree (set THREADX_DIR and NETXDUO_DIR, or provide ${SHARED_TREES})"
+  if [ -z "$TX_TREE" ]; then echo "skip the real-kernel tests: $(mt_tree_refusal threadx)"; else echo "skip the real-kernel tests: $(mt_tree_refusal netxduo)"; fi
   skip "real-kernel tests (ports/threadx/test/real on ThreadX's Linux port with NetX Duo)"
 fi
 
@@ -160,7 +160,7 @@ if command -v arm-none-eabi-gcc >/dev/null 2>&1; then
     awk <"$LOGS/threadx-size.txt" '
       NR == 1 { next }
       { n = $6; sub(/.*\//, "", n); sub(/\.c\.obj$/, "", n) }
-      n ~ /^(microtally_threadx|microtally_netx|mt_packet)$/ { printf "    %-20s text %6d  data %4d  bss %6d\n", n, $1, $2, $3; pt += $1; pb += $3; next }
+      n ~ /^(microtally_threadx|mt_agent|mt_message|microtally_netx|mt_packet)$/ { printf "    %-20s text %6d  data %4d  bss %6d\n", n, $1, $2, $3; pt += $1; pb += $3; next }
       n == "microtally" { printf "    %-20s text %6d  data %4d  bss %6d\n", "bindings", $1, $2, $3; next }
       n ~ /^microtally-/ { printf "    %-20s text %6d (const data)\n", "rtos blob", $1; next }
       { wt += $1; wd += $2; wb += $3 }
@@ -203,7 +203,7 @@ if command -v arm-none-eabi-gcc >/dev/null 2>&1; then
       awk <"$LOGS/threadx-size-real.txt" '
         NR == 1 { next }
         { n = $6; sub(/.*\//, "", n); sub(/\.c\.obj$/, "", n) }
-        n ~ /^(microtally_threadx|microtally_netx|mt_packet)$/ { printf "    %-20s text %6d  data %4d  bss %6d (real ThreadX / NetX Duo headers)\n", n, $1, $2, $3 }'
+        n ~ /^(microtally_threadx|mt_agent|mt_message|microtally_netx|mt_packet)$/ { printf "    %-20s text %6d  data %4d  bss %6d (real ThreadX / NetX Duo headers)\n", n, $1, $2, $3 }'
       # The port's own figures in ports/threadx/README.md come from this build when there is one.
       if [ -f build/threadx/figures.json ] &&
          node scripts/threadx-figures.mjs "$LOGS/threadx-size.txt" "$LOGS/threadx-target.log" build/threadx/figures.json "$LOGS/threadx-size-real.txt"; then

@@ -37,13 +37,13 @@ stage build-wasm3 bash scripts/build-wasm3.sh && engines="$engines,wasm3"
 stage build-aot bash scripts/build-aot.sh && engines="$engines,aot"
 stage build-firmware bash scripts/build-firmware.sh && engines="$engines,qemu,qemu-aot"
 # The agent thread on the real ThreadX kernel (ports/qemu-threadx), when a ThreadX tree is there
-# (THREADX_DIR, else ../shared/third_party/threadx); without one its runs are skipped, not passed.
-threadx_tree=${THREADX_DIR:-$(cd .. && pwd)/shared/third_party/threadx}
+# (located by scripts/trees.sh); without one its runs are skipped, not passed.
+threadx_tree=$(bash scripts/trees.sh | sed -n 's/^THREADX_DIR=//p')
 if [ -f "$threadx_tree/common/inc/tx_api.h" ]; then
   stage build-threadx-firmware bash scripts/build-threadx-firmware.sh && engines="$engines,qemu-threadx"
 else
   echo "== build-threadx-firmware"
-  echo "qemu-threadx runs skipped: no ThreadX tree at $threadx_tree (set THREADX_DIR to one)"
+  echo "qemu-threadx runs skipped: $(bash scripts/trees.sh --refusal threadx)"
   skipped=$((skipped + 1))
 fi
 
@@ -54,6 +54,8 @@ stage vitest env MICROTALLY_ENGINES="$engines" node scripts/vitest-summary.mjs -
 stage kernel-events node scripts/vitest-summary.mjs --report=kernel-events test/agent/kernel.test.ts
 [ -f scripts/test-c.sh ] && stage c-bindings bash scripts/test-c.sh
 [ -f scripts/test-threadx.sh ] && stage threadx-port bash scripts/test-threadx.sh
+# The C sources follow .clang-format (Debian's clang-format).
+stage c-format bash scripts/check-format.sh
 stage fuzz env FUZZ_SECONDS=${FUZZ_SECONDS:-10} bash scripts/fuzz.sh
 # The packed package, installed from its tarball outside the repository (rebuilds dist/ and the blobs).
 stage package bash scripts/test-package.sh

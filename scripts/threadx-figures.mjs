@@ -15,7 +15,9 @@ function objectsOf(file) {
     if (f.length < 6) continue;
     const [text, data, bss] = f.slice(0, 3).map(Number);
     const base = f[5].replace(/.*\//, '').replace(/\.c\.obj$/, '');
-    const name = { microtally_threadx: 'agent', microtally_netx: 'netx', mt_packet: 'parser', microtally: 'bindings' }[base]
+    // The agent: the ThreadX layer and the RTOS-neutral agent of ports/common with its drain.
+    const name = { microtally_threadx: 'agent', mt_agent: 'agent', mt_message: 'agent', microtally_netx: 'netx',
+      mt_packet: 'parser', microtally: 'bindings' }[base]
       ?? (base.startsWith('microtally-') ? 'blob' : 'wasm3');
     const o = (objects[name] ??= { text: 0, data: 0, bss: 0 });
     o.text += text; o.data += data; o.bss += bss;

@@ -51,32 +51,32 @@ extern uint32_t wasm_rt_call_stack_depth;
 #endif
 
 typedef enum {
-    WASM_RT_TRAP_NONE,
-    WASM_RT_TRAP_OOB,
-    WASM_RT_TRAP_INT_OVERFLOW,
-    WASM_RT_TRAP_DIV_BY_ZERO,
-    WASM_RT_TRAP_INVALID_CONVERSION,
-    WASM_RT_TRAP_UNREACHABLE,
-    WASM_RT_TRAP_CALL_INDIRECT,
-    WASM_RT_TRAP_UNCAUGHT_EXCEPTION,
-    WASM_RT_TRAP_EXHAUSTION
+  WASM_RT_TRAP_NONE,
+  WASM_RT_TRAP_OOB,
+  WASM_RT_TRAP_INT_OVERFLOW,
+  WASM_RT_TRAP_DIV_BY_ZERO,
+  WASM_RT_TRAP_INVALID_CONVERSION,
+  WASM_RT_TRAP_UNREACHABLE,
+  WASM_RT_TRAP_CALL_INDIRECT,
+  WASM_RT_TRAP_UNCAUGHT_EXCEPTION,
+  WASM_RT_TRAP_EXHAUSTION
 } wasm_rt_trap_t;
 
 typedef enum {
-    WASM_RT_I32,
-    WASM_RT_I64,
-    WASM_RT_F32,
-    WASM_RT_F64,
-    WASM_RT_FUNCREF,
-    WASM_RT_EXTERNREF
+  WASM_RT_I32,
+  WASM_RT_I64,
+  WASM_RT_F32,
+  WASM_RT_F64,
+  WASM_RT_FUNCREF,
+  WASM_RT_EXTERNREF
 } wasm_rt_type_t;
 
 typedef void (*wasm_rt_function_ptr_t)(void);
 
 typedef struct {
-    uint32_t func_type;
-    wasm_rt_function_ptr_t func;
-    void *module_instance;
+  uint32_t func_type;
+  wasm_rt_function_ptr_t func;
+  void *module_instance;
 } wasm_rt_funcref_t;
 
 static const wasm_rt_funcref_t wasm_rt_funcref_null_value = {0, NULL, NULL};
@@ -92,28 +92,29 @@ static const wasm_rt_externref_t wasm_rt_externref_null_value = NULL;
  * The generated code reads data and size; pages and max_pages only for memory.size/grow. */
 #ifdef MT_AOT_MEMORY_BYTES
 typedef struct {
-    uint32_t pages, max_pages;
-    uint32_t size;
-    uint8_t data[MT_AOT_MEMORY_BYTES] __attribute__((aligned(8)));
+  uint32_t pages, max_pages;
+  uint32_t size;
+  uint8_t data[MT_AOT_MEMORY_BYTES] __attribute__((aligned(8)));
 } wasm_rt_memory_t;
 
 /* Defined by the translated blob's C file (scripts/aot-translate.mjs), one per blob. */
-static void wasm_rt_allocate_memory(wasm_rt_memory_t *memory, uint32_t initial_pages, uint32_t max_pages);
+static void wasm_rt_allocate_memory(wasm_rt_memory_t *memory, uint32_t initial_pages,
+                                    uint32_t max_pages);
 /* Always fails (returns UINT32_MAX): the blob's memory has a fixed size (SPEC R7). */
 static uint32_t wasm_rt_grow_memory(wasm_rt_memory_t *memory, uint32_t pages);
 static void wasm_rt_free_memory(wasm_rt_memory_t *memory);
 #endif
 
 typedef struct {
-    wasm_rt_funcref_t *data;
-    uint32_t max_size;
-    uint32_t size;
+  wasm_rt_funcref_t *data;
+  uint32_t max_size;
+  uint32_t size;
 } wasm_rt_funcref_table_t;
 
 typedef struct {
-    wasm_rt_externref_t *data;
-    uint32_t max_size;
-    uint32_t size;
+  wasm_rt_externref_t *data;
+  uint32_t max_size;
+  uint32_t size;
 } wasm_rt_externref_table_t;
 
 void wasm_rt_init(void);
@@ -122,9 +123,11 @@ WASM_RT_NO_RETURN void wasm_rt_trap(wasm_rt_trap_t trap);
 uint32_t wasm_rt_register_func_type(uint32_t params, uint32_t results, ...);
 
 /* Tables take their entries from the storage the engine handed over; they never grow. */
-void wasm_rt_allocate_funcref_table(wasm_rt_funcref_table_t *table, uint32_t elements, uint32_t max_elements);
+void wasm_rt_allocate_funcref_table(wasm_rt_funcref_table_t *table, uint32_t elements,
+                                    uint32_t max_elements);
 void wasm_rt_free_funcref_table(wasm_rt_funcref_table_t *table);
-uint32_t wasm_rt_grow_funcref_table(wasm_rt_funcref_table_t *table, uint32_t delta, wasm_rt_funcref_t init);
+uint32_t wasm_rt_grow_funcref_table(wasm_rt_funcref_table_t *table, uint32_t delta,
+                                    wasm_rt_funcref_t init);
 
 #ifdef __cplusplus
 }

@@ -367,6 +367,11 @@ async function startCollectors(agent: Agent, deliver: Deliver, log: StderrLogger
         if (kernel.proc === 'ok') { processes.stop(); reportGap(core, 'process', downMs, log); }
         if (kernel.sock === 'ok') { connections.stopPolling(); reportGap(core, 'network', downMs, log); }
       },
+      onStopDown: (downMs) => {
+        log.warn(`kernel event helper down for the last ${(downMs / 1000).toFixed(1)} s: events from /proc polling`);
+        if (kernel.proc === 'ok') reportGap(core, 'process', downMs, log);
+        if (kernel.sock === 'ok') reportGap(core, 'network', downMs, log);
+      },
     }, kernelStats);
   }
   const procOk = kernel.proc === 'ok';

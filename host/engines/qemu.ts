@@ -33,7 +33,7 @@ export const QEMU_ARGS = [
   '-icount', 'shift=0,align=off,sleep=off',
 ];
 
-/** Exit statuses of the firmware beyond replay's 0/1/2 (ports/qemu/board.h). */
+/** Exit statuses of the firmware beyond replay's 0/1/2 (ports/mps2-an385/board.h). */
 function firmwareFailure(code: number, engine: BoardEngine): string | undefined {
   const label = engine === 'aot' ? 'the translated blob' : 'wasm3';
   return ({

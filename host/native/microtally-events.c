@@ -89,6 +89,7 @@ static unsigned long long out_dropped, out_dropped_sock;
 static size_t event_start; /* out_len when the current event began */
 static int event_dropped;
 static int event_is_sock; /* the current event is a connection (its loss is the network collector's) */
+static int unknown_lost_proc, unknown_lost_sock; /* a receive queue overflowed: a notice is due */
 
 /* Writes what the pipe takes now; returns -1 when the reader is gone. */
 static int flush_out(void) {
@@ -132,10 +133,16 @@ static struct event_ref *refs;
 static size_t nrefs, refs_cap;
 static unsigned long long event_t; /* the current event's time; an untimed event keeps the last one */
 
-static void begin_event(void) { event_start = out_len; event_dropped = 0; event_is_sock = 0; }
+static int event_is_notice; /* the current line is no event (a mark, a loss notice): its loss loses none */
+static void begin_event(void) { event_start = out_len; event_dropped = 0; event_is_sock = 0; event_is_notice = 0; }
+static void begin_notice(void) { begin_event(); event_is_notice = 1; }
 static void event_at(unsigned long long t_ms) { event_t = t_ms; }
 static void end_event(void) {
-  if (event_dropped) { out_dropped++; out_dropped_sock += (unsigned long long)event_is_sock; event_dropped = 0; return; }
+  if (event_dropped) {
+    if (!event_is_notice) { out_dropped++; out_dropped_sock += (unsigned long long)event_is_sock; }
+    event_dropped = 0;
+    return;
+  }
   if (nrefs == refs_cap) {
     size_t cap = refs_cap ? refs_cap * 2 : 1024;
     struct event_ref *bigger = realloc(refs, cap * sizeof *refs);
@@ -195,8 +202,9 @@ static unsigned long long clock_ns(clockid_t id) {
   return (unsigned long long)ts.tv_sec * 1000000000ull + (unsigned long long)ts.tv_nsec;
 }
 
-/* CLOCK_REALTIME − CLOCK_BOOTTIME, measured once at start: event times are the kernel's, taken at
-   the event, and a clock reading later (when the agent gets to them) would be late by the delay. */
+/* CLOCK_REALTIME − CLOCK_BOOTTIME, measured at start and again at every wake (the wall clock may be
+   stepped, e.g. by NTP after boot): event times are the kernel's, taken at the event, and a clock
+   reading later (when the agent gets to them) would be late by the delay. */
 static long long real_minus_boot;
 
 static void measure_clock_offset(void) {
@@ -235,7 +243,7 @@ static unsigned long long mnt_ns_of(const char *ns_path) {
    host's mount namespace (or it cannot be told), or when its path names the same file there. */
 static unsigned long long foreign_mnt_ns(unsigned long long ns, const char *exe, ssize_t exe_len,
                                          unsigned maj, unsigned min, unsigned long long ino, int have_id) {
-  if (ns == 0 || host_mnt_ns == 0 || ns == host_mnt_ns) return 0;
+  if (exe_len <= 0 || ns == 0 || host_mnt_ns == 0 || ns == host_mnt_ns) return 0; /* no path: nothing to borrow */
   char path[4096 + 16];
   struct stat st;
   if (have_id && exe_len > 0 && (size_t)exe_len < 4096) {
@@ -463,7 +471,7 @@ static void drain_proc(int fd) {
     while (count < BATCH) {
       ssize_t n = recv(fd, buf, sizeof buf, MSG_DONTWAIT);
       if (n < 0) {
-        if (errno == ENOBUFS) { begin_event(); puts_("{\"ev\":\"lost\",\"source\":\"proc\"}\n"); end_event(); continue; }
+        if (errno == ENOBUFS) { unknown_lost_proc = 1; continue; } /* said after the wake's events */
         more = 0; /* EAGAIN: drained */
         break;
       }
@@ -542,7 +550,7 @@ static void drain_sock(int fd) {
        priority) is the closest there is. */
     unsigned long long t_ms = boot_to_ms(clock_ns(CLOCK_BOOTTIME));
     if (n < 0) {
-      if (errno == ENOBUFS) { begin_event(); puts_("{\"ev\":\"lost\",\"source\":\"sock\"}\n"); end_event(); continue; }
+      if (errno == ENOBUFS) { unknown_lost_sock = 1; continue; } /* said after the wake's events */
       return;
     }
     for (struct nlmsghdr *nh = (struct nlmsghdr *)buf; NLMSG_OK(nh, (unsigned)n); nh = NLMSG_NEXT(nh, n)) {
@@ -735,6 +743,7 @@ int main(int argc, char **argv) {
     int r = poll(fds, 4, MARK_MS);
     if (r < 0) { if (errno == EINTR) continue; return 1; }
     if (fds[2].revents & (POLLERR | POLLHUP)) return 0; /* the agent closed our stdout */
+    measure_clock_offset();
     /* A mark promises every event from before its time: each source is drained after it is read. */
     unsigned long long mark = boot_to_ms(clock_ns(CLOCK_BOOTTIME));
     size_t wake_start = out_len;
@@ -761,8 +770,21 @@ int main(int argc, char **argv) {
     }
 #endif
     sort_wake(wake_start);
+    /* The kernel's queue overflowed (it does not say by how much): said until the notice is written. */
+    if (unknown_lost_proc) {
+      begin_notice();
+      puts_("{\"ev\":\"lost\",\"source\":\"proc\"}\n");
+      unknown_lost_proc = event_dropped;
+      end_event();
+    }
+    if (unknown_lost_sock) {
+      begin_notice();
+      puts_("{\"ev\":\"lost\",\"source\":\"sock\"}\n");
+      unknown_lost_sock = event_dropped;
+      end_event();
+    }
     if (mark_due) {
-      begin_event();
+      begin_notice();
       puts_("{\"ev\":\"mark\",\"t\":");
       putu(mark);
       puts_("}\n");
@@ -770,7 +792,7 @@ int main(int argc, char **argv) {
       last_mark = mark;
     }
     if (out_dropped != reported) {
-      begin_event();
+      begin_notice();
       puts_("{\"ev\":\"lost\",\"source\":\"output\",\"n\":");
       putu(out_dropped - reported);
       puts_(",\"sock\":");

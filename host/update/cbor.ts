@@ -4,6 +4,11 @@
 // encoded the one deterministic way (RFC 8949 section 4.2.1: shortest heads, map keys sorted), which
 // this small encoder does by construction; the reader is as strict, so a package reads one way only.
 
+/** Deterministic key order for integer keys (by encoded bytes): 0, 1, 2, …, then -1, -2, … */
+export function keyOrder(a: number, b: number): number {
+  return (a < 0) !== (b < 0) ? (a < 0 ? 1 : -1) : Math.abs(a) - Math.abs(b);
+}
+
 export type Item = number | Uint8Array | string | Item[] | IntMap | Tagged;
 export type IntMap = Map<number, Item>;
 export class Tagged { constructor(readonly tag: number, readonly value: Item) {} }
@@ -40,8 +45,7 @@ export function encode(item: Item): Uint8Array {
     } else if (x instanceof Tagged) {
       out.push(...head(6, x.tag)); put(x.value);
     } else {
-      // Keys are small integers: sorting by encoded bytes is 0, 1, … 23, then -1, -2, …
-      const keys = [...x.keys()].sort((a, b) => (a < 0) !== (b < 0) ? (a < 0 ? 1 : -1) : Math.abs(a) - Math.abs(b));
+      const keys = [...x.keys()].sort(keyOrder);
       out.push(...head(5, keys.length));
       for (const k of keys) { put(k); put(x.get(k)!); }
     }
@@ -97,10 +101,13 @@ export function decodeItem(b: Uint8Array, at: number, depth = 0): { item: Item; 
     }
     case 5: {
       const map: IntMap = new Map();
+      let last: number | undefined;
       for (let i = 0; i < n; i++) {
         const k = decodeItem(b, pos, depth + 1);
         if (typeof k.item !== 'number') throw new CborError(`byte ${pos}: map key is not an integer`);
         if (map.has(k.item)) throw new CborError(`byte ${pos}: map key ${k.item} given twice`);
+        if (last !== undefined && keyOrder(last, k.item) > 0) throw new CborError(`byte ${pos}: map key ${k.item} out of the deterministic order`);
+        last = k.item;
         const v = decodeItem(b, k.end, depth + 1);
         map.set(k.item, v.item);
         pos = v.end;

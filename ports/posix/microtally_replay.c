@@ -39,60 +39,60 @@ static const char *write_failed_on;
 static int write_errno;
 
 /* `ENOSPC (no space left on device)`, as the V8 CLI words it for the common cases. */
-static void put_error(const char *what, const char *name, int err)
-{
-    static const struct { int code; const char *name; } names[] = {
-        {ENOSPC, "ENOSPC"}, {EPIPE, "EPIPE"}, {EIO, "EIO"}, {EISDIR, "EISDIR"}, {ENOENT, "ENOENT"},
-        {EACCES, "EACCES"}, {EBADF, "EBADF"}, {EFBIG, "EFBIG"}, {EROFS, "EROFS"}, {EDQUOT, "EDQUOT"},
-    };
-    const char *text = strerror(err);
-    size_t i;
-    fprintf(stderr, "microtally: cannot %s %s: ", what, name);
-    for (i = 0; i < sizeof names / sizeof names[0]; i++) {
-        if (names[i].code == err) {
-            fprintf(stderr, "%s (", names[i].name);
-            break;
-        }
+static void put_error(const char *what, const char *name, int err) {
+  static const struct {
+    int code;
+    const char *name;
+  } names[] = {
+      {ENOSPC, "ENOSPC"}, {EPIPE, "EPIPE"},   {EIO, "EIO"},     {EISDIR, "EISDIR"},
+      {ENOENT, "ENOENT"}, {EACCES, "EACCES"}, {EBADF, "EBADF"}, {EFBIG, "EFBIG"},
+      {EROFS, "EROFS"},   {EDQUOT, "EDQUOT"},
+  };
+  const char *text = strerror(err);
+  size_t i;
+  fprintf(stderr, "microtally: cannot %s %s: ", what, name);
+  for (i = 0; i < sizeof names / sizeof names[0]; i++) {
+    if (names[i].code == err) {
+      fprintf(stderr, "%s (", names[i].name);
+      break;
     }
-    if (i == sizeof names / sizeof names[0]) {
-        fprintf(stderr, "errno %d (", err);
-    }
-    if (text[0] >= 'A' && text[0] <= 'Z') {
-        fputc(text[0] - 'A' + 'a', stderr);
-        text++;
-    }
-    fprintf(stderr, "%s)\n", text);
+  }
+  if (i == sizeof names / sizeof names[0]) {
+    fprintf(stderr, "errno %d (", err);
+  }
+  if (text[0] >= 'A' && text[0] <= 'Z') {
+    fputc(text[0] - 'A' + 'a', stderr);
+    text++;
+  }
+  fprintf(stderr, "%s)\n", text);
 }
 
-static int usage(const char *message)
-{
-    fprintf(stderr, "microtally: %s\n%s", message, usage_text);
-    return 2;
+static int usage(const char *message) {
+  fprintf(stderr, "microtally: %s\n%s", message, usage_text);
+  return 2;
 }
 
 /* stdio behind the shared replay loop (ports/common/mt_replay.h). */
-static long read_trace(void *ctx, void *buf, size_t cap)
-{
-    FILE *in = ctx;
-    size_t got = fread(buf, 1, cap, in);
-    return got == 0 && ferror(in) ? -1 : (long)got;
+static long read_trace(void *ctx, void *buf, size_t cap) {
+  FILE *in = ctx;
+  size_t got = fread(buf, 1, cap, in);
+  return got == 0 && ferror(in) ? -1 : (long)got;
 }
 
-static int write_stream(void *ctx, int stream, const void *data, size_t len)
-{
-    FILE *f = stream == MT_REPLAY_STDOUT ? stdout : stderr;
-    (void)ctx;
-    if (f == stderr && fflush(stdout) != 0) { /* keep the two streams in order on a shared terminal */
-        f = stdout;
-    } else if (fwrite(data, 1, len, f) == len) {
-        return 0;
-    }
-    /* A reader that went away (EPIPE) is an output error too: the run stops with 74. */
-    if (write_failed_on == NULL) {
-        write_failed_on = f == stdout ? "stdout" : "stderr";
-        write_errno = errno;
-    }
-    return -1;
+static int write_stream(void *ctx, int stream, const void *data, size_t len) {
+  FILE *f = stream == MT_REPLAY_STDOUT ? stdout : stderr;
+  (void)ctx;
+  if (f == stderr && fflush(stdout) != 0) { /* keep the two streams in order on a shared terminal */
+    f = stdout;
+  } else if (fwrite(data, 1, len, f) == len) {
+    return 0;
+  }
+  /* A reader that went away (EPIPE) is an output error too: the run stops with 74. */
+  if (write_failed_on == NULL) {
+    write_failed_on = f == stdout ? "stdout" : "stderr";
+    write_errno = errno;
+  }
+  return -1;
 }
 
 /* `--bench-connections <records> <repeat>`: the engine benchmark of host/bench (not part of
@@ -100,203 +100,202 @@ static int write_stream(void *ctx, int stream, const void *data, size_t len)
  * mt_ingest_connection_records, discarding messages, `repeat` times from a reset core, and
  * prints one JSON line: events, best ns inside ingest calls, best ns taking messages, stats.
  * The only path of this program that allocates (the records file). */
-static double now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
+static double now_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
 }
 
-static int bench_connections(const char *path, long repeat)
-{
-    FILE *f = fopen(path, "rb");
-    uint8_t *records;
-    long size;
-    size_t events = 0, at;
-    double best = -1, best_send = -1;
-    mt_config_t cfg;
-    const char *json = "";
-    size_t json_len = 0;
-    long r;
-    if (f == NULL || fseek(f, 0, SEEK_END) != 0 || (size = ftell(f)) < 0 || fseek(f, 0, SEEK_SET) != 0) {
-        fprintf(stderr, "microtally: cannot read %s\n", path);
-        return MT_REPLAY_EXIT_IO;
+static int bench_connections(const char *path, long repeat) {
+  FILE *f = fopen(path, "rb");
+  uint8_t *records;
+  long size;
+  size_t events = 0, at, n;
+  double best = -1, best_send = -1;
+  mt_config_t cfg;
+  const char *json = "";
+  size_t json_len = 0;
+  long r;
+  if (f == NULL || fseek(f, 0, SEEK_END) != 0 || (size = ftell(f)) < 0 ||
+      fseek(f, 0, SEEK_SET) != 0) {
+    fprintf(stderr, "microtally: cannot read %s\n", path);
+    return MT_REPLAY_EXIT_IO;
+  }
+  records = malloc((size_t)size + 1u);
+  if (records == NULL || fread(records, 1, (size_t)size, f) != (size_t)size) {
+    fprintf(stderr, "microtally: cannot read %s\n", path);
+    return MT_REPLAY_EXIT_IO;
+  }
+  fclose(f);
+  for (at = 0;
+       at <= (size_t)size && (n = mt_replay_record_size(records + at, (size_t)size - at)) > 0;
+       events++) {
+    at += n;
+  }
+  memset(&cfg, 0, sizeof cfg);
+  cfg.blob = microtally_rtos_wasm;
+  cfg.blob_size = microtally_rtos_wasm_len;
+  cfg.memory_limit = microtally_rtos_memory_end;
+  if (mt_init(&core, &cfg) != MT_OK) {
+    return MT_REPLAY_EXIT_ENGINE;
+  }
+  for (r = 0; r < repeat; r++) {
+    double ingest = 0, send = 0;
+    size_t consumed = 0, skipped = 0;
+    const uint8_t *data;
+    size_t n;
+    bool ends;
+    mt_status_t st = mt_reset(&core);
+    at = 0;
+    while (st == MT_OK && at < (size_t)size) {
+      double t0 = now_ns(), t1;
+      st =
+          mt_ingest_connection_records(&core, records + at, (size_t)size - at, &consumed, &skipped);
+      t1 = now_ns();
+      ingest += t1 - t0;
+      at += consumed;
+      while (mt_next_chunk(&core, &data, &n, &ends) == MT_OK) {}
+      send += now_ns() - t1;
     }
-    records = malloc((size_t)size + 1u);
-    if (records == NULL || fread(records, 1, (size_t)size, f) != (size_t)size) {
-        fprintf(stderr, "microtally: cannot read %s\n", path);
-        return MT_REPLAY_EXIT_IO;
+    if (st != MT_OK) {
+      fprintf(stderr, "microtally: bench ingest failed: %s\n", mt_status_name(st));
+      return MT_REPLAY_EXIT_ENGINE;
     }
-    fclose(f);
-    for (at = 0; at + 68u <= (size_t)size; events++) {
-        at += 68u + (records[at + 64] | (size_t)records[at + 65] << 8) + (records[at + 66] | (size_t)records[at + 67] << 8);
+    (void)mt_finish(&core);
+    while (mt_next_chunk(&core, &data, &n, &ends) == MT_OK) {}
+    if (best < 0 || ingest < best) {
+      best = ingest;
     }
-    memset(&cfg, 0, sizeof cfg);
+    if (best_send < 0 || send < best_send) {
+      best_send = send;
+    }
+  }
+  if (mt_stats(&core, &json, &json_len) != MT_OK) {
+    return MT_REPLAY_EXIT_ENGINE;
+  }
+  printf("{\"events\":%lu,\"ns\":%.0f,\"sendNs\":%.0f,\"stats\":%.*s}\n", (unsigned long)events,
+         best, best_send, (int)json_len, json);
+  free(records);
+  return 0;
+}
+
+int main(int argc, char **argv) {
+  const char *profile = "rtos";
+  const char *agent_id = NULL;
+  const char *format = "json";
+  const char *path = NULL;
+  int stats = 0;
+  int i;
+  FILE *in;
+  mt_config_t cfg;
+  mt_replay_options_t opt;
+  mt_replay_io_t io;
+  int status;
+
+  if (argc == 4 && strcmp(argv[1], "--bench-connections") == 0) {
+    return bench_connections(argv[2], strtol(argv[3], NULL, 10));
+  }
+  for (i = 1; i < argc; i++) {
+    const char *a = argv[i];
+    if (strcmp(a, "--profile") == 0 || strcmp(a, "--agent-id") == 0 || strcmp(a, "--format") == 0) {
+      if (i + 1 >= argc) {
+        char msg[64];
+        snprintf(msg, sizeof msg, "option %s needs a value", a);
+        return usage(msg);
+      }
+      if (a[2] == 'p') {
+        profile = argv[++i];
+      } else if (a[2] == 'f') {
+        format = argv[++i];
+      } else {
+        agent_id = argv[++i];
+      }
+    } else if (strncmp(a, "--profile=", 10) == 0) {
+      profile = a + 10;
+    } else if (strncmp(a, "--agent-id=", 11) == 0) {
+      agent_id = a + 11;
+    } else if (strncmp(a, "--format=", 9) == 0) {
+      format = a + 9;
+    } else if (strcmp(a, "--stats") == 0) {
+      stats = 1;
+    } else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+      fputs(usage_text, stdout);
+      return 0;
+    } else if (a[0] == '-' && a[1] != '\0') {
+      return usage("unknown option");
+    } else if (path != NULL) {
+      return usage("replay takes exactly one trace file");
+    } else {
+      path = a;
+    }
+  }
+  if (path == NULL) {
+    return usage("replay takes exactly one trace file");
+  }
+  if (strcmp(format, "json") != 0 && strcmp(format, "cbor") != 0) {
+    char msg[96];
+    snprintf(msg, sizeof msg, "unknown format \"%.60s\"", format);
+    return usage(msg);
+  }
+  memset(&cfg, 0, sizeof cfg);
+  if (strcmp(profile, "rtos") == 0) {
     cfg.blob = microtally_rtos_wasm;
     cfg.blob_size = microtally_rtos_wasm_len;
     cfg.memory_limit = microtally_rtos_memory_end;
-    if (mt_init(&core, &cfg) != MT_OK) {
-        return MT_REPLAY_EXIT_ENGINE;
+  } else if (strcmp(profile, "linux") == 0) {
+    cfg.blob = microtally_linux_wasm;
+    cfg.blob_size = microtally_linux_wasm_len;
+    cfg.memory_limit = microtally_linux_memory_end;
+  } else {
+    char msg[96];
+    snprintf(msg, sizeof msg, "unknown profile \"%.60s\"", profile);
+    return usage(msg);
+  }
+  if (strcmp(path, "-") == 0) {
+    in = stdin;
+  } else {
+    struct stat st;
+    in = fopen(path, "rb");
+    if (in == NULL) {
+      put_error("read", path, errno);
+      return MT_REPLAY_EXIT_IO;
     }
-    for (r = 0; r < repeat; r++) {
-        double ingest = 0, send = 0;
-        size_t consumed = 0, skipped = 0;
-        const uint8_t *data;
-        size_t n;
-        bool ends;
-        mt_status_t st = mt_reset(&core);
-        at = 0;
-        while (st == MT_OK && at < (size_t)size) {
-            double t0 = now_ns(), t1;
-            st = mt_ingest_connection_records(&core, records + at, (size_t)size - at, &consumed, &skipped);
-            t1 = now_ns();
-            ingest += t1 - t0;
-            at += consumed;
-            while (mt_next_chunk(&core, &data, &n, &ends) == MT_OK) {
-            }
-            send += now_ns() - t1;
-        }
-        if (st != MT_OK) {
-            fprintf(stderr, "microtally: bench ingest failed: %s\n", mt_status_name(st));
-            return MT_REPLAY_EXIT_ENGINE;
-        }
-        (void)mt_finish(&core);
-        while (mt_next_chunk(&core, &data, &n, &ends) == MT_OK) {
-        }
-        if (best < 0 || ingest < best) {
-            best = ingest;
-        }
-        if (best_send < 0 || send < best_send) {
-            best_send = send;
-        }
+    if (fstat(fileno(in), &st) == 0 && S_ISDIR(st.st_mode)) {
+      put_error("read", path, EISDIR);
+      fclose(in);
+      return MT_REPLAY_EXIT_IO;
     }
-    if (mt_stats(&core, &json, &json_len) != MT_OK) {
-        return MT_REPLAY_EXIT_ENGINE;
-    }
-    printf("{\"events\":%lu,\"ns\":%.0f,\"sendNs\":%.0f,\"stats\":%.*s}\n", (unsigned long)events, best,
-           best_send, (int)json_len, json);
-    free(records);
-    return 0;
-}
+  }
+  signal(SIGPIPE, SIG_IGN);
+  setvbuf(stdout, out_buf, _IOFBF, sizeof out_buf);
 
-int main(int argc, char **argv)
-{
-    const char *profile = "rtos";
-    const char *agent_id = NULL;
-    const char *format = "json";
-    const char *path = NULL;
-    int stats = 0;
-    int i;
-    FILE *in;
-    mt_config_t cfg;
-    mt_replay_options_t opt;
-    mt_replay_io_t io;
-    int status;
-
-    if (argc == 4 && strcmp(argv[1], "--bench-connections") == 0) {
-        return bench_connections(argv[2], strtol(argv[3], NULL, 10));
+  memset(&opt, 0, sizeof opt);
+  opt.config = &cfg;
+  opt.profile = profile;
+  opt.agent_id = agent_id;
+  opt.agent_id_len = agent_id != NULL ? strlen(agent_id) : 0;
+  opt.stats = stats != 0;
+  opt.format = format[0] == 'c' ? MT_FORMAT_CBOR : MT_FORMAT_JSON;
+  opt.line = line;
+  opt.line_capacity = sizeof line;
+  opt.read_buffer = read_buf;
+  opt.read_capacity = sizeof read_buf;
+  io.ctx = in;
+  io.read = read_trace;
+  io.write = write_stream;
+  status = mt_replay(&core, &opt, &io);
+  if (in != stdin) {
+    fclose(in);
+  }
+  if (fflush(stdout) != 0 && write_failed_on == NULL) {
+    write_failed_on = "stdout";
+    write_errno = errno;
+  }
+  if (write_failed_on != NULL) {
+    if (strcmp(write_failed_on, "stdout") == 0) {
+      put_error("write", "stdout", write_errno);
     }
-    for (i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (strcmp(a, "--profile") == 0 || strcmp(a, "--agent-id") == 0 || strcmp(a, "--format") == 0) {
-            if (i + 1 >= argc) {
-                char msg[64];
-                snprintf(msg, sizeof msg, "option %s needs a value", a);
-                return usage(msg);
-            }
-            if (a[2] == 'p') {
-                profile = argv[++i];
-            } else if (a[2] == 'f') {
-                format = argv[++i];
-            } else {
-                agent_id = argv[++i];
-            }
-        } else if (strncmp(a, "--profile=", 10) == 0) {
-            profile = a + 10;
-        } else if (strncmp(a, "--agent-id=", 11) == 0) {
-            agent_id = a + 11;
-        } else if (strncmp(a, "--format=", 9) == 0) {
-            format = a + 9;
-        } else if (strcmp(a, "--stats") == 0) {
-            stats = 1;
-        } else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
-            fputs(usage_text, stdout);
-            return 0;
-        } else if (a[0] == '-' && a[1] != '\0') {
-            return usage("unknown option");
-        } else if (path != NULL) {
-            return usage("replay takes exactly one trace file");
-        } else {
-            path = a;
-        }
-    }
-    if (path == NULL) {
-        return usage("replay takes exactly one trace file");
-    }
-    if (strcmp(format, "json") != 0 && strcmp(format, "cbor") != 0) {
-        char msg[96];
-        snprintf(msg, sizeof msg, "unknown format \"%.60s\"", format);
-        return usage(msg);
-    }
-    memset(&cfg, 0, sizeof cfg);
-    if (strcmp(profile, "rtos") == 0) {
-        cfg.blob = microtally_rtos_wasm;
-        cfg.blob_size = microtally_rtos_wasm_len;
-        cfg.memory_limit = microtally_rtos_memory_end;
-    } else if (strcmp(profile, "linux") == 0) {
-        cfg.blob = microtally_linux_wasm;
-        cfg.blob_size = microtally_linux_wasm_len;
-        cfg.memory_limit = microtally_linux_memory_end;
-    } else {
-        char msg[96];
-        snprintf(msg, sizeof msg, "unknown profile \"%.60s\"", profile);
-        return usage(msg);
-    }
-    if (strcmp(path, "-") == 0) {
-        in = stdin;
-    } else {
-        struct stat st;
-        in = fopen(path, "rb");
-        if (in == NULL) {
-            put_error("read", path, errno);
-            return MT_REPLAY_EXIT_IO;
-        }
-        if (fstat(fileno(in), &st) == 0 && S_ISDIR(st.st_mode)) {
-            put_error("read", path, EISDIR);
-            fclose(in);
-            return MT_REPLAY_EXIT_IO;
-        }
-    }
-    signal(SIGPIPE, SIG_IGN);
-    setvbuf(stdout, out_buf, _IOFBF, sizeof out_buf);
-
-    memset(&opt, 0, sizeof opt);
-    opt.config = &cfg;
-    opt.profile = profile;
-    opt.agent_id = agent_id;
-    opt.agent_id_len = agent_id != NULL ? strlen(agent_id) : 0;
-    opt.stats = stats != 0;
-    opt.format = format[0] == 'c' ? MT_FORMAT_CBOR : MT_FORMAT_JSON;
-    opt.line = line;
-    opt.line_capacity = sizeof line;
-    opt.read_buffer = read_buf;
-    opt.read_capacity = sizeof read_buf;
-    io.ctx = in;
-    io.read = read_trace;
-    io.write = write_stream;
-    status = mt_replay(&core, &opt, &io);
-    if (in != stdin) {
-        fclose(in);
-    }
-    if (fflush(stdout) != 0 && write_failed_on == NULL) {
-        write_failed_on = "stdout";
-        write_errno = errno;
-    }
-    if (write_failed_on != NULL) {
-        if (strcmp(write_failed_on, "stdout") == 0) {
-            put_error("write", "stdout", write_errno);
-        }
-        return MT_REPLAY_EXIT_IO;
-    }
-    return status;
+    return MT_REPLAY_EXIT_IO;
+  }
+  return status;
 }

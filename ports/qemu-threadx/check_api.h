@@ -5,13 +5,13 @@
 #include "microtally_threadx.h"
 
 typedef struct check_api_io {
-  MT_TX_CONFIG *cfg;   /* the agent's configuration, not yet started */
-  TX_THREAD *feeder;   /* the calling thread (its priority is raised for a moment) */
+  MT_TX_CONFIG *cfg; /* the agent's configuration, not yet started */
+  TX_THREAD *feeder; /* the calling thread (its priority is raised for a moment) */
   void (*print)(const char *text);
   void (*put_number)(unsigned long n);
-  char *line;          /* the feeder's line buffer, MT_TX_CONFIG_BYTES */
+  char *line; /* the feeder's line buffer, MT_TX_CONFIG_BYTES */
   size_t line_size;
-  CHAR *summary;       /* room for the core's run summary */
+  CHAR *summary; /* room for the core's run summary */
   ULONG summary_size;
 } check_api_io_t;
 

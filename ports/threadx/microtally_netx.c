@@ -20,7 +20,7 @@ static MT_NETX_STATS stats;
 static VOID count(ULONG *counter) {
   UINT posture = tx_interrupt_control(TX_INT_DISABLE);
   (*counter)++;
-  (VOID)tx_interrupt_control(posture);
+  (void)tx_interrupt_control(posture);
 }
 
 /*
@@ -141,7 +141,7 @@ UINT mt_netx_attach(NX_IP *ip_ptr) {
       ip_ptr->nx_ip_packet_filter_extended = mt_netx_filter;
     }
   }
-  (VOID)tx_interrupt_control(posture);
+  (void)tx_interrupt_control(posture);
   return result;
 }
 
@@ -161,7 +161,7 @@ UINT mt_netx_detach(NX_IP *ip_ptr) {
     s->ip = NX_NULL;
     s->chained = NX_NULL;
   }
-  (VOID)tx_interrupt_control(posture);
+  (void)tx_interrupt_control(posture);
   return result;
 }
 
@@ -169,5 +169,5 @@ VOID mt_netx_stats_get(MT_NETX_STATS *out) {
   if (out == NX_NULL) return;
   UINT posture = tx_interrupt_control(TX_INT_DISABLE);
   *out = stats;
-  (VOID)tx_interrupt_control(posture);
+  (void)tx_interrupt_control(posture);
 }

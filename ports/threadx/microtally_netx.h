@@ -25,7 +25,8 @@ extern "C" {
 #endif
 
 #ifndef NX_ENABLE_IP_PACKET_FILTER
-#error "microtally's NetX Duo hook needs NX_ENABLE_IP_PACKET_FILTER (define it for NetX Duo and for this port)"
+#error \
+    "microtally's NetX Duo hook needs NX_ENABLE_IP_PACKET_FILTER (define it for NetX Duo and for this port)"
 #endif
 
 /* Return codes of mt_netx_attach / mt_netx_detach. */
@@ -37,14 +38,14 @@ extern "C" {
 #define MT_NETX_REPLACED 5u         /* detach: someone overwrote the hook; nothing restored */
 
 typedef struct MT_NETX_STATS_STRUCT {
-  ULONG packets;      /* seen by the hook, both directions */
-  ULONG connections;  /* turned into connection events and handed to the agent */
-  ULONG truncated;    /* headers cut short (or not within MT_NETX_HEADER_BYTES) */
-  ULONG malformed;    /* impossible header fields, or no packet data at all */
-  ULONG fragments;    /* IP fragments after the first: their datagram was counted with the
-                         first fragment (not an error) */
-  ULONG unsupported;  /* IP protocols other than TCP/UDP/ICMP */
-  ULONG not_queued;   /* events the agent's queue refused (also in MT_TX_STATS.dropped) */
+  ULONG packets;     /* seen by the hook, both directions */
+  ULONG connections; /* turned into connection events and handed to the agent */
+  ULONG truncated;   /* headers cut short (or not within MT_NETX_HEADER_BYTES) */
+  ULONG malformed;   /* impossible header fields, or no packet data at all */
+  ULONG fragments;   /* IP fragments after the first: their datagram was counted with the
+                        first fragment (not an error) */
+  ULONG unsupported; /* IP protocols other than TCP/UDP/ICMP */
+  ULONG not_queued;  /* events the agent's queue refused (also in MT_TX_STATS.dropped) */
   /* Ignored: readable, but the link's housekeeping, not connections; never sent to the core
    * (so they take no room in its connection cache). One counter per reason: */
   ULONG ignored_neighbour_discovery; /* ICMPv6 types 133-137 (RS, RA, NS, NA, redirect) */

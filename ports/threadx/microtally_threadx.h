@@ -28,19 +28,17 @@
 #include "tx_api.h"
 
 #include "microtally_threadx_config_defaults.h"
+#include "mt_agent.h"
 #include "mt_packet.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
-/* One queued event: the connection and the tick it was posted at (the agent stamps it with
- * that time, not with the time it gets round to it). Exposed only to size the queue. */
-typedef struct MT_TX_EVENT_STRUCT {
-  mt_packet_conn connection;
-  ULONG posted_at; /* tx_time_get() in mt_tx_post_connection */
-  ULONG kind;      /* private: a connection, or a marker that wakes the agent for an update */
-} MT_TX_EVENT;
+/* One queued event (ports/common/mt_agent.h): a connection and the tick it was posted at (the
+ * agent stamps it with that time, not with the time it gets round to it). Exposed only to size
+ * the queue. */
+typedef mt_agent_event_t MT_TX_EVENT;
 
 /* One queued event, in ULONGs (a ThreadX queue message is 1 to 16 ULONGs). */
 #define MT_TX_EVENT_ULONGS ((UINT)((sizeof(MT_TX_EVENT) + sizeof(ULONG) - 1) / sizeof(ULONG)))
@@ -53,20 +51,24 @@ typedef struct MT_TX_EVENT_STRUCT {
 #define MT_TX_MIN_STACK_BYTES 6144u
 #endif
 
-/* Return codes of mt_tx_start beyond ThreadX's own (which it passes through). */
-#define MT_TX_ALREADY_STARTED 0x100u
-#define MT_TX_BAD_CONFIG 0x101u
-#define MT_TX_ENGINE_ERROR 0x102u /* wasm3 could not load or initialise the core */
-#define MT_TX_REJECTED 0x103u     /* the core rejected the agent id or the configuration */
-#define MT_TX_PENDING 0x104u      /* an update (or the stop) is requested, not yet carried out */
-#define MT_TX_TOO_LONG 0x105u     /* an update longer than MT_TX_CONFIG_BYTES */
-#define MT_TX_STOPPED 0x106u      /* the agent is stopping or has stopped */
+/* Return codes of mt_tx_start beyond ThreadX's own (which it passes through): the agent's. */
+#define MT_TX_ALREADY_STARTED MT_AGENT_ALREADY_STARTED /* 0x100 */
+#define MT_TX_BAD_CONFIG MT_AGENT_BAD_CONFIG           /* 0x101 */
+#define MT_TX_ENGINE_ERROR \
+  MT_AGENT_ENGINE_ERROR /* 0x102: wasm3 could not load or initialise the core */
+#define MT_TX_REJECTED \
+  MT_AGENT_REJECTED /* 0x103: the core rejected the agent id or the configuration */
+#define MT_TX_PENDING \
+  MT_AGENT_PENDING /* 0x104: an update (or the stop) is requested, not yet carried out */
+#define MT_TX_TOO_LONG MT_AGENT_TOO_LONG /* 0x105: an update longer than MT_TX_CONFIG_BYTES */
+#define MT_TX_STOPPED MT_AGENT_STOPPED   /* 0x106: the agent is stopping or has stopped */
 
 /* Values of `last` in MT_TX_CONFIG.send. */
-#define MT_TX_CHUNK_MORE 0u  /* more chunks of this message follow */
-#define MT_TX_CHUNK_LAST 1u  /* this chunk completes the message */
-#define MT_TX_CHUNK_ABORT 2u /* no bytes: the core faulted mid-message; discard the chunks
-                                received since the last MT_TX_CHUNK_LAST (counted in faults) */
+#define MT_TX_CHUNK_MORE MT_MESSAGE_MORE /* 0: more chunks of this message follow */
+#define MT_TX_CHUNK_LAST MT_MESSAGE_LAST /* 1: this chunk completes the message */
+#define MT_TX_CHUNK_ABORT \
+  MT_MESSAGE_ABORT /* 2: no bytes: the core faulted mid-message; discard the
+                                              chunks received since the last MT_TX_CHUNK_LAST (counted in faults) */
 
 typedef struct MT_TX_CONFIG_STRUCT {
   /* The agent thread: stack (>= MT_TX_MIN_STACK_BYTES) and ThreadX priority. TX_NULL stack:
@@ -101,22 +103,13 @@ typedef struct MT_TX_CONFIG_STRUCT {
   UINT message_format;
 } MT_TX_CONFIG;
 
-typedef struct MT_TX_STATS_STRUCT {
-  ULONG posted;    /* events accepted into the queue */
-  ULONG dropped;   /* events refused: queue full (never blocks), agent not started or stopped;
-                      also events that raced mt_tx_stop and were still queued after mt_finish */
-  ULONG ingested;  /* events the core accepted */
-  ULONG rejected;  /* events the core refused (see the core's diagnostics) */
-  ULONG messages;  /* messages handed to `send` */
-  ULONG faults;    /* core traps (the core was re-initialised, the configuration re-applied) */
-  ULONG updates_applied;   /* mt_tx_configure updates the core accepted */
-  ULONG updates_rejected;  /* ... the core refused (or faulted on); nothing changed */
-  ULONG updates_forgotten; /* accepted updates dropped from the journal re-applied after a
-                              fault (MT_TX_CONFIG_JOURNAL_BYTES too small): a fault would then
-                              lose their keys */
-  ULONG lines_accepted;    /* mt_tx_post_line lines the core took (blank ones included) */
-  ULONG lines_rejected;    /* ... the core refused (or faulted on) */
-} MT_TX_STATS;
+/* The agent's counters (ports/common/mt_agent.h: posted, dropped, ingested, rejected, messages,
+ * faults, updates_applied, updates_rejected, updates_forgotten, lines_accepted, lines_rejected;
+ * each a uint32_t). updates_* count mt_tx_configure, lines_* mt_tx_post_line; dropped counts
+ * events refused (queue full: a post never blocks; agent not started or stopped) and those that
+ * raced mt_tx_stop; updates_forgotten, accepted updates dropped from the journal re-applied
+ * after a fault (MT_TX_CONFIG_JOURNAL_BYTES too small): a fault would then lose their keys. */
+typedef mt_agent_stats_t MT_TX_STATS;
 
 /*
  * Starts the agent: loads the core, applies agent_id and configuration, creates the queue and

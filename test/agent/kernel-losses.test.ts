@@ -117,11 +117,12 @@ kill -9 $$`);
   it('restarts back off: doubling up to the cap while restarts fail, back to the first delay after a long run', async () => {
     const runs = join(dir, 'runs');
     writeFileSync(runs, '');
-    // Run 1 lives 0.5 s (longer than resetAfterMs); runs 2-5 fail at once; run 6 lives 0.5 s and dies; run 7 stays.
+    // Run 1 lives 1.5 s (well past resetAfterMs, even on a loaded machine); runs 2-5 fail at once;
+    // run 6 lives 1.5 s and dies; run 7 stays.
     const fake = script('flaky.sh', `echo x >> ${runs}
 n=$(wc -l < ${runs})
 case $n in
-  1|6) echo '{"ev":"ready","proc":"ok","exec":"bpf","sock":"ok","rt":true}'; sleep 0.5; exit 9;;
+  1|6) echo '{"ev":"ready","proc":"ok","exec":"bpf","sock":"ok","rt":true}'; sleep 1.5; exit 9;;
   7) echo '{"ev":"ready","proc":"ok","exec":"bpf","sock":"ok","rt":true}'; exec sleep 30;;
   *) exit 3;;
 esac`);
@@ -144,6 +145,30 @@ esac`);
     expect(delays).toEqual(['0.1', '0.2', '0.4', '0.4', '0.4', '0.1']);
     expect(downs).toBe(2);
     expect(ups).toHaveLength(2);
+  });
+
+  it('stopped while the helper is still down: the gap so far is handed over for the last message', async () => {
+    const runs = join(dir, 'runs-down');
+    writeFileSync(runs, '');
+    // Run 1 dies after 0.2 s; every restart fails.
+    const fake = script('stays-down.sh', `echo x >> ${runs}
+[ "$(wc -l < ${runs})" -gt 1 ] && exit 3
+echo '{"ev":"ready","proc":"ok","exec":"bpf","sock":"ok","rt":true}'; sleep 0.2; exit 9`);
+    const gaps: number[] = [];
+    let downs = 0;
+    const k = await superviseKernelEvents({
+      helperPath: fake, onProcess() {}, onConnection() {}, log: { info() {}, warn() {}, error() {} },
+      onDown: () => { downs++; }, onUp: () => { throw new Error('no restart succeeds'); }, onStopDown: (ms) => gaps.push(ms),
+      backoff: { initialMs: 100, maxMs: 200, resetAfterMs: 60_000 },
+    });
+    for (let i = 0; i < 100 && readFileSync(runs, 'utf8').split('\n').filter(Boolean).length < 3; i++) await sleep(50);
+    const before = Date.now();
+    k.stop();
+    k.stop(); // once only
+    expect(downs).toBe(1);
+    expect(gaps).toHaveLength(1);
+    expect(gaps[0]).toBeGreaterThanOrEqual(200); // two failed restarts, 0.1 s and 0.2 s apart, at least
+    expect(gaps[0]).toBeLessThanOrEqual(Date.now() - before + 10_000);
   });
 });
 

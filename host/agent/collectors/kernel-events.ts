@@ -216,6 +216,8 @@ export interface SupervisedKernelEventOptions extends Omit<KernelEventOptions, '
   onDown: (why: string) => void;
   /** A restarted helper took over again after `downMs` of polling, with the sources it had before. */
   onUp: (downMs: number) => void;
+  /** Stopped while the helper was down (restarts failing): how long it had been down, for the messages. */
+  onStopDown?: (downMs: number) => void;
   /** Restart delays: the first, doubling up to the most; back to the first after a run this long. */
   backoff?: { initialMs: number; maxMs: number; resetAfterMs: number };
 }
@@ -237,6 +239,7 @@ export async function superviseKernelEvents(opts: SupervisedKernelEventOptions,
   let timer: NodeJS.Timeout | undefined;
   let startedAt = 0;
   let downAt = 0;
+  let isDown = false;
   const launch = (): Promise<KernelSources> => startKernelEvents({ ...opts, onExit: (why) => down(why) }, stats);
   const first = await launch();
   let current = first;
@@ -246,6 +249,7 @@ export async function superviseKernelEvents(opts: SupervisedKernelEventOptions,
   const down = (why: string): void => {
     if (stopped) return;
     downAt = Date.now();
+    isDown = true;
     if (downAt - startedAt >= backoff.resetAfterMs) delay = backoff.initialMs;
     opts.onDown(why);
     retryLater();
@@ -267,12 +271,15 @@ export async function superviseKernelEvents(opts: SupervisedKernelEventOptions,
     }
     current = next;
     startedAt = Date.now();
+    isDown = false;
     opts.onUp(startedAt - downAt);
   };
 
   return {
     ...first,
     stop() {
+      // Down until the end: the gap so far still reaches the last message.
+      if (!stopped && isDown) opts.onStopDown?.(Date.now() - downAt);
       stopped = true;
       clearTimeout(timer);
       current.stop();

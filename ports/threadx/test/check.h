@@ -6,14 +6,14 @@
 
 static unsigned check_passed, check_failed;
 
-#define CHECK(cond)                                                              \
-  do {                                                                           \
-    if (cond) {                                                                  \
-      check_passed++;                                                            \
-    } else {                                                                     \
-      check_failed++;                                                            \
+#define CHECK(cond)                                                                          \
+  do {                                                                                       \
+    if (cond) {                                                                              \
+      check_passed++;                                                                        \
+    } else {                                                                                 \
+      check_failed++;                                                                        \
       fprintf(stderr, "%s:%d: %s: CHECK(%s) failed\n", __FILE__, __LINE__, __func__, #cond); \
-    }                                                                            \
+    }                                                                                        \
   } while (0)
 
 static int check_report(const char *suite) {

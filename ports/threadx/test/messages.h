@@ -108,13 +108,20 @@ static inline int json_value(json_cursor *c, int depth) {
   json_ws(c);
   if (c->p >= c->end) return 0;
   switch (*c->p) {
-    case '{': return json_members(c, depth, '}', 1);
-    case '[': return json_members(c, depth, ']', 0);
-    case '"': return json_string(c);
-    case 't': return json_literal(c, "true");
-    case 'f': return json_literal(c, "false");
-    case 'n': return json_literal(c, "null");
-    default: return json_number(c);
+    case '{':
+      return json_members(c, depth, '}', 1);
+    case '[':
+      return json_members(c, depth, ']', 0);
+    case '"':
+      return json_string(c);
+    case 't':
+      return json_literal(c, "true");
+    case 'f':
+      return json_literal(c, "false");
+    case 'n':
+      return json_literal(c, "null");
+    default:
+      return json_number(c);
   }
 }
 
@@ -138,7 +145,8 @@ static inline long long record_number(const char *msg, const char *anchor, const
 }
 
 /* The string after `key` in the record containing `anchor`, copied to out; 0 if absent. */
-static inline int record_text(const char *msg, const char *anchor, const char *key, char *out, size_t cap) {
+static inline int record_text(const char *msg, const char *anchor, const char *key, char *out,
+                              size_t cap) {
   const char *record = strstr(msg, anchor);
   if (record == NULL) return 0;
   const char *at = strstr(record, key);
@@ -179,8 +187,11 @@ static inline void iso8601(int64_t ms, char out[64]) {
   int64_t day = doy - (153 * mp + 2) / 5 + 1;
   int64_t month = mp < 10 ? mp + 3 : mp - 9;
   int64_t year = yoe + era * 400 + (month <= 2);
-  snprintf(out, 64, "%04" PRId64 "-%02" PRId64 "-%02" PRId64 "T%02" PRId64 ":%02" PRId64 ":%02" PRId64 ".%03" PRId64 "Z",
-           year, month, day, in_day / 3600000, in_day / 60000 % 60, in_day / 1000 % 60, in_day % 1000);
+  snprintf(out, 64,
+           "%04" PRId64 "-%02" PRId64 "-%02" PRId64 "T%02" PRId64 ":%02" PRId64 ":%02" PRId64
+           ".%03" PRId64 "Z",
+           year, month, day, in_day / 3600000, in_day / 60000 % 60, in_day / 1000 % 60,
+           in_day % 1000);
 }
 
 #endif

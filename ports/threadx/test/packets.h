@@ -12,8 +12,9 @@ static inline void put16(uint8_t *p, unsigned v) {
 }
 
 /* IPv4 header of `ihl` words (options zero) carrying `payload` bytes; returns the header size. */
-static inline size_t ipv4_header(uint8_t *p, unsigned proto, const uint8_t src[4], const uint8_t dst[4],
-                          size_t payload, unsigned ihl, unsigned frag_field) {
+static inline size_t ipv4_header(uint8_t *p, unsigned proto, const uint8_t src[4],
+                                 const uint8_t dst[4], size_t payload, unsigned ihl,
+                                 unsigned frag_field) {
   memset(p, 0, ihl * 4u);
   p[0] = (uint8_t)(0x40u | ihl);
   put16(p + 2, (unsigned)(ihl * 4u + payload));
@@ -26,8 +27,8 @@ static inline size_t ipv4_header(uint8_t *p, unsigned proto, const uint8_t src[4
   return ihl * 4u;
 }
 
-static inline size_t ipv6_header(uint8_t *p, unsigned next, const uint8_t src[16], const uint8_t dst[16],
-                          size_t payload) {
+static inline size_t ipv6_header(uint8_t *p, unsigned next, const uint8_t src[16],
+                                 const uint8_t dst[16], size_t payload) {
   memset(p, 0, 40);
   p[0] = 0x60;
   put16(p + 4, (unsigned)payload);

@@ -32,10 +32,10 @@
 
 static char messages[MAX_MESSAGES][MAX_MESSAGE_BYTES + 1];
 static size_t message_len[MAX_MESSAGES];
-static unsigned message_count;  /* complete messages since the last forget_messages() */
+static unsigned message_count; /* complete messages since the last forget_messages() */
 static char partial[MAX_MESSAGE_BYTES + 1];
 static size_t partial_len;
-static unsigned send_problems;  /* wrong context, oversized message, unknown `last` */
+static unsigned send_problems; /* wrong context, oversized message, unknown `last` */
 static unsigned aborts;
 static int send_context;
 
@@ -101,7 +101,8 @@ static int64_t wrapped_ms;
 static int64_t agent_ms(ULONG ticks) { return tick_ms(ticks) + wrapped_ms; }
 
 static mt_packet_conn connection(const uint8_t local[4], uint16_t lport, const uint8_t remote[4],
-                                 uint16_t rport, uint8_t protocol, uint8_t direction, uint32_t bytes) {
+                                 uint16_t rport, uint8_t protocol, uint8_t direction,
+                                 uint32_t bytes) {
   mt_packet_conn c;
   memset(&c, 0, sizeof c);
   memcpy(c.local, local, 4);
@@ -235,7 +236,8 @@ static void starts_once(void) {
     CHAR *name = NULL;
     UINT state = 99, priority = 0, threshold = 0;
     ULONG slice = 99;
-    CHECK(tx_thread_info_get(t, &name, &state, NULL, &priority, &threshold, &slice, NULL, NULL) == TX_SUCCESS);
+    CHECK(tx_thread_info_get(t, &name, &state, NULL, &priority, &threshold, &slice, NULL, NULL) ==
+          TX_SUCCESS);
     CHECK(name != NULL && strcmp(name, "microtally agent") == 0);
     CHECK(state == TX_READY && priority == 16 && threshold == 16 && slice == TX_NO_TIME_SLICE);
   }
@@ -277,8 +279,9 @@ static void full_queue_and_one_window(void) {
   CHECK(tx_time_get() >= WINDOW_TICKS && tx_time_get() - MT_TX_WINDOW_CHECK_TICKS < WINDOW_TICKS);
   CHECK(message_count >= 1);
   check_messages_are_json();
-  const char *rec = "\"LocalAddress\":\"10.0.0.2\",\"LocalPort\":50000,\"RemoteAddress\":\"93.184.216.34\","
-                    "\"RemotePort\":443,\"Protocol\":\"tcp\",\"Direction\":\"Out\"";
+  const char *rec =
+      "\"LocalAddress\":\"10.0.0.2\",\"LocalPort\":50000,\"RemoteAddress\":\"93.184.216.34\","
+      "\"RemotePort\":443,\"Protocol\":\"tcp\",\"Direction\":\"Out\"";
   const char *m = message_with(rec);
   CHECK(strstr(m, "\"Name\":\"ConnectionCreate\"") != NULL);
   CHECK(record_number(m, rec, "\"HitCount\":") == QUEUE_EVENTS);
@@ -342,18 +345,20 @@ static void packets_through_netx(void) {
   mt_netx_stats_get(&ns);
   CHECK(ns.connections == 4 && ns.truncated == 1 && ns.not_queued == 0);
 
-  while (mt_tx_agent_step(0) == TX_SUCCESS) {
-  }
+  while (mt_tx_agent_step(0) == TX_SUCCESS) {}
   CHECK(step_until_message(10) > 0);
   check_messages_are_json();
-  const char *dns = "\"LocalAddress\":\"fe80::1\",\"LocalPort\":40000,\"RemoteAddress\":\"2001:db8::53\","
-                    "\"RemotePort\":53,\"Protocol\":\"udp\",\"Direction\":\"In\"";
+  const char *dns =
+      "\"LocalAddress\":\"fe80::1\",\"LocalPort\":40000,\"RemoteAddress\":\"2001:db8::53\","
+      "\"RemotePort\":53,\"Protocol\":\"udp\",\"Direction\":\"In\"";
   const char *m = message_with(dns);
   CHECK(record_number(m, dns, "\"HitCount\":") == 3);
   CHECK(record_number(m, dns, "\"BytesIn\":") == 3 * 52);
   char app[8];
-  CHECK(record_text(m, dns, "\"ApplicationProtocol\":\"", app, sizeof app) && strcmp(app, "dns") == 0);
-  const char *ping = "\"RemoteAddress\":\"93.184.216.34\",\"RemotePort\":0,\"Protocol\":\"icmp\",\"Direction\":\"Out\"";
+  CHECK(record_text(m, dns, "\"ApplicationProtocol\":\"", app, sizeof app) &&
+        strcmp(app, "dns") == 0);
+  const char *ping =
+      "\"RemoteAddress\":\"93.184.216.34\",\"RemotePort\":0,\"Protocol\":\"icmp\",\"Direction\":\"Out\"";
   CHECK(record_number(message_with(ping), ping, "\"HitCount\":") == 1);
   CHECK(total_of("\"HitCount\":") == 4);
   CHECK(mt_netx_detach(&ip) == MT_NETX_SUCCESS && ip.nx_ip_packet_filter_extended == app_filter);
@@ -363,15 +368,15 @@ static void packets_through_netx(void) {
 /* An event the core refuses is counted, and the agent goes on. */
 static void rejected_events(void) {
   MT_TX_STATS before = stats_now();
-  mt_packet_conn bad = connection(V4_DEVICE, 1, V4_PEER, 2, 9 /* no such protocol */, MT_PACKET_OUT, 28);
+  mt_packet_conn bad =
+      connection(V4_DEVICE, 1, V4_PEER, 2, 9 /* no such protocol */, MT_PACKET_OUT, 28);
   mt_packet_conn family = connection(V4_DEVICE, 1, V4_PEER, 2, MT_PACKET_UDP, MT_PACKET_OUT, 28);
   family.family = 5;
   mt_packet_conn good = connection(V4_DEVICE, 1, V4_PEER, 2, MT_PACKET_UDP, MT_PACKET_OUT, 28);
   CHECK(mt_tx_post_connection(&bad) == TX_SUCCESS);
   CHECK(mt_tx_post_connection(&family) == TX_SUCCESS);
   CHECK(mt_tx_post_connection(&good) == TX_SUCCESS);
-  while (mt_tx_agent_step(0) == TX_SUCCESS) {
-  }
+  while (mt_tx_agent_step(0) == TX_SUCCESS) {}
   MT_TX_STATS s = stats_now();
   CHECK(s.rejected == before.rejected + 2);
   CHECK(s.ingested == before.ingested + 1);
@@ -390,15 +395,13 @@ static void window_split_across_messages(void) {
                                   MT_PACKET_OUT, 60);
     for (unsigned k = 0; k <= i % 3; k++) {
       if (mt_tx_post_connection(&c) != TX_SUCCESS) { /* full: let the agent catch up */
-        while (mt_tx_agent_step(0) == TX_SUCCESS) {
-        }
+        while (mt_tx_agent_step(0) == TX_SUCCESS) {}
         CHECK(mt_tx_post_connection(&c) == TX_SUCCESS);
       }
       posted++;
     }
   }
-  while (mt_tx_agent_step(0) == TX_SUCCESS) {
-  }
+  while (mt_tx_agent_step(0) == TX_SUCCESS) {}
   CHECK(message_count == 0);
   CHECK(step_until_message(10) > 0);
   CHECK(message_count > 1);
@@ -429,7 +432,8 @@ static void clock_steps_back(void) {
   clock_offset_ms = 0;
   CHECK(step_until_message(10) > 0);
   check_messages_are_json();
-  CHECK(record_number(message_with("\"LocalPort\":50001"), "\"LocalPort\":50001", "\"HitCount\":") == 2);
+  CHECK(record_number(message_with("\"LocalPort\":50001"), "\"LocalPort\":50001",
+                      "\"HitCount\":") == 2);
   forget_messages();
 }
 #else
@@ -475,7 +479,8 @@ static void tick_counter_wraps(void) {
 
 static unsigned records_with(const char *needle) {
   unsigned n = 0;
-  for (unsigned i = 0; i < message_count && i < MAX_MESSAGES; i++) n += occurrences(messages[i], needle);
+  for (unsigned i = 0; i < message_count && i < MAX_MESSAGES; i++)
+    n += occurrences(messages[i], needle);
   return n;
 }
 
@@ -484,7 +489,8 @@ static long long network_stat(const char *key) {
 }
 
 static void post_flow(uint16_t local_port) {
-  mt_packet_conn c = connection(V4_DEVICE, local_port, V4_PEER, 443, MT_PACKET_TCP, MT_PACKET_OUT, 40);
+  mt_packet_conn c =
+      connection(V4_DEVICE, local_port, V4_PEER, 443, MT_PACKET_TCP, MT_PACKET_OUT, 40);
   CHECK(mt_tx_post_connection(&c) == TX_SUCCESS);
 }
 
@@ -506,7 +512,8 @@ static void update_applies_in_queue_order(void) {
   ULONG change_tick = tx_time_get();
   CHECK(mt_tx_agent_step(0) == TX_SUCCESS); /* the update: 51000 is sent first */
   CHECK(message_count == 1);
-  CHECK(record_number(message_with("\"LocalPort\":51000"), "\"LocalPort\":51000", "\"HitCount\":") == 1);
+  CHECK(record_number(message_with("\"LocalPort\":51000"), "\"LocalPort\":51000",
+                      "\"HitCount\":") == 1);
   char want[64], stamp[96];
   iso8601(agent_ms(change_tick), want);
   snprintf(stamp, sizeof stamp, "\"TimestampUTC\":\"%s\"", want);
@@ -521,7 +528,8 @@ static void update_applies_in_queue_order(void) {
   CHECK(records_with("\"LocalPort\":51002") == 0); /* cache full: dropped, not lost silently */
   CHECK(network_stat("\"Received\":") == 2 && network_stat("\"Dropped\":") == 1);
   MT_TX_STATS s = stats_now();
-  CHECK(s.updates_applied == before.updates_applied + 1 && s.updates_rejected == before.updates_rejected);
+  CHECK(s.updates_applied == before.updates_applied + 1 &&
+        s.updates_rejected == before.updates_rejected);
   CHECK(s.ingested == before.ingested + 3);
   forget_messages();
 }
@@ -573,7 +581,8 @@ static void invalid_updates_change_nothing(void) {
   CHECK(records_with("\"LocalPort\":52000") == 1 && records_with("\"LocalPort\":52001") == 0);
   CHECK(network_stat("\"Dropped\":") == 1);
   MT_TX_STATS s = stats_now();
-  CHECK(s.updates_rejected == before.updates_rejected + 6 && s.updates_applied == before.updates_applied);
+  CHECK(s.updates_rejected == before.updates_rejected + 6 &&
+        s.updates_applied == before.updates_applied);
   forget_messages();
 }
 
@@ -586,13 +595,13 @@ static void update_with_queue_full(void) {
   CHECK(mt_tx_agent_step(0) == TX_SUCCESS);
   CHECK(mt_tx_configure_result(NULL, 0) == TX_SUCCESS);
   CHECK(message_count == 1); /* the queued events, sent before the change */
-  CHECK(record_number(message_with("\"LocalPort\":53000"), "\"LocalPort\":53000", "\"HitCount\":") == QUEUE_EVENTS);
+  CHECK(record_number(message_with("\"LocalPort\":53000"), "\"LocalPort\":53000",
+                      "\"HitCount\":") == QUEUE_EVENTS);
   CHECK(mt_tx_agent_step(0) == TX_QUEUE_EMPTY);
   forget_messages();
   post_flow(53001);
   post_flow(53002);
-  while (mt_tx_agent_step(0) == TX_SUCCESS) {
-  }
+  while (mt_tx_agent_step(0) == TX_SUCCESS) {}
   CHECK(step_until_message(10) > 0);
   CHECK(records_with("\"LocalPort\":53001") == 1 && records_with("\"LocalPort\":53002") == 1);
   CHECK(network_stat("\"Received\":") == 2 && network_stat("\"Dropped\":") == 0);

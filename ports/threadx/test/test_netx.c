@@ -68,7 +68,10 @@ static NX_PACKET *chain_of(const uint8_t *bytes, size_t n, const size_t *cuts, i
   for (int i = 0; i <= ncuts; i++) {
     size_t to = i < ncuts ? cuts[i] : n;
     NX_PACKET *p = packet_of(bytes + from, to - from);
-    if (tail) tail->nx_packet_next = p; else head = p;
+    if (tail)
+      tail->nx_packet_next = p;
+    else
+      head = p;
     tail = p;
     from = to;
   }
@@ -158,7 +161,8 @@ static void never_drops_without_an_application_filter(void) {
   /* Every packet ends up in exactly one bucket. */
   ULONG buckets = (after.connections - before.connections) + (after.truncated - before.truncated) +
                   (after.malformed - before.malformed) + (after.fragments - before.fragments) +
-                  (after.unsupported - before.unsupported) + (after.not_queued - before.not_queued) +
+                  (after.unsupported - before.unsupported) +
+                  (after.not_queued - before.not_queued) +
                   (after.ignored_neighbour_discovery - before.ignored_neighbour_discovery) +
                   (after.ignored_mld - before.ignored_mld) +
                   (after.ignored_link_multicast - before.ignored_link_multicast);
@@ -180,8 +184,10 @@ static void events_from_each_protocol(void) {
   CHECK(deliver(&ip, p, NX_IP_PACKET_IN) == NX_SUCCESS);
   release(p);
   CHECK(posted_count == 1);
-  CHECK(posted[0].family == 6 && posted[0].protocol == MT_PACKET_UDP && posted[0].app == MT_PACKET_APP_DNS);
-  CHECK(posted[0].direction == MT_PACKET_IN && posted[0].local_port == 40000 && posted[0].bytes == 52);
+  CHECK(posted[0].family == 6 && posted[0].protocol == MT_PACKET_UDP &&
+        posted[0].app == MT_PACKET_APP_DNS);
+  CHECK(posted[0].direction == MT_PACKET_IN && posted[0].local_port == 40000 &&
+        posted[0].bytes == 52);
   CHECK(memcmp(posted[0].local, V6_DEVICE, 16) == 0 && memcmp(posted[0].remote, V6_PEER, 16) == 0);
 
   n = ipv4_header(b, 1, V4_DEVICE, V4_PEER, 8, 5, 0);

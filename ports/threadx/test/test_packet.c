@@ -190,7 +190,8 @@ static void ipv6_fragments(void) {
 static void link_noise(void) {
   static const uint8_t ALL_NODES[16] = {0xff, 0x02, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
   static const uint8_t SOLICITED[16] = {0xff, 0x02, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0xff, 0, 0, 1};
-  static const uint8_t MLDV2_ROUTERS[16] = {0xff, 0x02, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x16};
+  static const uint8_t MLDV2_ROUTERS[16] = {0xff, 0x02, 0, 0, 0, 0, 0, 0,
+                                            0,    0,    0, 0, 0, 0, 0, 0x16};
   static const uint8_t SITE_GROUP[16] = {0xff, 0x05, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 3};
   static const uint8_t MDNS_V4[4] = {224, 0, 0, 251};
   static const uint8_t SSDP_V4[4] = {239, 255, 255, 250};
@@ -358,8 +359,8 @@ static void every_truncation(const uint8_t *p, size_t n) {
   mt_packet_conn c;
   unsigned bad = 0;
   for (size_t k = 0; k < n; k++) {
-    mt_packet_result as_cut_frame = parse_exact(p, k, k, 1, &c);     /* the packet itself is short */
-    mt_packet_result as_cut_view = parse_exact(p, k, n, 1, &c);      /* only k bytes were visible */
+    mt_packet_result as_cut_frame = parse_exact(p, k, k, 1, &c); /* the packet itself is short */
+    mt_packet_result as_cut_view = parse_exact(p, k, n, 1, &c);  /* only k bytes were visible */
     if (as_cut_frame == MT_PACKET_OK || as_cut_view == MT_PACKET_OK) bad++;
     if (as_cut_frame != MT_PACKET_TRUNCATED && as_cut_frame != MT_PACKET_MALFORMED) bad++;
   }

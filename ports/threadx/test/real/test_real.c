@@ -20,7 +20,7 @@
 
 VOID _nx_ram_network_driver_1500(NX_IP_DRIVER *driver_req_ptr); /* NetX Duo's test driver */
 
-#define SECONDS(s) ((ULONG)((s) * NX_IP_PERIODIC_RATE))
+#define SECONDS(s) ((ULONG)((s)*NX_IP_PERIODIC_RATE))
 #define DROPPED_PORT 7777 /* inbound UDP to this port of the device: the application drops it */
 
 /* ---- the two hosts ------------------------------------------------------------------ */
@@ -39,7 +39,7 @@ static ULONG agent_queue[512 * MT_TX_EVENT_ULONGS];
 
 /* ---- the application's own filter, installed before the hook --------------------------- */
 
-static ULONG app_calls[2];  /* per IP instance */
+static ULONG app_calls[2]; /* per IP instance */
 static ULONG app_dropped;
 
 static UINT app_filter(NX_IP *ip, NX_PACKET *packet, UINT direction) {
@@ -125,7 +125,8 @@ static int first_direction(const char *local, unsigned lport, const char *remote
   const char *anchor = anchor_of(local, lport, remote, rport, protocol);
   char got[8];
   for (unsigned i = 0; i < message_count && i < MAX_MESSAGES; i++) {
-    if (record_text(messages[i], anchor, "\"Direction\":\"", got, sizeof got)) return strcmp(got, direction) == 0;
+    if (record_text(messages[i], anchor, "\"Direction\":\"", got, sizeof got))
+      return strcmp(got, direction) == 0;
   }
   return 0;
 }
@@ -186,8 +187,8 @@ static ULONG server_received;
 
 static VOID serve(ULONG unused) {
   (void)unused;
-  UINT status = nx_tcp_socket_create(&ip_1, &server, "server", NX_IP_NORMAL, NX_FRAGMENT_OKAY,
-                                     0x80, 8192, NX_NULL, NX_NULL);
+  UINT status = nx_tcp_socket_create(&ip_1, &server, "server", NX_IP_NORMAL, NX_FRAGMENT_OKAY, 0x80,
+                                     8192, NX_NULL, NX_NULL);
   if (status == NX_SUCCESS) status = nx_tcp_server_socket_listen(&ip_1, 80, &server, 2, NX_NULL);
   if (status == NX_SUCCESS) status = nx_tcp_server_socket_accept(&server, SECONDS(20));
   while (status == NX_SUCCESS && server_received < 1000) {
@@ -254,8 +255,9 @@ static VOID run(ULONG unused) {
   cfg.send = on_send;
   cfg.agent_id = "0123abcd-4567-89ef-0123-456789abcdef";
   /* One window for the whole run: the stop sends it. */
-  cfg.configuration = "{\"network\":{\"priority\":\"high\"},\"priorityIntervals\":{\"high\":3600},"
-                      "\"maxMessageBytes\":16384}";
+  cfg.configuration =
+      "{\"network\":{\"priority\":\"high\"},\"priorityIntervals\":{\"high\":3600},"
+      "\"maxMessageBytes\":16384}";
   CHECK(mt_tx_start(&cfg) == TX_SUCCESS);
   CHECK(mt_tx_start(&cfg) == MT_TX_ALREADY_STARTED);
   CHAR *name = NX_NULL;
@@ -263,7 +265,8 @@ static VOID run(ULONG unused) {
   CHECK(mt_netx_attach(&ip_0) == MT_NETX_SUCCESS);
   CHECK(mt_netx_attach(&ip_1) == MT_NETX_SUCCESS);
   CHECK(mt_netx_attach(&ip_1) == MT_NETX_ALREADY_ATTACHED);
-  CHECK(ip_0.nx_ip_packet_filter_extended != app_filter && ip_1.nx_ip_packet_filter_extended != app_filter);
+  CHECK(ip_0.nx_ip_packet_filter_extended != app_filter &&
+        ip_1.nx_ip_packet_filter_extended != app_filter);
 
   /* A configuration update on the running agent thread: a bad one refused whole with the
    * key named, a good one applied. */
@@ -279,7 +282,8 @@ static VOID run(ULONG unused) {
   NX_IP *owner[] = {&ip_0, &ip_1, &ip_0, &ip_1, &ip_0, &ip_0, &ip_1};
   UINT port[] = {5000, 6000, 5001, 6001, DROPPED_PORT, 5100, 6100};
   for (unsigned i = 0; i < 7; i++) {
-    CHECK(nx_udp_socket_create(owner[i], all[i], "udp", NX_IP_NORMAL, NX_FRAGMENT_OKAY, 0x80, 8) == NX_SUCCESS);
+    CHECK(nx_udp_socket_create(owner[i], all[i], "udp", NX_IP_NORMAL, NX_FRAGMENT_OKAY, 0x80, 8) ==
+          NX_SUCCESS);
     CHECK(nx_udp_socket_bind(all[i], port[i], SECONDS(1)) == NX_SUCCESS);
   }
   NXD_ADDRESS device = v4(IP_ADDRESS(10, 0, 0, 1)), peer = v4(IP_ADDRESS(10, 0, 0, 2));
@@ -316,7 +320,8 @@ static VOID run(ULONG unused) {
 
   /* ICMP echo, both hosts see request and reply. */
   NX_PACKET *response;
-  CHECK(nx_icmp_ping(&ip_0, IP_ADDRESS(10, 0, 0, 2), (CHAR *)payload, 32, &response, SECONDS(1)) == NX_SUCCESS);
+  CHECK(nx_icmp_ping(&ip_0, IP_ADDRESS(10, 0, 0, 2), (CHAR *)payload, 32, &response, SECONDS(1)) ==
+        NX_SUCCESS);
   nx_packet_release(response);
 
   /* TCP: connect, 1,000 bytes out, 200 back, close. */
@@ -341,7 +346,8 @@ static VOID run(ULONG unused) {
   nx_tcp_client_socket_unbind(&client);
 
   /* IPv6, once duplicate address detection has made both addresses valid. */
-  for (int i = 0; i < 1000 && !(ipv6_ready(&ip_0, index0) && ipv6_ready(&ip_1, index1)); i++) tx_thread_sleep(1);
+  for (int i = 0; i < 1000 && !(ipv6_ready(&ip_0, index0) && ipv6_ready(&ip_1, index1)); i++)
+    tx_thread_sleep(1);
   CHECK(ipv6_ready(&ip_0, index0) && ipv6_ready(&ip_1, index1));
   for (int i = 0; i < 2; i++) CHECK(udp_send(&s5, &a1, 6100, 100) == NX_SUCCESS);
   for (int i = 0; i < 2; i++) CHECK(udp_receive(&s6, SECONDS(1)) == 100);
@@ -375,21 +381,23 @@ static VOID run(ULONG unused) {
   memset(&late, 0, sizeof late);
   CHECK(mt_tx_post_connection(&late) == MT_TX_STOPPED);
   CHECK(tx_thread_info_get(&test_thread, &name, &state, NX_NULL, NX_NULL, NX_NULL, NX_NULL, NX_NULL,
-                           NX_NULL) == TX_SUCCESS && state == TX_READY);
+                           NX_NULL) == TX_SUCCESS &&
+        state == TX_READY);
 
   MT_TX_STATS ts;
   mt_tx_stats_get(&ts);
   mt_netx_stats_get(&ns);
-  printf("real: hook %lu packets: %lu events, %lu later fragments, %lu neighbour discovery, "
-         "%lu MLD, %lu link multicast, %lu unsupported; agent %lu ingested, %u messages\n",
-         (unsigned long)ns.packets, (unsigned long)ns.connections, (unsigned long)ns.fragments,
-         (unsigned long)ns.ignored_neighbour_discovery, (unsigned long)ns.ignored_mld,
-         (unsigned long)ns.ignored_link_multicast, (unsigned long)ns.unsupported,
-         (unsigned long)ts.ingested, message_count);
+  printf(
+      "real: hook %lu packets: %lu events, %lu later fragments, %lu neighbour discovery, "
+      "%lu MLD, %lu link multicast, %lu unsupported; agent %lu ingested, %u messages\n",
+      (unsigned long)ns.packets, (unsigned long)ns.connections, (unsigned long)ns.fragments,
+      (unsigned long)ns.ignored_neighbour_discovery, (unsigned long)ns.ignored_mld,
+      (unsigned long)ns.ignored_link_multicast, (unsigned long)ns.unsupported,
+      (unsigned long)ts.ingested, message_count);
   CHECK(ts.faults == 0 && ts.dropped == 1 && ts.rejected == 0 && aborts == 0 && send_problems == 0);
   CHECK(ts.posted == ts.ingested && ts.ingested == ns.connections);
   CHECK(ns.malformed == 0 && ns.truncated == 0 && ns.not_queued == 0);
-  CHECK(ns.fragments >= 2 + 1 + 2 + 1); /* later fragments of the six fragmented datagrams */
+  CHECK(ns.fragments >= 2 + 1 + 2 + 1);      /* later fragments of the six fragmented datagrams */
   CHECK(ns.ignored_neighbour_discovery > 0); /* IPv6 needs it; none of it became a record */
   CHECK(ns.ignored_link_multicast >= 1);
   /* Every packet the hook saw is in exactly one of its counters. */
@@ -398,14 +406,17 @@ static VOID run(ULONG unused) {
                           ns.ignored_link_multicast);
   CHECK(ts.updates_applied == 1 && ts.updates_rejected == 1);
   CHECK(message_count > 0 && partial_len == 0);
-  for (unsigned i = 0; i < message_count && i < MAX_MESSAGES; i++) CHECK(json_object(messages[i], message_len[i]));
+  for (unsigned i = 0; i < message_count && i < MAX_MESSAGES; i++)
+    CHECK(json_object(messages[i], message_len[i]));
 
   /* The core received every event, and nothing is unaccounted for. */
   long long hits = 0;
-  for (unsigned i = 0; i < message_count && i < MAX_MESSAGES; i++) hits += sum_of(messages[i], "\"HitCount\":");
+  for (unsigned i = 0; i < message_count && i < MAX_MESSAGES; i++)
+    hits += sum_of(messages[i], "\"HitCount\":");
   CHECK(network_stat("\"Received\":") == (long long)ts.ingested);
   CHECK(network_stat("\"Received\":") == hits + network_stat("\"Discarded\":") +
-                                             network_stat("\"Dropped\":") + network_stat("\"Ignored\":"));
+                                             network_stat("\"Dropped\":") +
+                                             network_stat("\"Ignored\":"));
   CHECK(network_stat("\"Dropped\":") == 0 && network_stat("\"Discarded\":") == 0);
   for (unsigned i = 0; i < message_count && i < MAX_MESSAGES; i++) {
     CHECK(strstr(messages[i], "ff02:") == NULL && strstr(messages[i], "fe80:") == NULL);
@@ -416,7 +427,8 @@ static VOID run(ULONG unused) {
   const char *HITS = "\"HitCount\":", *IN = "\"BytesIn\":", *OUT = "\"BytesOut\":";
   /* UDP within the MTU (28 + payload bytes): 3 out and 1 back, then 1 more out after the
    * peer's detach, which only the device reports. */
-  CHECK(flow(D, 5000, P, 6000, "udp", HITS) == 5 && first_direction(D, 5000, P, 6000, "udp", "Out"));
+  CHECK(flow(D, 5000, P, 6000, "udp", HITS) == 5 &&
+        first_direction(D, 5000, P, 6000, "udp", "Out"));
   CHECK(flow(D, 5000, P, 6000, "udp", OUT) == 4 * 128 && flow(D, 5000, P, 6000, "udp", IN) == 78);
   CHECK(flow(P, 6000, D, 5000, "udp", HITS) == 4 && first_direction(P, 6000, D, 5000, "udp", "In"));
   CHECK(flow(P, 6000, D, 5000, "udp", IN) == 3 * 128 && flow(P, 6000, D, 5000, "udp", OUT) == 78);
@@ -442,18 +454,21 @@ static VOID run(ULONG unused) {
   CHECK(tcp_out >= 1000 + 3 * 40 && tcp_in >= 200 + 3 * 40);
   CHECK(flow(P, 80, D, 40000, "tcp", IN) == tcp_out && flow(P, 80, D, 40000, "tcp", OUT) == tcp_in);
   CHECK(flow(P, 80, D, 40000, "tcp", HITS) == flow(D, 40000, P, 80, "tcp", HITS));
-  CHECK(first_direction(D, 40000, P, 80, "tcp", "Out") && first_direction(P, 80, D, 40000, "tcp", "In"));
+  CHECK(first_direction(D, 40000, P, 80, "tcp", "Out") &&
+        first_direction(P, 80, D, 40000, "tcp", "In"));
   /* IPv6: 40 + 8 + payload; fragmented ones whole, as sent (without the fragment header). */
   CHECK(flow(D6, 5100, P6, 6100, "udp", HITS) == 4 && flow(P6, 6100, D6, 5100, "udp", HITS) == 4);
   CHECK(flow(D6, 5100, P6, 6100, "udp", OUT) == 2 * 148 + 3048);
   CHECK(flow(P6, 6100, D6, 5100, "udp", IN) == 2 * 148 + 3048);
-  CHECK(flow(P6, 6100, D6, 5100, "udp", OUT) == 2548 && flow(D6, 5100, P6, 6100, "udp", IN) == 2548);
+  CHECK(flow(P6, 6100, D6, 5100, "udp", OUT) == 2548 &&
+        flow(D6, 5100, P6, 6100, "udp", IN) == 2548);
   CHECK(flow(D6, 0, P6, 0, "icmp", HITS) == 2 && flow(P6, 0, D6, 0, "icmp", HITS) == 2);
   CHECK(flow(D6, 0, P6, 0, "icmp", OUT) == 80 && flow(D6, 0, P6, 0, "icmp", IN) == 80);
   CHECK(flow(P6, 0, D6, 0, "icmp", IN) == 80 && flow(P6, 0, D6, 0, "icmp", OUT) == 80);
 
   /* MT_REAL_DUMP=1 prints the messages, to see what a failed check looked at. */
-  if (getenv("MT_REAL_DUMP")) for (unsigned i = 0; i < message_count && i < MAX_MESSAGES; i++) printf("%s\n", messages[i]);
+  if (getenv("MT_REAL_DUMP"))
+    for (unsigned i = 0; i < message_count && i < MAX_MESSAGES; i++) printf("%s\n", messages[i]);
   int failed = check_report("real ThreadX + NetX Duo");
   fflush(stdout);
   exit(failed);

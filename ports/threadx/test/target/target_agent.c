@@ -76,7 +76,8 @@ static UINT line_verdict(const CHAR *line, ULONG length) {
   CHAR reason[96];
   UINT verdict = MT_TX_PENDING;
   if (mt_tx_post_line(line, length) != TX_SUCCESS) return NOT_POSTED;
-  for (int i = 0; i < 10 && (verdict = mt_tx_configure_result(reason, sizeof reason)) == MT_TX_PENDING; i++) {
+  for (int i = 0;
+       i < 10 && (verdict = mt_tx_configure_result(reason, sizeof reason)) == MT_TX_PENDING; i++) {
     (void)mt_tx_agent_step(0);
   }
   return verdict;
@@ -102,7 +103,8 @@ int main(void) {
   memset(long_update, ' ', sizeof long_update);
   long_update[0] = '{';
   long_update[sizeof long_update - 1] = '}';
-  check(MT_TX_CONFIG_BYTES == 1024 && mt_tx_configure(long_update, sizeof long_update) == MT_TX_TOO_LONG,
+  check(MT_TX_CONFIG_BYTES == 1024 &&
+            mt_tx_configure(long_update, sizeof long_update) == MT_TX_TOO_LONG,
         "port tunables from MT_TX_CONFIG_FILE");
 
   /* The agent thread's work: events (one per step) and windows that close. */
@@ -121,8 +123,7 @@ int main(void) {
       c.remote_port = (uint16_t)(1000 + i);
       if (mt_tx_post_connection(&c) == TX_SUCCESS) posted++;
     }
-    while (mt_tx_agent_step(0) == TX_SUCCESS) {
-    }
+    while (mt_tx_agent_step(0) == TX_SUCCESS) {}
     shim_time_advance(MT_TX_TICKS_PER_SECOND);
   }
   for (int i = 0; i < 10 && messages == 0; i++) (void)mt_tx_agent_step(MT_TX_WINDOW_CHECK_TICKS);
@@ -146,12 +147,14 @@ int main(void) {
   static CHAR long_line[4098];
   size_t capacity = mt_input_capacity(&probe);
   memset(long_line, 'a', sizeof long_line);
-  check(capacity + 2 <= sizeof long_line && line_verdict(long_line, MT_TX_CONFIG_BYTES + 1) == MT_TX_TOO_LONG &&
-          line_verdict(long_line, (ULONG)capacity) == MT_TX_TOO_LONG,
+  check(capacity + 2 <= sizeof long_line &&
+            line_verdict(long_line, MT_TX_CONFIG_BYTES + 1) == MT_TX_TOO_LONG &&
+            line_verdict(long_line, (ULONG)capacity) == MT_TX_TOO_LONG,
         "a line over MT_TX_CONFIG_BYTES that the core would read is refused by the port");
   check(line_verdict(long_line, (ULONG)capacity + 1) == MT_TX_TOO_LONG,
         "so is one of the input area and one byte (the core reads that byte)");
-  check(line_verdict(long_line, (ULONG)capacity + 2) == MT_TX_REJECTED, "a longer line is the core's to refuse");
+  check(line_verdict(long_line, (ULONG)capacity + 2) == MT_TX_REJECTED,
+        "a longer line is the core's to refuse");
 
   say("target: stack of mt_tx_start ");
   say_number(start_stack);

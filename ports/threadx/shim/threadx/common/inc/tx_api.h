@@ -85,9 +85,10 @@ UINT tx_queue_create(TX_QUEUE *queue_ptr, CHAR *name_ptr, UINT message_size, VOI
 UINT tx_queue_delete(TX_QUEUE *queue_ptr);
 UINT tx_queue_send(TX_QUEUE *queue_ptr, VOID *source_ptr, ULONG wait_option);
 UINT tx_queue_receive(TX_QUEUE *queue_ptr, VOID *destination_ptr, ULONG wait_option);
-UINT tx_thread_create(TX_THREAD *thread_ptr, CHAR *name_ptr, VOID (*entry_function)(ULONG entry_input),
-                      ULONG entry_input, VOID *stack_start, ULONG stack_size, UINT priority,
-                      UINT preempt_threshold, ULONG time_slice, UINT auto_start);
+UINT tx_thread_create(TX_THREAD *thread_ptr, CHAR *name_ptr,
+                      VOID (*entry_function)(ULONG entry_input), ULONG entry_input,
+                      VOID *stack_start, ULONG stack_size, UINT priority, UINT preempt_threshold,
+                      ULONG time_slice, UINT auto_start);
 UINT tx_thread_terminate(TX_THREAD *thread_ptr);
 UINT tx_thread_delete(TX_THREAD *thread_ptr);
 TX_THREAD *tx_thread_identify(VOID);

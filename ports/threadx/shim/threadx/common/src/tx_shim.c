@@ -133,8 +133,9 @@ UINT tx_thread_info_get(TX_THREAD *t, CHAR **name, UINT *state, ULONG *run_count
   if (t == TX_NULL || t->tx_thread_id != THREAD_ID) return TX_THREAD_ERROR;
   if (name) *name = t->tx_thread_name;
   if (state)
-    *state = t->tx_thread_shim_state == 1 ? TX_TERMINATED
-             : t->tx_thread_auto_start == TX_AUTO_START ? TX_READY : TX_SUSPENDED;
+    *state = t->tx_thread_shim_state == 1               ? TX_TERMINATED
+             : t->tx_thread_auto_start == TX_AUTO_START ? TX_READY
+                                                        : TX_SUSPENDED;
   if (run_count) *run_count = 0;
   if (priority) *priority = t->tx_thread_priority;
   if (preemption_threshold) *preemption_threshold = t->tx_thread_preempt_threshold;

@@ -76,6 +76,5 @@ void sh_exit(int status) {
   (void)call(SYS_EXIT_EXTENDED, args);
   /* A host without the extension: plain SYS_EXIT can only say success or failure. */
   (void)call(SYS_EXIT, (const void *)(uintptr_t)ADP_STOPPED_APPLICATION_EXIT);
-  for (;;) {
-  }
+  for (;;) {}
 }

@@ -28,11 +28,11 @@ static uint16_t be16(const uint8_t *p) { return (uint16_t)((p[0] << 8) | p[1]); 
 
 /* What the IP layer found besides the transport header's place. */
 typedef struct {
-  unsigned proto;       /* the transport protocol number */
-  size_t transport_at;  /* offset of the transport header */
-  size_t total;         /* the datagram's length per its IP header */
-  int first_fragment;   /* offset 0 with more fragments to come: the transport header covers
-                           the whole datagram, this packet only part of it */
+  unsigned proto;         /* the transport protocol number */
+  size_t transport_at;    /* offset of the transport header */
+  size_t total;           /* the datagram's length per its IP header */
+  int first_fragment;     /* offset 0 with more fragments to come: the transport header covers
+                             the whole datagram, this packet only part of it */
   size_t fragment_header; /* bytes of an IPv6 fragment header before the transport header,
                              which the unfragmented datagram does not carry */
 } ip_layer;
@@ -132,7 +132,7 @@ static mt_packet_result ipv6(const uint8_t *ip, size_t avail, size_t length, ip_
           unsigned fragment = be16(ip + at + 2);
           if ((fragment & 0xfff8u) != 0) return MT_PACKET_FRAGMENT;
           if (l->fragment_header != 0) return MT_PACKET_MALFORMED; /* two fragment headers */
-          l->first_fragment = (fragment & 1u) != 0; /* M: more fragments */
+          l->first_fragment = (fragment & 1u) != 0;                /* M: more fragments */
           l->fragment_header = 8u;
           ext = 8u;
         } else if (next == IPPROTO_AH_) {

@@ -1,6 +1,6 @@
 // Footprint of a firmware image from its GNU ld map: flash and static RAM, split by component.
 //
-//   node ports/qemu/size.mjs --map fw.map --elf fw.elf --out size.json \
+//   node ports/mps2-an385/size.mjs --map fw.map --elf fw.elf --out size.json \
 //     --component wasm3=build/firmware/rtos/obj/wasm3/ --component port=... [--budget-flash N --budget-ram N]
 //     [--measured footprint.json] [--regions regions.json]
 //   (a component may also name input sections: --component stacks=section:.bss.agent_stack)

@@ -1,6 +1,7 @@
-/* Reset and exception vectors for the mps2-an385 image: copy .data, zero .bss, paint the
+/* Reset and exception vectors of every mps2-an385 image: copy .data, zero .bss, paint the
  * stack (so the footprint report can measure its high-water mark), run main, exit with its
- * status through semihosting. Built with -ffreestanding so the loops stay loops. */
+ * status through semihosting. An RTOS takes PendSV by defining PendSV_Handler (the default is a
+ * fault). Built with -ffreestanding so the loops stay loops. */
 #include <stdint.h>
 
 #include "board.h"
@@ -13,11 +14,12 @@ extern uint32_t __stack_limit[], __stack_top[];
 int main(void);
 void Reset_Handler(void);
 static void Fault_Handler(void);
+void PendSV_Handler(void) __attribute__((weak, alias("Fault_Handler")));
 
 #define STACK_PAINT 0x5AFEC0DEu
 
 /* Cortex-M3: initial SP, 15 system exceptions; the board's interrupts are not used. */
-__attribute__((section(".vectors"), used)) static void (*const vectors[16])(void) = {
+__attribute__((section(".vectors"), used)) void (*const board_vectors[16])(void) = {
     (void (*)(void))(uintptr_t)__stack_top,
     Reset_Handler,
     Fault_Handler, /* NMI */
@@ -25,11 +27,14 @@ __attribute__((section(".vectors"), used)) static void (*const vectors[16])(void
     Fault_Handler, /* MemManage */
     Fault_Handler, /* BusFault */
     Fault_Handler, /* UsageFault */
-    0, 0, 0, 0,
+    0,
+    0,
+    0,
+    0,
     Fault_Handler, /* SVCall */
     Fault_Handler, /* DebugMonitor */
     0,
-    Fault_Handler, /* PendSV */
+    PendSV_Handler,
     Fault_Handler, /* SysTick: its interrupt is off (board_clock_ticks counts wraps) */
 };
 
@@ -71,10 +76,9 @@ static uint32_t clock_last;
 
 void board_clock_start(void) {
   SYST_RVR = SYST_RELOAD;
-  SYST_CVR = 0; /* cleared; it loads the reload value on the next tick */
+  SYST_CVR = 0;    /* cleared; it loads the reload value on the next tick */
   SYST_CSR = 0x5u; /* enable, no interrupt, processor clock */
-  for (int i = 0; i < 1000 && SYST_CVR == 0; i++) {
-  }
+  for (int i = 0; i < 1000 && SYST_CVR == 0; i++) {}
   clock_wraps = 0;
   clock_last = SYST_CVR;
 }
@@ -88,7 +92,7 @@ uint64_t board_clock_ticks(void) {
 
 /* A fault is a firmware bug: say so on stderr and exit with a status no replay uses. */
 static void Fault_Handler(void) {
-  static const char msg[] = "microtally-qemu: CPU fault\n";
+  static const char msg[] = "microtally: CPU fault\n";
   int err = sh_open_console(1);
   if (err >= 0) (void)sh_write(err, msg, sizeof msg - 1);
   sh_exit(BOARD_EXIT_FAULT);

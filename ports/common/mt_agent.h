@@ -1,0 +1,88 @@
+/*
+ * mt_agent.h — the agent, RTOS-neutral: one core (bindings/microtally.h) on one thread, fed
+ * through a queue that never blocks its posters (capture hooks, network callbacks, ISRs). It
+ * lets time pass in the core when no event comes (windows end, SPEC R5), applies configuration
+ * updates and trace lines in queue order, re-applies the configuration after a core fault, and
+ * stops cleanly. It runs over the small RTOS layer of mt_os.h; ports/threadx wraps it as the
+ * ThreadX API of microtally_threadx.h, which documents each call in full.
+ *
+ * No allocation: the port hands in every buffer (mt_agent_config_t).
+ */
+#ifndef MT_AGENT_H
+#define MT_AGENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "microtally.h"
+#include "mt_message.h"
+#include "mt_packet.h"
+
+/* Return codes of the agent's calls beyond 0 (success) and the RTOS's own (passed on). */
+#define MT_AGENT_OK 0u
+#define MT_AGENT_ALREADY_STARTED 0x100u
+#define MT_AGENT_BAD_CONFIG 0x101u
+#define MT_AGENT_ENGINE_ERROR 0x102u /* the engine could not load or initialise the core */
+#define MT_AGENT_REJECTED 0x103u     /* the core rejected the agent id or the configuration */
+#define MT_AGENT_PENDING 0x104u      /* an update (or the stop) is requested, not carried out */
+#define MT_AGENT_TOO_LONG 0x105u     /* an update longer than its buffer */
+#define MT_AGENT_STOPPED 0x106u      /* the agent is stopping or has stopped */
+#define MT_AGENT_NOT_STARTED 0x107u  /* no mt_agent_start succeeded yet */
+#define MT_AGENT_NULL 0x108u         /* a NULL pointer */
+
+/* One queued event: a connection, or a marker that wakes the agent for an update or the stop. */
+typedef struct mt_agent_event {
+  mt_packet_conn connection;
+  uint32_t posted_at; /* mt_os_ticks() when posted: the event's time, however long it waited */
+  uint32_t kind;
+} mt_agent_event_t;
+
+typedef struct mt_agent_config {
+  mt_config_t engine;    /* the blob */
+  uint32_t queue_events; /* the queue's capacity (mt_os_create makes it) */
+  uint32_t ticks_per_second;
+  /* Wall-clock ms at mt_agent_start, plus the ticks since; or clock_ms (never backwards). */
+  uint64_t epoch_ms_at_start;
+  uint64_t (*clock_ms)(void);
+  /* Every message, a chunk at a time, from the agent thread (`where`: MT_MESSAGE_*). */
+  void (*send)(void *context, const uint8_t *bytes, size_t length, unsigned where);
+  void *send_context;
+  const char *agent_id;      /* optional, NUL-terminated */
+  const char *configuration; /* optional, NUL-terminated; kept: re-applied after a fault */
+  unsigned message_format;   /* mt_format_t */
+  char *update;              /* update_bytes + 1: the pending update or trace line */
+  size_t update_bytes;
+  uint8_t *journal; /* accepted updates (2-byte length, then the JSON), for recovery */
+  size_t journal_bytes;
+  char *reason; /* the latest update's verdict reason, NUL-terminated */
+  size_t reason_bytes;
+} mt_agent_config_t;
+
+typedef struct mt_agent_stats {
+  uint32_t posted;   /* events accepted into the queue */
+  uint32_t dropped;  /* events refused: queue full (never blocks), agent not started or stopped;
+                        also events that raced the stop and were still queued after mt_finish */
+  uint32_t ingested; /* events the core accepted */
+  uint32_t rejected; /* events the core refused (see the core's diagnostics) */
+  uint32_t messages; /* messages handed to `send` */
+  uint32_t faults;   /* core traps (the core was re-initialised, the configuration re-applied) */
+  uint32_t updates_applied;   /* configuration updates the core accepted */
+  uint32_t updates_rejected;  /* ... the core refused (or faulted on); nothing changed */
+  uint32_t updates_forgotten; /* accepted updates dropped from the journal (too small): a fault
+                                 would then lose their keys */
+  uint32_t lines_accepted;    /* trace lines the core took (blank ones included) */
+  uint32_t lines_rejected;    /* ... the core refused (or faulted on) */
+} mt_agent_stats_t;
+
+/* NULL config: the port found it invalid (MT_AGENT_BAD_CONFIG, unless already started). */
+unsigned mt_agent_start(const mt_agent_config_t *config);
+unsigned mt_agent_post_connection(const mt_packet_conn *connection);
+unsigned mt_agent_configure(const char *json, size_t length);
+unsigned mt_agent_post_line(const char *line, size_t length);
+unsigned mt_agent_result(char *reason, size_t reason_size);
+unsigned mt_agent_stop(uint32_t wait_ticks);
+unsigned mt_agent_step(uint32_t wait_ticks);
+void mt_agent_stats_get(mt_agent_stats_t *stats);
+unsigned mt_agent_summary(char *json, size_t size, size_t *length);
+
+#endif
