@@ -6,6 +6,7 @@
 # every regression input (test/fuzz/regressions/, without tolerating the known issues) as
 # plain runs. Ends with `N passed, M failed`. Crash inputs go to build/fuzz/crashes/.
 #   FUZZ_SECONDS=0  only build and replay (no fuzzing)
+#   FUZZ_COMPARE_ONLY=1  only build and compare the engines (no fuzzing, no replay)
 #   FUZZ_ENGINES="aot"  FUZZ_TARGETS="lines batch"  a subset
 # With both engines built, the seeds and the newest inputs the fuzzers kept are replayed on both
 # and their outputs compared (SPEC R9).
@@ -16,18 +17,24 @@ ROOT=$PWD
 . scripts/test-counts.sh
 
 SECONDS_PER_TARGET=${FUZZ_SECONDS:-20}
+COMPARE_ONLY=${FUZZ_COMPARE_ONLY:-0}
+[ "$COMPARE_ONLY" = 1 ] && SECONDS_PER_TARGET=0
 JOBS=${FUZZ_JOBS:-2}
 TARGETS=(${FUZZ_TARGETS:-lines config records batch})
 ENGINES=(${FUZZ_ENGINES:-wasm3 aot})
 # The known issues (test/fuzz/known-issues.txt) are tolerated while fuzzing and in the seed replay.
 KNOWN=$(grep -oE '^[a-z0-9-]+:' test/fuzz/known-issues.txt | tr -d : | paste -sd, -)
 started=$(date +%s)
+if [ "$COMPARE_ONLY" = 1 ] && [ " ${ENGINES[*]} " != " wasm3 aot " ]; then
+  echo "fuzz.sh: FUZZ_COMPARE_ONLY=1 compares wasm3 with aot: leave FUZZ_ENGINES unset" >&2; exit 2
+fi
 
 skip_all() {
   for e in "${ENGINES[@]}"; do for t in "${TARGETS[@]}"; do
     [ "$SECONDS_PER_TARGET" -gt 0 ] && skip "fuzz $e/$t"
-    skip "replay $e/$t"
+    [ "$COMPARE_ONLY" = 1 ] || skip "replay $e/$t"
   done; done
+  [ "$COMPARE_ONLY" = 1 ] && for t in "${TARGETS[@]}"; do skip "wasm3 = aot on $t inputs"; done
 }
 
 if ! command -v clang >/dev/null 2>&1; then
@@ -38,7 +45,10 @@ engines=()
 for e in "${ENGINES[@]}"; do
   if [ "$e" = aot ] && ! command -v wasm2c >/dev/null 2>&1; then
     echo "skip the aot fuzz targets: wasm2c not installed (apt install wabt)"
-    for t in "${TARGETS[@]}"; do [ "$SECONDS_PER_TARGET" -gt 0 ] && skip "fuzz aot/$t"; skip "replay aot/$t"; done
+    for t in "${TARGETS[@]}"; do
+      [ "$SECONDS_PER_TARGET" -gt 0 ] && skip "fuzz aot/$t"
+      if [ "$COMPARE_ONLY" = 1 ]; then skip "wasm3 = aot on $t inputs"; else skip "replay aot/$t"; fi
+    done
   else
     engines+=("$e")
   fi
@@ -104,8 +114,9 @@ if [ "$SECONDS_PER_TARGET" -gt 0 ] && [ ${#built[@]} -gt 0 ]; then
   done
 fi
 
-echo "== replay: seed corpus (known issues tolerated) and regression inputs (not tolerated)"
+[ "$COMPARE_ONLY" = 1 ] || echo "== replay: seed corpus (known issues tolerated) and regression inputs (not tolerated)"
 for e in "${built[@]}"; do
+  [ "$COMPARE_ONLY" = 1 ] && break
   for t in "${TARGETS[@]}"; do
     log=build/fuzz/logs/replay-$e-$t.log
     n=$(find "test/fuzz/corpus/$t" -type f | wc -l)

@@ -4,15 +4,19 @@
 //   bash scripts/build-firmware.sh                       build/firmware/size.json, size-aot.json
 //   npx microtally bench --json > build/bench/report.json
 //   bash scripts/test-threadx.sh                         build/threadx/figures.json
+//   bash scripts/build-threadx-firmware.sh               build/firmware/size-threadx.json, size-threadx-aot.json
 //   node scripts/readme-numbers.mjs [--check] [--only=NAME,…]
-//                                                        rewrites README.md and ports/threadx/README.md between the markers
-// Each table sits between `<!-- numbers:NAME -->` and `<!-- /numbers -->`. With --check it
-// only says whether the README's deterministic tables (sizes, instruction counts) match.
+//                                                        rewrites README.md, ports/threadx/README.md and
+//                                                        ports/qemu-threadx/README.md between the markers
+// Each table sits between `<!-- numbers:NAME -->` and `<!-- /numbers -->` (on lines of their own,
+// or around a figure inside a line). With --check it only says whether the READMEs'
+// deterministic tables (sizes, instruction counts) match.
 
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
+const check = process.argv.includes('--check');
 const read = (f) => (existsSync(`${root}${f}`) ? JSON.parse(readFileSync(`${root}${f}`, 'utf8')) : null);
 const n = (v) => (typeof v === 'number' ? v.toLocaleString('en') : '—');
 const kb = (v) => `${(v / 1024).toFixed(1)} KB`;
@@ -126,12 +130,68 @@ function threadx() {
   ];
 }
 
+/** The rtos-small blob's mt_memory_end, for ports/threadx/README.md's text (one figure in a line). */
+function rtosSmallMemoryEnd() {
+  const wasm = readFileSync(`${root}build/microtally-rtos-small.wasm`);
+  return [`${n(new WebAssembly.Instance(new WebAssembly.Module(wasm), {}).exports.mt_memory_end() >>> 0)} B`];
+}
+
+/** Whether a ThreadX tree is there (as scripts/test.sh looks for it): without one the qemu-threadx
+ * images cannot be built, and their table is not checked. */
+function threadxTree() {
+  return existsSync(`${process.env.THREADX_DIR ?? `${root}../shared/third_party/threadx`}/common/inc/tx_api.h`);
+}
+
+/** ports/qemu-threadx/README.md's footprint table, from scripts/build-threadx-firmware.sh's size files. */
+function threadxBoard() {
+  const w = read('build/firmware/size-threadx.json');
+  const a = read('build/firmware/size-threadx-aot.json');
+  if (!w || !a) {
+    if (check && !threadxTree()) return null;
+    throw new Error('run bash scripts/build-threadx-firmware.sh first (build/firmware/size-threadx.json, size-threadx-aot.json)');
+  }
+  const cell = (s, ...names) => {
+    const parts = names.map((c) => s.components[c]).filter(Boolean);
+    if (!parts.length) return '—';
+    return `${n(parts.reduce((x, c) => x + c.flash, 0))} / ${n(parts.reduce((x, c) => x + c.ram, 0))}`;
+  };
+  const sym = (s, name) => s.largestSymbols?.find((x) => x.name === name)?.bytes;
+  const [upd, jrn] = [sym(w, 'update'), sym(w, 'journal')];
+  const m = w.measured, am = a.measured;
+  const rows = [
+    [['threadx'], '`threadx`: the kernel (its timer thread and stack included)'],
+    [['agent'], `\`agent\`: \`microtally_threadx.c\` (the ThreadX layer, control blocks, update buffer and journal${upd && jrn ? ` ${n(upd + jrn)} B` : ''}) with \`../common/mt_agent.c\` (core handle) and \`mt_message.c\``],
+    [['queue'], `\`queue\`: the agent's event queue, ${n(m.queueBytes)} B`],
+    [['stacks'], `\`stacks\`: agent ${n(m.agentStackBytes)} B + feeder ${n(m.feederStackBytes)} B`],
+    [['stack'], "`stack`: main stack, ThreadX's system stack once the kernel runs"],
+    [['wasm3'], '`wasm3`: interpreter and its fixed heap (compiled code, linear memory, wasm stack)'],
+    [['blob'], '`blob`: the rtos-small blob (wasm3) / the translated blob with its linear memory (aot)'],
+    [['bindings'], '`bindings`'],
+    [['replay'], "`replay`: feeder, `--check-api`, the board's startup, semihosting and console, shared replay loop, their buffers (not part of a product)"],
+    [['toolchain', 'fill'], '`toolchain` (newlib-nano, libgcc) and fill'],
+  ];
+  const known = new Set(rows.flatMap(([c]) => c));
+  const unknown = Object.keys({ ...w.components, ...a.components }).filter((c) => !known.has(c));
+  if (unknown.length) throw new Error(`threadxBoard: components without a row: ${unknown.join(', ')}`);
+  const pair = (x, y) => (x === y ? `${n(x)} B` : `${n(x)} B (wasm3) / ${n(y)} B (aot)`);
+  return [
+    '| component (flash / RAM, bytes) | wasm3 image | ahead-of-time image |',
+    '|---|---|---|',
+    ...rows.map(([c, what]) => `| ${what} | ${cell(w, ...c)} | ${cell(a, ...c)} |`),
+    `| **total** | **${n(w.flash)} / ${n(w.ram)}** | **${n(a.flash)} / ${n(a.ram)}** |`,
+    '',
+    `Stacks used at most on that run: agent ${pair(m.agentStackUsed, am.agentStackUsed)} of ${n(m.agentStackBytes)}; ` +
+    `feeder ${pair(m.feederStackUsed, am.feederStackUsed)} of ${n(m.feederStackBytes)} (under wasm3 the feeder's ` +
+    `\`mt_tx_start\` compiles the blob); system stack ${pair(m.stackUsed, am.stackUsed)} of ${n(m.stackBytes)}.`,
+  ];
+}
+
 /** Each file's generated blocks; `checked` are deterministic (sizes, counts), the others are timings. */
 const FILES = [
   { file: 'README.md', tables: { blobs, footprint, performance, quota, usage }, unchecked: ['performance', 'quota'] },
-  { file: 'ports/threadx/README.md', tables: { threadx }, unchecked: [] },
+  { file: 'ports/threadx/README.md', tables: { threadx, rtosSmallMemoryEnd }, unchecked: [] },
+  { file: 'ports/qemu-threadx/README.md', tables: { threadxBoard }, unchecked: [] },
 ];
-const check = process.argv.includes('--check');
 // --only a,b: regenerate (or check) just those tables, e.g. after changing the command line.
 const onlyArg = process.argv.find((a) => a.startsWith('--only='));
 const only = onlyArg ? onlyArg.slice('--only='.length).split(',') : undefined;
@@ -140,11 +200,15 @@ for (const { file, tables, unchecked } of FILES) {
   const readme = readFileSync(`${root}${file}`, 'utf8');
   let out = readme;
   for (const [name, make] of Object.entries(tables)) {
-    const re = new RegExp(`(<!-- numbers:${name} -->\\n)[\\s\\S]*?(<!-- /numbers -->)`);
-    if (!re.test(out) || (only && !only.includes(name))) continue;
+    // A block on lines of its own, or a figure inside a line (no newline after the marker).
+    const re = new RegExp(`(<!-- numbers:${name} -->(\\n?))[\\s\\S]*?(<!-- /numbers -->)`);
+    const found = re.exec(out);
+    if (!found || (only && !only.includes(name))) continue;
     if (check && unchecked.includes(name)) continue; // from a bench run: timings differ run to run
-    const body = (await make()).join('\n') + '\n';
-    const next = out.replace(re, (_, a, b) => `${a}${body}${b}`);
+    const lines = await make();
+    if (!lines) { console.error(`${file} ${name}: not checked (no ThreadX tree, so no images to measure)`); continue; }
+    const body = found[2] ? lines.join('\n') + '\n' : lines.join(' ');
+    const next = out.replace(re, (_, a, _nl, b) => `${a}${body}${b}`);
     if (next !== out) stale.push(`${file} ${name}`);
     out = next;
   }

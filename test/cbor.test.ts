@@ -302,7 +302,8 @@ describe('microtally decode', () => {
     child.stdin.write(second.subarray(second.length >> 1, (second.length >> 1) + 1));
     child.stdin.write(second.subarray((second.length >> 1) + 1));
     child.stdin.end(Buffer.concat(parts.slice(2)));
-    const code = await new Promise((r) => child.on('exit', r));
+    // 'close', not 'exit': output may still be in the pipe when the process has exited.
+    const code = await new Promise((r) => child.on('close', r));
     expect([code, err]).toEqual([0, '']);
     expect(out).toBe(json);
   });

@@ -3,9 +3,11 @@
 // test with the byte-for-byte comparison of replayAll; and, when the QEMU engine is built,
 // the firmware footprint report (build/firmware/size.json) checked against the image.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { QEMU_ARGS } from '../host/engines/qemu.js';
+import { QEMU_ARGS, build, firmwarePath } from '../host/engines/qemu.js';
 import { QemuThreadxEngine } from '../host/engines/qemu-threadx.js';
 import { engine, engineNames, records, replayAll, root, itOnEngines } from './helpers.js';
 import { longLines, mixed, oddBytes, overflow, splitting } from './firmware/traces.js';
@@ -153,6 +155,33 @@ describe.runIf(onBoard)('firmware footprint, wasm3 image (build/firmware/size.js
     expect(h.interpreterStackUsed).toBeGreaterThan(0);
     expect(h.interpreterStackUsed * 1.25).toBeLessThanOrEqual(h.interpreterStack);
     expect(execFileSync('arm-none-eabi-nm', [elf], { encoding: 'utf8' })).toMatch(/\bfixedHeap\b/);
+  });
+});
+
+// The linux image exists only so the suites run the linux profile on the board; its stacks are
+// sized (ports/qemu) from this run: what the deepest accepted nesting takes, plus a quarter.
+describe.runIf(onBoard)('the linux wasm3 image\'s stacks hold the deepest nesting the parser accepts', () => {
+  it('levels 14 to 16 accepted, 17 and 18 refused; both stacks used at most four fifths', async () => {
+    await build('linux', 'wasm3');
+    const work = mkdtempSync(join(tmpdir(), 'mt-deep-'));
+    execFileSync('node', [`${root}test/c/gen-traces.mjs`, work]);
+    const r = spawnSync('qemu-system-arm', [...QEMU_ARGS, '-semihosting-config',
+      'enable=on,target=native,arg=microtally,arg=--footprint,arg=deep.jsonl', '-kernel', firmwarePath('linux')],
+    { cwd: work, encoding: 'utf8', timeout: 120_000 });
+    rmSync(work, { recursive: true, force: true });
+    const err = r.stderr.trimEnd().split('\n');
+    // deep.jsonl: an array, an object and a configuration nested 14 to 18 levels below the line's
+    // own object (a configuration's is two levels deeper): lines 7 and 8 are the deepest accepted.
+    expect(err.slice(0, -1).map((l) => l.replace(/ at column \d+$/, ''))).toEqual([
+      'line 3: config.x: unknown key', 'line 6: config.x: unknown key',
+      ...[9, 10, 11, 12, 13, 14, 15].map((n) => `line ${n}: invalid JSON: nesting too deep`)]);
+    expect(r.status).toBe(1);
+    const f = JSON.parse(err.at(-1)!);
+    expect(f).toMatchObject({ profile: 'linux', engine: 'wasm3' });
+    expect(f.wasmStackUsed).toBeGreaterThan(0);
+    expect(f.wasmStackUsed * 1.25).toBeLessThanOrEqual(f.wasmStackBytes);
+    expect(f.stackUsed).toBeGreaterThan(0);
+    expect(f.stackUsed * 1.25).toBeLessThanOrEqual(f.stackBytes);
   });
 });
 

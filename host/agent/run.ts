@@ -155,9 +155,11 @@ export async function runAgent(args: RunOptions, io: AgentIo = {}): Promise<numb
   if (typeof collectors === 'number') { await setup.sink.close(SHUTDOWN_FLUSH_MS); return collectors; }
   schedule.start();
   const ticker = setInterval(() => deliver(agent.core.tick(agent.clock()), 'tick'), TICK_MS);
+  // Listening before the line that says it runs: a signal sent on seeing it must stop it cleanly.
+  const stop = stopRequested(io.signal, io.env);
   log.info(`running; sending to ${setup.description}`);
 
-  const why = await stopRequested(io.signal, io.env);
+  const why = await stop;
 
   log.info(`${why}: sending what is pending`);
   clearInterval(ticker);

@@ -64,6 +64,23 @@ describe('run arguments', () => {
     expect(r.stderr + r.stdout).not.toContain(key);
   });
 
+  it('listens for SIGINT and SIGTERM before it says it is running, and not after it stopped', async () => {
+    // A signal sent on seeing that line must find the listeners (it killed the agent outright before).
+    const base = () => [process.listenerCount('SIGINT'), process.listenerCount('SIGTERM')];
+    const before = base();
+    const seen: number[][] = [];
+    const ac = new AbortController();
+    const out = new PassThrough().resume();
+    const code = await runAgent(['--sink', 'stdout', '--source', 'poll'], { stdout: out, signal: ac.signal, stderr: (l) => {
+      if (!l.includes('running; sending to')) return;
+      seen.push(base().map((n, i) => n - before[i]));
+      ac.abort();
+    } });
+    expect(code).toBe(0);
+    expect(seen).toEqual([[1, 1]]);
+    expect(base()).toEqual(before);
+  });
+
   it('on a stop request sends what is pending (long windows), one valid JSON message per line', async () => {
     const cfg = join(dir, 'slow.json');
     writeFileSync(cfg, JSON.stringify({ priorityIntervals: { high: 3600, medium: 3600, low: 3600 } }));

@@ -1,6 +1,6 @@
 // Live collectors on this machine: a process and connections the test itself creates.
 
-import { spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { createSocket } from 'node:dgram';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, connect, type AddressInfo, type Socket } from 'node:net';
@@ -139,9 +139,21 @@ describe('ProcessCollector on a fixture /proc', () => {
 });
 
 describe('ConnectionCollector', () => {
-  it('reports both ends of a loopback TCP connection, with direction and bytes', async () => {
+  it('reports both ends of a loopback TCP connection, with direction and bytes (ss as slow as on a loaded machine)', async () => {
     const got: ConnectionRecord[] = [];
-    const c = new ConnectionCollector({ emit: (r) => got.push(r), now: Date.now, pollMs: 50, bytesPeriodMs: 100 });
+    // Each byte sample notes the table reads done when it started; it lands 450 ms later, as
+    // `ss` can on a loaded machine (a fixed 400 ms pause for it to land lost the race there).
+    const samples: Array<{ scansAtStart: number; landed: boolean }> = [];
+    const sampleBytes = async (): Promise<string> => {
+      const s = { scansAtStart: c.tcpScans, landed: false };
+      samples.push(s);
+      const out = await new Promise<string>((resolve, reject) =>
+        execFile('ss', ['-tinHeO'], (err, stdout) => (err ? reject(err) : resolve(stdout))));
+      await sleep(450);
+      s.landed = true;
+      return out;
+    };
+    const c = new ConnectionCollector({ emit: (r) => got.push(r), now: Date.now, pollMs: 50, bytesPeriodMs: 100, sampleBytes });
     c.start();
     stops.push(() => c.stop());
     const server = createServer((s) => s.on('data', (d) => s.write(d.subarray(0, 3))));
@@ -152,7 +164,10 @@ describe('ConnectionCollector', () => {
     const lport = client.localPort!;
     client.write('hello, collector');
     await new Promise((r) => client.once('data', r));
-    await sleep(400); // lets a byte sample land while the connection is open
+    // Open until a sample taken after a table read that followed the exchange (both ends tracked,
+    // their bytes counted) has been applied.
+    const scansAfterExchange = c.tcpScans;
+    await until('a byte sample of the open connection', () => samples.some((x) => x.landed && x.scansAtStart > scansAfterExchange));
     client.end();
     await new Promise((r) => client.on('close', r));
     await new Promise<void>((r) => server.close(() => r()));

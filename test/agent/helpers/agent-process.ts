@@ -17,13 +17,29 @@ export class AgentProcess {
     });
     this.proc.stdout!.on('data', (d) => { this.stdout += d; });
     this.proc.stderr!.on('data', (d) => { this.stderr += d; });
-    this.exited = new Promise((r) => this.proc.on('exit', (code) => r(code)));
+    // 'close', not 'exit': by then all it wrote to stdout and stderr has been read.
+    this.exited = new Promise((r) => this.proc.on('close', (code) => r(code)));
   }
 
   get pid(): number { return this.proc.pid!; }
 
-  /** Resolves once the agent has taken its first look at the system and is collecting. */
-  async started(ms = 15_000): Promise<void> {
+  /** Resolves in the same turn as the output that first holds `text` arrives (no polling delay). */
+  sees(text: string): Promise<void> {
+    return new Promise((resolve) => {
+      const look = (): void => {
+        if (!this.stderr.includes(text)) return;
+        this.proc.stderr!.off('data', look);
+        resolve();
+      };
+      this.proc.stderr!.on('data', look);
+      look();
+    });
+  }
+
+  /** Resolves once the agent has taken its first look at the system and is collecting. Its first
+   * look (every process, socket and baseline check) took over 15 s on a loaded machine; 60 s as the
+   * kernel suite allows. */
+  async started(ms = 60_000): Promise<void> {
     const end = Date.now() + ms;
     while (!this.stderr.includes('running; sending to')) {
       if (Date.now() > end || this.proc.exitCode !== null) throw new Error(`agent did not start:\n${this.stderr}`);
