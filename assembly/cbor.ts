@@ -19,7 +19,7 @@ const dictionary: usize = output + OUTPUT_BYTES - DICTIONARY_BYTES;
 export const CHUNK_CAP: i32 = P.OUTPUT_CAP - DICTIONARY_BYTES;
 
 export const MAJOR_UINT: u32 = 0, MAJOR_NEG: u32 = 1, MAJOR_BYTES: u32 = 2, MAJOR_TEXT: u32 = 3;
-export const MAJOR_ARRAY: u32 = 4, MAJOR_MAP: u32 = 5;
+export const MAJOR_ARRAY: u32 = 4, MAJOR_MAP: u32 = 5, MAJOR_TAG: u32 = 6;
 export const TRUE: u32 = 0xf5, BREAK: u32 = 0xff, ARRAY_OPEN: u32 = 0x9f;
 
 /** A head: major type and argument, in the fewest bytes (RFC 8949 §4.2.1). */
@@ -87,13 +87,16 @@ export function uuid(w: Writer, hi: u64, lo: u64): void {
 let defined = 0;   // strings the namespace's table holds so far
 let top = 0;       // bytes of the area in use
 const TEXT_ENTRY = 0x8000;   // a text string's entry (the area is far smaller than 32 KiB)
-const TAG_NAMESPACE: u32 = 0xd90100, TAG_REFERENCE: u32 = 0xd819;
+const TAG_NAMESPACE: u32 = 256, TAG_REFERENCE: u32 = 25;
 
 export function dictionaryReset(): void { defined = 0; top = 0; }
 
-/** The shortest string the stringref table takes when it holds n strings (no reference is longer than it). */
+/**
+ * The shortest string the stringref table takes when it holds n strings (no reference is longer
+ * than it); 7 from 65,536 strings on, which a message of at most 256 KiB never holds.
+ */
 // @ts-ignore: decorator
-@inline function enteredLength(n: i32): i32 { return n < 24 ? 3 : n < 256 ? 4 : n < 65536 ? 5 : 7; }
+@inline function enteredLength(n: i32): i32 { return n < 24 ? 3 : n < 256 ? 4 : 5; }
 
 /** Counts a string just written in full; returns whether the table took it. */
 function entered(len: i32): bool {
@@ -110,7 +113,7 @@ export function referable(w: Writer, major: u32, p: usize, len: i32): void {
     const e = dictionary + <usize>at;
     const n = <i32>load<u16>(e + 2);
     if (n == tag && bytesEqual(e + 4, p, len)) {
-      w.byte(TAG_REFERENCE >> 8); w.byte(TAG_REFERENCE & 0xff);
+      head(w, MAJOR_TAG, TAG_REFERENCE);
       head(w, MAJOR_UINT, <u64>load<u16>(e));
       return;
     }
@@ -119,7 +122,7 @@ export function referable(w: Writer, major: u32, p: usize, len: i32): void {
   head(w, major, <u64>len);
   w.bytes(p, len);
   const number = defined;
-  if (entered(len) && number <= 0xffff && top + 4 + len <= DICTIONARY_BYTES) {
+  if (entered(len) && top + 4 + len <= DICTIONARY_BYTES) {
     const e = dictionary + <usize>top;
     store<u16>(e, <u16>number);
     store<u16>(e + 2, <u16>tag);
@@ -191,7 +194,7 @@ export function embedEnd(w: Writer, at: i32): void {
 @inline export function envelope(w: Writer, version: usize, versionLen: i32, hi: u64, lo: u64, t: i64, maxMessage: i32): void {
   dictionaryReset();
   // The whole message is one stringref namespace.
-  w.byte(TAG_NAMESPACE >> 16); w.byte((TAG_NAMESPACE >> 8) & 0xff); w.byte(TAG_NAMESPACE & 0xff);
+  head(w, MAJOR_TAG, TAG_NAMESPACE);
   w.byte(0xa6);
   w.byte(0); text(w, version, versionLen);
   w.byte(1); uuid(w, hi, lo);

@@ -29,6 +29,8 @@ const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 /** The longest message: the largest maxMessageBytes (SPEC R6), which bounds a CBOR message. */
 export const MAX_MESSAGE_BYTES = 262_144;
+/** The messages' MessageSchemaVersion (1.0 wrote string references untagged; decode refuses those). */
+export const MESSAGE_SCHEMA_VERSION = '1.1';
 /** The smallest maxMessageBytes (SPEC R6). */
 const MIN_MAX_MESSAGE_BYTES = 1024;
 /** Nesting of the layout: message map, Events array, event map, Payload array, record map. */
@@ -411,7 +413,7 @@ function parseMessage(bytes: Uint8Array, at: number, spans?: RecordSpan[]): Pars
   };
   keys(m, MESSAGE_KEYS);
   const version = get(m, 0, 'string', 'AgentVersion') as string;
-  const envelope = Buffer.byteLength(`{"AgentVersion":${str(version)},"AgentId":"${'0'.repeat(36)}","MessageSchemaVersion":"1.0","Events":[`);
+  const envelope = Buffer.byteLength(`{"AgentVersion":${str(version)},"AgentId":"${'0'.repeat(36)}","MessageSchemaVersion":"${MESSAGE_SCHEMA_VERSION}","Events":[`);
   if (envelope > ENVELOPE_MAX) fail(`AgentVersion (key 0) makes an envelope of ${envelope} bytes, more than the core writes (${ENVELOPE_MAX})`);
   const agent = get(m, 1, 'bytes', 'AgentId') as Uint8Array;
   if (agent.length !== 16) fail('AgentId is not 16 bytes');
@@ -623,7 +625,7 @@ class JsonRun {
   add(p: Parsed, prevCont: number): void {
     if (!this.head) {
       this.head = p;
-      this.env = `{"AgentVersion":${str(p.version)},"AgentId":"${uuidText(p.agent)}","MessageSchemaVersion":"1.0","Events":[`;
+      this.env = `{"AgentVersion":${str(p.version)},"AgentId":"${uuidText(p.agent)}","MessageSchemaVersion":"${MESSAGE_SCHEMA_VERSION}","Events":[`;
     }
     let i = 0;
     if (prevCont === 1 && p.events.length > 0 && this.last) {
