@@ -1,6 +1,7 @@
 // CBOR (RFC 8949) items for the compact message format (docs/CBOR.md): heads in their shortest
 // form, and the per-message dictionary that lets a repeated address, host name, application
-// protocol or command line be written once and then referred to by its number.
+// protocol or command line be written once and then referred to by its number, as the
+// registered stringref tags do it (http://cbor.schmorp.de/stringref: tag 256, tag 25).
 
 import { Writer } from "./writer";
 import { bytesEqual } from "./text";
@@ -18,7 +19,7 @@ const dictionary: usize = output + OUTPUT_BYTES - DICTIONARY_BYTES;
 export const CHUNK_CAP: i32 = P.OUTPUT_CAP - DICTIONARY_BYTES;
 
 export const MAJOR_UINT: u32 = 0, MAJOR_NEG: u32 = 1, MAJOR_BYTES: u32 = 2, MAJOR_TEXT: u32 = 3;
-export const MAJOR_ARRAY: u32 = 4, MAJOR_MAP: u32 = 5;
+export const MAJOR_ARRAY: u32 = 4, MAJOR_MAP: u32 = 5, MAJOR_TAG: u32 = 6;
 export const TRUE: u32 = 0xf5, BREAK: u32 = 0xff, ARRAY_OPEN: u32 = 0x9f;
 
 /** A head: major type and argument, in the fewest bytes (RFC 8949 §4.2.1). */
@@ -64,10 +65,11 @@ export function keyRef(w: Writer, k: u32, major: u32, p: usize, len: i32): void 
 /** A key and a text string. */
 export function keyText(w: Writer, k: u32, p: usize, len: i32): void { key(w, k); text(w, p, len); }
 
-export function text(w: Writer, p: usize, len: i32): void { head(w, MAJOR_TEXT, <u64>len); w.bytes(p, len); }
+export function text(w: Writer, p: usize, len: i32): void { head(w, MAJOR_TEXT, <u64>len); w.bytes(p, len); entered(len); }
 
 /** 16 bytes, big-endian: a UUID given as two 64-bit halves. */
 export function uuid(w: Writer, hi: u64, lo: u64): void {
+  entered(16);
   w.byte(0x50);
   store<u64>(w.base + w.pos, bswap<u64>(hi));
   store<u64>(w.base + w.pos + 8, bswap<u64>(lo));
@@ -75,38 +77,58 @@ export function uuid(w: Writer, hi: u64, lo: u64): void {
 }
 
 // ---- the message's dictionary ----------------------------------------------------------
+// A stringref namespace (tag 256) numbers every string written in full in it, byte or text,
+// in the order written, when it is long enough for the table's size (enteredLength); a
+// reference is tag 25 and that number, and stands for the string with its major type.
 // Entries [u16 number][u16 length | TEXT_ENTRY][bytes] in the dictionary area (the output
-// area's unused tail, areas.ts). Every string written in full in a referable place is the next
-// number, whether or not it found room here; one that is not kept is simply written again later.
-// A reference stands for a string of the same major type only: an IPv4 address and a four-letter
-// host name may have the same bytes.
+// area's unused tail, areas.ts) keep the referable strings that got a number while there is
+// room; one that is not kept is simply written in full again later (and numbered again).
 
-let defined = 0;   // strings written in full in this message
+let defined = 0;   // strings the namespace's table holds so far
 let top = 0;       // bytes of the area in use
 const TEXT_ENTRY = 0x8000;   // a text string's entry (the area is far smaller than 32 KiB)
+const TAG_NAMESPACE: u32 = 256, TAG_REFERENCE: u32 = 25;
 
 export function dictionaryReset(): void { defined = 0; top = 0; }
 
-/** Writes `len` bytes at p as major type `major` the first time in a message, then as its number. */
+/**
+ * The shortest string the stringref table takes when it holds n strings (no reference is longer
+ * than it); 7 from 65,536 strings on, which a message of at most 256 KiB never holds.
+ */
+// @ts-ignore: decorator
+@inline function enteredLength(n: i32): i32 { return n < 24 ? 3 : n < 256 ? 4 : 5; }
+
+/** Counts a string just written in full; returns whether the table took it. */
+function entered(len: i32): bool {
+  if (len < enteredLength(defined)) return false;
+  defined++;
+  return true;
+}
+
+/** Writes `len` bytes at p as major type `major` the first time in a message, then as a reference. */
 export function referable(w: Writer, major: u32, p: usize, len: i32): void {
   const tag = len | (major == MAJOR_TEXT ? TEXT_ENTRY : 0);
   let at = 0;
   while (at < top) {
     const e = dictionary + <usize>at;
     const n = <i32>load<u16>(e + 2);
-    if (n == tag && bytesEqual(e + 4, p, len)) { head(w, MAJOR_UINT, <u64>load<u16>(e)); return; }
+    if (n == tag && bytesEqual(e + 4, p, len)) {
+      head(w, MAJOR_TAG, TAG_REFERENCE);
+      head(w, MAJOR_UINT, <u64>load<u16>(e));
+      return;
+    }
     at += 4 + (n & ~TEXT_ENTRY);
   }
   head(w, major, <u64>len);
   w.bytes(p, len);
-  if (defined < 0xffff && top + 4 + len <= DICTIONARY_BYTES) {
+  const number = defined;
+  if (entered(len) && top + 4 + len <= DICTIONARY_BYTES) {
     const e = dictionary + <usize>top;
-    store<u16>(e, <u16>defined);
+    store<u16>(e, <u16>number);
     store<u16>(e + 2, <u16>tag);
     memory.copy(e + 4, p, len);
     top += 4 + len;
   }
-  defined++;
 }
 
 
@@ -163,6 +185,7 @@ export function embedEnd(w: Writer, at: i32): void {
   else if (h == 2) { store<u8>(p, 0x78); store<u8>(p + 1, <u8>len); }
   else { store<u8>(p, 0x79); store<u16>(p + 1, bswap<u16>(<u16>len)); }
   if (h < 3) { memory.copy(p + h, p + 3, len); w.pos -= 3 - h; }
+  entered(len);
 }
 
 // ---- message framing -------------------------------------------------------------------
@@ -170,6 +193,8 @@ export function embedEnd(w: Writer, at: i32): void {
 // @ts-ignore: decorator
 @inline export function envelope(w: Writer, version: usize, versionLen: i32, hi: u64, lo: u64, t: i64, maxMessage: i32): void {
   dictionaryReset();
+  // The whole message is one stringref namespace.
+  head(w, MAJOR_TAG, TAG_NAMESPACE);
   w.byte(0xa6);
   w.byte(0); text(w, version, versionLen);
   w.byte(1); uuid(w, hi, lo);

@@ -3,7 +3,7 @@
 
 import { MAX_RECORD } from "./collectors";
 
-/** `{"AgentVersion":…,"AgentId":…,"MessageSchemaVersion":"1.0","Events":[` */
+/** `{"AgentVersion":…,"AgentId":…,"MessageSchemaVersion":"1.1","Events":[` */
 export const ENVELOPE_MAX = 120;
 /** One event's header up to `"Payload":[`, with the longest name and a local offset. */
 export const EVENT_HEADER_MAX = 280;

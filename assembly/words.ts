@@ -109,6 +109,7 @@ import { Lit } from "./literal";
 @lazy export const isEarlierThanThePreviousInputAposSTime: Lit = memory.data<u8>([43, 32, 105, 115, 32, 101, 97, 114, 108, 105, 101, 114, 32, 116, 104, 97, 110, 32, 116, 104, 101, 32, 112, 114, 101, 118, 105, 111, 117, 115, 32, 105, 110, 112, 117, 116, 39, 115, 32, 116, 105, 109, 101, 32], 1); // " is earlier than the previous input's time "
 @lazy export const IsEmpty: Lit = memory.data<u8>([7, 73, 115, 69, 109, 112, 116, 121], 1); // "IsEmpty"
 @lazy export const json1Dot0: Lit = memory.data<u8>([5, 34, 49, 46, 48, 34], 1); // "\"1.0\""
+@lazy export const json1Dot1: Lit = memory.data<u8>([5, 34, 49, 46, 49, 34], 1); // "\"1.1\""
 @lazy export const jsonBaseline: Lit = memory.data<u8>([10, 34, 66, 97, 115, 101, 108, 105, 110, 101, 34], 1); // "\"Baseline\""
 @lazy export const jsonBaselineTableFullOpen: Lit = memory.data<u8>([22, 34, 98, 97, 115, 101, 108, 105, 110, 101, 32, 116, 97, 98, 108, 101, 32, 102, 117, 108, 108, 32, 40], 1); // "\"baseline table full ("
 @lazy export const jsonCollectorStats: Lit = memory.data<u8>([16, 34, 67, 111, 108, 108, 101, 99, 116, 111, 114, 83, 116, 97, 116, 115, 34], 1); // "\"CollectorStats\""

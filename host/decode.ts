@@ -2,19 +2,35 @@
 // into the JSON lines `--format json` prints for the same input, byte for byte (SPEC R8).
 // The core writes CBOR itself; this side reads it with a small strict reader of the subset
 // the layout uses (definite and indefinite arrays, definite maps, integers, byte and text
-// strings, true), so anything else is reported with its offset instead of guessed at.
+// strings, true, and the stringref tags: 256 around each message, 25 for a reference), so
+// anything else is reported with its offset instead of guessed at.
 // Input is hostile until checked: a message is at most MAX_MESSAGE_BYTES and MAX_DEPTH deep,
 // found incrementally (ItemScanner) before it is read, and every value is checked against the
 // layout's bounds before anything of its message is printed.
 
 export class DecodeError extends Error {}
 
-type Value = number | bigint | Uint8Array | string | boolean | Value[] | Map<number, Value>;
+type Value = number | bigint | Uint8Array | string | boolean | StringRef | Value[] | Map<number, Value>;
+
+/** A string reference (tag 25), resolved: only the layout's referable places take one. */
+class StringRef { constructor(readonly value: Uint8Array | string) {} }
+
+/** The head of tag 256 (stringref-namespace), which each message is (http://cbor.schmorp.de/stringref). */
+const NAMESPACE_HEAD = [0xd9, 0x01, 0x00];
+/** The head of tag 25 (stringref). */
+const REFERENCE_HEAD = [0xd8, 0x19];
+
+/** The shortest string a stringref table holding n strings takes (the spec's rule). */
+export function stringrefMinLength(n: number): number {
+  return n < 24 ? 3 : n < 256 ? 4 : n < 65536 ? 5 : n < 2 ** 32 ? 7 : 11;
+}
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 /** The longest message: the largest maxMessageBytes (SPEC R6), which bounds a CBOR message. */
 export const MAX_MESSAGE_BYTES = 262_144;
+/** The messages' MessageSchemaVersion (1.0 wrote string references untagged; decode refuses those). */
+export const MESSAGE_SCHEMA_VERSION = '1.1';
 /** The smallest maxMessageBytes (SPEC R6). */
 const MIN_MAX_MESSAGE_BYTES = 1024;
 /** Nesting of the layout: message map, Events array, event map, Payload array, record map. */
@@ -56,9 +72,11 @@ class ItemScanner {
   private readonly open: number[] = [];
   /** Whether pos is the end of a string not yet all in the buffer. */
   private inString = false;
+  /** Whether the item at pos is a tag 25's number. */
+  private inReference = false;
 
   /** Starts on a message at offset `start` of the buffer. */
-  reset(start: number): void { this.start = this.pos = start; this.open.length = 0; this.inString = false; }
+  reset(start: number): void { this.start = this.pos = start; this.open.length = 0; this.inString = false; this.inReference = false; }
 
   /** The buffer lost its first n bytes. */
   shift(n: number): void { this.start -= n; this.pos -= n; }
@@ -82,7 +100,21 @@ class ItemScanner {
       const at = this.pos;
       const ib = b[at];
       const major = ib >> 5, info = ib & 31;
+      if (at === this.start) {
+        // A message is tag 256 (stringref-namespace) around a map: refused at its first wrong byte.
+        reaches(at + 3);
+        for (let i = 0; i < NAMESPACE_HEAD.length && at + i < len; i++) {
+          if (b[at + i] !== NAMESPACE_HEAD[i]) throw new DecodeError(`message at byte ${base + at}: not tag 256 (a stringref namespace) around a map`);
+        }
+        if (at + 3 > len) return -1;
+        this.pos = at + 3;
+        continue;
+      }
       if (this.open.length === 0 && major !== 5) throw new DecodeError(`message at byte ${base + at}: not a map`);
+      if (this.inReference) {
+        if (major !== 0) fail('tag 25 (a string reference) not on an unsigned integer', at);
+        this.inReference = false;
+      }
       if (ib === 0xff) {
         if (this.open[this.open.length - 1] !== -1) fail('unsupported simple value 0xff', at);
         this.open.pop();
@@ -115,9 +147,12 @@ class ItemScanner {
         case 7:
           if (ib !== 0xf5 && ib !== 0xf4) fail(`unsupported simple value 0x${ib.toString(16)}`, at);
           break;
+        case 6:
+          // Inside a message only tag 25 (a string reference); its number follows.
+          if (ib !== REFERENCE_HEAD[0] || arg !== REFERENCE_HEAD[1]) fail(`unsupported tag ${arg} (only 25, a string reference, inside a message)`, at);
+          this.inReference = true;
+          continue;
         default:
-          // Tags (major 6) are not in the layout: stringref tags (256, 25) would be let through
-          // here and in Reader.item, and resolved in parseMessage's `referable`.
           fail(`unsupported major type ${major}`, at);
       }
       if (this.ended()) return this.pos;
@@ -147,7 +182,15 @@ const EMPTY_ARRAY: Value[] = [];
  */
 class Reader {
   pos = 0;
+  /** The stringref table: every string read, of either kind, that is long enough (stringrefMinLength). */
+  private readonly table: (Uint8Array | string)[] = [];
   constructor(readonly b: Uint8Array, readonly base = 0) {}
+
+  /** Enters a string just read, as a standard stringref decoder does. */
+  private enter<T extends Uint8Array | string>(s: T, length: number): T {
+    if (length >= stringrefMinLength(this.table.length)) this.table.push(s);
+    return s;
+  }
 
   private fail(what: string, at = this.pos): never { throw new DecodeError(`byte ${this.base + at}: ${what}`); }
 
@@ -191,8 +234,10 @@ class Reader {
         this.need(n);
         const bytes = this.b.subarray(this.pos, this.pos + n);
         this.pos += n;
-        if (major === 2) return bytes;
-        try { return utf8.decode(bytes); } catch { this.fail('a text string that is not UTF-8', start); }
+        if (major === 2) return this.enter(bytes, n);
+        let s: string;
+        try { s = utf8.decode(bytes); } catch { return this.fail('a text string that is not UTF-8', start); }
+        return this.enter(s, n);
       }
       // falls through (unreachable: fail throws)
       case 4: {
@@ -222,6 +267,15 @@ class Reader {
           m.set(k, this.item(depth + 1));
         }
         return m;
+      }
+      case 6: {
+        const tag = this.argument(info);
+        if (tag !== 25 || ib !== REFERENCE_HEAD[0]) return this.fail(`unsupported tag ${tag} (only 25, a string reference, inside a message)`, start);
+        this.need(1);
+        if (this.b[this.pos] >> 5 !== 0) return this.fail('tag 25 (a string reference) not on an unsigned integer', start);
+        const i = this.argument(this.b[this.pos++] & 31);
+        if (i >= this.table.length) return this.fail(`a string reference (tag 25) to string ${i}, of ${this.table.length} in the table`, start);
+        return new StringRef(this.table[Number(i)]);
       }
       case 7:
         if (ib === 0xf5) return true;
@@ -303,9 +357,11 @@ const RECORD_KEYS = [[0, 1, 2, 3, 4, 7, 8, 9, 10, 11, 12], [0, 1, 2, 3, 4, 5, 6,
  * fails is printed. Its records are then printed by the functions it returns.
  */
 function parseMessage(bytes: Uint8Array, at: number, spans?: RecordSpan[]): Parsed {
-  const r = new Reader(bytes, at);
-  const m = r.item();
   const fail = (what: string): never => { throw new DecodeError(`message at byte ${at}: ${what}`); };
+  if (NAMESPACE_HEAD.some((x, i) => bytes[i] !== x)) fail('not tag 256 (a stringref namespace) around a map');
+  const r = new Reader(bytes, at);
+  r.pos = NAMESPACE_HEAD.length;
+  const m = r.item();
   if (!(m instanceof Map)) return fail('not a map');
   if (r.pos !== bytes.length) fail('more bytes than the message');
   const keys = (x: Map<number, Value>, allowed: number[]) => {
@@ -333,8 +389,6 @@ function parseMessage(bytes: Uint8Array, at: number, spans?: RecordSpan[]): Pars
     if (!(t >= 0 && t <= MAX_TIME)) fail(`${what} out of range: ${t} ms (0 to ${MAX_TIME}, 9999-12-31T23:59:59.999Z)`);
     return t;
   };
-  // Strings written once per message and then referred to by number, in the order written.
-  const dictionary: Value[] = [];
   /** A text within its field's cap (TEXT_CAPS), as the core stores it. */
   const capped = (v: string, what: string, k: number): string => {
     const bytes = Buffer.byteLength(str(v)) - 2;
@@ -344,14 +398,13 @@ function parseMessage(bytes: Uint8Array, at: number, spans?: RecordSpan[]): Pars
   const referable = (x: Map<number, Value>, k: number, type: 'bytes' | 'string', what: string): any => {
     const v = x.get(k);
     if (typeof v === 'number' || typeof v === 'bigint') {
-      if (v < 0 || v >= dictionary.length) fail(`${what} (key ${k}) refers to string ${v}, of ${dictionary.length} written`);
-      const d = dictionary[Number(v)];
-      if ((type === 'bytes') !== (d instanceof Uint8Array)) fail(`${what} (key ${k}) refers to a string of the wrong kind`);
-      return d;
+      fail(`${what} (key ${k}) is an integer: a string reference is tag 25 (the untagged form of MessageSchemaVersion 1.0 is refused)`);
     }
-    const s = get(x, k, type, what);
-    dictionary.push(s);
-    return s;
+    if (v instanceof StringRef) {
+      if ((type === 'bytes') !== (v.value instanceof Uint8Array)) fail(`${what} (key ${k}) refers to a string of the wrong kind`);
+      return v.value;
+    }
+    return get(x, k, type, what);
   };
   /** A referable text, resolved and within its cap. */
   const refText = (refs: Map<number, Value>, k: number, what: string) => {
@@ -360,7 +413,7 @@ function parseMessage(bytes: Uint8Array, at: number, spans?: RecordSpan[]): Pars
   };
   keys(m, MESSAGE_KEYS);
   const version = get(m, 0, 'string', 'AgentVersion') as string;
-  const envelope = Buffer.byteLength(`{"AgentVersion":${str(version)},"AgentId":"${'0'.repeat(36)}","MessageSchemaVersion":"1.0","Events":[`);
+  const envelope = Buffer.byteLength(`{"AgentVersion":${str(version)},"AgentId":"${'0'.repeat(36)}","MessageSchemaVersion":"${MESSAGE_SCHEMA_VERSION}","Events":[`);
   if (envelope > ENVELOPE_MAX) fail(`AgentVersion (key 0) makes an envelope of ${envelope} bytes, more than the core writes (${ENVELOPE_MAX})`);
   const agent = get(m, 1, 'bytes', 'AgentId') as Uint8Array;
   if (agent.length !== 16) fail('AgentId is not 16 bytes');
@@ -486,8 +539,8 @@ function parseMessage(bytes: Uint8Array, at: number, spans?: RecordSpan[]): Pars
 /** The CBOR size of every record of one message (walks the bytes again, keeping offsets). */
 function recordSpans(msg: Uint8Array, spans: RecordSpan[]): void {
   const r = new Reader(msg);
-  // Message head, then keys 0..3 and the events array's opening byte.
-  r.pos = 1;
+  // Tag 256 and the message head, then keys 0..3 and the events array's opening byte.
+  r.pos = NAMESPACE_HEAD.length + 1;
   for (let i = 0; i < 4; i++) { r.item(); r.item(); }
   r.pos += 2;
   while (msg[r.pos] !== 0xff) {
@@ -572,7 +625,7 @@ class JsonRun {
   add(p: Parsed, prevCont: number): void {
     if (!this.head) {
       this.head = p;
-      this.env = `{"AgentVersion":${str(p.version)},"AgentId":"${uuidText(p.agent)}","MessageSchemaVersion":"1.0","Events":[`;
+      this.env = `{"AgentVersion":${str(p.version)},"AgentId":"${uuidText(p.agent)}","MessageSchemaVersion":"${MESSAGE_SCHEMA_VERSION}","Events":[`;
     }
     let i = 0;
     if (prevCont === 1 && p.events.length > 0 && this.last) {
@@ -655,6 +708,13 @@ export function decodeSequence(bytes: Uint8Array, spans?: RecordSpan[]): string 
 }
 
 /**
+ * The package's decoder (`import { decode } from 'microtally'`): a CBOR sequence of messages as
+ * the core writes them into the JSON lines `--format json` prints for the same run; throws a
+ * DecodeError naming what is wrong and where.
+ */
+export function decode(bytes: Uint8Array): string { return decodeSequence(bytes); }
+
+/**
  * `microtally decode` as the input arrives: `push` each piece read, `end` at the input's end;
  * each JSON line goes to `emit` as soon as it is complete. Memory holds the unfinished message
  * (at most MAX_MESSAGE_BYTES, in one buffer allocated here) and one JSON line, however long the
@@ -688,7 +748,8 @@ export class SequenceDecoder {
   end(): void {
     // An unfinished message: the reader names where it ends too soon.
     if (this.len > 0) {
-      new Reader(this.buf.subarray(0, this.len), this.base).item();
+      const r = new Reader(this.buf.subarray(0, this.len), this.base);
+      if (this.len > NAMESPACE_HEAD.length) { r.pos = NAMESPACE_HEAD.length; r.item(); }
       throw new DecodeError(`byte ${this.base + this.len}: the input ends inside a data item`);
     }
     this.run.endRun();

@@ -22,6 +22,11 @@ if [ ${#missing[@]} -gt 0 ]; then
   $SUDO service mosquitto stop >/dev/null 2>&1 || true
 fi
 
+# Python's cbor2 (a standard CBOR decoder with the stringref tags) for test/cbor-interop.test.ts.
+if command -v python3 >/dev/null 2>&1 && ! python3 -c 'import cbor2' >/dev/null 2>&1; then
+  python3 -m pip install --quiet cbor2 || echo "setup: could not install cbor2 (test/cbor-interop.test.ts will skip)"
+fi
+
 if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   npm ci --no-audit --no-fund
 else

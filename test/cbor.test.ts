@@ -17,9 +17,20 @@ const cli = `${root}bin/microtally.js`;
 /**
  * Walks one CBOR data item and checks what docs/CBOR.md promises of its encoding: every head
  * in its shortest form, maps definite with ascending unsigned keys below 24, indefinite
- * length only for arrays (Events and Payload). Returns the offset after the item.
+ * length only for arrays (Events and Payload), tag 256 only around the message (`top`) and
+ * tag 25 only on an unsigned integer inside it. Returns the offset after the item.
  */
-function wellFormed(b: Uint8Array, at: number): number {
+function wellFormed(b: Uint8Array, at: number, top = false): number {
+  if (top) {
+    expect([...b.subarray(at, at + 3)], `tag 256 at ${at}`).toEqual([0xd9, 0x01, 0x00]);
+    expect(b[at + 3] >> 5, `a map in tag 256 at ${at}`).toBe(5);
+    return wellFormed(b, at + 3);
+  }
+  if (b[at] >> 5 === 6) {
+    expect([b[at], b[at + 1]], `only tag 25 inside a message, at ${at}`).toEqual([0xd8, 0x19]);
+    expect(b[at + 2] >> 5, `tag 25 on an unsigned integer at ${at}`).toBe(0);
+    return wellFormed(b, at + 2);
+  }
   const ib = b[at];
   const major = ib >> 5, info = ib & 31;
   let p = at + 1;
@@ -59,7 +70,7 @@ function wellFormed(b: Uint8Array, at: number): number {
 function items(seq: Uint8Array): Uint8Array[] {
   const out: Uint8Array[] = [];
   for (let at = 0; at < seq.length;) {
-    const end = wellFormed(seq, at);
+    const end = wellFormed(seq, at, true);
     expect(end).toBeLessThanOrEqual(seq.length);
     out.push(seq.subarray(at, end));
     at = end;
@@ -208,8 +219,10 @@ describe('the layout (docs/CBOR.md)', () => {
     const json = decodeSequence(all, spans);
     expect(msgs).toHaveLength(1);
     expect(JSON.parse(json).Events[0].Payload).toHaveLength(8);
-    // After the first, a record is a handful of bytes: IPv4 addresses and names by reference.
-    expect(Math.max(...spans.slice(1).map((s) => s.bytes))).toBeLessThanOrEqual(30);
+    // After the first, a record is a handful of bytes: IPv4 addresses and names by reference
+    // (each a 3-byte tag 25 reference: 2 bytes more than the untagged numbers of schema 1.0).
+    expect(Math.max(...spans.slice(1).map((s) => s.bytes))).toBeLessThanOrEqual(38);
+    expect(count(Buffer.from([0xd8, 0x19]))).toBeGreaterThanOrEqual(7 * 4);
   });
 
   it('a name with the bytes of an earlier address (or the reverse) is written in full, not referred to', () => {
@@ -268,13 +281,13 @@ describe('microtally decode', () => {
   it('reports malformed input with its offset, after printing what came before, and exits 1', () => {
     const cbor = execFileSync('node', [cli, 'replay', `${root}examples/gateway.jsonl`, '--format', 'cbor']);
     const first = items(cbor)[0].length;
-    const r = spawnSync('node', [cli, 'decode'], { input: Buffer.concat([cbor.subarray(0, first), Buffer.from([0xa4, 0x00])]), encoding: 'utf8' });
+    const r = spawnSync('node', [cli, 'decode'], { input: Buffer.concat([cbor.subarray(0, first), Buffer.from([0xd9, 0x01, 0x00, 0xa4, 0x00])]), encoding: 'utf8' });
     expect(r.status).toBe(1);
     expect(r.stdout.split('\n')).toHaveLength(2);
-    expect(r.stderr).toMatch(new RegExp(`^microtally: decode: byte ${first + 2}: the input ends inside a data item\\n$`));
+    expect(r.stderr).toMatch(new RegExp(`^microtally: decode: byte ${first + 5}: the input ends inside a data item\\n$`));
     const bad = spawnSync('node', [cli, 'decode', '-'], { input: Buffer.from([0x60]), encoding: 'utf8' });
     expect(bad.status).toBe(1);
-    expect(bad.stderr).toBe('microtally: decode: message at byte 0: not a map\n');
+    expect(bad.stderr).toBe('microtally: decode: message at byte 0: not tag 256 (a stringref namespace) around a map\n');
   });
 
   it('streams: each message is printed once read, before the input ends, also when it arrives in pieces', async () => {

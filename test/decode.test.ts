@@ -15,7 +15,9 @@ const cli = `${root}bin/microtally.js`;
 // ---- a small CBOR writer for hand-made messages ------------------------------------------
 
 class Indefinite { constructor(readonly items: Cbor[]) {} }
-type Cbor = number | bigint | Uint8Array | string | boolean | Cbor[] | Map<number, Cbor> | Indefinite;
+/** A string reference (tag 25) to entry i of the message's stringref table. */
+class Ref { constructor(readonly i: number) {} }
+type Cbor = number | bigint | Uint8Array | string | boolean | Cbor[] | Map<number, Cbor> | Indefinite | Ref;
 
 function head(major: number, v: number | bigint): number[] {
   const n = BigInt(v);
@@ -32,6 +34,7 @@ function cbor(v: Cbor): Buffer {
   if (typeof v === 'boolean') return Buffer.from([v ? 0xf5 : 0xf4]);
   if (typeof v === 'string') { const b = Buffer.from(v); return Buffer.concat([Buffer.from(head(3, b.length)), b]); }
   if (v instanceof Uint8Array) return Buffer.concat([Buffer.from(head(2, v.length)), v]);
+  if (v instanceof Ref) return Buffer.from([0xd8, 0x19, ...head(0, v.i)]);
   if (v instanceof Indefinite) return Buffer.concat([Buffer.from([0x9f]), ...v.items.map(cbor), Buffer.from([0xff])]);
   if (Array.isArray(v)) return Buffer.concat([Buffer.from(head(4, v.length)), ...v.map(cbor)]);
   return Buffer.concat([Buffer.from(head(5, v.size)), ...[...v].flatMap(([k, x]) => [cbor(k), cbor(x)])]);
@@ -50,8 +53,11 @@ const processRecord = (o: Record<number, Cbor | undefined> = {}) => map({ 0: 10,
 const stats = (o: Record<number, Cbor | undefined> = {}) => map({ 0: 0, 1: 1, 2: 0, 3: 0, 4: 0, 5: '[]', ...o });
 const event = (unit: number, records: Cbor[], o: Record<number, Cbor | undefined> = {}) =>
   map({ 0: unit, 1: ID, 2: 0, 6: new Indefinite(records), ...o });
+// A message is tag 256 (a stringref namespace) around its map; its table starts with the
+// AgentVersion (0), the AgentId (1) and the first event's Id (2).
 const message = (events: Cbor[], o: Record<number, Cbor | undefined> = {}) =>
-  cbor(map({ 0: '0.1.0', 1: AGENT, 2: T, 3: 4096, 4: new Indefinite(events), 5: 0, ...o }));
+  Buffer.concat([Buffer.from([0xd9, 0x01, 0x00]), cbor(map({ 0: '0.1.0', 1: AGENT, 2: T, 3: 4096, 4: new Indefinite(events), 5: 0, ...o }))]);
+const NOT_A_MESSAGE = 'not tag 256 \\(a stringref namespace\\) around a map';
 
 function decode(input: Uint8Array) {
   const r = spawnSync('node', [cli, 'decode', '-'], { input, encoding: 'utf8', timeout: 60_000 });
@@ -81,7 +87,7 @@ function refused(input: Uint8Array, what: RegExp, before = 0) {
 describe('decode refuses forged and out-of-range values (one line, exit 1)', () => {
   it('a hand-made message within the bounds decodes (the cases below change one value of it)', () => {
     const r = decode(Buffer.concat([
-      message([event(1, [connection({ 11: 'hub' }), connection({ 0: 0, 1: 65535, 2: ip4(10, 0, 0, 3), 3: 0, 11: 2 })])]),
+      message([event(1, [connection({ 11: 'hub' }), connection({ 0: new Ref(3), 1: 65535, 2: ip4(10, 0, 0, 3), 3: 0, 11: new Ref(5) })])]),
       message([event(0, [processRecord({ 3: 'x'.repeat(1024), 9: 5, 10: '/bin/sh', 11: 'root' })]), event(4, [stats({ 5: '["a\\nb"]' })])],
         { 2: MAX_TIME - 5 }),
     ]));
@@ -101,9 +107,24 @@ describe('decode refuses forged and out-of-range values (one line, exit 1)', () 
     refused(message([event(4, [stats({ 5: '["x",1]' })])]), /Warnings/);
   });
 
-  it('a negative string reference is refused, not printed as undefined', () => {
-    refused(message([event(0, [processRecord({ 3: -1 })])]), /CommandLine \(key 3\) refers to string -1/);
-    refused(message([event(1, [connection({ 11: -3 })])]), /key 11\) refers to string -3/);
+  it('a string reference past the table, of the wrong kind, or in the old untagged form is refused', () => {
+    refused(message([event(0, [processRecord({ 3: new Ref(3) })])]), /byte \d+: a string reference \(tag 25\) to string 3, of 3 in the table/);
+    refused(message([event(1, [connection({ 11: new Ref(3) })])]), /HostName \(key 11\) refers to a string of the wrong kind/);
+    refused(message([event(1, [connection({ 0: new Ref(0) })])]), /LocalAddress \(key 0\) refers to a string of the wrong kind/);
+    refused(message([event(0, [processRecord({ 3: 0 })])]), /CommandLine \(key 3\) is an integer: a string reference is tag 25/);
+    refused(message([event(1, [connection({ 11: -3 })])]), /HostName \(key 11\) is an integer/);
+    refused(message([event(0, [processRecord({ 10: new Ref(0) })])], { 1: new Ref(0) }), /AgentId \(key 1\) missing or not bytes/);
+    refused(message([event(0, [processRecord({ 3: 'abc' })]), event(0, [processRecord({ 3: new Ref(3) })])]).fill(0xd9, 0, 1).fill(0x1a, 1, 2),
+      /not tag 256/);
+    // Only tag 25 inside a message, and only on an unsigned integer.
+    const tagged = (tag: number[], inner: number[]) => {
+      const m = message([event(0, [processRecord({ 3: 'abcd' })])]);
+      const at = m.indexOf(Buffer.from('abcd')) - 1;
+      return Buffer.concat([m.subarray(0, at), Buffer.from([...tag, ...inner]), m.subarray(at + 5)]);
+    };
+    refused(tagged([0xd8, 0x20], [0x64, 0x61, 0x62, 0x63, 0x64]), /unsupported tag 32/);
+    refused(tagged([0xd9, 0x01, 0x00], [0x64, 0x61, 0x62, 0x63, 0x64]), /unsupported tag 256/);
+    refused(tagged([0xd8, 0x19], [0x64, 0x61, 0x62, 0x63, 0x64]), /tag 25 \(a string reference\) not on an unsigned integer/);
   });
 
   it('times past 2^53 ms or past 9999-12-31 are refused', () => {
@@ -146,7 +167,7 @@ describe('decode refuses forged and out-of-range values (one line, exit 1)', () 
       [message([event(1, [connection()])], { 7: 0 }), /key 7 is not in the layout/],
       [message([event(0, [processRecord({ 3: 'x'.repeat(1025) })])]), /CommandLine \(key 3\) is 1025 bytes as JSON, more than the core stores \(1024\)/],
       [message([event(0, [processRecord({ 3: '\u0001'.repeat(171) })])]), /CommandLine \(key 3\) is 1026 bytes as JSON/],
-      [message([event(0, [processRecord({ 3: 'x'.repeat(600) })]), event(1, [connection({ 11: 0 })])]), /HostName \(key 11\) is 600 bytes as JSON/],
+      [message([event(0, [processRecord({ 3: 'x'.repeat(600) })]), event(1, [connection({ 11: new Ref(3) })])]), /HostName \(key 11\) is 600 bytes as JSON/],
       [message([event(2, [map({ 0: 'c', 1: 'g', 2: 1, 3: '', 4: 'd'.repeat(513), 5: '', 6: 0 })])]), /Description \(key 4\) is 513 bytes/],
       [message([event(4, [stats({ 5: JSON.stringify(['w'.repeat(STATS_MAX_RECORD)]) })])]), /Warnings/],
       [message([event(1, [connection()])], { 0: '0.1.0-abcdefgh' }), /AgentVersion \(key 0\) makes an envelope of 121 bytes/],
@@ -324,8 +345,8 @@ describe('decode holds at most one message: memory and time bounded (RSS < 200 M
     const cmd = '\u0001'.repeat(170) + 'xxxx';   // 1,024 bytes as JSON, the cap
     const record = (c: Cbor) => processRecord({ 3: c });
     const frame = message([event(0, [record(cmd)])], { 3: MAX_MESSAGE_BYTES });
-    const n = Math.floor((MAX_MESSAGE_BYTES - frame.length) / cbor(record(0)).length);
-    const input = message([event(0, [record(cmd), ...Array(n).fill(record(0))])], { 3: MAX_MESSAGE_BYTES });
+    const n = Math.floor((MAX_MESSAGE_BYTES - frame.length) / cbor(record(new Ref(3))).length);
+    const input = message([event(0, [record(cmd), ...Array(n).fill(record(new Ref(3)))])], { 3: MAX_MESSAGE_BYTES });
     expect(input.length).toBeLessThanOrEqual(MAX_MESSAGE_BYTES);
     let once = false;
     const m = await measure('-', () => (once ? undefined : (once = true, input)));
@@ -343,12 +364,12 @@ describe('decode holds at most one message: memory and time bounded (RSS < 200 M
   it('17 MiB of 0x9f and empty maps, from a file: refused at once, not a map', async () => {
     const file = join(work, 'nested.cbor');
     writeFileSync(file, nestedMaps());
-    bounded(await measure(file), /^microtally: decode: message at byte 0: not a map\n$/);
+    bounded(await measure(file), new RegExp(`^microtally: decode: message at byte 0: ${NOT_A_MESSAGE}\n$`));
   }, 60_000);
 
   it('17 MiB of 0x9f and empty maps, from stdin: refused at once, not a map', async () => {
     let once = false;
-    bounded(await measure('-', () => (once ? undefined : (once = true, nestedMaps()))), /^microtally: decode: message at byte 0: not a map\n$/);
+    bounded(await measure('-', () => (once ? undefined : (once = true, nestedMaps()))), new RegExp(`^microtally: decode: message at byte 0: ${NOT_A_MESSAGE}\n$`));
   }, 60_000);
 
   it('17 MiB of empty maps in a message from stdin: refused past 262,144 bytes', async () => {
@@ -359,7 +380,7 @@ describe('decode holds at most one message: memory and time bounded (RSS < 200 M
 
   it('0x9f and zeros on endless stdin, bare and inside a message: refused', async () => {
     const zeros = Buffer.alloc(MB);
-    bounded(await measure('-', endless(zeros, Buffer.from([0x9f]))), /^microtally: decode: message at byte 0: not a map\n$/);
+    bounded(await measure('-', endless(zeros, Buffer.from([0x9f]))), new RegExp(`^microtally: decode: message at byte 0: ${NOT_A_MESSAGE}\n$`));
     bounded(await measure('-', endless(zeros, prefixOfMessage())), /^microtally: decode: message at byte 0: longer than 262144 bytes/);
   }, 60_000);
 
@@ -367,7 +388,7 @@ describe('decode holds at most one message: memory and time bounded (RSS < 200 M
     const deep = (open: number[]) => Buffer.from(Array.from({ length: 100_000 }, (_, i) => open[i % open.length]));
     for (const input of [deep([0x81]), deep([0x9f]), deep([0xa1, 0x00]), Buffer.concat([prefixOfMessage(), deep([0x81])])]) {
       let once = false;
-      bounded(await measure('-', () => (once ? undefined : (once = true, input))), /^microtally: decode: (message at byte 0: not a map|byte \d+: nested deeper than 5 levels[^\n]*)\n$/);
+      bounded(await measure('-', () => (once ? undefined : (once = true, input))), new RegExp(`^microtally: decode: (message at byte 0: ${NOT_A_MESSAGE}|byte \\d+: nested deeper than 5 levels[^\n]*)\n$`));
     }
     // Maps in place of the Events array: the one opened at depth 6 is refused where it starts.
     const prefix = prefixOfMessage();

@@ -31,7 +31,7 @@ function stats(ms: any[], collector: string): any[] {
 }
 
 /** What the C bindings' test (test/c/test_bindings.c, test_report_loss) must print byte for byte. */
-export const TRANSPORT_MESSAGE = '{"AgentVersion":"0.1.0","AgentId":"0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0","MessageSchemaVersion":"1.0",'
+export const TRANSPORT_MESSAGE = '{"AgentVersion":"0.1.0","AgentId":"0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0","MessageSchemaVersion":"1.1",'
   + '"Events":[{"EventType":"Diagnostic","Category":"Periodic","Name":"CollectorStats","IsEmpty":false,"PayloadSchemaVersion":"1.0",'
   + '"Id":"325ecc63-0606-8660-84f0-843d21fecad1","TimestampLocal":"2023-11-15T00:13:20.000Z","TimestampUTC":"2023-11-15T00:13:20.000Z",'
   + '"Payload":[{"Collector":"network","Received":3,"Discarded":0,"Dropped":3,"Ignored":0,"Warnings":["3 events lost at the source",'

@@ -627,6 +627,8 @@ static void test_agent_id(void) {
 
 static void test_format(void) {
   static const uint8_t cbor_agent[] = {0x01, 0x50}; /* key 1, a 16-byte string: the agent id */
+  static const uint8_t namespace_map[] = {0xd9, 0x01, 0x00,
+                                          0xa6}; /* tag 256 (stringref namespace), a map of six */
   mt_core_t *core = fresh_rtos();
   CHECK_ST(mt_set_format(core, (mt_format_t)7), MT_ERR_PARAM);
   CHECK_ST(mt_set_format(core, MT_FORMAT_CBOR), MT_OK);
@@ -635,13 +637,14 @@ static void test_format(void) {
   CHECK(error_is(core, "only before the first input"));
   CHECK_ST(mt_finish(core), MT_OK);
   CHECK(drain(core) == 1);
-  /* One CBOR map of six entries (docs/CBOR.md): key 0 "0.1.0" (7 bytes), then key 1, the id. */
-  CHECK((uint8_t)drained[0] == 0xa6 && drained[1] == 0 && memcmp(drained + 8, cbor_agent, 2) == 0);
+  /* Tag 256 around one CBOR map of six entries (docs/CBOR.md): key 0 "0.1.0" (7 bytes), then key 1, the id. */
+  CHECK(memcmp(drained, namespace_map, 4) == 0 && drained[4] == 0 &&
+        memcmp(drained + 11, cbor_agent, 2) == 0);
   /* mt_reset keeps it, as trap recovery does (the same reinit). */
   CHECK_ST(mt_reset(core), MT_OK);
   CHECK_ST(line(core, conn_line), MT_OK);
   CHECK_ST(mt_finish(core), MT_OK);
-  CHECK(drain(core) == 1 && (uint8_t)drained[0] == 0xa6);
+  CHECK(drain(core) == 1 && memcmp(drained, namespace_map, 4) == 0);
 }
 
 static void test_configure(void) {
@@ -900,7 +903,7 @@ static void test_trap_in_reinit_is_fatal_but_safe(void) {
  * core counts the transport's only. */
 static void test_report_loss(void) {
   static const char expected[] =
-      "{\"AgentVersion\":\"0.1.0\",\"AgentId\":\"0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0\",\"MessageSchemaVersion\":\"1.0\","
+      "{\"AgentVersion\":\"0.1.0\",\"AgentId\":\"0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0\",\"MessageSchemaVersion\":\"1.1\","
       "\"Events\":[{\"EventType\":\"Diagnostic\",\"Category\":\"Periodic\",\"Name\":\"CollectorStats\",\"IsEmpty\":false,\"PayloadSchemaVersion\":\"1.0\","
       "\"Id\":\"325ecc63-0606-8660-84f0-843d21fecad1\",\"TimestampLocal\":\"2023-11-15T00:13:20.000Z\",\"TimestampUTC\":\"2023-11-15T00:13:20.000Z\","
       "\"Payload\":[{\"Collector\":\"network\",\"Received\":3,\"Discarded\":0,\"Dropped\":3,\"Ignored\":0,\"Warnings\":[\"3 events lost at the source\","
