@@ -88,7 +88,8 @@ static size_t out_len, out_off, out_cap;
 static unsigned long long out_dropped, out_dropped_sock;
 static size_t event_start; /* out_len when the current event began */
 static int event_dropped;
-static int event_is_sock; /* the current event is a connection (its loss is the network collector's) */
+static int
+    event_is_sock; /* the current event is a connection (its loss is the network collector's) */
 static int unknown_lost_proc, unknown_lost_sock; /* a receive queue overflowed: a notice is due */
 
 /* Writes what the pipe takes now; returns -1 when the reader is gone. */
@@ -102,7 +103,8 @@ static int flush_out(void) {
     }
     out_off += (size_t)n;
   }
-  if (out_off == out_len) out_off = out_len = 0;
+  if (out_off == out_len)
+    out_off = out_len = 0;
   else if (out_off > out_cap / 2) {
     memmove(out, out + out_off, out_len - out_off);
     out_len -= out_off;
@@ -117,7 +119,11 @@ static void put(const char *s, size_t n) {
     size_t cap = out_cap ? out_cap : 1u << 16;
     while (cap < out_len + n) cap *= 2;
     char *bigger = cap <= OUT_MAX ? realloc(out, cap) : NULL;
-    if (!bigger) { event_dropped = 1; out_len = event_start; return; }
+    if (!bigger) {
+      event_dropped = 1;
+      out_len = event_start;
+      return;
+    }
     out = bigger;
     out_cap = cap;
   }
@@ -128,18 +134,34 @@ static void put(const char *s, size_t n) {
 /* The events written since the current wake began, with their times: the sources are drained one
    after the other (after a stall each holds seconds of events), and the agent needs them in time
    order, so they are put in order before they go out (sort_wake). */
-struct event_ref { unsigned long long t; size_t start, len; };
+struct event_ref {
+  unsigned long long t;
+  size_t start, len;
+};
 static struct event_ref *refs;
 static size_t nrefs, refs_cap;
-static unsigned long long event_t; /* the current event's time; an untimed event keeps the last one */
+static unsigned long long
+    event_t; /* the current event's time; an untimed event keeps the last one */
 
-static int event_is_notice; /* the current line is no event (a mark, a loss notice): its loss loses none */
-static void begin_event(void) { event_start = out_len; event_dropped = 0; event_is_sock = 0; event_is_notice = 0; }
-static void begin_notice(void) { begin_event(); event_is_notice = 1; }
+static int
+    event_is_notice; /* the current line is no event (a mark, a loss notice): its loss loses none */
+static void begin_event(void) {
+  event_start = out_len;
+  event_dropped = 0;
+  event_is_sock = 0;
+  event_is_notice = 0;
+}
+static void begin_notice(void) {
+  begin_event();
+  event_is_notice = 1;
+}
 static void event_at(unsigned long long t_ms) { event_t = t_ms; }
 static void end_event(void) {
   if (event_dropped) {
-    if (!event_is_notice) { out_dropped++; out_dropped_sock += (unsigned long long)event_is_sock; }
+    if (!event_is_notice) {
+      out_dropped++;
+      out_dropped_sock += (unsigned long long)event_is_sock;
+    }
     event_dropped = 0;
     return;
   }
@@ -170,7 +192,10 @@ static void sort_wake(size_t wake_start) {
   if (!tmp) return;
   qsort(refs, nrefs, sizeof *refs, by_time);
   at = 0;
-  for (size_t i = 0; i < nrefs; i++) { memcpy(tmp + at, out + refs[i].start, refs[i].len); at += refs[i].len; }
+  for (size_t i = 0; i < nrefs; i++) {
+    memcpy(tmp + at, out + refs[i].start, refs[i].len);
+    at += refs[i].len;
+  }
   memcpy(out + wake_start, tmp, total);
   free(tmp);
 }
@@ -189,9 +214,14 @@ static void putstr(const char *s, size_t n) {
   put("\"", 1);
   for (size_t i = 0; i < n; i++) {
     unsigned char c = (unsigned char)s[i];
-    if (c == '"' || c == '\\') { char e[2] = {'\\', (char)c}; put(e, 2); }
-    else if (c < 0x20 || c == 0x7f) { char e[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]}; put(e, 6); }
-    else put((const char *)&c, 1);
+    if (c == '"' || c == '\\') {
+      char e[2] = {'\\', (char)c};
+      put(e, 2);
+    } else if (c < 0x20 || c == 0x7f) {
+      char e[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
+      put(e, 6);
+    } else
+      put((const char *)&c, 1);
   }
   put("\"", 1);
 }
@@ -210,8 +240,12 @@ static long long real_minus_boot;
 static void measure_clock_offset(void) {
   unsigned long long best = ~0ull;
   for (int i = 0; i < 5; i++) {
-    unsigned long long b0 = clock_ns(CLOCK_BOOTTIME), r = clock_ns(CLOCK_REALTIME), b1 = clock_ns(CLOCK_BOOTTIME);
-    if (b1 - b0 < best) { best = b1 - b0; real_minus_boot = (long long)(r - (b0 + (b1 - b0) / 2)); }
+    unsigned long long b0 = clock_ns(CLOCK_BOOTTIME), r = clock_ns(CLOCK_REALTIME),
+                       b1 = clock_ns(CLOCK_BOOTTIME);
+    if (b1 - b0 < best) {
+      best = b1 - b0;
+      real_minus_boot = (long long)(r - (b0 + (b1 - b0) / 2));
+    }
   }
 }
 
@@ -242,13 +276,17 @@ static unsigned long long mnt_ns_of(const char *ns_path) {
 /* The namespace to report with an executable (see "mntns" above): 0 when the process is in the
    host's mount namespace (or it cannot be told), or when its path names the same file there. */
 static unsigned long long foreign_mnt_ns(unsigned long long ns, const char *exe, ssize_t exe_len,
-                                         unsigned maj, unsigned min, unsigned long long ino, int have_id) {
-  if (exe_len <= 0 || ns == 0 || host_mnt_ns == 0 || ns == host_mnt_ns) return 0; /* no path: nothing to borrow */
+                                         unsigned maj, unsigned min, unsigned long long ino,
+                                         int have_id) {
+  if (exe_len <= 0 || ns == 0 || host_mnt_ns == 0 || ns == host_mnt_ns)
+    return 0; /* no path: nothing to borrow */
   char path[4096 + 16];
   struct stat st;
   if (have_id && exe_len > 0 && (size_t)exe_len < 4096) {
     snprintf(path, sizeof path, "%s%.*s", host_root, (int)exe_len, exe);
-    if (stat(path, &st) == 0 && st.st_ino == ino && major(st.st_dev) == maj && minor(st.st_dev) == min) return 0;
+    if (stat(path, &st) == 0 && st.st_ino == ino && major(st.st_dev) == maj &&
+        minor(st.st_dev) == min)
+      return 0;
   }
   return ns;
 }
@@ -260,7 +298,11 @@ static ssize_t read_file(const char *path, char *buf, size_t cap) {
   size_t n = 0;
   while (n < cap) {
     ssize_t got = read(fd, buf + n, cap - n);
-    if (got < 0) { if (errno == EINTR) continue; close(fd); return -1; }
+    if (got < 0) {
+      if (errno == EINTR) continue;
+      close(fd);
+      return -1;
+    }
     if (got == 0) break;
     n += (size_t)got;
   }
@@ -278,15 +320,17 @@ struct procinfo {
   long ppid;
   long uid;
   int gone;
-  unsigned long long t_ms;   /* when it happened */
-  unsigned long long mnt_ns; /* nonzero: the foreign mount namespace its executable's path belongs to */
+  unsigned long long t_ms; /* when it happened */
+  unsigned long long
+      mnt_ns; /* nonzero: the foreign mount namespace its executable's path belongs to */
 };
 
 /* An argument area (NUL-separated, as /proc/<pid>/cmdline and the probe give it) as one line:
  * trailing NULs dropped, the others made spaces. Returns its length. */
 static size_t argv_to_line(char *a, size_t n) {
   while (n > 0 && a[n - 1] == 0) n--;
-  for (size_t i = 0; i < n; i++) if (a[i] == 0) a[i] = ' ';
+  for (size_t i = 0; i < n; i++)
+    if (a[i] == 0) a[i] = ' ';
   return n;
 }
 
@@ -302,7 +346,8 @@ static void read_proc(int pid, struct procinfo *p) {
   p->gone = 0;
   snprintf(path, sizeof path, "/proc/%d/cmdline", pid);
   ssize_t n = read_file(path, p->cmd, sizeof p->cmd);
-  if (n < 0) p->gone = 1;
+  if (n < 0)
+    p->gone = 1;
   else {
     p->cmd_len = argv_to_line(p->cmd, (size_t)n);
   }
@@ -310,7 +355,10 @@ static void read_proc(int pid, struct procinfo *p) {
   p->exe_len = readlink(path, p->exe, sizeof p->exe - 1);
   snprintf(path, sizeof path, "/proc/%d/status", pid);
   n = read_file(path, status, sizeof status - 1);
-  if (n < 0) { p->gone = 1; return; }
+  if (n < 0) {
+    p->gone = 1;
+    return;
+  }
   status[n] = 0;
   char *s = strstr(status, "\nUid:");
   if (s) p->uid = strtol(s + 5, NULL, 10);
@@ -333,23 +381,44 @@ static void read_proc(int pid, struct procinfo *p) {
     int have_id = stat(path, &img) == 0;
     snprintf(path, sizeof path, "/proc/%d/ns/mnt", pid);
     p->mnt_ns = foreign_mnt_ns(mnt_ns_of(path), p->exe, p->exe_len, have_id ? major(img.st_dev) : 0,
-                               have_id ? minor(img.st_dev) : 0, have_id ? (unsigned long long)img.st_ino : 0, have_id);
+                               have_id ? minor(img.st_dev) : 0,
+                               have_id ? (unsigned long long)img.st_ino : 0, have_id);
   }
 }
 
 static void emit_process(const char *type, int pid, long ppid, const struct procinfo *p) {
   begin_event();
   event_at(p->t_ms);
-  puts_("{\"ev\":\""); puts_(type); puts_("\",\"t\":"); putu(p->t_ms);
-  puts_(",\"pid\":"); putu((unsigned)pid);
+  puts_("{\"ev\":\"");
+  puts_(type);
+  puts_("\",\"t\":");
+  putu(p->t_ms);
+  puts_(",\"pid\":");
+  putu((unsigned)pid);
   puts_(",\"ppid\":");
-  if (ppid >= 0) putu((unsigned long long)ppid); else puts_("null");
+  if (ppid >= 0)
+    putu((unsigned long long)ppid);
+  else
+    puts_("null");
   puts_(",\"uid\":");
-  if (p->uid >= 0) putu((unsigned long long)p->uid); else puts_("null");
-  puts_(",\"cmd\":"); putstr(p->cmd, p->cmd_len);
-  if (p->exe_len > 0) { puts_(",\"exe\":"); putstr(p->exe, (size_t)p->exe_len); }
-  if (p->has_comm) { puts_(",\"comm\":"); putstr(p->comm, strlen(p->comm)); }
-  if (p->mnt_ns) { puts_(",\"mntns\":"); putu(p->mnt_ns); }
+  if (p->uid >= 0)
+    putu((unsigned long long)p->uid);
+  else
+    puts_("null");
+  puts_(",\"cmd\":");
+  putstr(p->cmd, p->cmd_len);
+  if (p->exe_len > 0) {
+    puts_(",\"exe\":");
+    putstr(p->exe, (size_t)p->exe_len);
+  }
+  if (p->has_comm) {
+    puts_(",\"comm\":");
+    putstr(p->comm, strlen(p->comm));
+  }
+  if (p->mnt_ns) {
+    puts_(",\"mntns\":");
+    putu(p->mnt_ns);
+  }
   puts_(p->gone ? ",\"gone\":true}\n" : ",\"gone\":false}\n");
   end_event();
 }
@@ -358,7 +427,10 @@ static void on_proc_event(const struct proc_event *ev);
 
 static int open_proc_connector(char *err, size_t errcap) {
   int fd = socket(PF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_CONNECTOR);
-  if (fd < 0) { snprintf(err, errcap, "netlink connector socket: %s", strerror(errno)); return -1; }
+  if (fd < 0) {
+    snprintf(err, errcap, "netlink connector socket: %s", strerror(errno));
+    return -1;
+  }
   int big = SOCK_BUF_BYTES;
   if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &big, sizeof big) < 0)
     setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &big, sizeof big);
@@ -394,13 +466,18 @@ static int open_proc_connector(char *err, size_t errcap) {
     ssize_t n = recv(fd, buf, sizeof buf, MSG_DONTWAIT);
     if (n <= 0) break;
     int acked = 0;
-    for (struct nlmsghdr *nh = (struct nlmsghdr *)buf; NLMSG_OK(nh, (unsigned)n); nh = NLMSG_NEXT(nh, n)) {
+    for (struct nlmsghdr *nh = (struct nlmsghdr *)buf; NLMSG_OK(nh, (unsigned)n);
+         nh = NLMSG_NEXT(nh, n)) {
       struct cn_msg *cn = NLMSG_DATA(nh);
       const struct proc_event *ev = (const struct proc_event *)cn->data;
       if (cn->id.idx != CN_IDX_PROC) continue;
-      if (ev->what != PROC_EVENT_NONE) { on_proc_event(ev); continue; }
+      if (ev->what != PROC_EVENT_NONE) {
+        on_proc_event(ev);
+        continue;
+      }
       if (ev->event_data.ack.err != 0) {
-        snprintf(err, errcap, "process connector listen: %s", strerror((int)ev->event_data.ack.err));
+        snprintf(err, errcap, "process connector listen: %s",
+                 strerror((int)ev->event_data.ack.err));
         close(fd);
         return -1;
       }
@@ -413,7 +490,10 @@ static int open_proc_connector(char *err, size_t errcap) {
 
 static int open_sock_diag(char *err, size_t errcap) {
   int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
-  if (fd < 0) { snprintf(err, errcap, "sock_diag socket: %s", strerror(errno)); return -1; }
+  if (fd < 0) {
+    snprintf(err, errcap, "sock_diag socket: %s", strerror(errno));
+    return -1;
+  }
   int big = SOCK_BUF_BYTES;
   if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &big, sizeof big) < 0)
     setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &big, sizeof big);
@@ -434,28 +514,28 @@ static int exec_from_bpf;
 static void on_proc_event(const struct proc_event *ev) {
   struct procinfo p;
   switch (ev->what) {
-  case PROC_EVENT_EXEC: {
-    if (exec_from_bpf) return;
-    int pid = ev->event_data.exec.process_tgid;
-    if (ev->event_data.exec.process_pid != pid) return;
-    read_proc(pid, &p);
-    p.t_ms = boot_to_ms(mono_to_boot(ev->timestamp_ns));
-    emit_process("exec", pid, p.ppid, &p);
-    break;
-  }
-  case PROC_EVENT_FORK: {
-    /* A new thread is not a new process. The child runs its parent's program until it execs:
+    case PROC_EVENT_EXEC: {
+      if (exec_from_bpf) return;
+      int pid = ev->event_data.exec.process_tgid;
+      if (ev->event_data.exec.process_pid != pid) return;
+      read_proc(pid, &p);
+      p.t_ms = boot_to_ms(mono_to_boot(ev->timestamp_ns));
+      emit_process("exec", pid, p.ppid, &p);
+      break;
+    }
+    case PROC_EVENT_FORK: {
+      /* A new thread is not a new process. The child runs its parent's program until it execs:
        read the parent, whose command line cannot change under us as the child's may. */
-    int child = ev->event_data.fork.child_tgid;
-    if (ev->event_data.fork.child_pid != child) return;
-    int parent = ev->event_data.fork.parent_tgid;
-    read_proc(parent, &p);
-    p.t_ms = boot_to_ms(mono_to_boot(ev->timestamp_ns));
-    emit_process("fork", child, parent, &p);
-    break;
-  }
-  default:
-    break;
+      int child = ev->event_data.fork.child_tgid;
+      if (ev->event_data.fork.child_pid != child) return;
+      int parent = ev->event_data.fork.parent_tgid;
+      read_proc(parent, &p);
+      p.t_ms = boot_to_ms(mono_to_boot(ev->timestamp_ns));
+      emit_process("fork", child, parent, &p);
+      break;
+    }
+    default:
+      break;
   }
 }
 
@@ -471,20 +551,27 @@ static void drain_proc(int fd) {
     while (count < BATCH) {
       ssize_t n = recv(fd, buf, sizeof buf, MSG_DONTWAIT);
       if (n < 0) {
-        if (errno == ENOBUFS) { unknown_lost_proc = 1; continue; } /* said after the wake's events */
+        if (errno == ENOBUFS) {
+          unknown_lost_proc = 1;
+          continue;
+        }         /* said after the wake's events */
         more = 0; /* EAGAIN: drained */
         break;
       }
-      for (struct nlmsghdr *nh = (struct nlmsghdr *)buf; NLMSG_OK(nh, (unsigned)n) && count < BATCH; nh = NLMSG_NEXT(nh, n)) {
+      for (struct nlmsghdr *nh = (struct nlmsghdr *)buf; NLMSG_OK(nh, (unsigned)n) && count < BATCH;
+           nh = NLMSG_NEXT(nh, n)) {
         if (nh->nlmsg_type == NLMSG_NOOP || nh->nlmsg_type == NLMSG_ERROR) continue;
         struct cn_msg *cn = NLMSG_DATA(nh);
         if (cn->id.idx != CN_IDX_PROC || cn->id.val != CN_VAL_PROC) continue;
         const struct proc_event *ev = (const struct proc_event *)cn->data;
-        if (ev->what == PROC_EVENT_EXEC || ev->what == PROC_EVENT_FORK) memcpy(&batch[count++], ev, sizeof *ev);
+        if (ev->what == PROC_EVENT_EXEC || ev->what == PROC_EVENT_FORK)
+          memcpy(&batch[count++], ev, sizeof *ev);
       }
     }
-    for (int i = 0; i < count; i++) if (batch[i].what == PROC_EVENT_EXEC) on_proc_event(&batch[i]);
-    for (int i = 0; i < count; i++) if (batch[i].what == PROC_EVENT_FORK) on_proc_event(&batch[i]);
+    for (int i = 0; i < count; i++)
+      if (batch[i].what == PROC_EVENT_EXEC) on_proc_event(&batch[i]);
+    for (int i = 0; i < count; i++)
+      if (batch[i].what == PROC_EVENT_FORK) on_proc_event(&batch[i]);
     if (!more) return;
   }
 }
@@ -496,7 +583,10 @@ static void put_addr(int family, const __be32 *a) {
   int n = family == AF_INET ? 4 : 16;
   char s[34];
   s[0] = '"';
-  for (int i = 0; i < n; i++) { s[1 + 2 * i] = hex[b[i] >> 4]; s[2 + 2 * i] = hex[b[i] & 15]; }
+  for (int i = 0; i < n; i++) {
+    s[1 + 2 * i] = hex[b[i] >> 4];
+    s[2 + 2 * i] = hex[b[i] & 15];
+  }
   s[1 + 2 * n] = '"';
   put(s, (size_t)(2 + 2 * n));
 }
@@ -508,8 +598,12 @@ static void on_destroy(const struct inet_diag_msg *m, size_t len, unsigned long 
   const struct rtattr *a = (const struct rtattr *)(m + 1);
   size_t left = len - NLMSG_ALIGN(sizeof *m);
   for (; RTA_OK(a, left); a = RTA_NEXT(a, left)) {
-    if (a->rta_type == INET_DIAG_PROTOCOL) proto = *(const uint8_t *)RTA_DATA(a);
-    else if (a->rta_type == INET_DIAG_INFO) { ti = RTA_DATA(a); ti_len = RTA_PAYLOAD(a); }
+    if (a->rta_type == INET_DIAG_PROTOCOL)
+      proto = *(const uint8_t *)RTA_DATA(a);
+    else if (a->rta_type == INET_DIAG_INFO) {
+      ti = RTA_DATA(a);
+      ti_len = RTA_PAYLOAD(a);
+    }
   }
   if (proto != IPPROTO_TCP && proto != IPPROTO_UDP) return;
   if (m->idiag_family != AF_INET && m->idiag_family != AF_INET6) return;
@@ -523,21 +617,32 @@ static void on_destroy(const struct inet_diag_msg *m, size_t len, unsigned long 
        destroy message cannot say whether one came, so one is assumed: exact for every connection
        that ended normally, one byte short for one that received data and then was reset. */
     in = ti->tcpi_bytes_received > 0 ? ti->tcpi_bytes_received - 1 : 0;
-    out = ti->tcpi_bytes_sent >= ti->tcpi_bytes_retrans ? ti->tcpi_bytes_sent - ti->tcpi_bytes_retrans : 0;
+    out = ti->tcpi_bytes_sent >= ti->tcpi_bytes_retrans
+              ? ti->tcpi_bytes_sent - ti->tcpi_bytes_retrans
+              : 0;
     bytes = 1;
   }
   begin_event();
   event_is_sock = 1;
   event_at(t_ms);
-  puts_("{\"ev\":\"conn\",\"t\":"); putu(t_ms);
-  puts_(",\"proto\":\""); puts_(proto == IPPROTO_TCP ? "tcp" : "udp");
-  puts_("\",\"state\":"); putu(m->idiag_state);
-  puts_(",\"local\":"); put_addr(m->idiag_family, m->id.idiag_src);
-  puts_(",\"lport\":"); putu(ntohs(m->id.idiag_sport));
-  puts_(",\"remote\":"); put_addr(m->idiag_family, m->id.idiag_dst);
-  puts_(",\"rport\":"); putu(ntohs(m->id.idiag_dport));
-  puts_(",\"bytesIn\":"); putu(in);
-  puts_(",\"bytesOut\":"); putu(out);
+  puts_("{\"ev\":\"conn\",\"t\":");
+  putu(t_ms);
+  puts_(",\"proto\":\"");
+  puts_(proto == IPPROTO_TCP ? "tcp" : "udp");
+  puts_("\",\"state\":");
+  putu(m->idiag_state);
+  puts_(",\"local\":");
+  put_addr(m->idiag_family, m->id.idiag_src);
+  puts_(",\"lport\":");
+  putu(ntohs(m->id.idiag_sport));
+  puts_(",\"remote\":");
+  put_addr(m->idiag_family, m->id.idiag_dst);
+  puts_(",\"rport\":");
+  putu(ntohs(m->id.idiag_dport));
+  puts_(",\"bytesIn\":");
+  putu(in);
+  puts_(",\"bytesOut\":");
+  putu(out);
   puts_(bytes ? ",\"bytes\":true}\n" : ",\"bytes\":false}\n");
   end_event();
 }
@@ -550,10 +655,14 @@ static void drain_sock(int fd) {
        priority) is the closest there is. */
     unsigned long long t_ms = boot_to_ms(clock_ns(CLOCK_BOOTTIME));
     if (n < 0) {
-      if (errno == ENOBUFS) { unknown_lost_sock = 1; continue; } /* said after the wake's events */
+      if (errno == ENOBUFS) {
+        unknown_lost_sock = 1;
+        continue;
+      } /* said after the wake's events */
       return;
     }
-    for (struct nlmsghdr *nh = (struct nlmsghdr *)buf; NLMSG_OK(nh, (unsigned)n); nh = NLMSG_NEXT(nh, n)) {
+    for (struct nlmsghdr *nh = (struct nlmsghdr *)buf; NLMSG_OK(nh, (unsigned)n);
+         nh = NLMSG_NEXT(nh, n)) {
       if (nh->nlmsg_type != SOCK_DIAG_BY_FAMILY) continue;
       if (nh->nlmsg_len < NLMSG_LENGTH(sizeof(struct inet_diag_msg))) continue;
       on_destroy(NLMSG_DATA(nh), nh->nlmsg_len - NLMSG_HDRLEN, t_ms);
@@ -578,8 +687,8 @@ static int libbpf_note(enum libbpf_print_level level, const char *fmt, va_list a
 /* Whether path names the file the probe saw as the new image (inode and file system). */
 static int is_exec_image(const char *path, const struct mt_exec_event *e) {
   struct stat st;
-  return stat(path, &st) == 0 && st.st_ino == e->exe_ino && major(st.st_dev) == (e->exe_dev >> 20) &&
-         minor(st.st_dev) == (e->exe_dev & 0xfffff);
+  return stat(path, &st) == 0 && st.st_ino == e->exe_ino &&
+         major(st.st_dev) == (e->exe_dev >> 20) && minor(st.st_dev) == (e->exe_dev & 0xfffff);
 }
 
 /* The executable's path: /proc/<pid>/exe while it still names the image the probe saw (the process
@@ -596,7 +705,8 @@ static void exec_image_path(const struct mt_exec_event *e, struct procinfo *p) {
   char file[sizeof e->file];
   memcpy(file, e->file, flen);
   file[flen] = 0;
-  const char *use = e->file[0] == '/' && realpath(file, real) && is_exec_image(real, e) ? real : file;
+  const char *use =
+      e->file[0] == '/' && realpath(file, real) && is_exec_image(real, e) ? real : file;
   size_t n = strlen(use);
   if (n >= sizeof p->exe) n = sizeof p->exe - 1;
   memcpy(p->exe, use, n);
@@ -622,7 +732,8 @@ static int on_exec_event(void *ctx, void *data, size_t size) {
   p.ppid = e->ppid;
   p.t_ms = boot_to_ms(e->boot_ns);
   exec_image_path(e, &p);
-  p.mnt_ns = foreign_mnt_ns(e->mnt_ns, p.exe, p.exe_len, e->exe_dev >> 20, e->exe_dev & 0xfffff, e->exe_ino, 1);
+  p.mnt_ns = foreign_mnt_ns(e->mnt_ns, p.exe, p.exe_len, e->exe_dev >> 20, e->exe_dev & 0xfffff,
+                            e->exe_ino, 1);
   p.gone = 0; /* all of it came from the kernel at the exec */
   emit_process("exec", (int)e->pid, p.ppid, &p);
   return 0;
@@ -632,13 +743,19 @@ static int on_exec_event(void *ctx, void *data, size_t size) {
 static int open_exec_probe(char *err, size_t errcap) {
   char self[PATH_MAX];
   ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-  if (n <= 0) { snprintf(err, errcap, "cannot find this program: %s", strerror(errno)); return -1; }
+  if (n <= 0) {
+    snprintf(err, errcap, "cannot find this program: %s", strerror(errno));
+    return -1;
+  }
   self[n] = 0;
   char obj_path[PATH_MAX + 32];
   snprintf(obj_path, sizeof obj_path, "%s/microtally-exec.bpf.o", dirname(self));
   libbpf_set_print(libbpf_note);
   struct bpf_object *obj = bpf_object__open_file(obj_path, NULL);
-  if (!obj) { snprintf(err, errcap, "exec probe %.300s: %s", obj_path, strerror(errno)); return -1; }
+  if (!obj) {
+    snprintf(err, errcap, "exec probe %.300s: %s", obj_path, strerror(errno));
+    return -1;
+  }
   int rc = bpf_object__load(obj);
   struct bpf_program *prog = rc ? NULL : bpf_object__find_program_by_name(obj, "mt_on_exec");
   struct bpf_link *link = prog ? bpf_program__attach(prog) : NULL;
@@ -678,12 +795,20 @@ static unsigned long long exec_lost_new(void) {
 int main(int argc, char **argv) {
   int want_proc = 0, want_sock = 0, rt = 1, bpf = 1, host_pid = 1;
   for (int i = 1; i < argc; i++) {
-    if (strcmp(argv[i], "--proc") == 0) want_proc = 1;
-    else if (strcmp(argv[i], "--sock") == 0) want_sock = 1;
-    else if (strcmp(argv[i], "--no-rt") == 0) rt = 0;
-    else if (strcmp(argv[i], "--no-bpf") == 0) bpf = 0;
-    else if (strcmp(argv[i], "--host-pid") == 0 && i + 1 < argc && atoi(argv[i + 1]) > 0) host_pid = atoi(argv[++i]);
-    else { fprintf(stderr, "microtally-events: unknown argument %s\n", argv[i]); return 2; }
+    if (strcmp(argv[i], "--proc") == 0)
+      want_proc = 1;
+    else if (strcmp(argv[i], "--sock") == 0)
+      want_sock = 1;
+    else if (strcmp(argv[i], "--no-rt") == 0)
+      rt = 0;
+    else if (strcmp(argv[i], "--no-bpf") == 0)
+      bpf = 0;
+    else if (strcmp(argv[i], "--host-pid") == 0 && i + 1 < argc && atoi(argv[i + 1]) > 0)
+      host_pid = atoi(argv[++i]);
+    else {
+      fprintf(stderr, "microtally-events: unknown argument %s\n", argv[i]);
+      return 2;
+    }
   }
   if (!want_proc && !want_sock) want_proc = want_sock = 1;
   signal(SIGPIPE, SIG_IGN);
@@ -714,19 +839,32 @@ int main(int argc, char **argv) {
 #ifdef MT_WITH_BPF
   /* Only beside the connector: without its forks the agent polls /proc for processes, and execs
      from the probe as well would be reported twice. */
-  if (want_proc && bpf && pfd < 0) snprintf(xerr, sizeof xerr, "not used without the process connector");
-  else if (want_proc && bpf) xfd = open_exec_probe(xerr, sizeof xerr);
+  if (want_proc && bpf && pfd < 0)
+    snprintf(xerr, sizeof xerr, "not used without the process connector");
+  else if (want_proc && bpf)
+    xfd = open_exec_probe(xerr, sizeof xerr);
   exec_from_bpf = xfd >= 0;
 #else
-  if (want_proc && bpf) snprintf(xerr, sizeof xerr, "built without the exec probe (needs clang and libbpf-dev at build time)");
+  if (want_proc && bpf)
+    snprintf(xerr, sizeof xerr,
+             "built without the exec probe (needs clang and libbpf-dev at build time)");
 #endif
   begin_event();
   puts_("{\"ev\":\"ready\",\"proc\":");
-  if (pfd >= 0) puts_("\"ok\""); else putstr(perr, strlen(perr));
+  if (pfd >= 0)
+    puts_("\"ok\"");
+  else
+    putstr(perr, strlen(perr));
   puts_(",\"exec\":");
-  if (xfd >= 0) puts_("\"bpf\""); else putstr(xerr, strlen(xerr));
+  if (xfd >= 0)
+    puts_("\"bpf\"");
+  else
+    putstr(xerr, strlen(xerr));
   puts_(",\"sock\":");
-  if (sfd >= 0) puts_("\"ok\""); else putstr(serr, strlen(serr));
+  if (sfd >= 0)
+    puts_("\"ok\"");
+  else
+    putstr(serr, strlen(serr));
   puts_(",\"rt\":");
   puts_(sched_getscheduler(0) == SCHED_FIFO ? "true}\n" : "false}\n");
   puts_("{\"ev\":\"mark\",\"t\":");
@@ -735,13 +873,18 @@ int main(int argc, char **argv) {
   if (flush_out() < 0) return 0;
   if (pfd < 0 && sfd < 0 && xfd < 0) return 1;
   fcntl(1, F_SETFL, fcntl(1, F_GETFL) | O_NONBLOCK);
-  struct pollfd fds[4] = {{.fd = pfd, .events = POLLIN}, {.fd = sfd, .events = POLLIN}, {.fd = 1, .events = 0},
+  struct pollfd fds[4] = {{.fd = pfd, .events = POLLIN},
+                          {.fd = sfd, .events = POLLIN},
+                          {.fd = 1, .events = 0},
                           {.fd = xfd, .events = POLLIN}};
   unsigned long long reported = 0, reported_sock = 0;
   for (;;) {
     fds[2].events = out_len > out_off ? POLLOUT : 0;
     int r = poll(fds, 4, MARK_MS);
-    if (r < 0) { if (errno == EINTR) continue; return 1; }
+    if (r < 0) {
+      if (errno == EINTR) continue;
+      return 1;
+    }
     if (fds[2].revents & (POLLERR | POLLHUP)) return 0; /* the agent closed our stdout */
     measure_clock_offset();
     /* A mark promises every event from before its time: each source is drained after it is read. */
@@ -765,8 +908,11 @@ int main(int argc, char **argv) {
       putu(exec_lost);
       puts_("}\n");
       /* A notice that did not fit is not a loss of its own: the count waits for the next one. */
-      if (event_dropped) { exec_lost_reported -= exec_lost; event_dropped = 0; }
-      else end_event(); /* written: it takes its place in the wake's time order */
+      if (event_dropped) {
+        exec_lost_reported -= exec_lost;
+        event_dropped = 0;
+      } else
+        end_event(); /* written: it takes its place in the wake's time order */
     }
 #endif
     sort_wake(wake_start);
@@ -798,7 +944,10 @@ int main(int argc, char **argv) {
       puts_(",\"sock\":");
       putu(out_dropped_sock - reported_sock);
       puts_("}\n");
-      if (!event_dropped) { reported = out_dropped; reported_sock = out_dropped_sock; }
+      if (!event_dropped) {
+        reported = out_dropped;
+        reported_sock = out_dropped_sock;
+      }
       event_dropped = 0;
     }
     if (flush_out() < 0) return 0;

@@ -14,23 +14,38 @@
 #include "microtally-exec.h"
 
 /* Only the fields read here; libbpf finds them by name in the kernel's own types. */
-struct super_block { __u32 s_dev; } __attribute__((preserve_access_index));
-struct inode { unsigned long i_ino; struct super_block *i_sb; } __attribute__((preserve_access_index));
-struct file { struct inode *f_inode; } __attribute__((preserve_access_index));
+struct super_block {
+  __u32 s_dev;
+} __attribute__((preserve_access_index));
+struct inode {
+  unsigned long i_ino;
+  struct super_block *i_sb;
+} __attribute__((preserve_access_index));
+struct file {
+  struct inode *f_inode;
+} __attribute__((preserve_access_index));
 struct mm_struct {
   unsigned long arg_start, arg_end;
   struct file *exe_file;
 } __attribute__((preserve_access_index));
-struct ns_common { unsigned int inum; } __attribute__((preserve_access_index));
-struct mnt_namespace { struct ns_common ns; } __attribute__((preserve_access_index));
-struct nsproxy { struct mnt_namespace *mnt_ns; } __attribute__((preserve_access_index));
+struct ns_common {
+  unsigned int inum;
+} __attribute__((preserve_access_index));
+struct mnt_namespace {
+  struct ns_common ns;
+} __attribute__((preserve_access_index));
+struct nsproxy {
+  struct mnt_namespace *mnt_ns;
+} __attribute__((preserve_access_index));
 struct task_struct {
   int tgid;
   struct task_struct *real_parent;
   struct mm_struct *mm;
   struct nsproxy *nsproxy;
 } __attribute__((preserve_access_index));
-struct linux_binprm { const char *filename; } __attribute__((preserve_access_index));
+struct linux_binprm {
+  const char *filename;
+} __attribute__((preserve_access_index));
 
 struct {
   __uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -80,7 +95,8 @@ int mt_on_exec(struct bpf_raw_tracepoint_args *ctx) {
   /* The pages were written by the exec a moment ago: present, so this read does not fault. */
   if (bpf_probe_read_user(e->args, len, (const void *)start) != 0) len = 0;
   e->args_len = (__u32)len;
-  if (bpf_ringbuf_output(&mt_events, e, __builtin_offsetof(struct mt_exec_event, args) + len, 0) != 0) {
+  if (bpf_ringbuf_output(&mt_events, e, __builtin_offsetof(struct mt_exec_event, args) + len, 0) !=
+      0) {
     __u64 *lost = bpf_map_lookup_elem(&mt_lost, &zero);
     if (lost) *lost += 1;
   }
