@@ -60,7 +60,7 @@ export function embedBegin(w: Writer, name: Lit): void { member(w, name); }
   w.byte(0x7b);
   w.key(L.AgentVersion); w.byte(0x22); w.lit(version); w.byte(0x22);
   w.field(L.AgentId); w.byte(0x22); w.uuid(hi, lo); w.byte(0x22);
-  w.field(L.MessageSchemaVersion); w.lit(L.json1Dot1);   // 1.1: CBOR string references as stringref tags (docs/CBOR.md)
+  w.field(L.MessageSchemaVersion); w.lit(L.json1Dot1);   // 1.1: string references became registered tags (SPEC section 8)
   w.field(L.Events); w.byte(0x5b);
 }
 
