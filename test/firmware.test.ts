@@ -7,7 +7,8 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { QEMU_ARGS, build, firmwarePath } from '../host/engines/qemu.js';
+import { buildOnce } from '../host/engines/native.js';
+import { QEMU_ARGS, firmwarePath } from '../host/engines/qemu.js';
 import { QemuThreadxEngine } from '../host/engines/qemu-threadx.js';
 import { engine, engineNames, records, replayAll, root, itOnEngines } from './helpers.js';
 import { longLines, mixed, oddBytes, overflow, splitting } from './firmware/traces.js';
@@ -162,7 +163,7 @@ describe.runIf(onBoard)('firmware footprint, wasm3 image (build/firmware/size.js
 // sized (ports/qemu) from this run: what the deepest accepted nesting takes, plus a quarter.
 describe.runIf(onBoard)('the linux wasm3 image\'s stacks hold the deepest nesting the parser accepts', () => {
   it('levels 14 to 16 accepted, 17 and 18 refused; both stacks used at most four fifths', async () => {
-    await build('linux', 'wasm3');
+    await buildOnce('qemu', 'build-firmware.sh', ['--profile', 'linux', '--engine', 'wasm3']);
     const work = mkdtempSync(join(tmpdir(), 'mt-deep-'));
     execFileSync('node', [`${root}test/c/gen-traces.mjs`, work]);
     const r = spawnSync('qemu-system-arm', [...QEMU_ARGS, '-semihosting-config',

@@ -5,7 +5,9 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { runOptions } from '../../host/commands/run.js';
+import { PassThrough } from 'node:stream';
+import { runCommand } from '../../host/commands/command.js';
+import { runCommandWith, runOptions } from '../../host/commands/run.js';
 import { validateMessage } from '../helpers.js';
 import { runInProcess } from './helpers/run-command.js';
 
@@ -71,11 +73,12 @@ describe('run arguments', () => {
     const seen: number[][] = [];
     const ac = new AbortController();
     const out = new PassThrough().resume();
-    const code = await runAgent(['--sink', 'stdout', '--source', 'poll'], { stdout: out, signal: ac.signal, stderr: (l) => {
+    const command = runCommandWith({ stdout: out, signal: ac.signal, stderr: (l) => {
       if (!l.includes('running; sending to')) return;
       seen.push(base().map((n, i) => n - before[i]));
       ac.abort();
     } });
+    const code = await runCommand(command, ['--sink', 'stdout', '--source', 'poll'], { out: () => {}, err: () => {} });
     expect(code).toBe(0);
     expect(seen).toEqual([[1, 1]]);
     expect(base()).toEqual(before);
