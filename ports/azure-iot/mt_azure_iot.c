@@ -224,8 +224,6 @@ static VOID az_apply(const CHAR *section, ULONG length, uint64_t version) {
   } else {
     snprintf(reason, sizeof reason, "the agent did not take it (status 0x%x)", status);
   }
-  MT_TX_STATS stats;
-  mt_tx_stats_get(&stats);
   int n;
   if (status == TX_SUCCESS) {
     az_stats.twin_applied++;
@@ -233,7 +231,7 @@ static VOID az_apply(const CHAR *section, ULONG length, uint64_t version) {
                  "{\"microtally\":{\"configuration\":{\"version\":%llu,\"status\":\"applied\"},"
                  "\"agentVersion\":\"%s\",\"coreSequence\":%lu}}",
                  (unsigned long long)version, az_config.agent_version,
-                 (unsigned long)stats.messages);
+                 (unsigned long)az_config.core_sequence);
   } else {
     az_stats.twin_rejected++;
     CHAR escaped[2 * sizeof reason];
@@ -248,7 +246,7 @@ static VOID az_apply(const CHAR *section, ULONG length, uint64_t version) {
         "{\"microtally\":{\"configuration\":{\"version\":%llu,\"status\":\"rejected\",\"reason\":\"%s\"},"
         "\"agentVersion\":\"%s\",\"coreSequence\":%lu}}",
         (unsigned long long)version, escaped, az_config.agent_version,
-        (unsigned long)stats.messages);
+        (unsigned long)az_config.core_sequence);
   }
   if (n <= 0 || (ULONG)n >= sizeof az_reported) return;
   UINT request_id = 0, response = 0;

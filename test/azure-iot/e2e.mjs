@@ -106,8 +106,9 @@ console.log('== the adapter: the ThreadX agent\'s messages to the hub, JSON; the
   const r = await device;
   const [first, second, third] = hub.reportedPatches.map((p) => p.microtally);
   check(onConnect && first?.configuration?.version === 4 && first.configuration.status === 'applied' &&
-    first.agentVersion === 'e2e-1.0' && Number.isInteger(first.coreSequence),
-    `on connect the full twin's section is applied and reported with the desired $version (${JSON.stringify(first)})`);
+    first.agentVersion === 'e2e-1.0' && first.coreSequence === 0 &&
+    second?.coreSequence === 0 && third?.coreSequence === 0,
+    `on connect the full twin's section is applied and reported with the desired $version, coreSequence 0 (the built-in core) in every report (${JSON.stringify(first)})`);
   check(rejected && second?.configuration?.version === bad && second.configuration.status === 'rejected' &&
     /bogus/.test(second.configuration.reason ?? ''), `a bad patch is rejected whole, reported with the core's reason (${JSON.stringify(second?.configuration)})`);
   check(applied && third?.configuration?.version === good && third.configuration.status === 'applied',

@@ -127,7 +127,7 @@ static void main_entry(ULONG unused) {
         sizeof cipher_map / sizeof cipher_map[0], tls_metadata, sizeof tls_metadata, &ca_cert);
   if (status == NX_SUCCESS)
     status = nx_azure_iot_hub_client_symmetric_key_set(&client, key, key_length);
-  MT_AZURE_IOT_CONFIG az = {adapter_stack, sizeof adapter_stack, 6, "e2e-1.0", TX_NULL};
+  MT_AZURE_IOT_CONFIG az = {adapter_stack, sizeof adapter_stack, 6, "e2e-1.0", TX_NULL, 0u};
   if (status == NX_SUCCESS) status = mt_azure_iot_start(&client, &az);
   MT_TX_CONFIG cfg;
   memset(&cfg, 0, sizeof cfg);
