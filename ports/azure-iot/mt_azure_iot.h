@@ -18,7 +18,9 @@
  * Every message leaves with the properties `$.ifid` = urn:azureiot:Security:SecurityAgent:1,
  * `$.ct` (content type: application/json or application/cbor, from the message's first byte)
  * and, for JSON, `$.ce` = utf-8. Outbox full: the oldest waiting message is dropped (counted in
- * MT_AZURE_IOT_STATS.dropped).
+ * MT_AZURE_IOT_STATS.dropped) and the count handed to the agent (mt_tx_report_loss) after the
+ * next message the hub takes, with room in the outbox: a later message carries it as the
+ * transport's CollectorStats record (Dropped).
  */
 #ifndef MT_AZURE_IOT_H
 #define MT_AZURE_IOT_H
@@ -63,6 +65,7 @@ typedef struct MT_AZURE_IOT_STATS_STRUCT {
   ULONG sent;      /* messages the hub took */
   ULONG retried;   /* sends that failed and were tried again */
   ULONG dropped; /* messages the outbox could not keep (full, or longer than MT_AZ_MESSAGE_BYTES) */
+  ULONG drops_reported; /* ... handed to the agent (mt_tx_report_loss): in a later message */
   ULONG aborted; /* messages the core cut short (MT_TX_CHUNK_ABORT): never whole, never sent */
   ULONG queued;  /* messages waiting now, the one in flight included */
   ULONG high_water_bytes; /* the most bytes ever waiting */

@@ -173,10 +173,10 @@ static void main_entry(ULONG unused) {
   MT_TX_STATS agent;
   mt_tx_stats_get(&agent);
   printf(
-      "final: made=%lu sent=%lu dropped=%lu queued=%lu retried=%lu connected=%lu connects=%lu state=%u last_error=%u\n",
+      "final: made=%lu sent=%lu dropped=%lu drops_reported=%lu queued=%lu retried=%lu connected=%lu connects=%lu state=%u last_error=%u\n",
       (unsigned long)agent.messages, (unsigned long)st.sent, (unsigned long)st.dropped,
-      (unsigned long)st.queued, (unsigned long)st.retried, (unsigned long)st.connected,
-      (unsigned long)st.connects, st.state, st.last_error);
+      (unsigned long)st.drops_reported, (unsigned long)st.queued, (unsigned long)st.retried,
+      (unsigned long)st.connected, (unsigned long)st.connects, st.state, st.last_error);
   fflush(stdout);
   exit(0);
 }
