@@ -39,7 +39,8 @@ static CHAR az_twin[MT_AZ_TWIN_BYTES];
 static CHAR az_section[MT_TX_CONFIG_BYTES];
 static CHAR az_reported[MT_TX_CONFIG_BYTES / 2u + 256u];
 static MT_AZURE_IOT_STATS az_stats;
-static ULONG az_failures; /* consecutive failures: the backoff's exponent */
+static ULONG az_unreported; /* drops not yet handed to the agent (mt_tx_report_loss) */
+static ULONG az_failures;   /* consecutive failures: the backoff's exponent */
 static ULONG az_seed;
 
 static VOID az_drop_oldest(VOID) {
@@ -47,6 +48,7 @@ static VOID az_drop_oldest(VOID) {
   az_head = (az_head + 1u) % MT_AZ_OUTBOX_MESSAGES;
   az_count--;
   az_stats.dropped++;
+  az_unreported++;
 }
 
 VOID mt_azure_iot_send(VOID *context, const UCHAR *bytes, ULONG length, UINT last) {
@@ -74,7 +76,10 @@ VOID mt_azure_iot_send(VOID *context, const UCHAR *bytes, ULONG length, UINT las
   }
   if (last == MT_TX_CHUNK_LAST) {
     if (az_building_dropped || az_building == 0u) {
-      if (az_building_dropped) az_stats.dropped++;
+      if (az_building_dropped) {
+        az_stats.dropped++;
+        az_unreported++;
+      }
     } else {
       if (az_count == MT_AZ_OUTBOX_MESSAGES) az_drop_oldest();
       MT_AZ_SLOT *slot = &az_slots[(az_head + az_count) % MT_AZ_OUTBOX_MESSAGES];
@@ -224,8 +229,6 @@ static VOID az_apply(const CHAR *section, ULONG length, uint64_t version) {
   } else {
     snprintf(reason, sizeof reason, "the agent did not take it (status 0x%x)", status);
   }
-  MT_TX_STATS stats;
-  mt_tx_stats_get(&stats);
   int n;
   if (status == TX_SUCCESS) {
     az_stats.twin_applied++;
@@ -233,7 +236,7 @@ static VOID az_apply(const CHAR *section, ULONG length, uint64_t version) {
                  "{\"microtally\":{\"configuration\":{\"version\":%llu,\"status\":\"applied\"},"
                  "\"agentVersion\":\"%s\",\"coreSequence\":%lu}}",
                  (unsigned long long)version, az_config.agent_version,
-                 (unsigned long)stats.messages);
+                 (unsigned long)az_config.core_sequence);
   } else {
     az_stats.twin_rejected++;
     CHAR escaped[2 * sizeof reason];
@@ -248,7 +251,7 @@ static VOID az_apply(const CHAR *section, ULONG length, uint64_t version) {
         "{\"microtally\":{\"configuration\":{\"version\":%llu,\"status\":\"rejected\",\"reason\":\"%s\"},"
         "\"agentVersion\":\"%s\",\"coreSequence\":%lu}}",
         (unsigned long long)version, escaped, az_config.agent_version,
-        (unsigned long)stats.messages);
+        (unsigned long)az_config.core_sequence);
   }
   if (n <= 0 || (ULONG)n >= sizeof az_reported) return;
   UINT request_id = 0, response = 0;
@@ -373,7 +376,16 @@ static VOID az_thread_entry(ULONG unused) {
       az_failures = 0;
       tx_mutex_get(&az_mutex, TX_WAIT_FOREVER);
       az_stats.sent++;
+      /* The drops go to the agent once the hub takes messages and the outbox has room: the
+       * message carrying their count is then not itself dropped for room (or never leaves). */
+      ULONG drops = az_count < MT_AZ_OUTBOX_MESSAGES ? az_unreported : 0u;
+      az_unreported -= drops;
       tx_mutex_put(&az_mutex);
+      if (drops > 0u && mt_tx_report_loss(drops) == TX_SUCCESS) {
+        tx_mutex_get(&az_mutex, TX_WAIT_FOREVER);
+        az_stats.drops_reported += drops;
+        tx_mutex_put(&az_mutex);
+      }
     } else {
       tx_mutex_get(&az_mutex, TX_WAIT_FOREVER);
       az_stats.retried++;

@@ -10,7 +10,7 @@
  *   // hub client initialised by the application: credentials (symmetric key or X.509 device
  *   // certificate, nx_azure_iot_hub_client_device_cert_set), trusted CA, unix-time callback
  *   static UCHAR adapter_stack[MT_AZ_MIN_STACK_BYTES * 2];
- *   MT_AZURE_IOT_CONFIG az = { adapter_stack, sizeof adapter_stack, 10, "1.0.0", TX_NULL };
+ *   MT_AZURE_IOT_CONFIG az = { adapter_stack, sizeof adapter_stack, 10, "1.0.0", TX_NULL, 0 };
  *   mt_azure_iot_start(&hub_client, &az);
  *   MT_TX_CONFIG cfg = { ..., mt_azure_iot_send, TX_NULL, ... };   // the agent's send
  *   mt_tx_start(&cfg);
@@ -18,7 +18,9 @@
  * Every message leaves with the properties `$.ifid` = urn:azureiot:Security:SecurityAgent:1,
  * `$.ct` (content type: application/json or application/cbor, from the message's first byte)
  * and, for JSON, `$.ce` = utf-8. Outbox full: the oldest waiting message is dropped (counted in
- * MT_AZURE_IOT_STATS.dropped).
+ * MT_AZURE_IOT_STATS.dropped) and the count handed to the agent (mt_tx_report_loss) after the
+ * next message the hub takes, with room in the outbox: a later message carries it as the
+ * transport's CollectorStats record (Dropped).
  */
 #ifndef MT_AZURE_IOT_H
 #define MT_AZURE_IOT_H
@@ -50,6 +52,9 @@ typedef struct MT_AZURE_IOT_CONFIG_STRUCT {
   /* Optional: random numbers for the backoff's jitter (default: a linear congruential
    * generator seeded from the tick count). */
   ULONG (*random)(VOID);
+  /* Reported as microtally.coreSequence: the sequence number of the installed core update
+   * (SPEC R12), 0 for the core built into the firmware (the update work will fill it). */
+  ULONG core_sequence;
 } MT_AZURE_IOT_CONFIG;
 
 typedef struct MT_AZURE_IOT_STATS_STRUCT {
@@ -60,6 +65,7 @@ typedef struct MT_AZURE_IOT_STATS_STRUCT {
   ULONG sent;      /* messages the hub took */
   ULONG retried;   /* sends that failed and were tried again */
   ULONG dropped; /* messages the outbox could not keep (full, or longer than MT_AZ_MESSAGE_BYTES) */
+  ULONG drops_reported; /* ... handed to the agent (mt_tx_report_loss): in a later message */
   ULONG aborted; /* messages the core cut short (MT_TX_CHUNK_ABORT): never whole, never sent */
   ULONG queued;  /* messages waiting now, the one in flight included */
   ULONG high_water_bytes; /* the most bytes ever waiting */

@@ -37,7 +37,12 @@ static struct {
   uint64_t elapsed_ticks;  /* since mt_agent_start, summed reading by reading (survives wrap) */
   int64_t last_input_ms;   /* time of the latest input the core accepted */
   size_t update_max;       /* a journal entry's length prefix is 2 bytes */
+  uint64_t loss_in_core;   /* transport losses given to the core, not yet in a message */
 } agent;
+
+/* Transport losses reported from any context (mt_agent_report_loss), for the agent thread to
+ * give the core before its next input: the core is the agent thread's alone. */
+static volatile uint64_t loss_pending;
 
 static struct {
   volatile unsigned state; /* UPDATE_* */
@@ -132,6 +137,11 @@ static void reapply(const char *text, size_t length) {
 static void recover(void) {
   const uint8_t *journal = agent.config.journal;
   stats.faults++;
+  /* Losses the re-initialised core forgot: given again before the next input. */
+  unsigned posture = mt_os_lock();
+  loss_pending += agent.loss_in_core;
+  mt_os_unlock(posture);
+  agent.loss_in_core = 0;
   if (agent.in_message) {
     agent.config.send(agent.config.send_context, NULL, 0, MT_MESSAGE_ABORT);
     agent.in_message = 0;
@@ -174,6 +184,7 @@ static void journal_append(const char *text, size_t length) {
  * sending them and trying again; after the input, what it made pending is sent at once.
  */
 static mt_status_t give(input_kind kind, int64_t t_ms, const void *arg) {
+  uint32_t messages_before = stats.messages;
   mt_status_t st = call_core(kind, t_ms, arg);
   if (st == MT_BUSY) {
     st = drain();
@@ -183,8 +194,38 @@ static mt_status_t give(input_kind kind, int64_t t_ms, const void *arg) {
     agent.last_input_ms = t_ms;
     st = drain();
   }
+  /* Messages left and all the core had is sent: the transport's record was among them. */
+  if (st == MT_OK && stats.messages != messages_before) agent.loss_in_core = 0;
   if (st == MT_ERR_TRAP) recover();
   return st;
+}
+
+/* Gives the core the transport losses reported since the last turn, so that the next message
+ * that leaves carries them (a CollectorStats record of the transport, SPEC R5). */
+static void pass_losses(void) {
+  unsigned posture = mt_os_lock();
+  uint64_t n = loss_pending;
+  loss_pending = 0;
+  mt_os_unlock(posture);
+  if (n == 0) return;
+  mt_status_t st = mt_report_loss(&agent.core, MT_LOSS_TRANSPORT, (int64_t)n);
+  if (st == MT_BUSY) {
+    st = drain();
+    if (st == MT_OK) st = mt_report_loss(&agent.core, MT_LOSS_TRANSPORT, (int64_t)n);
+  }
+  if (st == MT_OK) {
+    agent.loss_in_core += n;
+    stats.losses_reported += (uint32_t)n;
+    return;
+  }
+  if (st == MT_ERR_TRAP) recover();
+  if (st == MT_ERR_TRAP || st == MT_BUSY) { /* not taken now: the next turn tries again */
+    posture = mt_os_lock();
+    loss_pending += n;
+    mt_os_unlock(posture);
+  } else {
+    stats.losses_unreported += (uint32_t)n; /* a core that cannot count them (no export) */
+  }
 }
 
 static void ingest(const mt_agent_event_t *event, int64_t now) {
@@ -323,6 +364,7 @@ static void take_queued(void) {
 static void finish(void) {
   take_queued();
   apply_update(); /* one queued before the stop whose marker found the queue full */
+  pass_losses();  /* the last messages carry what was lost so far */
   /* A tick to the time of the last input closes nothing: skipped, so the core's run summary
    * counts only real inputs. */
   int64_t end = not_before_last(now_ms());
@@ -353,6 +395,7 @@ unsigned mt_agent_step(uint32_t wait_ticks) {
   mt_agent_event_t event;
   unsigned status = mt_os_receive(&event, wait_ticks);
   int64_t now = now_ms();
+  pass_losses(); /* before the input: a message it makes carries them */
   if (status == 0) {
     handle(&event, now);
   } else {
@@ -411,6 +454,16 @@ static unsigned hand_over(const char *text, size_t length, unsigned is_line) {
 unsigned mt_agent_configure(const char *json, size_t length) { return hand_over(json, length, 0); }
 
 unsigned mt_agent_post_line(const char *line, size_t length) { return hand_over(line, length, 1); }
+
+unsigned mt_agent_report_loss(uint32_t messages) {
+  unsigned state = agent.state;
+  if (state == AGENT_IDLE) return MT_AGENT_NOT_STARTED;
+  if (state == AGENT_STOPPED) return MT_AGENT_STOPPED; /* no message will leave any more */
+  unsigned posture = mt_os_lock();
+  loss_pending += messages;
+  mt_os_unlock(posture);
+  return MT_AGENT_OK;
+}
 
 unsigned mt_agent_result(char *reason, size_t reason_size) {
   unsigned posture = mt_os_lock();

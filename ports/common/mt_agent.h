@@ -72,6 +72,8 @@ typedef struct mt_agent_stats {
                                  would then lose their keys */
   uint32_t lines_accepted;    /* trace lines the core took (blank ones included) */
   uint32_t lines_rejected;    /* ... the core refused (or faulted on) */
+  uint32_t losses_reported;   /* transport losses (mt_agent_report_loss) given to the core */
+  uint32_t losses_unreported; /* ... a core without mt_report_loss could not take */
 } mt_agent_stats_t;
 
 /* NULL config: the port found it invalid (MT_AGENT_BAD_CONFIG, unless already started). */
@@ -80,6 +82,10 @@ unsigned mt_agent_post_connection(const mt_packet_conn *connection);
 unsigned mt_agent_configure(const char *json, size_t length);
 unsigned mt_agent_post_line(const char *line, size_t length);
 unsigned mt_agent_result(char *reason, size_t reason_size);
+/* Messages the transport could not keep, from any context (ISRs included): the agent thread
+ * gives them to the core before its next input (mt_report_loss, MT_LOSS_TRANSPORT) and the next
+ * message that leaves carries them. MT_AGENT_OK, MT_AGENT_NOT_STARTED, MT_AGENT_STOPPED. */
+unsigned mt_agent_report_loss(uint32_t messages);
 unsigned mt_agent_stop(uint32_t wait_ticks);
 unsigned mt_agent_step(uint32_t wait_ticks);
 void mt_agent_stats_get(mt_agent_stats_t *stats);

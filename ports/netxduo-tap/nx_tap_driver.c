@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #define TAP_ETHERNET_SIZE 14u
@@ -66,6 +67,49 @@ static int tap_open(void) {
     return -1;
   }
   return fd;
+}
+
+/* Attaching the descriptor gives the TAP device its carrier, but the kernel starts transmitting
+ * on it only once its link watcher has run (until then its queue discipline is noop and drops
+ * every frame, e.g. the ARP reply to NetX Duo's first request, which NetX retries only after
+ * NX_ARP_UPDATE_RATE seconds). That work runs later, under the rtnl lock, so it can lag on a
+ * busy host: wait until the kernel reports the device running (IFF_RUNNING is set by that same
+ * work) before the link goes up. The caller is the IP thread holding the IP mutex, so no other
+ * thread sends meanwhile. */
+static int tap_wait_running(void) {
+  int sock = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (sock < 0) {
+    fprintf(stderr, "nx_tap_driver: cannot open a socket to read the flags of '%s': %s\n", tap_name,
+            strerror(errno));
+    return -1;
+  }
+  struct ifreq request;
+  ULONG waited = 0;
+  for (;;) {
+    memset(&request, 0, sizeof request);
+    memcpy(request.ifr_name, tap_name, strlen(tap_name));
+    if (ioctl(sock, SIOCGIFFLAGS, &request) < 0) {
+      if (errno == EINTR) continue; /* the Linux port's scheduler signals */
+      fprintf(stderr, "nx_tap_driver: cannot read the flags of TAP device '%s': %s\n", tap_name,
+              strerror(errno));
+      break;
+    }
+    if ((request.ifr_flags & (IFF_UP | IFF_RUNNING)) == (IFF_UP | IFF_RUNNING)) {
+      close(sock);
+      return 0;
+    }
+    if (waited >= NX_TAP_RUNNING_WAIT_TICKS) {
+      fprintf(stderr,
+              "nx_tap_driver: TAP device '%s' is not %s after %lu ticks (ip link set %s up)\n",
+              tap_name, (request.ifr_flags & IFF_UP) ? "running" : "up", (unsigned long)waited,
+              tap_name);
+      break;
+    }
+    tx_thread_sleep(1);
+    waited++;
+  }
+  close(sock);
+  return -1;
 }
 
 static VOID tap_receive_one(const UCHAR *frame, ULONG length) {
@@ -189,6 +233,12 @@ VOID nx_tap_driver(NX_IP_DRIVER *request) {
       }
       tap_fd = tap_open();
       if (tap_fd < 0) {
+        request->nx_ip_driver_status = NX_NOT_SUCCESSFUL;
+        break;
+      }
+      if (tap_wait_running() != 0) {
+        close(tap_fd);
+        tap_fd = -1;
         request->nx_ip_driver_status = NX_NOT_SUCCESSFUL;
         break;
       }

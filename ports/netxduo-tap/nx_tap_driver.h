@@ -31,6 +31,12 @@ extern "C" {
 #define NX_TAP_STACK_BYTES 16384u
 #endif
 
+/* Ticks NX_LINK_INITIALIZE waits at most for the kernel to report the TAP device up and running
+ * (its carrier comes with the attach, its transmit queue a moment later: see the driver). */
+#ifndef NX_TAP_RUNNING_WAIT_TICKS
+#define NX_TAP_RUNNING_WAIT_TICKS (5u * TX_TIMER_TICKS_PER_SECOND)
+#endif
+
 typedef struct NX_TAP_STATS_STRUCT {
   ULONG frames_sent;
   ULONG frames_received;
@@ -43,7 +49,8 @@ typedef struct NX_TAP_STATS_STRUCT {
 UINT nx_tap_driver_configure(const CHAR *tap_name, ULONG mac_msw, ULONG mac_lsw);
 
 /* The driver entry NetX Duo calls (pass it to nx_ip_create). NX_LINK_INITIALIZE opens the TAP
- * device: when that fails the request returns NX_NOT_SUCCESSFUL and says why on stderr. */
+ * device and waits until the kernel transmits on it (up and running): when either fails the
+ * request returns NX_NOT_SUCCESSFUL and says why on stderr. */
 VOID nx_tap_driver(NX_IP_DRIVER *driver_req_ptr);
 
 VOID nx_tap_driver_stats_get(NX_TAP_STATS *stats);

@@ -127,6 +127,7 @@ UINT mt_tx_post_line(const CHAR *line, ULONG length) {
   return tx(mt_agent_post_line(line, length));
 }
 UINT mt_tx_configure_result(CHAR *why, ULONG size) { return tx(mt_agent_result(why, size)); }
+UINT mt_tx_report_loss(ULONG messages) { return tx(mt_agent_report_loss((uint32_t)messages)); }
 UINT mt_tx_stop(ULONG wait_ticks) { return tx(mt_agent_stop(wait_ticks)); }
 UINT mt_tx_agent_step(ULONG wait_ticks) { return tx(mt_agent_step(wait_ticks)); }
 VOID mt_tx_stats_get(MT_TX_STATS *stats) { mt_agent_stats_get(stats); }

@@ -104,8 +104,8 @@ typedef struct MT_TX_CONFIG_STRUCT {
 } MT_TX_CONFIG;
 
 /* The agent's counters (ports/common/mt_agent.h: posted, dropped, ingested, rejected, messages,
- * faults, updates_applied, updates_rejected, updates_forgotten, lines_accepted, lines_rejected;
- * each a uint32_t). updates_* count mt_tx_configure, lines_* mt_tx_post_line; dropped counts
+ * faults, updates_applied, updates_rejected, updates_forgotten, lines_accepted, lines_rejected,
+ * losses_reported, losses_unreported; each a uint32_t). losses_* count mt_tx_report_loss. updates_* count mt_tx_configure, lines_* mt_tx_post_line; dropped counts
  * events refused (queue full: a post never blocks; agent not started or stopped) and those that
  * raced mt_tx_stop; updates_forgotten, accepted updates dropped from the journal re-applied
  * after a fault (MT_TX_CONFIG_JOURNAL_BYTES too small): a fault would then lose their keys. */
@@ -139,6 +139,18 @@ UINT mt_tx_post_connection(const mt_packet_conn *connection);
 
 /* Copies the agent's counters. */
 VOID mt_tx_stats_get(MT_TX_STATS *stats);
+
+/*
+ * Messages your transport could not keep (an outbox full, a message too long for it): the
+ * agent gives the count to the core before its next input and the next messages that leave
+ * carry it, as a CollectorStats record of Collector "transport" with Dropped = the count (SPEC
+ * R5: every loss counted in a message; the record comes last, so in the last message when one
+ * input makes several). A message that carries a count and is itself dropped later takes the
+ * count with it: report when the transport can send again (the Azure IoT adapter does). Never blocks: callable from any thread, ISRs and
+ * `send` itself (the agent thread). Returns TX_SUCCESS; TX_QUEUE_ERROR before mt_tx_start;
+ * MT_TX_STOPPED once the agent has stopped (no message leaves any more: not counted).
+ */
+UINT mt_tx_report_loss(ULONG messages);
 
 /*
  * A configuration update (SPEC R6: a JSON object merged over the current configuration), e.g.

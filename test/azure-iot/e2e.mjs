@@ -106,8 +106,9 @@ console.log('== the adapter: the ThreadX agent\'s messages to the hub, JSON; the
   const r = await device;
   const [first, second, third] = hub.reportedPatches.map((p) => p.microtally);
   check(onConnect && first?.configuration?.version === 4 && first.configuration.status === 'applied' &&
-    first.agentVersion === 'e2e-1.0' && Number.isInteger(first.coreSequence),
-    `on connect the full twin's section is applied and reported with the desired $version (${JSON.stringify(first)})`);
+    first.agentVersion === 'e2e-1.0' && first.coreSequence === 0 &&
+    second?.coreSequence === 0 && third?.coreSequence === 0,
+    `on connect the full twin's section is applied and reported with the desired $version, coreSequence 0 (the built-in core) in every report (${JSON.stringify(first)})`);
   check(rejected && second?.configuration?.version === bad && second.configuration.status === 'rejected' &&
     /bogus/.test(second.configuration.reason ?? ''), `a bad patch is rejected whole, reported with the core's reason (${JSON.stringify(second?.configuration)})`);
   check(applied && third?.configuration?.version === good && third.configuration.status === 'applied',
@@ -190,7 +191,14 @@ console.log('== an outbox of two messages: the overflow while the hub is away is
   const r = await device;
   const fin = finalLine(r.out);
   check(fin.dropped >= 1 && fin.connected === 1 && hub.telemetry.length >= 2 && fin.made === hub.telemetry.length + fin.dropped && fin.queued === 0,
-    `made ${fin.made} = received ${hub.telemetry.length} + dropped ${fin.dropped}, reconnected ${fin.connected} (the adapter's count; not yet carried to the hub in a message: the ThreadX agent has no loss call)`);
+    `made ${fin.made} = received ${hub.telemetry.length} + dropped ${fin.dropped}, reconnected ${fin.connected}`);
+  // The drops reach the hub in messages: the transport's CollectorStats records, summed.
+  const transport = hub.telemetry.flatMap((t) => records(JSON.parse(t.payload.toString('utf8'))))
+    .filter((x) => x.Name === 'CollectorStats' && x.Collector === 'transport');
+  const carried = transport.reduce((n, x) => n + x.Dropped, 0);
+  check(transport.length >= 1 && carried === fin.dropped && fin.drops_reported === fin.dropped &&
+    transport.every((x) => x.Warnings.includes(`${x.Dropped} messages dropped by the outbox`)),
+    `the messages received carry transport Dropped ${carried} in ${transport.length} record(s) = the ${fin.dropped} the adapter dropped`);
 }
 
 console.log('== the adapter refused: retried with capped, jittered backoff, the reason in its status');

@@ -127,7 +127,7 @@ static void main_entry(ULONG unused) {
         sizeof cipher_map / sizeof cipher_map[0], tls_metadata, sizeof tls_metadata, &ca_cert);
   if (status == NX_SUCCESS)
     status = nx_azure_iot_hub_client_symmetric_key_set(&client, key, key_length);
-  MT_AZURE_IOT_CONFIG az = {adapter_stack, sizeof adapter_stack, 6, "e2e-1.0", TX_NULL};
+  MT_AZURE_IOT_CONFIG az = {adapter_stack, sizeof adapter_stack, 6, "e2e-1.0", TX_NULL, 0u};
   if (status == NX_SUCCESS) status = mt_azure_iot_start(&client, &az);
   MT_TX_CONFIG cfg;
   memset(&cfg, 0, sizeof cfg);
@@ -173,10 +173,10 @@ static void main_entry(ULONG unused) {
   MT_TX_STATS agent;
   mt_tx_stats_get(&agent);
   printf(
-      "final: made=%lu sent=%lu dropped=%lu queued=%lu retried=%lu connected=%lu connects=%lu state=%u last_error=%u\n",
+      "final: made=%lu sent=%lu dropped=%lu drops_reported=%lu queued=%lu retried=%lu connected=%lu connects=%lu state=%u last_error=%u\n",
       (unsigned long)agent.messages, (unsigned long)st.sent, (unsigned long)st.dropped,
-      (unsigned long)st.queued, (unsigned long)st.retried, (unsigned long)st.connected,
-      (unsigned long)st.connects, st.state, st.last_error);
+      (unsigned long)st.drops_reported, (unsigned long)st.queued, (unsigned long)st.retried,
+      (unsigned long)st.connected, (unsigned long)st.connects, st.state, st.last_error);
   fflush(stdout);
   exit(0);
 }

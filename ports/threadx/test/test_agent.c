@@ -38,6 +38,7 @@ static size_t partial_len;
 static unsigned send_problems; /* wrong context, oversized message, unknown `last` */
 static unsigned aborts;
 static int send_context;
+static ULONG loss_from_send; /* reported by on_send itself, on the next end */
 
 static VOID on_send(VOID *context, const UCHAR *bytes, ULONG length, UINT last) {
   if (context != &send_context) send_problems++;
@@ -54,6 +55,10 @@ static VOID on_send(VOID *context, const UCHAR *bytes, ULONG length, UINT last) 
   memcpy(partial + partial_len, bytes, length);
   partial_len += length;
   if (last != MT_TX_CHUNK_LAST) return;
+  if (loss_from_send > 0) {
+    if (mt_tx_report_loss(loss_from_send) != TX_SUCCESS) send_problems++;
+    loss_from_send = 0;
+  }
   if (message_count < MAX_MESSAGES) {
     memcpy(messages[message_count], partial, partial_len);
     messages[message_count][partial_len] = '\0';
@@ -177,6 +182,7 @@ static void before_start(void) {
   CHECK(mt_tx_agent_step(0) == TX_QUEUE_ERROR);
   mt_tx_stats_get(NULL); /* ignored, no crash */
   CHECK(mt_tx_configure("{}", 2) == TX_QUEUE_ERROR);
+  CHECK(mt_tx_report_loss(1) == TX_QUEUE_ERROR);
   CHECK(mt_tx_stop(0) == TX_QUEUE_ERROR);
   char reason[8] = "x";
   CHECK(mt_tx_configure_result(reason, sizeof reason) == TX_SUCCESS && reason[0] == '\0');
@@ -608,6 +614,48 @@ static void update_with_queue_full(void) {
   forget_messages();
 }
 
+static long long transport_dropped(unsigned i) {
+  return record_number(messages[i], "\"Collector\":\"transport\"", "\"Dropped\":");
+}
+
+/* Sum of the transport's Dropped over the messages so far. */
+static long long transport_total(void) {
+  long long sum = 0;
+  for (unsigned i = 0; i < message_count && i < MAX_MESSAGES; i++)
+    if (transport_dropped(i) > 0) sum += transport_dropped(i);
+  return sum;
+}
+
+/* Messages the transport lost reach the next messages as the transport's CollectorStats record
+ * (Dropped = the count, summed until the agent's turn); a loss reported from `send` itself (the
+ * agent thread, inside the core's drain) goes with the messages of the next input. */
+static void transport_losses_in_the_next_message(void) {
+  forget_messages();
+  CHECK(mt_tx_report_loss(2) == TX_SUCCESS);
+  CHECK(mt_tx_report_loss(1) == TX_SUCCESS);
+  post_flow(55000);
+  CHECK(mt_tx_agent_step(0) == TX_SUCCESS);
+  CHECK(step_until_message(10) > 0);
+  CHECK(transport_total() == 3 && records_with("\"Collector\":\"transport\"") == 1);
+  CHECK(records_with("\"3 messages dropped by the outbox\"") == 1);
+  CHECK(stats_now().losses_reported == 3 && stats_now().losses_unreported == 0);
+
+  forget_messages();
+  loss_from_send = 4; /* reported while the next window's messages are handed over */
+  post_flow(55001);
+  CHECK(mt_tx_agent_step(0) == TX_SUCCESS);
+  CHECK(step_until_message(10) > 0);
+  CHECK(transport_total() == 0 && loss_from_send == 0);
+  unsigned first = message_count;
+  post_flow(55002);
+  CHECK(mt_tx_agent_step(0) == TX_SUCCESS);
+  CHECK(step_until_message(10) > 0);
+  CHECK(message_count > first && transport_total() == 4);
+  CHECK(stats_now().losses_reported == 7);
+  check_messages_are_json();
+  forget_messages();
+}
+
 /* The stop: never waits on the agent thread itself; from another thread it waits (the double
  * times the wait out, nothing runs the thread); the thread's loop then finishes: the events
  * still queued and the open window are sent at the stop's time; posts and updates after the
@@ -631,6 +679,7 @@ static void stop_sends_the_last_window(void) {
   CHECK(mt_tx_post_connection(&c) == MT_TX_STOPPED);
   CHECK(mt_tx_configure(UPDATE("{}")) == MT_TX_STOPPED);
   CHECK(stats_now().dropped == before.dropped + 1);
+  CHECK(mt_tx_report_loss(5) == TX_SUCCESS); /* stopping, not stopped: the last message has it */
 
   CHECK(mt_tx_stop(50) == MT_TX_PENDING); /* waited 50 ticks: the agent did not run */
   CHECK(tx_time_get() == t0 + 50 && message_count == 0);
@@ -645,6 +694,10 @@ static void stop_sends_the_last_window(void) {
   snprintf(stamp, sizeof stamp, "\"TimestampUTC\":\"%s\"", want);
   CHECK(strstr(m, stamp) != NULL);
   CHECK(records_with("\"LocalPort\":54001") == 0);
+  long long last_loss = -1;
+  for (unsigned i = 0; i < message_count; i++)
+    if (transport_dropped(i) >= 0) last_loss = transport_dropped(i);
+  CHECK(last_loss == 5);
 
   CHECK(mt_tx_stop(0) == TX_SUCCESS);
   CHECK(shim_threads_deleted() == 1 && shim_thread_last_created() == NULL);
@@ -652,6 +705,7 @@ static void stop_sends_the_last_window(void) {
   unsigned sent = message_count;
   CHECK(mt_tx_agent_step(0) == MT_TX_STOPPED && message_count == sent);
   CHECK(mt_tx_post_connection(&c) == MT_TX_STOPPED);
+  CHECK(mt_tx_report_loss(1) == MT_TX_STOPPED);
   MT_TX_CONFIG again = good_config();
   CHECK(mt_tx_start(&again) == MT_TX_ALREADY_STARTED);
   MT_TX_STATS s = stats_now();
@@ -676,6 +730,7 @@ int main(void) {
   update_applies_in_queue_order();
   invalid_updates_change_nothing();
   update_with_queue_full();
+  transport_losses_in_the_next_message();
   stop_sends_the_last_window();
   MT_TX_STATS s = stats_now();
   CHECK(s.faults == 0 && aborts == 0 && send_problems == 0);
