@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# The device's update verifier (ports/common/mt_update.c over NetX Duo's nx_crypto) on the host,
+# plain and under ASan + UBSan, against packages `microtally keygen` / `sign` make now (a good
+# one, the next sequence, a lower one, another key's, the linux blob's). Needs the NetX Duo tree
+# (its crypto_libraries) and the built host (dist/). Ends with one line `N passed, M failed`.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+# shellcheck source=scripts/test-counts.sh
+. scripts/test-counts.sh
+# shellcheck source=scripts/trees.sh
+. scripts/trees.sh
+LOGS=build/test-logs
+mkdir -p "$LOGS"
+
+if [ -z "$NETXDUO_DIR" ] || [ ! -d "$NETXDUO_DIR/crypto_libraries" ]; then
+  echo "skip the update verifier: $(mt_tree_refusal netxduo)"
+  skip "update verifier over nx_crypto (needs the NetX Duo tree)"
+  finish
+fi
+
+PKG=build/update-c/packages
+rm -rf "$PKG"; mkdir -p "$PKG"
+cli() { node bin/microtally.js "$@"; }
+if cli keygen --out "$PKG/release" >/dev/null && cli keygen --out "$PKG/other" >/dev/null &&
+   cp build/microtally-rtos-small.wasm "$PKG/blob.wasm" &&
+   cli sign --key "$PKG/release.key" --sequence 5 "$PKG/blob.wasm" -o "$PKG/good.pkg" >/dev/null &&
+   cli sign --key "$PKG/release.key" --sequence 6 "$PKG/blob.wasm" -o "$PKG/next.pkg" >/dev/null &&
+   cli sign --key "$PKG/release.key" --sequence 3 "$PKG/blob.wasm" -o "$PKG/low.pkg" >/dev/null &&
+   cli sign --key "$PKG/other.key" --sequence 7 "$PKG/blob.wasm" -o "$PKG/other-key.pkg" >/dev/null &&
+   cli sign --key "$PKG/release.key" --sequence 8 build/microtally-linux.wasm -o "$PKG/linux.pkg" >/dev/null &&
+   # the device builds the key in as its raw point: the last 65 bytes of the SPKI DER
+   node -e 'const c = require("crypto"), fs = require("fs");
+     const der = c.createPublicKey(fs.readFileSync(process.argv[1])).export({ type: "spki", format: "der" });
+     fs.writeFileSync(process.argv[2], der.subarray(der.length - 65));' "$PKG/release.pub" "$PKG/key.raw"; then
+  pass "packages made by microtally keygen / sign"
+else
+  fail "packages made by microtally keygen / sign"; finish
+fi
+
+for san in 0 1; do
+  name=$([ $san = 1 ] && echo "ASan + UBSan" || echo plain)
+  out=build/update-c$([ $san = 1 ] && echo -san)
+  if make --no-print-directory -s -C ports/common/test OUT="$PWD/$out" $([ $san = 1 ] && echo SAN=1) -j2 \
+       >"$LOGS/update-c-build-$san.log" 2>&1; then
+    ASAN_OPTIONS=detect_leaks=1 "$out/test_update" "$PKG" >"$LOGS/update-c-$san.log" 2>&1
+    rc=$?
+    cat "$LOGS/update-c-$san.log"
+    if grep -qE 'runtime error|Sanitizer' "$LOGS/update-c-$san.log"; then fail "update verifier ($name): sanitizer report"; fi
+    add_counts "$LOGS/update-c-$san.log" "update verifier ($name)"
+    [ $rc -eq 0 ] || fail "update verifier ($name): exit status $rc"
+  else
+    tail -30 "$LOGS/update-c-build-$san.log"; fail "update verifier ($name): build"
+  fi
+done
+finish
