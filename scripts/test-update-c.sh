@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # The device's update verifier (ports/common/mt_update.c over NetX Duo's nx_crypto) on the host,
 # plain and under ASan + UBSan, against packages `microtally keygen` / `sign` make now (a good
-# one, the next sequence, a lower one, another key's, the linux blob's). Needs the NetX Duo tree
-# (its crypto_libraries) and the built host (dist/). Ends with one line `N passed, M failed`.
+# one, the next sequence, a lower one, another key's, the linux blob's); then its cost on the
+# emulated Cortex-M3 board (instructions, QEMU -icount) into build/update-c/m3.json, which
+# scripts/readme-numbers.mjs puts in the README. Needs the NetX Duo tree (its crypto_libraries)
+# and the built host (dist/). Ends with one line `N passed, M failed`.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=scripts/test-counts.sh
@@ -52,4 +54,24 @@ for san in 0 1; do
     tail -30 "$LOGS/update-c-build-$san.log"; fail "update verifier ($name): build"
   fi
 done
+
+echo "== verify cost on the Cortex-M3 board (QEMU mps2-an385, -icount)"
+if ! command -v arm-none-eabi-gcc >/dev/null 2>&1 || ! command -v qemu-system-arm >/dev/null 2>&1; then
+  echo "skip the Cortex-M3 bench: arm-none-eabi-gcc or qemu-system-arm not installed"
+  skip "update verifier on the Cortex-M3 board"
+elif make --no-print-directory -s -f ports/common/test/m3.mk MT_ROOT="$PWD" -j2 >"$LOGS/update-m3-build.log" 2>&1; then
+  if (cd build/update-c && timeout 300 qemu-system-arm -M mps2-an385 -nographic -monitor none -serial none \
+        -icount shift=0,align=off,sleep=off \
+        -semihosting-config enable=on,target=native,arg=bench,arg=--key=packages/key.raw,arg=packages/good.pkg \
+        -kernel bench-update-m3.elf) >build/update-c/m3.out 2>"$LOGS/update-m3.err" &&
+     node -e 'const fs = require("fs"), r = JSON.parse(fs.readFileSync(process.argv[1], "utf8"));
+       if (!(r.envelopeInstructions > 0 && r.blobInstructions > 0 && r.blobBytes > 0)) process.exit(1);
+       fs.writeFileSync(process.argv[2], JSON.stringify(r, null, 2) + "\n");' build/update-c/m3.out build/update-c/m3.json; then
+    pass "Cortex-M3: a package verified and staged, $(cat build/update-c/m3.out) (build/update-c/m3.json)"
+  else
+    cat "$LOGS/update-m3.err"; fail "Cortex-M3: the bench image did not verify the package"
+  fi
+else
+  tail -30 "$LOGS/update-m3-build.log"; fail "Cortex-M3: bench image build"
+fi
 finish
