@@ -896,6 +896,22 @@ size_t mt_input_capacity(const mt_core_t *core) {
   return ready(core) ? core->priv_input_capacity : 0u;
 }
 
+mt_status_t mt_unload(mt_core_t *core) {
+  if (core == NULL) {
+    return MT_ERR_PARAM;
+  }
+  if (core->priv_runtime == NULL && core->priv_heap_start == 0u && core->priv_magic != MT_MAGIC) {
+    return MT_ERR_STATE;
+  }
+  if (!mt_engine_unload(core)) {
+    return MT_ERR_ENGINE;
+  }
+  memset(core, 0, sizeof *core);
+  return MT_OK;
+}
+
+size_t mt_heap_peak(void) { return mt_engine_ram_peak(); }
+
 size_t mt_heap_used(const mt_core_t *core) { return ready(core) ? mt_engine_ram(core) : 0u; }
 
 size_t mt_engine_stack_used(const mt_core_t *core) {

@@ -414,6 +414,22 @@ size_t mt_heap_used(const mt_core_t *core);
  */
 size_t mt_engine_stack_used(const mt_core_t *core);
 
+/**
+ * Unloads a core (initialised, or whose mt_init failed after loading): the engine's RAM is
+ * given back, and the core may be given to mt_init again, with another blob. This is how a
+ * core update swaps blobs without ever holding both (ports/common/mt_agent.c). wasm3: its fixed
+ * heap is rewound to where this core's load began, so the core must be the one loaded last.
+ * @return MT_OK; MT_ERR_PARAM (NULL); MT_ERR_STATE (never loaded); MT_ERR_ENGINE (the
+ *         ahead-of-time engine: its blob is compiled in, it cannot be replaced).
+ */
+mt_status_t mt_unload(mt_core_t *core);
+
+/**
+ * The most engine RAM (wasm3's fixed heap) in use at once since the program started: across
+ * a swap, the larger of the two blobs' loads, never their sum. 0 with the ahead-of-time engine.
+ */
+size_t mt_heap_peak(void);
+
 /** A constant name for a status ("MT_OK", "MT_ERR_TRAP", …); never NULL. */
 const char *mt_status_name(mt_status_t status);
 

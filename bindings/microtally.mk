@@ -44,6 +44,11 @@ $(MT_OBJ)/wasm3/%.o: $(WASM3_DIR)/%.c $(MT_HEADERS)
 	@mkdir -p $(dir $@)
 	$(CC) $(MT_WASM3_FLAGS) $(MT_CPPFLAGS) $(MT_EXTRA_CFLAGS) $(MT_WASM3_EXTRA_CFLAGS) -c $< -o $@
 
+# m3_core.c through mt_wasm3_heap.c, which includes it and can rewind its fixed heap (mt_unload).
+$(MT_OBJ)/wasm3/m3_core.o: $(MT_BINDINGS_DIR)/mt_wasm3_heap.c $(WASM3_DIR)/m3_core.c $(MT_HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(MT_WASM3_FLAGS) $(MT_CPPFLAGS) $(MT_EXTRA_CFLAGS) $(MT_WASM3_EXTRA_CFLAGS) -c $< -o $@
+
 $(MT_OBJ)/mt_engine_wasm3.o: $(MT_BINDINGS_DIR)/mt_engine_wasm3.c $(MT_HEADERS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(MT_CPPFLAGS) $(MT_EXTRA_CFLAGS) -c $< -o $@

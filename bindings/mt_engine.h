@@ -67,6 +67,14 @@ extern const uint8_t mt_fn_params[MT_FN_COUNT];
  */
 bool mt_engine_load(mt_core_t *core, const mt_config_t *config);
 
+/**
+ * Gives back what mt_engine_load took (also after a load that failed), so that another blob
+ * can be loaded in its place; the core must be the one loaded last.
+ * @return false when the engine cannot (the ahead-of-time blob is compiled in).
+ */
+bool mt_engine_unload(mt_core_t *core);
+/** The most engine RAM in use at once since the program started (see mt_heap_peak). */
+size_t mt_engine_ram_peak(void);
 /** Whether the loaded blob has the export fn. */
 bool mt_engine_has(const mt_core_t *core, unsigned fn);
 

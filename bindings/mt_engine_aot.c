@@ -89,3 +89,10 @@ size_t mt_engine_stack(const mt_core_t *core) {
   (void)core; /* the translated blob runs on the caller's stack */
   return 0;
 }
+
+bool mt_engine_unload(mt_core_t *core) {
+  (void)core; /* the translated blob is code in flash: nothing to give back, nothing to load */
+  return false;
+}
+
+size_t mt_engine_ram_peak(void) { return 0; }

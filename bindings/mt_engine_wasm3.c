@@ -29,7 +29,41 @@ static uintptr_t heap_top(void) {
 #endif
 }
 
+/* In mt_wasm3_heap.c, which compiles wasm3's allocator. */
+void mt_wasm3_heap_rewind(void *mark);
+size_t mt_wasm3_heap_in_use(void);
+
+/* The most of the fixed heap in use at once: wasm3 allocates only while it loads a blob. */
+static size_t heap_peak;
+
+static void note_peak(void) {
+  size_t used = mt_wasm3_heap_in_use();
+  if (used > heap_peak) {
+    heap_peak = used;
+  }
+}
+
+static bool load(mt_core_t *core, const mt_config_t *config);
+
 bool mt_engine_load(mt_core_t *core, const mt_config_t *config) {
+  bool ok = load(core, config);
+  note_peak();
+  return ok;
+}
+
+bool mt_engine_unload(mt_core_t *core) {
+  note_peak();
+  /* Everything this core's load allocated lies above the mark it started from. */
+  mt_wasm3_heap_rewind((void *)core->priv_heap_start);
+  return true;
+}
+
+size_t mt_engine_ram_peak(void) {
+  note_peak();
+  return heap_peak;
+}
+
+static bool load(mt_core_t *core, const mt_config_t *config) {
   IM3Environment env;
   IM3Runtime runtime;
   IM3Module module = NULL;

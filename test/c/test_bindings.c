@@ -974,6 +974,48 @@ static void test_status_names(void) {
   CHECK(strcmp(mt_status_name((mt_status_t)99), "MT_UNKNOWN") == 0);
 }
 
+/* A core update's swap: the old blob unloaded, then the new one loaded where it was (never both).
+ * Runs last: wasm3 can unload only the core it loaded last. */
+static void test_unload_gives_the_heap_back(void) {
+  static mt_core_t swap;
+  memset(&swap, 0, sizeof swap);
+  CHECK_ST(mt_unload(NULL), MT_ERR_PARAM);
+  CHECK_ST(mt_unload(&swap), MT_ERR_STATE);
+  CHECK_ST(
+      init_real(&swap, microtally_rtos_wasm, microtally_rtos_wasm_len, microtally_rtos_memory_end),
+      MT_OK);
+  if (mt_heap_peak() == 0) { /* ahead of time: the blob is compiled in, nothing to swap */
+    CHECK_ST(mt_unload(&swap), MT_ERR_ENGINE);
+    CHECK_ST(line(&swap, conn_line), MT_OK);
+    return;
+  }
+  size_t one = mt_heap_used(&swap), peak = mt_heap_peak();
+  for (int i = 0; i < 3; i++) {
+    CHECK_ST(mt_unload(&swap), MT_OK);
+    CHECK_ST(mt_tick(&swap, 0), MT_ERR_STATE);
+    CHECK_ST(init_real(&swap, microtally_rtos_wasm, microtally_rtos_wasm_len,
+                       microtally_rtos_memory_end),
+             MT_OK);
+    CHECK(mt_heap_used(&swap) == one);
+    CHECK(mt_heap_peak() == peak);
+    CHECK_ST(line(&swap, conn_line), MT_OK);
+    CHECK(drain(&swap) == 0);
+    CHECK_ST(mt_finish(&swap), MT_OK);
+    CHECK(drain(&swap) == 1);
+    CHECK(strstr(drained, "\"HitCount\":1") != NULL);
+  }
+  /* a load that failed half way is given back too */
+  CHECK_ST(mt_unload(&swap), MT_OK);
+  CHECK_ST(init_real(&swap, microtally_rtos_wasm, microtally_rtos_wasm_len,
+                     microtally_rtos_memory_end - 16),
+           MT_ERR_ENGINE);
+  CHECK_ST(mt_unload(&swap), MT_OK);
+  CHECK_ST(
+      init_real(&swap, microtally_rtos_wasm, microtally_rtos_wasm_len, microtally_rtos_memory_end),
+      MT_OK);
+  CHECK(mt_heap_used(&swap) == one && mt_heap_peak() == peak);
+}
+
 int main(void) {
   /* Heap figures per core need each core measured alone: the rtos core first, by itself. */
   static mt_core_t measure;
@@ -1010,6 +1052,7 @@ int main(void) {
   run("trap in re-init", test_trap_in_reinit_is_fatal_but_safe);
   run("status names", test_status_names);
   run("losses the core did not see", test_report_loss);
+  run("unload gives the heap back (a core update's swap)", test_unload_gives_the_heap_back);
   printf("%d passed, %d failed\n", tests_passed, tests_failed);
   return tests_failed == 0 ? 0 : 1;
 }
