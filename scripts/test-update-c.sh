@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The device's update verifier (ports/common/mt_update.c over NetX Duo's nx_crypto) on the host,
-# plain and under ASan + UBSan, against packages `microtally keygen` / `sign` make now (a good
+# The device's update verifier (ports/common/mt_update.c over NetX Duo's nx_crypto) and the
+# agent's core swap (ports/common/mt_agent.c, wasm3) on the host, plain and under ASan + UBSan, against packages `microtally keygen` / `sign` make now (a good
 # one, the next sequence, a lower one, another key's, the linux blob's); then its cost on the
 # emulated Cortex-M3 board (instructions, QEMU -icount) into build/update-c/m3.json, which
 # scripts/readme-numbers.mjs puts in the README. Needs the NetX Duo tree (its crypto_libraries)
@@ -50,6 +50,12 @@ for san in 0 1; do
     if grep -qE 'runtime error|Sanitizer' "$LOGS/update-c-$san.log"; then fail "update verifier ($name): sanitizer report"; fi
     add_counts "$LOGS/update-c-$san.log" "update verifier ($name)"
     [ $rc -eq 0 ] || fail "update verifier ($name): exit status $rc"
+    ASAN_OPTIONS=detect_leaks=1 "$out/test_swap" "$PKG" host/update/selftest.jsonl >"$LOGS/update-swap-$san.log" 2>&1
+    rc=$?
+    cat "$LOGS/update-swap-$san.log"
+    if grep -qE 'runtime error|Sanitizer' "$LOGS/update-swap-$san.log"; then fail "core swap ($name): sanitizer report"; fi
+    add_counts "$LOGS/update-swap-$san.log" "core swap ($name)"
+    [ $rc -eq 0 ] || fail "core swap ($name): exit status $rc"
   else
     tail -30 "$LOGS/update-c-build-$san.log"; fail "update verifier ($name): build"
   fi

@@ -53,6 +53,20 @@ static struct {
   unsigned verdict; /* of the latest update applied: 0 or an MT_AGENT_* code */
 } update;
 
+/* A core update's swap (mt_agent_swap): requested from any thread, carried out by the agent. */
+static struct {
+  volatile unsigned state;    /* UPDATE_FREE, _FILLING, _PENDING, _APPLYING (the swap is done) */
+  volatile unsigned unqueued; /* its wake marker found the queue full */
+  mt_agent_swap_t request;
+  mt_config_t previous; /* the blob before the swap: what a rollback loads again */
+  uint32_t trial_left;  /* messages the new core must send before its trial is over */
+  unsigned on_trial;
+  unsigned trapped; /* the new core trapped on trial: roll back at the end of this turn */
+} swap;
+
+/* The self-test's agent id (docs/UPDATE.md), so its digest does not depend on the device's. */
+static const char self_test_agent_id[] = "00000000-0000-4000-8000-000000000012";
+
 /* Accepted updates, back to back, each a 2-byte length then the JSON, oldest first. */
 static size_t journal_used;
 
@@ -102,7 +116,10 @@ static bool send_chunk(void *ctx, const uint8_t *data, size_t length, bool ends)
   agent.config.send(agent.config.send_context, data, length,
                     ends ? MT_MESSAGE_LAST : MT_MESSAGE_MORE);
   agent.in_message = !ends;
-  if (ends) stats.messages++;
+  if (ends) {
+    stats.messages++;
+    if (swap.on_trial && swap.trial_left > 0) swap.trial_left--;
+  }
   return true;
 }
 
@@ -196,7 +213,10 @@ static mt_status_t give(input_kind kind, int64_t t_ms, const void *arg) {
   }
   /* Messages left and all the core had is sent: the transport's record was among them. */
   if (st == MT_OK && stats.messages != messages_before) agent.loss_in_core = 0;
-  if (st == MT_ERR_TRAP) recover();
+  if (st == MT_ERR_TRAP) {
+    if (swap.on_trial) swap.trapped = 1;
+    recover();
+  }
   return st;
 }
 
@@ -342,11 +362,16 @@ static unsigned cancel_update(void) {
   return 1;
 }
 
+static void carry_out_swap(void);
+static void end_trial(void);
+static void swap_outcome(unsigned result, const char *reason);
+
 static void handle(const mt_agent_event_t *event, int64_t now) {
   if (event->kind == KIND_CONNECTION) {
     ingest(event, now);
   } else {
-    apply_update(); /* a wake marker: the update it stands for, if still pending */
+    apply_update();   /* a wake marker: the update it stands for, if still pending */
+    carry_out_swap(); /* or the swap */
   }
 }
 
@@ -372,6 +397,8 @@ static void finish(void) {
   (void)give(INPUT_FINISH, agent.last_input_ms, NULL);
   agent.state = AGENT_STOPPED;
   (void)cancel_update(); /* handed over after apply_update above: it comes too late */
+  if (transition(&swap.state, UPDATE_PENDING, UPDATE_FREE))
+    swap_outcome(MT_AGENT_SWAP_REFUSED, "the agent stopped before the swap");
   /* A poster that checked the state just before the stop may still have queued an event. */
   mt_agent_event_t event;
   while (mt_os_receive(&event, 0) == 0) {
@@ -392,6 +419,11 @@ unsigned mt_agent_step(uint32_t wait_ticks) {
     apply_update();
     return MT_AGENT_OK;
   }
+  if (swap.state == UPDATE_PENDING && swap.unqueued) {
+    take_queued();
+    carry_out_swap();
+    return MT_AGENT_OK;
+  }
   mt_agent_event_t event;
   unsigned status = mt_os_receive(&event, wait_ticks);
   int64_t now = now_ms();
@@ -401,6 +433,7 @@ unsigned mt_agent_step(uint32_t wait_ticks) {
   } else {
     (void)give(INPUT_TICK, not_before_last(now), NULL); /* none came: time passes */
   }
+  end_trial();
   if (agent.state == AGENT_STOPPING) { /* woken by mt_agent_stop: no need to wait another turn */
     finish();
     return MT_AGENT_STOPPED;
@@ -517,6 +550,150 @@ static unsigned prepare_core(void) {
     if (st == MT_SKIPPED) return refused_at_start();
     if (st != MT_OK) return MT_AGENT_ENGINE_ERROR;
   }
+  return MT_AGENT_OK;
+}
+
+/* ---- core updates (mt_agent_swap) ---- */
+
+static void swap_outcome(unsigned result, const char *reason) {
+  const mt_agent_update_hooks_t *h = agent.config.update_hooks;
+  if (h->outcome != NULL) h->outcome(h->context, result, reason);
+}
+
+/* The self-test's output, hashed as it is drained (each JSON message followed by '\n'). */
+static bool hash_chunk(void *ctx, const uint8_t *data, size_t length, bool ends) {
+  const mt_agent_update_hooks_t *h = ctx;
+  h->sha256_add(h->context, data, length);
+  if (ends) h->sha256_add(h->context, (const uint8_t *)"\n", 1);
+  return true;
+}
+
+/* Runs the self-test trace through the freshly loaded core; NULL, or why it failed. */
+static const char *self_test(const uint8_t expected[32]) {
+  const mt_agent_update_hooks_t *h = agent.config.update_hooks;
+  if (mt_set_agent_id(&agent.core, self_test_agent_id, sizeof self_test_agent_id - 1) != MT_OK)
+    return "the blob fails its self-test: it refuses the self-test's agent id";
+  h->sha256_begin(h->context);
+  const char *line = h->self_test, *end = h->self_test + h->self_test_length;
+  mt_status_t st = MT_OK;
+  while (line < end && st == MT_OK) {
+    const char *nl = memchr(line, '\n', (size_t)(end - line));
+    size_t n = nl != NULL ? (size_t)(nl - line) : (size_t)(end - line);
+    if (n > 0) {
+      st = mt_ingest_line(&agent.core, line, n);
+      if (st == MT_OK) st = mt_message_drain(&agent.core, hash_chunk, (void *)h);
+    }
+    line += n + 1;
+  }
+  if (st == MT_OK) st = mt_finish(&agent.core);
+  if (st == MT_OK) st = mt_message_drain(&agent.core, hash_chunk, (void *)h);
+  uint8_t digest[32];
+  h->sha256_end(h->context, digest);
+  if (st == MT_ERR_TRAP) return "the blob traps in its self-test";
+  if (st != MT_OK) return "the blob fails its self-test: a line of it is refused";
+  if (memcmp(digest, expected, sizeof digest) != 0)
+    return "self-test mismatch: the blob's self-test output is not the digest in the manifest";
+  return NULL;
+}
+
+/* Unloads whatever core there is and loads `engine` live: agent id, format, the configuration,
+ * then every update accepted since (they are merged, so all of them, in order). */
+static unsigned load_live(const mt_config_t *engine) {
+  (void)mt_unload(&agent.core);
+  agent.loaded = 0;
+  agent.in_message = 0;
+  agent.config.engine = *engine;
+  unsigned status = prepare_core();
+  if (status != MT_AGENT_OK) return status;
+  const uint8_t *journal = agent.config.journal;
+  for (size_t at = 0; at + 2 <= journal_used;) {
+    size_t length = (size_t)journal[at] | ((size_t)journal[at + 1] << 8);
+    reapply((const char *)&journal[at + 2], length);
+    at += 2 + length;
+  }
+  return MT_AGENT_OK;
+}
+
+/* The previous blob again; `why` goes to the outcome. */
+static void roll_back(const char *why) {
+  swap.on_trial = 0;
+  swap.trapped = 0;
+  if (load_live(&swap.previous) != MT_AGENT_OK) stats.faults++; /* the blob that ran before */
+  swap_outcome(MT_AGENT_SWAP_ROLLED_BACK, why);
+}
+
+/* The swap requested by mt_agent_swap, if one is pending (docs/UPDATE.md, "On a device"). */
+static void carry_out_swap(void) {
+  if (!transition(&swap.state, UPDATE_PENDING, UPDATE_APPLYING)) return;
+  swap.unqueued = 0;
+  /* The ahead-of-time engine's blob is code in flash: there is nothing to unload or load. */
+  if (mt_heap_peak() == 0) {
+    swap_outcome(
+        MT_AGENT_SWAP_REFUSED,
+        "this image runs its core ahead of time (compiled in): it cannot load another blob");
+    swap.state = UPDATE_FREE;
+    return;
+  }
+  /* Send, then swap: everything the old core holds leaves first, as for a configuration. */
+  pass_losses();
+  int64_t end = not_before_last(now_ms());
+  if (end > agent.last_input_ms) (void)give(INPUT_TICK, end, NULL);
+  (void)give(INPUT_FINISH, agent.last_input_ms, NULL);
+  swap.previous = agent.config.engine;
+  const mt_agent_update_hooks_t *h = agent.config.update_hooks;
+  if (h->swapping != NULL) h->swapping(h->context);
+
+  /* The new blob alone: loaded, self-tested, unloaded, then loaded live. */
+  const char *why = NULL;
+  (void)mt_unload(&agent.core);
+  agent.loaded = 0;
+  mt_status_t st = mt_init(&agent.core, &swap.request.engine);
+  if (st != MT_OK) {
+    why =
+        "the blob does not load (not a core of this ABI, or the engine's heap is too small for it)";
+  } else {
+    why = self_test(swap.request.self_test_sha256);
+  }
+  if (why == NULL && load_live(&swap.request.engine) != MT_AGENT_OK)
+    why = "the blob refuses the agent id or the configuration";
+  if (why != NULL) {
+    roll_back(why);
+    swap.state = UPDATE_FREE;
+    return;
+  }
+  swap.on_trial = 1;
+  swap.trial_left = h->trial_messages;
+  swap_outcome(MT_AGENT_SWAP_APPLIED, "");
+  end_trial();
+}
+
+/* After each turn: a trap on trial rolls back; enough messages without one end the trial. */
+static void end_trial(void) {
+  if (!swap.on_trial) return;
+  if (swap.trapped) {
+    roll_back("the blob trapped in its first windows");
+  } else if (swap.trial_left == 0) {
+    swap.on_trial = 0;
+    swap_outcome(MT_AGENT_SWAP_CONFIRMED, "");
+  } else {
+    return;
+  }
+  swap.state = UPDATE_FREE;
+}
+
+unsigned mt_agent_swap(const mt_agent_swap_t *request) {
+  if (request == NULL || request->engine.blob == NULL) return MT_AGENT_NULL;
+  if (agent.state == AGENT_IDLE) return MT_AGENT_NOT_STARTED;
+  if (agent.state != AGENT_RUNNING) return MT_AGENT_STOPPED;
+  const mt_agent_update_hooks_t *h = agent.config.update_hooks;
+  if (h == NULL || h->sha256_begin == NULL || h->sha256_add == NULL || h->sha256_end == NULL ||
+      h->self_test == NULL)
+    return MT_AGENT_BAD_CONFIG;
+  if (!transition(&swap.state, UPDATE_FREE, UPDATE_FILLING)) return MT_AGENT_PENDING;
+  swap.request = *request;
+  swap.unqueued = 0;
+  swap.state = UPDATE_PENDING;
+  if (enqueue(NULL, KIND_WAKE) != 0) swap.unqueued = 1;
   return MT_AGENT_OK;
 }
 

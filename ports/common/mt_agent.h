@@ -37,6 +37,33 @@ typedef struct mt_agent_event {
   uint32_t kind;
 } mt_agent_event_t;
 
+/* A core update's swap (issue 21, docs/UPDATE.md): a verified blob (ports/common/mt_update.h
+ * staged it) replaces the running one at the agent's next turn, in queue order. */
+typedef struct mt_agent_swap {
+  mt_config_t engine;           /* the new blob, read in place (a slot); its memory limit */
+  uint8_t self_test_sha256[32]; /* the manifest's digest of the self-test's output */
+} mt_agent_swap_t;
+
+/* How a swap ended (mt_agent_update_hooks_t.outcome). */
+#define MT_AGENT_SWAP_APPLIED 0u     /* the new blob runs, on trial */
+#define MT_AGENT_SWAP_CONFIRMED 1u   /* its trial is over: trial_messages left it, no trap */
+#define MT_AGENT_SWAP_ROLLED_BACK 2u /* it failed: the previous blob runs again */
+#define MT_AGENT_SWAP_REFUSED 3u     /* nothing changed: the engine cannot swap (ahead of time) */
+
+/* What a swap needs from the port: the self-test, SHA-256, and where the outcome goes (the
+ * port persists it: mt_update_activate / confirm / roll_back). Called on the agent thread. */
+typedef struct mt_agent_update_hooks {
+  void *context;
+  const char *self_test; /* host/update/selftest.jsonl, embedded */
+  size_t self_test_length;
+  void (*sha256_begin)(void *context);
+  void (*sha256_add)(void *context, const uint8_t *bytes, size_t length);
+  void (*sha256_end)(void *context, uint8_t digest[32]);
+  void (*swapping)(void *context); /* the old core is gone, the new one is about to load */
+  void (*outcome)(void *context, unsigned result, const char *reason);
+  uint32_t trial_messages; /* a trap before this many messages left the new core rolls back */
+} mt_agent_update_hooks_t;
+
 typedef struct mt_agent_config {
   mt_config_t engine;    /* the blob */
   uint32_t queue_events; /* the queue's capacity (mt_os_create makes it) */
@@ -56,6 +83,7 @@ typedef struct mt_agent_config {
   size_t journal_bytes;
   char *reason; /* the latest update's verdict reason, NUL-terminated */
   size_t reason_bytes;
+  const mt_agent_update_hooks_t *update_hooks; /* optional: core updates (mt_agent_swap) */
 } mt_agent_config_t;
 
 typedef struct mt_agent_stats {
@@ -86,6 +114,15 @@ unsigned mt_agent_result(char *reason, size_t reason_size);
  * gives them to the core before its next input (mt_report_loss, MT_LOSS_TRANSPORT) and the next
  * message that leaves carries them. MT_AGENT_OK, MT_AGENT_NOT_STARTED, MT_AGENT_STOPPED. */
 unsigned mt_agent_report_loss(uint32_t messages);
+/* Swaps the core for swap->engine at the agent's next turn, in queue order (any thread): what
+ * the old core holds is sent first, the old blob is unloaded, the new one loaded (never both:
+ * mt_unload), run through the self-test (its output's SHA-256 must be swap->self_test_sha256),
+ * unloaded, loaded again with the agent id, format and configuration (the start one, then every
+ * update accepted since), and goes live on trial. Any failure (load, heap too small, self-test,
+ * a trap before trial_messages messages left it) loads the previous blob again. The outcome goes
+ * to the hooks. MT_AGENT_OK, MT_AGENT_PENDING (a swap is waiting or on trial),
+ * MT_AGENT_BAD_CONFIG (no update_hooks), MT_AGENT_NOT_STARTED, MT_AGENT_STOPPED, MT_AGENT_NULL. */
+unsigned mt_agent_swap(const mt_agent_swap_t *swap);
 unsigned mt_agent_stop(uint32_t wait_ticks);
 unsigned mt_agent_step(uint32_t wait_ticks);
 void mt_agent_stats_get(mt_agent_stats_t *stats);

@@ -1,0 +1,318 @@
+/*
+ * A core update's swap in the RTOS-neutral agent (ports/common/mt_agent.c) with the real core
+ * under wasm3, over a single-threaded mt_os.h of this test (a ring queue, a tick counter the
+ * test advances): a package staged by mt_update.c (good.pkg from scripts/test-update-c.sh) is
+ * swapped in at the agent's next turn, every event posted before it leaves in a message first,
+ * the new blob goes live on trial and is confirmed; a self-test mismatch, a blob that does not
+ * load, a heap too small for it roll back to the running blob, which keeps working; the engine's
+ * RAM never holds both blobs (mt_heap_peak).
+ *   test_swap <folder of packages> <host/update/selftest.jsonl>
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "microtally_blobs.h"
+#include "mt_agent.h"
+#include "mt_os.h"
+#include "mt_update.h"
+
+/* ---- mt_os.h, single-threaded ---- */
+
+#define QUEUE 64
+static mt_agent_event_t queue[QUEUE];
+static unsigned q_head, q_len;
+static uint32_t ticks;
+
+uint32_t mt_os_ticks(void) { return ticks; }
+unsigned mt_os_lock(void) { return 0; }
+void mt_os_unlock(unsigned posture) { (void)posture; }
+unsigned mt_os_create(void) { return 0; }
+unsigned mt_os_start_thread(void) { return 0; } /* the test steps the agent itself */
+void mt_os_delete(void) {}
+unsigned mt_os_post(const mt_agent_event_t *event) {
+  if (q_len == QUEUE) return 1;
+  queue[(q_head + q_len++) % QUEUE] = *event;
+  return 0;
+}
+unsigned mt_os_receive(mt_agent_event_t *event, uint32_t wait_ticks) {
+  if (q_len == 0) {
+    ticks += wait_ticks; /* the wait times out: that much time passes */
+    return 1;
+  }
+  *event = queue[q_head];
+  q_head = (q_head + 1) % QUEUE;
+  q_len--;
+  return 0;
+}
+void mt_os_signal_stopped(void) {}
+void mt_os_wait_stopped(uint32_t wait_ticks) { (void)wait_ticks; }
+int mt_os_in_agent_thread(void) { return 1; }
+
+/* ---- what leaves ---- */
+
+static char sent[1 << 20];
+static size_t sent_len;
+static unsigned messages;
+
+static void on_send(void *context, const uint8_t *bytes, size_t length, unsigned where) {
+  (void)context;
+  if (sent_len + length + 1 < sizeof sent) {
+    memcpy(sent + sent_len, bytes, length);
+    sent_len += length;
+    if (where == MT_MESSAGE_LAST) sent[sent_len++] = '\n';
+    sent[sent_len] = 0;
+  }
+  if (where == MT_MESSAGE_LAST) messages++;
+}
+
+static unsigned count(const char *needle) {
+  unsigned n = 0;
+  for (const char *p = sent; (p = strstr(p, needle)) != NULL; p++) n++;
+  return n;
+}
+
+/* ---- the update hooks, over mt_update.c's SHA-256 ---- */
+
+static mt_update_sha256_t hash;
+static unsigned outcomes[4], swapping_calls;
+static char last_reason[200];
+
+static void h_begin(void *c) {
+  (void)c;
+  mt_update_crypto_sha256_init(&hash);
+}
+static void h_add(void *c, const uint8_t *b, size_t n) {
+  (void)c;
+  mt_update_crypto_sha256_update(&hash, b, n);
+}
+static void h_end(void *c, uint8_t d[32]) {
+  (void)c;
+  mt_update_crypto_sha256_final(&hash, d);
+}
+static void h_swapping(void *c) {
+  (void)c;
+  swapping_calls++;
+}
+static void h_outcome(void *c, unsigned result, const char *reason) {
+  (void)c;
+  if (result < 4) outcomes[result]++;
+  snprintf(last_reason, sizeof last_reason, "%s", reason);
+}
+
+/* ---- storage for mt_update: RAM ---- */
+
+#define SLOT_MAX (64u * 1024u)
+static uint8_t slots[2][SLOT_MAX], record[MT_UPDATE_STATE_BYTES];
+static int has_record;
+static int s_erase(void *c, int slot, uint32_t n) {
+  (void)c;
+  memset(slots[slot], 0xff, n);
+  return 0;
+}
+static int s_write(void *c, int slot, uint32_t at, const uint8_t *d, uint32_t n) {
+  (void)c;
+  memcpy(slots[slot] + at, d, n);
+  return 0;
+}
+static const uint8_t *s_read(void *c, int slot) {
+  (void)c;
+  return slots[slot];
+}
+static int s_load(void *c, uint8_t *r, uint32_t n) {
+  (void)c;
+  if (!has_record) return 1;
+  memcpy(r, record, n);
+  return 0;
+}
+static int s_save(void *c, const uint8_t *r, uint32_t n) {
+  (void)c;
+  memcpy(record, r, n);
+  has_record = 1;
+  return 0;
+}
+static const mt_update_storage_t storage = {NULL,   SLOT_MAX, s_erase, s_write,
+                                            s_read, s_load,   s_save};
+
+static uint8_t *load(const char *path, size_t *length) {
+  FILE *f = fopen(path, "rb");
+  if (!f) {
+    fprintf(stderr, "test_swap: cannot open %s\n", path);
+    exit(2);
+  }
+  fseek(f, 0, SEEK_END);
+  *length = (size_t)ftell(f);
+  fseek(f, 0, SEEK_SET);
+  uint8_t *b = malloc(*length + 1);
+  if (!b || fread(b, 1, *length, f) != *length) exit(2);
+  fclose(f);
+  return b;
+}
+
+#define CONFIGURATION "{\"network\":{\"priority\":\"high\"},\"priorityIntervals\":{\"high\":5}}"
+#define AGENT_ID "0123abcd-4567-89ef-0123-456789abcdef"
+
+static char update_text[4097], reason[256];
+static uint8_t journal[4096];
+static mt_agent_update_hooks_t hooks = {NULL,  NULL,       0,         h_begin, h_add,
+                                        h_end, h_swapping, h_outcome, 1};
+
+static uint16_t next_port = 40000;
+/* Posts `n` connections of distinct local ports; returns the first port. */
+static uint16_t post(unsigned n) {
+  uint16_t first = next_port;
+  for (unsigned i = 0; i < n; i++) {
+    mt_packet_conn c;
+    memset(&c, 0, sizeof c);
+    c.local[0] = 10, c.local[3] = 2, c.remote[0] = 192, c.remote[3] = 7;
+    c.local_port = next_port++;
+    c.remote_port = 443;
+    c.bytes = 60;
+    c.protocol = MT_PACKET_TCP;
+    c.direction = MT_PACKET_OUT;
+    c.family = 4;
+    CHECK(mt_agent_post_connection(&c) == 0);
+  }
+  return first;
+}
+
+/* Steps until the queue is empty and one more (timed-out) turn passed. */
+static void run_queue(void) {
+  while (q_len > 0) (void)mt_agent_step(0);
+}
+
+/* Every port of [first, first + n) is in exactly one record sent. */
+static int all_sent(uint16_t first, unsigned n) {
+  for (unsigned i = 0; i < n; i++) {
+    char needle[32];
+    snprintf(needle, sizeof needle, "\"LocalPort\":%u", (unsigned)(first + i));
+    if (count(needle) != 1) return 0;
+  }
+  return 1;
+}
+
+int main(int argc, char **argv) {
+  if (argc != 3) {
+    fprintf(stderr, "usage: test_swap <folder of packages> <selftest.jsonl>\n");
+    return 2;
+  }
+  char path[512];
+  size_t key_len, pkg_len, self_len;
+  snprintf(path, sizeof path, "%s/key.raw", argv[1]);
+  uint8_t *key = load(path, &key_len);
+  snprintf(path, sizeof path, "%s/good.pkg", argv[1]);
+  uint8_t *pkg = load(path, &pkg_len);
+  hooks.self_test = (const char *)load(argv[2], &self_len);
+  hooks.self_test_length = self_len;
+
+  mt_agent_config_t config;
+  memset(&config, 0, sizeof config);
+  config.engine.blob = microtally_rtos_wasm;
+  config.engine.blob_size = microtally_rtos_wasm_len;
+  config.engine.memory_limit = microtally_rtos_memory_end;
+  config.queue_events = QUEUE;
+  config.ticks_per_second = 100;
+  config.epoch_ms_at_start = 1700000000000ull;
+  config.send = on_send;
+  config.agent_id = AGENT_ID;
+  config.configuration = CONFIGURATION;
+  config.update = update_text;
+  config.update_bytes = sizeof update_text - 1;
+  config.journal = journal;
+  config.journal_bytes = sizeof journal;
+  config.reason = reason;
+  config.reason_bytes = sizeof reason;
+  config.update_hooks = &hooks;
+  mt_agent_swap_t none = {{NULL, 0, 0}, {0}};
+  CHECK(mt_agent_swap(&none) == MT_AGENT_NULL);
+  CHECK(mt_agent_start(&config) == 0);
+  size_t one_core = mt_heap_peak();
+  CHECK(one_core > 0);
+
+  /* a configuration update accepted before the swap must hold after it */
+  static const char cache1[] = "{\"network\":{\"cacheSize\":2}}";
+  CHECK(mt_agent_configure(cache1, sizeof cache1 - 1) == 0);
+  run_queue();
+
+  /* stage the package */
+  static mt_update_t u;
+  CHECK(mt_update_open(&u, &storage, key, "rtos", 4, NULL) == MT_UPDATE_OK);
+  CHECK(mt_update_begin(&u) == MT_UPDATE_OK);
+  CHECK(mt_update_write(&u, 0, pkg, (uint32_t)pkg_len) == MT_UPDATE_OK);
+  CHECK(mt_update_commit(&u) == MT_UPDATE_OK);
+  mt_update_image_t staged;
+  CHECK(mt_update_staged(&u, &staged) == 1);
+
+  /* events, then the swap in queue order: the events leave before it */
+  uint16_t before = post(2);
+  mt_agent_swap_t request;
+  request.engine.blob = s_read(NULL, staged.slot);
+  request.engine.blob_size = staged.blob_size;
+  request.engine.memory_limit = microtally_rtos_memory_end;
+  memcpy(request.self_test_sha256, staged.self_test_sha256, 32);
+  CHECK(mt_agent_swap(&request) == 0);
+  CHECK(mt_agent_swap(&request) == MT_AGENT_PENDING);
+  run_queue();
+  CHECK(outcomes[MT_AGENT_SWAP_APPLIED] == 1 && outcomes[MT_AGENT_SWAP_ROLLED_BACK] == 0);
+  if (outcomes[MT_AGENT_SWAP_ROLLED_BACK]) fprintf(stderr, "  rolled back: %s\n", last_reason);
+  CHECK(swapping_calls == 1);
+  CHECK(all_sent(before, 2));                         /* sent by the old core, before the swap */
+  CHECK(mt_agent_swap(&request) == MT_AGENT_PENDING); /* on trial */
+  CHECK(mt_heap_peak() == one_core);                  /* never both blobs at once */
+
+  /* the new core runs with the agent id and the configuration: a window's message ends the trial */
+  unsigned sent_before = messages;
+  uint16_t after = post(3);
+  run_queue();
+  for (int i = 0; i < 20 && messages == sent_before; i++) (void)mt_agent_step(100);
+  CHECK(messages > sent_before);
+  CHECK(outcomes[MT_AGENT_SWAP_CONFIRMED] == 1);
+  CHECK(strstr(sent + 0, "\"AgentId\":\"" AGENT_ID "\"") != NULL);
+  CHECK(count("\"AgentId\":\"00000000-0000-4000-8000-000000000012\"") ==
+        0);                       /* the self-test's stay inside */
+  CHECK(all_sent(after, 2));      /* cacheSize 2 still in force after the swap: */
+  CHECK(!all_sent(after + 2, 1)); /* the third flow is dropped and counted */
+
+  /* a self-test mismatch rolls back; the running blob keeps working */
+  request.self_test_sha256[0] ^= 1;
+  CHECK(mt_agent_swap(&request) == 0);
+  run_queue();
+  CHECK(outcomes[MT_AGENT_SWAP_ROLLED_BACK] == 1);
+  CHECK(strncmp(last_reason, "self-test mismatch", 18) == 0);
+  request.self_test_sha256[0] ^= 1;
+
+  /* a blob that does not load, and one the heap is too small for */
+  static const uint8_t garbage[] = {0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, 0x99};
+  mt_agent_swap_t bad = request;
+  bad.engine.blob = garbage;
+  bad.engine.blob_size = sizeof garbage;
+  CHECK(mt_agent_swap(&bad) == 0);
+  run_queue();
+  CHECK(outcomes[MT_AGENT_SWAP_ROLLED_BACK] == 2 &&
+        strncmp(last_reason, "the blob does not load", 22) == 0);
+  bad = request;
+  bad.engine.memory_limit = microtally_rtos_memory_end - 16;
+  CHECK(mt_agent_swap(&bad) == 0);
+  run_queue();
+  CHECK(outcomes[MT_AGENT_SWAP_ROLLED_BACK] == 3 &&
+        strncmp(last_reason, "the blob does not load", 22) == 0);
+  CHECK(mt_heap_peak() == one_core);
+
+  /* still running, same configuration: events go out */
+  sent_before = messages;
+  uint16_t last = post(2);
+  run_queue();
+  for (int i = 0; i < 20 && messages == sent_before; i++) (void)mt_agent_step(100);
+  CHECK(all_sent(last, 2));
+  (void)mt_agent_stop(0);
+  (void)mt_agent_step(0);
+  mt_agent_stats_t s;
+  mt_agent_stats_get(&s);
+  CHECK(s.faults == 0 && s.dropped == 0);
+  CHECK(outcomes[MT_AGENT_SWAP_APPLIED] == 1 && outcomes[MT_AGENT_SWAP_REFUSED] == 0);
+  free(key);
+  free(pkg);
+  free((void *)hooks.self_test);
+  return check_report("core swap in the agent (mt_agent.c, wasm3)");
+}
