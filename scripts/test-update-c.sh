@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The device's update verifier (ports/common/mt_update.c over NetX Duo's nx_crypto) and the
-# agent's core swap (ports/common/mt_agent.c, wasm3) on the host, plain and under ASan + UBSan, against packages `microtally keygen` / `sign` make now (a good
+# The device's update verifier (ports/common/mt_update.c over NetX Duo's nx_crypto), the agent's
+# core swap (ports/common/mt_agent.c, wasm3) and the ThreadX API (mt_tx_update_*, on the ThreadX
+# test double) on the host, plain and under ASan + UBSan, against packages `microtally keygen` / `sign` make now (a good
 # one, the next sequence, a lower one, another key's, the linux blob's); then its cost on the
 # emulated Cortex-M3 board (instructions, QEMU -icount) into build/update-c/m3.json, which
 # scripts/readme-numbers.mjs puts in the README. Needs the NetX Duo tree (its crypto_libraries)
@@ -44,18 +45,15 @@ for san in 0 1; do
   out=build/update-c$([ $san = 1 ] && echo -san)
   if make --no-print-directory -s -C ports/common/test OUT="$PWD/$out" $([ $san = 1 ] && echo SAN=1) -j2 \
        >"$LOGS/update-c-build-$san.log" 2>&1; then
-    ASAN_OPTIONS=detect_leaks=1 "$out/test_update" "$PKG" >"$LOGS/update-c-$san.log" 2>&1
-    rc=$?
-    cat "$LOGS/update-c-$san.log"
-    if grep -qE 'runtime error|Sanitizer' "$LOGS/update-c-$san.log"; then fail "update verifier ($name): sanitizer report"; fi
-    add_counts "$LOGS/update-c-$san.log" "update verifier ($name)"
-    [ $rc -eq 0 ] || fail "update verifier ($name): exit status $rc"
-    ASAN_OPTIONS=detect_leaks=1 "$out/test_swap" "$PKG" host/update/selftest.jsonl >"$LOGS/update-swap-$san.log" 2>&1
-    rc=$?
-    cat "$LOGS/update-swap-$san.log"
-    if grep -qE 'runtime error|Sanitizer' "$LOGS/update-swap-$san.log"; then fail "core swap ($name): sanitizer report"; fi
-    add_counts "$LOGS/update-swap-$san.log" "core swap ($name)"
-    [ $rc -eq 0 ] || fail "core swap ($name): exit status $rc"
+    for t in test_update test_swap test_update_tx; do
+      args=("$PKG"); [ $t = test_update ] || args+=(host/update/selftest.jsonl)
+      ASAN_OPTIONS=detect_leaks=1 "$out/$t" "${args[@]}" >"$LOGS/update-$t-$san.log" 2>&1
+      rc=$?
+      cat "$LOGS/update-$t-$san.log"
+      if grep -qE 'runtime error|Sanitizer' "$LOGS/update-$t-$san.log"; then fail "$t ($name): sanitizer report"; fi
+      add_counts "$LOGS/update-$t-$san.log" "$t ($name)"
+      [ $rc -eq 0 ] || fail "$t ($name): exit status $rc"
+    done
   else
     tail -30 "$LOGS/update-c-build-$san.log"; fail "update verifier ($name): build"
   fi

@@ -86,6 +86,9 @@ static UINT tx(unsigned status) {
   return status == MT_AGENT_NULL ? TX_PTR_ERROR : status;
 }
 
+/* Set by microtally_threadx_update.c (mt_tx_update_open) when core updates are linked in. */
+void (*mt_tx_priv_update_start)(mt_agent_config_t *agent) = TX_NULL;
+
 static VOID send_chunk(void *context, const uint8_t *bytes, size_t length, unsigned where) {
   (void)context;
   tx_config.send(tx_config.send_context, (const UCHAR *)bytes, (ULONG)length, where);
@@ -115,6 +118,7 @@ UINT mt_tx_start(const MT_TX_CONFIG *c) {
   };
   /* Probed first: the running agent still uses tx_config. */
   if (mt_agent_start(TX_NULL) == MT_AGENT_ALREADY_STARTED) return MT_TX_ALREADY_STARTED;
+  if (mt_tx_priv_update_start != TX_NULL) mt_tx_priv_update_start(&agent);
   tx_config = *c;
   return tx(mt_agent_start(&agent));
 }

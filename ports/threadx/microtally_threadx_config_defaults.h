@@ -70,4 +70,10 @@
 #define MT_NETX_MAX_CHAIN 4
 #endif
 
+/* Core updates (microtally_threadx_update.h): messages the new blob must send after a swap
+ * before its trial is over; a trap before then loads the previous blob again. */
+#ifndef MT_TX_UPDATE_TRIAL_MESSAGES
+#define MT_TX_UPDATE_TRIAL_MESSAGES 2u
+#endif
+
 #endif

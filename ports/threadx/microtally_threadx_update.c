@@ -1,0 +1,203 @@
+/* Core updates on ThreadX (microtally_threadx_update.h): mt_update.c's transfer and state, the
+ * agent's swap (mt_agent_swap), serialised by one semaphore between the transport's thread and
+ * the agent thread (the swap's hooks persist its steps). */
+#include "microtally_threadx_update.h"
+
+#include <string.h>
+
+#include "microtally_blobs.h"
+
+/* The ABI the bindings drive (bindings/microtally.c checks mt_abi_version at mt_init). */
+#define MT_TX_UPDATE_ABI 4u
+
+/* microtally_threadx.c calls it from mt_tx_start when set. */
+extern void (*mt_tx_priv_update_start)(mt_agent_config_t *agent);
+
+static mt_update_t update;
+static TX_SEMAPHORE lock; /* a binary semaphore: ThreadX mutexes are not in every test double */
+static UINT opened;
+static mt_update_sha256_t self_test_hash;
+static mt_agent_update_hooks_t hooks;
+static UINT verdict;
+static CHAR verdict_reason[160];
+
+static VOID take(VOID) { (void)tx_semaphore_get(&lock, TX_WAIT_FOREVER); }
+static VOID give_back(VOID) { (void)tx_semaphore_put(&lock); }
+
+static VOID set_verdict(UINT v, const char *why) {
+  size_t n = strlen(why);
+  if (n >= sizeof verdict_reason) n = sizeof verdict_reason - 1;
+  verdict = v;
+  memcpy(verdict_reason, why, n);
+  verdict_reason[n] = '\0';
+}
+
+static UINT status_of(int rc) {
+  switch (rc) {
+    case MT_UPDATE_OK:
+      return TX_SUCCESS;
+    case MT_UPDATE_REPEATED:
+      return MT_TX_UPDATE_REPEATED;
+    case MT_UPDATE_REFUSED:
+      return MT_TX_UPDATE_REFUSED;
+    case MT_UPDATE_STORAGE:
+      return MT_TX_UPDATE_STORAGE;
+    case MT_UPDATE_NULL:
+      return TX_PTR_ERROR;
+    default:
+      return MT_TX_UPDATE_STATE;
+  }
+}
+
+/* ---- the agent's hooks (agent thread) ---- */
+
+static void h_begin(void *c) {
+  (void)c;
+  mt_update_crypto_sha256_init(&self_test_hash);
+}
+static void h_add(void *c, const uint8_t *b, size_t n) {
+  (void)c;
+  mt_update_crypto_sha256_update(&self_test_hash, b, n);
+}
+static void h_end(void *c, uint8_t d[32]) {
+  (void)c;
+  mt_update_crypto_sha256_final(&self_test_hash, d);
+}
+
+/* Saved before the new blob loads: a reset from here on rolls back at the next open. */
+static void h_swapping(void *c) {
+  (void)c;
+  take();
+  (void)mt_update_activate(&update);
+  give_back();
+}
+
+static void h_outcome(void *c, unsigned result, const char *reason) {
+  (void)c;
+  take();
+  if (result == MT_AGENT_SWAP_CONFIRMED) {
+    (void)mt_update_confirm(&update);
+    set_verdict(TX_SUCCESS, "");
+  } else if (result == MT_AGENT_SWAP_ROLLED_BACK) {
+    (void)mt_update_roll_back(&update, reason);
+    set_verdict(MT_TX_UPDATE_REFUSED, reason);
+  } else if (result == MT_AGENT_SWAP_REFUSED) {
+    (void)mt_update_discard(&update, reason);
+    set_verdict(MT_TX_UPDATE_REFUSED, reason);
+  } else {
+    set_verdict(MT_TX_PENDING, "the new blob runs, on trial");
+  }
+  give_back();
+}
+
+/* mt_tx_start: the installed blob (if any) instead of the built-in one, and the hooks. */
+static void on_start(mt_agent_config_t *agent) {
+  uint32_t length = 0;
+  const uint8_t *blob = mt_update_running_blob(&update, &length);
+  if (blob != NULL) {
+    agent->engine.blob = blob;
+    agent->engine.blob_size = length;
+  }
+  agent->update_hooks = &hooks;
+}
+
+UINT mt_tx_update_open(const mt_update_storage_t *storage, const UCHAR *public_key,
+                       const CHAR *self_test, ULONG self_test_length) {
+  if (storage == TX_NULL || public_key == TX_NULL || self_test == TX_NULL) return TX_PTR_ERROR;
+  if (opened) return MT_TX_UPDATE_STATE;
+  UINT status = tx_semaphore_create(&lock, (CHAR *)"microtally update", 1);
+  if (status != TX_SUCCESS) return status;
+  int rolled_back = 0;
+  int rc = mt_update_open(&update, storage, public_key, "rtos", MT_TX_UPDATE_ABI, &rolled_back);
+  if (rc != MT_UPDATE_OK) {
+    (void)tx_semaphore_delete(&lock);
+    return status_of(rc);
+  }
+  set_verdict(rolled_back ? MT_TX_UPDATE_REFUSED : TX_SUCCESS, mt_update_reason(&update));
+  hooks.context = TX_NULL;
+  hooks.self_test = self_test;
+  hooks.self_test_length = self_test_length;
+  hooks.sha256_begin = h_begin;
+  hooks.sha256_add = h_add;
+  hooks.sha256_end = h_end;
+  hooks.swapping = h_swapping;
+  hooks.outcome = h_outcome;
+  hooks.trial_messages = MT_TX_UPDATE_TRIAL_MESSAGES;
+  mt_tx_priv_update_start = on_start;
+  opened = 1;
+  return TX_SUCCESS;
+}
+
+UINT mt_tx_update_begin(VOID) {
+  if (!opened) return MT_TX_UPDATE_STATE;
+  take();
+  int rc = mt_update_staged(&update, TX_NULL) || verdict == MT_TX_PENDING
+               ? MT_UPDATE_STATE
+               : mt_update_begin(&update);
+  give_back();
+  return status_of(rc);
+}
+
+UINT mt_tx_update_write(ULONG offset, const UCHAR *data, ULONG length) {
+  if (!opened) return MT_TX_UPDATE_STATE;
+  take();
+  int rc = mt_update_write(&update, (uint32_t)offset, data, (uint32_t)length);
+  if (rc == MT_UPDATE_REFUSED || rc == MT_UPDATE_STORAGE)
+    set_verdict(MT_TX_UPDATE_REFUSED, mt_update_reason(&update));
+  give_back();
+  return status_of(rc);
+}
+
+UINT mt_tx_update_commit(VOID) {
+  if (!opened) return MT_TX_UPDATE_STATE;
+  take();
+  int rc = mt_update_commit(&update);
+  mt_update_image_t staged;
+  UINT status = status_of(rc);
+  if (rc != MT_UPDATE_OK) {
+    set_verdict(MT_TX_UPDATE_REFUSED, mt_update_reason(&update));
+  } else if (mt_update_staged(&update, &staged)) {
+    mt_agent_swap_t request;
+    request.engine.blob = update.storage->read_pointer(update.storage->context, staged.slot);
+    request.engine.blob_size = staged.blob_size;
+    request.engine.memory_limit = MT_TX_BLOB_MEMORY_END; /* the device's budget */
+    memcpy(request.self_test_sha256, staged.self_test_sha256, 32);
+    unsigned agent_status = mt_agent_swap(&request);
+    if (agent_status == MT_AGENT_OK) {
+      set_verdict(MT_TX_PENDING, "the swap waits for the agent's next turn");
+      status = MT_TX_PENDING;
+    } else {
+      (void)mt_update_discard(&update, "the agent could not take the swap");
+      set_verdict(MT_TX_UPDATE_REFUSED, mt_update_reason(&update));
+      status = agent_status;
+    }
+  }
+  give_back();
+  return status;
+}
+
+ULONG mt_tx_update_expected_offset(VOID) {
+  return opened ? (ULONG)mt_update_expected_offset(&update) : 0u;
+}
+
+UINT mt_tx_update_result(CHAR *reason, ULONG size) {
+  if (!opened) return MT_TX_UPDATE_STATE;
+  take();
+  UINT v = verdict;
+  if (reason != TX_NULL && size > 0) {
+    size_t n = strlen(verdict_reason);
+    if (n >= size) n = size - 1;
+    memcpy(reason, verdict_reason, n);
+    reason[n] = '\0';
+  }
+  give_back();
+  return v;
+}
+
+uint64_t mt_tx_update_sequence(VOID) {
+  if (!opened) return 0;
+  take();
+  uint64_t s = update.state.running.sequence;
+  give_back();
+  return s;
+}

@@ -1,0 +1,169 @@
+/*
+ * Core updates through the ThreadX API (microtally_threadx_update.c) on the ThreadX test double,
+ * the agent stepped by the test (no thread): a package streamed in chunks, verified (nx_crypto),
+ * staged, swapped in at the agent's next turn, on trial, confirmed after its messages; the next
+ * package in the other slot; refusals (another key, a changed blob byte, an older sequence) leave
+ * the running blob in place and say why. Built by ports/common/test/Makefile (it links nx_crypto).
+ *   test_update_tx <folder of packages> <host/update/selftest.jsonl>
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "microtally_threadx_update.h"
+
+static uint8_t *load(const char *dir, const char *name, size_t *length) {
+  char path[512];
+  snprintf(path, sizeof path, "%s%s%s", dir, name ? "/" : "", name ? name : "");
+  FILE *f = fopen(path, "rb");
+  if (!f) {
+    fprintf(stderr, "test_update_tx: cannot open %s\n", path);
+    exit(2);
+  }
+  fseek(f, 0, SEEK_END);
+  *length = (size_t)ftell(f);
+  fseek(f, 0, SEEK_SET);
+  uint8_t *b = malloc(*length + 1);
+  if (!b || fread(b, 1, *length, f) != *length) exit(2);
+  fclose(f);
+  return b;
+}
+
+#define SLOT_MAX (64u * 1024u)
+static uint8_t slots[2][SLOT_MAX], record[MT_UPDATE_STATE_BYTES];
+static int has_record;
+static int s_erase(void *c, int slot, uint32_t n) {
+  (void)c;
+  memset(slots[slot], 0xff, n);
+  return 0;
+}
+static int s_write(void *c, int slot, uint32_t at, const uint8_t *d, uint32_t n) {
+  (void)c;
+  memcpy(slots[slot] + at, d, n);
+  return 0;
+}
+static const uint8_t *s_read(void *c, int slot) {
+  (void)c;
+  return slots[slot];
+}
+static int s_load(void *c, uint8_t *r, uint32_t n) {
+  (void)c;
+  if (!has_record) return 1;
+  memcpy(r, record, n);
+  return 0;
+}
+static int s_save(void *c, const uint8_t *r, uint32_t n) {
+  (void)c;
+  memcpy(record, r, n);
+  has_record = 1;
+  return 0;
+}
+static const mt_update_storage_t storage = {NULL,   SLOT_MAX, s_erase, s_write,
+                                            s_read, s_load,   s_save};
+
+static unsigned messages;
+static VOID on_send(VOID *context, const UCHAR *bytes, ULONG length, UINT last) {
+  (void)context, (void)bytes, (void)length;
+  if (last == MT_TX_CHUNK_LAST) messages++;
+}
+
+static ULONG queue[32 * MT_TX_EVENT_ULONGS];
+
+/* Streams a package in 700-byte chunks; the first status that is not TX_SUCCESS, or the commit's. */
+static UINT send_package(const uint8_t *p, size_t n) {
+  UINT st = mt_tx_update_begin();
+  if (st != TX_SUCCESS) return st;
+  for (size_t at = 0; at < n; at += 700) {
+    st = mt_tx_update_write((ULONG)at, p + at, (ULONG)(n - at < 700 ? n - at : 700));
+    if (st != TX_SUCCESS) return st;
+  }
+  return mt_tx_update_commit();
+}
+
+static void post_one(uint16_t port) {
+  mt_packet_conn c;
+  memset(&c, 0, sizeof c);
+  c.local[0] = 10, c.remote[0] = 192;
+  c.local_port = port, c.remote_port = 443, c.bytes = 60;
+  c.protocol = MT_PACKET_TCP, c.direction = MT_PACKET_OUT, c.family = 4;
+  CHECK(mt_tx_post_connection(&c) == TX_SUCCESS);
+}
+
+/* `n` windows, each with one event (from `port` on): a message each. */
+static void windows(unsigned n, uint16_t port) {
+  for (unsigned w = 0; w < n; w++) {
+    unsigned want = messages + 1;
+    post_one((uint16_t)(port + w));
+    for (unsigned i = 0; i < 200 && messages < want; i++)
+      (void)mt_tx_agent_step(MT_TX_WINDOW_CHECK_TICKS);
+    CHECK(messages == want);
+  }
+}
+
+int main(int argc, char **argv) {
+  if (argc != 3) {
+    fprintf(stderr, "usage: test_update_tx <folder of packages> <selftest.jsonl>\n");
+    return 2;
+  }
+  size_t key_n, self_n, good_n, next_n, other_n, low_n;
+  uint8_t *key = load(argv[1], "key.raw", &key_n);
+  uint8_t *good = load(argv[1], "good.pkg", &good_n);
+  uint8_t *next = load(argv[1], "next.pkg", &next_n);
+  uint8_t *other = load(argv[1], "other-key.pkg", &other_n);
+  uint8_t *low = load(argv[1], "low.pkg", &low_n);
+  uint8_t *self_test = load(argv[2], NULL, &self_n);
+  char why[160];
+
+  CHECK(mt_tx_update_begin() == MT_TX_UPDATE_STATE); /* not opened */
+  CHECK(mt_tx_update_open(&storage, key, (const CHAR *)self_test, (ULONG)self_n) == TX_SUCCESS);
+  CHECK(mt_tx_update_sequence() == 0); /* the built-in blob */
+
+  MT_TX_CONFIG cfg;
+  memset(&cfg, 0, sizeof cfg);
+  cfg.queue_storage = queue;
+  cfg.queue_size = sizeof queue;
+  cfg.epoch_ms_at_start = 1700000000000ull;
+  cfg.send = on_send;
+  cfg.configuration = "{\"network\":{\"priority\":\"high\"},\"priorityIntervals\":{\"high\":5}}";
+  CHECK(mt_tx_start(&cfg) == TX_SUCCESS);
+
+  /* refused before anything is written: the running blob stays, the reason says why */
+  CHECK(send_package(other, other_n) == MT_TX_UPDATE_REFUSED);
+  CHECK(mt_tx_update_result(why, sizeof why) == MT_TX_UPDATE_REFUSED &&
+        strncmp(why, "wrong key:", 10) == 0);
+  good[good_n - 10] ^= 1;
+  CHECK(send_package(good, good_n) == MT_TX_UPDATE_REFUSED);
+  CHECK(mt_tx_update_result(why, sizeof why) == MT_TX_UPDATE_REFUSED &&
+        strncmp(why, "blob digest mismatch", 20) == 0);
+  good[good_n - 10] ^= 1;
+
+  /* the good package: staged, swapped at the agent's next turn, on trial, then confirmed */
+  post_one(40001);
+  CHECK(send_package(good, good_n) == MT_TX_PENDING);
+  CHECK(mt_tx_update_begin() == MT_TX_UPDATE_STATE); /* one at a time */
+  unsigned before = messages;
+  (void)mt_tx_agent_step(0); /* the event */
+  (void)mt_tx_agent_step(0); /* the swap: the event's window leaves first */
+  CHECK(messages == before + 1);
+  CHECK(mt_tx_update_result(why, sizeof why) == MT_TX_PENDING); /* on trial */
+  CHECK(mt_tx_update_sequence() == 5);
+  windows(MT_TX_UPDATE_TRIAL_MESSAGES - 1, 40010);
+  CHECK(mt_tx_update_result(why, sizeof why) == MT_TX_PENDING); /* one message short */
+  windows(1, 40020);
+  CHECK(mt_tx_update_result(why, sizeof why) == TX_SUCCESS);
+
+  /* an older sequence is refused; the next one goes to the other slot and runs */
+  CHECK(send_package(low, low_n) == MT_TX_UPDATE_REFUSED);
+  CHECK(mt_tx_update_result(why, sizeof why) == MT_TX_UPDATE_REFUSED &&
+        strncmp(why, "sequence 3 is not above the installed 5", 39) == 0);
+  CHECK(send_package(next, next_n) == MT_TX_PENDING);
+  (void)mt_tx_agent_step(0);
+  windows(MT_TX_UPDATE_TRIAL_MESSAGES, 40030);
+  CHECK(mt_tx_update_result(why, sizeof why) == TX_SUCCESS && mt_tx_update_sequence() == 6);
+  MT_TX_STATS s;
+  mt_tx_stats_get(&s);
+  CHECK(s.faults == 0 && s.ingested == 1 + 2 * MT_TX_UPDATE_TRIAL_MESSAGES);
+  free(key), free(good), free(next), free(other), free(low), free(self_test);
+  return check_report("core updates through the ThreadX API (test double)");
+}
