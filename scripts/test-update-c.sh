@@ -59,6 +59,21 @@ for san in 0 1; do
   fi
 done
 
+echo "== the ahead-of-time engine refuses a swap (its blob is compiled in)"
+if ! command -v wasm2c >/dev/null 2>&1; then
+  echo "skip the ahead-of-time swap refusal: wasm2c not installed (apt install wabt)"
+  skip "swap refused on the aot engine"
+elif make --no-print-directory -s -C ports/common/test OUT="$PWD/build/update-c" MT_ENGINE=aot "$PWD/build/update-c/test_swap_aot" -j2 \
+       >"$LOGS/update-aot-build.log" 2>&1; then
+  build/update-c/test_swap_aot "$PKG" host/update/selftest.jsonl >"$LOGS/update-aot.log" 2>&1
+  rc=$?
+  cat "$LOGS/update-aot.log"
+  add_counts "$LOGS/update-aot.log" "test_swap_aot"
+  [ $rc -eq 0 ] || fail "test_swap_aot: exit status $rc"
+else
+  tail -30 "$LOGS/update-aot-build.log"; fail "test_swap_aot: build"
+fi
+
 echo "== verify cost on the Cortex-M3 board (QEMU mps2-an385, -icount)"
 if ! command -v arm-none-eabi-gcc >/dev/null 2>&1 || ! command -v qemu-system-arm >/dev/null 2>&1; then
   echo "skip the Cortex-M3 bench: arm-none-eabi-gcc or qemu-system-arm not installed"

@@ -228,7 +228,21 @@ int main(int argc, char **argv) {
   CHECK(mt_agent_swap(&none) == MT_AGENT_NULL);
   CHECK(mt_agent_start(&config) == 0);
   size_t one_core = mt_heap_peak();
-  CHECK(one_core > 0);
+  if (one_core == 0) { /* the ahead-of-time engine: its blob is compiled in */
+    mt_agent_swap_t request = {config.engine, {0}};
+    uint16_t first = post(2);
+    CHECK(mt_agent_swap(&request) == 0);
+    run_queue();
+    CHECK(outcomes[MT_AGENT_SWAP_REFUSED] == 1 && outcomes[MT_AGENT_SWAP_APPLIED] == 0 &&
+          swapping_calls == 0);
+    CHECK(strncmp(last_reason, "this image runs its core ahead of time", 38) == 0);
+    for (int i = 0; i < 20 && messages == 0; i++) (void)mt_agent_step(100);
+    CHECK(all_sent(first, 2)); /* the running core was never stopped */
+    free(key);
+    free(pkg);
+    free((void *)hooks.self_test);
+    return check_report("core swap refused ahead of time (mt_agent.c, aot)");
+  }
 
   /* a configuration update accepted before the swap must hold after it */
   static const char cache1[] = "{\"network\":{\"cacheSize\":2}}";
