@@ -81,12 +81,13 @@ if ! command -v arm-none-eabi-gcc >/dev/null 2>&1 || ! command -v qemu-system-ar
 elif make --no-print-directory -s -f ports/common/test/m3.mk MT_ROOT="$PWD" -j2 >"$LOGS/update-m3-build.log" 2>&1; then
   if (cd build/update-c && timeout 300 qemu-system-arm -M mps2-an385 -nographic -monitor none -serial none \
         -icount shift=0,align=off,sleep=off \
-        -semihosting-config enable=on,target=native,arg=bench,arg=--key=packages/key.raw,arg=packages/good.pkg \
+        -semihosting-config enable=on,target=native,arg=bench,arg=--key=packages/key.raw,arg=--selftest=../../host/update/selftest.jsonl,arg=packages/good.pkg \
         -kernel bench-update-m3.elf) >build/update-c/m3.out 2>"$LOGS/update-m3.err" &&
      node -e 'const fs = require("fs"), r = JSON.parse(fs.readFileSync(process.argv[1], "utf8"));
-       if (!(r.envelopeInstructions > 0 && r.blobInstructions > 0 && r.blobBytes > 0)) process.exit(1);
+       if (!(r.envelopeInstructions > 0 && r.blobInstructions > 0 && r.blobBytes > 0 && r.swapInstructions > 0)) process.exit(1);
+       if (r.heapPeakSwap !== r.heapOneCore) { console.error("the swap held more than one core: " + JSON.stringify(r)); process.exit(1); }
        fs.writeFileSync(process.argv[2], JSON.stringify(r, null, 2) + "\n");' build/update-c/m3.out build/update-c/m3.json; then
-    pass "Cortex-M3: a package verified and staged, $(cat build/update-c/m3.out) (build/update-c/m3.json)"
+    pass "Cortex-M3: a package verified, staged and swapped in, wasm3's heap at its peak that of one core: $(cat build/update-c/m3.out) (build/update-c/m3.json)"
   else
     cat "$LOGS/update-m3.err"; fail "Cortex-M3: the bench image did not verify the package"
   fi

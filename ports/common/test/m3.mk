@@ -3,8 +3,10 @@
 # semihosting console. make -f ports/common/test/m3.mk MT_ROOT=$PWD
 PROFILE := rtos
 MT_ENGINE := wasm3
-# The board's console needs the bindings' header, not a measured wasm3 heap (no core runs here).
-PROBE := 1
+# wasm3's heap: what scripts/build-firmware.sh measured for the rtos image (a swap must fit in
+# it), else the probe image's large one.
+HEAP_HEADER ?= $(wildcard $(MT_ROOT)/build/firmware/wasm3-heap-rtos.h)
+PROBE := $(if $(HEAP_HEADER),0,1)
 MT_OBJ := $(MT_ROOT)/build/update-c/m3
 all:
 include $(MT_ROOT)/ports/mps2-an385/board.mk
@@ -13,7 +15,8 @@ NXFLAGS := -DNX_CRYPTO_STANDALONE_ENABLE -I$(NXC)/inc -I$(NXC)/ports/cortex_m3/g
 NX_SOURCES := ecdsa ec ec_secp192r1_fixed_points ec_secp224r1_fixed_points ec_secp256r1_fixed_points \
   ec_secp384r1_fixed_points ec_secp521r1_fixed_points huge_number huge_number_extended sha2 initialize
 NX_OBJS := $(NX_SOURCES:%=$(MT_OBJ)/nx/nx_crypto_%.o)
-UPDATE_OBJS := $(MT_OBJ)/mt_update.o $(MT_OBJ)/mt_update_nx_crypto.o $(MT_OBJ)/bench_update_m3.o
+UPDATE_OBJS := $(MT_OBJ)/mt_update.o $(MT_OBJ)/mt_update_nx_crypto.o $(MT_OBJ)/bench_update_m3.o \
+  $(MT_OBJ)/port/mt_agent.o $(MT_OBJ)/port/mt_message.o
 IMAGE := $(MT_ROOT)/build/update-c/bench-update-m3.elf
 
 all: $(IMAGE)
