@@ -29,6 +29,7 @@ if cli keygen --out "$PKG/release" >/dev/null && cli keygen --out "$PKG/other" >
    cli sign --key "$PKG/release.key" --sequence 5 "$PKG/blob.wasm" -o "$PKG/good.pkg" >/dev/null &&
    cli sign --key "$PKG/release.key" --sequence 6 "$PKG/blob.wasm" -o "$PKG/next.pkg" >/dev/null &&
    cli sign --key "$PKG/release.key" --sequence 3 "$PKG/blob.wasm" -o "$PKG/low.pkg" >/dev/null &&
+   cli sign --key "$PKG/release.key" --sequence 9 "$PKG/blob.wasm" -o "$PKG/nine.pkg" >/dev/null &&
    cli sign --key "$PKG/other.key" --sequence 7 "$PKG/blob.wasm" -o "$PKG/other-key.pkg" >/dev/null &&
    cli sign --key "$PKG/release.key" --sequence 8 build/microtally-linux.wasm -o "$PKG/linux.pkg" >/dev/null &&
    # the device builds the key in as its raw point: the last 65 bytes of the SPKI DER

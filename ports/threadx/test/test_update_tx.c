@@ -3,7 +3,10 @@
  * the agent stepped by the test (no thread): a package streamed in chunks, verified (nx_crypto),
  * staged, swapped in at the agent's next turn, on trial, confirmed after its messages; the next
  * package in the other slot; refusals (another key, a changed blob byte, an older sequence) leave
- * the running blob in place and say why. Built by ports/common/test/Makefile (it links nx_crypto).
+ * the running blob in place and say why. Then the same through the direct method's handler
+ * (ports/azure-iot/mt_azure_iot_update.c): base64 chunks, a gap, a repeat, a bad payload, the
+ * commit and the status with coreSequence. Built by ports/common/test/Makefile (it links
+ * nx_crypto and the Azure SDK for C's core).
  *   test_update_tx <folder of packages> <host/update/selftest.jsonl>
  */
 #include <stdio.h>
@@ -12,6 +15,9 @@
 
 #include "check.h"
 #include "microtally_threadx_update.h"
+#include "mt_azure_iot_update.h"
+
+#include <azure/core/az_base64.h>
 
 static uint8_t *load(const char *dir, const char *name, size_t *length) {
   char path[512];
@@ -161,9 +167,57 @@ int main(int argc, char **argv) {
   (void)mt_tx_agent_step(0);
   windows(MT_TX_UPDATE_TRIAL_MESSAGES, 40030);
   CHECK(mt_tx_update_result(why, sizeof why) == TX_SUCCESS && mt_tx_update_sequence() == 6);
+
+  /* the direct method: nine.pkg (sequence 9) in base64 chunks of 1,000 bytes */
+  static const MT_AZ_UPDATE_OPS ops = {
+      mt_tx_update_begin,  mt_tx_update_write,    mt_tx_update_commit, mt_tx_update_expected_offset,
+      mt_tx_update_result, mt_tx_update_sequence, MT_TX_PENDING,       MT_TX_UPDATE_REPEATED};
+  size_t nine_n;
+  uint8_t *nine = load(argv[1], "nine.pkg", &nine_n);
+  static char payload[8192], answer[512];
+  ULONG answer_n = 0;
+#define METHOD(text)                                                                   \
+  mt_azure_iot_update_method(&ops, (const UCHAR *)(text), (ULONG)strlen(text), answer, \
+                             sizeof answer, &answer_n)
+  for (size_t at = 0; at < nine_n; at += 1000) {
+    size_t n = nine_n - at < 1000 ? nine_n - at : 1000;
+    int32_t b64 = 0;
+    char encoded[1400];
+    CHECK(az_result_succeeded(az_base64_encode(AZ_SPAN_FROM_BUFFER(encoded),
+                                               az_span_create(nine + at, (int32_t)n), &b64)));
+    snprintf(payload, sizeof payload, "{\"offset\":%lu,\"chunk\":\"%.*s\"}", (unsigned long)at,
+             (int)b64, encoded);
+    UINT code = METHOD(payload);
+    char next[48];
+    snprintf(next, sizeof next, "{\"next\":%lu}", (unsigned long)(at + n));
+    CHECK(code == 200 && strcmp(answer, next) == 0);
+    if (at == 2000) {
+      CHECK(METHOD(payload) == 200 && strstr(answer, "\"repeated\":true") != NULL); /* a retry */
+      snprintf(payload, sizeof payload, "{\"offset\":%lu,\"chunk\":\"AAAA\"}",
+               (unsigned long)(at + 5000));
+      CHECK(METHOD(payload) == 400 && strstr(answer, "\"error\":\"chunk out of order") != NULL &&
+            strstr(answer, next + 1) != NULL); /* a gap: refused, resume from "next" */
+    }
+  }
+  CHECK(METHOD("{\"offset\":1}") == 400 && strncmp(answer, "{\"error\":", 9) == 0); /* no chunk */
+  CHECK(METHOD("[1,2]") == 400);
+  CHECK(METHOD("{}") == 200 && strstr(answer, "\"coreSequence\":6") != NULL);
+  CHECK(METHOD("{\"commit\":true}") == 202 && strcmp(answer, "{\"result\":\"pending\"}") == 0);
+  CHECK(METHOD("{}") == 200 && strncmp(answer, "{\"result\":\"pending\"", 19) == 0);
+  (void)mt_tx_agent_step(0);
+  windows(MT_TX_UPDATE_TRIAL_MESSAGES, 40040);
+  CHECK(METHOD("{}") == 200 && strncmp(answer, "{\"result\":\"applied\"", 19) == 0 &&
+        strstr(answer, "\"coreSequence\":9}") != NULL);
+  /* a package refused through the method: its reason comes back */
+  snprintf(payload, sizeof payload, "{\"offset\":0,\"chunk\":\"%s\"}", "0oRDoQEmoQRI");
+  CHECK(METHOD(payload) == 200);
+  CHECK(METHOD("{\"commit\":true}") == 400 &&
+        strstr(answer, "truncated: the COSE_Sign1 envelope is cut short") != NULL);
+  free(nine);
+
   MT_TX_STATS s;
   mt_tx_stats_get(&s);
-  CHECK(s.faults == 0 && s.ingested == 1 + 2 * MT_TX_UPDATE_TRIAL_MESSAGES);
+  CHECK(s.faults == 0 && s.ingested == 1 + 3 * MT_TX_UPDATE_TRIAL_MESSAGES);
   free(key), free(good), free(next), free(other), free(low), free(self_test);
   return check_report("core updates through the ThreadX API (test double)");
 }
