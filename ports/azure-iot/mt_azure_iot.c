@@ -207,6 +207,66 @@ static UINT az_find_section(const CHAR *json, ULONG length, const CHAR *outer, c
   return have;
 }
 
+/* The installed core's sequence: the update API's, or the configured one. */
+static unsigned long az_core_sequence(VOID) {
+  return az_config.update != TX_NULL ? (unsigned long)az_config.update->sequence()
+                                     : (unsigned long)az_config.core_sequence;
+}
+
+/* Direct methods: `microtally-update` goes to the update API (mt_azure_iot_update.c), any
+ * other is answered 404. */
+static VOID az_methods(VOID) {
+  const UCHAR *name;
+  USHORT name_length, context_length;
+  VOID *context;
+  NX_PACKET *packet;
+  static UCHAR payload[MT_AZ_UPDATE_CHUNK_BYTES / 3u * 4u + 256u];
+  static CHAR answer[512];
+  while (az_config.update != TX_NULL &&
+         nx_azure_iot_hub_client_direct_method_message_receive(
+             az_client, &name, &name_length, &context, &context_length, &packet, NX_NO_WAIT) ==
+             NX_AZURE_IOT_SUCCESS) {
+    ULONG length = 0, answer_length = 0;
+    UINT status = 404u;
+    static const CHAR method[] = "microtally-update";
+    if (name_length == sizeof method - 1u && memcmp(name, method, name_length) == 0) {
+      if (packet->nx_packet_length >= sizeof payload ||
+          nx_packet_data_retrieve(packet, payload, &length) != NX_SUCCESS) {
+        status = 413u;
+        answer_length = (ULONG)snprintf(answer, sizeof answer, "{\"error\":\"payload too large\"}");
+      } else {
+        status = mt_azure_iot_update_method(az_config.update, payload, length, answer,
+                                            sizeof answer, &answer_length);
+      }
+    } else {
+      answer_length = (ULONG)snprintf(answer, sizeof answer, "{\"error\":\"no such method\"}");
+    }
+    nx_packet_release(packet);
+    nx_azure_iot_hub_client_direct_method_message_response(az_client, status, context,
+                                                           context_length, (const UCHAR *)answer,
+                                                           (UINT)answer_length, MT_AZ_CALL_TICKS);
+  }
+}
+
+/* After a swap: the new coreSequence in the reported properties (once per change). */
+static VOID az_report_core_sequence(VOID) {
+  static unsigned long reported;
+  static UINT done;
+  if (az_config.update == TX_NULL) return;
+  unsigned long sequence = az_core_sequence();
+  if (done && sequence == reported) return;
+  int n = snprintf(az_reported, sizeof az_reported, "{\"microtally\":{\"coreSequence\":%lu}}",
+                   sequence);
+  UINT request_id = 0, response = 0;
+  ULONG reported_version = 0;
+  if (nx_azure_iot_hub_client_device_twin_reported_properties_send(
+          az_client, (const UCHAR *)az_reported, (UINT)n, &request_id, &response, &reported_version,
+          MT_AZ_CALL_TICKS) == NX_AZURE_IOT_SUCCESS) {
+    reported = sequence;
+    done = 1u;
+  }
+}
+
 /* Applies a `microtally` section through the agent and reports the verdict. */
 static VOID az_apply(const CHAR *section, ULONG length, uint64_t version) {
   if (length >= sizeof az_section) length = sizeof az_section - 1u; /* the agent then rejects it */
@@ -235,8 +295,7 @@ static VOID az_apply(const CHAR *section, ULONG length, uint64_t version) {
     n = snprintf(az_reported, sizeof az_reported,
                  "{\"microtally\":{\"configuration\":{\"version\":%llu,\"status\":\"applied\"},"
                  "\"agentVersion\":\"%s\",\"coreSequence\":%lu}}",
-                 (unsigned long long)version, az_config.agent_version,
-                 (unsigned long)az_config.core_sequence);
+                 (unsigned long long)version, az_config.agent_version, az_core_sequence());
   } else {
     az_stats.twin_rejected++;
     CHAR escaped[2 * sizeof reason];
@@ -250,8 +309,7 @@ static VOID az_apply(const CHAR *section, ULONG length, uint64_t version) {
         az_reported, sizeof az_reported,
         "{\"microtally\":{\"configuration\":{\"version\":%llu,\"status\":\"rejected\",\"reason\":\"%s\"},"
         "\"agentVersion\":\"%s\",\"coreSequence\":%lu}}",
-        (unsigned long long)version, escaped, az_config.agent_version,
-        (unsigned long)az_config.core_sequence);
+        (unsigned long long)version, escaped, az_config.agent_version, az_core_sequence());
   }
   if (n <= 0 || (ULONG)n >= sizeof az_reported) return;
   UINT request_id = 0, response = 0;
@@ -365,6 +423,8 @@ static VOID az_thread_entry(ULONG unused) {
       az_twin_on_connect();
     }
     az_twin_patches();
+    az_methods();
+    az_report_core_sequence();
     if (az_inflight_length == 0u) az_take();
     if (az_inflight_length == 0u) {
       tx_thread_sleep(MT_AZ_IDLE_TICKS);
@@ -407,6 +467,8 @@ UINT mt_azure_iot_start(NX_AZURE_IOT_HUB_CLIENT *client, const MT_AZURE_IOT_CONF
   az_config = *config;
   az_seed = tx_time_get() ^ 0x5eedu;
   UINT status = nx_azure_iot_hub_client_device_twin_enable(client);
+  if (status == NX_AZURE_IOT_SUCCESS && config->update != TX_NULL)
+    status = nx_azure_iot_hub_client_direct_method_enable(client);
   if (status == NX_AZURE_IOT_SUCCESS)
     status = nx_azure_iot_hub_client_connection_status_callback_set(client, az_connection_status);
   if (status != NX_AZURE_IOT_SUCCESS) return status;

@@ -28,6 +28,7 @@
 #include "nx_azure_iot_hub_client.h"
 
 #include "mt_azure_iot_config_defaults.h"
+#include "mt_azure_iot_update.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -53,8 +54,11 @@ typedef struct MT_AZURE_IOT_CONFIG_STRUCT {
    * generator seeded from the tick count). */
   ULONG (*random)(VOID);
   /* Reported as microtally.coreSequence: the sequence number of the installed core update
-   * (SPEC R12), 0 for the core built into the firmware (the update work will fill it). */
+   * (SPEC R12), 0 for the core built into the firmware; `update`'s sequence when it is set. */
   ULONG core_sequence;
+  /* Optional: core updates through the direct method `microtally-update`
+   * (mt_azure_iot_update.h); TX_NULL: direct methods stay off. */
+  const MT_AZ_UPDATE_OPS *update;
 } MT_AZURE_IOT_CONFIG;
 
 typedef struct MT_AZURE_IOT_STATS_STRUCT {

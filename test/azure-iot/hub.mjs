@@ -56,6 +56,8 @@ export class HubStandIn {
     this.reported = {};
     this.reportedVersion = 1;
     this.sockets = new Set();
+    this.methodWaits = new Map(); // $rid -> (status, payload) => void
+    this.methodRid = 0;
     this.server = null;
     this.onChange = () => {};
   }
@@ -88,6 +90,23 @@ export class HubStandIn {
       if (s.authenticated) this.write(s, { cmd: 'publish', topic: `$iothub/twin/PATCH/properties/desired/?$version=${this.desiredVersion}`, payload: body, qos: 0, retain: false });
     }
     return this.desiredVersion;
+  }
+
+  /** Invokes a direct method on the connected device: resolves with { status, body } (its JSON answer). */
+  invokeMethod(name, payload, ms = 30000) {
+    const rid = (this.methodRid += 1).toString(16);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => { this.methodWaits.delete(rid); reject(new Error(`direct method ${name}: no answer within ${ms} ms`)); }, ms);
+      this.methodWaits.set(rid, (status, answer) => {
+        clearTimeout(timer);
+        let body;
+        try { body = JSON.parse(answer.toString('utf8')); } catch { body = undefined; }
+        resolve({ status, body });
+      });
+      for (const s of this.sockets) {
+        if (s.authenticated) this.write(s, { cmd: 'publish', topic: `$iothub/methods/POST/${name}/?$rid=${rid}`, payload: Buffer.from(JSON.stringify(payload)), qos: 0, retain: false });
+      }
+    });
   }
 
   write(socket, packet) {
@@ -152,6 +171,11 @@ export class HubStandIn {
         properties[decodeURIComponent(at < 0 ? pair : pair.slice(0, at))] = at < 0 ? '' : decodeURIComponent(pair.slice(at + 1));
       }
       this.telemetry.push({ topic: p.topic, properties, payload: Buffer.from(p.payload), at: Date.now() });
+    } else if (p.topic.startsWith('$iothub/methods/res/')) {
+      const status = Number(/^\$iothub\/methods\/res\/(\d+)\//.exec(p.topic)?.[1]);
+      const wait = this.methodWaits.get(rid);
+      this.methodWaits.delete(rid);
+      if (wait) wait(status, Buffer.from(p.payload));
     } else if (p.topic.startsWith('$iothub/twin/GET/')) {
       this.twinGets += 1;
       const body = { desired: { ...this.desired, $version: this.desiredVersion }, reported: { ...this.reported, $version: this.reportedVersion } };

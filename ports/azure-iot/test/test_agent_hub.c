@@ -5,6 +5,9 @@
  * arrives): makes a UDP and a TCP flow with known bytes to the namespace's echo peers, then runs
  * for the given seconds and prints the adapter's and the agent's counters as `stats: ...`.
  *   test_agent_hub <tap> <peer IPv4> <hub> <device id> <key file> <CA DER file> <json|cbor> <seconds> <window s>
+ *                  [<update key.raw> <selftest.jsonl>]
+ * With the last two, core updates are on (microtally_threadx_update.h, RAM slots): the direct
+ * method `microtally-update` takes packages signed with that key.
  */
 #include <arpa/inet.h>
 #include <stdio.h>
@@ -15,6 +18,7 @@
 
 #include "microtally_netx.h"
 #include "microtally_threadx.h"
+#include "microtally_threadx_update.h"
 #include "mt_azure_iot.h"
 #include "nx_api.h"
 #include "nx_azure_iot_hub_client.h"
@@ -60,6 +64,44 @@ static ULONG agent_queue[256 * MT_TX_EVENT_ULONGS];
 static NX_UDP_SOCKET udp;
 static NX_TCP_SOCKET tcp;
 static UCHAR payload[3000];
+
+/* Core updates (optional): the public key, the self-test, two RAM slots and the state record. */
+static UCHAR update_key[65];
+static CHAR self_test[4096];
+static UINT self_test_length, updates;
+static UCHAR slots[2][64 * 1024], state_record[MT_UPDATE_STATE_BYTES];
+static int has_state;
+static int s_erase(void *c, int slot, uint32_t n) {
+  (void)c;
+  memset(slots[slot], 0xff, n);
+  return 0;
+}
+static int s_write(void *c, int slot, uint32_t at, const uint8_t *d, uint32_t n) {
+  (void)c;
+  memcpy(slots[slot] + at, d, n);
+  return 0;
+}
+static const uint8_t *s_read(void *c, int slot) {
+  (void)c;
+  return slots[slot];
+}
+static int s_load(void *c, uint8_t *r, uint32_t n) {
+  (void)c;
+  if (!has_state) return 1;
+  memcpy(r, state_record, n);
+  return 0;
+}
+static int s_save(void *c, const uint8_t *r, uint32_t n) {
+  (void)c;
+  memcpy(state_record, r, n);
+  has_state = 1;
+  return 0;
+}
+static const mt_update_storage_t storage = {NULL,   sizeof slots[0], s_erase, s_write,
+                                            s_read, s_load,          s_save};
+static const MT_AZ_UPDATE_OPS update_ops = {
+    mt_tx_update_begin,  mt_tx_update_write,    mt_tx_update_commit, mt_tx_update_expected_offset,
+    mt_tx_update_result, mt_tx_update_sequence, MT_TX_PENDING,       MT_TX_UPDATE_REPEATED};
 
 /* Unix time for SAS expiry, certificate dates and the agent: the host's clock (the example
  * firmware uses SNTP). */
@@ -127,7 +169,13 @@ static void main_entry(ULONG unused) {
         sizeof cipher_map / sizeof cipher_map[0], tls_metadata, sizeof tls_metadata, &ca_cert);
   if (status == NX_SUCCESS)
     status = nx_azure_iot_hub_client_symmetric_key_set(&client, key, key_length);
-  MT_AZURE_IOT_CONFIG az = {adapter_stack, sizeof adapter_stack, 6, "e2e-1.0", TX_NULL, 0u};
+  MT_AZURE_IOT_CONFIG az = {adapter_stack, sizeof adapter_stack, 6, "e2e-1.0", TX_NULL, 0u,
+                            TX_NULL};
+  if (updates) {
+    az.update = &update_ops;
+    if (status == NX_SUCCESS)
+      status = mt_tx_update_open(&storage, update_key, self_test, self_test_length);
+  }
   if (status == NX_SUCCESS) status = mt_azure_iot_start(&client, &az);
   MT_TX_CONFIG cfg;
   memset(&cfg, 0, sizeof cfg);
@@ -209,10 +257,10 @@ static UINT read_file(const char *path, UCHAR *into, UINT capacity, int text) {
 
 int main(int argc, char **argv) {
   struct in_addr parsed;
-  if (argc != 10 || inet_pton(AF_INET, argv[2], &parsed) != 1) {
+  if ((argc != 10 && argc != 12) || inet_pton(AF_INET, argv[2], &parsed) != 1) {
     fprintf(
         stderr,
-        "usage: test_agent_hub <tap> <peer IPv4> <hub> <device id> <key file> <CA DER file> <json|cbor> <seconds> <window s>\n");
+        "usage: test_agent_hub <tap> <peer IPv4> <hub> <device id> <key file> <CA DER file> <json|cbor> <seconds> <window s> [<update key.raw> <selftest.jsonl>]\n");
     return 2;
   }
   tap_name = argv[1];
@@ -226,6 +274,16 @@ int main(int argc, char **argv) {
   snprintf(configuration, sizeof configuration,
            "{\"network\":{\"priority\":\"high\"},\"priorityIntervals\":{\"high\":%lu}}",
            strtoul(argv[9], NULL, 10));
+  if (argc == 12) {
+    static UCHAR key_file[sizeof update_key + 1u]; /* one more: a longer file is refused */
+    updates = read_file(argv[10], key_file, sizeof key_file, 0) == sizeof update_key;
+    memcpy(update_key, key_file, sizeof update_key);
+    self_test_length = read_file(argv[11], (UCHAR *)self_test, sizeof self_test, 0);
+    if (!updates || self_test_length == 0) {
+      fprintf(stderr, "test_agent_hub: cannot read the update key (65 bytes) or the self-test\n");
+      return 2;
+    }
+  }
   if (key_length == 0 || ca_length == 0) {
     fprintf(stderr, "test_agent_hub: cannot read the key file or the CA file (or too long)\n");
     return 2;
