@@ -14,8 +14,8 @@ import { Lit } from "./literal";
 import { storeText, storedLen, storedTruncated } from "./text";
 
 /** Bounds of the record's texts, in bytes of their JSON-escaped form (longer ones are cut, `Truncated`). */
-export const VERSION_CAP: i32 = P.LINUX ? 64 : 16;
-export const REASON_CAP: i32 = P.LINUX ? 256 : 64;
+export const VERSION_CAP: i32 = P.LINUX ? 64 : 24;
+export const REASON_CAP: i32 = P.LINUX ? 256 : 128;
 
 export const RESULT_APPLIED = 0, RESULT_REJECTED = 1, RESULT_ROLLED_BACK = 2;
 

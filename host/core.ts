@@ -184,9 +184,11 @@ export class Core {
   readonly inputCapacity: number;
   private readonly outPtr: number;
   private pending: Uint8Array[] = [];
+  private chunks = 0;
 
   /** `wasm`: the blob's path, or its bytes (an update package's blob, not on disk). */
-  constructor(readonly profile: Profile, wasm: string | Uint8Array = blobPath(profile)) {
+  constructor(readonly profile: Profile, readonly blob: string | Uint8Array = blobPath(profile)) {
+    const wasm = blob;
     const instance = new WebAssembly.Instance(typeof wasm === 'string' ? compiled(wasm) : new WebAssembly.Module(wasm as Uint8Array<ArrayBuffer>), {});
     this.x = instance.exports as unknown as Exports;
     this.x.mt_init();
@@ -411,8 +413,12 @@ export class Core {
     return this.dec.decode(this.mem().subarray(p, p + this.x.mt_error_length()));
   }
 
+  /** Chunks the last call's drain took: more than 0 when it sent (a window boundary, docs/UPDATE.md). */
+  get lastChunks(): number { return this.chunks; }
+
   private result(status: number): CallResult {
     const res: CallResult = { status, messages: [] };
+    this.chunks = 0;
     if (status === Status.Skipped) res.reason = this.error();
     this.drain(res.messages);
     return res;
@@ -420,6 +426,7 @@ export class Core {
 
   private drain(out: Message[]): void {
     for (let n = this.x.mt_next_chunk(); n > 0; n = this.x.mt_next_chunk()) {
+      this.chunks++;
       this.pending.push(this.mem().slice(this.outPtr, this.outPtr + n));
       if (this.x.mt_chunk_ends_message()) {
         const m = Buffer.concat(this.pending);

@@ -9,7 +9,7 @@
 // packages for every case of docs/UPDATE.md's refusals and of the swap's failures. Writes
 // index.json: each package's file, sequence, profile and the outcome an agent must reach.
 import { execFileSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { generateKeyPairSync, createHash } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 
@@ -23,17 +23,30 @@ function patch(file, from, to) {
   writeFileSync(file, text.replace(from, to));
 }
 
+/** A digest of the core's sources and build options: a variant is compiled again only when it changed. */
+function sourcesDigest() {
+  const h = createHash('sha256');
+  for (const f of readdirSync(`${root}assembly`, { recursive: true }).map(String).sort()) {
+    if (f.endsWith('.ts')) h.update(f).update(readFileSync(`${root}assembly/${f}`));
+  }
+  return h.update(readFileSync(`${root}asconfig.json`)).update(readFileSync(fileURLToPath(import.meta.url))).digest('hex');
+}
+
 /** Compiles assembly/ with `edit` applied to a copy, as the rtos target (asconfig.json). */
 function variant(work, name, edit) {
+  const out = `${work}/${name}.wasm`;
+  const stamp = `${work}/${name}.sources`;
+  const digest = sourcesDigest();
+  if (existsSync(out) && existsSync(stamp) && readFileSync(stamp, 'utf8') === digest) return readFileSync(out);
   const src = `${work}/${name}`;
   rmSync(src, { recursive: true, force: true });
   mkdirSync(src, { recursive: true });
   cpSync(`${root}assembly`, `${src}/assembly`, { recursive: true });
   cpSync(`${root}asconfig.json`, `${src}/asconfig.json`);
   edit(`${src}/assembly`);
-  const out = `${work}/${name}.wasm`;
   execFileSync(`${root}node_modules/.bin/asc`, ['--config', 'asconfig.json', '--target', 'rtos', '-o', out, '-t', `${work}/${name}.wat`],
     { cwd: src, stdio: ['ignore', 'ignore', 'inherit'] });
+  writeFileSync(stamp, digest);
   return readFileSync(out);
 }
 

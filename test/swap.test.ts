@@ -190,7 +190,7 @@ describe('AgentUpdate and Heartbeat records', () => {
     c.ingestLine(connLine(T0));
     const [m] = c.tick(T0 + 30000).messages.map((x) => JSON.parse(x as string));
     const rec = m.Events.find((e: any) => e.Name === 'AgentUpdate').Payload[0];
-    expect(rec.Reason).toBe('r'.repeat(64));
+    expect(rec.Reason).toBe('r'.repeat(128));
     expect(rec.Truncated).toBe(true);
   });
 
