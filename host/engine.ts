@@ -16,7 +16,16 @@ export interface ReplayOptions {
   format?: 'json' | 'cbor';
   /** Add the core's one-line JSON summary to stderr (SPEC R11 `--stats`). */
   stats?: boolean;
+  /** Core updates (`--update-at`, docs/UPDATE.md): each package file delivered before trace line `line`. */
+  updates?: { line: number; path: string }[];
+  /** The public key (PEM file) the packages must be signed with; required with `updates`. */
+  pub?: string;
+  /** The sequence of the blob the replay starts with (`--installed-sequence`; 0: the built-in blob). */
+  installedSequence?: number;
 }
+
+/** The engines whose replay can swap cores (`--update-at`). */
+export const SWAPPING_ENGINES: EngineName[] = ['v8'];
 
 export interface ReplayResult {
   /** Messages, one JSON message per line, exactly as the CLI prints them. */

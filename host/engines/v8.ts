@@ -5,10 +5,13 @@
 // a file or stdin, and Engine.replay (the tests' whole-trace interface) feeds it one chunk.
 
 import { readFileSync } from 'node:fs';
-import { Core, framed, Status, type Message } from '../core.js';
+import { Core, framed, Status, type CallResult, type Message } from '../core.js';
 import type { BenchResult, Engine, ReplayOptions, ReplayResult } from '../engine.js';
 import { bytesInput, collect, type ReplayOutput, type TraceInput } from '../io.js';
 import { CONN_APP_LEN, CONN_HEADER, CONN_HOST_LEN } from '../layout.js';
+import { loadPublicKey } from '../update/package.js';
+import { UpdatableCore } from '../update/swap.js';
+import { VERSION } from '../version.js';
 
 /**
  * The host's part of replay (docs/ABI.md) over a stream: push() takes chunks as they are read
@@ -25,10 +28,25 @@ export class LineReplay {
   private endsInCr = false;
   private lineNo = 0;
   private skipped = 0;
+  /** With `--update-at`: the core that can be swapped, and the packages still to deliver (by line). */
+  private up?: UpdatableCore;
+  private updates: { line: number; bytes: Uint8Array }[] = [];
 
   constructor(private readonly core: Core, private readonly options: ReplayOptions,
     private readonly output: ReplayOutput) {
     this.line = new Uint8Array(core.inputCapacity);
+    if (options.updates?.length) {
+      this.updates = options.updates.map((u) => ({ line: u.line, bytes: readFileSync(u.path) }));
+      this.up = new UpdatableCore(core, { wasm: core.blob, version: VERSION, sequence: options.installedSequence ?? 0 }, {
+        profile: options.profile, agentId: options.agentId, format: options.format,
+        pub: loadPublicKey(readFileSync(options.pub!)), highestSequence: options.installedSequence ?? 0,
+      });
+    }
+  }
+
+  /** Delivers the packages due before line `n` (past the last line: at the end). */
+  private deliver(n: number): void {
+    while (this.updates.length > 0 && this.updates[0].line <= n) this.up!.deliver(this.updates.shift()!.bytes);
   }
 
   /** Sets the format and the agent id: 2 (usage error, reported) when the core refuses one, else undefined. */
@@ -61,8 +79,9 @@ export class LineReplay {
 
   end(): number {
     if (this.len > 0) this.ingestKept();
-    for (const m of this.core.finish().messages) this.emit(m);
-    if (this.options.stats) this.output.err(this.core.stats() + '\n');
+    if (this.up) this.deliver(Infinity);
+    for (const m of (this.up ? this.up.finish() : this.core.finish()).messages) this.emit(m);
+    if (this.options.stats) this.output.err((this.up?.core ?? this.core).stats() + '\n');
     return this.skipped > 0 ? 1 : 0;
   }
 
@@ -85,9 +104,19 @@ export class LineReplay {
   /** A line, or the length of one the splitter only measured (longer than the input area). */
   private ingest(line: Uint8Array | number): void {
     this.lineNo++;
-    const r = typeof line === 'number' ? this.core.oversizedLine(line) : this.core.ingestLine(line);
+    const r = this.up ? this.viaUpdatable(line) : typeof line === 'number' ? this.core.oversizedLine(line) : this.core.ingestLine(line);
     if (r.status === Status.Skipped) { this.skipped++; this.output.err(`line ${this.lineNo}: ${r.reason}\n`); }
     for (const m of r.messages) this.emit(m);
+  }
+
+  /** A line through the swappable core: kept (copied) while it may be ingested again. */
+  private viaUpdatable(line: Uint8Array | number): CallResult {
+    this.deliver(this.lineNo);
+    if (typeof line === 'number') return this.up!.call((c) => c.oversizedLine(line));
+    const copy = Uint8Array.from(line);
+    // A configuration the core accepts is applied again to every core that follows (docs/UPDATE.md).
+    const config = Buffer.from(copy.buffer, copy.byteOffset, copy.length).includes('"config"') && isConfigLine(copy);
+    return this.up!.call((c) => c.ingestLine(copy), config);
   }
 
   /** A JSON message is a line; a CBOR one is a data item of the sequence (RFC 8742), as is. */
@@ -130,6 +159,10 @@ export class V8Engine implements Engine {
     }
     return { events: count, ns: best, sendNs: bestSend, stats };
   }
+}
+
+function isConfigLine(line: Uint8Array): boolean {
+  try { return (JSON.parse(Buffer.from(line).toString('utf8')) as { kind?: unknown }).kind === 'config'; } catch { return false; }
 }
 
 /** Number of typed connection records laid back to back. */

@@ -23,7 +23,7 @@ export const MANIFEST_FORMAT = 1;
 /** The largest blob a package carries: the linux blob's linear memory is 42 pages, its code far less. */
 export const MAX_BLOB_BYTES = 4 << 20;
 /** The ABI versions this host drives (docs/ABI.md: mt_abi_version). */
-export const SUPPORTED_ABI = [4];
+export const SUPPORTED_ABI = [5];
 /** The agent id the self-test runs with, so its digest does not depend on the core's default. */
 export const SELFTEST_AGENT_ID = '00000000-0000-4000-8000-000000000012';
 
@@ -39,7 +39,10 @@ export interface Manifest {
 }
 
 /** A package refused: the reason is one line (docs/UPDATE.md, "Refusals"). */
-export class PackageError extends Error {}
+export class PackageError extends Error {
+  /** The manifest, when the refusal came after its signature verified (an AgentUpdate names its version). */
+  manifest?: Manifest;
+}
 
 const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest();
 
@@ -173,6 +176,11 @@ export interface VerifyOptions {
   installedSequence?: number;
   /** The profile of the agent that would install it. */
   profile?: Profile;
+  /**
+   * false: stop after the blob's digest, without running the blob (what an agent checks when a
+   * package arrives; it loads and self-tests the blob at the swap, docs/UPDATE.md). Default true.
+   */
+  inspect?: boolean;
 }
 
 const bad = (why: string): never => { throw new PackageError(why); };
@@ -257,17 +265,28 @@ export function verifyPackage(bytes: Uint8Array, pub: KeyObject, opts: VerifyOpt
     agentVersion: text(m, M.agentVersion, 'agentVersion'),
     selfTestSha256: digest(m, M.selfTestSha256, 'selfTestSha256'),
   };
+  try {
+    return checkManifest(manifest, bytes, env.end, opts);
+  } catch (e) {
+    if (e instanceof PackageError) e.manifest = manifest;
+    throw e;
+  }
+}
+
+/** verifyPackage's checks once the manifest is read and its signature verified. */
+function checkManifest(manifest: Manifest, bytes: Uint8Array, envEnd: number, opts: VerifyOptions): { manifest: Manifest; blob: Uint8Array } {
   if (!SUPPORTED_ABI.includes(manifest.abiVersion)) bad(`wrong ABI: the package's blob has ABI ${manifest.abiVersion}, this agent drives ${SUPPORTED_ABI.join(', ')}`);
   if (opts.profile !== undefined && manifest.profile !== opts.profile) bad(`wrong profile: the package is for ${manifest.profile}, this agent is ${opts.profile}`);
   if (opts.installedSequence !== undefined && manifest.sequence <= opts.installedSequence) {
     bad(`sequence ${manifest.sequence} is not above the installed ${opts.installedSequence} (an older or replayed package)`);
   }
-  const bi = read(bytes, env.end, 'the blob');
+  const bi = read(bytes, envEnd, 'the blob');
   if (!(bi.item instanceof Uint8Array)) bad('the blob (the item after the envelope) is not a byte string');
   if (bi.end !== bytes.length) bad(`${bytes.length - bi.end} bytes after the blob`);
   const blob = bi.item as Uint8Array;
   if (blob.length !== manifest.blobSize) bad(`blob size mismatch: ${blob.length} bytes, the manifest says ${manifest.blobSize}`);
   if (sha256(blob).toString('hex') !== manifest.blobSha256) bad('blob digest mismatch: its SHA-256 is not the manifest\'s');
+  if (opts.inspect === false) return { manifest, blob };
   const facts = inspectBlob(blob);
   if (facts.abiVersion !== manifest.abiVersion) bad(`wrong ABI: the blob reports ${facts.abiVersion}, the manifest says ${manifest.abiVersion}`);
   if (facts.profile !== manifest.profile) bad(`wrong profile: the blob is a ${facts.profile} blob, the manifest says ${manifest.profile}`);

@@ -1,0 +1,232 @@
+// The swap of a core on V8 (docs/UPDATE.md, "Installing: the swap"): a package is checked when it
+// arrives, staged, and installed at the next window boundary: everything pending is sent, the old
+// core's run is carried over (ABI 5), the new blob is loaded, self-tested and goes live; during its
+// first windows a trap brings the previous core back from the last checkpoint with the inputs
+// since. Every outcome is an AgentUpdate record. `replay --update-at` and the Linux agent use it.
+
+import { createHash, type KeyObject } from 'node:crypto';
+import { Core, Status, type AgentUpdateReport, type CallResult, type Message } from '../core.js';
+import type { Profile } from '../engine.js';
+import { PackageError, runSelfTest, verifyPackage, type Manifest } from './package.js';
+
+/** Window boundaries after a swap during which a trap brings the previous core back. */
+export const PROBATION_WINDOWS = 2;
+
+/** A blob an agent can run: its bytes (or the built-in blob's path), version and sequence (0: built in). */
+export interface Blob { wasm: string | Uint8Array; version: string; sequence: number }
+
+/** One call into the core; kept while it may have to be made again through another core. */
+export type Op = (core: Core) => CallResult;
+
+export interface UpdatableOptions {
+  profile: Profile;
+  agentId?: string;
+  format?: 'json' | 'cbor';
+  /** The key packages must be signed with. */
+  pub: KeyObject;
+  /** The highest sequence ever installed: a package must be above it (anti-rollback). */
+  highestSequence: number;
+  /** Each attempt's outcome, as its AgentUpdate record says it, and the blob that runs after it. */
+  onOutcome?: (report: AgentUpdateReport, running: Blob, manifest?: Manifest) => void;
+}
+
+/** A failed step of a swap: its reason is the AgentUpdate's (fixed texts, the same on every engine). */
+class SwapFailure extends Error {}
+
+const isTrap = (e: unknown) => e instanceof WebAssembly.RuntimeError;
+const sha256 = (b: Uint8Array | string) => createHash('sha256').update(b).digest('hex');
+
+/**
+ * A core that can be replaced while it runs. Every call goes through call(); a package through
+ * deliver(). The messages of a call include those the swap or a roll-back sent on its way.
+ */
+export class UpdatableCore {
+  private live: Core;
+  private staged?: { manifest: Manifest; blob: Uint8Array };
+  /** During probation: the blob to go back to, the last checkpoint and the inputs since. */
+  private previous?: Blob;
+  private probation = 0;
+  private checkpoint?: Uint8Array;
+  private journal: Op[] = [];
+  /** Every configuration the running core accepted, in order: re-applied to a new core. */
+  private configs: Op[] = [];
+  /** Records the core could not take yet (one waits at a time): offered again after each call. */
+  private reports: AgentUpdateReport[] = [];
+  highest: number;
+
+  /** `core`: the running core, already given its agent id and format (`running` is its blob). */
+  constructor(core: Core, public running: Blob, private readonly o: UpdatableOptions) {
+    this.live = core;
+    this.highest = o.highestSequence;
+  }
+
+  get core(): Core { return this.live; }
+  get stagedSequence(): number | undefined { return this.staged?.manifest.sequence; }
+  get inProbation(): boolean { return this.probation > 0; }
+
+  /**
+   * A package arrives: checked without running its blob, then staged for the next window
+   * boundary; a refusal is reported at once (an AgentUpdate record, `rejected`).
+   */
+  deliver(pkg: Uint8Array): AgentUpdateReport | undefined {
+    const from = { FromVersion: this.running.version, FromSequence: this.running.sequence };
+    if (this.staged) {
+      return this.outcome({ ...from, ToVersion: '', ToSequence: 0, Result: 'rejected',
+        Reason: `another package is staged (sequence ${this.staged.manifest.sequence})` });
+    }
+    try {
+      this.staged = verifyPackage(pkg, this.o.pub, { installedSequence: this.highest, profile: this.o.profile, inspect: false });
+      return undefined;
+    } catch (e) {
+      if (!(e instanceof PackageError)) throw e;
+      return this.outcome({ ...from, ToVersion: e.manifest?.agentVersion ?? '', ToSequence: e.manifest?.sequence ?? 0,
+        Result: 'rejected', Reason: e.message });
+    }
+  }
+
+  /** One call; `config`: it is a configuration (kept, if accepted, for the next core). */
+  call(op: Op, config = false): CallResult {
+    const r = this.probation > 0 ? this.onProbation(op) : op(this.live);
+    if (config && r.status === Status.Ok) this.configs.push(op);
+    if (this.probation === 0 && this.staged && this.live.lastChunks > 0) r.messages.push(...this.swap());
+    this.offerReports();
+    return r;
+  }
+
+  /** The end of input: everything is sent; a package still staged is installed now, then sent too. */
+  finish(): CallResult {
+    const r = this.call((c) => c.finish());
+    if (this.staged) {
+      r.messages.push(...this.swap());
+      // The new core's first boundary: its record goes out (a trap here still rolls back).
+      r.messages.push(...this.call((c) => c.finish()).messages);
+    }
+    return r;
+  }
+
+  /** A call during probation: checkpoint at each boundary, roll back on a trap. */
+  private onProbation(op: Op): CallResult {
+    this.journal.push(op);
+    try {
+      const r = op(this.live);
+      if (this.live.lastChunks === 0) return r;
+      const sent = [...r.messages, ...this.live.finish().messages];
+      const record = this.live.saveState();
+      if (typeof record === 'string') throw new Error(`the core refuses to save its state after a send: ${record}`);
+      // The boundary's messages leave now that they can never be sent again.
+      this.checkpoint = record;
+      this.journal = [];
+      if (--this.probation === 0) this.previous = undefined;
+      return { ...r, messages: sent };
+    } catch (e) {
+      if (!isTrap(e)) throw e;
+      return this.rollBackAndReplay();
+    }
+  }
+
+  /** A trap in probation: the previous core from the last checkpoint, then the inputs since. */
+  private rollBackAndReplay(): CallResult {
+    const failed = this.running;
+    const back = this.previous!;
+    this.probation = 0;
+    this.previous = undefined;
+    this.live = this.revive(back, this.checkpoint!);
+    this.running = back;
+    this.outcome({ FromVersion: back.version, FromSequence: back.sequence, ToVersion: failed.version, ToSequence: failed.sequence,
+      Result: 'rolledBack', Reason: `the new core trapped within ${PROBATION_WINDOWS} windows of the swap` });
+    const journal = this.journal;
+    this.journal = [];
+    const messages: Message[] = [];
+    let last: CallResult = { status: Status.Ok, messages: [] };
+    for (const op of journal) {
+      last = op(this.live);
+      messages.push(...last.messages);
+    }
+    return { ...last, messages };
+  }
+
+  /** Send, then swap (docs/UPDATE.md steps 3 to 6); returns what was sent on the way. */
+  private swap(): Message[] {
+    const { manifest, blob } = this.staged!;
+    this.staged = undefined;
+    const sent = [...this.live.finish().messages];
+    const record = this.live.saveState();
+    if (typeof record === 'string') throw new Error(`the core refuses to save its state after mt_finish: ${record}`);
+    const from = { FromVersion: this.running.version, FromSequence: this.running.sequence };
+    const to = { ToVersion: manifest.agentVersion, ToSequence: manifest.sequence };
+    this.highest = Math.max(this.highest, manifest.sequence);
+    const next: Blob = { wasm: blob, version: manifest.agentVersion, sequence: manifest.sequence };
+    try {
+      this.selfTest(blob, manifest);
+      this.live = this.revive(next, record);
+    } catch (e) {
+      if (!(e instanceof SwapFailure)) throw e;
+      this.live = this.revive(this.running, record);
+      this.outcome({ ...from, ...to, Result: 'rolledBack', Reason: e.message });
+      return sent;
+    }
+    this.previous = this.running;
+    this.running = next;
+    this.probation = PROBATION_WINDOWS;
+    this.checkpoint = record;
+    this.journal = [];
+    this.outcome({ ...from, ...to, Result: 'applied' }, manifest);
+    return sent;
+  }
+
+  /** Loads the blob on an instance of its own and compares its self-test with the manifest's. */
+  private selfTest(blob: Uint8Array, manifest: Manifest): void {
+    let core: Core;
+    try { core = new Core(this.o.profile, blob); } catch { throw new SwapFailure('the new core does not load'); }
+    let abi: number;
+    try { abi = core.abiVersion; } catch { throw new SwapFailure('the new core does not load'); }
+    if (abi !== manifest.abiVersion) throw new SwapFailure(`wrong ABI: the blob reports ${abi}, the manifest says ${manifest.abiVersion}`);
+    const profile = core.memoryBytes === 65536 ? 'rtos' : 'linux';
+    if (profile !== manifest.profile) throw new SwapFailure(`wrong profile: the blob is a ${profile} blob, the manifest says ${manifest.profile}`);
+    let out: string;
+    try { out = runSelfTest(core); } catch { throw new SwapFailure('the new core fails its self-test'); }
+    if (sha256(out) !== manifest.selfTestSha256) throw new SwapFailure('self-test mismatch: the blob\'s self-test output is not the digest in the manifest');
+  }
+
+  /** A fresh core of `blob` continuing the run of `record`: agent id, format, configurations, then the record. */
+  private revive(blob: Blob, record: Uint8Array): Core {
+    let core: Core;
+    try { core = new Core(this.o.profile, blob.wasm); } catch (e) {
+      if (isTrap(e) || e instanceof WebAssembly.CompileError || e instanceof WebAssembly.LinkError) throw new SwapFailure('the new core does not load');
+      throw e;
+    }
+    const fail = (what: string, reason: string) => { throw new SwapFailure(`the new core refuses the ${what}: ${reason}`); };
+    try {
+      if (this.o.format !== undefined) { const bad = core.setFormat(this.o.format); if (bad) fail('format', bad); }
+      if (this.o.agentId !== undefined) { const bad = core.setAgentId(this.o.agentId); if (bad) fail('agent id', bad); }
+      for (const op of this.configs) {
+        const r = op(core);
+        if (r.status !== Status.Ok) fail('configuration', r.reason ?? 'refused');
+      }
+      const bad = core.restoreState(record);
+      if (bad) fail('carried-over state', bad);
+    } catch (e) {
+      if (isTrap(e)) throw new SwapFailure('the new core does not load');
+      throw e;
+    }
+    return core;
+  }
+
+  private outcome(report: AgentUpdateReport, manifest?: Manifest): AgentUpdateReport {
+    this.reports.push(report);
+    this.offerReports();
+    this.o.onOutcome?.(report, this.running, manifest);
+    return report;
+  }
+
+  /** Hands waiting records to the core, oldest first, while it takes them. */
+  private offerReports(): void {
+    while (this.reports.length > 0) {
+      const refused = this.live.reportUpdate(this.reports[0]);
+      if (refused === 'an AgentUpdate record waits') return;
+      // Taken, or refused for good (a record this host made wrong): either way not offered again.
+      if (refused !== undefined) process.emitWarning(`microtally: an AgentUpdate record was refused: ${refused}`);
+      this.reports.shift();
+    }
+  }
+}

@@ -1,0 +1,118 @@
+#!/usr/bin/env node
+// Test-only update packages (issue 21, docs/UPDATE.md), made at test time, never committed:
+//   node scripts/make-test-packages.mjs [<dir>]        (default build/test-packages; needs npm run build)
+// Builds three variants of the rtos blob from a patched copy of assembly/ (the core itself has no
+// test hooks): `changed` (AgentVersion "0.1.0-changed" and a 20 s default medium window: visible in
+// every message and in the windows' times), `trap-load` (mt_init traps) and `trap-after` (traps
+// on the 30th input after mt_init: the self-test's 13 lines pass, a live core traps). Then a
+// fresh test key pair (test.key / test.pub, and other.key / other.pub for "wrong key") and
+// packages for every case of docs/UPDATE.md's refusals and of the swap's failures. Writes
+// index.json: each package's file, sequence, profile and the outcome an agent must reach.
+import { execFileSync } from 'node:child_process';
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { generateKeyPairSync, createHash } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+/** Inputs after mt_init on which the trap-after blob traps. */
+export const TRAP_AFTER_INPUTS = 30;
+
+function patch(file, from, to) {
+  const text = readFileSync(file, 'utf8');
+  if (!text.includes(from)) throw new Error(`make-test-packages: ${file} no longer has ${JSON.stringify(from)}`);
+  writeFileSync(file, text.replace(from, to));
+}
+
+/** A digest of the core's sources and build options: a variant is compiled again only when it changed. */
+function sourcesDigest() {
+  const h = createHash('sha256');
+  for (const f of readdirSync(`${root}assembly`, { recursive: true }).map(String).sort()) {
+    if (f.endsWith('.ts')) h.update(f).update(readFileSync(`${root}assembly/${f}`));
+  }
+  return h.update(readFileSync(`${root}asconfig.json`)).update(readFileSync(fileURLToPath(import.meta.url))).digest('hex');
+}
+
+/** Compiles assembly/ with `edit` applied to a copy, as the rtos target (asconfig.json). */
+function variant(work, name, edit) {
+  const out = `${work}/${name}.wasm`;
+  const stamp = `${work}/${name}.sources`;
+  const digest = sourcesDigest();
+  if (existsSync(out) && existsSync(stamp) && readFileSync(stamp, 'utf8') === digest) return readFileSync(out);
+  const src = `${work}/${name}`;
+  rmSync(src, { recursive: true, force: true });
+  mkdirSync(src, { recursive: true });
+  cpSync(`${root}assembly`, `${src}/assembly`, { recursive: true });
+  cpSync(`${root}asconfig.json`, `${src}/asconfig.json`);
+  edit(`${src}/assembly`);
+  execFileSync(`${root}node_modules/.bin/asc`, ['--config', 'asconfig.json', '--target', 'rtos', '-o', out, '-t', `${work}/${name}.wat`],
+    { cwd: src, stdio: ['ignore', 'ignore', 'inherit'] });
+  writeFileSync(stamp, digest);
+  return readFileSync(out);
+}
+
+export function makeTestPackages(dir = `${root}build/test-packages`) {
+  return Promise.all([import(`${root}dist/host/update/package.js`), import(`${root}dist/host/update/cbor.js`)])
+    .then(([{ makePackage, sealPackage, manifestMap, MANIFEST_FORMAT }, { encode }]) => {
+    mkdirSync(dir, { recursive: true });
+    const work = `${dir}/src`;
+    const changed = variant(work, 'changed', (a) => {
+      const v = [...Buffer.from('0.1.0-changed')];
+      patch(`${a}/words.ts`, /^@lazy export const versionNumber: Lit = .*$/m.exec(readFileSync(`${a}/words.ts`, 'utf8'))[0],
+        `@lazy export const versionNumber: Lit = memory.data<u8>([${[v.length, ...v].join(', ')}], 1); // "0.1.0-changed"`);
+      patch(`${a}/profile.ts`, 'DEFAULT_MEDIUM_S: i64 = LINUX ? 7200 : 30;', 'DEFAULT_MEDIUM_S: i64 = LINUX ? 7200 : 20;');
+    });
+    const trapLoad = variant(work, 'trap-load', (a) => patch(`${a}/index.ts`, 'export function mt_init(): i32 {', 'export function mt_init(): i32 {\n  unreachable();'));
+    const trapAfter = variant(work, 'trap-after', (a) => {
+      patch(`${a}/input.ts`, '  accepted++;\n', `  accepted++;\n  if (++testInputs >= ${TRAP_AFTER_INPUTS}) unreachable();\n`);
+      patch(`${a}/input.ts`, 'export let started = false;', 'export let started = false;\nlet testInputs = 0;');
+      patch(`${a}/input.ts`, '  started = false;\n  lastT = 0;', '  started = false;\n  testInputs = 0;\n  lastT = 0;');
+    });
+    const pair = (name) => {
+      const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
+      writeFileSync(`${dir}/${name}.key`, privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 });
+      writeFileSync(`${dir}/${name}.pub`, publicKey.export({ type: 'spki', format: 'pem' }));
+      return privateKey;
+    };
+    const key = pair('test');
+    const other = pair('other');
+    const builtIn = (p) => readFileSync(`${root}build/microtally-${p}.wasm`);
+    const index = [];
+    const put = (file, bytes, sequence, profile, outcome, reason) => {
+      writeFileSync(`${dir}/${file}`, bytes);
+      index.push({ file, sequence, profile, outcome, ...(reason ? { reason } : {}) });
+    };
+    const sha = (b) => createHash('sha256').update(b).digest('hex');
+    // A package whose manifest describes `blob` but carries the self-test digest of `like`: what
+    // sign would never make (the blob cannot run its self-test, or computes something else).
+    const unchecked = (blob, sequence, like) => {
+      const m = { format: MANIFEST_FORMAT, sequence, blobSize: blob.length, blobSha256: sha(blob), abiVersion: like.manifest.abiVersion,
+        profile: 'rtos', agentVersion: like.manifest.agentVersion, selfTestSha256: like.manifest.selfTestSha256 };
+      return sealPackage(encode(manifestMap(m)), blob, key);
+    };
+    const good = makePackage(changed, 2, key);
+    put('changed-2.pkg', good.bytes, 2, 'rtos', 'applied');
+    put('changed-1.pkg', makePackage(changed, 1, key).bytes, 1, 'rtos', 'rejected', 'sequence 1 is not above the installed 2');
+    put('other-key-3.pkg', makePackage(changed, 3, other).bytes, 3, 'rtos', 'rejected', 'wrong key');
+    put('truncated-3.pkg', good.bytes.subarray(0, good.bytes.length >> 1), 3, 'rtos', 'rejected', 'truncated');
+    const tamperedBlob = Buffer.from(good.bytes); tamperedBlob[tamperedBlob.length - 100] ^= 1;
+    put('tampered-blob-2.pkg', tamperedBlob, 2, 'rtos', 'rejected', 'blob digest mismatch');
+    const tamperedManifest = Buffer.from(good.bytes); tamperedManifest[tamperedManifest.indexOf(Buffer.from('0.1.0-changed'))] ^= 1;
+    put('tampered-manifest-2.pkg', tamperedManifest, 2, 'rtos', 'rejected', 'bad signature');
+    const badSignature = Buffer.from(good.bytes); badSignature[badSignature.indexOf(Buffer.from('0.1.0-changed')) + 60] ^= 1; // in the signature (after the 32-byte digest)
+    put('bad-signature-2.pkg', badSignature, 2, 'rtos', 'rejected', 'bad signature');
+    put('linux-4.pkg', makePackage(builtIn('linux'), 4, key).bytes, 4, 'linux', 'rejected', 'wrong profile');
+    put('trap-load-5.pkg', unchecked(trapLoad, 5, good), 5, 'rtos', 'rolledBack', 'the new core does not load');
+    put('trap-after-6.pkg', makePackage(trapAfter, 6, key).bytes, 6, 'rtos', 'rolledBack', 'the new core trapped within 2 windows of the swap');
+    put('selftest-mismatch-7.pkg', unchecked(changed, 7, makePackage(builtIn('rtos'), 7, key)), 7, 'rtos', 'rolledBack',
+      'self-test mismatch');
+    writeFileSync(`${dir}/index.json`, `${JSON.stringify(index, null, 1)}\n`);
+    return { dir, index };
+  });
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  const dir = process.argv[2] ?? `${root}build/test-packages`;
+  if (!existsSync(`${root}dist/host/update/package.js`)) { process.stderr.write('make-test-packages: run npm run build first\n'); process.exit(2); }
+  const { index } = await makeTestPackages(dir);
+  process.stdout.write(`make-test-packages: ${index.length} packages in ${dir}\n`);
+}
