@@ -59,9 +59,10 @@ static struct {
   volatile unsigned unqueued; /* its wake marker found the queue full */
   mt_agent_swap_t request;
   mt_config_t previous; /* the blob before the swap: what a rollback loads again */
-  uint32_t trial_left;  /* messages the new core must send before its trial is over */
+  uint32_t trial_left;  /* window boundaries the new core must pass before its trial is over */
   unsigned on_trial;
-  unsigned trapped; /* the new core trapped on trial: roll back at the end of this turn */
+  unsigned boundary; /* a message left the core on trial this turn: a checkpoint is due */
+  unsigned trapped;  /* the new core trapped on trial: roll back at the end of this turn */
 } swap;
 
 /* The self-test's agent id (docs/UPDATE.md), so its digest does not depend on the device's. */
@@ -118,7 +119,7 @@ static bool send_chunk(void *ctx, const uint8_t *data, size_t length, bool ends)
   agent.in_message = !ends;
   if (ends) {
     stats.messages++;
-    if (swap.on_trial && swap.trial_left > 0) swap.trial_left--;
+    if (swap.on_trial) swap.boundary = 1;
   }
   return true;
 }
@@ -553,11 +554,72 @@ static unsigned prepare_core(void) {
   return MT_AGENT_OK;
 }
 
-/* ---- core updates (mt_agent_swap) ---- */
+/* ---- core updates (mt_agent_swap; docs/UPDATE.md, "Installing: the swap") ---- */
+
+/* The carry-over record (mt_state_save), and the AgentUpdate record's JSON being written. */
+static uint8_t state_record[MT_STATE_RECORD_MAX];
+static size_t state_record_length;
+static char update_record[512];
 
 static void swap_outcome(unsigned result, const char *reason) {
   const mt_agent_update_hooks_t *h = agent.config.update_hooks;
   if (h->outcome != NULL) h->outcome(h->context, result, reason);
+}
+
+typedef struct {
+  char *p;
+  size_t size, len;
+} json_t;
+
+static void json_raw(json_t *j, const char *s) {
+  while (*s != '\0' && j->len + 1 < j->size) j->p[j->len++] = *s++;
+  j->p[j->len] = '\0';
+}
+
+static void json_text(json_t *j, const char *s) {
+  char one[3] = {0, 0, 0};
+  json_raw(j, "\"");
+  for (; *s != '\0'; s++) {
+    one[0] = (*s == '"' || *s == '\\') ? '\\' : ((unsigned char)*s < 0x20 ? ' ' : *s);
+    one[1] = (*s == '"' || *s == '\\') ? *s : '\0';
+    json_raw(j, one);
+  }
+  json_raw(j, "\"");
+}
+
+static void json_uint(json_t *j, uint64_t v) {
+  char digits[21];
+  int n = 20;
+  digits[n] = '\0';
+  do {
+    digits[--n] = (char)('0' + v % 10u);
+    v /= 10u;
+  } while (v != 0u);
+  json_raw(j, digits + n);
+}
+
+/* The AgentUpdate record (docs/FORMATS.md) into the running core: it leaves with the next message. */
+static void report_update(const char *result, const char *reason) {
+  const mt_agent_swap_t *r = &swap.request;
+  json_t j = {update_record, sizeof update_record, 0};
+  json_raw(&j, "{\"FromVersion\":");
+  json_text(&j, r->from_version);
+  json_raw(&j, ",\"ToVersion\":");
+  json_text(&j, r->to_version);
+  json_raw(&j, ",\"FromSequence\":");
+  json_uint(&j, r->from_sequence);
+  json_raw(&j, ",\"ToSequence\":");
+  json_uint(&j, r->to_sequence);
+  json_raw(&j, ",\"Result\":");
+  json_text(&j, result);
+  if (reason != NULL) {
+    json_raw(&j, ",\"Reason\":");
+    json_text(&j, reason);
+  }
+  json_raw(&j, "}");
+  mt_status_t st = mt_report_update(&agent.core, update_record, j.len);
+  if (st == MT_BUSY && drain() == MT_OK) st = mt_report_update(&agent.core, update_record, j.len);
+  if (st != MT_OK) stats.updates_unreported++;
 }
 
 /* The self-test's output, hashed as it is drained (each JSON message followed by '\n'). */
@@ -571,8 +633,9 @@ static bool hash_chunk(void *ctx, const uint8_t *data, size_t length, bool ends)
 /* Runs the self-test trace through the freshly loaded core; NULL, or why it failed. */
 static const char *self_test(const uint8_t expected[32]) {
   const mt_agent_update_hooks_t *h = agent.config.update_hooks;
+  static const char fails[] = "the new core fails its self-test";
   if (mt_set_agent_id(&agent.core, self_test_agent_id, sizeof self_test_agent_id - 1) != MT_OK)
-    return "the blob fails its self-test: it refuses the self-test's agent id";
+    return fails;
   h->sha256_begin(h->context);
   const char *line = h->self_test, *end = h->self_test + h->self_test_length;
   mt_status_t st = MT_OK;
@@ -589,36 +652,69 @@ static const char *self_test(const uint8_t expected[32]) {
   if (st == MT_OK) st = mt_message_drain(&agent.core, hash_chunk, (void *)h);
   uint8_t digest[32];
   h->sha256_end(h->context, digest);
-  if (st == MT_ERR_TRAP) return "the blob traps in its self-test";
-  if (st != MT_OK) return "the blob fails its self-test: a line of it is refused";
+  if (st != MT_OK) return fails;
   if (memcmp(digest, expected, sizeof digest) != 0)
     return "self-test mismatch: the blob's self-test output is not the digest in the manifest";
   return NULL;
 }
 
-/* Unloads whatever core there is and loads `engine` live: agent id, format, the configuration,
- * then every update accepted since (they are merged, so all of them, in order). */
+/* Why a load_live failed, for the AgentUpdate record. */
+static char live_reason[160];
+
+static void live_refused(const char *what) {
+  const char *why = "";
+  size_t n = 0;
+  (void)mt_last_error(&agent.core, &why, &n);
+  json_t j = {live_reason, sizeof live_reason, 0};
+  json_raw(&j, what);
+  for (size_t i = 0; i < n && j.len + 1 < j.size; i++) j.p[j.len++] = why[i];
+  j.p[j.len] = '\0';
+}
+
+/* Unloads whatever core there is and loads `engine` to continue the run: agent id, format, the
+ * configuration, every update accepted since (merged, so all of them, in order), then the
+ * carry-over record. 0, or 1 with live_reason. */
 static unsigned load_live(const mt_config_t *engine) {
   (void)mt_unload(&agent.core);
   agent.loaded = 0;
   agent.in_message = 0;
   agent.config.engine = *engine;
   unsigned status = prepare_core();
-  if (status != MT_AGENT_OK) return status;
+  if (status != MT_AGENT_OK) {
+    if (status == MT_AGENT_ENGINE_ERROR) {
+      live_refused("the new core does not load");
+    } else {
+      live_refused("the new core refuses the configuration: ");
+    }
+    return 1;
+  }
   const uint8_t *journal = agent.config.journal;
   for (size_t at = 0; at + 2 <= journal_used;) {
     size_t length = (size_t)journal[at] | ((size_t)journal[at + 1] << 8);
     reapply((const char *)&journal[at + 2], length);
     at += 2 + length;
   }
-  return MT_AGENT_OK;
+  if (mt_state_restore(&agent.core, state_record, state_record_length) != MT_OK) {
+    live_refused("the new core refuses the carried-over state: ");
+    return 1;
+  }
+  return 0;
 }
 
-/* The previous blob again; `why` goes to the outcome. */
+/* A checkpoint: what the core holds is sent, and its state saved (the previous blob would go
+ * on from there). */
+static int checkpoint(void) {
+  (void)give(INPUT_FINISH, agent.last_input_ms, NULL);
+  return mt_state_save(&agent.core, state_record, sizeof state_record, &state_record_length) ==
+         MT_OK;
+}
+
+/* The previous blob again, from the last checkpoint; `why` in the AgentUpdate record. */
 static void roll_back(const char *why) {
   swap.on_trial = 0;
   swap.trapped = 0;
-  if (load_live(&swap.previous) != MT_AGENT_OK) stats.faults++; /* the blob that ran before */
+  if (load_live(&swap.previous) != 0) stats.faults++; /* the blob that ran before */
+  report_update("rolledBack", why);
   swap_outcome(MT_AGENT_SWAP_ROLLED_BACK, why);
 }
 
@@ -628,53 +724,71 @@ static void carry_out_swap(void) {
   swap.unqueued = 0;
   /* The ahead-of-time engine's blob is code in flash: there is nothing to unload or load. */
   if (mt_heap_peak() == 0) {
-    swap_outcome(
-        MT_AGENT_SWAP_REFUSED,
-        "this image runs its core ahead of time (compiled in): it cannot load another blob");
+    static const char aot[] =
+        "this image runs its core ahead of time (compiled in): it cannot load another blob";
+    report_update("rejected", aot);
+    swap_outcome(MT_AGENT_SWAP_REFUSED, aot);
     swap.state = UPDATE_FREE;
     return;
   }
-  /* Send, then swap: everything the old core holds leaves first, as for a configuration. */
+  /* Send, then swap: everything the old core holds leaves first, then its state is saved. */
   pass_losses();
   int64_t end = not_before_last(now_ms());
   if (end > agent.last_input_ms) (void)give(INPUT_TICK, end, NULL);
-  (void)give(INPUT_FINISH, agent.last_input_ms, NULL);
+  if (!checkpoint()) {
+    static const char unsaved[] = "the running core cannot save its state";
+    report_update("rejected", unsaved);
+    swap_outcome(MT_AGENT_SWAP_REFUSED, unsaved);
+    swap.state = UPDATE_FREE;
+    return;
+  }
   swap.previous = agent.config.engine;
   const mt_agent_update_hooks_t *h = agent.config.update_hooks;
   if (h->swapping != NULL) h->swapping(h->context);
 
-  /* The new blob alone: loaded, self-tested, unloaded, then loaded live. */
+  /* The new blob alone: loaded, self-tested, unloaded, then loaded to continue the run. */
   const char *why = NULL;
   (void)mt_unload(&agent.core);
   agent.loaded = 0;
-  mt_status_t st = mt_init(&agent.core, &swap.request.engine);
-  if (st != MT_OK) {
-    why =
-        "the blob does not load (not a core of this ABI, or the engine's heap is too small for it)";
+  if (mt_init(&agent.core, &swap.request.engine) != MT_OK) {
+    why = "the new core does not load";
   } else {
     why = self_test(swap.request.self_test_sha256);
   }
-  if (why == NULL && load_live(&swap.request.engine) != MT_AGENT_OK)
-    why = "the blob refuses the agent id or the configuration";
+  if (why == NULL && load_live(&swap.request.engine) != 0) why = live_reason;
   if (why != NULL) {
     roll_back(why);
     swap.state = UPDATE_FREE;
     return;
   }
+  report_update("applied", NULL);
   swap.on_trial = 1;
-  swap.trial_left = h->trial_messages;
+  swap.boundary = 0;
+  swap.trial_left = h->trial_windows;
   swap_outcome(MT_AGENT_SWAP_APPLIED, "");
   end_trial();
 }
 
-/* After each turn: a trap on trial rolls back; enough messages without one end the trial. */
+/* After each turn on probation: a trap rolls back from the last checkpoint; each window
+ * boundary (a message left) is a checkpoint; after trial_windows of them the trial is over. */
 static void end_trial(void) {
   if (!swap.on_trial) return;
   if (swap.trapped) {
-    roll_back("the blob trapped in its first windows");
+    roll_back("the new core trapped within 2 windows of the swap");
   } else if (swap.trial_left == 0) {
     swap.on_trial = 0;
     swap_outcome(MT_AGENT_SWAP_CONFIRMED, "");
+  } else if (swap.boundary) {
+    if (checkpoint()) swap.trial_left--;
+    swap.boundary = 0; /* what the checkpoint itself sent is not a window boundary */
+    if (swap.trapped) {
+      roll_back("the new core trapped within 2 windows of the swap");
+    } else if (swap.trial_left == 0) {
+      swap.on_trial = 0;
+      swap_outcome(MT_AGENT_SWAP_CONFIRMED, "");
+    } else {
+      return;
+    }
   } else {
     return;
   }

@@ -42,11 +42,16 @@ typedef struct mt_agent_event {
 typedef struct mt_agent_swap {
   mt_config_t engine;           /* the new blob, read in place (a slot); its memory limit */
   uint8_t self_test_sha256[32]; /* the manifest's digest of the self-test's output */
+  /* For the AgentUpdate record (docs/FORMATS.md): the running blob's and the package's. */
+  char from_version[68];
+  char to_version[68];
+  uint64_t from_sequence;
+  uint64_t to_sequence;
 } mt_agent_swap_t;
 
 /* How a swap ended (mt_agent_update_hooks_t.outcome). */
 #define MT_AGENT_SWAP_APPLIED 0u     /* the new blob runs, on trial */
-#define MT_AGENT_SWAP_CONFIRMED 1u   /* its trial is over: trial_messages left it, no trap */
+#define MT_AGENT_SWAP_CONFIRMED 1u   /* its probation is over: trial_windows, no trap */
 #define MT_AGENT_SWAP_ROLLED_BACK 2u /* it failed: the previous blob runs again */
 #define MT_AGENT_SWAP_REFUSED 3u     /* nothing changed: the engine cannot swap (ahead of time) */
 
@@ -61,7 +66,7 @@ typedef struct mt_agent_update_hooks {
   void (*sha256_end)(void *context, uint8_t digest[32]);
   void (*swapping)(void *context); /* the old core is gone, the new one is about to load */
   void (*outcome)(void *context, unsigned result, const char *reason);
-  uint32_t trial_messages; /* a trap before this many messages left the new core rolls back */
+  uint32_t trial_windows; /* probation: a trap within this many window boundaries rolls back */
 } mt_agent_update_hooks_t;
 
 typedef struct mt_agent_config {
@@ -94,14 +99,15 @@ typedef struct mt_agent_stats {
   uint32_t rejected; /* events the core refused (see the core's diagnostics) */
   uint32_t messages; /* messages handed to `send` */
   uint32_t faults;   /* core traps (the core was re-initialised, the configuration re-applied) */
-  uint32_t updates_applied;   /* configuration updates the core accepted */
-  uint32_t updates_rejected;  /* ... the core refused (or faulted on); nothing changed */
-  uint32_t updates_forgotten; /* accepted updates dropped from the journal (too small): a fault
+  uint32_t updates_applied;    /* configuration updates the core accepted */
+  uint32_t updates_rejected;   /* ... the core refused (or faulted on); nothing changed */
+  uint32_t updates_forgotten;  /* accepted updates dropped from the journal (too small): a fault
                                  would then lose their keys */
-  uint32_t lines_accepted;    /* trace lines the core took (blank ones included) */
-  uint32_t lines_rejected;    /* ... the core refused (or faulted on) */
-  uint32_t losses_reported;   /* transport losses (mt_agent_report_loss) given to the core */
-  uint32_t losses_unreported; /* ... a core without mt_report_loss could not take */
+  uint32_t lines_accepted;     /* trace lines the core took (blank ones included) */
+  uint32_t lines_rejected;     /* ... the core refused (or faulted on) */
+  uint32_t losses_reported;    /* transport losses (mt_agent_report_loss) given to the core */
+  uint32_t losses_unreported;  /* ... a core without mt_report_loss could not take */
+  uint32_t updates_unreported; /* AgentUpdate records the core could not take (one waited) */
 } mt_agent_stats_t;
 
 /* NULL config: the port found it invalid (MT_AGENT_BAD_CONFIG, unless already started). */
@@ -115,12 +121,15 @@ unsigned mt_agent_result(char *reason, size_t reason_size);
  * message that leaves carries them. MT_AGENT_OK, MT_AGENT_NOT_STARTED, MT_AGENT_STOPPED. */
 unsigned mt_agent_report_loss(uint32_t messages);
 /* Swaps the core for swap->engine at the agent's next turn, in queue order (any thread): what
- * the old core holds is sent first, the old blob is unloaded, the new one loaded (never both:
- * mt_unload), run through the self-test (its output's SHA-256 must be swap->self_test_sha256),
- * unloaded, loaded again with the agent id, format and configuration (the start one, then every
- * update accepted since), and goes live on trial. Any failure (load, heap too small, self-test,
- * a trap before trial_messages messages left it) loads the previous blob again. The outcome goes
- * to the hooks. MT_AGENT_OK, MT_AGENT_PENDING (a swap is waiting or on trial),
+ * the old core holds is sent first and its state saved (mt_state_save), the old blob is
+ * unloaded, the new one loaded (never both: mt_unload), run through the self-test (its output's
+ * SHA-256 must be swap->self_test_sha256), unloaded, loaded again with the agent id, format and
+ * configuration (the start one, then every update accepted since) and the saved state, and goes
+ * live on probation (a checkpoint at each of its first trial_windows window boundaries). Any
+ * failure (load, heap too small, self-test, configuration, state, a trap on probation) loads the
+ * previous blob again from the last checkpoint. An AgentUpdate record (applied, rolledBack or
+ * rejected, with the reason of docs/UPDATE.md) goes out with the next message; the outcome also
+ * goes to the hooks. MT_AGENT_OK, MT_AGENT_PENDING (a swap is waiting or on trial),
  * MT_AGENT_BAD_CONFIG (no update_hooks), MT_AGENT_NOT_STARTED, MT_AGENT_STOPPED, MT_AGENT_NULL. */
 unsigned mt_agent_swap(const mt_agent_swap_t *swap);
 unsigned mt_agent_stop(uint32_t wait_ticks);

@@ -70,10 +70,14 @@
 #define MT_NETX_MAX_CHAIN 4
 #endif
 
-/* Core updates (microtally_threadx_update.h): messages the new blob must send after a swap
- * before its trial is over; a trap before then loads the previous blob again. */
-#ifndef MT_TX_UPDATE_TRIAL_MESSAGES
-#define MT_TX_UPDATE_TRIAL_MESSAGES 2u
+/* Core updates (microtally_threadx_update.h): the new blob's probation, in window boundaries
+ * (docs/UPDATE.md: 2); a trap before its end loads the previous blob again. */
+/* The AgentVersion of the blob built into the firmware, for AgentUpdate records (FromVersion). */
+#ifndef MT_TX_UPDATE_BUILT_IN_VERSION
+#define MT_TX_UPDATE_BUILT_IN_VERSION "built-in"
+#endif
+#ifndef MT_TX_UPDATE_TRIAL_WINDOWS
+#define MT_TX_UPDATE_TRIAL_WINDOWS 2u
 #endif
 
 #endif

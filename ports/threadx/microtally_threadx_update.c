@@ -3,12 +3,13 @@
  * the agent thread (the swap's hooks persist its steps). */
 #include "microtally_threadx_update.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "microtally_blobs.h"
 
 /* The ABI the bindings drive (bindings/microtally.c checks mt_abi_version at mt_init). */
-#define MT_TX_UPDATE_ABI 4u
+#define MT_TX_UPDATE_ABI 5u
 
 /* microtally_threadx.c calls it from mt_tx_start when set. */
 extern void (*mt_tx_priv_update_start)(mt_agent_config_t *agent);
@@ -122,7 +123,7 @@ UINT mt_tx_update_open(const mt_update_storage_t *storage, const UCHAR *public_k
   hooks.sha256_end = h_end;
   hooks.swapping = h_swapping;
   hooks.outcome = h_outcome;
-  hooks.trial_messages = MT_TX_UPDATE_TRIAL_MESSAGES;
+  hooks.trial_windows = MT_TX_UPDATE_TRIAL_WINDOWS;
   mt_tx_priv_update_start = on_start;
   opened = 1;
   return TX_SUCCESS;
@@ -162,6 +163,14 @@ UINT mt_tx_update_commit(VOID) {
     request.engine.blob_size = staged.blob_size;
     request.engine.memory_limit = MT_TX_BLOB_MEMORY_END; /* the device's budget */
     memcpy(request.self_test_sha256, staged.self_test_sha256, 32);
+    const mt_update_image_t *running = &update.state.running;
+    /* the built-in blob has no manifest: the version the firmware names for it */
+    snprintf(request.from_version, sizeof request.from_version, "%s",
+             running->slot == MT_UPDATE_BUILT_IN ? MT_TX_UPDATE_BUILT_IN_VERSION
+                                                 : running->agent_version);
+    snprintf(request.to_version, sizeof request.to_version, "%s", staged.agent_version);
+    request.from_sequence = running->sequence;
+    request.to_sequence = staged.sequence;
     unsigned agent_status = mt_agent_swap(&request);
     if (agent_status == MT_AGENT_OK) {
       set_verdict(MT_TX_PENDING, "the swap waits for the agent's next turn");

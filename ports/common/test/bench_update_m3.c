@@ -157,7 +157,7 @@ int main(void) {
   sh_close(k);
   int p = sh_open_read(args.trace);
   if (p < 0) return fail("cannot open the package");
-  if (mt_update_open(&u, &storage, key, "rtos", 4, NULL) != MT_UPDATE_OK ||
+  if (mt_update_open(&u, &storage, key, "rtos", 5, NULL) != MT_UPDATE_OK ||
       mt_update_begin(&u) != MT_UPDATE_OK)
     return fail("mt_update_open");
   uint64_t envelope = 0, blob = 0, ticks;

@@ -224,12 +224,13 @@ int main(int argc, char **argv) {
   config.reason = reason;
   config.reason_bytes = sizeof reason;
   config.update_hooks = &hooks;
-  mt_agent_swap_t none = {{NULL, 0, 0}, {0}};
+  static mt_agent_swap_t none; /* no blob */
   CHECK(mt_agent_swap(&none) == MT_AGENT_NULL);
   CHECK(mt_agent_start(&config) == 0);
   size_t one_core = mt_heap_peak();
   if (one_core == 0) { /* the ahead-of-time engine: its blob is compiled in */
-    mt_agent_swap_t request = {config.engine, {0}};
+    static mt_agent_swap_t request;
+    request.engine = config.engine;
     uint16_t first = post(2);
     CHECK(mt_agent_swap(&request) == 0);
     run_queue();
@@ -238,6 +239,8 @@ int main(int argc, char **argv) {
     CHECK(strncmp(last_reason, "this image runs its core ahead of time", 38) == 0);
     for (int i = 0; i < 20 && messages == 0; i++) (void)mt_agent_step(100);
     CHECK(all_sent(first, 2)); /* the running core was never stopped */
+    CHECK(count("\"Result\":\"rejected\",\"Reason\":\"this image runs its core ahead of time") ==
+          1);
     free(key);
     free(pkg);
     free((void *)hooks.self_test);
@@ -251,7 +254,7 @@ int main(int argc, char **argv) {
 
   /* stage the package */
   static mt_update_t u;
-  CHECK(mt_update_open(&u, &storage, key, "rtos", 4, NULL) == MT_UPDATE_OK);
+  CHECK(mt_update_open(&u, &storage, key, "rtos", 5, NULL) == MT_UPDATE_OK);
   CHECK(mt_update_begin(&u) == MT_UPDATE_OK);
   CHECK(mt_update_write(&u, 0, pkg, (uint32_t)pkg_len) == MT_UPDATE_OK);
   CHECK(mt_update_commit(&u) == MT_UPDATE_OK);
@@ -261,6 +264,10 @@ int main(int argc, char **argv) {
   /* events, then the swap in queue order: the events leave before it */
   uint16_t before = post(2);
   mt_agent_swap_t request;
+  memset(&request, 0, sizeof request);
+  snprintf(request.from_version, sizeof request.from_version, "built-in");
+  snprintf(request.to_version, sizeof request.to_version, "%s", staged.agent_version);
+  request.to_sequence = staged.sequence;
   request.engine.blob = s_read(NULL, staged.slot);
   request.engine.blob_size = staged.blob_size;
   request.engine.memory_limit = microtally_rtos_memory_end;
@@ -304,13 +311,13 @@ int main(int argc, char **argv) {
   CHECK(mt_agent_swap(&bad) == 0);
   run_queue();
   CHECK(outcomes[MT_AGENT_SWAP_ROLLED_BACK] == 2 &&
-        strncmp(last_reason, "the blob does not load", 22) == 0);
+        strcmp(last_reason, "the new core does not load") == 0);
   bad = request;
   bad.engine.memory_limit = microtally_rtos_memory_end - 16;
   CHECK(mt_agent_swap(&bad) == 0);
   run_queue();
   CHECK(outcomes[MT_AGENT_SWAP_ROLLED_BACK] == 3 &&
-        strncmp(last_reason, "the blob does not load", 22) == 0);
+        strcmp(last_reason, "the new core does not load") == 0);
   CHECK(mt_heap_peak() == one_core);
 
   /* still running, same configuration: events go out */
@@ -325,6 +332,29 @@ int main(int argc, char **argv) {
   mt_agent_stats_get(&s);
   CHECK(s.faults == 0 && s.dropped == 0);
   CHECK(outcomes[MT_AGENT_SWAP_APPLIED] == 1 && outcomes[MT_AGENT_SWAP_REFUSED] == 0);
+  /* every attempt is an AgentUpdate record in a message */
+  char applied[160];
+  snprintf(
+      applied, sizeof applied,
+      "{\"FromVersion\":\"built-in\",\"ToVersion\":\"%s\",\"FromSequence\":0,\"ToSequence\":5,\"Result\":\"applied\"}",
+      staged.agent_version);
+  CHECK(count(applied) == 1);
+  CHECK(
+      count(
+          "\"Result\":\"rolledBack\",\"Reason\":\"self-test mismatch: the blob's self-test output is not the digest in the manifest\"") ==
+      1);
+  CHECK(count("\"Result\":\"rolledBack\",\"Reason\":\"the new core does not load\"") == 2);
+  CHECK(s.updates_unreported == 0);
+  /* the new core continued the run: no event Id was sent twice (the carry-over record) */
+  unsigned ids = 0, repeated = 0;
+  for (const char *p = sent; (p = strstr(p, "\"Id\":\"")) != NULL; p += 6) {
+    char id[64];
+    size_t n = strcspn(p + 6, "\"");
+    snprintf(id, sizeof id, "\"Id\":\"%.*s\"", (int)(n < 40 ? n : 40), p + 6);
+    ids++;
+    if (count(id) != 1) repeated++;
+  }
+  CHECK(ids >= 10 && repeated == 0);
   free(key);
   free(pkg);
   free((void *)hooks.self_test);

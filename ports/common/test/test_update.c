@@ -87,7 +87,7 @@ static int open_rtos(uint32_t abi) {
 static void fresh(void) {
   memset(&ram, 0, sizeof ram);
   storage.slot_bytes = SLOT_MAX;
-  CHECK(open_rtos(4) == MT_UPDATE_OK);
+  CHECK(open_rtos(5) == MT_UPDATE_OK);
 }
 
 /* Streams `p` in chunks of `chunk` bytes; the first non-OK status (or the commit's). */
@@ -139,7 +139,7 @@ static void test_good_package(void) {
   CHECK(mt_update_running_blob(&u, &n) == ram.slot[0] && n == blob.length);
   CHECK(mt_update_confirm(&u) == MT_UPDATE_OK);
   int rolled = -1;
-  CHECK(mt_update_open(&u, &storage, key.bytes, "rtos", 4, &rolled) == MT_UPDATE_OK && rolled == 0);
+  CHECK(mt_update_open(&u, &storage, key.bytes, "rtos", 5, &rolled) == MT_UPDATE_OK && rolled == 0);
   CHECK(u.state.running.sequence == 5u && u.state.highest == 5u &&
         mt_update_running_blob(&u, NULL) == ram.slot[0]);
   CHECK(!mt_update_staged(&u, NULL));
@@ -158,7 +158,7 @@ static void test_reset_during_swap(void) {
   CHECK(mt_update_activate(&u) == MT_UPDATE_OK);
   /* power lost before the confirm: the next open rolls back to the built-in blob */
   int rolled = 0;
-  CHECK(mt_update_open(&u, &storage, key.bytes, "rtos", 4, &rolled) == MT_UPDATE_OK && rolled == 1);
+  CHECK(mt_update_open(&u, &storage, key.bytes, "rtos", 5, &rolled) == MT_UPDATE_OK && rolled == 1);
   CHECK(
       starts(mt_update_reason(&u), "rolled back: the device reset during the swap to sequence 5"));
   CHECK(mt_update_running_blob(&u, NULL) == NULL);
@@ -189,7 +189,7 @@ static void test_refusals(void) {
   CHECK(open_rtos(99) == MT_UPDATE_OK);
   CHECK(send(good.bytes, good.length, 300) == MT_UPDATE_REFUSED);
   CHECK(strcmp(mt_update_reason(&u),
-               "wrong ABI: the package's blob has ABI 4, this agent drives 99") == 0);
+               "wrong ABI: the package's blob has ABI 5, this agent drives 99") == 0);
 
   /* a lower sequence after 5 is installed, and the same one again */
   fresh();
@@ -295,7 +295,7 @@ static void test_storage_faults(void) {
   fresh();
   CHECK(send(good.bytes, good.length, 300) == MT_UPDATE_OK);
   ram.record[9] ^= 1;
-  CHECK(open_rtos(4) == MT_UPDATE_STORAGE);
+  CHECK(open_rtos(5) == MT_UPDATE_STORAGE);
   CHECK(strcmp(mt_update_reason(&u), "storage: the state record is damaged (checksum or layout)") ==
         0);
 }

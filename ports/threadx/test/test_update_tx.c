@@ -154,7 +154,7 @@ int main(int argc, char **argv) {
   CHECK(messages == before + 1);
   CHECK(mt_tx_update_result(why, sizeof why) == MT_TX_PENDING); /* on trial */
   CHECK(mt_tx_update_sequence() == 5);
-  windows(MT_TX_UPDATE_TRIAL_MESSAGES - 1, 40010);
+  windows(MT_TX_UPDATE_TRIAL_WINDOWS - 1, 40010);
   CHECK(mt_tx_update_result(why, sizeof why) == MT_TX_PENDING); /* one message short */
   windows(1, 40020);
   CHECK(mt_tx_update_result(why, sizeof why) == TX_SUCCESS);
@@ -165,7 +165,7 @@ int main(int argc, char **argv) {
         strncmp(why, "sequence 3 is not above the installed 5", 39) == 0);
   CHECK(send_package(next, next_n) == MT_TX_PENDING);
   (void)mt_tx_agent_step(0);
-  windows(MT_TX_UPDATE_TRIAL_MESSAGES, 40030);
+  windows(MT_TX_UPDATE_TRIAL_WINDOWS, 40030);
   CHECK(mt_tx_update_result(why, sizeof why) == TX_SUCCESS && mt_tx_update_sequence() == 6);
 
   /* the direct method: nine.pkg (sequence 9) in base64 chunks of 1,000 bytes */
@@ -205,7 +205,7 @@ int main(int argc, char **argv) {
   CHECK(METHOD("{\"commit\":true}") == 202 && strcmp(answer, "{\"result\":\"pending\"}") == 0);
   CHECK(METHOD("{}") == 200 && strncmp(answer, "{\"result\":\"pending\"", 19) == 0);
   (void)mt_tx_agent_step(0);
-  windows(MT_TX_UPDATE_TRIAL_MESSAGES, 40040);
+  windows(MT_TX_UPDATE_TRIAL_WINDOWS, 40040);
   CHECK(METHOD("{}") == 200 && strncmp(answer, "{\"result\":\"applied\"", 19) == 0 &&
         strstr(answer, "\"coreSequence\":9}") != NULL);
   /* a package refused through the method: its reason comes back */
@@ -217,7 +217,7 @@ int main(int argc, char **argv) {
 
   MT_TX_STATS s;
   mt_tx_stats_get(&s);
-  CHECK(s.faults == 0 && s.ingested == 1 + 3 * MT_TX_UPDATE_TRIAL_MESSAGES);
+  CHECK(s.faults == 0 && s.ingested == 1 + 3 * MT_TX_UPDATE_TRIAL_WINDOWS);
   free(key), free(good), free(next), free(other), free(low), free(self_test);
   return check_report("core updates through the ThreadX API (test double)");
 }
