@@ -40,6 +40,13 @@ if cli keygen --out "$PKG/release" >/dev/null && cli keygen --out "$PKG/other" >
 else
   fail "packages made by microtally keygen / sign"; finish
 fi
+# The swap's failures by name (docs/UPDATE.md): scripts/make-test-packages.mjs's blobs and packages.
+NAMED=$PWD/build/test-packages
+if node scripts/make-test-packages.mjs "$NAMED" >"$LOGS/update-test-packages.log" 2>&1; then
+  pass "named test packages (scripts/make-test-packages.mjs)"
+else
+  tail -5 "$LOGS/update-test-packages.log"; fail "named test packages (scripts/make-test-packages.mjs)"; finish
+fi
 
 for san in 0 1; do
   name=$([ $san = 1 ] && echo "ASan + UBSan" || echo plain)
@@ -48,6 +55,7 @@ for san in 0 1; do
        >"$LOGS/update-c-build-$san.log" 2>&1; then
     for t in test_update test_swap test_update_tx; do
       args=("$PKG"); [ $t = test_update ] || args+=(host/update/selftest.jsonl)
+      [ $t = test_swap ] && args+=("$NAMED")
       ASAN_OPTIONS=detect_leaks=1 "$out/$t" "${args[@]}" >"$LOGS/update-$t-$san.log" 2>&1
       rc=$?
       cat "$LOGS/update-$t-$san.log"

@@ -72,6 +72,12 @@
 
 /* Core updates (microtally_threadx_update.h): the new blob's probation, in window boundaries
  * (docs/UPDATE.md: 2); a trap before its end loads the previous blob again. */
+/* Linear memory a new blob may use (its mt_memory_end): the built-in blob's and 1 KiB for a
+ * core that grew; a larger one is rolled back (`the new core does not load`). wasm3's heap
+ * (MT_WASM3_HEAP_BYTES) must have room for it. */
+#ifndef MT_TX_UPDATE_MEMORY_LIMIT
+#define MT_TX_UPDATE_MEMORY_LIMIT (MT_TX_BLOB_MEMORY_END + 1024u)
+#endif
 /* The AgentVersion of the blob built into the firmware, for AgentUpdate records (FromVersion). */
 #ifndef MT_TX_UPDATE_BUILT_IN_VERSION
 #define MT_TX_UPDATE_BUILT_IN_VERSION "built-in"

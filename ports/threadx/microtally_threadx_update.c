@@ -161,7 +161,7 @@ UINT mt_tx_update_commit(VOID) {
     mt_agent_swap_t request;
     request.engine.blob = update.storage->read_pointer(update.storage->context, staged.slot);
     request.engine.blob_size = staged.blob_size;
-    request.engine.memory_limit = MT_TX_BLOB_MEMORY_END; /* the device's budget */
+    request.engine.memory_limit = MT_TX_UPDATE_MEMORY_LIMIT; /* the device's budget */
     memcpy(request.self_test_sha256, staged.self_test_sha256, 32);
     const mt_update_image_t *running = &update.state.running;
     /* the built-in blob has no manifest: the version the firmware names for it */

@@ -6,7 +6,11 @@
  * the new blob goes live on trial and is confirmed; a self-test mismatch, a blob that does not
  * load, a heap too small for it roll back to the running blob, which keeps working; the engine's
  * RAM never holds both blobs (mt_heap_peak).
- *   test_swap <folder of packages> <host/update/selftest.jsonl>
+ * With a third argument, the packages of scripts/make-test-packages.mjs (signed with its test
+ * key) go through staging and the swap by name: each refusal at delivery, changed-2 applied (its
+ * AgentVersion in the messages after), trap-load-5, trap-after-6 (traps on probation) and
+ * selftest-mismatch-7 rolled back with docs/UPDATE.md's reasons, the previous blob running on.
+ *   test_swap <folder of packages> <host/update/selftest.jsonl> [<build/test-packages>]
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -98,6 +102,7 @@ static void h_swapping(void *c) {
 static void h_outcome(void *c, unsigned result, const char *reason) {
   (void)c;
   if (result < 4) outcomes[result]++;
+  if (getenv("MT_TEST_DEBUG")) fprintf(stderr, "outcome %u %s\n", result, reason);
   snprintf(last_reason, sizeof last_reason, "%s", reason);
 }
 
@@ -134,6 +139,38 @@ static int s_save(void *c, const uint8_t *r, uint32_t n) {
 }
 static const mt_update_storage_t storage = {NULL,   SLOT_MAX, s_erase, s_write,
                                             s_read, s_load,   s_save};
+
+/* A second device's storage, for the named packages' own key (never the running blob's slots). */
+static uint8_t slots2[2][SLOT_MAX], record2[MT_UPDATE_STATE_BYTES];
+static int has_record2;
+static int s2_erase(void *c, int slot, uint32_t n) {
+  (void)c;
+  memset(slots2[slot], 0xff, n);
+  return 0;
+}
+static int s2_write(void *c, int slot, uint32_t at, const uint8_t *d, uint32_t n) {
+  (void)c;
+  memcpy(slots2[slot] + at, d, n);
+  return 0;
+}
+static const uint8_t *s2_read(void *c, int slot) {
+  (void)c;
+  return slots2[slot];
+}
+static int s2_load(void *c, uint8_t *r, uint32_t n) {
+  (void)c;
+  if (!has_record2) return 1;
+  memcpy(r, record2, n);
+  return 0;
+}
+static int s2_save(void *c, const uint8_t *r, uint32_t n) {
+  (void)c;
+  memcpy(record2, r, n);
+  has_record2 = 1;
+  return 0;
+}
+static const mt_update_storage_t storage2 = {NULL,    SLOT_MAX, s2_erase, s2_write,
+                                             s2_read, s2_load,  s2_save};
 
 static uint8_t *load(const char *path, size_t *length) {
   FILE *f = fopen(path, "rb");
@@ -192,8 +229,144 @@ static int all_sent(uint16_t first, unsigned n) {
   return 1;
 }
 
+/* scripts/make-test-packages.mjs's packages, by name (index.json's outcomes). */
+static void named_packages(const char *dir) {
+  char path[512];
+  size_t key_len, n;
+  snprintf(path, sizeof path, "%s/test.pub", dir);
+  /* test.pub is PEM: its point is the last 65 bytes of the DER the base64 holds */
+  uint8_t *pem = load(path, &n);
+  static uint8_t der[256], point[65];
+  int32_t der_len = 0;
+  {
+    char b64[400];
+    size_t k = 0;
+    for (const char *p = strchr((char *)pem, '\n') + 1; *p && *p != '-' && k + 1 < sizeof b64; p++)
+      if (*p != '\n') b64[k++] = *p;
+    b64[k] = 0;
+    static const char alphabet[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    uint32_t acc = 0;
+    int bits = 0;
+    for (size_t i = 0; i < k && b64[i] != '='; i++) {
+      acc = acc << 6 | (uint32_t)(strchr(alphabet, b64[i]) - alphabet);
+      bits += 6;
+      if (bits >= 8) der[der_len++] = (uint8_t)(acc >> (bits -= 8));
+    }
+  }
+  free(pem);
+  key_len = 65;
+  memcpy(point, der + der_len - 65, key_len);
+  static mt_update_t t;
+  CHECK(mt_update_open(&t, &storage2, point, "rtos", 5, NULL) == MT_UPDATE_OK);
+  hooks.trial_windows = 2; /* docs/UPDATE.md's probation */
+  static const struct {
+    const char *file, *reason;
+  } refused[] = {{"tampered-blob-2.pkg", "blob digest mismatch"},
+                 {"tampered-manifest-2.pkg", "bad signature"},
+                 {"bad-signature-2.pkg", "bad signature"},
+                 {"other-key-3.pkg", "wrong key"},
+                 {"truncated-3.pkg", "truncated"},
+                 {"linux-4.pkg", "wrong profile"}};
+  for (unsigned i = 0; i < sizeof refused / sizeof refused[0]; i++) {
+    snprintf(path, sizeof path, "%s/%s", dir, refused[i].file);
+    uint8_t *p = load(path, &n);
+    int rc = mt_update_begin(&t);
+    if (rc == MT_UPDATE_OK) rc = mt_update_write(&t, 0, p, (uint32_t)n);
+    if (rc == MT_UPDATE_OK) rc = mt_update_commit(&t);
+    CHECK(rc == MT_UPDATE_REFUSED &&
+          strncmp(mt_update_reason(&t), refused[i].reason, strlen(refused[i].reason)) == 0);
+    if (rc != MT_UPDATE_REFUSED)
+      fprintf(stderr, "  %s: %s\n", refused[i].file, mt_update_reason(&t));
+    free(p);
+  }
+  static const struct {
+    const char *file;
+    unsigned outcome;
+    const char *reason;
+  } swaps[] = {
+      {"changed-2.pkg", MT_AGENT_SWAP_CONFIRMED, ""},
+      {"changed-1.pkg", 99, "sequence 1 is not above the installed 2"},
+      {"trap-load-5.pkg", MT_AGENT_SWAP_ROLLED_BACK, "the new core does not load"},
+      {"trap-after-6.pkg", MT_AGENT_SWAP_ROLLED_BACK,
+       "the new core trapped within 2 windows of the swap"},
+      {"selftest-mismatch-7.pkg", MT_AGENT_SWAP_ROLLED_BACK,
+       "self-test mismatch: the blob's self-test output is not the digest in the manifest"}};
+  for (unsigned i = 0; i < sizeof swaps / sizeof swaps[0]; i++) {
+    snprintf(path, sizeof path, "%s/%s", dir, swaps[i].file);
+    uint8_t *p = load(path, &n);
+    int rc = mt_update_begin(&t);
+    if (rc == MT_UPDATE_OK) rc = mt_update_write(&t, 0, p, (uint32_t)n);
+    if (rc == MT_UPDATE_OK) rc = mt_update_commit(&t);
+    free(p);
+    if (swaps[i].outcome == 99) { /* refused at delivery: anti-rollback after changed-2 */
+      CHECK(rc == MT_UPDATE_REFUSED &&
+            strncmp(mt_update_reason(&t), swaps[i].reason, strlen(swaps[i].reason)) == 0);
+      continue;
+    }
+    CHECK(rc == MT_UPDATE_OK);
+    mt_update_image_t staged;
+    CHECK(mt_update_staged(&t, &staged) == 1);
+    static mt_agent_swap_t request;
+    memset(&request, 0, sizeof request);
+    request.engine.blob = s2_read(NULL, staged.slot);
+    request.engine.blob_size = staged.blob_size;
+    request.engine.memory_limit = microtally_rtos_memory_end + 1024u; /* room for a grown core */
+    memcpy(request.self_test_sha256, staged.self_test_sha256, 32);
+    snprintf(request.to_version, sizeof request.to_version, "%s", staged.agent_version);
+    request.to_sequence = staged.sequence;
+    unsigned before[4];
+    memcpy(before, outcomes, sizeof before);
+    char needle[200];
+    snprintf(needle, sizeof needle, "\"ToSequence\":%u,\"Result\":\"%s\"",
+             (unsigned)staged.sequence,
+             swaps[i].outcome == MT_AGENT_SWAP_CONFIRMED ? "applied" : "rolledBack");
+    unsigned records_before = count(needle);
+    CHECK(mt_agent_swap(&request) == 0);
+    CHECK(mt_update_activate(&t) == MT_UPDATE_OK);
+    run_queue();
+    /* probation: windows with events; trap-after traps on its 30th input */
+    for (int w = 0;
+         w < 3 && (outcomes[MT_AGENT_SWAP_CONFIRMED] + outcomes[MT_AGENT_SWAP_ROLLED_BACK] ==
+                   before[MT_AGENT_SWAP_CONFIRMED] + before[MT_AGENT_SWAP_ROLLED_BACK]);
+         w++) {
+      (void)post(2);
+      run_queue();
+      unsigned m = messages;
+      /* 0.1 s per turn: trap-after traps on its 30th accepted input (ticks count) */
+      for (int k = 0; k < 200 && messages == m; k++) (void)mt_agent_step(10);
+    }
+    if (getenv("MT_TEST_DEBUG")) {
+      mt_agent_stats_t d;
+      mt_agent_stats_get(&d);
+      fprintf(stderr, "after %s: faults %u ingested %u rejected %u messages %u\n", swaps[i].file,
+              d.faults, d.ingested, d.rejected, d.messages);
+    }
+    CHECK(outcomes[swaps[i].outcome] == before[swaps[i].outcome] + 1);
+    CHECK(strcmp(last_reason, swaps[i].reason) == 0);
+    if (strcmp(last_reason, swaps[i].reason) != 0)
+      fprintf(stderr, "  %s: %s\n", swaps[i].file, last_reason);
+    if (swaps[i].outcome == MT_AGENT_SWAP_CONFIRMED) {
+      CHECK(mt_update_confirm(&t) == MT_UPDATE_OK);
+      /* the changed blob runs: its AgentVersion in what it sends */
+      unsigned m = messages;
+      (void)post(1);
+      run_queue();
+      for (int k = 0; k < 40 && messages == m; k++) (void)mt_agent_step(100);
+      CHECK(count("\"AgentVersion\":\"0.1.0-changed\"") >= 1);
+    } else {
+      CHECK(mt_update_roll_back(&t, last_reason) == MT_UPDATE_OK);
+    }
+    unsigned m = messages;
+    (void)post(1);
+    run_queue();
+    for (int k = 0; k < 40 && messages == m; k++) (void)mt_agent_step(100);
+    CHECK(count(needle) == records_before + 1);
+  }
+}
+
 int main(int argc, char **argv) {
-  if (argc != 3) {
+  if (argc != 3 && argc != 4) {
     fprintf(stderr, "usage: test_swap <folder of packages> <selftest.jsonl>\n");
     return 2;
   }
@@ -326,12 +499,18 @@ int main(int argc, char **argv) {
   run_queue();
   for (int i = 0; i < 20 && messages == sent_before; i++) (void)mt_agent_step(100);
   CHECK(all_sent(last, 2));
+  unsigned trap_faults = 0;
+  if (argc == 4) {
+    named_packages(argv[3]);
+    trap_faults = 1; /* trap-after-6's trap, recovered, then rolled back */
+  }
   (void)mt_agent_stop(0);
   (void)mt_agent_step(0);
   mt_agent_stats_t s;
   mt_agent_stats_get(&s);
-  CHECK(s.faults == 0 && s.dropped == 0);
-  CHECK(outcomes[MT_AGENT_SWAP_APPLIED] == 1 && outcomes[MT_AGENT_SWAP_REFUSED] == 0);
+  CHECK(s.faults == trap_faults && s.dropped == 0);
+  CHECK(outcomes[MT_AGENT_SWAP_APPLIED] == 1 + 2 * (argc == 4) &&
+        outcomes[MT_AGENT_SWAP_REFUSED] == 0);
   /* every attempt is an AgentUpdate record in a message */
   char applied[160];
   snprintf(
@@ -342,9 +521,12 @@ int main(int argc, char **argv) {
   CHECK(
       count(
           "\"Result\":\"rolledBack\",\"Reason\":\"self-test mismatch: the blob's self-test output is not the digest in the manifest\"") ==
-      1);
-  CHECK(count("\"Result\":\"rolledBack\",\"Reason\":\"the new core does not load\"") == 2);
+      1u + (argc == 4));
+  CHECK(count("\"Result\":\"rolledBack\",\"Reason\":\"the new core does not load\"") ==
+        2u + (argc == 4));
   CHECK(s.updates_unreported == 0);
+  if (s.updates_unreported)
+    fprintf(stderr, "  updates_unreported %u\n", (unsigned)s.updates_unreported);
   /* the new core continued the run: no event Id was sent twice (the carry-over record) */
   unsigned ids = 0, repeated = 0;
   for (const char *p = sent; (p = strstr(p, "\"Id\":\"")) != NULL; p += 6) {
