@@ -65,6 +65,15 @@ static struct {
   unsigned trapped;  /* the new core trapped on trial: roll back at the end of this turn */
 } swap;
 
+/* Delivery refusals waiting to become AgentUpdate records (mt_agent_report_rejected): the core
+ * keeps one record until a message leaves, so they go in one at a time, oldest first. */
+#define REJECTED_WAITING 4u
+static struct {
+  mt_agent_swap_t facts;
+  char reason[160];
+} rejected[REJECTED_WAITING];
+static volatile unsigned rejected_head, rejected_count, rejected_filling;
+
 /* The self-test's agent id (docs/UPDATE.md), so its digest does not depend on the device's. */
 static const char self_test_agent_id[] = "00000000-0000-4000-8000-000000000012";
 
@@ -365,6 +374,7 @@ static unsigned cancel_update(void) {
 
 static void carry_out_swap(void);
 static void end_trial(void);
+static void take_rejected(void);
 static void swap_outcome(unsigned result, const char *reason);
 
 static void handle(const mt_agent_event_t *event, int64_t now) {
@@ -391,6 +401,7 @@ static void finish(void) {
   take_queued();
   apply_update(); /* one queued before the stop whose marker found the queue full */
   pass_losses();  /* the last messages carry what was lost so far */
+  take_rejected();
   /* A tick to the time of the last input closes nothing: skipped, so the core's run summary
    * counts only real inputs. */
   int64_t end = not_before_last(now_ms());
@@ -429,6 +440,7 @@ unsigned mt_agent_step(uint32_t wait_ticks) {
   unsigned status = mt_os_receive(&event, wait_ticks);
   int64_t now = now_ms();
   pass_losses(); /* before the input: a message it makes carries them */
+  take_rejected();
   if (status == 0) {
     handle(&event, now);
   } else {
@@ -599,8 +611,7 @@ static void json_uint(json_t *j, uint64_t v) {
 }
 
 /* The AgentUpdate record (docs/FORMATS.md) into the running core: it leaves with the next message. */
-static void report_update(const char *result, const char *reason) {
-  const mt_agent_swap_t *r = &swap.request;
+static int report_facts(const mt_agent_swap_t *r, const char *result, const char *reason) {
   json_t j = {update_record, sizeof update_record, 0};
   json_raw(&j, "{\"FromVersion\":");
   json_text(&j, r->from_version);
@@ -619,7 +630,48 @@ static void report_update(const char *result, const char *reason) {
   json_raw(&j, "}");
   mt_status_t st = mt_report_update(&agent.core, update_record, j.len);
   if (st == MT_BUSY && drain() == MT_OK) st = mt_report_update(&agent.core, update_record, j.len);
-  if (st != MT_OK) stats.updates_unreported++;
+  return st == MT_OK;
+}
+
+/* A swap's record: the core is fresh or just sent everything, so it takes it. */
+static void report_update(const char *result, const char *reason) {
+  if (!report_facts(&swap.request, result, reason)) stats.updates_unreported++;
+}
+
+/* The oldest delivery refusal waiting, into the running core (it stays if a record waits there). */
+static void take_rejected(void) {
+  if (rejected_count == 0u || rejected_filling) return;
+  unsigned at = rejected_head;
+  if (!report_facts(&rejected[at].facts, "rejected", rejected[at].reason)) return;
+  unsigned posture = mt_os_lock();
+  rejected_head = (rejected_head + 1u) % REJECTED_WAITING;
+  rejected_count--;
+  mt_os_unlock(posture);
+}
+
+unsigned mt_agent_report_rejected(const mt_agent_swap_t *facts, const char *reason) {
+  if (facts == NULL || reason == NULL) return MT_AGENT_NULL;
+  if (agent.state == AGENT_IDLE) return MT_AGENT_NOT_STARTED;
+  if (agent.state != AGENT_RUNNING) return MT_AGENT_STOPPED;
+  unsigned posture = mt_os_lock();
+  unsigned full = rejected_count == REJECTED_WAITING || rejected_filling;
+  unsigned at = (rejected_head + rejected_count) % REJECTED_WAITING;
+  if (!full) rejected_filling = 1;
+  mt_os_unlock(posture);
+  if (full) {
+    count_shared(&stats.updates_unreported);
+    return MT_AGENT_PENDING;
+  }
+  rejected[at].facts = *facts;
+  size_t n = strlen(reason);
+  if (n >= sizeof rejected[at].reason) n = sizeof rejected[at].reason - 1;
+  memcpy(rejected[at].reason, reason, n);
+  rejected[at].reason[n] = '\0';
+  posture = mt_os_lock();
+  rejected_count++;
+  rejected_filling = 0;
+  mt_os_unlock(posture);
+  return MT_AGENT_OK;
 }
 
 /* The self-test's output, hashed as it is drained (each JSON message followed by '\n'). */

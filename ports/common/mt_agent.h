@@ -132,6 +132,11 @@ unsigned mt_agent_report_loss(uint32_t messages);
  * goes to the hooks. MT_AGENT_OK, MT_AGENT_PENDING (a swap is waiting or on trial),
  * MT_AGENT_BAD_CONFIG (no update_hooks), MT_AGENT_NOT_STARTED, MT_AGENT_STOPPED, MT_AGENT_NULL. */
 unsigned mt_agent_swap(const mt_agent_swap_t *swap);
+/* A package refused at delivery (docs/UPDATE.md, step 1), from any thread: an AgentUpdate record
+ * `rejected` with `reason` (its versions and sequences from `facts`; the engine is not read) goes
+ * out with the next message. MT_AGENT_OK, MT_AGENT_PENDING (one waits), MT_AGENT_NOT_STARTED,
+ * MT_AGENT_STOPPED, MT_AGENT_NULL. */
+unsigned mt_agent_report_rejected(const mt_agent_swap_t *facts, const char *reason);
 unsigned mt_agent_stop(uint32_t wait_ticks);
 unsigned mt_agent_step(uint32_t wait_ticks);
 void mt_agent_stats_get(mt_agent_stats_t *stats);

@@ -635,6 +635,7 @@ static int check_envelope(mt_update_t *u, uint32_t n) {
 
   int rc = read_manifest(u, part[2], part_length[2]);
   if (rc != MT_UPDATE_OK) return rc;
+  u->manifest_read = 1;
   const mt_update_manifest_t *m = &u->manifest;
   line_t l = reason_line(u);
   if (m->abi_version != u->abi_version) {
@@ -686,6 +687,7 @@ int mt_update_begin(mt_update_t *u) {
   u->envelope_length = 0;
   u->blob_start = 0;
   u->blob_head_length = 0;
+  u->manifest_read = 0;
   u->slot = u->state.running.slot == 0 ? 1 : 0;
   u->reason[0] = 0;
   return MT_UPDATE_OK;

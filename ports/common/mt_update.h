@@ -112,6 +112,7 @@ typedef struct mt_update {
   uint32_t blob_start; /* package offset of the blob's first byte */
   int32_t slot;        /* the staging slot */
   mt_update_manifest_t manifest;
+  uint32_t manifest_read; /* 1 once the signature verified and the manifest was read */
   mt_update_sha256_t blob_hash;
   uint8_t envelope[MT_UPDATE_ENVELOPE_MAX];
   uint8_t blob_head[9];

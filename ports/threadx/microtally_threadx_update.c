@@ -129,6 +129,31 @@ UINT mt_tx_update_open(const mt_update_storage_t *storage, const UCHAR *public_k
   return TX_SUCCESS;
 }
 
+/* The running blob's version and sequence, and the package's once its signature verified. */
+static VOID facts(mt_agent_swap_t *f, const mt_update_image_t *to) {
+  const mt_update_image_t *running = &update.state.running;
+  memset(f, 0, sizeof *f);
+  snprintf(
+      f->from_version, sizeof f->from_version, "%s",
+      running->slot == MT_UPDATE_BUILT_IN ? MT_TX_UPDATE_BUILT_IN_VERSION : running->agent_version);
+  f->from_sequence = running->sequence;
+  if (to != TX_NULL) {
+    snprintf(f->to_version, sizeof f->to_version, "%s", to->agent_version);
+    f->to_sequence = to->sequence;
+  } else if (update.manifest_read) {
+    snprintf(f->to_version, sizeof f->to_version, "%s", update.manifest.agent_version);
+    f->to_sequence = update.manifest.sequence;
+  }
+}
+
+/* A package refused at delivery: the verdict, and an AgentUpdate record `rejected` (step 1). */
+static VOID refused(VOID) {
+  mt_agent_swap_t f;
+  set_verdict(MT_TX_UPDATE_REFUSED, mt_update_reason(&update));
+  facts(&f, TX_NULL);
+  (void)mt_agent_report_rejected(&f, mt_update_reason(&update));
+}
+
 UINT mt_tx_update_begin(VOID) {
   if (!opened) return MT_TX_UPDATE_STATE;
   take();
@@ -143,8 +168,12 @@ UINT mt_tx_update_write(ULONG offset, const UCHAR *data, ULONG length) {
   if (!opened) return MT_TX_UPDATE_STATE;
   take();
   int rc = mt_update_write(&update, (uint32_t)offset, data, (uint32_t)length);
-  if (rc == MT_UPDATE_REFUSED || rc == MT_UPDATE_STORAGE)
+  /* a chunk out of order is refused alone (the transfer goes on: phase not idle): no record */
+  if ((rc == MT_UPDATE_REFUSED && update.phase == 0u) || rc == MT_UPDATE_STORAGE) {
+    refused();
+  } else if (rc == MT_UPDATE_REFUSED) {
     set_verdict(MT_TX_UPDATE_REFUSED, mt_update_reason(&update));
+  }
   give_back();
   return status_of(rc);
 }
@@ -156,7 +185,7 @@ UINT mt_tx_update_commit(VOID) {
   mt_update_image_t staged;
   UINT status = status_of(rc);
   if (rc != MT_UPDATE_OK) {
-    set_verdict(MT_TX_UPDATE_REFUSED, mt_update_reason(&update));
+    refused();
   } else if (mt_update_staged(&update, &staged)) {
     mt_agent_swap_t request;
     request.engine.blob = update.storage->read_pointer(update.storage->context, staged.slot);

@@ -69,10 +69,18 @@ static const mt_update_storage_t storage = {NULL,   SLOT_MAX, s_erase, s_write,
                                             s_read, s_load,   s_save};
 
 static unsigned messages;
+static char sent[1 << 18];
+static size_t sent_len;
 static VOID on_send(VOID *context, const UCHAR *bytes, ULONG length, UINT last) {
-  (void)context, (void)bytes, (void)length;
+  (void)context;
+  if (sent_len + length + 1 < sizeof sent) {
+    memcpy(sent + sent_len, bytes, length);
+    sent_len += length;
+    sent[sent_len] = 0;
+  }
   if (last == MT_TX_CHUNK_LAST) messages++;
 }
+static int has(const char *needle) { return strstr(sent, needle) != NULL; }
 
 static ULONG queue[32 * MT_TX_EVENT_ULONGS];
 
@@ -215,9 +223,25 @@ int main(int argc, char **argv) {
         strstr(answer, "truncated: the COSE_Sign1 envelope is cut short") != NULL);
   free(nine);
 
+  /* every attempt reached a message as an AgentUpdate record (docs/UPDATE.md) */
+  windows(1, 40050);
+  CHECK(
+      has("\"FromVersion\":\"built-in\",\"ToVersion\":\"\",\"FromSequence\":0,\"ToSequence\":0,"
+          "\"Result\":\"rejected\",\"Reason\":\"wrong key: signed by key "));
+  CHECK(has(
+      "\"FromSequence\":0,\"ToSequence\":5,\"Result\":\"rejected\",\"Reason\":\"blob digest mismatch"));
+  CHECK(has("\"FromSequence\":0,\"ToSequence\":5,\"Result\":\"applied\"}"));
+  CHECK(has(
+      "\"FromSequence\":5,\"ToSequence\":3,\"Result\":\"rejected\",\"Reason\":\"sequence 3 is not above the installed 5"));
+  CHECK(has("\"FromSequence\":5,\"ToSequence\":6,\"Result\":\"applied\"}"));
+  CHECK(has("\"FromSequence\":6,\"ToSequence\":9,\"Result\":\"applied\"}"));
+  CHECK(has(
+      "\"FromSequence\":9,\"ToSequence\":0,\"Result\":\"rejected\",\"Reason\":\"truncated: the COSE_Sign1"));
+  CHECK(!has("chunk out of order")); /* refused alone, the transfer went on: no record */
   MT_TX_STATS s;
   mt_tx_stats_get(&s);
-  CHECK(s.faults == 0 && s.ingested == 1 + 3 * MT_TX_UPDATE_TRIAL_WINDOWS);
+  CHECK(s.faults == 0 && s.ingested == 2 + 3 * MT_TX_UPDATE_TRIAL_WINDOWS &&
+        s.updates_unreported == 0);
   free(key), free(good), free(next), free(other), free(low), free(self_test);
   return check_report("core updates through the ThreadX API (test double)");
 }
