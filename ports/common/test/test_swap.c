@@ -102,7 +102,6 @@ static void h_swapping(void *c) {
 static void h_outcome(void *c, unsigned result, const char *reason) {
   (void)c;
   if (result < 4) outcomes[result]++;
-  if (getenv("MT_TEST_DEBUG")) fprintf(stderr, "outcome %u %s\n", result, reason);
   snprintf(last_reason, sizeof last_reason, "%s", reason);
 }
 
@@ -335,12 +334,6 @@ static void named_packages(const char *dir) {
       unsigned m = messages;
       /* 0.1 s per turn: trap-after traps on its 30th accepted input (ticks count) */
       for (int k = 0; k < 200 && messages == m; k++) (void)mt_agent_step(10);
-    }
-    if (getenv("MT_TEST_DEBUG")) {
-      mt_agent_stats_t d;
-      mt_agent_stats_get(&d);
-      fprintf(stderr, "after %s: faults %u ingested %u rejected %u messages %u\n", swaps[i].file,
-              d.faults, d.ingested, d.rejected, d.messages);
     }
     CHECK(outcomes[swaps[i].outcome] == before[swaps[i].outcome] + 1);
     CHECK(strcmp(last_reason, swaps[i].reason) == 0);
