@@ -21,6 +21,9 @@ import { AgentSettings } from './settings.js';
 import { createSink, RefusedError, UsageError, type SinkSetup } from './sinks/index.js';
 import type { Sink } from './sinks/sink.js';
 import { Twin } from './twin.js';
+import { AgentUpdates, DROP_IN_POLL_MS, openDropIn, UPDATE_METHOD, type CoreApi } from '../update/agent.js';
+import { loadPublicKey } from '../update/package.js';
+import { DEFAULT_STATE_DIR, StateError } from '../update/state.js';
 
 /** The environment variable that may carry the IoT Hub device connection string. */
 export const CONNECTION_STRING_ENV = 'MICROTALLY_CONNECTION_STRING';
@@ -46,6 +49,14 @@ export interface RunOptions {
   agentId?: string;
   logLevel?: LogLevel;
   source?: SourceChoice;
+  /** The agent's state directory (default /var/lib/microtally, created 0700): the installed core. */
+  stateDir?: string;
+  /** The public key (PEM file) core update packages must be signed with; updates are off without it. */
+  updateKey?: string;
+  /** A package installed at start. */
+  update?: string;
+  /** The drop-in folder for packages (default <stateDir>/incoming). */
+  updateDir?: string;
 }
 
 /**
@@ -151,6 +162,8 @@ export async function runAgent(args: RunOptions, io: AgentIo = {}): Promise<numb
   const deliver = deliverer(setup.sink, log);
   const schedule = new TriggerSchedule(agent, deliver);
   if (setup.mqtt) followTwin(setup, agent, deliver, schedule, log);
+  const dropIn = agent.updates ? startUpdates(args, agent.updates, setup, deliver, log) : undefined;
+  if (typeof dropIn === 'number') { await setup.sink.close(SHUTDOWN_FLUSH_MS); return dropIn; }
   const collectors = await startCollectors(agent, deliver, log, args.source ?? 'auto', io.helperPath);
   if (typeof collectors === 'number') { await setup.sink.close(SHUTDOWN_FLUSH_MS); return collectors; }
   schedule.start();
@@ -163,6 +176,7 @@ export async function runAgent(args: RunOptions, io: AgentIo = {}): Promise<numb
 
   log.info(`${why}: sending what is pending`);
   clearInterval(ticker);
+  clearInterval(dropIn);
   schedule.stop();
   collectors.stop();
   deliver(agent.core.finish(), 'finish');
@@ -173,7 +187,9 @@ export async function runAgent(args: RunOptions, io: AgentIo = {}): Promise<numb
 
 /** The core, its clock and the host's copy of the schedule, configured by --config. */
 interface Agent {
-  core: Core;
+  /** The core, or with --update-key the swappable one (host/update/agent.ts). */
+  core: CoreApi;
+  updates?: AgentUpdates;
   /** Now, for the core: never back, and never past what the kernel events read so far cover. */
   clock: () => number;
   /** A record's own time (a kernel event's) for the core: never before an earlier input's. */
@@ -187,12 +203,31 @@ type Deliver = (res: CallResult, what: string) => CallResult;
 
 /** Loads the linux core and applies --agent-id and --config; an exit status when that fails. */
 function loadCore(args: RunOptions, log: StderrLogger, usageError: (message: string) => number): Agent | number {
-  let core: Core;
-  try {
-    core = new Core('linux');
-  } catch (e) {
-    log.error(`cannot load the core blob: ${(e as Error).message}`);
-    return 1;
+  let core: CoreApi;
+  let updates: AgentUpdates | undefined;
+  if (args.updateKey !== undefined) {
+    // Core updates on: the installed core from the state directory, swappable.
+    let pub;
+    try { pub = loadPublicKey(readFileSync(args.updateKey)); } catch (e) {
+      return usageError(`--update-key ${args.updateKey}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    }
+    let opened: AgentUpdates | string;
+    try { opened = AgentUpdates.open(args.stateDir ?? DEFAULT_STATE_DIR, pub, args.agentId ?? defaultAgentId(), log); } catch (e) {
+      if (e instanceof StateError) return usageError(e.message);
+      throw e;
+    }
+    if (typeof opened === 'string') return opened.startsWith('--agent-id') ? usageError(opened) : (log.error(opened), 1);
+    core = updates = opened;
+  } else {
+    try {
+      const plain = new Core('linux');
+      const agentIdError = plain.setAgentId(args.agentId ?? defaultAgentId());
+      if (agentIdError) return usageError(`--agent-id: ${agentIdError}`);
+      core = plain;
+    } catch (e) {
+      log.error(`cannot load the core blob: ${(e as Error).message}`);
+      return 1;
+    }
   }
   let last = 0;
   // The core rejects time going back; an event is never later than now (nor a time that is no number).
@@ -203,9 +238,7 @@ function loadCore(args: RunOptions, log: StderrLogger, usageError: (message: str
     const mark = agent.kernelMark;
     return order(mark === undefined ? now : Math.min(now, Math.max(mark, now - KERNEL_MAX_LAG_MS)));
   };
-  const agentIdError = core.setAgentId(args.agentId ?? defaultAgentId());
-  if (agentIdError) return usageError(`--agent-id: ${agentIdError}`);
-  const agent: Agent = { core, clock, order, settings: new AgentSettings() };
+  const agent: Agent = { core, updates, clock, order, settings: new AgentSettings() };
   const settings = agent.settings;
   if (args.config === undefined) return agent;
   let text: string;
@@ -222,13 +255,52 @@ function loadCore(args: RunOptions, log: StderrLogger, usageError: (message: str
   return agent;
 }
 
+/**
+ * Core updates (docs/UPDATE.md, "The Linux agent"): `--update` installed now, the drop-in folder
+ * looked at every second, the direct method `microtally-update` answered on an IoT Hub sink.
+ * Returns the drop-in timer, or an exit status when --update or the folder cannot be used.
+ */
+function startUpdates(args: RunOptions, updates: AgentUpdates, setup: SinkSetup, deliver: Deliver, log: StderrLogger): NodeJS.Timeout | number {
+  updates.reportLeftovers();
+  if (args.update !== undefined) {
+    let pkg: Buffer;
+    try { pkg = readFileSync(args.update); } catch (e) {
+      log.error(`--update ${args.update}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}\n${usageHint('run')}`);
+      return 2;
+    }
+    updates.deliver(pkg, args.update);
+    deliver(updates.installNow(), 'update');
+  }
+  const folder = args.updateDir ?? `${args.stateDir ?? DEFAULT_STATE_DIR}/incoming`;
+  try { openDropIn(folder); } catch (e) {
+    log.error(`--update-dir ${folder}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}\n${usageHint('run')}`);
+    return 2;
+  }
+  const mqtt = setup.mqtt;
+  if (mqtt) {
+    // IoT Hub direct methods: `$iothub/methods/POST/<name>/?$rid=<id>`, answered on `$iothub/methods/res/<status>/?$rid=<id>`.
+    let session: { publish(topic: string, payload: string): Promise<void> } | undefined;
+    mqtt.onConnect((s) => { session = s; s.subscribe(['$iothub/methods/POST/#']).catch((e) => log.warn(`direct methods: subscribe failed: ${(e as Error).message}`)); });
+    mqtt.onMessage((topic, payload) => {
+      const m = /^\$iothub\/methods\/POST\/([^/]+)\/\?\$rid=(.+)$/.exec(topic);
+      if (!m || m[1] !== UPDATE_METHOD) return;
+      const res = updates.method(payload);
+      session?.publish(`$iothub/methods/res/${res.status}/?$rid=${m[2]}`, JSON.stringify(res.body))
+        .catch((e) => log.warn(`direct method ${UPDATE_METHOD}: response not sent: ${(e as Error).message}`));
+    });
+  }
+  const timer = setInterval(() => updates.pollDropIn(folder), DROP_IN_POLL_MS);
+  timer.unref();
+  return timer;
+}
+
 /** Hands a loss the core did not see to it, so the next message carries it (docs/FORMATS.md). */
-function reportLoss(core: Core, collector: LossCollector, count: number | 'unknown', log: StderrLogger): void {
+function reportLoss(core: CoreApi, collector: LossCollector, count: number | 'unknown', log: StderrLogger): void {
   const refused = core.reportLoss(collector, count);
   if (refused) log.error(`core refused a ${collector} loss of ${count}: ${refused}`);
 }
 
-function reportGap(core: Core, collector: 'process' | 'network', ms: number, log: StderrLogger): void {
+function reportGap(core: CoreApi, collector: 'process' | 'network', ms: number, log: StderrLogger): void {
   const refused = core.reportGap(collector, ms);
   if (refused) log.error(`core refused a ${collector} gap of ${ms} ms: ${refused}`);
 }

@@ -20,10 +20,16 @@ const RUN_COMMAND: Omit<Command, 'run'> = {
     'agent-id': { type: 'string', value: 'uuid', help: 'the AgentId of the messages (default: from /etc/machine-id)' },
     'log-level': { type: 'string', value: 'level', choices: LOG_LEVELS, help: 'the least severe log line printed' },
     source: { type: 'string', value: 'source', choices: ['auto', 'kernel', 'poll'], help: 'process and connection events from the kernel (an eBPF exec probe, the process connector, socket-destroy notifications: root, or CAP_BPF, CAP_PERFMON and CAP_NET_ADMIN), from polling /proc, or auto (the kernel when possible)' },
+    'state-dir': { type: 'string', value: 'dir', help: 'the agent\'s state (the installed core and its sequence), created 0700 (default /var/lib/microtally)' },
+    'update-key': { type: 'string', value: 'pem', help: 'the public key core update packages must be signed with: turns core updates on (docs/UPDATE.md)' },
+    update: { type: 'string', value: 'package', help: 'a core update package installed at start (with --update-key)' },
+    'update-dir': { type: 'string', value: 'dir', help: 'a drop-in folder watched for *.pkg update packages (default <state-dir>/incoming)' },
   },
   notes: `The connection string comes from --connection-string-file, or the environment variable
 MICROTALLY_CONNECTION_STRING, or --connection-string; its key is never printed. A
 --connection-string-file that group or others may read is refused unless --allow-readable-secret.
+With --update-key, core update packages (docs/UPDATE.md) come from --update, the drop-in folder and
+the IoT Hub direct method microtally-update, and are swapped at a window boundary.
 exit status: 0 stopped with everything sent, 1 messages left unsent or the core could not load, 2 usage error`,
 };
 
@@ -46,7 +52,11 @@ export function runOptions(values: Values): RunOptions {
   if (text('connection-string') !== undefined && text('connection-string-file') !== undefined) {
     throw new UsageError('--connection-string and --connection-string-file: give one');
   }
+  if ((text('update') !== undefined || text('update-dir') !== undefined) && text('update-key') === undefined) {
+    throw new UsageError(`--${text('update') !== undefined ? 'update' : 'update-dir'} needs --update-key <pem>, the key packages must be signed with`);
+  }
   return {
+    stateDir: text('state-dir'), updateKey: text('update-key'), update: text('update'), updateDir: text('update-dir'),
     config: text('config'), sink: text('sink'), deviceId: text('device-id'),
     connectionString: text('connection-string'), connectionStringFile: text('connection-string-file'),
     allowReadableSecret: values['allow-readable-secret'] === true,
