@@ -200,8 +200,15 @@ export class AgentUpdates implements CoreApi {
   ingestSysinfo(r: SysinfoRecord): CallResult { return this.up.call((c) => c.ingestSysinfo(r)); }
   configure(t: number, json: string): CallResult { return this.up.call((c) => c.configure(t, json), true); }
   tick(t: number): CallResult { return this.up.call((c) => c.tick(t)); }
-  /** At stop: everything is sent; a staged package stays staged (the next start reports it). */
-  finish(): CallResult { return this.up.call((c) => c.finish()); }
+  /**
+   * At stop: everything is sent; a staged package stays staged (the next start reports it). A new
+   * core still in its first windows stopped without a trap: it stays installed.
+   */
+  finish(): CallResult {
+    const r = this.up.call((c) => c.finish());
+    this.up.endProbation();
+    return r;
+  }
   reportLoss(collector: LossCollector, count: number | 'unknown'): string | undefined {
     return this.up.call((c) => asCall(c.reportLoss(collector, count))).reason;
   }

@@ -137,6 +137,17 @@ export class UpdatableCore {
     }
   }
 
+  /**
+   * Ends a probation early (the agent stops cleanly: no trap so far); the new core is installed.
+   * Nothing happens outside a probation.
+   */
+  endProbation(): void {
+    if (this.probation === 0) return;
+    this.probation = 0;
+    this.journal = [];
+    this.commit();
+  }
+
   /** The new core passed its probation. */
   private commit(): void {
     this.previous = undefined;

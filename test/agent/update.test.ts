@@ -32,8 +32,8 @@ beforeAll(async () => { ({ dir: pkgs } = await makeTestPackages()); }, 300_000);
 
 interface AgentRun { code: number; messages: any[]; stderr: string }
 
-async function agent(dir: string, args: string[], ms = 2500): Promise<AgentRun> {
-  const r = await runInProcess(['--source', 'poll', '--config', quick, '--state-dir', dir, '--update-key', pkg('test.pub'), ...args],
+async function agent(dir: string, args: string[], ms = 2500, config = quick): Promise<AgentRun> {
+  const r = await runInProcess(['--source', 'poll', '--config', config, '--state-dir', dir, '--update-key', pkg('test.pub'), ...args],
     { stopAfterMs: ms });
   const messages = r.stdout.trim() === '' ? [] : r.stdout.trim().split('\n').map((l) => JSON.parse(l));
   for (const m of messages) expect(validateMessage(m), JSON.stringify(validateMessage.errors)).toBe(true);
@@ -65,6 +65,16 @@ describe('microtally run --update-key: core updates in the Linux agent', () => {
     expect(again.messages.length).toBeGreaterThan(0);
     expect(again.messages.every((m) => m.AgentVersion === '0.1.0-changed')).toBe(true);
     expect(again.stderr).toContain(`core: installed sequence 2 (0.1.0-changed) from ${dir}`);
+  });
+
+  it('a clean stop within the new core\'s first windows keeps it installed (it did not trap)', async () => {
+    const dir = stateDir();
+    const slow = join(work, 'slow-windows.json');
+    writeFileSync(slow, JSON.stringify({ priorityIntervals: { high: 3600, medium: 3600, low: 3600 } }));
+    const r = await agent(dir, ['--update', pkg('linux-changed-2.pkg')], 1500, slow);
+    expect(updates(r)).toMatchObject([{ Result: 'applied', ToSequence: 2 }]);
+    expect(readState(dir).current?.sequence).toBe(2);
+    expect(existsSync(join(dir, 'swap.json'))).toBe(false);
   });
 
   it('truncated package', async () => {
