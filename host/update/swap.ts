@@ -109,7 +109,8 @@ export class UpdatableCore {
   /** The end of input: everything is sent; a package still staged is installed now, then sent too. */
   finish(): CallResult {
     const r = this.call((c) => c.finish());
-    if (this.staged) {
+    // A package that came during another's probation waits for its end, which never comes now.
+    if (this.staged && this.probation === 0) {
       r.messages.push(...this.swap());
       // The new core's first boundary: its record goes out (a trap here still rolls back).
       r.messages.push(...this.call((c) => c.finish()).messages);
