@@ -15,6 +15,7 @@ import { installPackage, readState } from '../../host/update/state.js';
 import { VERSION } from '../../host/version.js';
 import { validateMessage } from '../helpers.js';
 import { runInProcess } from './helpers/run-command.js';
+import { Mosquitto, mosquittoPath, subscriber, until } from './helpers/mosquitto.js';
 // @ts-expect-error: a plain ES module script
 import { makeTestPackages } from '../../scripts/make-test-packages.mjs';
 
@@ -221,6 +222,50 @@ describe('the direct method microtally-update: offset and chunk', () => {
     const bytes = readFileSync(pkg('linux-changed-2.pkg'));
     expect(call(a, 0, bytes.subarray(0, bytes.length >> 1), true)).toMatchObject({ status: 400, body: { status: 'rejected', reason: expect.stringMatching(/^truncated: /) } });
   });
+});
+
+/** mosquitto is installed by scripts/setup.sh; a machine without it skips the MQTT test (said once). */
+const hasMosquitto = (() => { try { mosquittoPath(); return true; } catch { return false; } })();
+
+describe.runIf(hasMosquitto)('the direct method over MQTT (mosquitto on loopback)', () => {
+  it('chunks published as IoT Hub method calls are answered on $iothub/methods/res, and the package is swapped in', async () => {
+    const broker = await Mosquitto.start();
+    try {
+      const dir = stateDir();
+      const res = await subscriber(broker.url, '$iothub/methods/res/#');
+      // The agent asks for its twin once subscribed (its method subscription goes out just before).
+      const twinGet = await subscriber(broker.url, '$iothub/twin/GET/#');
+      const ac = new AbortController();
+      const out = new (await import('node:stream')).PassThrough();
+      let stdout = '';
+      out.on('data', (d) => { stdout += d; });
+      const log: string[] = [];
+      const { runAgent } = await import('../../host/agent/run.js');
+      const done = runAgent({ source: 'poll', config: quick, stateDir: dir, updateKey: pkg('test.pub'), sink: broker.url, deviceId: 'd-update' },
+        { stdout: out, stderr: (l) => log.push(l), signal: ac.signal });
+      await until('the agent subscribed', () => twinGet.got.length > 0, 15_000);
+      const bytes = readFileSync(pkg('linux-changed-2.pkg'));
+      const half = bytes.length >> 1;
+      const call = (rid: number, offset: number, chunk: Buffer, last: boolean) => res.client.publishAsync(
+        `$iothub/methods/POST/microtally-update/?$rid=${rid}`, JSON.stringify({ offset, chunk: chunk.toString('base64'), last }));
+      await call(1, 0, bytes.subarray(0, half), false);
+      await call(2, 5, bytes.subarray(5, 10), false);   // out of order: refused, the transfer abandoned
+      await call(3, 0, bytes.subarray(0, half), false);
+      await call(4, half, bytes.subarray(half), true);
+      await until('4 answers', () => res.got.length >= 4);
+      expect(res.got.map((g) => [g.topic, JSON.parse(g.text).status])).toEqual([
+        ['$iothub/methods/res/200/?$rid=1', 'receiving'], ['$iothub/methods/res/409/?$rid=2', 'refused'],
+        ['$iothub/methods/res/200/?$rid=3', 'receiving'], ['$iothub/methods/res/200/?$rid=4', 'staged']]);
+      await until('the swap', () => readState(dir).current?.sequence === 2, 15_000);
+      ac.abort();
+      await done;
+      await res.client.endAsync();
+      await twinGet.client.endAsync();
+      expect(log.join('')).toContain('core update 0 -> 2: applied');
+    } finally {
+      await broker.stop();
+    }
+  }, 40_000);
 });
 
 describe('the agent killed between staging and swap, and during the swap', () => {
