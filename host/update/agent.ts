@@ -88,7 +88,9 @@ export class AgentUpdates implements CoreApi {
       core = new Core('linux', installed?.blob ?? blobPath('linux'));
     } catch (e) {
       if (!installed) return `cannot load the core blob: ${(e as Error).message}`;
-      reports.push(rollBack(dir, 'the installed core does not load', VERSION));
+      // As every rolledBack record: From the core that runs on, To the one that failed.
+      const r = rollBack(dir, 'the installed core does not load', VERSION);
+      reports.push({ ...r, FromVersion: r.ToVersion, FromSequence: r.ToSequence, ToVersion: r.FromVersion, ToSequence: r.FromSequence });
       installed = installedBlob(dir);
       core = new Core('linux', installed?.blob ?? blobPath('linux'));
     }
