@@ -172,7 +172,8 @@ export class DiskOutbox extends Outbox {
     const { log, path } = this;
     let buf: Buffer;
     try {
-      buf = readFileSync(path);
+      const fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW); // not a link planted in its place
+      try { buf = readFileSync(fd); } finally { closeSync(fd); }
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw new Error(`outbox ${path}: cannot read it: ${errCode(e)}`);
       buf = Buffer.alloc(0);
@@ -200,7 +201,7 @@ export class DiskOutbox extends Outbox {
 
   private openFile(): void {
     try {
-      this.fd = openSync(this.path, constants.O_RDWR | constants.O_CREAT, 0o600);
+      this.fd = openSync(this.path, constants.O_RDWR | constants.O_CREAT | constants.O_NOFOLLOW, 0o600);
       this.fileBytes = 0;
       ftruncateSync(this.fd, 0);
     } catch (e) {
@@ -300,10 +301,13 @@ export class DiskOutbox extends Outbox {
    * outage does not rewrite the file for every new message. Returns how many were dropped.
    */
   private compact(entry?: OutboxEntry): number {
-    const max = this.limits.maxBytes;
+    const target = this.limits.maxBytes - (this.limits.maxBytes >> 3);
     let dropped = 0;
-    if (this.liveFileBytes() > max - (max >> 3)) {
-      while (this.liveFileBytes() > max - (max >> 3) && this.entries.length > 1 && this.dropOldest()) dropped++;
+    for (let live = this.liveFileBytes(); live > target && this.entries.length > 1; dropped++) {
+      const oldest = this.entries.find((e) => !e.inFlight);
+      if (!oldest) break;
+      if (!this.memoryOnly.has(oldest.id)) live -= recordSize(oldest.bytes);
+      this.dropOldest();
     }
     // Dropping may have emptied the file already (the new message was the one dropped).
     if (entry && !this.entries.includes(entry)) return dropped;
@@ -316,7 +320,7 @@ export class DiskOutbox extends Outbox {
     const tmp = `${this.path}.tmp`;
     let fd: number | undefined;
     try {
-      fd = openSync(tmp, constants.O_RDWR | constants.O_CREAT | constants.O_TRUNC, 0o600);
+      fd = openSync(tmp, constants.O_RDWR | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW, 0o600);
       let at = 0;
       for (const e of this.entries) {
         if (this.memoryOnly.has(e.id)) continue;

@@ -43,6 +43,9 @@ class WebSocketBridge {
     this.port = (this.server.address() as AddressInfo).port;
   }
 
+  /** Drops every WebSocket connection (a network cut). */
+  cut(): void { for (const c of this.wss.clients) c.terminate(); }
+
   async stop(): Promise<void> {
     for (const c of this.wss.clients) c.terminate();
     this.wss.close();
@@ -146,12 +149,19 @@ describe('MQTT over WebSockets', () => {
     const { log, lines } = logger();
     const deviceId = `ws-${process.pid}-${++devices}`;
     const sub = await subscriber(broker.url, `devices/${deviceId}/messages/events/#`);
-    const { sink, description } = createSink({ spec: `ws://127.0.0.1:${ws.port}/mqtt`, deviceId, log, env: {}, mqtt: { backoff } });
+    const { sink, mqtt, description } = createSink({ spec: `ws://127.0.0.1:${ws.port}/mqtt`, deviceId, log, env: {}, mqtt: { backoff } });
     expect(description).toBe(`MQTT 127.0.0.1:${ws.port}`);
     for (let i = 0; i < 3; i++) sink.send(`{"n":${i}}`);
     await until('3 delivered', () => sub.got.length >= 3);
     expect(sub.got.map((m) => m.text)).toEqual(['{"n":0}', '{"n":1}', '{"n":2}']);
     expect(ws.upgrades.at(-1)).toEqual({ path: '/mqtt', protocol: 'mqtt' });
+    // A cut connection: reconnected with backoff as over TCP, and what is sent meanwhile delivered.
+    await until('acknowledged', () => mqtt!.outbox.length === 0);
+    ws.cut();
+    sink.send('{"n":3}');
+    await until('4 delivered after the reconnect', () => sub.got.length >= 4);
+    expect(sub.got[3].text).toBe('{"n":3}');
+    expect(mqtt!.connects).toBe(2);
     expect(await sink.close(2000)).toBe(0);
     expect(lines.join('')).toMatch(/connected to ws:\/\/127\.0\.0\.1:\d+\/mqtt as ws-/);
     await sub.client.endAsync(true);
@@ -261,6 +271,9 @@ describe('an HTTP CONNECT proxy', () => {
     expect(lines.filter((l) => l.includes('HTTPS_PROXY ignored'))).toHaveLength(1);
     void sink.close(0);
     expectNoSecrets(lines);
+    // The agent's own command line, as its process records report it, is masked the same way.
+    const cmdline = log.mask.apply(`node microtally run --proxy ${proxy.url()} --proxy=http://gw:${PROXY_PASSWORD}@127.0.0.1:1`);
+    expect(cmdline).toBe(`node microtally run --proxy http://***@127.0.0.1:${proxy.port} --proxy=http://***@127.0.0.1:1`);
   });
 
   it('microtally run: --proxy with an mqtt:// sink and a malformed --outbox-max-bytes are usage errors (exit 2, one line)', async () => {
