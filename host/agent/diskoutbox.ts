@@ -15,6 +15,8 @@ import type { Logger } from './log.js';
 import { Outbox, type OutboxEntry, type OutboxLimits } from './outbox.js';
 
 export const OUTBOX_FILE = 'outbox.log';
+/** Holds the pid of the agent using the outbox: two agents on one file would undo each other's records. */
+export const OUTBOX_LOCK = 'outbox.lock';
 /** The disk outbox's default limit: the file's size in bytes. */
 export const DEFAULT_DISK_OUTBOX_BYTES = 16 << 20;
 
@@ -144,12 +146,38 @@ export class DiskOutbox extends Outbox {
   private pendingDone: number[] = [];
   private flushTimer?: NodeJS.Immediate;
   private readonly log: Logger;
+  private readonly lockPath: string;
 
   constructor(private readonly opts: DiskOutboxOptions) {
     super(opts.limits, opts.onDrop);
     this.log = opts.log;
     this.path = join(opts.dir, OUTBOX_FILE);
-    this.load();
+    this.lockPath = join(opts.dir, OUTBOX_LOCK);
+    this.lock();
+    try {
+      this.load();
+    } catch (e) {
+      rmSync(this.lockPath, { force: true });
+      throw e;
+    }
+  }
+
+  /** Takes the lock file, or throws naming the live agent that holds it (a dead one's is taken over). */
+  private lock(): void {
+    for (let tries = 0; tries < 2; tries++) {
+      try {
+        const fd = openSync(this.lockPath, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
+        try { writeSync(fd, `${process.pid}\n`); } finally { closeSync(fd); }
+        return;
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw new Error(`outbox ${this.path}: cannot lock it: ${errCode(e)}`);
+      }
+      let pid = 0;
+      try { pid = Number.parseInt(readFileSync(this.lockPath, 'utf8'), 10); } catch { /* gone meanwhile */ }
+      if (pid > 0 && pid !== process.pid && alive(pid)) throw new Error(`outbox ${this.path}: in use by another agent (pid ${pid}, ${this.lockPath})`);
+      rmSync(this.lockPath, { force: true }); // its agent is gone (killed): taken over
+    }
+    throw new Error(`outbox ${this.path}: cannot lock it: ${this.lockPath} keeps coming back`);
   }
 
   override get description(): string { return this.path; }
@@ -162,6 +190,7 @@ export class DiskOutbox extends Outbox {
     this.flushDone();
     if (this.fd !== undefined) closeSync(this.fd);
     this.fd = undefined;
+    rmSync(this.lockPath, { force: true });
     const kept = this.durable;
     if (kept > 0) this.log.info(`outbox ${this.path}: ${kept} message(s) kept for the next start`);
     if (this.memoryOnly.size > 0) this.log.error(`outbox ${this.path}: ${this.memoryOnly.size} message(s) held only in memory (the disk refused them) are lost`);
@@ -348,4 +377,13 @@ export class DiskOutbox extends Outbox {
 function syncDir(dir: string): void {
   const fd = openSync(dir, constants.O_RDONLY | constants.O_DIRECTORY);
   try { fsyncSync(fd); } finally { closeSync(fd); }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM'; // there, but another user's
+  }
 }

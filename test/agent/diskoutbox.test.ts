@@ -1,12 +1,13 @@
 // The disk outbox (host/agent/diskoutbox.ts) on its own: what a restart finds in the file after a
 // crash, a torn last record, corrupted records, the size limit, and a disk that is full.
 
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { DiskOutbox, OUTBOX_FILE, readOutboxFile, recordSize } from '../../host/agent/diskoutbox.js';
+import { DiskOutbox, OUTBOX_FILE, OUTBOX_LOCK, readOutboxFile, recordSize } from '../../host/agent/diskoutbox.js';
+import { createSink } from '../../host/agent/sinks/index.js';
 import { StderrLogger } from '../../host/agent/log.js';
 import type { OutboxLimits } from '../../host/agent/outbox.js';
 
@@ -195,5 +196,28 @@ describe('DiskOutbox', () => {
     } finally {
       execFileSync('umount', [dir]);
     }
+  });
+
+  it('one agent per outbox: the lock of a live agent keeps a second one in memory (one line); a killed agent\'s lock is taken over', async () => {
+    const dir = newDir();
+    const first = open(dir).o;
+    first.push(msg(1));
+    first.close();
+    writeFileSync(join(dir, OUTBOX_LOCK), `${process.ppid}\n`); // a live process: the test runner
+    expect(() => open(dir)).toThrow(new RegExp(`outbox .*outbox\\.log: in use by another agent \\(pid ${process.ppid}, `));
+    const lines: string[] = [];
+    const { sink, mqtt } = createSink({ spec: 'mqtt://127.0.0.1:1', deviceId: 'lock-test', stateDir: dir, log: new StderrLogger((l) => lines.push(l)), env: {} });
+    expect(mqtt!.outbox).not.toBeInstanceOf(DiskOutbox);
+    expect(lines.filter((l) => l.includes('warn:') && l.includes('in use by another agent'))).toHaveLength(1);
+    expect(lines.join('')).toMatch(/in use by another agent .*: the outbox is kept in memory only/);
+    await sink.close(0);
+    expect(readOutboxFile(readFileSync(join(dir, OUTBOX_FILE))).waiting).toHaveLength(1); // left alone
+    const dead = spawnSync('true').pid!;
+    writeFileSync(join(dir, OUTBOX_LOCK), `${dead}\n`);
+    const taken = open(dir);
+    expect(texts(taken.o)).toEqual([msg(1)]);
+    expect(readFileSync(join(dir, OUTBOX_LOCK), 'utf8')).toBe(`${process.pid}\n`);
+    taken.o.close();
+    expect(() => statSync(join(dir, OUTBOX_LOCK))).toThrow(/ENOENT/);
   });
 });

@@ -95,6 +95,7 @@ describe('the disk outbox across a SIGKILL', () => {
     before.push('{"kept":1}');
     before.push('{"kept":2}');
     before.push('{"torn":3}');
+    before.close(); // its lock file names this process, which the agent would take for a live agent
     const path = join(stateDir, OUTBOX_FILE);
     const full = readFileSync(path);
     writeFileSync(path, full.subarray(0, full.length - 3)); // a crash in the middle of the last write
