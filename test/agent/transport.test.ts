@@ -16,6 +16,7 @@ import { createSink, UsageError } from '../../host/agent/sinks/index.js';
 import { telemetryTopic } from '../../host/agent/sinks/mqtt.js';
 import { Mosquitto, subscriber, until } from './helpers/mosquitto.js';
 import { runInProcess } from './helpers/run-command.js';
+import { runOptions } from '../../host/commands/run.js';
 
 const KEY = Buffer.from('a device key for the websocket tests').toString('base64');
 const PROXY_PASSWORD = 'pr0xy-s3cret!';
@@ -276,11 +277,31 @@ describe('an HTTP CONNECT proxy', () => {
     expect(cmdline).toBe(`node microtally run --proxy http://***@127.0.0.1:${proxy.port} --proxy=http://***@127.0.0.1:1`);
   });
 
+  it('microtally run --sink ws://… --proxy <url> --outbox-max-bytes 1M: the agent sends through the proxy, its outbox on disk', async () => {
+    const deviceId = `run-proxy-${process.pid}`;
+    const sub = await subscriber(broker.url, `devices/${deviceId}/messages/events/#`);
+    const before = proxy.requests.length;
+    const r = await runInProcess(['--sink', `ws://127.0.0.1:${ws.port}/mqtt`, '--device-id', deviceId, '--proxy', proxy.url(),
+      '--state-dir', join(dir, 'run-state'), '--outbox-max-bytes', '1M', '--source', 'poll'], { stopAfterMs: 3000, env: {} });
+    expect(r.code, r.stderr).toBe(0);
+    await until('the pending messages delivered', () => sub.got.length >= 1);
+    expect(JSON.parse(sub.got[0].text)).toHaveProperty('Events');
+    expect(proxy.requests.slice(before)).toEqual([{ target: `127.0.0.1:${ws.port}`, auth: PROXY_AUTH }]);
+    expect(r.stderr).toMatch(new RegExp(`running; sending to MQTT 127\\.0\\.0\\.1:${ws.port} via proxy 127\\.0\\.0\\.1:${proxy.port}`));
+    expect(r.stderr).not.toMatch(/in memory only|outbox full/);
+    expect(r.stderr).not.toContain(PROXY_PASSWORD);
+    await sub.client.endAsync(true);
+  });
+
   it('microtally run: --proxy with an mqtt:// sink and a malformed --outbox-max-bytes are usage errors (exit 2, one line)', async () => {
     const r = await runInProcess(['--sink', broker.url, '--proxy', proxy.url(), '--state-dir', join(dir, 'state')], { env: {} });
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/error: --proxy: a proxy carries MQTT over WebSockets only/);
     expect(r.stderr).not.toContain(PROXY_PASSWORD);
+    for (const [v, n] of [['4096', 4096], ['64k', 65536], ['16M', 16 << 20], ['1G', 1 << 30]] as const) {
+      expect(runOptions({ 'outbox-max-bytes': v }).outboxMaxBytes).toBe(n);
+    }
+    for (const v of ['4095', '1.5M', '-1', '10m', '']) expect(() => runOptions({ 'outbox-max-bytes': v })).toThrow(/--outbox-max-bytes: expected/);
     const bad = await runInProcess(['--sink', broker.url, '--outbox-max-bytes', '12x'], { env: {} });
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/--outbox-max-bytes: expected a size in bytes of at least 4096 \(suffix k, M or G\), got "12x"/);
