@@ -21,6 +21,7 @@ import { AgentSettings } from './settings.js';
 import { createSink, RefusedError, UsageError, type SinkSetup } from './sinks/index.js';
 import type { Sink } from './sinks/sink.js';
 import { Twin } from './twin.js';
+import { DEFAULT_STATE_DIR } from '../update/state.js';
 
 /** The environment variable that may carry the IoT Hub device connection string. */
 export const CONNECTION_STRING_ENV = 'MICROTALLY_CONNECTION_STRING';
@@ -46,6 +47,12 @@ export interface RunOptions {
   agentId?: string;
   logLevel?: LogLevel;
   source?: SourceChoice;
+  /** The agent's state directory (the disk outbox; default DEFAULT_STATE_DIR). */
+  stateDir?: string;
+  /** The disk outbox's size limit in bytes. */
+  outboxMaxBytes?: number;
+  /** An HTTP(S) proxy for MQTT over WebSockets (else HTTPS_PROXY). */
+  proxy?: string;
 }
 
 /**
@@ -143,7 +150,9 @@ export async function runAgent(args: RunOptions, io: AgentIo = {}): Promise<numb
   let setup: SinkSetup;
   try {
     setup = createSink({ spec: args.sink, connectionString: cs, deviceId: args.deviceId, log, stdout: io.stdout,
-      onDropped: (n) => reportLoss(agent.core, 'transport', n, log) });
+      onDropped: (n) => reportLoss(agent.core, 'transport', n, log),
+      stateDir: args.stateDir ?? DEFAULT_STATE_DIR, stateDirOptional: args.stateDir === undefined,
+      outboxMaxBytes: args.outboxMaxBytes, proxy: args.proxy, env: io.env });
   } catch (e) {
     if (e instanceof RefusedError) { log.error(e.message); return 2; }
     return usageError((e as Error).message);

@@ -12,19 +12,23 @@ const RUN_COMMAND: Omit<Command, 'run'> = {
   summary: 'Runs the Linux agent: live collectors → core → sink, until SIGINT or SIGTERM (then sends what is pending).',
   options: {
     config: { type: 'string', value: 'file', help: 'a JSON configuration update applied at start (SPEC R6)' },
-    sink: { type: 'string', value: 'sink', help: 'stdout (default), file:<path>, mqtt://host:port or mqtts://host:port' },
+    sink: { type: 'string', value: 'sink', help: 'stdout (default), file:<path>, mqtt://host:port, mqtts://host:port, or MQTT over WebSockets: ws://host:port/path, wss://host:port/path' },
     'device-id': { type: 'string', value: 'id', help: 'the device id (MQTT client id) for an MQTT sink' },
     'connection-string-file': { type: 'string', value: 'path', help: 'a file holding the IoT Hub device connection string' },
     'connection-string': { type: 'string', value: 'cs', help: 'the connection string itself (every local user can read a command line)' },
     'allow-readable-secret': { type: 'boolean', help: 'accept a --connection-string-file that group or others may read (refused otherwise)' },
     'agent-id': { type: 'string', value: 'uuid', help: 'the AgentId of the messages (default: from /etc/machine-id)' },
     'log-level': { type: 'string', value: 'level', choices: LOG_LEVELS, help: 'the least severe log line printed' },
+    'state-dir': { type: 'string', value: 'dir', help: 'the agent\'s state directory, created 0700: the MQTT outbox is kept there (default /var/lib/microtally)' },
+    'outbox-max-bytes': { type: 'string', value: 'n', help: 'the MQTT outbox\'s size limit in bytes (suffix k, M or G: 1024s; default 16M on disk, 4M in memory)' },
+    proxy: { type: 'string', value: 'url', help: 'an HTTP(S) proxy, http://[user:password@]host:port, for MQTT over WebSockets (default: HTTPS_PROXY)' },
     source: { type: 'string', value: 'source', choices: ['auto', 'kernel', 'poll'], help: 'process and connection events from the kernel (an eBPF exec probe, the process connector, socket-destroy notifications: root, or CAP_BPF, CAP_PERFMON and CAP_NET_ADMIN), from polling /proc, or auto (the kernel when possible)' },
   },
   notes: `The connection string comes from --connection-string-file, or the environment variable
 MICROTALLY_CONNECTION_STRING, or --connection-string; its key is never printed. A
 --connection-string-file that group or others may read is refused unless --allow-readable-secret.
-exit status: 0 stopped with everything sent, 1 messages left unsent or the core could not load, 2 usage error`,
+An MQTT sink keeps unsent messages in <state-dir>/outbox.log and sends them first at the next start.
+exit status: 0 stopped with everything sent or kept on disk, 1 messages lost (unsent and not kept) or the core could not load, 2 usage error`,
 };
 
 /** The command with the agent's streams, signal and environment (embedding, tests); `run` uses the process's. */
@@ -40,6 +44,15 @@ export function runCommandWith(io: AgentIo): Command {
 
 export const run: Command = runCommandWith({});
 
+/** `123`, `64k`, `16M`, `1G` (1024s) as bytes; at least 4096. */
+function byteCount(name: string, v: string | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  const m = /^(\d+)([kMG]?)$/.exec(v);
+  const n = m ? Number(m[1]) * 1024 ** ' kMG'.indexOf(m[2] || ' ') : NaN;
+  if (!Number.isSafeInteger(n) || n < 4096) throw new UsageError(`--${name}: expected a size in bytes of at least 4096 (suffix k, M or G), got "${v}"`);
+  return n;
+}
+
 /** The parsed options as the agent's values; throws UsageError for a combination it refuses. */
 export function runOptions(values: Values): RunOptions {
   const text = (name: string) => values[name] as string | undefined;
@@ -51,5 +64,6 @@ export function runOptions(values: Values): RunOptions {
     connectionString: text('connection-string'), connectionStringFile: text('connection-string-file'),
     allowReadableSecret: values['allow-readable-secret'] === true,
     agentId: text('agent-id'), logLevel: text('log-level') as LogLevel | undefined, source: text('source') as SourceChoice | undefined,
+    stateDir: text('state-dir'), outboxMaxBytes: byteCount('outbox-max-bytes', text('outbox-max-bytes')), proxy: text('proxy'),
   };
 }

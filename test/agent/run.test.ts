@@ -115,7 +115,7 @@ describe('microtally run', () => {
   it('on SIGINT sends what is pending (long windows) to the broker with the IoT Hub properties', async () => {
     const deviceId = `run-int-${process.pid}`;
     const sub = await subscriber(broker.url, `devices/${deviceId}/messages/events/#`);
-    const a = agent(['--config', config('slow.json', { priorityIntervals: { high: 3600, medium: 3600, low: 3600 } }), '--sink', broker.url, '--device-id', deviceId]);
+    const a = agent(['--config', config('slow.json', { priorityIntervals: { high: 3600, medium: 3600, low: 3600 } }), '--sink', broker.url, '--device-id', deviceId, '--state-dir', join(dir, deviceId)]);
     await a.started();
     await until('connected', () => a.stderr.includes('connected to'));
     const pid = await runSleep('0.23');
@@ -132,7 +132,7 @@ describe('microtally run', () => {
     const deviceId = `run-twin-${process.pid}`;
     const sub = await subscriber(broker.url, `devices/${deviceId}/messages/events/#`);
     const hub = await subscriber(broker.url, '$iothub/twin/#');
-    const a = agent(['--config', config('slow.json', { priorityIntervals: { high: 3600, medium: 3600, low: 3600 } }), '--sink', broker.url, '--device-id', deviceId]);
+    const a = agent(['--config', config('slow.json', { priorityIntervals: { high: 3600, medium: 3600, low: 3600 } }), '--sink', broker.url, '--device-id', deviceId, '--state-dir', join(dir, deviceId)]);
     await a.started();
     await until('twin GET (subscriptions in place)', () => hub.got.some((m) => m.topic.startsWith('$iothub/twin/GET/')));
     const parsed = () => sub.got.map((m) => JSON.parse(m.text) as Message);

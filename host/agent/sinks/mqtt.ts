@@ -7,6 +7,7 @@ import { connect, type IClientOptions, type MqttClient } from 'mqtt';
 import type { Logger } from '../log.js';
 import { Outbox, transportDropped, type OutboxLimits } from '../outbox.js';
 import type { Sink } from './sink.js';
+import { DIRECT, type Transport } from './transport.js';
 
 /** The message properties IoT Hub reads from the topic: interface id, content type, encoding. */
 export const SECURITY_MESSAGE_PROPERTIES: Array<[string, string]> = [
@@ -33,7 +34,7 @@ export interface MqttSession {
 }
 
 export interface MqttSinkOptions {
-  /** mqtt://host:port or mqtts://host:port */
+  /** mqtt://host:port, mqtts://host:port, ws://host:port/path or wss://host:port/path */
   url: string;
   deviceId: string;
   log: Logger;
@@ -44,6 +45,10 @@ export interface MqttSinkOptions {
   renewAt?: () => number;
   tls?: Pick<IClientOptions, 'ca' | 'rejectUnauthorized' | 'servername'>;
   outbox?: OutboxLimits;
+  /** Makes the outbox instead (the disk outbox, host/agent/diskoutbox.ts), given the drop handler. */
+  createOutbox?: (onDrop?: (text: string | Uint8Array) => void) => Outbox;
+  /** WebSockets through a proxy (sinks/transport.ts); direct by default. */
+  transport?: Transport;
   backoff?: { initialMs: number; maxMs: number };
   maxInFlight?: number;
   /**
@@ -80,12 +85,15 @@ export class MqttSink implements Sink {
     this.topic = telemetryTopic(opts.deviceId);
     this.cborTopic = telemetryTopic(opts.deviceId, 'cbor');
     const onDropped = opts.onDropped;
-    this.outbox = new Outbox(opts.outbox, onDropped && ((text) => onDropped(1 + transportDropped(text))));
+    const onDrop = onDropped && ((text: string | Uint8Array) => onDropped(1 + transportDropped(text)));
+    this.outbox = opts.createOutbox ? opts.createOutbox(onDrop) : new Outbox(opts.outbox, onDrop);
     this.log = opts.log;
     this.connect();
   }
 
   get connected(): boolean { return this.isConnected; }
+
+  private get transport(): Transport { return this.opts.transport ?? DIRECT; }
 
   onConnect(handler: (s: MqttSession) => void): void { this.connectHandlers.push(handler); }
   onMessage(handler: (topic: string, payload: Buffer) => void): void { this.messageHandlers.push(handler); }
@@ -116,7 +124,7 @@ export class MqttSink implements Sink {
     this.isConnected = false;
     if (client) await new Promise<void>((resolve) => client.end(this.outbox.length > 0, {}, () => resolve()));
     this.reportDropped();
-    const left = this.outbox.length;
+    const left = this.outbox.length - this.outbox.close(); // kept on disk: sent after the next start
     if (left > 0) this.log.error(`${left} message(s) not delivered to ${this.opts.url} before exit`);
     return left + this.outbox.dropped;
   }
@@ -133,6 +141,7 @@ export class MqttSink implements Sink {
       reconnectPeriod: 0,
       connectTimeout: 10_000,
       ...this.opts.tls,
+      ...this.transport.options,
     });
     this.client = client;
     let errorLogged = false;
@@ -141,7 +150,7 @@ export class MqttSink implements Sink {
       this.isConnected = true;
       this.attempt = 0;
       this.connects++;
-      this.log.info(`connected to ${this.opts.url} as ${this.opts.deviceId}`);
+      this.log.info(`connected to ${this.opts.url} as ${this.opts.deviceId}${this.transport.via ? ` ${this.transport.via}` : ''}`);
       this.scheduleRenewal(gen);
       this.reportDropped();
       const session = this.session(client, gen);
@@ -155,7 +164,7 @@ export class MqttSink implements Sink {
     client.on('error', (e) => {
       if (gen !== this.generation || errorLogged) return;
       errorLogged = true;
-      this.log.warn(`MQTT ${this.opts.url}: ${e.message}`);
+      this.log.warn(`MQTT ${this.opts.url}: ${this.transport.explain(e)}`);
     });
     client.on('close', () => {
       if (gen !== this.generation) return;
@@ -167,7 +176,9 @@ export class MqttSink implements Sink {
       client.end(true);
       if (wasConnected && !this.renewing) this.log.warn(`disconnected from ${this.opts.url}; ${this.outbox.length} message(s) queued`);
       // The first failed attempt of an outage is worth a line even when the broker said nothing (e.g. refused credentials).
-      if (!wasConnected && !errorLogged && this.attempt === 0) this.log.warn(`connection to ${this.opts.url} closed before it was accepted`);
+      const refused = wasConnected || errorLogged ? undefined : this.transport.refusal();
+      if (refused) this.log.warn(`MQTT ${this.opts.url}: ${refused}`);
+      else if (!wasConnected && !errorLogged && this.attempt === 0) this.log.warn(`connection to ${this.opts.url} closed before it was accepted`);
       const delay = this.renewing ? 0 : this.backoffDelay();
       this.renewing = false;
       this.reconnectTimer = setTimeout(() => { this.reconnectTimer = undefined; this.connect(); }, delay);
