@@ -21,6 +21,7 @@ import { AgentSettings } from './settings.js';
 import { createSink, RefusedError, UsageError, type SinkSetup } from './sinks/index.js';
 import type { Sink } from './sinks/sink.js';
 import { Twin } from './twin.js';
+import { VERSION } from '../version.js';
 
 /** The environment variable that may carry the IoT Hub device connection string. */
 export const CONNECTION_STRING_ENV = 'MICROTALLY_CONNECTION_STRING';
@@ -285,6 +286,8 @@ function followTwin(setup: SinkSetup, agent: Agent, deliver: Deliver, schedule: 
       schedule.start(); // windows restarted: give the new ones their baseline and system information
       return { ok: true };
     },
+    agentVersion: VERSION,
+    coreSequence: () => 0, // the built-in core; an installed update (SPEC R12) reports its own
     status: () => ({ outboxQueued: mqtt.outbox.length, outboxDropped: mqtt.outbox.dropped }),
   });
   mqtt.onConnect((s) => void twin.connected(s));
