@@ -21,9 +21,10 @@ export const CBOR_MESSAGE_PROPERTIES: Array<[string, string]> = [
   ['$.ct', 'application/cbor'],
 ];
 
-export function telemetryTopic(deviceId: string, format: 'json' | 'cbor' = 'json'): string {
+export function telemetryTopic(deviceId: string, format: 'json' | 'cbor' = 'json', moduleId?: string): string {
   const props = (format === 'cbor' ? CBOR_MESSAGE_PROPERTIES : SECURITY_MESSAGE_PROPERTIES).map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(v)}`).join('&');
-  return `devices/${encodeURIComponent(deviceId)}/messages/events/${props}`;
+  const module = moduleId ? `/modules/${encodeURIComponent(moduleId)}` : '';
+  return `devices/${encodeURIComponent(deviceId)}${module}/messages/events/${props}`;
 }
 
 /** What other agent parts (the twin) may do on the live connection. */
@@ -36,13 +37,17 @@ export interface MqttSinkOptions {
   /** mqtt://host:port or mqtts://host:port */
   url: string;
   deviceId: string;
+  /** A module identity: client id `device/module`, telemetry on the module's topic. */
+  moduleId?: string;
   log: Logger;
   username?: string;
   /** Called at each connection attempt, so a renewed SAS token is used. */
   password?: () => string;
   /** When to reconnect with a fresh password (ms since the epoch), asked after each connect. */
   renewAt?: () => number;
-  tls?: Pick<IClientOptions, 'ca' | 'rejectUnauthorized' | 'servername'>;
+  tls?: Pick<IClientOptions, 'ca' | 'rejectUnauthorized' | 'servername' | 'cert' | 'key'>;
+  /** Turns a connection error into the one line logged (e.g. a TLS error naming the file to fix). */
+  explainError?: (e: Error) => string;
   outbox?: OutboxLimits;
   backoff?: { initialMs: number; maxMs: number };
   maxInFlight?: number;
@@ -59,6 +64,8 @@ export class MqttSink implements Sink {
   /** Where CBOR messages go: the same topic with `$.ct=application/cbor`. */
   readonly cborTopic: string;
   readonly outbox: Outbox;
+  /** The MQTT client id: the device id, or `device/module`. */
+  readonly clientId: string;
   /** Connections established so far. */
   connects = 0;
   private client?: MqttClient;
@@ -77,8 +84,9 @@ export class MqttSink implements Sink {
   private readonly log: Logger;
 
   constructor(private readonly opts: MqttSinkOptions) {
-    this.topic = telemetryTopic(opts.deviceId);
-    this.cborTopic = telemetryTopic(opts.deviceId, 'cbor');
+    this.clientId = opts.moduleId ? `${opts.deviceId}/${opts.moduleId}` : opts.deviceId;
+    this.topic = telemetryTopic(opts.deviceId, 'json', opts.moduleId);
+    this.cborTopic = telemetryTopic(opts.deviceId, 'cbor', opts.moduleId);
     const onDropped = opts.onDropped;
     this.outbox = new Outbox(opts.outbox, onDropped && ((text) => onDropped(1 + transportDropped(text))));
     this.log = opts.log;
@@ -124,7 +132,7 @@ export class MqttSink implements Sink {
   private connect(): void {
     const gen = ++this.generation;
     const client = connect(this.opts.url, {
-      clientId: this.opts.deviceId,
+      clientId: this.clientId,
       username: this.opts.username,
       password: this.opts.password?.(),
       protocolVersion: 4,
@@ -141,7 +149,7 @@ export class MqttSink implements Sink {
       this.isConnected = true;
       this.attempt = 0;
       this.connects++;
-      this.log.info(`connected to ${this.opts.url} as ${this.opts.deviceId}`);
+      this.log.info(`connected to ${this.opts.url} as ${this.clientId}`);
       this.scheduleRenewal(gen);
       this.reportDropped();
       const session = this.session(client, gen);
@@ -155,7 +163,7 @@ export class MqttSink implements Sink {
     client.on('error', (e) => {
       if (gen !== this.generation || errorLogged) return;
       errorLogged = true;
-      this.log.warn(`MQTT ${this.opts.url}: ${e.message}`);
+      this.log.warn(`MQTT ${this.opts.url}: ${this.opts.explainError?.(e) ?? e.message}`);
     });
     client.on('close', () => {
       if (gen !== this.generation) return;
