@@ -17,7 +17,7 @@ import { KernelEventStats, superviseKernelEvents, type KernelSources } from './c
 import { ProcessCollector } from './collectors/processes.js';
 import { readSysinfo } from './collectors/sysinfo.js';
 import { readSecretFile } from './iothub/identity.js';
-import { resolveIdentity, type IdentityOptions, type ResolvedIdentity } from './iothub/resolve.js';
+import { resolveIdentity, StoppedBeforeStart, type IdentityOptions, type ResolvedIdentity } from './iothub/resolve.js';
 import { StderrLogger, type LogLevel } from './log.js';
 import { AgentSettings } from './settings.js';
 import { createSink, RefusedError, type SinkSetup } from './sinks/index.js';
@@ -118,6 +118,7 @@ export async function runAgent(args: RunOptions, io: AgentIo = {}): Promise<numb
     cs = connectionString(args, io.env ?? process.env, log);
     identity = await resolveIdentity(args, cs !== undefined, log, io.signal); // certificate, CA, DPS assignment
   } catch (e) {
+    if (e instanceof StoppedBeforeStart) { log.info(e.message); return 0; }
     if (e instanceof RefusedError) { log.error(e.message); return 2; }
     return usageError((e as Error).message);
   }

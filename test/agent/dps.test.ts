@@ -28,16 +28,19 @@ let dps: DpsStandIn;
 let verdicts: Map<string, Verdict>;
 const hubs: HubStandIn[] = [];
 
-/** Listens as a hub DPS can name: a free 127/8 address on port 8883 (the server certificate names it). */
-async function hubAt(id: Omit<ConstructorParameters<typeof HubStandIn>[1], 'hub'>): Promise<HubStandIn> {
+/**
+ * Listens as a hub DPS can name: a free 127/8 address on port 8883 (the server certificate names
+ * it); the hub's name is that address unless `name` is given (a gateway in front of a named hub).
+ */
+async function hubAt(id: Omit<ConstructorParameters<typeof HubStandIn>[1], 'hub'>, name?: string): Promise<HubStandIn & { ip?: string }> {
   for (let tries = 0; ; tries++) {
     const ip = `127.${20 + Math.floor(Math.random() * 200)}.${Math.floor(Math.random() * 250)}.${1 + Math.floor(Math.random() * 250)}`;
     const cert = pki.issue(ca, `hub-${hubs.length}-${tries}`, ip, { san: [`IP:${ip}`] });
-    const h = new HubStandIn({ ...tls, cert: readFileSync(cert.cert, 'utf8'), key: readFileSync(cert.key, 'utf8') }, { hub: ip, ...id });
+    const h = new HubStandIn({ ...tls, cert: readFileSync(cert.cert, 'utf8'), key: readFileSync(cert.key, 'utf8') }, { hub: name ?? ip, ...id });
     try {
       await h.start(ip, 8883);
       hubs.push(h);
-      return h;
+      return Object.assign(h, { ip });
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'EADDRINUSE' || tries > 10) throw e;
     }
@@ -74,7 +77,7 @@ afterAll(async () => {
 interface Outcome { code: number; stdout: string; stderr: string }
 
 /** Runs `microtally run` here with `args`; stops it (as SIGTERM would) once `done` holds. */
-async function agent(args: string[], done: () => boolean = () => false): Promise<Outcome> {
+async function agent(args: string[], done: () => boolean = () => false, stopAfterMs = 30_000): Promise<Outcome> {
   const out = new PassThrough();
   let stdout = '';
   out.on('data', (d) => { stdout += d; });
@@ -84,8 +87,8 @@ async function agent(args: string[], done: () => boolean = () => false): Promise
   const running = runCommand(command, args, { out: (s) => { stdout += s; }, err: (s) => lines.push(s) });
   let finished = false;
   void running.finally(() => { finished = true; });
-  // Stopped after 30 s at the latest, so that a failing check shows what the agent said.
-  await until('the agent to be done', () => finished || done(), 30_000).catch(() => {});
+  // Stopped after 30 s at the latest (or stopAfterMs), so that a failing check shows what the agent said.
+  await until('the agent to be done', () => finished || done(), stopAfterMs).catch(() => {});
   ac.abort();
   const code = await running;
   return { code, stdout, stderr: lines.join('') };
@@ -156,6 +159,34 @@ describe('DPS registration, then the assigned hub', () => {
     } finally {
       await dps.start('127.0.0.1', dps.port);
     }
+  });
+
+  it('DPS down and nothing kept: tries again with a backoff; a stop meanwhile ends it cleanly (exit 0, nothing made)', async () => {
+    await dps.stop();
+    try {
+      const args = dpsArgs('dev-sym', '--dps-key-file', keyFile('sym.key', KEY));
+      args[args.indexOf('--state-dir') + 1] = join(dir, 'state-empty');
+      const r = await agent(args, () => false, 2500);
+      const lines = (): string => r.stderr;
+      expect(r.code, lines()).toBe(0);
+      expect(lines()).toMatch(new RegExp(`warn: DPS localhost:${dps.port}: connect ECONNREFUSED .*; no assignment kept from before: trying again in \\d+\\.\\d s`));
+      expect(lines()).toContain('info: stopped before DPS assigned a hub: nothing was collected');
+      expect(r.stdout).toBe('');
+    } finally {
+      await dps.start('127.0.0.1', dps.port);
+    }
+  });
+});
+
+describe('a gateway (GatewayHostName=)', () => {
+  it('connects to the gateway on 8883 and authenticates for the hub named by HostName', async () => {
+    const HUB = 'behind-gateway.azure-devices.net';
+    const gw = await hubAt({ deviceId: 'dev-gw', key: KEY }, HUB);
+    const cs = keyFile('gw.cs', `HostName=${HUB};DeviceId=dev-gw;GatewayHostName=${gw.ip};SharedAccessKey=${KEY}`);
+    const r = await agent(['--connection-string-file', cs, '--ca-file', ca.cert, '--source', 'poll'], () => gw.connects.some((c) => !c.reason));
+    expect(r.code, r.stderr).toBe(0);
+    expect(gw.connects[0]).toEqual({ clientId: 'dev-gw', username: `${HUB}/dev-gw/?api-version=2021-04-12`, reason: '' });
+    expectMessages(gw);
   });
 });
 

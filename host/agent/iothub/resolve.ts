@@ -31,6 +31,9 @@ export interface IdentityOptions {
   dpsGroupKeyFile?: string;
 }
 
+/** A stop request (SIGTERM, SIGINT, the abort signal) came while DPS was still being waited for: nothing was made. */
+export class StoppedBeforeStart extends Error {}
+
 export interface ResolvedIdentity {
   /** Undefined when no identity option was given (the sink's defaults). */
   tls?: TlsIdentity;
@@ -91,6 +94,7 @@ export async function resolveIdentity(o: IdentityOptions, hasConnectionString: b
     else { hub.x509 = true; hub.clientCert = tls.clientCert; }
     return { tls, hub };
   } catch (e) {
+    if (stop.signal.aborted) throw new StoppedBeforeStart('stopped before DPS assigned a hub: nothing was collected');
     if (e instanceof DpsError) throw new RefusedError(e.message);
     throw e;
   } finally {
