@@ -65,6 +65,8 @@ one_check() { "$@" && echo "1 passed, 0 failed" || { echo "0 passed, 1 failed"; 
 stage version one_check node scripts/version.mjs --check
 # No module imports itself through others (scripts/check-cycles.mjs prints the cycle it finds).
 stage import-cycles one_check node scripts/check-cycles.mjs assembly host
+# The tests and the host type-check together (tsconfig.test.json): vitest runs them untyped.
+stage test-types one_check node_modules/.bin/tsc -p tsconfig.test.json
 # The README's measured tables must be what this build measures (scripts/readme-numbers.mjs).
 readme_check() {
   if [[ ",$engines," == *",qemu-aot,"* ]]; then
