@@ -63,7 +63,7 @@ beforeAll(async () => {
   verdicts = new Map();
   const enrollments = new Map<string, Enrollment>([
     ['dev-sym', { key: KEY }], ['dev-grp', { groupKey: GROUP_KEY }], ['dev-x509', { x509: true }],
-    ['dev-refused', { key: KEY }], ['dev-nothing', { key: KEY }], ['dev-failed', { key: KEY }],
+    ['dev-refused', { key: KEY }], ['dev-nothing', { key: KEY }], ['dev-failed', { key: KEY }], ['dev-garbled', { key: KEY }],
   ]);
   dps = new DpsStandIn(tls, SCOPE, enrollments, (rid) => verdicts.get(rid) ?? { refuse: 404, message: 'no verdict' });
   await dps.start();
@@ -236,6 +236,14 @@ describe('DPS bad input: one line, exit 2, no hub contacted, nothing made', () =
     verdicts.set('dev-failed', { status: 'failed', errorMessage: 'custom allocation failed' });
     await refused(dpsArgs('dev-failed', '--dps-key-file', keyFile('sym.key', KEY)),
       `error: DPS localhost:${dps.port}: registration of dev-failed failed: custom allocation failed`);
+  });
+
+  it('an answer that is no JSON object (null, a number, text): named, not a crash', async () => {
+    for (const raw of ['null', '42', 'not json']) {
+      verdicts.set('dev-garbled', { raw });
+      await refused(dpsArgs('dev-garbled', '--dps-key-file', keyFile('sym.key', KEY)),
+        `error: DPS localhost:${dps.port} answered status "" without an operation id`);
+    }
   });
 
   it('a key file group or others may read, and option combinations', async () => {

@@ -124,7 +124,10 @@ async function registerOn(client: MqttClient, req: DpsRequest, where: string, ti
     if (!m) return;
     const q = new URLSearchParams(m[2]);
     let body: Record<string, unknown> = {};
-    try { body = JSON.parse(payload.toString('utf8')) as Record<string, unknown>; } catch { /* an empty or non-JSON body: its status speaks */ }
+    try {
+      const v: unknown = JSON.parse(payload.toString('utf8'));
+      if (v && typeof v === 'object' && !Array.isArray(v)) body = v as Record<string, unknown>;
+    } catch { /* an empty or non-JSON body: its status speaks */ }
     const retry = Number(q.get('retry-after'));
     responses.push({ status: Number(m[1]), rid: q.get('$rid') ?? '', retryAfterS: Number.isFinite(retry) && retry > 0 ? retry : undefined, body });
     wake();

@@ -169,7 +169,9 @@ export type Verdict =
   | { assignedHub: string; deviceId: string }
   | { refuse: number; message: string }
   | { status: 'failed' | 'disabled'; errorMessage: string }
-  | { nothing: true };
+  | { nothing: true }
+  /** Answers the registration with status 200 and this body as it is (JSON or not). */
+  | { raw: string };
 
 /** DPS: checks the registration CONNECT and answers register / operation-status requests (202, then the verdict). */
 export class DpsStandIn extends MqttTlsServer {
@@ -207,6 +209,10 @@ export class DpsStandIn extends MqttTlsServer {
       if (body.registrationId !== registrationId) { answer(400, { errorCode: 400004, message: 'registrationId differs from the client id' }); return; }
       const v = this.verdict(registrationId);
       if ('refuse' in v) { answer(v.refuse, { errorCode: v.refuse * 1000 + 1, message: v.message }); return; }
+      if ('raw' in v) {
+        this.write(s, { cmd: 'publish', topic: `$dps/registrations/res/200/?$rid=${rid}`, payload: Buffer.from(v.raw), qos: 0, retain: false });
+        return;
+      }
       const operationId = `op-${this.registrations.length}`;
       this.operations.set(operationId, registrationId);
       answer(202, { operationId, status: 'assigning' }, 1);
