@@ -4,7 +4,7 @@
 // sink, twin, collectors, then wait for a stop and send what is pending. Its options arrive as
 // values (RunOptions), parsed by the command layer (host/commands/run.ts).
 
-import { closeSync, fstatSync, openSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Writable } from 'node:stream';
@@ -16,12 +16,15 @@ import { ConnectionCollector } from './collectors/connections.js';
 import { KernelEventStats, superviseKernelEvents, type KernelSources } from './collectors/kernel-events.js';
 import { ProcessCollector } from './collectors/processes.js';
 import { readSysinfo } from './collectors/sysinfo.js';
+import { readSecretFile } from './iothub/identity.js';
+import { resolveIdentity, StoppedBeforeStart, type IdentityOptions, type ResolvedIdentity } from './iothub/resolve.js';
 import { StderrLogger, type LogLevel } from './log.js';
 import { AgentSettings } from './settings.js';
-import { createSink, RefusedError, UsageError, type SinkSetup } from './sinks/index.js';
+import { createSink, RefusedError, type SinkSetup } from './sinks/index.js';
 import type { Sink } from './sinks/sink.js';
 import { Twin } from './twin.js';
 import { DEFAULT_STATE_DIR } from '../update/state.js';
+import { VERSION } from '../version.js';
 
 /** The environment variable that may carry the IoT Hub device connection string. */
 export const CONNECTION_STRING_ENV = 'MICROTALLY_CONNECTION_STRING';
@@ -37,7 +40,7 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
  * `microtally run`'s options as values (the command layer, host/commands/run.ts, parses and
  * checks them). At most one of connectionString and connectionStringFile (the file wins).
  */
-export interface RunOptions {
+export interface RunOptions extends IdentityOptions {
   config?: string;
   sink?: string;
   deviceId?: string;
@@ -61,30 +64,9 @@ export interface RunOptions {
  */
 export function connectionString(args: RunOptions, env: NodeJS.ProcessEnv, log: StderrLogger): string | undefined {
   if (args.connectionStringFile !== undefined) {
-    const path = args.connectionStringFile;
-    let text: string;
-    let mode: number;
-    try {
-      const fd = openSync(path, 'r');
-      try {
-        mode = fstatSync(fd).mode; // of the file read, not of whatever the path names a moment later
-        text = readFileSync(fd, 'utf8');
-      } finally {
-        closeSync(fd);
-      }
-    } catch (e) {
-      throw new UsageError(`--connection-string-file ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
-    }
-    const cs = text.trim();
-    redactConnectionString(cs, log);
-    if (!cs) throw new UsageError(`--connection-string-file ${path}: the file is empty`);
-    if ((mode & 0o044) !== 0) {
-      const why = `--connection-string-file ${path}: readable by ${mode & 0o040 ? 'group' : ''}${(mode & 0o044) === 0o044 ? ' and ' : ''}`
-        + `${mode & 0o004 ? 'others' : ''} (mode ${(mode & 0o777).toString(8).padStart(4, '0')})`;
-      if (!args.allowReadableSecret) throw new RefusedError(`${why}: chmod 600 it, or pass --allow-readable-secret`);
-      log.warn(`${why}: accepted (--allow-readable-secret)`);
-    }
-    return cs;
+    // Masked as read, before the mode check can print a word (the key inside it too).
+    return readSecretFile(args.connectionStringFile, '--connection-string-file', args.allowReadableSecret, log,
+      (text) => redactConnectionString(text.trim(), log)).trim();
   }
   if (args.connectionString !== undefined) {
     redactConnectionString(args.connectionString, log);
@@ -138,9 +120,12 @@ export async function runAgent(args: RunOptions, io: AgentIo = {}): Promise<numb
   const usageError = (message: string): number => { log.error(`${message}\n${usageHint('run')}`); return 2; };
   if (args.logLevel) log.setLevel(args.logLevel);
   let cs: string | undefined;
+  let identity: ResolvedIdentity;
   try {
     cs = connectionString(args, io.env ?? process.env, log);
+    identity = await resolveIdentity(args, cs !== undefined, log, io.signal); // certificate, CA, DPS assignment
   } catch (e) {
+    if (e instanceof StoppedBeforeStart) { log.info(e.message); return 0; }
     if (e instanceof RefusedError) { log.error(e.message); return 2; }
     return usageError((e as Error).message);
   }
@@ -149,7 +134,7 @@ export async function runAgent(args: RunOptions, io: AgentIo = {}): Promise<numb
   if (typeof agent === 'number') return agent;
   let setup: SinkSetup;
   try {
-    setup = createSink({ spec: args.sink, connectionString: cs, deviceId: args.deviceId, log, stdout: io.stdout,
+    setup = createSink({ spec: args.sink, connectionString: cs, ...identity, deviceId: args.deviceId, log, stdout: io.stdout,
       onDropped: (n) => reportLoss(agent.core, 'transport', n, log),
       stateDir: args.stateDir ?? DEFAULT_STATE_DIR, stateDirOptional: args.stateDir === undefined,
       outboxMaxBytes: args.outboxMaxBytes, proxy: args.proxy, env: io.env });
@@ -294,6 +279,8 @@ function followTwin(setup: SinkSetup, agent: Agent, deliver: Deliver, schedule: 
       schedule.start(); // windows restarted: give the new ones their baseline and system information
       return { ok: true };
     },
+    agentVersion: VERSION,
+    coreSequence: () => 0, // the built-in core; an installed update (SPEC R12) reports its own
     status: () => ({ outboxQueued: mqtt.outbox.length, outboxDropped: mqtt.outbox.dropped }),
   });
   mqtt.onConnect((s) => void twin.connected(s));

@@ -16,17 +16,27 @@ const RUN_COMMAND: Omit<Command, 'run'> = {
     'device-id': { type: 'string', value: 'id', help: 'the device id (MQTT client id) for an MQTT sink' },
     'connection-string-file': { type: 'string', value: 'path', help: 'a file holding the IoT Hub device connection string' },
     'connection-string': { type: 'string', value: 'cs', help: 'the connection string itself (every local user can read a command line)' },
-    'allow-readable-secret': { type: 'boolean', help: 'accept a --connection-string-file that group or others may read (refused otherwise)' },
+    'allow-readable-secret': { type: 'boolean', help: 'accept a --connection-string-file that group or others may read (refused otherwise); the same for --x509-key, --dps-key-file and --dps-group-key-file' },
+    'x509-cert': { type: 'string', value: 'pem', help: 'a client certificate (PEM, chain after it) for X.509 authentication: IoT Hub (x509=true in the connection string), DPS, or an mqtts:// broker' },
+    'x509-key': { type: 'string', value: 'pem', help: "the certificate's private key (PEM, unencrypted; mode 0600)" },
+    'ca-file': { type: 'string', value: 'pem', help: "CA certificates (PEM) trusted besides the system's: a private hub, a gateway, a local broker" },
+    'state-dir': { type: 'string', value: 'dir', help: "the agent's state directory (made 0700; default /var/lib/microtally): the MQTT outbox and the DPS assignment are kept there" },
+    'dps-scope': { type: 'string', value: 'id-scope', help: 'register with the Device Provisioning Service (this ID scope) instead of a connection string' },
+    'dps-registration-id': { type: 'string', value: 'id', help: "the DPS registration id (default with --x509-cert: the certificate's common name)" },
+    'dps-endpoint': { type: 'string', value: 'host', help: 'the DPS endpoint, host or mqtts://host:port (default global.azure-devices-provisioning.net)' },
+    'dps-key-file': { type: 'string', value: 'path', help: "a file holding the individual enrollment's symmetric key (mode 0600)" },
+    'dps-group-key-file': { type: 'string', value: 'path', help: "a file holding the group enrollment's symmetric key; the device key is derived from it (mode 0600)" },
     'agent-id': { type: 'string', value: 'uuid', help: 'the AgentId of the messages (default: from /etc/machine-id)' },
     'log-level': { type: 'string', value: 'level', choices: LOG_LEVELS, help: 'the least severe log line printed' },
-    'state-dir': { type: 'string', value: 'dir', help: 'the agent\'s state directory, created 0700: the MQTT outbox is kept there (default /var/lib/microtally)' },
     'outbox-max-bytes': { type: 'string', value: 'n', help: 'the MQTT outbox\'s size limit in bytes (suffix k, M or G: 1024s; default 16M on disk, 4M in memory)' },
     proxy: { type: 'string', value: 'url', help: 'an HTTP(S) proxy, http://[user:password@]host:port, for MQTT over WebSockets (default: HTTPS_PROXY)' },
     source: { type: 'string', value: 'source', choices: ['auto', 'kernel', 'poll'], help: 'process and connection events from the kernel (an eBPF exec probe, the process connector, socket-destroy notifications: root, or CAP_BPF, CAP_PERFMON and CAP_NET_ADMIN), from polling /proc, or auto (the kernel when possible)' },
   },
   notes: `The connection string comes from --connection-string-file, or the environment variable
 MICROTALLY_CONNECTION_STRING, or --connection-string; its key is never printed. A
---connection-string-file that group or others may read is refused unless --allow-readable-secret.
+--connection-string-file that group or others may read is refused unless --allow-readable-secret,
+as are --x509-key, --dps-key-file and --dps-group-key-file. With --dps-scope the agent registers
+with DPS at start and connects to the hub it assigns (kept in --state-dir for when DPS is down).
 An MQTT sink keeps unsent messages in <state-dir>/outbox.log and sends them first at the next start.
 exit status: 0 stopped with everything sent or kept on disk, 1 messages lost (unsent and not kept) or the core could not load, 2 usage error`,
 };
@@ -65,5 +75,8 @@ export function runOptions(values: Values): RunOptions {
     allowReadableSecret: values['allow-readable-secret'] === true,
     agentId: text('agent-id'), logLevel: text('log-level') as LogLevel | undefined, source: text('source') as SourceChoice | undefined,
     stateDir: text('state-dir'), outboxMaxBytes: byteCount('outbox-max-bytes', text('outbox-max-bytes')), proxy: text('proxy'),
+    x509Cert: text('x509-cert'), x509Key: text('x509-key'), caFile: text('ca-file'),
+    dpsScope: text('dps-scope'), dpsRegistrationId: text('dps-registration-id'), dpsEndpoint: text('dps-endpoint'),
+    dpsKeyFile: text('dps-key-file'), dpsGroupKeyFile: text('dps-group-key-file'),
   };
 }

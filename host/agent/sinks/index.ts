@@ -6,21 +6,25 @@ import { DEFAULT_DISK_OUTBOX_BYTES, DiskOutbox } from '../diskoutbox.js';
 import type { StderrLogger } from '../log.js';
 import { DEFAULT_OUTBOX, Outbox, type OutboxLimits } from '../outbox.js';
 import { openStateDir } from '../../update/state.js';
-import { iotHubUsername, parseConnectionString, SasTokenSource } from '../sas.js';
+import { RefusedError, UsageError } from '../errors.js';
+import { explainTlsError, hubIdentity, tlsOptions, type HubIdentity, type TlsIdentity } from '../iothub/identity.js';
+import { iotHubUsername, SasTokenSource } from '../sas.js';
 import { FileSink } from './file.js';
 import { MqttSink, type MqttSinkOptions } from './mqtt.js';
 import type { Sink } from './sink.js';
 import { StreamSink } from './stdout.js';
 import { chooseProxy, IOT_HUB_WEBSOCKET_PATH, isWebSocket, ProxyError, transportFor, type Transport } from './transport.js';
 
-export class UsageError extends Error {}
-/** Refused for safety (a readable secret, a sink file not the agent's): one line, no usage text, exit 2. */
-export class RefusedError extends Error {}
+export { RefusedError, UsageError };
 
 export interface SinkRequest {
   /** `stdout`, `file:<path>`, `mqtt://host:port`, `mqtts://host:port`, `ws://host:port/path` or `wss://host:port/path`. */
   spec?: string;
   connectionString?: string;
+  /** An IoT Hub identity already resolved (DPS); else the connection string's, when there is one. */
+  hub?: HubIdentity;
+  /** The client certificate (--x509-cert/--x509-key) and trusted CAs (--ca-file), for IoT Hub and brokers alike. */
+  tls?: TlsIdentity;
   deviceId?: string;
   log: StderrLogger;
   stdout?: Writable;
@@ -50,9 +54,10 @@ export interface SinkSetup {
 }
 
 export function createSink(req: SinkRequest): SinkSetup {
-  const spec = req.spec ?? (req.connectionString ? undefined : 'stdout');
-  if (req.connectionString !== undefined) return iotHub(req, spec);
+  const spec = req.spec ?? (req.connectionString || req.hub ? undefined : 'stdout');
+  if (req.connectionString !== undefined || req.hub) return iotHub(req, spec);
   const deviceId = req.deviceId ?? hostname();
+  if (req.tls && !spec?.startsWith('mqtts://')) throw new UsageError('--x509-cert and --ca-file are for TLS: an mqtts:// sink or IoT Hub');
   if (spec === 'stdout') return { sink: new StreamSink(req.stdout, req.log, undefined, req.onDropped), deviceId, description: 'stdout' };
   if (spec?.startsWith('file:')) {
     const path = spec.slice('file:'.length);
@@ -75,6 +80,7 @@ export function createSink(req: SinkRequest): SinkSetup {
     ...outbox(req),
     transport,
     onDropped: req.onDropped,
+    ...(req.tls ? { tls: tlsOptions(req.tls), explainError: (e: Error) => explainTlsError(e, req.tls!) } : {}),
     ...req.mqtt,
   });
   return { sink: mqtt, mqtt, deviceId, description: `MQTT ${url.host}${transport.via ? ` ${transport.via}` : ''}` };
@@ -133,16 +139,13 @@ function brokerUrl(spec: string): URL {
 }
 
 /**
- * IoT Hub: TLS on 8883 (or a gateway given as `--sink mqtts://…`), or MQTT over WebSockets on 443
- * (`--sink wss://…`, or a proxy), SAS token renewed before expiry.
+ * IoT Hub: TLS on 8883 (or a gateway: `GatewayHostName=`, or `--sink mqtts://…`), or MQTT over
+ * WebSockets on 443 (`--sink wss://…`, or a proxy), as a device or module, with a SAS token renewed
+ * before expiry or with the client certificate.
  */
 function iotHub(req: SinkRequest, spec: string | undefined): SinkSetup {
-  let creds;
-  try {
-    creds = parseConnectionString(req.connectionString ?? '');
-  } catch (e) {
-    throw new UsageError((e as Error).message);
-  }
+  const tls = req.tls ?? {};
+  const creds = req.hub ?? hubIdentity(req.connectionString ?? '', tls);
   req.log.redact(creds.sharedAccessKey);
   if (req.deviceId !== undefined && req.deviceId !== creds.deviceId) {
     throw new UsageError(`--device-id ${req.deviceId} differs from the connection string's DeviceId ${creds.deviceId}`);
@@ -151,20 +154,23 @@ function iotHub(req: SinkRequest, spec: string | undefined): SinkSetup {
     throw new UsageError('--connection-string sends to IoT Hub over TLS: leave --sink out, or give an mqtts:// or wss:// gateway');
   }
   // Without --sink: WebSockets on 443 when a proxy is to be used, else MQTT on 8883.
-  const given = spec === undefined ? new URL(`wss://${creds.hostName}:443${IOT_HUB_WEBSOCKET_PATH}`) : brokerUrl(spec);
+  const host = creds.gatewayHostName ?? creds.hostName;
+  const given = spec === undefined ? new URL(`wss://${host}:443${IOT_HUB_WEBSOCKET_PATH}`) : brokerUrl(spec);
   if (!given.port) given.port = isWebSocket(given) ? '443' : '8883';
   if (isWebSocket(given) && given.pathname === '/') given.pathname = IOT_HUB_WEBSOCKET_PATH;
   const transport = proxied(req, given);
-  const url = spec === undefined && !transport.via ? new URL(`mqtts://${creds.hostName}:8883`) : given;
-  const tokens = new SasTokenSource(creds, req.mqtt?.tokenTtlMs, req.mqtt?.renewBeforeMs);
+  const url = spec === undefined && !transport.via ? new URL(`mqtts://${host}:8883`) : given;
+  const tokens = creds.x509 ? undefined : new SasTokenSource(creds, req.mqtt?.tokenTtlMs, req.mqtt?.renewBeforeMs);
   const mqtt = new MqttSink({
     url: url.href,
     deviceId: creds.deviceId,
+    moduleId: creds.moduleId,
     log: req.log,
     username: iotHubUsername(creds),
-    password: () => tokens.current(),
-    renewAt: () => tokens.renewAt(),
-    tls: { rejectUnauthorized: true, ...req.mqtt?.tls },
+    password: tokens && (() => tokens.current()),
+    renewAt: tokens && (() => tokens.renewAt()),
+    tls: { rejectUnauthorized: true, ...tlsOptions({ ...tls, clientCert: creds.clientCert }), ...req.mqtt?.tls },
+    explainError: (e) => explainTlsError(e, { ...tls, clientCert: creds.clientCert }),
     ...outbox(req),
     transport,
     onDropped: req.onDropped,

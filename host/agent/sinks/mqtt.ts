@@ -22,9 +22,10 @@ export const CBOR_MESSAGE_PROPERTIES: Array<[string, string]> = [
   ['$.ct', 'application/cbor'],
 ];
 
-export function telemetryTopic(deviceId: string, format: 'json' | 'cbor' = 'json'): string {
+export function telemetryTopic(deviceId: string, format: 'json' | 'cbor' = 'json', moduleId?: string): string {
   const props = (format === 'cbor' ? CBOR_MESSAGE_PROPERTIES : SECURITY_MESSAGE_PROPERTIES).map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(v)}`).join('&');
-  return `devices/${encodeURIComponent(deviceId)}/messages/events/${props}`;
+  const module = moduleId ? `/modules/${encodeURIComponent(moduleId)}` : '';
+  return `devices/${encodeURIComponent(deviceId)}${module}/messages/events/${props}`;
 }
 
 /** What other agent parts (the twin) may do on the live connection. */
@@ -37,13 +38,17 @@ export interface MqttSinkOptions {
   /** mqtt://host:port, mqtts://host:port, ws://host:port/path or wss://host:port/path */
   url: string;
   deviceId: string;
+  /** A module identity: client id `device/module`, telemetry on the module's topic. */
+  moduleId?: string;
   log: Logger;
   username?: string;
   /** Called at each connection attempt, so a renewed SAS token is used. */
   password?: () => string;
   /** When to reconnect with a fresh password (ms since the epoch), asked after each connect. */
   renewAt?: () => number;
-  tls?: Pick<IClientOptions, 'ca' | 'rejectUnauthorized' | 'servername'>;
+  tls?: Pick<IClientOptions, 'ca' | 'rejectUnauthorized' | 'servername' | 'cert' | 'key'>;
+  /** Turns a connection error into the one line logged (e.g. a TLS error naming the file to fix). */
+  explainError?: (e: Error) => string;
   outbox?: OutboxLimits;
   /** Makes the outbox instead (the disk outbox, host/agent/diskoutbox.ts), given the drop handler. */
   createOutbox?: (onDrop?: (text: string | Uint8Array) => void) => Outbox;
@@ -64,6 +69,8 @@ export class MqttSink implements Sink {
   /** Where CBOR messages go: the same topic with `$.ct=application/cbor`. */
   readonly cborTopic: string;
   readonly outbox: Outbox;
+  /** The MQTT client id: the device id, or `device/module`. */
+  readonly clientId: string;
   /** Connections established so far. */
   connects = 0;
   private client?: MqttClient;
@@ -82,8 +89,9 @@ export class MqttSink implements Sink {
   private readonly log: Logger;
 
   constructor(private readonly opts: MqttSinkOptions) {
-    this.topic = telemetryTopic(opts.deviceId);
-    this.cborTopic = telemetryTopic(opts.deviceId, 'cbor');
+    this.clientId = opts.moduleId ? `${opts.deviceId}/${opts.moduleId}` : opts.deviceId;
+    this.topic = telemetryTopic(opts.deviceId, 'json', opts.moduleId);
+    this.cborTopic = telemetryTopic(opts.deviceId, 'cbor', opts.moduleId);
     const onDropped = opts.onDropped;
     const onDrop = onDropped && ((text: string | Uint8Array) => onDropped(1 + transportDropped(text)));
     this.outbox = opts.createOutbox ? opts.createOutbox(onDrop) : new Outbox(opts.outbox, onDrop);
@@ -132,7 +140,7 @@ export class MqttSink implements Sink {
   private connect(): void {
     const gen = ++this.generation;
     const client = connect(this.opts.url, {
-      clientId: this.opts.deviceId,
+      clientId: this.clientId,
       username: this.opts.username,
       password: this.opts.password?.(),
       protocolVersion: 4,
@@ -150,7 +158,7 @@ export class MqttSink implements Sink {
       this.isConnected = true;
       this.attempt = 0;
       this.connects++;
-      this.log.info(`connected to ${this.opts.url} as ${this.opts.deviceId}${this.transport.via ? ` ${this.transport.via}` : ''}`);
+      this.log.info(`connected to ${this.opts.url} as ${this.clientId}${this.transport.via ? ` ${this.transport.via}` : ''}`);
       this.scheduleRenewal(gen);
       this.reportDropped();
       const session = this.session(client, gen);
@@ -164,7 +172,8 @@ export class MqttSink implements Sink {
     client.on('error', (e) => {
       if (gen !== this.generation || errorLogged) return;
       errorLogged = true;
-      this.log.warn(`MQTT ${this.opts.url}: ${this.transport.explain(e)}`);
+      // Through a proxy the proxy's view explains a failure first; directly, TLS's (iothub/identity.ts).
+      this.log.warn(`MQTT ${this.opts.url}: ${this.transport.via ? this.transport.explain(e) : this.opts.explainError?.(e) ?? e.message}`);
     });
     client.on('close', () => {
       if (gen !== this.generation) return;
