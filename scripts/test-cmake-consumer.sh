@@ -2,7 +2,8 @@
 # The firmware engineer's CMake journey, as ports/threadx/README.md tells it. Ends with one line
 # `N passed, M failed[, K skipped]`. For each engine (wasm3; aot when node and wasm2c are there):
 #  - ports/threadx is built against the ThreadX and NetX Duo folders (ThreadX's Linux port) and
-#    installed into a prefix of its own (install(), the package config);
+#    installed into a prefix of its own (install(), the package config); on wasm3 with a config
+#    header (test/cmake-consumer/my_microtally_config.h) that the firmware must see as installed;
 #  - a firmware project is written from the README as it stands: its CMakeLists.txt (ThreadX and
 #    NetX Duo by their own CMake, find_package(microtally CONFIG REQUIRED)) and its start code
 #    (microtally_start.c), with test/cmake-consumer/main.c beside them (main(), ip_0, a UDP
@@ -87,11 +88,15 @@ for engine in "${engines[@]}"; do
   echo "== MT_ENGINE=$engine"
   PKG=$OUT/package-$engine PREFIX=$OUT/prefix-$engine LOG=$LOGS/cmake-consumer-$engine.log
   rm -rf "$PREFIX"
+  # wasm3: with a config header of the user's, which must reach the firmware through the package.
+  config=()
+  [ "$engine" = wasm3 ] && config=(-DMT_CONFIG_FILE="$ROOT/test/cmake-consumer/my_microtally_config.h"
+                                   -DMT_TX_CONFIG_FILE="$ROOT/test/cmake-consumer/my_microtally_config.h")
   # The package, as the README builds it, for ThreadX's Linux port (the host's compiler).
   if nice cmake -S ports/threadx -B "$PKG" "${GENERATOR[@]}" -DCMAKE_BUILD_TYPE=MinSizeRel \
        -DTHREADX_DIR="$THREADX_DIR" -DNETXDUO_DIR="$NETXDUO_DIR" -DTHREADX_ARCH=linux \
        -DMT_TX_DEFINITIONS=NX_ENABLE_IP_PACKET_FILTER -DMT_ENGINE="$engine" -DMT_WERROR=ON \
-       -DCMAKE_INSTALL_PREFIX="$PREFIX" >"$LOG" 2>&1 &&
+       "${config[@]}" -DCMAKE_INSTALL_PREFIX="$PREFIX" >"$LOG" 2>&1 &&
      nice cmake --build "$PKG" -j "$JOBS" >>"$LOG" 2>&1 && cmake --install "$PKG" >>"$LOG" 2>&1; then
     pass "$engine: the package built (-Werror on ours) and installed into $PREFIX"
   else
@@ -104,6 +109,8 @@ for engine in "${engines[@]}"; do
            lib/cmake/microtally/microtallyTargets.cmake; do
     [ -f "$PREFIX/$f" ] || missing="$missing $f"
   done
+  [ "$engine" = wasm3 ] && ! cmp -s test/cmake-consumer/my_microtally_config.h "$PREFIX/include/microtally/config/microtally_config.h" &&
+    missing="$missing include/microtally/config/microtally_config.h"
   if [ -z "$missing" ] && grep -q "set(microtally_ENGINE \"$engine\")" "$PREFIX/lib/cmake/microtally/microtallyConfig.cmake"; then
     pass "$engine: install layout (lib, include/microtally, lib/cmake/microtally; microtally_ENGINE $engine)"
   else
@@ -114,6 +121,10 @@ for engine in "${engines[@]}"; do
   # build folder for both engines (ThreadX and NetX Duo compile once): the package is found
   # again in the other prefix, which the cache must then name.
   FW=$OUT/firmware-build
+  if [ -f "$FW/CMakeCache.txt" ] && { ! grep -qx "THREADX_DIR:[A-Z]*=$THREADX_DIR" "$FW/CMakeCache.txt" ||
+     ! grep -q "CMAKE_GENERATOR:INTERNAL=${GENERATOR[1]:-Unix Makefiles}" "$FW/CMakeCache.txt"; }; then
+    rm -rf "$FW" # made from other trees, or by another generator
+  fi
   if nice cmake -S "$SRC" -B "$FW" "${GENERATOR[@]}" -DTHREADX_DIR="$THREADX_DIR" -DNETXDUO_DIR="$NETXDUO_DIR" \
        -DTHREADX_ARCH=linux -DCMAKE_PREFIX_PATH="$PREFIX" -Umicrotally_DIR >>"$LOG" 2>&1 &&
      grep -q "^microtally_DIR:PATH=$PREFIX/lib/cmake/microtally$" "$FW/CMakeCache.txt" &&

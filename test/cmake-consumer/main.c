@@ -80,9 +80,10 @@ static VOID app_entry(ULONG input) {
   (void)input;
   memset(payload, 'x', sizeof payload);
 
-  /* The start code's configuration was applied (the agent id and section were accepted). */
+  /* The start code's mt_tx_start succeeded: only a started agent answers ALREADY_STARTED. */
+  check(mt_tx_start(TX_NULL) == MT_TX_ALREADY_STARTED, "the start code started the agent");
   check(mt_tx_configure_result(reason, sizeof reason) == TX_SUCCESS,
-        "mt_tx_start applied the start code's configuration");
+        "the start code's configuration was accepted");
   check(nx_udp_socket_create(&ip_0, &socket, "app", NX_IP_NORMAL, NX_FRAGMENT_OKAY, 64, 4) ==
                 NX_SUCCESS &&
             nx_udp_socket_bind(&socket, 5000, TX_WAIT_FOREVER) == NX_SUCCESS,
