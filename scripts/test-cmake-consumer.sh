@@ -117,6 +117,14 @@ for engine in "${engines[@]}"; do
     fail "$engine: install layout: missing$missing"
   fi
 
+  # Relocatable, and nothing of the build machine's trees: the package's CMake files and headers
+  # name neither the source tree (the prefix is under it) nor the ThreadX / NetX Duo trees.
+  if named=$(grep -rlF -e "$ROOT" -e "$THREADX_DIR" -e "$NETXDUO_DIR" "$PREFIX"); then
+    echo "$named" | head -5; fail "$engine: the installed package names paths of this machine"
+  else
+    pass "$engine: the installed package names no path of this machine (relocatable)"
+  fi
+
   # The firmware: only the installed prefix is named (never the microtally source tree). One
   # build folder for both engines (ThreadX and NetX Duo compile once): the package is found
   # again in the other prefix, which the cache must then name.
