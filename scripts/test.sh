@@ -54,6 +54,7 @@ stage vitest env MICROTALLY_ENGINES="$engines" node scripts/vitest-summary.mjs -
 stage kernel-events node scripts/vitest-summary.mjs --report=kernel-events test/agent/kernel.test.ts
 [ -f scripts/test-c.sh ] && stage c-bindings bash scripts/test-c.sh
 [ -f scripts/test-threadx.sh ] && stage threadx-port bash scripts/test-threadx.sh
+[ -f scripts/test-cmake-consumer.sh ] && stage cmake-consumer bash scripts/test-cmake-consumer.sh
 [ -f scripts/test-azure-iot.sh ] && stage azure-iot bash scripts/test-azure-iot.sh
 # The C sources follow .clang-format (Debian's clang-format).
 stage c-format bash scripts/check-format.sh
