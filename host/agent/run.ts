@@ -16,11 +16,13 @@ import { ConnectionCollector } from './collectors/connections.js';
 import { KernelEventStats, superviseKernelEvents, type KernelSources } from './collectors/kernel-events.js';
 import { ProcessCollector } from './collectors/processes.js';
 import { readSysinfo } from './collectors/sysinfo.js';
-import { StderrLogger, type LogLevel } from './log.js';
+import { configReloader, Hangups, isJournalStream } from './daemon.js';
+import { StderrLogger, type LogFormat, type LogLevel } from './log.js';
+import { Notifier } from './notify.js';
 import { AgentSettings } from './settings.js';
 import { createSink, RefusedError, UsageError, type SinkSetup } from './sinks/index.js';
 import type { Sink } from './sinks/sink.js';
-import { Twin } from './twin.js';
+import { Twin, type ApplyOutcome } from './twin.js';
 
 /** The environment variable that may carry the IoT Hub device connection string. */
 export const CONNECTION_STRING_ENV = 'MICROTALLY_CONNECTION_STRING';
@@ -45,6 +47,8 @@ export interface RunOptions {
   allowReadableSecret?: boolean;
   agentId?: string;
   logLevel?: LogLevel;
+  /** text (default) or json; either with journald priorities when stderr is the journal. */
+  logFormat?: LogFormat;
   source?: SourceChoice;
 }
 
@@ -130,6 +134,7 @@ export async function runAgent(args: RunOptions, io: AgentIo = {}): Promise<numb
   const log = new StderrLogger(io.stderr);
   const usageError = (message: string): number => { log.error(`${message}\n${usageHint('run')}`); return 2; };
   if (args.logLevel) log.setLevel(args.logLevel);
+  log.setFormat(args.logFormat ?? 'text', !io.stderr && isJournalStream(io.env ?? process.env));
   let cs: string | undefined;
   try {
     cs = connectionString(args, io.env ?? process.env, log);
@@ -150,17 +155,26 @@ export async function runAgent(args: RunOptions, io: AgentIo = {}): Promise<numb
   }
   const deliver = deliverer(setup.sink, log);
   const schedule = new TriggerSchedule(agent, deliver);
-  if (setup.mqtt) followTwin(setup, agent, deliver, schedule, log);
+  const apply = configurator(agent, deliver, schedule);
+  if (setup.mqtt) followTwin(setup, apply, log);
+  // From here on SIGHUP reloads (kept until the agent runs) and systemd's watchdog is fed.
+  const hangups = new Hangups();
+  const notifier = new Notifier({ env: io.env, log });
   const collectors = await startCollectors(agent, deliver, log, args.source ?? 'auto', io.helperPath);
-  if (typeof collectors === 'number') { await setup.sink.close(SHUTDOWN_FLUSH_MS); return collectors; }
+  if (typeof collectors === 'number') { hangups.stop(); notifier.close(); await setup.sink.close(SHUTDOWN_FLUSH_MS); return collectors; }
   schedule.start();
   const ticker = setInterval(() => deliver(agent.core.tick(agent.clock()), 'tick'), TICK_MS);
   // Listening before the line that says it runs: a signal sent on seeing it must stop it cleanly.
   const stop = stopRequested(io.signal, io.env);
   log.info(`running; sending to ${setup.description}`);
+  notifier.ready(`running; sending to ${setup.description}`);
+  const reload = configReloader({ path: args.config, applied: agent.configUpdate, apply, reopen: () => setup.sink.reopen?.(), log });
+  hangups.ready(() => { notifier.reloading(); reload(); notifier.ready(`running; sending to ${setup.description}`); });
 
   const why = await stop;
 
+  hangups.stop();
+  notifier.stopping();
   log.info(`${why}: sending what is pending`);
   clearInterval(ticker);
   schedule.stop();
@@ -168,6 +182,7 @@ export async function runAgent(args: RunOptions, io: AgentIo = {}): Promise<numb
   deliver(agent.core.finish(), 'finish');
   const undelivered = await setup.sink.close(SHUTDOWN_FLUSH_MS);
   log.info(`stopped: ${agent.core.stats()}`);
+  notifier.close();
   return undelivered > 0 ? 1 : 0;
 }
 
@@ -181,6 +196,8 @@ interface Agent {
   /** Kernel events before this time have all been read (undefined: no helper running). */
   kernelMark?: number;
   settings: AgentSettings;
+  /** --config's update as applied at start (SIGHUP applies the file again only when it changed). */
+  configUpdate?: unknown;
 }
 
 type Deliver = (res: CallResult, what: string) => CallResult;
@@ -219,6 +236,7 @@ function loadCore(args: RunOptions, log: StderrLogger, usageError: (message: str
   const res = core.configure(clock(), text);
   if (res.status !== Status.Ok) return usageError(`--config ${args.config}: ${res.reason}`);
   settings.merge(update as Record<string, unknown>);
+  agent.configUpdate = update;
   return agent;
 }
 
@@ -273,18 +291,23 @@ class TriggerSchedule {
   }
 }
 
+/** Applies a configuration update (twin or SIGHUP) through the core: sends what is pending, then applies. */
+function configurator(agent: Agent, deliver: Deliver, schedule: TriggerSchedule): (section: Record<string, unknown>) => ApplyOutcome {
+  return (section) => {
+    const res = deliver(agent.core.configure(agent.clock(), JSON.stringify(section)), 'configuration');
+    if (res.status !== Status.Ok) return { ok: false, reason: res.reason };
+    agent.settings.merge(section);
+    schedule.start(); // windows restarted: give the new ones their baseline and system information
+    return { ok: true };
+  };
+}
+
 /** Applies the device twin's desired properties through the core (sent-then-applied). */
-function followTwin(setup: SinkSetup, agent: Agent, deliver: Deliver, schedule: TriggerSchedule, log: StderrLogger): void {
+function followTwin(setup: SinkSetup, apply: (section: Record<string, unknown>) => ApplyOutcome, log: StderrLogger): void {
   const mqtt = setup.mqtt!;
   const twin = new Twin({
     log,
-    apply: (section) => {
-      const res = deliver(agent.core.configure(agent.clock(), JSON.stringify(section)), 'configuration');
-      if (res.status !== Status.Ok) return { ok: false, reason: res.reason };
-      agent.settings.merge(section);
-      schedule.start(); // windows restarted: give the new ones their baseline and system information
-      return { ok: true };
-    },
+    apply,
     status: () => ({ outboxQueued: mqtt.outbox.length, outboxDropped: mqtt.outbox.dropped }),
   });
   mqtt.onConnect((s) => void twin.connected(s));
