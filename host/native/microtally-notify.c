@@ -24,17 +24,20 @@ int main(void) {
   signal(SIGPIPE, SIG_IGN);
   const char *path = getenv("NOTIFY_SOCKET");
   if (path == NULL || (path[0] != '/' && path[0] != '@')) {
-    fprintf(stderr, "microtally-notify: NOTIFY_SOCKET is %s\n", path == NULL ? "not set" : "neither a path nor an @name");
+    fprintf(stderr, "microtally-notify: NOTIFY_SOCKET is %s\n",
+            path == NULL ? "not set" : "neither a path nor an @name");
     return 2;
   }
   struct sockaddr_un addr = {.sun_family = AF_UNIX};
   size_t n = strlen(path);
   if (n >= sizeof addr.sun_path) {
-    fprintf(stderr, "microtally-notify: NOTIFY_SOCKET is longer than %zu bytes\n", sizeof addr.sun_path - 1);
+    fprintf(stderr, "microtally-notify: NOTIFY_SOCKET is longer than %zu bytes\n",
+            sizeof addr.sun_path - 1);
     return 2;
   }
   memcpy(addr.sun_path, path, n);
-  if (addr.sun_path[0] == '@') addr.sun_path[0] = '\0'; /* abstract: the name's length counts, no NUL */
+  if (addr.sun_path[0] == '@')
+    addr.sun_path[0] = '\0'; /* abstract: the name's length counts, no NUL */
   socklen_t addr_len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n + (path[0] == '/'));
   int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
   if (fd < 0) {
@@ -43,6 +46,7 @@ int main(void) {
   }
   static char buf[8192];
   size_t used = 0;
+  int skipping = 0; /* inside a message too long to hold: dropped up to its end */
   for (;;) {
     ssize_t got = read(0, buf + used, sizeof buf - used);
     if (got < 0 && errno == EINTR) continue;
@@ -52,16 +56,22 @@ int main(void) {
     char *end;
     while ((end = memchr(start, '\0', (size_t)(buf + used - start))) != NULL) {
       size_t len = (size_t)(end - start);
-      if (len > 0 && sendto(fd, start, len, MSG_NOSIGNAL, (struct sockaddr *)&addr, addr_len) < 0) {
+      if (!skipping && len > 0 &&
+          sendto(fd, start, len, MSG_NOSIGNAL, (struct sockaddr *)&addr, addr_len) < 0) {
         int shown = (int)strcspn(start, "\n"); /* its first field: the line stays one line */
-        fprintf(stderr, "microtally-notify: %s: %.*s: %s\n", path, shown < 40 ? shown : 40, start, strerror(errno));
+        fprintf(stderr, "microtally-notify: %s: %.*s: %s\n", path, shown < 40 ? shown : 40, start,
+                strerror(errno));
       }
+      skipping = 0;
       start = end + 1;
     }
     used = (size_t)(buf + used - start);
     memmove(buf, start, used);
     if (used == sizeof buf) {
-      fprintf(stderr, "microtally-notify: a message longer than %zu bytes: dropped\n", sizeof buf);
+      if (!skipping)
+        fprintf(stderr, "microtally-notify: a message longer than %zu bytes: dropped\n",
+                sizeof buf);
+      skipping = 1;
       used = 0;
     }
   }

@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
+import { HELPER_PATH } from '../../host/agent/collectors/kernel-events.js';
 import { isJournalStream } from '../../host/agent/daemon.js';
 import { StderrLogger } from '../../host/agent/log.js';
 import { Notifier, NOTIFY_HELPER_PATH } from '../../host/agent/notify.js';
@@ -164,6 +165,25 @@ describe('SIGHUP', () => {
     expect({ code, signal }, a.log()).toEqual({ code: 0, signal: null });
     expect(a.log()).toMatch(/info: SIGTERM: sending what is pending/);
   }, 180_000);
+
+  it.skipIf(process.geteuid?.() !== 0 || !existsSync(HELPER_PATH))(
+    'SIGHUP to every process of the service (systemctl kill -s HUP): the kernel event helper keeps running (needs root and the built helper)', async () => {
+      const a = agent(['--source', 'kernel', '--sink', `file:${join(dir, 'k.jsonl')}`]);
+      await until('the agent to run', () => a.log().includes('running; sending to'), 60_000);
+      const kids = readFileSync(`/proc/${a.proc.pid}/task/${a.proc.pid}/children`, 'utf8').split(' ').filter(Boolean).map(Number);
+      const helper = kids.find((p) => readFileSync(`/proc/${p}/cmdline`, 'utf8').startsWith(HELPER_PATH));
+      expect(helper, `the helper among ${kids}`).toBeDefined();
+      const before = a.log().length;
+      process.kill(helper!, 'SIGHUP');
+      a.proc.kill('SIGHUP');
+      await until('the agent to answer SIGHUP', () => a.log().slice(before).includes('SIGHUP: no --config to re-read'));
+      await new Promise((r) => setTimeout(r, 1500)); // a helper that died is noticed at once and restarted after 1 s
+      const alive = existsSync(`/proc/${helper}`) && !/^State:\s+Z/m.test(readFileSync(`/proc/${helper}/status`, 'utf8'));
+      expect(alive, 'the helper is alive').toBe(true);
+      expect(a.log().slice(before)).not.toMatch(/kernel event helper|polling/);
+      a.proc.kill('SIGTERM');
+      expect((await a.exited).code).toBe(0);
+    }, 120_000);
 });
 
 const python = spawnSync('python3', ['-c', 'import socket; socket.SCM_CREDENTIALS'], { stdio: 'ignore' }).status === 0;
