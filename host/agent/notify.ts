@@ -12,7 +12,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { HELPER_PATH } from './collectors/kernel-events.js';
+import { HELPER_PATH, notBuiltReason } from './collectors/kernel-events.js';
 import type { Logger } from './log.js';
 
 /** Where the build puts the sender (scripts/build-native.mjs), beside the kernel event helper. */
@@ -42,9 +42,11 @@ export class Notifier {
     if (!socket) return;
     const path = opts.helperPath ?? NOTIFY_HELPER_PATH;
     this.fallback = opts.systemdNotify ?? SYSTEMD_NOTIFY.find((p) => existsSync(p));
+    const why = notBuiltReason('notify', path);
+    const notBuilt = `${path} not built${why ? `: ${why}` : ''}`;
     if (existsSync(path)) this.startHelper(path, socket);
-    else if (this.fallback) opts.log.info(`systemd notifications through ${this.fallback} (${path} not built)`);
-    else opts.log.warn(`NOTIFY_SOCKET is set but ${path} is not built and there is no systemd-notify: systemd hears nothing from the agent`);
+    else if (this.fallback) opts.log.info(`systemd notifications through ${this.fallback} (${notBuilt})`);
+    else opts.log.warn(`NOTIFY_SOCKET is set but ${notBuilt} and there is no systemd-notify: systemd hears nothing from the agent`);
     // WATCHDOG_PID names the process the watchdog is for; another one's (a parent's) is not ours.
     const usec = Number(env.WATCHDOG_USEC);
     const forUs = env.WATCHDOG_PID === undefined || Number(env.WATCHDOG_PID) === process.pid;
