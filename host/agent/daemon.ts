@@ -1,10 +1,43 @@
 // What an operator expects of a Linux daemon, beside the agent's own work: log lines the journal
-// files under their priority, and SIGHUP to re-read the configuration file and reopen the file
-// sink (log rotation). systemd's readiness and watchdog notices are in notify.ts.
+// files under their priority, SIGHUP to re-read the configuration file and reopen the file sink
+// (log rotation), and systemd's readiness and watchdog notices (sent by notify.ts). run.ts holds
+// one Daemon for the agent's life.
 
 import { fstatSync, readFileSync } from 'node:fs';
 import type { Logger } from './log.js';
+import { Notifier } from './notify.js';
 import type { ApplyOutcome } from './twin.js';
+
+/**
+ * SIGHUP and systemd's notices for one run of the agent: made before its slow start (the watchdog
+ * is fed from then on; a SIGHUP is kept for later rather than end the process).
+ */
+export class Daemon {
+  private readonly hangups = new Hangups();
+  private readonly notifier: Notifier;
+
+  constructor(env: NodeJS.ProcessEnv | undefined, private readonly log: Logger) {
+    this.notifier = new Notifier({ env, log });
+  }
+
+  /** The agent runs: systemd hears READY=1, and each SIGHUP reloads (RELOADING=1, then READY=1 again). */
+  running(status: string, reload: Omit<ReloadOptions, 'log'>): void {
+    this.notifier.ready(status);
+    const reloadNow = configReloader({ ...reload, log: this.log });
+    this.hangups.ready(() => { this.notifier.reloading(); reloadNow(); this.notifier.ready(status); });
+  }
+
+  /** The agent stops: no more reloads; systemd hears STOPPING=1 (the watchdog is fed until close). */
+  stopping(): void {
+    this.hangups.stop();
+    this.notifier.stopping();
+  }
+
+  close(): void {
+    this.hangups.stop();
+    this.notifier.close();
+  }
+}
 
 /**
  * True when `fd` (stderr) is the journal's stream: systemd sets JOURNAL_STREAM to its

@@ -16,9 +16,8 @@ import { ConnectionCollector } from './collectors/connections.js';
 import { KernelEventStats, superviseKernelEvents, type KernelSources } from './collectors/kernel-events.js';
 import { ProcessCollector } from './collectors/processes.js';
 import { readSysinfo } from './collectors/sysinfo.js';
-import { configReloader, Hangups, isJournalStream } from './daemon.js';
+import { Daemon, isJournalStream } from './daemon.js';
 import { StderrLogger, type LogFormat, type LogLevel } from './log.js';
-import { Notifier } from './notify.js';
 import { AgentSettings } from './settings.js';
 import { createSink, RefusedError, UsageError, type SinkSetup } from './sinks/index.js';
 import type { Sink } from './sinks/sink.js';
@@ -157,24 +156,20 @@ export async function runAgent(args: RunOptions, io: AgentIo = {}): Promise<numb
   const schedule = new TriggerSchedule(agent, deliver);
   const apply = configurator(agent, deliver, schedule);
   if (setup.mqtt) followTwin(setup, apply, log);
-  // From here on SIGHUP reloads (kept until the agent runs) and systemd's watchdog is fed.
-  const hangups = new Hangups();
-  const notifier = new Notifier({ env: io.env, log });
+  const daemon = new Daemon(io.env, log); // from here on SIGHUP waits for the reload, systemd's watchdog is fed
   const collectors = await startCollectors(agent, deliver, log, args.source ?? 'auto', io.helperPath);
-  if (typeof collectors === 'number') { hangups.stop(); notifier.close(); await setup.sink.close(SHUTDOWN_FLUSH_MS); return collectors; }
+  if (typeof collectors === 'number') { daemon.close(); await setup.sink.close(SHUTDOWN_FLUSH_MS); return collectors; }
   schedule.start();
   const ticker = setInterval(() => deliver(agent.core.tick(agent.clock()), 'tick'), TICK_MS);
   // Listening before the line that says it runs: a signal sent on seeing it must stop it cleanly.
   const stop = stopRequested(io.signal, io.env);
   log.info(`running; sending to ${setup.description}`);
-  notifier.ready(`running; sending to ${setup.description}`);
-  const reload = configReloader({ path: args.config, applied: agent.configUpdate, apply, reopen: () => setup.sink.reopen?.(), log });
-  hangups.ready(() => { notifier.reloading(); reload(); notifier.ready(`running; sending to ${setup.description}`); });
+  daemon.running(`running; sending to ${setup.description}`,
+    { path: args.config, applied: agent.configUpdate, apply, reopen: () => setup.sink.reopen?.() });
 
   const why = await stop;
 
-  hangups.stop();
-  notifier.stopping();
+  daemon.stopping();
   log.info(`${why}: sending what is pending`);
   clearInterval(ticker);
   schedule.stop();
@@ -182,7 +177,7 @@ export async function runAgent(args: RunOptions, io: AgentIo = {}): Promise<numb
   deliver(agent.core.finish(), 'finish');
   const undelivered = await setup.sink.close(SHUTDOWN_FLUSH_MS);
   log.info(`stopped: ${agent.core.stats()}`);
-  notifier.close();
+  daemon.close();
   return undelivered > 0 ? 1 : 0;
 }
 
