@@ -17,6 +17,7 @@ import { KernelEventStats, superviseKernelEvents, type KernelSources } from './c
 import { ProcessCollector } from './collectors/processes.js';
 import { readSysinfo } from './collectors/sysinfo.js';
 import { Daemon, isJournalStream } from './daemon.js';
+import { DEFAULT_HEARTBEAT_SECONDS, Heartbeat } from './heartbeat.js';
 import { StderrLogger, type LogFormat, type LogLevel } from './log.js';
 import { AgentSettings } from './settings.js';
 import { createSink, RefusedError, UsageError, type SinkSetup } from './sinks/index.js';
@@ -48,6 +49,8 @@ export interface RunOptions {
   logLevel?: LogLevel;
   /** text (default) or json; either with journald priorities when stderr is the journal. */
   logFormat?: LogFormat;
+  /** Seconds without a message before a Heartbeat is sent (default 3600; 0: never). */
+  heartbeatSeconds?: number;
   source?: SourceChoice;
 }
 
@@ -152,7 +155,10 @@ export async function runAgent(args: RunOptions, io: AgentIo = {}): Promise<numb
     if (e instanceof RefusedError) { log.error(e.message); return 2; }
     return usageError((e as Error).message);
   }
-  const deliver = deliverer(setup.sink, log);
+  const heartbeat = new Heartbeat({ intervalMs: (args.heartbeatSeconds ?? DEFAULT_HEARTBEAT_SECONDS) * 1000, clock: agent.clock,
+    heartbeat: (t, report) => agent.core.heartbeat(t, report),
+    outbox: () => ({ messages: setup.mqtt?.outbox.length ?? 0, bytes: setup.mqtt?.outbox.bytes ?? 0 }) });
+  const deliver = heartbeat.watch(deliverer(setup.sink, log));
   const schedule = new TriggerSchedule(agent, deliver);
   const apply = configurator(agent, deliver, schedule);
   if (setup.mqtt) followTwin(setup, apply, log);
@@ -160,6 +166,7 @@ export async function runAgent(args: RunOptions, io: AgentIo = {}): Promise<numb
   const collectors = await startCollectors(agent, deliver, log, args.source ?? 'auto', io.helperPath);
   if (typeof collectors === 'number') { daemon.close(); await setup.sink.close(SHUTDOWN_FLUSH_MS); return collectors; }
   schedule.start();
+  heartbeat.start(deliver);
   const ticker = setInterval(() => deliver(agent.core.tick(agent.clock()), 'tick'), TICK_MS);
   // Listening before the line that says it runs: a signal sent on seeing it must stop it cleanly.
   const stop = stopRequested(io.signal, io.env);
@@ -172,6 +179,7 @@ export async function runAgent(args: RunOptions, io: AgentIo = {}): Promise<numb
   daemon.stopping();
   log.info(`${why}: sending what is pending`);
   clearInterval(ticker);
+  heartbeat.stop();
   schedule.stop();
   collectors.stop();
   deliver(agent.core.finish(), 'finish');

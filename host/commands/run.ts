@@ -19,6 +19,7 @@ const RUN_COMMAND: Omit<Command, 'run'> = {
     'allow-readable-secret': { type: 'boolean', help: 'accept a --connection-string-file that group or others may read (refused otherwise)' },
     'agent-id': { type: 'string', value: 'uuid', help: 'the AgentId of the messages (default: from /etc/machine-id)' },
     'log-level': { type: 'string', value: 'level', choices: LOG_LEVELS, help: 'the least severe log line printed' },
+    heartbeat: { type: 'string', value: 'seconds', help: 'after this long without a message, send a Heartbeat (uptime, events seen, outbox depth); default 3600, 0 never' },
     'log-format': { type: 'string', value: 'format', choices: LOG_FORMATS, help: 'log lines as text (default) or one JSON object each; with journald priorities (<3>…<7>) when stderr is the journal' },
     source: { type: 'string', value: 'source', choices: ['auto', 'kernel', 'poll'], help: 'process and connection events from the kernel (an eBPF exec probe, the process connector, socket-destroy notifications: root, or CAP_BPF, CAP_PERFMON and CAP_NET_ADMIN), from polling /proc, or auto (the kernel when possible)' },
   },
@@ -48,11 +49,16 @@ export function runOptions(values: Values): RunOptions {
   if (text('connection-string') !== undefined && text('connection-string-file') !== undefined) {
     throw new UsageError('--connection-string and --connection-string-file: give one');
   }
+  const heartbeat = text('heartbeat');
+  if (heartbeat !== undefined && !/^\d{1,9}$/.test(heartbeat)) {
+    throw new UsageError(`--heartbeat must be a whole number of seconds up to 999999999 (0: never), got "${heartbeat}"`);
+  }
   return {
     config: text('config'), sink: text('sink'), deviceId: text('device-id'),
     connectionString: text('connection-string'), connectionStringFile: text('connection-string-file'),
     allowReadableSecret: values['allow-readable-secret'] === true,
     agentId: text('agent-id'), logLevel: text('log-level') as LogLevel | undefined,
-    logFormat: text('log-format') as LogFormat | undefined, source: text('source') as SourceChoice | undefined,
+    logFormat: text('log-format') as LogFormat | undefined,
+    heartbeatSeconds: heartbeat === undefined ? undefined : Number(heartbeat), source: text('source') as SourceChoice | undefined,
   };
 }
