@@ -3,12 +3,12 @@
 // delivered, what waits in the outbox) and sends them in a message at once. Quiet machines still
 // say they are alive; busy ones never pay for it.
 
-import { Status, type CallResult, type HeartbeatReport } from '../core.js';
+import type { CallResult, HeartbeatReport } from '../core.js';
 
 /** `--heartbeat`'s default, in seconds: an hour without a message. */
 export const DEFAULT_HEARTBEAT_SECONDS = 3600;
-/** How often the agent looks whether a heartbeat is due. */
-const CHECK_MS = 1000;
+/** setTimeout's longest delay; a longer wait is taken in steps. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 type Deliver = (res: CallResult, what: string) => CallResult;
 
@@ -28,6 +28,7 @@ export class Heartbeat {
   private lastSent: number;
   private eventsSeen = 0;
   private timer?: NodeJS.Timeout;
+  private deliver?: Deliver;
 
   constructor(private readonly opts: HeartbeatOptions) {
     this.started = opts.clock();
@@ -41,31 +42,47 @@ export class Heartbeat {
   watch(deliver: Deliver): Deliver {
     return (res, what) => {
       if (what === 'process' || what === 'connection') this.eventsSeen++;
-      if (res.messages.length > 0) this.lastSent = this.opts.clock();
+      if (res.messages.length > 0 && what !== 'heartbeat') this.quietSince(this.opts.clock());
       return deliver(res, what);
     };
   }
 
-  /** Looks every second from now on (nothing when the interval is 0); the heartbeats go through `deliver`. */
+  /** From now on a heartbeat goes out through `deliver` whenever one is due (never when the interval is 0). */
   start(deliver: Deliver): void {
-    if (this.opts.intervalMs <= 0) return;
-    this.timer = setInterval(() => this.check(deliver), CHECK_MS);
+    this.deliver = deliver;
+    this.arm();
   }
 
-  stop(): void { clearInterval(this.timer); }
+  stop(): void {
+    this.deliver = undefined;
+    clearTimeout(this.timer);
+  }
 
-  /** Sends a heartbeat when nothing has left for the interval. */
-  check(deliver: Deliver): void {
+  private quietSince(t: number): void {
+    this.lastSent = t;
+    this.arm();
+  }
+
+  /** A timer for the moment the quiet time runs out (set again by every message that leaves). */
+  private arm(): void {
+    clearTimeout(this.timer);
+    if (!this.deliver || this.opts.intervalMs <= 0) return;
+    const wait = this.lastSent + this.opts.intervalMs - this.opts.clock();
+    this.timer = setTimeout(() => this.due(), Math.min(MAX_TIMER_MS, Math.max(0, wait)));
+  }
+
+  private due(): void {
     const t = this.opts.clock();
-    if (this.opts.intervalMs <= 0 || t - this.lastSent < this.opts.intervalMs) return;
+    // Early (a long wait taken in steps, or the agent's clock held back for kernel events): wait on.
+    if (t - this.lastSent < this.opts.intervalMs || !this.deliver) { this.arm(); return; }
     const { messages, bytes } = this.opts.outbox();
-    const res = deliver(this.opts.heartbeat(t, {
+    // Refused or not (the deliverer logs a refusal), the next one is a whole interval later.
+    this.deliver(this.opts.heartbeat(t, {
       UptimeSeconds: Math.floor((t - this.started) / 1000),
       EventsSeen: this.eventsSeen,
       OutboxMessages: messages,
       OutboxBytes: bytes,
     }), 'heartbeat');
-    // Refused (the deliverer logs why): try again a whole interval later, not every second.
-    if (res.status !== Status.Ok) this.lastSent = t;
+    this.quietSince(t);
   }
 }

@@ -33,6 +33,7 @@ export class Notifier {
   private helper?: ChildProcess;
   private watchdog?: NodeJS.Timeout;
   private fallback?: string;
+  private socket?: string;
   private closed = false;
 
   /** Nothing is sent when NOTIFY_SOCKET is not set (not started by systemd as Type=notify). */
@@ -40,6 +41,7 @@ export class Notifier {
     const env = opts.env ?? process.env;
     const socket = env.NOTIFY_SOCKET;
     if (!socket) return;
+    this.socket = socket;
     const path = opts.helperPath ?? NOTIFY_HELPER_PATH;
     this.fallback = opts.systemdNotify ?? SYSTEMD_NOTIFY.find((p) => existsSync(p));
     const why = notBuiltReason('notify', path);
@@ -52,7 +54,8 @@ export class Notifier {
     const forUs = env.WATCHDOG_PID === undefined || Number(env.WATCHDOG_PID) === process.pid;
     if (forUs && Number.isFinite(usec) && usec > 0) {
       this.send('WATCHDOG=1');
-      this.watchdog = setInterval(() => this.send('WATCHDOG=1'), Math.max(1, Math.floor(usec / 2000)));
+      // setInterval's longest delay is 2^31 - 1 ms; a longer watchdog is simply fed more often.
+      this.watchdog = setInterval(() => this.send('WATCHDOG=1'), Math.min(2 ** 31 - 1, Math.max(1, Math.floor(usec / 2000))));
       this.watchdog.unref();
     }
   }
@@ -89,7 +92,7 @@ export class Notifier {
     if (this.helper) {
       this.helper.stdin!.write(`${message}\0`);
     } else if (this.fallback) {
-      const child = spawn(this.fallback, message.split('\n'), { stdio: ['ignore', 'ignore', 'pipe'], env: { NOTIFY_SOCKET: this.opts.env?.NOTIFY_SOCKET ?? process.env.NOTIFY_SOCKET } });
+      const child = spawn(this.fallback, message.split('\n'), { stdio: ['ignore', 'ignore', 'pipe'], env: { NOTIFY_SOCKET: this.socket } });
       let err = '';
       child.stderr!.on('data', (d) => { err += d; });
       child.on('error', (e) => this.opts.log.warn(`${this.fallback}: ${e.message}`));
