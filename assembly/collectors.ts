@@ -15,6 +15,7 @@ import * as N from "./network";
 import * as B from "./baseline";
 import * as Si from "./sysinfo";
 import * as St from "./collectorstats";
+import * as U from "./update";
 import { Lit } from "./literal";
 import { Writer } from "./writer";
 import { PRIO_HIGH } from "./config";
@@ -26,8 +27,10 @@ export const WINDOWED = W.COLLECTORS;
 export const STATS = 4;
 /** The transport: no window and no records, a CollectorStats record of its own (collectorstats.ts) when the host reports its losses. */
 export const TRANSPORT = S.TRANSPORT;
+/** The agent's own diagnostics (update.ts): no window, each goes out with the next message that leaves. */
+export const UPDATE = 5, HEARTBEAT = 6;
 /** Every kind of record, in the order a group's events are written. */
-export const UNITS = 5;
+export const UNITS = 7;
 
 /** The kinds of the collectors' inputs (event.ts). */
 export const K_PROCESS = E.K_INPUT + PROCESS, K_CONNECTION = E.K_INPUT + NETWORK, K_BASELINE = E.K_INPUT + BASELINE;
@@ -111,7 +114,9 @@ export function count(u: i32): i32 {
     case NETWORK: return N.count();
     case BASELINE: return B.count();
     case SYSINFO: return Si.count();
-    default: return St.count();
+    case STATS: return St.count();
+    case UPDATE: return U.updatePending ? 1 : 0;
+    default: return U.heartbeatPending ? 1 : 0;
   }
 }
 
@@ -119,6 +124,8 @@ export function count(u: i32): i32 {
 export function sendable(u: i32, k: i32, members: i32): bool {
   if (u == BASELINE) return B.sendable(k);
   if (u == STATS) return St.sendable(k, members);
+  // The heartbeat's own message is made at its time, after any window it closed (flush.ts).
+  if (u == HEARTBEAT) return members == 0;
   return true;
 }
 
@@ -129,6 +136,8 @@ export function write(u: i32, w: Writer, k: i32, base: i64): void {
     case NETWORK: N.write(w, k, base); break;
     case BASELINE: B.write(w, k, base); break;
     case SYSINFO: Si.write(w, k, base); break;
+    case UPDATE: U.writeUpdate(w); break;
+    case HEARTBEAT: U.writeHeartbeat(w); break;
     default: St.write(w, k, k == BASELINE ? P.BASELINE_CAP : k == PROCESS ? Pr.table.limit : N.table.limit);
   }
 }
@@ -138,26 +147,35 @@ export function sent(u: i32, k: i32): void {
   if (u == PROCESS) Pr.sent(k);
   else if (u == NETWORK) N.sent(k);
   else if (u == STATS) St.sent(k);
+  else if (u == UPDATE) U.updatePending = false;
+  else if (u == HEARTBEAT) U.heartbeatPending = false;
 }
 
 /** The largest record k of unit u can be. */
 export function maxRecord(u: i32, k: i32): i32 {
   return u == PROCESS ? Pr.MAX_RECORD : u == NETWORK ? N.MAX_RECORD : u == BASELINE ? B.MAX_RECORD
-    : u == SYSINFO ? Si.MAX_RECORD : St.maxRecord(k);
+    : u == SYSINFO ? Si.MAX_RECORD : u == STATS ? St.maxRecord(k) : u == UPDATE ? U.UPDATE_MAX_RECORD : U.HEARTBEAT_MAX_RECORD;
 }
 
 const M1: i32 = N.MAX_RECORD > Pr.MAX_RECORD ? N.MAX_RECORD : Pr.MAX_RECORD;
 const M2: i32 = B.MAX_RECORD > Si.MAX_RECORD ? B.MAX_RECORD : Si.MAX_RECORD;
 const M3: i32 = M1 > M2 ? M1 : M2;
+const M4: i32 = M3 > St.MAX_RECORD ? M3 : St.MAX_RECORD;
+const M5: i32 = U.UPDATE_MAX_RECORD > U.HEARTBEAT_MAX_RECORD ? U.UPDATE_MAX_RECORD : U.HEARTBEAT_MAX_RECORD;
 /** The largest record of any unit. */
-export const MAX_RECORD: i32 = M3 > St.MAX_RECORD ? M3 : St.MAX_RECORD;
+export const MAX_RECORD: i32 = M4 > M5 ? M4 : M5;
 
 /** Unit u's events: their JSON Name, whether they are triggered (event collectors) and diagnostic (CollectorStats). */
 export function eventName(u: i32): Lit {
   return u == PROCESS ? L.jsonProcessCreate : u == NETWORK ? L.jsonConnectionCreate : u == BASELINE ? L.jsonBaseline
-    : u == SYSINFO ? L.jsonSystemInformation : L.jsonCollectorStats;
+    : u == SYSINFO ? L.jsonSystemInformation : u == STATS ? L.jsonCollectorStats
+    // rtos has no heartbeat (update.ts): its name is never laid out there.
+    : u == UPDATE || !P.LINUX ? L.jsonAgentUpdate : L.jsonHeartbeat;
 }
-export function triggered(u: i32): bool { return u == PROCESS || u == NETWORK; }
+/** An update attempt is an event of its own (Triggered); a heartbeat is Periodic. */
+export function triggered(u: i32): bool { return u == PROCESS || u == NETWORK || u == UPDATE; }
+/** The agent's diagnostics: CollectorStats, AgentUpdate, Heartbeat. */
+export function diagnostic(u: i32): bool { return u >= STATS; }
 
 /** The collectors' static storage, as named regions (mt_regions, regions.ts). */
 export const REGIONS = 7;

@@ -4,7 +4,7 @@
 import * as P from "./profile";
 
 /** An input's kind: none, a collector's input (K_INPUT + its number, collectors.ts), a configuration or a tick. */
-export const K_NONE = 0, K_INPUT = 1, K_CONFIG = 16, K_TICK = 17;
+export const K_NONE = 0, K_INPUT = 1, K_CONFIG = 16, K_TICK = 17, K_HEARTBEAT = 18;
 
 export const PROTO_TCP = 0, PROTO_UDP = 1, PROTO_ICMP = 2;
 export const DIR_IN = 0, DIR_OUT = 1;

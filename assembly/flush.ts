@@ -28,10 +28,11 @@ export let bytes: u64 = 0;
 
 // ---- flush state -----------------------------------------------------------------------
 
-const PHASE_IDLE = 0, PHASE_DUE = 1, PHASE_FORCED = 2, PHASE_DONE = 3;
+const PHASE_IDLE = 0, PHASE_DUE = 1, PHASE_FORCED = 2, PHASE_DONE = 3, PHASE_DIAG = 4;
 let phase = PHASE_IDLE;
 let until: i64 = 0;       // the input's time: windows ending at or before it are due
 let forced = false;       // then send everything at `until`
+let diag = false;         // a heartbeat: a message now for the agent's diagnostics (update.ts)
 let groupActive = false;
 let groupTs: i64 = 0;
 let members = 0;          // bit per collector
@@ -56,6 +57,11 @@ let continuing = false;
 const CONT_END = 0, CONT_EVENT = 1, CONT_NEXT = 2;
 
 export function busy(): bool { return phase != PHASE_IDLE; }
+
+// What a core carries over to the next one at a swap (state.ts): the event number (Ids never
+// repeat) and the run's totals.
+export function eventNumber(): u64 { return eventSeq; }
+export function carryOver(seq: u64, m: u64, e: u64, b: u64): void { eventSeq = seq; messages = m; events = e; bytes = b; }
 export function lastChunkEndsMessage(): bool { return endsMessage; }
 
 export function resetAll(): void {
@@ -70,11 +76,15 @@ export function resetAll(): void {
   continuing = false;
 }
 
-/** Prepares the sends an input at time t needs first; false when there are none. */
-export function begin(t: i64, force: bool): bool {
-  if (!force && t < W.nextDue) return false;
+/**
+ * Prepares the sends an input at time t needs first; false when there are none. `diagnostics`
+ * (a heartbeat) makes a message at t for what waits without a window, even when none is due.
+ */
+export function begin(t: i64, force: bool, diagnostics: bool): bool {
+  if (!force && !diagnostics && t < W.nextDue) return false;
   until = t;
   forced = force;
+  diag = diagnostics;
   Fm.choose();
   phase = PHASE_DUE;
   groupActive = false;
@@ -123,7 +133,15 @@ function nextGroup(): bool {
       natural = true;
       return true;
     }
-    phase = forced ? PHASE_FORCED : PHASE_DONE;
+    phase = forced ? PHASE_FORCED : diag ? PHASE_DIAG : PHASE_DONE;
+  }
+  if (phase == PHASE_DIAG) {
+    // No collector's window: only the records that wait for any message (units past WINDOWED).
+    phase = PHASE_DONE;
+    groupTs = until;
+    members = 0;
+    natural = false;
+    return true;
   }
   if (phase == PHASE_FORCED) {
     phase = PHASE_DONE;
@@ -187,7 +205,7 @@ function eventIdLo(): u64 { return (splitmix64(agentLo + eventSeq) & 0x3ffffffff
 
 function writeEventHeader(w: Writer, empty: bool): void {
   if (C.high(unit)) runHigh = true;
-  Fm.eventHeader(w, unit, C.eventName(unit), unit == C.STATS, C.triggered(unit), empty, empty ? emptyRun(unit) : 0,
+  Fm.eventHeader(w, unit, C.eventName(unit), C.diagnostic(unit), C.triggered(unit), empty, empty ? emptyRun(unit) : 0,
     eventIdHi(), eventIdLo(), groupTs, groupTs - msgTime);
 }
 
@@ -238,7 +256,7 @@ function worstCase(u: i32): i32 {
  */
 function hold(): bool {
   const delay = current.packingDelayS;
-  return delay > 0 && !forced && !runHigh && W.nextDue <= runStart + <i64>delay * 1000;
+  return delay > 0 && !forced && !diag && !runHigh && W.nextDue <= runStart + <i64>delay * 1000;
 }
 
 export function nextChunk(w: Writer, chunkCap: i32): bool {

@@ -18,6 +18,8 @@ import { Writer, writerAt } from "./writer";
 import { splitmix64 } from "./text";
 import { writeRegions } from "./regions";
 import { input, output, errorArea } from "./areas";
+import * as U from "./update";
+import * as St from "./state";
 
 export { MT_OK, MT_SKIPPED, MT_BLANK, MT_BUSY } from "./input";
 
@@ -25,7 +27,7 @@ const out: Writer = writerAt(memory.data(offsetof<Writer>(), 8), output, P.OUTPU
 
 const DEFAULT_AGENT: u64 = 0x6d6963726f74616c;
 
-export function mt_abi_version(): i32 { return 4; }
+export function mt_abi_version(): i32 { return 5; }
 /** First byte the core never touches: an engine may limit linear memory to this (wasm3 memoryLimit). */
 /** Bytes one cached connection takes: its slot plus its share of the hash index. */
 export function mt_network_bytes_per_entry(): i32 { return N.SLOT + N.INDEX_ENTRIES * 2 / P.NET_CAP; }
@@ -45,6 +47,7 @@ export function mt_init(): i32 {
   F.agentLo = splitmix64(F.agentHi);
   Col.configureAll();
   I.reset();
+  U.reset();
   return 0;
 }
 
@@ -138,6 +141,43 @@ export function mt_next_chunk(): i32 {
 export function mt_pending(): i32 { return F.busy() ? 1 : 0; }
 
 export function mt_chunk_ends_message(): i32 { return F.lastChunkEndsMessage() ? 1 : 0; }
+
+/**
+ * A core swap (docs/ABI.md): once everything was sent (mt_finish, drained), writes the run's
+ * carry-over record into the output area; its length, or 0 with the reason while anything waits.
+ */
+export function mt_state_save(): i32 {
+  err.pos = 0;
+  return St.save(output, err);
+}
+
+/** The new core continues the record the host wrote into the input area (after agent id, format and configuration). */
+export function mt_state_restore(len: i32): i32 {
+  if (F.busy()) return MT_BUSY;
+  err.pos = 0;
+  if (len < 0 || len > P.INPUT_CAP) { err.lit(L.stateRecordMalformed); return MT_SKIPPED; }
+  return St.restore(input, len, err) ? MT_OK : MT_SKIPPED;
+}
+
+/** An AgentUpdate record (input: one JSON object) that goes out with the next message that leaves. Not an input. */
+export function mt_report_update(len: i32): i32 {
+  if (F.busy()) return MT_BUSY;
+  err.pos = 0;
+  if (len < 0 || len > P.INPUT_CAP) { err.lit(L.lineLongerThanTheInputArea); return MT_SKIPPED; }
+  return U.report(input, len, err) ? MT_OK : MT_SKIPPED;
+}
+
+/** A Heartbeat (input: one JSON object) at time t: due windows are sent, then a message holding it (linux). */
+export function mt_heartbeat(t: i64, len: i32): i32 {
+  if (F.busy()) return MT_BUSY;
+  err.pos = 0;
+  if (len < 0 || len > P.INPUT_CAP) { err.lit(L.lineLongerThanTheInputArea); return reject(); }
+  if (!timeOk(t)) return reject();
+  if (!U.heartbeat(input, len, err)) return reject();
+  const rc = accept(E.K_HEARTBEAT, t);
+  if (rc != MT_OK) U.cancelHeartbeat();
+  return rc;
+}
 
 export * from "./typed";
 export * from "./losses";

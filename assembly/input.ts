@@ -46,6 +46,11 @@ export function badField(name: Lit): i32 {
   return -1;
 }
 
+/** A swap's carry-over (state.ts): the previous core's time and input counts. */
+export function carryOver(s: bool, t: i64, l: u64, a: u64, sk: u64, b: u64): void {
+  started = s; lastT = t; lines = l; accepted = a; skipped = sk; blank = b;
+}
+
 /** Forgets the inputs of a run (mt_init). */
 export function reset(): void {
   // Windows wait for the first input time; until then nothing is due.
@@ -76,7 +81,7 @@ export function accept(kind: i32, t: i64): i32 {
   accepted++;
   pendingKind = kind;
   pendingT = t;
-  if (!F.begin(t, kind == E.K_CONFIG)) apply();
+  if (!F.begin(t, kind == E.K_CONFIG, kind == E.K_HEARTBEAT)) apply();
   // Deferred behind a send: the strings it needs leave the input area, which is the host's again.
   else if (Col.keepsTexts(kind)) E.keepTexts(C.pendingInput);
   return MT_OK;
@@ -104,5 +109,5 @@ export function timeOk(t: i64): bool {
 /** The end of input: everything still open is sent, then nothing is pending. */
 export function finish(): void {
   pendingKind = E.K_NONE;
-  if (!F.begin(lastT, true)) apply();
+  if (!F.begin(lastT, true, false)) apply();
 }

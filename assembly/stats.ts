@@ -77,6 +77,11 @@ export function clearAll(): void {
   }
 }
 
+/** The run totals, carried over at a core swap (state.ts). */
+export const TOTALS_BYTES: i32 = TOTAL * COUNTED;
+export function saveTotals(dst: usize): void { memory.copy(dst, totals, TOTALS_BYTES); }
+export function restoreTotals(src: usize): void { memory.copy(totals, src, TOTALS_BYTES); }
+
 /** The run total of one counter (its offset in Counters, below TOTAL): closed windows plus the open one. */
 export function runTotal(c: i32, field: usize): u64 {
   return load<u64>(totals + <usize>c * TOTAL + field) + load<u64>(windows + <usize>c * SIZE + field);

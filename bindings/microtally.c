@@ -46,6 +46,10 @@ const char *const mt_fn_names[MT_FN_COUNT] = {
     "mt_pending",
     "mt_set_format",
     "mt_report_loss",
+    "mt_state_save",
+    "mt_state_restore",
+    "mt_report_update",
+    "mt_heartbeat",
 };
 
 const uint8_t mt_fn_params[MT_FN_COUNT] = {
@@ -57,6 +61,9 @@ const uint8_t mt_fn_params[MT_FN_COUNT] = {
     [MT_FN_TICK] = MT_PARAMS_I64,
     [MT_FN_INGEST_BATCH] = MT_PARAMS_I32_I32,
     [MT_FN_REPORT_LOSS] = MT_PARAMS_I64_I32, /* (value, what) */
+    [MT_FN_STATE_RESTORE] = MT_PARAMS_I32,
+    [MT_FN_REPORT_UPDATE] = MT_PARAMS_I32,
+    [MT_FN_HEARTBEAT] = MT_PARAMS_I64_I32, /* (t, len) */
 };
 
 /* C89-style static assertion: the private array must hold one slot per export. */
@@ -276,7 +283,7 @@ mt_status_t mt_init(mt_core_t *core, const mt_config_t *config) {
   if (!mt_engine_load(core, config)) {
     return MT_ERR_ENGINE;
   }
-  if (!query(core, MT_FN_ABI_VERSION, &version) || version != 4 ||
+  if (!query(core, MT_FN_ABI_VERSION, &version) || version < 4 || version > 5 ||
       !mt_engine_has(core, MT_FN_SET_FORMAT) || !query(core, MT_FN_INPUT_PTR, &in_ptr) ||
       !query(core, MT_FN_INPUT_CAPACITY, &in_cap) || !query(core, MT_FN_OUTPUT_PTR, &out_ptr) ||
       !query(core, MT_FN_OUTPUT_CAPACITY, &out_cap) || !query(core, MT_FN_ERROR_PTR, &err_ptr)) {
@@ -466,6 +473,99 @@ mt_status_t mt_report_loss(mt_core_t *core, mt_loss_source_t source, int64_t cou
 
 mt_status_t mt_report_gap(mt_core_t *core, mt_loss_source_t source, int64_t ms) {
   return report(core, ms, (int32_t)source | MT_LOSS_DOWNTIME);
+}
+
+/* A call that is not an input (no time passes): its bytes in the input area, MT_OK or MT_SKIPPED. */
+static mt_status_t not_input(mt_core_t *core, unsigned fn, const void *bytes, size_t len) {
+  int32_t rc = 0;
+  mt_status_t st = input_allowed(core);
+  if (st != MT_OK) {
+    return st;
+  }
+  if (bytes == NULL && len > 0u) {
+    return MT_ERR_PARAM;
+  }
+  if (!mt_engine_has(core, fn)) {
+    return MT_ERR_ENGINE;
+  }
+  if (len > core->priv_input_capacity) {
+    host_error(core, "longer than the input area", false, 0, "");
+    return MT_SKIPPED;
+  }
+  if (len > 0u) {
+    copy_in(core, bytes, len);
+  }
+  if (!call_raw(core, fn, &rc, (int32_t)len, 0) || (rc != MT_OK && rc != MT_SKIPPED)) {
+    return recover(core, false);
+  }
+  return (mt_status_t)rc;
+}
+
+mt_status_t mt_report_update(mt_core_t *core, const char *json, size_t len) {
+  mt_status_t st = not_input(core, MT_FN_REPORT_UPDATE, json, len);
+  if (st == MT_OK) {
+    core->priv_inputs_at_risk++; /* a trap before the next message would lose it too */
+  }
+  return st;
+}
+
+mt_status_t mt_state_restore(mt_core_t *core, const uint8_t *record, size_t len) {
+  return not_input(core, MT_FN_STATE_RESTORE, record, len);
+}
+
+mt_status_t mt_state_save(mt_core_t *core, uint8_t *buf, size_t cap, size_t *len) {
+  int32_t n = 0;
+  uint32_t size = 0;
+  mt_status_t st = input_allowed(core);
+  if (buf == NULL || len == NULL) {
+    return MT_ERR_PARAM;
+  }
+  *len = 0;
+  if (st != MT_OK) {
+    return st;
+  }
+  if (!mt_engine_has(core, MT_FN_STATE_SAVE)) {
+    return MT_ERR_ENGINE;
+  }
+  if (!call_raw(core, MT_FN_STATE_SAVE, &n, 0, 0)) {
+    return recover(core, false);
+  }
+  if (n < 0 || (uint32_t)n > core->priv_output_capacity) {
+    return recover(core, false);
+  }
+  if (n == 0) {
+    return MT_SKIPPED; /* something still waits to be sent: the reason is in the error area */
+  }
+  if ((size_t)n > cap) {
+    return MT_ERR_BUFFER;
+  }
+  memcpy(buf, linear_memory(core, &size) + core->priv_output_ptr, (size_t)n);
+  *len = (size_t)n;
+  return MT_OK;
+}
+
+mt_status_t mt_heartbeat(mt_core_t *core, int64_t t_ms, const char *json, size_t len) {
+  int32_t rc = 0;
+  bool ok;
+  mt_status_t st = input_allowed(core);
+  if (st != MT_OK) {
+    return st;
+  }
+  if (json == NULL && len > 0u) {
+    return MT_ERR_PARAM;
+  }
+  if (!mt_engine_has(core, MT_FN_HEARTBEAT)) {
+    return MT_ERR_ENGINE;
+  }
+  if (len > core->priv_input_capacity) {
+    ok = call_raw(core, MT_FN_OVERSIZED_LINE, &rc, (int64_t)(uint64_t)len, 0);
+  } else {
+    if (len > 0u) {
+      copy_in(core, json, len);
+    }
+    ok = call_raw(core, MT_FN_HEARTBEAT, &rc, t_ms, (int32_t)len);
+  }
+  return input_done(core, ok, rc);
 }
 
 /* Typed records: a fixed header, then the strings back to back. */

@@ -175,7 +175,7 @@ typedef struct mt_counters {
 } mt_counters_t;
 
 /** Number of blob exports the bindings call (private). */
-#define MT_PRIV_FUNCTION_COUNT 26
+#define MT_PRIV_FUNCTION_COUNT 30
 
 /**
  * One core. Allocate it yourself (static storage is fine); its members are private and may
@@ -380,6 +380,47 @@ mt_status_t mt_report_loss(mt_core_t *core, mt_loss_source_t source, int64_t cou
  *         MT_ERR_TRAP; MT_ERR_ENGINE (also: a blob without the export).
  */
 mt_status_t mt_report_gap(mt_core_t *core, mt_loss_source_t source, int64_t ms);
+
+/**
+ * A core swap, step 1 (docs/ABI.md, "Swapping cores"): once everything was sent (mt_finish and a
+ * drain to MT_NO_MESSAGE), copies the run's carry-over record (event number, time, window
+ * starts, totals; at most MT_STATE_RECORD_MAX bytes) into buf. The new core continues it with
+ * mt_state_restore after its agent id, format and configuration.
+ * @param len set to the record's length
+ * @return MT_OK; MT_SKIPPED (something still waits to be sent: a window's records or counters,
+ *         a diagnostic; reason from mt_last_error); MT_BUSY; MT_ERR_BUFFER (cap too small);
+ *         MT_ERR_PARAM; MT_ERR_STATE; MT_ERR_TRAP; MT_ERR_ENGINE (also: a blob before ABI 5).
+ */
+mt_status_t mt_state_save(mt_core_t *core, uint8_t *buf, size_t cap, size_t *len);
+
+/** The largest carry-over record (ABI 5 writes 280 bytes). */
+#define MT_STATE_RECORD_MAX 512u
+
+/**
+ * A core swap, step 2: the new core continues the run of a record mt_state_save gave (call it
+ * after mt_set_agent_id, mt_set_format and the configuration, before any other input).
+ * @return MT_OK; MT_SKIPPED (malformed, another version, profile or agent id; reason from
+ *         mt_last_error); MT_BUSY; MT_ERR_PARAM; MT_ERR_STATE; MT_ERR_TRAP; MT_ERR_ENGINE.
+ */
+mt_status_t mt_state_restore(mt_core_t *core, const uint8_t *record, size_t len);
+
+/**
+ * One core-update attempt as an AgentUpdate record in the next message that leaves: json is
+ * one object {"FromVersion","ToVersion","FromSequence","ToSequence","Result":
+ * "applied"|"rejected"|"rolledBack","Reason" (absent when applied)}. Not an input. One record
+ * waits at a time.
+ * @return MT_OK; MT_SKIPPED (a bad field, or a record already waiting; reason from
+ *         mt_last_error); MT_BUSY; MT_ERR_PARAM; MT_ERR_STATE; MT_ERR_TRAP; MT_ERR_ENGINE.
+ */
+mt_status_t mt_report_update(mt_core_t *core, const char *json, size_t len);
+
+/**
+ * A Heartbeat at t_ms (linux profile; the rtos one refuses it): json is one object
+ * {"UptimeSeconds","EventsSeen","OutboxMessages","OutboxBytes"}. An input: the windows it
+ * closes are sent, then a message holding it (drain as after mt_tick).
+ * @return as mt_tick, MT_SKIPPED also for a bad field or the rtos profile.
+ */
+mt_status_t mt_heartbeat(mt_core_t *core, int64_t t_ms, const char *json, size_t len);
 
 /** Copies the trap and loss counters. @return MT_OK; MT_ERR_PARAM. */
 mt_status_t mt_get_counters(const mt_core_t *core, mt_counters_t *counters);

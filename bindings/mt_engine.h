@@ -44,6 +44,10 @@ enum mt_fn {
   MT_FN_PENDING,
   MT_FN_SET_FORMAT,
   MT_FN_REPORT_LOSS,
+  MT_FN_STATE_SAVE, /* ABI 5: a core swap's carry-over, the AgentUpdate and Heartbeat records */
+  MT_FN_STATE_RESTORE,
+  MT_FN_REPORT_UPDATE,
+  MT_FN_HEARTBEAT,
   MT_FN_COUNT
 };
 

@@ -98,6 +98,30 @@ interface Exports {
   mt_chunk_ends_message(): number;
   mt_stats(): number;
   mt_report_loss(value: bigint, what: number): number;
+  mt_abi_version(): number;
+  mt_state_save(): number;
+  mt_state_restore(len: number): number;
+  mt_report_update(len: number): number;
+  mt_heartbeat(t: bigint, len: number): number;
+}
+
+/** One core-update attempt, as the `AgentUpdate` record carries it (docs/FORMATS.md). */
+export interface AgentUpdateReport {
+  FromVersion: string;
+  ToVersion: string;
+  FromSequence: number;
+  ToSequence: number;
+  Result: 'applied' | 'rejected' | 'rolledBack';
+  /** Absent when applied. */
+  Reason?: string;
+}
+
+/** The Linux agent's counters in a `Heartbeat` record. */
+export interface HeartbeatReport {
+  UptimeSeconds: number;
+  EventsSeen: number;
+  OutboxMessages: number;
+  OutboxBytes: number;
 }
 
 /** Who lost what the core did not see (docs/ABI.md, `mt_report_loss`): its number in the ABI. */
@@ -316,6 +340,39 @@ export class Core {
   /** A collector's event source was down for `ms` (linux profile): events of that time may be missing. */
   reportGap(collector: 'process' | 'network', ms: number): string | undefined {
     return this.x.mt_report_loss(BigInt(Math.round(ms)), LOSS_COLLECTOR[collector] | LOSS_DOWNTIME) !== 0 ? this.error() : undefined;
+  }
+
+  /** The blob's `mt_abi_version()` (docs/ABI.md). */
+  get abiVersion(): number { return this.x.mt_abi_version(); }
+
+  /**
+   * The run's carry-over record for a core swap (docs/ABI.md): only once everything was sent
+   * (finish() first); a string is the core's reason when something still waits.
+   */
+  saveState(): Uint8Array | string {
+    const n = this.x.mt_state_save();
+    return n > 0 ? this.mem().slice(this.outPtr, this.outPtr + n) : this.error();
+  }
+
+  /** Continues the run of a record saveState() gave (after agent id, format and configuration); the reason when refused. */
+  restoreState(record: Uint8Array): string | undefined {
+    const n = this.put(record);
+    if (n < 0) return 'state record malformed';
+    return this.x.mt_state_restore(n) !== 0 ? this.error() : undefined;
+  }
+
+  /** An AgentUpdate record, sent with the next message that leaves; the reason when refused. */
+  reportUpdate(report: AgentUpdateReport): string | undefined {
+    const n = this.put(this.enc.encode(JSON.stringify(report)));
+    if (n < 0) return 'report longer than the input area';
+    return this.x.mt_report_update(n) !== 0 ? this.error() : undefined;
+  }
+
+  /** A Heartbeat at time t (linux profile): due windows go out, then a message holding it. */
+  heartbeat(t: number, report: HeartbeatReport): CallResult {
+    const n = this.put(this.enc.encode(JSON.stringify(report)));
+    if (n < 0) return this.tooLarge();
+    return this.result(this.x.mt_heartbeat(BigInt(t), n));
   }
 
   /** The core's one-line JSON summary of the run. */

@@ -52,6 +52,7 @@ export const TEXT_CAPS: Record<string, number> = {
   CommandLine: 1024, Executable: 256, UserName: 64, ApplicationProtocol: 64, HostName: 512,
   CheckId: 128, Group: 64, Error: 256, Description: 512, Remediation: 512,
   OSName: 64, OSVersion: 64, KernelVersion: 128, Hardware: 128,
+  FromVersion: 64, ToVersion: 64, Reason: 256,
 };
 const U16_MAX = 0xffff;
 const U32_MAX = 0xffffffff;
@@ -328,7 +329,8 @@ export function ipText(a: Uint8Array): string {
 const str = (s: string) => JSON.stringify(s);
 const num = (v: number | bigint) => String(v);
 
-const NAMES = ['ProcessCreate', 'ConnectionCreate', 'Baseline', 'SystemInformation', 'CollectorStats'];
+const NAMES = ['ProcessCreate', 'ConnectionCreate', 'Baseline', 'SystemInformation', 'CollectorStats', 'AgentUpdate', 'Heartbeat'];
+const UPDATE_RESULTS = ['applied', 'rejected', 'rolledBack'];
 const PROTOCOLS = ['tcp', 'udp', 'icmp'];
 const SEVERITIES = ['Critical', 'Important', 'Warning', 'Informational'];
 const COLLECTORS = ['process', 'network', 'baseline', 'transport'];
@@ -349,7 +351,7 @@ interface Parsed { at: number; version: string; agent: Uint8Array; maxMessageByt
 /** The keys each map of the layout may have (docs/CBOR.md): anything else is refused. */
 const MESSAGE_KEYS = [0, 1, 2, 3, 4, 5], EVENT_KEYS = [0, 1, 2, 3, 4, 5, 6];
 const RECORD_KEYS = [[0, 1, 2, 3, 4, 7, 8, 9, 10, 11, 12], [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12], [0, 1, 2, 3, 4, 5, 6, 12],
-  [0, 1, 2, 3, 4, 12], [0, 1, 2, 3, 4, 5]];
+  [0, 1, 2, 3, 4, 12], [0, 1, 2, 3, 4, 5], [0, 1, 2, 3, 4, 5, 12], [0, 1, 2, 3]];
 
 /**
  * Reads and checks the whole message in `bytes` (the input's bytes from offset `at`): every value
@@ -498,6 +500,21 @@ function parseMessage(bytes: Uint8Array, at: number, spans?: RecordSpan[]): Pars
       const memory = int(x, 4, 'TotalMemory', 0, U64_MAX), tail = truncated(x);
       return () => `{"OSName":${os},"OSVersion":${osVersion},"KernelVersion":${kernel},` +
         `"Hardware":${hw},"TotalMemory":${num(memory)},"AgentVersion":${str(version)}${tail}}`;
+    }
+    if (unit === 5) {
+      const from = text(0, 'FromVersion'), to = text(1, 'ToVersion');
+      const fromSeq = int(x, 2, 'FromSequence', 0, Number.MAX_SAFE_INTEGER), toSeq = int(x, 3, 'ToSequence', 0, Number.MAX_SAFE_INTEGER);
+      const result = Number(int(x, 4, 'Result', 0, 2));
+      const reason = x.has(5) ? text(5, 'Reason') : undefined;
+      if ((reason === undefined) !== (result === 0)) fail('Reason (key 5) must be present exactly when Result is not applied');
+      const tail = truncated(x);
+      return () => `{"FromVersion":${from},"ToVersion":${to},"FromSequence":${num(fromSeq)},"ToSequence":${num(toSeq)},` +
+        `"Result":"${UPDATE_RESULTS[result]}"${reason !== undefined ? `,"Reason":${reason}` : ''}${tail}}`;
+    }
+    if (unit === 6) {
+      const f = (k: number, what: string) => num(int(x, k, what, 0, Number.MAX_SAFE_INTEGER));
+      const up = f(0, 'UptimeSeconds'), seen = f(1, 'EventsSeen'), msgs = f(2, 'OutboxMessages'), bytes = f(3, 'OutboxBytes');
+      return () => `{"UptimeSeconds":${up},"EventsSeen":${seen},"OutboxMessages":${msgs},"OutboxBytes":${bytes}}`;
     }
     // The warnings travel as the JSON array's text; printed only when it is the core's: an array
     // of strings in JSON's shortest form (no whitespace, so no newline that would split a line).
@@ -679,7 +696,7 @@ class JsonRun {
   }
 
   private header(e: EventHead, agent: Uint8Array): string {
-    return `{"EventType":"${e.unit === 4 ? 'Diagnostic' : 'Security'}","Category":"${e.unit <= 1 ? 'Triggered' : 'Periodic'}",` +
+    return `{"EventType":"${e.unit >= 4 ? 'Diagnostic' : 'Security'}","Category":"${e.unit <= 1 || e.unit === 5 ? 'Triggered' : 'Periodic'}",` +
       `"Name":"${NAMES[e.unit]}","IsEmpty":${e.empty}${e.windows !== undefined ? `,"Windows":${num(e.windows)}` : ''},` +
       `"PayloadSchemaVersion":"1.0","Id":"${eventId(agent, this.seq)}","TimestampLocal":"${isoTime(e.t, e.offset)}",` +
       `"TimestampUTC":"${isoTime(e.t)}","Payload":[`;

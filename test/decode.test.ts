@@ -196,8 +196,12 @@ describe('the bounds decode holds input to are the core\'s', () => {
       CheckId: 'CHECK_ID_CAP', Group: 'GROUP_CAP', Error: 'ERROR_TEXT_CAP', Description: 'DESCRIPTION_CAP',
       Remediation: 'REMEDIATION_CAP', OSName: 'OS_CAP', OSVersion: 'OS_VERSION_CAP', KernelVersion: 'KERNEL_CAP', Hardware: 'HW_CAP',
     };
-    expect(Object.keys(TEXT_CAPS).sort()).toEqual(Object.keys(caps).sort());
+    // The AgentUpdate record's texts are bounded in update.ts.
+    const update = (name: string) => Number(new RegExp(`${name}: i32 = P.LINUX \\? (\\d+)`).exec(src('update.ts'))![1]);
+    const updateCaps: Record<string, string> = { FromVersion: 'VERSION_CAP', ToVersion: 'VERSION_CAP', Reason: 'REASON_CAP' };
+    expect(Object.keys(TEXT_CAPS).sort()).toEqual([...Object.keys(caps), ...Object.keys(updateCaps)].sort());
     for (const [field, name] of Object.entries(caps)) expect(TEXT_CAPS[field], field).toBe(linux(name));
+    for (const [field, name] of Object.entries(updateCaps)) expect(TEXT_CAPS[field], field).toBe(update(name));
     expect(MAX_TIME).toBe(Number(/MAX_TIME: i64 = (\d+)/.exec(src('event.ts'))![1]));
     expect(MAX_UTC_OFFSET_MIN).toBe(Number(/MAX_UTC_OFFSET_MIN = (\d+)/.exec(src('config.ts'))![1]));
     expect(ENVELOPE_MAX).toBe(Number(/ENVELOPE_MAX = (\d+)/.exec(src('limits.ts'))![1]));

@@ -308,9 +308,18 @@ export class SecretMask {
   }
 }
 
+/** How log lines are written: `text` (time, level, message) or `json` (one object a line). */
+export const LOG_FORMATS = ['text', 'json'] as const;
+export type LogFormat = (typeof LOG_FORMATS)[number];
+
+/** The syslog priority of each level (sd-daemon(3): `<N>` before a line the journal reads). */
+const PRIORITIES = [7, 6, 4, 3];
+
 export class StderrLogger implements Logger {
   readonly mask = new SecretMask();
   private min = 1;
+  private format: LogFormat = 'text';
+  private journal = false;
 
   constructor(private readonly write: (line: string) => void = (l) => process.stderr.write(l),
     private readonly clock: () => Date = () => new Date()) {}
@@ -321,6 +330,12 @@ export class StderrLogger implements Logger {
   /** Lines below this level are not written (default info). */
   setLevel(level: LogLevel): void { this.min = LOG_LEVELS.indexOf(level); }
 
+  /**
+   * `json` writes one object a line; `journal` (stderr is the journal) puts each line's priority
+   * first, `<3>` to `<7>`, and leaves the time to the journal.
+   */
+  setFormat(format: LogFormat, journal: boolean): void { this.format = format; this.journal = journal; }
+
   debug(msg: string): void { this.line(0, msg); }
   info(msg: string): void { this.line(1, msg); }
   warn(msg: string): void { this.line(2, msg); }
@@ -328,7 +343,16 @@ export class StderrLogger implements Logger {
 
   private line(level: number, msg: string): void {
     if (level < this.min) return;
-    this.write(`${this.clock().toISOString()} microtally ${LOG_LEVELS[level]}: ${this.mask.apply(msg)}\n`);
+    const text = this.mask.apply(msg);
+    const prefix = this.journal ? `<${PRIORITIES[level]}>` : '';
+    if (this.format === 'json') {
+      this.write(`${prefix}${JSON.stringify({ time: this.clock().toISOString(), level: LOG_LEVELS[level], message: text })}\n`);
+    } else if (this.journal) {
+      // The journal reads each line on its own (and names the service itself): every line its priority.
+      this.write(text.split('\n').map((l) => `${prefix}${LOG_LEVELS[level]}: ${l}\n`).join(''));
+    } else {
+      this.write(`${this.clock().toISOString()} microtally ${LOG_LEVELS[level]}: ${text}\n`);
+    }
   }
 }
 

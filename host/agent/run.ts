@@ -18,11 +18,13 @@ import { ProcessCollector } from './collectors/processes.js';
 import { readSysinfo } from './collectors/sysinfo.js';
 import { readSecretFile } from './iothub/identity.js';
 import { resolveIdentity, StoppedBeforeStart, type IdentityOptions, type ResolvedIdentity } from './iothub/resolve.js';
-import { StderrLogger, type LogLevel } from './log.js';
+import { Daemon, isJournalStream } from './daemon.js';
+import { DEFAULT_HEARTBEAT_SECONDS, Heartbeat } from './heartbeat.js';
+import { StderrLogger, type LogFormat, type LogLevel } from './log.js';
 import { AgentSettings } from './settings.js';
 import { createSink, RefusedError, type SinkSetup } from './sinks/index.js';
 import type { Sink } from './sinks/sink.js';
-import { Twin } from './twin.js';
+import { Twin, type ApplyOutcome } from './twin.js';
 import { DEFAULT_STATE_DIR } from '../update/state.js';
 import { VERSION } from '../version.js';
 
@@ -49,6 +51,10 @@ export interface RunOptions extends IdentityOptions {
   allowReadableSecret?: boolean;
   agentId?: string;
   logLevel?: LogLevel;
+  /** text (default) or json; either with journald priorities when stderr is the journal. */
+  logFormat?: LogFormat;
+  /** Seconds without a message before a Heartbeat is sent (default 3600; 0: never). */
+  heartbeatSeconds?: number;
   source?: SourceChoice;
   /** The agent's state directory (the disk outbox; default DEFAULT_STATE_DIR). */
   stateDir?: string;
@@ -119,6 +125,7 @@ export async function runAgent(args: RunOptions, io: AgentIo = {}): Promise<numb
   const log = new StderrLogger(io.stderr);
   const usageError = (message: string): number => { log.error(`${message}\n${usageHint('run')}`); return 2; };
   if (args.logLevel) log.setLevel(args.logLevel);
+  log.setFormat(args.logFormat ?? 'text', !io.stderr && isJournalStream(io.env ?? process.env));
   let cs: string | undefined;
   let identity: ResolvedIdentity;
   try {
@@ -142,26 +149,37 @@ export async function runAgent(args: RunOptions, io: AgentIo = {}): Promise<numb
     if (e instanceof RefusedError) { log.error(e.message); return 2; }
     return usageError((e as Error).message);
   }
-  const deliver = deliverer(setup.sink, log);
+  const heartbeat = new Heartbeat({ intervalMs: (args.heartbeatSeconds ?? DEFAULT_HEARTBEAT_SECONDS) * 1000, clock: agent.clock,
+    heartbeat: (t, report) => agent.core.heartbeat(t, report),
+    outbox: () => ({ messages: setup.mqtt?.outbox.length ?? 0, bytes: setup.mqtt?.outbox.bytes ?? 0 }) });
+  const deliver = heartbeat.watch(deliverer(setup.sink, log));
   const schedule = new TriggerSchedule(agent, deliver);
-  if (setup.mqtt) followTwin(setup, agent, deliver, schedule, log);
+  const apply = configurator(agent, deliver, schedule);
+  if (setup.mqtt) followTwin(setup, apply, log);
+  const daemon = new Daemon(io.env, log); // from here on SIGHUP waits for the reload, systemd's watchdog is fed
   const collectors = await startCollectors(agent, deliver, log, args.source ?? 'auto', io.helperPath);
-  if (typeof collectors === 'number') { await setup.sink.close(SHUTDOWN_FLUSH_MS); return collectors; }
+  if (typeof collectors === 'number') { daemon.close(); await setup.sink.close(SHUTDOWN_FLUSH_MS); return collectors; }
   schedule.start();
+  heartbeat.start(deliver);
   const ticker = setInterval(() => deliver(agent.core.tick(agent.clock()), 'tick'), TICK_MS);
   // Listening before the line that says it runs: a signal sent on seeing it must stop it cleanly.
   const stop = stopRequested(io.signal, io.env);
   log.info(`running; sending to ${setup.description}`);
+  daemon.running(`running; sending to ${setup.description}`,
+    { path: args.config, applied: agent.configUpdate, apply, reopen: () => setup.sink.reopen?.() });
 
   const why = await stop;
 
+  daemon.stopping();
   log.info(`${why}: sending what is pending`);
   clearInterval(ticker);
+  heartbeat.stop();
   schedule.stop();
   collectors.stop();
   deliver(agent.core.finish(), 'finish');
   const undelivered = await setup.sink.close(SHUTDOWN_FLUSH_MS);
   log.info(`stopped: ${agent.core.stats()}`);
+  daemon.close();
   return undelivered > 0 ? 1 : 0;
 }
 
@@ -175,6 +193,8 @@ interface Agent {
   /** Kernel events before this time have all been read (undefined: no helper running). */
   kernelMark?: number;
   settings: AgentSettings;
+  /** --config's update as applied at start (SIGHUP applies the file again only when it changed). */
+  configUpdate?: unknown;
 }
 
 type Deliver = (res: CallResult, what: string) => CallResult;
@@ -213,6 +233,7 @@ function loadCore(args: RunOptions, log: StderrLogger, usageError: (message: str
   const res = core.configure(clock(), text);
   if (res.status !== Status.Ok) return usageError(`--config ${args.config}: ${res.reason}`);
   settings.merge(update as Record<string, unknown>);
+  agent.configUpdate = update;
   return agent;
 }
 
@@ -267,18 +288,23 @@ class TriggerSchedule {
   }
 }
 
+/** Applies a configuration update (twin or SIGHUP) through the core: sends what is pending, then applies. */
+function configurator(agent: Agent, deliver: Deliver, schedule: TriggerSchedule): (section: Record<string, unknown>) => ApplyOutcome {
+  return (section) => {
+    const res = deliver(agent.core.configure(agent.clock(), JSON.stringify(section)), 'configuration');
+    if (res.status !== Status.Ok) return { ok: false, reason: res.reason };
+    agent.settings.merge(section);
+    schedule.start(); // windows restarted: give the new ones their baseline and system information
+    return { ok: true };
+  };
+}
+
 /** Applies the device twin's desired properties through the core (sent-then-applied). */
-function followTwin(setup: SinkSetup, agent: Agent, deliver: Deliver, schedule: TriggerSchedule, log: StderrLogger): void {
+function followTwin(setup: SinkSetup, apply: (section: Record<string, unknown>) => ApplyOutcome, log: StderrLogger): void {
   const mqtt = setup.mqtt!;
   const twin = new Twin({
     log,
-    apply: (section) => {
-      const res = deliver(agent.core.configure(agent.clock(), JSON.stringify(section)), 'configuration');
-      if (res.status !== Status.Ok) return { ok: false, reason: res.reason };
-      agent.settings.merge(section);
-      schedule.start(); // windows restarted: give the new ones their baseline and system information
-      return { ok: true };
-    },
+    apply,
     agentVersion: VERSION,
     coreSequence: () => 0, // the built-in core; an installed update (SPEC R12) reports its own
     status: () => ({ outboxQueued: mqtt.outbox.length, outboxDropped: mqtt.outbox.dropped }),

@@ -2,14 +2,14 @@
 // The options are parsed and checked here, once, like every command's; the agent gets them as
 // values (RunOptions).
 
-import { LOG_LEVELS, type LogLevel } from '../agent/log.js';
+import { LOG_FORMATS, LOG_LEVELS, type LogFormat, type LogLevel } from '../agent/log.js';
 import type { AgentIo, RunOptions, SourceChoice } from '../agent/run.js';
 import { UsageError, type Command, type Values } from './command.js';
 
 /** `microtally run`'s options, summary and notes, written once: parsed and documented from here. */
 const RUN_COMMAND: Omit<Command, 'run'> = {
   name: 'run',
-  summary: 'Runs the Linux agent: live collectors → core → sink, until SIGINT or SIGTERM (then sends what is pending).',
+  summary: 'Runs the Linux agent: live collectors → core → sink, until SIGINT or SIGTERM (then sends what is pending); SIGHUP re-reads --config and reopens the file sink.',
   options: {
     config: { type: 'string', value: 'file', help: 'a JSON configuration update applied at start (SPEC R6)' },
     sink: { type: 'string', value: 'sink', help: 'stdout (default), file:<path>, mqtt://host:port, mqtts://host:port, or MQTT over WebSockets: ws://host:port/path, wss://host:port/path' },
@@ -28,6 +28,8 @@ const RUN_COMMAND: Omit<Command, 'run'> = {
     'dps-group-key-file': { type: 'string', value: 'path', help: "a file holding the group enrollment's symmetric key; the device key is derived from it (mode 0600)" },
     'agent-id': { type: 'string', value: 'uuid', help: 'the AgentId of the messages (default: from /etc/machine-id)' },
     'log-level': { type: 'string', value: 'level', choices: LOG_LEVELS, help: 'the least severe log line printed' },
+    'log-format': { type: 'string', value: 'format', choices: LOG_FORMATS, help: 'log lines as text (default) or one JSON object each; with journald priorities (<3>…<7>) when stderr is the journal' },
+    heartbeat: { type: 'string', value: 'seconds', help: 'after this long without a message, send a Heartbeat (uptime, events seen, outbox depth); default 3600, 0 never' },
     'outbox-max-bytes': { type: 'string', value: 'n', help: 'the MQTT outbox\'s size limit in bytes (suffix k, M or G: 1024s; default 16M on disk, 4M in memory)' },
     proxy: { type: 'string', value: 'url', help: 'an HTTP(S) proxy, http://[user:password@]host:port, for MQTT over WebSockets (default: HTTPS_PROXY)' },
     source: { type: 'string', value: 'source', choices: ['auto', 'kernel', 'poll'], help: 'process and connection events from the kernel (an eBPF exec probe, the process connector, socket-destroy notifications: root, or CAP_BPF, CAP_PERFMON and CAP_NET_ADMIN), from polling /proc, or auto (the kernel when possible)' },
@@ -38,6 +40,7 @@ MICROTALLY_CONNECTION_STRING, or --connection-string; its key is never printed. 
 as are --x509-key, --dps-key-file and --dps-group-key-file. With --dps-scope the agent registers
 with DPS at start and connects to the hub it assigns (kept in --state-dir for when DPS is down).
 An MQTT sink keeps unsent messages in <state-dir>/outbox.log and sends them first at the next start.
+Under systemd (Type=notify) it sends READY=1, STOPPING=1 and WATCHDOG=1 to NOTIFY_SOCKET.
 exit status: 0 stopped with everything sent or kept on disk, 1 messages lost (unsent and not kept) or the core could not load, 2 usage error`,
 };
 
@@ -69,11 +72,17 @@ export function runOptions(values: Values): RunOptions {
   if (text('connection-string') !== undefined && text('connection-string-file') !== undefined) {
     throw new UsageError('--connection-string and --connection-string-file: give one');
   }
+  const heartbeat = text('heartbeat');
+  if (heartbeat !== undefined && !/^\d{1,9}$/.test(heartbeat)) {
+    throw new UsageError(`--heartbeat must be a whole number of seconds up to 999999999 (0: never), got "${heartbeat}"`);
+  }
   return {
     config: text('config'), sink: text('sink'), deviceId: text('device-id'),
     connectionString: text('connection-string'), connectionStringFile: text('connection-string-file'),
     allowReadableSecret: values['allow-readable-secret'] === true,
-    agentId: text('agent-id'), logLevel: text('log-level') as LogLevel | undefined, source: text('source') as SourceChoice | undefined,
+    agentId: text('agent-id'), logLevel: text('log-level') as LogLevel | undefined,
+    logFormat: text('log-format') as LogFormat | undefined,
+    heartbeatSeconds: heartbeat === undefined ? undefined : Number(heartbeat), source: text('source') as SourceChoice | undefined,
     stateDir: text('state-dir'), outboxMaxBytes: byteCount('outbox-max-bytes', text('outbox-max-bytes')), proxy: text('proxy'),
     x509Cert: text('x509-cert'), x509Key: text('x509-key'), caFile: text('ca-file'),
     dpsScope: text('dps-scope'), dpsRegistrationId: text('dps-registration-id'), dpsEndpoint: text('dps-endpoint'),

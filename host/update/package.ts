@@ -23,7 +23,7 @@ export const MANIFEST_FORMAT = 1;
 /** The largest blob a package carries: the linux blob's linear memory is 42 pages, its code far less. */
 export const MAX_BLOB_BYTES = 4 << 20;
 /** The ABI versions this host drives (docs/ABI.md: mt_abi_version). */
-export const SUPPORTED_ABI = [4];
+export const SUPPORTED_ABI = [5];
 /** The agent id the self-test runs with, so its digest does not depend on the core's default. */
 export const SELFTEST_AGENT_ID = '00000000-0000-4000-8000-000000000012';
 

@@ -968,6 +968,116 @@ static void test_report_loss(void) {
   CHECK_ST(mt_report_gap(&standin, MT_LOSS_PROCESS, 1), MT_ERR_ENGINE);
 }
 
+/* ---- ABI 5: a core swap, AgentUpdate, Heartbeat (test/swap.test.ts runs the same steps on V8) ---- */
+
+/* FNV-1a, 64 bits, over everything drained: test/swap.test.ts checks the same digests. */
+static uint64_t digest = 0xcbf29ce484222325ull;
+static void digest_drained(void) {
+  size_t i;
+  for (i = 0; i < drained_len; i++) {
+    digest = (digest ^ (uint8_t)drained[i]) * 0x100000001b3ull;
+  }
+}
+
+static mt_status_t conn_at(mt_core_t *core, long long t) {
+  char text[512];
+  int n = snprintf(
+      text, sizeof text,
+      "{\"kind\":\"connection\",\"t\":%lld,\"proto\":\"tcp\",\"dir\":\"out\",\"local\":\"10.0.0.2\","
+      "\"lport\":50000,\"remote\":\"52.1.2.3\",\"rport\":443,\"bytesIn\":100,\"bytesOut\":200,"
+      "\"app\":\"https\",\"host\":\"example.com\"}",
+      t);
+  return mt_ingest_line(core, text, (size_t)n);
+}
+
+#define AGENT "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0"
+#define SWAP_T0 1700000000000LL
+static const char rejected_json[] =
+    "{\"FromVersion\":\"0.1.0\",\"ToVersion\":\"0.2.0\",\"FromSequence\":1,\"ToSequence\":2,\"Result\":\"rejected\","
+    "\"Reason\":\"bad signature: the envelope is not signed by this agent's key\"}";
+static const char applied_json[] =
+    "{\"FromVersion\":\"0.1.0\",\"ToVersion\":\"0.2.0\",\"FromSequence\":1,\"ToSequence\":2,\"Result\":\"applied\"}";
+static const char heartbeat_json[] =
+    "{\"UptimeSeconds\":3600,\"EventsSeen\":12,\"OutboxMessages\":3,\"OutboxBytes\":4096}";
+
+static void test_swap_state(void) {
+  static uint8_t record[MT_STATE_RECORD_MAX];
+  static mt_core_t standin;
+  size_t len = 0, messages = 0;
+  mt_core_t *core = fresh_rtos();
+
+  digest = 0xcbf29ce484222325ull;
+  CHECK_ST(mt_set_format(core, MT_FORMAT_JSON), MT_OK);
+  CHECK_ST(mt_set_agent_id(core, AGENT, 36), MT_OK);
+  CHECK_ST(conn_at(core, SWAP_T0), MT_OK);
+  CHECK_ST(mt_report_update(core, rejected_json, sizeof rejected_json - 1), MT_OK);
+  CHECK_ST(mt_report_update(core, rejected_json, sizeof rejected_json - 1), MT_SKIPPED);
+  CHECK(error_is(core, "an AgentUpdate record waits"));
+  CHECK_ST(mt_state_save(core, record, sizeof record, &len), MT_SKIPPED);
+  CHECK(error_is(core, "data waits to be sent (mt_finish)"));
+  CHECK_ST(mt_tick(core, SWAP_T0 + 30000), MT_OK);
+  messages += drain(core);
+  digest_drained();
+  CHECK_ST(conn_at(core, SWAP_T0 + 31000), MT_OK);
+  CHECK_ST(mt_finish(core), MT_OK);
+  CHECK_ST(mt_state_save(core, record, sizeof record, &len), MT_BUSY);
+  messages += drain(core);
+  digest_drained();
+  CHECK_ST(mt_state_save(core, record, 10, &len), MT_ERR_BUFFER);
+  CHECK_ST(mt_state_save(core, record, sizeof record, &len), MT_OK);
+  CHECK(len == 280);
+
+  /* The new core (the same blob here: on the ahead-of-time engine one core has it at a time). */
+  core = fresh_rtos();
+  CHECK_ST(mt_state_restore(core, record, len - 1), MT_SKIPPED);
+  CHECK(error_is(core, "state record malformed"));
+  CHECK_ST(mt_state_restore(core, record, len), MT_OK);
+  CHECK_ST(mt_report_update(core, applied_json, sizeof applied_json - 1), MT_OK);
+  CHECK_ST(conn_at(core, SWAP_T0 + 40000), MT_OK);
+  CHECK_ST(mt_tick(core, SWAP_T0 + 61000), MT_OK);
+  messages += drain(core);
+  digest_drained();
+  CHECK_ST(mt_heartbeat(core, SWAP_T0 + 62000, heartbeat_json, sizeof heartbeat_json - 1),
+           MT_SKIPPED);
+  CHECK(error_is(core, "the heartbeat is linux only"));
+  CHECK_ST(mt_finish(core), MT_OK);
+  messages += drain(core);
+  digest_drained();
+  CHECK(messages == 3);
+  CHECK(digest == 0x4f7386ef08e5f643ull);
+  if (digest != 0x4f7386ef08e5f643ull) {
+    printf("    digest %016llx\n", (unsigned long long)digest);
+  }
+
+  /* A blob before ABI 5 says so. */
+  CHECK_ST(init_standin(&standin), MT_OK);
+  CHECK_ST(mt_state_save(&standin, record, sizeof record, &len), MT_ERR_ENGINE);
+  CHECK_ST(mt_state_restore(&standin, record, 280), MT_ERR_ENGINE);
+  CHECK_ST(mt_report_update(&standin, applied_json, sizeof applied_json - 1), MT_ERR_ENGINE);
+  CHECK_ST(mt_heartbeat(&standin, SWAP_T0, heartbeat_json, sizeof heartbeat_json - 1),
+           MT_ERR_ENGINE);
+}
+
+static void test_heartbeat(void) {
+  mt_core_t *core = fresh_linux();
+  size_t messages = 0;
+  digest = 0xcbf29ce484222325ull;
+  CHECK_ST(mt_set_format(core, MT_FORMAT_JSON), MT_OK);
+  CHECK_ST(mt_set_agent_id(core, AGENT, 36), MT_OK);
+  CHECK_ST(conn_at(core, SWAP_T0), MT_OK);
+  CHECK_ST(mt_heartbeat(core, SWAP_T0 + 5000, heartbeat_json, sizeof heartbeat_json - 1), MT_OK);
+  messages += drain(core);
+  digest_drained();
+  CHECK_ST(mt_finish(core), MT_OK);
+  messages += drain(core);
+  digest_drained();
+  CHECK(messages == 2);
+  CHECK(digest == 0x6bb6a2a03793ed5bull);
+  if (digest != 0x6bb6a2a03793ed5bull) {
+    printf("    digest %016llx\n", (unsigned long long)digest);
+  }
+}
+
 static void test_status_names(void) {
   CHECK(strcmp(mt_status_name(MT_ERR_TRAP), "MT_ERR_TRAP") == 0);
   CHECK(strcmp(mt_status_name(MT_BUSY), "MT_BUSY") == 0);
@@ -1008,6 +1118,8 @@ int main(void) {
   run("trap recovery", test_trap_recovery);
   run("trap while draining", test_trap_while_draining);
   run("trap in re-init", test_trap_in_reinit_is_fatal_but_safe);
+  run("core swap: carry-over record and AgentUpdate (ABI 5)", test_swap_state);
+  run("heartbeat (ABI 5)", test_heartbeat);
   run("status names", test_status_names);
   run("losses the core did not see", test_report_loss);
   printf("%d passed, %d failed\n", tests_passed, tests_failed);
