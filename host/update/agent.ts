@@ -7,7 +7,7 @@ import type { KeyObject } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { Core, Status, blobPath, type AgentUpdateReport, type BaselineRecord, type CallResult, type ConnectionRecord,
-  type LossCollector, type ProcessRecord, type SysinfoRecord } from '../core.js';
+  type HeartbeatReport, type LossCollector, type ProcessRecord, type SysinfoRecord } from '../core.js';
 import { VERSION } from '../version.js';
 import { MAX_BLOB_BYTES } from './package.js';
 import { clearStaging, commitInstall, installedBlob, installedSequence, leftovers, markSwapping, openStateDir, readState,
@@ -32,6 +32,7 @@ export interface CoreApi {
   finish(): CallResult;
   reportLoss(collector: LossCollector, count: number | 'unknown'): string | undefined;
   reportGap(collector: 'process' | 'network', ms: number): string | undefined;
+  heartbeat(t: number, report: HeartbeatReport): CallResult;
   stats(): string;
 }
 
@@ -217,6 +218,7 @@ export class AgentUpdates implements CoreApi {
   reportGap(collector: 'process' | 'network', ms: number): string | undefined {
     return this.up.call((c) => asCall(c.reportGap(collector, ms))).reason;
   }
+  heartbeat(t: number, report: HeartbeatReport): CallResult { return this.up.call((c) => c.heartbeat(t, report)); }
   stats(): string { return this.up.core.stats(); }
 }
 
