@@ -163,7 +163,7 @@ export async function runAgent(args: RunOptions, io: AgentIo = {}): Promise<numb
   const deliver = heartbeat.watch(deliverer(setup.sink, log));
   const schedule = new TriggerSchedule(agent, deliver);
   const apply = configurator(agent, deliver, schedule);
-  if (setup.mqtt) followTwin(setup, apply, log);
+  if (setup.mqtt) followTwin(setup, apply, () => agent.updates?.up.running.sequence ?? 0, log);
   const dropIn = agent.updates ? startUpdates(args, agent.updates, setup, deliver, log) : undefined;
   if (typeof dropIn === 'number') { await setup.sink.close(SHUTDOWN_FLUSH_MS); return dropIn; }
   const daemon = new Daemon(io.env, log); // from here on SIGHUP waits for the reload, systemd's watchdog is fed
@@ -369,13 +369,14 @@ function configurator(agent: Agent, deliver: Deliver, schedule: TriggerSchedule)
 }
 
 /** Applies the device twin's desired properties through the core (sent-then-applied). */
-function followTwin(setup: SinkSetup, apply: (section: Record<string, unknown>) => ApplyOutcome, log: StderrLogger): void {
+function followTwin(setup: SinkSetup, apply: (section: Record<string, unknown>) => ApplyOutcome, coreSequence: () => number,
+  log: StderrLogger): void {
   const mqtt = setup.mqtt!;
   const twin = new Twin({
     log,
     apply,
     agentVersion: VERSION,
-    coreSequence: () => 0, // the built-in core; an installed update (SPEC R12) reports its own
+    coreSequence, // 0 for the built-in core, else the installed update's (SPEC R12)
     status: () => ({ outboxQueued: mqtt.outbox.length, outboxDropped: mqtt.outbox.dropped }),
   });
   mqtt.onConnect((s) => void twin.connected(s));

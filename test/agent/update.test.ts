@@ -257,10 +257,17 @@ describe.runIf(hasMosquitto)('the direct method over MQTT (mosquitto on loopback
         ['$iothub/methods/res/200/?$rid=1', 'receiving'], ['$iothub/methods/res/409/?$rid=2', 'refused'],
         ['$iothub/methods/res/200/?$rid=3', 'receiving'], ['$iothub/methods/res/200/?$rid=4', 'staged']]);
       await until('the swap', () => readState(dir).current?.sequence === 2, 15_000);
+      // The twin's reported properties name the running core's sequence once it is swapped in.
+      const reported = await subscriber(broker.url, '$iothub/twin/PATCH/properties/reported/#');
+      await res.client.publishAsync('$iothub/twin/PATCH/properties/desired/?$version=5',
+        JSON.stringify({ microtally: { messageFormat: 'json' }, $version: 5 }));
+      await until('a reported patch', () => reported.got.length > 0);
+      expect(JSON.parse(reported.got[0].text).microtally).toMatchObject({ configuration: { version: 5, status: 'applied' }, coreSequence: 2 });
       ac.abort();
       await done;
       await res.client.endAsync();
       await twinGet.client.endAsync();
+      await reported.client.endAsync();
       expect(log.join('')).toContain('core update 0 -> 2: applied');
     } finally {
       await broker.stop();
