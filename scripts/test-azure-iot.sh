@@ -4,7 +4,8 @@
 # no traffic leaves it; the peers (test/azure-iot/) run inside the same namespace.
 # Needs root (namespaces), /dev/net/tun, node, cmake and the real ThreadX / NetX Duo trees
 # (THREADX_DIR / NETXDUO_DIR, else ../shared/third_party): without one it says so in one line
-# and counts skipped. Ends with one line `N passed, M failed[, K skipped]`.
+# and counts skipped. Ends with one line `N passed, M failed[, K skipped]`. First, without root,
+# the example firmware's Cortex-M3 build and size (scripts/build-iot-example.sh).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -22,6 +23,22 @@ TX_TREE=${THREADX_DIR:-}
 NX_TREE=${NETXDUO_DIR:-}
 if [ -z "$TX_TREE" ] && [ -f "$SHARED_TREES/threadx/common/inc/tx_api.h" ]; then TX_TREE=$SHARED_TREES/threadx; fi
 if [ -z "$NX_TREE" ] && [ -f "$SHARED_TREES/netxduo/common/inc/nx_api.h" ]; then NX_TREE=$SHARED_TREES/netxduo; fi
+
+# The example firmware for the Cortex-M3 board: it links, and its size file (the READMEs' table,
+# scripts/readme-numbers.mjs) is this build's. Needs no root, so it runs before that check.
+echo "== the example firmware for Cortex-M3 (mps2-an385): build, link, measure"
+nice bash scripts/build-iot-example.sh >"$LOGS/azure-iot-m3.log" 2>&1
+rc=$?
+if [ $rc -eq 3 ]; then
+  tail -1 "$LOGS/azure-iot-m3.log"; skip "the example firmware for Cortex-M3 (tree or toolchain missing)"
+elif [ $rc -eq 0 ] && [ -s build/iot-example-m3/threadx-azure-iot.elf ] && node -e '
+    const s = JSON.parse(require("fs").readFileSync("build/firmware/size-iot-example.json", "utf8"));
+    const c = s.components;
+    process.exit(["microtally", "middleware", "tls", "threadx", "netxduo", "example"].every((k) => c[k] && c[k].flash > 0) ? 0 : 1);'; then
+  pass "examples/threadx-azure-iot links for mps2-an385 ($(tail -n +1 "$LOGS/azure-iot-m3.log" | grep -m1 'flash' | sed 's/^.*: flash/flash/'))"
+else
+  tail -20 "$LOGS/azure-iot-m3.log"; fail "examples/threadx-azure-iot for mps2-an385 (log: $LOGS/azure-iot-m3.log)"
+fi
 
 missing=""
 [ "$(id -u)" -eq 0 ] || missing="root (network namespaces)"
