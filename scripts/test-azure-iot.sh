@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# End-to-end tests of the device side on IoT Hub's path (issue 20): NetX Duo on ThreadX's Linux
-# port over a TAP device (ports/netxduo-tap) inside a network namespace this script creates, so
-# no traffic leaves it; the peers (test/azure-iot/) run inside the same namespace.
+# End-to-end tests of the device side on IoT Hub's path (issue 20): the example firmware
+# (examples/threadx-azure-iot) and the programs of ports/azure-iot/test on ThreadX's Linux port,
+# NetX Duo over a TAP device (ports/netxduo-tap) inside a network namespace this script creates,
+# so no traffic leaves it; the peers (test/azure-iot/: DNS, SNTP, echo, the IoT Hub stand-in)
+# run inside the same namespace. First, without root, the example's Cortex-M3 build and size
+# (scripts/build-iot-example.sh).
 # Needs root (namespaces), /dev/net/tun, node, cmake and the real ThreadX / NetX Duo trees
 # (THREADX_DIR / NETXDUO_DIR, else ../shared/third_party): without one it says so in one line
-# and counts skipped. Ends with one line `N passed, M failed[, K skipped]`. First, without root,
-# the example firmware's Cortex-M3 build and size (scripts/build-iot-example.sh).
+# and counts skipped. Ends with one line `N passed, M failed[, K skipped]`.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -59,14 +61,14 @@ if ! bash scripts/build-wasm3.sh >"$LOGS/azure-iot-wasm3.log" 2>&1; then cat "$L
 if [ ! -f build/microtally-rtos-small.wasm ]; then fail "build/microtally-rtos-small.wasm missing (npm run build)"; finish; fi
 
 BUILD=build/azure-iot
-echo "== build: ThreadX Linux port + NetX Duo + NetX Secure + Azure IoT middleware, by their own CMake"
+echo "== build: the example's CMake project (ThreadX Linux port + NetX Duo + NetX Secure + Azure IoT middleware + microtally) and the tests"
 if [ -f "$BUILD/CMakeCache.txt" ] && ! grep -q "CMAKE_GENERATOR:INTERNAL=${GENERATOR[1]:-Unix Makefiles}" "$BUILD/CMakeCache.txt"; then
   rm -rf "$BUILD"
 fi
 if cmake -S ports/azure-iot/test -B "$BUILD" "${GENERATOR[@]}" -DCMAKE_BUILD_TYPE=Debug \
      -DTHREADX_DIR="$TX_TREE" -DNETXDUO_DIR="$NX_TREE" >"$LOGS/azure-iot-build.log" 2>&1 &&
    nice cmake --build "$BUILD" -j "$JOBS" >>"$LOGS/azure-iot-build.log" 2>&1; then
-  pass "build: the TAP driver and the tests with -Wall -Wextra -Werror, upstream's trees as upstream builds them"
+  pass "build: the example firmware (examples/threadx-azure-iot, Linux port), the TAP driver and the tests with -Wall -Wextra -Werror, upstream's trees as upstream builds them"
 else
   tail -30 "$LOGS/azure-iot-build.log"; fail "build (log: $LOGS/azure-iot-build.log)"; finish
 fi
@@ -138,7 +140,7 @@ if ! {
 fi
 
 echo "== the hub: the Azure IoT middleware over NetX Secure against the IoT Hub stand-in (test/azure-iot/hub.mjs)"
-ip netns exec "$NS" timeout 600 node test/azure-iot/e2e.mjs "$BUILD" "$CERTS" "$PEER" "$HUB" >"$LOGS/azure-iot-e2e.log" 2>&1
+ip netns exec "$NS" timeout 600 node test/azure-iot/e2e.mjs "$BUILD" "$CERTS" "$PEER" "$HUB" "$LOGS/azure-iot-peer.log" >"$LOGS/azure-iot-e2e.log" 2>&1
 rc=$?
 cat "$LOGS/azure-iot-e2e.log"
 add_counts "$LOGS/azure-iot-e2e.log" "e2e.mjs"

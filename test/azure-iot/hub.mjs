@@ -47,7 +47,7 @@ export class HubStandIn {
   /** opts: { hub, deviceId, key (base64), cert, privateKey (PEM), address, port } */
   constructor(opts) {
     this.opts = opts;
-    this.connects = [];   // { clientId, username, accepted, reason, at }
+    this.connects = [];   // { clientId, username, accepted, reason, at, port (the device's TCP port) }
     this.telemetry = [];  // { topic, properties, payload: Buffer, at }
     this.twinGets = 0;
     this.reportedPatches = []; // parsed bodies, in order
@@ -112,7 +112,7 @@ export class HubStandIn {
       if (p.clientId !== deviceId) reason = `client id ${p.clientId} is not ${deviceId}`;
       else if (!p.username || !p.username.startsWith(`${hub}/${deviceId}/?api-version=`)) reason = `user name ${p.username} is not IoT Hub's`;
       else reason = sasProblem(password, hub, deviceId, key, Math.floor(Date.now() / 1000));
-      this.connects.push({ clientId: p.clientId, username: p.username, accepted: !reason, reason, at: Date.now() });
+      this.connects.push({ clientId: p.clientId, username: p.username, accepted: !reason, reason, at: Date.now(), port: socket.remotePort });
       this.write(socket, { cmd: 'connack', returnCode: reason ? 5 : 0, sessionPresent: false });
       if (reason) socket.end();
       else socket.authenticated = true;
