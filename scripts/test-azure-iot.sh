@@ -134,7 +134,17 @@ if ! {
   openssl req -newkey rsa:2048 -nodes -keyout "$CERTS/hub.pem" -out "$CERTS/hub.csr" -subj "/CN=$HUB" &&
   openssl x509 -req -in "$CERTS/hub.csr" -CA "$CERTS/ca.crt" -CAkey "$CERTS/ca.pem" -CAcreateserial -days 2 \
     -extfile <(printf 'subjectAltName=DNS:%s\n' "$HUB") -out "$CERTS/hub.crt" &&
-  openssl rand -base64 32 >"$CERTS/device.key" && openssl rand -base64 32 >"$CERTS/wrong.key"
+  openssl rand -base64 32 >"$CERTS/device.key" && openssl rand -base64 32 >"$CERTS/wrong.key" &&
+  # X.509 devices: a device CA the hub trusts, the device's certificate (CN = device id) from it,
+  # and one with the same CN that no trusted CA signed; keys as PKCS#1 DER for NetX Secure.
+  openssl req -x509 -newkey rsa:2048 -nodes -keyout "$CERTS/device-ca.pem" -out "$CERTS/device-ca.crt" -days 2 -subj "/CN=microtally test device CA" &&
+  openssl req -newkey rsa:2048 -nodes -keyout "$CERTS/device-cert.pem" -out "$CERTS/device-cert.csr" -subj "/CN=mt-device-1" &&
+  openssl x509 -req -in "$CERTS/device-cert.csr" -CA "$CERTS/device-ca.crt" -CAkey "$CERTS/device-ca.pem" -CAcreateserial -days 2 -out "$CERTS/device-cert.crt" &&
+  openssl req -x509 -newkey rsa:2048 -nodes -keyout "$CERTS/wrong-cert.pem" -out "$CERTS/wrong-cert.crt" -days 2 -subj "/CN=mt-device-1" &&
+  openssl x509 -in "$CERTS/device-cert.crt" -outform DER -out "$CERTS/device-cert.der" &&
+  openssl rsa -in "$CERTS/device-cert.pem" -traditional -outform DER -out "$CERTS/device-cert-key.der" &&
+  openssl x509 -in "$CERTS/wrong-cert.crt" -outform DER -out "$CERTS/wrong-cert.der" &&
+  openssl rsa -in "$CERTS/wrong-cert.pem" -traditional -outform DER -out "$CERTS/wrong-cert-key.der"
 } >"$LOGS/azure-iot-pki.log" 2>&1; then
   cat "$LOGS/azure-iot-pki.log"; fail "test PKI with openssl"; finish
 fi
