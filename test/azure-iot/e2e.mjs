@@ -135,8 +135,9 @@ console.log('== the adapter: the ThreadX agent\'s messages to the hub, JSON; the
     `on connect the full twin's section is applied and reported with the desired $version, coreSequence 0 (the built-in core) in every report (${JSON.stringify(first)})`);
   check(rejected && second?.configuration?.version === bad && second.configuration.status === 'rejected' &&
     /bogus/.test(second.configuration.reason ?? ''), `a bad patch is rejected whole, reported with the core's reason (${JSON.stringify(second?.configuration)})`);
-  check(applied && third?.configuration?.version === good && third.configuration.status === 'applied',
-    `a good patch after it is applied, reported with its $version ${good}`);
+  check(applied && third?.configuration?.version === good && third.configuration.status === 'applied' &&
+    third.configuration.reason === null,
+    `a good patch after it is applied, reported with its $version ${good} and reason null (the rejection's reason cleared: ${JSON.stringify(third?.configuration)})`);
   const messages = hub.telemetry.map((t) => ({ t, m: JSON.parse(t.payload.toString('utf8')) }));
   check(messages.length >= 3 && messages.every(({ t }) => t.properties['$.ifid'] === IFID && t.properties['$.ct'] === 'application/json' &&
     t.properties['$.ce'] === 'utf-8'), `${messages.length} messages, each with $.ifid ${IFID}, $.ct application/json, $.ce utf-8`);
@@ -187,8 +188,9 @@ console.log('== the example firmware (examples/threadx-azure-iot): time by SNTP,
   check(onConnect && hub.twinGets === 1 && first?.configuration?.version === 7 && first.configuration.status === 'applied' &&
     first.agentVersion === 'example-1.0' && rejected && second?.configuration?.version === bad &&
     second.configuration.status === 'rejected' && /bogus/.test(second.configuration.reason ?? '') &&
-    applied && third?.configuration?.version === good && third.configuration.status === 'applied',
-    `the twin: the full twin's section applied on connect ($version 7), a bad patch rejected whole with the core's reason, a good one applied ($version ${good})`);
+    applied && third?.configuration?.version === good && third.configuration.status === 'applied' &&
+    third.configuration.reason === null,
+    `the twin: the full twin's section applied on connect ($version 7), a bad patch rejected whole with the core's reason, a good one applied ($version ${good}, reason null)`);
   check(messages.length >= 3 && messages.every(({ t }) => t.properties['$.ifid'] === IFID && t.properties['$.ct'] === 'application/json' &&
     t.properties['$.ce'] === 'utf-8'), `${messages.length} messages, each with $.ifid, $.ct application/json, $.ce utf-8`);
   const all = messages.flatMap(({ m }) => records(m)).filter((x) => x.Name === 'ConnectionCreate' && x.LocalAddress === DEVICE_IP);
