@@ -20,13 +20,13 @@ include $(MT_ROOT)/scripts/trees.mk
 MT_CPPFLAGS = -I$(MT_BINDINGS_DIR) $(if $(filter wasm3,$(MT_ENGINE)),-I$(WASM3_DIR)) \
               $(if $(MT_CONFIG_FILE),-DMT_CONFIG_FILE='"$(MT_CONFIG_FILE)"')
 MT_HEADERS := $(wildcard $(MT_BINDINGS_DIR)/*.h $(MT_BINDINGS_DIR)/aot/*.h) $(MT_CONFIG_DEPS)
-MT_BINDINGS_OBJS := $(MT_OBJ)/microtally.o
 mt_blob_file = $(firstword $(subst :, ,$(1)))
 mt_blob_name = $(lastword $(subst :, ,$(1)))
-
-$(MT_OBJ)/microtally.o: $(MT_BINDINGS_DIR)/microtally.c $(MT_HEADERS)
-	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(MT_CPPFLAGS) $(MT_EXTRA_CFLAGS) -c $< -o $@
+# Objects of one group of bindings/sources.txt (the list CMake reads too): bindings/aot/x.c
+# becomes $(MT_OBJ)/aot/x.o.
+mt_group_objs = $(patsubst bindings/%.c,$(MT_OBJ)/%.o,$(shell sed -n 's/^$(1)  *//p' $(MT_BINDINGS_DIR)/sources.txt))
+MT_BINDINGS_OBJS := $(call mt_group_objs,bindings)
+MT_OWN_OBJS := $(MT_BINDINGS_OBJS) $(call mt_group_objs,$(MT_ENGINE))
 
 ifeq ($(MT_ENGINE),wasm3)
 # wasm3's core only (the list CMake reads too).
@@ -37,21 +37,19 @@ MT_WASM3_CFLAGS ?= -O2
 # it an overflow is undefined behaviour the optimiser may exploit (UBSan reports it).
 MT_WASM3_FLAGS = $(MT_WASM3_CFLAGS) -fwrapv -w -include $(MT_BINDINGS_DIR)/microtally_wasm3_options.h
 MT_WASM3_OBJS := $(addprefix $(MT_OBJ)/wasm3/,$(addsuffix .o,$(MT_WASM3_FILES)))
-MT_ENGINE_OBJS := $(MT_OBJ)/mt_engine_wasm3.o $(MT_WASM3_OBJS)
+# Ours compiled as wasm3's own code (the wasm3core group), its objects beside wasm3's:
+# mt_wasm3_heap.c is m3_core.c with a rewind of its fixed heap (mt_unload).
+MT_WASM3_CORE_OBJS := $(addprefix $(MT_OBJ)/wasm3/,$(notdir $(call mt_group_objs,wasm3core)))
+MT_ENGINE_OBJS := $(call mt_group_objs,wasm3) $(MT_WASM3_CORE_OBJS) $(MT_WASM3_OBJS)
 MT_BLOB_OBJS := $(foreach b,$(MT_BLOBS),$(MT_OBJ)/blobs/$(call mt_blob_name,$(b)).o)
 
 $(MT_OBJ)/wasm3/%.o: $(WASM3_DIR)/%.c $(MT_HEADERS)
 	@mkdir -p $(dir $@)
 	$(CC) $(MT_WASM3_FLAGS) $(MT_CPPFLAGS) $(MT_EXTRA_CFLAGS) $(MT_WASM3_EXTRA_CFLAGS) -c $< -o $@
 
-# m3_core.c through mt_wasm3_heap.c, which includes it and can rewind its fixed heap (mt_unload).
-$(MT_OBJ)/wasm3/m3_core.o: $(MT_BINDINGS_DIR)/mt_wasm3_heap.c $(WASM3_DIR)/m3_core.c $(MT_HEADERS)
+$(MT_WASM3_CORE_OBJS): $(MT_OBJ)/wasm3/%.o: $(MT_BINDINGS_DIR)/%.c $(WASM3_DIR)/m3_core.c $(MT_HEADERS)
 	@mkdir -p $(dir $@)
 	$(CC) $(MT_WASM3_FLAGS) $(MT_CPPFLAGS) $(MT_EXTRA_CFLAGS) $(MT_WASM3_EXTRA_CFLAGS) -c $< -o $@
-
-$(MT_OBJ)/mt_engine_wasm3.o: $(MT_BINDINGS_DIR)/mt_engine_wasm3.c $(MT_HEADERS)
-	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(MT_CPPFLAGS) $(MT_EXTRA_CFLAGS) -c $< -o $@
 
 # Blobs as C arrays (embed-blob.cmake, as CMake builds do), named as microtally_blobs.h declares.
 define mt_blob_rules
@@ -63,17 +61,9 @@ endef
 else ifeq ($(MT_ENGINE),aot)
 # The translated blob is generated code: warnings are not ours to fix there.
 MT_AOT_CFLAGS ?= $(filter-out -W%,$(CFLAGS)) -w -DNDEBUG
-MT_ENGINE_OBJS := $(MT_OBJ)/mt_engine_aot.o $(MT_OBJ)/aot/mt_aot_runtime.o $(MT_OBJ)/aot/mt_aot_modules.o
+MT_ENGINE_OBJS := $(call mt_group_objs,aot) $(MT_OBJ)/aot/mt_aot_modules.o
 MT_BLOB_OBJS := $(foreach b,$(MT_BLOBS),$(MT_OBJ)/aot/$(call mt_blob_name,$(b))_aot.o)
 MT_AOT_INC := -I$(MT_BINDINGS_DIR)/aot -I$(MT_OBJ)/aot
-
-$(MT_OBJ)/mt_engine_aot.o: $(MT_BINDINGS_DIR)/mt_engine_aot.c $(MT_HEADERS)
-	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(MT_CPPFLAGS) $(MT_EXTRA_CFLAGS) -c $< -o $@
-
-$(MT_OBJ)/aot/mt_aot_runtime.o: $(MT_BINDINGS_DIR)/aot/mt_aot_runtime.c $(MT_HEADERS)
-	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(MT_CPPFLAGS) $(MT_AOT_INC) $(MT_EXTRA_CFLAGS) -c $< -o $@
 
 # The program's list of translated blobs (bindings/aot/mt_aot.h).
 $(MT_OBJ)/aot/mt_aot_modules.c: $(MAKEFILE_LIST)
@@ -101,6 +91,11 @@ endef
 else
 $(error MT_ENGINE must be wasm3 or aot)
 endif
+
+# Our own files: the bindings and the engine (linted, with the program's CFLAGS).
+$(MT_OWN_OBJS): $(MT_OBJ)/%.o: $(MT_BINDINGS_DIR)/%.c $(MT_HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(MT_CPPFLAGS) $(MT_AOT_INC) $(MT_EXTRA_CFLAGS) -c $< -o $@
 
 $(foreach b,$(MT_BLOBS),$(eval $(call mt_blob_rules,$(b))))
 $(MT_OBJ)/blobs/%.o: $(MT_OBJ)/blobs/%.c

@@ -8,6 +8,8 @@
 #ifndef MICROTALLY_CONFIG_DEFAULTS_H
 #define MICROTALLY_CONFIG_DEFAULTS_H
 
+#include <stdint.h> /* UINTPTR_MAX */
+
 #ifdef MT_CONFIG_FILE
 #include MT_CONFIG_FILE
 #endif
@@ -15,12 +17,18 @@
 /** Bytes of wasm3's one static heap (d_m3FixedHeap). It holds, per core: the blob's linear
  *  memory (see MT_LINEAR_MEMORY_LIMIT), the interpreter stack (MT_WASM3_STACK_BYTES), the
  *  compiled code pages and wasm3's module tables. mt_heap_used() reports the real need. */
-/*  Measured (scripts/test-c.sh prints it), x86-64, all code compiled at init: rtos core
- *  ~353 KiB (16 KiB stack, 72 KiB linear memory, ~265 KiB code and module tables), linux core
- *  ~3 MiB. 32-bit targets need much less code space: ~205 KiB for the rtos-small blob on
- *  Cortex-M3 with an 8 KiB stack (ports/qemu). */
+/*  The default is one rtos-small core (the blob ports/threadx embeds) with the default stack,
+ *  all code compiled at init, plus a few KiB: measured 206,976 B on Cortex-M3 with ABI 5
+ *  (`bash scripts/test-threadx.sh`, its `target: wasm3 heap of one rtos core` line, on QEMU),
+ *  345,936 B on x86-64 (`bash scripts/test-cmake-consumer.sh`, its `heap:` line; pointers
+ *  double the code pages); both scripts fail when the default no longer covers it. The rtos
+ *  (-O3) blob needs ~353 KiB on x86-64, the linux core ~3 MiB: set your own for those. */
 #ifndef MT_WASM3_HEAP_BYTES
-#define MT_WASM3_HEAP_BYTES (448u * 1024u)
+#if UINTPTR_MAX > 0xFFFFFFFFu
+#define MT_WASM3_HEAP_BYTES (352u * 1024u)
+#else
+#define MT_WASM3_HEAP_BYTES (208u * 1024u)
+#endif
 #endif
 
 /** Bytes of wasm3's value stack for one core (m3_NewRuntime). */

@@ -335,12 +335,14 @@ export class Core {
    * reason when it refused.
    */
   reportLoss(collector: LossCollector, count: number | 'unknown'): string | undefined {
+    this.chunks = 0;
     const n = count === 'unknown' ? -1n : BigInt(count);
     return this.x.mt_report_loss(n, LOSS_COLLECTOR[collector]) !== 0 ? this.error() : undefined;
   }
 
   /** A collector's event source was down for `ms` (linux profile): events of that time may be missing. */
   reportGap(collector: 'process' | 'network', ms: number): string | undefined {
+    this.chunks = 0;
     return this.x.mt_report_loss(BigInt(Math.round(ms)), LOSS_COLLECTOR[collector] | LOSS_DOWNTIME) !== 0 ? this.error() : undefined;
   }
 
@@ -365,6 +367,7 @@ export class Core {
 
   /** An AgentUpdate record, sent with the next message that leaves; the reason when refused. */
   reportUpdate(report: AgentUpdateReport): string | undefined {
+    this.chunks = 0;
     const n = this.put(this.enc.encode(JSON.stringify(report)));
     if (n < 0) return 'report longer than the input area';
     return this.x.mt_report_update(n) !== 0 ? this.error() : undefined;

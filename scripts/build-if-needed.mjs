@@ -2,7 +2,8 @@
 // npm's `prepare` step: builds the blobs and the host unless they are newer than every source.
 // npm runs `prepare` on `npm ci` and also whenever `npx microtally` links this folder into its
 // cache, so an up-to-date tree should not pay for a full rebuild there. `npm run build` always
-// builds.
+// builds. The package ships built and without the core's sources: there it has nothing to do (its
+// native helpers are built by `postinstall`).
 import { execSync } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
@@ -21,6 +22,8 @@ function newest(path) {
   if (!st.isDirectory()) return st.mtimeMs;
   return readdirSync(path).reduce((m, name) => Math.max(m, newest(join(path, name))), st.mtimeMs);
 }
+
+if (!existsSync(join(root, 'assembly'))) process.exit(0);
 
 const oldestOutput = Math.min(...outputs.map((p) => (existsSync(join(root, p)) ? statSync(join(root, p)).mtimeMs : 0)));
 const newestSource = Math.max(...sources.map((p) => newest(join(root, p))));

@@ -5,6 +5,7 @@
 //   npx microtally bench --json > build/bench/report.json
 //   bash scripts/test-threadx.sh                         build/threadx/figures.json
 //   bash scripts/build-threadx-firmware.sh               build/firmware/size-threadx.json, size-threadx-aot.json
+//   bash scripts/build-iot-example.sh                    build/firmware/size-iot-example.json
 //   node scripts/readme-numbers.mjs [--check] [--only=NAME,…]
 //                                                        rewrites README.md, ports/threadx/README.md and
 //                                                        ports/qemu-threadx/README.md between the markers
@@ -209,11 +210,41 @@ function update() {
   ];
 }
 
+/** The Azure IoT example firmware's flash/RAM split on Cortex-M3, from scripts/build-iot-example.sh's
+ * size file (for examples/threadx-azure-iot/README.md and README.md's firmware section). */
+function iotExample() {
+  const s = read('build/firmware/size-iot-example.json');
+  if (!s) {
+    if (check && (!threadxTree() || !existsSync(`${process.env.NETXDUO_DIR ?? `${root}../shared/third_party/netxduo`}/addons/azure_iot`))) return null;
+    throw new Error('run bash scripts/build-iot-example.sh first (build/firmware/size-iot-example.json)');
+  }
+  const rows = [
+    [['microtally'], '**microtally**: the agent, its NetX Duo hook, the bindings, wasm3 with its heap (208 KiB: one rtos-small core), the rtos-small blob, the Azure IoT adapter (with the direct method\'s handler) and its outbox; the agent\'s stack and queue, the adapter\'s stack'],
+    [['middleware'], '**Azure IoT middleware** (`nx_azure_iot*`, `nx_cloud`, NetX Duo\'s MQTT client) with the Azure SDK for Embedded C; its thread\'s stack and the hub client'],
+    [['tls'], '**TLS**: NetX Secure (TLS 1.2, X.509) and NetX Crypto (RSA, AES-CBC, SHA-256, HMAC); the TLS session\'s metadata buffer'],
+    [['threadx'], 'the rest: ThreadX'],
+    [['netxduo'], 'the rest: NetX Duo (IPv4/IPv6, TCP, UDP, ARP, ICMP, the DNS and SNTP clients)'],
+    [['example'], 'the rest: the example and its board (`main.c`, packet pool 40 × 1,536 B, stacks, startup, semihosting)'],
+    [['toolchain', 'fill', 'stack'], 'the rest: newlib-nano, libgcc, alignment fill, the main stack'],
+  ];
+  const known = new Set(rows.flatMap(([c]) => c));
+  const unknown = Object.keys(s.components).filter((c) => !known.has(c));
+  if (unknown.length) throw new Error(`iotExample: components without a row: ${unknown.join(', ')}`);
+  const sum = (names, k) => names.reduce((x, c) => x + (s.components[c]?.[k] ?? 0), 0);
+  return [
+    '| component | flash (bytes) | RAM (bytes) |',
+    '|---|---|---|',
+    ...rows.map(([c, what]) => `| ${what} | ${n(sum(c, 'flash'))} | ${n(sum(c, 'ram'))} |`),
+    `| **total** | **${n(s.flash)}** | **${n(s.ram)}** |`,
+  ];
+}
+
 /** Each file's generated blocks; `checked` are deterministic (sizes, counts), the others are timings. */
 const FILES = [
-  { file: 'README.md', tables: { blobs, footprint, performance, quota, usage, update }, unchecked: ['performance', 'quota', 'update'] },
+  { file: 'README.md', tables: { blobs, footprint, performance, quota, usage, update, iotExample }, unchecked: ['performance', 'quota', 'update'] },
   { file: 'ports/threadx/README.md', tables: { threadx, rtosSmallMemoryEnd }, unchecked: [] },
   { file: 'ports/qemu-threadx/README.md', tables: { threadxBoard }, unchecked: [] },
+  { file: 'examples/threadx-azure-iot/README.md', tables: { iotExample }, unchecked: [] },
 ];
 // --only a,b: regenerate (or check) just those tables, e.g. after changing the command line.
 const onlyArg = process.argv.find((a) => a.startsWith('--only='));
@@ -229,7 +260,7 @@ for (const { file, tables, unchecked } of FILES) {
     if (!found || (only && !only.includes(name))) continue;
     if (check && unchecked.includes(name)) continue; // from a bench run: timings differ run to run
     const lines = await make();
-    if (!lines) { console.error(`${file} ${name}: not checked (no ThreadX tree, so no images to measure)`); continue; }
+    if (!lines) { console.error(`${file} ${name}: not checked (no ThreadX / NetX Duo tree, so no images to measure)`); continue; }
     const body = found[2] ? lines.join('\n') + '\n' : lines.join(' ');
     const next = out.replace(re, (_, a, _nl, b) => `${a}${body}${b}`);
     if (next !== out) stale.push(`${file} ${name}`);

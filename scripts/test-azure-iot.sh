@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
-# End-to-end tests of the device side on IoT Hub's path (issue 20): NetX Duo on ThreadX's Linux
-# port over a TAP device (ports/netxduo-tap) inside a network namespace this script creates, so
-# no traffic leaves it; the peers (test/azure-iot/) run inside the same namespace.
+# End-to-end tests of the device side on IoT Hub's path (issue 20): the example firmware
+# (examples/threadx-azure-iot) and the programs of ports/azure-iot/test on ThreadX's Linux port,
+# NetX Duo over a TAP device (ports/netxduo-tap) inside a network namespace this script creates,
+# so no traffic leaves it; the peers (test/azure-iot/: DNS, SNTP, echo, the IoT Hub stand-in)
+# run inside the same namespace. First, without root, the example's Cortex-M3 build and size
+# (scripts/build-iot-example.sh).
 # Needs root (namespaces), /dev/net/tun, node, cmake and the real ThreadX / NetX Duo trees
 # (THREADX_DIR / NETXDUO_DIR, else ../shared/third_party): without one it says so in one line
 # and counts skipped. Ends with one line `N passed, M failed[, K skipped]`.
@@ -23,6 +26,22 @@ NX_TREE=${NETXDUO_DIR:-}
 if [ -z "$TX_TREE" ] && [ -f "$SHARED_TREES/threadx/common/inc/tx_api.h" ]; then TX_TREE=$SHARED_TREES/threadx; fi
 if [ -z "$NX_TREE" ] && [ -f "$SHARED_TREES/netxduo/common/inc/nx_api.h" ]; then NX_TREE=$SHARED_TREES/netxduo; fi
 
+# The example firmware for the Cortex-M3 board: it links, and its size file (the READMEs' table,
+# scripts/readme-numbers.mjs) is this build's. Needs no root, so it runs before that check.
+echo "== the example firmware for Cortex-M3 (mps2-an385): build, link, measure"
+nice bash scripts/build-iot-example.sh >"$LOGS/azure-iot-m3.log" 2>&1
+rc=$?
+if [ $rc -eq 3 ]; then
+  tail -1 "$LOGS/azure-iot-m3.log"; skip "the example firmware for Cortex-M3 (tree or toolchain missing)"
+elif [ $rc -eq 0 ] && [ -s build/iot-example-m3/threadx-azure-iot.elf ] && node -e '
+    const s = JSON.parse(require("fs").readFileSync("build/firmware/size-iot-example.json", "utf8"));
+    const c = s.components;
+    process.exit(["microtally", "middleware", "tls", "threadx", "netxduo", "example"].every((k) => c[k] && c[k].flash > 0) ? 0 : 1);'; then
+  pass "examples/threadx-azure-iot links for mps2-an385 ($(tail -n +1 "$LOGS/azure-iot-m3.log" | grep -m1 'flash' | sed 's/^.*: flash/flash/'))"
+else
+  tail -20 "$LOGS/azure-iot-m3.log"; fail "examples/threadx-azure-iot for mps2-an385 (log: $LOGS/azure-iot-m3.log)"
+fi
+
 missing=""
 [ "$(id -u)" -eq 0 ] || missing="root (network namespaces)"
 [ -z "$missing" ] && [ ! -c /dev/net/tun ] && missing="/dev/net/tun"
@@ -42,14 +61,14 @@ if ! bash scripts/build-wasm3.sh >"$LOGS/azure-iot-wasm3.log" 2>&1; then cat "$L
 if [ ! -f build/microtally-rtos-small.wasm ]; then fail "build/microtally-rtos-small.wasm missing (npm run build)"; finish; fi
 
 BUILD=build/azure-iot
-echo "== build: ThreadX Linux port + NetX Duo + NetX Secure + Azure IoT middleware, by their own CMake"
+echo "== build: the example's CMake project (ThreadX Linux port + NetX Duo + NetX Secure + Azure IoT middleware + microtally) and the tests"
 if [ -f "$BUILD/CMakeCache.txt" ] && ! grep -q "CMAKE_GENERATOR:INTERNAL=${GENERATOR[1]:-Unix Makefiles}" "$BUILD/CMakeCache.txt"; then
   rm -rf "$BUILD"
 fi
 if cmake -S ports/azure-iot/test -B "$BUILD" "${GENERATOR[@]}" -DCMAKE_BUILD_TYPE=Debug \
      -DTHREADX_DIR="$TX_TREE" -DNETXDUO_DIR="$NX_TREE" >"$LOGS/azure-iot-build.log" 2>&1 &&
    nice cmake --build "$BUILD" -j "$JOBS" >>"$LOGS/azure-iot-build.log" 2>&1; then
-  pass "build: the TAP driver and the tests with -Wall -Wextra -Werror, upstream's trees as upstream builds them"
+  pass "build: the example firmware (examples/threadx-azure-iot, Linux port), the TAP driver and the tests with -Wall -Wextra -Werror, upstream's trees as upstream builds them"
 else
   tail -30 "$LOGS/azure-iot-build.log"; fail "build (log: $LOGS/azure-iot-build.log)"; finish
 fi
@@ -115,13 +134,23 @@ if ! {
   openssl req -newkey rsa:2048 -nodes -keyout "$CERTS/hub.pem" -out "$CERTS/hub.csr" -subj "/CN=$HUB" &&
   openssl x509 -req -in "$CERTS/hub.csr" -CA "$CERTS/ca.crt" -CAkey "$CERTS/ca.pem" -CAcreateserial -days 2 \
     -extfile <(printf 'subjectAltName=DNS:%s\n' "$HUB") -out "$CERTS/hub.crt" &&
-  openssl rand -base64 32 >"$CERTS/device.key" && openssl rand -base64 32 >"$CERTS/wrong.key"
+  openssl rand -base64 32 >"$CERTS/device.key" && openssl rand -base64 32 >"$CERTS/wrong.key" &&
+  # X.509 devices: a device CA the hub trusts, the device's certificate (CN = device id) from it,
+  # and one with the same CN that no trusted CA signed; keys as PKCS#1 DER for NetX Secure.
+  openssl req -x509 -newkey rsa:2048 -nodes -keyout "$CERTS/device-ca.pem" -out "$CERTS/device-ca.crt" -days 2 -subj "/CN=microtally test device CA" &&
+  openssl req -newkey rsa:2048 -nodes -keyout "$CERTS/device-cert.pem" -out "$CERTS/device-cert.csr" -subj "/CN=mt-device-1" &&
+  openssl x509 -req -in "$CERTS/device-cert.csr" -CA "$CERTS/device-ca.crt" -CAkey "$CERTS/device-ca.pem" -CAcreateserial -days 2 -out "$CERTS/device-cert.crt" &&
+  openssl req -x509 -newkey rsa:2048 -nodes -keyout "$CERTS/wrong-cert.pem" -out "$CERTS/wrong-cert.crt" -days 2 -subj "/CN=mt-device-1" &&
+  openssl x509 -in "$CERTS/device-cert.crt" -outform DER -out "$CERTS/device-cert.der" &&
+  openssl rsa -in "$CERTS/device-cert.pem" -traditional -outform DER -out "$CERTS/device-cert-key.der" &&
+  openssl x509 -in "$CERTS/wrong-cert.crt" -outform DER -out "$CERTS/wrong-cert.der" &&
+  openssl rsa -in "$CERTS/wrong-cert.pem" -traditional -outform DER -out "$CERTS/wrong-cert-key.der"
 } >"$LOGS/azure-iot-pki.log" 2>&1; then
   cat "$LOGS/azure-iot-pki.log"; fail "test PKI with openssl"; finish
 fi
 
 echo "== the hub: the Azure IoT middleware over NetX Secure against the IoT Hub stand-in (test/azure-iot/hub.mjs)"
-ip netns exec "$NS" timeout 600 node test/azure-iot/e2e.mjs "$BUILD" "$CERTS" "$PEER" "$HUB" >"$LOGS/azure-iot-e2e.log" 2>&1
+ip netns exec "$NS" timeout 600 node test/azure-iot/e2e.mjs "$BUILD" "$CERTS" "$PEER" "$HUB" "$LOGS/azure-iot-peer.log" >"$LOGS/azure-iot-e2e.log" 2>&1
 rc=$?
 cat "$LOGS/azure-iot-e2e.log"
 add_counts "$LOGS/azure-iot-e2e.log" "e2e.mjs"

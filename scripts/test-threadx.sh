@@ -176,6 +176,16 @@ if command -v arm-none-eabi-gcc >/dev/null 2>&1; then
       cat "$LOGS/threadx-target.log"
       add_counts "$LOGS/threadx-target.log" "Cortex-M3 image on QEMU"
       [ $rc -eq 0 ] || fail "Cortex-M3 image on QEMU: exit status $rc"
+      # The default MT_WASM3_HEAP_BYTES of a 32-bit target (bindings/microtally_config_defaults.h,
+      # as the cross compiler evaluates it) must hold the one rtos core the image measured.
+      default_heap=$(printf '#include "microtally_config_defaults.h"\nunsigned long mt_default_heap = MT_WASM3_HEAP_BYTES;\n' |
+                     arm-none-eabi-gcc -mcpu=cortex-m3 -mthumb -Ibindings -x c -S -o - - | awk '$1 == ".word" { print $2; exit }')
+      one_core=$(sed -n 's/.*target: wasm3 heap of one rtos core \([0-9]*\) B.*/\1/p' "$LOGS/threadx-target.log" | head -1)
+      if [ -n "$default_heap" ] && [ -n "$one_core" ] && [ $((one_core + 64)) -le "$default_heap" ]; then
+        pass "the default MT_WASM3_HEAP_BYTES of a 32-bit target ($default_heap B) holds one rtos core ($one_core B + 64)"
+      else
+        fail "the default MT_WASM3_HEAP_BYTES of a 32-bit target (${default_heap:-?} B) does not hold one rtos core (${one_core:-?} B + 64)"
+      fi
       # The figures ports/threadx/README.md shows (scripts/readme-numbers.mjs copies them there).
       if [ $rc -eq 0 ] && node scripts/threadx-figures.mjs "$LOGS/threadx-size.txt" "$LOGS/threadx-target.log" build/threadx/figures.json; then
         pass "figures for ports/threadx/README.md in build/threadx/figures.json"

@@ -55,6 +55,7 @@ stage kernel-events node scripts/vitest-summary.mjs --report=kernel-events test/
 [ -f scripts/test-c.sh ] && stage c-bindings bash scripts/test-c.sh
 [ -f scripts/test-threadx.sh ] && stage threadx-port bash scripts/test-threadx.sh
 [ -f scripts/test-update-c.sh ] && stage update-device bash scripts/test-update-c.sh
+[ -f scripts/test-cmake-consumer.sh ] && stage cmake-consumer bash scripts/test-cmake-consumer.sh
 [ -f scripts/test-azure-iot.sh ] && stage azure-iot bash scripts/test-azure-iot.sh
 # The C sources follow .clang-format (Debian's clang-format).
 stage c-format bash scripts/check-format.sh
@@ -66,6 +67,8 @@ one_check() { "$@" && echo "1 passed, 0 failed" || { echo "0 passed, 1 failed"; 
 stage version one_check node scripts/version.mjs --check
 # No module imports itself through others (scripts/check-cycles.mjs prints the cycle it finds).
 stage import-cycles one_check node scripts/check-cycles.mjs assembly host
+# The tests and the host type-check together (tsconfig.test.json): vitest runs them untyped.
+stage test-types one_check node_modules/.bin/tsc -p tsconfig.test.json
 # The README's measured tables must be what this build measures (scripts/readme-numbers.mjs).
 readme_check() {
   if [[ ",$engines," == *",qemu-aot,"* ]]; then

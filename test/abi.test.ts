@@ -2,13 +2,13 @@
 // pending messages make ingest calls BUSY, and rejected calls change nothing.
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { Core, Status, encodeConnection } from '../host/core.js';
-import { root } from './helpers.js';
+import { Core, Status, encodeConnection, type Message } from '../host/core.js';
+import { jsonText, jsonTexts, root } from './helpers.js';
 
 const T0 = Date.UTC(2026, 3, 1);
 
-function drainAll(core: Core, ...results: { messages: string[] }[]): string[] {
-  return [...results.flatMap((r) => r.messages), ...core.finish().messages];
+function drainAll(core: Core, ...results: { messages: Message[] }[]): string[] {
+  return jsonTexts([...results.flatMap((r) => r.messages), ...core.finish().messages]);
 }
 
 describe('typed ingest', () => {
@@ -45,7 +45,7 @@ describe('typed ingest', () => {
     expect(tooBig).toMatchObject({ status: Status.Skipped, reason: 'field "bytesIn": out of range' });
     const back = core.ingestConnection({ ...c, t: T0 - 1 });
     expect(back.reason).toMatch(/is earlier than the previous input's time/);
-    const out = core.finish().messages.map((m) => JSON.parse(m));
+    const out = core.finish().messages.map((m) => JSON.parse(jsonText(m)));
     expect(out[0].Events[0].Payload[0].HitCount).toBe(1);
   });
 });
@@ -73,7 +73,7 @@ describe('batch ingest', () => {
     bad[60] = 9;   // no such protocol
     const r = core.ingestConnectionBatch(Buffer.concat([encodeConnection(ok), bad, encodeConnection(ok)]));
     expect(r.skipped).toBe(1);
-    expect(JSON.parse(core.finish().messages[0]).Events[0].Payload[0].HitCount).toBe(2);
+    expect(JSON.parse(jsonText(core.finish().messages[0])).Events[0].Payload[0].HitCount).toBe(2);
   });
 });
 

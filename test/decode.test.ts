@@ -264,8 +264,9 @@ interface Measured { status: number | null; stdout: string; stderr: string; ms: 
 async function measure(arg: string, feed?: () => Uint8Array | undefined): Promise<Measured> {
   const rssFile = join(work, `rss-${Math.random().toString(36).slice(2)}`);
   const child = spawn(process.execPath, ['-r', probe, cli, 'decode', arg], {
-    stdio: [feed ? 'pipe' : 'ignore', 'pipe', 'pipe'], env: { ...process.env, MT_RSS_FILE: rssFile },
+    stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, MT_RSS_FILE: rssFile },
   });
+  if (!feed) child.stdin.end();
   let stdout = '', stderr = '', tail = '', lines = 0, linesBeforeEnd = 0, records = 0, ended = false;
   child.stdout.setEncoding('utf8').on('data', (d: string) => {
     const parts = (tail + d).split('\n');
@@ -283,13 +284,13 @@ async function measure(arg: string, feed?: () => Uint8Array | undefined): Promis
   let done = false;
   void exited.then(() => { done = true; });
   if (feed) {
-    child.stdin!.on('error', () => { /* the child stopped reading: what the test is about */ });
+    child.stdin.on('error', () => { /* the child stopped reading: what the test is about */ });
     for (;;) {
       if (done) break;
       const chunk = feed();
-      if (chunk === undefined) { ended = true; child.stdin!.end(); break; }
+      if (chunk === undefined) { ended = true; child.stdin.end(); break; }
       // Backpressure: the next chunk only when the child took this one (or exited).
-      if (!child.stdin!.write(chunk)) await Promise.race([new Promise((r) => child.stdin!.once('drain', r)), exited]);
+      if (!child.stdin.write(chunk)) await Promise.race([new Promise((r) => child.stdin.once('drain', r)), exited]);
     }
   }
   const status = await exited;

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Core } from '../host/core.js';
-import { root } from './helpers.js';
+import { jsonText, root } from './helpers.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'microtally-generated-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -34,7 +34,7 @@ describe('the version, defined in package.json', () => {
     expect(node(root, ['bin/microtally.js', '--version']).stdout.trim()).toBe(pkg.version);
     const core = new Core('linux');
     const res = core.ingestLine('{"kind":"sysinfo","t":1798761600000,"os":"Debian","osVersion":"12","kernel":"6.1","hw":"x86_64","memTotal":1}');
-    const messages = [...res.messages, ...core.finish().messages].map((m) => JSON.parse(m));
+    const messages = [...res.messages, ...core.finish().messages].map((m) => JSON.parse(jsonText(m)));
     expect(messages.length).toBeGreaterThan(0);
     for (const m of messages) expect(m.AgentVersion).toBe(pkg.version);
   });

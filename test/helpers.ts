@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { expect, it } from 'vitest';
 import Ajv2020 from 'ajv/dist/2020.js';
+import type { Message } from '../host/core.js';
 import type { Engine, EngineName, Profile, ReplayResult } from '../host/engine.js';
 import { ENGINE_NAMES, engineByName } from '../host/engines/index.js';
 
@@ -50,6 +51,23 @@ export interface Replay extends ReplayResult {
   /** Parsed messages (JSON.parse: byte sums above 2^53 lose precision, use `lines` for those). */
   messages: any[];
   lines: string[];
+}
+
+/** A message the core sent as JSON text; fails the test when it is CBOR bytes instead. */
+export function jsonText(m: Message): string {
+  if (typeof m !== 'string') throw new Error(`expected a JSON message, got ${m.byteLength} bytes (CBOR?)`);
+  return m;
+}
+
+/** Every message as JSON text (jsonText on each). */
+export function jsonTexts(ms: readonly Message[]): string[] {
+  return ms.map(jsonText);
+}
+
+/** JSON messages from the core's API as the CLI would print them: one per line, exit 0. */
+export function asReplay(ms: readonly Message[]): ReplayResult {
+  const stdout = jsonTexts(ms).map((m) => `${m}\n`).join('');
+  return { stdout, stdoutBytes: Buffer.from(stdout), stderr: '', exitCode: 0 };
 }
 
 export function parse(result: ReplayResult): Replay {

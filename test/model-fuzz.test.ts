@@ -10,7 +10,7 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { Core, Status, type CallResult } from '../host/core.js';
 import { Model, normalise, sendsOf, type Profile } from './model/model.js';
-import { checkMessages, parse } from './helpers.js';
+import { asReplay, checkMessages, jsonTexts, parse } from './helpers.js';
 
 const T0 = Date.UTC(2026, 8, 1);
 const ADDR: Record<string, number[]> = {
@@ -136,8 +136,9 @@ function run(profile: Profile, evs: any[]): { messages: any[]; stats: any } {
   let limit = profile === 'linux' ? 65536 : 4096;
   const lines: string[] = [];
   const take = (r: CallResult, max: number) => {
-    for (const m of r.messages) expect(Buffer.byteLength(m), 'message size').toBeLessThanOrEqual(max);
-    lines.push(...r.messages);
+    const texts = jsonTexts(r.messages);
+    for (const m of texts) expect(Buffer.byteLength(m), 'message size').toBeLessThanOrEqual(max);
+    lines.push(...texts);
   };
   for (const e of evs) {
     const r = send(core, e);
@@ -146,7 +147,7 @@ function run(profile: Profile, evs: any[]): { messages: any[]; stats: any } {
     if (e.valid && e.kind === 'config' && e.config.maxMessageBytes !== undefined) limit = e.config.maxMessageBytes;
   }
   take(core.finish(), limit);
-  const parsed = parse({ stdout: lines.map((m) => m + '\n').join(''), stderr: '', exitCode: 0 });
+  const parsed = parse(asReplay(lines));
   checkMessages(parsed, 262144);
   return { messages: parsed.messages, stats: JSON.parse(core.stats()) };
 }

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { Core, Status } from '../host/core.js';
 import { Model, normalise, sendsOf, type Profile } from './model/model.js';
-import { checkMessages, parse } from './helpers.js';
+import { asReplay, checkMessages, jsonTexts, parse } from './helpers.js';
 
 const T0 = Date.UTC(2026, 5, 1);
 const addrs = ['10.0.0.1', '10.0.0.2', '192.168.1.9', '2001:db8::1', 'fe80::2', '::ffff:10.0.0.3'];
@@ -76,10 +76,10 @@ function runCore(profile: Profile, evs: any[]): any[] {
   for (const e of evs) {
     const r = core.ingestLine(JSON.stringify(e));
     expect(r.status, r.reason).toBe(Status.Ok);
-    messages.push(...r.messages);
+    messages.push(...jsonTexts(r.messages));
   }
-  messages.push(...core.finish().messages);
-  const parsed = parse({ stdout: messages.map((m) => m + '\n').join(''), stderr: '', exitCode: 0 });
+  messages.push(...jsonTexts(core.finish().messages));
+  const parsed = parse(asReplay(messages));
   checkMessages(parsed, profile === 'linux' ? 65536 : 4096);
   return parsed.messages;
 }
@@ -145,9 +145,9 @@ describe('loss accounting over 100,000 events (R5)', () => {
         }
         const r = core.ingestLine(JSON.stringify(line));
         expect(r.status).toBe(Status.Ok);
-        collect(r.messages);
+        collect(jsonTexts(r.messages));
       }
-      collect(core.finish().messages);
+      collect(jsonTexts(core.finish().messages));
       const totals = JSON.parse(core.stats());
       for (const [c, name] of [[0, 'process'], [1, 'network']] as const) {
         expect(totals[name].received).toBe(fed[c]);

@@ -2,8 +2,9 @@
 // needs out of the input area: the host may overwrite the area while it drains (docs/ABI.md).
 // Strings are decoded in place in the line, so this also covers escapes in every field.
 import { describe, expect, it } from 'vitest';
-import { Core, blobPath } from '../host/core.js';
+import { Core, blobPath, type Message } from '../host/core.js';
 import { readFileSync } from 'node:fs';
+import { jsonTexts } from './helpers.js';
 
 const T0 = Date.UTC(2026, 6, 1);
 const LATER = T0 + 3_600_000; // past every window: the input waits for the sends
@@ -67,15 +68,15 @@ describe('a pending input does not depend on the input area', () => {
       const core = new Core('rtos');
       const x = (core as any).x as X;
       const wipe = () => { if (clobber) new Uint8Array(x.memory.buffer).fill(0xff, x.mt_input_ptr(), x.mt_input_ptr() + 512); };
-      const msgs: string[] = [];
+      const msgs: Message[] = [];
       msgs.push(...core.ingestConnection({ t: T0, proto: 'tcp', dir: 'out', local: new Uint8Array([1, 2, 3, 4]), remote: new Uint8Array([5, 6, 7, 8]), lport: 1, rport: 2, bytesIn: 1, bytesOut: 1 }).messages);
       // Core drains inside each call; overwrite the area between the ingest and the drain.
       const drain = (core as any).drain.bind(core);
-      (core as any).drain = (out: string[]) => { wipe(); drain(out); };
+      (core as any).drain = (out: Message[]) => { wipe(); drain(out); };
       msgs.push(...core.ingestBaseline({ t: LATER, id: 'check-é', group: 'grp', result: 'fail', severity: 'critical', description: 'desc ✓', remediation: 'fix', error: 'err' }).messages);
       msgs.push(...core.ingestSysinfo({ t: LATER + 3_600_000, os: 'ThreadX', osVersion: '6.4', kernel: 'cortex_m3', hw: 'mps2', memTotal: 4096 }).messages);
       msgs.push(...core.finish().messages);
-      return msgs;
+      return jsonTexts(msgs);
     };
     const clean = records(false);
     expect(clean.join('\n')).toContain('"CheckId":"check-é"');

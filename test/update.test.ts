@@ -105,7 +105,10 @@ describe('update package: keygen, sign, verify', () => {
     const p = variant('manifest.pkg', (b) => {
       const i = b.indexOf(payload);
       expect(i).toBeGreaterThan(0);
-      const seq = i + payload.indexOf(Buffer.from([M.sequence, 5]));
+      const off = Buffer.from(payload).indexOf(Buffer.from([M.sequence, 5]));
+      expect(off).toBeGreaterThan(0);
+      const seq = i + off;
+      expect(b[seq + 1]).toBe(5);
       b[seq + 1] = 6;
     });
     refused(['--pub', at('k.pub'), p], /: bad signature: the envelope is not signed by this agent's key$/m);

@@ -16,9 +16,14 @@ export type LogLevel = (typeof LOG_LEVELS)[number];
 const MASK = '***';
 
 /** Names whose value is a secret in `name=value`, `name: value`, `"name":"value"`, `name%3Dvalue` and the like. */
-// (after `%3B` too; `DB_PASSWORD` counts, `/etc/passwd` does not; a bare `pass` only as an option, `-pass x`)
-const SECRET_NAMES = /(?<=^|[^a-z0-9]|%[0-9a-f]{2})(?:SharedAccessKey|SharedAccessSignature|sig)(?![a-z0-9])|(?<!\/)pass(?:word|wd)?(?![a-z0-9])/gi;
-/** Before the name, an option whose next word is a password: `--password x`, `--mqtt-password x`, `-pass x`. */
+// (after `%3B` too; `DB_PASSWORD` counts, `/etc/passwd` does not; a bare `pass` only as an option, `-pass x`;
+// `API_TOKEN`, `client_secret` count, but only with `=` or quoted: "the SAS token: reconnecting" is prose)
+const SECRET_NAMES = /(?<=^|[^a-z0-9]|%[0-9a-f]{2})(?:SharedAccessKey|SharedAccessSignature|sig|Authorization)(?![a-z0-9])|(?<!\/)pass(?:word|wd)?(?![a-z0-9])|(?:token|secret)(?![a-z0-9])/gi;
+/** HTTP authentication schemes: `Authorization: Bearer x` keeps `Bearer ` and masks `x`; any other first word is the credential. */
+const AUTH_SCHEME = /^(?:Basic|Bearer|Digest|DPoP|HOBA|Mutual|Negotiate|NTLM|OAuth|SCRAM-SHA-1|SCRAM-SHA-256|vapid|token|SharedAccessSignature|AWS4-HMAC-SHA256) +(?=[^\s"'\\])/i;
+/** What ends a credential in an `Authorization` value that is not quoted itself (`-H 'Authorization: Bearer x'`). */
+const CREDENTIAL_END = /[\s"'\\]/g;
+/** Before the name, an option whose next word is a password: `--password x`, `--mqtt-password x`, `-pass x`, `--api-token x`. */
 const OPTION_START = /(?:^|\s)-{1,2}(?:[a-z0-9_-]*-)?$/i;
 const OPTION_AFTER_SPACE = /\s-{1,2}(?:[a-z0-9_-]*-)?$/i;
 /** Between a name and its value: a closing quote, then `=` or `:` (either maybe percent-encoded), then an opening quote. */
@@ -37,10 +42,28 @@ function maskNamedValues(text: string): string {
     let start: number;
     let end: number;
     const lo = Math.max(0, m.index - 64); // an option's name is short: no scan back over a long word
-    const isOption = /^pass/i.test(m[0]) && (lo === 0 ? OPTION_START : OPTION_AFTER_SPACE).test(text.slice(lo, m.index));
-    if (m[0].length === 4 && !isOption) continue;
+    const tokenLike = /^(?:token|secret)$/i.test(m[0]);
+    const isOption = /^(?:pass|token|secret)/i.test(m[0]) && (lo === 0 ? OPTION_START : OPTION_AFTER_SPACE).test(text.slice(lo, m.index));
+    if (/^pass$/i.test(m[0]) && !isOption) continue;
     const sep = SEPARATOR.exec(text.slice(nameEnd, nameEnd + 16));
-    if (sep && sep[3] !== undefined) {
+    if (sep && tokenLike && !isOption && !/=|%3D/i.test(sep[2]) && sep[1] === undefined && sep[3] === undefined) continue;
+    if (sep && /^authorization$/i.test(m[0])) {
+      start = nameEnd + sep[0].length;
+      const scheme = AUTH_SCHEME.exec(text.slice(start, start + 32));
+      if (scheme) start += scheme[0].length;
+      if (sep[3] !== undefined) {
+        const close = text.indexOf(sep[3], start);
+        end = close < 0 ? text.length : close;
+      } else {
+        CREDENTIAL_END.lastIndex = start;
+        end = CREDENTIAL_END.exec(text)?.index ?? text.length;
+        // a first word that is no scheme we know may be one we do not: its next word goes too
+        if (!scheme && end > start && text[end] === ' ' && /[^\s"'\\]/.test(text[end + 1] ?? ' ')) {
+          CREDENTIAL_END.lastIndex = end + 1;
+          end = CREDENTIAL_END.exec(text)?.index ?? text.length;
+        }
+      }
+    } else if (sep && sep[3] !== undefined) {
       // quoted: up to the same quote, or to the end of the text when it is not closed
       start = nameEnd + sep[0].length;
       const close = text.indexOf(sep[3], start);
@@ -53,7 +76,7 @@ function maskNamedValues(text: string): string {
         VALUE_END.lastIndex = start;
         end = VALUE_END.exec(text)?.index ?? text.length;
       }
-    } else if (isOption && /^\s\S/.test(text.slice(nameEnd, nameEnd + 2))) {
+    } else if (isOption && (tokenLike ? /^\s[^\s-]/ : /^\s\S/).test(text.slice(nameEnd, nameEnd + 2))) {
       start = nameEnd + 1;
       end = indexOfSpace(text, start);
     } else {
@@ -115,6 +138,56 @@ function maskUrlPasswords(text: string): string {
   return out + text.slice(from);
 }
 
+/**
+ * One-letter password options of the programs that have one, and `-u`/`--user user:password`.
+ * An option counts only after its program's name (and before a `;`, `|`, `||` or `&&` word), once:
+ * `ssh -p 22` and `docker run -p 8080:80` give a port, `mkdir -p` and `cp -pr` no value at all.
+ * Groups: 1 the program takes `-p` attached only (`mysql -p db` asks for the password and opens db),
+ * 2 `-p`, 3 `-P`, 4 `-a` (attached or the next word), 5 a command separator, 6 an option letter,
+ * 7 a user option.
+ */
+const SHORT_OPTIONS = /(?<=^|[\s/'"])(?:(mysql[a-z_]*|mariadb(?:-[a-z]+)?)|(sshpass|login)|(mosquitto_(?:pub|sub|rr))|(redis-cli))(?=$|[\s'"])|(?<=^|\s)(?:(;|&&|\|\|?)(?=\s|$)|-([pPa])|(-u|--(?:[a-z0-9_-]*-)?user(?=[=\s]|$)))/g;
+const OWNERS: ReadonlyArray<{ letter: string; nextWord: boolean }> = [
+  { letter: 'p', nextWord: false }, { letter: 'p', nextWord: true }, { letter: 'P', nextWord: true }, { letter: 'a', nextWord: true },
+];
+
+/** Masks `mysql -pS`, `sshpass -p S`, `docker login -p S`, `mosquitto_pub -P S`, `redis-cli -a S`, and `curl -u user:S`. */
+function maskShortOptions(text: string): string {
+  let out = '';
+  let from = 0;
+  let owner: { letter: string; nextWord: boolean } | undefined;
+  SHORT_OPTIONS.lastIndex = 0;
+  for (let m = SHORT_OPTIONS.exec(text); m; m = SHORT_OPTIONS.exec(text)) {
+    const k = [1, 2, 3, 4].find((g) => m![g] !== undefined);
+    if (k !== undefined) { owner = OWNERS[k - 1]; continue; }
+    if (m[5] !== undefined) { owner = undefined; continue; }
+    const after = m.index + m[0].length;
+    let start = -1;
+    if (m[6] !== undefined) {
+      if (!owner || m[6] !== owner.letter) continue;
+      if (after < text.length && !/\s/.test(text[after])) start = after;
+      else if (owner.nextWord && /^\s[^\s-]/.test(text.slice(after, after + 2))) start = after + 1;
+      owner = undefined;
+    } else {
+      // the value is `user:password` (curl): the password from its first colon
+      let word = -1;
+      if (text[after] === '=') word = after + 1;
+      else if (m[7] === '-u' && after < text.length && !/\s/.test(text[after])) word = after; // -uuser:password
+      else if (/^\s[^\s-]/.test(text.slice(after, after + 2))) word = after + 1;
+      if (word < 0) continue;
+      const colon = text.slice(word, indexOfSpace(text, word)).indexOf(':');
+      if (colon >= 0) start = word + colon + 1;
+    }
+    if (start < 0) continue;
+    const end = indexOfSpace(text, start);
+    if (end === start) continue;
+    out += text.slice(from, start) + MASK;
+    from = end;
+    SHORT_OPTIONS.lastIndex = end;
+  }
+  return out + text.slice(from);
+}
+
 function indexOfSpace(text: string, from: number): number {
   const e = /\s/g;
   e.lastIndex = from;
@@ -144,11 +217,25 @@ export const SECRET_SHAPES: ReadonlyArray<{ example: string; masked: string }> =
   { example: '--password S', masked: '--password ***' },
   { example: '--password=S;T', masked: '--password=***' },
   { example: '-pass S', masked: '-pass ***' },
+  { example: 'curl -u user:S', masked: 'curl -u user:***' },
+  { example: 'curl --user=user:S', masked: 'curl --user=user:***' },
+  { example: 'mysql -pS', masked: 'mysql -p***' },
+  { example: 'sshpass -p S', masked: 'sshpass -p ***' },
+  { example: 'docker login -p S', masked: 'docker login -p ***' },
+  { example: 'mosquitto_pub -P S', masked: 'mosquitto_pub -P ***' },
+  { example: 'redis-cli -a S', masked: 'redis-cli -a ***' },
+  { example: 'Authorization: Bearer S', masked: 'Authorization: Bearer ***' },
+  { example: 'Authorization: Basic S', masked: 'Authorization: Basic ***' },
+  { example: '{"Authorization":"S"}', masked: '{"Authorization":"***"}' },
+  { example: '--token S', masked: '--token ***' },
+  { example: '--api-token=S', masked: '--api-token=***' },
+  { example: 'API_TOKEN=S', masked: 'API_TOKEN=***' },
+  { example: '--client-secret S', masked: '--client-secret ***' },
 ];
 
-/** Masks secrets recognisable by their shape (SECRET_SHAPES): URL passwords, SAS keys and signatures, passwords. */
+/** Masks secrets recognisable by their shape (SECRET_SHAPES): URL passwords, SAS keys and signatures, passwords, tokens. */
 export function maskSecretShapes(text: string): string {
-  return maskNamedValues(maskUrlPasswords(text));
+  return maskShortOptions(maskNamedValues(maskUrlPasswords(text)));
 }
 
 const escapeRegExp = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
@@ -221,9 +308,18 @@ export class SecretMask {
   }
 }
 
+/** How log lines are written: `text` (time, level, message) or `json` (one object a line). */
+export const LOG_FORMATS = ['text', 'json'] as const;
+export type LogFormat = (typeof LOG_FORMATS)[number];
+
+/** The syslog priority of each level (sd-daemon(3): `<N>` before a line the journal reads). */
+const PRIORITIES = [7, 6, 4, 3];
+
 export class StderrLogger implements Logger {
   readonly mask = new SecretMask();
   private min = 1;
+  private format: LogFormat = 'text';
+  private journal = false;
 
   constructor(private readonly write: (line: string) => void = (l) => process.stderr.write(l),
     private readonly clock: () => Date = () => new Date()) {}
@@ -234,6 +330,12 @@ export class StderrLogger implements Logger {
   /** Lines below this level are not written (default info). */
   setLevel(level: LogLevel): void { this.min = LOG_LEVELS.indexOf(level); }
 
+  /**
+   * `json` writes one object a line; `journal` (stderr is the journal) puts each line's priority
+   * first, `<3>` to `<7>`, and leaves the time to the journal.
+   */
+  setFormat(format: LogFormat, journal: boolean): void { this.format = format; this.journal = journal; }
+
   debug(msg: string): void { this.line(0, msg); }
   info(msg: string): void { this.line(1, msg); }
   warn(msg: string): void { this.line(2, msg); }
@@ -241,7 +343,16 @@ export class StderrLogger implements Logger {
 
   private line(level: number, msg: string): void {
     if (level < this.min) return;
-    this.write(`${this.clock().toISOString()} microtally ${LOG_LEVELS[level]}: ${this.mask.apply(msg)}\n`);
+    const text = this.mask.apply(msg);
+    const prefix = this.journal ? `<${PRIORITIES[level]}>` : '';
+    if (this.format === 'json') {
+      this.write(`${prefix}${JSON.stringify({ time: this.clock().toISOString(), level: LOG_LEVELS[level], message: text })}\n`);
+    } else if (this.journal) {
+      // The journal reads each line on its own (and names the service itself): every line its priority.
+      this.write(text.split('\n').map((l) => `${prefix}${LOG_LEVELS[level]}: ${l}\n`).join(''));
+    } else {
+      this.write(`${this.clock().toISOString()} microtally ${LOG_LEVELS[level]}: ${text}\n`);
+    }
   }
 }
 

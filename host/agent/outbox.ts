@@ -18,8 +18,8 @@ export interface OutboxLimits { maxBytes: number; maxMessages: number }
 export const DEFAULT_OUTBOX: OutboxLimits = { maxBytes: 4 << 20, maxMessages: 10_000 };
 
 export class Outbox {
-  private entries: OutboxEntry[] = [];
-  private nextId = 1;
+  protected entries: OutboxEntry[] = [];
+  protected nextId = 1;
   private queuedBytes = 0;
   /** Messages (and their bytes) dropped because the outbox was full, over the whole run. */
   dropped = 0;
@@ -27,6 +27,9 @@ export class Outbox {
 
   constructor(readonly limits: OutboxLimits = DEFAULT_OUTBOX,
     private readonly onDrop?: (text: string | Uint8Array) => void) {}
+
+  /** Where the messages are kept (a subclass keeps them on disk too). */
+  get description(): string { return 'memory'; }
 
   get length(): number { return this.entries.length; }
   get bytes(): number { return this.queuedBytes; }
@@ -43,14 +46,50 @@ export class Outbox {
       const i = this.entries.findIndex((e) => !e.inFlight);
       // Only messages in flight are left: they may still be acknowledged, so the new one is refused.
       if (i < 0) { this.count(text, bytes); return evicted + 1; }
-      const [old] = this.entries.splice(i, 1);
-      this.queuedBytes -= old.bytes;
-      this.count(old.text, old.bytes);
+      this.evict(i);
       evicted++;
     }
-    this.entries.push({ id: this.nextId++, text, bytes, inFlight: false });
+    const entry = { id: this.nextId++, text, bytes, inFlight: false };
+    this.entries.push(entry);
     this.queuedBytes += bytes;
-    return evicted;
+    return evicted + this.stored(entry);
+  }
+
+  /** Drops (and counts) the oldest message not in flight; false when every message is in flight. */
+  protected dropOldest(): boolean {
+    const i = this.entries.findIndex((e) => !e.inFlight);
+    if (i < 0) return false;
+    this.evict(i);
+    return true;
+  }
+
+  /** Puts back messages kept from an earlier run, oldest first, ahead of any new one. */
+  protected restore(kept: Array<{ id: number; text: string | Uint8Array }>): void {
+    for (const k of kept) {
+      const bytes = typeof k.text === 'string' ? Buffer.byteLength(k.text) : k.text.length;
+      this.entries.push({ id: k.id, text: k.text, bytes, inFlight: false });
+      this.queuedBytes += bytes;
+      this.nextId = Math.max(this.nextId, k.id + 1);
+    }
+  }
+
+  /** A message joined the outbox; returns how many more messages that dropped (a subclass's own bound). */
+  protected stored(_entry: OutboxEntry): number { return 0; }
+
+  /** A message left the outbox: delivered (ack) or dropped. */
+  protected removed(_entry: OutboxEntry, _why: 'ack' | 'drop'): void {}
+
+  /**
+   * The sink stops: how many of the messages left stay kept for the next start (0: the memory
+   * outbox keeps none).
+   */
+  close(): number { return 0; }
+
+  private evict(i: number): void {
+    const [old] = this.entries.splice(i, 1);
+    this.queuedBytes -= old.bytes;
+    this.count(old.text, old.bytes);
+    this.removed(old, 'drop');
   }
 
   /** The oldest message not yet handed to the transport. */
@@ -66,8 +105,9 @@ export class Outbox {
   ack(id: number): void {
     const i = this.entries.findIndex((e) => e.id === id);
     if (i < 0) return;
-    this.queuedBytes -= this.entries[i].bytes;
-    this.entries.splice(i, 1);
+    const [e] = this.entries.splice(i, 1);
+    this.queuedBytes -= e.bytes;
+    this.removed(e, 'ack');
   }
 
   /** The connection dropped: whatever was in flight must be sent again. */
@@ -75,7 +115,8 @@ export class Outbox {
     for (const e of this.entries) e.inFlight = false;
   }
 
-  private count(text: string | Uint8Array, bytes: number): void {
+  /** Counts a message lost without ever being an entry (a subclass's unreadable record). */
+  protected count(text: string | Uint8Array, bytes: number): void {
     this.dropped++;
     this.droppedBytes += bytes;
     this.onDrop?.(text);

@@ -4,7 +4,7 @@
 // sink, twin, collectors, then wait for a stop and send what is pending. Its options arrive as
 // values (RunOptions), parsed by the command layer (host/commands/run.ts).
 
-import { closeSync, fstatSync, openSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Writable } from 'node:stream';
@@ -16,11 +16,19 @@ import { ConnectionCollector } from './collectors/connections.js';
 import { KernelEventStats, superviseKernelEvents, type KernelSources } from './collectors/kernel-events.js';
 import { ProcessCollector } from './collectors/processes.js';
 import { readSysinfo } from './collectors/sysinfo.js';
-import { StderrLogger, type LogLevel } from './log.js';
+import { readSecretFile } from './iothub/identity.js';
+import { resolveIdentity, StoppedBeforeStart, type IdentityOptions, type ResolvedIdentity } from './iothub/resolve.js';
+import { Daemon, isJournalStream } from './daemon.js';
+import { DEFAULT_HEARTBEAT_SECONDS, Heartbeat } from './heartbeat.js';
+import { StderrLogger, type LogFormat, type LogLevel } from './log.js';
 import { AgentSettings } from './settings.js';
-import { createSink, RefusedError, UsageError, type SinkSetup } from './sinks/index.js';
+import { createSink, RefusedError, type SinkSetup } from './sinks/index.js';
 import type { Sink } from './sinks/sink.js';
-import { Twin } from './twin.js';
+import { Twin, type ApplyOutcome } from './twin.js';
+import { AgentUpdates, DROP_IN_POLL_MS, openDropIn, UPDATE_METHOD, type CoreApi } from '../update/agent.js';
+import { loadPublicKey } from '../update/package.js';
+import { DEFAULT_STATE_DIR, StateError } from '../update/state.js';
+import { VERSION } from '../version.js';
 
 /** The environment variable that may carry the IoT Hub device connection string. */
 export const CONNECTION_STRING_ENV = 'MICROTALLY_CONNECTION_STRING';
@@ -36,7 +44,7 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
  * `microtally run`'s options as values (the command layer, host/commands/run.ts, parses and
  * checks them). At most one of connectionString and connectionStringFile (the file wins).
  */
-export interface RunOptions {
+export interface RunOptions extends IdentityOptions {
   config?: string;
   sink?: string;
   deviceId?: string;
@@ -45,7 +53,23 @@ export interface RunOptions {
   allowReadableSecret?: boolean;
   agentId?: string;
   logLevel?: LogLevel;
+  /** text (default) or json; either with journald priorities when stderr is the journal. */
+  logFormat?: LogFormat;
+  /** Seconds without a message before a Heartbeat is sent (default 3600; 0: never). */
+  heartbeatSeconds?: number;
   source?: SourceChoice;
+  /** The agent's state directory (the disk outbox, the DPS assignment, the installed core; default DEFAULT_STATE_DIR). */
+  stateDir?: string;
+  /** The disk outbox's size limit in bytes. */
+  outboxMaxBytes?: number;
+  /** An HTTP(S) proxy for MQTT over WebSockets (else HTTPS_PROXY). */
+  proxy?: string;
+  /** The public key (PEM file) core update packages must be signed with; updates are off without it. */
+  updateKey?: string;
+  /** A package installed at start. */
+  update?: string;
+  /** The drop-in folder for packages (default <stateDir>/incoming). */
+  updateDir?: string;
 }
 
 /**
@@ -54,30 +78,9 @@ export interface RunOptions {
  */
 export function connectionString(args: RunOptions, env: NodeJS.ProcessEnv, log: StderrLogger): string | undefined {
   if (args.connectionStringFile !== undefined) {
-    const path = args.connectionStringFile;
-    let text: string;
-    let mode: number;
-    try {
-      const fd = openSync(path, 'r');
-      try {
-        mode = fstatSync(fd).mode; // of the file read, not of whatever the path names a moment later
-        text = readFileSync(fd, 'utf8');
-      } finally {
-        closeSync(fd);
-      }
-    } catch (e) {
-      throw new UsageError(`--connection-string-file ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
-    }
-    const cs = text.trim();
-    redactConnectionString(cs, log);
-    if (!cs) throw new UsageError(`--connection-string-file ${path}: the file is empty`);
-    if ((mode & 0o044) !== 0) {
-      const why = `--connection-string-file ${path}: readable by ${mode & 0o040 ? 'group' : ''}${(mode & 0o044) === 0o044 ? ' and ' : ''}`
-        + `${mode & 0o004 ? 'others' : ''} (mode ${(mode & 0o777).toString(8).padStart(4, '0')})`;
-      if (!args.allowReadableSecret) throw new RefusedError(`${why}: chmod 600 it, or pass --allow-readable-secret`);
-      log.warn(`${why}: accepted (--allow-readable-secret)`);
-    }
-    return cs;
+    // Masked as read, before the mode check can print a word (the key inside it too).
+    return readSecretFile(args.connectionStringFile, '--connection-string-file', args.allowReadableSecret, log,
+      (text) => redactConnectionString(text.trim(), log)).trim();
   }
   if (args.connectionString !== undefined) {
     redactConnectionString(args.connectionString, log);
@@ -130,10 +133,14 @@ export async function runAgent(args: RunOptions, io: AgentIo = {}): Promise<numb
   const log = new StderrLogger(io.stderr);
   const usageError = (message: string): number => { log.error(`${message}\n${usageHint('run')}`); return 2; };
   if (args.logLevel) log.setLevel(args.logLevel);
+  log.setFormat(args.logFormat ?? 'text', !io.stderr && isJournalStream(io.env ?? process.env));
   let cs: string | undefined;
+  let identity: ResolvedIdentity;
   try {
     cs = connectionString(args, io.env ?? process.env, log);
+    identity = await resolveIdentity(args, cs !== undefined, log, io.signal); // certificate, CA, DPS assignment
   } catch (e) {
+    if (e instanceof StoppedBeforeStart) { log.info(e.message); return 0; }
     if (e instanceof RefusedError) { log.error(e.message); return 2; }
     return usageError((e as Error).message);
   }
@@ -142,38 +149,56 @@ export async function runAgent(args: RunOptions, io: AgentIo = {}): Promise<numb
   if (typeof agent === 'number') return agent;
   let setup: SinkSetup;
   try {
-    setup = createSink({ spec: args.sink, connectionString: cs, deviceId: args.deviceId, log, stdout: io.stdout,
-      onDropped: (n) => reportLoss(agent.core, 'transport', n, log) });
+    setup = createSink({ spec: args.sink, connectionString: cs, ...identity, deviceId: args.deviceId, log, stdout: io.stdout,
+      onDropped: (n) => reportLoss(agent.core, 'transport', n, log),
+      stateDir: args.stateDir ?? DEFAULT_STATE_DIR, stateDirOptional: args.stateDir === undefined,
+      outboxMaxBytes: args.outboxMaxBytes, proxy: args.proxy, env: io.env });
   } catch (e) {
     if (e instanceof RefusedError) { log.error(e.message); return 2; }
     return usageError((e as Error).message);
   }
-  const deliver = deliverer(setup.sink, log);
+  const heartbeat = new Heartbeat({ intervalMs: (args.heartbeatSeconds ?? DEFAULT_HEARTBEAT_SECONDS) * 1000, clock: agent.clock,
+    heartbeat: (t, report) => agent.core.heartbeat(t, report),
+    outbox: () => ({ messages: setup.mqtt?.outbox.length ?? 0, bytes: setup.mqtt?.outbox.bytes ?? 0 }) });
+  const deliver = heartbeat.watch(deliverer(setup.sink, log));
   const schedule = new TriggerSchedule(agent, deliver);
-  if (setup.mqtt) followTwin(setup, agent, deliver, schedule, log);
+  const apply = configurator(agent, deliver, schedule);
+  if (setup.mqtt) followTwin(setup, apply, () => agent.updates?.up.running.sequence ?? 0, log);
+  const dropIn = agent.updates ? startUpdates(args, agent.updates, setup, deliver, log) : undefined;
+  if (typeof dropIn === 'number') { await setup.sink.close(SHUTDOWN_FLUSH_MS); return dropIn; }
+  const daemon = new Daemon(io.env, log); // from here on SIGHUP waits for the reload, systemd's watchdog is fed
   const collectors = await startCollectors(agent, deliver, log, args.source ?? 'auto', io.helperPath);
-  if (typeof collectors === 'number') { await setup.sink.close(SHUTDOWN_FLUSH_MS); return collectors; }
+  if (typeof collectors === 'number') { daemon.close(); await setup.sink.close(SHUTDOWN_FLUSH_MS); return collectors; }
   schedule.start();
+  heartbeat.start(deliver);
   const ticker = setInterval(() => deliver(agent.core.tick(agent.clock()), 'tick'), TICK_MS);
   // Listening before the line that says it runs: a signal sent on seeing it must stop it cleanly.
   const stop = stopRequested(io.signal, io.env);
   log.info(`running; sending to ${setup.description}`);
+  daemon.running(`running; sending to ${setup.description}`,
+    { path: args.config, applied: agent.configUpdate, apply, reopen: () => setup.sink.reopen?.() });
 
   const why = await stop;
 
+  daemon.stopping();
   log.info(`${why}: sending what is pending`);
   clearInterval(ticker);
+  clearInterval(dropIn);
+  heartbeat.stop();
   schedule.stop();
   collectors.stop();
   deliver(agent.core.finish(), 'finish');
   const undelivered = await setup.sink.close(SHUTDOWN_FLUSH_MS);
   log.info(`stopped: ${agent.core.stats()}`);
+  daemon.close();
   return undelivered > 0 ? 1 : 0;
 }
 
 /** The core, its clock and the host's copy of the schedule, configured by --config. */
 interface Agent {
-  core: Core;
+  /** The core, or with --update-key the swappable one (host/update/agent.ts). */
+  core: CoreApi;
+  updates?: AgentUpdates;
   /** Now, for the core: never back, and never past what the kernel events read so far cover. */
   clock: () => number;
   /** A record's own time (a kernel event's) for the core: never before an earlier input's. */
@@ -181,18 +206,39 @@ interface Agent {
   /** Kernel events before this time have all been read (undefined: no helper running). */
   kernelMark?: number;
   settings: AgentSettings;
+  /** --config's update as applied at start (SIGHUP applies the file again only when it changed). */
+  configUpdate?: unknown;
 }
 
 type Deliver = (res: CallResult, what: string) => CallResult;
 
 /** Loads the linux core and applies --agent-id and --config; an exit status when that fails. */
 function loadCore(args: RunOptions, log: StderrLogger, usageError: (message: string) => number): Agent | number {
-  let core: Core;
-  try {
-    core = new Core('linux');
-  } catch (e) {
-    log.error(`cannot load the core blob: ${(e as Error).message}`);
-    return 1;
+  let core: CoreApi;
+  let updates: AgentUpdates | undefined;
+  if (args.updateKey !== undefined) {
+    // Core updates on: the installed core from the state directory, swappable.
+    let pub;
+    try { pub = loadPublicKey(readFileSync(args.updateKey)); } catch (e) {
+      return usageError(`--update-key ${args.updateKey}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    }
+    let opened: AgentUpdates | string;
+    try { opened = AgentUpdates.open(args.stateDir ?? DEFAULT_STATE_DIR, pub, args.agentId ?? defaultAgentId(), log); } catch (e) {
+      if (e instanceof StateError) return usageError(e.message);
+      throw e;
+    }
+    if (typeof opened === 'string') return opened.startsWith('--agent-id') ? usageError(opened) : (log.error(opened), 1);
+    core = updates = opened;
+  } else {
+    try {
+      const plain = new Core('linux');
+      const agentIdError = plain.setAgentId(args.agentId ?? defaultAgentId());
+      if (agentIdError) return usageError(`--agent-id: ${agentIdError}`);
+      core = plain;
+    } catch (e) {
+      log.error(`cannot load the core blob: ${(e as Error).message}`);
+      return 1;
+    }
   }
   let last = 0;
   // The core rejects time going back; an event is never later than now (nor a time that is no number).
@@ -203,9 +249,7 @@ function loadCore(args: RunOptions, log: StderrLogger, usageError: (message: str
     const mark = agent.kernelMark;
     return order(mark === undefined ? now : Math.min(now, Math.max(mark, now - KERNEL_MAX_LAG_MS)));
   };
-  const agentIdError = core.setAgentId(args.agentId ?? defaultAgentId());
-  if (agentIdError) return usageError(`--agent-id: ${agentIdError}`);
-  const agent: Agent = { core, clock, order, settings: new AgentSettings() };
+  const agent: Agent = { core, updates, clock, order, settings: new AgentSettings() };
   const settings = agent.settings;
   if (args.config === undefined) return agent;
   let text: string;
@@ -219,16 +263,56 @@ function loadCore(args: RunOptions, log: StderrLogger, usageError: (message: str
   const res = core.configure(clock(), text);
   if (res.status !== Status.Ok) return usageError(`--config ${args.config}: ${res.reason}`);
   settings.merge(update as Record<string, unknown>);
+  agent.configUpdate = update;
   return agent;
 }
 
+/**
+ * Core updates (docs/UPDATE.md, "The Linux agent"): `--update` installed now, the drop-in folder
+ * looked at every second, the direct method `microtally-update` answered on an IoT Hub sink.
+ * Returns the drop-in timer, or an exit status when --update or the folder cannot be used.
+ */
+function startUpdates(args: RunOptions, updates: AgentUpdates, setup: SinkSetup, deliver: Deliver, log: StderrLogger): NodeJS.Timeout | number {
+  updates.reportLeftovers();
+  if (args.update !== undefined) {
+    let pkg: Buffer;
+    try { pkg = readFileSync(args.update); } catch (e) {
+      log.error(`--update ${args.update}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}\n${usageHint('run')}`);
+      return 2;
+    }
+    updates.deliver(pkg, args.update);
+    deliver(updates.installNow(), 'update');
+  }
+  const folder = args.updateDir ?? `${args.stateDir ?? DEFAULT_STATE_DIR}/incoming`;
+  try { openDropIn(folder); } catch (e) {
+    log.error(`--update-dir ${folder}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}\n${usageHint('run')}`);
+    return 2;
+  }
+  const mqtt = setup.mqtt;
+  if (mqtt) {
+    // IoT Hub direct methods: `$iothub/methods/POST/<name>/?$rid=<id>`, answered on `$iothub/methods/res/<status>/?$rid=<id>`.
+    let session: { publish(topic: string, payload: string): Promise<void> } | undefined;
+    mqtt.onConnect((s) => { session = s; s.subscribe(['$iothub/methods/POST/#']).catch((e) => log.warn(`direct methods: subscribe failed: ${(e as Error).message}`)); });
+    mqtt.onMessage((topic, payload) => {
+      const m = /^\$iothub\/methods\/POST\/([^/]+)\/\?\$rid=(.+)$/.exec(topic);
+      if (!m || m[1] !== UPDATE_METHOD) return;
+      const res = updates.method(payload);
+      session?.publish(`$iothub/methods/res/${res.status}/?$rid=${m[2]}`, JSON.stringify(res.body))
+        .catch((e) => log.warn(`direct method ${UPDATE_METHOD}: response not sent: ${(e as Error).message}`));
+    });
+  }
+  const timer = setInterval(() => updates.pollDropIn(folder), DROP_IN_POLL_MS);
+  timer.unref();
+  return timer;
+}
+
 /** Hands a loss the core did not see to it, so the next message carries it (docs/FORMATS.md). */
-function reportLoss(core: Core, collector: LossCollector, count: number | 'unknown', log: StderrLogger): void {
+function reportLoss(core: CoreApi, collector: LossCollector, count: number | 'unknown', log: StderrLogger): void {
   const refused = core.reportLoss(collector, count);
   if (refused) log.error(`core refused a ${collector} loss of ${count}: ${refused}`);
 }
 
-function reportGap(core: Core, collector: 'process' | 'network', ms: number, log: StderrLogger): void {
+function reportGap(core: CoreApi, collector: 'process' | 'network', ms: number, log: StderrLogger): void {
   const refused = core.reportGap(collector, ms);
   if (refused) log.error(`core refused a ${collector} gap of ${ms} ms: ${refused}`);
 }
@@ -273,18 +357,26 @@ class TriggerSchedule {
   }
 }
 
+/** Applies a configuration update (twin or SIGHUP) through the core: sends what is pending, then applies. */
+function configurator(agent: Agent, deliver: Deliver, schedule: TriggerSchedule): (section: Record<string, unknown>) => ApplyOutcome {
+  return (section) => {
+    const res = deliver(agent.core.configure(agent.clock(), JSON.stringify(section)), 'configuration');
+    if (res.status !== Status.Ok) return { ok: false, reason: res.reason };
+    agent.settings.merge(section);
+    schedule.start(); // windows restarted: give the new ones their baseline and system information
+    return { ok: true };
+  };
+}
+
 /** Applies the device twin's desired properties through the core (sent-then-applied). */
-function followTwin(setup: SinkSetup, agent: Agent, deliver: Deliver, schedule: TriggerSchedule, log: StderrLogger): void {
+function followTwin(setup: SinkSetup, apply: (section: Record<string, unknown>) => ApplyOutcome, coreSequence: () => number,
+  log: StderrLogger): void {
   const mqtt = setup.mqtt!;
   const twin = new Twin({
     log,
-    apply: (section) => {
-      const res = deliver(agent.core.configure(agent.clock(), JSON.stringify(section)), 'configuration');
-      if (res.status !== Status.Ok) return { ok: false, reason: res.reason };
-      agent.settings.merge(section);
-      schedule.start(); // windows restarted: give the new ones their baseline and system information
-      return { ok: true };
-    },
+    apply,
+    agentVersion: VERSION,
+    coreSequence, // 0 for the built-in core, else the installed update's (SPEC R12)
     status: () => ({ outboxQueued: mqtt.outbox.length, outboxDropped: mqtt.outbox.dropped }),
   });
   mqtt.onConnect((s) => void twin.connected(s));

@@ -1,6 +1,7 @@
 // Device twin configuration over MQTT: the `microtally` section of the desired properties is
 // applied through the core's configuration (the core validates it and sends-then-applies);
-// the outcome is written back to the reported properties.
+// the outcome is written back to the reported properties in the shape both agents use (SPEC
+// section 2): `microtally.configuration` {version, status, reason}, agentVersion, coreSequence.
 
 import type { Logger } from './log.js';
 import type { MqttSession } from './sinks/mqtt.js';
@@ -16,6 +17,10 @@ export interface TwinOptions {
   log: Logger;
   /** Name of our section in the desired properties. */
   section?: string;
+  /** The agent's version (package.json), reported as `agentVersion`. */
+  agentVersion: string;
+  /** The running core's update sequence (0: the built-in core), reported as `coreSequence`. */
+  coreSequence?: () => number;
   /** Extra reported properties (e.g. outbox counters), sent with each configuration report. */
   status?: () => Record<string, unknown>;
 }
@@ -102,7 +107,9 @@ export class Twin {
       this.rejected++;
       this.opts.log.warn(`configuration from twin ${source}${v} rejected: ${outcome.reason}`);
     }
-    this.report({ configVersion: version ?? null, configStatus: outcome.ok ? 'applied' : 'rejected', configError: outcome.ok ? null : outcome.reason ?? null });
+    // An applied patch reports `reason: null`: reported properties merge, so a stale reason would stay otherwise.
+    const configuration = { version: version ?? null, status: outcome.ok ? 'applied' : 'rejected', reason: outcome.ok ? null : outcome.reason ?? 'no reason given' };
+    this.report({ configuration, agentVersion: this.opts.agentVersion, coreSequence: this.opts.coreSequence?.() ?? 0 });
   }
 
   private report(props: Record<string, unknown>): void {

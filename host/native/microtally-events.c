@@ -812,6 +812,9 @@ int main(int argc, char **argv) {
   }
   if (!want_proc && !want_sock) want_proc = want_sock = 1;
   signal(SIGPIPE, SIG_IGN);
+  /* `systemctl kill -s HUP` (log rotation) reaches every process of the service: a reload of the
+     agent's, not a reason to stop watching. */
+  signal(SIGHUP, SIG_IGN);
   measure_clock_offset();
   /* The host's namespace, where its root can be entered (not in every sandbox); else this program's. */
   char ns_path[64];

@@ -4,15 +4,19 @@
 // so a process killed at any point leaves the old state or the new one, never half of either.
 
 import { createHash, type KeyObject } from 'node:crypto';
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, statSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Profile } from '../engine.js';
-import { PackageError, verifyPackage } from './package.js';
+import { PackageError, verifyPackage, type Manifest } from './package.js';
 
 export const DEFAULT_STATE_DIR = '/var/lib/microtally';
 const STATE = 'state.json';
 const CURRENT = 'core.wasm';
 const PREVIOUS = 'core.previous.wasm';
+/** The staging slot: a verified package waiting for its swap. */
+const STAGED = 'staged.pkg';
+/** Written when a swap begins, removed once its new core passed its first windows or was rolled back. */
+const SWAPPING = 'swap.json';
 
 /** One installed blob: what state.json records of it. */
 export interface Installed { sequence: number; agentVersion: string; blobSha256: string }
@@ -168,3 +172,54 @@ export function rollBack(dir: string, reason: string, builtIn: string): UpdateOu
     ToSequence: back?.sequence ?? 0, Result: 'rolledBack', Reason: reason };
 }
 
+
+// ---- the running agent's swap (host/update/agent.ts) ----------------------------------------
+
+/** Keeps a verified package in the staging slot until its swap. */
+export function stagePackage(dir: string, pkg: Uint8Array): void {
+  replaceFile(dir, STAGED, pkg);
+  syncDir(dir);
+}
+
+/** A swap begins: if the agent stops before it ends, the next start rolls it back. */
+export function markSwapping(dir: string, manifest: Manifest): void {
+  replaceFile(dir, SWAPPING, `${JSON.stringify({ sequence: manifest.sequence, agentVersion: manifest.agentVersion })}\n`);
+  syncDir(dir);
+}
+
+/** What an agent stopped in the middle of: a package staged and not swapped, or a swap not finished. */
+export function leftovers(dir: string): { staged: boolean; swapping?: { sequence: number; agentVersion: string } } {
+  const staged = existsSync(join(dir, STAGED));
+  let swapping: { sequence: number; agentVersion: string } | undefined;
+  try {
+    const s = JSON.parse(readFileSync(join(dir, SWAPPING), 'utf8')) as { sequence?: unknown; agentVersion?: unknown };
+    if (Number.isSafeInteger(s.sequence) && typeof s.agentVersion === 'string') swapping = { sequence: s.sequence as number, agentVersion: s.agentVersion };
+  } catch { /* none, or unreadable: nothing to roll back */ }
+  return { staged, swapping };
+}
+
+/** Empties the staging slot and the swap mark. */
+export function clearStaging(dir: string): void {
+  rmSync(join(dir, STAGED), { force: true });
+  rmSync(join(dir, SWAPPING), { force: true });
+  syncDir(dir);
+}
+
+/** The new core passed its first windows: it is the installed one, the running one its previous. */
+export function commitInstall(dir: string, blob: Uint8Array, manifest: Manifest): void {
+  const state = readState(dir);
+  const installed: Installed = { sequence: manifest.sequence, agentVersion: manifest.agentVersion, blobSha256: manifest.blobSha256 };
+  const running = installedBlob(dir);
+  if (running) replaceFile(dir, PREVIOUS, running.blob);
+  replaceFile(dir, CURRENT, blob);
+  replaceFile(dir, STATE, `${JSON.stringify({ sequence: Math.max(state.sequence ?? 0, manifest.sequence), current: installed,
+    previous: running?.installed } satisfies State)}\n`);
+  clearStaging(dir);
+}
+
+/** A package failed at or after its swap: its sequence is never installed again; the running blob stays. */
+export function recordFailed(dir: string, sequence: number): void {
+  const state = readState(dir);
+  replaceFile(dir, STATE, `${JSON.stringify({ ...state, sequence: Math.max(state.sequence ?? 0, sequence) } satisfies State)}\n`);
+  clearStaging(dir);
+}

@@ -28,6 +28,12 @@ export interface UpdatableOptions {
   highestSequence: number;
   /** Each attempt's outcome, as its AgentUpdate record says it, and the blob that runs after it. */
   onOutcome?: (report: AgentUpdateReport, running: Blob, manifest?: Manifest) => void;
+  /** A package passed the checks on arrival and waits for its swap (the agent keeps it on disk). */
+  onStaged?: (pkg: Uint8Array, manifest: Manifest) => void;
+  /** A swap begins (sent everything, about to load the new blob). */
+  onSwap?: (manifest: Manifest) => void;
+  /** The new core passed its probation: it is the installed one. */
+  onCommit?: (blob: Uint8Array, manifest: Manifest) => void;
 }
 
 /** A failed step of a swap: its reason is the AgentUpdate's (fixed texts, the same on every engine). */
@@ -45,6 +51,7 @@ export class UpdatableCore {
   private staged?: { manifest: Manifest; blob: Uint8Array };
   /** During probation: the blob to go back to, the last checkpoint and the inputs since. */
   private previous?: Blob;
+  private installing?: { manifest: Manifest; blob: Uint8Array };
   private probation = 0;
   private checkpoint?: Uint8Array;
   private journal: Op[] = [];
@@ -76,6 +83,7 @@ export class UpdatableCore {
     }
     try {
       this.staged = verifyPackage(pkg, this.o.pub, { installedSequence: this.highest, profile: this.o.profile, inspect: false });
+      this.o.onStaged?.(pkg, this.staged.manifest);
       return undefined;
     } catch (e) {
       if (!(e instanceof PackageError)) throw e;
@@ -93,10 +101,16 @@ export class UpdatableCore {
     return r;
   }
 
+  /** Installs a staged package now (the agent at start: nothing is pending); returns what was sent. */
+  installNow(): Message[] {
+    return this.staged && this.probation === 0 ? this.swap() : [];
+  }
+
   /** The end of input: everything is sent; a package still staged is installed now, then sent too. */
   finish(): CallResult {
     const r = this.call((c) => c.finish());
-    if (this.staged) {
+    // A package that came during another's probation waits for its end, which never comes now.
+    if (this.staged && this.probation === 0) {
       r.messages.push(...this.swap());
       // The new core's first boundary: its record goes out (a trap here still rolls back).
       r.messages.push(...this.call((c) => c.finish()).messages);
@@ -116,7 +130,7 @@ export class UpdatableCore {
       // The boundary's messages leave now that they can never be sent again.
       this.checkpoint = record;
       this.journal = [];
-      if (--this.probation === 0) this.previous = undefined;
+      if (--this.probation === 0) this.commit();
       return { ...r, messages: sent };
     } catch (e) {
       if (!isTrap(e)) throw e;
@@ -124,16 +138,37 @@ export class UpdatableCore {
     }
   }
 
+  /**
+   * Ends a probation early (the agent stops cleanly: no trap so far); the new core is installed.
+   * Nothing happens outside a probation.
+   */
+  endProbation(): void {
+    if (this.probation === 0) return;
+    this.probation = 0;
+    this.journal = [];
+    this.commit();
+  }
+
+  /** The new core passed its probation. */
+  private commit(): void {
+    this.previous = undefined;
+    const done = this.installing!;
+    this.installing = undefined;
+    this.o.onCommit?.(done.blob, done.manifest);
+  }
+
   /** A trap in probation: the previous core from the last checkpoint, then the inputs since. */
   private rollBackAndReplay(): CallResult {
     const failed = this.running;
     const back = this.previous!;
+    const manifest = this.installing?.manifest;
     this.probation = 0;
     this.previous = undefined;
+    this.installing = undefined;
     this.live = this.revive(back, this.checkpoint!);
     this.running = back;
     this.outcome({ FromVersion: back.version, FromSequence: back.sequence, ToVersion: failed.version, ToSequence: failed.sequence,
-      Result: 'rolledBack', Reason: `the new core trapped within ${PROBATION_WINDOWS} windows of the swap` });
+      Result: 'rolledBack', Reason: `the new core trapped within ${PROBATION_WINDOWS} windows of the swap` }, manifest);
     const journal = this.journal;
     this.journal = [];
     const messages: Message[] = [];
@@ -152,6 +187,7 @@ export class UpdatableCore {
     const sent = [...this.live.finish().messages];
     const record = this.live.saveState();
     if (typeof record === 'string') throw new Error(`the core refuses to save its state after mt_finish: ${record}`);
+    this.o.onSwap?.(manifest);
     const from = { FromVersion: this.running.version, FromSequence: this.running.sequence };
     const to = { ToVersion: manifest.agentVersion, ToSequence: manifest.sequence };
     this.highest = Math.max(this.highest, manifest.sequence);
@@ -162,7 +198,7 @@ export class UpdatableCore {
     } catch (e) {
       if (!(e instanceof SwapFailure)) throw e;
       this.live = this.revive(this.running, record);
-      this.outcome({ ...from, ...to, Result: 'rolledBack', Reason: e.message });
+      this.outcome({ ...from, ...to, Result: 'rolledBack', Reason: e.message }, manifest);
       return sent;
     }
     this.previous = this.running;
@@ -170,6 +206,7 @@ export class UpdatableCore {
     this.probation = PROBATION_WINDOWS;
     this.checkpoint = record;
     this.journal = [];
+    this.installing = { manifest, blob };
     this.outcome({ ...from, ...to, Result: 'applied' }, manifest);
     return sent;
   }
@@ -217,6 +254,12 @@ export class UpdatableCore {
     this.offerReports();
     this.o.onOutcome?.(report, this.running, manifest);
     return report;
+  }
+
+  /** A record of an attempt decided outside (the agent: what its last run left half done, a transfer refused). */
+  report(r: AgentUpdateReport): void {
+    this.reports.push(r);
+    this.offerReports();
   }
 
   /** Hands waiting records to the core, oldest first, while it takes them. */

@@ -291,11 +291,13 @@ static VOID az_apply(const CHAR *section, ULONG length, uint64_t version) {
   }
   int n;
   if (status == TX_SUCCESS) {
+    /* reason null: reported properties merge, so a rejection's reason would stay otherwise. */
     az_stats.twin_applied++;
-    n = snprintf(az_reported, sizeof az_reported,
-                 "{\"microtally\":{\"configuration\":{\"version\":%llu,\"status\":\"applied\"},"
-                 "\"agentVersion\":\"%s\",\"coreSequence\":%lu}}",
-                 (unsigned long long)version, az_config.agent_version, az_core_sequence());
+    n = snprintf(
+        az_reported, sizeof az_reported,
+        "{\"microtally\":{\"configuration\":{\"version\":%llu,\"status\":\"applied\",\"reason\":null},"
+        "\"agentVersion\":\"%s\",\"coreSequence\":%lu}}",
+        (unsigned long long)version, az_config.agent_version, az_core_sequence());
   } else {
     az_stats.twin_rejected++;
     CHAR escaped[2 * sizeof reason];

@@ -10,7 +10,7 @@
  *   // hub client initialised by the application: credentials (symmetric key or X.509 device
  *   // certificate, nx_azure_iot_hub_client_device_cert_set), trusted CA, unix-time callback
  *   static UCHAR adapter_stack[MT_AZ_MIN_STACK_BYTES * 2];
- *   MT_AZURE_IOT_CONFIG az = { adapter_stack, sizeof adapter_stack, 10, "1.0.0", TX_NULL, 0 };
+ *   MT_AZURE_IOT_CONFIG az = { adapter_stack, sizeof adapter_stack, 10, "1.0.0", TX_NULL, 0, TX_NULL };
  *   mt_azure_iot_start(&hub_client, &az);
  *   MT_TX_CONFIG cfg = { ..., mt_azure_iot_send, TX_NULL, ... };   // the agent's send
  *   mt_tx_start(&cfg);

@@ -254,16 +254,18 @@ sleep 5
     ac.abort();
     expect(await done).toBe(0);
     const t = Number(readFileSync(tFile, 'utf8'));
+    // The fields this test reads of each record (SPEC: ProcessCreate and ConnectionCreate payloads).
+    interface Row { name: string; CommandLine?: string; LocalPort?: number; FirstSeenUTC: string }
     const payloads = stdout.split('\n').filter(Boolean).flatMap((l) => JSON.parse(l).Events)
-      .flatMap((e: { Name: string; Payload: Array<Record<string, unknown>> }) => e.Payload.map((p) => ({ name: e.Name, ...p })));
+      .flatMap((e: { Name: string; Payload: Array<Omit<Row, 'name'>> }) => e.Payload.map((p): Row => ({ name: e.Name, ...p })));
     const proc = payloads.filter((p) => p.name === 'ProcessCreate' && p.CommandLine === 'late-read');
     const conn = payloads.filter((p) => p.name === 'ConnectionCreate' && p.LocalPort === 40999);
-    expect(proc.map((p) => Date.parse(p.FirstSeenUTC as string) - t)).toEqual([100]);
-    expect(conn.map((p) => Date.parse(p.FirstSeenUTC as string) - t)).toEqual([200]);
+    expect(proc.map((p) => Date.parse(p.FirstSeenUTC) - t)).toEqual([100]);
+    expect(conn.map((p) => Date.parse(p.FirstSeenUTC) - t)).toEqual([200]);
     // A time past now is taken as now, one that is no number as the last input's: the clock stays sane.
-    const odd = payloads.filter((p) => p.name === 'ProcessCreate' && /^(from-the-future|no-time)$/.test(p.CommandLine as string))
-      .map((p) => [p.CommandLine, Date.parse(p.FirstSeenUTC as string) - t]);
-    expect(odd.map(([c, d]) => [c, (d as number) >= 1500 && (d as number) < 3500])).toEqual([['from-the-future', true], ['no-time', true]]);
+    const odd = payloads.filter((p) => p.name === 'ProcessCreate' && /^(from-the-future|no-time)$/.test(p.CommandLine ?? ''))
+      .map((p) => [p.CommandLine, Date.parse(p.FirstSeenUTC) - t] as const);
+    expect(odd.map(([c, d]) => [c, d >= 1500 && d < 3500])).toEqual([['from-the-future', true], ['no-time', true]]);
   });
 });
 

@@ -169,7 +169,8 @@ describe('Twin over MQTT', () => {
       if (rid) hub.client.publish(`$iothub/twin/res/200/?$rid=${rid}`, JSON.stringify({ desired: { microtally: { sendEmptyWindows: true }, $version: 1 }, reported: {} }));
     });
     const { log, lines } = logger();
-    const twin = new Twin({ log, apply: (sec) => { applied.push(sec); return outcome; }, status: () => ({ outboxDropped: 0 }) });
+    const twin = new Twin({ log, apply: (sec) => { applied.push(sec); return outcome; }, agentVersion: '9.8.7', coreSequence: () => 3,
+      status: () => ({ outboxDropped: 0 }) });
     const { s } = sink({ log });
     s.onConnect((session) => void twin.connected(session));
     s.onMessage((t, p) => twin.message(t, p));
@@ -184,7 +185,8 @@ describe('Twin over MQTT', () => {
 
     const reports = () => hub.got.filter((m) => m.topic.startsWith('$iothub/twin/PATCH/properties/reported/')).map((m) => JSON.parse(m.text).microtally);
     await until('reported', () => reports().length >= 2);
-    expect(reports()[1]).toEqual({ configVersion: 2, configStatus: 'applied', configError: null, outboxDropped: 0 });
+    // SPEC section 2's shape, as ports/azure-iot writes it (a null reason deletes a stale one).
+    expect(reports()[1]).toEqual({ configuration: { version: 2, status: 'applied', reason: null }, agentVersion: '9.8.7', coreSequence: 3, outboxDropped: 0 });
 
     await patch({ other: 1, $version: 3 }, 3); // not ours
     await patch({ microtally: { process: { enabled: true } }, $version: 2 }, 2); // stale
@@ -193,7 +195,8 @@ describe('Twin over MQTT', () => {
     await until('rejection reported', () => reports().length >= 3);
     expect(applied).toHaveLength(3);
     expect(applied[2]).toEqual({ bogus: 1 });
-    expect(reports()[2]).toMatchObject({ configVersion: 4, configStatus: 'rejected', configError: 'config.bogus: unknown key' });
+    expect(reports()[2]).toEqual({ configuration: { version: 4, status: 'rejected', reason: 'config.bogus: unknown key' },
+      agentVersion: '9.8.7', coreSequence: 3, outboxDropped: 0 });
     expect(lines.some((l) => l.includes('rejected: config.bogus: unknown key'))).toBe(true);
   });
 });

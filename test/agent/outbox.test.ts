@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { Outbox, transportDropped } from '../../host/agent/outbox.js';
 import { Core } from '../../host/core.js';
-import { T0, conn } from '../helpers.js';
+import { T0, conn, jsonText } from '../helpers.js';
 
 describe('Outbox', () => {
   it('keeps everything within the bound, in order', () => {
@@ -10,7 +10,7 @@ describe('Outbox', () => {
     expect(o.length).toBe(10);
     expect(o.dropped).toBe(0);
     const got: string[] = [];
-    for (let e = o.nextUnsent(); e; e = o.nextUnsent()) { got.push(e.text); e.inFlight = true; o.ack(e.id); }
+    for (let e = o.nextUnsent(); e; e = o.nextUnsent()) { got.push(jsonText(e.text)); e.inFlight = true; o.ack(e.id); }
     expect(got).toEqual(Array.from({ length: 10 }, (_, i) => `m${i}`));
     expect(o.length).toBe(0);
     expect(o.bytes).toBe(0);

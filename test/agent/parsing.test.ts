@@ -7,7 +7,8 @@ import {
 } from '../../host/agent/collectors/connections.js';
 import { parseMemTotal, parseOsRelease } from '../../host/agent/collectors/sysinfo.js';
 import { parsePasswd } from '../../host/agent/collectors/users.js';
-import { iotHubUsername, parseConnectionString, sasToken, SasTokenSource } from '../../host/agent/sas.js';
+import { iotHubClientId, iotHubUsername, parseConnectionString, sasToken, SasTokenSource } from '../../host/agent/sas.js';
+import { deriveGroupKey, dpsSasToken } from '../../host/agent/iothub/dps.js';
 import { telemetryTopic } from '../../host/agent/sinks/mqtt.js';
 
 const ip = (a: Uint8Array): string => Array.from(a).join('.');
@@ -140,11 +141,32 @@ describe('system files', () => {
 describe('IoT Hub credentials', () => {
   const key = 'bWljcm90YWxseS10ZXN0LWtleS0wMTIzNDU2Nzg5YWI=';
   const cs = `HostName=hub.example.net;DeviceId=dev-1;SharedAccessKey=${key}`;
+  // Computed independently with Python's hmac, hashlib and urllib.parse.quote(safe='').
+  const MODULE_SIG = 'ycnEcsfxTM3MKhy7w2eN3IwSbLTz9kah2FsUCpubOlI%3D';
+  const DERIVED = '3N/EtFb6X121vghVx2s5f2m0lTiCp23+Yksmv0OfssA=';
+  const DPS_SIG = 'OS2YlDbOrCxS45NZ5FGd6%2B%2Bdlkndjzg0VfrQ7jADIaQ%3D';
 
   it('parses a device connection string', () => {
     expect(parseConnectionString(cs)).toEqual({ hostName: 'hub.example.net', deviceId: 'dev-1', sharedAccessKey: key });
     expect(() => parseConnectionString('HostName=h;SharedAccessKey=abcd')).toThrow(/DeviceId is missing/);
-    expect(() => parseConnectionString('HostName=h;DeviceId=d;x509=true')).toThrow(/X\.509/);
+    expect(parseConnectionString('HostName=h;DeviceId=d;x509=true')).toEqual({ hostName: 'h', deviceId: 'd', x509: true });
+    expect(() => parseConnectionString(`HostName=h;DeviceId=d;x509=true;SharedAccessKey=${key}`)).toThrow(/not both/);
+    expect(() => parseConnectionString('HostName=h;DeviceId=d;x509=false')).toThrow(/x509 must be true/);
+    expect(parseConnectionString(`HostName=hub.example.net;DeviceId=gw;ModuleId=mt;GatewayHostName=edge.local;SharedAccessKey=${key}`)).toEqual({
+      hostName: 'hub.example.net', deviceId: 'gw', moduleId: 'mt', gatewayHostName: 'edge.local', sharedAccessKey: key });
+  });
+
+  it('a module identity: client id device/module, its user name and SAS resource (vector from Python hmac)', () => {
+    const m = parseConnectionString(`HostName=hub.example.net;DeviceId=dev-1;ModuleId=mt;SharedAccessKey=${key}`);
+    expect(iotHubClientId(m)).toBe('dev-1/mt');
+    expect(iotHubUsername(m)).toBe('hub.example.net/dev-1/mt/?api-version=2021-04-12');
+    expect(sasToken(m, 1767225600)).toBe(`SharedAccessSignature sr=hub.example.net%2Fdevices%2Fdev-1%2Fmodules%2Fmt&sig=${MODULE_SIG}&se=1767225600`);
+  });
+
+  it('DPS: a group enrollment\'s derived device key and the registration SAS token (vectors from Python hmac)', () => {
+    expect(deriveGroupKey(key, 'dev-1')).toBe(DERIVED);
+    expect(dpsSasToken('0ne00ABCDEF', 'dev-1', DERIVED, 1767225600)).toBe(
+      `SharedAccessSignature sr=0ne00ABCDEF%2Fregistrations%2Fdev-1&sig=${DPS_SIG}&se=1767225600&skn=registration`);
   });
 
   it('never echoes the key in a parse error', () => {

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { validateMessage } from '../helpers.js';
 import { telemetryTopic } from '../../host/agent/sinks/mqtt.js';
+import { VERSION } from '../../host/version.js';
 import { AgentProcess } from './helpers/agent-process.js';
 import { Mosquitto, subscriber, until } from './helpers/mosquitto.js';
 
@@ -115,7 +116,7 @@ describe('microtally run', () => {
   it('on SIGINT sends what is pending (long windows) to the broker with the IoT Hub properties', async () => {
     const deviceId = `run-int-${process.pid}`;
     const sub = await subscriber(broker.url, `devices/${deviceId}/messages/events/#`);
-    const a = agent(['--config', config('slow.json', { priorityIntervals: { high: 3600, medium: 3600, low: 3600 } }), '--sink', broker.url, '--device-id', deviceId]);
+    const a = agent(['--config', config('slow.json', { priorityIntervals: { high: 3600, medium: 3600, low: 3600 } }), '--sink', broker.url, '--device-id', deviceId, '--state-dir', join(dir, deviceId)]);
     await a.started();
     await until('connected', () => a.stderr.includes('connected to'));
     const pid = await runSleep('0.23');
@@ -132,7 +133,7 @@ describe('microtally run', () => {
     const deviceId = `run-twin-${process.pid}`;
     const sub = await subscriber(broker.url, `devices/${deviceId}/messages/events/#`);
     const hub = await subscriber(broker.url, '$iothub/twin/#');
-    const a = agent(['--config', config('slow.json', { priorityIntervals: { high: 3600, medium: 3600, low: 3600 } }), '--sink', broker.url, '--device-id', deviceId]);
+    const a = agent(['--config', config('slow.json', { priorityIntervals: { high: 3600, medium: 3600, low: 3600 } }), '--sink', broker.url, '--device-id', deviceId, '--state-dir', join(dir, deviceId)]);
     await a.started();
     await until('twin GET (subscriptions in place)', () => hub.got.some((m) => m.topic.startsWith('$iothub/twin/GET/')));
     const parsed = () => sub.got.map((m) => JSON.parse(m.text) as Message);
@@ -144,14 +145,15 @@ describe('microtally run', () => {
     // Send-then-apply: the window holding the earlier process goes out at once, not in an hour.
     await until('windows sent on the change', () => records(parsed(), 'ProcessCreate').some((p) => p.ProcessId === before));
     const reported = () => hub.got.filter((m) => m.topic.startsWith('$iothub/twin/PATCH/properties/reported/')).map((m) => JSON.parse(m.text).microtally);
-    await until('applied reported', () => reported().some((r) => r.configStatus === 'applied'));
-    expect(reported()[0]).toMatchObject({ configVersion: 7, configStatus: 'applied', configError: null });
+    await until('applied reported', () => reported().some((r) => r.configuration.status === 'applied'));
+    expect(reported()[0]).toMatchObject({ configuration: { version: 7, status: 'applied', reason: null }, agentVersion: VERSION, coreSequence: 0 });
 
     const after = await runSleep('0.31'); // the process collector is now disabled
     await sleep(200);
     await patch({ microtally: { process: { cacheSize: 0 } }, $version: 8 });
-    await until('rejection reported', () => reported().some((r) => r.configStatus === 'rejected'));
-    expect(reported().find((r) => r.configStatus === 'rejected').configError).toMatch(/cacheSize/);
+    await until('rejection reported', () => reported().some((r) => r.configuration.status === 'rejected'));
+    expect(reported().find((r) => r.configuration.status === 'rejected')).toMatchObject({
+      configuration: { version: 8, status: 'rejected', reason: expect.stringMatching(/cacheSize/) }, agentVersion: VERSION, coreSequence: 0 });
     expect(a.stderr).toMatch(/rejected: .*cacheSize/);
 
     expect(await a.stop('SIGTERM')).toBe(0);

@@ -81,6 +81,36 @@ const SHAPE_CASES: string[] = [
   `mount -o username=u,password=${S} //h/s /mnt`,
   `env DB_PASSWORD="${S}" tool`,
   `tool passwd: ${S}`,
+  `curl -u u:${S} https://h/`,
+  `curl -uu:${S} https://h/`,
+  `curl --user u:${S} https://h/`,
+  `curl --user=u:${S} https://h/`,
+  `curl --proxy-user u:${S} -x http://p:3128 https://h/`,
+  `mysql -u root -p${S} db`,
+  `/usr/bin/mysqldump -p${S} --all-databases`,
+  `mariadb-dump -p${S} db`,
+  `sshpass -p ${S} ssh -p 22 u@h`,
+  `sshpass -p${S} ssh u@h`,
+  `docker login -u me -p ${S} registry.example`,
+  `mosquitto_pub -h h -u me -P ${S} -t t -m x`,
+  `redis-cli -a ${S} ping`,
+  `curl -H "Authorization: Bearer ${S}" https://h/`,
+  `curl -H 'Authorization: Basic ${S}=' https://h/`,
+  `curl -H "authorization: bearer ${S}" https://h/`,
+  `curl -H "Proxy-Authorization: Basic ${S}" https://h/`,
+  `tool '{"Authorization":"Bearer ${S}"}'`,
+  `tool '{"Authorization": "${S}"}'`,
+  `tool Authorization: ${S}`,
+  `tool Authorization: Custom ${S}`,
+  `tool --token ${S}`,
+  `tool --token=${S}`,
+  `tool --api-token ${S}`,
+  `tool -token ${S}`,
+  `env GITHUB_TOKEN=${S} tool`,
+  `curl https://h/cb?access_token=${S}&x=1`,
+  `tool '{"token": "${S}"}'`,
+  `tool --client-secret ${S}`,
+  `tool --password ${S} --other`,
 ];
 
 /** The log as runAgent sets it up with the connection string from a file. */
@@ -167,7 +197,13 @@ describe('secret masking', () => {
   it('leaves what only looks alike alone', () => {
     for (const text of ['mqtt://user@host:1883/t', 'https://host:8443/a?b=c', 'cannot read /etc/passwd: EACCES', 'bypass=1',
       'SharedAccessKeyName=iothubowner', 'ws://[::1]:8080/x', 'signal=15', '--sig value', '--pass-through x',
-      'MQTT mqtts://127.0.0.1:8883: connect ECONNREFUSED', '(mqtt://h:1883)', 'mqtt://h:1883.']) {
+      'MQTT mqtts://127.0.0.1:8883: connect ECONNREFUSED', '(mqtt://h:1883)', 'mqtt://h:1883.',
+      // a port, a flag or a user name, not a password: -p counts only for the programs whose password option it is
+      'ssh -p 2222 h', 'docker run -p 8080:80 img', 'mkdir -p /tmp/x', 'cp -pr a b', 'mysql -p db',
+      'redis-cli ping && ssh -p 22 h', 'mosquitto_sub -t t | scp -P 2222 f h:', 'mysql -h h -P 3306 db', 'sudo -u www-data id',
+      'journalctl -u nginx.service', 'sort -u -t: f', 'systemctl --user start a', '--user-agent a:b', 'login -p -h h',
+      '--token-file /etc/t', 'renewing the SAS token: reconnecting', 'tokens: 5', 'grant_type=authorization_code',
+      'Authorization failed', 'microtally run --allow-readable-secret --sink stdout']) {
       expect(maskSecretShapes(text), text).toBe(text);
     }
   });
@@ -175,7 +211,9 @@ describe('secret masking', () => {
   it('takes linear time on adversarial text (1 MiB each, well under a second)', () => {
     const log = agentLog([]);
     for (const unit of ['a', 'a://b:c ', 'a://b:c a://', 'a://b:1/', 'x://y@', 'SharedAccessKey="', 'SharedAccessKey=',
-      '--password ', 'password=password=', 'sig%3D', KEY.slice(0, 20)]) {
+      '--password ', 'password=password=', 'sig%3D', KEY.slice(0, 20), 'mysql -pa ', 'sshpass -p ', ' -p', ' -u a', ' -ua', ' -u a:',
+      ' --user a', 'login -p', 'Authorization: ', 'Authorization: Bearer ', 'Authorization: x ', '"Authorization":"', '--token ',
+      'token=', '--a-a-a-a-a-a-a-a-a']) {
       const text = unit.repeat(Math.ceil((1 << 20) / unit.length));
       const t0 = performance.now();
       log.mask.apply(text);

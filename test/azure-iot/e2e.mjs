@@ -1,14 +1,16 @@
 // The device side against the IoT Hub stand-in, run by scripts/test-azure-iot.sh inside its
-// network namespace (the DNS resolver of peer.mjs is already up there). Starts hub.mjs, runs the
-// device programs of ports/azure-iot/test and checks what the hub saw. Prints `ok`/`FAIL` lines
-// and `N passed, M failed`.
-//   node test/azure-iot/e2e.mjs <build dir> <certificate dir> <hub address> <hub name>
-import { execFileSync, spawn } from 'node:child_process';
+// network namespace (the DNS and SNTP servers of peer.mjs are already up there, logging to
+// <peer log>). Starts hub.mjs, runs the example firmware (examples/threadx-azure-iot, built as
+// <build dir>/example/threadx-azure-iot) and the device programs of ports/azure-iot/test, and
+// checks what the hub saw. Prints `ok`/`FAIL` lines and `N passed, M failed`.
+//   node test/azure-iot/e2e.mjs <build dir> <certificate dir> <hub address> <hub name> <peer log>
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { HubStandIn } from './hub.mjs';
 
-const [build, certs, address, hubName] = process.argv.slice(2);
+const [build, certs, address, hubName, peerLog] = process.argv.slice(2);
+const DEVICE_IP = '10.77.0.2';
 const DEVICE = 'mt-device-1';
 const TAP = 'mt0';
 let passed = 0, failed = 0;
@@ -33,10 +35,32 @@ const records = (message) => message.Events.flatMap((e) => e.Payload.map((p) => 
 const agentArgs = (keyFile, caFile, format, seconds, window) =>
   [TAP, address, hubName, DEVICE, join(certs, keyFile), join(certs, caFile), format, String(seconds), String(window)];
 
+/** The example firmware on the Linux port: the same settings, from the command line. */
+const EXAMPLE = 'example/threadx-azure-iot';
+/** keyFile: the SAS key's file, or `cert:<name>` for <name>.der with its key <name>-key.der. */
+const exampleArgs = (keyFile, caFile, format, seconds, window) => [TAP, '--ip', DEVICE_IP, '--gateway', address,
+  '--dns', address, '--sntp', address, '--hub', hubName, '--device', DEVICE,
+  ...(keyFile.startsWith('cert:')
+    ? ['--cert-file', join(certs, `${keyFile.slice(5)}.der`), '--cert-key-file', join(certs, `${keyFile.slice(5)}-key.der`)]
+    : ['--key-file', join(certs, keyFile)]),
+  '--ca-file', join(certs, caFile), '--format', format, '--run-seconds', String(seconds),
+  '--configuration', `{"network":{"priority":"high"},"priorityIntervals":{"high":${window}}}`];
+const EXAMPLE_AGENT_ID = '00000000-0000-4000-8000-000000000001';
+/** What the example's core ingested (MT_TRACE_FILE, written by the test build's
+ * mt_trace_recorder.c), replayed on V8 with the same agent id and format: its messages. */
+function replayOnV8(traceFile, format) {
+  const lines = readFileSync(traceFile, 'utf8').split('\n').filter(Boolean);
+  const r = spawnSync('node', ['bin/microtally.js', 'replay', traceFile, '--engine', 'v8', '--profile', 'rtos',
+    '--agent-id', EXAMPLE_AGENT_ID, '--format', format], { maxBuffer: 64 << 20 });
+  return { lines, unreplayable: lines.filter((l) => l.includes('"unreplayable"')), stdout: r.stdout, stderr: r.stderr.toString() };
+}
+/** Lines of the peers' log (DNS and SNTP requests served) from line `from` on. */
+const peerLines = (from = 0) => readFileSync(peerLog, 'utf8').split('\n').slice(from).filter(Boolean);
+
 /** Runs a device program to its end; resolves with its output (never rejects). */
-function run(program, args, timeoutMs) {
+function run(program, args, timeoutMs, env = {}) {
   return new Promise((resolve) => {
-    const child = spawn(join(build, program), args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(join(build, program), args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
     let out = '';
     child.stdout.on('data', (d) => { out += d; });
     child.stderr.on('data', (d) => { out += d; });
@@ -111,8 +135,9 @@ console.log('== the adapter: the ThreadX agent\'s messages to the hub, JSON; the
     `on connect the full twin's section is applied and reported with the desired $version, coreSequence 0 (the built-in core) in every report (${JSON.stringify(first)})`);
   check(rejected && second?.configuration?.version === bad && second.configuration.status === 'rejected' &&
     /bogus/.test(second.configuration.reason ?? ''), `a bad patch is rejected whole, reported with the core's reason (${JSON.stringify(second?.configuration)})`);
-  check(applied && third?.configuration?.version === good && third.configuration.status === 'applied',
-    `a good patch after it is applied, reported with its $version ${good}`);
+  check(applied && third?.configuration?.version === good && third.configuration.status === 'applied' &&
+    third.configuration.reason === null,
+    `a good patch after it is applied, reported with its $version ${good} and reason null (the rejection's reason cleared: ${JSON.stringify(third?.configuration)})`);
   const messages = hub.telemetry.map((t) => ({ t, m: JSON.parse(t.payload.toString('utf8')) }));
   check(messages.length >= 3 && messages.every(({ t }) => t.properties['$.ifid'] === IFID && t.properties['$.ct'] === 'application/json' &&
     t.properties['$.ce'] === 'utf-8'), `${messages.length} messages, each with $.ifid ${IFID}, $.ct application/json, $.ce utf-8`);
@@ -136,12 +161,83 @@ console.log('== the adapter: the ThreadX agent\'s messages to the hub, JSON; the
   check(new Set(messages.map(({ m }) => JSON.stringify(m))).size === messages.length && ids.length > 0, 'no message arrives twice');
 }
 
-console.log('== the adapter: CBOR messages, decodable by microtally decode');
+console.log('== the example firmware (examples/threadx-azure-iot): time by SNTP, the hub by DNS, TLS, the twin, JSON');
+{
+  hub.telemetry = []; hub.reportedPatches = []; hub.connects = []; hub.twinGets = 0;
+  hub.desired = { microtally: { maxPackingDelay: 0 } };
+  hub.desiredVersion = 7;
+  const peerFrom = peerLines().length;
+  const startedAt = Date.now();
+  const traceFile = join(build, 'example-trace.jsonl');
+  const device = run(EXAMPLE, exampleArgs('device.key', 'ca.der', 'json', 12, 2), 60000, { MT_TRACE_FILE: traceFile });
+  const onConnect = await waitFor(() => hub.reportedPatches.length >= 1, 25000);
+  const bad = hub.sendDesired({ microtally: { bogus: 1 } });
+  const rejected = await waitFor(() => hub.reportedPatches.length >= 2, 10000);
+  const good = hub.sendDesired({ microtally: { network: { priority: 'medium' }, priorityIntervals: { medium: 2 } } });
+  const applied = await waitFor(() => hub.reportedPatches.length >= 3, 10000);
+  const r = await device;
+  const served = peerLines(peerFrom);
+  const sntp = served.filter((l) => l.startsWith(`sntp ${DEVICE_IP}:123 48 -> 48`));
+  const messages = hub.telemetry.map((t) => ({ t, m: JSON.parse(t.payload.toString('utf8')) }));
+  // Timestamps from the SNTP time (the server gives this host's clock): close to the hub's.
+  const skew = messages.map(({ t, m }) => Math.abs(t.at - Date.parse(m.Events[0].TimestampUTC)));
+  check(/^example: sntp status=0x0$/m.test(r.out) && sntp.length >= 1 && hub.connects[0]?.accepted &&
+    skew.length > 0 && skew.every((ms) => ms < 10000),
+    `the time comes from NetX Duo's SNTP client (${sntp.length} request(s) served): the hub accepts the SAS expiry, timestamps within ${Math.max(...skew)} ms of the hub's clock`);
+  const [first, second, third] = hub.reportedPatches.map((p) => p.microtally);
+  check(onConnect && hub.twinGets === 1 && first?.configuration?.version === 7 && first.configuration.status === 'applied' &&
+    first.agentVersion === 'example-1.0' && rejected && second?.configuration?.version === bad &&
+    second.configuration.status === 'rejected' && /bogus/.test(second.configuration.reason ?? '') &&
+    applied && third?.configuration?.version === good && third.configuration.status === 'applied' &&
+    third.configuration.reason === null,
+    `the twin: the full twin's section applied on connect ($version 7), a bad patch rejected whole with the core's reason, a good one applied ($version ${good}, reason null)`);
+  check(messages.length >= 3 && messages.every(({ t }) => t.properties['$.ifid'] === IFID && t.properties['$.ct'] === 'application/json' &&
+    t.properties['$.ce'] === 'utf-8'), `${messages.length} messages, each with $.ifid, $.ct application/json, $.ce utf-8`);
+  const all = messages.flatMap(({ m }) => records(m)).filter((x) => x.Name === 'ConnectionCreate' && x.LocalAddress === DEVICE_IP);
+  // DNS: one A query for the hub's name and its answer with one A record (16 bytes more),
+  // each with 28 bytes of IPv4 and UDP headers; the resolver logged the same port and sizes.
+  const query = 12 + hubName.length + 2 + 4;
+  const dns = all.filter((x) => x.Protocol === 'udp' && x.RemoteAddress === address && x.RemotePort === 53);
+  const dnsServed = served.filter((l) => l.startsWith(`dns ${DEVICE_IP}:`));
+  check(dns.length === 1 && dns[0].BytesOut === query + 28 && dns[0].BytesIn === query + 16 + 28 && dns[0].HitCount === 2 &&
+    dns[0].Direction === 'Out' && dns[0].ApplicationProtocol === 'dns' && dnsServed.length === 1 &&
+    dnsServed[0] === `dns ${DEVICE_IP}:${dns[0].LocalPort} ${query} -> ${query + 16}`,
+    `the hub's name resolved by NetX Duo's DNS client arrives as a ConnectionCreate ${DEVICE_IP}:${dns[0]?.LocalPort} -> ${address}:53, ${query + 28} bytes out, ${query + 44} in (${JSON.stringify(dns[0])}; resolver: ${dnsServed.join(', ')})`);
+  const tls = all.filter((x) => x.Protocol === 'tcp' && x.RemoteAddress === address && x.RemotePort === 8883);
+  // One record per window the connection was active in; the first (the device's SYN) is Out, a
+  // later window may begin with the hub's packet (a twin patch pushed), so only bytes both ways.
+  // (Other ports may show up too: the hub's last packets to the previous program's connection
+  // reach this one, which has the same address, and its RSTs; real traffic, recorded as such.)
+  const mine = tls.filter((x) => x.LocalPort === hub.connects[0]?.port);
+  const sum = (k) => mine.reduce((n, x) => n + x[k], 0);
+  check(hub.connects.length === 1 && mine.length >= 1 && mine[0].Direction === 'Out' && sum('BytesOut') > 0 && sum('BytesIn') > 0,
+    `the TLS connection to the hub arrives as ConnectionCreate ${DEVICE_IP}:${hub.connects[0]?.port} -> ${address}:8883, the port the hub saw (${mine.length} record(s), ${sum('BytesOut')} bytes out, ${sum('BytesIn')} in)`);
+  const fin = finalLine(r.out);
+  check(fin.made === hub.telemetry.length && fin.sent === fin.made && fin.queued === 0 && fin.dropped === 0 &&
+    new Set(messages.map(({ t }) => t.payload.toString('hex'))).size === messages.length,
+    `every message the example made (${fin.made}) reached the hub once (${hub.telemetry.length})`);
+  // SPEC R9: the same events replayed on V8 give the same bytes as the hub received.
+  const v8 = replayOnV8(traceFile, 'json');
+  const replayed = v8.stdout.toString('utf8').split('\n').filter(Boolean);
+  const received = hub.telemetry.map((t) => t.payload.toString('utf8'));
+  const firstDiff = received.findIndex((m, i) => m !== replayed[i]);
+  check(v8.unreplayable.length === 0 && v8.lines.filter((l) => l.startsWith('{"kind":"connection"')).length >= 2 &&
+    v8.lines.some((l) => l.startsWith('{"kind":"config"')) && received.length >= 3 &&
+    replayed.length === received.length && firstDiff === -1 && /bogus/.test(v8.stderr),
+    `microtally replay on V8 of the ${v8.lines.length} inputs the example's core took (connections, ticks, the twin's configurations, the rejected one rejected there too) prints the ${replayed.length} messages the hub received, byte for byte${firstDiff >= 0 ? ` (message ${firstDiff} differs)` : ''}`);
+}
+
+console.log('== the example: CBOR messages, decodable by microtally decode');
 {
   hub.telemetry = []; hub.reportedPatches = []; hub.connects = [];
   hub.desired = {};
-  await run('test_agent_hub', agentArgs('device.key', 'ca.der', 'cbor', 6, 2), 60000);
+  const traceFile = join(build, 'example-trace-cbor.jsonl');
+  await run(EXAMPLE, exampleArgs('device.key', 'ca.der', 'cbor', 6, 2), 60000, { MT_TRACE_FILE: traceFile });
   const cbor = hub.telemetry;
+  const v8 = replayOnV8(traceFile, 'cbor');
+  const received = Buffer.concat(cbor.map((t) => t.payload));
+  check(v8.unreplayable.length === 0 && cbor.length >= 2 && received.equals(v8.stdout),
+    `microtally replay --format cbor on V8 of the same ${v8.lines.length} inputs gives the ${received.length} CBOR bytes the hub received, byte for byte`);
   check(cbor.length >= 2 && cbor.every((t) => t.properties['$.ifid'] === IFID && t.properties['$.ct'] === 'application/cbor' && !('$.ce' in t.properties)),
     `${cbor.length} CBOR messages with $.ifid and $.ct application/cbor, no $.ce`);
   let decoded = [];
@@ -149,18 +245,19 @@ console.log('== the adapter: CBOR messages, decodable by microtally decode');
     const out = execFileSync('node', ['bin/microtally.js', 'decode', '-'], { input: Buffer.concat(cbor.map((t) => t.payload)) }).toString();
     decoded = out.split('\n').filter(Boolean).map((l) => JSON.parse(l));
   } catch (e) { console.log(`   decode: ${e.message.split('\n')[0]}`); }
-  const udp = decoded.flatMap(records).filter((x) => x.Name === 'ConnectionCreate' && x.Protocol === 'udp' && x.LocalPort === 40001 && x.RemotePort === 7000);
-  check(decoded.length === cbor.length && udp.length === 1 && udp[0].BytesOut === 128 && udp[0].BytesIn === 128,
-    `microtally decode reads every message; the UDP flow is there with 128 bytes out and in (${decoded.length} decoded)`);
+  const query = 12 + hubName.length + 2 + 4;
+  const udp = decoded.flatMap(records).filter((x) => x.Name === 'ConnectionCreate' && x.Protocol === 'udp' && x.RemotePort === 53);
+  check(decoded.length === cbor.length && udp.length === 1 && udp[0].BytesOut === query + 28 && udp[0].BytesIn === query + 44,
+    `microtally decode reads every message; the DNS flow is there with ${query + 28} bytes out, ${query + 44} in (${decoded.length} decoded)`);
 }
 
-console.log('== the hub away for 30 s: every message made meanwhile arrives after the reconnect, none twice');
+console.log('== the example, the hub away for 30 s: every message made meanwhile arrives after the reconnect, none twice');
 {
   hub.telemetry = []; hub.reportedPatches = []; hub.connects = [];
   hub.desired = {};
   // Reconnect attempts back off 1, 2, 4, 8, 16 s (+ up to 25 %): the one after the restart comes
   // 31 to 39 s after the stop, well within the 60 s run.
-  const device = run('test_agent_hub', agentArgs('device.key', 'ca.der', 'json', 60, 3), 150000);
+  const device = run(EXAMPLE, exampleArgs('device.key', 'ca.der', 'json', 60, 3), 150000);
   const up = await waitFor(() => hub.telemetry.length >= 1, 20000);
   await hub.stop();
   const stoppedAt = Date.now();
@@ -201,10 +298,10 @@ console.log('== an outbox of two messages: the overflow while the hub is away is
     `the messages received carry transport Dropped ${carried} in ${transport.length} record(s) = the ${fin.dropped} the adapter dropped`);
 }
 
-console.log('== the adapter refused: retried with capped, jittered backoff, the reason in its status');
+console.log('== the example refused: retried with capped, jittered backoff, the reason in its status');
 for (const [what, keyFile, caFile, hubSees] of [['a wrong SAS key', 'wrong.key', 'ca.der', true], ['a wrong CA', 'device.key', 'other-ca.der', false]]) {
   hub.connects = []; hub.telemetry = [];
-  const r = await run('test_agent_hub', agentArgs(keyFile, caFile, 'json', 20, 2), 60000);
+  const r = await run(EXAMPLE, exampleArgs(keyFile, caFile, 'json', 20, 2), 60000);
   const st = finalLine(r.out);
   // Backoff 1, 2, 4, 8 s (+ up to 25 %): attempts at about 0, 1, 3, 7 and 15 s in 20 s.
   check(r.code === 0 && st.connects >= 4 && st.connects <= 6 && st.connected === 0 && st.last_error !== 0 && st.state !== 2 &&
@@ -258,6 +355,29 @@ console.log('== core updates: the direct method microtally-update (offset + chun
   check(hub.reportedPatches.some((p) => p.microtally?.coreSequence === 5) && status?.status === 200 && status.body?.result === 'applied' &&
     status.body?.coreSequence === 5, `after the swap the device reports coreSequence 5; the status call answers applied (${JSON.stringify(status?.body)})`);
   check(unknown?.status === 404, 'another direct method is answered 404');
+}
+
+console.log('== X.509: the example with a device certificate (the middleware\'s nx_azure_iot_hub_client_device_cert_set)');
+await hub.stop();
+hub.opts.clientCa = readFileSync(join(certs, 'device-ca.crt'));
+await hub.start();
+{
+  hub.connects = []; hub.telemetry = []; hub.desired = {};
+  const r = await run(EXAMPLE, exampleArgs('cert:device-cert', 'ca.der', 'json', 6, 2), 60000);
+  const fin = finalLine(r.out), c = hub.connects[0];
+  check(hub.connects.length === 1 && c.accepted && c.certificate === DEVICE && c.password === false &&
+    hub.telemetry.length >= 2 && fin.made === hub.telemetry.length && fin.sent === fin.made && fin.connected === 1,
+    `the device presents its certificate (CN ${c?.certificate}, from the device CA, no SAS password): accepted, ${hub.telemetry.length} messages arrive`);
+}
+{
+  hub.connects = []; hub.telemetry = [];
+  const r = await run(EXAMPLE, exampleArgs('cert:wrong-cert', 'ca.der', 'json', 10, 2), 60000);
+  const st = finalLine(r.out);
+  // Backoff 1, 2, 4 s (+ up to 25 %): attempts at about 0, 1, 3 and 7 s in 10 s.
+  check(r.code === 0 && hub.connects.length === st.connects && st.connects >= 3 && st.connects <= 5 &&
+    hub.connects.every((x) => !x.accepted && /^client certificate not from the device CA/.test(x.reason)) &&
+    st.connected === 0 && [0x10085, 0x10007].includes(st.last_error) && hub.telemetry.length === 0,
+    `a certificate from no trusted CA (same CN): refused at every CONNECT (${hub.connects[0]?.reason}), ${st.connects} attempts in 10 s, last error 0x${(st.last_error ?? 0).toString(16)} in the status (0x10085 not authorized, or 0x10007 when the hub's close after its refusing CONNACK is seen first)`);
 }
 
 await hub.stop();

@@ -32,6 +32,16 @@ export function sasProblem(password, hub, deviceId, keyBase64, nowSeconds) {
   return '';
 }
 
+/** Checks the device's X.509 certificate (CA-signed authentication): it chains to the device CA
+ * and its subject's CN is the device id. Returns '' when valid, else the reason. */
+export function certificateProblem(socket, deviceId) {
+  const cert = socket.getPeerCertificate();
+  if (!cert || !cert.subject) return 'no client certificate';
+  if (!socket.authorized) return `client certificate not from the device CA (${socket.authorizationError})`;
+  if (cert.subject.CN !== deviceId) return `client certificate CN ${cert.subject.CN} is not ${deviceId}`;
+  return '';
+}
+
 /** RFC 7386 merge of a patch into a twin section. */
 function merge(target, patch) {
   for (const [k, v] of Object.entries(patch)) {
@@ -44,10 +54,11 @@ function merge(target, patch) {
 }
 
 export class HubStandIn {
-  /** opts: { hub, deviceId, key (base64), cert, privateKey (PEM), address, port } */
+  /** opts: { hub, deviceId, key (base64), cert, privateKey (PEM), address, port, clientCa (PEM,
+   * optional: X.509 device authentication, below) } */
   constructor(opts) {
     this.opts = opts;
-    this.connects = [];   // { clientId, username, accepted, reason, at }
+    this.connects = [];   // { clientId, username, accepted, reason, at, port (the device's TCP port), certificate (its CN, if any) }
     this.telemetry = [];  // { topic, properties, payload: Buffer, at }
     this.twinGets = 0;
     this.reportedPatches = []; // parsed bodies, in order
@@ -63,7 +74,11 @@ export class HubStandIn {
   }
 
   start() {
-    this.server = createServer({ cert: this.opts.cert, key: this.opts.privateKey, minVersion: 'TLSv1.2', maxVersion: 'TLSv1.2' },
+    // With clientCa the hub asks every device for its certificate (X.509 authentication, as IoT
+    // Hub does for CA-signed devices); the TLS layer never refuses one, the CONNECT check does,
+    // so a refusal is recorded with its reason like a wrong SAS key.
+    const x509 = this.opts.clientCa ? { requestCert: true, rejectUnauthorized: false, ca: this.opts.clientCa } : {};
+    this.server = createServer({ cert: this.opts.cert, key: this.opts.privateKey, minVersion: 'TLSv1.2', maxVersion: 'TLSv1.2', ...x509 },
       (socket) => this.serve(socket));
     this.server.on('tlsClientError', () => {});
     return new Promise((resolve, reject) => {
@@ -130,8 +145,10 @@ export class HubStandIn {
       let reason = '';
       if (p.clientId !== deviceId) reason = `client id ${p.clientId} is not ${deviceId}`;
       else if (!p.username || !p.username.startsWith(`${hub}/${deviceId}/?api-version=`)) reason = `user name ${p.username} is not IoT Hub's`;
+      else if (this.opts.clientCa) reason = certificateProblem(socket, deviceId);
       else reason = sasProblem(password, hub, deviceId, key, Math.floor(Date.now() / 1000));
-      this.connects.push({ clientId: p.clientId, username: p.username, accepted: !reason, reason, at: Date.now() });
+      this.connects.push({ clientId: p.clientId, username: p.username, accepted: !reason, reason, at: Date.now(), port: socket.remotePort,
+        certificate: socket.getPeerCertificate?.()?.subject?.CN, password: p.password !== undefined });
       this.write(socket, { cmd: 'connack', returnCode: reason ? 5 : 0, sessionPresent: false });
       if (reason) socket.end();
       else socket.authenticated = true;

@@ -5,7 +5,7 @@
 // Node cannot open netlink sockets or load BPF programs itself.
 
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -20,6 +20,16 @@ function packageRoot(): string {
 
 /** Where the build puts the helper (scripts/build-native.mjs). */
 export const HELPER_PATH = join(packageRoot(), 'build/native/microtally-events');
+
+/** Why the build left `what` out, as scripts/build-native.mjs recorded it beside the helper. */
+export function notBuiltReason(what: 'helper' | 'probe' | 'notify', helperPath = HELPER_PATH): string | undefined {
+  try {
+    const why = (JSON.parse(readFileSync(join(dirname(helperPath), 'not-built.json'), 'utf8')) as Record<string, unknown>)[what];
+    return typeof why === 'string' ? why : undefined;
+  } catch {
+    return undefined;
+  }
+}
 
 export interface KernelProcessEvent {
   ev: 'exec' | 'fork';
@@ -120,6 +130,12 @@ export function lostCounts(e: Record<string, unknown>): Array<['process' | 'netw
   return ([['process', n - sock], ['network', sock]] as Array<['process' | 'network', number]>).filter(([, c]) => c > 0);
 }
 
+/** The helper's exec probe status, with the build's own reason when it was built without the probe. */
+function probeStatus(exec: string, helperPath: string): string {
+  const why = exec.startsWith('built without the exec probe') ? notBuiltReason('probe', helperPath) : undefined;
+  return why ? `built without the exec probe: ${why}` : exec;
+}
+
 /**
  * Starts the helper; resolves once it reported which sources it opened (or failed to start:
  * then both carry the reason and the caller falls back to polling).
@@ -128,7 +144,9 @@ export function startKernelEvents(opts: KernelEventOptions, stats = new KernelEv
   const path = opts.helperPath ?? HELPER_PATH;
   const failed = (why: string): KernelSources => ({ proc: why, exec: why, sock: why, realtime: false, stop() {} });
   if (process.platform !== 'linux') return Promise.resolve(failed('not Linux'));
-  if (!existsSync(path)) return Promise.resolve(failed(`helper ${path} not built (needs a C compiler at build time)`));
+  if (!existsSync(path)) {
+    return Promise.resolve(failed(`helper ${path} not built (${notBuiltReason('helper', path) ?? `run \`node scripts/build-native.mjs\` in ${dirname(dirname(dirname(path)))}`})`));
+  }
   return new Promise((resolve) => {
     let child: ChildProcess;
     try {
@@ -202,7 +220,7 @@ export function startKernelEvents(opts: KernelEventOptions, stats = new KernelEv
           if (ready) break;
           ready = true;
           clearTimeout(timer);
-          resolve({ proc: String(e.proc), exec: String(e.exec ?? 'not reported by the helper'), sock: String(e.sock),
+          resolve({ proc: String(e.proc), exec: probeStatus(String(e.exec ?? 'not reported by the helper'), path), sock: String(e.sock),
             realtime: e.rt === true, stop });
           break;
         default: break;

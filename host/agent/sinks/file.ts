@@ -36,23 +36,24 @@ export class FileSink implements Sink {
    * `onDropped` hears of every message not written (as the stdout sink's), for the core's count.
    */
   constructor(readonly path: string, private readonly log: Logger, private readonly onDropped?: (messages: number) => void) {
-    const { O_WRONLY, O_APPEND, O_CREAT, O_NOFOLLOW, O_NONBLOCK } = constants;
+    this.fd = openSinkFile(path);
+  }
+
+  /**
+   * Opens the path again (SIGHUP: log rotation moved the file away) and writes there from now on;
+   * when it cannot (or must not), says so in one line and keeps writing to the file it had.
+   */
+  reopen(): void {
     let fd: number;
     try {
-      fd = openSync(path, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_NONBLOCK, 0o600);
+      fd = openSinkFile(this.path);
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ELOOP') throw new Error('is a symbolic link: refused (the file sink never follows one)');
-      throw new Error(describeError(e));
+      this.log.error(`SIGHUP: cannot reopen ${this.path}: ${(e as Error).message}; still appending to the file opened before`);
+      return;
     }
-    const st = fstatSync(fd);
-    const me = process.geteuid?.();
-    const refuse = !st.isFile() && !st.isCharacterDevice() ? 'is not a regular file: refused'
-      : st.isFile() && me !== undefined && st.uid !== me ? `belongs to uid ${st.uid}, not to the agent's user (uid ${me}): refused` : undefined;
-    if (refuse) {
-      closeSync(fd);
-      throw new Error(refuse);
-    }
+    if (this.fd !== undefined) closeSync(this.fd);
     this.fd = fd;
+    this.log.info(`SIGHUP: ${this.path} reopened`);
   }
 
   send(message: string | Uint8Array): void {
@@ -88,4 +89,25 @@ export class FileSink implements Sink {
     }
     return Promise.resolve(this.dropped);
   }
+}
+
+/** Opens (creating, 0600) `path` for appending; throws a one-line Error when it cannot or must not. */
+function openSinkFile(path: string): number {
+  const { O_WRONLY, O_APPEND, O_CREAT, O_NOFOLLOW, O_NONBLOCK } = constants;
+  let fd: number;
+  try {
+    fd = openSync(path, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_NONBLOCK, 0o600);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ELOOP') throw new Error('is a symbolic link: refused (the file sink never follows one)');
+    throw new Error(describeError(e));
+  }
+  const st = fstatSync(fd);
+  const me = process.geteuid?.();
+  const refuse = !st.isFile() && !st.isCharacterDevice() ? 'is not a regular file: refused'
+    : st.isFile() && me !== undefined && st.uid !== me ? `belongs to uid ${st.uid}, not to the agent's user (uid ${me}): refused` : undefined;
+  if (refuse) {
+    closeSync(fd);
+    throw new Error(refuse);
+  }
+  return fd;
 }

@@ -7,6 +7,7 @@ import { connect, type IClientOptions, type MqttClient } from 'mqtt';
 import type { Logger } from '../log.js';
 import { Outbox, transportDropped, type OutboxLimits } from '../outbox.js';
 import type { Sink } from './sink.js';
+import { DIRECT, type Transport } from './transport.js';
 
 /** The message properties IoT Hub reads from the topic: interface id, content type, encoding. */
 export const SECURITY_MESSAGE_PROPERTIES: Array<[string, string]> = [
@@ -21,9 +22,10 @@ export const CBOR_MESSAGE_PROPERTIES: Array<[string, string]> = [
   ['$.ct', 'application/cbor'],
 ];
 
-export function telemetryTopic(deviceId: string, format: 'json' | 'cbor' = 'json'): string {
+export function telemetryTopic(deviceId: string, format: 'json' | 'cbor' = 'json', moduleId?: string): string {
   const props = (format === 'cbor' ? CBOR_MESSAGE_PROPERTIES : SECURITY_MESSAGE_PROPERTIES).map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(v)}`).join('&');
-  return `devices/${encodeURIComponent(deviceId)}/messages/events/${props}`;
+  const module = moduleId ? `/modules/${encodeURIComponent(moduleId)}` : '';
+  return `devices/${encodeURIComponent(deviceId)}${module}/messages/events/${props}`;
 }
 
 /** What other agent parts (the twin) may do on the live connection. */
@@ -33,17 +35,25 @@ export interface MqttSession {
 }
 
 export interface MqttSinkOptions {
-  /** mqtt://host:port or mqtts://host:port */
+  /** mqtt://host:port, mqtts://host:port, ws://host:port/path or wss://host:port/path */
   url: string;
   deviceId: string;
+  /** A module identity: client id `device/module`, telemetry on the module's topic. */
+  moduleId?: string;
   log: Logger;
   username?: string;
   /** Called at each connection attempt, so a renewed SAS token is used. */
   password?: () => string;
   /** When to reconnect with a fresh password (ms since the epoch), asked after each connect. */
   renewAt?: () => number;
-  tls?: Pick<IClientOptions, 'ca' | 'rejectUnauthorized' | 'servername'>;
+  tls?: Pick<IClientOptions, 'ca' | 'rejectUnauthorized' | 'servername' | 'cert' | 'key'>;
+  /** Turns a connection error into the one line logged (e.g. a TLS error naming the file to fix). */
+  explainError?: (e: Error) => string;
   outbox?: OutboxLimits;
+  /** Makes the outbox instead (the disk outbox, host/agent/diskoutbox.ts), given the drop handler. */
+  createOutbox?: (onDrop?: (text: string | Uint8Array) => void) => Outbox;
+  /** WebSockets through a proxy (sinks/transport.ts); direct by default. */
+  transport?: Transport;
   backoff?: { initialMs: number; maxMs: number };
   maxInFlight?: number;
   /**
@@ -59,6 +69,8 @@ export class MqttSink implements Sink {
   /** Where CBOR messages go: the same topic with `$.ct=application/cbor`. */
   readonly cborTopic: string;
   readonly outbox: Outbox;
+  /** The MQTT client id: the device id, or `device/module`. */
+  readonly clientId: string;
   /** Connections established so far. */
   connects = 0;
   private client?: MqttClient;
@@ -77,15 +89,19 @@ export class MqttSink implements Sink {
   private readonly log: Logger;
 
   constructor(private readonly opts: MqttSinkOptions) {
-    this.topic = telemetryTopic(opts.deviceId);
-    this.cborTopic = telemetryTopic(opts.deviceId, 'cbor');
+    this.clientId = opts.moduleId ? `${opts.deviceId}/${opts.moduleId}` : opts.deviceId;
+    this.topic = telemetryTopic(opts.deviceId, 'json', opts.moduleId);
+    this.cborTopic = telemetryTopic(opts.deviceId, 'cbor', opts.moduleId);
     const onDropped = opts.onDropped;
-    this.outbox = new Outbox(opts.outbox, onDropped && ((text) => onDropped(1 + transportDropped(text))));
+    const onDrop = onDropped && ((text: string | Uint8Array) => onDropped(1 + transportDropped(text)));
+    this.outbox = opts.createOutbox ? opts.createOutbox(onDrop) : new Outbox(opts.outbox, onDrop);
     this.log = opts.log;
     this.connect();
   }
 
   get connected(): boolean { return this.isConnected; }
+
+  private get transport(): Transport { return this.opts.transport ?? DIRECT; }
 
   onConnect(handler: (s: MqttSession) => void): void { this.connectHandlers.push(handler); }
   onMessage(handler: (topic: string, payload: Buffer) => void): void { this.messageHandlers.push(handler); }
@@ -116,7 +132,7 @@ export class MqttSink implements Sink {
     this.isConnected = false;
     if (client) await new Promise<void>((resolve) => client.end(this.outbox.length > 0, {}, () => resolve()));
     this.reportDropped();
-    const left = this.outbox.length;
+    const left = this.outbox.length - this.outbox.close(); // kept on disk: sent after the next start
     if (left > 0) this.log.error(`${left} message(s) not delivered to ${this.opts.url} before exit`);
     return left + this.outbox.dropped;
   }
@@ -124,7 +140,7 @@ export class MqttSink implements Sink {
   private connect(): void {
     const gen = ++this.generation;
     const client = connect(this.opts.url, {
-      clientId: this.opts.deviceId,
+      clientId: this.clientId,
       username: this.opts.username,
       password: this.opts.password?.(),
       protocolVersion: 4,
@@ -133,6 +149,7 @@ export class MqttSink implements Sink {
       reconnectPeriod: 0,
       connectTimeout: 10_000,
       ...this.opts.tls,
+      ...this.transport.options,
     });
     this.client = client;
     let errorLogged = false;
@@ -141,7 +158,7 @@ export class MqttSink implements Sink {
       this.isConnected = true;
       this.attempt = 0;
       this.connects++;
-      this.log.info(`connected to ${this.opts.url} as ${this.opts.deviceId}`);
+      this.log.info(`connected to ${this.opts.url} as ${this.clientId}${this.transport.via ? ` ${this.transport.via}` : ''}`);
       this.scheduleRenewal(gen);
       this.reportDropped();
       const session = this.session(client, gen);
@@ -155,7 +172,8 @@ export class MqttSink implements Sink {
     client.on('error', (e) => {
       if (gen !== this.generation || errorLogged) return;
       errorLogged = true;
-      this.log.warn(`MQTT ${this.opts.url}: ${e.message}`);
+      // Through a proxy the proxy's view explains a failure first; directly, TLS's (iothub/identity.ts).
+      this.log.warn(`MQTT ${this.opts.url}: ${this.transport.via ? this.transport.explain(e) : this.opts.explainError?.(e) ?? e.message}`);
     });
     client.on('close', () => {
       if (gen !== this.generation) return;
@@ -167,7 +185,9 @@ export class MqttSink implements Sink {
       client.end(true);
       if (wasConnected && !this.renewing) this.log.warn(`disconnected from ${this.opts.url}; ${this.outbox.length} message(s) queued`);
       // The first failed attempt of an outage is worth a line even when the broker said nothing (e.g. refused credentials).
-      if (!wasConnected && !errorLogged && this.attempt === 0) this.log.warn(`connection to ${this.opts.url} closed before it was accepted`);
+      const refused = wasConnected || errorLogged ? undefined : this.transport.refusal();
+      if (refused) this.log.warn(`MQTT ${this.opts.url}: ${refused}`);
+      else if (!wasConnected && !errorLogged && this.attempt === 0) this.log.warn(`connection to ${this.opts.url} closed before it was accepted`);
       const delay = this.renewing ? 0 : this.backoffDelay();
       this.renewing = false;
       this.reconnectTimer = setTimeout(() => { this.reconnectTimer = undefined; this.connect(); }, delay);

@@ -14,50 +14,20 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
-#include <time.h>
 
 #include "microtally_netx.h"
 #include "microtally_threadx.h"
 #include "microtally_threadx_update.h"
 #include "mt_azure_iot.h"
-#include "nx_api.h"
-#include "nx_azure_iot_hub_client.h"
-#include "nx_tap_driver.h"
-#include "nxd_dns.h"
+#include "test_device.h"
 
-extern NX_CRYPTO_METHOD crypto_method_hmac, crypto_method_hmac_sha256, crypto_method_tls_prf_sha256,
-    crypto_method_sha256, crypto_method_aes_cbc_128, crypto_method_rsa;
-extern const NX_CRYPTO_CIPHERSUITE nx_crypto_tls_rsa_with_aes_128_cbc_sha256,
-    nx_crypto_x509_rsa_sha_256;
-static const NX_CRYPTO_METHOD *crypto_methods[] = {
-    &crypto_method_hmac,   &crypto_method_hmac_sha256, &crypto_method_tls_prf_sha256,
-    &crypto_method_sha256, &crypto_method_aes_cbc_128, &crypto_method_rsa};
-static const NX_CRYPTO_CIPHERSUITE *cipher_map[] = {&nx_crypto_tls_rsa_with_aes_128_cbc_sha256,
-                                                    &nx_crypto_x509_rsa_sha_256};
-
-static const char *tap_name, *hub, *device_id;
+static TEST_DEVICE device = {.program = "test_agent_hub"};
 static ULONG peer;
 static UINT cbor;
 static ULONG run_seconds;
 static char configuration[160];
-static UCHAR key[128];
-static UINT key_length;
-static UCHAR ca_der[4096];
-static UINT ca_length;
 
-static NX_PACKET_POOL pool;
-static UCHAR pool_memory[96 * (1536 + sizeof(NX_PACKET))];
-static NX_IP ip;
-static UCHAR ip_stack[16384];
-static UCHAR arp_cache[1024];
-static NX_DNS dns;
-static NX_AZURE_IOT iot;
-static UCHAR iot_stack[32768];
 static NX_AZURE_IOT_HUB_CLIENT client;
-static UCHAR tls_metadata[16 * 1024];
-static NX_SECURE_X509_CERT ca_cert;
-static TX_THREAD main_thread;
-static UCHAR main_stack[32768];
 static UCHAR adapter_stack[65536];
 static UCHAR agent_stack[65536];
 static ULONG agent_queue[256 * MT_TX_EVENT_ULONGS];
@@ -103,12 +73,7 @@ static const MT_AZ_UPDATE_OPS update_ops = {
     mt_tx_update_begin,  mt_tx_update_write,    mt_tx_update_commit, mt_tx_update_expected_offset,
     mt_tx_update_result, mt_tx_update_sequence, MT_TX_PENDING,       MT_TX_UPDATE_REPEATED};
 
-/* Unix time for SAS expiry, certificate dates and the agent: the host's clock (the example
- * firmware uses SNTP). */
-static UINT unix_time_get(ULONG *unix_time) {
-  *unix_time = (ULONG)time(NULL);
-  return NX_SUCCESS;
-}
+/* The agent's clock: the host's (the example firmware uses SNTP). */
 static uint64_t clock_ms(VOID) {
   struct timeval now;
   gettimeofday(&now, NULL);
@@ -119,23 +84,23 @@ static void flows(void) {
   NX_PACKET *packet, *in;
   ULONG got;
   for (ULONG i = 0; i < sizeof payload; i++) payload[i] = (UCHAR)(i * 7u + 3u);
-  if (nx_udp_socket_create(&ip, &udp, "udp", NX_IP_NORMAL, NX_FRAGMENT_OKAY, 0x80, 8) ==
+  if (nx_udp_socket_create(&test_ip, &udp, "udp", NX_IP_NORMAL, NX_FRAGMENT_OKAY, 0x80, 8) ==
           NX_SUCCESS &&
       nx_udp_socket_bind(&udp, 40001, NX_NO_WAIT) == NX_SUCCESS &&
-      nx_packet_allocate(&pool, &packet, NX_UDP_PACKET, NX_WAIT_FOREVER) == NX_SUCCESS) {
-    nx_packet_data_append(packet, payload, 100, &pool, NX_WAIT_FOREVER);
+      nx_packet_allocate(&test_pool, &packet, NX_UDP_PACKET, NX_WAIT_FOREVER) == NX_SUCCESS) {
+    nx_packet_data_append(packet, payload, 100, &test_pool, NX_WAIT_FOREVER);
     if (nx_udp_socket_send(&udp, packet, peer, 7000) != NX_SUCCESS) nx_packet_release(packet);
     if (nx_udp_socket_receive(&udp, &in, 500) == NX_SUCCESS) {
       printf("flow: udp echoed %lu\n", (unsigned long)in->nx_packet_length);
       nx_packet_release(in);
     }
   }
-  if (nx_tcp_socket_create(&ip, &tcp, "tcp", NX_IP_NORMAL, NX_FRAGMENT_OKAY, 0x80, 8192, NX_NULL,
-                           NX_NULL) == NX_SUCCESS &&
+  if (nx_tcp_socket_create(&test_ip, &tcp, "tcp", NX_IP_NORMAL, NX_FRAGMENT_OKAY, 0x80, 8192,
+                           NX_NULL, NX_NULL) == NX_SUCCESS &&
       nx_tcp_client_socket_bind(&tcp, 40002, NX_NO_WAIT) == NX_SUCCESS &&
       nx_tcp_client_socket_connect(&tcp, peer, 7001, 500) == NX_SUCCESS &&
-      nx_packet_allocate(&pool, &packet, NX_TCP_PACKET, NX_WAIT_FOREVER) == NX_SUCCESS) {
-    nx_packet_data_append(packet, payload, sizeof payload, &pool, NX_WAIT_FOREVER);
+      nx_packet_allocate(&test_pool, &packet, NX_TCP_PACKET, NX_WAIT_FOREVER) == NX_SUCCESS) {
+    nx_packet_data_append(packet, payload, sizeof payload, &test_pool, NX_WAIT_FOREVER);
     if (nx_tcp_socket_send(&tcp, packet, 500) != NX_SUCCESS) nx_packet_release(packet);
     ULONG total = 0;
     while (total < sizeof payload && nx_tcp_socket_receive(&tcp, &in, 500) == NX_SUCCESS) {
@@ -152,23 +117,7 @@ static void flows(void) {
 
 static void main_entry(ULONG unused) {
   (void)unused;
-  UINT status = nx_dns_create(&dns, &ip, (UCHAR *)"dns");
-  if (status == NX_SUCCESS) status = nx_dns_packet_pool_set(&dns, &pool);
-  if (status == NX_SUCCESS) status = nx_dns_server_add(&dns, peer);
-  if (status == NX_SUCCESS)
-    status = nx_azure_iot_create(&iot, (UCHAR *)"iot", &ip, &pool, &dns, iot_stack,
-                                 sizeof iot_stack, 3, unix_time_get);
-  if (status == NX_SUCCESS)
-    status = nx_secure_x509_certificate_initialize(&ca_cert, ca_der, (USHORT)ca_length, NX_NULL, 0,
-                                                   NX_NULL, 0, NX_SECURE_X509_KEY_TYPE_NONE);
-  if (status == NX_SUCCESS)
-    status = nx_azure_iot_hub_client_initialize(
-        &client, &iot, (const UCHAR *)hub, (UINT)strlen(hub), (const UCHAR *)device_id,
-        (UINT)strlen(device_id), (const UCHAR *)"", 0, crypto_methods,
-        sizeof crypto_methods / sizeof crypto_methods[0], cipher_map,
-        sizeof cipher_map / sizeof cipher_map[0], tls_metadata, sizeof tls_metadata, &ca_cert);
-  if (status == NX_SUCCESS)
-    status = nx_azure_iot_hub_client_symmetric_key_set(&client, key, key_length);
+  UINT status = test_device_hub_client(&device, &client);
   MT_AZURE_IOT_CONFIG az = {adapter_stack, sizeof adapter_stack, 6, "e2e-1.0", TX_NULL, 0u,
                             TX_NULL};
   if (updates) {
@@ -190,7 +139,7 @@ static void main_entry(ULONG unused) {
   cfg.configuration = configuration;
   cfg.message_format = cbor ? 1u : 0u;
   if (status == NX_SUCCESS) status = mt_tx_start(&cfg);
-  if (status == NX_SUCCESS) status = mt_netx_attach(&ip);
+  if (status == NX_SUCCESS) status = mt_netx_attach(&test_ip);
   printf("device: setup status=0x%x\n", status);
   fflush(stdout);
   if (status != NX_SUCCESS) exit(1);
@@ -231,28 +180,7 @@ static void main_entry(ULONG unused) {
 
 void tx_application_define(void *first_unused_memory) {
   (void)first_unused_memory;
-  nx_system_initialize();
-  if (nx_packet_pool_create(&pool, "pool", 1536, pool_memory, sizeof pool_memory) != NX_SUCCESS ||
-      nx_tap_driver_configure(tap_name, 0x0200u, 0x4d540002u) != NX_SUCCESS ||
-      nx_ip_create(&ip, "ip", IP_ADDRESS(10, 77, 0, 2), 0xFFFFFF00u, &pool, nx_tap_driver, ip_stack,
-                   sizeof ip_stack, 1) != NX_SUCCESS ||
-      nx_arp_enable(&ip, arp_cache, sizeof arp_cache) != NX_SUCCESS ||
-      nx_icmp_enable(&ip) != NX_SUCCESS || nx_udp_enable(&ip) != NX_SUCCESS ||
-      nx_tcp_enable(&ip) != NX_SUCCESS ||
-      tx_thread_create(&main_thread, "main", main_entry, 0, main_stack, sizeof main_stack, 4, 4,
-                       TX_NO_TIME_SLICE, TX_AUTO_START) != TX_SUCCESS) {
-    printf("device: setup status=NetX Duo on %s failed\n", tap_name);
-    exit(1);
-  }
-}
-
-static UINT read_file(const char *path, UCHAR *into, UINT capacity, int text) {
-  FILE *f = fopen(path, "rb");
-  if (!f) return 0;
-  size_t n = fread(into, 1, capacity, f);
-  fclose(f);
-  while (text && n > 0 && (into[n - 1] == '\n' || into[n - 1] == '\r' || into[n - 1] == ' ')) n--;
-  return n == capacity ? 0 : (UINT)n;
+  test_device_netx_start(&device, main_entry);
 }
 
 int main(int argc, char **argv) {
@@ -263,30 +191,26 @@ int main(int argc, char **argv) {
         "usage: test_agent_hub <tap> <peer IPv4> <hub> <device id> <key file> <CA DER file> <json|cbor> <seconds> <window s> [<update key.raw> <selftest.jsonl>]\n");
     return 2;
   }
-  tap_name = argv[1];
+  device.tap = argv[1];
   peer = ntohl(parsed.s_addr);
-  hub = argv[3];
-  device_id = argv[4];
-  key_length = read_file(argv[5], key, sizeof key, 1);
-  ca_length = read_file(argv[6], ca_der, sizeof ca_der, 0);
+  device.dns_server = peer;
+  device.hub = argv[3];
+  device.device_id = argv[4];
   cbor = strcmp(argv[7], "cbor") == 0;
   run_seconds = (ULONG)strtoul(argv[8], NULL, 10);
   snprintf(configuration, sizeof configuration,
            "{\"network\":{\"priority\":\"high\"},\"priorityIntervals\":{\"high\":%lu}}",
            strtoul(argv[9], NULL, 10));
+  if (test_device_read_credentials(&device, argv[5], argv[6]) != 0) return 2;
   if (argc == 12) {
     static UCHAR key_file[sizeof update_key + 1u]; /* one more: a longer file is refused */
-    updates = read_file(argv[10], key_file, sizeof key_file, 0) == sizeof update_key;
+    updates = test_device_read_file(argv[10], key_file, sizeof key_file, 0) == sizeof update_key;
     memcpy(update_key, key_file, sizeof update_key);
-    self_test_length = read_file(argv[11], (UCHAR *)self_test, sizeof self_test, 0);
+    self_test_length = test_device_read_file(argv[11], (UCHAR *)self_test, sizeof self_test, 0);
     if (!updates || self_test_length == 0) {
       fprintf(stderr, "test_agent_hub: cannot read the update key (65 bytes) or the self-test\n");
       return 2;
     }
-  }
-  if (key_length == 0 || ca_length == 0) {
-    fprintf(stderr, "test_agent_hub: cannot read the key file or the CA file (or too long)\n");
-    return 2;
   }
   tx_kernel_enter();
   return 0;

@@ -1,0 +1,309 @@
+// MQTT over WebSockets and through an HTTP CONNECT proxy (host/agent/sinks/transport.ts), all on
+// loopback: a Node WebSocket listener (ws://, and wss:// with a test certificate) that hands each
+// connection to a real mosquitto, and a proxy stand-in that checks its credentials, or refuses.
+
+import { execFileSync } from 'node:child_process';
+import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { connect, type AddressInfo, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createWebSocketStream, WebSocketServer } from 'ws';
+import { StderrLogger } from '../../host/agent/log.js';
+import { createSink, UsageError } from '../../host/agent/sinks/index.js';
+import { telemetryTopic } from '../../host/agent/sinks/mqtt.js';
+import { Mosquitto, subscriber, until } from './helpers/mosquitto.js';
+import { runInProcess } from './helpers/run-command.js';
+import { runOptions } from '../../host/commands/run.js';
+
+const KEY = Buffer.from('a device key for the websocket tests').toString('base64');
+const PROXY_PASSWORD = 'pr0xy-s3cret!';
+const PROXY_AUTH = `Basic ${Buffer.from(`gw:${PROXY_PASSWORD}`).toString('base64')}`;
+
+/** MQTT over WebSockets on loopback, each connection piped to the broker's TCP listener. */
+class WebSocketBridge {
+  readonly upgrades: Array<{ path: string; protocol: string }> = [];
+  port = 0;
+  private wss!: WebSocketServer;
+
+  constructor(private readonly server: HttpServer, private readonly brokerPort: number) {}
+
+  async start(): Promise<void> {
+    this.wss = new WebSocketServer({ server: this.server, handleProtocols: (p) => (p.has('mqtt') ? 'mqtt' : false) });
+    this.wss.on('connection', (ws, req: IncomingMessage) => {
+      this.upgrades.push({ path: req.url ?? '', protocol: ws.protocol });
+      const stream = createWebSocketStream(ws);
+      const tcp = connect(this.brokerPort, '127.0.0.1');
+      stream.pipe(tcp).pipe(stream);
+      stream.on('error', () => tcp.destroy());
+      tcp.on('error', () => stream.destroy());
+    });
+    await new Promise<void>((r) => this.server.listen(0, '127.0.0.1', r));
+    this.port = (this.server.address() as AddressInfo).port;
+  }
+
+  /** Drops every WebSocket connection (a network cut). */
+  cut(): void { for (const c of this.wss.clients) c.terminate(); }
+
+  async stop(): Promise<void> {
+    for (const c of this.wss.clients) c.terminate();
+    this.wss.close();
+    this.server.closeAllConnections?.();
+    await new Promise<void>((r) => this.server.close(() => r()));
+  }
+}
+
+/** An HTTP CONNECT proxy: checks Proxy-Authorization, or refuses everything (403). */
+class ConnectProxy {
+  readonly requests: Array<{ target: string; auth?: string }> = [];
+  port = 0;
+  private readonly server = createHttpServer();
+  private readonly sockets = new Set<Socket>();
+
+  /** `route` maps a CONNECT target to the loopback port that serves it. */
+  constructor(private readonly route: (target: string) => number | undefined, private readonly refuse = false) {}
+
+  async start(): Promise<void> {
+    this.server.on('connect', (req: IncomingMessage, client: Socket) => {
+      this.sockets.add(client);
+      client.on('error', () => {});
+      const target = req.url ?? '';
+      this.requests.push({ target, auth: req.headers['proxy-authorization'] });
+      const port = this.route(target);
+      if (this.refuse || req.headers['proxy-authorization'] !== PROXY_AUTH || port === undefined) {
+        client.end(this.refuse ? 'HTTP/1.1 403 Forbidden\r\n\r\n' : 'HTTP/1.1 407 Proxy Authentication Required\r\n\r\n');
+        return;
+      }
+      const upstream = connect(port, '127.0.0.1', () => {
+        client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
+        upstream.pipe(client).pipe(upstream);
+      });
+      upstream.on('error', () => client.destroy());
+    });
+    await new Promise<void>((r) => this.server.listen(0, '127.0.0.1', r));
+    this.port = (this.server.address() as AddressInfo).port;
+  }
+
+  url(password = PROXY_PASSWORD): string { return `http://gw:${encodeURIComponent(password)}@127.0.0.1:${this.port}`; }
+
+  async stop(): Promise<void> {
+    for (const s of this.sockets) s.destroy();
+    await new Promise<void>((r) => this.server.close(() => r()));
+  }
+}
+
+let dir: string;
+let cert: Buffer;
+let broker: Mosquitto;
+let ws: WebSocketBridge;
+let wss: WebSocketBridge;
+let proxy: ConnectProxy;
+let refusing: ConnectProxy;
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'mt-transport-'));
+  execFileSync('openssl', [
+    'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1',
+    '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost',
+    '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'),
+  ], { stdio: 'ignore' });
+  cert = readFileSync(join(dir, 'cert.pem'));
+  broker = await Mosquitto.start();
+  ws = new WebSocketBridge(createHttpServer(), broker.port);
+  await ws.start();
+  wss = new WebSocketBridge(createHttpsServer({ key: readFileSync(join(dir, 'key.pem')), cert }), broker.port);
+  await wss.start();
+  // IoT Hub's WebSockets port is 443: the proxy takes localhost:443 to the wss listener.
+  const route = (target: string) => (target === 'localhost:443' ? wss.port : target === `127.0.0.1:${ws.port}` ? ws.port : undefined);
+  proxy = new ConnectProxy(route);
+  await proxy.start();
+  refusing = new ConnectProxy(route, true);
+  await refusing.start();
+});
+afterAll(async () => {
+  await ws?.stop();
+  await wss?.stop();
+  await proxy?.stop();
+  await refusing?.stop();
+  await broker?.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+function logger() {
+  const lines: string[] = [];
+  return { log: new StderrLogger((l) => lines.push(l)), lines };
+}
+
+let devices = 0;
+const backoff = { initialMs: 100, maxMs: 300 };
+
+/** No secret of these tests in any log line, in any encoding the mask knows. */
+function expectNoSecrets(lines: string[]): void {
+  const all = lines.join('');
+  for (const s of [KEY, PROXY_PASSWORD, encodeURIComponent(PROXY_PASSWORD), PROXY_AUTH.slice(6)]) expect(all).not.toContain(s);
+}
+
+describe('MQTT over WebSockets', () => {
+  it('ws://: delivers every message through a WebSocket listener, subprotocol mqtt, on the URL path', async () => {
+    const { log, lines } = logger();
+    const deviceId = `ws-${process.pid}-${++devices}`;
+    const sub = await subscriber(broker.url, `devices/${deviceId}/messages/events/#`);
+    const { sink, mqtt, description } = createSink({ spec: `ws://127.0.0.1:${ws.port}/mqtt`, deviceId, log, env: {}, mqtt: { backoff } });
+    expect(description).toBe(`MQTT 127.0.0.1:${ws.port}`);
+    for (let i = 0; i < 3; i++) sink.send(`{"n":${i}}`);
+    await until('3 delivered', () => sub.got.length >= 3);
+    expect(sub.got.map((m) => m.text)).toEqual(['{"n":0}', '{"n":1}', '{"n":2}']);
+    expect(ws.upgrades.at(-1)).toEqual({ path: '/mqtt', protocol: 'mqtt' });
+    // A cut connection: reconnected with backoff as over TCP, and what is sent meanwhile delivered.
+    await until('acknowledged', () => mqtt!.outbox.length === 0);
+    ws.cut();
+    sink.send('{"n":3}');
+    await until('4 delivered after the reconnect', () => sub.got.length >= 4);
+    expect(sub.got[3].text).toBe('{"n":3}');
+    expect(mqtt!.connects).toBe(2);
+    expect(await sink.close(2000)).toBe(0);
+    expect(lines.join('')).toMatch(/connected to ws:\/\/127\.0\.0\.1:\d+\/mqtt as ws-/);
+    await sub.client.endAsync(true);
+  });
+
+  it('IoT Hub over wss:// (--sink wss://host:port): TLS checked against the CA, the path /$iothub/websocket, the telemetry topic', async () => {
+    const { log, lines } = logger();
+    const deviceId = `wss-${process.pid}-${++devices}`;
+    const sub = await subscriber(broker.url, `devices/${deviceId}/messages/events/#`);
+    const { sink, description } = createSink({ spec: `wss://localhost:${wss.port}`, connectionString: `HostName=localhost;DeviceId=${deviceId};SharedAccessKey=${KEY}`,
+      log, env: {}, mqtt: { tls: { ca: cert }, backoff } });
+    expect(description).toBe('IoT Hub localhost over WebSockets');
+    sink.send('{"AgentVersion":"test","Events":[]}');
+    await until('delivered', () => sub.got.length >= 1);
+    expect(sub.got[0]).toMatchObject({ topic: telemetryTopic(deviceId), text: '{"AgentVersion":"test","Events":[]}' });
+    expect(wss.upgrades.at(-1)).toEqual({ path: '/$iothub/websocket', protocol: 'mqtt' });
+    expect(await sink.close(2000)).toBe(0);
+    expectNoSecrets(lines);
+    await sub.client.endAsync(true);
+  });
+});
+
+describe('an HTTP CONNECT proxy', () => {
+  it('--proxy with a connection string and no --sink: IoT Hub over wss on 443 through the proxy, with its credentials; none logged', async () => {
+    const { log, lines } = logger();
+    const deviceId = `proxy-${process.pid}-${++devices}`;
+    const sub = await subscriber(broker.url, `devices/${deviceId}/messages/events/#`);
+    const before = proxy.requests.length;
+    const { sink, description } = createSink({ connectionString: `HostName=localhost;DeviceId=${deviceId};SharedAccessKey=${KEY}`,
+      proxy: proxy.url(), log, env: {}, mqtt: { tls: { ca: cert }, backoff } });
+    expect(description).toBe(`IoT Hub localhost over WebSockets via proxy 127.0.0.1:${proxy.port}`);
+    for (let i = 0; i < 3; i++) sink.send(`{"n":${i}}`);
+    await until('3 delivered', () => sub.got.length >= 3);
+    expect(sub.got.map((m) => m.text)).toEqual(['{"n":0}', '{"n":1}', '{"n":2}']);
+    expect(proxy.requests.slice(before)).toEqual([{ target: 'localhost:443', auth: PROXY_AUTH }]);
+    expect(wss.upgrades.at(-1)).toEqual({ path: '/$iothub/websocket', protocol: 'mqtt' });
+    expect(await sink.close(2000)).toBe(0);
+    expect(lines.join('')).toMatch(/connected to wss:\/\/localhost\/\$iothub\/websocket as proxy-\S+ via proxy 127\.0\.0\.1:\d+/);
+    expectNoSecrets(lines);
+    await sub.client.endAsync(true);
+  });
+
+  it('HTTPS_PROXY carries a ws:// sink; NO_PROXY naming the broker goes direct', async () => {
+    for (const noProxy of [undefined, '127.0.0.1']) {
+      const { log, lines } = logger();
+      const deviceId = `env-${process.pid}-${++devices}`;
+      const sub = await subscriber(broker.url, `devices/${deviceId}/messages/events/#`);
+      const before = proxy.requests.length;
+      const { sink } = createSink({ spec: `ws://127.0.0.1:${ws.port}/mqtt`, deviceId, log, env: { HTTPS_PROXY: proxy.url(), NO_PROXY: noProxy }, mqtt: { backoff } });
+      sink.send('{"via":"env"}');
+      await until('delivered', () => sub.got.length >= 1);
+      expect(proxy.requests.length - before).toBe(noProxy ? 0 : 1);
+      if (!noProxy) expect(proxy.requests.at(-1)).toEqual({ target: `127.0.0.1:${ws.port}`, auth: PROXY_AUTH });
+      expect(await sink.close(2000)).toBe(0);
+      expectNoSecrets(lines);
+      await sub.client.endAsync(true);
+    }
+  });
+
+  it('a proxy that refuses: one line per attempt naming the proxy and its answer; the message stays queued, nothing dropped', async () => {
+    const { log, lines } = logger();
+    const { sink, mqtt } = createSink({ connectionString: `HostName=localhost;DeviceId=refused-${process.pid};SharedAccessKey=${KEY}`,
+      proxy: refusing.url(), log, env: {}, mqtt: { tls: { ca: cert }, backoff } });
+    sink.send('{"n":1}');
+    await until('a refusal logged', () => lines.some((l) => l.includes('refused')));
+    const refusal = lines.find((l) => l.includes('refused'))!;
+    expect(refusal).toMatch(new RegExp(`^\\S+ microtally warn: MQTT wss://localhost/\\$iothub/websocket: proxy 127\\.0\\.0\\.1:${refusing.port} refused to connect to localhost: HTTP 403 Forbidden\\n$`));
+    expect(mqtt!.outbox.length).toBe(1);
+    expect(mqtt!.outbox.dropped).toBe(0);
+    expect(await sink.close(200)).toBe(1); // the memory outbox: not delivered, said at exit
+    expectNoSecrets(lines);
+  });
+
+  it('a proxy that asks for credentials it was not given (407) is named the same way', async () => {
+    const { log, lines } = logger();
+    const { sink } = createSink({ spec: `ws://127.0.0.1:${ws.port}/mqtt`, deviceId: `noauth-${process.pid}`, log,
+      proxy: `http://127.0.0.1:${proxy.port}`, env: {}, mqtt: { backoff } });
+    sink.send('{"n":1}');
+    await until('a refusal logged', () => lines.some((l) => l.includes('refused')));
+    expect(lines.find((l) => l.includes('refused'))).toMatch(/proxy 127\.0\.0\.1:\d+ refused to connect to 127\.0\.0\.1:\d+: HTTP 407 Proxy Authentication Required/);
+    await sink.close(100);
+  });
+
+  it('a proxy that is not there: one line naming it', async () => {
+    const { log, lines } = logger();
+    const { sink } = createSink({ spec: `ws://127.0.0.1:${ws.port}/mqtt`, deviceId: `noproxy-${process.pid}`, log,
+      proxy: 'http://127.0.0.1:1', env: {}, mqtt: { backoff } });
+    sink.send('{"n":1}');
+    await until('an error logged', () => lines.some((l) => l.includes('warn: MQTT')));
+    expect(lines.find((l) => l.includes('warn: MQTT'))).toMatch(/: proxy 127\.0\.0\.1:1: connect ECONNREFUSED 127\.0\.0\.1:1$/m);
+    await sink.close(100);
+  });
+
+  it('refuses what it cannot use, in one line, never repeating the proxy URL (it may hold a password)', () => {
+    const { log, lines } = logger();
+    const cs = `HostName=localhost;DeviceId=d;SharedAccessKey=${KEY}`;
+    expect(() => createSink({ spec: broker.url, deviceId: 'd', proxy: proxy.url(), log, env: {} })).toThrow(UsageError);
+    expect(() => createSink({ spec: broker.url, deviceId: 'd', proxy: proxy.url(), log, env: {} })).toThrow(/--proxy: a proxy carries MQTT over WebSockets only/);
+    expect(() => createSink({ spec: `mqtts://localhost:${wss.port}`, connectionString: cs, proxy: proxy.url(), log, env: {} })).toThrow(/WebSockets only/);
+    let message = '';
+    try { createSink({ connectionString: cs, proxy: `socks5://gw:${PROXY_PASSWORD}@127.0.0.1:1080`, log, env: {} }); } catch (e) { message = (e as Error).message; }
+    expect(message).toBe('--proxy: expected http://[user:password@]host:port or https://…, got a socks5:// URL');
+    expect(() => createSink({ connectionString: cs, proxy: 'not a url', log, env: {} })).toThrow(/--proxy: expected .*got no URL/);
+    expect(() => createSink({ connectionString: cs, log, env: { HTTPS_PROXY: 'ftp://x' } })).toThrow(/^HTTPS_PROXY: expected/);
+    // HTTPS_PROXY with MQTT over TCP: said once, not used.
+    const { sink } = createSink({ spec: broker.url, deviceId: `tcp-${process.pid}`, log, env: { HTTPS_PROXY: proxy.url() } });
+    expect(lines.filter((l) => l.includes('HTTPS_PROXY ignored'))).toHaveLength(1);
+    void sink.close(0);
+    expectNoSecrets(lines);
+    // The agent's own command line, as its process records report it, is masked the same way.
+    const cmdline = log.mask.apply(`node microtally run --proxy ${proxy.url()} --proxy=http://gw:${PROXY_PASSWORD}@127.0.0.1:1`);
+    expect(cmdline).toBe(`node microtally run --proxy http://***@127.0.0.1:${proxy.port} --proxy=http://***@127.0.0.1:1`);
+  });
+
+  it('microtally run --sink ws://… --proxy <url> --outbox-max-bytes 1M: the agent sends through the proxy, its outbox on disk', async () => {
+    const deviceId = `run-proxy-${process.pid}`;
+    const sub = await subscriber(broker.url, `devices/${deviceId}/messages/events/#`);
+    const before = proxy.requests.length;
+    const r = await runInProcess(['--sink', `ws://127.0.0.1:${ws.port}/mqtt`, '--device-id', deviceId, '--proxy', proxy.url(),
+      '--state-dir', join(dir, 'run-state'), '--outbox-max-bytes', '1M', '--source', 'poll'], { stopAfterMs: 3000, env: {} });
+    expect(r.code, r.stderr).toBe(0);
+    await until('the pending messages delivered', () => sub.got.length >= 1);
+    expect(JSON.parse(sub.got[0].text)).toHaveProperty('Events');
+    expect(proxy.requests.slice(before)).toEqual([{ target: `127.0.0.1:${ws.port}`, auth: PROXY_AUTH }]);
+    expect(r.stderr).toMatch(new RegExp(`running; sending to MQTT 127\\.0\\.0\\.1:${ws.port} via proxy 127\\.0\\.0\\.1:${proxy.port}`));
+    expect(r.stderr).not.toMatch(/in memory only|outbox full/);
+    expect(r.stderr).not.toContain(PROXY_PASSWORD);
+    await sub.client.endAsync(true);
+  });
+
+  it('microtally run: --proxy with an mqtt:// sink and a malformed --outbox-max-bytes are usage errors (exit 2, one line)', async () => {
+    const r = await runInProcess(['--sink', broker.url, '--proxy', proxy.url(), '--state-dir', join(dir, 'state')], { env: {} });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/error: --proxy: a proxy carries MQTT over WebSockets only/);
+    expect(r.stderr).not.toContain(PROXY_PASSWORD);
+    for (const [v, n] of [['4096', 4096], ['64k', 65536], ['16M', 16 << 20], ['1G', 1 << 30]] as const) {
+      expect(runOptions({ 'outbox-max-bytes': v }).outboxMaxBytes).toBe(n);
+    }
+    for (const v of ['4095', '1.5M', '-1', '10m', '']) expect(() => runOptions({ 'outbox-max-bytes': v })).toThrow(/--outbox-max-bytes: expected/);
+    const bad = await runInProcess(['--sink', broker.url, '--outbox-max-bytes', '12x'], { env: {} });
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/--outbox-max-bytes: expected a size in bytes of at least 4096 \(suffix k, M or G\), got "12x"/);
+  });
+});
