@@ -11,6 +11,7 @@
 import { execFileSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { generateKeyPairSync, createHash } from 'node:crypto';
+import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -32,8 +33,8 @@ function sourcesDigest() {
   return h.update(readFileSync(`${root}asconfig.json`)).update(readFileSync(fileURLToPath(import.meta.url))).digest('hex');
 }
 
-/** Compiles assembly/ with `edit` applied to a copy, as the rtos target (asconfig.json). */
-function variant(work, name, edit) {
+/** Compiles assembly/ with `edit` applied to a copy, as asconfig.json's `target` (rtos or linux). */
+function variant(work, name, edit, target = 'rtos') {
   const out = `${work}/${name}.wasm`;
   const stamp = `${work}/${name}.sources`;
   const digest = sourcesDigest();
@@ -44,29 +45,38 @@ function variant(work, name, edit) {
   cpSync(`${root}assembly`, `${src}/assembly`, { recursive: true });
   cpSync(`${root}asconfig.json`, `${src}/asconfig.json`);
   edit(`${src}/assembly`);
-  execFileSync(`${root}node_modules/.bin/asc`, ['--config', 'asconfig.json', '--target', 'rtos', '-o', out, '-t', `${work}/${name}.wat`],
+  execFileSync(`${root}node_modules/.bin/asc`, ['--config', 'asconfig.json', '--target', target, '-o', out, '-t', `${work}/${name}.wat`],
     { cwd: src, stdio: ['ignore', 'ignore', 'inherit'] });
   writeFileSync(stamp, digest);
   return readFileSync(out);
 }
 
-export function makeTestPackages(dir = `${root}build/test-packages`) {
+export function makeTestPackages(folder = `${root}build/test-packages`) {
+  // Absolute: asc runs in the variant's copy of the sources and writes where it is told.
+  const dir = resolve(folder);
   return Promise.all([import(`${root}dist/host/update/package.js`), import(`${root}dist/host/update/cbor.js`)])
     .then(([{ makePackage, sealPackage, manifestMap, MANIFEST_FORMAT }, { encode }]) => {
     mkdirSync(dir, { recursive: true });
     const work = `${dir}/src`;
-    const changed = variant(work, 'changed', (a) => {
+    const changedEdit = (a) => {
       const v = [...Buffer.from('0.1.0-changed')];
       patch(`${a}/words.ts`, /^@lazy export const versionNumber: Lit = .*$/m.exec(readFileSync(`${a}/words.ts`, 'utf8'))[0],
         `@lazy export const versionNumber: Lit = memory.data<u8>([${[v.length, ...v].join(', ')}], 1); // "0.1.0-changed"`);
       patch(`${a}/profile.ts`, 'DEFAULT_MEDIUM_S: i64 = LINUX ? 7200 : 30;', 'DEFAULT_MEDIUM_S: i64 = LINUX ? 7200 : 20;');
-    });
-    const trapLoad = variant(work, 'trap-load', (a) => patch(`${a}/index.ts`, 'export function mt_init(): i32 {', 'export function mt_init(): i32 {\n  unreachable();'));
-    const trapAfter = variant(work, 'trap-after', (a) => {
+    };
+    const trapLoadEdit = (a) => patch(`${a}/index.ts`, 'export function mt_init(): i32 {', 'export function mt_init(): i32 {\n  unreachable();');
+    const trapAfterEdit = (a) => {
       patch(`${a}/input.ts`, '  accepted++;\n', `  accepted++;\n  if (++testInputs >= ${TRAP_AFTER_INPUTS}) unreachable();\n`);
       patch(`${a}/input.ts`, 'export let started = false;', 'export let started = false;\nlet testInputs = 0;');
       patch(`${a}/input.ts`, '  started = false;\n  lastT = 0;', '  started = false;\n  testInputs = 0;\n  lastT = 0;');
-    });
+    };
+    const changed = variant(work, 'changed', changedEdit);
+    const trapLoad = variant(work, 'trap-load', trapLoadEdit);
+    const trapAfter = variant(work, 'trap-after', trapAfterEdit);
+    // The Linux agent's (linux profile) counterparts.
+    const changedLinux = variant(work, 'changed-linux', changedEdit, 'linux');
+    const trapLoadLinux = variant(work, 'trap-load-linux', trapLoadEdit, 'linux');
+    const trapAfterLinux = variant(work, 'trap-after-linux', trapAfterEdit, 'linux');
     const pair = (name) => {
       const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
       writeFileSync(`${dir}/${name}.key`, privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 });
@@ -86,7 +96,7 @@ export function makeTestPackages(dir = `${root}build/test-packages`) {
     // sign would never make (the blob cannot run its self-test, or computes something else).
     const unchecked = (blob, sequence, like) => {
       const m = { format: MANIFEST_FORMAT, sequence, blobSize: blob.length, blobSha256: sha(blob), abiVersion: like.manifest.abiVersion,
-        profile: 'rtos', agentVersion: like.manifest.agentVersion, selfTestSha256: like.manifest.selfTestSha256 };
+        profile: like.manifest.profile, agentVersion: like.manifest.agentVersion, selfTestSha256: like.manifest.selfTestSha256 };
       return sealPackage(encode(manifestMap(m)), blob, key);
     };
     const good = makePackage(changed, 2, key);
@@ -105,13 +115,19 @@ export function makeTestPackages(dir = `${root}build/test-packages`) {
     put('trap-after-6.pkg', makePackage(trapAfter, 6, key).bytes, 6, 'rtos', 'rolledBack', 'the new core trapped within 2 windows of the swap');
     put('selftest-mismatch-7.pkg', unchecked(changed, 7, makePackage(builtIn('rtos'), 7, key)), 7, 'rtos', 'rolledBack',
       'self-test mismatch');
+    const goodLinux = makePackage(changedLinux, 2, key);
+    put('linux-changed-2.pkg', goodLinux.bytes, 2, 'linux', 'applied');
+    put('linux-changed-1.pkg', makePackage(changedLinux, 1, key).bytes, 1, 'linux', 'rejected', 'sequence 1 is not above the installed 2');
+    put('linux-other-key-3.pkg', makePackage(changedLinux, 3, other).bytes, 3, 'linux', 'rejected', 'wrong key');
+    put('linux-trap-load-5.pkg', unchecked(trapLoadLinux, 5, goodLinux), 5, 'linux', 'rolledBack', 'the new core does not load');
+    put('linux-trap-after-6.pkg', makePackage(trapAfterLinux, 6, key).bytes, 6, 'linux', 'rolledBack', 'the new core trapped within 2 windows of the swap');
     writeFileSync(`${dir}/index.json`, `${JSON.stringify(index, null, 1)}\n`);
     return { dir, index };
   });
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
-  const dir = process.argv[2] ?? `${root}build/test-packages`;
+  const dir = resolve(process.argv[2] ?? `${root}build/test-packages`);
   if (!existsSync(`${root}dist/host/update/package.js`)) { process.stderr.write('make-test-packages: run npm run build first\n'); process.exit(2); }
   const { index } = await makeTestPackages(dir);
   process.stdout.write(`make-test-packages: ${index.length} packages in ${dir}\n`);

@@ -5,7 +5,7 @@
 // no event Id repeats). The packages come from scripts/make-test-packages.mjs, made here.
 
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -253,4 +253,23 @@ describe('replay --update-at on the command line', () => {
     expect(older.status).toBe(2);
     expect(older.stderr).toBe('microtally: verify: sequence 1 is not above the installed 2 (an older or replayed package)\n');
   });
+
+  it('make-test-packages.mjs with a relative output folder: compiled and written there', () => {
+    const work = mkdtempSync(join(tmpdir(), 'mt-test-packages-'));
+    try {
+      // Every variant but `changed` from the packages made above (same sources stamp): one compile.
+      mkdirSync(join(work, 'out/src'), { recursive: true });
+      for (const name of ['trap-load', 'trap-after', 'changed-linux', 'trap-load-linux', 'trap-after-linux']) {
+        for (const ext of ['.wasm', '.sources']) copyFileSync(join(dir, 'src', name + ext), join(work, 'out/src', name + ext));
+      }
+      const r = spawnSync('node', [`${root}scripts/make-test-packages.mjs`, 'out'], { cwd: work, encoding: 'utf8' });
+      expect(r.status, r.stderr).toBe(0);
+      expect(r.stdout).toBe(`make-test-packages: ${JSON.parse(readFileSync(pkg('index.json'), 'utf8')).length} packages in ${join(work, 'out')}\n`);
+      expect(readFileSync(join(work, 'out/src/changed.wasm')).subarray(0, 4)).toEqual(Buffer.from('\0asm'));
+      const index = JSON.parse(readFileSync(join(work, 'out/index.json'), 'utf8')) as { file: string }[];
+      for (const { file } of index) expect(existsSync(join(work, 'out', file)), file).toBe(true);
+    } finally {
+      rmSync(work, { recursive: true, force: true });
+    }
+  }, 120_000);
 });
