@@ -233,6 +233,7 @@ export class DiskOutbox extends Outbox {
       this.fd = openSync(this.path, constants.O_RDWR | constants.O_CREAT | constants.O_NOFOLLOW, 0o600);
       this.fileBytes = 0;
       ftruncateSync(this.fd, 0);
+      syncDir(dirname(this.path)); // the file's name is durable too, before a message is said to be
     } catch (e) {
       throw new Error(`outbox ${this.path}: cannot open it: ${errCode(e)}`);
     }

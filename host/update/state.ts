@@ -97,7 +97,8 @@ function replaceFile(dir: string, name: string, data: string | Uint8Array): void
   renameSync(tmp, join(dir, name));
 }
 
-function syncDir(dir: string): void {
+/** Makes the names in `dir` durable (a file created or renamed there survives a power cut). */
+export function syncDir(dir: string): void {
   const fd = openSync(dir, 'r');
   try { fsyncSync(fd); } finally { closeSync(fd); }
 }

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { connect, type IClientOptions, type MqttClient } from 'mqtt';
 import type { StderrLogger } from '../log.js';
 import { signSas } from '../sas.js';
-import { openStateDir, StateError } from '../../update/state.js';
+import { openStateDir, StateError, syncDir } from '../../update/state.js';
 import { explainTlsError, isTlsRefusal, tlsOptions, type TlsIdentity } from './identity.js';
 
 export const DPS_GLOBAL_ENDPOINT = 'global.azure-devices-provisioning.net';
@@ -210,6 +210,7 @@ export function writeCachedAssignment(stateDir: string, req: Pick<DpsRequest, 'e
     closeSync(fd);
   }
   renameSync(tmp, join(stateDir, DPS_CACHE_FILE));
+  syncDir(stateDir); // else a power cut may bring back the old assignment, or none
 }
 
 /**
