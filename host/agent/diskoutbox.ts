@@ -8,7 +8,7 @@
 // counted, so the next message carries the loss. A disk that refuses a write (full) leaves the
 // outbox working in memory until it is empty again.
 
-import { closeSync, constants, fdatasyncSync, fsyncSync, ftruncateSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, constants, fchmodSync, fdatasyncSync, fsyncSync, ftruncateSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import type { Logger } from './log.js';
@@ -231,6 +231,7 @@ export class DiskOutbox extends Outbox {
   private openFile(): void {
     try {
       this.fd = openSync(this.path, constants.O_RDWR | constants.O_CREAT | constants.O_NOFOLLOW, 0o600);
+      fchmodSync(this.fd, 0o600); // a file already there keeps its mode otherwise
       this.fileBytes = 0;
       ftruncateSync(this.fd, 0);
       syncDir(dirname(this.path)); // the file's name is durable too, before a message is said to be
@@ -351,6 +352,7 @@ export class DiskOutbox extends Outbox {
     let fd: number | undefined;
     try {
       fd = openSync(tmp, constants.O_RDWR | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW, 0o600);
+      fchmodSync(fd, 0o600); // a leftover temporary file keeps its mode otherwise, and passes it on by the rename
       let at = 0;
       for (const e of this.entries) {
         if (this.memoryOnly.has(e.id)) continue;

@@ -38,7 +38,7 @@ export class StateError extends Error {}
 
 const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 
-/** Creates the directory 0700 if missing; refuses one that others can write to or enter. */
+/** Creates the directory 0700 if missing; refuses one that others can write to or enter, or that another user owns. */
 export function openStateDir(dir: string): void {
   try { mkdirSync(dir, { recursive: true, mode: 0o700 }); } catch (e) {
     throw new StateError(`state directory ${dir}: cannot create it: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
@@ -46,6 +46,9 @@ export function openStateDir(dir: string): void {
   const st = statSync(dir);
   if (!st.isDirectory()) throw new StateError(`state directory ${dir}: not a directory`);
   if ((st.mode & 0o077) !== 0) throw new StateError(`state directory ${dir}: mode ${(st.mode & 0o777).toString(8)}, others may read or change it (0700 expected)`);
+  // Its owner could plant a dps.json naming their own hub, or links the agent would write through.
+  const uid = process.getuid?.();
+  if (uid !== undefined && st.uid !== uid) throw new StateError(`state directory ${dir}: owned by uid ${st.uid}, not by the agent's user (uid ${uid})`);
 }
 
 /**

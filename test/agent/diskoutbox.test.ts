@@ -2,7 +2,7 @@
 // crash, a torn last record, corrupted records, the size limit, and a disk that is full.
 
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -219,5 +219,34 @@ describe('DiskOutbox', () => {
     expect(readFileSync(join(dir, OUTBOX_LOCK), 'utf8')).toBe(`${process.pid}\n`);
     taken.o.close();
     expect(() => statSync(join(dir, OUTBOX_LOCK))).toThrow(/ENOENT/);
+  });
+  it('files found with a wider mode (outbox.log, a leftover outbox.log.tmp) are made 0600: the messages are the machine\'s activity', () => {
+    const dir = newDir();
+    writeFileSync(join(dir, OUTBOX_FILE), '');
+    chmodSync(join(dir, OUTBOX_FILE), 0o644);
+    const a = open(dir).o;
+    a.push(msg(1));
+    expect(statSync(join(dir, OUTBOX_FILE)).mode & 0o777).toBe(0o600);
+    a.close();
+    chmodSync(join(dir, OUTBOX_FILE), 0o644);
+    writeFileSync(join(dir, `${OUTBOX_FILE}.tmp`), 'left by a crash in a compaction');
+    chmodSync(join(dir, `${OUTBOX_FILE}.tmp`), 0o644);
+    const b = open(dir); // rewrites the file through outbox.log.tmp
+    expect(texts(b.o)).toEqual([msg(1)]);
+    expect(statSync(join(dir, OUTBOX_FILE)).mode & 0o777).toBe(0o600);
+    b.o.close();
+  });
+
+  it('a state directory another user owns is refused (its owner could plant links or a dps.json): one line', (ctx) => {
+    const dir = newDir();
+    try {
+      chownSync(dir, 65534, 65534);
+    } catch (e) {
+      console.log(`skipped: giving a directory to another user needs root (${(e as Error).message.split('\n')[0]})`);
+      ctx.skip();
+    }
+    const log = new StderrLogger(() => {});
+    expect(() => createSink({ spec: 'mqtt://127.0.0.1:1', deviceId: 'owner-test', stateDir: dir, log, env: {} }))
+      .toThrow(new RegExp(`^--state-dir: state directory ${dir}: owned by uid 65534, not by the agent's user \\(uid ${process.getuid!()}\\)$`));
   });
 });
