@@ -240,6 +240,16 @@ export class DiskOutbox extends Outbox {
     }
   }
 
+  /** A message whose record alone passes the file's limit is refused (counted), as the memory outbox refuses one over its own. */
+  override push(text: string | Uint8Array): number {
+    const bytes = typeof text === 'string' ? Buffer.byteLength(text) : text.length;
+    if (recordSize(bytes) > this.limits.maxBytes) {
+      this.count(text, bytes);
+      return 1;
+    }
+    return super.push(text);
+  }
+
   protected override stored(entry: OutboxEntry): number {
     if (!this.onDisk || this.fd === undefined) { this.keepInMemory(entry); return 0; }
     const rec = encodeMessage(entry);

@@ -249,4 +249,20 @@ describe('DiskOutbox', () => {
     expect(() => createSink({ spec: 'mqtt://127.0.0.1:1', deviceId: 'owner-test', stateDir: dir, log, env: {} }))
       .toThrow(new RegExp(`^--state-dir: state directory ${dir}: owned by uid 65534, not by the agent's user \\(uid ${process.getuid!()}\\)$`));
   });
+  it('a message whose record alone passes the limit is refused and counted; the file stays under it and nothing else is dropped', () => {
+    const dir = newDir();
+    const limits = { maxBytes: 4096, maxMessages: 100 };
+    const { o, drops } = open(dir, limits);
+    o.push(msg(1));
+    const big = 'x'.repeat(limits.maxBytes - recordSize(0) + 1); // within maxBytes as a payload, over it as a record
+    expect(o.push(big)).toBe(1);
+    expect(drops).toEqual([big]);
+    expect(texts(o)).toEqual([msg(1)]);
+    expect(statSync(join(dir, OUTBOX_FILE)).size).toBeLessThanOrEqual(limits.maxBytes);
+    const fits = 'y'.repeat(limits.maxBytes - recordSize(0) - recordSize(Buffer.byteLength(msg(1))));
+    expect(o.push(fits)).toBe(0); // the largest that fits beside the first: both kept
+    expect(texts(o)).toEqual([msg(1), fits]);
+    expect(statSync(join(dir, OUTBOX_FILE)).size).toBe(limits.maxBytes);
+    o.close();
+  });
 });
