@@ -8,7 +8,7 @@
 // counted, so the next message carries the loss. A disk that refuses a write (full) leaves the
 // outbox working in memory until it is empty again.
 
-import { closeSync, constants, fchmodSync, fdatasyncSync, fsyncSync, ftruncateSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, constants, fchmodSync, fdatasyncSync, fsyncSync, ftruncateSync, linkSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import type { Logger } from './log.js';
@@ -164,7 +164,7 @@ export class DiskOutbox extends Outbox {
 
   /** Takes the lock file, or throws naming the live agent that holds it (a dead one's is taken over). */
   private lock(): void {
-    for (let tries = 0; tries < 2; tries++) {
+    for (let tries = 0; tries < 3; tries++) {
       try {
         const fd = openSync(this.lockPath, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
         try { writeSync(fd, `${process.pid}\n`); } finally { closeSync(fd); }
@@ -172,10 +172,18 @@ export class DiskOutbox extends Outbox {
       } catch (e) {
         if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw new Error(`outbox ${this.path}: cannot lock it: ${errCode(e)}`);
       }
-      let pid = 0;
-      try { pid = Number.parseInt(readFileSync(this.lockPath, 'utf8'), 10); } catch { /* gone meanwhile */ }
+      let held: string;
+      try { held = readFileSync(this.lockPath, 'utf8'); } catch { continue; /* gone meanwhile */ }
+      const pid = Number.parseInt(held, 10);
       if (pid > 0 && pid !== process.pid && alive(pid)) throw new Error(`outbox ${this.path}: in use by another agent (pid ${pid}, ${this.lockPath})`);
-      rmSync(this.lockPath, { force: true }); // its agent is gone (killed): taken over
+      // Its agent is gone (killed): taken over. Moved aside rather than removed, so that a lock another
+      // agent took over meanwhile (it judged the same dead pid) is seen and put back, not deleted.
+      const aside = `${this.lockPath}.${process.pid}`;
+      try { renameSync(this.lockPath, aside); } catch { continue; }
+      let moved = '';
+      try { moved = readFileSync(aside, 'utf8'); } catch { /* as good as gone */ }
+      if (moved !== held) { try { linkSync(aside, this.lockPath); } catch { /* a third agent's is there: it holds it */ } }
+      rmSync(aside, { force: true });
     }
     throw new Error(`outbox ${this.path}: cannot lock it: ${this.lockPath} keeps coming back`);
   }

@@ -2,10 +2,10 @@
 // crash, a torn last record, corrupted records, the size limit, and a disk that is full.
 
 import { execFileSync, spawnSync } from 'node:child_process';
-import { chmodSync, chownSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import { DiskOutbox, OUTBOX_FILE, OUTBOX_LOCK, readOutboxFile, recordSize } from '../../host/agent/diskoutbox.js';
 import { createSink } from '../../host/agent/sinks/index.js';
 import { StderrLogger } from '../../host/agent/log.js';
@@ -264,5 +264,29 @@ describe('DiskOutbox', () => {
     expect(texts(o)).toEqual([msg(1), fits]);
     expect(statSync(join(dir, OUTBOX_FILE)).size).toBe(limits.maxBytes);
     o.close();
+  });
+  it('two agents taking over the same dead agent\'s lock: the one that comes second sees the first\'s lock and leaves it alone', () => {
+    const dir = newDir();
+    const lock = join(dir, OUTBOX_LOCK);
+    const dead = spawnSync('true').pid!;
+    writeFileSync(lock, `${dead}\n`);
+    const other = process.ppid; // the first agent: alive
+    const realKill = process.kill.bind(process);
+    // While this agent checks the dead pid, the first agent takes the lock over (its pid written).
+    const kill = vi.spyOn(process, 'kill').mockImplementation((pid: number, signal?: string | number) => {
+      if (pid === dead) {
+        rmSync(lock);
+        writeFileSync(lock, `${other}\n`);
+        throw Object.assign(new Error('kill ESRCH'), { code: 'ESRCH' });
+      }
+      return realKill(pid, signal);
+    });
+    try {
+      expect(() => open(dir)).toThrow(new RegExp(`in use by another agent \\(pid ${other}, `));
+    } finally {
+      kill.mockRestore();
+    }
+    expect(readFileSync(lock, 'utf8')).toBe(`${other}\n`); // the first agent still holds it
+    expect(readdirSync(dir).sort()).toEqual([OUTBOX_LOCK]); // nothing left aside
   });
 });
