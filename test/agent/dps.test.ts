@@ -6,7 +6,7 @@
 // DPS refusing, DPS assigning nothing, a key file others may read: one line, exit 2, nothing made.
 
 import { createHmac } from 'node:crypto';
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
@@ -65,7 +65,7 @@ beforeAll(async () => {
   const enrollments = new Map<string, Enrollment>([
     ['dev-sym', { key: KEY }], ['dev-grp', { groupKey: GROUP_KEY }], ['dev-x509', { x509: true }],
     ['dev-refused', { key: KEY }], ['dev-nothing', { key: KEY }], ['dev-failed', { key: KEY }], ['dev-garbled', { key: KEY }],
-    ['dev-pending', { key: KEY }], ['dev-throttled', { key: KEY }],
+    ['dev-pending', { key: KEY }], ['dev-throttled', { key: KEY }], ['dev-nokeep', { key: KEY }],
   ]);
   dps = new DpsStandIn(tls, SCOPE, enrollments, (rid) => verdicts.get(rid) ?? { refuse: 404, message: 'no verdict' });
   await dps.start();
@@ -308,5 +308,16 @@ describe('DPS\'s pace and the kept assignment\'s trust', () => {
     expect(Number(wait![1])).toBeGreaterThanOrEqual(7);
     expect(Number(wait![1])).toBeLessThanOrEqual(60);
     expect(dps.registrations.filter((g) => g.registrationId === 'dev-throttled').length).toBe(1);
+  });
+  it('an assignment that cannot be kept (dps.json a directory): one warning, and the agent still reaches its hub', async () => {
+    const hub = await hubAt({ deviceId: 'dev-nokeep', key: KEY });
+    verdicts.set('dev-nokeep', { assignedHub: hub.id.hub, deviceId: 'dev-nokeep' });
+    mkdirSync(join(stateDir('dev-nokeep'), 'dps.json'), { recursive: true, mode: 0o700 });
+    chmodSync(stateDir('dev-nokeep'), 0o700);
+    const r = await agent(dpsArgs('dev-nokeep', '--dps-key-file', keyFile('sym.key', KEY)), () => hub.telemetry.length > 0);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(new RegExp(`warn: DPS assigned dev-nokeep to ${hub.id.hub.replace(/\./g, '\\.')} as device dev-nokeep \\(not kept: ${join(stateDir('dev-nokeep'), 'dps.json')}: E[A-Z]+\\)`));
+    expectMessages(hub);
+    expect(readdirSync(stateDir('dev-nokeep')).filter((f) => f.includes('tmp'))).toEqual([]);
   });
 });

@@ -6,7 +6,7 @@
 // mqtt.js speaks it: the same client the agent's IoT Hub connection uses.
 
 import { createHmac } from 'node:crypto';
-import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
+import { closeSync, constants, fsyncSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { connect, type IClientOptions, type MqttClient } from 'mqtt';
 import type { StderrLogger } from '../log.js';
@@ -219,15 +219,21 @@ export function readCachedAssignment(stateDir: string, req: Pick<DpsRequest, 'en
 /** Writes the assignment through a synced temporary file renamed over the old one (0600). */
 export function writeCachedAssignment(stateDir: string, req: Pick<DpsRequest, 'endpoint' | 'idScope' | 'registrationId'>, a: Assignment): void {
   const c: CachedAssignment = { endpoint: req.endpoint, idScope: req.idScope, registrationId: req.registrationId, ...a };
-  const tmp = join(stateDir, `${DPS_CACHE_FILE}.tmp`);
-  const fd = openSync(tmp, 'w', 0o600);
+  const tmp = join(stateDir, `${DPS_CACHE_FILE}.${process.pid}.tmp`); // its own: another agent's write is no concern of this one
   try {
-    writeSync(fd, `${JSON.stringify(c)}\n`);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
+    const fd = openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW, 0o600);
+    try {
+      const b = Buffer.from(`${JSON.stringify(c)}\n`);
+      for (let off = 0; off < b.length;) off += writeSync(fd, b, off, b.length - off);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(tmp, join(stateDir, DPS_CACHE_FILE));
+  } catch (e) {
+    rmSync(tmp, { force: true });
+    throw e;
   }
-  renameSync(tmp, join(stateDir, DPS_CACHE_FILE));
   syncDir(stateDir); // else a power cut may bring back the old assignment, or none
 }
 
@@ -247,8 +253,14 @@ export async function provision(req: DpsRequest & { stateDir: string; backoff?: 
   for (let attempt = 0; ; attempt++) {
     try {
       const a = await register(req);
-      writeCachedAssignment(req.stateDir, req, a);
-      req.log.info(`DPS assigned ${req.registrationId} to ${a.assignedHub} as device ${a.deviceId} (kept in ${join(req.stateDir, DPS_CACHE_FILE)})`);
+      let kept = `kept in ${join(req.stateDir, DPS_CACHE_FILE)}`;
+      try {
+        writeCachedAssignment(req.stateDir, req, a);
+      } catch (w) {
+        // The hub is known: the agent goes on; only a DPS outage at the next start would find nothing kept.
+        kept = `not kept: ${join(req.stateDir, DPS_CACHE_FILE)}: ${(w as NodeJS.ErrnoException).code ?? (w as Error).message}`;
+      }
+      (kept.startsWith('not') ? req.log.warn : req.log.info).call(req.log, `DPS assigned ${req.registrationId} to ${a.assignedHub} as device ${a.deviceId} (${kept})`);
       return a;
     } catch (e) {
       if (!(e instanceof DpsError) || e.permanent || req.signal?.aborted) throw e;
