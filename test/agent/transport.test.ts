@@ -365,6 +365,25 @@ describe('identities over WebSockets', () => {
     }
   });
 
+  it('a wss:// broker (no IoT Hub) with --x509-cert and --ca-file: the certificate presented, the CA trusted', async () => {
+    const { log, lines } = logger();
+    const clientCert = loadClientCertificate(device.cert, device.key, false, log);
+    const deviceId = `wss-broker-${process.pid}-${++devices}`;
+    const sub = await subscriber(broker.url, `devices/${deviceId}/messages/events/#`);
+    const peers = mtls.peers.length;
+    const { sink } = createSink({ spec: `wss://localhost:${mtls.port}/mqtt`, deviceId, tls: { clientCert, ca: loadTrustedCa(caFile), caFile },
+      log, env: {}, mqtt: { backoff } });
+    sink.send('{"broker":"wss"}');
+    await until('delivered', () => sub.got.length >= 1);
+    expect(sub.got[0].text).toBe('{"broker":"wss"}');
+    expect(mtls.peers.slice(peers)).toEqual(['x509-ws']);
+    expect(await sink.close(2000)).toBe(0);
+    expectNoSecrets(lines);
+    await sub.client.endAsync(true);
+    expect(() => createSink({ spec: `ws://localhost:${mtls.port}/mqtt`, deviceId, tls: { clientCert }, log, env: {} }))
+      .toThrow('--x509-cert and --ca-file are for TLS: an mqtts:// or wss:// sink, or IoT Hub');
+  });
+
   it('the same hub without the certificate refuses the connection (the check above can fail)', async () => {
     const { log, lines } = logger();
     const { sink } = createSink({ spec: `wss://localhost:${mtls.port}`, connectionString: `HostName=localhost;DeviceId=no-cert;SharedAccessKey=${KEY}`,
