@@ -384,6 +384,18 @@ describe('identities over WebSockets', () => {
       .toThrow('--x509-cert and --ca-file are for TLS: an mqtts:// or wss:// sink, or IoT Hub');
   });
 
+  it('through the proxy, a hub whose certificate is not trusted: the line says so and points at --ca-file, naming the proxy', async () => {
+    const { log, lines } = logger();
+    const clientCert = loadClientCertificate(device.cert, device.key, false, log);
+    const { sink } = createSink({ proxy: mtlsProxy.url(), connectionString: 'HostName=localhost;DeviceId=x509-ws;x509=true', tls: { clientCert },
+      log, env: {}, mqtt: { backoff } });
+    sink.send('{"n":1}');
+    await until('refused', () => lines.some((l) => l.includes('warn: MQTT wss://localhost')));
+    expect(await sink.close(0)).toBeGreaterThan(0);
+    expect(lines.find((l) => l.includes('warn: MQTT wss://localhost'))).toMatch(
+      new RegExp(`: the server's certificate is not signed by a trusted CA \\([A-Z_]+\\): give its CA with --ca-file \\(via proxy 127\\.0\\.0\\.1:${mtlsProxy.port}\\)\\n$`));
+  });
+
   it('the same hub without the certificate refuses the connection (the check above can fail)', async () => {
     const { log, lines } = logger();
     const { sink } = createSink({ spec: `wss://localhost:${mtls.port}`, connectionString: `HostName=localhost;DeviceId=no-cert;SharedAccessKey=${KEY}`,

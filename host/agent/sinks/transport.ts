@@ -13,8 +13,8 @@ export const IOT_HUB_WEBSOCKET_PATH = '/$iothub/websocket';
 /** What the sink adds to its MQTT client options, and how it words a connection error. */
 export interface Transport {
   options: Partial<IClientOptions>;
-  /** Names the proxy in front of what went wrong when the proxy was the cause. */
-  explain(e: Error): string;
+  /** Names the proxy in front of what went wrong when the proxy was the cause; else `detail` (default the error's message), the proxy named after it. */
+  explain(e: Error, detail?: string): string;
   /** The proxy's refusal of the last attempt (once), e.g. when the connection closed without an error. */
   refusal(): string | undefined;
   /** "via proxy host:port", or "" without a proxy. */
@@ -89,12 +89,12 @@ export function transportFor(broker: URL, proxy: URL | undefined): Transport {
     options: { wsOptions: { agent } },
     via,
     refusal: refused,
-    explain: (e) => {
+    explain: (e, detail = e.message) => {
       const r = refused();
       if (r !== undefined) return r;
       // The socket goes to the proxy: a connection error is the proxy's (the broker's comes back as a refusal).
       if (/^(?:connect |getaddrinfo )?E[A-Z]+/.test(e.message)) return `proxy ${proxy.host}: ${e.message}`;
-      return `${e.message} (${via})`;
+      return `${detail} (${via})`;
     },
   };
 }
