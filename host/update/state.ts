@@ -41,7 +41,10 @@ const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 /** Creates the directory 0700 if missing; refuses one that others can write to or enter, or that another user owns. */
 export function openStateDir(dir: string): void {
   try { mkdirSync(dir, { recursive: true, mode: 0o700 }); } catch (e) {
-    throw new StateError(`state directory ${dir}: cannot create it: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    const code = (e as NodeJS.ErrnoException).code;
+    // EEXIST from a recursive mkdir: a file is there; ENOTDIR: a file on the way.
+    if (code === 'EEXIST' || code === 'ENOTDIR') throw new StateError(`state directory ${dir}: not a directory${code === 'ENOTDIR' ? ' (a file in its path)' : ''}`);
+    throw new StateError(`state directory ${dir}: cannot create it: ${code ?? (e as Error).message}`);
   }
   const st = statSync(dir);
   if (!st.isDirectory()) throw new StateError(`state directory ${dir}: not a directory`);

@@ -237,6 +237,16 @@ describe('DiskOutbox', () => {
     b.o.close();
   });
 
+  it('a --state-dir that is a file, or under one: one line saying it is not a directory', () => {
+    const file = join(newDir(), 'a-file');
+    writeFileSync(file, '');
+    const log = new StderrLogger(() => {});
+    expect(() => createSink({ spec: 'mqtt://127.0.0.1:1', deviceId: 'file-test', stateDir: file, log, env: {} }))
+      .toThrow(new RegExp(`^--state-dir: state directory ${file}: not a directory$`));
+    expect(() => createSink({ spec: 'mqtt://127.0.0.1:1', deviceId: 'file-test', stateDir: join(file, 'state'), log, env: {} }))
+      .toThrow(new RegExp(`^--state-dir: state directory ${join(file, 'state')}: not a directory \\(a file in its path\\)$`));
+  });
+
   it('a state directory another user owns is refused (its owner could plant links or a dps.json): one line', (ctx) => {
     const dir = newDir();
     try {
