@@ -65,7 +65,7 @@ beforeAll(async () => {
   const enrollments = new Map<string, Enrollment>([
     ['dev-sym', { key: KEY }], ['dev-grp', { groupKey: GROUP_KEY }], ['dev-x509', { x509: true }],
     ['dev-refused', { key: KEY }], ['dev-nothing', { key: KEY }], ['dev-failed', { key: KEY }], ['dev-garbled', { key: KEY }],
-    ['dev-pending', { key: KEY }], ['dev-throttled', { key: KEY }], ['dev-nokeep', { key: KEY }],
+    ['dev-pending', { key: KEY }], ['dev-throttled', { key: KEY }], ['dev-nokeep', { key: KEY }], ['dev-moved', { key: KEY }],
   ]);
   dps = new DpsStandIn(tls, SCOPE, enrollments, (rid) => verdicts.get(rid) ?? { refuse: 404, message: 'no verdict' });
   await dps.start();
@@ -314,10 +314,25 @@ describe('DPS\'s pace and the kept assignment\'s trust', () => {
     verdicts.set('dev-nokeep', { assignedHub: hub.id.hub, deviceId: 'dev-nokeep' });
     mkdirSync(join(stateDir('dev-nokeep'), 'dps.json'), { recursive: true, mode: 0o700 });
     chmodSync(stateDir('dev-nokeep'), 0o700);
-    const r = await agent(dpsArgs('dev-nokeep', '--dps-key-file', keyFile('sym.key', KEY)), () => hub.telemetry.length > 0);
+    const r = await agent(dpsArgs('dev-nokeep', '--dps-key-file', keyFile('sym.key', KEY)), () => hub.connects.some((c) => !c.reason));
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).toMatch(new RegExp(`warn: DPS assigned dev-nokeep to ${hub.id.hub.replace(/\./g, '\\.')} as device dev-nokeep \\(not kept: ${join(stateDir('dev-nokeep'), 'dps.json')}: E[A-Z]+\\)`));
     expectMessages(hub);
     expect(readdirSync(stateDir('dev-nokeep')).filter((f) => f.includes('tmp'))).toEqual([]);
+  });
+  it('DPS assigning another hub than the one kept: the new hub gets the messages, dps.json follows, one line says so', async () => {
+    const old = await hubAt({ deviceId: 'dev-moved', key: KEY });
+    const now = await hubAt({ deviceId: 'dev-moved', key: KEY });
+    const state = stateDir('dev-moved');
+    mkdirSync(state, { recursive: true, mode: 0o700 });
+    const kept = { endpoint: dpsEndpointUrl(`mqtts://localhost:${dps.port}`), idScope: SCOPE, registrationId: 'dev-moved' };
+    writeFileSync(join(state, 'dps.json'), JSON.stringify({ ...kept, assignedHub: old.id.hub, deviceId: 'dev-moved' }), { mode: 0o600 });
+    verdicts.set('dev-moved', { assignedHub: now.id.hub, deviceId: 'dev-moved' });
+    const r = await agent(dpsArgs('dev-moved', '--dps-key-file', keyFile('sym.key', KEY)), () => now.connects.some((c) => !c.reason));
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toContain(`info: DPS moved dev-moved from ${old.id.hub} (device dev-moved) to ${now.id.hub} (device dev-moved)`);
+    expectMessages(now);
+    expect(old.connects).toEqual([]);
+    expect(JSON.parse(readFileSync(join(state, 'dps.json'), 'utf8'))).toEqual({ ...kept, assignedHub: now.id.hub, deviceId: 'dev-moved' });
   });
 });

@@ -253,6 +253,11 @@ export async function provision(req: DpsRequest & { stateDir: string; backoff?: 
   for (let attempt = 0; ; attempt++) {
     try {
       const a = await register(req);
+      const before = readCachedAssignment(req.stateDir, req);
+      if (before && (before.assignedHub !== a.assignedHub || before.deviceId !== a.deviceId)) {
+        // Messages kept on disk for the old hub go to the new one: the device is there now.
+        req.log.info(`DPS moved ${req.registrationId} from ${before.assignedHub} (device ${before.deviceId}) to ${a.assignedHub} (device ${a.deviceId})`);
+      }
       let kept = `kept in ${join(req.stateDir, DPS_CACHE_FILE)}`;
       try {
         writeCachedAssignment(req.stateDir, req, a);
