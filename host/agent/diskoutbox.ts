@@ -167,15 +167,18 @@ export class DiskOutbox extends Outbox {
     for (let tries = 0; tries < 3; tries++) {
       try {
         const fd = openSync(this.lockPath, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
-        try { writeSync(fd, `${process.pid}\n`); } finally { closeSync(fd); }
+        try { writeSync(fd, `${[process.pid, processStamp(process.pid)].filter(Boolean).join(' ')}\n`); } finally { closeSync(fd); }
         return;
       } catch (e) {
         if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw new Error(`outbox ${this.path}: cannot lock it: ${errCode(e)}`);
       }
       let held: string;
       try { held = readFileSync(this.lockPath, 'utf8'); } catch { continue; /* gone meanwhile */ }
-      const pid = Number.parseInt(held, 10);
-      if (pid > 0 && pid !== process.pid && alive(pid)) throw new Error(`outbox ${this.path}: in use by another agent (pid ${pid}, ${this.lockPath})`);
+      const [pidText, ...stamp] = held.trim().split(/\s+/);
+      const pid = Number.parseInt(pidText, 10);
+      // A pid alone may name another process after a reboot (pids start over): the boot and start time must match too.
+      const same = stamp.length === 0 || stamp.join(' ') === processStamp(pid);
+      if (pid > 0 && pid !== process.pid && alive(pid) && same) throw new Error(`outbox ${this.path}: in use by another agent (pid ${pid}, ${this.lockPath})`);
       // Its agent is gone (killed): taken over. Moved aside rather than removed, so that a lock another
       // agent took over meanwhile (it judged the same dead pid) is seen and put back, not deleted.
       const aside = `${this.lockPath}.${process.pid}`;
@@ -398,6 +401,18 @@ export class DiskOutbox extends Outbox {
 function syncDir(dir: string): void {
   const fd = openSync(dir, constants.O_RDONLY | constants.O_DIRECTORY);
   try { fsyncSync(fd); } finally { closeSync(fd); }
+}
+
+/** This boot's id and the process's start time (clock ticks since boot): with the pid, one process ever. */
+function processStamp(pid: number): string | undefined {
+  try {
+    const boot = readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const start = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]; // field 22; the name before it may hold spaces
+    return start ? `${boot} ${start}` : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 function alive(pid: number): boolean {

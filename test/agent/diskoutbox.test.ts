@@ -28,6 +28,12 @@ function open(dir: string, limits: OutboxLimits = { maxBytes: 1 << 20, maxMessag
 const texts = (o: DiskOutbox) => { const out: Array<string | Uint8Array> = []; for (let e = o.nextUnsent(); e; e = o.nextUnsent()) { out.push(e.text); e.inFlight = true; } o.requeueInFlight(); return out; };
 const msg = (i: number, pad = 0) => JSON.stringify({ n: i, pad: 'x'.repeat(pad) });
 
+/** A process's boot id and start time, read here as the lock records them (proc(5): stat field 22). */
+function stampOf(pid: number): string {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return `${readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim()} ${stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]}`;
+}
+
 describe('DiskOutbox', () => {
   it('keeps what was not acknowledged across a crash (no close), in order, and continues the ids', async () => {
     const dir = newDir();
@@ -216,7 +222,7 @@ describe('DiskOutbox', () => {
     writeFileSync(join(dir, OUTBOX_LOCK), `${dead}\n`);
     const taken = open(dir);
     expect(texts(taken.o)).toEqual([msg(1)]);
-    expect(readFileSync(join(dir, OUTBOX_LOCK), 'utf8')).toBe(`${process.pid}\n`);
+    expect(readFileSync(join(dir, OUTBOX_LOCK), 'utf8')).toBe(`${process.pid} ${stampOf(process.pid)}\n`);
     taken.o.close();
     expect(() => statSync(join(dir, OUTBOX_LOCK))).toThrow(/ENOENT/);
   });
@@ -298,5 +304,20 @@ describe('DiskOutbox', () => {
     }
     expect(readFileSync(lock, 'utf8')).toBe(`${other}\n`); // the first agent still holds it
     expect(readdirSync(dir).sort()).toEqual([OUTBOX_LOCK]); // nothing left aside
+  });
+  it('a lock whose pid is alive but is another process (after a reboot, or reused) is taken over; the live agent\'s is not', () => {
+    const dir = newDir();
+    const lock = join(dir, OUTBOX_LOCK);
+    const live = process.ppid; // some live process, standing for one that got the dead agent's pid
+    const [boot, start] = stampOf(live).split(' ');
+    const otherBoot = boot.replace(/^./, (c) => (c === '0' ? '1' : '0'));
+    for (const held of [`${live} ${otherBoot} ${start}`, `${live} ${boot} ${Number(start) + 1}`]) {
+      writeFileSync(lock, `${held}\n`);
+      const taken = open(dir);
+      expect(readFileSync(lock, 'utf8')).toBe(`${process.pid} ${stampOf(process.pid)}\n`);
+      taken.o.close();
+    }
+    writeFileSync(lock, `${live} ${boot} ${start}\n`); // that very process: an agent alive
+    expect(() => open(dir)).toThrow(new RegExp(`in use by another agent \\(pid ${live}, `));
   });
 });
