@@ -4,7 +4,7 @@
 
 import { execFileSync } from 'node:child_process';
 import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer } from 'node:http';
-import { createServer as createHttpsServer } from 'node:https';
+import { createServer as createHttpsServer, Server as HttpsServer } from 'node:https';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { connect, type AddressInfo, type Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
@@ -66,11 +66,11 @@ class WebSocketBridge {
 class ConnectProxy {
   readonly requests: Array<{ target: string; auth?: string }> = [];
   port = 0;
-  private readonly server = createHttpServer();
   private readonly sockets = new Set<Socket>();
 
-  /** `route` maps a CONNECT target to the loopback port that serves it. */
-  constructor(private readonly route: (target: string) => number | undefined, private readonly refuse = false) {}
+  /** `route` maps a CONNECT target to the loopback port that serves it; `server` an https one for an https:// proxy. */
+  constructor(private readonly route: (target: string) => number | undefined, private readonly refuse = false,
+    private readonly server: HttpServer = createHttpServer()) {}
 
   async start(): Promise<void> {
     this.server.on('connect', (req: IncomingMessage, client: Socket) => {
@@ -93,7 +93,9 @@ class ConnectProxy {
     this.port = (this.server.address() as AddressInfo).port;
   }
 
-  url(password = PROXY_PASSWORD): string { return `http://gw:${encodeURIComponent(password)}@127.0.0.1:${this.port}`; }
+  url(password = PROXY_PASSWORD): string {
+    return `${this.server instanceof HttpsServer ? 'https' : 'http'}://gw:${encodeURIComponent(password)}@${this.server instanceof HttpsServer ? 'localhost' : '127.0.0.1'}:${this.port}`;
+  }
 
   async stop(): Promise<void> {
     for (const s of this.sockets) s.destroy();
@@ -394,6 +396,29 @@ describe('identities over WebSockets', () => {
     expect(await sink.close(0)).toBeGreaterThan(0);
     expect(lines.find((l) => l.includes('warn: MQTT wss://localhost'))).toMatch(
       new RegExp(`: the server's certificate is not signed by a trusted CA \\([A-Z_]+\\): give its CA with --ca-file \\(via proxy 127\\.0\\.0\\.1:${mtlsProxy.port}\\)\\n$`));
+  });
+
+  it('an https:// proxy whose certificate --ca-file trusts: the TLS to the proxy checked against it, then the hub\'s', async () => {
+    const server = readFileSync(join(dir, 'pki', 'ws-server.pem')); // for localhost, from the --ca-file CA
+    const tlsProxy = new ConnectProxy((target) => (target === 'localhost:443' ? mtls.port : undefined), false,
+      createHttpsServer({ key: readFileSync(join(dir, 'pki', 'ws-server.key')), cert: server }));
+    await tlsProxy.start();
+    try {
+      const { log, lines } = logger();
+      const clientCert = loadClientCertificate(device.cert, device.key, false, log);
+      const sub = await subscriber(broker.url, 'devices/x509-ws/messages/events/#');
+      const { sink, description } = createSink({ proxy: tlsProxy.url(), connectionString: 'HostName=localhost;DeviceId=x509-ws;x509=true',
+        tls: { clientCert, ca: loadTrustedCa(caFile), caFile }, log, env: {}, mqtt: { backoff } });
+      expect(description).toBe(`IoT Hub localhost over WebSockets via proxy localhost:${tlsProxy.port}`);
+      sink.send('{"proxy":"https"}');
+      await until('delivered', () => sub.got.length >= 1);
+      expect(tlsProxy.requests).toEqual([{ target: 'localhost:443', auth: PROXY_AUTH }]);
+      expect(await sink.close(2000)).toBe(0);
+      expectNoSecrets(lines);
+      await sub.client.endAsync(true);
+    } finally {
+      await tlsProxy.stop();
+    }
   });
 
   it('the same hub without the certificate refuses the connection (the check above can fail)', async () => {

@@ -89,7 +89,7 @@ export function createSink(req: SinkRequest): SinkSetup {
 /** The proxy for this broker (sinks/transport.ts); its errors as usage errors. */
 function proxied(req: SinkRequest, url: URL): Transport {
   try {
-    return transportFor(url, chooseProxy(req.proxy, req.env ?? process.env, url, req.log));
+    return transportFor(url, chooseProxy(req.proxy, req.env ?? process.env, url, req.log), req.tls?.ca);
   } catch (e) {
     if (e instanceof ProxyError) throw new UsageError(e.message);
     throw e;

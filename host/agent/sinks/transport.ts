@@ -71,10 +71,14 @@ function noProxy(list: string | undefined, host: string): boolean {
   });
 }
 
-/** The client options for `broker`, through `proxy` when given (WebSockets only: chooseProxy checked). */
-export function transportFor(broker: URL, proxy: URL | undefined): Transport {
+/**
+ * The client options for `broker`, through `proxy` when given (WebSockets only: chooseProxy
+ * checked). An https:// proxy's certificate is checked against `ca` (--ca-file's, with the
+ * system's roots) when given.
+ */
+export function transportFor(broker: URL, proxy: URL | undefined, ca?: string[]): Transport {
   if (!proxy) return DIRECT;
-  const agent = new HttpsProxyAgent(proxy);
+  const agent = new HttpsProxyAgent(proxy, ca ? { ca } : undefined);
   const via = `via proxy ${proxy.host}`;
   let refusal: string | undefined;
   agent.on('proxyConnect', (res: { statusCode: number; statusText?: string }) => {
