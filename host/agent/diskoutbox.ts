@@ -210,6 +210,8 @@ export class DiskOutbox extends Outbox {
 
   private load(): void {
     const { log, path } = this;
+    // A compaction the last agent did not finish: outbox.log still holds everything; the copy goes.
+    rmSync(`${path}.tmp`, { force: true });
     let buf: Buffer;
     try {
       const fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW); // not a link planted in its place

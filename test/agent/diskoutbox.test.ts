@@ -320,4 +320,12 @@ describe('DiskOutbox', () => {
     writeFileSync(lock, `${live} ${boot} ${start}\n`); // that very process: an agent alive
     expect(() => open(dir)).toThrow(new RegExp(`in use by another agent \\(pid ${live}, `));
   });
+  it('a compaction cut short by a crash: its outbox.log.tmp (a copy of messages) is removed at the next start, outbox.log kept', () => {
+    const dir = newDir();
+    writeFileSync(join(dir, OUTBOX_FILE), '');
+    writeFileSync(join(dir, `${OUTBOX_FILE}.tmp`), 'half a compaction: message copies', { mode: 0o600 });
+    const a = open(dir);
+    expect(readdirSync(dir).sort()).toEqual([OUTBOX_LOCK, OUTBOX_FILE].sort());
+    a.o.close();
+  });
 });
