@@ -42,14 +42,20 @@ export class StateError extends Error {}
 
 const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 
-/** Creates the directory 0700 if missing; refuses one that others can write to or enter. */
+/** Creates the directory 0700 if missing; refuses one that others can write to or enter, or that another user owns. */
 export function openStateDir(dir: string): void {
   try { mkdirSync(dir, { recursive: true, mode: 0o700 }); } catch (e) {
-    throw new StateError(`state directory ${dir}: cannot create it: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    const code = (e as NodeJS.ErrnoException).code;
+    // EEXIST from a recursive mkdir: a file is there; ENOTDIR: a file on the way.
+    if (code === 'EEXIST' || code === 'ENOTDIR') throw new StateError(`state directory ${dir}: not a directory${code === 'ENOTDIR' ? ' (a file in its path)' : ''}`);
+    throw new StateError(`state directory ${dir}: cannot create it: ${code ?? (e as Error).message}`);
   }
   const st = statSync(dir);
   if (!st.isDirectory()) throw new StateError(`state directory ${dir}: not a directory`);
   if ((st.mode & 0o077) !== 0) throw new StateError(`state directory ${dir}: mode ${(st.mode & 0o777).toString(8)}, others may read or change it (0700 expected)`);
+  // Its owner could plant a dps.json naming their own hub, or links the agent would write through.
+  const uid = process.getuid?.();
+  if (uid !== undefined && st.uid !== uid) throw new StateError(`state directory ${dir}: owned by uid ${st.uid}, not by the agent's user (uid ${uid})`);
 }
 
 /**
@@ -101,7 +107,8 @@ function replaceFile(dir: string, name: string, data: string | Uint8Array): void
   renameSync(tmp, join(dir, name));
 }
 
-function syncDir(dir: string): void {
+/** Makes the names in `dir` durable (a file created or renamed there survives a power cut). */
+export function syncDir(dir: string): void {
   const fd = openSync(dir, 'r');
   try { fsyncSync(fd); } finally { closeSync(fd); }
 }
