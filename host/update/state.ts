@@ -6,6 +6,7 @@
 import { createHash, type KeyObject } from 'node:crypto';
 import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
+import type { AgentUpdateReport } from '../core.js';
 import type { Profile } from '../engine.js';
 import { PackageError, verifyPackage, type Manifest } from './package.js';
 
@@ -27,15 +28,6 @@ export interface Installed { sequence: number; agentVersion: string; blobSha256:
  */
 export interface State { sequence?: number; current?: Installed; previous?: Installed }
 
-/** The outcome of one update attempt, the fields of an `AgentUpdate` record (SPEC R8). */
-export interface UpdateOutcome {
-  FromVersion: string;
-  ToVersion: string;
-  FromSequence: number;
-  ToSequence: number;
-  Result: 'applied' | 'rejected' | 'rolledBack';
-  Reason?: string;
-}
 
 /** A state directory that cannot be used (its permissions, an unreadable state): one line. */
 export class StateError extends Error {}
@@ -135,7 +127,7 @@ export function installedBlob(dir: string): { blob: Uint8Array; installed: Insta
  * failure leaves the directory as it was and returns `rejected` with the reason. `builtIn` is the
  * version that runs when nothing is installed (sequence 0).
  */
-export function installPackage(dir: string, pkg: Uint8Array, pub: KeyObject, profile: Profile, builtIn: string): UpdateOutcome {
+export function installPackage(dir: string, pkg: Uint8Array, pub: KeyObject, profile: Profile, builtIn: string): AgentUpdateReport {
   openStateDir(dir);
   const state = readState(dir);
   const from = { FromVersion: state.current?.agentVersion ?? builtIn, FromSequence: state.current?.sequence ?? 0 };
@@ -164,7 +156,7 @@ export function installPackage(dir: string, pkg: Uint8Array, pub: KeyObject, pro
  * The installed blob failed (it does not load, or traps): the previous one runs again and
  * state.json says so; the failed sequence stays refused (the state keeps the highest sequence seen).
  */
-export function rollBack(dir: string, reason: string, builtIn: string): UpdateOutcome {
+export function rollBack(dir: string, reason: string, builtIn: string): AgentUpdateReport {
   const state = readState(dir);
   const failed = state.current;
   if (!failed) throw new StateError(`state directory ${dir}: nothing installed to roll back`);
