@@ -17,8 +17,6 @@
 
 static const CHAR *tap_name;
 static UCHAR key[256], cert[4096], cert_key[4096], ca[4096];
-static const UCHAR default_ca[] = EXAMPLE_TRUSTED_CA_DER, default_cert[] = EXAMPLE_DEVICE_CERT_DER,
-                   default_cert_key[] = EXAMPLE_DEVICE_KEY_DER;
 
 /* The whole file into buf; trailing white space dropped from text. 0: unreadable or too long. */
 static UINT read_file(const char *path, UCHAR *buf, UINT capacity, int text) {
@@ -38,26 +36,6 @@ static int address(const char *text, ULONG *out) {
 }
 
 int example_board_settings(int argc, char **argv, EXAMPLE_SETTINGS *s) {
-  static const UCHAR default_key[] = EXAMPLE_DEVICE_SYMMETRIC_KEY;
-  s->hub = EXAMPLE_HUB_HOSTNAME;
-  s->device_id = EXAMPLE_DEVICE_ID;
-  s->key = default_key;
-  s->key_length = (UINT)strlen((const char *)default_key);
-  s->cert_der = default_cert;
-  s->cert_length = sizeof default_cert;
-  s->cert_key_der = default_cert_key;
-  s->cert_key_length = sizeof default_cert_key;
-  s->ca_der = default_ca;
-  s->ca_length = sizeof default_ca;
-  s->ip = EXAMPLE_IPV4_ADDRESS;
-  s->mask = EXAMPLE_IPV4_MASK;
-  s->gateway = EXAMPLE_IPV4_GATEWAY;
-  s->dns_server = EXAMPLE_DNS_SERVER;
-  s->sntp_server = EXAMPLE_SNTP_SERVER;
-  s->agent_id = EXAMPLE_AGENT_ID;
-  s->configuration = EXAMPLE_AGENT_CONFIGURATION;
-  s->message_format = EXAMPLE_MESSAGE_FORMAT;
-  s->run_seconds = 0;
   if (argc < 2 || argv[1][0] == '-') {
     fprintf(stderr,
             "usage: %s <tap device> [--ip A] [--dns A] [--sntp A] [--hub NAME] ... (README)\n",

@@ -14,33 +14,11 @@
 #include "semihost.h"
 #include "tx_api.h"
 
-static const UCHAR device_key[] = EXAMPLE_DEVICE_SYMMETRIC_KEY;
-static const UCHAR device_cert[] = EXAMPLE_DEVICE_CERT_DER,
-                   device_cert_key[] = EXAMPLE_DEVICE_KEY_DER,
-                   trusted_ca[] = EXAMPLE_TRUSTED_CA_DER;
-
+/* The settings are example_config.h's as main.c reads them: nothing to override here. */
 int example_board_settings(int argc, char **argv, EXAMPLE_SETTINGS *s) {
   (void)argc;
   (void)argv;
-  s->hub = EXAMPLE_HUB_HOSTNAME;
-  s->device_id = EXAMPLE_DEVICE_ID;
-  s->key = device_key;
-  s->key_length = (UINT)strlen((const char *)device_key);
-  s->cert_der = device_cert;
-  s->cert_length = sizeof device_cert;
-  s->cert_key_der = device_cert_key;
-  s->cert_key_length = sizeof device_cert_key;
-  s->ca_der = trusted_ca;
-  s->ca_length = sizeof trusted_ca;
-  s->ip = EXAMPLE_IPV4_ADDRESS;
-  s->mask = EXAMPLE_IPV4_MASK;
-  s->gateway = EXAMPLE_IPV4_GATEWAY;
-  s->dns_server = EXAMPLE_DNS_SERVER;
-  s->sntp_server = EXAMPLE_SNTP_SERVER;
-  s->agent_id = EXAMPLE_AGENT_ID;
-  s->configuration = EXAMPLE_AGENT_CONFIGURATION;
-  s->message_format = EXAMPLE_MESSAGE_FORMAT;
-  s->run_seconds = 0;
+  (void)s;
   return 0;
 }
 

@@ -32,8 +32,8 @@ typedef struct EXAMPLE_SETTINGS_STRUCT {
 /* Reads the settings and enters ThreadX (the board's main calls it). */
 int example_main(int argc, char **argv);
 
-/* The board: fills the settings (defaults from example_config.h; the Linux port's command line
- * may override them); returns 0, or prints one line and returns nonzero. */
+/* The board: may override the settings main.c read from example_config.h (the Linux port's
+ * command line does); returns 0, or prints one line and returns nonzero. */
 int example_board_settings(int argc, char **argv, EXAMPLE_SETTINGS *settings);
 /* The Ethernet driver NetX Duo runs on, and the board's MAC address. */
 VOID example_board_network_driver(NX_IP_DRIVER *driver_req_ptr);

@@ -36,6 +36,32 @@ static const NX_CRYPTO_CIPHERSUITE *cipher_map[] = {&nx_crypto_tls_rsa_with_aes_
 #define SECONDS_1970_SINCE_1900 2208988800ul
 
 static EXAMPLE_SETTINGS settings;
+static const UCHAR config_key[] = EXAMPLE_DEVICE_SYMMETRIC_KEY;
+static const UCHAR config_cert[] = EXAMPLE_DEVICE_CERT_DER,
+                   config_cert_key[] = EXAMPLE_DEVICE_KEY_DER, config_ca[] = EXAMPLE_TRUSTED_CA_DER;
+
+/* example_config.h's settings, which the board may then override (example_board_settings). */
+static VOID settings_from_config(EXAMPLE_SETTINGS *s) {
+  s->hub = EXAMPLE_HUB_HOSTNAME;
+  s->device_id = EXAMPLE_DEVICE_ID;
+  s->key = config_key;
+  s->key_length = (UINT)strlen((const char *)config_key);
+  s->cert_der = config_cert;
+  s->cert_length = sizeof config_cert;
+  s->cert_key_der = config_cert_key;
+  s->cert_key_length = sizeof config_cert_key;
+  s->ca_der = config_ca;
+  s->ca_length = sizeof config_ca;
+  s->ip = EXAMPLE_IPV4_ADDRESS;
+  s->mask = EXAMPLE_IPV4_MASK;
+  s->gateway = EXAMPLE_IPV4_GATEWAY;
+  s->dns_server = EXAMPLE_DNS_SERVER;
+  s->sntp_server = EXAMPLE_SNTP_SERVER;
+  s->agent_id = EXAMPLE_AGENT_ID;
+  s->configuration = EXAMPLE_AGENT_CONFIGURATION;
+  s->message_format = EXAMPLE_MESSAGE_FORMAT;
+  s->run_seconds = 0;
+}
 static NX_PACKET_POOL pool;
 static UCHAR pool_memory[PACKETS * (PACKET_BYTES + sizeof(NX_PACKET))];
 static NX_IP ip;
@@ -218,6 +244,7 @@ void tx_application_define(void *first_unused_memory) {
 }
 
 int example_main(int argc, char **argv) {
+  settings_from_config(&settings);
   if (example_board_settings(argc, argv, &settings) != 0) return 2;
   if (settings.ca_length < 2u || (settings.key_length == 0u && settings.cert_length < 2u)) {
     example_board_log(

@@ -8,7 +8,7 @@
 // counted, so the next message carries the loss. A disk that refuses a write (full) leaves the
 // outbox working in memory until it is empty again.
 
-import { closeSync, constants, fdatasyncSync, fsyncSync, ftruncateSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, constants, fchmodSync, fdatasyncSync, fsyncSync, ftruncateSync, linkSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import type { Logger } from './log.js';
@@ -164,18 +164,29 @@ export class DiskOutbox extends Outbox {
 
   /** Takes the lock file, or throws naming the live agent that holds it (a dead one's is taken over). */
   private lock(): void {
-    for (let tries = 0; tries < 2; tries++) {
+    for (let tries = 0; tries < 3; tries++) {
       try {
         const fd = openSync(this.lockPath, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
-        try { writeSync(fd, `${process.pid}\n`); } finally { closeSync(fd); }
+        try { writeSync(fd, `${[process.pid, processStamp(process.pid)].filter(Boolean).join(' ')}\n`); } finally { closeSync(fd); }
         return;
       } catch (e) {
         if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw new Error(`outbox ${this.path}: cannot lock it: ${errCode(e)}`);
       }
-      let pid = 0;
-      try { pid = Number.parseInt(readFileSync(this.lockPath, 'utf8'), 10); } catch { /* gone meanwhile */ }
-      if (pid > 0 && pid !== process.pid && alive(pid)) throw new Error(`outbox ${this.path}: in use by another agent (pid ${pid}, ${this.lockPath})`);
-      rmSync(this.lockPath, { force: true }); // its agent is gone (killed): taken over
+      let held: string;
+      try { held = readFileSync(this.lockPath, 'utf8'); } catch { continue; /* gone meanwhile */ }
+      const [pidText, ...stamp] = held.trim().split(/\s+/);
+      const pid = Number.parseInt(pidText, 10);
+      // A pid alone may name another process after a reboot (pids start over): the boot and start time must match too.
+      const same = stamp.length === 0 || stamp.join(' ') === processStamp(pid);
+      if (pid > 0 && pid !== process.pid && alive(pid) && same) throw new Error(`outbox ${this.path}: in use by another agent (pid ${pid}, ${this.lockPath})`);
+      // Its agent is gone (killed): taken over. Moved aside rather than removed, so that a lock another
+      // agent took over meanwhile (it judged the same dead pid) is seen and put back, not deleted.
+      const aside = `${this.lockPath}.${process.pid}`;
+      try { renameSync(this.lockPath, aside); } catch { continue; }
+      let moved = '';
+      try { moved = readFileSync(aside, 'utf8'); } catch { /* as good as gone */ }
+      if (moved !== held) { try { linkSync(aside, this.lockPath); } catch { /* a third agent's is there: it holds it */ } }
+      rmSync(aside, { force: true });
     }
     throw new Error(`outbox ${this.path}: cannot lock it: ${this.lockPath} keeps coming back`);
   }
@@ -199,6 +210,8 @@ export class DiskOutbox extends Outbox {
 
   private load(): void {
     const { log, path } = this;
+    // A compaction the last agent did not finish: outbox.log still holds everything; the copy goes.
+    rmSync(`${path}.tmp`, { force: true });
     let buf: Buffer;
     try {
       const fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW); // not a link planted in its place
@@ -231,11 +244,23 @@ export class DiskOutbox extends Outbox {
   private openFile(): void {
     try {
       this.fd = openSync(this.path, constants.O_RDWR | constants.O_CREAT | constants.O_NOFOLLOW, 0o600);
+      fchmodSync(this.fd, 0o600); // a file already there keeps its mode otherwise
       this.fileBytes = 0;
       ftruncateSync(this.fd, 0);
+      syncDir(dirname(this.path)); // the file's name is durable too, before a message is said to be
     } catch (e) {
       throw new Error(`outbox ${this.path}: cannot open it: ${errCode(e)}`);
     }
+  }
+
+  /** A message whose record alone passes the file's limit is refused (counted), as the memory outbox refuses one over its own. */
+  override push(text: string | Uint8Array): number {
+    const bytes = typeof text === 'string' ? Buffer.byteLength(text) : text.length;
+    if (recordSize(bytes) > this.limits.maxBytes) {
+      this.count(text, bytes);
+      return 1;
+    }
+    return super.push(text);
   }
 
   protected override stored(entry: OutboxEntry): number {
@@ -350,6 +375,7 @@ export class DiskOutbox extends Outbox {
     let fd: number | undefined;
     try {
       fd = openSync(tmp, constants.O_RDWR | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW, 0o600);
+      fchmodSync(fd, 0o600); // a leftover temporary file keeps its mode otherwise, and passes it on by the rename
       let at = 0;
       for (const e of this.entries) {
         if (this.memoryOnly.has(e.id)) continue;
@@ -377,6 +403,18 @@ export class DiskOutbox extends Outbox {
 function syncDir(dir: string): void {
   const fd = openSync(dir, constants.O_RDONLY | constants.O_DIRECTORY);
   try { fsyncSync(fd); } finally { closeSync(fd); }
+}
+
+/** This boot's id and the process's start time (clock ticks since boot): with the pid, one process ever. */
+function processStamp(pid: number): string | undefined {
+  try {
+    const boot = readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const start = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]; // field 22; the name before it may hold spaces
+    return start ? `${boot} ${start}` : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 function alive(pid: number): boolean {

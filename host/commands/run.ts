@@ -17,7 +17,7 @@ const RUN_COMMAND: Omit<Command, 'run'> = {
     'connection-string-file': { type: 'string', value: 'path', help: 'a file holding the IoT Hub device connection string' },
     'connection-string': { type: 'string', value: 'cs', help: 'the connection string itself (every local user can read a command line)' },
     'allow-readable-secret': { type: 'boolean', help: 'accept a --connection-string-file that group or others may read (refused otherwise); the same for --x509-key, --dps-key-file and --dps-group-key-file' },
-    'x509-cert': { type: 'string', value: 'pem', help: 'a client certificate (PEM, chain after it) for X.509 authentication: IoT Hub (x509=true in the connection string), DPS, or an mqtts:// broker' },
+    'x509-cert': { type: 'string', value: 'pem', help: 'a client certificate (PEM, chain after it) for X.509 authentication: IoT Hub (x509=true in the connection string), DPS, or an mqtts:// or wss:// broker' },
     'x509-key': { type: 'string', value: 'pem', help: "the certificate's private key (PEM, unencrypted; mode 0600)" },
     'ca-file': { type: 'string', value: 'pem', help: "CA certificates (PEM) trusted besides the system's: a private hub, a gateway, a local broker" },
     'state-dir': { type: 'string', value: 'dir', help: "the agent's state directory (made 0700; default /var/lib/microtally): the MQTT outbox, the DPS assignment and the installed core are kept there" },

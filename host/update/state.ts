@@ -6,6 +6,7 @@
 import { createHash, type KeyObject } from 'node:crypto';
 import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
+import type { AgentUpdateReport } from '../core.js';
 import type { Profile } from '../engine.js';
 import { PackageError, verifyPackage, type Manifest } from './package.js';
 
@@ -27,29 +28,26 @@ export interface Installed { sequence: number; agentVersion: string; blobSha256:
  */
 export interface State { sequence?: number; current?: Installed; previous?: Installed }
 
-/** The outcome of one update attempt, the fields of an `AgentUpdate` record (SPEC R8). */
-export interface UpdateOutcome {
-  FromVersion: string;
-  ToVersion: string;
-  FromSequence: number;
-  ToSequence: number;
-  Result: 'applied' | 'rejected' | 'rolledBack';
-  Reason?: string;
-}
 
 /** A state directory that cannot be used (its permissions, an unreadable state): one line. */
 export class StateError extends Error {}
 
 const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 
-/** Creates the directory 0700 if missing; refuses one that others can write to or enter. */
+/** Creates the directory 0700 if missing; refuses one that others can write to or enter, or that another user owns. */
 export function openStateDir(dir: string): void {
   try { mkdirSync(dir, { recursive: true, mode: 0o700 }); } catch (e) {
-    throw new StateError(`state directory ${dir}: cannot create it: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    const code = (e as NodeJS.ErrnoException).code;
+    // EEXIST from a recursive mkdir: a file is there; ENOTDIR: a file on the way.
+    if (code === 'EEXIST' || code === 'ENOTDIR') throw new StateError(`state directory ${dir}: not a directory${code === 'ENOTDIR' ? ' (a file in its path)' : ''}`);
+    throw new StateError(`state directory ${dir}: cannot create it: ${code ?? (e as Error).message}`);
   }
   const st = statSync(dir);
   if (!st.isDirectory()) throw new StateError(`state directory ${dir}: not a directory`);
   if ((st.mode & 0o077) !== 0) throw new StateError(`state directory ${dir}: mode ${(st.mode & 0o777).toString(8)}, others may read or change it (0700 expected)`);
+  // Its owner could plant a dps.json naming their own hub, or links the agent would write through.
+  const uid = process.getuid?.();
+  if (uid !== undefined && st.uid !== uid) throw new StateError(`state directory ${dir}: owned by uid ${st.uid}, not by the agent's user (uid ${uid})`);
 }
 
 /**
@@ -101,7 +99,8 @@ function replaceFile(dir: string, name: string, data: string | Uint8Array): void
   renameSync(tmp, join(dir, name));
 }
 
-function syncDir(dir: string): void {
+/** Makes the names in `dir` durable (a file created or renamed there survives a power cut). */
+export function syncDir(dir: string): void {
   const fd = openSync(dir, 'r');
   try { fsyncSync(fd); } finally { closeSync(fd); }
 }
@@ -128,7 +127,7 @@ export function installedBlob(dir: string): { blob: Uint8Array; installed: Insta
  * failure leaves the directory as it was and returns `rejected` with the reason. `builtIn` is the
  * version that runs when nothing is installed (sequence 0).
  */
-export function installPackage(dir: string, pkg: Uint8Array, pub: KeyObject, profile: Profile, builtIn: string): UpdateOutcome {
+export function installPackage(dir: string, pkg: Uint8Array, pub: KeyObject, profile: Profile, builtIn: string): AgentUpdateReport {
   openStateDir(dir);
   const state = readState(dir);
   const from = { FromVersion: state.current?.agentVersion ?? builtIn, FromSequence: state.current?.sequence ?? 0 };
@@ -157,7 +156,7 @@ export function installPackage(dir: string, pkg: Uint8Array, pub: KeyObject, pro
  * The installed blob failed (it does not load, or traps): the previous one runs again and
  * state.json says so; the failed sequence stays refused (the state keeps the highest sequence seen).
  */
-export function rollBack(dir: string, reason: string, builtIn: string): UpdateOutcome {
+export function rollBack(dir: string, reason: string, builtIn: string): AgentUpdateReport {
   const state = readState(dir);
   const failed = state.current;
   if (!failed) throw new StateError(`state directory ${dir}: nothing installed to roll back`);

@@ -2,10 +2,10 @@
 // crash, a torn last record, corrupted records, the size limit, and a disk that is full.
 
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import { DiskOutbox, OUTBOX_FILE, OUTBOX_LOCK, readOutboxFile, recordSize } from '../../host/agent/diskoutbox.js';
 import { createSink } from '../../host/agent/sinks/index.js';
 import { StderrLogger } from '../../host/agent/log.js';
@@ -27,6 +27,12 @@ function open(dir: string, limits: OutboxLimits = { maxBytes: 1 << 20, maxMessag
 
 const texts = (o: DiskOutbox) => { const out: Array<string | Uint8Array> = []; for (let e = o.nextUnsent(); e; e = o.nextUnsent()) { out.push(e.text); e.inFlight = true; } o.requeueInFlight(); return out; };
 const msg = (i: number, pad = 0) => JSON.stringify({ n: i, pad: 'x'.repeat(pad) });
+
+/** A process's boot id and start time, read here as the lock records them (proc(5): stat field 22). */
+function stampOf(pid: number): string {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return `${readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim()} ${stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]}`;
+}
 
 describe('DiskOutbox', () => {
   it('keeps what was not acknowledged across a crash (no close), in order, and continues the ids', async () => {
@@ -216,8 +222,110 @@ describe('DiskOutbox', () => {
     writeFileSync(join(dir, OUTBOX_LOCK), `${dead}\n`);
     const taken = open(dir);
     expect(texts(taken.o)).toEqual([msg(1)]);
-    expect(readFileSync(join(dir, OUTBOX_LOCK), 'utf8')).toBe(`${process.pid}\n`);
+    expect(readFileSync(join(dir, OUTBOX_LOCK), 'utf8')).toBe(`${process.pid} ${stampOf(process.pid)}\n`);
     taken.o.close();
     expect(() => statSync(join(dir, OUTBOX_LOCK))).toThrow(/ENOENT/);
+  });
+  it('files found with a wider mode (outbox.log, a leftover outbox.log.tmp) are made 0600: the messages are the machine\'s activity', () => {
+    const dir = newDir();
+    writeFileSync(join(dir, OUTBOX_FILE), '');
+    chmodSync(join(dir, OUTBOX_FILE), 0o644);
+    const a = open(dir).o;
+    a.push(msg(1));
+    expect(statSync(join(dir, OUTBOX_FILE)).mode & 0o777).toBe(0o600);
+    a.close();
+    chmodSync(join(dir, OUTBOX_FILE), 0o644);
+    writeFileSync(join(dir, `${OUTBOX_FILE}.tmp`), 'left by a crash in a compaction');
+    chmodSync(join(dir, `${OUTBOX_FILE}.tmp`), 0o644);
+    const b = open(dir); // rewrites the file through outbox.log.tmp
+    expect(texts(b.o)).toEqual([msg(1)]);
+    expect(statSync(join(dir, OUTBOX_FILE)).mode & 0o777).toBe(0o600);
+    b.o.close();
+  });
+
+  it('a --state-dir that is a file, or under one: one line saying it is not a directory', () => {
+    const file = join(newDir(), 'a-file');
+    writeFileSync(file, '');
+    const log = new StderrLogger(() => {});
+    expect(() => createSink({ spec: 'mqtt://127.0.0.1:1', deviceId: 'file-test', stateDir: file, log, env: {} }))
+      .toThrow(new RegExp(`^--state-dir: state directory ${file}: not a directory$`));
+    expect(() => createSink({ spec: 'mqtt://127.0.0.1:1', deviceId: 'file-test', stateDir: join(file, 'state'), log, env: {} }))
+      .toThrow(new RegExp(`^--state-dir: state directory ${join(file, 'state')}: not a directory \\(a file in its path\\)$`));
+  });
+
+  it('a state directory another user owns is refused (its owner could plant links or a dps.json): one line', (ctx) => {
+    const dir = newDir();
+    try {
+      chownSync(dir, 65534, 65534);
+    } catch (e) {
+      console.log(`skipped: giving a directory to another user needs root (${(e as Error).message.split('\n')[0]})`);
+      ctx.skip();
+    }
+    const log = new StderrLogger(() => {});
+    expect(() => createSink({ spec: 'mqtt://127.0.0.1:1', deviceId: 'owner-test', stateDir: dir, log, env: {} }))
+      .toThrow(new RegExp(`^--state-dir: state directory ${dir}: owned by uid 65534, not by the agent's user \\(uid ${process.getuid!()}\\)$`));
+  });
+  it('a message whose record alone passes the limit is refused and counted; the file stays under it and nothing else is dropped', () => {
+    const dir = newDir();
+    const limits = { maxBytes: 4096, maxMessages: 100 };
+    const { o, drops } = open(dir, limits);
+    o.push(msg(1));
+    const big = 'x'.repeat(limits.maxBytes - recordSize(0) + 1); // within maxBytes as a payload, over it as a record
+    expect(o.push(big)).toBe(1);
+    expect(drops).toEqual([big]);
+    expect(texts(o)).toEqual([msg(1)]);
+    expect(statSync(join(dir, OUTBOX_FILE)).size).toBeLessThanOrEqual(limits.maxBytes);
+    const fits = 'y'.repeat(limits.maxBytes - recordSize(0) - recordSize(Buffer.byteLength(msg(1))));
+    expect(o.push(fits)).toBe(0); // the largest that fits beside the first: both kept
+    expect(texts(o)).toEqual([msg(1), fits]);
+    expect(statSync(join(dir, OUTBOX_FILE)).size).toBe(limits.maxBytes);
+    o.close();
+  });
+  it('two agents taking over the same dead agent\'s lock: the one that comes second sees the first\'s lock and leaves it alone', () => {
+    const dir = newDir();
+    const lock = join(dir, OUTBOX_LOCK);
+    const dead = spawnSync('true').pid!;
+    writeFileSync(lock, `${dead}\n`);
+    const other = process.ppid; // the first agent: alive
+    const realKill = process.kill.bind(process);
+    // While this agent checks the dead pid, the first agent takes the lock over (its pid written).
+    const kill = vi.spyOn(process, 'kill').mockImplementation((pid: number, signal?: string | number) => {
+      if (pid === dead) {
+        rmSync(lock);
+        writeFileSync(lock, `${other}\n`);
+        throw Object.assign(new Error('kill ESRCH'), { code: 'ESRCH' });
+      }
+      return realKill(pid, signal);
+    });
+    try {
+      expect(() => open(dir)).toThrow(new RegExp(`in use by another agent \\(pid ${other}, `));
+    } finally {
+      kill.mockRestore();
+    }
+    expect(readFileSync(lock, 'utf8')).toBe(`${other}\n`); // the first agent still holds it
+    expect(readdirSync(dir).sort()).toEqual([OUTBOX_LOCK]); // nothing left aside
+  });
+  it('a lock whose pid is alive but is another process (after a reboot, or reused) is taken over; the live agent\'s is not', () => {
+    const dir = newDir();
+    const lock = join(dir, OUTBOX_LOCK);
+    const live = process.ppid; // some live process, standing for one that got the dead agent's pid
+    const [boot, start] = stampOf(live).split(' ');
+    const otherBoot = boot.replace(/^./, (c) => (c === '0' ? '1' : '0'));
+    for (const held of [`${live} ${otherBoot} ${start}`, `${live} ${boot} ${Number(start) + 1}`]) {
+      writeFileSync(lock, `${held}\n`);
+      const taken = open(dir);
+      expect(readFileSync(lock, 'utf8')).toBe(`${process.pid} ${stampOf(process.pid)}\n`);
+      taken.o.close();
+    }
+    writeFileSync(lock, `${live} ${boot} ${start}\n`); // that very process: an agent alive
+    expect(() => open(dir)).toThrow(new RegExp(`in use by another agent \\(pid ${live}, `));
+  });
+  it('a compaction cut short by a crash: its outbox.log.tmp (a copy of messages) is removed at the next start, outbox.log kept', () => {
+    const dir = newDir();
+    writeFileSync(join(dir, OUTBOX_FILE), '');
+    writeFileSync(join(dir, `${OUTBOX_FILE}.tmp`), 'half a compaction: message copies', { mode: 0o600 });
+    const a = open(dir);
+    expect(readdirSync(dir).sort()).toEqual([OUTBOX_LOCK, OUTBOX_FILE].sort());
+    a.o.close();
   });
 });

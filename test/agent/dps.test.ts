@@ -6,13 +6,14 @@
 // DPS refusing, DPS assigning nothing, a key file others may read: one line, exit 2, nothing made.
 
 import { createHmac } from 'node:crypto';
-import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCommand } from '../../host/commands/command.js';
 import { runCommandWith } from '../../host/commands/run.js';
+import { dpsEndpointUrl } from '../../host/agent/iothub/dps.js';
 import { DpsStandIn, HubStandIn, type Enrollment, type TlsFiles, type Verdict } from './helpers/iothub-standins.js';
 import { until } from './helpers/mosquitto.js';
 import { Pki, type Pem } from './helpers/pki.js';
@@ -64,6 +65,7 @@ beforeAll(async () => {
   const enrollments = new Map<string, Enrollment>([
     ['dev-sym', { key: KEY }], ['dev-grp', { groupKey: GROUP_KEY }], ['dev-x509', { x509: true }],
     ['dev-refused', { key: KEY }], ['dev-nothing', { key: KEY }], ['dev-failed', { key: KEY }], ['dev-garbled', { key: KEY }],
+    ['dev-pending', { key: KEY }], ['dev-throttled', { key: KEY }], ['dev-nokeep', { key: KEY }], ['dev-moved', { key: KEY }],
   ]);
   dps = new DpsStandIn(tls, SCOPE, enrollments, (rid) => verdicts.get(rid) ?? { refuse: 404, message: 'no verdict' });
   await dps.start();
@@ -254,5 +256,83 @@ describe('DPS bad input: one line, exit 2, no hub contacted, nothing made', () =
     await refused(['--dps-key-file', keyFile('sym.key', KEY)], 'need --dps-scope');
     await refused([...dpsArgs('dev-sym', '--dps-key-file', keyFile('sym.key', KEY)), '--connection-string-file', keyFile('cs', `HostName=h;DeviceId=d;SharedAccessKey=${KEY}`)],
       '--dps-scope and a connection string: give one');
+  });
+});
+
+describe('DPS\'s pace and the kept assignment\'s trust', () => {
+  it('a kept assignment whose hub is no host name is not used (one line): the agent waits for DPS instead', async () => {
+    const state = join(dir, 'state-tampered');
+    mkdirSync(state, { mode: 0o700 });
+    const kept = { endpoint: dpsEndpointUrl(`mqtts://localhost:${dps.port}`), idScope: SCOPE, registrationId: 'dev-sym', deviceId: 'dev-sym' };
+    await dps.stop();
+    try {
+      for (const assignedHub of ['evil host:1/x', 'hub.example:8883', 'user@hub.example']) {
+        writeFileSync(join(state, 'dps.json'), JSON.stringify({ ...kept, assignedHub }), { mode: 0o600 });
+        const args = dpsArgs('dev-sym', '--dps-key-file', keyFile('sym.key', KEY));
+        args[args.indexOf('--state-dir') + 1] = state;
+        const r = await agent(args, () => false, 1500);
+        expect(r.code, r.stderr).toBe(0);
+        expect(r.stderr).toContain(`warn: ${join(state, 'dps.json')}: not an assignment this agent wrote (no usable hub or device id), not used`);
+        expect(r.stderr).toMatch(/no assignment kept from before: trying again in/);
+        expect(r.stderr).not.toContain('using the assignment kept');
+        expect(r.stdout).toBe('');
+      }
+      writeFileSync(join(state, 'dps.json'), 'null');
+      const args = dpsArgs('dev-sym', '--dps-key-file', keyFile('sym.key', KEY));
+      args[args.indexOf('--state-dir') + 1] = state;
+      const r = await agent(args, () => false, 1500);
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stderr).toContain(`warn: ${join(state, 'dps.json')}: not an assignment this agent wrote, not used`);
+    } finally {
+      await dps.start('127.0.0.1', dps.port);
+    }
+  });
+
+  it('a retry-after far below a second: the operation status is asked at most once a second', async () => {
+    verdicts.set('dev-pending', { pending: true, retryAfter: 0.01 });
+    const polls = dps.polls;
+    const r = await agent(dpsArgs('dev-pending', '--dps-key-file', keyFile('sym.key', KEY)), () => false, 2500);
+    expect(r.code, r.stderr).toBe(0);
+    expect(dps.registrations.filter((g) => g.registrationId === 'dev-pending').length).toBe(1);
+    // Registered at 0, then at most one poll a second over the 2.5 s (the one the stop wakes included).
+    expect(dps.polls - polls).toBeGreaterThanOrEqual(1);
+    expect(dps.polls - polls).toBeLessThanOrEqual(4);
+  });
+
+  it('DPS throttling (429) with a retry-after: the next try waits that long, not the shorter backoff', async () => {
+    verdicts.set('dev-throttled', { refuse: 429, message: 'throttled', retryAfter: 7 });
+    const r = await agent(dpsArgs('dev-throttled', '--dps-key-file', keyFile('sym.key', KEY)), () => false, 1500);
+    expect(r.code, r.stderr).toBe(0);
+    const wait = /refused the registration of dev-throttled \(status 429\): throttled; no assignment kept from before: trying again in (\d+\.\d) s/.exec(r.stderr);
+    expect(wait, r.stderr).not.toBeNull();
+    expect(Number(wait![1])).toBeGreaterThanOrEqual(7);
+    expect(Number(wait![1])).toBeLessThanOrEqual(60);
+    expect(dps.registrations.filter((g) => g.registrationId === 'dev-throttled').length).toBe(1);
+  });
+  it('an assignment that cannot be kept (dps.json a directory): one warning, and the agent still reaches its hub', async () => {
+    const hub = await hubAt({ deviceId: 'dev-nokeep', key: KEY });
+    verdicts.set('dev-nokeep', { assignedHub: hub.id.hub, deviceId: 'dev-nokeep' });
+    mkdirSync(join(stateDir('dev-nokeep'), 'dps.json'), { recursive: true, mode: 0o700 });
+    chmodSync(stateDir('dev-nokeep'), 0o700);
+    const r = await agent(dpsArgs('dev-nokeep', '--dps-key-file', keyFile('sym.key', KEY)), () => hub.connects.some((c) => !c.reason));
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(new RegExp(`warn: DPS assigned dev-nokeep to ${hub.id.hub.replace(/\./g, '\\.')} as device dev-nokeep \\(not kept: ${join(stateDir('dev-nokeep'), 'dps.json')}: E[A-Z]+\\)`));
+    expectMessages(hub);
+    expect(readdirSync(stateDir('dev-nokeep')).filter((f) => f.includes('tmp'))).toEqual([]);
+  });
+  it('DPS assigning another hub than the one kept: the new hub gets the messages, dps.json follows, one line says so', async () => {
+    const old = await hubAt({ deviceId: 'dev-moved', key: KEY });
+    const now = await hubAt({ deviceId: 'dev-moved', key: KEY });
+    const state = stateDir('dev-moved');
+    mkdirSync(state, { recursive: true, mode: 0o700 });
+    const kept = { endpoint: dpsEndpointUrl(`mqtts://localhost:${dps.port}`), idScope: SCOPE, registrationId: 'dev-moved' };
+    writeFileSync(join(state, 'dps.json'), JSON.stringify({ ...kept, assignedHub: old.id.hub, deviceId: 'dev-moved' }), { mode: 0o600 });
+    verdicts.set('dev-moved', { assignedHub: now.id.hub, deviceId: 'dev-moved' });
+    const r = await agent(dpsArgs('dev-moved', '--dps-key-file', keyFile('sym.key', KEY)), () => now.connects.some((c) => !c.reason));
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toContain(`info: DPS moved dev-moved from ${old.id.hub} (device dev-moved) to ${now.id.hub} (device dev-moved)`);
+    expectMessages(now);
+    expect(old.connects).toEqual([]);
+    expect(JSON.parse(readFileSync(join(state, 'dps.json'), 'utf8'))).toEqual({ ...kept, assignedHub: now.id.hub, deviceId: 'dev-moved' });
   });
 });

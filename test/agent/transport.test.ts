@@ -4,9 +4,10 @@
 
 import { execFileSync } from 'node:child_process';
 import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer } from 'node:http';
-import { createServer as createHttpsServer } from 'node:https';
+import { createServer as createHttpsServer, Server as HttpsServer } from 'node:https';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { connect, type AddressInfo, type Socket } from 'node:net';
+import type { TLSSocket } from 'node:tls';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -17,6 +18,8 @@ import { telemetryTopic } from '../../host/agent/sinks/mqtt.js';
 import { Mosquitto, subscriber, until } from './helpers/mosquitto.js';
 import { runInProcess } from './helpers/run-command.js';
 import { runOptions } from '../../host/commands/run.js';
+import { loadClientCertificate, loadTrustedCa } from '../../host/agent/iothub/identity.js';
+import { Pki } from './helpers/pki.js';
 
 const KEY = Buffer.from('a device key for the websocket tests').toString('base64');
 const PROXY_PASSWORD = 'pr0xy-s3cret!';
@@ -25,6 +28,8 @@ const PROXY_AUTH = `Basic ${Buffer.from(`gw:${PROXY_PASSWORD}`).toString('base64
 /** MQTT over WebSockets on loopback, each connection piped to the broker's TCP listener. */
 class WebSocketBridge {
   readonly upgrades: Array<{ path: string; protocol: string }> = [];
+  /** The common name of each connection's client certificate ('' without one). */
+  readonly peers: string[] = [];
   port = 0;
   private wss!: WebSocketServer;
 
@@ -34,6 +39,8 @@ class WebSocketBridge {
     this.wss = new WebSocketServer({ server: this.server, handleProtocols: (p) => (p.has('mqtt') ? 'mqtt' : false) });
     this.wss.on('connection', (ws, req: IncomingMessage) => {
       this.upgrades.push({ path: req.url ?? '', protocol: ws.protocol });
+      const tlsSocket = req.socket as TLSSocket;
+      this.peers.push(typeof tlsSocket.getPeerCertificate === 'function' ? String(tlsSocket.getPeerCertificate().subject?.CN ?? '') : '');
       const stream = createWebSocketStream(ws);
       const tcp = connect(this.brokerPort, '127.0.0.1');
       stream.pipe(tcp).pipe(stream);
@@ -59,11 +66,11 @@ class WebSocketBridge {
 class ConnectProxy {
   readonly requests: Array<{ target: string; auth?: string }> = [];
   port = 0;
-  private readonly server = createHttpServer();
   private readonly sockets = new Set<Socket>();
 
-  /** `route` maps a CONNECT target to the loopback port that serves it. */
-  constructor(private readonly route: (target: string) => number | undefined, private readonly refuse = false) {}
+  /** `route` maps a CONNECT target to the loopback port that serves it; `server` an https one for an https:// proxy. */
+  constructor(private readonly route: (target: string) => number | undefined, private readonly refuse = false,
+    private readonly server: HttpServer = createHttpServer()) {}
 
   async start(): Promise<void> {
     this.server.on('connect', (req: IncomingMessage, client: Socket) => {
@@ -86,7 +93,9 @@ class ConnectProxy {
     this.port = (this.server.address() as AddressInfo).port;
   }
 
-  url(password = PROXY_PASSWORD): string { return `http://gw:${encodeURIComponent(password)}@127.0.0.1:${this.port}`; }
+  url(password = PROXY_PASSWORD): string {
+    return `${this.server instanceof HttpsServer ? 'https' : 'http'}://gw:${encodeURIComponent(password)}@${this.server instanceof HttpsServer ? 'localhost' : '127.0.0.1'}:${this.port}`;
+  }
 
   async stop(): Promise<void> {
     for (const s of this.sockets) s.destroy();
@@ -305,5 +314,150 @@ describe('an HTTP CONNECT proxy', () => {
     const bad = await runInProcess(['--sink', broker.url, '--outbox-max-bytes', '12x'], { env: {} });
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/--outbox-max-bytes: expected a size in bytes of at least 4096 \(suffix k, M or G\), got "12x"/);
+  });
+});
+
+// The two parts of issue 24 together: an IoT Hub identity (certificate, module, gateway) carried
+// over WebSockets, directly and through the proxy.
+describe('identities over WebSockets', () => {
+  let mtls: WebSocketBridge;
+  let mtlsProxy: ConnectProxy;
+  let caFile: string;
+  let device: { cert: string; key: string };
+  beforeAll(async () => {
+    const pki = new Pki(join(dir, 'pki'));
+    const ca = pki.ca('ws-ca');
+    caFile = ca.cert;
+    const server = pki.issue(ca, 'ws-server', 'localhost', { san: ['DNS:localhost'] });
+    device = pki.issue(ca, 'ws-device', 'x509-ws');
+    // A hub that admits only clients with a certificate from its CA.
+    mtls = new WebSocketBridge(createHttpsServer({ key: readFileSync(server.key), cert: readFileSync(server.cert), ca: readFileSync(ca.cert),
+      requestCert: true, rejectUnauthorized: true }), broker.port);
+    await mtls.start();
+    mtlsProxy = new ConnectProxy((target) => (target === 'localhost:443' ? mtls.port : undefined));
+    await mtlsProxy.start();
+  });
+  afterAll(async () => {
+    await mtls?.stop();
+    await mtlsProxy?.stop();
+  });
+
+  it('X.509 (x509=true) over wss://, directly and through the proxy: the hub sees the certificate, the key is never logged', async () => {
+    for (const via of ['direct', 'proxy'] as const) {
+      const { log, lines } = logger();
+      const clientCert = loadClientCertificate(device.cert, device.key, false, log);
+      const sub = await subscriber(broker.url, 'devices/x509-ws/messages/events/#');
+      const peers = mtls.peers.length;
+      const before = mtlsProxy.requests.length;
+      const { sink, description } = createSink({
+        ...(via === 'direct' ? { spec: `wss://localhost:${mtls.port}` } : { proxy: mtlsProxy.url() }),
+        connectionString: 'HostName=localhost;DeviceId=x509-ws;x509=true', tls: { clientCert, ca: loadTrustedCa(caFile), caFile },
+        log, env: {}, mqtt: { backoff } });
+      expect(description).toBe(`IoT Hub localhost over WebSockets${via === 'proxy' ? ` via proxy 127.0.0.1:${mtlsProxy.port}` : ''}`);
+      sink.send(`{"via":"${via}"}`);
+      await until(`delivered ${via}`, () => sub.got.length >= 1);
+      expect(sub.got[0]).toMatchObject({ topic: telemetryTopic('x509-ws'), text: `{"via":"${via}"}` });
+      expect(mtls.peers.slice(peers)).toEqual(['x509-ws']);
+      expect(mtlsProxy.requests.slice(before)).toEqual(via === 'proxy' ? [{ target: 'localhost:443', auth: PROXY_AUTH }] : []);
+      expect(await sink.close(2000)).toBe(0);
+      const keyBody = readFileSync(device.key, 'utf8').split('\n')[1];
+      expect(lines.join('')).not.toContain(keyBody);
+      expectNoSecrets(lines);
+      await sub.client.endAsync(true);
+    }
+  });
+
+  it('a wss:// broker (no IoT Hub) with --x509-cert and --ca-file: the certificate presented, the CA trusted', async () => {
+    const { log, lines } = logger();
+    const clientCert = loadClientCertificate(device.cert, device.key, false, log);
+    const deviceId = `wss-broker-${process.pid}-${++devices}`;
+    const sub = await subscriber(broker.url, `devices/${deviceId}/messages/events/#`);
+    const peers = mtls.peers.length;
+    const { sink } = createSink({ spec: `wss://localhost:${mtls.port}/mqtt`, deviceId, tls: { clientCert, ca: loadTrustedCa(caFile), caFile },
+      log, env: {}, mqtt: { backoff } });
+    sink.send('{"broker":"wss"}');
+    await until('delivered', () => sub.got.length >= 1);
+    expect(sub.got[0].text).toBe('{"broker":"wss"}');
+    expect(mtls.peers.slice(peers)).toEqual(['x509-ws']);
+    expect(await sink.close(2000)).toBe(0);
+    expectNoSecrets(lines);
+    await sub.client.endAsync(true);
+    expect(() => createSink({ spec: `ws://localhost:${mtls.port}/mqtt`, deviceId, tls: { clientCert }, log, env: {} }))
+      .toThrow('--x509-cert and --ca-file are for TLS: an mqtts:// or wss:// sink, or IoT Hub');
+  });
+
+  it('through the proxy, a hub whose certificate is not trusted: the line says so and points at --ca-file, naming the proxy', async () => {
+    const { log, lines } = logger();
+    const clientCert = loadClientCertificate(device.cert, device.key, false, log);
+    const { sink } = createSink({ proxy: mtlsProxy.url(), connectionString: 'HostName=localhost;DeviceId=x509-ws;x509=true', tls: { clientCert },
+      log, env: {}, mqtt: { backoff } });
+    sink.send('{"n":1}');
+    await until('refused', () => lines.some((l) => l.includes('warn: MQTT wss://localhost')));
+    expect(await sink.close(0)).toBeGreaterThan(0);
+    expect(lines.find((l) => l.includes('warn: MQTT wss://localhost'))).toMatch(
+      new RegExp(`: the server's certificate is not signed by a trusted CA \\([A-Z_]+\\): give its CA with --ca-file \\(via proxy 127\\.0\\.0\\.1:${mtlsProxy.port}\\)\\n$`));
+  });
+
+  it('an https:// proxy whose certificate --ca-file trusts: the TLS to the proxy checked against it, then the hub\'s', async () => {
+    const server = readFileSync(join(dir, 'pki', 'ws-server.pem')); // for localhost, from the --ca-file CA
+    const tlsProxy = new ConnectProxy((target) => (target === 'localhost:443' ? mtls.port : undefined), false,
+      createHttpsServer({ key: readFileSync(join(dir, 'pki', 'ws-server.key')), cert: server }));
+    await tlsProxy.start();
+    try {
+      const { log, lines } = logger();
+      const clientCert = loadClientCertificate(device.cert, device.key, false, log);
+      const sub = await subscriber(broker.url, 'devices/x509-ws/messages/events/#');
+      const { sink, description } = createSink({ proxy: tlsProxy.url(), connectionString: 'HostName=localhost;DeviceId=x509-ws;x509=true',
+        tls: { clientCert, ca: loadTrustedCa(caFile), caFile }, log, env: {}, mqtt: { backoff } });
+      expect(description).toBe(`IoT Hub localhost over WebSockets via proxy localhost:${tlsProxy.port}`);
+      sink.send('{"proxy":"https"}');
+      await until('delivered', () => sub.got.length >= 1);
+      expect(tlsProxy.requests).toEqual([{ target: 'localhost:443', auth: PROXY_AUTH }]);
+      expect(await sink.close(2000)).toBe(0);
+      expectNoSecrets(lines);
+      await sub.client.endAsync(true);
+    } finally {
+      await tlsProxy.stop();
+    }
+  });
+
+  it('the same hub without the certificate refuses the connection (the check above can fail)', async () => {
+    const { log, lines } = logger();
+    const { sink } = createSink({ spec: `wss://localhost:${mtls.port}`, connectionString: `HostName=localhost;DeviceId=no-cert;SharedAccessKey=${KEY}`,
+      tls: { ca: loadTrustedCa(caFile), caFile }, log, env: {}, mqtt: { backoff } });
+    sink.send('{"n":1}');
+    await until('refused', () => lines.some((l) => l.includes('warn: MQTT wss://localhost')));
+    expect(await sink.close(0)).toBeGreaterThan(0);
+  });
+
+  it('a module identity (ModuleId=) through the proxy: client id device/module, the module\'s telemetry topic', async () => {
+    const { log, lines } = logger();
+    const deviceId = `mod-${process.pid}-${++devices}`;
+    const sub = await subscriber(broker.url, `devices/${deviceId}/modules/sensor/messages/events/#`);
+    const { sink, mqtt } = createSink({ connectionString: `HostName=localhost;DeviceId=${deviceId};ModuleId=sensor;SharedAccessKey=${KEY}`,
+      proxy: proxy.url(), log, env: {}, mqtt: { tls: { ca: cert }, backoff } });
+    expect(mqtt!.clientId).toBe(`${deviceId}/sensor`);
+    sink.send('{"module":true}');
+    await until('delivered', () => sub.got.length >= 1);
+    expect(sub.got[0]).toMatchObject({ topic: telemetryTopic(deviceId, 'json', 'sensor'), text: '{"module":true}' });
+    expect(lines.join('')).toContain(`as ${deviceId}/sensor via proxy 127.0.0.1:${proxy.port}`);
+    expect(await sink.close(2000)).toBe(0);
+    expectNoSecrets(lines);
+    await sub.client.endAsync(true);
+  });
+
+  it('GatewayHostName= with a proxy: the proxy is asked for the gateway on 443, never the hub', async () => {
+    const { log, lines } = logger();
+    const deviceId = `gw-${process.pid}-${++devices}`;
+    const sub = await subscriber(broker.url, `devices/${deviceId}/messages/events/#`);
+    const before = proxy.requests.length;
+    const { sink } = createSink({ connectionString: `HostName=hub.invalid;DeviceId=${deviceId};GatewayHostName=localhost;SharedAccessKey=${KEY}`,
+      proxy: proxy.url(), log, env: {}, mqtt: { tls: { ca: cert }, backoff } });
+    sink.send('{"gateway":true}');
+    await until('delivered', () => sub.got.length >= 1);
+    expect(proxy.requests.slice(before)).toEqual([{ target: 'localhost:443', auth: PROXY_AUTH }]);
+    expect(await sink.close(2000)).toBe(0);
+    expectNoSecrets(lines);
+    await sub.client.endAsync(true);
   });
 });

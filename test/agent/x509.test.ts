@@ -130,6 +130,21 @@ describe('certificate and key files checked before anything connects', () => {
     expect(lines.join('')).toContain('accepted (--allow-readable-secret)');
   });
 
+  it('the key\'s contents are masked in every form a line may carry them: the PEM, its base64 body on one line, the DER in hex and base64url', () => {
+    const { log } = logger();
+    loadClientCertificate(device.cert, device.key, false, log);
+    const pem = readFileSync(device.key, 'utf8');
+    const body = pem.replace(/-----[^-]+-----/g, '').replace(/\s+/g, '');
+    const der = Buffer.from(body, 'base64');
+    for (const form of [pem.trim(), body, der.toString('hex'), der.toString('base64url'), encodeURIComponent(body)]) {
+      const masked = log.mask.apply(`sh -c "echo ${form} | base64 -d > /tmp/k" KEY=${form}`);
+      expect(masked).not.toContain(form);
+      expect(masked).not.toContain(body.slice(8, 40));
+    }
+    // The key's path is no secret: it stays readable.
+    expect(log.mask.apply(`microtally run --x509-key ${device.key}`)).toBe(`microtally run --x509-key ${device.key}`);
+  });
+
   it('a key that is not the certificate\'s, a file that is no certificate, a CA file without one', () => {
     const { log } = logger();
     expect(() => loadClientCertificate(device.cert, foreign.key, false, log)).toThrow(`--x509-key ${foreign.key}: not the key of the certificate in ${device.cert}`);

@@ -6,12 +6,12 @@
 // mqtt.js speaks it: the same client the agent's IoT Hub connection uses.
 
 import { createHmac } from 'node:crypto';
-import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
+import { closeSync, constants, fsyncSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { connect, type IClientOptions, type MqttClient } from 'mqtt';
 import type { StderrLogger } from '../log.js';
 import { signSas } from '../sas.js';
-import { openStateDir, StateError } from '../../update/state.js';
+import { openStateDir, StateError, syncDir } from '../../update/state.js';
 import { explainTlsError, isTlsRefusal, tlsOptions, type TlsIdentity } from './identity.js';
 
 export const DPS_GLOBAL_ENDPOINT = 'global.azure-devices-provisioning.net';
@@ -39,8 +39,18 @@ export interface Assignment { assignedHub: string; deviceId: string }
 
 /** A registration that failed: `permanent` when DPS refused or assigned nothing (trying again will not help). */
 export class DpsError extends Error {
-  constructor(message: string, readonly permanent: boolean) { super(message); }
+  /** retryAfterMs: how long DPS asked to be left alone (a 429's or 5xx's retry-after). */
+  constructor(message: string, readonly permanent: boolean, readonly retryAfterMs?: number) { super(message); }
 }
+
+/** How often the operation status is asked at most, whatever retry-after says (a tight loop would hammer DPS). */
+export const DPS_MIN_POLL_MS = 1000;
+
+/** A hub name DPS may hand out: a host name only (no port, path, user or space), and a device id. */
+const HUB_NAME = /^[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*$/;
+const usableAssignment = (hub: unknown, deviceId: unknown): boolean =>
+  typeof hub === 'string' && hub.length <= 253 && HUB_NAME.test(hub) && typeof deviceId === 'string' && deviceId.length > 0 && deviceId.length <= 128
+  && !/[\u0000-\u001f\u007f]/.test(deviceId);
 
 /** The device key of a group enrollment: HMAC-SHA256 over the registration id with the group key, base64. */
 export function deriveGroupKey(groupKeyBase64: string, registrationId: string): string {
@@ -159,14 +169,15 @@ async function registerOn(client: MqttClient, req: DpsRequest, where: string, ti
       const what = oneLine(res.body.message ?? res.body.errorCode ?? 'no reason given');
       // 429 (throttled) and 5xx are DPS's own trouble: try again later. Any other refusal stands.
       const transient = res.status === 429 || res.status >= 500;
-      throw new DpsError(`${where} refused the registration of ${req.registrationId} (status ${res.status}): ${what}`, !transient);
+      throw new DpsError(`${where} refused the registration of ${req.registrationId} (status ${res.status}): ${what}`, !transient,
+        res.retryAfterS === undefined ? undefined : res.retryAfterS * 1000);
     }
     const status = String(res.body.status ?? '');
     const state = (res.body.registrationState ?? {}) as Record<string, unknown>;
     if (status === 'assigned') {
       const assignedHub = typeof state.assignedHub === 'string' ? state.assignedHub : '';
       const deviceId = typeof state.deviceId === 'string' ? state.deviceId : '';
-      if (!assignedHub || !deviceId || !/^[A-Za-z0-9.-]+$/.test(assignedHub)) {
+      if (!usableAssignment(assignedHub, deviceId)) {
         throw new DpsError(`${where} assigned ${req.registrationId} no usable hub (assignedHub "${oneLine(assignedHub)}", deviceId "${oneLine(deviceId)}")`, true);
       }
       return { assignedHub, deviceId };
@@ -177,7 +188,7 @@ async function registerOn(client: MqttClient, req: DpsRequest, where: string, ti
     }
     const operationId = typeof res.body.operationId === 'string' ? res.body.operationId : '';
     if (!operationId) throw new DpsError(`${where} answered status "${oneLine(status)}" without an operation id`, true);
-    await sleep(Math.min((res.retryAfterS ?? 3) * 1000, Math.max(0, deadline - Date.now())));
+    await sleep(Math.min(Math.max((res.retryAfterS ?? 3) * 1000, DPS_MIN_POLL_MS), Math.max(0, deadline - Date.now())));
     rid++;
     await client.publishAsync(`$dps/registrations/GET/iotdps-get-operationstatus/?$rid=${rid}&operationId=${encodeURIComponent(operationId)}`, '', { qos: 1 });
   }
@@ -185,31 +196,45 @@ async function registerOn(client: MqttClient, req: DpsRequest, where: string, ti
 
 interface CachedAssignment extends Assignment { endpoint: string; idScope: string; registrationId: string }
 
-/** The cached assignment for this registration (another scope, id or endpoint: none). */
-export function readCachedAssignment(stateDir: string, req: Pick<DpsRequest, 'endpoint' | 'idScope' | 'registrationId'>): Assignment | undefined {
-  let c: Partial<CachedAssignment>;
+/**
+ * The cached assignment for this registration (another scope, id or endpoint: none). One that is
+ * not what writeCachedAssignment writes (not JSON, a hub that is no host name) is none too, said
+ * in one line: it is checked as DPS's own answer is.
+ */
+export function readCachedAssignment(stateDir: string, req: Pick<DpsRequest, 'endpoint' | 'idScope' | 'registrationId'>, log?: StderrLogger): Assignment | undefined {
+  const path = join(stateDir, DPS_CACHE_FILE);
+  let c: Partial<CachedAssignment> | null;
   try {
-    c = JSON.parse(readFileSync(join(stateDir, DPS_CACHE_FILE), 'utf8')) as Partial<CachedAssignment>;
-  } catch {
+    c = JSON.parse(readFileSync(path, 'utf8')) as Partial<CachedAssignment> | null;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') log?.warn(`${path}: unreadable (${oneLine((e as NodeJS.ErrnoException).code ?? (e as Error).message)}), not used`);
     return undefined; // none yet, or unreadable: registering again is the remedy
   }
+  if (typeof c !== 'object' || c === null) { log?.warn(`${path}: not an assignment this agent wrote, not used`); return undefined; }
   if (c.endpoint !== req.endpoint || c.idScope !== req.idScope || c.registrationId !== req.registrationId) return undefined;
-  if (typeof c.assignedHub !== 'string' || typeof c.deviceId !== 'string' || !c.assignedHub || !c.deviceId) return undefined;
-  return { assignedHub: c.assignedHub, deviceId: c.deviceId };
+  if (!usableAssignment(c.assignedHub, c.deviceId)) { log?.warn(`${path}: not an assignment this agent wrote (no usable hub or device id), not used`); return undefined; }
+  return { assignedHub: c.assignedHub!, deviceId: c.deviceId! };
 }
 
 /** Writes the assignment through a synced temporary file renamed over the old one (0600). */
 export function writeCachedAssignment(stateDir: string, req: Pick<DpsRequest, 'endpoint' | 'idScope' | 'registrationId'>, a: Assignment): void {
   const c: CachedAssignment = { endpoint: req.endpoint, idScope: req.idScope, registrationId: req.registrationId, ...a };
-  const tmp = join(stateDir, `${DPS_CACHE_FILE}.tmp`);
-  const fd = openSync(tmp, 'w', 0o600);
+  const tmp = join(stateDir, `${DPS_CACHE_FILE}.${process.pid}.tmp`); // its own: another agent's write is no concern of this one
   try {
-    writeSync(fd, `${JSON.stringify(c)}\n`);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
+    const fd = openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW, 0o600);
+    try {
+      const b = Buffer.from(`${JSON.stringify(c)}\n`);
+      for (let off = 0; off < b.length;) off += writeSync(fd, b, off, b.length - off);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(tmp, join(stateDir, DPS_CACHE_FILE));
+  } catch (e) {
+    rmSync(tmp, { force: true });
+    throw e;
   }
-  renameSync(tmp, join(stateDir, DPS_CACHE_FILE));
+  syncDir(stateDir); // else a power cut may bring back the old assignment, or none
 }
 
 /**
@@ -228,17 +253,30 @@ export async function provision(req: DpsRequest & { stateDir: string; backoff?: 
   for (let attempt = 0; ; attempt++) {
     try {
       const a = await register(req);
-      writeCachedAssignment(req.stateDir, req, a);
-      req.log.info(`DPS assigned ${req.registrationId} to ${a.assignedHub} as device ${a.deviceId} (kept in ${join(req.stateDir, DPS_CACHE_FILE)})`);
+      const before = readCachedAssignment(req.stateDir, req);
+      if (before && (before.assignedHub !== a.assignedHub || before.deviceId !== a.deviceId)) {
+        // Messages kept on disk for the old hub go to the new one: the device is there now.
+        req.log.info(`DPS moved ${req.registrationId} from ${before.assignedHub} (device ${before.deviceId}) to ${a.assignedHub} (device ${a.deviceId})`);
+      }
+      let kept = `kept in ${join(req.stateDir, DPS_CACHE_FILE)}`;
+      try {
+        writeCachedAssignment(req.stateDir, req, a);
+      } catch (w) {
+        // The hub is known: the agent goes on; only a DPS outage at the next start would find nothing kept.
+        kept = `not kept: ${join(req.stateDir, DPS_CACHE_FILE)}: ${(w as NodeJS.ErrnoException).code ?? (w as Error).message}`;
+      }
+      (kept.startsWith('not') ? req.log.warn : req.log.info).call(req.log, `DPS assigned ${req.registrationId} to ${a.assignedHub} as device ${a.deviceId} (${kept})`);
       return a;
     } catch (e) {
       if (!(e instanceof DpsError) || e.permanent || req.signal?.aborted) throw e;
-      const cached = readCachedAssignment(req.stateDir, req);
+      const cached = readCachedAssignment(req.stateDir, req, req.log);
       if (cached) {
         req.log.warn(`${e.message}; using the assignment kept from before: ${cached.assignedHub} as device ${cached.deviceId}`);
         return cached;
       }
-      const delay = Math.round(Math.min(maxMs, initialMs * 2 ** Math.min(attempt, 20)) * (0.8 + 0.4 * Math.random()));
+      // DPS's retry-after (a throttled registration) is waited out, up to the backoff's cap.
+      const backoff = Math.round(Math.min(maxMs, initialMs * 2 ** Math.min(attempt, 20)) * (0.8 + 0.4 * Math.random()));
+      const delay = Math.max(backoff, Math.min(maxMs, e.retryAfterMs ?? 0));
       req.log.warn(`${e.message}; no assignment kept from before: trying again in ${(delay / 1000).toFixed(1)} s`);
       await new Promise<void>((resolve) => {
         const t = setTimeout(resolve, delay);

@@ -83,6 +83,8 @@ export function loadClientCertificate(certFile: string, keyFile: string, allowRe
   now = Date.now()): ClientCertificate {
   const cert = readPublic(certFile, '--x509-cert');
   const keyPem = readSecretFile(keyFile, '--x509-key', allowReadable, log);
+  // The key as one line (its base64 body; the mask adds the DER's hex and base64url): how a command line or an env value carries it.
+  for (const body of keyPem.match(/-----BEGIN [^-]+-----[\s\S]*?-----END [^-]+-----/g) ?? []) log.redact(body.replace(/-----[^-]+-----/g, '').replace(/\s+/g, ''));
   let x509: X509Certificate;
   try {
     x509 = new X509Certificate(cert);

@@ -57,7 +57,7 @@ export function createSink(req: SinkRequest): SinkSetup {
   const spec = req.spec ?? (req.connectionString || req.hub ? undefined : 'stdout');
   if (req.connectionString !== undefined || req.hub) return iotHub(req, spec);
   const deviceId = req.deviceId ?? hostname();
-  if (req.tls && !spec?.startsWith('mqtts://')) throw new UsageError('--x509-cert and --ca-file are for TLS: an mqtts:// sink or IoT Hub');
+  if (req.tls && !spec?.startsWith('mqtts://') && !spec?.startsWith('wss://')) throw new UsageError('--x509-cert and --ca-file are for TLS: an mqtts:// or wss:// sink, or IoT Hub');
   if (spec === 'stdout') return { sink: new StreamSink(req.stdout, req.log, undefined, req.onDropped), deviceId, description: 'stdout' };
   if (spec?.startsWith('file:')) {
     const path = spec.slice('file:'.length);
@@ -89,7 +89,7 @@ export function createSink(req: SinkRequest): SinkSetup {
 /** The proxy for this broker (sinks/transport.ts); its errors as usage errors. */
 function proxied(req: SinkRequest, url: URL): Transport {
   try {
-    return transportFor(url, chooseProxy(req.proxy, req.env ?? process.env, url, req.log));
+    return transportFor(url, chooseProxy(req.proxy, req.env ?? process.env, url, req.log), req.tls?.ca);
   } catch (e) {
     if (e instanceof ProxyError) throw new UsageError(e.message);
     throw e;

@@ -172,8 +172,9 @@ export class MqttSink implements Sink {
     client.on('error', (e) => {
       if (gen !== this.generation || errorLogged) return;
       errorLogged = true;
-      // Through a proxy the proxy's view explains a failure first; directly, TLS's (iothub/identity.ts).
-      this.log.warn(`MQTT ${this.opts.url}: ${this.transport.via ? this.transport.explain(e) : this.opts.explainError?.(e) ?? e.message}`);
+      // Through a proxy the proxy's view explains a failure first, then TLS's (iothub/identity.ts).
+      const explained = this.opts.explainError?.(e) ?? e.message;
+      this.log.warn(`MQTT ${this.opts.url}: ${this.transport.via ? this.transport.explain(e, explained) : explained}`);
     });
     client.on('close', () => {
       if (gen !== this.generation) return;

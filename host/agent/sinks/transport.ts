@@ -13,8 +13,8 @@ export const IOT_HUB_WEBSOCKET_PATH = '/$iothub/websocket';
 /** What the sink adds to its MQTT client options, and how it words a connection error. */
 export interface Transport {
   options: Partial<IClientOptions>;
-  /** Names the proxy in front of what went wrong when the proxy was the cause. */
-  explain(e: Error): string;
+  /** Names the proxy in front of what went wrong when the proxy was the cause; else `detail` (default the error's message), the proxy named after it. */
+  explain(e: Error, detail?: string): string;
   /** The proxy's refusal of the last attempt (once), e.g. when the connection closed without an error. */
   refusal(): string | undefined;
   /** "via proxy host:port", or "" without a proxy. */
@@ -71,10 +71,14 @@ function noProxy(list: string | undefined, host: string): boolean {
   });
 }
 
-/** The client options for `broker`, through `proxy` when given (WebSockets only: chooseProxy checked). */
-export function transportFor(broker: URL, proxy: URL | undefined): Transport {
+/**
+ * The client options for `broker`, through `proxy` when given (WebSockets only: chooseProxy
+ * checked). An https:// proxy's certificate is checked against `ca` (--ca-file's, with the
+ * system's roots) when given.
+ */
+export function transportFor(broker: URL, proxy: URL | undefined, ca?: string[]): Transport {
   if (!proxy) return DIRECT;
-  const agent = new HttpsProxyAgent(proxy);
+  const agent = new HttpsProxyAgent(proxy, ca ? { ca } : undefined);
   const via = `via proxy ${proxy.host}`;
   let refusal: string | undefined;
   agent.on('proxyConnect', (res: { statusCode: number; statusText?: string }) => {
@@ -89,12 +93,12 @@ export function transportFor(broker: URL, proxy: URL | undefined): Transport {
     options: { wsOptions: { agent } },
     via,
     refusal: refused,
-    explain: (e) => {
+    explain: (e, detail = e.message) => {
       const r = refused();
       if (r !== undefined) return r;
       // The socket goes to the proxy: a connection error is the proxy's (the broker's comes back as a refusal).
       if (/^(?:connect |getaddrinfo )?E[A-Z]+/.test(e.message)) return `proxy ${proxy.host}: ${e.message}`;
-      return `${e.message} (${via})`;
+      return `${detail} (${via})`;
     },
   };
 }

@@ -167,7 +167,9 @@ export type Enrollment = { key: string } | { groupKey: string } | { x509: true }
 /** What the stand-in answers a registration with. */
 export type Verdict =
   | { assignedHub: string; deviceId: string }
-  | { refuse: number; message: string }
+  | { refuse: number; message: string; retryAfter?: number }
+  /** The operation stays "assigning", each answer asking to be polled again after retryAfter seconds. */
+  | { pending: true; retryAfter: number }
   | { status: 'failed' | 'disabled'; errorMessage: string }
   | { nothing: true }
   /** Answers the registration with status 200 and this body as it is (JSON or not). */
@@ -208,7 +210,7 @@ export class DpsStandIn extends MqttTlsServer {
       this.registrations.push({ registrationId, payload: body });
       if (body.registrationId !== registrationId) { answer(400, { errorCode: 400004, message: 'registrationId differs from the client id' }); return; }
       const v = this.verdict(registrationId);
-      if ('refuse' in v) { answer(v.refuse, { errorCode: v.refuse * 1000 + 1, message: v.message }); return; }
+      if ('refuse' in v) { answer(v.refuse, { errorCode: v.refuse * 1000 + 1, message: v.message }, v.retryAfter); return; }
       if ('raw' in v) {
         this.write(s, { cmd: 'publish', topic: `$dps/registrations/res/200/?$rid=${rid}`, payload: Buffer.from(v.raw), qos: 0, retain: false });
         return;
@@ -222,7 +224,9 @@ export class DpsStandIn extends MqttTlsServer {
       const reg = this.operations.get(operationId);
       if (!reg) { answer(404, { message: 'no such operation' }); return; }
       const v = this.verdict(reg);
-      if ('assignedHub' in v) {
+      if ('pending' in v) {
+        answer(202, { operationId, status: 'assigning' }, v.retryAfter);
+      } else if ('assignedHub' in v) {
         answer(200, { operationId, status: 'assigned', registrationState: { registrationId: reg, assignedHub: v.assignedHub, deviceId: v.deviceId, status: 'assigned' } });
       } else if ('status' in v) {
         answer(200, { operationId, status: v.status, registrationState: { registrationId: reg, status: v.status, errorMessage: v.errorMessage } });
