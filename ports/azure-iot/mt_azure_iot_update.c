@@ -37,9 +37,12 @@ UINT mt_azure_iot_update_method(const MT_AZ_UPDATE_OPS *ops, const UCHAR *payloa
   if (ops == TX_NULL || payload == TX_NULL || answer == TX_NULL || answer_length == TX_NULL ||
       size == 0u)
     return 500u;
+  /* the SDK's preconditions (a non-empty buffer) spin forever when they fail: refused first */
+  if (length == 0u)
+    return az_answer(answer, size, answer_length, 400u, "{\"error\":\"empty payload\"}");
   /* the payload's members: offset, chunk, commit */
   az_json_reader reader;
-  int have_offset = 0, have_chunk = 0, chunk_too_long = 0;
+  int have_offset = 0, have_chunk = 0, chunk_too_long = 0, chunk_bad_length = 0;
   bool commit = false;
   uint32_t offset = 0;
   int32_t chunk_length = 0;
@@ -63,8 +66,12 @@ UINT mt_azure_iot_update_method(const MT_AZ_UPDATE_OPS *ops, const UCHAR *payloa
         az_span b64 =
             az_json_token_copy_into_span(&reader.token, AZ_SPAN_FROM_BUFFER(az_chunk_text));
         int32_t b64_length = (int32_t)(az_span_ptr(b64) - az_chunk_text);
-        r = az_base64_decode(AZ_SPAN_FROM_BUFFER(az_chunk),
-                             az_span_create(az_chunk_text, b64_length), &chunk_length);
+        /* az_base64_decode's precondition (whole groups of 4) would spin forever: refused here */
+        if (b64_length == 0 || b64_length % 4 != 0)
+          chunk_bad_length = 1;
+        else
+          r = az_base64_decode(AZ_SPAN_FROM_BUFFER(az_chunk),
+                               az_span_create(az_chunk_text, b64_length), &chunk_length);
         have_chunk = 1;
       }
     } else if (az_json_token_is_text_equal(&name, AZ_SPAN_FROM_STR("commit"))) {
@@ -76,6 +83,9 @@ UINT mt_azure_iot_update_method(const MT_AZ_UPDATE_OPS *ops, const UCHAR *payloa
   if (chunk_too_long)
     return az_answer(answer, size, answer_length, 413u,
                      "{\"error\":\"chunk larger than MT_AZ_UPDATE_CHUNK_BYTES\"}");
+  if (chunk_bad_length)
+    return az_answer(answer, size, answer_length, 400u,
+                     "{\"error\":\"chunk is not base64: its length is 0 or not a multiple of 4\"}");
   if (az_result_failed(r) || reader.token.kind != AZ_JSON_TOKEN_END_OBJECT ||
       have_offset != have_chunk || (commit && have_chunk)) {
     return az_answer(

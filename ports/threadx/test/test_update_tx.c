@@ -18,6 +18,13 @@
 #include "mt_azure_iot_update.h"
 
 #include <azure/core/az_base64.h>
+#include <azure/core/az_precondition.h>
+
+/* the SDK's default spins forever on a failed precondition: here the test fails instead */
+static void precondition_failed(void) {
+  fprintf(stderr, "test_update_tx: an Azure SDK precondition failed (the device would hang)\n");
+  exit(1);
+}
 
 static uint8_t *load(const char *dir, const char *name, size_t *length) {
   char path[512];
@@ -177,6 +184,7 @@ int main(int argc, char **argv) {
   CHECK(mt_tx_update_result(why, sizeof why) == TX_SUCCESS && mt_tx_update_sequence() == 6);
 
   /* the direct method: nine.pkg (sequence 9) in base64 chunks of 1,000 bytes */
+  az_precondition_failed_set_callback(precondition_failed);
   static const MT_AZ_UPDATE_OPS ops = {
       mt_tx_update_begin,  mt_tx_update_write,    mt_tx_update_commit, mt_tx_update_expected_offset,
       mt_tx_update_result, mt_tx_update_sequence, MT_TX_PENDING,       MT_TX_UPDATE_REPEATED};
@@ -209,6 +217,11 @@ int main(int argc, char **argv) {
   }
   CHECK(METHOD("{\"offset\":1}") == 400 && strncmp(answer, "{\"error\":", 9) == 0); /* no chunk */
   CHECK(METHOD("[1,2]") == 400);
+  /* what the SDK's preconditions refuse (it would spin forever) is refused before it */
+  CHECK(METHOD("") == 400 && strcmp(answer, "{\"error\":\"empty payload\"}") == 0);
+  CHECK(METHOD("{\"offset\":0,\"chunk\":\"\"}") == 400 && strstr(answer, "not a multiple of 4"));
+  CHECK(METHOD("{\"offset\":0,\"chunk\":\"QQ\"}") == 400 && strstr(answer, "not a multiple of 4"));
+  CHECK(METHOD("{}") == 200 && strstr(answer, "\"coreSequence\":6") != NULL); /* nothing lost */
   CHECK(METHOD("{}") == 200 && strstr(answer, "\"coreSequence\":6") != NULL);
   CHECK(METHOD("{\"commit\":true}") == 202 && strcmp(answer, "{\"result\":\"pending\"}") == 0);
   CHECK(METHOD("{}") == 200 && strncmp(answer, "{\"result\":\"pending\"", 19) == 0);
