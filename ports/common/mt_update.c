@@ -281,6 +281,7 @@ int mt_update_open(mt_update_t *u, const mt_update_storage_t *storage, const uin
   built_in(&u->state.running);
   built_in(&u->state.previous);
   built_in(&u->state.staged);
+  built_in(&u->dropped);
 
   uint8_t rec[MT_UPDATE_STATE_BYTES];
   int rc = storage->load_state(storage->context, rec, sizeof rec);
@@ -313,6 +314,17 @@ int mt_update_open(mt_update_t *u, const mt_update_storage_t *storage, const uin
     put_str(&l, "rolled back: the device reset during the swap to sequence ");
     put_u64(&l, failed);
   }
+  if (u->state.staged.slot != MT_UPDATE_BUILT_IN) {
+    /* reset between the commit and the swap: nothing would ever swap it in, and it would block
+       every transfer; dropped (as the Linux agent does), the next transfer may bring it again */
+    u->dropped = u->state.staged;
+    built_in(&u->state.staged);
+    if ((rc = save_state(u)) != MT_UPDATE_OK) return rc;
+    if (!s.trial) {
+      l = reason_line(u);
+      put_str(&l, MT_UPDATE_DROPPED_REASON);
+    }
+  }
   return MT_UPDATE_OK;
 }
 
@@ -320,6 +332,12 @@ const uint8_t *mt_update_running_blob(const mt_update_t *u, uint32_t *length) {
   if (!u || u->state.running.slot == MT_UPDATE_BUILT_IN) return NULL;
   if (length) *length = u->state.running.blob_size;
   return u->storage->read_pointer(u->storage->context, u->state.running.slot);
+}
+
+int mt_update_dropped(const mt_update_t *u, mt_update_image_t *image) {
+  if (!u || u->dropped.slot == MT_UPDATE_BUILT_IN) return 0;
+  if (image) *image = u->dropped;
+  return 1;
 }
 
 int mt_update_staged(const mt_update_t *u, mt_update_image_t *image) {

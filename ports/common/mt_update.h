@@ -118,17 +118,27 @@ typedef struct mt_update {
   uint8_t blob_head[9];
   uint32_t blob_head_length;
   char reason[160];
+  mt_update_image_t
+      dropped; /* a package staged and not swapped in, dropped at open (slot -1: none) */
 } mt_update_t;
+
+/* The reason given for a staged package dropped at mt_update_open (the Linux agent's words). */
+#define MT_UPDATE_DROPPED_REASON "the agent stopped before the swap (staged package dropped)"
 
 /*
  * Reads the state record (none: the built-in blob runs, highest sequence 0). A record left by a
  * reset during a swap on trial rolls back here: the previous blob runs again, and
  * mt_update_reason says so (*rolled_back = 1). A record that does not read (bad checksum, other
  * layout) is MT_UPDATE_STORAGE: the application decides (the built-in blob still runs).
+ * A package committed but not swapped in before a reset is dropped here (mt_update_dropped; the
+ * reason MT_UPDATE_DROPPED_REASON unless a rollback's reason came first).
  * `public_key`: 65 bytes, kept by pointer. `profile`, kept by pointer.
  */
 int mt_update_open(mt_update_t *u, const mt_update_storage_t *storage, const uint8_t *public_key,
                    const char *profile, uint32_t abi_version, int *rolled_back);
+
+/* 1 when mt_update_open dropped a staged package, its manifest's facts in *image. */
+int mt_update_dropped(const mt_update_t *u, mt_update_image_t *image);
 
 /* Starts a transfer (forgets any other not committed). The staging slot is the one not running. */
 int mt_update_begin(mt_update_t *u);

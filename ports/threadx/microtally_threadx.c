@@ -88,6 +88,8 @@ static UINT tx(unsigned status) {
 
 /* Set by microtally_threadx_update.c (mt_tx_update_open) when core updates are linked in. */
 void (*mt_tx_priv_update_start)(mt_agent_config_t *agent) = TX_NULL;
+/* ... and called once the agent runs (what the update layer must report goes in then). */
+void (*mt_tx_priv_update_started)(void) = TX_NULL;
 
 static VOID send_chunk(void *context, const uint8_t *bytes, size_t length, unsigned where) {
   (void)context;
@@ -120,7 +122,9 @@ UINT mt_tx_start(const MT_TX_CONFIG *c) {
   if (mt_agent_start(TX_NULL) == MT_AGENT_ALREADY_STARTED) return MT_TX_ALREADY_STARTED;
   if (mt_tx_priv_update_start != TX_NULL) mt_tx_priv_update_start(&agent);
   tx_config = *c;
-  return tx(mt_agent_start(&agent));
+  UINT status = tx(mt_agent_start(&agent));
+  if (status == TX_SUCCESS && mt_tx_priv_update_started != TX_NULL) mt_tx_priv_update_started();
+  return status;
 }
 
 UINT mt_tx_post_connection(const mt_packet_conn *c) { return tx(mt_agent_post_connection(c)); }

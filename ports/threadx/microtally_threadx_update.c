@@ -13,6 +13,7 @@
 
 /* microtally_threadx.c calls it from mt_tx_start when set. */
 extern void (*mt_tx_priv_update_start)(mt_agent_config_t *agent);
+extern void (*mt_tx_priv_update_started)(void);
 
 static mt_update_t update;
 static TX_SEMAPHORE lock; /* a binary semaphore: ThreadX mutexes are not in every test double */
@@ -24,6 +25,9 @@ static CHAR verdict_reason[160];
 
 static VOID take(VOID) { (void)tx_semaphore_get(&lock, TX_WAIT_FOREVER); }
 static VOID give_back(VOID) { (void)tx_semaphore_put(&lock); }
+
+static UINT dropped_unreported; /* a staged package dropped at open: its record goes in at start */
+static VOID facts(mt_agent_swap_t *f, const mt_update_image_t *to);
 
 static VOID set_verdict(UINT v, const char *why) {
   size_t n = strlen(why);
@@ -102,6 +106,19 @@ static void on_start(mt_agent_config_t *agent) {
   agent->update_hooks = &hooks;
 }
 
+/* mt_tx_start, once the agent runs: the package dropped at open becomes a `rejected` record. */
+static void on_started(void) {
+  mt_update_image_t dropped;
+  take();
+  if (dropped_unreported && mt_update_dropped(&update, &dropped)) {
+    mt_agent_swap_t f;
+    facts(&f, &dropped);
+    (void)mt_agent_report_rejected(&f, MT_UPDATE_DROPPED_REASON); /* a full queue counts it */
+  }
+  dropped_unreported = 0;
+  give_back();
+}
+
 UINT mt_tx_update_open(const mt_update_storage_t *storage, const UCHAR *public_key,
                        const CHAR *self_test, ULONG self_test_length) {
   if (storage == TX_NULL || public_key == TX_NULL || self_test == TX_NULL) return TX_PTR_ERROR;
@@ -114,7 +131,9 @@ UINT mt_tx_update_open(const mt_update_storage_t *storage, const UCHAR *public_k
     (void)tx_semaphore_delete(&lock);
     return status_of(rc);
   }
-  set_verdict(rolled_back ? MT_TX_UPDATE_REFUSED : TX_SUCCESS, mt_update_reason(&update));
+  dropped_unreported = (UINT)mt_update_dropped(&update, TX_NULL);
+  set_verdict(rolled_back || dropped_unreported ? MT_TX_UPDATE_REFUSED : TX_SUCCESS,
+              mt_update_reason(&update));
   hooks.context = TX_NULL;
   hooks.self_test = self_test;
   hooks.self_test_length = self_test_length;
@@ -125,6 +144,7 @@ UINT mt_tx_update_open(const mt_update_storage_t *storage, const UCHAR *public_k
   hooks.outcome = h_outcome;
   hooks.trial_windows = MT_TX_UPDATE_TRIAL_WINDOWS;
   mt_tx_priv_update_start = on_start;
+  mt_tx_priv_update_started = on_started;
   opened = 1;
   return TX_SUCCESS;
 }

@@ -174,6 +174,26 @@ static void test_reset_during_swap(void) {
   CHECK(strcmp(mt_update_reason(&u), "self-test mismatch") == 0);
 }
 
+/* Reset between the commit and the swap: the staged package is dropped at open, not kept forever
+   (nothing would swap it in, and it would block every later transfer). */
+static void test_reset_before_swap(void) {
+  fresh();
+  CHECK(send(good.bytes, good.length, 512) == MT_UPDATE_OK);
+  CHECK(mt_update_staged(&u, NULL) == 1);
+  int rolled = -1;
+  CHECK(mt_update_open(&u, &storage, key.bytes, "rtos", 5, &rolled) == MT_UPDATE_OK && rolled == 0);
+  CHECK(!mt_update_staged(&u, NULL));
+  mt_update_image_t dropped;
+  CHECK(mt_update_dropped(&u, &dropped) == 1 && dropped.sequence == 5u && dropped.slot == 0);
+  CHECK(strcmp(mt_update_reason(&u), MT_UPDATE_DROPPED_REASON) == 0);
+  CHECK(mt_update_running_blob(&u, NULL) == NULL && u.state.highest == 0u);
+  /* saved: the next open finds nothing staged, nothing dropped */
+  CHECK(open_rtos(5) == MT_UPDATE_OK && !mt_update_staged(&u, NULL) &&
+        !mt_update_dropped(&u, NULL));
+  /* and the same package may come again */
+  CHECK(send(good.bytes, good.length, 512) == MT_UPDATE_OK && mt_update_staged(&u, NULL) == 1);
+}
+
 static void test_refusals(void) {
   fresh();
   CHECK(send(other_key.bytes, other_key.length, 300) == MT_UPDATE_REFUSED);
@@ -318,6 +338,7 @@ int main(int argc, char **argv) {
   }
   test_good_package();
   test_reset_during_swap();
+  test_reset_before_swap();
   test_refusals();
   test_truncated_and_trailing();
   test_chunk_order();

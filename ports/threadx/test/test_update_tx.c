@@ -137,8 +137,18 @@ int main(int argc, char **argv) {
   char why[160];
 
   CHECK(mt_tx_update_begin() == MT_TX_UPDATE_STATE); /* not opened */
+  {
+    /* the last run committed good.pkg and reset before the swap: it is dropped at open */
+    static mt_update_t before;
+    CHECK(mt_update_open(&before, &storage, key, "rtos", 5, NULL) == MT_UPDATE_OK);
+    CHECK(mt_update_begin(&before) == MT_UPDATE_OK);
+    CHECK(mt_update_write(&before, 0, good, (uint32_t)good_n) == MT_UPDATE_OK);
+    CHECK(mt_update_commit(&before) == MT_UPDATE_OK && mt_update_staged(&before, NULL));
+  }
   CHECK(mt_tx_update_open(&storage, key, (const CHAR *)self_test, (ULONG)self_n) == TX_SUCCESS);
   CHECK(mt_tx_update_sequence() == 0); /* the built-in blob */
+  CHECK(mt_tx_update_result(why, sizeof why) == MT_TX_UPDATE_REFUSED &&
+        strcmp(why, MT_UPDATE_DROPPED_REASON) == 0);
 
   MT_TX_CONFIG cfg;
   memset(&cfg, 0, sizeof cfg);
@@ -243,6 +253,8 @@ int main(int argc, char **argv) {
           "\"Result\":\"rejected\",\"Reason\":\"wrong key: signed by key "));
   CHECK(has(
       "\"FromSequence\":0,\"ToSequence\":5,\"Result\":\"rejected\",\"Reason\":\"blob digest mismatch"));
+  CHECK(has(
+      "\"FromSequence\":0,\"ToSequence\":5,\"Result\":\"rejected\",\"Reason\":\"" MT_UPDATE_DROPPED_REASON));
   CHECK(has("\"FromSequence\":0,\"ToSequence\":5,\"Result\":\"applied\"}"));
   CHECK(has(
       "\"FromSequence\":5,\"ToSequence\":3,\"Result\":\"rejected\",\"Reason\":\"sequence 3 is not above the installed 5"));
