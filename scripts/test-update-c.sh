@@ -32,6 +32,13 @@ if cli keygen --out "$PKG/release" >/dev/null && cli keygen --out "$PKG/other" >
    cli sign --key "$PKG/release.key" --sequence 9 "$PKG/blob.wasm" -o "$PKG/nine.pkg" >/dev/null &&
    cli sign --key "$PKG/other.key" --sequence 7 "$PKG/blob.wasm" -o "$PKG/other-key.pkg" >/dev/null &&
    cli sign --key "$PKG/release.key" --sequence 8 build/microtally-linux.wasm -o "$PKG/linux.pkg" >/dev/null &&
+   # agentVersion at the limit, 64 bytes of UTF-8 (32 x "é"), and 60 x "é" (60 characters, 120 bytes)
+   node --input-type=module -e 'const [{ makePackage, sealPackage, manifestMap, loadPrivateKey }, { encode }] = await Promise.all(
+       [import("./dist/host/update/package.js"), import("./dist/host/update/cbor.js")]);
+     const fs = await import("node:fs"), [dir] = process.argv.slice(1), key = loadPrivateKey(fs.readFileSync(dir + "/release.key"));
+     const blob = fs.readFileSync(dir + "/blob.wasm"), { manifest } = makePackage(blob, 10, key);
+     for (const [name, v] of [["version-64", "\u00e9".repeat(32)], ["version-long", "\u00e9".repeat(60)]])
+       fs.writeFileSync(dir + "/" + name + ".pkg", sealPackage(encode(manifestMap({ ...manifest, agentVersion: v })), blob, key));' "$PKG" &&
    # the device builds the key in as its raw point: the last 65 bytes of the SPKI DER
    node -e 'const c = require("crypto"), fs = require("fs");
      const der = c.createPublicKey(fs.readFileSync(process.argv[1])).export({ type: "spki", format: "der" });

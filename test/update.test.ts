@@ -156,6 +156,10 @@ describe('update package: keygen, sign, verify', () => {
     const abi = manifestMap({ ...manifest, abiVersion: 2 });
     writeFileSync(at('abi.pkg'), sealPackage(encode(abi), blob, key));
     refused(['--pub', at('k.pub'), at('abi.pkg')], new RegExp(`: wrong ABI: the package's blob has ABI 2, this agent drives ${SUPPORTED_ABI.join(', ')}$`, 'm'));
+    // 60 characters, 120 bytes of UTF-8: a device keeps 64 bytes (mt_update.c refuses it too)
+    const version = manifestMap({ ...manifest, agentVersion: '\u00e9'.repeat(60) });
+    writeFileSync(at('version.pkg'), sealPackage(encode(version), blob, key));
+    refused(['--pub', at('k.pub'), at('version.pkg')], /: manifest field agentVersion \(key 7\) out of range: "/);
   });
 
   it('refuses a signed manifest whose self-test digest is not the blob\'s', () => {

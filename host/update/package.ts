@@ -140,6 +140,9 @@ function sigStructure(protectedBytes: Uint8Array, payload: Uint8Array): Uint8Arr
   return encode(['Signature1', protectedBytes, new Uint8Array(0), payload]);
 }
 
+/** The longest profile or agentVersion text, in bytes of UTF-8 (ports/common/mt_update.h). */
+export const MAX_TEXT_BYTES = 64;
+
 export function manifestMap(m: Manifest): IntMap {
   return new Map<number, Item>([
     [M.format, m.format], [M.sequence, m.sequence], [M.blobSize, m.blobSize],
@@ -154,6 +157,10 @@ export function makePackage(blob: Uint8Array, sequence: number, key: KeyObject):
   if (!Number.isSafeInteger(sequence) || sequence < 1) throw new PackageError(`the sequence must be a positive integer, got ${sequence}`);
   if (blob.length === 0 || blob.length > MAX_BLOB_BYTES) throw new PackageError(`the blob is ${blob.length} bytes (1 to ${MAX_BLOB_BYTES})`);
   const facts = inspectBlob(blob);
+  const versionBytes = Buffer.byteLength(facts.agentVersion, 'utf8');
+  if (versionBytes === 0 || versionBytes > MAX_TEXT_BYTES) {
+    throw new PackageError(`the blob's AgentVersion is ${versionBytes} bytes of UTF-8 (1 to ${MAX_TEXT_BYTES}: a device keeps 64)`);
+  }
   const manifest: Manifest = { format: MANIFEST_FORMAT, sequence, blobSize: blob.length, blobSha256: sha256(blob).toString('hex'),
     abiVersion: facts.abiVersion, profile: facts.profile, agentVersion: facts.agentVersion, selfTestSha256: facts.selfTestSha256 };
   const bytes = sealPackage(encode(manifestMap(manifest)), blob, key);
@@ -214,7 +221,8 @@ function digest(m: IntMap, key: number, name: string): string {
 
 function text(m: IntMap, key: number, name: string, allowed?: readonly string[]): string {
   const v = field(m, key, name);
-  if (typeof v !== 'string' || v.length === 0 || v.length > 64 || (allowed && !allowed.includes(v))) {
+  // bytes of UTF-8, not characters: a device keeps the text in 64 bytes (docs/UPDATE.md)
+  if (typeof v !== 'string' || v.length === 0 || Buffer.byteLength(v, 'utf8') > MAX_TEXT_BYTES || (allowed && !allowed.includes(v))) {
     bad(`manifest field ${name} (key ${key}) out of range: ${typeof v === 'string' ? JSON.stringify(v.slice(0, 64)) : 'not a text string'}${allowed ? ` (${allowed.join(' or ')})` : ''}`);
   }
   return v as string;

@@ -229,7 +229,7 @@ static int image_get(const uint8_t *p, mt_update_image_t *m) {
   m->sequence = le_get(p + 8, 8);
   memcpy(m->blob_sha256, p + 16, 32);
   memcpy(m->self_test_sha256, p + 48, 32);
-  if (p[80] > sizeof m->agent_version - 1u || m->slot < -1 || m->slot > 1) return 0;
+  if (p[80] > MT_UPDATE_AGENT_VERSION_MAX || m->slot < -1 || m->slot > 1) return 0;
   memcpy(m->agent_version, p + 81, p[80]);
   return 1;
 }
@@ -473,16 +473,15 @@ static int read_manifest(mt_update_t *u, const uint8_t *p, uint32_t n) {
       memcpy(k == 4u ? m->blob_sha256 : m->self_test_sha256, bytes, 32);
     } else if (k == 6u || k == 7u) {
       next_string(&v, &vm, &bytes, &length);
-      uint32_t units = 0;
-      if (vm == 3u) utf8_ok(bytes, length, &units);
-      int ok = vm == 3u && units >= 1u && units <= 64u;
+      /* bytes, not characters: 64 characters of UTF-8 may be 256 bytes, agent_version holds 64 */
+      int ok = vm == 3u && length >= 1u && length <= MT_UPDATE_AGENT_VERSION_MAX;
       if (k == 6u)
         ok = ok && ((length == 4u && !memcmp(bytes, "rtos", 4)) ||
                     (length == 5u && !memcmp(bytes, "linux", 5)));
       if (!ok) {
         return field_error(u, names[k], k,
                            vm == 3u ? (k == 6u ? ") out of range: not rtos or linux"
-                                               : ") out of range: 1 to 64 characters")
+                                               : ") out of range: 1 to 64 bytes of UTF-8")
                                     : ") out of range: not a text string");
       }
       char *dst = k == 6u ? m->profile : m->agent_version;

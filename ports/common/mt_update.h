@@ -35,6 +35,8 @@
 #define MT_UPDATE_MANIFEST_FORMAT 1u
 /* The largest blob a package may carry (docs/UPDATE.md, key 3). */
 #define MT_UPDATE_BLOB_MAX (4u << 20)
+/* The longest agentVersion a manifest may carry, in bytes of UTF-8 (docs/UPDATE.md, key 7). */
+#define MT_UPDATE_AGENT_VERSION_MAX 64u
 /* The state record as mt_update_storage_t's load_state / save_state see it. */
 #define MT_UPDATE_STATE_BYTES 512u
 /* No slot: the blob built into the firmware. */
@@ -71,8 +73,8 @@ typedef struct mt_update_manifest {
   uint32_t abi_version;
   uint8_t blob_sha256[32];
   uint8_t self_test_sha256[32];
-  char profile[8];        /* "rtos" or "linux" */
-  char agent_version[68]; /* at most 64 UTF-16 units, NUL-terminated */
+  char profile[8];                                      /* "rtos" or "linux" */
+  char agent_version[MT_UPDATE_AGENT_VERSION_MAX + 4u]; /* at most 64 bytes, NUL-terminated */
 } mt_update_manifest_t;
 
 /* An installed blob: where it is and what its manifest said (built in: slot -1, sequence 0). */
@@ -82,7 +84,7 @@ typedef struct mt_update_image {
   uint64_t sequence;
   uint8_t blob_sha256[32];
   uint8_t self_test_sha256[32];
-  char agent_version[68];
+  char agent_version[MT_UPDATE_AGENT_VERSION_MAX + 4u];
 } mt_update_image_t;
 
 /* What the state record holds. */

@@ -77,7 +77,7 @@ static int ram_save(void *c, const uint8_t *record, uint32_t length) {
 static ram_t ram;
 static mt_update_storage_t storage = {&ram,     SLOT_MAX, ram_erase, ram_write,
                                       ram_read, ram_load, ram_save};
-static file_t key, blob, good, next, low, other_key, linux_pkg;
+static file_t key, blob, good, next, low, other_key, linux_pkg, version_64, version_long;
 static mt_update_t u;
 
 static int open_rtos(uint32_t abi) {
@@ -249,6 +249,25 @@ static void test_refusals(void) {
   storage.slot_bytes = SLOT_MAX;
 }
 
+/* agentVersion is bounded in bytes: 64 bytes of UTF-8 are kept whole, 60 x "\u00e9" (60
+   characters, 120 bytes) is refused before anything is written (it overflowed agent_version). */
+static void test_agent_version_bytes(void) {
+  char want[65];
+  for (int i = 0; i < 32; i++) want[2 * i] = (char)0xc3, want[2 * i + 1] = (char)0xa9;
+  want[64] = 0;
+  fresh();
+  CHECK(send(version_long.bytes, version_long.length, 300) == MT_UPDATE_REFUSED);
+  CHECK(strcmp(mt_update_reason(&u),
+               "manifest field agentVersion (key 7) out of range: 1 to 64 bytes of UTF-8") == 0);
+  CHECK(ram.erases == 0 && !mt_update_staged(&u, NULL));
+  mt_update_image_t staged;
+  CHECK(send(version_64.bytes, version_64.length, 300) == MT_UPDATE_OK);
+  CHECK(mt_update_staged(&u, &staged) == 1 && strcmp(staged.agent_version, want) == 0);
+  CHECK(mt_update_activate(&u) == MT_UPDATE_OK && mt_update_confirm(&u) == MT_UPDATE_OK);
+  CHECK(open_rtos(5) == MT_UPDATE_OK && strcmp(u.state.running.agent_version, want) == 0 &&
+        u.state.running.sequence == 10u);
+}
+
 static void test_truncated_and_trailing(void) {
   fresh();
   CHECK(send(good.bytes, 10, 300) == MT_UPDATE_REFUSED);
@@ -332,6 +351,8 @@ int main(int argc, char **argv) {
   low = load(argv[1], "low.pkg");
   other_key = load(argv[1], "other-key.pkg");
   linux_pkg = load(argv[1], "linux.pkg");
+  version_64 = load(argv[1], "version-64.pkg");
+  version_long = load(argv[1], "version-long.pkg");
   if (key.length != 65 || blob.length >= 0x10000u || blob.length > SLOT_MAX) {
     fprintf(stderr, "test_update: key.raw must be 65 bytes, blob.wasm under 64 KiB\n");
     return 2;
@@ -340,6 +361,7 @@ int main(int argc, char **argv) {
   test_reset_during_swap();
   test_reset_before_swap();
   test_refusals();
+  test_agent_version_bytes();
   test_truncated_and_trailing();
   test_chunk_order();
   test_storage_faults();
