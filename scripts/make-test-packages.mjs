@@ -3,8 +3,9 @@
 //   node scripts/make-test-packages.mjs [<dir>]        (default build/test-packages; needs npm run build)
 // Builds three variants of the rtos blob from a patched copy of assembly/ (the core itself has no
 // test hooks): `changed` (AgentVersion "0.1.0-changed" and a 20 s default medium window: visible in
-// every message and in the windows' times), `trap-load` (mt_init traps) and `trap-after` (traps
-// on the 30th input after mt_init: the self-test's 13 lines pass, a live core traps). Then a
+// every message and in the windows' times), `trap-load` (mt_init traps), `trap-after` (traps
+// on the 30th input after mt_init: the self-test's 13 lines pass, a live core traps) and
+// `trap-broken` (trap-after whose mt_init then traps too: its re-initialisation fails). Then a
 // fresh test key pair (test.key / test.pub, and other.key / other.pub for "wrong key") and
 // packages for every case of docs/UPDATE.md's refusals and of the swap's failures. Writes
 // index.json: each package's file, sequence, profile and the outcome an agent must reach.
@@ -70,9 +71,18 @@ export function makeTestPackages(folder = `${root}build/test-packages`) {
       patch(`${a}/input.ts`, 'export let started = false;', 'export let started = false;\nlet testInputs = 0;');
       patch(`${a}/input.ts`, '  started = false;\n  lastT = 0;', '  started = false;\n  testInputs = 0;\n  lastT = 0;');
     };
+    // trap-after, and once it trapped its mt_init traps too: the bindings' re-initialisation
+    // fails (MT_ERR_ENGINE, no working core) and the agent must still roll back.
+    const trapBrokenEdit = (a) => {
+      patch(`${a}/input.ts`, '  accepted++;\n', `  accepted++;\n  if (++testInputs >= ${TRAP_AFTER_INPUTS}) {\n    testBroken = true;\n    unreachable();\n  }\n`);
+      patch(`${a}/input.ts`, 'export let started = false;', 'export let started = false;\nlet testInputs = 0;\nexport let testBroken = false;');
+      patch(`${a}/input.ts`, '  started = false;\n  lastT = 0;', '  started = false;\n  testInputs = 0;\n  lastT = 0;');
+      patch(`${a}/index.ts`, 'export function mt_init(): i32 {', 'export function mt_init(): i32 {\n  if (I.testBroken) unreachable();');
+    };
     const changed = variant(work, 'changed', changedEdit);
     const trapLoad = variant(work, 'trap-load', trapLoadEdit);
     const trapAfter = variant(work, 'trap-after', trapAfterEdit);
+    const trapBroken = variant(work, 'trap-broken', trapBrokenEdit);
     // The Linux agent's (linux profile) counterparts.
     const changedLinux = variant(work, 'changed-linux', changedEdit, 'linux');
     const trapLoadLinux = variant(work, 'trap-load-linux', trapLoadEdit, 'linux');
@@ -115,6 +125,7 @@ export function makeTestPackages(folder = `${root}build/test-packages`) {
     put('trap-after-6.pkg', makePackage(trapAfter, 6, key).bytes, 6, 'rtos', 'rolledBack', 'the new core trapped within 2 windows of the swap');
     put('selftest-mismatch-7.pkg', unchecked(changed, 7, makePackage(builtIn('rtos'), 7, key)), 7, 'rtos', 'rolledBack',
       'self-test mismatch');
+    put('trap-broken-8.pkg', makePackage(trapBroken, 8, key).bytes, 8, 'rtos', 'rolledBack', 'the new core trapped within 2 windows of the swap');
     const goodLinux = makePackage(changedLinux, 2, key);
     put('linux-changed-2.pkg', goodLinux.bytes, 2, 'linux', 'applied');
     put('linux-changed-1.pkg', makePackage(changedLinux, 1, key).bytes, 1, 'linux', 'rejected', 'sequence 1 is not above the installed 2');

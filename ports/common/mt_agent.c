@@ -206,6 +206,19 @@ static void journal_append(const char *text, size_t length) {
   journal_used += need;
 }
 
+/* A call into the core failed with `st`: a trap is recovered from. On probation a trap, or a
+ * re-initialisation that failed after one (MT_ERR_ENGINE: no working core), rolls the swap back
+ * at the end of the turn. */
+static void faulted(mt_status_t st) {
+  if (st == MT_ERR_TRAP) {
+    if (swap.on_trial) swap.trapped = 1;
+    recover();
+  } else if (st == MT_ERR_ENGINE && swap.on_trial && !swap.trapped) {
+    swap.trapped = 1;
+    stats.faults++;
+  }
+}
+
 /*
  * Gives one input to the core. MT_BUSY (messages pending from an earlier input) is answered by
  * sending them and trying again; after the input, what it made pending is sent at once.
@@ -223,10 +236,7 @@ static mt_status_t give(input_kind kind, int64_t t_ms, const void *arg) {
   }
   /* Messages left and all the core had is sent: the transport's record was among them. */
   if (st == MT_OK && stats.messages != messages_before) agent.loss_in_core = 0;
-  if (st == MT_ERR_TRAP) {
-    if (swap.on_trial) swap.trapped = 1;
-    recover();
-  }
+  faulted(st);
   return st;
 }
 
@@ -248,8 +258,9 @@ static void pass_losses(void) {
     stats.losses_reported += (uint32_t)n;
     return;
   }
-  if (st == MT_ERR_TRAP) recover();
-  if (st == MT_ERR_TRAP || st == MT_BUSY) { /* not taken now: the next turn tries again */
+  faulted(st);
+  if (st == MT_ERR_TRAP || st == MT_BUSY || (st == MT_ERR_ENGINE && swap.on_trial)) {
+    /* not taken now: the next turn (or the core rolled back to) tries again */
     posture = mt_os_lock();
     loss_pending += n;
     mt_os_unlock(posture);
@@ -629,7 +640,11 @@ static int report_facts(const mt_agent_swap_t *r, const char *result, const char
   }
   json_raw(&j, "}");
   mt_status_t st = mt_report_update(&agent.core, update_record, j.len);
-  if (st == MT_BUSY && drain() == MT_OK) st = mt_report_update(&agent.core, update_record, j.len);
+  if (st == MT_BUSY) {
+    st = drain();
+    if (st == MT_OK) st = mt_report_update(&agent.core, update_record, j.len);
+  }
+  faulted(st); /* a trap here on probation rolls back too */
   return st == MT_OK;
 }
 
@@ -813,10 +828,10 @@ static void carry_out_swap(void) {
     swap.state = UPDATE_FREE;
     return;
   }
-  report_update("applied", NULL);
-  swap.on_trial = 1;
-  swap.boundary = 0;
+  swap.on_trial = 1; /* before its record: a trap taking it rolls back */
   swap.trial_left = h->trial_windows;
+  report_update("applied", NULL);
+  swap.boundary = 0;
   swap_outcome(MT_AGENT_SWAP_APPLIED, "");
   end_trial();
 }

@@ -8,8 +8,9 @@
  * RAM never holds both blobs (mt_heap_peak).
  * With a third argument, the packages of scripts/make-test-packages.mjs (signed with its test
  * key) go through staging and the swap by name: each refusal at delivery, changed-2 applied (its
- * AgentVersion in the messages after), trap-load-5, trap-after-6 (traps on probation) and
- * selftest-mismatch-7 rolled back with docs/UPDATE.md's reasons, the previous blob running on.
+ * AgentVersion in the messages after), trap-load-5, trap-after-6 (traps on probation),
+ * selftest-mismatch-7 and trap-broken-8 (traps on probation, then its re-initialisation traps)
+ * rolled back with docs/UPDATE.md's reasons, the previous blob running on.
  *   test_swap <folder of packages> <host/update/selftest.jsonl> [<build/test-packages>]
  */
 #include <stdio.h>
@@ -290,7 +291,10 @@ static void named_packages(const char *dir) {
       {"trap-after-6.pkg", MT_AGENT_SWAP_ROLLED_BACK,
        "the new core trapped within 2 windows of the swap"},
       {"selftest-mismatch-7.pkg", MT_AGENT_SWAP_ROLLED_BACK,
-       "self-test mismatch: the blob's self-test output is not the digest in the manifest"}};
+       "self-test mismatch: the blob's self-test output is not the digest in the manifest"},
+      /* traps, then its re-initialisation traps (MT_ERR_ENGINE): rolled back all the same */
+      {"trap-broken-8.pkg", MT_AGENT_SWAP_ROLLED_BACK,
+       "the new core trapped within 2 windows of the swap"}};
   for (unsigned i = 0; i < sizeof swaps / sizeof swaps[0]; i++) {
     snprintf(path, sizeof path, "%s/%s", dir, swaps[i].file);
     uint8_t *p = load(path, &n);
@@ -495,14 +499,14 @@ int main(int argc, char **argv) {
   unsigned trap_faults = 0;
   if (argc == 4) {
     named_packages(argv[3]);
-    trap_faults = 1; /* trap-after-6's trap, recovered, then rolled back */
+    trap_faults = 2; /* trap-after-6's and trap-broken-8's traps, then rolled back */
   }
   (void)mt_agent_stop(0);
   (void)mt_agent_step(0);
   mt_agent_stats_t s;
   mt_agent_stats_get(&s);
   CHECK(s.faults == trap_faults && s.dropped == 0);
-  CHECK(outcomes[MT_AGENT_SWAP_APPLIED] == 1 + 2 * (argc == 4) &&
+  CHECK(outcomes[MT_AGENT_SWAP_APPLIED] == 1 + 3 * (argc == 4) &&
         outcomes[MT_AGENT_SWAP_REFUSED] == 0);
   /* every attempt is an AgentUpdate record in a message */
   char applied[160];
