@@ -5,7 +5,8 @@
 // test hooks): `changed` (AgentVersion "0.1.0-changed" and a 20 s default medium window: visible in
 // every message and in the windows' times), `trap-load` (mt_init traps), `trap-after` (traps
 // on the 30th input after mt_init: the self-test's 13 lines pass, a live core traps) and
-// `trap-broken` (trap-after whose mt_init then traps too: its re-initialisation fails). Then a
+// `trap-broken` (trap-after whose mt_init then traps too: its re-initialisation fails),
+// `trap-finish` (mt_finish traps once a connection came in: the checkpoint on probation). Then a
 // fresh test key pair (test.key / test.pub, and other.key / other.pub for "wrong key") and
 // packages for every case of docs/UPDATE.md's refusals and of the swap's failures. Writes
 // index.json: each package's file, sequence, profile and the outcome an agent must reach.
@@ -79,10 +80,20 @@ export function makeTestPackages(folder = `${root}build/test-packages`) {
       patch(`${a}/input.ts`, '  started = false;\n  lastT = 0;', '  started = false;\n  testInputs = 0;\n  lastT = 0;');
       patch(`${a}/index.ts`, 'export function mt_init(): i32 {', 'export function mt_init(): i32 {\n  if (I.testBroken) unreachable();');
     };
+    // mt_finish traps once a connection came in (the self-test gives lines only): the checkpoint
+    // at the first window boundary on probation traps.
+    const trapFinishEdit = (a) => {
+      patch(`${a}/input.ts`, 'export let started = false;', 'export let started = false;\nlet testConnections = 0;\nexport function testCount(): void { testConnections++; }\nexport function testCounted(): i32 { return testConnections; }');
+      patch(`${a}/typed.ts`, 'import * as L from "./words";', 'import * as L from "./words";\nimport { testCount } from "./input";');
+      patch(`${a}/typed.ts`, 'export function mt_ingest_connection(): i32 { return ingestConnectionAt(0); }',
+        'export function mt_ingest_connection(): i32 { testCount(); return ingestConnectionAt(0); }');
+      patch(`${a}/index.ts`, 'export function mt_finish(): i32 {', 'export function mt_finish(): i32 {\n  if (I.testCounted() > 0) unreachable();');
+    };
     const changed = variant(work, 'changed', changedEdit);
     const trapLoad = variant(work, 'trap-load', trapLoadEdit);
     const trapAfter = variant(work, 'trap-after', trapAfterEdit);
     const trapBroken = variant(work, 'trap-broken', trapBrokenEdit);
+    const trapFinish = variant(work, 'trap-finish', trapFinishEdit);
     // The Linux agent's (linux profile) counterparts.
     const changedLinux = variant(work, 'changed-linux', changedEdit, 'linux');
     const trapLoadLinux = variant(work, 'trap-load-linux', trapLoadEdit, 'linux');
@@ -126,6 +137,7 @@ export function makeTestPackages(folder = `${root}build/test-packages`) {
     put('selftest-mismatch-7.pkg', unchecked(changed, 7, makePackage(builtIn('rtos'), 7, key)), 7, 'rtos', 'rolledBack',
       'self-test mismatch');
     put('trap-broken-8.pkg', makePackage(trapBroken, 8, key).bytes, 8, 'rtos', 'rolledBack', 'the new core trapped within 2 windows of the swap');
+    put('trap-finish-9.pkg', makePackage(trapFinish, 9, key).bytes, 9, 'rtos', 'rolledBack', 'the new core trapped within 2 windows of the swap');
     const goodLinux = makePackage(changedLinux, 2, key);
     put('linux-changed-2.pkg', goodLinux.bytes, 2, 'linux', 'applied');
     put('linux-changed-1.pkg', makePackage(changedLinux, 1, key).bytes, 1, 'linux', 'rejected', 'sequence 1 is not above the installed 2');

@@ -771,9 +771,16 @@ static unsigned load_live(const mt_config_t *engine) {
 /* A checkpoint: what the core holds is sent, and its state saved (the previous blob would go
  * on from there). */
 static int checkpoint(void) {
-  (void)give(INPUT_FINISH, agent.last_input_ms, NULL);
-  return mt_state_save(&agent.core, state_record, sizeof state_record, &state_record_length) ==
-         MT_OK;
+  /* saved aside: a trap in between re-initialised the core, whose fresh state must not replace
+     the last good checkpoint (its event numbers would start again) */
+  static uint8_t saving[MT_STATE_RECORD_MAX];
+  size_t length = 0;
+  if (give(INPUT_FINISH, agent.last_input_ms, NULL) != MT_OK ||
+      mt_state_save(&agent.core, saving, sizeof saving, &length) != MT_OK)
+    return 0;
+  memcpy(state_record, saving, length);
+  state_record_length = length;
+  return 1;
 }
 
 /* The previous blob again, from the last checkpoint; `why` in the AgentUpdate record. */

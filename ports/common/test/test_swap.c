@@ -9,8 +9,9 @@
  * With a third argument, the packages of scripts/make-test-packages.mjs (signed with its test
  * key) go through staging and the swap by name: each refusal at delivery, changed-2 applied (its
  * AgentVersion in the messages after), trap-load-5, trap-after-6 (traps on probation),
- * selftest-mismatch-7 and trap-broken-8 (traps on probation, then its re-initialisation traps)
- * rolled back with docs/UPDATE.md's reasons, the previous blob running on.
+ * selftest-mismatch-7, trap-broken-8 (traps on probation, then its re-initialisation traps) and
+ * trap-finish-9 (its checkpoint traps) rolled back with docs/UPDATE.md's reasons, the previous
+ * blob running on from its last good checkpoint (no Id sent before the swap sent again).
  *   test_swap <folder of packages> <host/update/selftest.jsonl> [<build/test-packages>]
  */
 #include <stdio.h>
@@ -76,6 +77,25 @@ static unsigned count(const char *needle) {
   unsigned n = 0;
   for (const char *p = sent; (p = strstr(p, needle)) != NULL; p++) n++;
   return n;
+}
+
+/* Where trap-finish-9's swap began: a failed checkpoint rolls back to the one before it, so the
+   Ids the new core sent since may be sent again (docs/UPDATE.md); none from before it. */
+static size_t before_trap_finish;
+
+/* 1 when no "Id" sent from `from` on was already sent before `before` (Ids never repeat). */
+static int ids_new_since(size_t before, size_t from) {
+  char keep = sent[before], needle[120];
+  int fresh = 1;
+  sent[before] = 0;
+  for (const char *p = sent + from; fresh && (p = strstr(p, "\"Id\":\"")) != NULL; p += 6) {
+    const char *end = strchr(p + 6, '"');
+    if (end == NULL || end - p + 2 > (long)sizeof needle) break;
+    snprintf(needle, sizeof needle, "%.*s", (int)(end - p + 1), p);
+    if (strstr(sent, needle) != NULL) fresh = 0;
+  }
+  sent[before] = keep;
+  return fresh;
 }
 
 /* ---- the update hooks, over mt_update.c's SHA-256 ---- */
@@ -294,6 +314,9 @@ static void named_packages(const char *dir) {
        "self-test mismatch: the blob's self-test output is not the digest in the manifest"},
       /* traps, then its re-initialisation traps (MT_ERR_ENGINE): rolled back all the same */
       {"trap-broken-8.pkg", MT_AGENT_SWAP_ROLLED_BACK,
+       "the new core trapped within 2 windows of the swap"},
+      /* its checkpoint's mt_finish traps: the last good checkpoint is the one rolled back to */
+      {"trap-finish-9.pkg", MT_AGENT_SWAP_ROLLED_BACK,
        "the new core trapped within 2 windows of the swap"}};
   for (unsigned i = 0; i < sizeof swaps / sizeof swaps[0]; i++) {
     snprintf(path, sizeof path, "%s/%s", dir, swaps[i].file);
@@ -325,6 +348,8 @@ static void named_packages(const char *dir) {
              (unsigned)staged.sequence,
              swaps[i].outcome == MT_AGENT_SWAP_CONFIRMED ? "applied" : "rolledBack");
     unsigned records_before = count(needle);
+    size_t at_swap = sent_len;
+    if (strcmp(swaps[i].file, "trap-finish-9.pkg") == 0) before_trap_finish = at_swap;
     CHECK(mt_agent_swap(&request) == 0);
     CHECK(mt_update_activate(&t) == MT_UPDATE_OK);
     run_queue();
@@ -354,11 +379,15 @@ static void named_packages(const char *dir) {
     } else {
       CHECK(mt_update_roll_back(&t, last_reason) == MT_UPDATE_OK);
     }
+    size_t at_outcome = sent_len;
     unsigned m = messages;
     (void)post(1);
     run_queue();
     for (int k = 0; k < 40 && messages == m; k++) (void)mt_agent_step(100);
     CHECK(count(needle) == records_before + 1);
+    /* the blob that runs on does not issue again an Id sent before the swap */
+    CHECK(ids_new_since(at_swap, at_outcome));
+    if (!ids_new_since(at_swap, at_outcome)) fprintf(stderr, "  %s: Ids repeated\n", swaps[i].file);
   }
 }
 
@@ -499,14 +528,14 @@ int main(int argc, char **argv) {
   unsigned trap_faults = 0;
   if (argc == 4) {
     named_packages(argv[3]);
-    trap_faults = 2; /* trap-after-6's and trap-broken-8's traps, then rolled back */
+    trap_faults = 3; /* trap-after-6's, trap-broken-8's and trap-finish-9's traps, rolled back */
   }
   (void)mt_agent_stop(0);
   (void)mt_agent_step(0);
   mt_agent_stats_t s;
   mt_agent_stats_get(&s);
   CHECK(s.faults == trap_faults && s.dropped == 0);
-  CHECK(outcomes[MT_AGENT_SWAP_APPLIED] == 1 + 3 * (argc == 4) &&
+  CHECK(outcomes[MT_AGENT_SWAP_APPLIED] == 1 + 4 * (argc == 4) &&
         outcomes[MT_AGENT_SWAP_REFUSED] == 0);
   /* every attempt is an AgentUpdate record in a message */
   char applied[160];
@@ -524,8 +553,10 @@ int main(int argc, char **argv) {
   CHECK(s.updates_unreported == 0);
   if (s.updates_unreported)
     fprintf(stderr, "  updates_unreported %u\n", (unsigned)s.updates_unreported);
-  /* the new core continued the run: no event Id was sent twice (the carry-over record) */
+  /* the new core continued the run: no event Id was sent twice (the carry-over record), up to
+     trap-finish-9's swap (after it, ids_new_since above) */
   unsigned ids = 0, repeated = 0;
+  if (before_trap_finish > 0) sent[before_trap_finish] = 0;
   for (const char *p = sent; (p = strstr(p, "\"Id\":\"")) != NULL; p += 6) {
     char id[64];
     size_t n = strcspn(p + 6, "\"");
