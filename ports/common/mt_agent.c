@@ -818,7 +818,13 @@ static void carry_out_swap(void) {
   }
   swap.previous = agent.config.engine;
   const mt_agent_update_hooks_t *h = agent.config.update_hooks;
-  if (h->swapping != NULL) h->swapping(h->context);
+  const char *unpersisted = h->swapping != NULL ? h->swapping(h->context) : NULL;
+  if (unpersisted != NULL) { /* the old core is still loaded: it runs on */
+    report_update("rejected", unpersisted);
+    swap_outcome(MT_AGENT_SWAP_REFUSED, unpersisted);
+    swap.state = UPDATE_FREE;
+    return;
+  }
 
   /* The new blob alone: loaded, self-tested, unloaded, then loaded to continue the run. */
   const char *why = NULL;

@@ -53,7 +53,8 @@ typedef struct mt_agent_swap {
 #define MT_AGENT_SWAP_APPLIED 0u     /* the new blob runs, on trial */
 #define MT_AGENT_SWAP_CONFIRMED 1u   /* its probation is over: trial_windows, no trap */
 #define MT_AGENT_SWAP_ROLLED_BACK 2u /* it failed: the previous blob runs again */
-#define MT_AGENT_SWAP_REFUSED 3u     /* nothing changed: the engine cannot swap (ahead of time) */
+#define MT_AGENT_SWAP_REFUSED \
+  3u /* nothing changed: the engine cannot swap, or the port could not persist it */
 
 /* What a swap needs from the port: the self-test, SHA-256, and where the outcome goes (the
  * port persists it: mt_update_activate / confirm / roll_back). Called on the agent thread. */
@@ -64,7 +65,9 @@ typedef struct mt_agent_update_hooks {
   void (*sha256_begin)(void *context);
   void (*sha256_add)(void *context, const uint8_t *bytes, size_t length);
   void (*sha256_end)(void *context, uint8_t digest[32]);
-  void (*swapping)(void *context); /* the old core is gone, the new one is about to load */
+  /* The old core is about to go, the new one to load: the port persists the swap first. NULL
+     goes on; a one-line reason refuses the swap (the old core runs on, a `rejected` record). */
+  const char *(*swapping)(void *context);
   void (*outcome)(void *context, unsigned result, const char *reason);
   uint32_t trial_windows; /* probation: a trap within this many window boundaries rolls back */
 } mt_agent_update_hooks_t;

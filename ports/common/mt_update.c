@@ -349,12 +349,22 @@ int mt_update_staged(const mt_update_t *u, mt_update_image_t *image) {
 int mt_update_activate(mt_update_t *u) {
   if (!u) return MT_UPDATE_NULL;
   if (u->state.staged.slot == MT_UPDATE_BUILT_IN || u->state.trial) return MT_UPDATE_STATE;
+  mt_update_image_t previous = u->state.previous;
+  uint64_t highest = u->state.highest;
   u->state.previous = u->state.running;
   u->state.running = u->state.staged;
   built_in(&u->state.staged);
   if (u->state.running.sequence > u->state.highest) u->state.highest = u->state.running.sequence;
   u->state.trial = 1;
-  return save_state(u);
+  int rc = save_state(u);
+  if (rc != MT_UPDATE_OK) { /* not saved: as it was, still staged (the swap must not start) */
+    u->state.staged = u->state.running;
+    u->state.running = u->state.previous;
+    u->state.previous = previous;
+    u->state.highest = highest;
+    u->state.trial = 0;
+  }
+  return rc;
 }
 
 int mt_update_confirm(mt_update_t *u) {

@@ -163,7 +163,8 @@ const char *mt_update_reason(const mt_update_t *u);
 const uint8_t *mt_update_running_blob(const mt_update_t *u, uint32_t *length);
 /* 1 when a committed package waits for the swap, its manifest's facts in *image. */
 int mt_update_staged(const mt_update_t *u, mt_update_image_t *image);
-/* The swap starts: the staged blob becomes the running one, on trial; saved before it loads. */
+/* The swap starts: the staged blob becomes the running one, on trial; saved before it loads.
+   MT_UPDATE_STORAGE: not saved, nothing changed (the swap must not start). */
 int mt_update_activate(mt_update_t *u);
 /* The new blob passed its self-test and its first windows: no longer on trial. */
 int mt_update_confirm(mt_update_t *u);

@@ -70,28 +70,34 @@ static void h_end(void *c, uint8_t d[32]) {
 }
 
 /* Saved before the new blob loads: a reset from here on rolls back at the next open. */
-static void h_swapping(void *c) {
+static const char *h_swapping(void *c) {
   (void)c;
   take();
-  (void)mt_update_activate(&update);
+  int rc = mt_update_activate(&update);
   give_back();
+  /* not saved: a reset would not roll back, so the swap does not start (the old core runs on) */
+  return rc == MT_UPDATE_OK ? NULL : "the swap's state record could not be saved (storage)";
 }
 
 static void h_outcome(void *c, unsigned result, const char *reason) {
   (void)c;
   take();
+  int rc = MT_UPDATE_OK;
   if (result == MT_AGENT_SWAP_CONFIRMED) {
-    (void)mt_update_confirm(&update);
+    rc = mt_update_confirm(&update);
     set_verdict(TX_SUCCESS, "");
   } else if (result == MT_AGENT_SWAP_ROLLED_BACK) {
-    (void)mt_update_roll_back(&update, reason);
+    rc = mt_update_roll_back(&update, reason);
     set_verdict(MT_TX_UPDATE_REFUSED, reason);
   } else if (result == MT_AGENT_SWAP_REFUSED) {
-    (void)mt_update_discard(&update, reason);
+    rc = mt_update_discard(&update, reason);
     set_verdict(MT_TX_UPDATE_REFUSED, reason);
   } else {
     set_verdict(MT_TX_PENDING, "the new blob runs, on trial");
   }
+  /* the outcome ran but its record was not saved: mt_tx_update_result says so */
+  if (rc != MT_UPDATE_OK && rc != MT_UPDATE_STATE)
+    set_verdict(MT_TX_UPDATE_STORAGE, mt_update_reason(&update));
   give_back();
 }
 

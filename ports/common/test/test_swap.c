@@ -116,9 +116,10 @@ static void h_end(void *c, uint8_t d[32]) {
   (void)c;
   mt_update_crypto_sha256_final(&hash, d);
 }
-static void h_swapping(void *c) {
+static const char *h_swapping(void *c) {
   (void)c;
   swapping_calls++;
+  return NULL;
 }
 static void h_outcome(void *c, unsigned result, const char *reason) {
   (void)c;

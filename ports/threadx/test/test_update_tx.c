@@ -46,6 +46,7 @@ static uint8_t *load(const char *dir, const char *name, size_t *length) {
 #define SLOT_MAX (64u * 1024u)
 static uint8_t slots[2][SLOT_MAX], record[MT_UPDATE_STATE_BYTES];
 static int has_record;
+static unsigned failing_saves; /* the next saves of the state record that fail */
 static int s_erase(void *c, int slot, uint32_t n) {
   (void)c;
   memset(slots[slot], 0xff, n);
@@ -68,12 +69,22 @@ static int s_load(void *c, uint8_t *r, uint32_t n) {
 }
 static int s_save(void *c, const uint8_t *r, uint32_t n) {
   (void)c;
+  if (failing_saves > 0) return (int)failing_saves--;
   memcpy(record, r, n);
   has_record = 1;
   return 0;
 }
 static const mt_update_storage_t storage = {NULL,   SLOT_MAX, s_erase, s_write,
                                             s_read, s_load,   s_save};
+
+/* The running sequence the saved state record holds (what a reset would run). */
+static const uint8_t *look_key;
+static uint64_t update_state_running(void) {
+  static mt_update_t look;
+  return mt_update_open(&look, &storage, look_key, "rtos", 5, NULL) == MT_UPDATE_OK
+             ? look.state.running.sequence
+             : 99u;
+}
 
 static unsigned messages;
 static char sent[1 << 18];
@@ -129,6 +140,7 @@ int main(int argc, char **argv) {
   }
   size_t key_n, self_n, good_n, next_n, other_n, low_n;
   uint8_t *key = load(argv[1], "key.raw", &key_n);
+  look_key = key;
   uint8_t *good = load(argv[1], "good.pkg", &good_n);
   uint8_t *next = load(argv[1], "next.pkg", &next_n);
   uint8_t *other = load(argv[1], "other-key.pkg", &other_n);
@@ -192,6 +204,20 @@ int main(int argc, char **argv) {
   (void)mt_tx_agent_step(0);
   windows(MT_TX_UPDATE_TRIAL_WINDOWS, 40030);
   CHECK(mt_tx_update_result(why, sizeof why) == TX_SUCCESS && mt_tx_update_sequence() == 6);
+
+  /* the swap's state record cannot be saved: the swap does not start, the running blob runs on */
+  {
+    size_t n9;
+    uint8_t *p9 = load(argv[1], "nine.pkg", &n9);
+    CHECK(send_package(p9, n9) == MT_TX_PENDING);
+    failing_saves = 1; /* mt_update_activate's */
+    (void)mt_tx_agent_step(0);
+    CHECK(failing_saves == 0);
+    CHECK(mt_tx_update_result(why, sizeof why) == MT_TX_UPDATE_REFUSED &&
+          strcmp(why, "the swap's state record could not be saved (storage)") == 0);
+    CHECK(mt_tx_update_sequence() == 6 && update_state_running() == 6);
+    free(p9);
+  }
 
   /* the direct method: nine.pkg (sequence 9) in base64 chunks of 1,000 bytes */
   az_precondition_failed_set_callback(precondition_failed);
@@ -259,6 +285,9 @@ int main(int argc, char **argv) {
   CHECK(has(
       "\"FromSequence\":5,\"ToSequence\":3,\"Result\":\"rejected\",\"Reason\":\"sequence 3 is not above the installed 5"));
   CHECK(has("\"FromSequence\":5,\"ToSequence\":6,\"Result\":\"applied\"}"));
+  CHECK(has(
+      "\"FromSequence\":6,\"ToSequence\":9,\"Result\":\"rejected\",\"Reason\":\"the swap's state "
+      "record could not be saved (storage)\"}"));
   CHECK(has("\"FromSequence\":6,\"ToSequence\":9,\"Result\":\"applied\"}"));
   CHECK(has(
       "\"FromSequence\":9,\"ToSequence\":0,\"Result\":\"rejected\",\"Reason\":\"truncated: the COSE_Sign1"));
