@@ -222,7 +222,7 @@ static void image_put(uint8_t *p, const mt_update_image_t *m) {
   memcpy(p + 81, m->agent_version, vl);
 }
 
-static int image_get(const uint8_t *p, mt_update_image_t *m) {
+static int image_get(const uint8_t *p, mt_update_image_t *m, uint32_t slot_bytes) {
   memset(m, 0, sizeof *m);
   m->slot = (int32_t)(uint32_t)le_get(p, 4);
   m->blob_size = (uint32_t)le_get(p + 4, 4);
@@ -230,6 +230,7 @@ static int image_get(const uint8_t *p, mt_update_image_t *m) {
   memcpy(m->blob_sha256, p + 16, 32);
   memcpy(m->self_test_sha256, p + 48, 32);
   if (p[80] > MT_UPDATE_AGENT_VERSION_MAX || m->slot < -1 || m->slot > 1) return 0;
+  if (m->slot != MT_UPDATE_BUILT_IN && m->blob_size > slot_bytes) return 0; /* read past the slot */
   memcpy(m->agent_version, p + 81, p[80]);
   return 1;
 }
@@ -294,8 +295,10 @@ int mt_update_open(mt_update_t *u, const mt_update_storage_t *storage, const uin
   mt_update_state_t s;
   if (le_get(rec, 4) != STATE_MAGIC || le_get(rec + 4, 4) != STATE_LAYOUT ||
       le_get(rec + sizeof rec - 4, 4) != fnv1a(rec, sizeof rec - 4) ||
-      !image_get(rec + 24, &s.running) || !image_get(rec + 24 + IMAGE_BYTES, &s.previous) ||
-      !image_get(rec + 24 + 2 * IMAGE_BYTES, &s.staged) || le_get(rec + 16, 4) > 1u) {
+      !image_get(rec + 24, &s.running, storage->slot_bytes) ||
+      !image_get(rec + 24 + IMAGE_BYTES, &s.previous, storage->slot_bytes) ||
+      !image_get(rec + 24 + 2 * IMAGE_BYTES, &s.staged, storage->slot_bytes) ||
+      le_get(rec + 16, 4) > 1u) {
     put_str(&l, "storage: the state record is damaged (checksum or layout)");
     return MT_UPDATE_STORAGE;
   }
@@ -709,6 +712,13 @@ int mt_update_begin(mt_update_t *u) {
             "a swap is on trial: it must end (confirmed or rolled back) before another package");
     return MT_UPDATE_STATE;
   }
+  if (u->state.staged.slot != MT_UPDATE_BUILT_IN) {
+    line_t l = reason_line(u);
+    put_str(&l, "a package is staged (sequence ");
+    put_u64(&l, u->state.staged.sequence);
+    put_str(&l, "): it must be swapped in or discarded before another");
+    return MT_UPDATE_STATE;
+  }
   u->phase = PHASE_ENVELOPE;
   u->received = 0;
   u->envelope_length = 0;
@@ -797,6 +807,13 @@ static int feed(mt_update_t *u, const uint8_t *data, uint32_t length) {
         put_u64(&l, u->manifest.blob_size);
         u->phase = PHASE_IDLE;
         return MT_UPDATE_REFUSED;
+      }
+      /* the running blob changed since mt_update_begin chose the slot: never erase it */
+      if (u->slot == u->state.running.slot || u->state.trial) {
+        u->phase = PHASE_IDLE;
+        line_t l = reason_line(u);
+        put_str(&l, "the staging slot holds the running blob now: begin the transfer again");
+        return MT_UPDATE_STATE;
       }
       int rc = free_slot(u);
       if (rc != MT_UPDATE_OK) return u->phase = PHASE_IDLE, rc;

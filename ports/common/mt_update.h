@@ -142,7 +142,8 @@ int mt_update_open(mt_update_t *u, const mt_update_storage_t *storage, const uin
 /* 1 when mt_update_open dropped a staged package, its manifest's facts in *image. */
 int mt_update_dropped(const mt_update_t *u, mt_update_image_t *image);
 
-/* Starts a transfer (forgets any other not committed). The staging slot is the one not running. */
+/* Starts a transfer (forgets any other not committed). The staging slot is the one not running.
+   MT_UPDATE_STATE while a swap is on trial or a package is staged (swap or discard it first). */
 int mt_update_begin(mt_update_t *u);
 /*
  * A chunk at `offset` in the package. The next chunk must start where the last one ended: a

@@ -192,6 +192,25 @@ static void test_reset_before_swap(void) {
         !mt_update_dropped(&u, NULL));
   /* and the same package may come again */
   CHECK(send(good.bytes, good.length, 512) == MT_UPDATE_OK && mt_update_staged(&u, NULL) == 1);
+  /* not another one while it is staged */
+  CHECK(send(next.bytes, next.length, 512) == MT_UPDATE_STATE);
+  CHECK(strcmp(mt_update_reason(&u),
+               "a package is staged (sequence 5): it must be swapped in or "
+               "discarded before another") == 0);
+  CHECK(mt_update_staged(&u, &dropped) == 1 && dropped.sequence == 5u);
+  /* a record naming more bytes than a slot holds is damaged (the blob would be read past it) */
+  CHECK(mt_update_activate(&u) == MT_UPDATE_OK && mt_update_confirm(&u) == MT_UPDATE_OK);
+  storage.slot_bytes = blob.length - 1u;
+  CHECK(open_rtos(5) == MT_UPDATE_STORAGE &&
+        starts(mt_update_reason(&u), "storage: the state record is damaged"));
+  storage.slot_bytes = SLOT_MAX;
+  CHECK(open_rtos(5) == MT_UPDATE_OK && u.state.running.sequence == 5u);
+  /* the running blob changed after mt_update_begin chose the staging slot: it is not erased */
+  CHECK(mt_update_begin(&u) == MT_UPDATE_OK && u.slot == 1);
+  u.state.running.slot = 1;
+  CHECK(mt_update_write(&u, 0, next.bytes, next.length) == MT_UPDATE_STATE);
+  CHECK(starts(mt_update_reason(&u), "the staging slot holds the running blob now"));
+  CHECK(ram.erases == 2);
 }
 
 static void test_refusals(void) {
