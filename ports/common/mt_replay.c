@@ -124,6 +124,9 @@ static void put_last_error(replay_t *r) {
 static void ingest(replay_t *r, size_t len) {
   mt_status_t st;
   r->line_no++;
+  if (r->target->deliver != NULL) {
+    r->target->deliver(r->target->ctx, r->line_no, false);
+  }
   st = r->target->line(r->target->ctx, r->line, len);
   if (st == MT_SKIPPED) {
     r->skipped++;
@@ -141,6 +144,9 @@ static int finish(replay_t *r) {
   mt_status_t st;
   /* A run that already stopped (engine failure, output gone, I/O error) ends here. */
   if (r->stop == RUN) {
+    if (r->target->deliver != NULL) {
+      r->target->deliver(r->target->ctx, r->line_no + 1u, true);
+    }
     st = r->target->finish(r->target->ctx);
     if (st < 0) {
       fault(r, st);
@@ -305,8 +311,8 @@ static int start(replay_t *r, mt_core_t *core) {
 }
 
 int mt_replay(mt_core_t *core, const mt_replay_options_t *options, const mt_replay_io_t *io) {
-  const mt_replay_target_t target = {core,         core_line,  core_reason,  core_finish,
-                                     core_summary, core_drain, core_counters};
+  const mt_replay_target_t target = {core,         core_line,  core_reason,   core_finish,
+                                     core_summary, core_drain, core_counters, NULL};
   replay_t r;
   int status;
 

@@ -331,6 +331,16 @@ int mt_update_open(mt_update_t *u, const mt_update_storage_t *storage, const uin
   return MT_UPDATE_OK;
 }
 
+int mt_update_set_built_in_sequence(mt_update_t *u, uint64_t sequence) {
+  if (!u || !u->storage) return MT_UPDATE_NULL;
+  if (u->state.running.slot != MT_UPDATE_BUILT_IN || u->state.staged.slot != MT_UPDATE_BUILT_IN ||
+      u->state.trial || u->state.highest > sequence)
+    return MT_UPDATE_STATE;
+  u->state.highest = sequence;
+  u->state.running.sequence = sequence;
+  return save_state(u);
+}
+
 const uint8_t *mt_update_running_blob(const mt_update_t *u, uint32_t *length) {
   if (!u || u->state.running.slot == MT_UPDATE_BUILT_IN) return NULL;
   if (length) *length = u->state.running.blob_size;
@@ -907,11 +917,27 @@ int mt_update_commit(mt_update_t *u) {
       return MT_UPDATE_REFUSED;
     case PHASE_BLOB_HEAD:
     case PHASE_BLOB:
+      /* verify's words (its CBOR reader's), so every engine reports the same line */
       put_str(&l, "truncated: the blob is cut short (");
-      put_u64(&l, u->phase == PHASE_BLOB ? u->received - u->blob_start : 0u);
-      put_str(&l, " of ");
-      put_u64(&l, u->manifest.blob_size);
-      put_str(&l, " bytes)");
+      if (u->phase == PHASE_BLOB) {
+        put_str(&l, "a string of ");
+        put_u64(&l, u->manifest.blob_size);
+        put_str(&l, " bytes at byte ");
+        put_u64(&l, u->envelope_length);
+        put_str(&l, ", the package ends after ");
+        put_u64(&l, u->received - u->blob_start);
+      } else if (u->blob_head_length == 0) {
+        put_str(&l, "an item expected at byte ");
+        put_u64(&l, u->envelope_length);
+        put_str(&l, ", the package ends");
+      } else {
+        put_str(&l, "a head at byte ");
+        put_u64(&l, u->envelope_length);
+        put_str(&l, " needs ");
+        put_u64(&l, 1u << ((u->blob_head[0] & 31u) - 24u));
+        put_str(&l, " more bytes");
+      }
+      put_str(&l, ")");
       u->phase = PHASE_IDLE;
       return MT_UPDATE_REFUSED;
     default:

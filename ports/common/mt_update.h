@@ -139,6 +139,12 @@ typedef struct mt_update {
 int mt_update_open(mt_update_t *u, const mt_update_storage_t *storage, const uint8_t *public_key,
                    const char *profile, uint32_t abi_version, int *rolled_back);
 
+/* The built-in blob stands for `sequence` (the firmware shipped a blob signed with it, or
+   `replay --installed-sequence`): a package must be above it, and the records name it as the
+   running one's. Only while the built-in blob runs and nothing is staged or on trial; saved.
+   MT_UPDATE_STATE otherwise, or when the highest installed is above it already. */
+int mt_update_set_built_in_sequence(mt_update_t *u, uint64_t sequence);
+
 /* 1 when mt_update_open dropped a staged package, its manifest's facts in *image. */
 int mt_update_dropped(const mt_update_t *u, mt_update_image_t *image);
 

@@ -4,6 +4,13 @@
  *
  *   microtally-replay [--profile rtos|linux] [--agent-id <uuid>] [--format json|cbor] [--stats] <trace.jsonl | ->
  *
+ * Built with MT_REPLAY_UPDATE (build/posix/microtally-replay-update: mt_update.c and NetX Duo's
+ * nx_crypto linked in), it also takes `replay --update-at` (docs/UPDATE.md): the trace then goes
+ * through the agent (ports/common/mt_replay_update.h), each package delivered before its line:
+ *
+ *   --update-at=<N>:<package> (repeatable, in order) --pub-hex=<the key's 65-byte point in hex>
+ *   --self-test=<host/update/selftest.jsonl> [--installed-sequence=<n>]
+ *
  * Exit: 0 all lines used, 1 some lines skipped, 2 usage error, 74 an input or output error
  * (SPEC R10: an unreadable trace, a full disk, a closed output, `| head` included, as the V8
  * CLI), reported in one line naming the file or stream; beyond replay's codes, 70 the core
@@ -21,6 +28,9 @@
 #include "microtally.h"
 #include "microtally_blobs.h"
 #include "mt_replay.h"
+#if MT_REPLAY_UPDATE
+#include "mt_replay_update.h"
+#endif
 
 /* The longest line kept whole; longer ones are only measured (the core's input area is
  * smaller still: such lines reach it as mt_oversized_line). */
@@ -33,6 +43,85 @@ static mt_core_t core;
 static char line[LINE_MAX_BYTES];
 static char read_buf[64u * 1024u];
 static char out_buf[64u * 1024u];
+
+#if MT_REPLAY_UPDATE
+/* The packages, the key and the self-test; the blobs are staged in RAM slots. */
+#define UPDATES_MAX 64u
+#define SLOT_BYTES (4u << 20) /* the largest blob a package may carry (MT_UPDATE_BLOB_MAX) */
+static mt_replay_update_at_t update_at[UPDATES_MAX];
+static size_t update_count;
+static uint8_t public_key[65];
+static int have_key;
+static uint64_t installed_sequence;
+static const char *self_test_path;
+static char self_test[16u * 1024u];
+static uint8_t slots[2][SLOT_BYTES];
+static uint8_t chunk[4096];
+static char agent_line[65536u + 1u]; /* the agent's line buffer (at most 64 KiB) */
+
+static int pkg_open(void *ctx, const char *name) {
+  FILE **f = ctx;
+  *f = fopen(name, "rb");
+  return *f != NULL ? 0 : -1;
+}
+static long pkg_read(void *ctx, int handle, void *buf, size_t cap) {
+  FILE **f = ctx;
+  size_t got = fread(buf, 1, cap, *f);
+  (void)handle;
+  return got == 0 && ferror(*f) ? -1 : (long)got;
+}
+static void pkg_close(void *ctx, int handle) {
+  FILE **f = ctx;
+  (void)handle;
+  fclose(*f);
+}
+
+static int hex_value(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+/* One update option; 0, or -1 when `a` is not one, or 2 after a usage message. */
+static int usage(const char *message);
+static int update_option(const char *a) {
+  if (strncmp(a, "--update-at=", 12) == 0) {
+    char *end;
+    unsigned long line = strtoul(a + 12, &end, 10);
+    if (end == a + 12 || *end != ':' || end[1] == '\0' || line == 0) {
+      return usage("--update-at must be <N>:<package>");
+    }
+    if (update_count == UPDATES_MAX) return usage("too many --update-at");
+    update_at[update_count].line = line;
+    update_at[update_count++].package = end + 1;
+    return 0;
+  }
+  if (strncmp(a, "--pub-hex=", 10) == 0) {
+    const char *h = a + 10;
+    size_t i;
+    if (strlen(h) != 130) return usage("--pub-hex must be 65 bytes in hex");
+    for (i = 0; i < 65; i++) {
+      int hi = hex_value(h[2 * i]), lo = hex_value(h[2 * i + 1]);
+      if (hi < 0 || lo < 0) return usage("--pub-hex must be 65 bytes in hex");
+      public_key[i] = (uint8_t)(hi << 4 | lo);
+    }
+    have_key = 1;
+    return 0;
+  }
+  if (strncmp(a, "--installed-sequence=", 21) == 0) {
+    char *end;
+    installed_sequence = strtoull(a + 21, &end, 10);
+    if (end == a + 21 || *end != '\0') return usage("--installed-sequence must be an integer");
+    return 0;
+  }
+  if (strncmp(a, "--self-test=", 12) == 0) {
+    self_test_path = a + 12;
+    return 0;
+  }
+  return -1;
+}
+#endif
 
 /* The first output error: which stream, and errno (0: none). */
 static const char *write_failed_on;
@@ -218,6 +307,10 @@ int main(int argc, char **argv) {
       format = a + 9;
     } else if (strcmp(a, "--stats") == 0) {
       stats = 1;
+#if MT_REPLAY_UPDATE
+    } else if (strncmp(a, "--", 2) == 0 && (status = update_option(a)) >= 0) {
+      if (status != 0) return status;
+#endif
     } else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
       fputs(usage_text, stdout);
       return 0;
@@ -283,7 +376,46 @@ int main(int argc, char **argv) {
   io.ctx = in;
   io.read = read_trace;
   io.write = write_stream;
-  status = mt_replay(&core, &opt, &io);
+#if MT_REPLAY_UPDATE
+  if (update_count > 0) {
+    static FILE *package;
+    static mt_replay_updates_t ups;
+    FILE *st;
+    size_t n;
+    if (!have_key || self_test_path == NULL) {
+      return usage("--update-at needs --pub-hex and --self-test");
+    }
+    st = fopen(self_test_path, "rb");
+    if (st == NULL || (n = fread(self_test, 1, sizeof self_test, st)) == 0 || ferror(st)) {
+      put_error("read", self_test_path, st == NULL ? errno : EIO);
+      return MT_REPLAY_EXIT_IO;
+    }
+    fclose(st);
+    ups.at = update_at;
+    ups.count = update_count;
+    ups.public_key = public_key;
+    ups.installed_sequence = installed_sequence;
+    ups.built_in_version = MT_BUILT_IN_VERSION;
+    ups.profile = profile;
+    ups.self_test = self_test;
+    ups.self_test_length = n;
+    ups.package_io.ctx = &package;
+    ups.package_io.open = pkg_open;
+    ups.package_io.read = pkg_read;
+    ups.package_io.close = pkg_close;
+    ups.chunk = chunk;
+    ups.chunk_bytes = sizeof chunk;
+    ups.slots[0] = slots[0];
+    ups.slots[1] = slots[1];
+    ups.slot_bytes = SLOT_BYTES;
+    /* the device's budget (MT_TX_UPDATE_MEMORY_LIMIT): the profile's memory and 1 KiB */
+    ups.memory_limit = (uint32_t)cfg.memory_limit + 1024u;
+    ups.agent_line = agent_line;
+    ups.agent_line_bytes = sizeof agent_line - 1;
+    status = mt_replay_update(&opt, &ups, &io);
+  } else
+#endif
+    status = mt_replay(&core, &opt, &io);
   if (in != stdin) {
     fclose(in);
   }
