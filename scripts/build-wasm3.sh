@@ -7,6 +7,8 @@
 #   WASM3_DIR=/path/to/wasm3/source bash scripts/build-wasm3.sh
 #                                          use your own wasm3 checkout (its source/ folder);
 #                                          nothing is downloaded
+#   bash scripts/build-wasm3.sh --update   also build/posix/microtally-replay-update (`replay
+#                                          --update-at`; needs the NetX Duo tree, scripts/trees.sh)
 #   bash scripts/build-wasm3.sh --fetch-only
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -89,3 +91,9 @@ command -v "${CC:-cc}" >/dev/null || die "no C compiler: ${CC:-cc} not found (ap
 JOBS=$(getconf _NPROCESSORS_ONLN 2>/dev/null || echo 2)
 make --no-print-directory -s -C ports/posix -j"$JOBS" WASM3_DIR="$WASM3_DIR" >&2
 log "built build/posix/microtally-replay ($(wc -c < build/posix/microtally-replay) bytes)"
+# --update: also the program with `replay --update-at` (mt_update.c over NetX Duo's nx_crypto).
+if [ "${1:-}" = "--update" ]; then
+  [ -d "$NETXDUO_DIR/crypto_libraries" ] || die "$(mt_tree_refusal netxduo)"
+  make --no-print-directory -s -C ports/posix -j"$JOBS" WASM3_DIR="$WASM3_DIR" NETXDUO_DIR="$NETXDUO_DIR" update >&2
+  log "built build/posix/microtally-replay-update"
+fi

@@ -5,11 +5,12 @@
 
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import type { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { buildFailure, missingBuildScript, type BenchResult, type Engine, type EngineName, type ReplayOptions, type ReplayResult } from '../engine.js';
 import { bytesInput, collect, type ReplayOutput, type TraceInput } from '../io.js';
+import { selfTestPath, updateArgs } from './update-args.js';
 
 export const root = fileURLToPath(new URL('../..', import.meta.url)).replace(/\/dist\/$/, '/');
 
@@ -23,6 +24,8 @@ export interface NativeProgram {
   noBuildVariable: string;
   /** What the engine is, for failure messages ("wasm3", "the translated blob"). */
   label: string;
+  /** The program with `replay --update-at` (the agent and mt_update.c), built by `buildScript --update`. */
+  updateProgram?: string;
 }
 
 const builds = new Map<string, Promise<void>>();
@@ -56,9 +59,12 @@ export class NativeEngine implements Engine {
     this.name = p.name;
   }
 
-  private async ready(): Promise<void> {
-    if (process.env[this.p.noBuildVariable] !== '1') await buildOnce(this.p.name, this.p.buildScript);
-    if (!existsSync(this.p.program)) throw new Error(`no ${this.p.name} replay program at ${this.p.program}`);
+  private async ready(updates = false): Promise<string> {
+    const program = updates ? this.p.updateProgram : this.p.program;
+    if (program === undefined) throw new Error(`engine ${this.p.name} cannot swap cores (--update-at)`);
+    if (process.env[this.p.noBuildVariable] !== '1') await buildOnce(this.p.name, this.p.buildScript, updates ? ['--update'] : []);
+    if (!existsSync(program)) throw new Error(`no ${this.p.name} replay program at ${program}`);
+    return program;
   }
 
   async replay(trace: Uint8Array, options: ReplayOptions): Promise<ReplayResult> {
@@ -111,18 +117,18 @@ export class NativeEngine implements Engine {
   }
 
   private async stream(input: TraceInput, options: ReplayOptions, output: ReplayOutput): Promise<Exit> {
-    await this.ready();
+    const program = await this.ready(!!options.updates?.length);
     const args = ['--profile', options.profile];
     if (options.agentId !== undefined) args.push(`--agent-id=${options.agentId}`);
     if (options.format !== undefined) args.push(`--format=${options.format}`);
     if (options.stats) args.push('--stats');
+    args.push(...updateArgs(options, (_i, path) => resolve(path), selfTestPath()));
     args.push('-');
-    return this.run(args, input, output);
+    return this.run(args, input, output, program);
   }
 
-  private run(args: string[], input: TraceInput, output: ReplayOutput): Promise<Exit> {
-    const { program, name } = this.p;
-    return runProgram(program, args, { name: `${name} replay`, input, output });
+  private run(args: string[], input: TraceInput, output: ReplayOutput, program = this.p.program): Promise<Exit> {
+    return runProgram(program, args, { name: `${this.p.name} replay`, input, output });
   }
 }
 
