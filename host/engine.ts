@@ -25,7 +25,7 @@ export interface ReplayOptions {
 }
 
 /** The engines whose replay can swap cores (`--update-at`). */
-export const SWAPPING_ENGINES: EngineName[] = ['v8', 'wasm3'];
+export const SWAPPING_ENGINES: EngineName[] = ['v8', 'wasm3', 'qemu', 'qemu-threadx'];
 
 export interface ReplayResult {
   /** Messages, one JSON message per line, exactly as the CLI prints them. */

@@ -40,6 +40,12 @@ export class QemuThreadxEngine extends QemuEngine {
     return path;
   }
 
+  protected override async updateImage(profile: Profile): Promise<string> {
+    const missing = threadxMissing();
+    if (missing) throw new EngineUnavailable(missing);
+    return super.updateImage(profile);
+  }
+
   /** The bench measures the core per event (engines qemu and qemu-aot); this image has no bench mode. */
   override async benchConnections(): Promise<never> {
     throw new Error('qemu-threadx has no bench mode: `microtally bench` measures the core on qemu and qemu-aot');

@@ -12,6 +12,7 @@ import { Socket } from 'node:net';
 import type { BenchResult, Engine, EngineName, Profile, ReplayOptions, ReplayResult } from '../engine.js';
 import { collect, IoError, type ReplayOutput, type TraceInput } from '../io.js';
 import { buildOnce, feed, root, runProgram, type ChildIo, type Exit } from './native.js';
+import { selfTestPath, updateArgs } from './update-args.js';
 
 /** Which engine runs the blob inside the image. */
 export type BoardEngine = 'wasm3' | 'aot';
@@ -19,6 +20,11 @@ export type BoardEngine = 'wasm3' | 'aot';
 /** The image for a profile, as scripts/build-firmware.sh writes it. */
 export function firmwarePath(profile: Profile, engine: BoardEngine = 'wasm3'): string {
   return join(root, 'build', 'firmware', `microtally-qemu-${engine === 'aot' ? 'aot-' : ''}${profile}.elf`);
+}
+
+/** The wasm3 image with `replay --update-at` (scripts/build-update-firmware.sh), for a board. */
+export function updateFirmwarePath(board: 'qemu' | 'threadx', profile: Profile): string {
+  return join(root, 'build', 'firmware', `microtally-${board}-update-${profile}.elf`);
 }
 
 /**
@@ -108,10 +114,17 @@ export class QemuEngine implements Engine {
   /** Runs the image on a trace that `prepare` puts at trace.jsonl in QEMU's working directory. */
   protected async runReplay(options: ReplayOptions, output: ReplayOutput, limit: number | undefined,
     prepare: (dir: string) => Promise<void>, started?: ChildIo['started']): Promise<Exit> {
-    const image = await this.image(options.profile);
+    const updates = !!options.updates?.length;
+    const image = updates ? await this.updateImage(options.profile) : await this.image(options.profile);
     const dir = await mkdtemp(join(tmpdir(), 'microtally-qemu-'));
     try {
       await prepare(dir);
+      // The packages and the self-test beside the trace, under names without spaces (arguments
+      // are split at them); the board reads them through semihosting.
+      if (updates) {
+        await Promise.all([...options.updates!.map((u, i) => symlink(resolve(u.path), join(dir, `update-${i}.pkg`))),
+          symlink(selfTestPath(), join(dir, 'selftest.jsonl'))]);
+      }
       // Semihosting arguments: the firmware opens trace.jsonl relative to QEMU's working
       // directory; the agent id travels as hex so no byte of it can upset QEMU's option parser.
       const args = ['microtally'];
@@ -122,6 +135,7 @@ export class QemuEngine implements Engine {
       if (options.agentId !== undefined) {
         args.push(`--agent-id-hex=${Buffer.from(options.agentId).subarray(0, 64).toString('hex')}`);
       }
+      args.push(...updateArgs(options, (i) => `update-${i}.pkg`, 'selftest.jsonl'));
       args.push('trace.jsonl');
       const semihosting = ['enable=on', 'target=native', ...args.map((a) => `arg=${a}`)].join(',');
       return await runProgram(qemuProgram(), [...QEMU_ARGS, '-semihosting-config', semihosting, '-kernel', image],
@@ -152,6 +166,15 @@ export class QemuEngine implements Engine {
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
+  }
+
+  /** The update image (wasm3) for a profile, built first unless MICROTALLY_QEMU_NO_BUILD=1. */
+  protected async updateImage(profile: Profile): Promise<string> {
+    const board = this.name === 'qemu-threadx' ? 'threadx' : 'qemu';
+    if (process.env.MICROTALLY_QEMU_NO_BUILD !== '1') await buildOnce(this.name, 'build-update-firmware.sh', [this.name, '--profile', profile]);
+    const path = updateFirmwarePath(board, profile);
+    if (!existsSync(path)) throw new Error(`no firmware image at ${path}`);
+    return path;
   }
 
   /** The image for a profile, built first unless MICROTALLY_QEMU_NO_BUILD=1 (a runner with QEMU but no compiler). */

@@ -6,7 +6,11 @@
 #include "mt_replay.h"
 #include "semihost.h"
 
-#define CMDLINE_BYTES 256u
+/* An image that takes more (the update images: a key in hex, packages) sets its own. */
+#ifndef BOARD_CMDLINE_BYTES
+#define BOARD_CMDLINE_BYTES 256u
+#endif
+#define CMDLINE_BYTES BOARD_CMDLINE_BYTES
 
 board_stream_t board_out, board_err;
 static char cmdline[CMDLINE_BYTES];

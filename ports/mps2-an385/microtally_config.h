@@ -10,6 +10,10 @@
  * what the footprint run of that nesting measures (wasmStackUsed, 7,404 B with ABI 5), plus a
  * quarter. */
 #define MT_WASM3_STACK_BYTES (10u * 1024u)
+#elif MT_QEMU_UPDATE
+/* The update images (`replay --update-at`): a swap loads the blob a package carries, the test
+ * packages' built from the larger rtos target; one core at a time (mt_unload). */
+#define MT_WASM3_HEAP_BYTES (1024u * 1024u)
 #elif MT_QEMU_HEAP_PROBE
 /* The probe image of scripts/build-firmware.sh: room to measure what mt_init takes. */
 #define MT_WASM3_HEAP_BYTES (512u * 1024u)

@@ -16,6 +16,10 @@
  * messages, and prints one JSON line with the instructions spent in each part (QEMU's -icount
  * clock through SysTick).
  *
+ * The update image (MT_QEMU_UPDATE: make UPDATE=1, microtally-qemu-update-<profile>.elf) also
+ * takes `replay --update-at` (ports/mps2-an385/board_update.h): the trace then goes through the
+ * agent (ports/common/mt_replay_update.h) and each package through mt_update.c into RAM slots.
+ *
  * The profile is the image's: MT_QEMU_LINUX selects the blob linked in. Nothing allocates:
  * every buffer below is static and counted in the footprint.
  */
@@ -30,6 +34,10 @@
 #include "microtally_blobs.h"
 #include "mt_replay.h"
 #include "semihost.h"
+#if MT_QEMU_UPDATE
+#include "board_update.h"
+#include "mt_replay_update.h"
+#endif
 
 #if MT_QEMU_LINUX
 #define PROFILE "linux"
@@ -177,14 +185,53 @@ static int bench_connections(const char *path) {
   return board_flush(&board_out) == 0 ? 0 : BOARD_EXIT_IO;
 }
 
-/* `--bench-connections=<file>`, the one option of this image's own. */
+/* `--bench-connections=<file>`, the one option of this image's own (and the update options). */
 static bool bench_option(const char *arg) {
+#if MT_QEMU_UPDATE
+  if (board_update_option(arg)) {
+    return true;
+  }
+#endif
   if (strncmp(arg, "--bench-connections=", 20) != 0) {
     return false;
   }
   bench_path = arg + 20;
   return true;
 }
+
+#if MT_QEMU_UPDATE
+/* The staging slots: the largest blob a test package carries, with room. */
+#define SLOT_BYTES (128u * 1024u)
+static uint8_t slots[2][SLOT_BYTES];
+static uint8_t chunk[1024];
+/* the core's input area (rtos 4 KiB, linux 64 KiB), and a byte beyond it */
+static char line_buf[(MT_QEMU_LINUX ? 65536u : 4096u) + 2u];
+static char agent_line[sizeof line_buf];
+
+static int replay_with_updates(mt_replay_options_t *opt, const mt_replay_io_t *io) {
+  static mt_replay_updates_t ups;
+  ups.at = board_updates.at;
+  ups.count = board_updates.count;
+  ups.public_key = board_updates.public_key;
+  ups.installed_sequence = board_updates.installed_sequence;
+  ups.built_in_version = MT_BUILT_IN_VERSION;
+  ups.profile = PROFILE;
+  ups.self_test = board_updates.self_test;
+  ups.self_test_length = board_updates.self_test_length;
+  ups.package_io = board_package_io;
+  ups.chunk = chunk;
+  ups.chunk_bytes = sizeof chunk;
+  ups.slots[0] = slots[0];
+  ups.slots[1] = slots[1];
+  ups.slot_bytes = SLOT_BYTES;
+  ups.memory_limit = MEMORY_END + 1024u; /* the device's budget (MT_TX_UPDATE_MEMORY_LIMIT) */
+  ups.agent_line = agent_line;
+  ups.agent_line_bytes = sizeof agent_line - 1u;
+  opt->line = line_buf;
+  opt->line_capacity = sizeof line_buf - 1u;
+  return mt_replay_update(opt, &ups, io);
+}
+#endif
 
 int main(void) {
   mt_config_t cfg;
@@ -209,6 +256,12 @@ int main(void) {
   if (args.trace == NULL) {
     return board_usage("replay takes exactly one trace file");
   }
+#if MT_QEMU_UPDATE
+  status = board_updates_ready();
+  if (status != 0) {
+    return status;
+  }
+#endif
   trace = board_open_trace(&args);
   if (trace < 0) {
     return MT_REPLAY_EXIT_USAGE;
@@ -228,7 +281,12 @@ int main(void) {
   opt.read_buffer = read_buf;
   opt.read_capacity = sizeof read_buf;
   io.ctx = (void *)(intptr_t)trace;
-  status = mt_replay(&core, &opt, &io);
+#if MT_QEMU_UPDATE
+  if (board_updates.count > 0) {
+    status = replay_with_updates(&opt, &io);
+  } else
+#endif
+    status = mt_replay(&core, &opt, &io);
   sh_close(trace);
   if (args.footprint) {
     report_footprint();
