@@ -4,9 +4,12 @@
 
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { ReplayOptions } from '../engine.js';
 import { loadPublicKey } from '../update/package.js';
-import { root } from './native.js';
+
+/** The repository (engines/native.ts's root, not imported: native.ts imports this module). */
+const root = fileURLToPath(new URL('../..', import.meta.url)).replace(/\/dist\/$/, '/');
 
 /** host/update/selftest.jsonl (docs/UPDATE.md, "Self-test"): the C engines run it through a new blob. */
 export const selfTestPath = (): string => join(root, 'host', 'update', 'selftest.jsonl');

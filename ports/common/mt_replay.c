@@ -124,9 +124,6 @@ static void put_last_error(replay_t *r) {
 static void ingest(replay_t *r, size_t len) {
   mt_status_t st;
   r->line_no++;
-  if (r->target->deliver != NULL) {
-    r->target->deliver(r->target->ctx, r->line_no, false);
-  }
   st = r->target->line(r->target->ctx, r->line, len);
   if (st == MT_SKIPPED) {
     r->skipped++;
@@ -144,9 +141,6 @@ static int finish(replay_t *r) {
   mt_status_t st;
   /* A run that already stopped (engine failure, output gone, I/O error) ends here. */
   if (r->stop == RUN) {
-    if (r->target->deliver != NULL) {
-      r->target->deliver(r->target->ctx, r->line_no + 1u, true);
-    }
     st = r->target->finish(r->target->ctx);
     if (st < 0) {
       fault(r, st);
@@ -311,8 +305,8 @@ static int start(replay_t *r, mt_core_t *core) {
 }
 
 int mt_replay(mt_core_t *core, const mt_replay_options_t *options, const mt_replay_io_t *io) {
-  const mt_replay_target_t target = {core,         core_line,  core_reason,   core_finish,
-                                     core_summary, core_drain, core_counters, NULL};
+  const mt_replay_target_t target = {core,         core_line,  core_reason,  core_finish,
+                                     core_summary, core_drain, core_counters};
   replay_t r;
   int status;
 

@@ -85,10 +85,6 @@ typedef struct mt_replay_target {
   mt_status_t (*drain)(void *ctx, mt_message_sink_t sink, void *sink_ctx);
   /** Optional: the core's counters, quoted when it traps. */
   mt_status_t (*counters)(void *ctx, mt_counters_t *counters);
-  /** Optional (`replay --update-at`): before line `line_no` is given, and once more at the
-     *  end of input before `finish` (at_end, line_no one past the last line): the target
-     *  delivers the update packages due there. */
-  void (*deliver)(void *ctx, unsigned long line_no, bool at_end);
 } mt_replay_target_t;
 
 /* Replays the trace into `target` (already started; options->config, profile and agent_id are

@@ -7,6 +7,7 @@
 #include "mt_message.h"
 #include "mt_os_stepped.h"
 #include "mt_update.h"
+#include "mt_update_ram.h"
 
 /* The ABI the bindings drive (bindings/microtally.c checks mt_abi_version at mt_init). */
 #define ABI_VERSION 5u
@@ -20,39 +21,6 @@ static const mt_replay_io_t *out_io;
 static size_t next_update;
 static mt_update_t update;
 static mt_message_framing_t framing;
-
-/* ---- storage: two RAM slots and the state record ---- */
-
-static uint8_t state_record[MT_UPDATE_STATE_BYTES];
-static int has_state;
-
-static int s_erase(void *c, int slot, uint32_t n) {
-  (void)c;
-  memset(ups->slots[slot], 0xff, n);
-  return 0;
-}
-static int s_write(void *c, int slot, uint32_t at, const uint8_t *d, uint32_t n) {
-  (void)c;
-  memcpy(ups->slots[slot] + at, d, n);
-  return 0;
-}
-static const uint8_t *s_read(void *c, int slot) {
-  (void)c;
-  return ups->slots[slot];
-}
-static int s_load(void *c, uint8_t *r, uint32_t n) {
-  (void)c;
-  if (!has_state) return 1;
-  memcpy(r, state_record, n);
-  return 0;
-}
-static int s_save(void *c, const uint8_t *r, uint32_t n) {
-  (void)c;
-  memcpy(state_record, r, n);
-  has_state = 1;
-  return 0;
-}
-static mt_update_storage_t storage = {NULL, 0, s_erase, s_write, s_read, s_load, s_save};
 
 /* ---- the swap's hooks: SHA-256 and the bookkeeping of mt_update.c ---- */
 
@@ -169,8 +137,8 @@ static void deliver_one(const char *name) {
   (void)mt_agent_report_rejected(&f, mt_update_reason(&update));
 }
 
-static void deliver(void *ctx, unsigned long line_no, bool at_end) {
-  (void)ctx;
+/* The packages due before line `line_no` (at_end: all that are left). */
+static void deliver(unsigned long line_no, bool at_end) {
   while (next_update < ups->count && (at_end || ups->at[next_update].line <= line_no)) {
     deliver_one(ups->at[next_update++].package);
   }
@@ -180,8 +148,7 @@ static void deliver(void *ctx, unsigned long line_no, bool at_end) {
 
 static void on_send(void *context, const uint8_t *bytes, size_t length, unsigned where) {
   (void)context;
-  if (length > 0 && out_io->write(out_io->ctx, MT_REPLAY_STDOUT, bytes, length) != 0)
-    io_failed = 1;
+  if (length > 0 && out_io->write(out_io->ctx, MT_REPLAY_STDOUT, bytes, length) != 0) io_failed = 1;
   if (mt_message_ends_line(&framing, bytes, length, where) &&
       out_io->write(out_io->ctx, MT_REPLAY_STDOUT, "\n", 1) != 0)
     io_failed = 1;
@@ -190,8 +157,12 @@ static void on_send(void *context, const uint8_t *bytes, size_t length, unsigned
 static char reason[512];
 static size_t reason_len;
 
+/* The replay loop gives every line, in order: this counts them as it numbers them. */
+static unsigned long lines_given;
+
 static mt_status_t agent_line(void *ctx, const char *line, size_t len) {
   (void)ctx;
+  deliver(++lines_given, false);
   if (mt_agent_post_line(line, len) != MT_AGENT_OK) return MT_ERR_ENGINE;
   mt_os_stepped_run();
   unsigned verdict = mt_agent_result(reason, sizeof reason);
@@ -218,6 +189,7 @@ static void agent_reason(void *ctx, const char **text, size_t *len) {
 
 static mt_status_t agent_finish(void *ctx) {
   (void)ctx;
+  deliver(lines_given + 1u, true); /* N past the last line: at the end of input, before mt_finish */
   (void)mt_agent_stop(0);
   mt_os_stepped_run();
   return mt_agent_step(0) == MT_AGENT_STOPPED && !io_failed ? MT_OK : MT_ERR_ENGINE;
@@ -238,10 +210,11 @@ int mt_replay_update(const mt_replay_options_t *options, const mt_replay_updates
                      const mt_replay_io_t *io) {
   ups = updates;
   out_io = io;
-  storage.slot_bytes = updates->slot_bytes;
+  const mt_update_storage_t *storage =
+      mt_update_ram(updates->slots[0], updates->slots[1], updates->slot_bytes);
   hooks.self_test = updates->self_test;
   hooks.self_test_length = updates->self_test_length;
-  if (mt_update_open(&update, &storage, updates->public_key, updates->profile, ABI_VERSION, NULL) !=
+  if (mt_update_open(&update, storage, updates->public_key, updates->profile, ABI_VERSION, NULL) !=
           MT_UPDATE_OK ||
       (updates->installed_sequence > 0 &&
        mt_update_set_built_in_sequence(&update, updates->installed_sequence) != MT_UPDATE_OK)) {
@@ -257,8 +230,8 @@ int mt_replay_update(const mt_replay_options_t *options, const mt_replay_updates
   config.send = on_send;
   if (options->agent_id != NULL) {
     /* the agent takes it NUL-terminated; a longer one is refused by the core all the same */
-    size_t n = options->agent_id_len < sizeof agent_id - 1 ? options->agent_id_len
-                                                            : sizeof agent_id - 1;
+    size_t n =
+        options->agent_id_len < sizeof agent_id - 1 ? options->agent_id_len : sizeof agent_id - 1;
     memcpy(agent_id, options->agent_id, n);
     agent_id[n] = '\0';
     config.agent_id = agent_id;
@@ -286,7 +259,7 @@ int mt_replay_update(const mt_replay_options_t *options, const mt_replay_updates
     return MT_REPLAY_EXIT_ENGINE;
   }
   const mt_replay_target_t target = {NULL,          agent_line, agent_reason, agent_finish,
-                                     agent_summary, NULL,       NULL,         deliver};
+                                     agent_summary, NULL,       NULL};
   int status = mt_replay_to(&target, options, io);
   return io_failed && status < MT_REPLAY_EXIT_TRAPPED ? MT_REPLAY_EXIT_IO : status;
 }

@@ -27,7 +27,7 @@ typedef struct mt_replay_update_at {
 /* How the program reads a package (posix: a file; the board: semihosting). */
 typedef struct mt_replay_package_io {
   void *ctx;
-  int (*open)(void *ctx, const char *name); /* a handle, or negative */
+  int (*open)(void *ctx, const char *name);                   /* a handle, or negative */
   long (*read)(void *ctx, int handle, void *buf, size_t cap); /* bytes, 0 at the end, <0 error */
   void (*close)(void *ctx, int handle);
 } mt_replay_package_io_t;

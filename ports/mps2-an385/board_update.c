@@ -100,3 +100,15 @@ static void p_close(void *ctx, int handle) {
 }
 
 const mt_replay_package_io_t board_package_io = {NULL, p_open, p_read, p_close};
+
+#if MT_QEMU_THREADX_UPDATE
+#include <errno.h>
+/* The ThreadX update layer's snprintf (newlib-nano) links malloc, which formatting into a fixed
+ * buffer never calls; the board has no heap (the measured images fail to link instead). */
+void *_sbrk(ptrdiff_t increment);
+void *_sbrk(ptrdiff_t increment) {
+  (void)increment;
+  errno = ENOMEM;
+  return (void *)-1;
+}
+#endif

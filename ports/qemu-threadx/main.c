@@ -19,6 +19,11 @@
  *
  * `--check-api` runs check_api.c instead of a replay: the agent calls a replay does not reach.
  *
+ * The update image (MT_QEMU_UPDATE: make UPDATE=1, microtally-threadx-update-<profile>.elf) also
+ * takes `replay --update-at` (ports/mps2-an385/board_update.h): before its line each package is
+ * read through semihosting and handed to the agent through the ThreadX update API
+ * (mt_tx_update_begin/write/commit, over RAM slots), as a transport hands it one.
+ *
  * `--footprint` adds one JSON line to stderr: the stacks' high-water marks (agent, feeder, and
  * `stack`, the main stack that ThreadX keeps as its system stack) and the queue's size.
  */
@@ -35,6 +40,11 @@
 #include "microtally_threadx.h"
 #include "mt_replay.h"
 #include "semihost.h"
+#if MT_QEMU_UPDATE
+#include "board_update.h"
+#include "microtally_threadx_update.h"
+#include "mt_update_ram.h"
+#endif
 
 #if MT_QEMU_LINUX
 #define PROFILE "linux"
@@ -91,8 +101,16 @@ static void print_number(unsigned long n) { board_put_number(&board_out, n); }
 
 static size_t reason_len;
 
+#if MT_QEMU_UPDATE
+static void deliver(unsigned long line_no, bool at_end);
+static unsigned long lines_given; /* the replay loop gives every line, in order */
+#endif
+
 static mt_status_t post_line(void *ctx, const char *line, size_t len) {
   (void)ctx;
+#if MT_QEMU_UPDATE
+  deliver(++lines_given, false);
+#endif
   UINT st = mt_tx_post_line(line, (ULONG)len);
   if (st != TX_SUCCESS) return MT_ERR_ENGINE;
   /* The agent ran at its higher priority as soon as the line was queued: the verdict is in. */
@@ -118,6 +136,9 @@ static void line_reason(void *ctx, const char **text, size_t *len) {
 
 static mt_status_t stop_agent(void *ctx) {
   (void)ctx;
+#if MT_QEMU_UPDATE
+  deliver(lines_given + 1u, true); /* N past the last line: at the end of input, before the stop */
+#endif
   return mt_tx_stop(TX_WAIT_FOREVER) == TX_SUCCESS ? MT_OK : MT_ERR_ENGINE;
 }
 
@@ -159,6 +180,66 @@ static void report_footprint(void) {
   board_put_text(&board_err, "}\n");
 }
 
+#if MT_QEMU_UPDATE
+/* ---- `replay --update-at`: packages through the ThreadX update API ---- */
+
+#define SLOT_BYTES (128u * 1024u)
+static uint8_t slots[2][SLOT_BYTES];
+static UCHAR chunk[1024];
+static size_t next_update;
+static int update_io_failed;
+
+/* The installed sequence, then the update layer on the RAM slots; before mt_tx_start. */
+static UINT open_updates(VOID) {
+  static mt_update_t seed;
+  const mt_update_storage_t *storage = mt_update_ram(slots[0], slots[1], SLOT_BYTES);
+  if (board_updates.installed_sequence > 0 &&
+      (mt_update_open(&seed, storage, board_updates.public_key, PROFILE, 5u, TX_NULL) !=
+           MT_UPDATE_OK ||
+       mt_update_set_built_in_sequence(&seed, board_updates.installed_sequence) != MT_UPDATE_OK))
+    return MT_TX_UPDATE_STORAGE;
+  return mt_tx_update_open(storage, board_updates.public_key, board_updates.self_test,
+                           (ULONG)board_updates.self_test_length);
+}
+
+/* One package, chunk by chunk; the update layer reports a refusal (an AgentUpdate record) and
+ * requests the swap of a staged one, which the agent (higher priority) carries out at once. */
+static void deliver_one(const char *name) {
+  int handle = sh_open_read(name);
+  if (handle < 0) {
+    board_put_text(&board_err, "microtally: cannot read the update package ");
+    board_put_text(&board_err, name);
+    board_put_text(&board_err, "\n");
+    update_io_failed = 1;
+    return;
+  }
+  UINT st = mt_tx_update_begin();
+  ULONG offset = 0;
+  while (st == TX_SUCCESS || st == MT_TX_UPDATE_REPEATED) {
+    long got = sh_read(handle, chunk, sizeof chunk);
+    if (got < 0) {
+      update_io_failed = 1;
+      break;
+    }
+    if (got == 0) {
+      (void)mt_tx_update_commit();
+      break;
+    }
+    st = mt_tx_update_write(offset, chunk, (ULONG)got);
+    offset += (ULONG)got;
+  }
+  sh_close(handle);
+}
+
+/* The packages due before line `line_no` (at_end: all that are left). */
+static void deliver(unsigned long line_no, bool at_end) {
+  while (next_update < board_updates.count &&
+         (at_end || board_updates.at[next_update].line <= line_no)) {
+    deliver_one(board_updates.at[next_update++].package);
+  }
+}
+#endif
+
 static void finish(int status) {
   if (args.footprint) report_footprint();
   sh_exit(board_finish(status));
@@ -181,6 +262,12 @@ static VOID feed(ULONG input) {
                             line_buf, sizeof line_buf, summary,   sizeof summary};
     finish(check_api(&check));
   }
+#if MT_QEMU_UPDATE
+  if (board_updates.count > 0 && open_updates() != TX_SUCCESS) {
+    board_put_text(&board_err, "microtally: the update layer could not open\n");
+    finish(BOARD_EXIT_ENGINE);
+  }
+#endif
   UINT st = mt_tx_start(&cfg);
   if (st == MT_TX_REJECTED) {
     (void)mt_tx_configure_result(reason, sizeof reason);
@@ -208,6 +295,9 @@ static VOID feed(ULONG input) {
   opt.read_capacity = sizeof read_buf;
   int status = mt_replay_to(&target, &opt, &io);
   sh_close(trace_handle);
+#if MT_QEMU_UPDATE
+  if (update_io_failed && status < MT_REPLAY_EXIT_TRAPPED) status = MT_REPLAY_EXIT_IO;
+#endif
   finish(status);
 }
 
@@ -221,8 +311,11 @@ VOID tx_application_define(VOID *first_unused_memory) {
   }
 }
 
-/* `--check-api`, the one option of this image's own. */
+/* `--check-api`, the one option of this image's own (and the update options). */
 static bool check_api_option(const char *arg) {
+#if MT_QEMU_UPDATE
+  if (board_update_option(arg)) return true;
+#endif
   want_check_api = strcmp(arg, "--check-api") == 0;
   return want_check_api;
 }
@@ -236,6 +329,10 @@ int main(void) {
     return BOARD_EXIT_FAULT;
   }
   if (args.trace == TX_NULL) return board_usage("replay takes exactly one trace file");
+#if MT_QEMU_UPDATE
+  status = board_updates_ready();
+  if (status != 0) return status;
+#endif
   trace_handle = board_open_trace(&args);
   if (trace_handle < 0) return MT_REPLAY_EXIT_USAGE;
   /* Painted so the footprint report can find each stack's high-water mark. */
