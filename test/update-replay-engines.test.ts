@@ -94,9 +94,16 @@ const CASES: Case[] = [
 const options = (c: Case): ReplayOptions => ({ profile: 'rtos', pub: pkg('test.pub'), ...c.options,
   updates: c.updates.map(([line, file]) => ({ line, path: pkg(file) })) });
 
-async function run(name: EngineName, o: ReplayOptions): Promise<ReplayResult> {
-  return (await engine(name)).replay(Buffer.from(TRACE.text), o);
+async function run(name: EngineName, o: ReplayOptions, trace = TRACE.text): Promise<ReplayResult> {
+  return (await engine(name)).replay(Buffer.from(trace), o);
 }
+
+/** The trace with a line the core refuses (stderr `line N: …`, exit 1), for the options case. */
+const WITH_BAD_LINE = TRACE.text.replace(/\n/, '\n{"kind":"connection"}\n');
+/** CBOR, an agent id and --stats, a refusal and a swap at the end. */
+const optionsCase = (): ReplayOptions => ({ profile: 'rtos', format: 'cbor', agentId: '12345678-1234-4234-8234-123456789abc', stats: true,
+  pub: pkg('test.pub'),
+  updates: [{ line: AT, path: pkg('tampered-blob-2.pkg') }, { line: END, path: pkg('changed-2.pkg') }] });
 
 const messagesOf = (r: ReplayResult) => r.stdout.trimEnd().split('\n').map((l) => JSON.parse(l));
 const eventsOf = (r: ReplayResult) => messagesOf(r).flatMap((m) => m.Events);
@@ -150,6 +157,21 @@ for (const name of swapping) {
       it.skip(`every case [${name}: not in MICROTALLY_ENGINES]`, () => {});
       return;
     }
+    it('CBOR, an agent id, --stats and a refused line: the same bytes, stderr and exit status', async (ctx) => {
+      let r: ReplayResult;
+      try {
+        r = await run(name, optionsCase(), WITH_BAD_LINE);
+      } catch (e) {
+        if (e instanceof EngineUnavailable) { ctx.skip(); return; }
+        throw e;
+      }
+      const want = await run('v8', optionsCase(), WITH_BAD_LINE);
+      expect(want.exitCode).toBe(1);
+      expect(want.stderr).toMatch(/^line 2: missing field "t"\n\{"lines":63,/);
+      expect(r.stderr).toBe(want.stderr);
+      expect(r.exitCode).toBe(want.exitCode);
+      expect(Buffer.from(r.stdoutBytes).equals(Buffer.from(want.stdoutBytes))).toBe(true);
+    }, 120_000);
     for (const c of CASES) {
       if (c.swapsMidTrace) {
         // The device's agent (ports/common/mt_agent.c) swaps at its next turn and does not re-feed
