@@ -6,8 +6,10 @@
 // keeps every event of the trace exactly once (the connections' hit counts add up, no Id twice).
 // The packages come from scripts/make-test-packages.mjs, made here in a folder of this suite's.
 
+import { readFileSync, writeFileSync } from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { EngineUnavailable, SWAPPING_ENGINES, type EngineName, type ReplayOptions, type ReplayResult } from '../host/engine.js';
+import { decodeItem } from '../host/update/cbor.js';
 import { VERSION } from '../host/version.js';
 import { conn, config, engine, engineNames, root, T0, tick, validateMessage } from './helpers.js';
 // @ts-expect-error: a plain ES module script
@@ -73,6 +75,10 @@ const CASES: Case[] = [
   { name: 'tampered manifest refused', updates: [[AT, 'tampered-manifest-2.pkg']], expect: rejected(/^bad signature: the envelope is not signed by this agent's key$/) },
   { name: 'bad signature refused', updates: [[AT, 'bad-signature-2.pkg']], expect: rejected(/^bad signature: the envelope is not signed by this agent's key$/) },
   { name: 'truncated package refused', updates: [[AT, 'truncated-3.pkg']], expect: rejected(/^truncated: the blob is cut short \(a string of \d+ bytes at byte \d+, the package ends after \d+\)$/) },
+  { name: 'a package cut inside its envelope refused', updates: [[AT, 'cut-envelope.pkg']],
+    expect: rejected(/^truncated: the COSE_Sign1 envelope is cut short \(a string of \d+ bytes at byte \d+, the package ends after \d+\)$/) },
+  { name: 'a package cut inside its blob\'s head refused', updates: [[AT, 'cut-head.pkg']],
+    expect: rejected(/^truncated: the blob is cut short \(a head at byte \d+ needs 2 more bytes\)$/) },
   { name: 'a package for the other profile refused', updates: [[AT, 'linux-4.pkg']], expect: rejected(/^wrong profile: the package is for linux, this agent is rtos$/) },
   { name: 'a blob that traps at load: rolled back', updates: [[AT, 'trap-load-5.pkg']], swapsMidTrace: true, expect: rolledBack(/^the new core does not load$/) },
   { name: 'a blob that traps after 30 inputs: rolled back within its first windows', updates: [[AT, 'trap-after-6.pkg']], swapsMidTrace: true,
@@ -131,6 +137,11 @@ function v8(c: Case): Promise<ReplayResult> {
 
 beforeAll(async () => {
   ({ dir } = await makeTestPackages(`${root}build/test-packages-engines`));
+  // Cuts the packages do not have: 100 bytes (inside the payload) and one byte into the blob's head.
+  const good = readFileSync(pkg('changed-2.pkg'));
+  writeFileSync(pkg('cut-envelope.pkg'), good.subarray(0, 100));
+  const envelope = decodeItem(good, 0).end;
+  writeFileSync(pkg('cut-head.pkg'), good.subarray(0, envelope + 1));
 }, 300_000);
 
 describe('replay --update-at on V8: each case happens (the reference)', () => {

@@ -72,10 +72,22 @@ typedef struct {
   const uint8_t *b;
   uint32_t n, at;
   const char *why; /* CB_BAD's reason */
+  /* CB_SHORT's place, as verify words it: 'i' an item expected at short_at, 'h' a head at
+     short_at needing short_need more bytes, 's' a string of short_need bytes at short_at */
+  char short_kind;
+  uint32_t short_at;
+  uint64_t short_need;
 } cbr_t;
 
+static int cb_short(cbr_t *r, char kind, uint32_t at, uint64_t need) {
+  r->short_kind = kind;
+  r->short_at = at;
+  r->short_need = need;
+  return CB_SHORT;
+}
+
 static int cb_head(cbr_t *r, unsigned *major, uint64_t *arg) {
-  if (r->at >= r->n) return CB_SHORT;
+  if (r->at >= r->n) return cb_short(r, 'i', r->at, 0);
   uint8_t ib = r->b[r->at];
   unsigned info = ib & 31u;
   *major = ib >> 5;
@@ -88,7 +100,7 @@ static int cb_head(cbr_t *r, unsigned *major, uint64_t *arg) {
   if (info > 27u)
     return r->why = "indefinite length or reserved head, not used by a package", CB_BAD;
   uint32_t len = 1u << (info - 24u);
-  if (r->n - r->at - 1u < len) return CB_SHORT;
+  if (r->n - r->at - 1u < len) return cb_short(r, 'h', r->at, len);
   uint64_t v = 0;
   for (uint32_t i = 0; i < len; i++) v = v << 8 | r->b[r->at + 1u + i];
   if (v > CB_MAX_INT) return r->why = "integer past 2^53", CB_BAD;
@@ -138,6 +150,7 @@ static int cb_walk(cbr_t *r, unsigned depth) {
   unsigned major;
   uint64_t arg;
   if (depth > CB_MAX_DEPTH) return r->why = "nested deeper than 8 levels", CB_BAD;
+  uint32_t head_at = r->at;
   int rc = cb_head(r, &major, &arg);
   if (rc != CB_OK) return rc;
   switch (major) {
@@ -146,7 +159,7 @@ static int cb_walk(cbr_t *r, unsigned depth) {
       return CB_OK;
     case 2:
     case 3:
-      if (r->n - r->at < arg) return CB_SHORT;
+      if (r->n - r->at < arg) return cb_short(r, 's', head_at, arg);
       if (major == 3u && !utf8_ok(r->b + r->at, (uint32_t)arg, NULL))
         return r->why = "text string is not UTF-8", CB_BAD;
       r->at += (uint32_t)arg;
@@ -182,7 +195,7 @@ static int cb_walk(cbr_t *r, unsigned depth) {
 
 /* Checks `n` bytes as one item; returns CB_* and its length. */
 static int cb_item(const uint8_t *b, uint32_t n, uint32_t *length, const char **why) {
-  cbr_t r = {b, n, 0, NULL};
+  cbr_t r = {b, n, 0, NULL, 0, 0, 0};
   int rc = cb_walk(&r, 0);
   *length = r.at;
   *why = r.why;
@@ -463,7 +476,7 @@ static int read_manifest(mt_update_t *u, const uint8_t *p, uint32_t n) {
     u->phase = PHASE_IDLE;
     return MT_UPDATE_REFUSED;
   }
-  cbr_t r = {p, n, 0, NULL};
+  cbr_t r = {p, n, 0, NULL, 0, 0, 0};
   unsigned major;
   uint64_t pairs;
   cb_head(&r, &major, &pairs);
@@ -485,7 +498,7 @@ static int read_manifest(mt_update_t *u, const uint8_t *p, uint32_t n) {
   memset(m, 0, sizeof *m);
   for (unsigned k = 1; k <= 8u; k++) {
     if (!at[k]) return field_error(u, names[k], k, ") missing");
-    cbr_t v = {p, n, at[k], NULL};
+    cbr_t v = {p, n, at[k], NULL, 0, 0, 0};
     const uint8_t *bytes;
     uint32_t length;
     unsigned vm;
@@ -547,7 +560,7 @@ static int read_manifest(mt_update_t *u, const uint8_t *p, uint32_t n) {
 
 /* The envelope, complete in u->envelope[0..n): every check before a byte is written. */
 static int check_envelope(mt_update_t *u, uint32_t n) {
-  cbr_t r = {u->envelope, n, 0, NULL};
+  cbr_t r = {u->envelope, n, 0, NULL, 0, 0, 0};
   unsigned major;
   uint64_t arg;
   cb_head(&r, &major, &arg);
@@ -589,7 +602,7 @@ static int check_envelope(mt_update_t *u, uint32_t n) {
         u->phase = PHASE_IDLE;
         return MT_UPDATE_REFUSED;
       }
-      cbr_t p = {ph, phn, 0, NULL};
+      cbr_t p = {ph, phn, 0, NULL, 0, 0, 0};
       uint64_t pairs;
       cb_head(&p, &major, &pairs);
       if (major != 5u) return refuse(u, "not COSE_Sign1: the protected header is not a map");
@@ -626,7 +639,7 @@ static int check_envelope(mt_update_t *u, uint32_t n) {
 
   {
     /* unprotected header: exactly {4: an 8-byte key id} */
-    cbr_t h = {u->envelope, n, (uint32_t)(part[1] - u->envelope), NULL};
+    cbr_t h = {u->envelope, n, (uint32_t)(part[1] - u->envelope), NULL, 0, 0, 0};
     unsigned km, vm;
     uint64_t pairs, k;
     const uint8_t *kid;
@@ -799,7 +812,7 @@ static int feed(mt_update_t *u, const uint8_t *data, uint32_t length) {
         return refuse(u, "the blob (the item after the envelope) is not a byte string");
       uint32_t need = info < 24u ? 1u : 1u + (1u << (info - 24u));
       if (u->blob_head_length < need) continue;
-      cbr_t r = {u->blob_head, need, 0, NULL};
+      cbr_t r = {u->blob_head, need, 0, NULL, 0, 0, 0};
       unsigned major;
       uint64_t size;
       if (cb_head(&r, &major, &size) != CB_OK) {
@@ -909,12 +922,33 @@ int mt_update_commit(mt_update_t *u) {
     case PHASE_IDLE:
       put_str(&l, "no transfer in progress: mt_update_begin first (a refusal ends a transfer)");
       return MT_UPDATE_STATE;
-    case PHASE_ENVELOPE:
+    case PHASE_ENVELOPE: {
+      /* where the envelope is cut, in verify's words (its CBOR reader's) */
+      cbr_t r = {u->envelope, u->received, 0, NULL, 0, 0, 0};
+      (void)cb_walk(&r, 0);
       put_str(&l, "truncated: the COSE_Sign1 envelope is cut short (");
-      put_u64(&l, u->received);
-      put_str(&l, " bytes received)");
+      if (r.short_kind == 'i') {
+        put_str(&l, "an item expected at byte ");
+        put_u64(&l, r.short_at);
+        put_str(&l, ", the package ends");
+      } else if (r.short_kind == 'h') {
+        put_str(&l, "a head at byte ");
+        put_u64(&l, r.short_at);
+        put_str(&l, " needs ");
+        put_u64(&l, r.short_need);
+        put_str(&l, " more bytes");
+      } else {
+        put_str(&l, "a string of ");
+        put_u64(&l, r.short_need);
+        put_str(&l, " bytes at byte ");
+        put_u64(&l, r.short_at);
+        put_str(&l, ", the package ends after ");
+        put_u64(&l, u->received - r.at);
+      }
+      put_str(&l, ")");
       u->phase = PHASE_IDLE;
       return MT_UPDATE_REFUSED;
+    }
     case PHASE_BLOB_HEAD:
     case PHASE_BLOB:
       /* verify's words (its CBOR reader's), so every engine reports the same line */

@@ -290,15 +290,19 @@ static void test_agent_version_bytes(void) {
 static void test_truncated_and_trailing(void) {
   fresh();
   CHECK(send(good.bytes, 10, 300) == MT_UPDATE_REFUSED);
+  /* verify's words for the same cut (microtally verify prints this line) */
   CHECK(strcmp(mt_update_reason(&u),
-               "truncated: the COSE_Sign1 envelope is cut short (10 bytes received)") == 0);
+               "truncated: the COSE_Sign1 envelope is cut short (a string of 8 bytes at byte 8, "
+               "the package ends after 1)") == 0);
   fresh();
   CHECK(send(good.bytes, good.length - 1000u, 300) == MT_UPDATE_REFUSED);
   CHECK(starts(mt_update_reason(&u), "truncated: the blob is cut short ("));
   CHECK(!mt_update_staged(&u, NULL));
   fresh();
   CHECK(send(good.bytes, 0, 300) == MT_UPDATE_REFUSED); /* empty */
-  CHECK(starts(mt_update_reason(&u), "truncated: the COSE_Sign1 envelope"));
+  CHECK(strcmp(mt_update_reason(&u),
+               "truncated: the COSE_Sign1 envelope is cut short (an item "
+               "expected at byte 0, the package ends)") == 0);
   /* one byte more than the package */
   uint8_t *longer = malloc(good.length + 1u);
   memcpy(longer, good.bytes, good.length);
