@@ -47,8 +47,6 @@ interface Case {
   options?: Partial<ReplayOptions>;
   /** What V8's run must show (so that equal bytes mean the case happened). */
   expect: (updates: any[], last: any) => void;
-  /** A swap during the trace: the C engines' agent must swap as V8 does (h/swap-device). */
-  swapsMidTrace?: true;
 }
 
 const rejected = (reason: RegExp) => (u: any[]) => {
@@ -63,7 +61,7 @@ const rolledBack = (reason: RegExp) => (u: any[], last: any) => {
 };
 
 const CASES: Case[] = [
-  { name: 'changed-2 applied: the new core continues the run, visibly', updates: [[AT, 'changed-2.pkg']], swapsMidTrace: true, expect: (u, last) => {
+  { name: 'changed-2 applied: the new core continues the run, visibly', updates: [[AT, 'changed-2.pkg']], expect: (u, last) => {
     expect(u).toEqual([{ FromVersion: VERSION, ToVersion: '0.1.0-changed', FromSequence: 0, ToSequence: 2, Result: 'applied' }]);
     expect(last.AgentVersion).toBe('0.1.0-changed');
   } },
@@ -80,12 +78,12 @@ const CASES: Case[] = [
   { name: 'a package cut inside its blob\'s head refused', updates: [[AT, 'cut-head.pkg']],
     expect: rejected(/^truncated: the blob is cut short \(a head at byte \d+ needs 2 more bytes\)$/) },
   { name: 'a package for the other profile refused', updates: [[AT, 'linux-4.pkg']], expect: rejected(/^wrong profile: the package is for linux, this agent is rtos$/) },
-  { name: 'a blob that traps at load: rolled back', updates: [[AT, 'trap-load-5.pkg']], swapsMidTrace: true, expect: rolledBack(/^the new core does not load$/) },
-  { name: 'a blob that traps after 30 inputs: rolled back within its first windows', updates: [[AT, 'trap-after-6.pkg']], swapsMidTrace: true,
+  { name: 'a blob that traps at load: rolled back', updates: [[AT, 'trap-load-5.pkg']], expect: rolledBack(/^the new core does not load$/) },
+  { name: 'a blob that traps after 30 inputs: rolled back within its first windows', updates: [[AT, 'trap-after-6.pkg']],
     expect: rolledBack(/^the new core trapped within 2 windows of the swap$/) },
-  { name: 'self-test mismatch: rolled back', updates: [[AT, 'selftest-mismatch-7.pkg']], swapsMidTrace: true,
+  { name: 'self-test mismatch: rolled back', updates: [[AT, 'selftest-mismatch-7.pkg']],
     expect: rolledBack(/^self-test mismatch: the blob's self-test output is not the digest in the manifest$/) },
-  { name: 'two packages at one line (one refused, one applied), then an older one refused', updates: [[AT, 'other-key-3.pkg'], [AT, 'changed-2.pkg'], [LATE, 'changed-1.pkg']], swapsMidTrace: true,
+  { name: 'two packages at one line (one refused, one applied), then an older one refused', updates: [[AT, 'other-key-3.pkg'], [AT, 'changed-2.pkg'], [LATE, 'changed-1.pkg']],
     expect: (u, last) => {
       expect(u.map((x) => x.Result)).toEqual(['rejected', 'applied', 'rejected']);
       expect(u[2]).toMatchObject({ FromVersion: '0.1.0-changed', FromSequence: 2, Reason: 'sequence 1 is not above the installed 2 (an older or replayed package)' });
@@ -184,12 +182,6 @@ for (const name of swapping) {
       expect(Buffer.from(r.stdoutBytes).equals(Buffer.from(want.stdoutBytes))).toBe(true);
     }, 120_000);
     for (const c of CASES) {
-      if (c.swapsMidTrace) {
-        // The device's agent (ports/common/mt_agent.c) swaps at its next turn and does not re-feed
-        // a trapped core's inputs, nor re-apply the trace's configuration lines: not V8's swap yet.
-        it.skip(`${c.name} [${name}: the device's swap is not V8's yet (h/swap-device)]`, () => {});
-        continue;
-      }
       it(c.name, async (ctx) => {
         let r: ReplayResult;
         try {

@@ -127,10 +127,9 @@ static void deliver_one(const char *name) {
     f.engine.blob_size = staged.blob_size;
     f.engine.memory_limit = ups->memory_limit;
     memcpy(f.self_test_sha256, staged.self_test_sha256, 32);
-    if (mt_agent_swap(&f) == MT_AGENT_OK) {
-      mt_os_stepped_run(); /* the agent takes it before the next line */
-      return;
-    }
+    f.abi_version = update.manifest.abi_version; /* the blob must say the same (at the swap) */
+    copy_text(f.profile, sizeof f.profile, update.manifest.profile);
+    if (mt_agent_swap(&f) == MT_AGENT_OK) return; /* staged: swapped at the next window boundary */
     (void)mt_update_discard(&update, "the agent could not take the swap");
   }
   facts(&f, NULL);
@@ -205,6 +204,9 @@ static mt_status_t agent_summary(void *ctx, const char **json, size_t *len) {
 }
 
 static uint8_t journal[4098];
+/* The probation journal: V8's replay keeps the same (host/update/swap.ts, TRIAL_JOURNAL_BYTES),
+   so both take an early checkpoint at the same input. */
+static uint8_t trial_inputs[MT_AGENT_TRIAL_JOURNAL_BYTES];
 
 int mt_replay_update(const mt_replay_options_t *options, const mt_replay_updates_t *updates,
                      const mt_replay_io_t *io) {
@@ -244,6 +246,8 @@ int mt_replay_update(const mt_replay_options_t *options, const mt_replay_updates
   config.reason = reason;
   config.reason_bytes = sizeof reason;
   config.update_hooks = &hooks;
+  config.trial_inputs = trial_inputs;
+  config.trial_inputs_bytes = sizeof trial_inputs;
   unsigned st = mt_agent_start(&config);
   if (st == MT_AGENT_REJECTED) {
     (void)mt_agent_result(reason, sizeof reason);
