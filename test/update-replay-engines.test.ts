@@ -89,6 +89,13 @@ const CASES: Case[] = [
       expect(u[2]).toMatchObject({ FromVersion: '0.1.0-changed', FromSequence: 2, Reason: 'sequence 1 is not above the installed 2 (an older or replayed package)' });
       expect(last.AgentVersion).toBe('0.1.0-changed');
     } },
+  { name: 'a second package while one is staged: refused, the first applied', updates: [[AT, 'changed-2.pkg'], [AT, 'trap-after-6.pkg']],
+    expect: (u, last) => {
+      expect(u).toEqual([
+        { FromVersion: VERSION, ToVersion: '', FromSequence: 0, ToSequence: 0, Result: 'rejected', Reason: 'another package is staged (sequence 2)' },
+        { FromVersion: VERSION, ToVersion: '0.1.0-changed', FromSequence: 0, ToSequence: 2, Result: 'applied' }]);
+      expect(last.AgentVersion).toBe('0.1.0-changed');
+    } },
   { name: 'a package past the last line: installed at the end of input', updates: [[END, 'changed-2.pkg']], expect: (u, last) => {
     expect(u).toMatchObject([{ Result: 'applied', ToSequence: 2 }]);
     expect(last.AgentVersion).toBe('0.1.0-changed');

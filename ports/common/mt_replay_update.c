@@ -100,6 +100,7 @@ static void deliver_one(const char *name) {
     return;
   }
   int rc = mt_update_begin(&update);
+  int began = rc == MT_UPDATE_OK;
   uint32_t offset = 0;
   while (rc == MT_UPDATE_OK || rc == MT_UPDATE_REPEATED) {
     long got = pio->read(pio->ctx, handle, ups->chunk, ups->chunk_bytes);
@@ -133,6 +134,10 @@ static void deliver_one(const char *name) {
     (void)mt_update_discard(&update, "the agent could not take the swap");
   }
   facts(&f, NULL);
+  if (!began) { /* refused before its manifest was read (one is staged): none to name */
+    f.to_version[0] = '\0';
+    f.to_sequence = 0;
+  }
   (void)mt_agent_report_rejected(&f, mt_update_reason(&update));
 }
 

@@ -737,9 +737,10 @@ int mt_update_begin(mt_update_t *u) {
   }
   if (u->state.staged.slot != MT_UPDATE_BUILT_IN) {
     line_t l = reason_line(u);
-    put_str(&l, "a package is staged (sequence ");
+    /* V8's and the Linux agent's words (host/update/swap.ts) */
+    put_str(&l, "another package is staged (sequence ");
     put_u64(&l, u->state.staged.sequence);
-    put_str(&l, "): it must be swapped in or discarded before another");
+    put_str(&l, ")");
     return MT_UPDATE_STATE;
   }
   u->phase = PHASE_ENVELOPE;

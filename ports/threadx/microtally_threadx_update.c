@@ -187,9 +187,17 @@ static VOID refused(VOID) {
 UINT mt_tx_update_begin(VOID) {
   if (!opened) return MT_TX_UPDATE_STATE;
   take();
-  int rc = mt_update_staged(&update, TX_NULL) || verdict == MT_TX_PENDING
-               ? MT_UPDATE_STATE
-               : mt_update_begin(&update);
+  /* mt_update_begin refuses while one is staged or on trial, with the reason */
+  int rc = mt_update_begin(&update);
+  if (rc == MT_UPDATE_STATE) {
+    /* every refusal is an AgentUpdate record (the Linux agent's rule); this package's manifest
+       was never read: no ToVersion / ToSequence */
+    mt_agent_swap_t f;
+    facts(&f, TX_NULL);
+    f.to_version[0] = '\0';
+    f.to_sequence = 0;
+    (void)mt_agent_report_rejected(&f, mt_update_reason(&update));
+  }
   give_back();
   return status_of(rc);
 }
