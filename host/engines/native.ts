@@ -8,7 +8,7 @@ import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
-import { buildFailure, missingBuildScript, type BenchResult, type Engine, type EngineName, type ReplayOptions, type ReplayResult } from '../engine.js';
+import { buildFailure, EngineUnavailable, missingBuildScript, type BenchResult, type Engine, type EngineName, type ReplayOptions, type ReplayResult } from '../engine.js';
 import { bytesInput, collect, type ReplayOutput, type TraceInput } from '../io.js';
 import { selfTestPath, updateArgs } from './update-args.js';
 
@@ -74,6 +74,7 @@ export class NativeEngine implements Engine {
     try {
       ({ code } = await this.stream(bytesInput(trace), options, collect(out, err)));
     } catch (e) {
+      if (e instanceof EngineUnavailable) throw e; // what the machine lacks, in one line: callers skip on it
       throw new Error(`${(e as Error).message}\n${Buffer.concat(err).toString('utf8')}`);
     }
     const stdoutBytes = Buffer.concat(out);

@@ -9,7 +9,7 @@ import { mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Socket } from 'node:net';
-import type { BenchResult, Engine, EngineName, Profile, ReplayOptions, ReplayResult } from '../engine.js';
+import { EngineUnavailable, type BenchResult, type Engine, type EngineName, type Profile, type ReplayOptions, type ReplayResult } from '../engine.js';
 import { collect, IoError, type ReplayOutput, type TraceInput } from '../io.js';
 import { buildOnce, feed, root, runProgram, type ChildIo, type Exit } from './native.js';
 import { selfTestPath, updateArgs } from './update-args.js';
@@ -63,6 +63,7 @@ export class QemuEngine implements Engine {
       exit = await this.runReplay(options, collect(out, err), timeoutMs(),
         (dir) => writeFile(join(dir, 'trace.jsonl'), trace));
     } catch (e) {
+      if (e instanceof EngineUnavailable) throw e; // what the machine lacks, in one line: callers skip on it
       throw new Error(`${(e as Error).message}\n${stderr()}`);
     }
     const failure = firmwareFailure(exit.code, this.board);
