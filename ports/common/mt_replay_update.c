@@ -171,7 +171,7 @@ static mt_status_t agent_line(void *ctx, const char *line, size_t len) {
   mt_os_stepped_run();
   unsigned verdict = mt_agent_result(reason, sizeof reason);
   reason_len = strlen(reason);
-  if (io_failed) return MT_ERR_ENGINE;
+  /* an output that failed ends the run with 74 once the program sees it (as without updates) */
   switch (verdict) {
     case MT_AGENT_OK:
       return MT_OK;
@@ -196,7 +196,7 @@ static mt_status_t agent_finish(void *ctx) {
   deliver(lines_given + 1u, true); /* N past the last line: at the end of input, before mt_finish */
   (void)mt_agent_stop(0);
   mt_os_stepped_run();
-  return mt_agent_step(0) == MT_AGENT_STOPPED && !io_failed ? MT_OK : MT_ERR_ENGINE;
+  return mt_agent_step(0) == MT_AGENT_STOPPED ? MT_OK : MT_ERR_ENGINE;
 }
 
 static char summary[2048];
