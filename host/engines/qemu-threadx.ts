@@ -43,6 +43,9 @@ export class QemuThreadxEngine extends QemuEngine {
   protected override async updateImage(profile: Profile): Promise<string> {
     const missing = threadxMissing();
     if (missing) throw new EngineUnavailable(missing);
+    if (this.board === 'aot') {
+      throw new EngineUnavailable('engine qemu-threadx with MICROTALLY_THREADX_ENGINE=aot runs its core ahead of time: it cannot swap cores (--update-at)');
+    }
     return super.updateImage(profile);
   }
 
