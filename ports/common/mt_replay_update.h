@@ -24,6 +24,23 @@ typedef struct mt_replay_update_at {
   const char *package;
 } mt_replay_update_at_t;
 
+/* The programs' update options (ports/posix, ports/mps2-an385): `--update-at=<N>:<package>`
+ * (repeatable, in order), `--pub-hex=<the key's 65-byte point in hex>`,
+ * `--installed-sequence=<n>`, `--self-test=<file>`. */
+#define MT_REPLAY_UPDATES_MAX 64u
+typedef struct mt_replay_update_args {
+  mt_replay_update_at_t at[MT_REPLAY_UPDATES_MAX];
+  size_t count;
+  uint8_t public_key[65];
+  int have_key;
+  uint64_t installed_sequence;
+  const char *self_test; /* the self-test trace's file */
+} mt_replay_update_args_t;
+
+/* 1: `arg` is one of those options, taken into `a`; -1: one of them, malformed (*why: the usage
+ * message); 0: another option. */
+int mt_replay_update_option(mt_replay_update_args_t *a, const char *arg, const char **why);
+
 /* How the program reads a package (posix: a file; the board: semihosting). */
 typedef struct mt_replay_package_io {
   void *ctx;

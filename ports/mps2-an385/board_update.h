@@ -12,16 +12,10 @@
 
 #include "mt_replay_update.h"
 
-#define BOARD_UPDATES_MAX 16u
 #define BOARD_SELF_TEST_BYTES 4096u
 
 typedef struct board_updates {
-  mt_replay_update_at_t at[BOARD_UPDATES_MAX];
-  size_t count;
-  uint8_t public_key[65];
-  bool have_key;
-  uint64_t installed_sequence;
-  const char *self_test_name;
+  mt_replay_update_args_t args;
   char self_test[BOARD_SELF_TEST_BYTES];
   size_t self_test_length;
   bool bad; /* an update option did not parse: board_updates_ready says why */

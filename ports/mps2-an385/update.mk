@@ -16,7 +16,7 @@ MT_EXTRA_CFLAGS += -DMT_QEMU_UPDATE=1 -DBOARD_CMDLINE_BYTES=1024u -DMT_BUILT_IN_
   -DMT_TX_UPDATE_BUILT_IN_VERSION='"$(MT_VERSION)"'
 # ES256 over nx_crypto (3.5 KB of stack, bench_update_m3) on top of the replay and the agent.
 LDFLAGS += -Wl,--defsym=STACK_SIZE=0x4000
-UPDATE_OBJS := $(MT_OBJ)/port/board_update.o $(MT_OBJ)/port/mt_update.o $(MT_OBJ)/port/mt_update_ram.o $(MT_OBJ)/update/mt_update_nx_crypto.o \
+UPDATE_OBJS := $(MT_OBJ)/port/board_update.o $(MT_OBJ)/port/mt_replay_update_args.o $(MT_OBJ)/port/mt_update.o $(MT_OBJ)/port/mt_update_ram.o $(MT_OBJ)/update/mt_update_nx_crypto.o \
   $(NX_SOURCES:%=$(MT_OBJ)/nx/nx_crypto_%.o)
 
 $(MT_OBJ)/nx/%.o: $(NXC)/src/%.c

@@ -46,14 +46,8 @@ static char out_buf[64u * 1024u];
 
 #if MT_REPLAY_UPDATE
 /* The packages, the key and the self-test; the blobs are staged in RAM slots. */
-#define UPDATES_MAX 64u
 #define SLOT_BYTES (4u << 20) /* the largest blob a package may carry (MT_UPDATE_BLOB_MAX) */
-static mt_replay_update_at_t update_at[UPDATES_MAX];
-static size_t update_count;
-static uint8_t public_key[65];
-static int have_key;
-static uint64_t installed_sequence;
-static const char *self_test_path;
+static mt_replay_update_args_t update_args;
 static char self_test[16u * 1024u];
 static uint8_t slots[2][SLOT_BYTES];
 static uint8_t chunk[4096];
@@ -76,50 +70,12 @@ static void pkg_close(void *ctx, int handle) {
   fclose(*f);
 }
 
-static int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-/* One update option; 0, or -1 when `a` is not one, or 2 after a usage message. */
+/* One update option: 0 taken, 2 after a usage message, -1 not one. */
 static int usage(const char *message);
 static int update_option(const char *a) {
-  if (strncmp(a, "--update-at=", 12) == 0) {
-    char *end;
-    unsigned long line = strtoul(a + 12, &end, 10);
-    if (end == a + 12 || *end != ':' || end[1] == '\0' || line == 0) {
-      return usage("--update-at must be <N>:<package>");
-    }
-    if (update_count == UPDATES_MAX) return usage("too many --update-at");
-    update_at[update_count].line = line;
-    update_at[update_count++].package = end + 1;
-    return 0;
-  }
-  if (strncmp(a, "--pub-hex=", 10) == 0) {
-    const char *h = a + 10;
-    size_t i;
-    if (strlen(h) != 130) return usage("--pub-hex must be 65 bytes in hex");
-    for (i = 0; i < 65; i++) {
-      int hi = hex_value(h[2 * i]), lo = hex_value(h[2 * i + 1]);
-      if (hi < 0 || lo < 0) return usage("--pub-hex must be 65 bytes in hex");
-      public_key[i] = (uint8_t)(hi << 4 | lo);
-    }
-    have_key = 1;
-    return 0;
-  }
-  if (strncmp(a, "--installed-sequence=", 21) == 0) {
-    char *end;
-    installed_sequence = strtoull(a + 21, &end, 10);
-    if (end == a + 21 || *end != '\0') return usage("--installed-sequence must be an integer");
-    return 0;
-  }
-  if (strncmp(a, "--self-test=", 12) == 0) {
-    self_test_path = a + 12;
-    return 0;
-  }
-  return -1;
+  const char *why = NULL;
+  int rc = mt_replay_update_option(&update_args, a, &why);
+  return rc > 0 ? 0 : rc < 0 ? usage(why) : -1;
 }
 #endif
 
@@ -377,24 +333,24 @@ int main(int argc, char **argv) {
   io.read = read_trace;
   io.write = write_stream;
 #if MT_REPLAY_UPDATE
-  if (update_count > 0) {
+  if (update_args.count > 0) {
     static FILE *package;
     static mt_replay_updates_t ups;
     FILE *st;
     size_t n;
-    if (!have_key || self_test_path == NULL) {
+    if (!update_args.have_key || update_args.self_test == NULL) {
       return usage("--update-at needs --pub-hex and --self-test");
     }
-    st = fopen(self_test_path, "rb");
+    st = fopen(update_args.self_test, "rb");
     if (st == NULL || (n = fread(self_test, 1, sizeof self_test, st)) == 0 || ferror(st)) {
-      put_error("read", self_test_path, st == NULL ? errno : EIO);
+      put_error("read", update_args.self_test, st == NULL ? errno : EIO);
       return MT_REPLAY_EXIT_IO;
     }
     fclose(st);
-    ups.at = update_at;
-    ups.count = update_count;
-    ups.public_key = public_key;
-    ups.installed_sequence = installed_sequence;
+    ups.at = update_args.at;
+    ups.count = update_args.count;
+    ups.public_key = update_args.public_key;
+    ups.installed_sequence = update_args.installed_sequence;
     ups.built_in_version = MT_BUILT_IN_VERSION;
     ups.profile = profile;
     ups.self_test = self_test;

@@ -193,12 +193,13 @@ static int update_io_failed;
 static UINT open_updates(VOID) {
   static mt_update_t seed;
   const mt_update_storage_t *storage = mt_update_ram(slots[0], slots[1], SLOT_BYTES);
-  if (board_updates.installed_sequence > 0 &&
-      (mt_update_open(&seed, storage, board_updates.public_key, PROFILE, 5u, TX_NULL) !=
+  if (board_updates.args.installed_sequence > 0 &&
+      (mt_update_open(&seed, storage, board_updates.args.public_key, PROFILE, 5u, TX_NULL) !=
            MT_UPDATE_OK ||
-       mt_update_set_built_in_sequence(&seed, board_updates.installed_sequence) != MT_UPDATE_OK))
+       mt_update_set_built_in_sequence(&seed, board_updates.args.installed_sequence) !=
+           MT_UPDATE_OK))
     return MT_TX_UPDATE_STORAGE;
-  return mt_tx_update_open(storage, board_updates.public_key, board_updates.self_test,
+  return mt_tx_update_open(storage, board_updates.args.public_key, board_updates.self_test,
                            (ULONG)board_updates.self_test_length);
 }
 
@@ -233,9 +234,9 @@ static void deliver_one(const char *name) {
 
 /* The packages due before line `line_no` (at_end: all that are left). */
 static void deliver(unsigned long line_no, bool at_end) {
-  while (next_update < board_updates.count &&
-         (at_end || board_updates.at[next_update].line <= line_no)) {
-    deliver_one(board_updates.at[next_update++].package);
+  while (next_update < board_updates.args.count &&
+         (at_end || board_updates.args.at[next_update].line <= line_no)) {
+    deliver_one(board_updates.args.at[next_update++].package);
   }
 }
 #endif
@@ -263,7 +264,7 @@ static VOID feed(ULONG input) {
     finish(check_api(&check));
   }
 #if MT_QEMU_UPDATE
-  if (board_updates.count > 0 && open_updates() != TX_SUCCESS) {
+  if (board_updates.args.count > 0 && open_updates() != TX_SUCCESS) {
     board_put_text(&board_err, "microtally: the update layer could not open\n");
     finish(BOARD_EXIT_ENGINE);
   }

@@ -210,10 +210,10 @@ static char agent_line[sizeof line_buf];
 
 static int replay_with_updates(mt_replay_options_t *opt, const mt_replay_io_t *io) {
   static mt_replay_updates_t ups;
-  ups.at = board_updates.at;
-  ups.count = board_updates.count;
-  ups.public_key = board_updates.public_key;
-  ups.installed_sequence = board_updates.installed_sequence;
+  ups.at = board_updates.args.at;
+  ups.count = board_updates.args.count;
+  ups.public_key = board_updates.args.public_key;
+  ups.installed_sequence = board_updates.args.installed_sequence;
   ups.built_in_version = MT_BUILT_IN_VERSION;
   ups.profile = PROFILE;
   ups.self_test = board_updates.self_test;
@@ -282,7 +282,7 @@ int main(void) {
   opt.read_capacity = sizeof read_buf;
   io.ctx = (void *)(intptr_t)trace;
 #if MT_QEMU_UPDATE
-  if (board_updates.count > 0) {
+  if (board_updates.args.count > 0) {
     status = replay_with_updates(&opt, &io);
   } else
 #endif
