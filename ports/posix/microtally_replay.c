@@ -37,7 +37,11 @@
 #define LINE_MAX_BYTES (256u * 1024u)
 
 static const char usage_text[] =
-    "usage: microtally-replay [--profile rtos|linux] [--agent-id <uuid>] [--format json|cbor] [--stats] <trace.jsonl | ->\n";
+    "usage: microtally-replay [--profile rtos|linux] [--agent-id <uuid>] [--format json|cbor] [--stats] <trace.jsonl | ->\n"
+#if MT_REPLAY_UPDATE
+    "       [--update-at=<N>:<package> ... --pub-hex=<65-byte point> --self-test=<file> [--installed-sequence=<n>]]\n"
+#endif
+    ;
 
 static mt_core_t core;
 static char line[LINE_MAX_BYTES];
