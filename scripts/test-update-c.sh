@@ -2,7 +2,8 @@
 # The device's update verifier (ports/common/mt_update.c over NetX Duo's nx_crypto), the agent's
 # core swap (ports/common/mt_agent.c, wasm3) and the ThreadX API (mt_tx_update_*, on the ThreadX
 # test double) on the host, plain and under ASan + UBSan, against packages `microtally keygen` / `sign` make now (a good
-# one, the next sequence, a lower one, another key's, the linux blob's); then its cost on the
+# one, the next sequence, a lower one, another key's, the linux blob's); `replay --update-at`
+# through that code (build/posix's update program) under ASan + UBSan, its bytes V8's; then its cost on the
 # emulated Cortex-M3 board (instructions, QEMU -icount) into build/update-c/m3.json, which
 # scripts/readme-numbers.mjs puts in the README. Needs the NetX Duo tree (its crypto_libraries)
 # and the built host (dist/). Ends with one line `N passed, M failed`.
@@ -74,6 +75,38 @@ for san in 0 1; do
     tail -30 "$LOGS/update-c-build-$san.log"; fail "update verifier ($name): build"
   fi
 done
+
+echo "== replay --update-at through the device's code (ports/posix), under ASan + UBSan, against V8"
+# The agent over the stepped mt_os.h, mt_update.c into RAM slots (ports/common/mt_replay_update.c):
+# the named packages swapped, rolled back and refused, each run's bytes V8's.
+RS=build/update-c/replay-san
+if make --no-print-directory -s -C ports/posix -j2 MT_OBJ="$PWD/$RS" NETXDUO_DIR="$NETXDUO_DIR" \
+     CFLAGS="-O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all" \
+     MT_WASM3_EXTRA_CFLAGS=-fno-sanitize=alignment LDFLAGS="-fsanitize=address,undefined" update \
+     >"$LOGS/update-replay-san-build.log" 2>&1; then
+  node -e 'const T0 = Date.UTC(2026, 0, 1), l = [JSON.stringify({ kind: "config", t: T0, config: { systemInformation: { enabled: false } } })];
+    for (let i = 1; i <= 60; i++) l.push(JSON.stringify({ kind: "connection", t: T0 + 2000 * i, proto: "tcp", dir: "out", local: "10.0.0.2",
+      lport: 40000 + i % 7, remote: "20.1.2.3", rport: 8883, bytesIn: 100, bytesOut: 50 }));
+    console.log(l.join("\n"));' >"$RS/trace.jsonl"
+  hex=$(node -e 'const d = require("crypto").createPublicKey(require("fs").readFileSync(process.argv[1])).export({ type: "spki", format: "der" });
+    console.log(d.subarray(d.length - 65).toString("hex"))' "$NAMED/test.pub")
+  for spec in 10:changed-2.pkg 10:trap-after-6.pkg 10:selftest-mismatch-7.pkg 5:other-key-3.pkg,10:changed-2.pkg,1000:changed-1.pkg; do
+    args=(); v8=()
+    IFS=, read -ra items <<<"$spec"
+    for i in "${items[@]}"; do args+=("--update-at=${i%%:*}:$NAMED/${i#*:}"); v8+=("${i%%:*}:$NAMED/${i#*:}"); done
+    ASAN_OPTIONS=detect_leaks=1 "$RS/microtally-replay-update" --profile rtos "${args[@]}" --pub-hex="$hex" \
+      --self-test=host/update/selftest.jsonl "$RS/trace.jsonl" >"$RS/c.out" 2>"$RS/c.err"; c=$?
+    node bin/microtally.js replay "$RS/trace.jsonl" --update-at "$(IFS=,; echo "${v8[*]}")" --pub "$NAMED/test.pub" \
+      >"$RS/v8.out" 2>"$RS/v8.err"; v=$?
+    if [ $c -eq $v ] && ! grep -qE 'runtime error|Sanitizer' "$RS/c.err" && cmp -s "$RS/c.out" "$RS/v8.out" && cmp -s "$RS/c.err" "$RS/v8.err"; then
+      pass "replay --update-at $spec: V8's bytes, under sanitizers"
+    else
+      fail "replay --update-at $spec under sanitizers (exit $c, V8 $v)"; head -5 "$RS/c.err"
+    fi
+  done
+else
+  tail -30 "$LOGS/update-replay-san-build.log"; fail "replay --update-at program (sanitizers): build"
+fi
 
 echo "== the ahead-of-time engine refuses a swap (its blob is compiled in)"
 if ! command -v wasm2c >/dev/null 2>&1; then
