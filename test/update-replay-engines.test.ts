@@ -200,6 +200,22 @@ for (const name of swapping) {
       expect(r.exitCode).toBe(want.exitCode);
       expect(Buffer.from(r.stdoutBytes).equals(Buffer.from(want.stdoutBytes))).toBe(true);
     }, 120_000);
+    it('the linux profile: another key\'s package refused, then the linux changed-2 applied', async (ctx) => {
+      const o: ReplayOptions = { profile: 'linux', pub: pkg('test.pub'),
+        updates: [{ line: 5, path: pkg('linux-other-key-3.pkg') }, { line: AT, path: pkg('linux-changed-2.pkg') }] };
+      if (name === 'qemu-threadx') {
+        // The ThreadX update layer (ports/threadx) is the rtos device's: refused in one line.
+        await expect(run(name, o)).rejects.toThrow(/^engine qemu-threadx swaps cores on the rtos profile only/);
+        return;
+      }
+      const r = await runOrSkip(ctx, o);
+      if (!r) return;
+      const want = await run('v8', o);
+      expect(eventsOf(want).filter((e) => e.Name === 'AgentUpdate').map((e) => e.Payload[0].Result)).toEqual(['rejected', 'applied']);
+      expect(r.stderr).toBe(want.stderr);
+      expect(r.exitCode).toBe(want.exitCode);
+      expect(Buffer.from(r.stdoutBytes).equals(Buffer.from(want.stdoutBytes))).toBe(true);
+    }, 600_000);
     for (const c of CASES) {
       it(c.name, async (ctx) => {
         const r = await runOrSkip(ctx, options(c));

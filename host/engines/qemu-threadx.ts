@@ -43,6 +43,9 @@ export class QemuThreadxEngine extends QemuEngine {
   protected override async updateImage(profile: Profile): Promise<string> {
     const missing = threadxMissing();
     if (missing) throw new EngineUnavailable(missing);
+    if (profile !== 'rtos') {
+      throw new EngineUnavailable('engine qemu-threadx swaps cores on the rtos profile only (--update-at): the ThreadX update layer is the rtos device\'s');
+    }
     if (this.board === 'aot') {
       throw new EngineUnavailable('engine qemu-threadx with MICROTALLY_THREADX_ENGINE=aot runs its core ahead of time: it cannot swap cores (--update-at)');
     }

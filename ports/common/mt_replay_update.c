@@ -262,7 +262,9 @@ int mt_replay_update(const mt_replay_options_t *options, const mt_replay_updates
     return MT_REPLAY_EXIT_USAGE;
   }
   if (st != MT_AGENT_OK) {
-    put_err("microtally: wasm3 could not load the ");
+    put_err(st == MT_AGENT_ENGINE_ERROR
+                ? "microtally: wasm3 could not load the "
+                : "microtally: the agent refused its configuration for the ");
     put_err(updates->profile);
     put_err(" blob\n");
     return MT_REPLAY_EXIT_ENGINE;

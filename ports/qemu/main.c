@@ -206,7 +206,8 @@ static uint8_t slots[2][SLOT_BYTES];
 static uint8_t chunk[1024];
 /* the core's input area (rtos 4 KiB, linux 64 KiB), and a byte beyond it */
 static char line_buf[(MT_QEMU_LINUX ? 65536u : 4096u) + 2u];
-static char agent_line[sizeof line_buf];
+/* the agent's copy of a line: the input area and one byte (the agent takes at most 64 KiB) */
+static char agent_line[(MT_QEMU_LINUX ? 65536u : 4097u) + 1u];
 
 static int replay_with_updates(mt_replay_options_t *opt, const mt_replay_io_t *io) {
   static mt_replay_updates_t ups;
