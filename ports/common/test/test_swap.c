@@ -567,6 +567,22 @@ static void test_journal_full_then_trap(void) {
               "\"rolledBack\"") == 1);
 }
 
+/* A swap staged when the agent stops: carried out after the last mt_finish, and the new core
+   finishes again, so its applied record is sent (host/update/swap.ts's finish()). */
+static void test_swap_at_stop(const mt_agent_swap_t *request) {
+  unsigned applied = outcomes[MT_AGENT_SWAP_APPLIED], refused = outcomes[MT_AGENT_SWAP_REFUSED];
+  uint16_t first = post(1);
+  run_queue();
+  CHECK(mt_agent_swap(request) == 0);
+  size_t at_stop = sent_len;
+  (void)mt_agent_stop(0);
+  (void)mt_agent_step(0);
+  CHECK(outcomes[MT_AGENT_SWAP_APPLIED] == applied + 1 &&
+        outcomes[MT_AGENT_SWAP_REFUSED] == refused);
+  CHECK(all_sent(first, 1));
+  CHECK(strstr(sent + at_stop, "\"ToSequence\":5,\"Result\":\"applied\"") != NULL);
+}
+
 /* The 65-byte point of a PEM public key (its DER's last 65 bytes). */
 static void pem_point(const char *path, uint8_t point[65]) {
   size_t n;
@@ -832,13 +848,12 @@ int main(int argc, char **argv) {
     /* trap-after-6's, trap-broken-8's and trap-finish-9's traps, and trap-after's again */
     trap_faults = 4;
   }
-  (void)mt_agent_stop(0);
-  (void)mt_agent_step(0);
+  test_swap_at_stop(&request);
   mt_agent_stats_t s;
   mt_agent_stats_get(&s);
   CHECK(s.faults == trap_faults && s.dropped == 0);
   if (s.faults != trap_faults) fprintf(stderr, "  faults %u\n", (unsigned)s.faults);
-  CHECK(outcomes[MT_AGENT_SWAP_APPLIED] == 3 + 5 * (argc == 4) &&
+  CHECK(outcomes[MT_AGENT_SWAP_APPLIED] == 4 + 5 * (argc == 4) &&
         outcomes[MT_AGENT_SWAP_REFUSED] == 0);
   /* every attempt is an AgentUpdate record in a message */
   char applied[160];
@@ -846,7 +861,7 @@ int main(int argc, char **argv) {
       applied, sizeof applied,
       "{\"FromVersion\":\"built-in\",\"ToVersion\":\"%s\",\"FromSequence\":0,\"ToSequence\":5,\"Result\":\"applied\"}",
       staged.agent_version);
-  CHECK(count(applied) == 3);
+  CHECK(count(applied) == 4);
   CHECK(
       count(
           "\"Result\":\"rolledBack\",\"Reason\":\"self-test mismatch: the blob's self-test output is not the digest in the manifest\"") ==
