@@ -102,14 +102,17 @@ while IFS='|' read -r name trace updates counters; do
   args=(); for u in $updates; do args+=("${u%%:*}:$NAMED/${u#*:}"); done
   node bin/microtally.js replay "$X/$trace.jsonl" --update-at "$(IFS=,; echo "${args[*]}")" --pub "$NAMED/test.pub" \
     >"$X/$name.v8" 2>"$X/$name.v8.err"
-  build/update-c/test_swap --replay "$X/$trace.jsonl" "$NAMED/test.pub" host/update/selftest.jsonl "$VERSION" "${args[@]}" \
-    >"$X/$name.c" 2>"$X/$name.c.err"
-  if [ -s "$X/$name.v8" ] && cmp -s "$X/$name.v8" "$X/$name.c" && grep -qE "$counters" "$X/$name.c.err"; then
-    pass "the device's swap prints V8's bytes: $name ($(wc -l <"$X/$name.c") messages; $(cat "$X/$name.c.err"))"
-  else
-    diff <(tr '{' '\n' <"$X/$name.v8") <(tr '{' '\n' <"$X/$name.c") | head -10; cat "$X/$name.c.err"
-    fail "the device's swap prints V8's bytes: $name"
-  fi
+  for build in update-c update-c-san; do # plain, and under ASan + UBSan
+    ASAN_OPTIONS=detect_leaks=1 build/$build/test_swap --replay "$X/$trace.jsonl" "$NAMED/test.pub" host/update/selftest.jsonl \
+      "$VERSION" "${args[@]}" >"$X/$name.c" 2>"$X/$name.c.err"
+    if [ -s "$X/$name.v8" ] && cmp -s "$X/$name.v8" "$X/$name.c" && grep -qE "$counters" "$X/$name.c.err" &&
+       ! grep -qE 'runtime error|Sanitizer' "$X/$name.c.err"; then
+      pass "the device's swap prints V8's bytes ($build): $name ($(wc -l <"$X/$name.c") messages; $(cat "$X/$name.c.err"))"
+    else
+      diff <(tr '{' '\n' <"$X/$name.v8") <(tr '{' '\n' <"$X/$name.c") | head -10; tail -20 "$X/$name.c.err"
+      fail "the device's swap prints V8's bytes ($build): $name"
+    fi
+  done
 done <<'CASES'
 changed-2 applied|dense|10:changed-2.pkg|trial_checkpoints [1-9]
 trap-after-6 rolled back, the inputs since the early checkpoint given again (journal full)|dense|10:trap-after-6.pkg|trial_checkpoints [1-9][0-9]* trial_refed [1-9]
