@@ -225,7 +225,7 @@ static void journal_append(const char *text, size_t length) {
 
 /* A call into the core failed with `st`: a trap is recovered from. On probation a trap, or a
  * re-initialisation that failed after one (MT_ERR_ENGINE: no working core), rolls the swap back
- * at the end of the turn. */
+ * before anything else reaches the core. */
 static void faulted(mt_status_t st) {
   if (st == MT_ERR_TRAP) {
     if (swap.on_trial) swap.trapped = 1;
@@ -962,6 +962,7 @@ static mt_status_t trial_refeed(void) {
   mt_status_t st = MT_OK;
   size_t used = swap.trial_used;
   swap.trial_used = 0;
+  agent.last_chunks = 0; /* nothing given again: no boundary (V8: the record reset it) */
   for (size_t at = 0; at + MT_AGENT_TRIAL_ENTRY_HEADER <= used;) {
     const uint8_t *e = agent.config.trial_inputs + at;
     size_t n = (size_t)get_le(e + 2, 2);

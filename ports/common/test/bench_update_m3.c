@@ -243,6 +243,8 @@ int main(void) {
   board_put_number(&board_out, ticks * INSTRUCTIONS_PER_TICK);
   board_put_text(&board_out, ",\"contextBytes\":");
   board_put_number(&board_out, sizeof u);
+  board_put_text(&board_out, ",\"trialJournalBytes\":");
+  board_put_number(&board_out, sizeof trial_inputs);
   board_put_text(&board_out, ",\"swapInstructions\":");
   board_put_number(&board_out, swap * INSTRUCTIONS_PER_TICK);
   board_put_text(&board_out, ",\"heapOneCore\":");

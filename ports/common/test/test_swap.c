@@ -7,6 +7,9 @@
  * self-test mismatch, a blob that does not load, a heap too small for it, a manifest whose ABI
  * or profile is not the blob's roll back to the running blob, which keeps working; the engine's
  * RAM never holds both blobs (mt_heap_peak).
+ * `test_swap --replay <trace> <pub.pem> <selftest.jsonl> <built-in version> [<N>:<package>...]`
+ * prints what mt_agent sends for a trace's lines with those packages delivered before line N,
+ * for scripts/test-update-c.sh to compare with V8's `replay --update-at` byte for byte.
  * With a third argument, the packages of scripts/make-test-packages.mjs (signed with its test
  * key) go through staging and the swap by name: each refusal at delivery, changed-2 applied (its
  * AgentVersion in the messages after), trap-load-5, trap-after-6 (traps on probation),
@@ -120,9 +123,13 @@ static void h_end(void *c, uint8_t d[32]) {
   (void)c;
   mt_update_crypto_sha256_final(&hash, d);
 }
+/* --replay: the swap's bookkeeping in mt_update, as microtally_threadx_update.c keeps it */
+static mt_update_t *replay_update;
 static const char *h_swapping(void *c) {
   (void)c;
   swapping_calls++;
+  if (replay_update != NULL && mt_update_activate(replay_update) != MT_UPDATE_OK)
+    return "the swap's state record could not be saved (storage)";
   return NULL;
 }
 static char order[64]; /* the outcomes in turn, one digit each */
@@ -132,6 +139,10 @@ static void h_outcome(void *c, unsigned result, const char *reason) {
   size_t n = strlen(order);
   if (n + 1 < sizeof order) order[n] = (char)('0' + result), order[n + 1] = '\0';
   snprintf(last_reason, sizeof last_reason, "%s", reason);
+  if (replay_update == NULL) return;
+  if (result == MT_AGENT_SWAP_CONFIRMED) (void)mt_update_confirm(replay_update);
+  if (result == MT_AGENT_SWAP_ROLLED_BACK) (void)mt_update_roll_back(replay_update, reason);
+  if (result == MT_AGENT_SWAP_REFUSED) (void)mt_update_discard(replay_update, reason);
 }
 
 /* ---- storage for mt_update: RAM ---- */
@@ -556,7 +567,145 @@ static void test_journal_full_then_trap(void) {
               "\"rolledBack\"") == 1);
 }
 
+/* A swap staged when the agent stops: carried out after the last mt_finish, and the new core
+   finishes again, so its applied record is sent (host/update/swap.ts's finish()). */
+static void test_swap_at_stop(const mt_agent_swap_t *request) {
+  unsigned applied = outcomes[MT_AGENT_SWAP_APPLIED], refused = outcomes[MT_AGENT_SWAP_REFUSED];
+  uint16_t first = post(1);
+  run_queue();
+  CHECK(mt_agent_swap(request) == 0);
+  size_t at_stop = sent_len;
+  (void)mt_agent_stop(0);
+  (void)mt_agent_step(0);
+  CHECK(outcomes[MT_AGENT_SWAP_APPLIED] == applied + 1 &&
+        outcomes[MT_AGENT_SWAP_REFUSED] == refused);
+  CHECK(all_sent(first, 1));
+  CHECK(strstr(sent + at_stop, "\"ToSequence\":5,\"Result\":\"applied\"") != NULL);
+}
+
+/* The 65-byte point of a PEM public key (its DER's last 65 bytes). */
+static void pem_point(const char *path, uint8_t point[65]) {
+  size_t n;
+  uint8_t *pem = load(path, &n);
+  static uint8_t der[256];
+  int32_t der_len = 0;
+  char b64[400];
+  size_t k = 0;
+  for (const char *p = strchr((char *)pem, '\n') + 1; *p && *p != '-' && k + 1 < sizeof b64; p++)
+    if (*p != '\n') b64[k++] = *p;
+  b64[k] = 0;
+  static const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  uint32_t acc = 0;
+  int bits = 0;
+  for (size_t i = 0; i < k && b64[i] != '='; i++) {
+    acc = acc << 6 | (uint32_t)(strchr(alphabet, b64[i]) - alphabet);
+    bits += 6;
+    if (bits >= 8) der[der_len++] = (uint8_t)(acc >> (bits -= 8));
+  }
+  free(pem);
+  memcpy(point, der + der_len - 65, 65);
+}
+
+static uint64_t replay_clock(void) { return 0; } /* lines carry their time: the agent's stays 0 */
+
+/* Delivers a package as `replay --update-at` does (docs/UPDATE.md step 1): staged and handed to
+   the agent, or refused at once with an AgentUpdate record. */
+static void replay_deliver(mt_update_t *t, const char *file, const char *built_in) {
+  size_t n;
+  uint8_t *p = load(file, &n);
+  const mt_update_image_t *running = &t->state.running;
+  mt_agent_swap_t facts;
+  memset(&facts, 0, sizeof facts);
+  snprintf(facts.from_version, sizeof facts.from_version, "%s",
+           running->slot == MT_UPDATE_BUILT_IN ? built_in : running->agent_version);
+  facts.from_sequence = running->sequence;
+  int rc = mt_update_begin(t);
+  if (rc == MT_UPDATE_OK) rc = mt_update_write(t, 0, p, (uint32_t)n);
+  if (rc == MT_UPDATE_OK) rc = mt_update_commit(t);
+  free(p);
+  if (t->manifest_read) {
+    snprintf(facts.to_version, sizeof facts.to_version, "%s", t->manifest.agent_version);
+    facts.to_sequence = t->manifest.sequence;
+  }
+  if (rc != MT_UPDATE_OK) {
+    (void)mt_agent_report_rejected(&facts, mt_update_reason(t));
+    return;
+  }
+  mt_update_image_t staged;
+  (void)mt_update_staged(t, &staged);
+  facts.engine.blob = s2_read(NULL, staged.slot);
+  facts.engine.blob_size = staged.blob_size;
+  facts.engine.memory_limit = microtally_rtos_memory_end + 1024u; /* room for a grown core */
+  memcpy(facts.self_test_sha256, staged.self_test_sha256, 32);
+  facts.abi_version = t->manifest.abi_version;
+  memcpy(facts.profile, t->manifest.profile, sizeof facts.profile);
+  if (mt_agent_swap(&facts) != MT_AGENT_OK) fprintf(stderr, "test_swap --replay: not staged\n");
+}
+
+/* test_swap --replay <trace> <pub.pem> <selftest.jsonl> <built-in version> [<N>:<package>...]:
+   the trace's lines through mt_agent with each package delivered before line N (past the last:
+   at the end), printing the messages as `microtally replay --update-at` does on V8. */
+static int replay(int argc, char **argv) {
+  static uint8_t point[65];
+  static mt_update_t t;
+  size_t trace_len, self_len;
+  char *trace = (char *)load(argv[2], &trace_len);
+  trace[trace_len] = '\0';
+  pem_point(argv[3], point);
+  hooks.self_test = (const char *)load(argv[4], &self_len);
+  hooks.self_test_length = self_len;
+  hooks.trial_windows = 2;
+  if (mt_update_open(&t, &storage2, point, "rtos", 5, NULL) != MT_UPDATE_OK) return 2;
+  replay_update = &t;
+  mt_agent_config_t config;
+  memset(&config, 0, sizeof config);
+  config.engine.blob = microtally_rtos_wasm;
+  config.engine.blob_size = microtally_rtos_wasm_len;
+  config.engine.memory_limit = microtally_rtos_memory_end;
+  config.queue_events = QUEUE;
+  config.ticks_per_second = 100;
+  config.clock_ms = replay_clock;
+  config.send = on_send;
+  config.update = update_text;
+  config.update_bytes = sizeof update_text - 1;
+  config.journal = journal;
+  config.journal_bytes = sizeof journal;
+  config.reason = reason;
+  config.reason_bytes = sizeof reason;
+  config.update_hooks = &hooks;
+  static uint8_t device_journal[MT_AGENT_TRIAL_JOURNAL_BYTES]; /* the device's, as V8's replay */
+  config.trial_inputs = device_journal;
+  config.trial_inputs_bytes = sizeof device_journal;
+  if (mt_agent_start(&config) != 0) return 2;
+  unsigned line_no = 0;
+  int first_update = 6;
+  for (char *line = trace; *line != '\0';) {
+    char *nl = strchr(line, '\n');
+    size_t n = nl != NULL ? (size_t)(nl - line) : strlen(line);
+    line_no++;
+    for (int i = first_update; i < argc; i++)
+      if (strtoul(argv[i], NULL, 10) == line_no)
+        replay_deliver(&t, strchr(argv[i], ':') + 1, argv[5]);
+    if (mt_agent_post_line(line, n) != 0) return 2;
+    while (q_len > 0) (void)mt_agent_step(0); /* never a turn without an input: no tick */
+    line = nl != NULL ? nl + 1 : line + n;
+  }
+  for (int i = first_update; i < argc; i++)
+    if (strtoul(argv[i], NULL, 10) > line_no) replay_deliver(&t, strchr(argv[i], ':') + 1, argv[5]);
+  (void)mt_agent_stop(0);
+  (void)mt_agent_step(0);
+  fwrite(sent, 1, sent_len, stdout);
+  mt_agent_stats_t st;
+  mt_agent_stats_get(&st);
+  fprintf(stderr, "trial_checkpoints %u trial_refed %u faults %u\n", (unsigned)st.trial_checkpoints,
+          (unsigned)st.trial_refed, (unsigned)st.faults);
+  free(trace);
+  free((void *)hooks.self_test);
+  return 0;
+}
+
 int main(int argc, char **argv) {
+  if (argc >= 6 && strcmp(argv[1], "--replay") == 0) return replay(argc, argv);
   if (argc != 3 && argc != 4) {
     fprintf(stderr, "usage: test_swap <folder of packages> <selftest.jsonl>\n");
     return 2;
@@ -699,13 +848,12 @@ int main(int argc, char **argv) {
     /* trap-after-6's, trap-broken-8's and trap-finish-9's traps, and trap-after's again */
     trap_faults = 4;
   }
-  (void)mt_agent_stop(0);
-  (void)mt_agent_step(0);
+  test_swap_at_stop(&request);
   mt_agent_stats_t s;
   mt_agent_stats_get(&s);
   CHECK(s.faults == trap_faults && s.dropped == 0);
   if (s.faults != trap_faults) fprintf(stderr, "  faults %u\n", (unsigned)s.faults);
-  CHECK(outcomes[MT_AGENT_SWAP_APPLIED] == 3 + 5 * (argc == 4) &&
+  CHECK(outcomes[MT_AGENT_SWAP_APPLIED] == 4 + 5 * (argc == 4) &&
         outcomes[MT_AGENT_SWAP_REFUSED] == 0);
   /* every attempt is an AgentUpdate record in a message */
   char applied[160];
@@ -713,7 +861,7 @@ int main(int argc, char **argv) {
       applied, sizeof applied,
       "{\"FromVersion\":\"built-in\",\"ToVersion\":\"%s\",\"FromSequence\":0,\"ToSequence\":5,\"Result\":\"applied\"}",
       staged.agent_version);
-  CHECK(count(applied) == 3);
+  CHECK(count(applied) == 4);
   CHECK(
       count(
           "\"Result\":\"rolledBack\",\"Reason\":\"self-test mismatch: the blob's self-test output is not the digest in the manifest\"") ==
