@@ -281,6 +281,29 @@ describe('DPS bad input: one line, exit 2, no hub contacted, nothing made', () =
   });
 });
 
+describe('DPS answers to no request waiting', () => {
+  it('an answer with an unknown request id, or a repeat, is dropped at once with a debug line; the registration goes on', async () => {
+    const hub = await hubAt({ deviceId: 'dev-sym', key: KEY });
+    verdicts.set('dev-sym', { assignedHub: hub.id.hub, deviceId: 'dev-sym' });
+    dps.strays = 50;
+    let r: Outcome;
+    try {
+      r = await agent([...dpsArgs('dev-sym', '--dps-key-file', keyFile('sym.key', KEY)), '--log-level', 'debug'], () => hub.connects.some((c) => !c.reason));
+    } finally {
+      dps.strays = 0;
+    }
+    expect(r.code, r.stderr).toBe(0);
+    // the register request and one status poll: each answer came with 50 strays and a repeat
+    const dropped = r.stderr.split('\n').filter((l) => / debug: DPS localhost:\d+: an answer to request \d+ dropped \(/.test(l));
+    const rids = dropped.map((l) => /request (\d+) dropped/.exec(l)![1]);
+    expect(rids.filter((rid) => rid.length >= 3)).toHaveLength(2 * 50); // strays: ids no request had
+    expect(rids.filter((rid) => rid === '1' || rid === '2')).toEqual(['1', '2']); // each real answer's repeat
+    expect(dropped).toHaveLength(2 * 51);
+    expect(r.stderr).toContain(`DPS assigned dev-sym to ${hub.id.hub} as device dev-sym`);
+    expectMessages(hub);
+  });
+});
+
 describe('DPS\'s pace and the kept assignment\'s trust', () => {
   it('a kept assignment whose hub is no host name is not used (one line): the agent waits for DPS instead', async () => {
     const state = join(dir, 'state-tampered');
