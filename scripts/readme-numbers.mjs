@@ -202,11 +202,11 @@ function update() {
     `| envelope: key id, ES256 signature (nx_crypto), manifest | ${m(r.envelopeInstructions)} | ${(r.envelopeInstructions / 25e6).toFixed(2)} s |`,
     `| blob: ${n(r.blobBytes)} B copied into the slot, read back, SHA-256 | ${m(r.blobInstructions)} | ${(r.blobInstructions / 25e6).toFixed(2)} s |`,
     `| commit: digest compared, state record saved | ${n(r.commitInstructions)} | — |`,
-    `| swap: old core finished and unloaded, new one loaded, self-tested, unloaded, loaded live | ${m(r.swapInstructions)} | ${(r.swapInstructions / 25e6).toFixed(2)} s |`,
+    `| swap, at the window boundary a trace line makes (its window sent first): old core finished and unloaded, new one loaded, checked, self-tested, unloaded, loaded live | ${m(r.swapInstructions)} | ${(r.swapInstructions / 25e6).toFixed(2)} s |`,
     '',
     `wasm3's heap during the swap: at most ${n(r.heapPeakSwap)} B, what one core takes (${n(r.heapOneCore)} B): the old blob is unloaded before the new one loads, so the swap runs in the heap the rtos image already has (${n(r.heapBytes)} B, \`build/firmware/wasm3-heap-rtos.h\`).`,
     '',
-    `RAM: the \`mt_update_t\` context ${n(r.contextBytes)} B (its 512-byte envelope buffer included), nx_crypto's ECDSA scratch 3,016 B (static), main stack ${n(r.stackUsed)} B at most.`,
+    `RAM: the \`mt_update_t\` context ${n(r.contextBytes)} B (its 512-byte envelope buffer included), nx_crypto's ECDSA scratch 3,016 B (static), the agent's probation journal ${n(r.trialJournalBytes)} B (\`MT_AGENT_TRIAL_JOURNAL_BYTES\`, static: the inputs since the new core's last checkpoint, given again to the previous core after a trap), main stack ${n(r.stackUsed)} B at most.`,
   ];
 }
 

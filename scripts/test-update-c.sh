@@ -75,6 +75,55 @@ for san in 0 1; do
   fi
 done
 
+echo "== the device's swap gives V8's bytes (test_swap --replay against replay --update-at)"
+# A trace of connection lines every 500 ms for 3 minutes (rtos windows of 30 s: ~60 lines a
+# window fill the probation journal, MT_AGENT_TRIAL_JOURNAL_BYTES), one with 1.5 s between lines,
+# one that ends inside a window (no closing tick).
+X=build/update-c/replay
+mkdir -p "$X"
+node --input-type=module -e '
+  const [dir] = process.argv.slice(1), fs = await import("node:fs"), T0 = Date.UTC(2026, 0, 1), line = JSON.stringify;
+  const make = (step, closing) => {
+    const lines = [line({ kind: "config", t: T0, config: { systemInformation: { enabled: false } } })];
+    let c = 0;
+    for (let t = T0 + step; t <= T0 + 180000; t += step, c++) {
+      lines.push(line({ kind: "connection", t, proto: "tcp", dir: "out", local: "10.0.0.2", lport: 40000 + (c % 7), remote: "20.1.2.3", rport: 8883, bytesIn: 100, bytesOut: 50 }));
+      if (t % 20000 === 0) lines.push(line({ kind: "sysinfo", t, os: "Debian", osVersion: "12", kernel: "6.1.0", hw: "x86_64", memTotal: 1024 }));
+    }
+    if (closing) lines.push(line({ kind: "tick", t: T0 + 240000 }));
+    return lines.join("\n") + "\n";
+  };
+  fs.writeFileSync(dir + "/dense.jsonl", make(500, true));
+  fs.writeFileSync(dir + "/sparse.jsonl", make(1500, true));
+  fs.writeFileSync(dir + "/open.jsonl", make(500, false));' "$X"
+VERSION=$(node --input-type=module -e 'import { VERSION } from "./dist/host/version.js"; console.log(VERSION)')
+# name | trace | updates | what stderr's counters must show
+while IFS='|' read -r name trace updates counters; do
+  args=(); for u in $updates; do args+=("${u%%:*}:$NAMED/${u#*:}"); done
+  node bin/microtally.js replay "$X/$trace.jsonl" --update-at "$(IFS=,; echo "${args[*]}")" --pub "$NAMED/test.pub" \
+    >"$X/$name.v8" 2>"$X/$name.v8.err"
+  for build in update-c update-c-san; do # plain, and under ASan + UBSan
+    ASAN_OPTIONS=detect_leaks=1 build/$build/test_swap --replay "$X/$trace.jsonl" "$NAMED/test.pub" host/update/selftest.jsonl \
+      "$VERSION" "${args[@]}" >"$X/$name.c" 2>"$X/$name.c.err"
+    if [ -s "$X/$name.v8" ] && cmp -s "$X/$name.v8" "$X/$name.c" && grep -qE "$counters" "$X/$name.c.err" &&
+       ! grep -qE 'runtime error|Sanitizer' "$X/$name.c.err"; then
+      pass "the device's swap prints V8's bytes ($build): $name ($(wc -l <"$X/$name.c") messages; $(cat "$X/$name.c.err"))"
+    else
+      diff <(tr '{' '\n' <"$X/$name.v8") <(tr '{' '\n' <"$X/$name.c") | head -10; tail -20 "$X/$name.c.err"
+      fail "the device's swap prints V8's bytes ($build): $name"
+    fi
+  done
+done <<'CASES'
+changed-2 applied|dense|10:changed-2.pkg|trial_checkpoints [1-9]
+trap-after-6 rolled back, the inputs since the early checkpoint given again (journal full)|dense|10:trap-after-6.pkg|trial_checkpoints [1-9][0-9]* trial_refed [1-9]
+trap-after-6 rolled back in its second window|sparse|10:trap-after-6.pkg|trial_refed [1-9]
+selftest-mismatch-7 rolled back|dense|10:selftest-mismatch-7.pkg|faults 0
+trap-load-5 rolled back|dense|10:trap-load-5.pkg|faults 0
+other-key-3 refused at delivery|dense|10:other-key-3.pkg|faults 0
+changed-2 then changed-1 refused (anti-rollback)|dense|10:changed-2.pkg 200:changed-1.pkg|faults 0
+changed-2 delivered at the end of input, inside a window|open|100000:changed-2.pkg|faults 0
+CASES
+
 echo "== the ahead-of-time engine refuses a swap (its blob is compiled in)"
 if ! command -v wasm2c >/dev/null 2>&1; then
   echo "skip the ahead-of-time swap refusal: wasm2c not installed (apt install wabt)"
@@ -100,7 +149,7 @@ elif make --no-print-directory -s -f ports/common/test/m3.mk MT_ROOT="$PWD" -j2 
         -semihosting-config enable=on,target=native,arg=bench,arg=--key=packages/key.raw,arg=--selftest=../../host/update/selftest.jsonl,arg=packages/good.pkg \
         -kernel bench-update-m3.elf) >build/update-c/m3.out 2>"$LOGS/update-m3.err" &&
      node -e 'const fs = require("fs"), r = JSON.parse(fs.readFileSync(process.argv[1], "utf8"));
-       if (!(r.envelopeInstructions > 0 && r.blobInstructions > 0 && r.blobBytes > 0 && r.swapInstructions > 0)) process.exit(1);
+       if (!(r.envelopeInstructions > 0 && r.blobInstructions > 0 && r.blobBytes > 0 && r.swapInstructions > 0 && r.trialJournalBytes > 0)) process.exit(1);
        if (r.heapPeakSwap !== r.heapOneCore) { console.error("the swap held more than one core: " + JSON.stringify(r)); process.exit(1); }
        fs.writeFileSync(process.argv[2], JSON.stringify(r, null, 2) + "\n");' build/update-c/m3.out build/update-c/m3.json; then
     pass "Cortex-M3: a package verified, staged and swapped in, wasm3's heap at its peak that of one core: $(cat build/update-c/m3.out) (build/update-c/m3.json)"

@@ -10,9 +10,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { decodeSequence } from '../host/decode.js';
+import { Core } from '../host/core.js';
 import { V8Engine } from '../host/engines/v8.js';
 import { encode } from '../host/update/cbor.js';
-import { loadPrivateKey, manifestMap, MAX_BLOB_BYTES, sealPackage } from '../host/update/package.js';
+import { loadPrivateKey, loadPublicKey, manifestMap, MAX_BLOB_BYTES, sealPackage } from '../host/update/package.js';
+import { TRIAL_ENTRY_HEADER, TRIAL_JOURNAL_BYTES, UpdatableCore } from '../host/update/swap.js';
 import { VERSION } from '../host/version.js';
 import { conn, config, sys, T0, tick, validateMessage } from './helpers.js';
 // @ts-expect-error: a plain ES module script
@@ -172,12 +174,58 @@ describe('replay --update-at: a package installed at the next window boundary', 
   it(`blob that traps after ${TRAP_AFTER_INPUTS} inputs: rolled back within its first windows, the inputs since the checkpoint replayed`, async () => {
     const r = await replay([{ line: AT, path: pkg('trap-after-6.pkg') }]);
     nothingLost(r);
-    // It trapped before its first window ended: its own record (applied) never left it.
-    const [back, ...more] = updates(r);
-    expect(more).toEqual([]);
-    expect(back).toMatchObject({ FromVersion: VERSION, FromSequence: 0, ToSequence: 6, Result: 'rolledBack',
-      Reason: 'the new core trapped within 2 windows of the swap' });
+    // Its first window's lines filled the probation journal (TRIAL_JOURNAL_BYTES, the device's)
+    // before the trap: an early checkpoint sent what the new core held, its applied record too.
+    expect(updates(r)).toMatchObject([{ Result: 'applied', ToSequence: 6 }, { FromVersion: VERSION, FromSequence: 0, ToSequence: 6,
+      Result: 'rolledBack', Reason: 'the new core trapped within 2 windows of the swap' }]);
     expect(r.messages.at(-1).AgentVersion).toBe(VERSION);
+  });
+
+  it('the probation journal bounded as on the device: an early checkpoint when it fills, the trap rolled back from there, nothing lost', async () => {
+    const lines = TRACE.text.trimEnd().split('\n');
+    const bytes = readFileSync(pkg('trap-after-6.pkg'));
+    const direct = (journalBytes?: number) => {
+      const core = new Core('rtos');
+      const up = new UpdatableCore(core, { wasm: core.blob, version: VERSION, sequence: 0 },
+        { profile: 'rtos', pub: loadPublicKey(readFileSync(pkg('test.pub'))), highestSequence: 0, journalBytes });
+      const out: string[] = [];
+      lines.forEach((line, i) => {
+        if (i + 1 === AT) up.deliver(bytes);
+        const copy = Buffer.from(line);
+        out.push(...up.call((c) => c.ingestLine(copy), line.includes('"kind":"config"'), copy.length).messages as string[]);
+      });
+      out.push(...up.finish().messages as string[]);
+      return { messages: out.map((m) => JSON.parse(m)), stdout: Buffer.from(out.map((m) => m + '\n').join('')), stderr: '', exitCode: 0 };
+    };
+    const unbounded = direct();
+    const bounded = direct(TRIAL_JOURNAL_BYTES);
+    const small = direct(TRIAL_ENTRY_HEADER * 4 + 400);
+    for (const r of [unbounded, bounded, small]) nothingLost(r);
+    // Unbounded (the Linux agent): no checkpoint before the trap, the applied record never left.
+    expect(updates(unbounded).map((u) => u.Result)).toEqual(['rolledBack']);
+    // Bounded: the checkpoint when the journal filled sent it first; the replay is this run.
+    expect(updates(bounded).map((u) => u.Result)).toEqual(['applied', 'rolledBack']);
+    expect(bounded.stdout).toEqual((await replay([{ line: AT, path: pkg('trap-after-6.pkg') }])).stdout);
+    // A smaller journal checkpoints more often: more, shorter messages, the same events.
+    expect(small.messages.length).toBeGreaterThan(bounded.messages.length);
+  });
+
+  it("the probation journal's numbers are the device's (ports/common/mt_agent.h)", () => {
+    const h = readFileSync(`${root}ports/common/mt_agent.h`, 'utf8');
+    expect(h).toMatch(new RegExp(`#define MT_AGENT_TRIAL_ENTRY_HEADER ${TRIAL_ENTRY_HEADER}u\\n`));
+    expect(h).toMatch(new RegExp(`#define MT_AGENT_TRIAL_JOURNAL_BYTES ${TRIAL_JOURNAL_BYTES}u\\n`));
+  });
+
+  it('a package delivered at the end of a trace that ends inside a window: swapped after the last send, its record sent by a second finish', async () => {
+    const lines = TRACE.text.trimEnd().split('\n');
+    const open = lines.slice(0, -1).join('\n') + '\n';   // no closing tick: the finish sends the last window
+    const r = await new V8Engine().replay(Buffer.from(open), { profile: 'rtos', updates: [{ line: 100_000, path: pkg('changed-2.pkg') }],
+      pub: pkg('test.pub') });
+    const messages = r.stdout.trimEnd().split('\n').map((l) => JSON.parse(l));
+    const run = { messages, stdout: Buffer.from(r.stdoutBytes), stderr: r.stderr, exitCode: r.exitCode };
+    nothingLost(run);
+    expect(updates(run)).toMatchObject([{ Result: 'applied', ToSequence: 2 }]);
+    expect(messages.at(-1).AgentVersion).toBe('0.1.0-changed');
   });
 
   it('blob that traps in its second window: rolled back from the checkpoint of its first, its first window sent once', async () => {

@@ -10,7 +10,7 @@ import type { BenchResult, Engine, ReplayOptions, ReplayResult } from '../engine
 import { bytesInput, collect, type ReplayOutput, type TraceInput } from '../io.js';
 import { CONN_APP_LEN, CONN_HEADER, CONN_HOST_LEN } from '../layout.js';
 import { loadPublicKey } from '../update/package.js';
-import { UpdatableCore } from '../update/swap.js';
+import { TRIAL_JOURNAL_BYTES, UpdatableCore } from '../update/swap.js';
 import { VERSION } from '../version.js';
 
 /**
@@ -40,6 +40,8 @@ export class LineReplay {
       this.up = new UpdatableCore(core, { wasm: core.blob, version: VERSION, sequence: options.installedSequence ?? 0 }, {
         profile: options.profile, agentId: options.agentId, format: options.format,
         pub: loadPublicKey(readFileSync(options.pub!)), highestSequence: options.installedSequence ?? 0,
+        // The device's probation journal: a replay checkpoints where mt_agent.c does (SPEC R9).
+        journalBytes: TRIAL_JOURNAL_BYTES,
       });
     }
   }
@@ -112,11 +114,11 @@ export class LineReplay {
   /** A line through the swappable core: kept (copied) while it may be ingested again. */
   private viaUpdatable(line: Uint8Array | number): CallResult {
     this.deliver(this.lineNo);
-    if (typeof line === 'number') return this.up!.call((c) => c.oversizedLine(line));
+    if (typeof line === 'number') return this.up!.call((c) => c.oversizedLine(line));   // only measured: no payload
     const copy = Uint8Array.from(line);
     // A configuration the core accepts is applied again to every core that follows (docs/UPDATE.md).
     const config = Buffer.from(copy.buffer, copy.byteOffset, copy.length).includes('"config"') && isConfigLine(copy);
-    return this.up!.call((c) => c.ingestLine(copy), config);
+    return this.up!.call((c) => c.ingestLine(copy), config, copy.length);
   }
 
   /** A JSON message is a line; a CBOR one is a data item of the sequence (RFC 8742), as is. */

@@ -12,6 +12,11 @@ import { PackageError, runSelfTest, verifyPackage, type Manifest } from './packa
 /** Window boundaries after a swap during which a trap brings the previous core back. */
 export const PROBATION_WINDOWS = 2;
 
+/** What a probation journal entry costs beyond its payload: MT_AGENT_TRIAL_ENTRY_HEADER (ports/common/mt_agent.h). */
+export const TRIAL_ENTRY_HEADER = 12;
+/** The device's probation journal: MT_AGENT_TRIAL_JOURNAL_BYTES (ports/common/mt_agent.h). */
+export const TRIAL_JOURNAL_BYTES = 2048;
+
 /** A blob an agent can run: its bytes (or the built-in blob's path), version and sequence (0: built in). */
 export interface Blob { wasm: string | Uint8Array; version: string; sequence: number }
 
@@ -26,6 +31,12 @@ export interface UpdatableOptions {
   pub: KeyObject;
   /** The highest sequence ever installed: a package must be above it (anti-rollback). */
   highestSequence: number;
+  /**
+   * Bytes the probation journal may hold (each input TRIAL_ENTRY_HEADER plus its payload): an
+   * input that does not fit takes a checkpoint first, as a device does (`replay`:
+   * TRIAL_JOURNAL_BYTES). Unbounded when absent (the Linux agent).
+   */
+  journalBytes?: number;
   /** Each attempt's outcome, as its AgentUpdate record says it, and the blob that runs after it. */
   onOutcome?: (report: AgentUpdateReport, running: Blob, manifest?: Manifest) => void;
   /** A package passed the checks on arrival and waits for its swap (the agent keeps it on disk). */
@@ -55,6 +66,8 @@ export class UpdatableCore {
   private probation = 0;
   private checkpoint?: Uint8Array;
   private journal: Op[] = [];
+  /** Bytes the journal's entries cost (TRIAL_ENTRY_HEADER each, plus their payload). */
+  private journalUsed = 0;
   /** Every configuration the running core accepted, in order: re-applied to a new core. */
   private configs: Op[] = [];
   /** Records the core could not take yet (one waits at a time): offered again after each call. */
@@ -92,9 +105,13 @@ export class UpdatableCore {
     }
   }
 
-  /** One call; `config`: it is a configuration (kept, if accepted, for the next core). */
-  call(op: Op, config = false): CallResult {
-    const r = this.probation > 0 ? this.onProbation(op) : op(this.live);
+  /**
+   * One call; `config`: it is a configuration (kept, if accepted, for the next core); `payload`:
+   * the bytes a device's probation journal keeps of it (a line's; 0 for a line only measured,
+   * a tick or the finish).
+   */
+  call(op: Op, config = false, payload = 0): CallResult {
+    const r = this.probation > 0 ? this.onProbation(op, payload) : op(this.live);
     if (config && r.status === Status.Ok) this.configs.push(op);
     if (this.probation === 0 && this.staged && this.live.lastChunks > 0) r.messages.push(...this.swap());
     this.offerReports();
@@ -106,36 +123,67 @@ export class UpdatableCore {
     return this.staged && this.probation === 0 ? this.swap() : [];
   }
 
-  /** The end of input: everything is sent; a package still staged is installed now, then sent too. */
+  /**
+   * The end of input: everything is sent; a package still staged is installed now. After a swap
+   * (here, or at the finish's own boundary) the core that runs finishes again: its record goes out.
+   */
   finish(): CallResult {
+    const swaps = this.swaps;
     const r = this.call((c) => c.finish());
     // A package that came during another's probation waits for its end, which never comes now.
-    if (this.staged && this.probation === 0) {
-      r.messages.push(...this.swap());
-      // The new core's first boundary: its record goes out (a trap here still rolls back).
-      r.messages.push(...this.call((c) => c.finish()).messages);
-    }
+    if (this.staged && this.probation === 0) r.messages.push(...this.swap());
+    // The new core's first boundary (a trap here still rolls back).
+    if (this.swaps !== swaps) r.messages.push(...this.call((c) => c.finish()).messages);
     return r;
   }
 
-  /** A call during probation: checkpoint at each boundary, roll back on a trap. */
-  private onProbation(op: Op): CallResult {
-    this.journal.push(op);
+  /** Swaps carried out, whatever their outcome. */
+  private swaps = 0;
+
+  /** A call during probation: checkpoint at each boundary (or when the journal is full), roll back on a trap. */
+  private onProbation(op: Op, payload: number): CallResult {
+    const cost = TRIAL_ENTRY_HEADER + payload;
+    const limit = this.o.journalBytes ?? Infinity;
+    let early: Message[] = [];
+    if (this.journal.length > 0 && this.journalUsed + cost > limit) {
+      // Full: a checkpoint first (an early window end, not one of the probation's boundaries).
+      try {
+        early = this.saveCheckpoint();
+      } catch (e) {
+        if (!isTrap(e)) throw e;
+        const back = this.rollBackAndReplay();
+        const r = op(this.live);
+        return { ...r, messages: [...back.messages, ...r.messages] };
+      }
+    }
+    // An input larger than the whole journal is given after the checkpoint, not kept.
+    if (cost <= limit) {
+      this.journal.push(op);
+      this.journalUsed += cost;
+    }
     try {
       const r = op(this.live);
-      if (this.live.lastChunks === 0) return r;
-      const sent = [...r.messages, ...this.live.finish().messages];
-      const record = this.live.saveState();
-      if (typeof record === 'string') throw new Error(`the core refuses to save its state after a send: ${record}`);
-      // The boundary's messages leave now that they can never be sent again.
-      this.checkpoint = record;
-      this.journal = [];
+      if (this.live.lastChunks === 0) return { ...r, messages: [...early, ...r.messages] };
+      // The boundary's messages leave once the checkpoint is saved: they can never be sent again.
+      const sent = [...early, ...r.messages, ...this.saveCheckpoint()];
       if (--this.probation === 0) this.commit();
       return { ...r, messages: sent };
     } catch (e) {
       if (!isTrap(e)) throw e;
-      return this.rollBackAndReplay();
+      const back = this.rollBackAndReplay();
+      return { ...back, messages: [...early, ...back.messages] };
     }
+  }
+
+  /** mt_finish, drained, mt_state_save: the new checkpoint; the journal starts again. Returns what was sent. */
+  private saveCheckpoint(): Message[] {
+    const sent = this.live.finish().messages;
+    const record = this.live.saveState();
+    if (typeof record === 'string') throw new Error(`the core refuses to save its state after a send: ${record}`);
+    this.checkpoint = record;
+    this.journal = [];
+    this.journalUsed = 0;
+    return sent;
   }
 
   /**
@@ -146,6 +194,7 @@ export class UpdatableCore {
     if (this.probation === 0) return;
     this.probation = 0;
     this.journal = [];
+    this.journalUsed = 0;
     this.commit();
   }
 
@@ -171,6 +220,7 @@ export class UpdatableCore {
       Result: 'rolledBack', Reason: `the new core trapped within ${PROBATION_WINDOWS} windows of the swap` }, manifest);
     const journal = this.journal;
     this.journal = [];
+    this.journalUsed = 0;
     const messages: Message[] = [];
     let last: CallResult = { status: Status.Ok, messages: [] };
     for (const op of journal) {
@@ -184,6 +234,7 @@ export class UpdatableCore {
   private swap(): Message[] {
     const { manifest, blob } = this.staged!;
     this.staged = undefined;
+    this.swaps++;
     const sent = [...this.live.finish().messages];
     const record = this.live.saveState();
     if (typeof record === 'string') throw new Error(`the core refuses to save its state after mt_finish: ${record}`);
@@ -206,6 +257,7 @@ export class UpdatableCore {
     this.probation = PROBATION_WINDOWS;
     this.checkpoint = record;
     this.journal = [];
+    this.journalUsed = 0;
     this.installing = { manifest, blob };
     this.outcome({ ...from, ...to, Result: 'applied' }, manifest);
     return sent;

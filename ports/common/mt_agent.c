@@ -4,6 +4,7 @@
 
 #include <string.h>
 
+#include "mt_engine.h" /* mt_engine_call: the new blob's mt_abi_version(), as V8 reads it */
 #include "mt_os.h"
 
 /* Longest agent id / configuration text looked at (the core rejects longer ones anyway). */
@@ -33,6 +34,7 @@ static struct {
   unsigned reaped;         /* mt_agent_stop deleted the thread, queue and signal */
   unsigned loaded;         /* mt_init done: it may run only once per program */
   unsigned in_message;     /* chunks of a message were sent, its last one not yet */
+  uint32_t last_chunks;    /* chunks the latest input's call sent: more than 0 is a boundary */
   uint32_t clock_ticks;    /* mt_os_ticks() at the last clock reading */
   uint64_t elapsed_ticks;  /* since mt_agent_start, summed reading by reading (survives wrap) */
   int64_t last_input_ms;   /* time of the latest input the core accepted */
@@ -53,32 +55,40 @@ static struct {
   unsigned verdict; /* of the latest update applied: 0 or an MT_AGENT_* code */
 } update;
 
-/* A core update's swap (mt_agent_swap): requested from any thread, carried out by the agent. */
+/* A core update's swap (mt_agent_swap): staged from any thread, carried out by the agent at
+ * the first window boundary after, outside another swap's probation. */
 static struct {
-  volatile unsigned state;    /* UPDATE_FREE, _FILLING, _PENDING, _APPLYING (the swap is done) */
-  volatile unsigned unqueued; /* its wake marker found the queue full */
+  volatile unsigned state; /* the staged request: UPDATE_FREE, _FILLING, _PENDING, _APPLYING */
   mt_agent_swap_t request;
-  mt_config_t previous; /* the blob before the swap: what a rollback loads again */
-  uint32_t trial_left;  /* window boundaries the new core must pass before its trial is over */
+  mt_agent_swap_t current; /* the swap being carried out or on trial (its record's facts) */
+  mt_config_t previous;    /* the blob before the swap: what a rollback loads again */
+  uint32_t trial_left;     /* window boundaries the new core must pass before its trial is over */
   unsigned on_trial;
-  unsigned boundary; /* a message left the core on trial this turn: a checkpoint is due */
-  unsigned trapped;  /* the new core trapped on trial: roll back at the end of this turn */
+  unsigned trapped;  /* the new core trapped on trial: roll back before anything else */
+  size_t trial_used; /* bytes of trial_inputs in use: the inputs since the last checkpoint */
 } swap;
 
-/* Delivery refusals waiting to become AgentUpdate records (mt_agent_report_rejected): the core
- * keeps one record until a message leaves, so they go in one at a time, oldest first. */
-#define REJECTED_WAITING 4u
+/* AgentUpdate records waiting for the core, oldest first (host/update/swap.ts's `reports`):
+ * delivery refusals (mt_agent_report_rejected, any thread) and the swap's outcomes. The core
+ * keeps one record until a message leaves, so they go in one at a time. */
+#define RECORDS_WAITING 4u
 static struct {
   mt_agent_swap_t facts;
+  const char *result;
   char reason[160];
-} rejected[REJECTED_WAITING];
-static volatile unsigned rejected_head, rejected_count, rejected_filling;
+  volatile unsigned ready; /* filled: the agent may offer it */
+} records[RECORDS_WAITING];
+static volatile unsigned records_head, records_count;
 
 /* The self-test's agent id (docs/UPDATE.md), so its digest does not depend on the device's. */
 static const char self_test_agent_id[] = "00000000-0000-4000-8000-000000000012";
 
-/* Accepted updates, back to back, each a 2-byte length then the JSON, oldest first. */
+/* Accepted updates and configuration lines, back to back, each a 2-byte length then the JSON,
+ * oldest first. A configuration line is told from an update by its top-level "kind" (an update
+ * with that key is refused by the core). */
+#define CONFIG_HEADER 2u
 static size_t journal_used;
+static int is_config_line(const char *p, size_t n);
 
 static mt_agent_stats_t stats;
 
@@ -126,10 +136,8 @@ static bool send_chunk(void *ctx, const uint8_t *data, size_t length, bool ends)
   agent.config.send(agent.config.send_context, data, length,
                     ends ? MT_MESSAGE_LAST : MT_MESSAGE_MORE);
   agent.in_message = !ends;
-  if (ends) {
-    stats.messages++;
-    if (swap.on_trial) swap.boundary = 1;
-  }
+  agent.last_chunks++;
+  if (ends) stats.messages++;
   return true;
 }
 
@@ -152,17 +160,28 @@ static mt_status_t call_core(input_kind kind, int64_t t_ms, const void *arg) {
   }
 }
 
-/* Applies one configuration during recovery; a fault here is not recovered again. */
+/* Applies one configuration again (an update, or a configuration line: as it came); a fault
+ * here is not recovered again. */
 static void reapply(const char *text, size_t length) {
   text_t json = {text, length};
-  if (call_core(INPUT_CONFIGURE, agent.last_input_ms, &json) == MT_OK) (void)drain();
+  input_kind kind = is_config_line(text, length) ? INPUT_LINE : INPUT_CONFIGURE;
+  if (call_core(kind, agent.last_input_ms, &json) == MT_OK) (void)drain();
+}
+
+/* Every configuration of the journal again, oldest first (updates are merged: all of them). */
+static void reapply_journal(void) {
+  const uint8_t *journal = agent.config.journal;
+  for (size_t at = 0; at + CONFIG_HEADER <= journal_used;) {
+    size_t length = (size_t)journal[at] | ((size_t)journal[at + 1] << 8);
+    reapply((const char *)&journal[at + CONFIG_HEADER], length);
+    at += CONFIG_HEADER + length;
+  }
 }
 
 /* After a trap the bindings re-initialised the core with the profile's defaults: what was
  * begun is void, and the application's configuration, then every update accepted since, must
  * be applied again (updates are merged, so all of them, in order). */
 static void recover(void) {
-  const uint8_t *journal = agent.config.journal;
   stats.faults++;
   /* Losses the re-initialised core forgot: given again before the next input. */
   unsigned posture = mt_os_lock();
@@ -173,28 +192,26 @@ static void recover(void) {
     agent.config.send(agent.config.send_context, NULL, 0, MT_MESSAGE_ABORT);
     agent.in_message = 0;
   }
+  if (swap.on_trial) return; /* the previous core takes over from the last checkpoint */
   if (agent.config.configuration != NULL) {
     text_t start = text_of(agent.config.configuration);
     reapply(start.text, start.length);
   }
-  for (size_t at = 0; at + 2 <= journal_used;) {
-    size_t length = (size_t)journal[at] | ((size_t)journal[at + 1] << 8);
-    reapply((const char *)&journal[at + 2], length);
-    at += 2 + length;
-  }
+  reapply_journal();
 }
 
-/* Keeps an accepted update for recover(), forgetting the oldest ones if it does not fit. */
+/* Keeps an accepted configuration for recover() and a swap, forgetting the oldest ones if it
+ * does not fit. */
 static void journal_append(const char *text, size_t length) {
   uint8_t *journal = agent.config.journal;
-  size_t need = 2 + length;
+  size_t need = CONFIG_HEADER + length;
   if (need > agent.config.journal_bytes) { /* not even alone (a tunable set too small): not kept */
     stats.updates_forgotten += 1;
     need = 0;
   }
   size_t drop = 0;
   while (journal_used - drop + need > agent.config.journal_bytes) {
-    drop += 2 + ((size_t)journal[drop] | ((size_t)journal[drop + 1] << 8));
+    drop += CONFIG_HEADER + ((size_t)journal[drop] | ((size_t)journal[drop + 1] << 8));
     stats.updates_forgotten++;
   }
   memmove(journal, journal + drop, journal_used - drop);
@@ -202,13 +219,13 @@ static void journal_append(const char *text, size_t length) {
   if (need == 0) return;
   journal[journal_used] = (uint8_t)(length & 0xFFu);
   journal[journal_used + 1] = (uint8_t)(length >> 8);
-  memcpy(journal + journal_used + 2, text, length);
+  memcpy(journal + journal_used + CONFIG_HEADER, text, length);
   journal_used += need;
 }
 
 /* A call into the core failed with `st`: a trap is recovered from. On probation a trap, or a
  * re-initialisation that failed after one (MT_ERR_ENGINE: no working core), rolls the swap back
- * at the end of the turn. */
+ * before anything else reaches the core. */
 static void faulted(mt_status_t st) {
   if (st == MT_ERR_TRAP) {
     if (swap.on_trial) swap.trapped = 1;
@@ -225,9 +242,11 @@ static void faulted(mt_status_t st) {
  */
 static mt_status_t give(input_kind kind, int64_t t_ms, const void *arg) {
   uint32_t messages_before = stats.messages;
+  agent.last_chunks = 0;
   mt_status_t st = call_core(kind, t_ms, arg);
   if (st == MT_BUSY) {
     st = drain();
+    agent.last_chunks = 0; /* those were an earlier input's */
     if (st == MT_OK) st = call_core(kind, t_ms, arg);
   }
   if (st == MT_OK) {
@@ -269,34 +288,55 @@ static void pass_losses(void) {
   }
 }
 
+/* One input as it came: what the probation journal keeps to give it again. */
+typedef struct {
+  input_kind kind;
+  int64_t t_ms;
+  text_t text;                  /* a line or a configuration (a line's length may exceed it) */
+  const mt_packet_conn *packet; /* a connection */
+} input_t;
+
+/* The connection record of an event (the core's typed record, docs/ABI.md). */
+static void connection_of(const mt_packet_conn *c, int64_t t_ms, mt_connection_t *record) {
+  memset(record, 0, sizeof *record);
+  record->t_ms = t_ms;
+  memcpy(record->local, c->local, sizeof record->local);
+  memcpy(record->remote, c->remote, sizeof record->remote);
+  record->local_port = c->local_port;
+  record->remote_port = c->remote_port;
+  /* mt_packet's protocol, direction and family values are the record's (docs/ABI.md). */
+  record->protocol = c->protocol;
+  record->direction = c->direction;
+  record->family = c->family;
+  if (c->direction == MT_PACKET_IN) {
+    record->bytes_in = c->bytes;
+  } else {
+    record->bytes_out = c->bytes;
+  }
+  if (c->app == MT_PACKET_APP_DNS) {
+    record->app = "dns";
+    record->app_len = 3;
+  }
+}
+
+static mt_status_t give_input(const input_t *in) {
+  if (in->kind == INPUT_CONNECTION) {
+    mt_connection_t record;
+    connection_of(in->packet, in->t_ms, &record);
+    return give(INPUT_CONNECTION, in->t_ms, &record);
+  }
+  return give(in->kind, in->t_ms, &in->text);
+}
+
+static mt_status_t feed(const input_t *in);
+
 static void ingest(const mt_agent_event_t *event, int64_t now) {
-  const mt_packet_conn *c = &event->connection;
   /* The event happened when it was posted, however long it waited in the queue. */
   uint64_t waited_ms = (uint64_t)(uint32_t)(agent.clock_ticks - event->posted_at) * 1000u /
                        agent.config.ticks_per_second;
   int64_t t_ms = (uint64_t)now > waited_ms ? now - (int64_t)waited_ms : 0;
-
-  mt_connection_t record;
-  memset(&record, 0, sizeof record);
-  record.t_ms = not_before_last(t_ms);
-  memcpy(record.local, c->local, sizeof record.local);
-  memcpy(record.remote, c->remote, sizeof record.remote);
-  record.local_port = c->local_port;
-  record.remote_port = c->remote_port;
-  /* mt_packet's protocol, direction and family values are the record's (docs/ABI.md). */
-  record.protocol = c->protocol;
-  record.direction = c->direction;
-  record.family = c->family;
-  if (c->direction == MT_PACKET_IN) {
-    record.bytes_in = c->bytes;
-  } else {
-    record.bytes_out = c->bytes;
-  }
-  if (c->app == MT_PACKET_APP_DNS) {
-    record.app = "dns";
-    record.app_len = 3;
-  }
-  if (give(INPUT_CONNECTION, record.t_ms, &record) == MT_OK) {
+  input_t in = {INPUT_CONNECTION, not_before_last(t_ms), {NULL, 0}, &event->connection};
+  if (feed(&in) == MT_OK) {
     stats.ingested++;
   } else {
     stats.rejected++;
@@ -343,8 +383,9 @@ static void apply_update(void) {
     why_len = sizeof too_long - 1;
   } else {
     /* A line carries its own time: the agent's clock has no say (and last_input_ms stays). */
-    mt_status_t st = update.is_line ? give(INPUT_LINE, agent.last_input_ms, &json)
-                                    : give(INPUT_CONFIGURE, not_before_last(now_ms()), &json);
+    input_t in = {update.is_line ? INPUT_LINE : INPUT_CONFIGURE,
+                  update.is_line ? agent.last_input_ms : not_before_last(now_ms()), json, NULL};
+    mt_status_t st = feed(&in);
     taken = st == MT_OK || (update.is_line && st == MT_BLANK);
     if (!taken) {
       /* Refused by the core (its reason), or the engine failed (the status's name). */
@@ -364,8 +405,7 @@ static void apply_update(void) {
     else
       stats.lines_rejected++;
   } else if (taken) {
-    journal_append(agent.config.update, update.length);
-    stats.updates_applied++;
+    stats.updates_applied++; /* feed() kept it in the journal */
   } else {
     stats.updates_rejected++;
   }
@@ -384,16 +424,16 @@ static unsigned cancel_update(void) {
 }
 
 static void carry_out_swap(void);
-static void end_trial(void);
-static void take_rejected(void);
+static void offer_records(void);
+/* Swaps carried out (any outcome): finish() finishes again after one. */
+static unsigned swap_attempts_count;
 static void swap_outcome(unsigned result, const char *reason);
 
 static void handle(const mt_agent_event_t *event, int64_t now) {
   if (event->kind == KIND_CONNECTION) {
     ingest(event, now);
   } else {
-    apply_update();   /* a wake marker: the update it stands for, if still pending */
-    carry_out_swap(); /* or the swap */
+    apply_update(); /* a wake marker: the update it stands for, if still pending */
   }
 }
 
@@ -407,19 +447,31 @@ static void take_queued(void) {
   }
 }
 
-/* The end: what was queued before the stop, time up to now, then everything the core holds. */
+/* The end: what was queued before the stop, time up to now, then everything the core holds.
+ * A swap staged and not on hold behind a probation is carried out then (host/update/swap.ts's
+ * finish()), and the core it leaves running finishes again: its record goes out. */
 static void finish(void) {
   take_queued();
   apply_update(); /* one queued before the stop whose marker found the queue full */
   pass_losses();  /* the last messages carry what was lost so far */
-  take_rejected();
+  offer_records();
   /* A tick to the time of the last input closes nothing: skipped, so the core's run summary
    * counts only real inputs. */
   int64_t end = not_before_last(now_ms());
-  if (end > agent.last_input_ms) (void)give(INPUT_TICK, end, NULL);
-  (void)give(INPUT_FINISH, agent.last_input_ms, NULL);
+  input_t in = {INPUT_TICK, end, {NULL, 0}, NULL};
+  if (end > agent.last_input_ms) (void)feed(&in);
+  in.kind = INPUT_FINISH;
+  in.t_ms = agent.last_input_ms;
+  unsigned attempts = swap_attempts_count;
+  (void)feed(&in); /* at a boundary, the swap is carried out in there */
+  if (!swap.on_trial && swap.state == UPDATE_PENDING) carry_out_swap();
+  if (swap_attempts_count != attempts) {
+    in.t_ms = agent.last_input_ms;
+    (void)feed(&in);
+  }
   agent.state = AGENT_STOPPED;
   (void)cancel_update(); /* handed over after apply_update above: it comes too late */
+  /* one that came during a probation still running: it stays staged (the port keeps it) */
   if (transition(&swap.state, UPDATE_PENDING, UPDATE_FREE))
     swap_outcome(MT_AGENT_SWAP_REFUSED, "the agent stopped before the swap");
   /* A poster that checked the state just before the stop may still have queued an event. */
@@ -442,22 +494,16 @@ unsigned mt_agent_step(uint32_t wait_ticks) {
     apply_update();
     return MT_AGENT_OK;
   }
-  if (swap.state == UPDATE_PENDING && swap.unqueued) {
-    take_queued();
-    carry_out_swap();
-    return MT_AGENT_OK;
-  }
   mt_agent_event_t event;
   unsigned status = mt_os_receive(&event, wait_ticks);
   int64_t now = now_ms();
   pass_losses(); /* before the input: a message it makes carries them */
-  take_rejected();
   if (status == 0) {
     handle(&event, now);
   } else {
-    (void)give(INPUT_TICK, not_before_last(now), NULL); /* none came: time passes */
+    input_t in = {INPUT_TICK, not_before_last(now), {NULL, 0}, NULL};
+    (void)feed(&in); /* none came: time passes */
   }
-  end_trial();
   if (agent.state == AGENT_STOPPING) { /* woken by mt_agent_stop: no need to wait another turn */
     finish();
     return MT_AGENT_STOPPED;
@@ -644,49 +690,71 @@ static int report_facts(const mt_agent_swap_t *r, const char *result, const char
     st = drain();
     if (st == MT_OK) st = mt_report_update(&agent.core, update_record, j.len);
   }
+  if (st == MT_OK) return 1;
+  if (st == MT_SKIPPED) {
+    static const char waits[] = "an AgentUpdate record waits";
+    const char *why = "";
+    size_t n = 0;
+    (void)mt_last_error(&agent.core, &why, &n);
+    return n == sizeof waits - 1 && memcmp(why, waits, n) == 0 ? 0 : -1;
+  }
   faulted(st); /* a trap here on probation rolls back too */
-  return st == MT_OK;
+  return st == MT_ERR_TRAP || st == MT_ERR_ENGINE ? 0 : -1;
 }
 
-/* A swap's record: the core is fresh or just sent everything, so it takes it. */
-static void report_update(const char *result, const char *reason) {
-  if (!report_facts(&swap.request, result, reason)) stats.updates_unreported++;
-}
-
-/* The oldest delivery refusal waiting, into the running core (it stays if a record waits there). */
-static void take_rejected(void) {
-  if (rejected_count == 0u || rejected_filling) return;
-  unsigned at = rejected_head;
-  if (!report_facts(&rejected[at].facts, "rejected", rejected[at].reason)) return;
+/* Queues an AgentUpdate record (any thread); 0 when there is no room (counted). */
+static int queue_record(const mt_agent_swap_t *facts, const char *result, const char *reason) {
   unsigned posture = mt_os_lock();
-  rejected_head = (rejected_head + 1u) % REJECTED_WAITING;
-  rejected_count--;
+  unsigned full = records_count == RECORDS_WAITING;
+  unsigned at = (records_head + records_count) % RECORDS_WAITING;
+  if (!full) {
+    records_count++;
+    records[at].ready = 0;
+  }
   mt_os_unlock(posture);
+  if (full) {
+    count_shared(&stats.updates_unreported);
+    return 0;
+  }
+  records[at].facts = *facts;
+  records[at].result = result;
+  size_t n = reason != NULL ? strlen(reason) : 0;
+  if (n >= sizeof records[at].reason) n = sizeof records[at].reason - 1;
+  if (n > 0) memcpy(records[at].reason, reason, n);
+  records[at].reason[n] = '\0';
+  records[at].ready = reason != NULL ? 1u : 2u; /* 2: no reason (applied) */
+  return 1;
+}
+
+/* Hands waiting records to the core, oldest first, while it takes them (a record it refuses
+ * for good is counted and not offered again; one it cannot take yet waits). */
+static void offer_records(void) {
+  while (records_count > 0u && records[records_head].ready != 0u) {
+    unsigned at = records_head;
+    int taken = report_facts(&records[at].facts, records[at].result,
+                             records[at].ready == 1u ? records[at].reason : NULL);
+    if (taken == 0) return;
+    if (taken < 0) count_shared(&stats.updates_unreported);
+    unsigned posture = mt_os_lock();
+    records[at].ready = 0;
+    records_head = (records_head + 1u) % RECORDS_WAITING;
+    records_count--;
+    mt_os_unlock(posture);
+  }
+}
+
+/* A swap's outcome: its record into the running core (after those waiting), and the hooks. */
+static void swap_done(unsigned result, const char *record_result, const char *reason) {
+  (void)queue_record(&swap.current, record_result, reason);
+  offer_records();
+  swap_outcome(result, reason != NULL ? reason : "");
 }
 
 unsigned mt_agent_report_rejected(const mt_agent_swap_t *facts, const char *reason) {
   if (facts == NULL || reason == NULL) return MT_AGENT_NULL;
   if (agent.state == AGENT_IDLE) return MT_AGENT_NOT_STARTED;
   if (agent.state != AGENT_RUNNING) return MT_AGENT_STOPPED;
-  unsigned posture = mt_os_lock();
-  unsigned full = rejected_count == REJECTED_WAITING || rejected_filling;
-  unsigned at = (rejected_head + rejected_count) % REJECTED_WAITING;
-  if (!full) rejected_filling = 1;
-  mt_os_unlock(posture);
-  if (full) {
-    count_shared(&stats.updates_unreported);
-    return MT_AGENT_PENDING;
-  }
-  rejected[at].facts = *facts;
-  size_t n = strlen(reason);
-  if (n >= sizeof rejected[at].reason) n = sizeof rejected[at].reason - 1;
-  memcpy(rejected[at].reason, reason, n);
-  rejected[at].reason[n] = '\0';
-  posture = mt_os_lock();
-  rejected_count++;
-  rejected_filling = 0;
-  mt_os_unlock(posture);
-  return MT_AGENT_OK;
+  return queue_record(facts, "rejected", reason) ? MT_AGENT_OK : MT_AGENT_PENDING;
 }
 
 /* The self-test's output, hashed as it is drained (each JSON message followed by '\n'). */
@@ -725,6 +793,65 @@ static const char *self_test(const uint8_t expected[32]) {
   return NULL;
 }
 
+/* An unsigned LEB128 of the blob at *at (at most 32 bits); 0 past its end. */
+static uint32_t leb_u32(const uint8_t *b, size_t size, size_t *at) {
+  uint32_t v = 0;
+  for (unsigned shift = 0; *at < size && shift < 35; shift += 7) {
+    uint8_t byte = b[(*at)++];
+    v |= (uint32_t)(byte & 0x7fu) << shift;
+    if ((byte & 0x80u) == 0) return v;
+  }
+  return 0;
+}
+
+/* The pages of linear memory the blob declares (its memory section's minimum: V8's memory at
+ * instantiation, which never grows); 0 when it declares none. */
+static uint32_t blob_memory_pages(const uint8_t *b, size_t size) {
+  size_t at = 8; /* magic and version */
+  while (at < size) {
+    uint8_t id = b[at++];
+    uint32_t length = leb_u32(b, size, &at);
+    if (length > size - at) return 0;
+    if (id == 5) { /* memory: a count, then each one's limits (flags, minimum[, maximum]) */
+      size_t m = at;
+      if (leb_u32(b, size, &m) == 0 || m >= size) return 0;
+      m++; /* flags */
+      return leb_u32(b, size, &m);
+    }
+    at += length;
+  }
+  return 0;
+}
+
+/* The loaded new blob against its manifest, as V8's swap checks it: NULL, or the reason. */
+static char check_reason[96];
+static const char *check_manifest(const mt_agent_swap_t *r) {
+  json_t j = {check_reason, sizeof check_reason, 0};
+  int32_t abi = 0;
+  if (!mt_engine_call(&agent.core, MT_FN_ABI_VERSION, 0, 0, &abi))
+    return "the new core does not load";
+  if ((uint32_t)abi != r->abi_version) {
+    json_raw(&j, "wrong ABI: the blob reports ");
+    json_uint(&j, (uint32_t)abi);
+    json_raw(&j, ", the manifest says ");
+    json_uint(&j, r->abi_version);
+    return check_reason;
+  }
+  const char *profile =
+      blob_memory_pages(r->engine.blob, r->engine.blob_size) == 1u ? "rtos" : "linux";
+  if (strncmp(profile, r->profile, sizeof r->profile) != 0) {
+    json_raw(&j, "wrong profile: the blob is a ");
+    json_raw(&j, profile);
+    json_raw(&j, " blob, the manifest says ");
+    char named[sizeof r->profile + 1];
+    memcpy(named, r->profile, sizeof r->profile);
+    named[sizeof r->profile] = '\0';
+    json_raw(&j, named);
+    return check_reason;
+  }
+  return NULL;
+}
+
 /* Why a load_live failed, for the AgentUpdate record. */
 static char live_reason[160];
 
@@ -739,8 +866,8 @@ static void live_refused(const char *what) {
 }
 
 /* Unloads whatever core there is and loads `engine` to continue the run: agent id, format, the
- * configuration, every update accepted since (merged, so all of them, in order), then the
- * carry-over record. 0, or 1 with live_reason. */
+ * configuration, every update and configuration line accepted since (merged, so all of them,
+ * in order), then the carry-over record. 0, or 1 with live_reason. */
 static unsigned load_live(const mt_config_t *engine) {
   (void)mt_unload(&agent.core);
   agent.loaded = 0;
@@ -755,12 +882,7 @@ static unsigned load_live(const mt_config_t *engine) {
     }
     return 1;
   }
-  const uint8_t *journal = agent.config.journal;
-  for (size_t at = 0; at + 2 <= journal_used;) {
-    size_t length = (size_t)journal[at] | ((size_t)journal[at + 1] << 8);
-    reapply((const char *)&journal[at + 2], length);
-    at += 2 + length;
-  }
+  reapply_journal();
   if (mt_state_restore(&agent.core, state_record, state_record_length) != MT_OK) {
     live_refused("the new core refuses the carried-over state: ");
     return 1;
@@ -769,7 +891,7 @@ static unsigned load_live(const mt_config_t *engine) {
 }
 
 /* A checkpoint: what the core holds is sent, and its state saved (the previous blob would go
- * on from there). */
+ * on from there); the probation journal starts again. 1, or 0 when it failed (trapped). */
 static int checkpoint(void) {
   /* saved aside: a trap in between re-initialised the core, whose fresh state must not replace
      the last good checkpoint (its event numbers would start again) */
@@ -780,7 +902,88 @@ static int checkpoint(void) {
     return 0;
   memcpy(state_record, saving, length);
   state_record_length = length;
+  swap.trial_used = 0;
   return 1;
+}
+
+/* ---- the probation journal (agent.config.trial_inputs) ---- */
+
+/* An entry: kind, a flag (1: a line only measured, its length in place of the time), the
+ * payload's length (2 bytes), the time (8 bytes), then the payload. */
+#define TRIAL_MEASURED 1u
+
+static void put_le(uint8_t *p, uint64_t v, unsigned n) {
+  for (unsigned i = 0; i < n; i++) p[i] = (uint8_t)(v >> (8u * i));
+}
+
+static uint64_t get_le(const uint8_t *p, unsigned n) {
+  uint64_t v = 0;
+  for (unsigned i = n; i > 0; i--) v = v << 8 | p[i - 1];
+  return v;
+}
+
+/* The payload an input keeps: a line's or a configuration's text (none for a line longer than
+ * the update buffer: only its length), a connection's event, nothing for a tick or the finish. */
+static size_t trial_payload(const input_t *in, const void **bytes, unsigned *flags) {
+  *flags = 0;
+  *bytes = NULL;
+  if (in->kind == INPUT_CONNECTION) {
+    *bytes = in->packet;
+    return sizeof *in->packet;
+  }
+  if (in->kind == INPUT_LINE && in->text.length > agent.config.update_bytes) {
+    *flags = TRIAL_MEASURED;
+    return 0;
+  }
+  if (in->kind == INPUT_LINE || in->kind == INPUT_CONFIGURE) {
+    *bytes = in->text.text;
+    return in->text.length;
+  }
+  return 0;
+}
+
+/* Keeps an input (the caller made room: it fits). */
+static void trial_keep(const input_t *in) {
+  const void *bytes;
+  unsigned flags;
+  size_t n = trial_payload(in, &bytes, &flags);
+  uint8_t *e = agent.config.trial_inputs + swap.trial_used;
+  e[0] = (uint8_t)in->kind;
+  e[1] = (uint8_t)flags;
+  put_le(e + 2, n, 2);
+  put_le(e + 4, flags == TRIAL_MEASURED ? (uint64_t)in->text.length : (uint64_t)in->t_ms, 8);
+  if (n > 0) memcpy(e + MT_AGENT_TRIAL_ENTRY_HEADER, bytes, n);
+  swap.trial_used += MT_AGENT_TRIAL_ENTRY_HEADER + n;
+}
+
+/* Gives every kept input again, in order, to the core now running (the previous one); the
+ * status of the last one. */
+static mt_status_t trial_refeed(void) {
+  mt_status_t st = MT_OK;
+  size_t used = swap.trial_used;
+  swap.trial_used = 0;
+  agent.last_chunks = 0; /* nothing given again: no boundary (V8: the record reset it) */
+  for (size_t at = 0; at + MT_AGENT_TRIAL_ENTRY_HEADER <= used;) {
+    const uint8_t *e = agent.config.trial_inputs + at;
+    size_t n = (size_t)get_le(e + 2, 2);
+    uint64_t t = get_le(e + 4, 8);
+    mt_packet_conn packet;
+    input_t in = {
+        (input_kind)e[0], (int64_t)t, {(const char *)e + MT_AGENT_TRIAL_ENTRY_HEADER, n}, &packet};
+    if (in.kind == INPUT_CONNECTION)
+      memcpy(&packet, e + MT_AGENT_TRIAL_ENTRY_HEADER, sizeof packet);
+    if (e[1] == TRIAL_MEASURED) { /* a line the core only measures: its bytes are not read */
+      in.t_ms = agent.last_input_ms;
+      in.text.text = agent.config.update;
+      in.text.length = (size_t)t;
+    } else if (in.kind == INPUT_LINE) {
+      in.t_ms = agent.last_input_ms; /* a line carries its own time */
+    }
+    st = give_input(&in);
+    stats.trial_refed++;
+    at += MT_AGENT_TRIAL_ENTRY_HEADER + n;
+  }
+  return st;
 }
 
 /* The previous blob again, from the last checkpoint; `why` in the AgentUpdate record. */
@@ -788,91 +991,152 @@ static void roll_back(const char *why) {
   swap.on_trial = 0;
   swap.trapped = 0;
   if (load_live(&swap.previous) != 0) stats.faults++; /* the blob that ran before */
-  report_update("rolledBack", why);
-  swap_outcome(MT_AGENT_SWAP_ROLLED_BACK, why);
+  swap_done(MT_AGENT_SWAP_ROLLED_BACK, "rolledBack", why);
 }
 
-/* The swap requested by mt_agent_swap, if one is pending (docs/UPDATE.md, "On a device"). */
+/* A trap on probation: the previous core from the last checkpoint, then the inputs since. */
+static mt_status_t roll_back_and_refeed(void) {
+  roll_back("the new core trapped within 2 windows of the swap");
+  return trial_refeed();
+}
+
+/* One input on probation (host/update/swap.ts's onProbation): kept, given, and at a window
+ * boundary a checkpoint; a trap rolls back and gives the kept inputs to the previous core. */
+static mt_status_t on_probation(const input_t *in) {
+  const void *bytes;
+  unsigned flags;
+  size_t cost = MT_AGENT_TRIAL_ENTRY_HEADER + trial_payload(in, &bytes, &flags);
+  size_t capacity = agent.config.trial_inputs_bytes;
+  if (swap.trial_used > 0 && swap.trial_used + cost > capacity) {
+    /* full: a checkpoint first (an early window end, not one of the trial's boundaries) */
+    if (!checkpoint()) {
+      (void)roll_back_and_refeed();
+      return give_input(in);
+    }
+    stats.trial_checkpoints++;
+  }
+  if (cost <= capacity) trial_keep(in); /* else given after a checkpoint, not kept */
+  mt_status_t st = give_input(in);
+  if (swap.trapped) return roll_back_and_refeed();
+  if (agent.last_chunks == 0) return st;
+  /* a window boundary: the boundary's messages left, then the checkpoint */
+  if (!checkpoint()) return roll_back_and_refeed();
+  if (--swap.trial_left == 0) {
+    swap.on_trial = 0;
+    swap_outcome(MT_AGENT_SWAP_CONFIRMED, "");
+  }
+  return st;
+}
+
+/* Whether an accepted line is a configuration line (its top-level "kind" is "config"), as
+ * V8's replay tells: such a line is applied again to every core that follows. */
+static int is_config_line(const char *p, size_t n) {
+  static const char kind[] = "\"kind\"", config[] = "\"config\"";
+  int depth = 0, is_config = 0, key = 1;
+  for (size_t i = 0; i < n; i++) {
+    char c = p[i];
+    if (c == '"') {
+      size_t end = i + 1;
+      while (end < n && p[end] != '"') end += p[end] == '\\' ? 2 : 1;
+      if (end >= n) return 0;
+      if (depth == 1 && key && end - i + 1 == sizeof kind - 1 &&
+          memcmp(p + i, kind, sizeof kind - 1) == 0) {
+        size_t v = end + 1;
+        while (v < n &&
+               (p[v] == ' ' || p[v] == '\t' || p[v] == '\r' || p[v] == '\n' || p[v] == ':'))
+          v++;
+        is_config = n - v >= sizeof config - 1 && memcmp(p + v, config, sizeof config - 1) == 0;
+      }
+      i = end;
+    } else if (c == '{' || c == '[') {
+      depth++;
+      key = c == '{';
+    } else if (c == '}' || c == ']') {
+      depth--;
+      key = 0;
+    } else if (c == ',') {
+      key = 1;
+    } else if (c == ':') {
+      key = 0;
+    }
+  }
+  return is_config;
+}
+
+/*
+ * One input through the swap's rules (host/update/swap.ts's UpdatableCore.call): the waiting
+ * records first; on probation kept and checkpointed; a configuration accepted is kept for the
+ * cores that follow; after a window boundary outside a probation, a staged swap is carried out.
+ */
+static mt_status_t feed(const input_t *in) {
+  offer_records();
+  if (swap.on_trial && swap.trapped) (void)roll_back_and_refeed(); /* a trap offering a record */
+  mt_status_t st = swap.on_trial ? on_probation(in) : give_input(in);
+  if (st == MT_OK && in->kind == INPUT_CONFIGURE) {
+    journal_append(in->text.text, in->text.length);
+  } else if (st == MT_OK && in->kind == INPUT_LINE &&
+             in->text.length <= agent.config.update_bytes &&
+             is_config_line(in->text.text, in->text.length)) {
+    journal_append(in->text.text, in->text.length);
+  }
+  if (!swap.on_trial && swap.state == UPDATE_PENDING && agent.last_chunks > 0) carry_out_swap();
+  offer_records();
+  return st;
+}
+
+/* The swap staged by mt_agent_swap (docs/UPDATE.md, "Installing: the swap", steps 3 to 7). */
 static void carry_out_swap(void) {
   if (!transition(&swap.state, UPDATE_PENDING, UPDATE_APPLYING)) return;
-  swap.unqueued = 0;
+  swap.current = swap.request;
+  swap.state = UPDATE_FREE; /* another may be staged now: it waits for this one's probation */
+  swap_attempts_count++;
   /* The ahead-of-time engine's blob is code in flash: there is nothing to unload or load. */
   if (mt_heap_peak() == 0) {
     static const char aot[] =
         "this image runs its core ahead of time (compiled in): it cannot load another blob";
-    report_update("rejected", aot);
-    swap_outcome(MT_AGENT_SWAP_REFUSED, aot);
-    swap.state = UPDATE_FREE;
+    swap_done(MT_AGENT_SWAP_REFUSED, "rejected", aot);
     return;
   }
   /* Send, then swap: everything the old core holds leaves first, then its state is saved. */
   pass_losses();
-  int64_t end = not_before_last(now_ms());
-  if (end > agent.last_input_ms) (void)give(INPUT_TICK, end, NULL);
   if (!checkpoint()) {
     static const char unsaved[] = "the running core cannot save its state";
-    report_update("rejected", unsaved);
-    swap_outcome(MT_AGENT_SWAP_REFUSED, unsaved);
-    swap.state = UPDATE_FREE;
+    swap_done(MT_AGENT_SWAP_REFUSED, "rejected", unsaved);
     return;
   }
   swap.previous = agent.config.engine;
   const mt_agent_update_hooks_t *h = agent.config.update_hooks;
   const char *unpersisted = h->swapping != NULL ? h->swapping(h->context) : NULL;
   if (unpersisted != NULL) { /* the old core is still loaded: it runs on */
-    report_update("rejected", unpersisted);
-    swap_outcome(MT_AGENT_SWAP_REFUSED, unpersisted);
-    swap.state = UPDATE_FREE;
+    swap_done(MT_AGENT_SWAP_REFUSED, "rejected", unpersisted);
     return;
   }
 
-  /* The new blob alone: loaded, self-tested, unloaded, then loaded to continue the run. */
+  /* The new blob alone: loaded, checked against its manifest, self-tested, unloaded, then
+     loaded to continue the run (V8's order: load, ABI, profile, self-test). */
   const char *why = NULL;
   (void)mt_unload(&agent.core);
   agent.loaded = 0;
-  if (mt_init(&agent.core, &swap.request.engine) != MT_OK) {
+  if (mt_init(&agent.core, &swap.current.engine) != MT_OK) {
     why = "the new core does not load";
   } else {
-    why = self_test(swap.request.self_test_sha256);
+    why = check_manifest(&swap.current);
+    if (why == NULL) why = self_test(swap.current.self_test_sha256);
   }
-  if (why == NULL && load_live(&swap.request.engine) != 0) why = live_reason;
+  if (why == NULL && load_live(&swap.current.engine) != 0) why = live_reason;
   if (why != NULL) {
     roll_back(why);
-    swap.state = UPDATE_FREE;
     return;
   }
   swap.on_trial = 1; /* before its record: a trap taking it rolls back */
+  swap.trapped = 0;
   swap.trial_left = h->trial_windows;
-  report_update("applied", NULL);
-  swap.boundary = 0;
-  swap_outcome(MT_AGENT_SWAP_APPLIED, "");
-  end_trial();
-}
-
-/* After each turn on probation: a trap rolls back from the last checkpoint; each window
- * boundary (a message left) is a checkpoint; after trial_windows of them the trial is over. */
-static void end_trial(void) {
-  if (!swap.on_trial) return;
-  if (swap.trapped) {
-    roll_back("the new core trapped within 2 windows of the swap");
-  } else if (swap.trial_left == 0) {
+  swap.trial_used = 0;
+  swap_done(MT_AGENT_SWAP_APPLIED, "applied", NULL);
+  if (swap.trial_left == 0 && swap.on_trial) { /* no probation asked for */
     swap.on_trial = 0;
     swap_outcome(MT_AGENT_SWAP_CONFIRMED, "");
-  } else if (swap.boundary) {
-    if (checkpoint()) swap.trial_left--;
-    swap.boundary = 0; /* what the checkpoint itself sent is not a window boundary */
-    if (swap.trapped) {
-      roll_back("the new core trapped within 2 windows of the swap");
-    } else if (swap.trial_left == 0) {
-      swap.on_trial = 0;
-      swap_outcome(MT_AGENT_SWAP_CONFIRMED, "");
-    } else {
-      return;
-    }
-  } else {
-    return;
   }
-  swap.state = UPDATE_FREE;
 }
 
 unsigned mt_agent_swap(const mt_agent_swap_t *request) {
@@ -881,13 +1145,12 @@ unsigned mt_agent_swap(const mt_agent_swap_t *request) {
   if (agent.state != AGENT_RUNNING) return MT_AGENT_STOPPED;
   const mt_agent_update_hooks_t *h = agent.config.update_hooks;
   if (h == NULL || h->sha256_begin == NULL || h->sha256_add == NULL || h->sha256_end == NULL ||
-      h->self_test == NULL)
+      h->self_test == NULL || agent.config.trial_inputs == NULL ||
+      agent.config.trial_inputs_bytes < MT_AGENT_TRIAL_ENTRY_HEADER + sizeof(mt_packet_conn))
     return MT_AGENT_BAD_CONFIG;
   if (!transition(&swap.state, UPDATE_FREE, UPDATE_FILLING)) return MT_AGENT_PENDING;
   swap.request = *request;
-  swap.unqueued = 0;
-  swap.state = UPDATE_PENDING;
-  if (enqueue(NULL, KIND_WAKE) != 0) swap.unqueued = 1;
+  swap.state = UPDATE_PENDING; /* carried out at the first window boundary from now */
   return MT_AGENT_OK;
 }
 

@@ -38,16 +38,29 @@ typedef struct mt_agent_event {
 } mt_agent_event_t;
 
 /* A core update's swap (issue 21, docs/UPDATE.md): a verified blob (ports/common/mt_update.h
- * staged it) replaces the running one at the agent's next turn, in queue order. */
+ * staged it) replaces the running one at the first window boundary after the request. */
 typedef struct mt_agent_swap {
   mt_config_t engine;           /* the new blob, read in place (a slot); its memory limit */
   uint8_t self_test_sha256[32]; /* the manifest's digest of the self-test's output */
+  uint32_t abi_version;         /* the manifest's: the blob's mt_abi_version() must say it */
+  char profile[8]; /* the manifest's, "rtos" or "linux": the blob's memory must be it */
   /* For the AgentUpdate record (docs/FORMATS.md): the running blob's and the package's. */
   char from_version[68];
   char to_version[68];
   uint64_t from_sequence;
   uint64_t to_sequence;
 } mt_agent_swap_t;
+
+/* The probation journal (docs/UPDATE.md, "The probation journal"): every input given to a new
+ * core since its last checkpoint, to give it again to the previous core if the new one traps.
+ * An entry costs MT_AGENT_TRIAL_ENTRY_HEADER bytes plus its payload (a line's or a
+ * configuration's text; a connection's fixed record; a tick or the finish: none). An input that
+ * would not fit takes a checkpoint first. host/update/swap.ts has the same rule and numbers
+ * (TRIAL_ENTRY_HEADER, TRIAL_JOURNAL_BYTES), so a replay checkpoints where the device does. */
+#define MT_AGENT_TRIAL_ENTRY_HEADER 12u
+#ifndef MT_AGENT_TRIAL_JOURNAL_BYTES
+#define MT_AGENT_TRIAL_JOURNAL_BYTES 2048u
+#endif
 
 /* How a swap ended (mt_agent_update_hooks_t.outcome). */
 #define MT_AGENT_SWAP_APPLIED 0u     /* the new blob runs, on trial */
@@ -87,11 +100,16 @@ typedef struct mt_agent_config {
   unsigned message_format;   /* mt_format_t */
   char *update;              /* update_bytes + 1: the pending update or trace line */
   size_t update_bytes;
-  uint8_t *journal; /* accepted updates (2-byte length, then the JSON), for recovery */
+  uint8_t *journal; /* accepted updates and configuration lines (2-byte length, then the JSON),
+                       for recovery and a core swap */
   size_t journal_bytes;
   char *reason; /* the latest update's verdict reason, NUL-terminated */
   size_t reason_bytes;
   const mt_agent_update_hooks_t *update_hooks; /* optional: core updates (mt_agent_swap) */
+  /* With update_hooks: the probation journal (MT_AGENT_TRIAL_JOURNAL_BYTES; at least
+     MT_AGENT_TRIAL_ENTRY_HEADER + sizeof(mt_packet_conn)), owned by the agent while it runs. */
+  uint8_t *trial_inputs;
+  size_t trial_inputs_bytes;
 } mt_agent_config_t;
 
 typedef struct mt_agent_stats {
@@ -110,7 +128,10 @@ typedef struct mt_agent_stats {
   uint32_t lines_rejected;     /* ... the core refused (or faulted on) */
   uint32_t losses_reported;    /* transport losses (mt_agent_report_loss) given to the core */
   uint32_t losses_unreported;  /* ... a core without mt_report_loss could not take */
-  uint32_t updates_unreported; /* AgentUpdate records the core could not take (one waited) */
+  uint32_t updates_unreported; /* AgentUpdate records that found no room (queue full, refused) */
+  uint32_t trial_checkpoints;  /* early checkpoints on probation: the next input did not fit in
+                                  the probation journal (not one of the trial's boundaries) */
+  uint32_t trial_refed;        /* inputs given again to the previous core after a rollback */
 } mt_agent_stats_t;
 
 /* NULL config: the port found it invalid (MT_AGENT_BAD_CONFIG, unless already started). */
@@ -123,21 +144,25 @@ unsigned mt_agent_result(char *reason, size_t reason_size);
  * gives them to the core before its next input (mt_report_loss, MT_LOSS_TRANSPORT) and the next
  * message that leaves carries them. MT_AGENT_OK, MT_AGENT_NOT_STARTED, MT_AGENT_STOPPED. */
 unsigned mt_agent_report_loss(uint32_t messages);
-/* Swaps the core for swap->engine at the agent's next turn, in queue order (any thread): what
- * the old core holds is sent first and its state saved (mt_state_save), the old blob is
- * unloaded, the new one loaded (never both: mt_unload), run through the self-test (its output's
- * SHA-256 must be swap->self_test_sha256), unloaded, loaded again with the agent id, format and
- * configuration (the start one, then every update accepted since) and the saved state, and goes
- * live on probation (a checkpoint at each of its first trial_windows window boundaries). Any
- * failure (load, heap too small, self-test, configuration, state, a trap on probation) loads the
- * previous blob again from the last checkpoint. An AgentUpdate record (applied, rolledBack or
+/* Stages swap->engine (any thread); the agent swaps it in at the first window boundary after
+ * (an input whose call sent a message, once drained; or at the stop, after mt_finish), never
+ * during another swap's probation (it waits for its end). Then, as host/update/swap.ts does:
+ * what the old core holds is sent (mt_finish, drained) and its state saved (mt_state_save), the
+ * old blob is unloaded, the new one loaded (never both: mt_unload), its mt_abi_version() and
+ * memory compared with swap->abi_version and swap->profile, run through the self-test (its
+ * output's SHA-256 must be swap->self_test_sha256), unloaded, loaded again with the agent id,
+ * format and configuration (the start one, then every update and configuration line accepted
+ * since) and the saved state, and goes live on probation: at each of its first trial_windows
+ * window boundaries a checkpoint; the inputs since the last one kept in trial_inputs. Any
+ * failure loads the previous blob again from the last checkpoint; after a trap on probation the
+ * kept inputs are given to it again, in order. An AgentUpdate record (applied, rolledBack or
  * rejected, with the reason of docs/UPDATE.md) goes out with the next message; the outcome also
- * goes to the hooks. MT_AGENT_OK, MT_AGENT_PENDING (a swap is waiting or on trial),
- * MT_AGENT_BAD_CONFIG (no update_hooks), MT_AGENT_NOT_STARTED, MT_AGENT_STOPPED, MT_AGENT_NULL. */
+ * goes to the hooks. MT_AGENT_OK, MT_AGENT_PENDING (another swap is staged), MT_AGENT_BAD_CONFIG
+ * (no update_hooks or trial_inputs), MT_AGENT_NOT_STARTED, MT_AGENT_STOPPED, MT_AGENT_NULL. */
 unsigned mt_agent_swap(const mt_agent_swap_t *swap);
 /* A package refused at delivery (docs/UPDATE.md, step 1), from any thread: an AgentUpdate record
  * `rejected` with `reason` (its versions and sequences from `facts`; the engine is not read) goes
- * out with the next message. MT_AGENT_OK, MT_AGENT_PENDING (one waits), MT_AGENT_NOT_STARTED,
+ * out with the next message. MT_AGENT_OK, MT_AGENT_PENDING (no room: counted), MT_AGENT_NOT_STARTED,
  * MT_AGENT_STOPPED, MT_AGENT_NULL. */
 unsigned mt_agent_report_rejected(const mt_agent_swap_t *facts, const char *reason);
 unsigned mt_agent_stop(uint32_t wait_ticks);

@@ -105,7 +105,8 @@ typedef struct MT_TX_CONFIG_STRUCT {
 
 /* The agent's counters (ports/common/mt_agent.h: posted, dropped, ingested, rejected, messages,
  * faults, updates_applied, updates_rejected, updates_forgotten, lines_accepted, lines_rejected,
- * losses_reported, losses_unreported; each a uint32_t). losses_* count mt_tx_report_loss. updates_* count mt_tx_configure, lines_* mt_tx_post_line; dropped counts
+ * losses_reported, losses_unreported, updates_unreported, trial_checkpoints, trial_refed; each a
+ * uint32_t; the last three are core updates': microtally_threadx_update.h). losses_* count mt_tx_report_loss. updates_* count mt_tx_configure, lines_* mt_tx_post_line; dropped counts
  * events refused (queue full: a post never blocks; agent not started or stopped) and those that
  * raced mt_tx_stop; updates_forgotten, accepted updates dropped from the journal re-applied
  * after a fault (MT_TX_CONFIG_JOURNAL_BYTES too small): a fault would then lose their keys. */

@@ -20,6 +20,8 @@ static TX_SEMAPHORE lock; /* a binary semaphore: ThreadX mutexes are not in ever
 static UINT opened;
 static mt_update_sha256_t self_test_hash;
 static mt_agent_update_hooks_t hooks;
+/* The probation journal (mt_agent.h): the inputs since a new core's last checkpoint. */
+static uint8_t trial_inputs[MT_AGENT_TRIAL_JOURNAL_BYTES];
 static UINT verdict;
 static CHAR verdict_reason[160];
 
@@ -110,6 +112,8 @@ static void on_start(mt_agent_config_t *agent) {
     agent->engine.blob_size = length;
   }
   agent->update_hooks = &hooks;
+  agent->trial_inputs = trial_inputs;
+  agent->trial_inputs_bytes = sizeof trial_inputs;
 }
 
 /* mt_tx_start, once the agent runs: the package dropped at open becomes a `rejected` record. */
@@ -218,6 +222,9 @@ UINT mt_tx_update_commit(VOID) {
     request.engine.blob_size = staged.blob_size;
     request.engine.memory_limit = MT_TX_UPDATE_MEMORY_LIMIT; /* the device's budget */
     memcpy(request.self_test_sha256, staged.self_test_sha256, 32);
+    /* the manifest's (delivery checked them against this device's): the swap compares the blob */
+    request.abi_version = update.manifest.abi_version;
+    memcpy(request.profile, update.manifest.profile, sizeof request.profile);
     const mt_update_image_t *running = &update.state.running;
     /* the built-in blob has no manifest: the version the firmware names for it */
     snprintf(request.from_version, sizeof request.from_version, "%s",
@@ -228,7 +235,7 @@ UINT mt_tx_update_commit(VOID) {
     request.to_sequence = staged.sequence;
     unsigned agent_status = mt_agent_swap(&request);
     if (agent_status == MT_AGENT_OK) {
-      set_verdict(MT_TX_PENDING, "the swap waits for the agent's next turn");
+      set_verdict(MT_TX_PENDING, "the swap waits for the next window boundary");
       status = MT_TX_PENDING;
     } else {
       (void)mt_update_discard(&update, "the agent could not take the swap");

@@ -1,7 +1,8 @@
 /*
  * Core updates on ThreadX (issue 21, docs/UPDATE.md): a signed package from any transport (a
  * direct method, a file, a serial line) streamed into a staging slot, verified with NetX Duo's
- * nx_crypto against the public key built in, then swapped in by the agent at its next turn.
+ * nx_crypto against the public key built in, then swapped in by the agent at the next window
+ * boundary (its probation journal: MT_AGENT_TRIAL_JOURNAL_BYTES of static RAM here).
  * Link microtally_threadx_update.c, ../common/mt_update.c, ../common/mt_update_nx_crypto.c and
  * NetX Duo's crypto library. Storage is the application's (mt_update.h: two slots it can erase,
  * write and read in place, and a small state record it replaces atomically).

@@ -129,6 +129,7 @@ static void discard(void *c, const uint8_t *b, size_t n, unsigned where) {
 
 static char update_text[1025], reason[160];
 static uint8_t journal[512];
+static uint8_t trial_inputs[MT_AGENT_TRIAL_JOURNAL_BYTES];
 static mt_agent_update_hooks_t hooks = {NULL,  self_test, 0,         h_begin, h_add,
                                         h_end, NULL,      h_outcome, 0};
 
@@ -201,18 +202,31 @@ int main(void) {
   config.reason = reason;
   config.reason_bytes = sizeof reason;
   config.update_hooks = &hooks;
+  config.trial_inputs = trial_inputs;
+  config.trial_inputs_bytes = sizeof trial_inputs;
   if (mt_agent_start(&config) != 0) return fail("mt_agent_start");
   size_t one_core = mt_heap_peak();
   mt_update_image_t staged;
   if (!mt_update_staged(&u, &staged)) return fail("nothing staged");
   mt_agent_swap_t request;
+  memset(&request, 0, sizeof request);
+  request.abi_version = u.manifest.abi_version;
+  memcpy(request.profile, u.manifest.profile, sizeof request.profile);
   request.engine.blob = slots[staged.slot];
   request.engine.blob_size = staged.blob_size;
   request.engine.memory_limit = microtally_rtos_memory_end;
   memcpy(request.self_test_sha256, staged.self_test_sha256, 32);
   if (mt_agent_swap(&request) != 0) return fail("mt_agent_swap");
-  uint64_t swap = board_clock_ticks();
+  /* the swap comes at the first window boundary: an event, then a line whose time ends its window */
+  static const mt_packet_conn event = {
+      {10, 0, 0, 2},     {192, 0, 0, 7}, 40000, 443, 60, MT_PACKET_TCP, MT_PACKET_OUT, 4,
+      MT_PACKET_APP_NONE};
+  static const char tick[] = "{\"kind\":\"tick\",\"t\":1700000060000}";
+  if (mt_agent_post_connection(&event) != 0) return fail("mt_agent_post_connection");
   (void)mt_agent_step(0);
+  if (mt_agent_post_line(tick, sizeof tick - 1) != 0) return fail("mt_agent_post_line");
+  uint64_t swap = board_clock_ticks();
+  (void)mt_agent_step(0); /* the line: its window leaves, then the swap */
   swap = board_clock_ticks() - swap;
   if (outcome != MT_AGENT_SWAP_CONFIRMED && outcome != MT_AGENT_SWAP_APPLIED)
     return fail(outcome_reason);
@@ -229,6 +243,8 @@ int main(void) {
   board_put_number(&board_out, ticks * INSTRUCTIONS_PER_TICK);
   board_put_text(&board_out, ",\"contextBytes\":");
   board_put_number(&board_out, sizeof u);
+  board_put_text(&board_out, ",\"trialJournalBytes\":");
+  board_put_number(&board_out, sizeof trial_inputs);
   board_put_text(&board_out, ",\"swapInstructions\":");
   board_put_number(&board_out, swap * INSTRUCTIONS_PER_TICK);
   board_put_text(&board_out, ",\"heapOneCore\":");

@@ -1,7 +1,7 @@
 /*
  * Core updates through the ThreadX API (microtally_threadx_update.c) on the ThreadX test double,
  * the agent stepped by the test (no thread): a package streamed in chunks, verified (nx_crypto),
- * staged, swapped in at the agent's next turn, on trial, confirmed after its messages; the next
+ * staged, swapped in at the next window boundary, on trial, confirmed after its messages; the next
  * package in the other slot; refusals (another key, a changed blob byte, an older sequence) leave
  * the running blob in place and say why. Then the same through the direct method's handler
  * (ports/azure-iot/mt_azure_iot_update.c): base64 chunks, a gap, a repeat, a bad payload, the
@@ -181,14 +181,17 @@ int main(int argc, char **argv) {
         strncmp(why, "blob digest mismatch", 20) == 0);
   good[good_n - 10] ^= 1;
 
-  /* the good package: staged, swapped at the agent's next turn, on trial, then confirmed */
+  /* the good package: staged, swapped at the next window boundary, on trial, then confirmed */
   post_one(40001);
   CHECK(send_package(good, good_n) == MT_TX_PENDING);
   CHECK(mt_tx_update_begin() == MT_TX_UPDATE_STATE); /* one at a time */
   unsigned before = messages;
   (void)mt_tx_agent_step(0); /* the event */
-  (void)mt_tx_agent_step(0); /* the swap: the event's window leaves first */
-  CHECK(messages == before + 1);
+  (void)mt_tx_agent_step(0);
+  CHECK(mt_tx_update_sequence() == 0); /* no message left yet: no boundary, no swap */
+  for (unsigned i = 0; i < 200 && messages == before; i++)
+    (void)mt_tx_agent_step(MT_TX_WINDOW_CHECK_TICKS);
+  CHECK(messages == before + 1); /* the event's window leaves first, then the swap */
   CHECK(mt_tx_update_result(why, sizeof why) == MT_TX_PENDING); /* on trial */
   CHECK(mt_tx_update_sequence() == 5);
   windows(MT_TX_UPDATE_TRIAL_WINDOWS - 1, 40010);
@@ -201,8 +204,7 @@ int main(int argc, char **argv) {
   CHECK(mt_tx_update_result(why, sizeof why) == MT_TX_UPDATE_REFUSED &&
         strncmp(why, "sequence 3 is not above the installed 5", 39) == 0);
   CHECK(send_package(next, next_n) == MT_TX_PENDING);
-  (void)mt_tx_agent_step(0);
-  windows(MT_TX_UPDATE_TRIAL_WINDOWS, 40030);
+  windows(1 + MT_TX_UPDATE_TRIAL_WINDOWS, 40030); /* the swap's boundary, then its trial */
   CHECK(mt_tx_update_result(why, sizeof why) == TX_SUCCESS && mt_tx_update_sequence() == 6);
 
   /* the swap's state record cannot be saved: the swap does not start, the running blob runs on */
@@ -211,7 +213,7 @@ int main(int argc, char **argv) {
     uint8_t *p9 = load(argv[1], "nine.pkg", &n9);
     CHECK(send_package(p9, n9) == MT_TX_PENDING);
     failing_saves = 1; /* mt_update_activate's */
-    (void)mt_tx_agent_step(0);
+    windows(1, 40035);
     CHECK(failing_saves == 0);
     CHECK(mt_tx_update_result(why, sizeof why) == MT_TX_UPDATE_REFUSED &&
           strcmp(why, "the swap's state record could not be saved (storage)") == 0);
@@ -261,8 +263,7 @@ int main(int argc, char **argv) {
   CHECK(METHOD("{}") == 200 && strstr(answer, "\"coreSequence\":6") != NULL);
   CHECK(METHOD("{\"commit\":true}") == 202 && strcmp(answer, "{\"result\":\"pending\"}") == 0);
   CHECK(METHOD("{}") == 200 && strncmp(answer, "{\"result\":\"pending\"", 19) == 0);
-  (void)mt_tx_agent_step(0);
-  windows(MT_TX_UPDATE_TRIAL_WINDOWS, 40040);
+  windows(1 + MT_TX_UPDATE_TRIAL_WINDOWS, 40040);
   CHECK(METHOD("{}") == 200 && strncmp(answer, "{\"result\":\"applied\"", 19) == 0 &&
         strstr(answer, "\"coreSequence\":9}") != NULL);
   /* a package refused through the method: its reason comes back */
@@ -294,7 +295,7 @@ int main(int argc, char **argv) {
   CHECK(!has("chunk out of order")); /* refused alone, the transfer went on: no record */
   MT_TX_STATS s;
   mt_tx_stats_get(&s);
-  CHECK(s.faults == 0 && s.ingested == 2 + 3 * MT_TX_UPDATE_TRIAL_WINDOWS &&
+  CHECK(s.faults == 0 && s.ingested == 5 + 3 * MT_TX_UPDATE_TRIAL_WINDOWS &&
         s.updates_unreported == 0);
   free(key), free(good), free(next), free(other), free(low), free(self_test);
   return check_report("core updates through the ThreadX API (test double)");
