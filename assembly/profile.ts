@@ -20,7 +20,14 @@ export const NET_CAP: i32 = LINUX ? 1024 : 256;
 // Shared by the cached connections (see intern.ts): distinct host names and application
 // protocols within one window (at most 256 each: a record refers to one by a byte).
 
-export const HOST_NAMES: i32 = LINUX ? 256 : 32;
+/**
+ * Host name table capacity, a build option: `asc … --use MT_HOST_NAMES=<1..256>` (default rtos
+ * 32, linux 256; each slot costs 4 + HOST_CAP bytes of linear memory: docs/FORMATS.md).
+ */
+export const HOST_NAMES: i32 = isDefined(MT_HOST_NAMES)
+  // a build-time check, compiled only when the option is given: a record refers to a name by one byte
+  ? (MT_HOST_NAMES >= 1 && MT_HOST_NAMES <= 256 ? <i32>MT_HOST_NAMES : ERROR("MT_HOST_NAMES must be 1 to 256"))
+  : LINUX ? 256 : 32;
 export const APP_NAMES: i32 = LINUX ? 256 : 16;
 /** rtos has no process table; its settings are validated as for 256 (SPEC R7). */
 export const PROC_CAP: i32 = LINUX ? 1024 : 0;

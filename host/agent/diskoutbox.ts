@@ -147,6 +147,8 @@ export class DiskOutbox extends Outbox {
   private flushTimer?: NodeJS.Immediate;
   private readonly log: Logger;
   private readonly lockPath: string;
+  /** While loading: the losses found, counted only once the file no longer holds them. */
+  private deferred?: Array<{ text: string | Uint8Array; bytes: number }>;
 
   constructor(private readonly opts: DiskOutboxOptions) {
     super(opts.limits, opts.onDrop);
@@ -222,23 +224,43 @@ export class DiskOutbox extends Outbox {
     }
     const file = readOutboxFile(buf);
     this.nextId = file.lastId + 1;
+    // Losses are counted once the rewrite has taken them out of the file: a start that cannot
+    // rewrite it leaves them there, and the next start would count them again.
+    this.deferred = [];
+    const notes: string[] = [];
     if (file.torn) {
-      this.recovered.torn++;
-      log.warn(`outbox ${path}: torn last record (${file.torn.bytes} bytes, a write the agent did not finish) dropped${file.torn.message ? ', counted as 1 message lost' : ''}`);
+      notes.push(`torn last record (${file.torn.bytes} bytes, a write the agent did not finish) dropped${file.torn.message ? ', counted as 1 message lost' : ''}`);
       if (file.torn.message) this.count('', file.torn.bytes);
     }
     if (file.bad.records > 0) {
-      this.recovered.bad += file.bad.records;
-      log.warn(`outbox ${path}: ${file.bad.records} corrupted record(s) (${file.bad.bytes} bytes) skipped, ${file.bad.messages} counted as messages lost; ${file.waiting.length} good message(s) kept`);
+      notes.push(`${file.bad.records} corrupted record(s) (${file.bad.bytes} bytes) skipped, ${file.bad.messages} counted as messages lost; ${file.waiting.length} good message(s) kept`);
       for (let i = 0; i < file.bad.messages; i++) this.count('', 0);
     }
     this.restore(file.waiting);
     while ((this.bytes > this.limits.maxBytes || this.length > this.limits.maxMessages) && this.dropOldest()) { /* counted */ }
-    if (this.length > 0) log.info(`outbox ${path}: ${this.length} message(s) (${this.bytes} bytes) from before the restart, sent first`);
     // Rewritten at once: what was done, torn or corrupted is gone, and never counted twice.
     this.fileBytes = buf.length;
-    if (buf.length > 0 || this.length > 0) this.rewrite();
-    else this.openFile();
+    try {
+      if (buf.length > 0 || this.length > 0) this.rewrite();
+      else this.openFile();
+    } catch (e) {
+      const lost = this.deferred.length;
+      this.deferred = undefined;
+      throw new Error(`${(e as Error).message} (left as it was: its ${file.waiting.length} message(s)${lost > 0 ? ` and ${lost} lost, counted then,` : ''} wait for the next start)`);
+    }
+    const losses = this.deferred;
+    this.deferred = undefined;
+    if (file.torn) this.recovered.torn++;
+    this.recovered.bad += file.bad.records;
+    for (const n of notes) log.warn(`outbox ${path}: ${n}`);
+    for (const l of losses) super.count(l.text, l.bytes);
+    if (this.length > 0) log.info(`outbox ${path}: ${this.length} message(s) (${this.bytes} bytes) from before the restart, sent first`);
+  }
+
+  /** Counts a loss, or while loading keeps it until the file no longer holds it. */
+  protected override count(text: string | Uint8Array, bytes: number): void {
+    if (this.deferred) this.deferred.push({ text, bytes });
+    else super.count(text, bytes);
   }
 
   private openFile(): void {

@@ -139,6 +139,13 @@ function maskUrlPasswords(text: string): string {
 }
 
 /**
+ * A proxy URL's userinfo, the user name too (`http://token@proxy:3128`: a proxy may take a user
+ * name alone as its credential): the URL of `HTTPS_PROXY=`, `http_proxy=` and the like, and of
+ * `--proxy`, `--https-proxy=` and the like. Elsewhere a user name stays (`mqtt://user@host`).
+ */
+const PROXY_USERINFO = /(?<=(?:^|[\s"';])(?:[a-z_]*proxy\s*=\s*|--[a-z-]*proxy(?:=|\s+))["']?[a-z][a-z0-9+.-]*:\/\/)[^\s/?#"']+(?=@)/gi;
+
+/**
  * One-letter password options of the programs that have one, and `-u`/`--user user:password`.
  * An option counts only after its program's name (and before a `;`, `|`, `||` or `&&` word), once:
  * `ssh -p 22` and `docker run -p 8080:80` give a port, `mkdir -p` and `cp -pr` no value at all.
@@ -202,6 +209,8 @@ export const SECRET_SHAPES: ReadonlyArray<{ example: string; masked: string }> =
   { example: 'mqtt://user:pa/ss@w:rd@host', masked: 'mqtt://user:***@host' },
   { example: 'mqtt://user:pa%40ss@host', masked: 'mqtt://user:***@host' },
   { example: 'mqtt://user:pa ss@host', masked: 'mqtt://user:***@host' },
+  { example: 'HTTPS_PROXY=http://S@proxy:3128', masked: 'HTTPS_PROXY=http://***@proxy:3128' },
+  { example: '--proxy http://user:S@proxy:3128', masked: '--proxy http://***@proxy:3128' },
   { example: 'HostName=h;DeviceId=d;SharedAccessKey=S', masked: 'HostName=h;DeviceId=d;SharedAccessKey=***' },
   { example: 'SharedAccessKey%3DS%3B', masked: 'SharedAccessKey%3D***%3B' },
   { example: '{"SharedAccessKey":"S"}', masked: '{"SharedAccessKey":"***"}' },
@@ -235,7 +244,7 @@ export const SECRET_SHAPES: ReadonlyArray<{ example: string; masked: string }> =
 
 /** Masks secrets recognisable by their shape (SECRET_SHAPES): URL passwords, SAS keys and signatures, passwords, tokens. */
 export function maskSecretShapes(text: string): string {
-  return maskShortOptions(maskNamedValues(maskUrlPasswords(text)));
+  return maskShortOptions(maskNamedValues(maskUrlPasswords(text).replace(PROXY_USERINFO, MASK)));
 }
 
 const escapeRegExp = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');

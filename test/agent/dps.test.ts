@@ -14,6 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCommand } from '../../host/commands/command.js';
 import { runCommandWith } from '../../host/commands/run.js';
 import { dpsEndpointUrl } from '../../host/agent/iothub/dps.js';
+import { checkIdentityOptions } from '../../host/agent/iothub/resolve.js';
 import { DpsStandIn, HubStandIn, type Enrollment, type TlsFiles, type Verdict } from './helpers/iothub-standins.js';
 import { until } from './helpers/mosquitto.js';
 import { Pki, type Pem } from './helpers/pki.js';
@@ -256,6 +257,50 @@ describe('DPS bad input: one line, exit 2, no hub contacted, nothing made', () =
     await refused(['--dps-key-file', keyFile('sym.key', KEY)], 'need --dps-scope');
     await refused([...dpsArgs('dev-sym', '--dps-key-file', keyFile('sym.key', KEY)), '--connection-string-file', keyFile('cs', `HostName=h;DeviceId=d;SharedAccessKey=${KEY}`)],
       '--dps-scope and a connection string: give one');
+  });
+
+  it('a registration id or ID scope with control characters (or any DPS does not allow) is refused at start, quoted, before DPS is asked', async () => {
+    const before = dps.connects.length;
+    const key = ['--dps-key-file', keyFile('sym.key', KEY)];
+    const rule = "1 to 128 of A-Z, a-z, 0-9, '-', '.', '_', ':', the last no '.', '_' or ':'";
+    for (const [rid, shown] of [['dev\nmicrotally error: forged', '"dev\\nmicrotally error: forged"'], ['dev\u001b[2Jx', '"dev\\u001b[2Jx"'],
+      ['dev\u202ex', '"dev\\u202ex"'], ['dev sym', '"dev sym"'], ['dev/sym', '"dev/sym"'], ['dev-sym.', '"dev-sym."'], ['d'.repeat(129), `"${'d'.repeat(64)}..."`]]) {
+      await refused(dpsArgs(rid, ...key), `--dps-registration-id ${shown}: not a DPS registration id (${rule})`);
+    }
+    const args = dpsArgs('dev-sym', ...key);
+    args[args.indexOf('--dps-scope') + 1] = '0ne\r\nX';
+    await refused(args, '--dps-scope "0ne\\r\\nX": not a DPS ID scope (letters and digits, e.g. 0ne00000A0A)');
+    const odd = pki.issue(ca, 'odd-cn', 'dev x509');
+    await refused(dpsArgs('', '--x509-cert', odd.cert, '--x509-key', odd.key),
+      `--x509-cert ${odd.cert}: its common name "dev x509" is not a DPS registration id (${rule}): give --dps-registration-id`);
+    expect(dps.connects.length).toBe(before);
+    // the longest, and every character DPS allows, pass
+    for (const rid of [`${'a'.repeat(120)}-.:_Z09-`, 'A', 'dev-sym']) {
+      expect(() => checkIdentityOptions({ dpsScope: SCOPE, dpsRegistrationId: rid, dpsKeyFile: 'k' }, false)).not.toThrow();
+    }
+  });
+});
+
+describe('DPS answers to no request waiting', () => {
+  it('an answer with an unknown request id, or a repeat, is dropped at once with a debug line; the registration goes on', async () => {
+    const hub = await hubAt({ deviceId: 'dev-sym', key: KEY });
+    verdicts.set('dev-sym', { assignedHub: hub.id.hub, deviceId: 'dev-sym' });
+    dps.strays = 50;
+    let r: Outcome;
+    try {
+      r = await agent([...dpsArgs('dev-sym', '--dps-key-file', keyFile('sym.key', KEY)), '--log-level', 'debug'], () => hub.connects.some((c) => !c.reason));
+    } finally {
+      dps.strays = 0;
+    }
+    expect(r.code, r.stderr).toBe(0);
+    // the register request and one status poll: each answer came with 50 strays and a repeat
+    const dropped = r.stderr.split('\n').filter((l) => / debug: DPS localhost:\d+: an answer to request \d+ dropped \(/.test(l));
+    const rids = dropped.map((l) => /request (\d+) dropped/.exec(l)![1]);
+    expect(rids.filter((rid) => rid.length >= 3)).toHaveLength(2 * 50); // strays: ids no request had
+    expect(rids.filter((rid) => rid === '1' || rid === '2')).toEqual(['1', '2']); // each real answer's repeat
+    expect(dropped).toHaveLength(2 * 51);
+    expect(r.stderr).toContain(`DPS assigned dev-sym to ${hub.id.hub} as device dev-sym`);
+    expectMessages(hub);
   });
 });
 

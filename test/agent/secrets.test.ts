@@ -61,6 +61,10 @@ const SHAPE_CASES: string[] = [
   `tool mqtts://user:${S}:x@host:8883`,
   `tool mqtt://user:pa ${S}@host`,
   `tool mqtt://me@corp.example:${S}@host`,
+  `env HTTPS_PROXY=http://${S}@proxy:3128 tool`,
+  `env http_proxy='http://${S}@proxy:3128' tool`,
+  `tool --proxy http://${S}@proxy:3128`,
+  `tool --https-proxy=https://u:${S}@proxy:443`,
   `tool --cs HostName=h;DeviceId=d;SharedAccessKey=${S}`,
   `tool --cs HostName=h;DeviceId=d;SharedAccessKey=${S}==;SharedAccessKeyName=x`,
   `tool '{"SharedAccessKey":"${S}"}'`,
@@ -203,7 +207,9 @@ describe('secret masking', () => {
       'redis-cli ping && ssh -p 22 h', 'mosquitto_sub -t t | scp -P 2222 f h:', 'mysql -h h -P 3306 db', 'sudo -u www-data id',
       'journalctl -u nginx.service', 'sort -u -t: f', 'systemctl --user start a', '--user-agent a:b', 'login -p -h h',
       '--token-file /etc/t', 'renewing the SAS token: reconnecting', 'tokens: 5', 'grant_type=authorization_code',
-      'Authorization failed', 'microtally run --allow-readable-secret --sink stdout']) {
+      'Authorization failed', 'microtally run --allow-readable-secret --sink stdout',
+      // a proxy URL without userinfo, and a user name in a URL that is no proxy's
+      'HTTPS_PROXY=http://proxy.example:3128', 'tool --proxy http://10.0.0.1:3128/', 'git clone ssh://git@host/x --proxy-x y']) {
       expect(maskSecretShapes(text), text).toBe(text);
     }
   });
@@ -213,7 +219,7 @@ describe('secret masking', () => {
     for (const unit of ['a', 'a://b:c ', 'a://b:c a://', 'a://b:1/', 'x://y@', 'SharedAccessKey="', 'SharedAccessKey=',
       '--password ', 'password=password=', 'sig%3D', KEY.slice(0, 20), 'mysql -pa ', 'sshpass -p ', ' -p', ' -u a', ' -ua', ' -u a:',
       ' --user a', 'login -p', 'Authorization: ', 'Authorization: Bearer ', 'Authorization: x ', '"Authorization":"', '--token ',
-      'token=', '--a-a-a-a-a-a-a-a-a']) {
+      'token=', '--a-a-a-a-a-a-a-a-a', 'HTTPS_PROXY=http://', ' --proxy a://b@', 'proxy=a://', ' --proxy=a://b@c:']) {
       const text = unit.repeat(Math.ceil((1 << 20) / unit.length));
       const t0 = performance.now();
       log.mask.apply(text);

@@ -14,6 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createWebSocketStream, WebSocketServer } from 'ws';
 import { StderrLogger } from '../../host/agent/log.js';
 import { createSink, UsageError } from '../../host/agent/sinks/index.js';
+import { chooseProxy } from '../../host/agent/sinks/transport.js';
 import { telemetryTopic } from '../../host/agent/sinks/mqtt.js';
 import { Mosquitto, subscriber, until } from './helpers/mosquitto.js';
 import { runInProcess } from './helpers/run-command.js';
@@ -284,6 +285,24 @@ describe('an HTTP CONNECT proxy', () => {
     // The agent's own command line, as its process records report it, is masked the same way.
     const cmdline = log.mask.apply(`node microtally run --proxy ${proxy.url()} --proxy=http://gw:${PROXY_PASSWORD}@127.0.0.1:1`);
     expect(cmdline).toBe(`node microtally run --proxy http://***@127.0.0.1:${proxy.port} --proxy=http://***@127.0.0.1:1`);
+  });
+
+  it('a proxy credential that is a user name alone (http://token@host:port) is masked whole: log lines and reported command lines', () => {
+    const TOKEN = 'pr0xy-t0ken/only';
+    const broker = new URL('ws://127.0.0.1:1/mqtt');
+    for (const [option, env] of [[`http://${encodeURIComponent(TOKEN)}@127.0.0.1:3128`, {}],
+      [undefined, { HTTPS_PROXY: `http://${encodeURIComponent(TOKEN)}@127.0.0.1:3128` }]] as const) {
+      const { log, lines } = logger();
+      expect(chooseProxy(option, env, broker, log)?.username).toBe(encodeURIComponent(TOKEN));
+      log.warn(`the proxy's user ${TOKEN}, as ${encodeURIComponent(TOKEN)}, in base64 ${Buffer.from(TOKEN).toString('base64')}`);
+      expect(lines.join('')).not.toContain(TOKEN);
+      expect(lines.join('')).not.toContain(encodeURIComponent(TOKEN));
+      expect(lines.join('')).toContain("the proxy's user ***, as ***, in base64 ***");
+      // reported command lines: the agent's own, and another program given the same proxy
+      expect(log.mask.apply(`node microtally run --proxy http://${encodeURIComponent(TOKEN)}@127.0.0.1:3128`))
+        .toBe('node microtally run --proxy http://***@127.0.0.1:3128');
+      expect(log.mask.apply(`curl -x http://${TOKEN}@127.0.0.1:3128 https://h/`)).toBe('curl -x http://***@127.0.0.1:3128 https://h/');
+    }
   });
 
   it('microtally run --sink ws://… --proxy <url> --outbox-max-bytes 1M: the agent sends through the proxy, its outbox on disk', async () => {

@@ -128,18 +128,25 @@ interface DpsResponse { status: number; rid: string; retryAfterS?: number; body:
 
 async function registerOn(client: MqttClient, req: DpsRequest, where: string, timeoutMs: number): Promise<Assignment> {
   const responses: DpsResponse[] = [];
+  /** The request id of the one request waiting for its answer; any other answer is dropped at once. */
+  let waitingFor: string | undefined;
   let wake = (): void => {};
   client.on('message', (topic, payload) => {
     const m = /^\$dps\/registrations\/res\/(\d+)\/\?(.*)$/.exec(topic);
     if (!m) return;
     const q = new URLSearchParams(m[2]);
+    const rid = q.get('$rid') ?? '';
+    if (rid !== waitingFor || responses.length > 0) {
+      req.log.debug?.(`${where}: an answer to request ${oneLine(rid).slice(0, 32) || '(none)'} dropped (${waitingFor === undefined ? 'no request waiting' : `waiting for ${waitingFor}`}${rid === waitingFor ? ', answered already' : ''})`);
+      return;
+    }
     let body: Record<string, unknown> = {};
     try {
       const v: unknown = JSON.parse(payload.toString('utf8'));
       if (v && typeof v === 'object' && !Array.isArray(v)) body = v as Record<string, unknown>;
     } catch { /* an empty or non-JSON body: its status speaks */ }
     const retry = Number(q.get('retry-after'));
-    responses.push({ status: Number(m[1]), rid: q.get('$rid') ?? '', retryAfterS: Number.isFinite(retry) && retry > 0 ? retry : undefined, body });
+    responses.push({ status: Number(m[1]), rid, retryAfterS: Number.isFinite(retry) && retry > 0 ? retry : undefined, body });
     wake();
   });
   let closed = false;
@@ -152,7 +159,7 @@ async function registerOn(client: MqttClient, req: DpsRequest, where: string, ti
   const answer = async (rid: string): Promise<DpsResponse> => {
     for (;;) {
       const i = responses.findIndex((r) => r.rid === rid);
-      if (i >= 0) return responses.splice(i, 1)[0];
+      if (i >= 0) { waitingFor = undefined; return responses.splice(i, 1)[0]; }
       if (req.signal?.aborted) throw new DpsError(`${where}: registration stopped`, false);
       if (closed) throw new DpsError(`${where} closed the connection during the registration`, false);
       const left = deadline - Date.now();
@@ -162,6 +169,7 @@ async function registerOn(client: MqttClient, req: DpsRequest, where: string, ti
   };
   await client.subscribeAsync('$dps/registrations/res/#', { qos: 1 });
   let rid = 1;
+  waitingFor = String(rid);
   await client.publishAsync(`$dps/registrations/PUT/iotdps-register/?$rid=${rid}`, JSON.stringify({ registrationId: req.registrationId }), { qos: 1 });
   for (;;) {
     const res = await answer(String(rid));
@@ -190,6 +198,7 @@ async function registerOn(client: MqttClient, req: DpsRequest, where: string, ti
     if (!operationId) throw new DpsError(`${where} answered status "${oneLine(status)}" without an operation id`, true);
     await sleep(Math.min(Math.max((res.retryAfterS ?? 3) * 1000, DPS_MIN_POLL_MS), Math.max(0, deadline - Date.now())));
     rid++;
+    waitingFor = String(rid);
     await client.publishAsync(`$dps/registrations/GET/iotdps-get-operationstatus/?$rid=${rid}&operationId=${encodeURIComponent(operationId)}`, '', { qos: 1 });
   }
 }

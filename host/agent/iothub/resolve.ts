@@ -41,6 +41,21 @@ export interface ResolvedIdentity {
   hub?: HubIdentity;
 }
 
+/**
+ * A DPS registration id: up to 128 letters, digits, '-', '.', '_' and ':', the last a letter, digit
+ * or '-' (Azure DPS's "Registration ID"). It reaches log lines, the MQTT client id and topic.
+ */
+const REGISTRATION_ID = /^[A-Za-z0-9._:-]{0,127}[A-Za-z0-9-]$/;
+const REGISTRATION_ID_RULE = "1 to 128 of A-Z, a-z, 0-9, '-', '.', '_', ':', the last no '.', '_' or ':'";
+/** An ID scope as DPS hands them out (e.g. 0ne00000A0A): letters and digits. */
+const ID_SCOPE = /^[A-Za-z0-9]{1,64}$/;
+
+/** `s` quoted for a log line: JSON-escaped, and every character outside printable ASCII as \uXXXX. */
+function quoted(s: string): string {
+  const cut = s.length > 64 ? `${s.slice(0, 64)}...` : s;
+  return JSON.stringify(cut).replace(/[^\x20-\x7e]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
 /** Checks the combinations of the identity options; throws UsageError naming the first wrong one. */
 export function checkIdentityOptions(o: IdentityOptions, hasConnectionString: boolean): void {
   if ((o.x509Cert === undefined) !== (o.x509Key === undefined)) throw new UsageError('--x509-cert and --x509-key: give both');
@@ -48,6 +63,10 @@ export function checkIdentityOptions(o: IdentityOptions, hasConnectionString: bo
   if (o.dpsScope === undefined) {
     if (dpsDetail !== undefined) throw new UsageError('--dps-registration-id, --dps-endpoint, --dps-key-file and --dps-group-key-file need --dps-scope');
     return;
+  }
+  if (!ID_SCOPE.test(o.dpsScope)) throw new UsageError(`--dps-scope ${quoted(o.dpsScope)}: not a DPS ID scope (letters and digits, e.g. 0ne00000A0A)`);
+  if (o.dpsRegistrationId && !REGISTRATION_ID.test(o.dpsRegistrationId)) {
+    throw new UsageError(`--dps-registration-id ${quoted(o.dpsRegistrationId)}: not a DPS registration id (${REGISTRATION_ID_RULE})`);
   }
   if (hasConnectionString) throw new UsageError('--dps-scope and a connection string: give one (DPS hands out the hub)');
   const ways = [o.dpsKeyFile, o.dpsGroupKeyFile, o.x509Cert].filter((v) => v !== undefined).length;
@@ -71,6 +90,9 @@ export async function resolveIdentity(o: IdentityOptions, hasConnectionString: b
   if (o.dpsKeyFile !== undefined) key = symmetricKey(o.dpsKeyFile, '--dps-key-file', o, log);
   const registrationId = o.dpsRegistrationId || tls.clientCert?.commonName || '';
   if (!registrationId) throw new UsageError(`--x509-cert ${o.x509Cert}: no common name to register with: give --dps-registration-id`);
+  if (!REGISTRATION_ID.test(registrationId)) {
+    throw new UsageError(`--x509-cert ${o.x509Cert}: its common name ${quoted(registrationId)} is not a DPS registration id (${REGISTRATION_ID_RULE}): give --dps-registration-id`);
+  }
   if (o.dpsGroupKeyFile !== undefined) {
     key = deriveGroupKey(symmetricKey(o.dpsGroupKeyFile, '--dps-group-key-file', o, log), registrationId);
     log.redact(key);

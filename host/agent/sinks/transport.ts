@@ -55,6 +55,8 @@ function parseProxy(raw: string, what: string, log: StderrLogger): URL {
   try { url = new URL(raw); } catch { /* below */ }
   if (url?.password) log.redact(decodeURIComponent(url.password));
   if (url?.username || url?.password) log.redact(`${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`);
+  // A user name alone is the credential (a token as the user name): the whole userinfo is masked.
+  if (url?.username && !url.password) log.redact(decodeURIComponent(url.username));
   if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:') || !url.hostname) {
     // The value itself is not repeated: it may hold a password.
     throw new ProxyError(`${what}: expected http://[user:password@]host:port or https://…, got ${url ? `a ${url.protocol}// URL` : 'no URL'}`);

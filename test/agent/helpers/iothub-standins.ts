@@ -179,6 +179,8 @@ export type Verdict =
 export class DpsStandIn extends MqttTlsServer {
   registrations: Array<{ registrationId: string; payload: unknown }> = [];
   polls = 0;
+  /** Answers with request ids no request has (and one repeat of the real answer) sent around each real answer. */
+  strays = 0;
   private readonly operations = new Map<string, string>();
 
   constructor(tls: TlsFiles, readonly idScope: string, readonly enrollments: Map<string, Enrollment>,
@@ -200,10 +202,15 @@ export class DpsStandIn extends MqttTlsServer {
 
   protected publish(s: Client, topic: string, payload: Buffer): void {
     const rid = /[?&]\$rid=([^&]*)/.exec(topic)?.[1];
-    const answer = (status: number, body: unknown, retryAfter?: number): void => this.write(s, {
-      cmd: 'publish', topic: `$dps/registrations/res/${status}/?$rid=${rid}${retryAfter ? `&retry-after=${retryAfter}` : ''}`,
+    const send = (status: number, to: string | undefined, body: unknown, retryAfter?: number): void => this.write(s, {
+      cmd: 'publish', topic: `$dps/registrations/res/${status}/?$rid=${to}${retryAfter ? `&retry-after=${retryAfter}` : ''}`,
       payload: Buffer.from(JSON.stringify(body)), qos: 0, retain: false,
     });
+    const answer = (status: number, body: unknown, retryAfter?: number): void => {
+      for (let i = 0; i < this.strays; i++) send(200, `${rid}${i}0`, { status: 'assigned', note: 'x'.repeat(1000) });
+      send(status, rid, body, retryAfter);
+      if (this.strays > 0) send(500, rid, { message: 'a repeat of an answer already given' });
+    };
     const registrationId = s.clientId ?? '';
     if (topic.startsWith('$dps/registrations/PUT/iotdps-register/')) {
       const body = JSON.parse(payload.toString('utf8'));
