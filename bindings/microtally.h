@@ -466,6 +466,13 @@ size_t mt_engine_stack_used(const mt_core_t *core);
 mt_status_t mt_unload(mt_core_t *core);
 
 /**
+ * Whether this build's engine can load another blob after mt_unload (a core update): true with
+ * wasm3, false with the ahead-of-time engine (its blob is compiled in). Known before any core
+ * is loaded, so a port can refuse an update before a package is transferred.
+ */
+bool mt_engine_can_swap(void);
+
+/**
  * The most engine RAM (wasm3's fixed heap) in use at once since the program started: across
  * a swap, the larger of the two blobs' loads, never their sum. 0 with the ahead-of-time engine.
  */

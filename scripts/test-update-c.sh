@@ -75,19 +75,21 @@ for san in 0 1; do
   fi
 done
 
-echo "== the ahead-of-time engine refuses a swap (its blob is compiled in)"
+echo "== the ahead-of-time engine refuses a swap, and a transfer at its first call (its blob is compiled in)"
 if ! command -v wasm2c >/dev/null 2>&1; then
   echo "skip the ahead-of-time swap refusal: wasm2c not installed (apt install wabt)"
   skip "swap refused on the aot engine"
-elif make --no-print-directory -s -C ports/common/test OUT="$PWD/build/update-c" MT_ENGINE=aot "$PWD/build/update-c/test_swap_aot" -j2 \
-       >"$LOGS/update-aot-build.log" 2>&1; then
-  build/update-c/test_swap_aot "$PKG" host/update/selftest.jsonl >"$LOGS/update-aot.log" 2>&1
-  rc=$?
-  cat "$LOGS/update-aot.log"
-  add_counts "$LOGS/update-aot.log" "test_swap_aot"
-  [ $rc -eq 0 ] || fail "test_swap_aot: exit status $rc"
+elif make --no-print-directory -s -C ports/common/test OUT="$PWD/build/update-c" MT_ENGINE=aot \
+       "$PWD/build/update-c/test_swap_aot" "$PWD/build/update-c/test_update_tx_aot" -j2 >"$LOGS/update-aot-build.log" 2>&1; then
+  for t in test_swap_aot test_update_tx_aot; do
+    build/update-c/$t "$PKG" host/update/selftest.jsonl >"$LOGS/update-$t.log" 2>&1
+    rc=$?
+    cat "$LOGS/update-$t.log"
+    add_counts "$LOGS/update-$t.log" "$t"
+    [ $rc -eq 0 ] || fail "$t: exit status $rc"
+  done
 else
-  tail -30 "$LOGS/update-aot-build.log"; fail "test_swap_aot: build"
+  tail -30 "$LOGS/update-aot-build.log"; fail "test_swap_aot / test_update_tx_aot: build"
 fi
 
 echo "== verify cost on the Cortex-M3 board (QEMU mps2-an385, -icount)"

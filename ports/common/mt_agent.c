@@ -797,7 +797,7 @@ static void carry_out_swap(void) {
   if (!transition(&swap.state, UPDATE_PENDING, UPDATE_APPLYING)) return;
   swap.unqueued = 0;
   /* The ahead-of-time engine's blob is code in flash: there is nothing to unload or load. */
-  if (mt_heap_peak() == 0) {
+  if (!mt_engine_can_swap()) {
     static const char aot[] =
         "this image runs its core ahead of time (compiled in): it cannot load another blob";
     report_update("rejected", aot);

@@ -8,6 +8,10 @@
 
 #include "microtally_blobs.h"
 
+/* The agent's words for the same refusal at the swap (ports/common/mt_agent.c). */
+#define MT_TX_UPDATE_AOT_REASON \
+  "this image runs its core ahead of time (compiled in): it cannot load another blob"
+
 /* The ABI the bindings drive (bindings/microtally.c checks mt_abi_version at mt_init). */
 #define MT_TX_UPDATE_ABI 5u
 
@@ -183,6 +187,14 @@ static VOID refused(VOID) {
 UINT mt_tx_update_begin(VOID) {
   if (!opened) return MT_TX_UPDATE_STATE;
   take();
+  if (!mt_engine_can_swap()) { /* refused before a byte is sent: no package could ever load */
+    mt_agent_swap_t f;
+    set_verdict(MT_TX_UPDATE_REFUSED, MT_TX_UPDATE_AOT_REASON);
+    facts(&f, TX_NULL);
+    (void)mt_agent_report_rejected(&f, MT_TX_UPDATE_AOT_REASON);
+    give_back();
+    return MT_TX_UPDATE_REFUSED;
+  }
   int rc = mt_update_staged(&update, TX_NULL) || verdict == MT_TX_PENDING
                ? MT_UPDATE_STATE
                : mt_update_begin(&update);

@@ -5,8 +5,9 @@
  * package in the other slot; refusals (another key, a changed blob byte, an older sequence) leave
  * the running blob in place and say why. Then the same through the direct method's handler
  * (ports/azure-iot/mt_azure_iot_update.c): base64 chunks, a gap, a repeat, a bad payload, the
- * commit and the status with coreSequence. Built by ports/common/test/Makefile (it links
- * nx_crypto and the Azure SDK for C's core).
+ * commit and the status with coreSequence. Built on the ahead-of-time engine too
+ * (test_update_tx_aot): there mt_tx_update_begin and the method's first chunk are refused at
+ * once. Built by ports/common/test/Makefile (it links nx_crypto and the Azure SDK for C's core).
  *   test_update_tx <folder of packages> <host/update/selftest.jsonl>
  */
 #include <stdio.h>
@@ -102,6 +103,11 @@ static int has(const char *needle) { return strstr(sent, needle) != NULL; }
 
 static ULONG queue[32 * MT_TX_EVENT_ULONGS];
 
+/* The direct method's handler over the ThreadX API. */
+static const MT_AZ_UPDATE_OPS ops = {
+    mt_tx_update_begin,  mt_tx_update_write,    mt_tx_update_commit, mt_tx_update_expected_offset,
+    mt_tx_update_result, mt_tx_update_sequence, MT_TX_PENDING,       MT_TX_UPDATE_REPEATED};
+
 /* Streams a package in 700-byte chunks; the first status that is not TX_SUCCESS, or the commit's. */
 static UINT send_package(const uint8_t *p, size_t n) {
   UINT st = mt_tx_update_begin();
@@ -170,6 +176,37 @@ int main(int argc, char **argv) {
   cfg.send = on_send;
   cfg.configuration = "{\"network\":{\"priority\":\"high\"},\"priorityIntervals\":{\"high\":5}}";
   CHECK(mt_tx_start(&cfg) == TX_SUCCESS);
+  az_precondition_failed_set_callback(precondition_failed);
+  static char payload[8192], answer[512];
+  ULONG answer_n = 0;
+#define METHOD(text)                                                                   \
+  mt_azure_iot_update_method(&ops, (const UCHAR *)(text), (ULONG)strlen(text), answer, \
+                             sizeof answer, &answer_n)
+
+  if (!mt_engine_can_swap()) {
+    /* the ahead-of-time engine: refused at the first call, before a byte of the package */
+    static const char aot[] =
+        "this image runs its core ahead of time (compiled in): it cannot load another blob";
+    CHECK(mt_tx_update_begin() == MT_TX_UPDATE_REFUSED);
+    CHECK(mt_tx_update_result(why, sizeof why) == MT_TX_UPDATE_REFUSED && strcmp(why, aot) == 0);
+    CHECK(mt_tx_update_write(0, good, 700) == MT_TX_UPDATE_STATE); /* no transfer was opened */
+    CHECK(mt_tx_update_expected_offset() == 0);
+    snprintf(payload, sizeof payload, "{\"offset\":0,\"chunk\":\"%s\"}", "0oRDoQEmoQRI");
+    CHECK(METHOD(payload) == 400 &&
+          strncmp(answer, "{\"error\":\"this image runs its core ahead", 40) == 0);
+    CHECK(METHOD("{}") == 200 && strstr(answer, "\"result\":\"refused\"") != NULL &&
+          strstr(answer, "\"coreSequence\":0}") != NULL);
+    windows(3, 40001); /* one record a message: the package dropped at open, then these two */
+    CHECK(
+        has("\"FromVersion\":\"built-in\",\"ToVersion\":\"\",\"FromSequence\":0,\"ToSequence\":0,"
+            "\"Result\":\"rejected\",\"Reason\":\"this image runs its core ahead of time"));
+    CHECK(strstr(strstr(sent, "its core ahead of time") + 1, "its core ahead of time") != NULL);
+    MT_TX_STATS s;
+    mt_tx_stats_get(&s);
+    CHECK(s.faults == 0 && s.updates_unreported == 0);
+    free(key), free(good), free(next), free(other), free(low), free(self_test);
+    return check_report("core updates refused at once ahead of time (ThreadX API, aot)");
+  }
 
   /* refused before anything is written: the running blob stays, the reason says why */
   CHECK(send_package(other, other_n) == MT_TX_UPDATE_REFUSED);
@@ -220,17 +257,8 @@ int main(int argc, char **argv) {
   }
 
   /* the direct method: nine.pkg (sequence 9) in base64 chunks of 1,000 bytes */
-  az_precondition_failed_set_callback(precondition_failed);
-  static const MT_AZ_UPDATE_OPS ops = {
-      mt_tx_update_begin,  mt_tx_update_write,    mt_tx_update_commit, mt_tx_update_expected_offset,
-      mt_tx_update_result, mt_tx_update_sequence, MT_TX_PENDING,       MT_TX_UPDATE_REPEATED};
   size_t nine_n;
   uint8_t *nine = load(argv[1], "nine.pkg", &nine_n);
-  static char payload[8192], answer[512];
-  ULONG answer_n = 0;
-#define METHOD(text)                                                                   \
-  mt_azure_iot_update_method(&ops, (const UCHAR *)(text), (ULONG)strlen(text), answer, \
-                             sizeof answer, &answer_n)
   for (size_t at = 0; at < nine_n; at += 1000) {
     size_t n = nine_n - at < 1000 ? nine_n - at : 1000;
     int32_t b64 = 0;
