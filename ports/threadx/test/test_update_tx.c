@@ -17,6 +17,7 @@
 #include "check.h"
 #include "microtally_threadx_update.h"
 #include "mt_azure_iot_update.h"
+#include "test_storage.h"
 
 #include <azure/core/az_base64.h>
 #include <azure/core/az_precondition.h>
@@ -45,44 +46,15 @@ static uint8_t *load(const char *dir, const char *name, size_t *length) {
 }
 
 #define SLOT_MAX (64u * 1024u)
-static uint8_t slots[2][SLOT_MAX], record[MT_UPDATE_STATE_BYTES];
-static int has_record;
-static unsigned failing_saves; /* the next saves of the state record that fail */
-static int s_erase(void *c, int slot, uint32_t n) {
-  (void)c;
-  memset(slots[slot], 0xff, n);
-  return 0;
-}
-static int s_write(void *c, int slot, uint32_t at, const uint8_t *d, uint32_t n) {
-  (void)c;
-  memcpy(slots[slot] + at, d, n);
-  return 0;
-}
-static const uint8_t *s_read(void *c, int slot) {
-  (void)c;
-  return slots[slot];
-}
-static int s_load(void *c, uint8_t *r, uint32_t n) {
-  (void)c;
-  if (!has_record) return 1;
-  memcpy(r, record, n);
-  return 0;
-}
-static int s_save(void *c, const uint8_t *r, uint32_t n) {
-  (void)c;
-  if (failing_saves > 0) return (int)failing_saves--;
-  memcpy(record, r, n);
-  has_record = 1;
-  return 0;
-}
-static const mt_update_storage_t storage = {NULL,   SLOT_MAX, s_erase, s_write,
-                                            s_read, s_load,   s_save};
+static uint8_t slots[2][SLOT_MAX];
+static test_storage_t device; /* RAM (test_storage.c) */
+static const mt_update_storage_t *storage;
 
 /* The running sequence the saved state record holds (what a reset would run). */
 static const uint8_t *look_key;
 static uint64_t update_state_running(void) {
   static mt_update_t look;
-  return mt_update_open(&look, &storage, look_key, "rtos", 5, NULL) == MT_UPDATE_OK
+  return mt_update_open(&look, storage, look_key, "rtos", 5, NULL) == MT_UPDATE_OK
              ? look.state.running.sequence
              : 99u;
 }
@@ -154,16 +126,17 @@ int main(int argc, char **argv) {
   uint8_t *self_test = load(argv[2], NULL, &self_n);
   char why[160];
 
+  storage = test_storage_init(&device, slots[0], SLOT_MAX);
   CHECK(mt_tx_update_begin() == MT_TX_UPDATE_STATE); /* not opened */
   {
     /* the last run committed good.pkg and reset before the swap: it is dropped at open */
     static mt_update_t before;
-    CHECK(mt_update_open(&before, &storage, key, "rtos", 5, NULL) == MT_UPDATE_OK);
+    CHECK(mt_update_open(&before, storage, key, "rtos", 5, NULL) == MT_UPDATE_OK);
     CHECK(mt_update_begin(&before) == MT_UPDATE_OK);
     CHECK(mt_update_write(&before, 0, good, (uint32_t)good_n) == MT_UPDATE_OK);
     CHECK(mt_update_commit(&before) == MT_UPDATE_OK && mt_update_staged(&before, NULL));
   }
-  CHECK(mt_tx_update_open(&storage, key, (const CHAR *)self_test, (ULONG)self_n) == TX_SUCCESS);
+  CHECK(mt_tx_update_open(storage, key, (const CHAR *)self_test, (ULONG)self_n) == TX_SUCCESS);
   CHECK(mt_tx_update_sequence() == 0); /* the built-in blob */
   CHECK(mt_tx_update_result(why, sizeof why) == MT_TX_UPDATE_REFUSED &&
         strcmp(why, MT_UPDATE_DROPPED_REASON) == 0);
@@ -247,9 +220,9 @@ int main(int argc, char **argv) {
     size_t n9;
     uint8_t *p9 = load(argv[1], "nine.pkg", &n9);
     CHECK(send_package(p9, n9) == MT_TX_PENDING);
-    failing_saves = 1; /* mt_update_activate's */
+    device.failing_saves = 1; /* mt_update_activate's */
     (void)mt_tx_agent_step(0);
-    CHECK(failing_saves == 0);
+    CHECK(device.failing_saves == 0);
     CHECK(mt_tx_update_result(why, sizeof why) == MT_TX_UPDATE_REFUSED &&
           strcmp(why, "the swap's state record could not be saved (storage)") == 0);
     CHECK(mt_tx_update_sequence() == 6 && update_state_running() == 6);
