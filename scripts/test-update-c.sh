@@ -60,15 +60,19 @@ for san in 0 1; do
   out=build/update-c$([ $san = 1 ] && echo -san)
   if make --no-print-directory -s -C ports/common/test OUT="$PWD/$out" $([ $san = 1 ] && echo SAN=1) -j2 \
        >"$LOGS/update-c-build-$san.log" 2>&1; then
-    for t in test_update test_swap test_update_tx; do
+    # test_update_tx reset: the previous run reset while a swap was on trial
+    for run in test_update test_swap test_update_tx "test_update_tx reset"; do
+      t=${run%% *} mode=${run#"${run%% *}"}
       args=("$PKG"); [ $t = test_update ] || args+=(host/update/selftest.jsonl)
       [ $t = test_swap ] && args+=("$NAMED")
-      ASAN_OPTIONS=detect_leaks=1 "$out/$t" "${args[@]}" >"$LOGS/update-$t-$san.log" 2>&1
+      [ -n "$mode" ] && args+=($mode)
+      log=$LOGS/update-${run// /-}-$san.log
+      ASAN_OPTIONS=detect_leaks=1 "$out/$t" "${args[@]}" >"$log" 2>&1
       rc=$?
-      cat "$LOGS/update-$t-$san.log"
-      if grep -qE 'runtime error|Sanitizer' "$LOGS/update-$t-$san.log"; then fail "$t ($name): sanitizer report"; fi
-      add_counts "$LOGS/update-$t-$san.log" "$t ($name)"
-      [ $rc -eq 0 ] || fail "$t ($name): exit status $rc"
+      cat "$log"
+      if grep -qE 'runtime error|Sanitizer' "$log"; then fail "$run ($name): sanitizer report"; fi
+      add_counts "$log" "$run ($name)"
+      [ $rc -eq 0 ] || fail "$run ($name): exit status $rc"
     done
   else
     tail -30 "$LOGS/update-c-build-$san.log"; fail "update verifier ($name): build"

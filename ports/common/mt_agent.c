@@ -65,11 +65,13 @@ static struct {
   unsigned trapped;  /* the new core trapped on trial: roll back at the end of this turn */
 } swap;
 
-/* Delivery refusals waiting to become AgentUpdate records (mt_agent_report_rejected): the core
- * keeps one record until a message leaves, so they go in one at a time, oldest first. */
+/* Delivery refusals (mt_agent_report_rejected) and a port's own rollbacks
+ * (mt_agent_report_rolled_back) waiting to become AgentUpdate records: the core keeps one record
+ * until a message leaves, so they go in one at a time, oldest first. */
 #define REJECTED_WAITING 4u
 static struct {
   mt_agent_swap_t facts;
+  const char *result; /* "rejected", or "rolledBack" (mt_agent_report_rolled_back) */
   char reason[160];
 } rejected[REJECTED_WAITING];
 static volatile unsigned rejected_head, rejected_count, rejected_filling;
@@ -657,14 +659,15 @@ static void report_update(const char *result, const char *reason) {
 static void take_rejected(void) {
   if (rejected_count == 0u || rejected_filling) return;
   unsigned at = rejected_head;
-  if (!report_facts(&rejected[at].facts, "rejected", rejected[at].reason)) return;
+  if (!report_facts(&rejected[at].facts, rejected[at].result, rejected[at].reason)) return;
   unsigned posture = mt_os_lock();
   rejected_head = (rejected_head + 1u) % REJECTED_WAITING;
   rejected_count--;
   mt_os_unlock(posture);
 }
 
-unsigned mt_agent_report_rejected(const mt_agent_swap_t *facts, const char *reason) {
+static unsigned report_waiting(const mt_agent_swap_t *facts, const char *result,
+                               const char *reason) {
   if (facts == NULL || reason == NULL) return MT_AGENT_NULL;
   if (agent.state == AGENT_IDLE) return MT_AGENT_NOT_STARTED;
   if (agent.state != AGENT_RUNNING) return MT_AGENT_STOPPED;
@@ -678,6 +681,7 @@ unsigned mt_agent_report_rejected(const mt_agent_swap_t *facts, const char *reas
     return MT_AGENT_PENDING;
   }
   rejected[at].facts = *facts;
+  rejected[at].result = result;
   size_t n = strlen(reason);
   if (n >= sizeof rejected[at].reason) n = sizeof rejected[at].reason - 1;
   memcpy(rejected[at].reason, reason, n);
@@ -687,6 +691,14 @@ unsigned mt_agent_report_rejected(const mt_agent_swap_t *facts, const char *reas
   rejected_filling = 0;
   mt_os_unlock(posture);
   return MT_AGENT_OK;
+}
+
+unsigned mt_agent_report_rejected(const mt_agent_swap_t *facts, const char *reason) {
+  return report_waiting(facts, "rejected", reason);
+}
+
+unsigned mt_agent_report_rolled_back(const mt_agent_swap_t *facts, const char *reason) {
+  return report_waiting(facts, "rolledBack", reason);
 }
 
 /* The self-test's output, hashed as it is drained (each JSON message followed by '\n'). */

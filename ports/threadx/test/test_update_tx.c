@@ -112,10 +112,11 @@ static void windows(unsigned n, uint16_t port) {
 }
 
 int main(int argc, char **argv) {
-  if (argc != 3) {
-    fprintf(stderr, "usage: test_update_tx <folder of packages> <selftest.jsonl>\n");
+  if (argc != 3 && !(argc == 4 && strcmp(argv[3], "reset") == 0)) {
+    fprintf(stderr, "usage: test_update_tx <folder of packages> <selftest.jsonl> [reset]\n");
     return 2;
   }
+  int reset = argc == 4; /* the last run reset while good.pkg was on trial */
   size_t key_n, self_n, good_n, next_n, other_n, low_n;
   uint8_t *key = load(argv[1], "key.raw", &key_n);
   look_key = key;
@@ -135,9 +136,41 @@ int main(int argc, char **argv) {
     CHECK(mt_update_begin(&before) == MT_UPDATE_OK);
     CHECK(mt_update_write(&before, 0, good, (uint32_t)good_n) == MT_UPDATE_OK);
     CHECK(mt_update_commit(&before) == MT_UPDATE_OK && mt_update_staged(&before, NULL));
+    if (reset) CHECK(mt_update_activate(&before) == MT_UPDATE_OK); /* swapped in, on trial */
   }
   CHECK(mt_tx_update_open(storage, key, (const CHAR *)self_test, (ULONG)self_n) == TX_SUCCESS);
   CHECK(mt_tx_update_sequence() == 0); /* the built-in blob */
+  if (reset) {
+    /* rolled back at open: the verdict says so, and once the agent runs a `rolledBack` record */
+    static const char rolled[] = "rolled back: the device reset during the swap to sequence 5";
+    CHECK(mt_tx_update_result(why, sizeof why) == MT_TX_UPDATE_REFUSED && strcmp(why, rolled) == 0);
+    MT_TX_CONFIG c;
+    memset(&c, 0, sizeof c);
+    c.queue_storage = queue;
+    c.queue_size = sizeof queue;
+    c.epoch_ms_at_start = 1700000000000ull;
+    c.send = on_send;
+    c.configuration = "{\"network\":{\"priority\":\"high\"},\"priorityIntervals\":{\"high\":5}}";
+    CHECK(mt_tx_start(&c) == TX_SUCCESS);
+    windows(2, 40001);
+    static const char record[] =
+        "\"FromVersion\":\"built-in\",\"ToVersion\":\"0.1.0\",\"FromSequence\":0,\"ToSequence\":5,"
+        "\"Result\":\"rolledBack\",\"Reason\":\"rolled back: the device reset during the swap to "
+        "sequence 5\"}";
+    CHECK(has(record) && strstr(strstr(sent, record) + 1, record) == NULL); /* once */
+    CHECK(!has("\"Result\":\"rejected\"")); /* nothing was staged: nothing dropped */
+    /* its sequence stays the highest: updates go on above it */
+    CHECK(send_package(good, good_n) == MT_TX_UPDATE_REFUSED);
+    CHECK(send_package(next, next_n) == MT_TX_PENDING);
+    (void)mt_tx_agent_step(0);
+    windows(MT_TX_UPDATE_TRIAL_WINDOWS, 40010);
+    CHECK(mt_tx_update_result(why, sizeof why) == TX_SUCCESS && mt_tx_update_sequence() == 6);
+    MT_TX_STATS st;
+    mt_tx_stats_get(&st);
+    CHECK(st.faults == 0 && st.updates_unreported == 0);
+    free(key), free(good), free(next), free(other), free(low), free(self_test);
+    return check_report("a reset during the trial: rolled back at open, reported (ThreadX API)");
+  }
   CHECK(mt_tx_update_result(why, sizeof why) == MT_TX_UPDATE_REFUSED &&
         strcmp(why, MT_UPDATE_DROPPED_REASON) == 0);
 
