@@ -12,7 +12,8 @@
 
 #include "mt_engine.h"
 
-#define MT_MAGIC 0x6d74616cu /* "mtal": set while a core is initialised */
+#define MT_MAGIC 0x6d74616cu    /* "mtal": set while a core is initialised */
+#define MT_UNLOADED 0x6d74756eu /* "mtun": unloaded (or its load failed): counters kept */
 
 /* priv_flags */
 #define FLAG_PENDING 0x1u    /* chunks are pending: inputs answer MT_BUSY */
@@ -271,6 +272,7 @@ mt_status_t mt_init(mt_core_t *core, const mt_config_t *config) {
   int32_t version = 0, in_ptr = 0, in_cap = 0, out_ptr = 0, out_cap = 0, err_ptr = 0;
   int32_t memory_end = 0;
   uint32_t memory_size = 0;
+  mt_counters_t counters = {0, 0, 0, 0};
 
   if (core == NULL || config == NULL || config->blob == NULL || config->blob_size == 0u ||
       config->blob_size > UINT32_MAX) {
@@ -279,7 +281,12 @@ mt_status_t mt_init(mt_core_t *core, const mt_config_t *config) {
   if (ready(core)) {
     return MT_ERR_STATE;
   }
+  if (core->priv_magic == MT_UNLOADED) {
+    counters = core->priv_counters;
+  }
   memset(core, 0, sizeof *core);
+  core->priv_counters = counters; /* cumulative across a swap's unload and load */
+  core->priv_magic = MT_UNLOADED;
   if (!mt_engine_load(core, config)) {
     return MT_ERR_ENGINE;
   }
@@ -309,7 +316,7 @@ mt_status_t mt_init(mt_core_t *core, const mt_config_t *config) {
   core->priv_error_ptr = (uint32_t)err_ptr;
   core->priv_magic = MT_MAGIC;
   if (!reinit(core)) {
-    core->priv_magic = 0;
+    core->priv_magic = MT_UNLOADED;
     return MT_ERR_ENGINE;
   }
   return MT_OK;
@@ -1006,7 +1013,10 @@ mt_status_t mt_unload(mt_core_t *core) {
   if (!mt_engine_unload(core)) {
     return MT_ERR_ENGINE;
   }
+  mt_counters_t counters = core->priv_counters;
   memset(core, 0, sizeof *core);
+  core->priv_counters = counters; /* the next mt_init of this core goes on counting */
+  core->priv_magic = MT_UNLOADED;
   return MT_OK;
 }
 

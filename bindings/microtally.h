@@ -164,7 +164,9 @@ typedef struct mt_config {
   uint32_t memory_limit;
 } mt_config_t;
 
-/** Loss and fault counters, kept by the bindings across re-initialisations. */
+/** Loss and fault counters, kept by the bindings across re-initialisations, and cumulative
+ *  across mt_unload and the next mt_init of the same core (a core update's swap keeps the old
+ *  core's losses); a core never loaded starts from zero. */
 typedef struct mt_counters {
   uint32_t traps;              /**< blob calls that trapped */
   uint32_t lost_inputs;        /**< inputs accepted since the last completed message and lost
@@ -460,10 +462,18 @@ size_t mt_engine_stack_used(const mt_core_t *core);
  * given back, and the core may be given to mt_init again, with another blob. This is how a
  * core update swaps blobs without ever holding both (ports/common/mt_agent.c). wasm3: its fixed
  * heap is rewound to where this core's load began, so the core must be the one loaded last.
+ * The trap and loss counters (mt_get_counters) are kept: the next mt_init goes on from them.
  * @return MT_OK; MT_ERR_PARAM (NULL); MT_ERR_STATE (never loaded); MT_ERR_ENGINE (the
  *         ahead-of-time engine: its blob is compiled in, it cannot be replaced).
  */
 mt_status_t mt_unload(mt_core_t *core);
+
+/**
+ * Whether this build's engine can load another blob after mt_unload (a core update): true with
+ * wasm3, false with the ahead-of-time engine (its blob is compiled in). Known before any core
+ * is loaded, so a port can refuse an update before a package is transferred.
+ */
+bool mt_engine_can_swap(void);
 
 /**
  * The most engine RAM (wasm3's fixed heap) in use at once since the program started: across

@@ -95,4 +95,6 @@ bool mt_engine_unload(mt_core_t *core) {
   return false;
 }
 
+bool mt_engine_can_swap(void) { return false; } /* the blob is code in flash */
+
 size_t mt_engine_ram_peak(void) { return 0; }

@@ -58,6 +58,9 @@ bool mt_engine_unload(mt_core_t *core) {
   return true;
 }
 
+/* The blob is data: another one loads in its place. */
+bool mt_engine_can_swap(void) { return true; }
+
 size_t mt_engine_ram_peak(void) {
   note_peak();
   return heap_peak;

@@ -3,7 +3,7 @@
 //   node scripts/make-test-packages.mjs [<dir>]        (default build/test-packages; needs npm run build)
 // Builds three variants of the rtos blob from a patched copy of assembly/ (the core itself has no
 // test hooks): `changed` (AgentVersion "0.1.0-changed" and a 20 s default medium window: visible in
-// every message and in the windows' times), `trap-load` (mt_init traps), `trap-after` (traps
+// every message and in the windows' times; `changed-small` the same built for size), `trap-load` (mt_init traps), `trap-after` (traps
 // on the 30th input after mt_init: the self-test's 13 lines pass, a live core traps) and
 // `trap-broken` (trap-after whose mt_init then traps too: its re-initialisation fails),
 // `trap-finish` (mt_finish traps once a connection came in: the checkpoint on probation). Then a
@@ -90,6 +90,8 @@ export function makeTestPackages(folder = `${root}build/test-packages`) {
       patch(`${a}/index.ts`, 'export function mt_finish(): i32 {', 'export function mt_finish(): i32 {\n  if (I.testCounted() > 0) unreachable();');
     };
     const changed = variant(work, 'changed', changedEdit);
+    // `changed` built for size, as a device runs it (its wasm3 heap is sized for rtos-small).
+    const changedSmall = variant(work, 'changed-small', changedEdit, 'rtos-small');
     const trapLoad = variant(work, 'trap-load', trapLoadEdit);
     const trapAfter = variant(work, 'trap-after', trapAfterEdit);
     const trapBroken = variant(work, 'trap-broken', trapBrokenEdit);
@@ -122,6 +124,7 @@ export function makeTestPackages(folder = `${root}build/test-packages`) {
     };
     const good = makePackage(changed, 2, key);
     put('changed-2.pkg', good.bytes, 2, 'rtos', 'applied');
+    put('changed-small-2.pkg', makePackage(changedSmall, 2, key).bytes, 2, 'rtos', 'applied');
     put('changed-1.pkg', makePackage(changed, 1, key).bytes, 1, 'rtos', 'rejected', 'sequence 1 is not above the installed 2');
     put('other-key-3.pkg', makePackage(changed, 3, other).bytes, 3, 'rtos', 'rejected', 'wrong key');
     put('truncated-3.pkg', good.bytes.subarray(0, good.bytes.length >> 1), 3, 'rtos', 'rejected', 'truncated');

@@ -7,8 +7,12 @@
 #  - a firmware project is written from the README as it stands: its CMakeLists.txt (ThreadX and
 #    NetX Duo by their own CMake, find_package(microtally CONFIG REQUIRED)) and its start code
 #    (microtally_start.c), with test/cmake-consumer/main.c beside them (main(), ip_0, a UDP
-#    sender); it configures against the installed prefix only, builds, links and runs: the agent
-#    starts, the hook sees the datagrams, the core takes them, messages reach publish();
+#    sender, publish()); it configures against the installed prefix only, builds, links and runs:
+#    the agent starts, the hook sees the datagrams, the core takes them, messages reach publish();
+#    then a core update (make-test-packages' changed-small-2.pkg, its test key's point built in)
+#    streamed through mt_tx_update_begin/write/commit: swapped in on wasm3 (an AgentUpdate
+#    `applied`, then the new core's AgentVersion, in messages), refused at once on aot (built
+#    with -DMT_UPDATE=ON);
 #  - (wasm3) test/cmake-consumer's heap probe, on the same prefix: one rtos core's wasm3 heap,
 #    the default MT_WASM3_HEAP_BYTES covering it, and a core unloaded and loaded again in it.
 # The trees (scripts/trees.sh: THREADX_DIR / NETXDUO_DIR, else ../shared/third_party) are only
@@ -57,7 +61,7 @@ block() { # block <heading> <language>: the first ```<language> block under <hea
 }
 block '### Against folders, installed as a package' cmake >"$SRC/CMakeLists.txt"
 block '## Start' c >"$SRC/microtally_start.c"
-cp test/cmake-consumer/main.c "$SRC/main.c"
+cp test/cmake-consumer/main.c ports/common/test/test_storage.[ch] "$SRC/"
 if grep -q 'find_package(microtally CONFIG REQUIRED)' "$SRC/CMakeLists.txt" && grep -q 'microtally_start.c' "$SRC/CMakeLists.txt" &&
    grep -q 'mt_tx_start(&cfg)' "$SRC/microtally_start.c"; then
   pass "the firmware's CMakeLists.txt and start code taken from $README ($(wc -l <"$SRC/CMakeLists.txt") + $(wc -l <"$SRC/microtally_start.c") lines)"
@@ -71,6 +75,22 @@ if cmp -s "$SRC/CMakeLists.txt" <(README_FILE=README.md block '## Firmware: the 
   pass "README.md's firmware CMakeLists.txt is the port README's"
 else
   fail "README.md's firmware CMakeLists.txt differs from $README's"
+fi
+
+# The core update the firmware streams in: make-test-packages' changed-small-2.pkg (the rtos-small
+# blob with another AgentVersion), signed with its test key, whose point the firmware builds in
+# (the last 65 bytes of test.pub's DER, as the README says).
+PACKAGES=$ROOT/build/test-packages
+if node scripts/make-test-packages.mjs "$PACKAGES" >"$LOGS/cmake-consumer-packages.log" 2>&1 &&
+   point=$(openssl pkey -pubin -in "$PACKAGES/test.pub" -outform DER | tail -c 65 | od -An -v -tx1) &&
+   [ "$(wc -w <<<"$point")" -eq 65 ]; then
+  { echo "/* The update test key's point (scripts/test-cmake-consumer.sh), built in. */"
+    echo "static const UCHAR update_key[65] = {"
+    sed -E 's/([0-9a-f]{2})/0x\1,/g' <<<"$point"
+    echo "};"; } >"$SRC/update_key.h"
+  pass "test packages and key (scripts/make-test-packages.mjs), the key's point built into the firmware"
+else
+  tail -5 "$LOGS/cmake-consumer-packages.log"; fail "test packages (scripts/make-test-packages.mjs) or their key's point"; finish
 fi
 
 engines=(wasm3)
@@ -89,7 +109,9 @@ for engine in "${engines[@]}"; do
   PKG=$OUT/package-$engine PREFIX=$OUT/prefix-$engine LOG=$LOGS/cmake-consumer-$engine.log
   rm -rf "$PREFIX"
   # wasm3: with a config header of the user's, which must reach the firmware through the package.
-  config=()
+  # aot: core updates asked for (off by default there), so the same firmware source builds and
+  # its update is refused at once.
+  config=(-DMT_UPDATE=ON)
   [ "$engine" = wasm3 ] && config=(-DMT_CONFIG_FILE="$ROOT/test/cmake-consumer/my_microtally_config.h"
                                    -DMT_TX_CONFIG_FILE="$ROOT/test/cmake-consumer/my_microtally_config.h")
   # The package, as the README builds it, for ThreadX's Linux port (the host's compiler).
@@ -106,13 +128,15 @@ for engine in "${engines[@]}"; do
   for f in lib/libmicrotally_threadx.a include/microtally/microtally_threadx.h include/microtally/microtally_netx.h \
            include/microtally/microtally_threadx_config_defaults.h include/microtally/microtally_config_defaults.h \
            lib/cmake/microtally/microtallyConfig.cmake lib/cmake/microtally/microtallyConfigVersion.cmake \
-           lib/cmake/microtally/microtallyTargets.cmake; do
+           lib/cmake/microtally/microtallyTargets.cmake include/microtally/microtally_threadx_update.h \
+           include/microtally/mt_update.h; do
     [ -f "$PREFIX/$f" ] || missing="$missing $f"
   done
   [ "$engine" = wasm3 ] && ! cmp -s test/cmake-consumer/my_microtally_config.h "$PREFIX/include/microtally/config/microtally_config.h" &&
     missing="$missing include/microtally/config/microtally_config.h"
-  if [ -z "$missing" ] && grep -q "set(microtally_ENGINE \"$engine\")" "$PREFIX/lib/cmake/microtally/microtallyConfig.cmake"; then
-    pass "$engine: install layout (lib, include/microtally, lib/cmake/microtally; microtally_ENGINE $engine)"
+  if [ -z "$missing" ] && grep -q "set(microtally_ENGINE \"$engine\")" "$PREFIX/lib/cmake/microtally/microtallyConfig.cmake" &&
+     grep -q "set(microtally_UPDATE ON)" "$PREFIX/lib/cmake/microtally/microtallyConfig.cmake"; then
+    pass "$engine: install layout (lib, include/microtally, lib/cmake/microtally; microtally_ENGINE $engine, microtally_UPDATE ON)"
   else
     fail "$engine: install layout: missing$missing"
   fi
@@ -150,7 +174,8 @@ for engine in "${engines[@]}"; do
   else
     fail "$engine: the firmware does not link the $engine engine alone ($want / $not)"
   fi
-  timeout 60 "$FW/my_firmware" >"$LOGS/cmake-consumer-$engine-run.log" 2>&1
+  MT_CONSUMER_PACKAGE=$PACKAGES/changed-small-2.pkg MT_CONSUMER_SELFTEST=$ROOT/host/update/selftest.jsonl \
+    timeout 60 "$FW/my_firmware" >"$LOGS/cmake-consumer-$engine-run.log" 2>&1
   rc=$?
   sed 's/^/   /' "$LOGS/cmake-consumer-$engine-run.log"
   add_counts "$LOGS/cmake-consumer-$engine-run.log" "$engine: the firmware's run"

@@ -61,15 +61,19 @@ for san in 0 1; do
   out=build/update-c$([ $san = 1 ] && echo -san)
   if make --no-print-directory -s -C ports/common/test OUT="$PWD/$out" $([ $san = 1 ] && echo SAN=1) -j2 \
        >"$LOGS/update-c-build-$san.log" 2>&1; then
-    for t in test_update test_swap test_update_tx; do
+    # test_update_tx reset: the previous run reset while a swap was on trial
+    for run in test_update test_swap test_update_tx "test_update_tx reset"; do
+      t=${run%% *} mode=${run#"${run%% *}"}
       args=("$PKG"); [ $t = test_update ] || args+=(host/update/selftest.jsonl)
       [ $t = test_swap ] && args+=("$NAMED")
-      ASAN_OPTIONS=detect_leaks=1 "$out/$t" "${args[@]}" >"$LOGS/update-$t-$san.log" 2>&1
+      [ -n "$mode" ] && args+=($mode)
+      log=$LOGS/update-${run// /-}-$san.log
+      ASAN_OPTIONS=detect_leaks=1 "$out/$t" "${args[@]}" >"$log" 2>&1
       rc=$?
-      cat "$LOGS/update-$t-$san.log"
-      if grep -qE 'runtime error|Sanitizer' "$LOGS/update-$t-$san.log"; then fail "$t ($name): sanitizer report"; fi
-      add_counts "$LOGS/update-$t-$san.log" "$t ($name)"
-      [ $rc -eq 0 ] || fail "$t ($name): exit status $rc"
+      cat "$log"
+      if grep -qE 'runtime error|Sanitizer' "$log"; then fail "$run ($name): sanitizer report"; fi
+      add_counts "$log" "$run ($name)"
+      [ $rc -eq 0 ] || fail "$run ($name): exit status $rc"
     done
   else
     tail -30 "$LOGS/update-c-build-$san.log"; fail "update verifier ($name): build"
@@ -157,19 +161,21 @@ changed-2 then changed-1 refused (anti-rollback)|dense|10:changed-2.pkg 200:chan
 changed-2 delivered at the end of input, inside a window|open|100000:changed-2.pkg|faults 0
 CASES
 
-echo "== the ahead-of-time engine refuses a swap (its blob is compiled in)"
+echo "== the ahead-of-time engine refuses a swap, and a transfer at its first call (its blob is compiled in)"
 if ! command -v wasm2c >/dev/null 2>&1; then
   echo "skip the ahead-of-time swap refusal: wasm2c not installed (apt install wabt)"
   skip "swap refused on the aot engine"
-elif make --no-print-directory -s -C ports/common/test OUT="$PWD/build/update-c" MT_ENGINE=aot "$PWD/build/update-c/test_swap_aot" -j2 \
-       >"$LOGS/update-aot-build.log" 2>&1; then
-  build/update-c/test_swap_aot "$PKG" host/update/selftest.jsonl >"$LOGS/update-aot.log" 2>&1
-  rc=$?
-  cat "$LOGS/update-aot.log"
-  add_counts "$LOGS/update-aot.log" "test_swap_aot"
-  [ $rc -eq 0 ] || fail "test_swap_aot: exit status $rc"
+elif make --no-print-directory -s -C ports/common/test OUT="$PWD/build/update-c" MT_ENGINE=aot \
+       "$PWD/build/update-c/test_swap_aot" "$PWD/build/update-c/test_update_tx_aot" -j2 >"$LOGS/update-aot-build.log" 2>&1; then
+  for t in test_swap_aot test_update_tx_aot; do
+    build/update-c/$t "$PKG" host/update/selftest.jsonl >"$LOGS/update-$t.log" 2>&1
+    rc=$?
+    cat "$LOGS/update-$t.log"
+    add_counts "$LOGS/update-$t.log" "$t"
+    [ $rc -eq 0 ] || fail "$t: exit status $rc"
+  done
 else
-  tail -30 "$LOGS/update-aot-build.log"; fail "test_swap_aot: build"
+  tail -30 "$LOGS/update-aot-build.log"; fail "test_swap_aot / test_update_tx_aot: build"
 fi
 
 echo "== verify cost on the Cortex-M3 board (QEMU mps2-an385, -icount)"

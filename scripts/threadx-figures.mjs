@@ -7,7 +7,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 
 const [sizeFile, targetLog, outFile, realSizeFile] = process.argv.slice(2);
-/** Objects of an arm-none-eabi-size listing, summed by part: agent, netx, parser, bindings, blob, wasm3. */
+/** Objects of an arm-none-eabi-size listing, summed by part: agent, netx, parser, update, bindings, blob, wasm3. */
 function objectsOf(file) {
   const objects = {};
   for (const line of readFileSync(file, 'utf8').split('\n').slice(1)) {
@@ -17,7 +17,8 @@ function objectsOf(file) {
     const base = f[5].replace(/.*\//, '').replace(/\.c\.obj$/, '');
     // The agent: the ThreadX layer and the RTOS-neutral agent of ports/common with its drain.
     const name = { microtally_threadx: 'agent', mt_agent: 'agent', mt_message: 'agent', microtally_netx: 'netx',
-      mt_packet: 'parser', microtally: 'bindings' }[base]
+      mt_packet: 'parser', microtally: 'bindings',
+      microtally_threadx_update: 'update', mt_update: 'update', mt_update_nx_crypto: 'update' }[base]
       ?? (base.startsWith('microtally-') ? 'blob' : 'wasm3');
     const o = (objects[name] ??= { text: 0, data: 0, bss: 0 });
     o.text += text; o.data += data; o.bss += bss;

@@ -69,7 +69,8 @@ static struct {
 } swap;
 
 /* AgentUpdate records waiting for the core, oldest first (host/update/swap.ts's `reports`):
- * delivery refusals (mt_agent_report_rejected, any thread) and the swap's outcomes. The core
+ * delivery refusals (mt_agent_report_rejected, any thread), a port's own rollbacks
+ * (mt_agent_report_rolled_back: a reset on trial) and the swap's outcomes. The core
  * keeps one record until a message leaves, so they go in one at a time. */
 #define RECORDS_WAITING 4u
 static struct {
@@ -750,11 +751,20 @@ static void swap_done(unsigned result, const char *record_result, const char *re
   swap_outcome(result, reason != NULL ? reason : "");
 }
 
-unsigned mt_agent_report_rejected(const mt_agent_swap_t *facts, const char *reason) {
+static unsigned report_waiting(const mt_agent_swap_t *facts, const char *result,
+                               const char *reason) {
   if (facts == NULL || reason == NULL) return MT_AGENT_NULL;
   if (agent.state == AGENT_IDLE) return MT_AGENT_NOT_STARTED;
   if (agent.state != AGENT_RUNNING) return MT_AGENT_STOPPED;
-  return queue_record(facts, "rejected", reason) ? MT_AGENT_OK : MT_AGENT_PENDING;
+  return queue_record(facts, result, reason) ? MT_AGENT_OK : MT_AGENT_PENDING;
+}
+
+unsigned mt_agent_report_rejected(const mt_agent_swap_t *facts, const char *reason) {
+  return report_waiting(facts, "rejected", reason);
+}
+
+unsigned mt_agent_report_rolled_back(const mt_agent_swap_t *facts, const char *reason) {
+  return report_waiting(facts, "rolledBack", reason);
 }
 
 /* The self-test's output, hashed as it is drained (each JSON message followed by '\n'). */
@@ -1091,7 +1101,7 @@ static void carry_out_swap(void) {
   swap.state = UPDATE_FREE; /* another may be staged now: it waits for this one's probation */
   swap_attempts_count++;
   /* The ahead-of-time engine's blob is code in flash: there is nothing to unload or load. */
-  if (mt_heap_peak() == 0) {
+  if (!mt_engine_can_swap()) {
     static const char aot[] =
         "this image runs its core ahead of time (compiled in): it cannot load another blob";
     swap_done(MT_AGENT_SWAP_REFUSED, "rejected", aot);

@@ -165,6 +165,9 @@ unsigned mt_agent_swap(const mt_agent_swap_t *swap);
  * out with the next message. MT_AGENT_OK, MT_AGENT_PENDING (no room: counted), MT_AGENT_NOT_STARTED,
  * MT_AGENT_STOPPED, MT_AGENT_NULL. */
 unsigned mt_agent_report_rejected(const mt_agent_swap_t *facts, const char *reason);
+/* The same for a swap the port rolled back itself (a reset during the trial, found at the next
+ * start): an AgentUpdate record `rolledBack`, `facts` from the blob running again to the failed one. */
+unsigned mt_agent_report_rolled_back(const mt_agent_swap_t *facts, const char *reason);
 unsigned mt_agent_stop(uint32_t wait_ticks);
 unsigned mt_agent_step(uint32_t wait_ticks);
 void mt_agent_stats_get(mt_agent_stats_t *stats);

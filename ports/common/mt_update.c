@@ -296,6 +296,7 @@ int mt_update_open(mt_update_t *u, const mt_update_storage_t *storage, const uin
   built_in(&u->state.previous);
   built_in(&u->state.staged);
   built_in(&u->dropped);
+  built_in(&u->rolled_back);
 
   uint8_t rec[MT_UPDATE_STATE_BYTES];
   int rc = storage->load_state(storage->context, rec, sizeof rec);
@@ -321,13 +322,14 @@ int mt_update_open(mt_update_t *u, const mt_update_storage_t *storage, const uin
   if (s.trial) {
     /* reset while a swap was on trial: what ran before it runs again */
     uint64_t failed = s.running.sequence;
+    u->rolled_back = s.running;
     u->state.running = s.previous;
     built_in(&u->state.previous);
     u->state.trial = 0;
     if ((rc = save_state(u)) != MT_UPDATE_OK) return rc;
     if (rolled_back) *rolled_back = 1;
     l = reason_line(u);
-    put_str(&l, "rolled back: the device reset during the swap to sequence ");
+    put_str(&l, MT_UPDATE_RESET_REASON);
     put_u64(&l, failed);
   }
   if (u->state.staged.slot != MT_UPDATE_BUILT_IN) {
@@ -363,6 +365,12 @@ const uint8_t *mt_update_running_blob(const mt_update_t *u, uint32_t *length) {
 int mt_update_dropped(const mt_update_t *u, mt_update_image_t *image) {
   if (!u || u->dropped.slot == MT_UPDATE_BUILT_IN) return 0;
   if (image) *image = u->dropped;
+  return 1;
+}
+
+int mt_update_rolled_back(const mt_update_t *u, mt_update_image_t *image) {
+  if (!u || u->rolled_back.slot == MT_UPDATE_BUILT_IN) return 0;
+  if (image) *image = u->rolled_back;
   return 1;
 }
 

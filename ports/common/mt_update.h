@@ -122,10 +122,14 @@ typedef struct mt_update {
   char reason[160];
   mt_update_image_t
       dropped; /* a package staged and not swapped in, dropped at open (slot -1: none) */
+  mt_update_image_t
+      rolled_back; /* the blob on trial at a reset, rolled back at open (slot -1: none) */
 } mt_update_t;
 
 /* The reason given for a staged package dropped at mt_update_open (the Linux agent's words). */
 #define MT_UPDATE_DROPPED_REASON "the agent stopped before the swap (staged package dropped)"
+/* The reason of a rollback at mt_update_open, followed by the sequence that was on trial. */
+#define MT_UPDATE_RESET_REASON "rolled back: the device reset during the swap to sequence "
 
 /*
  * Reads the state record (none: the built-in blob runs, highest sequence 0). A record left by a
@@ -179,6 +183,9 @@ int mt_update_confirm(mt_update_t *u);
 int mt_update_roll_back(mt_update_t *u, const char *reason);
 /* Forgets a staged package (a swap refused before it started). */
 int mt_update_discard(mt_update_t *u, const char *reason);
+/* 1 when mt_update_open rolled back a swap on trial (a reset), the failed blob's facts in *image
+   (the running one is the blob it replaced). */
+int mt_update_rolled_back(const mt_update_t *u, mt_update_image_t *image);
 
 /* Lowercase hex of `n` bytes into `out` (2n + 1 bytes). */
 void mt_update_hex(const uint8_t *bytes, size_t n, char *out);

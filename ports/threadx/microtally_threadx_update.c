@@ -8,6 +8,10 @@
 
 #include "microtally_blobs.h"
 
+/* The agent's words for the same refusal at the swap (ports/common/mt_agent.c). */
+#define MT_TX_UPDATE_AOT_REASON \
+  "this image runs its core ahead of time (compiled in): it cannot load another blob"
+
 /* The ABI the bindings drive (bindings/microtally.c checks mt_abi_version at mt_init). */
 #define MT_TX_UPDATE_ABI 5u
 
@@ -28,7 +32,8 @@ static CHAR verdict_reason[160];
 static VOID take(VOID) { (void)tx_semaphore_get(&lock, TX_WAIT_FOREVER); }
 static VOID give_back(VOID) { (void)tx_semaphore_put(&lock); }
 
-static UINT dropped_unreported; /* a staged package dropped at open: its record goes in at start */
+static UINT dropped_unreported;  /* a staged package dropped at open: its record goes in at start */
+static UINT rollback_unreported; /* a swap on trial rolled back at open: its record too */
 static VOID facts(mt_agent_swap_t *f, const mt_update_image_t *to);
 
 static VOID set_verdict(UINT v, const char *why) {
@@ -116,10 +121,20 @@ static void on_start(mt_agent_config_t *agent) {
   agent->trial_inputs_bytes = sizeof trial_inputs;
 }
 
-/* mt_tx_start, once the agent runs: the package dropped at open becomes a `rejected` record. */
+/* mt_tx_start, once the agent runs: a rollback at open becomes a `rolledBack` record, the
+ * package dropped at open a `rejected` one. */
 static void on_started(void) {
-  mt_update_image_t dropped;
+  mt_update_image_t dropped, failed;
   take();
+  if (rollback_unreported && mt_update_rolled_back(&update, &failed)) {
+    mt_agent_swap_t f;
+    CHAR why[96];
+    facts(&f, &failed);
+    snprintf(why, sizeof why, "%s%llu", MT_UPDATE_RESET_REASON,
+             (unsigned long long)failed.sequence);
+    (void)mt_agent_report_rolled_back(&f, why); /* a full queue counts it */
+  }
+  rollback_unreported = 0;
   if (dropped_unreported && mt_update_dropped(&update, &dropped)) {
     mt_agent_swap_t f;
     facts(&f, &dropped);
@@ -142,6 +157,7 @@ UINT mt_tx_update_open(const mt_update_storage_t *storage, const UCHAR *public_k
     return status_of(rc);
   }
   dropped_unreported = (UINT)mt_update_dropped(&update, TX_NULL);
+  rollback_unreported = (UINT)mt_update_rolled_back(&update, TX_NULL);
   set_verdict(rolled_back || dropped_unreported ? MT_TX_UPDATE_REFUSED : TX_SUCCESS,
               mt_update_reason(&update));
   hooks.context = TX_NULL;
@@ -187,6 +203,14 @@ static VOID refused(VOID) {
 UINT mt_tx_update_begin(VOID) {
   if (!opened) return MT_TX_UPDATE_STATE;
   take();
+  if (!mt_engine_can_swap()) { /* refused before a byte is sent: no package could ever load */
+    mt_agent_swap_t f;
+    set_verdict(MT_TX_UPDATE_REFUSED, MT_TX_UPDATE_AOT_REASON);
+    facts(&f, TX_NULL);
+    (void)mt_agent_report_rejected(&f, MT_TX_UPDATE_AOT_REASON);
+    give_back();
+    return MT_TX_UPDATE_REFUSED;
+  }
   /* mt_update_begin refuses while one is staged or on trial, with the reason */
   int rc = mt_update_begin(&update);
   if (rc == MT_UPDATE_STATE) {

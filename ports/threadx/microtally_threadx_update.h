@@ -38,6 +38,8 @@ extern "C" {
  */
 UINT mt_tx_update_open(const mt_update_storage_t *storage, const UCHAR *public_key,
                        const CHAR *self_test, ULONG self_test_length);
+/* Starts a transfer. MT_TX_UPDATE_REFUSED at once on the ahead-of-time engine
+ * (mt_engine_can_swap() false: its blob is compiled in), with an AgentUpdate record `rejected`. */
 UINT mt_tx_update_begin(VOID);
 /* A chunk at `offset` in the package (the next one starts where it ended; see mt_update.h). */
 UINT mt_tx_update_write(ULONG offset, const UCHAR *data, ULONG length);

@@ -20,6 +20,7 @@
 #include "microtally_threadx_update.h"
 #include "mt_azure_iot.h"
 #include "test_device.h"
+#include "test_storage.h"
 
 static TEST_DEVICE device = {.program = "test_agent_hub"};
 static ULONG peer;
@@ -39,36 +40,8 @@ static UCHAR payload[3000];
 static UCHAR update_key[65];
 static CHAR self_test[4096];
 static UINT self_test_length, updates;
-static UCHAR slots[2][64 * 1024], state_record[MT_UPDATE_STATE_BYTES];
-static int has_state;
-static int s_erase(void *c, int slot, uint32_t n) {
-  (void)c;
-  memset(slots[slot], 0xff, n);
-  return 0;
-}
-static int s_write(void *c, int slot, uint32_t at, const uint8_t *d, uint32_t n) {
-  (void)c;
-  memcpy(slots[slot] + at, d, n);
-  return 0;
-}
-static const uint8_t *s_read(void *c, int slot) {
-  (void)c;
-  return slots[slot];
-}
-static int s_load(void *c, uint8_t *r, uint32_t n) {
-  (void)c;
-  if (!has_state) return 1;
-  memcpy(r, state_record, n);
-  return 0;
-}
-static int s_save(void *c, const uint8_t *r, uint32_t n) {
-  (void)c;
-  memcpy(state_record, r, n);
-  has_state = 1;
-  return 0;
-}
-static const mt_update_storage_t storage = {NULL,   sizeof slots[0], s_erase, s_write,
-                                            s_read, s_load,          s_save};
+static UCHAR slots[2][64 * 1024];
+static test_storage_t storage; /* RAM (ports/common/test/test_storage.c) */
 static const MT_AZ_UPDATE_OPS update_ops = {
     mt_tx_update_begin,  mt_tx_update_write,    mt_tx_update_commit, mt_tx_update_expected_offset,
     mt_tx_update_result, mt_tx_update_sequence, MT_TX_PENDING,       MT_TX_UPDATE_REPEATED};
@@ -123,7 +96,8 @@ static void main_entry(ULONG unused) {
   if (updates) {
     az.update = &update_ops;
     if (status == NX_SUCCESS)
-      status = mt_tx_update_open(&storage, update_key, self_test, self_test_length);
+      status = mt_tx_update_open(test_storage_init(&storage, slots[0], sizeof slots[0]), update_key,
+                                 self_test, self_test_length);
   }
   if (status == NX_SUCCESS) status = mt_azure_iot_start(&client, &az);
   MT_TX_CONFIG cfg;

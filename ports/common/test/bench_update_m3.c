@@ -19,48 +19,18 @@
 #include "mt_os.h"
 #include "mt_update.h"
 #include "semihost.h"
+#include "test_storage.h"
 
 #define SLOT_BYTES (64u * 1024u)
 #define CHUNK 1024u
 #define INSTRUCTIONS_PER_TICK (1000000000u / BOARD_CLOCK_HZ)
 
 static uint8_t slots[2][SLOT_BYTES];
-static uint8_t record[MT_UPDATE_STATE_BYTES];
-static int has_record;
+static test_storage_t storage; /* RAM (test_storage.c) */
 static uint8_t chunk[CHUNK];
 static uint8_t key[65];
 static const char *key_path;
 static mt_update_t u;
-
-static int ram_erase(void *c, int slot, uint32_t bytes) {
-  (void)c;
-  memset(slots[slot], 0xff, bytes);
-  return 0;
-}
-static int ram_write(void *c, int slot, uint32_t offset, const uint8_t *data, uint32_t length) {
-  (void)c;
-  memcpy(slots[slot] + offset, data, length);
-  return 0;
-}
-static const uint8_t *ram_read(void *c, int slot) {
-  (void)c;
-  return slots[slot];
-}
-static int ram_load(void *c, uint8_t *r, uint32_t length) {
-  (void)c;
-  if (!has_record) return 1;
-  memcpy(r, record, length);
-  return 0;
-}
-static int ram_save(void *c, const uint8_t *r, uint32_t length) {
-  (void)c;
-  memcpy(record, r, length);
-  has_record = 1;
-  return 0;
-}
-
-static const mt_update_storage_t storage = {NULL,     SLOT_BYTES, ram_erase, ram_write,
-                                            ram_read, ram_load,   ram_save};
 
 static const char *self_test_path;
 static char self_test[4096];
@@ -158,7 +128,8 @@ int main(void) {
   sh_close(k);
   int p = sh_open_read(args.trace);
   if (p < 0) return fail("cannot open the package");
-  if (mt_update_open(&u, &storage, key, "rtos", 5, NULL) != MT_UPDATE_OK ||
+  if (mt_update_open(&u, test_storage_init(&storage, slots[0], SLOT_BYTES), key, "rtos", 5, NULL) !=
+          MT_UPDATE_OK ||
       mt_update_begin(&u) != MT_UPDATE_OK)
     return fail("mt_update_open");
   uint64_t envelope = 0, blob = 0, ticks;
@@ -212,7 +183,7 @@ int main(void) {
   memset(&request, 0, sizeof request);
   request.abi_version = u.manifest.abi_version;
   memcpy(request.profile, u.manifest.profile, sizeof request.profile);
-  request.engine.blob = slots[staged.slot];
+  request.engine.blob = storage.storage.read_pointer(&storage, staged.slot);
   request.engine.blob_size = staged.blob_size;
   request.engine.memory_limit = microtally_rtos_memory_end;
   memcpy(request.self_test_sha256, staged.self_test_sha256, 32);

@@ -15,7 +15,7 @@ NXFLAGS := -DNX_CRYPTO_STANDALONE_ENABLE -I$(NXC)/inc -I$(NXC)/ports/cortex_m3/g
 NX_SOURCES := ecdsa ec ec_secp192r1_fixed_points ec_secp224r1_fixed_points ec_secp256r1_fixed_points \
   ec_secp384r1_fixed_points ec_secp521r1_fixed_points huge_number huge_number_extended sha2 initialize
 NX_OBJS := $(NX_SOURCES:%=$(MT_OBJ)/nx/nx_crypto_%.o)
-UPDATE_OBJS := $(MT_OBJ)/mt_update.o $(MT_OBJ)/mt_update_nx_crypto.o $(MT_OBJ)/bench_update_m3.o \
+UPDATE_OBJS := $(MT_OBJ)/mt_update.o $(MT_OBJ)/mt_update_nx_crypto.o $(MT_OBJ)/bench_update_m3.o $(MT_OBJ)/test_storage.o \
   $(MT_OBJ)/port/mt_agent.o $(MT_OBJ)/port/mt_message.o
 IMAGE := $(MT_ROOT)/build/update-c/bench-update-m3.elf
 
@@ -30,7 +30,10 @@ $(MT_OBJ)/mt_update.o: $(MT_ROOT)/ports/common/mt_update.c $(BOARD_HEADERS)
 $(MT_OBJ)/mt_update_nx_crypto.o: $(MT_ROOT)/ports/common/mt_update_nx_crypto.c $(BOARD_HEADERS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(BOARD_INC) $(NXFLAGS) -c $< -o $@
-$(MT_OBJ)/bench_update_m3.o: $(MT_ROOT)/ports/common/test/bench_update_m3.c $(BOARD_HEADERS)
+$(MT_OBJ)/test_storage.o: $(MT_ROOT)/ports/common/test/test_storage.c $(MT_ROOT)/ports/common/test/test_storage.h $(BOARD_HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(BOARD_INC) -c $< -o $@
+$(MT_OBJ)/bench_update_m3.o: $(MT_ROOT)/ports/common/test/bench_update_m3.c $(MT_ROOT)/ports/common/test/test_storage.h $(BOARD_HEADERS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(MT_CPPFLAGS) $(BOARD_INC) $(MT_EXTRA_CFLAGS) -c $< -o $@
 $(IMAGE): $(UPDATE_OBJS) $(NX_OBJS) $(BOARD_OBJS) $(MT_OBJS)

@@ -30,6 +30,7 @@
 #include "mt_agent.h"
 #include "mt_os.h"
 #include "mt_update.h"
+#include "test_storage.h"
 
 /* ---- mt_os.h, single-threaded ---- */
 
@@ -145,71 +146,14 @@ static void h_outcome(void *c, unsigned result, const char *reason) {
   if (result == MT_AGENT_SWAP_REFUSED) (void)mt_update_discard(replay_update, reason);
 }
 
-/* ---- storage for mt_update: RAM ---- */
+/* ---- storage for mt_update: RAM (test_storage.c) ---- */
 
 #define SLOT_MAX (64u * 1024u)
-static uint8_t slots[2][SLOT_MAX], record[MT_UPDATE_STATE_BYTES];
-static int has_record;
-static int s_erase(void *c, int slot, uint32_t n) {
-  (void)c;
-  memset(slots[slot], 0xff, n);
-  return 0;
-}
-static int s_write(void *c, int slot, uint32_t at, const uint8_t *d, uint32_t n) {
-  (void)c;
-  memcpy(slots[slot] + at, d, n);
-  return 0;
-}
-static const uint8_t *s_read(void *c, int slot) {
-  (void)c;
-  return slots[slot];
-}
-static int s_load(void *c, uint8_t *r, uint32_t n) {
-  (void)c;
-  if (!has_record) return 1;
-  memcpy(r, record, n);
-  return 0;
-}
-static int s_save(void *c, const uint8_t *r, uint32_t n) {
-  (void)c;
-  memcpy(record, r, n);
-  has_record = 1;
-  return 0;
-}
-static const mt_update_storage_t storage = {NULL,   SLOT_MAX, s_erase, s_write,
-                                            s_read, s_load,   s_save};
-
+static uint8_t slots[2][SLOT_MAX];
+static test_storage_t device;
 /* A second device's storage, for the named packages' own key (never the running blob's slots). */
-static uint8_t slots2[2][SLOT_MAX], record2[MT_UPDATE_STATE_BYTES];
-static int has_record2;
-static int s2_erase(void *c, int slot, uint32_t n) {
-  (void)c;
-  memset(slots2[slot], 0xff, n);
-  return 0;
-}
-static int s2_write(void *c, int slot, uint32_t at, const uint8_t *d, uint32_t n) {
-  (void)c;
-  memcpy(slots2[slot] + at, d, n);
-  return 0;
-}
-static const uint8_t *s2_read(void *c, int slot) {
-  (void)c;
-  return slots2[slot];
-}
-static int s2_load(void *c, uint8_t *r, uint32_t n) {
-  (void)c;
-  if (!has_record2) return 1;
-  memcpy(r, record2, n);
-  return 0;
-}
-static int s2_save(void *c, const uint8_t *r, uint32_t n) {
-  (void)c;
-  memcpy(record2, r, n);
-  has_record2 = 1;
-  return 0;
-}
-static const mt_update_storage_t storage2 = {NULL,    SLOT_MAX, s2_erase, s2_write,
-                                             s2_read, s2_load,  s2_save};
+static uint8_t slots2[2][SLOT_MAX];
+static test_storage_t device2;
 
 static uint8_t *load(const char *path, size_t *length) {
   FILE *f = fopen(path, "rb");
@@ -328,7 +272,8 @@ static void named_packages(const char *dir) {
   key_len = 65;
   memcpy(point, der + der_len - 65, key_len);
   static mt_update_t t;
-  CHECK(mt_update_open(&t, &storage2, point, "rtos", 5, NULL) == MT_UPDATE_OK);
+  CHECK(mt_update_open(&t, test_storage_init(&device2, slots2[0], SLOT_MAX), point, "rtos", 5,
+                       NULL) == MT_UPDATE_OK);
   hooks.trial_windows = 2; /* docs/UPDATE.md's probation */
   static const struct {
     const char *file, *reason;
@@ -385,7 +330,7 @@ static void named_packages(const char *dir) {
     CHECK(mt_update_staged(&t, &staged) == 1);
     static mt_agent_swap_t request;
     memset(&request, 0, sizeof request);
-    request.engine.blob = s2_read(NULL, staged.slot);
+    request.engine.blob = slots2[staged.slot];
     request.engine.blob_size = staged.blob_size;
     request.engine.memory_limit = microtally_rtos_memory_end + 1024u; /* room for a grown core */
     memcpy(request.self_test_sha256, staged.self_test_sha256, 32);
@@ -770,7 +715,8 @@ int main(int argc, char **argv) {
 
   /* stage the package */
   static mt_update_t u;
-  CHECK(mt_update_open(&u, &storage, key, "rtos", 5, NULL) == MT_UPDATE_OK);
+  CHECK(mt_update_open(&u, test_storage_init(&device, slots[0], SLOT_MAX), key, "rtos", 5, NULL) ==
+        MT_UPDATE_OK);
   CHECK(mt_update_begin(&u) == MT_UPDATE_OK);
   CHECK(mt_update_write(&u, 0, pkg, (uint32_t)pkg_len) == MT_UPDATE_OK);
   CHECK(mt_update_commit(&u) == MT_UPDATE_OK);
@@ -782,7 +728,7 @@ int main(int argc, char **argv) {
   snprintf(request.from_version, sizeof request.from_version, "built-in");
   snprintf(request.to_version, sizeof request.to_version, "%s", staged.agent_version);
   request.to_sequence = staged.sequence;
-  request.engine.blob = s_read(NULL, staged.slot);
+  request.engine.blob = slots[staged.slot];
   request.engine.blob_size = staged.blob_size;
   request.engine.memory_limit = microtally_rtos_memory_end;
   memcpy(request.self_test_sha256, staged.self_test_sha256, 32);

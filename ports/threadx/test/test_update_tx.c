@@ -5,8 +5,9 @@
  * package in the other slot; refusals (another key, a changed blob byte, an older sequence) leave
  * the running blob in place and say why. Then the same through the direct method's handler
  * (ports/azure-iot/mt_azure_iot_update.c): base64 chunks, a gap, a repeat, a bad payload, the
- * commit and the status with coreSequence. Built by ports/common/test/Makefile (it links
- * nx_crypto and the Azure SDK for C's core).
+ * commit and the status with coreSequence. Built on the ahead-of-time engine too
+ * (test_update_tx_aot): there mt_tx_update_begin and the method's first chunk are refused at
+ * once. Built by ports/common/test/Makefile (it links nx_crypto and the Azure SDK for C's core).
  *   test_update_tx <folder of packages> <host/update/selftest.jsonl>
  */
 #include <stdio.h>
@@ -16,6 +17,7 @@
 #include "check.h"
 #include "microtally_threadx_update.h"
 #include "mt_azure_iot_update.h"
+#include "test_storage.h"
 
 #include <azure/core/az_base64.h>
 #include <azure/core/az_precondition.h>
@@ -44,44 +46,15 @@ static uint8_t *load(const char *dir, const char *name, size_t *length) {
 }
 
 #define SLOT_MAX (64u * 1024u)
-static uint8_t slots[2][SLOT_MAX], record[MT_UPDATE_STATE_BYTES];
-static int has_record;
-static unsigned failing_saves; /* the next saves of the state record that fail */
-static int s_erase(void *c, int slot, uint32_t n) {
-  (void)c;
-  memset(slots[slot], 0xff, n);
-  return 0;
-}
-static int s_write(void *c, int slot, uint32_t at, const uint8_t *d, uint32_t n) {
-  (void)c;
-  memcpy(slots[slot] + at, d, n);
-  return 0;
-}
-static const uint8_t *s_read(void *c, int slot) {
-  (void)c;
-  return slots[slot];
-}
-static int s_load(void *c, uint8_t *r, uint32_t n) {
-  (void)c;
-  if (!has_record) return 1;
-  memcpy(r, record, n);
-  return 0;
-}
-static int s_save(void *c, const uint8_t *r, uint32_t n) {
-  (void)c;
-  if (failing_saves > 0) return (int)failing_saves--;
-  memcpy(record, r, n);
-  has_record = 1;
-  return 0;
-}
-static const mt_update_storage_t storage = {NULL,   SLOT_MAX, s_erase, s_write,
-                                            s_read, s_load,   s_save};
+static uint8_t slots[2][SLOT_MAX];
+static test_storage_t device; /* RAM (test_storage.c) */
+static const mt_update_storage_t *storage;
 
 /* The running sequence the saved state record holds (what a reset would run). */
 static const uint8_t *look_key;
 static uint64_t update_state_running(void) {
   static mt_update_t look;
-  return mt_update_open(&look, &storage, look_key, "rtos", 5, NULL) == MT_UPDATE_OK
+  return mt_update_open(&look, storage, look_key, "rtos", 5, NULL) == MT_UPDATE_OK
              ? look.state.running.sequence
              : 99u;
 }
@@ -101,6 +74,11 @@ static VOID on_send(VOID *context, const UCHAR *bytes, ULONG length, UINT last) 
 static int has(const char *needle) { return strstr(sent, needle) != NULL; }
 
 static ULONG queue[32 * MT_TX_EVENT_ULONGS];
+
+/* The direct method's handler over the ThreadX API. */
+static const MT_AZ_UPDATE_OPS ops = {
+    mt_tx_update_begin,  mt_tx_update_write,    mt_tx_update_commit, mt_tx_update_expected_offset,
+    mt_tx_update_result, mt_tx_update_sequence, MT_TX_PENDING,       MT_TX_UPDATE_REPEATED};
 
 /* Streams a package in 700-byte chunks; the first status that is not TX_SUCCESS, or the commit's. */
 static UINT send_package(const uint8_t *p, size_t n) {
@@ -134,10 +112,11 @@ static void windows(unsigned n, uint16_t port) {
 }
 
 int main(int argc, char **argv) {
-  if (argc != 3) {
-    fprintf(stderr, "usage: test_update_tx <folder of packages> <selftest.jsonl>\n");
+  if (argc != 3 && !(argc == 4 && strcmp(argv[3], "reset") == 0)) {
+    fprintf(stderr, "usage: test_update_tx <folder of packages> <selftest.jsonl> [reset]\n");
     return 2;
   }
+  int reset = argc == 4; /* the last run reset while good.pkg was on trial */
   size_t key_n, self_n, good_n, next_n, other_n, low_n;
   uint8_t *key = load(argv[1], "key.raw", &key_n);
   look_key = key;
@@ -148,19 +127,24 @@ int main(int argc, char **argv) {
   uint8_t *self_test = load(argv[2], NULL, &self_n);
   char why[160];
 
+  storage = test_storage_init(&device, slots[0], SLOT_MAX);
   CHECK(mt_tx_update_begin() == MT_TX_UPDATE_STATE); /* not opened */
   {
-    /* the last run committed good.pkg and reset before the swap: it is dropped at open */
+    /* the last run committed good.pkg and reset before the swap (dropped at open), or with
+       `reset` during its trial (rolled back at open) */
     static mt_update_t before;
-    CHECK(mt_update_open(&before, &storage, key, "rtos", 5, NULL) == MT_UPDATE_OK);
+    CHECK(mt_update_open(&before, storage, key, "rtos", 5, NULL) == MT_UPDATE_OK);
     CHECK(mt_update_begin(&before) == MT_UPDATE_OK);
     CHECK(mt_update_write(&before, 0, good, (uint32_t)good_n) == MT_UPDATE_OK);
     CHECK(mt_update_commit(&before) == MT_UPDATE_OK && mt_update_staged(&before, NULL));
+    if (reset) CHECK(mt_update_activate(&before) == MT_UPDATE_OK); /* swapped in, on trial */
   }
-  CHECK(mt_tx_update_open(&storage, key, (const CHAR *)self_test, (ULONG)self_n) == TX_SUCCESS);
+  CHECK(mt_tx_update_open(storage, key, (const CHAR *)self_test, (ULONG)self_n) == TX_SUCCESS);
   CHECK(mt_tx_update_sequence() == 0); /* the built-in blob */
+  /* rolled back at open (reset), or the staged package dropped: the verdict says so */
+  static const char rolled[] = "rolled back: the device reset during the swap to sequence 5";
   CHECK(mt_tx_update_result(why, sizeof why) == MT_TX_UPDATE_REFUSED &&
-        strcmp(why, MT_UPDATE_DROPPED_REASON) == 0);
+        strcmp(why, reset ? rolled : MT_UPDATE_DROPPED_REASON) == 0);
 
   MT_TX_CONFIG cfg;
   memset(&cfg, 0, sizeof cfg);
@@ -170,6 +154,58 @@ int main(int argc, char **argv) {
   cfg.send = on_send;
   cfg.configuration = "{\"network\":{\"priority\":\"high\"},\"priorityIntervals\":{\"high\":5}}";
   CHECK(mt_tx_start(&cfg) == TX_SUCCESS);
+  az_precondition_failed_set_callback(precondition_failed);
+  static char payload[8192], answer[512];
+  ULONG answer_n = 0;
+#define METHOD(text)                                                                   \
+  mt_azure_iot_update_method(&ops, (const UCHAR *)(text), (ULONG)strlen(text), answer, \
+                             sizeof answer, &answer_n)
+
+  if (reset) {
+    /* once the agent runs, the rollback's record, from the blob running again to the failed one */
+    windows(2, 40001);
+    static const char record[] =
+        "\"FromVersion\":\"built-in\",\"ToVersion\":\"0.1.0\",\"FromSequence\":0,\"ToSequence\":5,"
+        "\"Result\":\"rolledBack\",\"Reason\":\"rolled back: the device reset during the swap to "
+        "sequence 5\"}";
+    CHECK(has(record) && strstr(strstr(sent, record) + 1, record) == NULL); /* once */
+    CHECK(!has("\"Result\":\"rejected\"")); /* nothing was staged: nothing dropped */
+    /* its sequence stays the highest: updates go on above it */
+    CHECK(send_package(good, good_n) == MT_TX_UPDATE_REFUSED);
+    CHECK(send_package(next, next_n) == MT_TX_PENDING);
+    (void)mt_tx_agent_step(0);
+    windows(MT_TX_UPDATE_TRIAL_WINDOWS, 40010);
+    CHECK(mt_tx_update_result(why, sizeof why) == TX_SUCCESS && mt_tx_update_sequence() == 6);
+    MT_TX_STATS st;
+    mt_tx_stats_get(&st);
+    CHECK(st.faults == 0 && st.updates_unreported == 0);
+    free(key), free(good), free(next), free(other), free(low), free(self_test);
+    return check_report("a reset during the trial: rolled back at open, reported (ThreadX API)");
+  }
+  if (!mt_engine_can_swap()) {
+    /* the ahead-of-time engine: refused at the first call, before a byte of the package */
+    static const char aot[] =
+        "this image runs its core ahead of time (compiled in): it cannot load another blob";
+    CHECK(mt_tx_update_begin() == MT_TX_UPDATE_REFUSED);
+    CHECK(mt_tx_update_result(why, sizeof why) == MT_TX_UPDATE_REFUSED && strcmp(why, aot) == 0);
+    CHECK(mt_tx_update_write(0, good, 700) == MT_TX_UPDATE_STATE); /* no transfer was opened */
+    CHECK(mt_tx_update_expected_offset() == 0);
+    snprintf(payload, sizeof payload, "{\"offset\":0,\"chunk\":\"%s\"}", "0oRDoQEmoQRI");
+    CHECK(METHOD(payload) == 400 &&
+          strncmp(answer, "{\"error\":\"this image runs its core ahead", 40) == 0);
+    CHECK(METHOD("{}") == 200 && strstr(answer, "\"result\":\"refused\"") != NULL &&
+          strstr(answer, "\"coreSequence\":0}") != NULL);
+    windows(3, 40001); /* one record a message: the package dropped at open, then these two */
+    CHECK(
+        has("\"FromVersion\":\"built-in\",\"ToVersion\":\"\",\"FromSequence\":0,\"ToSequence\":0,"
+            "\"Result\":\"rejected\",\"Reason\":\"this image runs its core ahead of time"));
+    CHECK(strstr(strstr(sent, "its core ahead of time") + 1, "its core ahead of time") != NULL);
+    MT_TX_STATS s;
+    mt_tx_stats_get(&s);
+    CHECK(s.faults == 0 && s.updates_unreported == 0);
+    free(key), free(good), free(next), free(other), free(low), free(self_test);
+    return check_report("core updates refused at once ahead of time (ThreadX API, aot)");
+  }
 
   /* refused before anything is written: the running blob stays, the reason says why */
   CHECK(send_package(other, other_n) == MT_TX_UPDATE_REFUSED);
@@ -212,9 +248,9 @@ int main(int argc, char **argv) {
     size_t n9;
     uint8_t *p9 = load(argv[1], "nine.pkg", &n9);
     CHECK(send_package(p9, n9) == MT_TX_PENDING);
-    failing_saves = 1; /* mt_update_activate's */
+    device.failing_saves = 1; /* mt_update_activate's */
     windows(1, 40035);
-    CHECK(failing_saves == 0);
+    CHECK(device.failing_saves == 0);
     CHECK(mt_tx_update_result(why, sizeof why) == MT_TX_UPDATE_REFUSED &&
           strcmp(why, "the swap's state record could not be saved (storage)") == 0);
     CHECK(mt_tx_update_sequence() == 6 && update_state_running() == 6);
@@ -222,17 +258,8 @@ int main(int argc, char **argv) {
   }
 
   /* the direct method: nine.pkg (sequence 9) in base64 chunks of 1,000 bytes */
-  az_precondition_failed_set_callback(precondition_failed);
-  static const MT_AZ_UPDATE_OPS ops = {
-      mt_tx_update_begin,  mt_tx_update_write,    mt_tx_update_commit, mt_tx_update_expected_offset,
-      mt_tx_update_result, mt_tx_update_sequence, MT_TX_PENDING,       MT_TX_UPDATE_REPEATED};
   size_t nine_n;
   uint8_t *nine = load(argv[1], "nine.pkg", &nine_n);
-  static char payload[8192], answer[512];
-  ULONG answer_n = 0;
-#define METHOD(text)                                                                   \
-  mt_azure_iot_update_method(&ops, (const UCHAR *)(text), (ULONG)strlen(text), answer, \
-                             sizeof answer, &answer_n)
   for (size_t at = 0; at < nine_n; at += 1000) {
     size_t n = nine_n - at < 1000 ? nine_n - at : 1000;
     int32_t b64 = 0;
