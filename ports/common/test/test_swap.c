@@ -578,7 +578,7 @@ static void replay_deliver(mt_update_t *t, const char *file, const char *built_i
   }
   mt_update_image_t staged;
   (void)mt_update_staged(t, &staged);
-  facts.engine.blob = s2_read(NULL, staged.slot);
+  facts.engine.blob = slots2[staged.slot];
   facts.engine.blob_size = staged.blob_size;
   facts.engine.memory_limit = microtally_rtos_memory_end + 1024u; /* room for a grown core */
   memcpy(facts.self_test_sha256, staged.self_test_sha256, 32);
@@ -600,7 +600,9 @@ static int replay(int argc, char **argv) {
   hooks.self_test = (const char *)load(argv[4], &self_len);
   hooks.self_test_length = self_len;
   hooks.trial_windows = 2;
-  if (mt_update_open(&t, &storage2, point, "rtos", 5, NULL) != MT_UPDATE_OK) return 2;
+  if (mt_update_open(&t, test_storage_init(&device2, slots2[0], SLOT_MAX), point, "rtos", 5,
+                     NULL) != MT_UPDATE_OK)
+    return 2;
   replay_update = &t;
   mt_agent_config_t config;
   memset(&config, 0, sizeof config);

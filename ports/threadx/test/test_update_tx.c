@@ -174,7 +174,7 @@ int main(int argc, char **argv) {
     CHECK(send_package(good, good_n) == MT_TX_UPDATE_REFUSED);
     CHECK(send_package(next, next_n) == MT_TX_PENDING);
     (void)mt_tx_agent_step(0);
-    windows(MT_TX_UPDATE_TRIAL_WINDOWS, 40010);
+    windows(1 + MT_TX_UPDATE_TRIAL_WINDOWS, 40010); /* the swap's boundary, then its trial */
     CHECK(mt_tx_update_result(why, sizeof why) == TX_SUCCESS && mt_tx_update_sequence() == 6);
     MT_TX_STATS st;
     mt_tx_stats_get(&st);
