@@ -110,6 +110,7 @@ static void deliver_one(const char *name) {
       put_err("\n");
       io_failed = 1;
       pio->close(pio->ctx, handle);
+      if (began) (void)mt_update_abort(&update, "the package could not be read to its end");
       return;
     }
     if (got == 0) {

@@ -924,6 +924,18 @@ int mt_update_write(mt_update_t *u, uint32_t offset, const uint8_t *data, uint32
   return feed(u, data, length);
 }
 
+int mt_update_abort(mt_update_t *u, const char *reason) {
+  if (!u || !reason) return MT_UPDATE_NULL;
+  line_t l = reason_line(u);
+  if (u->phase == PHASE_IDLE) {
+    put_str(&l, "no transfer in progress: mt_update_begin first (a refusal ends a transfer)");
+    return MT_UPDATE_STATE;
+  }
+  put_str(&l, reason);
+  u->phase = PHASE_IDLE;
+  return MT_UPDATE_OK;
+}
+
 int mt_update_commit(mt_update_t *u) {
   if (!u) return MT_UPDATE_NULL;
   line_t l = reason_line(u);

@@ -166,6 +166,9 @@ int mt_update_begin(mt_update_t *u);
 int mt_update_write(mt_update_t *u, uint32_t offset, const uint8_t *data, uint32_t length);
 /* The whole package arrived: checks the blob's size and SHA-256, records it as staged. */
 int mt_update_commit(mt_update_t *u);
+/* Ends the transfer in progress without staging anything (the package could not be read to its
+   end); `reason` becomes mt_update_reason. MT_UPDATE_STATE when none is in progress. */
+int mt_update_abort(mt_update_t *u, const char *reason);
 uint32_t mt_update_expected_offset(const mt_update_t *u);
 /* The last refusal's reason, one line ("" when none). */
 const char *mt_update_reason(const mt_update_t *u);

@@ -240,6 +240,14 @@ UINT mt_tx_update_write(ULONG offset, const UCHAR *data, ULONG length) {
   return status_of(rc);
 }
 
+UINT mt_tx_update_abort(VOID) {
+  if (!opened) return MT_TX_UPDATE_STATE;
+  take();
+  int rc = mt_update_abort(&update, "the transfer was abandoned before its end");
+  give_back();
+  return status_of(rc);
+}
+
 UINT mt_tx_update_commit(VOID) {
   if (!opened) return MT_TX_UPDATE_STATE;
   take();
