@@ -1012,3 +1012,11 @@ int mt_update_commit(mt_update_t *u) {
   memcpy(s->agent_version, u->manifest.agent_version, sizeof s->agent_version);
   return save_state(u);
 }
+
+void mt_update_hook_sha256_begin(void *context) { mt_update_crypto_sha256_init(context); }
+void mt_update_hook_sha256_add(void *context, const uint8_t *bytes, size_t length) {
+  mt_update_crypto_sha256_update(context, bytes, length);
+}
+void mt_update_hook_sha256_end(void *context, uint8_t digest[32]) {
+  mt_update_crypto_sha256_final(context, digest);
+}

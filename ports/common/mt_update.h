@@ -202,4 +202,10 @@ void mt_update_crypto_sha256_final(mt_update_sha256_t *h, uint8_t digest[32]);
 int mt_update_crypto_p256_verify(const uint8_t public_key[65], const uint8_t digest[32],
                                  const uint8_t signature[64]);
 
+/* The agent's SHA-256 hooks (mt_agent_update_hooks_t sha256_begin/add/end) over this seam, for
+   every port: their context is an mt_update_sha256_t of the caller's. */
+void mt_update_hook_sha256_begin(void *context);
+void mt_update_hook_sha256_add(void *context, const uint8_t *bytes, size_t length);
+void mt_update_hook_sha256_end(void *context, uint8_t digest[32]);
+
 #endif
