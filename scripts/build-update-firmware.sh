@@ -27,7 +27,9 @@ if [ ! -d "$NETXDUO_DIR/crypto_libraries" ]; then log "$(mt_tree_refusal netxduo
 if [ "$board" = qemu-threadx ] && [ ! -f "$THREADX_DIR/common/inc/tx_api.h" ]; then log "$(mt_tree_refusal threadx)"; exit 3; fi
 fw_sources
 mkdir -p build/firmware
-exec 9>build/firmware/.lock-update
+# One build at a time per shared object folder: the ThreadX images share the kernel's objects
+# (build/firmware/threadx-kernel) with scripts/build-threadx-firmware.sh, so they take its lock.
+exec 9>build/firmware/"$([ "$board" = qemu ] && echo .lock-update || echo .lock-threadx)"
 flock 9
 JOBS=$(getconf _NPROCESSORS_ONLN 2>/dev/null || echo 2)
 port=$([ "$board" = qemu ] && echo ports/qemu || echo ports/qemu-threadx)

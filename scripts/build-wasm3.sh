@@ -72,8 +72,13 @@ if [ "$WASM3_DIR" != "$PINNED_DIR" ]; then
     || die "WASM3_DIR=$WASM3_DIR has no wasm3.h/m3_core.c (point it at wasm3's source/ folder)"
   WASM3_DIR=$(cd "$WASM3_DIR" && pwd)
 else
-  # Re-unpack when the folder is missing or came from another archive.
+  # Re-unpack when the folder is missing or came from another archive; one process at a time
+  # (builds started together all come here first: one would unpack over another's compile).
+  mkdir -p "$THIRD_PARTY"
+  exec 8>"$THIRD_PARTY/.lock-wasm3"
+  flock 8
   if [ "$(cat "$PINNED_DIR/.sha256" 2>/dev/null)" != "$WASM3_SHA256" ]; then fetch; fi
+  exec 8>&-
   WASM3_DIR=$PINNED_DIR
 fi
 export WASM3_DIR
@@ -89,6 +94,11 @@ command -v make >/dev/null || die "make not found (apt install make; scripts/set
 command -v cmake >/dev/null || die "cmake not found: it embeds the blobs (apt install cmake; scripts/setup.sh does)"
 command -v "${CC:-cc}" >/dev/null || die "no C compiler: ${CC:-cc} not found (apt install gcc; scripts/setup.sh does)"
 JOBS=$(getconf _NPROCESSORS_ONLN 2>/dev/null || echo 2)
+# One build at a time in build/posix: test workers ask for both programs (host/engines/wasm3.ts),
+# which share its objects.
+mkdir -p build/posix
+exec 9>build/posix/.lock
+flock 9
 make --no-print-directory -s -C ports/posix -j"$JOBS" WASM3_DIR="$WASM3_DIR" >&2
 log "built build/posix/microtally-replay ($(wc -c < build/posix/microtally-replay) bytes)"
 # --update: also the program with `replay --update-at` (mt_update.c over NetX Duo's nx_crypto).

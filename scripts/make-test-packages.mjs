@@ -10,8 +10,10 @@
 // fresh test key pair (test.key / test.pub, and other.key / other.pub for "wrong key") and
 // packages for every case of docs/UPDATE.md's refusals and of the swap's failures. Writes
 // index.json: each package's file, sequence, profile and the outcome an agent must reach.
+// Made once per folder: test workers and scripts share it (one at a time, under <dir>/.lock), and
+// a folder finished from the same sources (<dir>/complete) is reused as it is, key and all.
 import { execFileSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, cpSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, statSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { generateKeyPairSync, createHash } from 'node:crypto';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -53,12 +55,69 @@ function variant(work, name, edit, target = 'rtos') {
   return readFileSync(out);
 }
 
-export function makeTestPackages(folder = `${root}build/test-packages`) {
+/** What the packages are made from: the core's sources, the host's package code, the built-in blobs. */
+function packagesDigest() {
+  const h = createHash('sha256').update(sourcesDigest());
+  for (const f of readdirSync(`${root}dist/host/update`).sort()) {
+    if (f.endsWith('.js')) h.update(f).update(readFileSync(`${root}dist/host/update/${f}`));
+  }
+  for (const f of ['host/update/selftest.jsonl', 'build/microtally-rtos.wasm', 'build/microtally-linux.wasm']) h.update(f).update(readFileSync(`${root}${f}`));
+  return h.digest('hex');
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** Takes <dir>/.lock (its holder's pid inside); a holder that died leaves it to the next. */
+async function lock(dir) {
+  const file = `${dir}/.lock`;
+  for (;;) {
+    try {
+      const fd = openSync(file, 'wx');
+      writeSync(fd, String(process.pid));
+      closeSync(fd);
+      return () => rmSync(file, { force: true });
+    } catch (e) {
+      if (e.code !== 'EEXIST') throw e;
+    }
+    let stale = false;
+    try {
+      const pid = Number(readFileSync(file, 'utf8'));
+      if (pid > 0) {
+        try { process.kill(pid, 0); } catch (e) { stale = e.code === 'ESRCH'; }
+      } else {
+        stale = Date.now() - statSync(file).mtimeMs > 10_000; // created, its pid never written
+      }
+    } catch (e) {
+      if (e.code !== 'ENOENT') throw e;
+    }
+    if (stale) { try { unlinkSync(file); } catch (e) { if (e.code !== 'ENOENT') throw e; } }
+    else await sleep(200);
+  }
+}
+
+export async function makeTestPackages(folder = `${root}build/test-packages`) {
   // Absolute: asc runs in the variant's copy of the sources and writes where it is told.
   const dir = resolve(folder);
+  mkdirSync(dir, { recursive: true });
+  const unlock = await lock(dir);
+  try {
+    const digest = packagesDigest();
+    const complete = `${dir}/complete`;
+    if (existsSync(complete) && readFileSync(complete, 'utf8') === digest) {
+      return { dir, index: JSON.parse(readFileSync(`${dir}/index.json`, 'utf8')) };
+    }
+    rmSync(complete, { force: true });
+    const made = await make(dir);
+    writeFileSync(complete, digest);
+    return made;
+  } finally {
+    unlock();
+  }
+}
+
+function make(dir) {
   return Promise.all([import(`${root}dist/host/update/package.js`), import(`${root}dist/host/update/cbor.js`)])
     .then(([{ makePackage, sealPackage, manifestMap, MANIFEST_FORMAT }, { encode }]) => {
-    mkdirSync(dir, { recursive: true });
     const work = `${dir}/src`;
     const changedEdit = (a) => {
       const v = [...Buffer.from('0.1.0-changed')];

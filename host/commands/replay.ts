@@ -4,6 +4,7 @@ import { accessSync, constants, readFileSync, writeSync } from 'node:fs';
 import { loadPublicKey } from '../update/package.js';
 import { EngineUnavailable, SWAPPING_ENGINES, type EngineName, type Profile, type ReplayOptions } from '../engine.js';
 import { ENGINE_NAMES, engineByName } from '../engines/index.js';
+import { updateLimitError } from '../engines/update-args.js';
 import { FdWriter, ioFailure, IoError, openTrace, type TraceInput } from '../io.js';
 import { UsageError, type Command, type Values } from './command.js';
 
@@ -73,6 +74,8 @@ function updateOptions(values: Values): Pick<ReplayOptions, 'updates' | 'pub' | 
 async function runReplay(values: Values, positionals: string[]): Promise<number> {
   const options: ReplayOptions = { profile: values.profile as Profile, agentId: values['agent-id'] as string | undefined, stats: values.stats === true,
     format: values.format === 'cbor' ? 'cbor' as const : undefined, ...updateOptions(values) };
+  const tooMany = updateLimitError(values.engine as EngineName, options);
+  if (tooMany) throw new UsageError(tooMany);
   const v8 = values.engine === 'v8';
   // V8 produces messages one by one: buffer them. A native engine's output arrives in pipe-sized
   // chunks: pass each on at once.

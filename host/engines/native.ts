@@ -10,7 +10,7 @@ import type { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { buildFailure, EngineUnavailable, missingBuildScript, type BenchResult, type Engine, type EngineName, type ReplayOptions, type ReplayResult } from '../engine.js';
 import { bytesInput, collect, type ReplayOutput, type TraceInput } from '../io.js';
-import { selfTestPath, updateArgs } from './update-args.js';
+import { selfTestPath, updateArgs, updateLimitError } from './update-args.js';
 
 export const root = fileURLToPath(new URL('../..', import.meta.url)).replace(/\/dist\/$/, '/');
 
@@ -118,6 +118,8 @@ export class NativeEngine implements Engine {
   }
 
   private async stream(input: TraceInput, options: ReplayOptions, output: ReplayOutput): Promise<Exit> {
+    const tooMany = updateLimitError(this.p.name, options); // the CLI says so first, as a usage error
+    if (tooMany) throw new Error(tooMany);
     const program = await this.ready(!!options.updates?.length);
     const args = ['--profile', options.profile];
     if (options.agentId !== undefined) args.push(`--agent-id=${options.agentId}`);

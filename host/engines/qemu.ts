@@ -12,7 +12,7 @@ import { Socket } from 'node:net';
 import { EngineUnavailable, type BenchResult, type Engine, type EngineName, type Profile, type ReplayOptions, type ReplayResult } from '../engine.js';
 import { collect, IoError, type ReplayOutput, type TraceInput } from '../io.js';
 import { buildOnce, feed, root, runProgram, type ChildIo, type Exit } from './native.js';
-import { selfTestPath, updateArgs } from './update-args.js';
+import { boardArgs, selfTestPath, updateLimitError } from './update-args.js';
 
 /** Which engine runs the blob inside the image. */
 export type BoardEngine = 'wasm3' | 'aot';
@@ -116,6 +116,8 @@ export class QemuEngine implements Engine {
   protected async runReplay(options: ReplayOptions, output: ReplayOutput, limit: number | undefined,
     prepare: (dir: string) => Promise<void>, started?: ChildIo['started']): Promise<Exit> {
     const updates = !!options.updates?.length;
+    const tooMany = updateLimitError(this.name, options); // the CLI says so first, as a usage error
+    if (tooMany) throw new Error(tooMany);
     const image = updates ? await this.updateImage(options.profile) : await this.image(options.profile);
     const dir = await mkdtemp(join(tmpdir(), 'microtally-qemu-'));
     try {
@@ -128,16 +130,7 @@ export class QemuEngine implements Engine {
       }
       // Semihosting arguments: the firmware opens trace.jsonl relative to QEMU's working
       // directory; the agent id travels as hex so no byte of it can upset QEMU's option parser.
-      const args = ['microtally'];
-      if (options.stats) args.push('--stats');
-      if (options.format !== undefined) args.push(`--format=${options.format}`);
-      // Only a 36-byte id can be valid; a longer one is cut to the board's 64-byte buffer, where
-      // it is still invalid and refused with the same reason.
-      if (options.agentId !== undefined) {
-        args.push(`--agent-id-hex=${Buffer.from(options.agentId).subarray(0, 64).toString('hex')}`);
-      }
-      args.push(...updateArgs(options, (i) => `update-${i}.pkg`, 'selftest.jsonl'));
-      args.push('trace.jsonl');
+      const args = boardArgs(options);
       const semihosting = ['enable=on', 'target=native', ...args.map((a) => `arg=${a}`)].join(',');
       return await runProgram(qemuProgram(), [...QEMU_ARGS, '-semihosting-config', semihosting, '-kernel', image],
         { name: 'qemu', cwd: dir, output, timeoutMs: limit, started });

@@ -22,21 +22,10 @@ static size_t next_update;
 static mt_update_t update;
 static mt_message_framing_t framing;
 
-/* ---- the swap's hooks: SHA-256 and the bookkeeping of mt_update.c ---- */
+/* ---- the swap's hooks: SHA-256 (mt_update.h's, over the hash here) and the bookkeeping of
+ * mt_update.c ---- */
 
 static mt_update_sha256_t self_test_hash;
-static void h_begin(void *c) {
-  (void)c;
-  mt_update_crypto_sha256_init(&self_test_hash);
-}
-static void h_add(void *c, const uint8_t *b, size_t n) {
-  (void)c;
-  mt_update_crypto_sha256_update(&self_test_hash, b, n);
-}
-static void h_end(void *c, uint8_t d[32]) {
-  (void)c;
-  mt_update_crypto_sha256_final(&self_test_hash, d);
-}
 static const char *h_swapping(void *c) {
   (void)c;
   return mt_update_activate(&update) == MT_UPDATE_OK
@@ -53,8 +42,15 @@ static void h_outcome(void *c, unsigned result, const char *reason) {
     (void)mt_update_discard(&update, reason);
   }
 }
-static mt_agent_update_hooks_t hooks = {NULL,  NULL,       0,         h_begin,      h_add,
-                                        h_end, h_swapping, h_outcome, TRIAL_WINDOWS};
+static mt_agent_update_hooks_t hooks = {&self_test_hash,
+                                        NULL,
+                                        0,
+                                        mt_update_hook_sha256_begin,
+                                        mt_update_hook_sha256_add,
+                                        mt_update_hook_sha256_end,
+                                        h_swapping,
+                                        h_outcome,
+                                        TRIAL_WINDOWS};
 
 /* ---- delivery (docs/UPDATE.md step 1) ---- */
 
@@ -110,6 +106,7 @@ static void deliver_one(const char *name) {
       put_err("\n");
       io_failed = 1;
       pio->close(pio->ctx, handle);
+      if (began) (void)mt_update_abort(&update, "the package could not be read to its end");
       return;
     }
     if (got == 0) {

@@ -27,7 +27,8 @@ typedef struct mt_replay_update_at {
 /* The programs' update options (ports/posix, ports/mps2-an385): `--update-at=<N>:<package>`
  * (repeatable, in order), `--pub-hex=<the key's 65-byte point in hex>`,
  * `--installed-sequence=<n>`, `--self-test=<file>`. */
-#define MT_REPLAY_UPDATES_MAX 64u
+#define MT_REPLAY_UPDATES_MAX 64u /* host/engines/update-args.ts C_UPDATES_MAX */
+#define MT_REPLAY_UPDATES_MAX_TEXT "64"
 typedef struct mt_replay_update_args {
   mt_replay_update_at_t at[MT_REPLAY_UPDATES_MAX];
   size_t count;

@@ -1,5 +1,6 @@
 /* The update options of the replay programs (mt_replay_update.h): apart from the driver, so the
  * ThreadX image, which hands packages to its own agent, links the parser alone. */
+#include <limits.h>
 #include <string.h>
 
 #include "mt_replay_update.h"
@@ -11,12 +12,18 @@ static int hex_value(char c) {
   return -1;
 }
 
-/* Decimal digits up to `end`; 0 when there are none or something else follows. */
-static int decimal(const char *s, char end, uint64_t *value, const char **after) {
+/* Decimal digits up to `end`; 0 when there are none, something else follows or the number is
+ * past 2^64 - 1 (`saturate`: then UINT64_MAX instead). */
+static int decimal(const char *s, char end, int saturate, uint64_t *value, const char **after) {
   uint64_t v = 0;
+  int over = 0;
   const char *p = s;
-  while (*p >= '0' && *p <= '9') v = v * 10u + (uint64_t)(*p++ - '0');
-  if (p == s || *p != end) return 0;
+  for (; *p >= '0' && *p <= '9'; p++) {
+    uint64_t d = (uint64_t)(*p - '0');
+    if (v > (UINT64_MAX - d) / 10u) over = 1;
+    v = over ? UINT64_MAX : v * 10u + d;
+  }
+  if (p == s || *p != end || (over && !saturate)) return 0;
   *value = v;
   *after = p;
   return 1;
@@ -26,10 +33,13 @@ int mt_replay_update_option(mt_replay_update_args_t *a, const char *arg, const c
   const char *after;
   uint64_t v;
   if (strncmp(arg, "--update-at=", 12) == 0) {
-    if (!decimal(arg + 12, ':', &v, &after) || v == 0 || after[1] == '\0')
+    if (!decimal(arg + 12, ':', 1, &v, &after) || v == 0 || after[1] == '\0')
       return *why = "--update-at must be <N>:<package>", -1;
-    if (a->count == MT_REPLAY_UPDATES_MAX) return *why = "too many --update-at", -1;
-    a->at[a->count].line = (unsigned long)v;
+    if (a->count == MT_REPLAY_UPDATES_MAX)
+      return *why = "--update-at: at most " MT_REPLAY_UPDATES_MAX_TEXT " packages", -1;
+    /* A line past what `unsigned long` counts (32 bits on the board) comes after the last: the
+     * package is delivered at the end of input, as on V8. */
+    a->at[a->count].line = v > ULONG_MAX ? ULONG_MAX : (unsigned long)v;
     a->at[a->count++].package = after + 1;
     return 1;
   }
@@ -45,7 +55,7 @@ int mt_replay_update_option(mt_replay_update_args_t *a, const char *arg, const c
     return 1;
   }
   if (strncmp(arg, "--installed-sequence=", 21) == 0) {
-    if (!decimal(arg + 21, '\0', &a->installed_sequence, &after))
+    if (!decimal(arg + 21, '\0', 0, &a->installed_sequence, &after))
       return *why = "--installed-sequence must be an integer", -1;
     return 1;
   }

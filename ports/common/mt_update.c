@@ -924,6 +924,18 @@ int mt_update_write(mt_update_t *u, uint32_t offset, const uint8_t *data, uint32
   return feed(u, data, length);
 }
 
+int mt_update_abort(mt_update_t *u, const char *reason) {
+  if (!u || !reason) return MT_UPDATE_NULL;
+  line_t l = reason_line(u);
+  if (u->phase == PHASE_IDLE) {
+    put_str(&l, "no transfer in progress: mt_update_begin first (a refusal ends a transfer)");
+    return MT_UPDATE_STATE;
+  }
+  put_str(&l, reason);
+  u->phase = PHASE_IDLE;
+  return MT_UPDATE_OK;
+}
+
 int mt_update_commit(mt_update_t *u) {
   if (!u) return MT_UPDATE_NULL;
   line_t l = reason_line(u);
@@ -999,4 +1011,12 @@ int mt_update_commit(mt_update_t *u) {
   memcpy(s->self_test_sha256, u->manifest.self_test_sha256, 32);
   memcpy(s->agent_version, u->manifest.agent_version, sizeof s->agent_version);
   return save_state(u);
+}
+
+void mt_update_hook_sha256_begin(void *context) { mt_update_crypto_sha256_init(context); }
+void mt_update_hook_sha256_add(void *context, const uint8_t *bytes, size_t length) {
+  mt_update_crypto_sha256_update(context, bytes, length);
+}
+void mt_update_hook_sha256_end(void *context, uint8_t digest[32]) {
+  mt_update_crypto_sha256_final(context, digest);
 }

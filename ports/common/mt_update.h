@@ -166,6 +166,9 @@ int mt_update_begin(mt_update_t *u);
 int mt_update_write(mt_update_t *u, uint32_t offset, const uint8_t *data, uint32_t length);
 /* The whole package arrived: checks the blob's size and SHA-256, records it as staged. */
 int mt_update_commit(mt_update_t *u);
+/* Ends the transfer in progress without staging anything (the package could not be read to its
+   end); `reason` becomes mt_update_reason. MT_UPDATE_STATE when none is in progress. */
+int mt_update_abort(mt_update_t *u, const char *reason);
 uint32_t mt_update_expected_offset(const mt_update_t *u);
 /* The last refusal's reason, one line ("" when none). */
 const char *mt_update_reason(const mt_update_t *u);
@@ -198,5 +201,11 @@ void mt_update_crypto_sha256_final(mt_update_sha256_t *h, uint8_t digest[32]);
    1: valid; 0: not. */
 int mt_update_crypto_p256_verify(const uint8_t public_key[65], const uint8_t digest[32],
                                  const uint8_t signature[64]);
+
+/* The agent's SHA-256 hooks (mt_agent_update_hooks_t sha256_begin/add/end) over this seam, for
+   every port: their context is an mt_update_sha256_t of the caller's. */
+void mt_update_hook_sha256_begin(void *context);
+void mt_update_hook_sha256_add(void *context, const uint8_t *bytes, size_t length);
+void mt_update_hook_sha256_end(void *context, uint8_t digest[32]);
 
 #endif

@@ -348,9 +348,15 @@ int main(int argc, char **argv) {
     st = fopen(update_args.self_test, "rb");
     if (st == NULL || (n = fread(self_test, 1, sizeof self_test, st)) == 0 || ferror(st)) {
       put_error("read", update_args.self_test, st == NULL ? errno : EIO);
+      if (st != NULL) fclose(st);
       return MT_REPLAY_EXIT_IO;
     }
     fclose(st);
+    if (n == sizeof self_test) { /* as the board: one that fills the buffer may be cut */
+      fprintf(stderr, "microtally: the self-test trace %s is larger than %u bytes\n",
+              update_args.self_test, (unsigned)sizeof self_test - 1u);
+      return MT_REPLAY_EXIT_IO;
+    }
     ups.at = update_args.at;
     ups.count = update_args.count;
     ups.public_key = update_args.public_key;

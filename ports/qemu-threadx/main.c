@@ -205,21 +205,26 @@ static UINT open_updates(VOID) {
 
 /* One package, chunk by chunk; the update layer reports a refusal (an AgentUpdate record) and
  * requests the swap of a staged one, which the agent (higher priority) carries out at once. */
+static void cannot_read(const char *name) {
+  board_put_text(&board_err, "microtally: cannot read the update package ");
+  board_put_text(&board_err, name);
+  board_put_text(&board_err, "\n");
+  update_io_failed = 1;
+}
+
 static void deliver_one(const char *name) {
   int handle = sh_open_read(name);
   if (handle < 0) {
-    board_put_text(&board_err, "microtally: cannot read the update package ");
-    board_put_text(&board_err, name);
-    board_put_text(&board_err, "\n");
-    update_io_failed = 1;
+    cannot_read(name);
     return;
   }
   UINT st = mt_tx_update_begin();
   ULONG offset = 0;
   while (st == TX_SUCCESS || st == MT_TX_UPDATE_REPEATED) {
     long got = sh_read(handle, chunk, sizeof chunk);
-    if (got < 0) {
-      update_io_failed = 1;
+    if (got < 0) { /* said as posix and qemu say it; the half-read package is not left open */
+      cannot_read(name);
+      (void)mt_tx_update_abort();
       break;
     }
     if (got == 0) {

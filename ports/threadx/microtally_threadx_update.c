@@ -63,19 +63,6 @@ static UINT status_of(int rc) {
 
 /* ---- the agent's hooks (agent thread) ---- */
 
-static void h_begin(void *c) {
-  (void)c;
-  mt_update_crypto_sha256_init(&self_test_hash);
-}
-static void h_add(void *c, const uint8_t *b, size_t n) {
-  (void)c;
-  mt_update_crypto_sha256_update(&self_test_hash, b, n);
-}
-static void h_end(void *c, uint8_t d[32]) {
-  (void)c;
-  mt_update_crypto_sha256_final(&self_test_hash, d);
-}
-
 /* Saved before the new blob loads: a reset from here on rolls back at the next open. */
 static const char *h_swapping(void *c) {
   (void)c;
@@ -160,12 +147,12 @@ UINT mt_tx_update_open(const mt_update_storage_t *storage, const UCHAR *public_k
   rollback_unreported = (UINT)mt_update_rolled_back(&update, TX_NULL);
   set_verdict(rolled_back || dropped_unreported ? MT_TX_UPDATE_REFUSED : TX_SUCCESS,
               mt_update_reason(&update));
-  hooks.context = TX_NULL;
+  hooks.context = &self_test_hash; /* the SHA-256 hooks' (the others take none) */
   hooks.self_test = self_test;
   hooks.self_test_length = self_test_length;
-  hooks.sha256_begin = h_begin;
-  hooks.sha256_add = h_add;
-  hooks.sha256_end = h_end;
+  hooks.sha256_begin = mt_update_hook_sha256_begin;
+  hooks.sha256_add = mt_update_hook_sha256_add;
+  hooks.sha256_end = mt_update_hook_sha256_end;
   hooks.swapping = h_swapping;
   hooks.outcome = h_outcome;
   hooks.trial_windows = MT_TX_UPDATE_TRIAL_WINDOWS;
@@ -236,6 +223,14 @@ UINT mt_tx_update_write(ULONG offset, const UCHAR *data, ULONG length) {
   } else if (rc == MT_UPDATE_REFUSED) {
     set_verdict(MT_TX_UPDATE_REFUSED, mt_update_reason(&update));
   }
+  give_back();
+  return status_of(rc);
+}
+
+UINT mt_tx_update_abort(VOID) {
+  if (!opened) return MT_TX_UPDATE_STATE;
+  take();
+  int rc = mt_update_abort(&update, "the transfer was abandoned before its end");
   give_back();
   return status_of(rc);
 }

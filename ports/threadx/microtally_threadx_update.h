@@ -45,6 +45,9 @@ UINT mt_tx_update_begin(VOID);
 UINT mt_tx_update_write(ULONG offset, const UCHAR *data, ULONG length);
 /* The whole package arrived: the blob is checked and staged, and the swap requested. */
 UINT mt_tx_update_commit(VOID);
+/* The package cannot arrive whole (the transport failed): the transfer ends, nothing staged, no
+   record (nothing was refused). MT_TX_UPDATE_STATE when none is in progress. */
+UINT mt_tx_update_abort(VOID);
 /* The next offset a transfer expects (a sender resumes there). */
 ULONG mt_tx_update_expected_offset(VOID);
 /* The latest verdict: TX_SUCCESS, MT_TX_PENDING (a swap requested or on trial),

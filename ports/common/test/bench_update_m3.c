@@ -77,18 +77,6 @@ int mt_os_in_agent_thread(void) { return 1; }
 static mt_update_sha256_t hash;
 static unsigned outcome = 99;
 static const char *outcome_reason = "";
-static void h_begin(void *c) {
-  (void)c;
-  mt_update_crypto_sha256_init(&hash);
-}
-static void h_add(void *c, const uint8_t *b, size_t n) {
-  (void)c;
-  mt_update_crypto_sha256_update(&hash, b, n);
-}
-static void h_end(void *c, uint8_t d[32]) {
-  (void)c;
-  mt_update_crypto_sha256_final(&hash, d);
-}
 static void h_outcome(void *c, unsigned result, const char *reason) {
   (void)c;
   if (outcome == 99u) outcome = result, outcome_reason = reason;
@@ -100,8 +88,15 @@ static void discard(void *c, const uint8_t *b, size_t n, unsigned where) {
 static char update_text[1025], reason[160];
 static uint8_t journal[512];
 static uint8_t trial_inputs[MT_AGENT_TRIAL_JOURNAL_BYTES];
-static mt_agent_update_hooks_t hooks = {NULL,  self_test, 0,         h_begin, h_add,
-                                        h_end, NULL,      h_outcome, 0};
+static mt_agent_update_hooks_t hooks = {&hash,
+                                        self_test,
+                                        0,
+                                        mt_update_hook_sha256_begin,
+                                        mt_update_hook_sha256_add,
+                                        mt_update_hook_sha256_end,
+                                        NULL,
+                                        h_outcome,
+                                        0};
 
 static int fail(const char *what) {
   board_put_text(&board_err, "bench_update: ");

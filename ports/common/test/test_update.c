@@ -345,6 +345,22 @@ static void test_chunk_order(void) {
   CHECK(!mt_update_staged(&u, NULL));
 }
 
+/* A transfer whose package cannot be read to its end (the replay programs' read error) ends
+   without staging; the next one starts afresh. */
+static void test_abort(void) {
+  fresh();
+  CHECK(mt_update_abort(&u, "x") == MT_UPDATE_STATE); /* none in progress */
+  CHECK(mt_update_begin(&u) == MT_UPDATE_OK);
+  CHECK(mt_update_write(&u, 0, good.bytes, 2000) == MT_UPDATE_OK);
+  CHECK(mt_update_abort(&u, "the package could not be read to its end") == MT_UPDATE_OK);
+  CHECK(strcmp(mt_update_reason(&u), "the package could not be read to its end") == 0);
+  CHECK(mt_update_write(&u, 2000, good.bytes + 2000, 10) == MT_UPDATE_STATE);
+  CHECK(mt_update_commit(&u) == MT_UPDATE_STATE);
+  CHECK(!mt_update_staged(&u, NULL));
+  CHECK(send(good.bytes, good.length, 300) == MT_UPDATE_OK);
+  CHECK(mt_update_staged(&u, NULL) == 1);
+}
+
 static void test_storage_faults(void) {
   fresh();
   ram.fail_write = 1;
@@ -385,6 +401,7 @@ int main(int argc, char **argv) {
   test_agent_version_bytes();
   test_truncated_and_trailing();
   test_chunk_order();
+  test_abort();
   test_storage_faults();
   return check_report("update verifier (mt_update.c over nx_crypto)");
 }
