@@ -74,6 +74,18 @@ describe('replay --update-at: what each engine takes, checked by the host', () =
     expect(r.stderr).toMatch(/^microtally: replay: --update-at: engine wasm3 takes at most 64 packages, got 65\n/);
   });
 
+  it('a package or key that is a directory: exit 2, one line naming it, on every engine (V8 crashed with EISDIR)', () => {
+    for (const e of engineNames()) {
+      if (!(['v8', 'wasm3', 'qemu', 'qemu-threadx'] as string[]).includes(e)) continue;
+      const r = replayCli(e, `2:${work}`);
+      expect(r.status).toBe(2);
+      expect(r.stderr).toBe(`microtally: --update-at: package ${work}: not a file\n`);
+      const k = spawnSync('node', [cli, 'replay', trace, '--engine', e, '--update-at', `2:${pkg('changed-2.pkg')}`, '--pub', work], { encoding: 'utf8' });
+      expect(k.status).toBe(2);
+      expect(k.stderr).toBe(`microtally: --pub ${work}: not a file\n`);
+    }
+  });
+
   it('N past 2^53 is malformed on every engine, as on V8 (exit 2, the same line)', () => {
     const lines = ['v8', 'wasm3', 'qemu', 'qemu-threadx'].map((e) => {
       const r = replayCli(e, `9007199254740993:${pkg('changed-2.pkg')}`);

@@ -1,6 +1,6 @@
 // `microtally replay`: a trace through the core on any engine, messages on stdout (SPEC R10, R11).
 
-import { accessSync, constants, readFileSync, writeSync } from 'node:fs';
+import { accessSync, constants, readFileSync, statSync, writeSync } from 'node:fs';
 import { loadPublicKey } from '../update/package.js';
 import { EngineUnavailable, SWAPPING_ENGINES, type EngineName, type Profile, type ReplayOptions } from '../engine.js';
 import { ENGINE_NAMES, engineByName } from '../engines/index.js';
@@ -51,6 +51,8 @@ function updateOptions(values: Values): Pick<ReplayOptions, 'updates' | 'pub' | 
   }
   const readable = (path: string, what: string) => {
     try { accessSync(path, constants.R_OK); } catch (e) { throw new UsageError(`${what} ${path}: cannot read it (${(e as NodeJS.ErrnoException).code ?? 'error'})`); }
+    // a directory passes access(2) and fails only when an engine reads it
+    if (!statSync(path).isFile()) throw new UsageError(`${what} ${path}: not a file`);
   };
   readable(pub, '--pub');
   try { loadPublicKey(readFileSync(pub)); } catch (e) { throw new UsageError(`--pub ${pub}: ${(e as Error).message}`); }
