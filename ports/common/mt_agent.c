@@ -932,8 +932,17 @@ static uint64_t get_le(const uint8_t *p, unsigned n) {
   return v;
 }
 
-/* The payload an input keeps: a line's or a configuration's text (none for a line longer than
- * the update buffer: only its length), a connection's event, nothing for a tick or the finish. */
+/* Whether the core only measures a line: longer than its input area once a trailing '\r' that
+ * is the one byte too many is dropped (the bindings' rule; apply_update let it through only if
+ * that byte is in the update buffer). Not the agent's line buffer: it differs per port. */
+static int line_measured(const text_t *line) {
+  size_t capacity = mt_input_capacity(&agent.core), n = line->length;
+  if (n == capacity + 1u && line->text[n - 1u] == '\r') n--;
+  return n > capacity;
+}
+
+/* The payload an input keeps: a line's or a configuration's text (none for a line the core only
+ * measures: its length), a connection's event, nothing for a tick or the finish. */
 static size_t trial_payload(const input_t *in, const void **bytes, unsigned *flags) {
   *flags = 0;
   *bytes = NULL;
@@ -941,7 +950,7 @@ static size_t trial_payload(const input_t *in, const void **bytes, unsigned *fla
     *bytes = in->packet;
     return sizeof *in->packet;
   }
-  if (in->kind == INPUT_LINE && in->text.length > agent.config.update_bytes) {
+  if (in->kind == INPUT_LINE && line_measured(&in->text)) {
     *flags = TRIAL_MEASURED;
     return 0;
   }
