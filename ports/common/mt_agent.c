@@ -470,6 +470,13 @@ static void finish(void) {
     in.t_ms = agent.last_input_ms;
     (void)feed(&in);
   }
+  /* A clean stop on probation, no trap: the new core stays (swap.ts's endProbation); left on
+     trial, the port's state record would roll it back at the next start. */
+  if (swap.on_trial && !swap.trapped) {
+    swap.on_trial = 0;
+    swap.trial_used = 0;
+    swap_outcome(MT_AGENT_SWAP_CONFIRMED, "");
+  }
   agent.state = AGENT_STOPPED;
   (void)cancel_update(); /* handed over after apply_update above: it comes too late */
   /* one that came during a probation still running: it stays staged (the port keeps it) */

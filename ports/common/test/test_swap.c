@@ -516,6 +516,7 @@ static void test_journal_full_then_trap(void) {
    finishes again, so its applied record is sent (host/update/swap.ts's finish()). */
 static void test_swap_at_stop(const mt_agent_swap_t *request) {
   unsigned applied = outcomes[MT_AGENT_SWAP_APPLIED], refused = outcomes[MT_AGENT_SWAP_REFUSED];
+  unsigned confirmed = outcomes[MT_AGENT_SWAP_CONFIRMED];
   uint16_t first = post(1);
   run_queue();
   CHECK(mt_agent_swap(request) == 0);
@@ -524,6 +525,9 @@ static void test_swap_at_stop(const mt_agent_swap_t *request) {
   (void)mt_agent_step(0);
   CHECK(outcomes[MT_AGENT_SWAP_APPLIED] == applied + 1 &&
         outcomes[MT_AGENT_SWAP_REFUSED] == refused);
+  /* a clean stop on trial keeps the new core (swap.ts's endProbation): confirmed, not left on
+     trial for the next start to roll back */
+  CHECK(outcomes[MT_AGENT_SWAP_CONFIRMED] == confirmed + 1);
   CHECK(all_sent(first, 1));
   CHECK(strstr(sent + at_stop, "\"ToSequence\":5,\"Result\":\"applied\"") != NULL);
 }
