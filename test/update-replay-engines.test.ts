@@ -111,6 +111,14 @@ const CASES: Case[] = [
       expect(u).toMatchObject([{ Result: 'applied', ToSequence: 2 }]);
       expect(last.AgentVersion).toBe('0.1.0-changed');
     } },
+  { name: 'a package during another swap\'s probation: refused (a device has no third slot)', updates: [[AT, 'changed-2.pkg'], [20, 'trap-after-6.pkg']],
+    expect: (u, last) => {
+      expect(u).toEqual([
+        { FromVersion: VERSION, ToVersion: '0.1.0-changed', FromSequence: 0, ToSequence: 2, Result: 'applied' },
+        { FromVersion: '0.1.0-changed', ToVersion: '', FromSequence: 2, ToSequence: 0, Result: 'rejected',
+          Reason: 'a swap is on trial: it must end (confirmed or rolled back) before another package' }]);
+      expect(last.AgentVersion).toBe('0.1.0-changed');
+    } },
   { name: 'a package past the last line: installed at the end of input', updates: [[END, 'changed-2.pkg']], expect: (u, last) => {
     expect(u).toMatchObject([{ Result: 'applied', ToSequence: 2 }]);
     expect(last.AgentVersion).toBe('0.1.0-changed');

@@ -86,10 +86,17 @@ export class UpdatableCore {
 
   /**
    * A package arrives: checked without running its blob, then staged for the next window
-   * boundary; a refusal is reported at once (an AgentUpdate record, `rejected`).
+   * boundary; a refusal is reported at once (an AgentUpdate record, `rejected`), also of one
+   * that comes during another swap's probation (the sender sends it again later).
    */
   deliver(pkg: Uint8Array): AgentUpdateReport | undefined {
     const from = { FromVersion: this.running.version, FromSequence: this.running.sequence };
+    // A device has two slots, both taken during a probation (the new blob and the one to roll
+    // back to): it refuses (mt_update_begin's words); so does V8, for the same bytes (SPEC R9).
+    if (this.probation > 0) {
+      return this.outcome({ ...from, ToVersion: '', ToSequence: 0, Result: 'rejected',
+        Reason: 'a swap is on trial: it must end (confirmed or rolled back) before another package' });
+    }
     if (this.staged) {
       return this.outcome({ ...from, ToVersion: '', ToSequence: 0, Result: 'rejected',
         Reason: `another package is staged (sequence ${this.staged.manifest.sequence})` });
