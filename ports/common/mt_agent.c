@@ -1181,9 +1181,14 @@ unsigned mt_agent_swap(const mt_agent_swap_t *request) {
 }
 
 static int valid(const mt_agent_config_t *c) {
+  /* a probation journal entry's payload length is 2 bytes: no entry may be longer than that */
+  size_t trial = c != NULL ? c->trial_inputs_bytes : 0;
   return c != NULL && c->send != NULL && c->queue_events > 0 && c->ticks_per_second > 0 &&
          c->update != NULL && c->update_bytes > 0 && c->update_bytes <= 65536 &&
-         c->journal != NULL && c->reason != NULL && c->reason_bytes > 0;
+         c->journal != NULL && c->reason != NULL && c->reason_bytes > 0 &&
+         (c->trial_inputs == NULL ||
+          (trial >= MT_AGENT_TRIAL_ENTRY_HEADER + sizeof(mt_packet_conn) &&
+           trial <= MT_AGENT_TRIAL_ENTRY_HEADER + 65535u));
 }
 
 unsigned mt_agent_start(const mt_agent_config_t *config) {

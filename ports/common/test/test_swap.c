@@ -692,6 +692,14 @@ int main(int argc, char **argv) {
   config.trial_inputs_bytes = sizeof trial_inputs;
   static mt_agent_swap_t none; /* no blob */
   CHECK(mt_agent_swap(&none) == MT_AGENT_NULL);
+  {
+    /* a probation journal whose entries could outgrow their 2-byte length: refused at start */
+    mt_agent_config_t too_big = config;
+    too_big.trial_inputs_bytes = MT_AGENT_TRIAL_ENTRY_HEADER + 65536u;
+    CHECK(mt_agent_start(&too_big) == MT_AGENT_BAD_CONFIG);
+    too_big.trial_inputs_bytes = 1; /* not even one connection's entry */
+    CHECK(mt_agent_start(&too_big) == MT_AGENT_BAD_CONFIG);
+  }
   CHECK(mt_agent_start(&config) == 0);
   size_t one_core = mt_heap_peak();
   if (one_core == 0) { /* the ahead-of-time engine: its blob is compiled in */
