@@ -36,6 +36,12 @@ function makeTrace(): { text: string; connections: number } {
   return { text: lines.join('\n') + '\n', connections };
 }
 const TRACE = makeTrace();
+/**
+ * TRACE with a configuration line of 3,000 bytes (JSON whitespace) before the connection at 88 s:
+ * larger than the whole probation journal, so never kept, and trap-after-6's 30th input.
+ */
+const WITH_BIG_CONFIG = TRACE.text.replace(conn(T0 + 88_000, { lport: 40000 + (43 % 7) }),
+  `{"kind":"config",${' '.repeat(2930)}"t":${T0 + 88_000},"config":{"network":{"aggregation":false}}}\n${conn(T0 + 88_000, { lport: 40000 + (43 % 7) })}`);
 /** A line in the first window: the swap comes at its end (the first boundary after). */
 const AT = 10;
 /** A line after the probation of a swap at AT (two windows later). */
@@ -56,7 +62,7 @@ interface Case {
   trace?: string;
   stderr?: string;
   /** What V8's run must show (so that equal bytes mean the case happened). */
-  expect: (updates: any[], last: any) => void;
+  expect: (updates: any[], last: any, messages: any[]) => void;
 }
 
 const rejected = (reason: RegExp) => (u: any[]) => {
@@ -118,6 +124,17 @@ const CASES: Case[] = [
         { FromVersion: '0.1.0-changed', ToVersion: '', FromSequence: 2, ToSequence: 0, Result: 'rejected',
           Reason: 'a swap is on trial: it must end (confirmed or rolled back) before another package' }]);
       expect(last.AgentVersion).toBe('0.1.0-changed');
+    } },
+  { name: 'an input larger than the probation journal traps: rolled back, then given to the previous core (not lost)', updates: [[AT, 'trap-after-6.pkg']],
+    trace: WITH_BIG_CONFIG, expect: (u, last, messages) => {
+      rolledBack(/^the new core trapped within 2 windows of the swap$/)(u, last);
+      expect(WITH_BIG_CONFIG).not.toBe(TRACE.text);
+      // its configuration (aggregation off) reached the core that runs on: after the rollback
+      // no record counts a connection twice (aggregated, 7 ports, 2 s apart: it would)
+      const back = messages.findIndex((m) => m.Events.some((e: any) => e.Payload[0]?.Result === 'rolledBack'));
+      const after = messages.slice(back + 1).flatMap((m) => m.Events).filter((e: any) => e.Name === 'ConnectionCreate').flatMap((e: any) => e.Payload);
+      expect(after.length).toBeGreaterThan(10);
+      expect(after.every((p: any) => p.HitCount === 1)).toBe(true);
     } },
   { name: 'a package past the last line: installed at the end of input', updates: [[END, 'changed-2.pkg']], expect: (u, last) => {
     expect(u).toMatchObject([{ Result: 'applied', ToSequence: 2 }]);
@@ -197,7 +214,7 @@ describe('replay --update-at on V8: each case happens (the reference)', () => {
       const r = await v8(c);
       nothingLost(r, c);
       const messages = messagesOf(r);
-      c.expect(eventsOf(r).filter((e) => e.Name === 'AgentUpdate').map((e) => e.Payload[0]), messages.at(-1));
+      c.expect(eventsOf(r).filter((e) => e.Name === 'AgentUpdate').map((e) => e.Payload[0]), messages.at(-1), messages);
     });
   }
 });

@@ -164,7 +164,8 @@ export class UpdatableCore {
       }
     }
     // An input larger than the whole journal is given after the checkpoint, not kept.
-    if (cost <= limit) {
+    const kept = cost <= limit;
+    if (kept) {
       this.journal.push(op);
       this.journalUsed += cost;
     }
@@ -177,8 +178,11 @@ export class UpdatableCore {
       return { ...r, messages: sent };
     } catch (e) {
       if (!isTrap(e)) throw e;
-      const back = this.rollBackAndReplay();
-      return { ...back, messages: [...early, ...back.messages] };
+      const back = this.rollBackAndReplay();   // a kept input is the journal's last entry: given again
+      if (kept) return { ...back, messages: [...early, ...back.messages] };
+      // One not kept is given to the previous core now (mt_agent.c the same): never lost.
+      const r = op(this.live);
+      return { ...r, messages: [...early, ...back.messages, ...r.messages] };
     }
   }
 

@@ -1041,9 +1041,14 @@ static mt_status_t on_probation(const input_t *in) {
     }
     stats.trial_checkpoints++;
   }
-  if (cost <= capacity) trial_keep(in); /* else given after a checkpoint, not kept */
+  unsigned kept = cost <= capacity;
+  if (kept) trial_keep(in); /* else given after a checkpoint, not kept */
   mt_status_t st = give_input(in);
-  if (swap.trapped) return roll_back_and_refeed();
+  if (swap.trapped) {
+    st = roll_back_and_refeed(); /* a kept input is the journal's last entry: given again */
+    /* one not kept is given to the previous core here (swap.ts the same): never lost */
+    return kept ? st : give_input(in);
+  }
   if (agent.last_chunks == 0) return st;
   /* a window boundary: the boundary's messages left, then the checkpoint */
   if (!checkpoint()) return roll_back_and_refeed();
