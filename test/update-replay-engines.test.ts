@@ -25,17 +25,26 @@ const pkg = (name: string) => `${dir}/${name}`;
  * switched off by the first line (every new core must have it again), a tick at the end. Short:
  * qemu runs it once per case and engine.
  */
-function makeTrace(): { text: string; connections: number } {
+function makeTrace(step = 2000, end = 120_000, configAt?: number): { text: string; connections: number } {
   const lines = [config(T0, { systemInformation: { enabled: false } })];
   let connections = 0;
-  for (let t = T0 + 2000; t <= T0 + 120_000; t += 2000) {
+  for (let t = T0 + step; t <= T0 + end; t += step) {
     lines.push(conn(t, { lport: 40000 + (connections % 7) }));
     connections++;
+    // a configuration line (merged: system information stays off) that changes the output
+    if (t === T0 + configAt!) lines.push(config(t, { network: { aggregation: false } }));
   }
   lines.push(tick(T0 + 180_000));
   return { text: lines.join('\n') + '\n', connections };
 }
 const TRACE = makeTrace();
+/**
+ * Connections 500 ms apart for 75 s: the probation journal (2,048 B, 56 B a connection) fills
+ * within a window, so the C engines and V8 must take the same early checkpoints; one also with a
+ * configuration line during the probation (at 40 s).
+ */
+const DENSE = makeTrace(500, 75_000);
+const DENSE_CONFIG = makeTrace(500, 75_000, 40_000);
 /**
  * TRACE with a configuration line of 3,000 bytes (JSON whitespace) before the connection at 88 s:
  * larger than the whole probation journal, so never kept, and trap-after-6's 30th input.
@@ -58,8 +67,9 @@ interface Case {
   name: string;
   updates: [number, string][];
   options?: Partial<ReplayOptions>;
-  /** Another trace than TRACE (its connections the same), and the stderr it must give (exit 1). */
+  /** Another trace than TRACE (its connection count, when another), and the stderr it must give (exit 1). */
   trace?: string;
+  connections?: number;
   stderr?: string;
   /** What V8's run must show (so that equal bytes mean the case happened). */
   expect: (updates: any[], last: any, messages: any[]) => void;
@@ -125,6 +135,22 @@ const CASES: Case[] = [
           Reason: 'a swap is on trial: it must end (confirmed or rolled back) before another package' }]);
       expect(last.AgentVersion).toBe('0.1.0-changed');
     } },
+  { name: 'dense trace: the probation journal fills (early checkpoints), changed-2 applied', updates: [[AT, 'changed-2.pkg']],
+    trace: DENSE.text, connections: DENSE.connections, expect: (u, last) => {
+      expect(u).toMatchObject([{ Result: 'applied', ToSequence: 2 }]);
+      expect(last.AgentVersion).toBe('0.1.0-changed');
+    } },
+  { name: 'dense trace: trap-after-6 rolled back from an early checkpoint, the inputs since given again', updates: [[AT, 'trap-after-6.pkg']],
+    trace: DENSE.text, connections: DENSE.connections, expect: rolledBack(/^the new core trapped within 2 windows of the swap$/) },
+  { name: 'dense trace, a configuration line during the probation: changed-2 applied, the configuration kept', updates: [[AT, 'changed-2.pkg']],
+    trace: DENSE_CONFIG.text, connections: DENSE_CONFIG.connections, expect: (u, last) => {
+      expect(u).toMatchObject([{ Result: 'applied', ToSequence: 2 }]);
+      expect(last.AgentVersion).toBe('0.1.0-changed');
+      // aggregation off from 40 s: no connection counted twice in one record
+      expect(last.Events.filter((e: any) => e.Name === 'ConnectionCreate').flatMap((e: any) => e.Payload).every((p: any) => p.HitCount === 1)).toBe(true);
+    } },
+  { name: 'dense trace, a configuration line during the probation, trap-after-6: rolled back, the configuration kept', updates: [[AT, 'trap-after-6.pkg']],
+    trace: DENSE_CONFIG.text, connections: DENSE_CONFIG.connections, expect: rolledBack(/^the new core trapped within 2 windows of the swap$/) },
   { name: 'an input larger than the probation journal traps: rolled back, then given to the previous core (not lost)', updates: [[AT, 'trap-after-6.pkg']],
     trace: WITH_BIG_CONFIG, expect: (u, last, messages) => {
       rolledBack(/^the new core trapped within 2 windows of the swap$/)(u, last);
@@ -168,7 +194,7 @@ function nothingLost(r: ReplayResult, c?: Case): void {
   const ids = events.map((e) => e.Id);
   expect(new Set(ids).size).toBe(ids.length);
   const hits = events.filter((e) => e.Name === 'ConnectionCreate').flatMap((e) => e.Payload).reduce((n, p) => n + p.HitCount, 0);
-  expect(hits).toBe(TRACE.connections);
+  expect(hits).toBe(c?.connections ?? TRACE.connections);
   expect(events.some((e) => e.Name === 'SystemInformation')).toBe(false);
 }
 
