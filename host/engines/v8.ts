@@ -118,7 +118,11 @@ export class LineReplay {
     const copy = Uint8Array.from(line);
     // A configuration the core accepts is applied again to every core that follows (docs/UPDATE.md).
     const config = Buffer.from(copy.buffer, copy.byteOffset, copy.length).includes('"config"') && isConfigLine(copy);
-    return this.up!.call((c) => c.ingestLine(copy), config, copy.length);
+    // The journal keeps a line's bytes only if the core reads them: past its input area (after
+    // the trailing-'\r' rule) it is only measured, however the line came in chunks (mt_agent.c).
+    const cap = this.core.inputCapacity;
+    const read = copy.length === cap + 1 && copy[cap] === 0x0d ? cap : copy.length;
+    return this.up!.call((c) => c.ingestLine(copy), config, read > cap ? 0 : copy.length);
   }
 
   /** A JSON message is a line; a CBOR one is a data item of the sequence (RFC 8742), as is. */

@@ -86,10 +86,17 @@ export class UpdatableCore {
 
   /**
    * A package arrives: checked without running its blob, then staged for the next window
-   * boundary; a refusal is reported at once (an AgentUpdate record, `rejected`).
+   * boundary; a refusal is reported at once (an AgentUpdate record, `rejected`), also of one
+   * that comes during another swap's probation (the sender sends it again later).
    */
   deliver(pkg: Uint8Array): AgentUpdateReport | undefined {
     const from = { FromVersion: this.running.version, FromSequence: this.running.sequence };
+    // A device has two slots, both taken during a probation (the new blob and the one to roll
+    // back to): it refuses (mt_update_begin's words); so does V8, for the same bytes (SPEC R9).
+    if (this.probation > 0) {
+      return this.outcome({ ...from, ToVersion: '', ToSequence: 0, Result: 'rejected',
+        Reason: 'a swap is on trial: it must end (confirmed or rolled back) before another package' });
+    }
     if (this.staged) {
       return this.outcome({ ...from, ToVersion: '', ToSequence: 0, Result: 'rejected',
         Reason: `another package is staged (sequence ${this.staged.manifest.sequence})` });
@@ -157,7 +164,8 @@ export class UpdatableCore {
       }
     }
     // An input larger than the whole journal is given after the checkpoint, not kept.
-    if (cost <= limit) {
+    const kept = cost <= limit;
+    if (kept) {
       this.journal.push(op);
       this.journalUsed += cost;
     }
@@ -170,8 +178,11 @@ export class UpdatableCore {
       return { ...r, messages: sent };
     } catch (e) {
       if (!isTrap(e)) throw e;
-      const back = this.rollBackAndReplay();
-      return { ...back, messages: [...early, ...back.messages] };
+      const back = this.rollBackAndReplay();   // a kept input is the journal's last entry: given again
+      if (kept) return { ...back, messages: [...early, ...back.messages] };
+      // One not kept is given to the previous core now (mt_agent.c the same): never lost.
+      const r = op(this.live);
+      return { ...r, messages: [...early, ...back.messages, ...r.messages] };
     }
   }
 

@@ -470,6 +470,13 @@ static void finish(void) {
     in.t_ms = agent.last_input_ms;
     (void)feed(&in);
   }
+  /* A clean stop on probation, no trap: the new core stays (swap.ts's endProbation); left on
+     trial, the port's state record would roll it back at the next start. */
+  if (swap.on_trial && !swap.trapped) {
+    swap.on_trial = 0;
+    swap.trial_used = 0;
+    swap_outcome(MT_AGENT_SWAP_CONFIRMED, "");
+  }
   agent.state = AGENT_STOPPED;
   (void)cancel_update(); /* handed over after apply_update above: it comes too late */
   /* one that came during a probation still running: it stays staged (the port keeps it) */
@@ -932,8 +939,17 @@ static uint64_t get_le(const uint8_t *p, unsigned n) {
   return v;
 }
 
-/* The payload an input keeps: a line's or a configuration's text (none for a line longer than
- * the update buffer: only its length), a connection's event, nothing for a tick or the finish. */
+/* Whether the core only measures a line: longer than its input area once a trailing '\r' that
+ * is the one byte too many is dropped (the bindings' rule; apply_update let it through only if
+ * that byte is in the update buffer). Not the agent's line buffer: it differs per port. */
+static int line_measured(const text_t *line) {
+  size_t capacity = mt_input_capacity(&agent.core), n = line->length;
+  if (n == capacity + 1u && line->text[n - 1u] == '\r') n--;
+  return n > capacity;
+}
+
+/* The payload an input keeps: a line's or a configuration's text (none for a line the core only
+ * measures: its length), a connection's event, nothing for a tick or the finish. */
 static size_t trial_payload(const input_t *in, const void **bytes, unsigned *flags) {
   *flags = 0;
   *bytes = NULL;
@@ -941,7 +957,7 @@ static size_t trial_payload(const input_t *in, const void **bytes, unsigned *fla
     *bytes = in->packet;
     return sizeof *in->packet;
   }
-  if (in->kind == INPUT_LINE && in->text.length > agent.config.update_bytes) {
+  if (in->kind == INPUT_LINE && line_measured(&in->text)) {
     *flags = TRIAL_MEASURED;
     return 0;
   }
@@ -1025,9 +1041,14 @@ static mt_status_t on_probation(const input_t *in) {
     }
     stats.trial_checkpoints++;
   }
-  if (cost <= capacity) trial_keep(in); /* else given after a checkpoint, not kept */
+  unsigned kept = cost <= capacity;
+  if (kept) trial_keep(in); /* else given after a checkpoint, not kept */
   mt_status_t st = give_input(in);
-  if (swap.trapped) return roll_back_and_refeed();
+  if (swap.trapped) {
+    st = roll_back_and_refeed(); /* a kept input is the journal's last entry: given again */
+    /* one not kept is given to the previous core here (swap.ts the same): never lost */
+    return kept ? st : give_input(in);
+  }
   if (agent.last_chunks == 0) return st;
   /* a window boundary: the boundary's messages left, then the checkpoint */
   if (!checkpoint()) return roll_back_and_refeed();
@@ -1165,9 +1186,14 @@ unsigned mt_agent_swap(const mt_agent_swap_t *request) {
 }
 
 static int valid(const mt_agent_config_t *c) {
+  /* a probation journal entry's payload length is 2 bytes: no entry may be longer than that */
+  size_t trial = c != NULL ? c->trial_inputs_bytes : 0;
   return c != NULL && c->send != NULL && c->queue_events > 0 && c->ticks_per_second > 0 &&
          c->update != NULL && c->update_bytes > 0 && c->update_bytes <= 65536 &&
-         c->journal != NULL && c->reason != NULL && c->reason_bytes > 0;
+         c->journal != NULL && c->reason != NULL && c->reason_bytes > 0 &&
+         (c->trial_inputs == NULL ||
+          (trial >= MT_AGENT_TRIAL_ENTRY_HEADER + sizeof(mt_packet_conn) &&
+           trial <= MT_AGENT_TRIAL_ENTRY_HEADER + 65535u));
 }
 
 unsigned mt_agent_start(const mt_agent_config_t *config) {

@@ -107,7 +107,8 @@ typedef struct mt_agent_config {
   size_t reason_bytes;
   const mt_agent_update_hooks_t *update_hooks; /* optional: core updates (mt_agent_swap) */
   /* With update_hooks: the probation journal (MT_AGENT_TRIAL_JOURNAL_BYTES; at least
-     MT_AGENT_TRIAL_ENTRY_HEADER + sizeof(mt_packet_conn)), owned by the agent while it runs. */
+     MT_AGENT_TRIAL_ENTRY_HEADER + sizeof(mt_packet_conn), at most MT_AGENT_TRIAL_ENTRY_HEADER +
+     65,535: an entry's length is 2 bytes; else MT_AGENT_BAD_CONFIG), owned by the agent. */
   uint8_t *trial_inputs;
   size_t trial_inputs_bytes;
 } mt_agent_config_t;

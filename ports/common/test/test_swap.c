@@ -516,6 +516,7 @@ static void test_journal_full_then_trap(void) {
    finishes again, so its applied record is sent (host/update/swap.ts's finish()). */
 static void test_swap_at_stop(const mt_agent_swap_t *request) {
   unsigned applied = outcomes[MT_AGENT_SWAP_APPLIED], refused = outcomes[MT_AGENT_SWAP_REFUSED];
+  unsigned confirmed = outcomes[MT_AGENT_SWAP_CONFIRMED];
   uint16_t first = post(1);
   run_queue();
   CHECK(mt_agent_swap(request) == 0);
@@ -524,6 +525,9 @@ static void test_swap_at_stop(const mt_agent_swap_t *request) {
   (void)mt_agent_step(0);
   CHECK(outcomes[MT_AGENT_SWAP_APPLIED] == applied + 1 &&
         outcomes[MT_AGENT_SWAP_REFUSED] == refused);
+  /* a clean stop on trial keeps the new core (swap.ts's endProbation): confirmed, not left on
+     trial for the next start to roll back */
+  CHECK(outcomes[MT_AGENT_SWAP_CONFIRMED] == confirmed + 1);
   CHECK(all_sent(first, 1));
   CHECK(strstr(sent + at_stop, "\"ToSequence\":5,\"Result\":\"applied\"") != NULL);
 }
@@ -688,6 +692,14 @@ int main(int argc, char **argv) {
   config.trial_inputs_bytes = sizeof trial_inputs;
   static mt_agent_swap_t none; /* no blob */
   CHECK(mt_agent_swap(&none) == MT_AGENT_NULL);
+  {
+    /* a probation journal whose entries could outgrow their 2-byte length: refused at start */
+    mt_agent_config_t too_big = config;
+    too_big.trial_inputs_bytes = MT_AGENT_TRIAL_ENTRY_HEADER + 65536u;
+    CHECK(mt_agent_start(&too_big) == MT_AGENT_BAD_CONFIG);
+    too_big.trial_inputs_bytes = 1; /* not even one connection's entry */
+    CHECK(mt_agent_start(&too_big) == MT_AGENT_BAD_CONFIG);
+  }
   CHECK(mt_agent_start(&config) == 0);
   size_t one_core = mt_heap_peak();
   if (one_core == 0) { /* the ahead-of-time engine: its blob is compiled in */

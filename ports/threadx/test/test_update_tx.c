@@ -174,13 +174,26 @@ int main(int argc, char **argv) {
     CHECK(send_package(good, good_n) == MT_TX_UPDATE_REFUSED);
     CHECK(send_package(next, next_n) == MT_TX_PENDING);
     (void)mt_tx_agent_step(0);
-    windows(1 + MT_TX_UPDATE_TRIAL_WINDOWS, 40010); /* the swap's boundary, then its trial */
-    CHECK(mt_tx_update_result(why, sizeof why) == TX_SUCCESS && mt_tx_update_sequence() == 6);
+    windows(1, 40010); /* the swap's boundary: on trial */
+    CHECK(mt_tx_update_result(why, sizeof why) == MT_TX_PENDING && mt_tx_update_sequence() == 6);
+    /* a clean stop on trial keeps the new blob: confirmed, not rolled back at the next open */
+    (void)mt_tx_stop(0);
+    CHECK(mt_tx_agent_step(0) == MT_TX_STOPPED);
+    CHECK(mt_tx_update_result(why, sizeof why) == TX_SUCCESS);
+    {
+      static mt_update_t after;
+      int rolled = -1;
+      CHECK(mt_update_open(&after, storage, key, "rtos", 5, &rolled) == MT_UPDATE_OK);
+      CHECK(rolled == 0 && after.state.running.sequence == 6 && after.state.trial == 0);
+      CHECK(mt_update_begin(&after) == MT_UPDATE_OK); /* not refused as on trial */
+    }
     MT_TX_STATS st;
     mt_tx_stats_get(&st);
     CHECK(st.faults == 0 && st.updates_unreported == 0);
     free(key), free(good), free(next), free(other), free(low), free(self_test);
-    return check_report("a reset during the trial: rolled back at open, reported (ThreadX API)");
+    return check_report(
+        "a reset during the trial: rolled back at open, reported; a stop on trial keeps the new "
+        "blob (ThreadX API)");
   }
   if (!mt_engine_can_swap()) {
     /* the ahead-of-time engine: refused at the first call, before a byte of the package */
