@@ -61,7 +61,9 @@ const END = 1000;
 /** TRACE with a 5,000-byte line after its 22nd connection: longer than the core's input area
  * (4,096 B on rtos) and than qemu's agent line buffer, shorter than the native one's. */
 const LONG_LINE = 24;
-const WITH_LONG_LINE = TRACE.text.split('\n').toSpliced(LONG_LINE - 1, 0, `{"kind":"note","pad":"${'x'.repeat(4976)}"}`).join('\n');
+const traceLines = TRACE.text.split('\n');
+const WITH_LONG_LINE = [...traceLines.slice(0, LONG_LINE - 1), `{"kind":"note","pad":"${'x'.repeat(4976)}"}`,
+  ...traceLines.slice(LONG_LINE - 1)].join('\n');
 
 interface Case {
   name: string;
