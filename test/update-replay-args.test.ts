@@ -79,10 +79,10 @@ describe('replay --update-at: what each engine takes, checked by the host', () =
       if (!(['v8', 'wasm3', 'qemu', 'qemu-threadx'] as string[]).includes(e)) continue;
       const r = replayCli(e, `2:${work}`);
       expect(r.status).toBe(2);
-      expect(r.stderr).toBe(`microtally: --update-at: package ${work}: not a file\n`);
+      expect(r.stderr.split('\n')[0]).toBe(`microtally: replay: --update-at: package ${work}: not a file`);
       const k = spawnSync('node', [cli, 'replay', trace, '--engine', e, '--update-at', `2:${pkg('changed-2.pkg')}`, '--pub', work], { encoding: 'utf8' });
       expect(k.status).toBe(2);
-      expect(k.stderr).toBe(`microtally: --pub ${work}: not a file\n`);
+      expect(k.stderr.split('\n')[0]).toBe(`microtally: replay: --pub ${work}: not a file`);
     }
   });
 
@@ -147,7 +147,10 @@ describe('replay --update-at: a package that cannot be read to its end', () => {
   (under ? it : it.skip)(`wasm3: one line naming the package, exit 74, the next package still applied${under ? '' : ' [wasm3: not in MICROTALLY_ENGINES]'}`, () => {
     const folder = join(work, 'not-a-package');
     mkdirSync(folder, { recursive: true });
-    const r = replayCli('wasm3', `5:${folder},10:${pkg('changed-2.pkg')}`);
+    // the program itself: the CLI refuses a folder before any engine runs (one line, exit 2)
+    execFileSync('bash', [`${root}scripts/build-wasm3.sh`, '--update'], { stdio: 'ignore' });
+    const r = spawnSync(`${root}build/posix/microtally-replay-update`, ['--profile', 'rtos', `--pub-hex=${publicKeyHex(pkg('test.pub'))}`,
+      `--self-test=${selfTestPath()}`, `--update-at=5:${folder}`, `--update-at=10:${pkg('changed-2.pkg')}`, trace], { encoding: 'utf8' });
     expect(r.stderr).toBe(`microtally: cannot read the update package ${folder}\n`);
     expect(r.status).toBe(74);
     expect(r.stdout.trimEnd().split('\n').at(-1)).toContain('"AgentVersion":"0.1.0-changed"');
