@@ -81,7 +81,7 @@ describe('microtally command line', () => {
     const bin = join(dir, 'path');
     mkdirSync(bin);
     symlinkSync(process.execPath, join(bin, 'node'));
-    for (const tool of ['bash', 'cat', 'sed', 'grep', 'dirname', 'mkdir', 'rm', 'cut', 'tail', 'head', 'sha256sum']) {
+    for (const tool of ['bash', 'cat', 'sed', 'grep', 'dirname', 'mkdir', 'rm', 'cut', 'tail', 'head', 'sha256sum', 'flock']) {
       const which = spawnSync('bash', ['-c', `command -v ${tool}`], { encoding: 'utf8' }).stdout.trim();
       if (which) symlinkSync(which, join(bin, tool));
     }
