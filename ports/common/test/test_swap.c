@@ -108,22 +108,10 @@ static int ids_new_since(size_t before, size_t from) {
 
 /* ---- the update hooks, over mt_update.c's SHA-256 ---- */
 
-static mt_update_sha256_t hash;
+static mt_update_sha256_t hash; /* the hooks' context: mt_update_hook_sha256_* */
 static unsigned outcomes[4], swapping_calls;
 static char last_reason[200];
 
-static void h_begin(void *c) {
-  (void)c;
-  mt_update_crypto_sha256_init(&hash);
-}
-static void h_add(void *c, const uint8_t *b, size_t n) {
-  (void)c;
-  mt_update_crypto_sha256_update(&hash, b, n);
-}
-static void h_end(void *c, uint8_t d[32]) {
-  (void)c;
-  mt_update_crypto_sha256_final(&hash, d);
-}
 /* --replay: the swap's bookkeeping in mt_update, as microtally_threadx_update.c keeps it */
 static mt_update_t *replay_update;
 static const char *h_swapping(void *c) {
@@ -178,8 +166,15 @@ static uint8_t journal[4096];
 /* The probation journal: smaller than MT_AGENT_TRIAL_JOURNAL_BYTES, so that a window's inputs
    can fill it (18 connections; a probation window of ticks at 0.1 s fits) */
 static uint8_t trial_inputs[1024];
-static mt_agent_update_hooks_t hooks = {NULL,  NULL,       0,         h_begin, h_add,
-                                        h_end, h_swapping, h_outcome, 1};
+static mt_agent_update_hooks_t hooks = {&hash,
+                                        NULL,
+                                        0,
+                                        mt_update_hook_sha256_begin,
+                                        mt_update_hook_sha256_add,
+                                        mt_update_hook_sha256_end,
+                                        h_swapping,
+                                        h_outcome,
+                                        1};
 
 static uint16_t next_port = 40000;
 /* Posts `n` connections of distinct local ports; returns the first port. */
@@ -243,34 +238,15 @@ static unsigned outcomes_total(void) {
 static uint8_t trap_after_blob[SLOT_MAX], trap_after_digest[32];
 static uint32_t trap_after_size;
 
+static void pem_point(const char *path, uint8_t point[65]);
+
 /* scripts/make-test-packages.mjs's packages, by name (index.json's outcomes). */
 static void named_packages(const char *dir) {
   char path[512];
-  size_t key_len, n;
+  size_t n;
   snprintf(path, sizeof path, "%s/test.pub", dir);
-  /* test.pub is PEM: its point is the last 65 bytes of the DER the base64 holds */
-  uint8_t *pem = load(path, &n);
-  static uint8_t der[256], point[65];
-  int32_t der_len = 0;
-  {
-    char b64[400];
-    size_t k = 0;
-    for (const char *p = strchr((char *)pem, '\n') + 1; *p && *p != '-' && k + 1 < sizeof b64; p++)
-      if (*p != '\n') b64[k++] = *p;
-    b64[k] = 0;
-    static const char alphabet[] =
-        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    uint32_t acc = 0;
-    int bits = 0;
-    for (size_t i = 0; i < k && b64[i] != '='; i++) {
-      acc = acc << 6 | (uint32_t)(strchr(alphabet, b64[i]) - alphabet);
-      bits += 6;
-      if (bits >= 8) der[der_len++] = (uint8_t)(acc >> (bits -= 8));
-    }
-  }
-  free(pem);
-  key_len = 65;
-  memcpy(point, der + der_len - 65, key_len);
+  static uint8_t point[65];
+  pem_point(path, point);
   static mt_update_t t;
   CHECK(mt_update_open(&t, test_storage_init(&device2, slots2[0], SLOT_MAX), point, "rtos", 5,
                        NULL) == MT_UPDATE_OK);
