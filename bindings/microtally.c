@@ -482,9 +482,8 @@ mt_status_t mt_report_gap(mt_core_t *core, mt_loss_source_t source, int64_t ms) 
   return report(core, ms, (int32_t)source | MT_LOSS_DOWNTIME);
 }
 
-/* A call that is not an input (no time passes): its bytes in the input area, MT_OK or MT_SKIPPED. */
-static mt_status_t not_input(mt_core_t *core, unsigned fn, const void *bytes, size_t len) {
-  int32_t rc = 0;
+/* Whether `fn` may be called now with `len` bytes at `bytes`: MT_OK or why not. */
+static mt_status_t call_allowed(mt_core_t *core, unsigned fn, const void *bytes, size_t len) {
   mt_status_t st = input_allowed(core);
   if (st != MT_OK) {
     return st;
@@ -492,8 +491,15 @@ static mt_status_t not_input(mt_core_t *core, unsigned fn, const void *bytes, si
   if (bytes == NULL && len > 0u) {
     return MT_ERR_PARAM;
   }
-  if (!mt_engine_has(core, fn)) {
-    return MT_ERR_ENGINE;
+  return mt_engine_has(core, fn) ? MT_OK : MT_ERR_ENGINE;
+}
+
+/* A call that is not an input (no time passes): its bytes in the input area, MT_OK or MT_SKIPPED. */
+static mt_status_t not_input(mt_core_t *core, unsigned fn, const void *bytes, size_t len) {
+  int32_t rc = 0;
+  mt_status_t st = call_allowed(core, fn, bytes, len);
+  if (st != MT_OK) {
+    return st;
   }
   if (len > core->priv_input_capacity) {
     host_error(core, "longer than the input area", false, 0, "");
@@ -554,15 +560,9 @@ mt_status_t mt_state_save(mt_core_t *core, uint8_t *buf, size_t cap, size_t *len
 mt_status_t mt_heartbeat(mt_core_t *core, int64_t t_ms, const char *json, size_t len) {
   int32_t rc = 0;
   bool ok;
-  mt_status_t st = input_allowed(core);
+  mt_status_t st = call_allowed(core, MT_FN_HEARTBEAT, json, len);
   if (st != MT_OK) {
     return st;
-  }
-  if (json == NULL && len > 0u) {
-    return MT_ERR_PARAM;
-  }
-  if (!mt_engine_has(core, MT_FN_HEARTBEAT)) {
-    return MT_ERR_ENGINE;
   }
   if (len > core->priv_input_capacity) {
     ok = call_raw(core, MT_FN_OVERSIZED_LINE, &rc, (int64_t)(uint64_t)len, 0);
